@@ -1,0 +1,134 @@
+"""The ``idwallet`` command: ``serve``, ``migrate``, ``keys`` and ``openapi``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.settings import Settings, SettingsError
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app import migrate
+
+    migrate.upgrade(settings.database_url)
+    uvicorn.run(
+        "app.factory:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from app import migrate
+    from app.deployment import Deployment
+
+    migrate.upgrade(settings.database_url, args.revision)
+    asyncio.run(Deployment.open(settings).close())  # first start: KEK and trust anchor
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from app.deployment import Deployment
+
+    deployment = Deployment.open(settings)
+    try:
+        if args.action == "trust-anchor":
+            print(deployment.trust_anchor.pem(), end="")
+            return 0
+        if args.action == "rotate":
+            signer = await deployment.keys.rotate(args.owner)
+            print(f"{args.owner}: new active key {signer.kid} ({signer.alg})")
+            return 0
+        owners = [args.owner] if args.owner else await deployment.key_records.owners()
+        rows = []
+        for owner in owners:
+            for record in await deployment.key_records.for_owner(owner):
+                rows.append(
+                    {
+                        "owner": record.owner,
+                        "kid": record.kid,
+                        "alg": record.alg,
+                        "created_at": _iso(record.created_at),
+                        "retired_at": _iso(record.retired_at),
+                        "public_jwk": record.public_jwk,
+                    }
+                )
+        print(json.dumps(rows, indent=2))
+        return 0
+    finally:
+        await deployment.close()
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
+
+
+def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+    from app.openapi_document import render_openapi
+
+    document = render_openapi(settings)
+    if args.output == "-":
+        sys.stdout.write(document)
+    else:
+        Path(args.output).write_text(document, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="idwallet", description="idwallet backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, then serve the HTTP API")
+    serve.add_argument("--host", help="bind address (IDWALLET_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (IDWALLET_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (IDWALLET_WORKERS, default 1)")
+
+    mig = sub.add_parser("migrate", help="upgrade the database schema")
+    mig.add_argument("--revision", default="head", help="target revision (default head)")
+
+    keys = sub.add_parser("keys", help="show or rotate signing keys, print the trust anchor")
+    keys.add_argument("action", choices=["show", "rotate", "trust-anchor"])
+    keys.add_argument("--owner", help="key owner, e.g. issuer:civil-registry (required for rotate)")
+
+    api = sub.add_parser("openapi", help="write the OpenAPI document")
+    api.add_argument("--output", default="-", help="file to write, or - for standard output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "serve":
+            return _serve(args, settings)
+        if args.command == "migrate":
+            return _migrate(args, settings)
+        if args.command == "keys":
+            if args.action == "rotate" and not args.owner:
+                print("idwallet keys rotate needs --owner", file=sys.stderr)
+                return 2
+            return asyncio.run(_keys(args, settings))
+        return _openapi(args, settings)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

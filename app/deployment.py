@@ -1,0 +1,52 @@
+"""The assembled deployment: database engine, key provider and trust anchor, built once
+from settings and shared by the HTTP app and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.bootstrap import TrustAnchor, load_key_encryption_key, load_trust_anchor
+from app.settings import Settings
+from core.keys.provider import SoftwareKeyProvider
+from core.keys.wrapping import KeyWrapper
+from core.storage.engine import create_engine, session_factory
+from core.storage.key_records import SqlKeyRecords
+
+
+@dataclass(slots=True)
+class Deployment:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    key_records: SqlKeyRecords
+    keys: SoftwareKeyProvider
+    trust_anchor: TrustAnchor
+
+    @classmethod
+    def open(cls, settings: Settings) -> Deployment:
+        wrapper = KeyWrapper(load_key_encryption_key(settings))
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        records = SqlKeyRecords(sessions)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            key_records=records,
+            keys=SoftwareKeyProvider(records, wrapper, alg=settings.signing_alg),
+            trust_anchor=load_trust_anchor(settings, wrapper),
+        )
+
+    async def database_reachable(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,69 @@
+"""``create_app()``: the one Litestar application, with its OpenAPI document at ``/schema``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Tag
+
+from app.deployment import Deployment
+from app.errors import http_error, protocol_error, unexpected_error, validation_error
+from app.health import HealthController
+from app.settings import Settings
+from core.errors import ProtocolError
+
+VERSION = "0.1.0"
+
+OPENAPI_TAGS = [
+    Tag(name="operations", description="Health and readiness for operators and load balancers."),
+]
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="idwallet",
+        version=VERSION,
+        description=(
+            "Citizen digital ID wallet backend: SD-JWT VC credentials issued with OpenID4VCI 1.0, "
+            "presented with OpenID4VP 1.0, revoked through Token Status Lists."
+        ),
+        tags=OPENAPI_TAGS,
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        deployment = Deployment.open(settings)
+        app.state.deployment = deployment
+        try:
+            yield
+        finally:
+            await deployment.close()
+
+    return Litestar(
+        route_handlers=[HealthController],
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        exception_handlers={
+            ProtocolError: protocol_error,
+            ValidationException: validation_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+        request_max_body_size=settings.max_request_bytes,
+        debug=False,
+    )

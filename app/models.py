@@ -1,0 +1,6 @@
+"""Every SQLAlchemy table of the deployment, for Alembic and the schema tests."""
+
+from core.storage import key_records as _key_records  # noqa: F401  (registers its table)
+from core.storage.base import Base
+
+metadata = Base.metadata

@@ -1,0 +1,99 @@
+"""Settings: read once from ``IDWALLET_*`` environment variables into a frozen object.
+
+Every variable is documented in the README's configuration table; an invalid value
+stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "IDWALLET_"
+ENVIRONMENTS = ("development", "production")
+
+
+class SettingsError(ValueError):
+    """A configuration variable has an invalid value."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{PREFIX}{name} must be between {low} and {high}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    public_base_url: str = "http://127.0.0.1:8000"
+    var_dir: Path = Path("var")
+    database_url: str = "sqlite+aiosqlite:///var/idwallet.db"
+    key_encryption_key: str | None = None
+    trust_anchor_cert: Path | None = None
+    trust_anchor_key: Path | None = None
+    signing_alg: str = "ES256"
+    log_level: str = "INFO"
+    max_request_bytes: int = 1024 * 1024
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str) -> str:
+            value = env.get(PREFIX + name)
+            return default if value is None or value == "" else value
+
+        environment = get("ENVIRONMENT", "development")
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(f"{PREFIX}ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+        host = get("HOST", "127.0.0.1")
+        port = _int(env, "PORT", 8000, 1, 65535)
+        var_dir = Path(get("VAR_DIR", "var"))
+        base = get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise SettingsError(f"{PREFIX}PUBLIC_BASE_URL must be an http(s) URL")
+        if environment == "production" and not base.startswith("https://"):
+            raise SettingsError(f"{PREFIX}PUBLIC_BASE_URL must be https in production")
+        kek = env.get(PREFIX + "KEY_ENCRYPTION_KEY") or None
+        if environment == "production" and kek is None:
+            raise SettingsError(f"{PREFIX}KEY_ENCRYPTION_KEY is required in production")
+        anchor_cert = env.get(PREFIX + "TRUST_ANCHOR_CERT") or None
+        anchor_key = env.get(PREFIX + "TRUST_ANCHOR_KEY") or None
+        signing_alg = get("SIGNING_ALG", "ES256")
+        if signing_alg not in ("ES256", "ES384", "ES512", "EdDSA"):
+            raise SettingsError(f"{PREFIX}SIGNING_ALG must be ES256, ES384, ES512 or EdDSA")
+        log_level = get("LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return cls(
+            environment=environment,
+            host=host,
+            port=port,
+            workers=_int(env, "WORKERS", 1, 1, 64),
+            public_base_url=base,
+            var_dir=var_dir,
+            database_url=get("DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'idwallet.db'}"),
+            key_encryption_key=kek,
+            trust_anchor_cert=Path(anchor_cert) if anchor_cert else None,
+            trust_anchor_key=Path(anchor_key) if anchor_key else None,
+            signing_alg=signing_alg,
+            log_level=log_level,
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+        )

@@ -1,0 +1,138 @@
+"""Protocol errors: one exception class per error code the specs define.
+
+Each carries the wire code (``error``), a public ``description`` that is safe to send
+to the peer, and an internal ``detail`` for logs that must never reach the peer.
+Codes: RFC 6749 §5.2 (token endpoint), RFC 6750 §3.1 (bearer tokens),
+OpenID4VCI 1.0 §6.3 and §8.3.1.2, OpenID4VP 1.0 §8.5.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ProtocolError(Exception):
+    error: ClassVar[str] = "invalid_request"
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, description: str, *, detail: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.detail = detail or description
+
+    def to_body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+class InvalidRequest(ProtocolError):
+    error = "invalid_request"
+
+
+class InvalidClient(ProtocolError):
+    error = "invalid_client"
+    status_code = 401
+
+
+class InvalidGrant(ProtocolError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(ProtocolError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(ProtocolError):
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(ProtocolError):
+    error = "invalid_scope"
+
+
+class AccessDenied(ProtocolError):
+    error = "access_denied"
+
+
+class InvalidToken(ProtocolError):
+    error = "invalid_token"
+    status_code = 401
+
+
+class InsufficientScope(ProtocolError):
+    error = "insufficient_scope"
+    status_code = 403
+
+
+class InvalidCredentialRequest(ProtocolError):
+    error = "invalid_credential_request"
+
+
+class UnknownCredentialConfiguration(ProtocolError):
+    error = "unknown_credential_configuration"
+
+
+class UnknownCredentialIdentifier(ProtocolError):
+    error = "unknown_credential_identifier"
+
+
+class InvalidProof(ProtocolError):
+    error = "invalid_proof"
+
+
+class InvalidNonce(ProtocolError):
+    error = "invalid_nonce"
+
+
+class InvalidEncryptionParameters(ProtocolError):
+    error = "invalid_encryption_parameters"
+
+
+class CredentialRequestDenied(ProtocolError):
+    error = "credential_request_denied"
+
+
+class InvalidTransactionId(ProtocolError):
+    error = "invalid_transaction_id"
+
+
+class InvalidNotificationId(ProtocolError):
+    error = "invalid_notification_id"
+
+
+class InvalidNotificationRequest(ProtocolError):
+    error = "invalid_notification_request"
+
+
+class InvalidRequestUriMethod(ProtocolError):
+    error = "invalid_request_uri_method"
+
+
+class InvalidRequestObject(ProtocolError):
+    error = "invalid_request_object"
+
+
+class VpFormatsNotSupported(ProtocolError):
+    error = "vp_formats_not_supported"
+
+
+class InvalidTransactionData(ProtocolError):
+    error = "invalid_transaction_data"
+
+
+class WalletUnavailable(ProtocolError):
+    error = "wallet_unavailable"
+
+
+class PayloadTooLarge(ProtocolError):
+    error = "invalid_request"
+    status_code = 413
+
+
+class ServerError(ProtocolError):
+    error = "server_error"
+    status_code = 500
+
+
+class TemporarilyUnavailable(ProtocolError):
+    error = "temporarily_unavailable"
+    status_code = 503

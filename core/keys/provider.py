@@ -1,0 +1,184 @@
+"""Key providers: who signs for an owner (an issuer, a verifier, the status list service),
+and how verifiers find public keys by ``kid``.
+
+The software provider keeps private keys wrapped by a KEK in a ``KeyRecords`` store and
+unwraps them on first use. Rotation creates a new active key and retires the old one;
+retired keys stay resolvable by ``kid`` so that what they signed keeps verifying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from core.clock import SYSTEM_CLOCK, Clock
+from core.jose.algorithms import SIGNATURE_ALGORITHMS, PrivateKey, PublicKey, ec_curve
+from core.jose.jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
+from core.keys.signer import Signer, SoftwareSigner
+from core.keys.wrapping import KeyWrapper
+
+
+class UnknownKey(LookupError):
+    """No key with that ``kid``."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    kid: str
+    owner: str
+    alg: str
+    public_jwk: dict[str, str]
+    wrapped_private_key: bytes
+    created_at: float
+    retired_at: float | None = None
+    certificate_chain: tuple[str, ...] = ()
+
+
+class KeyRecords(Protocol):
+    """Storage port for wrapped keys (SQL in ``core.storage``, memory for unit tests)."""
+
+    async def add(self, record: KeyRecord) -> None: ...
+
+    async def by_kid(self, kid: str) -> KeyRecord | None: ...
+
+    async def for_owner(self, owner: str) -> list[KeyRecord]:
+        """All of the owner's keys, oldest first."""
+        ...
+
+    async def retire(self, kid: str, at: float) -> None: ...
+
+    async def set_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None: ...
+
+
+class KeyResolver(Protocol):
+    async def resolve(self, kid: str) -> PublicKey: ...
+
+
+class KeyProvider(KeyResolver, Protocol):
+    async def signer(self, owner: str) -> Signer:
+        """The owner's active signer, created on first use."""
+        ...
+
+    async def rotate(self, owner: str) -> Signer: ...
+
+    async def public_jwks(self, owner: str) -> list[dict[str, str]]:
+        """Public JWKs (with ``kid``/``alg``) of the owner's active and retired keys."""
+        ...
+
+
+def _generate(alg: str) -> PrivateKey:
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    return ec.generate_private_key(ec_curve(SIGNATURE_ALGORITHMS[alg].curve))
+
+
+class SoftwareKeyProvider:
+    def __init__(
+        self,
+        records: KeyRecords,
+        wrapper: KeyWrapper,
+        *,
+        alg: str = "ES256",
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if alg not in SIGNATURE_ALGORITHMS:
+            raise ValueError(f"unsupported signing algorithm {alg}")
+        self._records = records
+        self._wrapper = wrapper
+        self._alg = alg
+        self._clock = clock
+        self._signers: dict[str, SoftwareSigner] = {}
+
+    @staticmethod
+    def _context(kid: str, owner: str) -> str:
+        return f"idwallet-signing-key:{owner}:{kid}"
+
+    async def create(self, owner: str) -> KeyRecord:
+        key = _generate(self._alg)
+        jwk = public_jwk(key)
+        kid = jwk_thumbprint(jwk)
+        record = KeyRecord(
+            kid=kid,
+            owner=owner,
+            alg=self._alg,
+            public_jwk=jwk,
+            wrapped_private_key=self._wrapper.wrap(key, context=self._context(kid, owner)),
+            created_at=self._clock.now(),
+        )
+        await self._records.add(record)
+        return record
+
+    async def active_record(self, owner: str) -> KeyRecord | None:
+        active = [r for r in await self._records.for_owner(owner) if r.retired_at is None]
+        return max(active, key=lambda r: (r.created_at, r.kid)) if active else None
+
+    def _signer_for(self, record: KeyRecord) -> SoftwareSigner:
+        cached = self._signers.get(record.kid)
+        chain = record.certificate_chain or None
+        if cached is None or cached.x5c != chain:
+            key = self._wrapper.unwrap(
+                record.wrapped_private_key, context=self._context(record.kid, record.owner)
+            )
+            cached = SoftwareSigner(key, kid=record.kid, x5c=chain)
+            self._signers[record.kid] = cached
+        return cached
+
+    async def signer(self, owner: str) -> Signer:
+        record = await self.active_record(owner) or await self.create(owner)
+        return self._signer_for(record)
+
+    async def rotate(self, owner: str) -> Signer:
+        previous = [r for r in await self._records.for_owner(owner) if r.retired_at is None]
+        record = await self.create(owner)
+        for old in previous:
+            await self._records.retire(old.kid, self._clock.now())
+        return self._signer_for(record)
+
+    async def attach_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None:
+        await self._records.set_certificate_chain(kid, chain)
+
+    async def resolve(self, kid: str) -> PublicKey:
+        record = await self._records.by_kid(kid)
+        if record is None:
+            raise UnknownKey(kid)
+        return public_key_from_jwk(record.public_jwk)
+
+    async def public_jwks(self, owner: str) -> list[dict[str, str]]:
+        return [
+            {**r.public_jwk, "kid": r.kid, "alg": r.alg, "use": "sig"}
+            for r in await self._records.for_owner(owner)
+        ]
+
+
+class InMemoryKeyRecords:
+    """The memory implementation of ``KeyRecords`` (unit tests, single-process tools)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, KeyRecord] = {}
+
+    async def add(self, record: KeyRecord) -> None:
+        if record.kid in self._records:
+            raise ValueError(f"duplicate kid {record.kid}")
+        self._records[record.kid] = record
+
+    async def by_kid(self, kid: str) -> KeyRecord | None:
+        return self._records.get(kid)
+
+    async def for_owner(self, owner: str) -> list[KeyRecord]:
+        return sorted(
+            (r for r in self._records.values() if r.owner == owner),
+            key=lambda r: (r.created_at, r.kid),
+        )
+
+    async def retire(self, kid: str, at: float) -> None:
+        record = self._records.get(kid)
+        if record is not None and record.retired_at is None:
+            self._records[kid] = replace(record, retired_at=at)
+
+    async def set_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None:
+        record = self._records.get(kid)
+        if record is None:
+            raise UnknownKey(kid)
+        self._records[kid] = replace(record, certificate_chain=chain)

@@ -1,0 +1,258 @@
+"""X.509 for the deployment's trust: a root CA (the trust anchor), access certificates
+for issuers and verifiers under it, ``x5c`` chains (RFC 7515 §4.1.6: standard base64 DER,
+leaf first) and path validation to configured anchors.
+
+HAIP 1.0 and OpenID4VP 1.0 §5.9.3 say an ``x5c`` chain must not contain the trust anchor;
+validation refuses a chain that does, or that carries a self-signed certificate.
+Path validation itself is ``cryptography``'s verifier (RFC 5280 rules, CA extensions
+checked to the web PKI profile; leaf extensions as we issue them).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from core.jose.algorithms import PrivateKey, PublicKey
+
+MAX_CHAIN_LENGTH = 5
+MAX_CERTIFICATE_BYTES = 8 * 1024
+
+
+class CertificateError(ValueError):
+    """A certificate or chain that is malformed or does not validate to a trust anchor."""
+
+
+def _name(common_name: str, organization: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attributes)
+
+
+def _signature_hash(key: PrivateKey) -> hashes.SHA256 | None:
+    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+
+
+def create_trust_anchor(
+    key: PrivateKey,
+    *,
+    common_name: str,
+    organization: str | None = None,
+    now: dt.datetime,
+    valid_days: int = 3650,
+) -> x509.Certificate:
+    """A self-signed root CA that may issue end-entity certificates only (pathLen 0)."""
+    name = _name(common_name, organization)
+    public = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=valid_days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, _signature_hash(key))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessCertificateRequest:
+    """Who an access certificate is for: a name, DNS names and URIs for its SAN."""
+
+    common_name: str
+    organization: str | None = None
+    dns_names: tuple[str, ...] = ()
+    uris: tuple[str, ...] = ()
+    valid_days: int = 365
+
+
+def issue_access_certificate(
+    request: AccessCertificateRequest,
+    subject_key: PublicKey,
+    *,
+    anchor_key: PrivateKey,
+    anchor: x509.Certificate,
+    now: dt.datetime,
+) -> x509.Certificate:
+    """An end-entity certificate for an issuer's or verifier's signing key."""
+    if not request.dns_names and not request.uris:
+        raise ValueError("an access certificate needs at least one DNS name or URI")
+    san: list[x509.GeneralName] = [x509.DNSName(d) for d in request.dns_names]
+    san += [x509.UniformResourceIdentifier(u) for u in request.uris]
+    not_after = min(now + dt.timedelta(days=request.valid_days), anchor.not_valid_after_utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(request.common_name, request.organization))
+        .issuer_name(anchor.subject)
+        .public_key(subject_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(anchor.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .sign(anchor_key, _signature_hash(anchor_key))
+    )
+
+
+def to_x5c(chain: Sequence[x509.Certificate]) -> tuple[str, ...]:
+    """``x5c`` values: standard base64 of DER, leaf first. Pass the chain without its anchor."""
+    return tuple(base64.b64encode(c.public_bytes(Encoding.DER)).decode("ascii") for c in chain)
+
+
+def parse_x5c(x5c: object) -> list[x509.Certificate]:
+    if not isinstance(x5c, list) or not 1 <= len(x5c) <= MAX_CHAIN_LENGTH:
+        raise CertificateError(f"x5c must be a list of 1 to {MAX_CHAIN_LENGTH} certificates")
+    certificates = []
+    for item in x5c:
+        if not isinstance(item, str) or len(item) > MAX_CERTIFICATE_BYTES * 4 // 3 + 4:
+            raise CertificateError("x5c entry is not a base64 string of bounded size")
+        try:
+            certificates.append(
+                x509.load_der_x509_certificate(base64.b64decode(item, validate=True))
+            )
+        except (binascii.Error, ValueError) as exc:
+            raise CertificateError("x5c entry is not a DER certificate") from exc
+    return certificates
+
+
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    if cert.subject != cert.issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, Exception):
+        return False
+    return True
+
+
+def _leaf_policy() -> ExtensionPolicy:
+    def _not_ca(policy: object, cert: x509.Certificate, ext: x509.BasicConstraints | None) -> None:
+        if ext is not None and ext.ca:
+            raise ValueError("leaf certificate is a CA")
+
+    return ExtensionPolicy.permit_all().may_be_present(
+        x509.BasicConstraints, Criticality.AGNOSTIC, _not_ca
+    )
+
+
+def validate_chain(
+    chain: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    *,
+    at: dt.datetime,
+) -> x509.Certificate:
+    """Validate ``chain`` (leaf first) to one of ``anchors``; return the leaf."""
+    if not anchors:
+        raise CertificateError("no trust anchors configured")
+    if not chain:
+        raise CertificateError("empty certificate chain")
+    anchor_der = {a.public_bytes(Encoding.DER) for a in anchors}
+    for cert in chain:
+        if cert.public_bytes(Encoding.DER) in anchor_der or _is_self_signed(cert):
+            raise CertificateError(
+                "x5c must not contain the trust anchor or a self-signed certificate"
+            )
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(anchors)))
+        .time(at)
+        .max_chain_depth(MAX_CHAIN_LENGTH)
+        .extension_policies(
+            ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_leaf_policy()
+        )
+        .build_client_verifier()
+    )
+    try:
+        verifier.verify(chain[0], list(chain[1:]))
+    except VerificationError as exc:
+        raise CertificateError(f"certificate chain does not validate: {exc}") from exc
+    return chain[0]
+
+
+def validate_x5c(
+    x5c: object, anchors: Sequence[x509.Certificate], *, at: dt.datetime
+) -> x509.Certificate:
+    return validate_chain(parse_x5c(x5c), anchors, at=at)
+
+
+def leaf_public_key(cert: x509.Certificate) -> PublicKey:
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        raise CertificateError("certificate key is not EC or Ed25519")
+    return key
+
+
+def san_dns_names(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return list(san.get_values_for_type(x509.DNSName))
+
+
+def san_uris(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return list(san.get_values_for_type(x509.UniformResourceIdentifier))
+
+
+def x509_hash(cert: x509.Certificate) -> str:
+    """OpenID4VP 1.0 §5.9.3 ``x509_hash``: base64url SHA-256 of the leaf's DER."""
+    digest = hashlib.sha256(cert.public_bytes(Encoding.DER)).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -1,0 +1,169 @@
+"""Issuer verification key discovery and validation (SD-JWT VC §2.5).
+
+- Inline X.509: the leaf of the ``x5c`` header validates to a configured trust anchor; when
+  ``iss`` is present it must name the same party as the certificate (a SAN URI equal to
+  ``iss``, or a SAN DNS name equal to the host of an ``https`` ``iss``).
+- JWT VC Issuer Metadata (§4): the metadata at ``/.well-known/jwt-vc-issuer`` + path of
+  ``iss`` names the same issuer and carries its JWK Set (``jwks`` or ``jwks_uri``, not both).
+
+``core`` does no network I/O: metadata is fetched by an injected callable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from cryptography import x509
+
+from core.clock import SYSTEM_CLOCK, Clock
+from core.jose.algorithms import PublicKey
+from core.jose.errors import JoseError
+from core.jose.jwk import public_key_from_jwk
+from core.keys.x509 import CertificateError, leaf_public_key, san_dns_names, san_uris, validate_x5c
+
+JWT_VC_ISSUER_WELL_KNOWN = "/.well-known/jwt-vc-issuer"
+
+
+class IssuerKeyError(ValueError):
+    """No permitted mechanism yields a key that belongs to this issuer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedIssuerKey:
+    key: PublicKey
+    method: str  # "x5c" or "jwt-vc-issuer-metadata"
+    certificate: x509.Certificate | None = None
+
+
+class IssuerKeyResolver(Protocol):
+    async def resolve(
+        self, header: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> ResolvedIssuerKey: ...
+
+
+def jwt_vc_issuer_metadata_url(iss: str) -> str:
+    """§4: insert the well-known segment between host and path; drop a trailing ``/``."""
+    parts = urlsplit(iss)
+    if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+        raise IssuerKeyError("iss must be an https URL without query or fragment")
+    return f"https://{parts.netloc}{JWT_VC_ISSUER_WELL_KNOWN}{parts.path.rstrip('/')}"
+
+
+def check_certificate_names_issuer(certificate: x509.Certificate, iss: object) -> None:
+    if iss is None:
+        return
+    if not isinstance(iss, str):
+        raise IssuerKeyError("iss must be a string")
+    if iss in san_uris(certificate):
+        return
+    parts = urlsplit(iss)
+    if parts.scheme == "https" and parts.hostname and parts.hostname in san_dns_names(certificate):
+        return
+    raise IssuerKeyError("the x5c certificate does not name the iss of the credential")
+
+
+class X5cIssuerKeys:
+    """Inline ``x5c`` validated to trust anchors."""
+
+    def __init__(self, anchors: Sequence[x509.Certificate], *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._anchors = list(anchors)
+        self._clock = clock
+
+    async def resolve(
+        self, header: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> ResolvedIssuerKey:
+        return self.resolve_now(header, payload)
+
+    def resolve_now(
+        self, header: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> ResolvedIssuerKey:
+        if "x5c" not in header:
+            raise IssuerKeyError("the Issuer-signed JWT has no x5c header")
+        at = dt.datetime.fromtimestamp(self._clock.now(), dt.UTC)
+        try:
+            leaf = validate_x5c(header["x5c"], self._anchors, at=at)
+            key = leaf_public_key(leaf)
+        except CertificateError as exc:
+            raise IssuerKeyError(str(exc)) from exc
+        check_certificate_names_issuer(leaf, payload.get("iss"))
+        return ResolvedIssuerKey(key, "x5c", leaf)
+
+
+FetchJson = Callable[[str], Awaitable[Any]]
+
+
+def key_from_jwks(jwks: object, kid: object) -> PublicKey:
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+        raise IssuerKeyError("the JWK Set has no keys array")
+    keys = [k for k in jwks["keys"] if isinstance(k, Mapping)]
+    if kid is not None:
+        keys = [k for k in keys if k.get("kid") == kid]
+    elif len(keys) != 1:
+        raise IssuerKeyError("the Issuer-signed JWT has no kid and the JWK Set has several keys")
+    if len(keys) != 1:
+        raise IssuerKeyError("no single key in the JWK Set matches the kid")
+    try:
+        return public_key_from_jwk(
+            {k: v for k, v in keys[0].items() if k not in ("kid", "use", "key_ops")}
+        )
+    except JoseError as exc:
+        raise IssuerKeyError(f"issuer JWK is not usable: {exc}") from exc
+
+
+class MetadataIssuerKeys:
+    """JWT VC Issuer Metadata (§4), fetched through ``fetch_json`` (the SSRF-safe client)."""
+
+    def __init__(self, fetch_json: FetchJson) -> None:
+        self._fetch = fetch_json
+
+    async def resolve(
+        self, header: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> ResolvedIssuerKey:
+        iss = payload.get("iss")
+        if not isinstance(iss, str):
+            raise IssuerKeyError("the credential has no iss to discover metadata from")
+        metadata = await self._fetch(jwt_vc_issuer_metadata_url(iss))
+        if not isinstance(metadata, Mapping) or metadata.get("issuer") != iss:
+            raise IssuerKeyError("JWT VC Issuer Metadata names another issuer")
+        has_jwks, has_uri = "jwks" in metadata, "jwks_uri" in metadata
+        if has_jwks == has_uri:
+            raise IssuerKeyError(
+                "JWT VC Issuer Metadata must have exactly one of jwks and jwks_uri"
+            )
+        if has_jwks:
+            jwks = metadata["jwks"]
+        else:
+            uri = metadata["jwks_uri"]
+            if not isinstance(uri, str) or not uri.startswith("https://"):
+                raise IssuerKeyError("jwks_uri must be an https URL")
+            jwks = await self._fetch(uri)
+        return ResolvedIssuerKey(key_from_jwks(jwks, header.get("kid")), "jwt-vc-issuer-metadata")
+
+
+class IssuerKeyPolicy:
+    """The mechanisms permitted by policy, tried in order: ``x5c`` when the header has one."""
+
+    def __init__(
+        self, *, x5c: X5cIssuerKeys | None = None, metadata: MetadataIssuerKeys | None = None
+    ) -> None:
+        if x5c is None and metadata is None:
+            raise ValueError("at least one key discovery mechanism is needed")
+        self._x5c = x5c
+        self._metadata = metadata
+
+    async def resolve(
+        self, header: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> ResolvedIssuerKey:
+        if "x5c" in header:
+            if self._x5c is None:
+                raise IssuerKeyError("x5c is not a permitted key mechanism here")
+            return await self._x5c.resolve(header, payload)
+        if self._metadata is None:
+            raise IssuerKeyError(
+                "the credential has no x5c and metadata discovery is not permitted"
+            )
+        return await self._metadata.resolve(header, payload)

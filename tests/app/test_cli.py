@@ -1,0 +1,75 @@
+"""The ``idwallet`` command: migrate, keys (show, rotate, trust-anchor), openapi."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography import x509
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _idwallet(var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDWALLET_")}
+    env["IDWALLET_VAR_DIR"] = str(var_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrate_generates_first_start_material_once(var_dir: Path) -> None:
+    first = _idwallet(var_dir, "migrate")
+    assert first.returncode == 0, first.stderr
+    kek = (var_dir / "key-encryption-key").read_bytes()
+    anchor = (var_dir / "trust-anchor.pem").read_bytes()
+    assert oct((var_dir / "key-encryption-key").stat().st_mode & 0o777) == "0o600"
+    second = _idwallet(var_dir, "migrate")
+    assert second.returncode == 0, second.stderr
+    assert (var_dir / "key-encryption-key").read_bytes() == kek
+    assert (var_dir / "trust-anchor.pem").read_bytes() == anchor
+
+
+def test_keys_rotate_show_and_trust_anchor(var_dir: Path) -> None:
+    assert _idwallet(var_dir, "migrate").returncode == 0
+    first = _idwallet(var_dir, "keys", "rotate", "--owner", "issuer:civil-registry")
+    second = _idwallet(var_dir, "keys", "rotate", "--owner", "issuer:civil-registry")
+    assert first.returncode == 0 and second.returncode == 0
+    shown = json.loads(_idwallet(var_dir, "keys", "show").stdout)
+    assert [k["owner"] for k in shown] == ["issuer:civil-registry"] * 2
+    assert shown[0]["retired_at"] is not None and shown[1]["retired_at"] is None
+    assert all("d" not in k["public_jwk"] for k in shown)
+    pem = _idwallet(var_dir, "keys", "trust-anchor").stdout
+    anchor = x509.load_pem_x509_certificate(pem.encode())
+    assert anchor.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_rotate_without_owner_is_a_usage_error(var_dir: Path) -> None:
+    result = _idwallet(var_dir, "keys", "rotate")
+    assert result.returncode == 2
+    assert "--owner" in result.stderr
+
+
+def test_bad_configuration_is_reported_not_raised(var_dir: Path) -> None:
+    env_var_dir = var_dir
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "IDWALLET_VAR_DIR": str(env_var_dir), "IDWALLET_PORT": "x"},
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "IDWALLET_PORT" in result.stderr
+    assert "Traceback" not in result.stderr

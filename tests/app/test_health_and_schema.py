@@ -1,0 +1,72 @@
+"""The app serves /health, /ready and its OpenAPI document; errors are OAuth JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from app import create_app
+from app.migrate import upgrade
+from app.openapi_document import render_openapi
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def settings(var_dir: Path) -> Settings:
+    db = f"sqlite+aiosqlite:///{var_dir / 'idwallet.db'}"
+    upgrade(db)
+    return Settings(var_dir=var_dir, database_url=db)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    with TestClient(app=create_app(settings)) as client:
+        yield client
+
+
+def test_health_and_ready(client: TestClient) -> None:  # type: ignore[type-arg]
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
+
+
+def test_ready_reports_an_unreachable_database_as_503(var_dir: Path) -> None:
+    missing = var_dir / "no-such-dir" / "x" / "db.sqlite"
+    settings = Settings(var_dir=var_dir, database_url=f"sqlite+aiosqlite:///{missing}")
+    with TestClient(app=create_app(settings)) as client:
+        missing.parent.rmdir()  # the engine created it; take it away again
+        response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["status"] == "unavailable"
+
+
+def test_schema_ui_and_document(client: TestClient) -> None:  # type: ignore[type-arg]
+    ui = client.get("/schema")
+    assert ui.status_code == 200
+    assert "text/html" in ui.headers["content-type"]
+    document = client.get("/schema/openapi.json").json()
+    assert document["info"]["title"] == "idwallet"
+    assert "/health" in document["paths"]
+
+
+def test_unknown_route_is_a_json_error_not_a_stack_trace(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.json()["error"] == "invalid_request"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_checked_in_openapi_document_matches_the_app() -> None:
+    checked_in = (ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")
+    current = render_openapi()
+    assert json.loads(checked_in) == json.loads(current), (
+        "openapi/openapi.json is out of date: regenerate it with `make openapi`"
+    )

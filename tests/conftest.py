@@ -1,0 +1,95 @@
+"""Shared fixtures: databases (a fresh SQLite file per test; a fresh PostgreSQL database
+per session, emptied per test), keys and clocks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.models import metadata
+from core.storage.engine import create_engine
+from tests.support import postgres
+
+_POSTGRES: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _postgres_url() -> str:
+    """A database of its own for this test session on a real PostgreSQL server."""
+    if "url" in _POSTGRES:
+        return str(_POSTGRES["url"])
+    if "skip" in _POSTGRES:
+        pytest.skip(str(_POSTGRES["skip"]))
+    server = postgres.find_or_start()
+    if server.url is None:
+        message = f"PostgreSQL leg NOT RUN: {server.origin}"
+        if os.environ.get("CI") and not os.environ.get("IDWALLET_TEST_ALLOW_NO_POSTGRES"):
+            pytest.fail(message + " (CI requires it)", pytrace=False)
+        _POSTGRES["skip"] = message
+        pytest.skip(message)
+    name = f"idwallet_test_{secrets.token_hex(4)}"
+    url = asyncio.run(postgres.create_database(server.url, name))
+    _POSTGRES.update(url=url, server=server, name=name)
+    return url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    server = _POSTGRES.get("server")
+    if isinstance(server, postgres.PostgresServer) and server.url:
+        asyncio.run(postgres.drop_database(server.url, str(_POSTGRES["name"])))
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    server = _POSTGRES.get("server")
+    if isinstance(server, postgres.PostgresServer):
+        terminalreporter.write_line(f"PostgreSQL leg: ran against {server.origin}")
+    elif "skip" in _POSTGRES:
+        terminalreporter.write_line(f"!!! {_POSTGRES['skip']} !!!", red=True, bold=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'idwallet.db'}"
+    return _postgres_url()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty schema (tables created from the models)."""
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+        await connection.run_sync(metadata.create_all)
+    try:
+        yield engine
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.drop_all)
+        await engine.dispose()
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "var"
+    path.mkdir()
+    yield path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``async def`` test runs under anyio (asyncio backend)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and asyncio.iscoroutinefunction(function):
+            item.add_marker(pytest.mark.anyio)

@@ -1,0 +1,69 @@
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.encoding import (
+    EncodingError,
+    StrictJsonError,
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    strict_json_loads,
+)
+
+
+@given(st.binary(max_size=200))
+def test_base64url_round_trip(data: bytes) -> None:
+    encoded = b64url_encode(data)
+    assert "=" not in encoded
+    assert b64url_decode(encoded) == data
+
+
+@pytest.mark.parametrize("bad", ["ab=", "a+b/", "a", "ab cd", "é", "abcde"])
+def test_base64url_rejects_padding_other_alphabets_and_bad_lengths(bad: str) -> None:
+    with pytest.raises(EncodingError):
+        b64url_decode(bad)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "a": 2}',  # duplicate member
+        '{"x": {"b": true, "b": false}}',  # duplicate in a nested object
+        '{"n": NaN}',
+        '{"n": Infinity}',
+        '{"n": -Infinity}',
+        '{"n": 1e400}',
+        '{"n": ' + "9" * 5000 + "}",
+        "[" * 10000 + "]" * 10000,
+        "[" * 40 + "]" * 40,  # deeper than the default limit of 32
+        "{",
+        "",
+        '{"a": 1} trailing',
+    ],
+)
+def test_strict_json_refuses_outside_the_profile(text: str) -> None:
+    with pytest.raises(StrictJsonError):
+        strict_json_loads(text)
+
+
+def test_strict_json_refuses_non_utf8_and_oversized_input() -> None:
+    with pytest.raises(StrictJsonError):
+        strict_json_loads(b'{"a": "\xff"}')
+    with pytest.raises(StrictJsonError):
+        strict_json_loads("[" + "1," * 100 + "1]", max_bytes=50)
+
+
+def test_strict_json_accepts_ordinary_documents() -> None:
+    value = strict_json_loads('{"a": [1, 2.5, "x", null, true], "b": {"c": {}}}')
+    assert value == {"a": [1, 2.5, "x", None, True], "b": {"c": {}}}
+    # brackets inside strings do not count as nesting
+    assert strict_json_loads('{"s": "' + "[" * 100 + '"}') == {"s": "[" * 100}
+
+
+def test_json_dumps_is_compact_and_refuses_nan() -> None:
+    assert json_dumps({"a": [1, "ö"]}) == '{"a":[1,"ö"]}'
+    with pytest.raises(ValueError):
+        json_dumps({"a": math.nan})

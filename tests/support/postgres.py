@@ -1,0 +1,142 @@
+"""A PostgreSQL server for the test suite.
+
+Order: ``TEST_DATABASE_URL`` (or the local default) if it answers; otherwise a throwaway
+cluster started from the server binaries on this machine (``initdb`` + ``pg_ctl``, as the
+``postgres`` user when running as root); otherwise none, with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class PostgresServer:
+    url: str | None
+    origin: str
+    data_dir: str | None = None
+    run_as: str | None = None
+    pg_ctl: str | None = None
+
+    def stop(self) -> None:
+        if self.data_dir and self.pg_ctl:
+            _run([self.pg_ctl, "-D", self.data_dir, "-m", "immediate", "stop"], self.run_as)
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _probe(url: str) -> None:
+    connection = await asyncpg.connect(_dsn(url), timeout=3)
+    await connection.close()
+
+
+def reachable(url: str) -> str | None:
+    """None when the server answers, else the reason."""
+    try:
+        asyncio.run(_probe(url))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _binaries() -> tuple[str, str] | None:
+    initdb = shutil.which("initdb")
+    pg_ctl = shutil.which("pg_ctl")
+    if not initdb:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if found:
+            initdb = found[-1]
+            pg_ctl = os.path.join(os.path.dirname(initdb), "pg_ctl")
+    if initdb and pg_ctl and os.path.exists(pg_ctl):
+        return initdb, pg_ctl
+    return None
+
+
+def _run(command: list[str], user: str | None) -> subprocess.CompletedProcess[str]:
+    if user:
+        command = ["runuser", "-u", user, "--", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_throwaway() -> PostgresServer:
+    binaries = _binaries()
+    if binaries is None:
+        return PostgresServer(
+            None, "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
+        )
+    initdb, pg_ctl = binaries
+    run_as = None
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return PostgresServer(None, "running as root and there is no postgres user for initdb")
+        run_as = "postgres"
+    data_dir = tempfile.mkdtemp(prefix="idwallet-pg-")
+    if run_as:
+        shutil.chown(data_dir, run_as)
+    result = _run([initdb, "-D", data_dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"], run_as)
+    if result.returncode != 0:
+        return PostgresServer(None, f"initdb failed: {result.stderr.strip()[:300]}")
+    port = _free_port()
+    options = f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    result = _run(
+        [pg_ctl, "-D", data_dir, "-o", options, "-w", "-l", f"{data_dir}/log", "start"], run_as
+    )
+    if result.returncode != 0:
+        return PostgresServer(None, f"pg_ctl start failed: {result.stderr.strip()[:300]}")
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    return PostgresServer(url, f"throwaway cluster on port {port}", data_dir, run_as, pg_ctl)
+
+
+def find_or_start() -> PostgresServer:
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_URL)
+    reason = reachable(url)
+    if reason is None:
+        return PostgresServer(
+            url, f"server at {make_url(url).render_as_string(hide_password=True)}"
+        )
+    server = start_throwaway()
+    if server.url is None:
+        server.origin = f"{url} unreachable ({reason}); {server.origin}"
+    return server
+
+
+async def create_database(server_url: str, name: str) -> str:
+    connection = await asyncpg.connect(_dsn(server_url), timeout=10)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(_dsn(server_url), timeout=10)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
