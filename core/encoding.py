@@ -20,6 +20,9 @@ DEFAULT_MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 40
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET_INDEX = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
 
 
 class EncodingError(ValueError):
@@ -43,6 +46,11 @@ def b64url_decode(text: str | bytes) -> bytes:
             raise EncodingError("base64url input is not ASCII") from exc
     if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise EncodingError("not unpadded base64url")
+    # Canonical form only: the unused low bits of the last character must be zero, so
+    # that one byte string has exactly one encoding (RFC 4648 §3.5).
+    spare = len(text) % 4
+    if spare and _ALPHABET_INDEX[text[-1]] & (0x0F if spare == 2 else 0x03):
+        raise EncodingError("non-canonical base64url")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as exc:  # pragma: no cover - excluded by the regex above

@@ -3,10 +3,11 @@ per session, emptied per test), keys and clocks."""
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def _postgres_url() -> str:
         _POSTGRES["skip"] = message
         pytest.skip(message)
     name = f"idwallet_test_{secrets.token_hex(4)}"
-    url = asyncio.run(postgres.create_database(server.url, name))
+    url = postgres.run_in_thread(postgres.create_database(server.url, name))
     _POSTGRES.update(url=url, server=server, name=name)
     return url
 
@@ -46,7 +47,7 @@ def _postgres_url() -> str:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     server = _POSTGRES.get("server")
     if isinstance(server, postgres.PostgresServer) and server.url:
-        asyncio.run(postgres.drop_database(server.url, str(_POSTGRES["name"])))
+        postgres.run_in_thread(postgres.drop_database(server.url, str(_POSTGRES["name"])))
         server.stop()
 
 
@@ -60,15 +61,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'idwallet.db'}"
-    return _postgres_url()
+    return backend_url(request.param, tmp_path)
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on an empty schema (tables created from the models)."""
-    engine = create_engine(database_url)
+@asynccontextmanager
+async def fresh_engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty schema (tables created from the models), dropped afterwards."""
+    engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.drop_all)
         await connection.run_sync(metadata.create_all)
@@ -80,6 +79,19 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
+def backend_url(backend: str, tmp_path: Path) -> str:
+    """``sqlite`` (a fresh file) or ``postgresql`` (this session's database)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'idwallet.db'}"
+    return _postgres_url()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    async with fresh_engine(database_url) as engine:
+        yield engine
+
+
 @pytest.fixture
 def var_dir(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "var"
@@ -87,9 +99,8 @@ def var_dir(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
     """Every ``async def`` test runs under anyio (asyncio backend)."""
-    for item in items:
-        function = getattr(item, "function", None)
-        if function is not None and asyncio.iscoroutinefunction(function):
-            item.add_marker(pytest.mark.anyio)
+    if name.startswith("test") and inspect.iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)

@@ -67,3 +67,11 @@ def test_json_dumps_is_compact_and_refuses_nan() -> None:
     assert json_dumps({"a": [1, "ö"]}) == '{"a":[1,"ö"]}'
     with pytest.raises(ValueError):
         json_dumps({"a": math.nan})
+
+
+@pytest.mark.parametrize("bad", ["QR", "QUJ", "AB"])
+def test_base64url_refuses_non_canonical_trailing_bits(bad: str) -> None:
+    # "QQ" is the canonical encoding of b"A"; "QR" decodes to the same byte with a spare bit set.
+    with pytest.raises(EncodingError):
+        b64url_decode(bad)
+    assert b64url_decode("QQ") == b"A"

@@ -15,11 +15,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
+T = TypeVar("T")
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -46,10 +50,16 @@ async def _probe(url: str) -> None:
     await connection.close()
 
 
+def run_in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a fresh loop, even from inside a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def reachable(url: str) -> str | None:
     """None when the server answers, else the reason."""
     try:
-        asyncio.run(_probe(url))
+        run_in_thread(_probe(url))
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
