@@ -103,5 +103,5 @@ class StatusList:
 
 
 def _check_bits(bits: int) -> None:
-    if bits not in ALLOWED_BITS:
+    if isinstance(bits, bool) or bits not in ALLOWED_BITS:
         raise StatusListError(f"bits must be one of {ALLOWED_BITS}")
