@@ -8,20 +8,23 @@ nesting are :class:`StrictJsonError`, never a Python exception that surfaces lat
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
+import json.scanner
 import math
-import re
 from typing import Any
+
+import msgspec
 
 DEFAULT_MAX_JSON_BYTES = 256 * 1024
 DEFAULT_MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 40
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TO_URL = bytes.maketrans(b"+/", b"-_")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
 _ALPHABET_INDEX = {
-    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
 
 
@@ -34,27 +37,27 @@ class StrictJsonError(EncodingError):
 
 
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URL).decode("ascii")
 
 
 def b64url_decode(text: str | bytes) -> bytes:
     """Decode unpadded base64url; padding, other alphabets and bad lengths are errors."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise EncodingError("base64url input is not ASCII") from exc
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+    try:
+        raw = text.encode("ascii") if isinstance(text, str) else bytes(text)
+    except UnicodeEncodeError as exc:
+        raise EncodingError("base64url input is not ASCII") from exc
+    spare = len(raw) % 4
+    if spare == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
         raise EncodingError("not unpadded base64url")
+    try:
+        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[spare], strict_mode=True)
+    except binascii.Error as exc:
+        raise EncodingError("not unpadded base64url") from exc
     # Canonical form only: the unused low bits of the last character must be zero, so
     # that one byte string has exactly one encoding (RFC 4648 §3.5).
-    spare = len(text) % 4
-    if spare and _ALPHABET_INDEX[text[-1]] & (0x0F if spare == 2 else 0x03):
+    if spare and _ALPHABET_INDEX[raw[-1]] & (0x0F if spare == 2 else 0x03):
         raise EncodingError("non-canonical base64url")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except binascii.Error as exc:  # pragma: no cover - excluded by the regex above
-        raise EncodingError("not unpadded base64url") from exc
+    return data
 
 
 def _reject_constant(name: str) -> Any:
@@ -88,6 +91,9 @@ _DECODER = json.JSONDecoder(
     parse_int=_parse_int,
     strict=True,
 )
+_SCAN_ONCE = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
+_JSON_WHITESPACE = " \t\n\r"
+_WHITESPACE = frozenset(_JSON_WHITESPACE)
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -123,16 +129,22 @@ def strict_json_loads(
             raise StrictJsonError("JSON text is not UTF-8") from exc
     else:
         text = data
-    if len(text) > max_bytes:
-        raise StrictJsonError(f"JSON text larger than {max_bytes} bytes")
+        if len(text) > max_bytes:
+            raise StrictJsonError(f"JSON text larger than {max_bytes} bytes")
+    if text[:1] in _WHITESPACE:
+        text = text.lstrip(_JSON_WHITESPACE)
     try:
-        value = _DECODER.decode(text)
+        value, end = _SCAN_ONCE(text, 0)
     except StrictJsonError:
         raise
+    except StopIteration as exc:
+        raise StrictJsonError("malformed JSON") from exc
     except RecursionError as exc:
         raise StrictJsonError("JSON nested too deeply") from exc
     except (ValueError, TypeError) as exc:
         raise StrictJsonError("malformed JSON") from exc
+    if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+        raise StrictJsonError("malformed JSON: data after the value")
     # Nesting can only exceed the limit if there are at least that many openers.
     if text.count("{") + text.count("[") > max_depth and _depth_exceeds(value, max_depth):
         raise StrictJsonError("JSON nested too deeply")
@@ -147,10 +159,63 @@ def strict_json_object(data: str | bytes, **limits: int) -> dict[str, Any]:
     return value
 
 
-def json_dumps(value: Any) -> str:
-    """Compact JSON as signed by idwallet (UTF-8, no insignificant whitespace)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_ENCODER = msgspec.json.Encoder()
+MAX_ENCODE_DEPTH = 64
+
+
+def _check_encodable(value: Any, depth: int = 0) -> None:
+    """Only JSON's own types: str keys, finite numbers. The encoder would otherwise turn
+    NaN into null or an integer key into a string without a word."""
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_ENCODE_DEPTH:
+            raise ValueError("value nested too deeply for JSON")
+        for key, item in value.items():
+            if type(key) is not str:
+                raise ValueError("JSON object keys must be strings")
+            item_kind = type(item)
+            if (
+                item_kind is not str
+                and item_kind is not int
+                and item_kind is not bool
+                and item is not None
+            ):
+                _check_encodable(item, depth + 1)
+    elif kind is list or kind is tuple:
+        if depth >= MAX_ENCODE_DEPTH:
+            raise ValueError("value nested too deeply for JSON")
+        for item in value:
+            item_kind = type(item)
+            if (
+                item_kind is not str
+                and item_kind is not int
+                and item_kind is not bool
+                and item is not None
+            ):
+                _check_encodable(item, depth + 1)
+    elif kind is float:
+        if not math.isfinite(value):
+            raise ValueError("NaN and Infinity are not JSON")
+    elif kind is not str and kind is not int and kind is not bool and value is not None:
+        raise ValueError(f"{kind.__name__} is not a JSON type")
+
+
+def check_json_encodable(value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is made of JSON types only (see below)."""
+    _check_encodable(value)
+
+
+def encode_checked_json(value: Any) -> bytes:
+    """Encode a value that :func:`check_json_encodable` has accepted (or that is built
+    from such values and strings); the hot path of issuance checks claims once."""
+    return _ENCODER.encode(value)
 
 
 def json_dumps_bytes(value: Any) -> bytes:
-    return json_dumps(value).encode("utf-8")
+    """Compact UTF-8 JSON as signed by idwallet (no insignificant whitespace, no NaN)."""
+    _check_encodable(value)
+    return _ENCODER.encode(value)
+
+
+def json_dumps(value: Any) -> str:
+    return json_dumps_bytes(value).decode("utf-8")

@@ -6,6 +6,7 @@ The registry is the only place an algorithm name becomes code. It deliberately h
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
@@ -46,25 +47,29 @@ class SignatureAlgorithm:
         if isinstance(key, ed25519.Ed25519PrivateKey):
             return key.sign(data)
         assert self.hash is not None
-        der = key.sign(data, ec.ECDSA(self.hash()))
+        der = key.sign(data, _ECDSA[self.name])
         r, s = decode_dss_signature(der)
         return r.to_bytes(self.size, "big") + s.to_bytes(self.size, "big")
 
     def verify(self, key: PublicKey, signature: bytes, data: bytes) -> None:
         """Return on success, raise :class:`InvalidSignature` otherwise."""
         try:
-            if isinstance(key, ed25519.Ed25519PublicKey):
-                if self.hash is not None or len(signature) != self.size:
+            if self.hash is None:
+                if not isinstance(key, ed25519.Ed25519PublicKey):
+                    raise InvalidJwk(f"key does not match algorithm {self.name}")
+                if len(signature) != self.size:
                     raise InvalidSignature("signature has the wrong length")
                 key.verify(signature, data)
                 return
-            if self.hash is None or key.curve.name != _EC_CURVES[self.curve].name:
+            # EC keys carry their curve; Ed25519 keys do not (a cheap check on the hot path).
+            curve = getattr(key, "curve", None)
+            if curve is None or curve.name != _EC_CURVES[self.curve].name:
                 raise InvalidJwk(f"key does not match algorithm {self.name}")
             if len(signature) != 2 * self.size:
                 raise InvalidSignature("signature has the wrong length")
             r = int.from_bytes(signature[: self.size], "big")
             s = int.from_bytes(signature[self.size :], "big")
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(self.hash()))
+            key.verify(encode_dss_signature(r, s), data, _ECDSA[self.name])  # type: ignore[call-arg]
         except _CryptoInvalidSignature as exc:
             raise InvalidSignature("signature does not verify") from exc
 
@@ -79,6 +84,8 @@ ES256 = SignatureAlgorithm("ES256", "P-256", hashes.SHA256, 32)
 ES384 = SignatureAlgorithm("ES384", "P-384", hashes.SHA384, 48)
 ES512 = SignatureAlgorithm("ES512", "P-521", hashes.SHA512, 66)
 EDDSA = SignatureAlgorithm("EdDSA", "Ed25519", None, 64)
+
+_ECDSA = {a.name: ec.ECDSA(a.hash()) for a in (ES256, ES384, ES512) if a.hash is not None}
 
 SIGNATURE_ALGORITHMS: dict[str, SignatureAlgorithm] = {
     a.name: a for a in (ES256, ES384, ES512, EDDSA)
@@ -95,7 +102,7 @@ def ec_curve(crv: str) -> ec.EllipticCurve:
         raise InvalidJwk(f"unsupported curve {crv!r}") from None
 
 
-def allowed_algorithm(name: object, allowed: frozenset[str] | set[str]) -> SignatureAlgorithm:
+def allowed_algorithm(name: object, allowed: Collection[str]) -> SignatureAlgorithm:
     """Look ``name`` up in the caller's allow-list, which may only name registered algorithms."""
     if not isinstance(name, str) or name not in allowed:
         raise AlgorithmNotAllowed(f"algorithm {name!r} is not allowed")

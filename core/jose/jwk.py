@@ -31,7 +31,7 @@ _EC_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
 
 def public_key_from_jwk(jwk: object) -> PublicKey:
     """Validate a public JWK and return the key object (cached: parsing checks the point)."""
-    if not isinstance(jwk, Mapping):
+    if type(jwk) is not dict and not isinstance(jwk, Mapping):
         raise InvalidJwk("JWK is not an object")
     if PRIVATE_MEMBERS.intersection(jwk):
         raise InvalidJwk("JWK contains private key material")

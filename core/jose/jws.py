@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from core.encoding import (
@@ -81,22 +82,38 @@ def sign_compact(
     include_x5c: bool = False,
 ) -> str:
     """Sign ``payload`` (a JSON object, or bytes taken as they are) into a compact JWS."""
-    protected: dict[str, Any] = {"alg": signer.alg}
+    x5c = signer.x5c if include_x5c else None
+    if include_x5c and not x5c:
+        raise ValueError("signer has no certificate chain")
+    kid = signer.kid if include_kid else None
+    if header:
+        protected = _protected_header(signer.alg, typ, kid, x5c)
+        protected.update(header)
+        encoded_header = b64url_encode(json_dumps_bytes(protected))
+    else:
+        encoded_header = _encoded_header(signer.alg, typ, kid, x5c)
+    body = payload if isinstance(payload, bytes) else json_dumps_bytes(payload)
+    signing_input = f"{encoded_header}.{b64url_encode(body)}"
+    return signing_input + "." + b64url_encode(signer.sign(signing_input.encode("ascii")))
+
+
+def _protected_header(
+    alg: str, typ: str | None, kid: str | None, x5c: tuple[str, ...] | None
+) -> dict[str, Any]:
+    protected: dict[str, Any] = {"alg": alg}
     if typ is not None:
         protected["typ"] = typ
-    if include_kid:
-        protected["kid"] = signer.kid
-    if include_x5c:
-        if not signer.x5c:
-            raise ValueError("signer has no certificate chain")
-        protected["x5c"] = list(signer.x5c)
-    if header:
-        protected.update(header)
-    body = payload if isinstance(payload, bytes) else json_dumps_bytes(payload)
-    signing_input = (b64url_encode(json_dumps_bytes(protected)) + "." + b64url_encode(body)).encode(
-        "ascii"
-    )
-    return signing_input.decode("ascii") + "." + b64url_encode(signer.sign(signing_input))
+    if kid is not None:
+        protected["kid"] = kid
+    if x5c is not None:
+        protected["x5c"] = list(x5c)
+    return protected
+
+
+@lru_cache(maxsize=256)
+def _encoded_header(alg: str, typ: str | None, kid: str | None, x5c: tuple[str, ...] | None) -> str:
+    """A signer's header is the same for everything it signs of one type: encode it once."""
+    return b64url_encode(json_dumps_bytes(_protected_header(alg, typ, kid, x5c)))
 
 
 def decode_unverified(token: str, *, max_bytes: int = DEFAULT_MAX_JWS_BYTES) -> UnverifiedJws:
@@ -112,12 +129,19 @@ def decode_unverified(token: str, *, max_bytes: int = DEFAULT_MAX_JWS_BYTES) -> 
     if len(h) > MAX_HEADER_BYTES:
         raise MalformedJose("JWS header too large")
     try:
-        header = strict_json_object(b64url_decode(h), max_bytes=MAX_HEADER_BYTES)
+        header = dict(_parse_header(h))
         payload_bytes = b64url_decode(p)
         signature = b64url_decode(s)
     except EncodingError as exc:
         raise MalformedJose(f"malformed JWS: {exc}") from exc
     return UnverifiedJws(header, payload_bytes, signature, f"{h}.{p}".encode("ascii"))
+
+
+@lru_cache(maxsize=1024)
+def _parse_header(encoded: str) -> dict[str, Any]:
+    """Headers repeat (one per issuer key, one per wallet algorithm): parse each once.
+    Callers get a copy, so the cached value is never changed."""
+    return strict_json_object(b64url_decode(encoded), max_bytes=MAX_HEADER_BYTES)
 
 
 def normalize_typ(typ: str) -> str:
@@ -129,8 +153,10 @@ def normalize_typ(typ: str) -> str:
 def check_typ(header: Mapping[str, Any], expected: str | Collection[str] | None) -> None:
     if expected is None:
         return
-    wanted = {expected} if isinstance(expected, str) else set(expected)
     typ = header.get("typ")
+    if typ == expected:
+        return
+    wanted = {expected} if isinstance(expected, str) else set(expected)
     if not isinstance(typ, str) or normalize_typ(typ) not in {normalize_typ(t) for t in wanted}:
         raise UnexpectedType(f"typ {typ!r} is not one of {sorted(wanted)}")
 
@@ -195,7 +221,7 @@ def verify_decoded(
     read ``iss`` before choosing a key); it is only returned once the signature verifies.
     """
     header = parsed.header
-    alg = allowed_algorithm(header.get("alg"), frozenset(algorithms))
+    alg = allowed_algorithm(header.get("alg"), algorithms)
     check_typ(header, typ)
     check_crit(header, understood_crit)
     if header.get("b64") is False:

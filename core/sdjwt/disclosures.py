@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from core.encoding import EncodingError, b64url_decode, b64url_encode, json_dumps, strict_json_loads
+from core.encoding import (
+    EncodingError,
+    b64url_decode,
+    b64url_encode,
+    json_dumps_bytes,
+    strict_json_loads,
+)
 from core.sdjwt.errors import InvalidDisclosure, UnsupportedHashAlgorithm
 
 #: IANA "Named Information Hash Algorithm" names accepted for ``_sd_alg`` (§4.1.1).
@@ -34,8 +39,9 @@ def digest(encoded: str, alg: str = DEFAULT_HASH_ALGORITHM) -> str:
     return b64url_encode(hash_function(alg)(encoded.encode("ascii")).digest())
 
 
-@dataclass(frozen=True, slots=True)
-class Disclosure:
+class Disclosure(NamedTuple):
+    """One Disclosure: its encoding as received (the digest input) and its content."""
+
     encoded: str
     salt: str
     name: str | None  # None for an array-element Disclosure (§4.2.2)
@@ -54,7 +60,7 @@ def make_disclosure(salt: str, name: str | None, value: Any) -> Disclosure:
     if name is not None and name in RESERVED_NAMES:
         raise InvalidDisclosure(f"claim name {name!r} cannot be selectively disclosed")
     content = [salt, value] if name is None else [salt, name, value]
-    encoded = b64url_encode(json_dumps(content).encode("utf-8"))
+    encoded = b64url_encode(json_dumps_bytes(content))
     return Disclosure(encoded, salt, name, value)
 
 

@@ -106,14 +106,16 @@ class _Processor:
         self._seen: set[str] = set()
         self.used: list[Disclosure] = []
 
-    def _see(self, digest_value: str) -> Disclosure | None:
-        if digest_value in self._seen:
+    def _see_all(self, digests: list[str]) -> list[Disclosure]:
+        """Record every digest (§7.1 step 4: none twice); return the disclosed ones in order."""
+        seen = self._seen
+        if len(set(digests)) != len(digests) or not seen.isdisjoint(digests):
             raise DuplicateDigest("a digest appears more than once")
-        self._seen.add(digest_value)
-        disclosure = self._by_digest.get(digest_value)
-        if disclosure is not None:
-            self.used.append(disclosure)
-        return disclosure
+        seen.update(digests)
+        by_digest = self._by_digest
+        found = [by_digest[d] for d in digests if d in by_digest]
+        self.used.extend(found)
+        return found
 
     def value(self, node: Any, depth: int) -> Any:
         if depth > MAX_PROCESSING_DEPTH:
@@ -127,22 +129,25 @@ class _Processor:
     def _object(self, node: dict[str, Any], depth: int) -> dict[str, Any]:
         if "_sd_alg" in node:
             raise InvalidSdStructure("_sd_alg is only allowed at the top level (§4.1.1)")
-        result = {k: self.value(v, depth + 1) for k, v in node.items() if k != "_sd"}
+        result = {
+            k: self.value(v, depth + 1) if isinstance(v, dict | list) else v
+            for k, v in node.items()
+            if k != "_sd"
+        }
         digests = node.get("_sd")
         if digests is None:
             return result
         if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
             raise InvalidSdStructure("_sd must be an array of strings")
-        for digest_value in digests:
-            disclosure = self._see(digest_value)
-            if disclosure is None:
-                continue  # undisclosed claim or decoy (§7.1 step 3.3.1)
+        # Digests without a Disclosure are undisclosed claims or decoys (§7.1 step 3.3.1).
+        for disclosure in self._see_all(digests):
             name = disclosure.name
             if name is None:
                 raise InvalidDisclosure("an array-element Disclosure is referenced from _sd")
             if name in result:
                 raise ClaimCollision(f"claim {name!r} already exists at that level")
-            result[name] = self.value(disclosure.value, depth + 1)
+            value = disclosure.value
+            result[name] = self.value(value, depth + 1) if isinstance(value, dict | list) else value
         return result
 
     def _array(self, node: list[Any], depth: int) -> list[Any]:
@@ -153,9 +158,10 @@ class _Processor:
                     raise InvalidSdStructure(
                         "an array digest is an object with the single key '...'"
                     )
-                disclosure = self._see(element["..."])
-                if disclosure is None:
+                found = self._see_all([element["..."]])
+                if not found:
                     continue  # §7.1 step 3.4: removed
+                disclosure = found[0]
                 if disclosure.name is not None:
                     raise InvalidDisclosure(
                         "an object-property Disclosure is referenced from an array"

@@ -30,10 +30,10 @@ class StatusReference:
 
 
 def parse_status_claim(status: object) -> StatusReference:
-    if not isinstance(status, Mapping):
+    if not isinstance(status, dict | Mapping):
         raise StatusListError("status must be an object")
     ref = status.get("status_list")
-    if not isinstance(ref, Mapping):
+    if not isinstance(ref, dict | Mapping):
         raise StatusListError("status.status_list must be an object")
     idx, uri = ref.get("idx"), ref.get("uri")
     if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:

@@ -75,3 +75,23 @@ def test_base64url_refuses_non_canonical_trailing_bits(bad: str) -> None:
     with pytest.raises(EncodingError):
         b64url_decode(bad)
     assert b64url_decode("QQ") == b"A"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": math.inf}, [math.nan], {1: "x"}, {"a": {2, 3}}, b"bytes", {"a": object()}, [[[[]]]] * 1],
+)
+def test_json_dumps_refuses_what_json_cannot_carry(value: object) -> None:
+    if value == [[[[]]]]:
+        assert json_dumps(value) == "[[[[]]]]"
+        return
+    with pytest.raises(ValueError):
+        json_dumps(value)
+
+
+def test_json_dumps_refuses_absurd_nesting() -> None:
+    deep: object = "x"
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(ValueError):
+        json_dumps(deep)
