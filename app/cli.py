@@ -54,6 +54,18 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
             signer = await deployment.keys.rotate(args.owner)
             print(f"{args.owner}: new active key {signer.kid} ({signer.alg})")
             return 0
+        if args.action == "certify":
+            from app.access_certificates import ensure_access_certificate
+            from core.keys.x509 import AccessCertificateRequest
+
+            request = AccessCertificateRequest(
+                common_name=args.name or args.owner,
+                dns_names=tuple(args.dns),
+                uris=tuple(args.uri),
+            )
+            signer = await ensure_access_certificate(deployment, args.owner, request)
+            print(f"{args.owner}: key {signer.kid} certified under the trust anchor")
+            return 0
         owners = [args.owner] if args.owner else await deployment.key_records.owners()
         rows = []
         for owner in owners:
@@ -65,6 +77,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
                         "alg": record.alg,
                         "created_at": _iso(record.created_at),
                         "retired_at": _iso(record.retired_at),
+                        "certified": bool(record.certificate_chain),
                         "public_jwk": record.public_jwk,
                     }
                 )
@@ -103,8 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--revision", default="head", help="target revision (default head)")
 
     keys = sub.add_parser("keys", help="show or rotate signing keys, print the trust anchor")
-    keys.add_argument("action", choices=["show", "rotate", "trust-anchor"])
-    keys.add_argument("--owner", help="key owner, e.g. issuer:civil-registry (required for rotate)")
+    keys.add_argument("action", choices=["show", "rotate", "certify", "trust-anchor"])
+    keys.add_argument(
+        "--owner", help="key owner, e.g. issuer:civil-registry (required for rotate and certify)"
+    )
+    keys.add_argument("--name", help="certify: the certificate's common name (default: the owner)")
+    keys.add_argument("--dns", action="append", default=[], help="certify: a SAN DNS name")
+    keys.add_argument("--uri", action="append", default=[], help="certify: a SAN URI")
 
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
@@ -120,8 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             return _migrate(args, settings)
         if args.command == "keys":
-            if args.action == "rotate" and not args.owner:
-                print("idwallet keys rotate needs --owner", file=sys.stderr)
+            if args.action in ("rotate", "certify") and not args.owner:
+                print(f"idwallet keys {args.action} needs --owner", file=sys.stderr)
+                return 2
+            if args.action == "certify" and not (args.dns or args.uri):
+                print("idwallet keys certify needs at least one --dns or --uri", file=sys.stderr)
                 return 2
             return asyncio.run(_keys(args, settings))
         return _openapi(args, settings)

@@ -73,3 +73,16 @@ def test_bad_configuration_is_reported_not_raised(var_dir: Path) -> None:
     assert result.returncode == 2
     assert "IDWALLET_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_keys_certify(var_dir: Path) -> None:
+    assert _idwallet(var_dir, "migrate").returncode == 0
+    result = _idwallet(
+        var_dir, "keys", "certify", "--owner", "verifier:bar-age-check", "--dns", "bar.example"
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(
+        _idwallet(var_dir, "keys", "show", "--owner", "verifier:bar-age-check").stdout
+    )
+    assert shown[0]["certified"] is True
+    assert _idwallet(var_dir, "keys", "certify", "--owner", "x").returncode == 2

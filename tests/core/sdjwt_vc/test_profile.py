@@ -357,3 +357,22 @@ def test_invalid_type_metadata(change: dict[str, Any]) -> None:
 def test_type_metadata_for_another_vct() -> None:
     with pytest.raises(TypeMetadataError):
         parse_type_metadata(TYPE_METADATA, expected_vct="urn:other")
+
+
+async def test_a_remembered_chain_stops_counting_when_it_expires(deployment: Deployment) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue_access_certificate(
+        AccessCertificateRequest(common_name="Short-lived", uris=(ISS,), valid_days=1),
+        key.public_key(),
+        anchor_key=deployment.anchor_key,
+        anchor=deployment.anchor,
+        now=NOW,
+    )
+    issued = _issue(SoftwareSigner(key, x5c=to_x5c([cert])), expires_at=None)
+    clock = FixedClock(NOW.timestamp())
+    keys = X5cIssuerKeys([deployment.anchor], clock=clock)
+    await verify_sd_jwt_vc(issued, issuer_keys=keys, key_binding=None, clock=clock)
+    await verify_sd_jwt_vc(issued, issuer_keys=keys, key_binding=None, clock=clock)  # from memory
+    clock.advance(2 * 86400)
+    with pytest.raises(IssuerKeyError):
+        await verify_sd_jwt_vc(issued, issuer_keys=keys, key_binding=None, clock=clock)
