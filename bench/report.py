@@ -89,6 +89,23 @@ def render(results: SdJwtResults, *, pinning: str, notes: list[str]) -> str:
     for target in targets(results):
         met = "yes" if target.met else "no"
         lines.append(f"| {target.name} | {target.achieved:.2f} | {target.required:.2f} | {met} |")
+    full = results.ours["verify"].microseconds
+    floor = 2 * results.raw["verify"].microseconds
+    lines += [
+        "",
+        "## Where full verify spends its time",
+        "",
+        "| part | µs | share |",
+        "| --- | ---: | ---: |",
+        f"| two ES256 verifications (raw floor) | {floor:,.1f} | {floor / full:.0%} |",
+    ]
+    rest = full - floor
+    for part in results.verify_parts.values():
+        lines.append(f"| {part.name} | {part.microseconds:,.1f} | {part.microseconds / full:.0%} |")
+        rest -= part.microseconds
+    lines.append(
+        f"| everything else (checks, Python objects and calls) | {rest:,.1f} | {rest / full:.0%} |"
+    )
     if notes:
         lines += ["", "## Notes", ""]
         lines += notes

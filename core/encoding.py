@@ -21,7 +21,7 @@ DEFAULT_MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 40
 
 _TO_URL = bytes.maketrans(b"+/", b"-_")
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
 _ALPHABET_INDEX = {
     c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -47,8 +47,10 @@ def b64url_decode(text: str | bytes) -> bytes:
     except UnicodeEncodeError as exc:
         raise EncodingError("base64url input is not ASCII") from exc
     spare = len(raw) % 4
-    if spare == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
+    if spare == 1:
         raise EncodingError("not unpadded base64url")
+    # One pass: "-_" become "+/", while "+", "/" and "=" become "!", which strict
+    # decoding refuses like any other character outside the alphabet.
     try:
         data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[spare], strict_mode=True)
     except binascii.Error as exc:

@@ -35,7 +35,6 @@ from core.sdjwt.serialization import SdJwtParts
 #: together can be encoded in one base64url pass and cut into 24-character strings.
 SALT_BYTES = 18
 _SALT_CHARS = SALT_BYTES * 4 // 3
-_SALT_BATCH = 32
 RandomBytes = Callable[[int], bytes]
 _b2a = binascii.b2a_base64
 _URL = bytes.maketrans(b"+/", b"-_")
@@ -83,19 +82,27 @@ class IssuedSdJwt:
 
 
 class _Concealer:
-    def __init__(self, hash_alg: str, random_bytes: RandomBytes, decoys: tuple[int, int]) -> None:
+    def __init__(
+        self, hash_alg: str, random_bytes: RandomBytes, decoys: tuple[int, int], expected: int
+    ) -> None:
         self._hash = hash_function(hash_alg)
         self._random = random_bytes
         self._decoys = decoys
+        self._batch = max(8, expected)
         self.disclosures: list[Disclosure] = []
         self._salts: list[str] = []
+        self._count_pool: list[int] = []
 
     def _salt(self) -> str:
+        """Salts drawn together (one call to the random source for about a credential's worth),
+        plus a few random bytes for the decoy counts."""
         if not self._salts:
-            encoded = b64url_encode(self._random(SALT_BYTES * _SALT_BATCH))
+            raw = self._random(SALT_BYTES * self._batch + 8)
+            encoded = b64url_encode(raw[: SALT_BYTES * self._batch])
             self._salts = [
                 encoded[i : i + _SALT_CHARS] for i in range(0, len(encoded), _SALT_CHARS)
             ]
+            self._count_pool.extend(raw[SALT_BYTES * self._batch :])
         return self._salts.pop()
 
     def _digest(self, encoded: str) -> str:
@@ -119,7 +126,9 @@ class _Concealer:
         low, high = self._decoys
         if high <= low:
             return low
-        return low + int.from_bytes(self._random(2), "big") % (high - low + 1)
+        if not self._count_pool:
+            self._count_pool.extend(self._random(8))
+        return low + self._count_pool.pop() % (high - low + 1)
 
     def conceal(self, value: Any, mark: _Mark | None) -> Any:
         if mark is None or not mark.children:
@@ -185,10 +194,9 @@ def issue_sd_jwt(
         check_json_encodable(claims)
     except ValueError as exc:
         raise InvalidDisclosure(f"claims are not JSON: {exc}") from exc
-    concealer = _Concealer(hash_alg, random_bytes, decoys)
-    payload: dict[str, Any] = concealer.conceal(
-        dict(claims), _marks_for(tuple(map(tuple, disclosable)))
-    )
+    paths = tuple(map(tuple, disclosable))
+    concealer = _Concealer(hash_alg, random_bytes, decoys, expected=len(paths) + 2 * decoys[1])
+    payload: dict[str, Any] = concealer.conceal(dict(claims), _marks_for(paths))
     payload["_sd_alg"] = hash_alg
     jwt = sign_compact(
         encode_checked_json(payload),

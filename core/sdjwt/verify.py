@@ -49,6 +49,7 @@ from core.sdjwt.key_binding import KB_JWT_TYP, sd_hash
 from core.sdjwt.serialization import DEFAULT_MAX_SD_JWT_BYTES, SdJwtParts, split_sd_jwt
 
 DEFAULT_HASH_ALGORITHMS = frozenset({"sha-256", "sha-384", "sha-512"})
+_STR_ONLY = frozenset({str})
 #: Nesting of recursive Disclosures plus the payload's own depth.
 MAX_PROCESSING_DEPTH = 64
 
@@ -137,7 +138,7 @@ class _Processor:
         digests = node.get("_sd")
         if digests is None:
             return result
-        if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+        if type(digests) is not list or not _STR_ONLY.issuperset(map(type, digests)):
             raise InvalidSdStructure("_sd must be an array of strings")
         # Digests without a Disclosure are undisclosed claims or decoys (§7.1 step 3.3.1).
         for disclosure in self._see_all(digests):

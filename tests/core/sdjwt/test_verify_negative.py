@@ -361,3 +361,24 @@ def test_recursion_is_bounded() -> None:
     assert isinstance(inner, dict)
     with pytest.raises(InvalidSdStructure):
         verify(sd_jwt(inner, disclosures), None)
+
+
+def test_transaction_data_hashes_are_bound_by_key_binding() -> None:
+    from core.sdjwt.key_binding import KeyBindingRequest, bind
+
+    base = sd_jwt({"_sd": [d(GIVEN)]}, [GIVEN])
+    hashes = ["fOBUSQvo46yQO-wRwXBcGqvnbKIueISEL961_Sjd4do"]
+    request = KeyBindingRequest(AUDIENCE, NONCE, int(time.time()), hashes, "sha-256")
+    text = bind(base, request, HOLDER)
+    policy = KeyBindingPolicy(audience=AUDIENCE, nonce=NONCE, transaction_data_hashes=hashes)
+    verified = verify_sd_jwt(
+        text, issuer_key=issuer_public_key(), typ="dc+sd-jwt", key_binding=policy
+    )
+    assert verified.key_binding is not None
+    assert verified.key_binding["transaction_data_hashes_alg"] == "sha-256"
+    other = KeyBindingPolicy(audience=AUDIENCE, nonce=NONCE, transaction_data_hashes=["other"])
+    with pytest.raises(KeyBindingInvalid, match="transaction_data"):
+        verify_sd_jwt(text, issuer_key=issuer_public_key(), typ="dc+sd-jwt", key_binding=other)
+    without = with_key_binding(base)
+    with pytest.raises(KeyBindingInvalid, match="transaction_data"):
+        verify_sd_jwt(without, issuer_key=issuer_public_key(), typ="dc+sd-jwt", key_binding=policy)
