@@ -12,6 +12,7 @@ import binascii
 import json
 import json.scanner
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -163,6 +164,7 @@ def strict_json_object(data: str | bytes, **limits: int) -> dict[str, Any]:
 
 _ENCODER = msgspec.json.Encoder()
 MAX_ENCODE_DEPTH = 64
+_STR_ONLY = frozenset({str})
 
 
 def _check_encodable(value: Any, depth: int = 0) -> None:
@@ -170,36 +172,25 @@ def _check_encodable(value: Any, depth: int = 0) -> None:
     NaN into null or an integer key into a string without a word."""
     kind = type(value)
     if kind is dict:
-        if depth >= MAX_ENCODE_DEPTH:
-            raise ValueError("value nested too deeply for JSON")
-        for key, item in value.items():
-            if type(key) is not str:
-                raise ValueError("JSON object keys must be strings")
-            item_kind = type(item)
-            if (
-                item_kind is not str
-                and item_kind is not int
-                and item_kind is not bool
-                and item is not None
-            ):
-                _check_encodable(item, depth + 1)
+        if not _STR_ONLY.issuperset(map(type, value)):
+            raise ValueError("JSON object keys must be strings")
+        _check_members(value.values(), depth)
     elif kind is list or kind is tuple:
-        if depth >= MAX_ENCODE_DEPTH:
-            raise ValueError("value nested too deeply for JSON")
-        for item in value:
-            item_kind = type(item)
-            if (
-                item_kind is not str
-                and item_kind is not int
-                and item_kind is not bool
-                and item is not None
-            ):
-                _check_encodable(item, depth + 1)
+        _check_members(value, depth)
     elif kind is float:
         if not math.isfinite(value):
             raise ValueError("NaN and Infinity are not JSON")
     elif kind is not str and kind is not int and kind is not bool and value is not None:
         raise ValueError(f"{kind.__name__} is not a JSON type")
+
+
+def _check_members(items: Iterable[Any], depth: int) -> None:
+    if depth >= MAX_ENCODE_DEPTH:
+        raise ValueError("value nested too deeply for JSON")
+    for item in items:
+        kind = type(item)
+        if kind is not str and kind is not int and kind is not bool and item is not None:
+            _check_encodable(item, depth + 1)
 
 
 def check_json_encodable(value: Any) -> None:

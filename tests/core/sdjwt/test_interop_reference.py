@@ -65,6 +65,23 @@ def _reference_claims() -> dict[Any, Any]:
     }
 
 
+def _reference_presents_and_we_verify(
+    issued: str, issuer_key: JWK, holder_key: JWK, to_disclose: dict[str, Any]
+) -> dict[str, Any]:
+    """The reference holder presents with key binding; our verifier checks it."""
+    holder = SDJWTHolder(issued)
+    holder.create_presentation(
+        to_disclose, nonce=NONCE, aud=AUD, holder_key=holder_key, sign_alg="ES256"
+    )
+    verified = verify_sd_jwt(
+        holder.sd_jwt_presentation,
+        issuer_key=public_key_from_jwk(issuer_key.export_public(as_dict=True)),
+        typ="dc+sd-jwt",
+        key_binding=KeyBindingPolicy(audience=AUD, nonce=NONCE),
+    )
+    return verified.claims
+
+
 def test_reference_issuance_verifies_with_ours() -> None:
     issuer_key, holder_key = _jwcrypto_key(), _jwcrypto_key()
     issued = SDJWTIssuer(
@@ -89,24 +106,16 @@ def test_reference_presentation_with_key_binding_verifies_with_ours() -> None:
     issued = SDJWTIssuer(
         _reference_claims(), issuer_key, holder_key, extra_header_parameters={"typ": "dc+sd-jwt"}
     ).sd_jwt_issuance
-    holder = SDJWTHolder(issued)
-    holder.create_presentation(
+    claims = _reference_presents_and_we_verify(
+        issued,
+        issuer_key,
+        holder_key,
         {"age_over_18": True, "address": {"locality": True}, "nationalities": [False, True]},
-        nonce=NONCE,
-        aud=AUD,
-        holder_key=holder_key,
-        sign_alg="ES256",
     )
-    verified = verify_sd_jwt(
-        holder.sd_jwt_presentation,
-        issuer_key=public_key_from_jwk(issuer_key.export_public(as_dict=True)),
-        typ="dc+sd-jwt",
-        key_binding=KeyBindingPolicy(audience=AUD, nonce=NONCE),
-    )
-    assert verified.claims["age_over_18"] is True
-    assert verified.claims["address"] == {"locality": "Köln"}
-    assert verified.claims["nationalities"] == ["FR"]
-    assert "given_name" not in verified.claims
+    assert claims["age_over_18"] is True
+    assert claims["address"] == {"locality": "Köln"}
+    assert claims["nationalities"] == ["FR"]
+    assert "given_name" not in claims
 
 
 @pytest.fixture
@@ -163,20 +172,9 @@ def test_our_presentation_with_key_binding_verifies_with_the_reference(
 
 def test_reference_holder_presents_what_we_issued(ours: tuple[JWK, JWK, str]) -> None:
     issuer_key, holder_key, issued = ours
-    holder = SDJWTHolder(issued)
-    holder.create_presentation(
-        {"given_name": True, "family_name": True},
-        nonce=NONCE,
-        aud=AUD,
-        holder_key=holder_key,
-        sign_alg="ES256",
+    claims = _reference_presents_and_we_verify(
+        issued, issuer_key, holder_key, {"given_name": True, "family_name": True}
     )
-    verified = verify_sd_jwt(
-        holder.sd_jwt_presentation,
-        issuer_key=public_key_from_jwk(issuer_key.export_public(as_dict=True)),
-        typ="dc+sd-jwt",
-        key_binding=KeyBindingPolicy(audience=AUD, nonce=NONCE),
-    )
-    assert verified.claims["given_name"] == "Erika"
-    assert verified.claims["family_name"] == "Mustermann"
-    assert "address" not in verified.claims
+    assert claims["given_name"] == "Erika"
+    assert claims["family_name"] == "Mustermann"
+    assert "address" not in claims
