@@ -15,13 +15,21 @@ from litestar.openapi.spec import Tag
 from app.deployment import Deployment
 from app.errors import http_error, protocol_error, unexpected_error, validation_error
 from app.health import HealthController
+from app.issuer_keys import DeploymentIssuerKeys
 from app.settings import Settings
 from core.errors import ProtocolError
+from issuers import api as issuer_api
+from issuers.services.catalog import load_catalog
+from issuers.services.context import IssuerContext
 
 VERSION = "0.1.0"
 
 OPENAPI_TAGS = [
     Tag(name="operations", description="Health and readiness for operators and load balancers."),
+    Tag(
+        name="wallet-facing issuer protocol",
+        description="OpenID4VCI 1.0 endpoints of every agency, for any standard wallet.",
+    ),
 ]
 
 
@@ -44,18 +52,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    agencies = load_catalog()  # validated now: a broken catalog stops start-up
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         deployment = Deployment.open(settings)
         app.state.deployment = deployment
         try:
+            issuer_keys = DeploymentIssuerKeys(deployment, agencies)
+            await issuer_keys.certify_all()
+            app.state.issuers = IssuerContext(agencies, settings.public_base_url, issuer_keys)
             yield
         finally:
             await deployment.close()
 
     return Litestar(
-        route_handlers=[HealthController],
+        route_handlers=[HealthController, *issuer_api.WALLET_FACING],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         exception_handlers={

@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.claim_paths import ClaimPathError, parse_claim_path
+from core.language import best_locale
 
 MAX_TYPE_METADATA_BYTES = 256 * 1024
 
@@ -62,29 +63,11 @@ class TypeMetadata(msgspec.Struct, frozen=True, omit_defaults=True):
 
     def display_for(self, preferred: Sequence[str]) -> TypeDisplay | None:
         entries = [] if isinstance(self.display, UnsetType) else self.display
-        chosen: TypeDisplay | None = best_locale(entries, preferred)
-        return chosen
+        return best_locale(entries, preferred)
 
     def claim(self, path: Sequence[str | int | None]) -> ClaimMetadata | None:
         entries = [] if isinstance(self.claims, UnsetType) else self.claims
         return next((c for c in entries if list(c.path) == list(path)), None)
-
-
-def best_locale(entries: Sequence[Any], preferred: Sequence[str]) -> Any:
-    """The entry whose ``locale`` best fits the user's preference (exact, then language),
-    falling back to English, then to the first entry."""
-    if not entries:
-        return None
-    by_locale = {e.locale.lower(): e for e in entries}
-    for choice in [*preferred, "en"]:
-        wanted = choice.lower()
-        if wanted in by_locale:
-            return by_locale[wanted]
-        language = wanted.split("-")[0]
-        for locale, entry in by_locale.items():
-            if locale.split("-")[0] == language:
-                return entry
-    return entries[0]
 
 
 def parse_type_metadata(value: object, *, expected_vct: str | None = None) -> TypeMetadata:

@@ -38,10 +38,12 @@ def test_health_and_ready(client: TestClient) -> None:  # type: ignore[type-arg]
 
 
 def test_ready_reports_an_unreachable_database_as_503(var_dir: Path) -> None:
-    missing = var_dir / "no-such-dir" / "x" / "db.sqlite"
-    settings = Settings(var_dir=var_dir, database_url=f"sqlite+aiosqlite:///{missing}")
+    # Nothing listens on port 1: the app starts anyway and says it is not ready.
+    settings = Settings(
+        var_dir=var_dir, database_url="postgresql+asyncpg://idwallet@127.0.0.1:1/none"
+    )
     with TestClient(app=create_app(settings)) as client:
-        missing.parent.rmdir()  # the engine created it; take it away again
+        assert client.get("/health").status_code == 200
         response = client.get("/ready")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"

@@ -1,0 +1,124 @@
+"""Wallet-facing metadata endpoints of every agency (OpenID4VCI 1.0 §12.2.2 and §12.3,
+SD-JWT VC §4 and §5). The well-known segment goes before the agency's path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+from core.language import parse_accept_language
+from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
+from issuers.services.metadata import (
+    authorization_server_metadata,
+    credential_issuer_metadata,
+    jwt_vc_issuer_metadata,
+    signed_credential_issuer_metadata,
+    type_metadata,
+)
+
+METADATA_CACHE = "public, max-age=300"
+
+
+def _context(state: State) -> IssuerContext:
+    context: IssuerContext = state.issuers
+    return context
+
+
+def _wants_jwt(accept: str | None) -> bool:
+    if not accept:
+        return False
+    types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if "application/jwt" not in types:
+        return False
+    return "application/json" not in types or types.index("application/jwt") < types.index(
+        "application/json"
+    )
+
+
+class IssuerMetadataController(Controller):
+    tags = ["wallet-facing issuer protocol"]  # noqa: RUF012 - litestar reads a list
+
+    @get(
+        "/.well-known/openid-credential-issuer/issuers/{issuer_id:str}",
+        summary="Credential Issuer Metadata (JSON, or a signed JWT for Accept: application/jwt)",
+        media_type="application/json",
+    )
+    async def credential_issuer(
+        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context = _context(state)
+        try:
+            agency = context.agency(issuer_id)
+        except UnknownAgency:
+            raise NotFoundException("no such credential issuer") from None
+        preferred = parse_accept_language(request.headers.get("accept-language"))
+        metadata, locales = credential_issuer_metadata(agency, context.public_base_url, preferred)
+        headers = {
+            "Cache-Control": METADATA_CACHE,
+            "Content-Language": ", ".join(locales),
+            "Vary": "Accept, Accept-Language",
+        }
+        if _wants_jwt(request.headers.get("accept")):
+            signer = await context.keys.signer(issuer_id)
+            token = signed_credential_issuer_metadata(
+                metadata, signer, issued_at=int(context.clock.now())
+            )
+            return Response(token, media_type="application/jwt", headers=headers)
+        return Response(metadata, headers=headers)
+
+    @get(
+        "/.well-known/oauth-authorization-server/issuers/{issuer_id:str}",
+        summary="OAuth 2.0 Authorization Server Metadata of the agency (RFC 8414)",
+    )
+    async def authorization_server(
+        self, issuer_id: FromPath[str], state: State
+    ) -> Response[dict[str, Any]]:
+        context = _context(state)
+        try:
+            agency = context.agency(issuer_id)
+        except UnknownAgency:
+            raise NotFoundException("no such authorization server") from None
+        return Response(
+            authorization_server_metadata(agency, context.public_base_url),
+            headers={"Cache-Control": METADATA_CACHE},
+        )
+
+    @get(
+        "/.well-known/jwt-vc-issuer/issuers/{issuer_id:str}",
+        summary="JWT VC Issuer Metadata with the agency's keys (SD-JWT VC §4)",
+    )
+    async def jwt_vc_issuer(
+        self, issuer_id: FromPath[str], state: State
+    ) -> Response[dict[str, Any]]:
+        context = _context(state)
+        try:
+            agency = context.agency(issuer_id)
+        except UnknownAgency:
+            raise NotFoundException("no such issuer") from None
+        jwks = await context.keys.jwks(issuer_id)
+        return Response(
+            jwt_vc_issuer_metadata(agency, context.public_base_url, jwks),
+            headers={"Cache-Control": METADATA_CACHE},
+        )
+
+    @get(
+        "/issuers/{issuer_id:str}/types/{configuration_id:str}",
+        summary="SD-JWT VC Type Metadata of a credential type (served at its vct URL)",
+    )
+    async def credential_type(
+        self, issuer_id: FromPath[str], configuration_id: FromPath[str], state: State
+    ) -> Response[dict[str, Any]]:
+        context = _context(state)
+        try:
+            agency = context.agency(issuer_id)
+            config = context.configuration(issuer_id, configuration_id)
+        except (UnknownAgency, UnknownConfiguration):
+            raise NotFoundException("no such credential type") from None
+        return Response(
+            type_metadata(agency, context.public_base_url, config),
+            headers={"Cache-Control": METADATA_CACHE},
+        )

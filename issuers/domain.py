@@ -1,0 +1,83 @@
+"""The issuer's domain: agencies (tenants), what they issue, and how claims look.
+
+An agency is identified by its ``issuer_id``; its Credential Issuer Identifier is
+``{public_base_url}/issuers/{issuer_id}`` (OpenID4VCI 1.0 §12.2.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.claim_paths import ClaimPath
+
+CLAIM_TYPES = frozenset({"string", "date", "boolean", "integer", "object", "array"})
+SD_JWT_VC_FORMAT = "dc+sd-jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class Logo:
+    uri: str
+    alt_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    """Display texts for one locale (issuer or credential, OpenID4VCI 1.0 §12.2.4)."""
+
+    locale: str
+    name: str
+    description: str | None = None
+    logo: Logo | None = None
+    background_color: str | None = None
+    text_color: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLabel:
+    locale: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimDefinition:
+    """One claim of a credential configuration (its path per OpenID4VP 1.0 §7)."""
+
+    path: ClaimPath
+    value_type: str
+    mandatory: bool
+    selectively_disclosable: bool
+    display: tuple[ClaimLabel, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialConfiguration:
+    id: str
+    validity_days: int
+    display: tuple[Display, ...]
+    claims: tuple[ClaimDefinition, ...]
+
+    @property
+    def disclosable_paths(self) -> tuple[ClaimPath, ...]:
+        return tuple(c.path for c in self.claims if c.selectively_disclosable)
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """An issuing agency: one tenant of the issuer role."""
+
+    issuer_id: str
+    organization: str
+    display: tuple[Display, ...]
+    configurations: dict[str, CredentialConfiguration]
+
+    def identifier(self, public_base_url: str) -> str:
+        """The Credential Issuer Identifier (OpenID4VCI 1.0 §12.2.1)."""
+        return f"{public_base_url}/issuers/{self.issuer_id}"
+
+    def vct(self, public_base_url: str, configuration_id: str) -> str:
+        """The ``vct`` of a configuration: a URL where its Type Metadata is served."""
+        return f"{self.identifier(public_base_url)}/types/{configuration_id}"
+
+    @property
+    def key_owner(self) -> str:
+        return f"issuer:{self.issuer_id}"

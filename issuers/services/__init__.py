@@ -1,0 +1,1 @@
+"""Issuer use cases, one per module."""

@@ -1,0 +1,147 @@
+"""The metadata every agency publishes, as a stranger's wallet reads it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from litestar.testing import TestClient
+
+from core.jose.jwk import public_key_from_jwk
+from core.jose.jws import verify_compact
+from core.keys.x509 import leaf_public_key, san_uris, validate_x5c
+from core.sdjwt_vc.issuer_keys import jwt_vc_issuer_metadata_url
+from core.sdjwt_vc.type_metadata import parse_type_metadata
+from tests.issuers.conftest import PUBLIC_BASE_URL
+
+ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
+
+
+def _anchor(client: TestClient[Any]) -> x509.Certificate:
+    certificate: x509.Certificate = client.app.state.deployment.trust_anchor.certificate
+    return certificate
+
+
+def test_credential_issuer_metadata(client: TestClient[Any]) -> None:
+    response = client.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
+    assert response.status_code == 200
+    metadata = response.json()
+    assert metadata["credential_issuer"] == ISSUER
+    assert metadata["credential_endpoint"] == f"{ISSUER}/credential"
+    assert metadata["nonce_endpoint"] == f"{ISSUER}/nonce"
+    assert metadata["notification_endpoint"] == f"{ISSUER}/notification"
+    assert metadata["batch_credential_issuance"]["batch_size"] >= 2
+    config = metadata["credential_configurations_supported"]["national_id"]
+    assert config["format"] == "dc+sd-jwt"
+    assert config["vct"] == f"{ISSUER}/types/national_id"
+    assert config["cryptographic_binding_methods_supported"] == ["jwk"]
+    assert config["proof_types_supported"]["jwt"]["proof_signing_alg_values_supported"] == ["ES256"]
+    paths = [c["path"] for c in config["credential_metadata"]["claims"]]
+    assert ["address", "locality"] in paths and ["age_over_18"] in paths
+    assert {d["locale"] for d in metadata["display"]} == {"en", "de", "fr"}
+
+
+def test_accept_language_narrows_the_display_texts(client: TestClient[Any]) -> None:
+    response = client.get(
+        "/.well-known/openid-credential-issuer/issuers/civil-registry",
+        headers={"Accept-Language": "de-DE, de;q=0.9, en;q=0.5"},
+    )
+    metadata = response.json()
+    assert set(response.headers["content-language"].split(", ")) == {"de", "en"}
+    assert [d["name"] for d in metadata["display"]] == ["Civil Registry", "Standesamt"]
+    config = metadata["credential_configurations_supported"]["national_id"]
+    given = next(c for c in config["credential_metadata"]["claims"] if c["path"] == ["given_name"])
+    assert {label["locale"] for label in given["display"]} == {"en", "de"}
+
+
+def test_signed_metadata_validates_to_the_trust_anchor(client: TestClient[Any]) -> None:
+    response = client.get(
+        "/.well-known/openid-credential-issuer/issuers/transport-agency",
+        headers={"Accept": "application/jwt"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/jwt")
+    token = response.text
+    header = verify_compact(
+        token,
+        lambda h: leaf_public_key(
+            validate_x5c(h["x5c"], [_anchor(client)], at=dt.datetime.now(dt.UTC))
+        ),
+        algorithms={"ES256"},
+        typ="openidvci-issuer-metadata+jwt",
+    )
+    assert header.payload["sub"] == f"{PUBLIC_BASE_URL}/issuers/transport-agency"
+    assert "driving_licence" in header.payload["credential_configurations_supported"]
+    leaf = validate_x5c(header.header["x5c"], [_anchor(client)], at=dt.datetime.now(dt.UTC))
+    assert san_uris(leaf) == [f"{PUBLIC_BASE_URL}/issuers/transport-agency"]
+
+
+def test_json_is_served_when_json_is_preferred(client: TestClient[Any]) -> None:
+    response = client.get(
+        "/.well-known/openid-credential-issuer/issuers/civil-registry",
+        headers={"Accept": "application/json, application/jwt"},
+    )
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_authorization_server_metadata(client: TestClient[Any]) -> None:
+    metadata = client.get("/.well-known/oauth-authorization-server/issuers/civil-registry").json()
+    assert metadata["issuer"] == ISSUER
+    assert metadata["token_endpoint"] == f"{ISSUER}/token"
+    assert metadata["pre-authorized_grant_anonymous_access_supported"] is True
+    assert (
+        "urn:ietf:params:oauth:grant-type:pre-authorized_code" in metadata["grant_types_supported"]
+    )
+
+
+def test_jwt_vc_issuer_metadata_lists_the_signing_key(client: TestClient[Any]) -> None:
+    url = jwt_vc_issuer_metadata_url(ISSUER)
+    assert url == f"{PUBLIC_BASE_URL}/.well-known/jwt-vc-issuer/issuers/civil-registry"
+    metadata = client.get(urlsplit(url).path).json()
+    assert metadata["issuer"] == ISSUER
+    keys = metadata["jwks"]["keys"]
+    assert keys and all("d" not in k for k in keys)
+    signed = client.get(
+        "/.well-known/openid-credential-issuer/issuers/civil-registry",
+        headers={"Accept": "application/jwt"},
+    ).text
+    kid = verify_compact(
+        signed,
+        lambda h: public_key_from_jwk(
+            {
+                k: v
+                for k, v in next(j for j in keys if j["kid"] == h["kid"]).items()
+                if k not in ("kid", "use")
+            }
+        ),
+        algorithms={"ES256"},
+        typ="openidvci-issuer-metadata+jwt",
+    ).header["kid"]
+    assert kid in {k["kid"] for k in keys}
+
+
+def test_type_metadata_is_served_at_the_vct_url(client: TestClient[Any]) -> None:
+    metadata = client.get("/.well-known/openid-credential-issuer/issuers/transport-agency").json()
+    vct = metadata["credential_configurations_supported"]["driving_licence"]["vct"]
+    document = client.get(urlsplit(vct).path).json()
+    type_metadata = parse_type_metadata(document, expected_vct=vct)
+    assert type_metadata.display_for(["de"]).name == "Führerschein"  # type: ignore[union-attr]
+    element = type_metadata.claim(["driving_privileges", None])
+    assert element is not None and element.sd == "always"
+    inner = type_metadata.claim(["driving_privileges", None, "expiry_date"])
+    assert inner is not None and inner.sd == "never"
+
+
+def test_unknown_agency_or_type_is_404(client: TestClient[Any]) -> None:
+    for path in [
+        "/.well-known/openid-credential-issuer/issuers/nope",
+        "/.well-known/oauth-authorization-server/issuers/nope",
+        "/.well-known/jwt-vc-issuer/issuers/nope",
+        "/issuers/civil-registry/types/nope",
+        "/issuers/nope/types/national_id",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"] == "invalid_request"
