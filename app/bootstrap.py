@@ -43,7 +43,7 @@ class TrustAnchor:
 
 
 @contextmanager
-def _locked(var_dir: Path) -> Iterator[None]:
+def locked_var_dir(var_dir: Path) -> Iterator[None]:
     var_dir.mkdir(parents=True, exist_ok=True)
     with open(var_dir / ".bootstrap.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -53,7 +53,7 @@ def _locked(var_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private_file(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -77,9 +77,9 @@ def load_key_encryption_key(settings: Settings) -> bytes:
     if settings.is_production:
         raise SettingsError("IDWALLET_KEY_ENCRYPTION_KEY is required in production")
     path = settings.var_dir / KEK_FILE
-    with _locked(settings.var_dir):
+    with locked_var_dir(settings.var_dir):
         if not path.exists():
-            _write_private(path, (b64url_encode(os.urandom(KEK_BYTES)) + "\n").encode("ascii"))
+            write_private_file(path, (b64url_encode(os.urandom(KEK_BYTES)) + "\n").encode("ascii"))
     return _decode_kek(path.read_text(encoding="ascii"), str(path))
 
 
@@ -97,7 +97,7 @@ def load_trust_anchor(settings: Settings, wrapper: KeyWrapper) -> TrustAnchor:
         raise SettingsError("IDWALLET_TRUST_ANCHOR_CERT is required in production")
     cert_path = settings.var_dir / ANCHOR_CERT_FILE
     key_path = settings.var_dir / ANCHOR_KEY_FILE
-    with _locked(settings.var_dir):
+    with locked_var_dir(settings.var_dir):
         if not cert_path.exists() or not key_path.exists():
             anchor_key = ec.generate_private_key(ec.SECP256R1())
             certificate = create_trust_anchor(
@@ -106,7 +106,7 @@ def load_trust_anchor(settings: Settings, wrapper: KeyWrapper) -> TrustAnchor:
                 organization="idwallet (development)",
                 now=dt.datetime.now(dt.UTC),
             )
-            _write_private(key_path, wrapper.wrap(anchor_key, context=_ANCHOR_CONTEXT))
+            write_private_file(key_path, wrapper.wrap(anchor_key, context=_ANCHOR_CONTEXT))
             cert_path.write_bytes(certificate.public_bytes(Encoding.PEM))
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return TrustAnchor(certificate, wrapper.unwrap(key_path.read_bytes(), context=_ANCHOR_CONTEXT))

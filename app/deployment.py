@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,10 +26,18 @@ class Deployment:
     key_records: SqlKeyRecords
     keys: SoftwareKeyProvider
     trust_anchor: TrustAnchor
+    key_encryption_key: bytes
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A 256-bit secret for one purpose, derived from the KEK (HKDF, RFC 5869)."""
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"idwallet:" + purpose.encode()
+        ).derive(self.key_encryption_key)
 
     @classmethod
     def open(cls, settings: Settings) -> Deployment:
-        wrapper = KeyWrapper(load_key_encryption_key(settings))
+        kek = load_key_encryption_key(settings)
+        wrapper = KeyWrapper(kek)
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         records = SqlKeyRecords(sessions)
@@ -38,6 +48,7 @@ class Deployment:
             key_records=records,
             keys=SoftwareKeyProvider(records, wrapper, alg=settings.signing_alg),
             trust_anchor=load_trust_anchor(settings, wrapper),
+            key_encryption_key=kek,
         )
 
     async def database_reachable(self) -> bool:

@@ -10,7 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from core.errors import ProtocolError
+from core.errors import Problem, ProtocolError
 
 log = logging.getLogger("idwallet.errors")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -41,3 +41,13 @@ def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict
     log.error("unexpected %s", type(exc).__name__, exc_info=exc)
     body = {"error": "server_error", "error_description": "internal error"}
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, headers=NO_STORE)
+
+
+def problem(_: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, object]]:
+    """Operator endpoints: problem details (RFC 9457)."""
+    return Response(
+        exc.to_body(),
+        status_code=exc.status,
+        media_type="application/problem+json",
+        headers={"Cache-Control": "no-store"},
+    )

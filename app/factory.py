@@ -13,14 +13,16 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
 
 from app.deployment import Deployment
-from app.errors import http_error, protocol_error, unexpected_error, validation_error
+from app.errors import http_error, problem, protocol_error, unexpected_error, validation_error
 from app.health import HealthController
 from app.issuer_keys import DeploymentIssuerKeys
+from app.operator_keys import OperatorKeyring, load_operator_keys
 from app.settings import Settings
-from core.errors import ProtocolError
+from core.errors import Problem, ProtocolError
 from issuers import api as issuer_api
 from issuers.services.catalog import load_catalog
 from issuers.services.context import IssuerContext
+from issuers.storage.sql import SqlCredentialLedger, SqlGrantStore, SqlNonceStore, SqlOfferStore
 
 VERSION = "0.1.0"
 
@@ -29,6 +31,10 @@ OPENAPI_TAGS = [
     Tag(
         name="wallet-facing issuer protocol",
         description="OpenID4VCI 1.0 endpoints of every agency, for any standard wallet.",
+    ),
+    Tag(
+        name="agency operator API",
+        description="Agency clerks' tools: offers, QR codes. Bearer operator key of the agency.",
     ),
 ]
 
@@ -61,17 +67,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             issuer_keys = DeploymentIssuerKeys(deployment, agencies)
             await issuer_keys.certify_all()
-            app.state.issuers = IssuerContext(agencies, settings.public_base_url, issuer_keys)
+            sessions = deployment.sessions
+            app.state.issuers = IssuerContext(
+                agencies=agencies,
+                public_base_url=settings.public_base_url,
+                keys=issuer_keys,
+                offers=SqlOfferStore(sessions),
+                grants=SqlGrantStore(sessions),
+                nonces=SqlNonceStore(sessions),
+                ledger=SqlCredentialLedger(sessions),
+                secret=deployment.derived_secret("issuer codes"),
+            )
+            app.state.operator_access = OperatorKeyring(
+                load_operator_keys(settings, list(agencies))
+            )
             yield
         finally:
             await deployment.close()
 
     return Litestar(
-        route_handlers=[HealthController, *issuer_api.WALLET_FACING],
+        route_handlers=[HealthController, *issuer_api.WALLET_FACING, *issuer_api.OPERATOR],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         exception_handlers={
             ProtocolError: protocol_error,
+            Problem: problem,
             ValidationException: validation_error,
             HTTPException: http_error,
             Exception: unexpected_error,

@@ -44,6 +44,7 @@ class Settings:
     key_encryption_key: str | None = None
     trust_anchor_cert: Path | None = None
     trust_anchor_key: Path | None = None
+    operator_keys_file: Path | None = None
     signing_alg: str = "ES256"
     log_level: str = "INFO"
     max_request_bytes: int = 1024 * 1024
@@ -76,6 +77,7 @@ class Settings:
             raise SettingsError(f"{PREFIX}KEY_ENCRYPTION_KEY is required in production")
         anchor_cert = env.get(PREFIX + "TRUST_ANCHOR_CERT") or None
         anchor_key = env.get(PREFIX + "TRUST_ANCHOR_KEY") or None
+        operator_keys = env.get(PREFIX + "OPERATOR_KEYS_FILE") or None
         signing_alg = get("SIGNING_ALG", "ES256")
         if signing_alg not in ("ES256", "ES384", "ES512", "EdDSA"):
             raise SettingsError(f"{PREFIX}SIGNING_ALG must be ES256, ES384, ES512 or EdDSA")
@@ -93,6 +95,7 @@ class Settings:
             key_encryption_key=kek,
             trust_anchor_cert=Path(anchor_cert) if anchor_cert else None,
             trust_anchor_key=Path(anchor_key) if anchor_key else None,
+            operator_keys_file=Path(operator_keys) if operator_keys else None,
             signing_alg=signing_alg,
             log_level=log_level,
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),

@@ -11,6 +11,29 @@ from __future__ import annotations
 from typing import ClassVar
 
 
+class Problem(Exception):
+    """An operator-facing error, rendered as problem details (RFC 9457)."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+    def to_body(self) -> dict[str, object]:
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+
+_DESCRIPTION_CHARACTERS = frozenset(chr(c) for c in range(0x20, 0x7F)) - {'"', "\\"}
+
+
 class ProtocolError(Exception):
     error: ClassVar[str] = "invalid_request"
     status_code: ClassVar[int] = 400
@@ -21,7 +44,9 @@ class ProtocolError(Exception):
         self.detail = detail or description
 
     def to_body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
+        # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
+        safe = "".join(c if c in _DESCRIPTION_CHARACTERS else "?" for c in self.description)
+        return {"error": self.error, "error_description": safe}
 
 
 class InvalidRequest(ProtocolError):

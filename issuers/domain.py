@@ -81,3 +81,73 @@ class Agency:
     @property
     def key_owner(self) -> str:
         return f"issuer:{self.issuer_id}"
+
+
+OFFERED = "offered"
+REDEEMED = "redeemed"
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A credential offer for one citizen (OpenID4VCI 1.0 §4.1), pre-authorized.
+
+    Only hashes of the pre-authorized code and of the transaction code are kept.
+    """
+
+    offer_id: str
+    issuer_id: str
+    configuration_id: str
+    subject_id: str
+    claims: dict[str, object]
+    code_hash: str
+    tx_code_hash: str | None
+    tx_code_attempts: int
+    tx_code_max_attempts: int
+    state: str
+    created_at: float
+    expires_at: float
+    redeemed_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrant:
+    """What an access token allows: one credential request for its offer."""
+
+    token_hash: str
+    offer_id: str
+    issuer_id: str
+    expires_at: float
+    used: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """The ledger entry of one issued credential; its status lives here."""
+
+    credential_id: str
+    issuer_id: str
+    offer_id: str
+    subject_id: str
+    configuration_id: str
+    status_list_id: str
+    status_index: int
+    status: int
+    issued_at: float
+    expires_at: float
+    notification_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListState:
+    """One status list of an agency: the statuses of every credential it references
+    (index → status, VALID omitted), its version, and the last published token."""
+
+    list_id: str
+    issuer_id: str
+    bits: int
+    size: int
+    version: int
+    statuses: dict[int, int]
+    published_token: str | None
+    published_version: int | None
+    published_at: float | None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from core.keys.signer import Signer
+from core.status_list.token import StatusReference
+from issuers.domain import AccessGrant, IssuedCredential, Offer, StatusListState
 
 
 class IssuerKeys(Protocol):
@@ -17,3 +20,70 @@ class IssuerKeys(Protocol):
     async def jwks(self, issuer_id: str) -> list[dict[str, str]]:
         """Public JWKs of the agency's keys, current and retired."""
         ...
+
+
+class OfferStore(Protocol):
+    async def add(self, offer: Offer) -> None: ...
+
+    async def get(self, issuer_id: str, offer_id: str) -> Offer | None: ...
+
+    async def for_subject(self, issuer_id: str, subject_id: str) -> list[Offer]: ...
+
+    async def get_by_code(self, code_hash: str) -> Offer | None: ...
+
+    async def reserve_tx_code_attempt(self, code_hash: str, now: float) -> Offer | None:
+        """Atomically count one transaction-code attempt of a live, unredeemed offer.
+        None when there is no such offer or its attempts are used up."""
+        ...
+
+    async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
+        """Atomically mark the live offer redeemed and store the access grant; exactly one
+        caller wins. None for everyone else (already redeemed, expired, unknown)."""
+        ...
+
+
+class GrantStore(Protocol):
+    async def get(self, token_hash: str) -> AccessGrant | None: ...
+
+
+class NonceStore(Protocol):
+    async def add(self, nonce_hash: str, issuer_id: str, expires_at: float) -> None: ...
+
+    async def consume(self, nonce_hash: str, issuer_id: str, now: float) -> bool:
+        """True exactly once for a live nonce of this issuer."""
+        ...
+
+
+SignCredentials = Callable[[list[StatusReference]], list[str]]
+
+
+class CredentialLedger(Protocol):
+    async def issue(
+        self,
+        grant: AccessGrant,
+        offer: Offer,
+        *,
+        count: int,
+        now: float,
+        expires_at: float,
+        status_list_uri: Callable[[str], str],
+        sign: SignCredentials,
+    ) -> tuple[list[IssuedCredential], list[str]] | None:
+        """In one transaction: use up the grant, take ``count`` fresh random status indices,
+        sign, record; returns the records and the signed credentials. None when the grant
+        was already used or has expired. Nothing is kept if signing fails."""
+        ...
+
+    async def status_list(self, list_id: str) -> StatusListState | None: ...
+
+    async def publish(self, list_id: str, version: int, token: str, at: float) -> None: ...
+
+    async def record_event(self, offer_id: str, notification_id: str, event: str) -> bool:
+        """Note a wallet's notification on the credentials it names; False if none match."""
+        ...
+
+
+class OperatorAccess(Protocol):
+    """Who may act for an agency at its operator API (each agency only on its own data)."""
+
+    def allows(self, issuer_id: str, credential: str) -> bool: ...

@@ -86,6 +86,26 @@ def backend_url(backend: str, tmp_path: Path) -> str:
     return _postgres_url()
 
 
+def migrated_database(url: str) -> str:
+    """The database at ``url`` emptied (tables and Alembic's bookkeeping) and migrated to head."""
+    from sqlalchemy import text
+
+    from app.migrate import upgrade
+
+    async def empty() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(metadata.drop_all)
+                await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        finally:
+            await engine.dispose()
+
+    postgres.run_in_thread(empty())
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     async with fresh_engine(database_url) as engine:

@@ -1,8 +1,11 @@
-"""HTTP endpoints of the issuer role: the wallet-facing protocol apart from the
-agencies' operator API."""
+"""HTTP endpoints of the issuer role: the wallet-facing protocol (metadata and issuance)
+apart from the agencies' operator API."""
 
 from issuers.api.metadata import IssuerMetadataController
+from issuers.api.operator import OperatorOfferController
+from issuers.api.protocol import IssuanceController
 
-WALLET_FACING = [IssuerMetadataController]
+WALLET_FACING = [IssuerMetadataController, IssuanceController]
+OPERATOR = [OperatorOfferController]
 
-__all__ = ["WALLET_FACING", "IssuerMetadataController"]
+__all__ = ["OPERATOR", "WALLET_FACING"]

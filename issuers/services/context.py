@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.clock import SYSTEM_CLOCK, Clock
 from issuers.domain import Agency, CredentialConfiguration
-from issuers.ports import IssuerKeys
+from issuers.ports import CredentialLedger, GrantStore, IssuerKeys, NonceStore, OfferStore
+
+
+@dataclass(frozen=True, slots=True)
+class IssuancePolicy:
+    """Lifetimes and limits of the pre-authorized code flow."""
+
+    offer_lifetime: float = 600.0  # the QR code and its pre-authorized code
+    access_token_lifetime: float = 300.0
+    nonce_lifetime: float = 300.0
+    tx_code_max_attempts: int = 5
+    tx_code_length: int = 6
+    proof_max_age: float = 300.0
+    proof_leeway: float = 60.0
+    status_list_ttl: int = 300
 
 
 class UnknownAgency(LookupError):
@@ -22,6 +36,12 @@ class IssuerContext:
     agencies: dict[str, Agency]
     public_base_url: str
     keys: IssuerKeys
+    offers: OfferStore
+    grants: GrantStore
+    nonces: NonceStore
+    ledger: CredentialLedger
+    secret: bytes
+    policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK
 
     def agency(self, issuer_id: str) -> Agency:

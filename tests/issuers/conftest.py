@@ -10,17 +10,20 @@ import pytest
 from litestar.testing import TestClient
 
 from app import create_app
-from app.migrate import upgrade
 from app.settings import Settings
+from tests.conftest import migrated_database
 
 PUBLIC_BASE_URL = "https://id.example.gov"
 
 
 @pytest.fixture
-def settings(var_dir: Path) -> Settings:
-    url = f"sqlite+aiosqlite:///{var_dir / 'idwallet.db'}"
-    upgrade(url)
-    return Settings(var_dir=var_dir, database_url=url, public_base_url=PUBLIC_BASE_URL)
+def settings(var_dir: Path, database_url: str) -> Settings:
+    """On SQLite and on PostgreSQL (the ``database_url`` fixture runs each test on both)."""
+    return Settings(
+        var_dir=var_dir,
+        database_url=migrated_database(database_url),
+        public_base_url=PUBLIC_BASE_URL,
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,166 @@
+"""The agency operator API: a clerk's tools, authenticated per agency (an operator key
+of one agency opens nothing of another). Errors are problem details (RFC 9457)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections import OrderedDict
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_201_CREATED
+
+from core.encoding import StrictJsonError, strict_json_object
+from core.errors import Problem
+from core.qr import QrImages, render_qr
+from issuers.ports import OperatorAccess
+from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
+from issuers.services.create_offer import create_offer, offer_uri
+from issuers.services.subject_claims import InvalidSubjectClaims
+
+MAX_OPERATOR_BODY = 256 * 1024
+_QR_CACHE: OrderedDict[str, QrImages] = OrderedDict()
+_QR_CACHE_SIZE = 512
+
+
+def _authorized(state: State, request: Request[Any, Any, Any], issuer_id: str) -> IssuerContext:
+    context: IssuerContext = state.issuers
+    access: OperatorAccess = state.operator_access
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key or not access.allows(issuer_id, key.strip()):
+        raise Problem(401, "Unauthorized", "an operator key of this agency is required")
+    try:
+        context.agency(issuer_id)
+    except UnknownAgency:
+        raise Problem(404, "Not Found", "no such agency") from None
+    return context
+
+
+def _iso(timestamp: float) -> str:
+    return (
+        dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
+
+
+async def _json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_OPERATOR_BODY:
+        raise Problem(
+            413, "Payload Too Large", f"the body is larger than {MAX_OPERATOR_BODY} bytes"
+        )
+    try:
+        return strict_json_object(body, max_bytes=MAX_OPERATOR_BODY)
+    except StrictJsonError as exc:
+        raise Problem(400, "Bad Request", f"the body is not acceptable JSON: {exc}") from exc
+
+
+def _qr(offer_id: str, offer_uri: str) -> QrImages:
+    images = _QR_CACHE.get(offer_id)
+    if images is None:
+        images = render_qr(offer_uri, title="Scan with your wallet to receive the credential")
+        _QR_CACHE[offer_id] = images
+        if len(_QR_CACHE) > _QR_CACHE_SIZE:
+            _QR_CACHE.popitem(last=False)
+    return images
+
+
+class OperatorOfferController(Controller):
+    path = "/issuers/{issuer_id:str}/offers"
+    tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+
+    @post(
+        "/",
+        summary="Offer a credential to a citizen from the agency's data",
+        status_code=HTTP_201_CREATED,
+    )
+    async def create(
+        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        context = _authorized(state, request, issuer_id)
+        body = await _json(request)
+        with_tx_code = body.get("tx_code", False)
+        if not isinstance(with_tx_code, bool):
+            raise Problem(400, "Bad Request", "tx_code must be true or false")
+        try:
+            created = await create_offer(
+                context,
+                issuer_id,
+                configuration_id=str(body.get("credential_configuration_id", "")),
+                subject_id=body.get("subject_id"),  # type: ignore[arg-type]
+                claims=body.get("claims"),
+                with_tx_code=with_tx_code,
+            )
+        except UnknownConfiguration:
+            raise Problem(400, "Bad Request", "unknown credential_configuration_id") from None
+        except InvalidSubjectClaims as exc:
+            raise Problem(
+                422,
+                "Unprocessable Content",
+                "the claims do not fit the credential",
+                errors=exc.problems,
+            ) from None
+        except ValueError as exc:
+            raise Problem(400, "Bad Request", str(exc)) from None
+        offer = created.offer
+        images = _qr(offer.offer_id, created.offer_uri)
+        base = f"{request.base_url}".rstrip("/")
+        qr_base = f"{base}/issuers/{issuer_id}/offers/{offer.offer_id}"
+        return Response(
+            {
+                "offer_id": offer.offer_id,
+                "offer_uri": created.offer_uri,
+                "offer_uri_by_value": created.offer_uri_by_value,
+                "credential_offer_uri": created.credential_offer_uri,
+                "credential_offer": created.credential_offer,
+                "tx_code": created.tx_code,
+                "expires_at": _iso(offer.expires_at),
+                "qr": {
+                    "svg": images.svg,
+                    "png_base64": base64.b64encode(images.png).decode("ascii"),
+                    "svg_url": f"{qr_base}/qr.svg",
+                    "png_url": f"{qr_base}/qr.png",
+                },
+            },
+            status_code=HTTP_201_CREATED,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @get("/{offer_id:str}/qr.svg", summary="The offer's QR code as SVG", media_type="image/svg+xml")
+    async def qr_svg(
+        self,
+        issuer_id: FromPath[str],
+        offer_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[str]:
+        images = await self._images(issuer_id, offer_id, state, request)
+        return Response(
+            images.svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+        )
+
+    @get("/{offer_id:str}/qr.png", summary="The offer's QR code as PNG", media_type="image/png")
+    async def qr_png(
+        self,
+        issuer_id: FromPath[str],
+        offer_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[bytes]:
+        images = await self._images(issuer_id, offer_id, state, request)
+        return Response(images.png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    async def _images(
+        self, issuer_id: str, offer_id: str, state: State, request: Request[Any, Any, Any]
+    ) -> QrImages:
+        context = _authorized(state, request, issuer_id)
+        offer = await context.offers.get(issuer_id, offer_id) if len(offer_id) <= 64 else None
+        if offer is None:
+            raise Problem(404, "Not Found", "no such offer")
+        return _qr(
+            offer_id, offer_uri(context.agency(issuer_id), context.public_base_url, offer_id)
+        )

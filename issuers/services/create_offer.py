@@ -1,0 +1,111 @@
+"""An agency clerk offers a credential to a citizen (OpenID4VCI 1.0 §4.1, pre-authorized
+code flow of §3.5): the citizen's data is checked against the configuration, and the offer
+is returned by value and by reference, with a transaction code when asked for."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from issuers.domain import OFFERED, Agency, Offer
+from issuers.services.codes import (
+    new_tx_code,
+    pre_authorized_code,
+    random_token,
+    sha256_hex,
+    tx_code_hash,
+)
+from issuers.services.context import IssuerContext
+from issuers.services.metadata import PRE_AUTHORIZED_GRANT
+from issuers.services.subject_claims import check_subject_claims
+
+OFFER_SCHEME = "openid-credential-offer://"
+MAX_SUBJECT_ID = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOffer:
+    offer: Offer
+    credential_offer: dict[str, Any]
+    credential_offer_uri: str
+    offer_uri: str  # what the QR code carries: by reference, so it stays small
+    offer_uri_by_value: str
+    tx_code: str | None
+
+
+def offer_reference_url(agency: Agency, base_url: str, offer_id: str) -> str:
+    return f"{agency.identifier(base_url)}/credential-offers/{offer_id}"
+
+
+def offer_uri(agency: Agency, base_url: str, offer_id: str) -> str:
+    """What the QR code carries: the offer by reference (§4.1.3), so it stays small."""
+    reference = offer_reference_url(agency, base_url, offer_id)
+    return f"{OFFER_SCHEME}?credential_offer_uri={quote(reference, safe='')}"
+
+
+def credential_offer_document(context: IssuerContext, offer: Offer) -> dict[str, Any]:
+    """§4.1.1: the Credential Offer; the pre-authorized code is derived again, never stored."""
+    agency = context.agency(offer.issuer_id)
+    grant: dict[str, Any] = {
+        "pre-authorized_code": pre_authorized_code(context.secret, offer.offer_id)
+    }
+    if offer.tx_code_hash is not None:
+        grant["tx_code"] = {
+            "input_mode": "numeric",
+            "length": context.policy.tx_code_length,
+            "description": "Enter the code the agency sent you separately (letter or SMS).",
+        }
+    return {
+        "credential_issuer": agency.identifier(context.public_base_url),
+        "credential_configuration_ids": [offer.configuration_id],
+        "grants": {PRE_AUTHORIZED_GRANT: grant},
+    }
+
+
+async def create_offer(
+    context: IssuerContext,
+    issuer_id: str,
+    *,
+    configuration_id: str,
+    subject_id: str,
+    claims: object,
+    with_tx_code: bool,
+) -> CreatedOffer:
+    """Raises ``UnknownAgency``, ``UnknownConfiguration``, ``InvalidSubjectClaims`` or
+    ``ValueError`` (subject id)."""
+    agency = context.agency(issuer_id)
+    configuration = context.configuration(issuer_id, configuration_id)
+    if not isinstance(subject_id, str) or not 0 < len(subject_id) <= MAX_SUBJECT_ID:
+        raise ValueError(f"subject_id must be a string of 1 to {MAX_SUBJECT_ID} characters")
+    checked = check_subject_claims(configuration, claims)
+    now = context.clock.now()
+    offer_id = random_token()
+    tx_code = new_tx_code(context.policy.tx_code_length) if with_tx_code else None
+    offer = Offer(
+        offer_id=offer_id,
+        issuer_id=issuer_id,
+        configuration_id=configuration_id,
+        subject_id=subject_id,
+        claims=checked,
+        code_hash=sha256_hex(pre_authorized_code(context.secret, offer_id)),
+        tx_code_hash=tx_code_hash(context.secret, offer_id, tx_code) if tx_code else None,
+        tx_code_attempts=0,
+        tx_code_max_attempts=context.policy.tx_code_max_attempts,
+        state=OFFERED,
+        created_at=now,
+        expires_at=now + context.policy.offer_lifetime,
+    )
+    await context.offers.add(offer)
+    document = credential_offer_document(context, offer)
+    reference = offer_reference_url(agency, context.public_base_url, offer_id)
+    compact = json.dumps(document, separators=(",", ":"))
+    return CreatedOffer(
+        offer=offer,
+        credential_offer=document,
+        credential_offer_uri=reference,
+        offer_uri=offer_uri(agency, context.public_base_url, offer_id),
+        offer_uri_by_value=f"{OFFER_SCHEME}?credential_offer={quote(compact, safe='')}",
+        tx_code=tx_code,
+    )

@@ -1,0 +1,69 @@
+"""The token endpoint for the pre-authorized code grant (OpenID4VCI 1.0 §6, RFC 6749 §5).
+
+The code is single-use (one conditional update decides, whatever the concurrency),
+short-lived, and guarded by the transaction code when the offer has one: every try is
+counted in the database before the code is compared, so no number of parallel requests
+gets more than the allowed attempts, and a wrong code does not burn the offer before the
+limit (§13.6.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
+from issuers.domain import AccessGrant
+from issuers.services.codes import random_token, same, sha256_hex, tx_code_hash
+from issuers.services.context import IssuerContext
+from issuers.services.metadata import PRE_AUTHORIZED_GRANT
+
+MAX_CODE_LENGTH = 256
+MAX_TX_CODE_LENGTH = 32
+
+
+def _single(form: Mapping[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    if not values:
+        return None
+    if len(values) != 1:
+        raise InvalidRequest(f"{name} is repeated")
+    return values[0]
+
+
+async def exchange_pre_authorized_code(
+    context: IssuerContext, issuer_id: str, form: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    context.agency(issuer_id)
+    grant_type = _single(form, "grant_type")
+    if grant_type is None:
+        raise InvalidRequest("grant_type is required")
+    if grant_type != PRE_AUTHORIZED_GRANT:
+        raise UnsupportedGrantType("only the pre-authorized code grant is supported")
+    code = _single(form, "pre-authorized_code")
+    if not code or len(code) > MAX_CODE_LENGTH:
+        raise InvalidRequest("pre-authorized_code is required")
+    tx_code = _single(form, "tx_code")
+    if tx_code is not None and len(tx_code) > MAX_TX_CODE_LENGTH:
+        raise InvalidGrant("the transaction code is not correct")
+    code_hash = sha256_hex(code)
+    now = context.clock.now()
+    offer = await context.offers.get_by_code(code_hash)
+    if offer is None or offer.issuer_id != issuer_id:
+        raise InvalidGrant("the pre-authorized code is not valid")
+    if offer.tx_code_hash is None and tx_code is not None:
+        raise InvalidRequest("this offer has no transaction code")
+    if offer.tx_code_hash is not None:
+        if tx_code is None:
+            raise InvalidRequest("this offer needs its transaction code (tx_code)")
+        counted = await context.offers.reserve_tx_code_attempt(code_hash, now)
+        if counted is None or counted.tx_code_hash is None:
+            raise InvalidGrant("the pre-authorized code is not valid")
+        if not same(counted.tx_code_hash, tx_code_hash(context.secret, counted.offer_id, tx_code)):
+            raise InvalidGrant("the transaction code is not correct")
+    token = random_token()
+    lifetime = context.policy.access_token_lifetime
+    grant = AccessGrant(sha256_hex(token), offer.offer_id, issuer_id, now + lifetime, used=False)
+    if await context.offers.redeem(code_hash, now, grant) is None:
+        raise InvalidGrant("the pre-authorized code is not valid")
+    return {"access_token": token, "token_type": "Bearer", "expires_in": int(lifetime)}

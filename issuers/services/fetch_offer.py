@@ -1,0 +1,26 @@
+"""A wallet fetches an offer by reference (OpenID4VCI 1.0 §4.1.3). It may do so more than
+once before redeeming; after redemption or expiry the reference is gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from issuers.domain import OFFERED
+from issuers.services.context import IssuerContext
+from issuers.services.create_offer import credential_offer_document
+
+
+class OfferGone(LookupError):
+    """Unknown, redeemed or expired: the same answer for all three."""
+
+
+async def offer_by_reference(
+    context: IssuerContext, issuer_id: str, offer_id: str
+) -> dict[str, Any]:
+    context.agency(issuer_id)
+    if not 20 <= len(offer_id) <= 64:
+        raise OfferGone(offer_id)
+    offer = await context.offers.get(issuer_id, offer_id)
+    if offer is None or offer.state != OFFERED or offer.expires_at <= context.clock.now():
+        raise OfferGone(offer_id)
+    return credential_offer_document(context, offer)

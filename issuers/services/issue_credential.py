@@ -1,0 +1,146 @@
+"""The Credential Endpoint (OpenID4VCI 1.0 §8): SD-JWT VCs bound to the wallet's proof
+keys, one per distinct key up to the batch size, each with its own salts and its own
+random status index, committed together with their ledger entries before the response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.errors import (
+    CredentialRequestDenied,
+    InvalidCredentialRequest,
+    InvalidEncryptionParameters,
+    InvalidNonce,
+    InvalidProof,
+    InvalidToken,
+    UnknownCredentialConfiguration,
+    UnknownCredentialIdentifier,
+)
+from core.sdjwt_vc.profile import issue_sd_jwt_vc
+from core.status_list.token import StatusReference
+from issuers.services.codes import sha256_hex
+from issuers.services.context import IssuerContext
+from issuers.services.metadata import BATCH_SIZE, SIGNING_ALGORITHMS
+from issuers.services.nonces import consume_c_nonce
+from issuers.services.proofs import VerifiedProof, verify_jwt_proof
+
+PROOF_ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
+DAY = 86400
+
+
+def status_list_uri(context: IssuerContext, issuer_id: str, list_id: str) -> str:
+    agency = context.agency(issuer_id)
+    return f"{agency.identifier(context.public_base_url)}/status-lists/{list_id}"
+
+
+def _requested_configuration(
+    context: IssuerContext, issuer_id: str, request: Mapping[str, Any]
+) -> str:
+    has_configuration = "credential_configuration_id" in request
+    if "credential_identifier" in request:
+        if has_configuration:
+            raise InvalidCredentialRequest(
+                "use credential_identifier or credential_configuration_id, not both"
+            )
+        raise UnknownCredentialIdentifier("this issuer hands out no credential identifiers")
+    if not has_configuration:
+        raise InvalidCredentialRequest("credential_configuration_id is required")
+    configuration_id = request["credential_configuration_id"]
+    if (
+        not isinstance(configuration_id, str)
+        or configuration_id not in context.agency(issuer_id).configurations
+    ):
+        raise UnknownCredentialConfiguration("this credential configuration is unknown")
+    return configuration_id
+
+
+def _proof_values(request: Mapping[str, Any]) -> list[Any]:
+    if "proof" in request:
+        raise InvalidCredentialRequest("send key proofs in proofs, not proof")
+    proofs = request.get("proofs")
+    if proofs is None:
+        raise InvalidProof("proofs are required for this credential")
+    if not isinstance(proofs, dict) or list(proofs) != ["jwt"]:
+        raise InvalidProof("proofs must hold exactly one proof type, jwt")
+    values = proofs["jwt"]
+    if not isinstance(values, list) or not values:
+        raise InvalidProof("proofs.jwt must be a non-empty array")
+    if len(values) > BATCH_SIZE:
+        raise InvalidCredentialRequest(f"at most {BATCH_SIZE} proofs in one request")
+    return values
+
+
+async def issue_credentials(
+    context: IssuerContext, issuer_id: str, access_token: str, request: Mapping[str, Any]
+) -> dict[str, Any]:
+    agency = context.agency(issuer_id)
+    now = context.clock.now()
+    grant = await context.grants.get(sha256_hex(access_token))
+    if grant is None or grant.issuer_id != issuer_id or grant.expires_at <= now or grant.used:
+        raise InvalidToken("the access token is not valid")
+    configuration_id = _requested_configuration(context, issuer_id, request)
+    if "credential_response_encryption" in request:
+        raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
+    offer = await context.offers.get(issuer_id, grant.offer_id)
+    if offer is None:
+        raise InvalidToken("the access token is not valid")
+    if configuration_id != offer.configuration_id:
+        raise CredentialRequestDenied("the access token is not for this credential configuration")
+    configuration = context.configuration(issuer_id, configuration_id)
+    audience = agency.identifier(context.public_base_url)
+    policy = context.policy
+    proofs: list[VerifiedProof] = [
+        verify_jwt_proof(
+            value,
+            audience=audience,
+            algorithms=PROOF_ALGORITHMS,
+            now=now,
+            max_age=policy.proof_max_age,
+            leeway=policy.proof_leeway,
+        )
+        for value in _proof_values(request)
+    ]
+    if len({p.thumbprint for p in proofs}) != len(proofs):
+        raise InvalidProof("each proof must be for a different key")
+    for nonce in dict.fromkeys(p.nonce for p in proofs):
+        if not await consume_c_nonce(context, issuer_id, nonce):
+            raise InvalidNonce(
+                "the c_nonce is not valid; fetch a fresh one from the nonce endpoint"
+            )
+    signer = await context.keys.signer(issuer_id)
+    expires_at = now + configuration.validity_days * DAY
+
+    def sign(references: list[StatusReference]) -> list[str]:
+        return [
+            issue_sd_jwt_vc(
+                offer.claims,
+                signer,
+                vct=agency.vct(context.public_base_url, configuration_id),
+                issuer=audience,
+                holder_jwk=proof.jwk,
+                disclosable=configuration.disclosable_paths,
+                issued_at=int(now),
+                expires_at=int(expires_at),
+                status=reference,
+            ).serialize()
+            for proof, reference in zip(proofs, references, strict=True)
+        ]
+
+    issued = await context.ledger.issue(
+        grant,
+        offer,
+        count=len(proofs),
+        now=now,
+        expires_at=expires_at,
+        status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
+        sign=sign,
+    )
+    if issued is None:
+        raise InvalidToken("the access token has been used")
+    records, credentials = issued
+    return {
+        "credentials": [{"credential": c} for c in credentials],
+        "notification_id": records[0].notification_id,
+    }

@@ -1,0 +1,57 @@
+"""Publishing an agency's status lists (Token Status List §5.1, §8): built from the
+ledger's statuses, signed, and kept until a status changes or half its ``ttl`` passes,
+so every worker serves the same token and a revocation shows within ``ttl``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.status_list.bits import StatusList
+from core.status_list.token import build_status_list_token
+from issuers.services.context import IssuerContext
+from issuers.services.issue_credential import status_list_uri
+
+
+class UnknownStatusList(LookupError):
+    """No such list for this agency."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedStatusList:
+    token: str
+    version: int
+    max_age: int
+
+
+async def status_list_token(
+    context: IssuerContext, issuer_id: str, list_id: str
+) -> PublishedStatusList:
+    context.agency(issuer_id)
+    state = await context.ledger.status_list(list_id) if len(list_id) <= 100 else None
+    if state is None or state.issuer_id != issuer_id:
+        raise UnknownStatusList(list_id)
+    ttl = context.policy.status_list_ttl
+    now = context.clock.now()
+    if (
+        state.published_token is not None
+        and state.published_version == state.version
+        and state.published_at is not None
+        and now - state.published_at < ttl / 2
+    ):
+        age = now - state.published_at
+        return PublishedStatusList(state.published_token, state.version, max(0, int(ttl - age)))
+    status_list = StatusList.empty(state.bits, state.size)
+    for index, status in state.statuses.items():
+        status_list.set(index, status)
+    signer = await context.keys.signer(issuer_id)
+    token = build_status_list_token(
+        status_list,
+        signer,
+        uri=status_list_uri(context, issuer_id, list_id),
+        issued_at=int(now),
+        expires_at=int(now) + 2 * ttl,
+        ttl=ttl,
+        include_x5c=True,
+    )
+    await context.ledger.publish(list_id, state.version, token, now)
+    return PublishedStatusList(token, state.version, ttl)

@@ -1,0 +1,1 @@
+"""SQL storage of the issuer role (imported only by ``app``)."""

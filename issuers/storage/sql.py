@@ -1,0 +1,364 @@
+"""SQL implementations of the issuer's storage ports.
+
+Every single-use rule is one conditional statement whose row count decides
+(``UPDATE … WHERE state = 'offered'``, ``DELETE … WHERE expires_at > now``), and every
+write transaction starts with its write, so concurrent requests on SQLite and PostgreSQL
+alike end with exactly one winner.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.encoding import json_dumps, strict_json_object
+from core.status_list.token import StatusReference
+from issuers.domain import (
+    OFFERED,
+    REDEEMED,
+    AccessGrant,
+    IssuedCredential,
+    Offer,
+    StatusListState,
+)
+from issuers.ports import SignCredentials
+from issuers.storage.tables import CredentialRow, GrantRow, NonceRow, OfferRow, StatusListRow
+
+STATUS_BITS = 2
+STATUS_LIST_SIZE = 1 << 17
+#: A list stops taking new credentials once this share of its indices is used, so that a
+#: random free index is always found in a few tries.
+STATUS_LIST_FILL = 0.5
+MAX_INDEX_TRIES = 64
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def _offer(row: OfferRow) -> Offer:
+    return Offer(
+        offer_id=row.offer_id,
+        issuer_id=row.issuer_id,
+        configuration_id=row.configuration_id,
+        subject_id=row.subject_id,
+        claims=strict_json_object(row.claims, max_bytes=1024 * 1024),
+        code_hash=row.code_hash,
+        tx_code_hash=row.tx_code_hash,
+        tx_code_attempts=row.tx_code_attempts,
+        tx_code_max_attempts=row.tx_code_max_attempts,
+        state=row.state,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        redeemed_at=row.redeemed_at,
+    )
+
+
+class SqlOfferStore:
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def add(self, offer: Offer) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                OfferRow(
+                    offer_id=offer.offer_id,
+                    issuer_id=offer.issuer_id,
+                    configuration_id=offer.configuration_id,
+                    subject_id=offer.subject_id,
+                    claims=json_dumps(offer.claims),
+                    code_hash=offer.code_hash,
+                    tx_code_hash=offer.tx_code_hash,
+                    tx_code_attempts=offer.tx_code_attempts,
+                    tx_code_max_attempts=offer.tx_code_max_attempts,
+                    state=offer.state,
+                    created_at=offer.created_at,
+                    expires_at=offer.expires_at,
+                )
+            )
+
+    async def get(self, issuer_id: str, offer_id: str) -> Offer | None:
+        async with self._sessions() as session:
+            row = await session.get(OfferRow, offer_id)
+            return _offer(row) if row is not None and row.issuer_id == issuer_id else None
+
+    async def get_by_code(self, code_hash: str) -> Offer | None:
+        async with self._sessions() as session:
+            row = await session.scalar(select(OfferRow).where(OfferRow.code_hash == code_hash))
+            return _offer(row) if row is not None else None
+
+    async def for_subject(self, issuer_id: str, subject_id: str) -> list[Offer]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OfferRow)
+                .where(OfferRow.issuer_id == issuer_id, OfferRow.subject_id == subject_id)
+                .order_by(OfferRow.created_at)
+            )
+            return [_offer(r) for r in rows]
+
+    async def reserve_tx_code_attempt(self, code_hash: str, now: float) -> Offer | None:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(OfferRow)
+                .where(
+                    OfferRow.code_hash == code_hash,
+                    OfferRow.state == OFFERED,
+                    OfferRow.expires_at > now,
+                    OfferRow.tx_code_attempts < OfferRow.tx_code_max_attempts,
+                )
+                .values(tx_code_attempts=OfferRow.tx_code_attempts + 1)
+                .returning(OfferRow)
+            )
+            row = result.scalars().first()
+            return _offer(row) if row is not None else None
+
+    async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(OfferRow)
+                .where(
+                    OfferRow.code_hash == code_hash,
+                    OfferRow.state == OFFERED,
+                    OfferRow.expires_at > now,
+                )
+                .values(state=REDEEMED, redeemed_at=now)
+                .returning(OfferRow)
+            )
+            row = result.scalars().first()
+            if row is None:
+                return None
+            session.add(
+                GrantRow(
+                    token_hash=grant.token_hash,
+                    offer_id=row.offer_id,
+                    issuer_id=row.issuer_id,
+                    expires_at=grant.expires_at,
+                    used=False,
+                )
+            )
+            return _offer(row)
+
+
+class SqlGrantStore:
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def get(self, token_hash: str) -> AccessGrant | None:
+        async with self._sessions() as session:
+            row = await session.get(GrantRow, token_hash)
+            if row is None:
+                return None
+            return AccessGrant(
+                row.token_hash, row.offer_id, row.issuer_id, row.expires_at, row.used
+            )
+
+
+class SqlNonceStore:
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def add(self, nonce_hash: str, issuer_id: str, expires_at: float) -> None:
+        async with self._sessions.begin() as session:
+            session.add(NonceRow(nonce_hash=nonce_hash, issuer_id=issuer_id, expires_at=expires_at))
+
+    async def consume(self, nonce_hash: str, issuer_id: str, now: float) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(NonceRow).where(
+                    NonceRow.nonce_hash == nonce_hash,
+                    NonceRow.issuer_id == issuer_id,
+                    NonceRow.expires_at > now,
+                )
+            )
+            consumed: bool = result.rowcount == 1  # type: ignore[attr-defined]
+            # Expired nonces go with the next consumption, a little at a time.
+            await session.execute(
+                delete(NonceRow).where(
+                    NonceRow.nonce_hash.in_(
+                        select(NonceRow.nonce_hash).where(NonceRow.expires_at <= now).limit(50)
+                    )
+                )
+            )
+            return consumed
+
+
+class SqlCredentialLedger:
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def _active_list(
+        self, session: AsyncSession, issuer_id: str, count: int
+    ) -> StatusListRow:
+        """The agency's newest list with room; a new one when all are full enough."""
+        for _ in range(3):
+            rows = (
+                await session.scalars(
+                    select(StatusListRow)
+                    .where(StatusListRow.issuer_id == issuer_id)
+                    .order_by(StatusListRow.list_id.desc())
+                )
+            ).all()
+            for row in rows:
+                if row.allocated + count <= row.size * STATUS_LIST_FILL:
+                    return row
+            row = StatusListRow(
+                list_id=f"{issuer_id}-{len(rows) + 1:04d}",
+                issuer_id=issuer_id,
+                bits=STATUS_BITS,
+                size=STATUS_LIST_SIZE,
+                allocated=0,
+                version=0,
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(row)
+                    await session.flush()
+            except IntegrityError:
+                continue  # another request opened it first: take that one
+            return row
+        raise RuntimeError("no status list could be opened")
+
+    async def issue(
+        self,
+        grant: AccessGrant,
+        offer: Offer,
+        *,
+        count: int,
+        now: float,
+        expires_at: float,
+        status_list_uri: Callable[[str], str],
+        sign: SignCredentials,
+    ) -> tuple[list[IssuedCredential], list[str]] | None:
+        async with self._sessions.begin() as session:
+            used = await session.execute(
+                update(GrantRow)
+                .where(
+                    GrantRow.token_hash == grant.token_hash,
+                    GrantRow.used.is_(False),
+                    GrantRow.expires_at > now,
+                )
+                .values(used=True)
+            )
+            if used.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            status_list = await self._active_list(session, offer.issuer_id, count)
+            notification_id = uuid.uuid4().hex
+            rows: list[CredentialRow] = []
+            for _ in range(count):
+                rows.append(
+                    await self._allocate(
+                        session,
+                        status_list,
+                        offer,
+                        now=now,
+                        expires_at=expires_at,
+                        notification_id=notification_id,
+                    )
+                )
+            await session.execute(
+                update(StatusListRow)
+                .where(StatusListRow.list_id == status_list.list_id)
+                .values(allocated=StatusListRow.allocated + count)
+            )
+            references = [
+                StatusReference(r.status_index, status_list_uri(r.status_list_id)) for r in rows
+            ]
+            credentials = sign(references)
+            assert len(credentials) == count
+        return [
+            IssuedCredential(
+                credential_id=r.credential_id,
+                issuer_id=r.issuer_id,
+                offer_id=r.offer_id,
+                subject_id=r.subject_id,
+                configuration_id=r.configuration_id,
+                status_list_id=r.status_list_id,
+                status_index=r.status_index,
+                status=r.status,
+                issued_at=r.issued_at,
+                expires_at=r.expires_at,
+                notification_id=r.notification_id,
+            )
+            for r in rows
+        ], credentials
+
+    async def _allocate(
+        self,
+        session: AsyncSession,
+        status_list: StatusListRow,
+        offer: Offer,
+        *,
+        now: float,
+        expires_at: float,
+        notification_id: str,
+    ) -> CredentialRow:
+        """A random index no credential on this list has ever had (the unique constraint
+        decides under concurrency; a collision just draws again)."""
+        for _ in range(MAX_INDEX_TRIES):
+            row = CredentialRow(
+                credential_id=uuid.uuid4().hex,
+                issuer_id=offer.issuer_id,
+                offer_id=offer.offer_id,
+                subject_id=offer.subject_id,
+                configuration_id=offer.configuration_id,
+                status_list_id=status_list.list_id,
+                status_index=secrets.randbelow(status_list.size),
+                status=0,
+                issued_at=now,
+                expires_at=expires_at,
+                notification_id=notification_id,
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(row)
+                    await session.flush()
+            except IntegrityError:
+                continue
+            return row
+        raise RuntimeError("no free status index found")
+
+    async def status_list(self, list_id: str) -> StatusListState | None:
+        async with self._sessions() as session:
+            row = await session.get(StatusListRow, list_id)
+            if row is None:
+                return None
+            statuses = await session.execute(
+                select(CredentialRow.status_index, CredentialRow.status).where(
+                    CredentialRow.status_list_id == list_id, CredentialRow.status != 0
+                )
+            )
+            return StatusListState(
+                list_id=row.list_id,
+                issuer_id=row.issuer_id,
+                bits=row.bits,
+                size=row.size,
+                version=row.version,
+                statuses={index: status for index, status in statuses.all()},
+                published_token=row.published_token,
+                published_version=row.published_version,
+                published_at=row.published_at,
+            )
+
+    async def publish(self, list_id: str, version: int, token: str, at: float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(StatusListRow)
+                .where(StatusListRow.list_id == list_id, StatusListRow.version == version)
+                .values(published_token=token, published_version=version, published_at=at)
+            )
+
+    async def record_event(self, offer_id: str, notification_id: str, event: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(CredentialRow)
+                .where(
+                    CredentialRow.offer_id == offer_id,
+                    CredentialRow.notification_id == notification_id,
+                )
+                .values(notification_event=event)
+            )
+            updated: bool = result.rowcount > 0  # type: ignore[attr-defined]
+            return updated

@@ -1,0 +1,76 @@
+"""Tables of the issuer role; portable types only (SQLite and PostgreSQL alike)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.storage.base import Base
+
+
+class OfferRow(Base):
+    __tablename__ = "issuer_offers"
+
+    offer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    configuration_id: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(200), index=True)
+    claims: Mapped[str] = mapped_column(Text)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tx_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tx_code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    tx_code_max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    redeemed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class GrantRow(Base):
+    __tablename__ = "issuer_access_grants"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class NonceRow(Base):
+    __tablename__ = "issuer_nonces"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class CredentialRow(Base):
+    __tablename__ = "issuer_credentials"
+    __table_args__ = (UniqueConstraint("status_list_id", "status_index"),)
+
+    credential_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    offer_id: Mapped[str] = mapped_column(String(64), index=True)
+    subject_id: Mapped[str] = mapped_column(String(200), index=True)
+    configuration_id: Mapped[str] = mapped_column(String(64))
+    status_list_id: Mapped[str] = mapped_column(String(100))
+    status_index: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    issued_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    notification_id: Mapped[str] = mapped_column(String(64), index=True)
+    notification_event: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class StatusListRow(Base):
+    __tablename__ = "issuer_status_lists"
+
+    list_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64), index=True)
+    bits: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    published_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    published_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,0 +1,111 @@
+"""A minimal OpenID4VCI 1.0 wallet for the tests: it knows only the spec (metadata by
+well-known URL, offer by value or reference, token, nonce, credential with jwt proofs)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from litestar.testing import TestClient
+
+from core.jose.jws import sign_compact
+from core.keys.signer import SoftwareSigner
+
+PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def read_offer(client: TestClient[Any], offer_uri: str) -> dict[str, Any]:
+    query = parse_qs(urlsplit(offer_uri).query)
+    if "credential_offer" in query:
+        offer: dict[str, Any] = json.loads(query["credential_offer"][0])
+        return offer
+    response = client.get(path_of(unquote(query["credential_offer_uri"][0])))
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    offer = response.json()
+    return offer
+
+
+def proof(holder: SoftwareSigner, audience: str, nonce: str | None, **overrides: Any) -> str:
+    payload: dict[str, Any] = {"aud": audience, "iat": int(time.time())}
+    if nonce is not None:
+        payload["nonce"] = nonce
+    header = {"jwk": holder.public_jwk()}
+    payload.update(overrides.pop("payload", {}))
+    header.update(overrides.pop("header", {}))
+    typ = overrides.pop("typ", "openid4vci-proof+jwt")
+    return sign_compact(payload, holder, typ=typ, header=header, include_kid=False)
+
+
+@dataclass
+class Wallet:
+    client: TestClient[Any]
+    holders: list[SoftwareSigner] = field(default_factory=list)
+
+    def new_holder(self) -> SoftwareSigner:
+        holder = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
+        self.holders.append(holder)
+        return holder
+
+    def metadata(self, credential_issuer: str) -> dict[str, Any]:
+        parts = urlsplit(credential_issuer)
+        response = self.client.get(f"/.well-known/openid-credential-issuer{parts.path}")
+        assert response.status_code == 200
+        metadata: dict[str, Any] = response.json()
+        assert metadata["credential_issuer"] == credential_issuer
+        return metadata
+
+    def token(self, offer: dict[str, Any], tx_code: str | None = None) -> Any:
+        parts = urlsplit(offer["credential_issuer"])
+        server = self.client.get(f"/.well-known/oauth-authorization-server{parts.path}").json()
+        form = {
+            "grant_type": PRE_AUTHORIZED_GRANT,
+            "pre-authorized_code": offer["grants"][PRE_AUTHORIZED_GRANT]["pre-authorized_code"],
+        }
+        if tx_code is not None:
+            form["tx_code"] = tx_code
+        return self.client.post(path_of(server["token_endpoint"]), data=form)
+
+    def nonce(self, metadata: dict[str, Any]) -> str:
+        response = self.client.post(path_of(metadata["nonce_endpoint"]))
+        assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+        nonce: str = response.json()["c_nonce"]
+        return nonce
+
+    def credential(self, metadata: dict[str, Any], access_token: str, body: dict[str, Any]) -> Any:
+        return self.client.post(
+            path_of(metadata["credential_endpoint"]),
+            json=body,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+
+    def receive(
+        self, offer_uri: str, *, tx_code: str | None = None, batch: int = 1
+    ) -> tuple[dict[str, Any], list[str], list[SoftwareSigner]]:
+        offer = read_offer(self.client, offer_uri)
+        metadata = self.metadata(offer["credential_issuer"])
+        token = self.token(offer, tx_code)
+        assert token.status_code == 200, token.text
+        access_token = token.json()["access_token"]
+        nonce = self.nonce(metadata)
+        holders = [self.new_holder() for _ in range(batch)]
+        configuration_id = offer["credential_configuration_ids"][0]
+        response = self.credential(
+            metadata,
+            access_token,
+            {
+                "credential_configuration_id": configuration_id,
+                "proofs": {"jwt": [proof(h, offer["credential_issuer"], nonce) for h in holders]},
+            },
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body, [c["credential"] for c in body["credentials"]], holders
