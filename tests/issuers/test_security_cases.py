@@ -1,0 +1,447 @@
+"""SECURITY-CASES I01–I07, I10–I18, I20 and I22 against the issuer over HTTP, on SQLite
+and PostgreSQL; I02 and I07 with real concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from litestar.testing import TestClient
+
+from app import create_app
+from app.settings import Settings
+from core.encoding import b64url_decode, b64url_encode
+from core.keys.signer import SoftwareSigner
+from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.issuers.test_catalog import CITIZEN
+from tests.issuers.test_issuance import create_offer
+from tests.issuers.wallet import PRE_AUTHORIZED_GRANT, Wallet, proof, read_offer
+
+ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
+TOKEN = "/issuers/civil-registry/token"
+CREDENTIAL = "/issuers/civil-registry/credential"
+
+
+def _offer(client: TestClient[Any], *, tx_code: bool = False) -> tuple[dict[str, Any], str | None]:
+    created = create_offer(client, "civil-registry", "national_id", CITIZEN, tx_code=tx_code)
+    return read_offer(client, created["offer_uri"]), created["tx_code"]
+
+
+def _code(offer: dict[str, Any]) -> str:
+    code: str = offer["grants"][PRE_AUTHORIZED_GRANT]["pre-authorized_code"]
+    return code
+
+
+def _token_form(code: str, tx_code: str | None = None) -> dict[str, str]:
+    form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": code}
+    if tx_code is not None:
+        form["tx_code"] = tx_code
+    return form
+
+
+def _error(response: Any, status: int, error: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error, response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_I01_code_redeemed_twice(client: TestClient[Any]) -> None:
+    offer, _ = _offer(client)
+    assert client.post(TOKEN, data=_token_form(_code(offer))).status_code == 200
+    _error(client.post(TOKEN, data=_token_form(_code(offer))), 400, "invalid_grant")
+
+
+def test_I03_expired_code(client: TestClient[Any]) -> None:
+    offer, _ = _offer(client)
+    context = client.app.state.issuers
+    real_now = context.clock.now
+
+    class Later:
+        def now(self) -> float:
+            return real_now() + context.policy.offer_lifetime + 1
+
+    object.__setattr__(context, "clock", Later())
+    try:
+        _error(client.post(TOKEN, data=_token_form(_code(offer))), 400, "invalid_grant")
+    finally:
+        object.__setattr__(context, "clock", type(context).__dataclass_fields__["clock"].default)
+
+
+def test_I04_missing_tx_code_keeps_the_code_usable(client: TestClient[Any]) -> None:
+    offer, tx_code = _offer(client, tx_code=True)
+    _error(client.post(TOKEN, data=_token_form(_code(offer))), 400, "invalid_request")
+    assert client.post(TOKEN, data=_token_form(_code(offer), tx_code)).status_code == 200
+
+
+def test_I05_tx_code_where_none_was_offered(client: TestClient[Any]) -> None:
+    offer, _ = _offer(client)
+    _error(client.post(TOKEN, data=_token_form(_code(offer), "123456")), 400, "invalid_request")
+
+
+def test_I06_wrong_tx_code_then_the_right_one(client: TestClient[Any]) -> None:
+    offer, tx_code = _offer(client, tx_code=True)
+    assert tx_code is not None
+    wrong = "000000" if tx_code != "000000" else "111111"
+    _error(client.post(TOKEN, data=_token_form(_code(offer), wrong)), 400, "invalid_grant")
+    assert client.post(TOKEN, data=_token_form(_code(offer), tx_code)).status_code == 200
+
+
+def test_I07_attempt_limit_sequential_and_across_a_restart(
+    settings: Settings, client: TestClient[Any]
+) -> None:
+    offer, tx_code = _offer(client, tx_code=True)
+    assert tx_code is not None
+    wrong = "000000" if tx_code != "000000" else "111111"
+    for _ in range(3):
+        _error(client.post(TOKEN, data=_token_form(_code(offer), wrong)), 400, "invalid_grant")
+    with TestClient(
+        app=create_app(settings), base_url=PUBLIC_BASE_URL
+    ) as restarted:  # a new process
+        for _ in range(2):
+            _error(
+                restarted.post(TOKEN, data=_token_form(_code(offer), wrong)), 400, "invalid_grant"
+            )
+        _error(restarted.post(TOKEN, data=_token_form(_code(offer), tx_code)), 400, "invalid_grant")
+
+
+@pytest.fixture
+async def async_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=PUBLIC_BASE_URL
+        ) as client,
+    ):  # type: ignore[attr-defined]
+        yield client
+
+
+async def _async_offer(
+    client: httpx.AsyncClient, settings: Settings, *, tx_code: bool
+) -> tuple[str, str | None]:
+    key = json.loads((settings.var_dir / "operator-keys.json").read_text())["civil-registry"]
+    response = await client.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": "s",
+            "credential_configuration_id": "national_id",
+            "claims": CITIZEN,
+            "tx_code": tx_code,
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    created = response.json()
+    offer = created["credential_offer"]
+    return _code(offer), created["tx_code"]
+
+
+async def test_I02_fifty_parallel_redemptions_one_winner(
+    async_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    for _ in range(3):
+        code, _ = await _async_offer(async_client, settings, tx_code=False)
+        responses = await asyncio.gather(
+            *(async_client.post(TOKEN, data=_token_form(code)) for _ in range(50))
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses.count(200) == 1, statuses
+        assert all(r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
+
+
+async def test_I07_twenty_parallel_wrong_codes_never_exceed_the_limit(
+    async_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    code, tx_code = await _async_offer(async_client, settings, tx_code=True)
+    assert tx_code is not None
+    wrong = "000000" if tx_code != "000000" else "111111"
+    responses = await asyncio.gather(
+        *(async_client.post(TOKEN, data=_token_form(code, wrong)) for _ in range(20))
+    )
+    assert all(r.status_code == 400 and r.json()["error"] == "invalid_grant" for r in responses)
+    late = await async_client.post(TOKEN, data=_token_form(code, tx_code))
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+    context = async_client._transport.app.state.issuers  # type: ignore[attr-defined]
+    offers = await context.offers.for_subject("civil-registry", "s")
+    assert max(o.tx_code_attempts for o in offers) == context.policy.tx_code_max_attempts
+
+
+class _Session:
+    """An access token, a c_nonce and a holder key, ready for credential requests."""
+
+    def __init__(self, client: TestClient[Any]) -> None:
+        self.client = client
+        offer, _ = _offer(client)
+        self.token = client.post(TOKEN, data=_token_form(_code(offer))).json()["access_token"]
+        self.nonce = client.post("/issuers/civil-registry/nonce").json()["c_nonce"]
+        self.holder = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
+
+    def request(self, proofs: list[str] | None = None, **body: Any) -> Any:
+        payload: dict[str, Any] = {"credential_configuration_id": "national_id", **body}
+        if proofs is not None:
+            payload["proofs"] = {"jwt": proofs}
+        return self.client.post(
+            CREDENTIAL, json=payload, headers={"Authorization": f"Bearer {self.token}"}
+        )
+
+    def proof(self, **overrides: Any) -> str:
+        return proof(self.holder, ISSUER, self.nonce, **overrides)
+
+
+def test_I10_missing_proofs(client: TestClient[Any]) -> None:
+    _error(_Session(client).request(), 400, "invalid_proof")
+
+
+@pytest.mark.parametrize("kind", ["random", "other_issuer_session", "expired", "reused"])
+def test_I11_invalid_nonce(client: TestClient[Any], kind: str) -> None:
+    session = _Session(client)
+    if kind == "random":
+        nonce = b64url_encode(b"\x01" * 32)
+    elif kind == "other_issuer_session":
+        nonce = client.post("/issuers/transport-agency/nonce").json()["c_nonce"]
+    elif kind == "expired":
+        context = client.app.state.issuers
+        policy = context.policy
+        object.__setattr__(context, "policy", dataclasses.replace(policy, nonce_lifetime=-1.0))
+        try:
+            nonce = client.post("/issuers/civil-registry/nonce").json()["c_nonce"]  # born expired
+        finally:
+            object.__setattr__(context, "policy", policy)
+    else:
+        nonce = session.nonce
+        other = _Session(client)
+        assert other.request([proof(other.holder, ISSUER, nonce)]).status_code == 200
+    _error(session.request([proof(session.holder, ISSUER, nonce)]), 400, "invalid_nonce")
+
+
+def test_I12_proof_without_nonce(client: TestClient[Any]) -> None:
+    session = _Session(client)
+    _error(session.request([proof(session.holder, ISSUER, None)]), 400, "invalid_proof")
+
+
+def test_I13_flipped_signature_byte(client: TestClient[Any]) -> None:
+    session = _Session(client)
+    head, body, signature = session.proof().split(".")
+    raw = bytearray(b64url_decode(signature))
+    raw[7] ^= 0x01
+    _error(session.request([f"{head}.{body}.{b64url_encode(bytes(raw))}"]), 400, "invalid_proof")
+
+
+@pytest.mark.parametrize("typ", [None, "JWT", "kb+jwt"])
+def test_I14_wrong_proof_typ(client: TestClient[Any], typ: str | None) -> None:
+    session = _Session(client)
+    _error(session.request([session.proof(typ=typ)]), 400, "invalid_proof")
+
+
+def _unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
+    return f"{b64url_encode(json.dumps(header).encode())}.{b64url_encode(json.dumps(payload).encode())}.{b64url_encode(signature)}"
+
+
+@pytest.mark.parametrize("alg", ["none", "HS256", "RS256", "ES512"])
+def test_I15_proof_algorithms(client: TestClient[Any], alg: str) -> None:
+    import hashlib
+    import hmac
+
+    session = _Session(client)
+    header = {"alg": alg, "typ": "openid4vci-proof+jwt", "jwk": session.holder.public_jwk()}
+    payload = {"aud": ISSUER, "iat": int(time.time()), "nonce": session.nonce}
+    token = _unsigned(header, payload)
+    if alg == "HS256":
+        secret = json.dumps(session.holder.public_jwk()).encode()
+        signing_input = token.rsplit(".", 1)[0]
+        token = f"{signing_input}.{b64url_encode(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
+    elif alg == "ES512":
+        p521 = SoftwareSigner(ec.generate_private_key(ec.SECP521R1()))
+        token = proof(p521, ISSUER, session.nonce)
+    _error(session.request([token]), 400, "invalid_proof")
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        ISSUER + "/",
+        ISSUER.replace("https://", "http://"),
+        "https://id.example.gov.evil/issuers/civil-registry",
+        [ISSUER],
+        None,
+    ],
+)
+def test_I16_proof_audience_must_match_exactly(client: TestClient[Any], audience: Any) -> None:
+    session = _Session(client)
+    _error(session.request([session.proof(payload={"aud": audience})]), 400, "invalid_proof")
+
+
+def test_I17_proof_key_headers(client: TestClient[Any]) -> None:
+    session = _Session(client)
+    jwk = session.holder.public_jwk()
+    cases = [
+        {"header": {"kid": "key-1"}},  # both jwk and kid
+        {"header": {"jwk": {**jwk, "d": b64url_encode(b"\x01" * 32)}}},
+        {
+            "header": {
+                "jwk": {
+                    **jwk,
+                    "y": b64url_encode(
+                        (int.from_bytes(b64url_decode(jwk["y"]), "big") ^ 1).to_bytes(32, "big")
+                    ),
+                }
+            }
+        },
+    ]
+    for case in cases:
+        _error(session.request([session.proof(**case)]), 400, "invalid_proof")
+    p384 = SoftwareSigner(ec.generate_private_key(ec.SECP384R1()))
+    mismatched = proof(session.holder, ISSUER, session.nonce, header={"jwk": p384.public_jwk()})
+    _error(session.request([mismatched]), 400, "invalid_proof")
+
+
+@pytest.mark.parametrize(
+    "iat", [86400, -86400, "1700000000", True, "Infinity", 1e300, None, "5000-digit integer"]
+)
+def test_I18_proof_iat(client: TestClient[Any], iat: Any) -> None:
+    session = _Session(client)
+    if isinstance(iat, int) and not isinstance(iat, bool) and abs(iat) <= 86400:
+        iat = int(time.time()) + iat
+    payload: dict[str, Any] = {"aud": ISSUER, "nonce": session.nonce}
+    if iat is not None and iat != "5000-digit integer":
+        payload["iat"] = iat
+    if iat in ("5000-digit integer", None):
+        body = json.dumps(payload)
+        if iat is not None:
+            body = json.dumps({**payload, "iat": 0}).replace('"iat": 0', '"iat": ' + "9" * 5000)
+        header = {"alg": "ES256", "typ": "openid4vci-proof+jwt", "jwk": session.holder.public_jwk()}
+        signing_input = (
+            f"{b64url_encode(json.dumps(header).encode())}.{b64url_encode(body.encode())}"
+        )
+        token = f"{signing_input}.{b64url_encode(session.holder.sign(signing_input.encode()))}"
+    else:
+        token = proof(session.holder, ISSUER, None, payload=payload)
+    _error(session.request([token]), 400, "invalid_proof")
+
+
+def test_I20_unknown_configuration_and_identifier(client: TestClient[Any]) -> None:
+    session = _Session(client)
+    _error(
+        session.request([session.proof()], credential_configuration_id="passport"),
+        400,
+        "unknown_credential_configuration",
+    )
+    response = client.post(
+        CREDENTIAL,
+        json={"credential_identifier": "abc", "proofs": {"jwt": [session.proof()]}},
+        headers={"Authorization": f"Bearer {session.token}"},
+    )
+    _error(response, 400, "unknown_credential_identifier")
+
+
+def test_I22_access_token_handling(client: TestClient[Any]) -> None:
+    session = _Session(client)
+    body = {"credential_configuration_id": "national_id", "proofs": {"jwt": [session.proof()]}}
+    in_query = client.post(f"{CREDENTIAL}?access_token={session.token}", json=body)
+    _error(in_query, 401, "invalid_token")
+    assert "Bearer" in in_query.headers["www-authenticate"]
+    _error(
+        client.post(CREDENTIAL, json=body, headers={"Authorization": "Bearer forged-token"}),
+        401,
+        "invalid_token",
+    )
+    _error(client.post(CREDENTIAL, json=body), 401, "invalid_token")
+    other_issuer = client.post(
+        "/issuers/transport-agency/credential",
+        json=body,
+        headers={"Authorization": f"Bearer {session.token}"},
+    )
+    _error(other_issuer, 401, "invalid_token")
+    assert session.request([session.proof()]).status_code == 200
+    _error(session.request([session.proof()]), 401, "invalid_token")  # used up
+
+
+def test_batch_rules(client: TestClient[Any]) -> None:
+    session = _Session(client)
+    _error(
+        session.request([session.proof(), session.proof()]), 400, "invalid_proof"
+    )  # same key twice
+    many = [
+        proof(SoftwareSigner(ec.generate_private_key(ec.SECP256R1())), ISSUER, session.nonce)
+        for _ in range(11)
+    ]
+    _error(session.request(many), 400, "invalid_credential_request")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        '{"credential_configuration_id": "national_id", "credential_configuration_id": "x"}',
+        "[1, 2]",
+        '{"proof": {"proof_type": "jwt", "jwt": "x"}, "credential_configuration_id": "national_id"}',
+    ],
+)
+def test_malformed_credential_requests(client: TestClient[Any], body: str) -> None:
+    session = _Session(client)
+    response = client.post(
+        CREDENTIAL,
+        content=body,
+        headers={"Authorization": f"Bearer {session.token}", "Content-Type": "application/json"},
+    )
+    _error(response, 400, "invalid_credential_request")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {},
+        {"grant_type": "authorization_code", "code": "x"},
+        {"grant_type": PRE_AUTHORIZED_GRANT},
+        {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": "x" * 300},
+    ],
+)
+def test_malformed_token_requests(client: TestClient[Any], form: dict[str, str]) -> None:
+    response = client.post(TOKEN, data=form)
+    assert response.status_code == 400
+    assert response.json()["error"] in {
+        "invalid_request",
+        "unsupported_grant_type",
+        "invalid_grant",
+    }
+
+
+def test_token_request_must_be_a_form(client: TestClient[Any]) -> None:
+    offer, _ = _offer(client)
+    _error(client.post(TOKEN, json=_token_form(_code(offer))), 400, "invalid_request")
+
+
+def test_photographed_qr_is_useless_after_the_citizen_redeemed_it(client: TestClient[Any]) -> None:
+    created = create_offer(client, "civil-registry", "national_id", CITIZEN, tx_code=True)
+    Wallet(client).receive(created["offer_uri"], tx_code=created["tx_code"])
+    offer_path = created["credential_offer_uri"].removeprefix(PUBLIC_BASE_URL)
+    assert client.get(offer_path).status_code == 404
+    code = _code(created["credential_offer"])
+    _error(client.post(TOKEN, data=_token_form(code, created["tx_code"])), 400, "invalid_grant")
+
+
+def test_operator_api_is_per_agency(client: TestClient[Any]) -> None:
+    settings = client.app.state.deployment.settings
+    keys = json.loads((settings.var_dir / "operator-keys.json").read_text())
+    body = {"subject_id": "s", "credential_configuration_id": "national_id", "claims": CITIZEN}
+    wrong_agency = client.post(
+        "/issuers/civil-registry/offers",
+        json=body,
+        headers={"Authorization": f"Bearer {keys['transport-agency']}"},
+    )
+    assert wrong_agency.status_code == 401
+    assert wrong_agency.headers["content-type"].startswith("application/problem+json")
+    assert client.post("/issuers/civil-registry/offers", json=body).status_code == 401
+    bad_claims = client.post(
+        "/issuers/civil-registry/offers",
+        json={**body, "claims": {**CITIZEN, "birthdate": "yesterday"}},
+        headers={"Authorization": f"Bearer {keys['civil-registry']}"},
+    )
+    assert bad_claims.status_code == 422
+    assert "birthdate must be a date (YYYY-MM-DD)" in bad_claims.json()["errors"]
