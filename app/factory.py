@@ -22,7 +22,13 @@ from core.errors import Problem, ProtocolError
 from issuers import api as issuer_api
 from issuers.services.catalog import load_catalog
 from issuers.services.context import IssuerContext
-from issuers.storage.sql import SqlCredentialLedger, SqlGrantStore, SqlNonceStore, SqlOfferStore
+from issuers.storage.sql import (
+    SqlAuditLog,
+    SqlCredentialLedger,
+    SqlGrantStore,
+    SqlNonceStore,
+    SqlOfferStore,
+)
 
 VERSION = "0.1.0"
 
@@ -76,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 grants=SqlGrantStore(sessions),
                 nonces=SqlNonceStore(sessions),
                 ledger=SqlCredentialLedger(sessions),
+                audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
             )
             app.state.operator_access = OperatorKeyring(

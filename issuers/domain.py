@@ -151,3 +151,32 @@ class StatusListState:
     published_token: str | None
     published_version: int | None
     published_at: float | None
+
+
+STATUS_ACTIONS = {
+    # action: (statuses it applies to, resulting status); revocation is final.
+    "revoke": (frozenset({0, 2}), 1),
+    "suspend": (frozenset({0}), 2),
+    "unsuspend": (frozenset({2}), 0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSelector:
+    """Which credentials an operator action is about: one of the three."""
+
+    credential_id: str | None = None
+    subject_id: str | None = None
+    status_list_id: str | None = None
+    status_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    issuer_id: str
+    at: float
+    actor: str
+    action: str
+    object_id: str
+    outcome: str
+    detail: str = ""

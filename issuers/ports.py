@@ -7,7 +7,14 @@ from typing import Protocol
 
 from core.keys.signer import Signer
 from core.status_list.token import StatusReference
-from issuers.domain import AccessGrant, IssuedCredential, Offer, StatusListState
+from issuers.domain import (
+    AccessGrant,
+    AuditEvent,
+    CredentialSelector,
+    IssuedCredential,
+    Offer,
+    StatusListState,
+)
 
 
 class IssuerKeys(Protocol):
@@ -78,6 +85,21 @@ class CredentialLedger(Protocol):
 
     async def publish(self, list_id: str, version: int, token: str, at: float) -> None: ...
 
+    async def change_status(
+        self,
+        issuer_id: str,
+        selector: CredentialSelector,
+        *,
+        applies_to: frozenset[int],
+        new_status: int,
+    ) -> tuple[list[IssuedCredential], int]:
+        """In one transaction: set ``new_status`` on the selected credentials whose status
+        is in ``applies_to`` and bump the version of every list touched. Returns the
+        changed credentials and how many selected ones were left as they were."""
+        ...
+
+    async def for_subject(self, issuer_id: str, subject_id: str) -> list[IssuedCredential]: ...
+
     async def record_event(self, offer_id: str, notification_id: str, event: str) -> bool:
         """Note a wallet's notification on the credentials it names; False if none match."""
         ...
@@ -87,3 +109,9 @@ class OperatorAccess(Protocol):
     """Who may act for an agency at its operator API (each agency only on its own data)."""
 
     def allows(self, issuer_id: str, credential: str) -> bool: ...
+
+
+class AuditLog(Protocol):
+    async def record(self, event: AuditEvent) -> None: ...
+
+    async def recent(self, issuer_id: str, limit: int) -> list[AuditEvent]: ...

@@ -3,9 +3,10 @@ apart from the agencies' operator API."""
 
 from issuers.api.metadata import IssuerMetadataController
 from issuers.api.operator import OperatorOfferController
+from issuers.api.operator_credentials import OperatorCredentialController
 from issuers.api.protocol import IssuanceController
 
 WALLET_FACING = [IssuerMetadataController, IssuanceController]
-OPERATOR = [OperatorOfferController]
+OPERATOR = [OperatorOfferController, OperatorCredentialController]
 
 __all__ = ["OPERATOR", "WALLET_FACING"]

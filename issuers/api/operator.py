@@ -26,7 +26,7 @@ _QR_CACHE: OrderedDict[str, QrImages] = OrderedDict()
 _QR_CACHE_SIZE = 512
 
 
-def _authorized(state: State, request: Request[Any, Any, Any], issuer_id: str) -> IssuerContext:
+def authorized(state: State, request: Request[Any, Any, Any], issuer_id: str) -> IssuerContext:
     context: IssuerContext = state.issuers
     access: OperatorAccess = state.operator_access
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -39,7 +39,7 @@ def _authorized(state: State, request: Request[Any, Any, Any], issuer_id: str) -
     return context
 
 
-def _iso(timestamp: float) -> str:
+def iso_time(timestamp: float) -> str:
     return (
         dt.datetime.fromtimestamp(timestamp, dt.UTC)
         .isoformat(timespec="seconds")
@@ -47,7 +47,7 @@ def _iso(timestamp: float) -> str:
     )
 
 
-async def _json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_OPERATOR_BODY:
         raise Problem(
@@ -81,8 +81,8 @@ class OperatorOfferController(Controller):
     async def create(
         self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> Response[dict[str, Any]]:
-        context = _authorized(state, request, issuer_id)
-        body = await _json(request)
+        context = authorized(state, request, issuer_id)
+        body = await json_object(request)
         with_tx_code = body.get("tx_code", False)
         if not isinstance(with_tx_code, bool):
             raise Problem(400, "Bad Request", "tx_code must be true or false")
@@ -118,7 +118,7 @@ class OperatorOfferController(Controller):
                 "credential_offer_uri": created.credential_offer_uri,
                 "credential_offer": created.credential_offer,
                 "tx_code": created.tx_code,
-                "expires_at": _iso(offer.expires_at),
+                "expires_at": iso_time(offer.expires_at),
                 "qr": {
                     "svg": images.svg,
                     "png_base64": base64.b64encode(images.png).decode("ascii"),
@@ -157,7 +157,7 @@ class OperatorOfferController(Controller):
     async def _images(
         self, issuer_id: str, offer_id: str, state: State, request: Request[Any, Any, Any]
     ) -> QrImages:
-        context = _authorized(state, request, issuer_id)
+        context = authorized(state, request, issuer_id)
         offer = await context.offers.get(issuer_id, offer_id) if len(offer_id) <= 64 else None
         if offer is None:
             raise Problem(404, "Not Found", "no such offer")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from core.clock import SYSTEM_CLOCK, Clock
 from issuers.domain import Agency, CredentialConfiguration
-from issuers.ports import CredentialLedger, GrantStore, IssuerKeys, NonceStore, OfferStore
+from issuers.ports import AuditLog, CredentialLedger, GrantStore, IssuerKeys, NonceStore, OfferStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class IssuerContext:
     grants: GrantStore
     nonces: NonceStore
     ledger: CredentialLedger
+    audit: AuditLog
     secret: bytes
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from issuers.domain import OFFERED, Agency, Offer
+from issuers.domain import OFFERED, Agency, AuditEvent, Offer
 from issuers.services.codes import (
     new_tx_code,
     pre_authorized_code,
@@ -72,6 +72,7 @@ async def create_offer(
     subject_id: str,
     claims: object,
     with_tx_code: bool,
+    actor: str = "operator",
 ) -> CreatedOffer:
     """Raises ``UnknownAgency``, ``UnknownConfiguration``, ``InvalidSubjectClaims`` or
     ``ValueError`` (subject id)."""
@@ -98,6 +99,18 @@ async def create_offer(
         expires_at=now + context.policy.offer_lifetime,
     )
     await context.offers.add(offer)
+    await context.audit.record(
+        AuditEvent(
+            issuer_id=issuer_id,
+            at=now,
+            actor=actor,
+            action="offer.create",
+            object_id=offer_id,
+            outcome="created",
+            detail=f"{configuration_id} for subject {subject_id}"
+            + (" with tx_code" if tx_code else ""),
+        )
+    )
     document = credential_offer_document(context, offer)
     reference = offer_reference_url(agency, context.public_base_url, offer_id)
     compact = json.dumps(document, separators=(",", ":"))

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,12 +22,21 @@ from issuers.domain import (
     OFFERED,
     REDEEMED,
     AccessGrant,
+    AuditEvent,
+    CredentialSelector,
     IssuedCredential,
     Offer,
     StatusListState,
 )
 from issuers.ports import SignCredentials
-from issuers.storage.tables import CredentialRow, GrantRow, NonceRow, OfferRow, StatusListRow
+from issuers.storage.tables import (
+    AuditRow,
+    CredentialRow,
+    GrantRow,
+    NonceRow,
+    OfferRow,
+    StatusListRow,
+)
 
 STATUS_BITS = 2
 STATUS_LIST_SIZE = 1 << 17
@@ -54,6 +63,22 @@ def _offer(row: OfferRow) -> Offer:
         created_at=row.created_at,
         expires_at=row.expires_at,
         redeemed_at=row.redeemed_at,
+    )
+
+
+def _credential(row: CredentialRow) -> IssuedCredential:
+    return IssuedCredential(
+        credential_id=row.credential_id,
+        issuer_id=row.issuer_id,
+        offer_id=row.offer_id,
+        subject_id=row.subject_id,
+        configuration_id=row.configuration_id,
+        status_list_id=row.status_list_id,
+        status_index=row.status_index,
+        status=row.status,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        notification_id=row.notification_id,
     )
 
 
@@ -268,22 +293,7 @@ class SqlCredentialLedger:
             ]
             credentials = sign(references)
             assert len(credentials) == count
-        return [
-            IssuedCredential(
-                credential_id=r.credential_id,
-                issuer_id=r.issuer_id,
-                offer_id=r.offer_id,
-                subject_id=r.subject_id,
-                configuration_id=r.configuration_id,
-                status_list_id=r.status_list_id,
-                status_index=r.status_index,
-                status=r.status,
-                issued_at=r.issued_at,
-                expires_at=r.expires_at,
-                notification_id=r.notification_id,
-            )
-            for r in rows
-        ], credentials
+        return [_credential(r) for r in rows], credentials
 
     async def _allocate(
         self,
@@ -350,6 +360,54 @@ class SqlCredentialLedger:
                 .values(published_token=token, published_version=version, published_at=at)
             )
 
+    async def change_status(
+        self,
+        issuer_id: str,
+        selector: CredentialSelector,
+        *,
+        applies_to: frozenset[int],
+        new_status: int,
+    ) -> tuple[list[IssuedCredential], int]:
+        conditions = [CredentialRow.issuer_id == issuer_id]
+        if selector.credential_id is not None:
+            conditions.append(CredentialRow.credential_id == selector.credential_id)
+        elif selector.subject_id is not None:
+            conditions.append(CredentialRow.subject_id == selector.subject_id)
+        elif selector.status_list_id is not None and selector.status_index is not None:
+            conditions.append(CredentialRow.status_list_id == selector.status_list_id)
+            conditions.append(CredentialRow.status_index == selector.status_index)
+        else:
+            raise ValueError("a selector needs a credential, a subject or a status reference")
+        async with self._sessions.begin() as session:
+            changed = (
+                await session.scalars(
+                    update(CredentialRow)
+                    .where(*conditions, CredentialRow.status.in_(sorted(applies_to)))
+                    .values(status=new_status)
+                    .returning(CredentialRow)
+                )
+            ).all()
+            lists = sorted({row.status_list_id for row in changed})
+            if lists:
+                await session.execute(
+                    update(StatusListRow)
+                    .where(StatusListRow.list_id.in_(lists))
+                    .values(version=StatusListRow.version + 1)
+                )
+            selected = await session.scalar(
+                select(func.count()).select_from(CredentialRow).where(*conditions)
+            )
+            return [_credential(r) for r in changed], int(selected or 0) - len(changed)
+
+    async def for_subject(self, issuer_id: str, subject_id: str) -> list[IssuedCredential]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(CredentialRow)
+                .where(CredentialRow.issuer_id == issuer_id, CredentialRow.subject_id == subject_id)
+                .order_by(CredentialRow.issued_at)
+            )
+            return [_credential(r) for r in rows]
+
     async def record_event(self, offer_id: str, notification_id: str, event: str) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -362,3 +420,35 @@ class SqlCredentialLedger:
             )
             updated: bool = result.rowcount > 0  # type: ignore[attr-defined]
             return updated
+
+
+class SqlAuditLog:
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def record(self, event: AuditEvent) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                AuditRow(
+                    issuer_id=event.issuer_id,
+                    at=event.at,
+                    actor=event.actor,
+                    action=event.action,
+                    object_id=event.object_id,
+                    outcome=event.outcome,
+                    detail=event.detail,
+                )
+            )
+
+    async def recent(self, issuer_id: str, limit: int) -> list[AuditEvent]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(AuditRow)
+                .where(AuditRow.issuer_id == issuer_id)
+                .order_by(AuditRow.id.desc())
+                .limit(limit)
+            )
+            return [
+                AuditEvent(r.issuer_id, r.at, r.actor, r.action, r.object_id, r.outcome, r.detail)
+                for r in rows
+            ]

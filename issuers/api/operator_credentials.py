@@ -1,0 +1,147 @@
+"""Operator API for what an agency has issued: a citizen's offers and credentials,
+revocation and suspension, and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
+
+from core.errors import Problem
+from issuers.api.operator import authorized, iso_time, json_object
+from issuers.domain import IssuedCredential
+from issuers.services.change_status import (
+    STATUS_NAMES,
+    InvalidSelection,
+    change_status,
+    selector_from,
+)
+from issuers.services.context import IssuerContext
+from issuers.services.issue_credential import status_list_uri
+
+ACTIONS = ("revoke", "suspend", "unsuspend")
+
+
+def credential_summary(context: IssuerContext, credential: IssuedCredential) -> dict[str, Any]:
+    return {
+        "credential_id": credential.credential_id,
+        "credential_configuration_id": credential.configuration_id,
+        "subject_id": credential.subject_id,
+        "status": STATUS_NAMES.get(credential.status, str(credential.status)),
+        "status_uri": status_list_uri(context, credential.issuer_id, credential.status_list_id),
+        "status_idx": credential.status_index,
+        "issued_at": iso_time(credential.issued_at),
+        "expires_at": iso_time(credential.expires_at),
+        "offer_id": credential.offer_id,
+    }
+
+
+class OperatorCredentialController(Controller):
+    path = "/issuers/{issuer_id:str}"
+    tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+
+    @post(
+        "/credentials/{action:str}",
+        summary="Revoke, suspend or unsuspend credentials",
+        status_code=200,
+    )
+    async def change(
+        self,
+        issuer_id: FromPath[str],
+        action: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, Any]]:
+        context = authorized(state, request, issuer_id)
+        if action not in ACTIONS:
+            raise Problem(404, "Not Found", f"the action is one of {', '.join(ACTIONS)}")
+        body = await json_object(request)
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            raise Problem(400, "Bad Request", "reason must be a string")
+        try:
+            selector = selector_from(
+                context,
+                issuer_id,
+                credential_id=body.get("credential_id"),
+                subject_id=body.get("subject_id"),
+                status_uri=body.get("status_uri"),
+                status_idx=body.get("status_idx"),
+            )
+            result = await change_status(
+                context, issuer_id, action, selector, actor="operator", reason=reason
+            )
+        except InvalidSelection as exc:
+            raise Problem(400, "Bad Request", str(exc)) from None
+        if not result.changed and not result.unchanged:
+            raise Problem(404, "Not Found", "no credential of this agency matches")
+        return Response(
+            {
+                "action": action,
+                "changed": [credential_summary(context, c) for c in result.changed],
+                "unchanged": result.unchanged,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @get("/subjects/{subject_id:str}", summary="A citizen's offers and issued credentials")
+    async def subject(
+        self,
+        issuer_id: FromPath[str],
+        subject_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, Any]]:
+        context = authorized(state, request, issuer_id)
+        offers = await context.offers.for_subject(issuer_id, subject_id)
+        credentials = await context.ledger.for_subject(issuer_id, subject_id)
+        now = context.clock.now()
+        return Response(
+            {
+                "subject_id": subject_id,
+                "offers": [
+                    {
+                        "offer_id": o.offer_id,
+                        "credential_configuration_id": o.configuration_id,
+                        "state": o.state
+                        if o.state != "offered" or o.expires_at > now
+                        else "expired",
+                        "created_at": iso_time(o.created_at),
+                        "expires_at": iso_time(o.expires_at),
+                        "tx_code_required": o.tx_code_hash is not None,
+                    }
+                    for o in offers
+                ],
+                "credentials": [credential_summary(context, c) for c in credentials],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @get("/audit", summary="The agency's audit trail, newest first")
+    async def audit(
+        self,
+        issuer_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+        limit: FromQuery[int] = 100,
+    ) -> Response[dict[str, Any]]:
+        context = authorized(state, request, issuer_id)
+        events = await context.audit.recent(issuer_id, max(1, min(limit, 1000)))
+        return Response(
+            {
+                "events": [
+                    {
+                        "at": iso_time(e.at),
+                        "actor": e.actor,
+                        "action": e.action,
+                        "object_id": e.object_id,
+                        "outcome": e.outcome,
+                        "detail": e.detail,
+                    }
+                    for e in events
+                ]
+            },
+            headers={"Cache-Control": "no-store"},
+        )

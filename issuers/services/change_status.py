@@ -1,0 +1,94 @@
+"""Revoking, suspending and unsuspending credentials (Token Status List §7.1: INVALID,
+SUSPENDED, VALID) by credential, by citizen, or by the status reference found inside a
+presented credential. Revocation is final. The change shows in the published list
+within its ``ttl``; every action goes to the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from issuers.domain import STATUS_ACTIONS, AuditEvent, CredentialSelector, IssuedCredential
+from issuers.services.context import IssuerContext
+from issuers.services.issue_credential import status_list_uri
+
+STATUS_NAMES = {0: "valid", 1: "revoked", 2: "suspended"}
+
+
+class InvalidSelection(ValueError):
+    """The request names no credentials in a way this agency can resolve."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    action: str
+    changed: list[IssuedCredential]
+    unchanged: int
+
+
+def selector_from(
+    context: IssuerContext,
+    issuer_id: str,
+    *,
+    credential_id: object = None,
+    subject_id: object = None,
+    status_uri: object = None,
+    status_idx: object = None,
+) -> CredentialSelector:
+    given = [v is not None for v in (credential_id, subject_id, status_uri)]
+    if sum(given) != 1:
+        raise InvalidSelection(
+            "name exactly one of credential_id, subject_id or status_uri with status_idx"
+        )
+    if credential_id is not None:
+        if not isinstance(credential_id, str) or len(credential_id) > 64:
+            raise InvalidSelection("credential_id must be a string")
+        return CredentialSelector(credential_id=credential_id)
+    if subject_id is not None:
+        if not isinstance(subject_id, str) or not 0 < len(subject_id) <= 200:
+            raise InvalidSelection("subject_id must be a string")
+        return CredentialSelector(subject_id=subject_id)
+    prefix = status_list_uri(context, issuer_id, "")
+    if (
+        not isinstance(status_uri, str)
+        or not status_uri.startswith(prefix)
+        or len(status_uri) > 500
+    ):
+        raise InvalidSelection("status_uri must be one of this agency's status lists")
+    if isinstance(status_idx, bool) or not isinstance(status_idx, int) or status_idx < 0:
+        raise InvalidSelection("status_idx must be a non-negative integer")
+    return CredentialSelector(status_list_id=status_uri[len(prefix) :], status_index=status_idx)
+
+
+async def change_status(
+    context: IssuerContext,
+    issuer_id: str,
+    action: str,
+    selector: CredentialSelector,
+    *,
+    actor: str,
+    reason: str = "",
+) -> StatusChange:
+    context.agency(issuer_id)
+    if action not in STATUS_ACTIONS:
+        raise InvalidSelection(f"unknown action {action}")
+    applies_to, new_status = STATUS_ACTIONS[action]
+    changed, unchanged = await context.ledger.change_status(
+        issuer_id, selector, applies_to=applies_to, new_status=new_status
+    )
+    target = (
+        selector.credential_id
+        or selector.subject_id
+        or f"{selector.status_list_id}#{selector.status_index}"
+    )
+    await context.audit.record(
+        AuditEvent(
+            issuer_id=issuer_id,
+            at=context.clock.now(),
+            actor=actor,
+            action=f"credential.{action}",
+            object_id=target,
+            outcome=f"{len(changed)} changed, {unchanged} unchanged",
+            detail=reason[:500],
+        )
+    )
+    return StatusChange(action, changed, unchanged)
