@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.agency_cli import add_agency_commands, run_credential, run_offer
 from app.settings import Settings, SettingsError
 
 
@@ -124,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--dns", action="append", default=[], help="certify: a SAN DNS name")
     keys.add_argument("--uri", action="append", default=[], help="certify: a SAN URI")
 
+    add_agency_commands(sub)
+
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
     return parser
@@ -145,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("idwallet keys certify needs at least one --dns or --uri", file=sys.stderr)
                 return 2
             return asyncio.run(_keys(args, settings))
+        if args.command == "offer":
+            return run_offer(args, settings)
+        if args.command == "credential":
+            return run_credential(args, settings)
         return _openapi(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
