@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
+from bench import http_issuance, qr_bench
 from bench.measure import pin_to_one_core
 from bench.report import render, targets
 from bench.sdjwt_bench import run
+from tests.support.postgres import reachable
 
 NOTES_FILE = Path(__file__).with_name("notes.md")
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -16,8 +19,22 @@ OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 def main() -> int:
     pinning = pin_to_one_core()
     results = run()
+    qr = qr_bench.run()
     notes = NOTES_FILE.read_text(encoding="utf-8").splitlines() if NOTES_FILE.exists() else []
-    OUTPUT.write_text(render(results, pinning=pinning, notes=notes), encoding="utf-8")
+    postgres = os.environ.get(
+        "IDWALLET_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    )
+    databases: dict[str, str | None] = {"SQLite": None}
+    why_not = reachable(postgres)
+    if why_not is None:
+        databases["PostgreSQL"] = postgres
+    else:
+        notes.append(f"- PostgreSQL was not measured: {why_not}")
+    os.sched_setaffinity(0, os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
+    http = http_issuance.run(databases)
+    OUTPUT.write_text(
+        render(results, pinning=pinning, notes=notes, qr=qr, http=http), encoding="utf-8"
+    )
     for target in targets(results):
         print(f"{target.name}: {target.achieved:.2f} (required {target.required:.2f})")
     print(f"wrote {OUTPUT}")

@@ -13,6 +13,7 @@ import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
 QUIET_ZONE = 4  # modules of white border, as ISO/IEC 18004 asks
+FIXED_MASK = 2
 MAX_PAYLOAD = 2048
 
 
@@ -26,7 +27,11 @@ class QrImages:
 def qr_matrix(text: str) -> list[list[bool]]:
     if len(text) > MAX_PAYLOAD:
         raise ValueError("too much text for a QR code a phone can read")
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE, box_size=1)
+    # A fixed mask pattern skips the library's trial of all eight (most of its time);
+    # any mask is valid for readers (ISO/IEC 18004 §7.8), the trial only tunes contrast.
+    code = qrcode.QRCode(
+        error_correction=ERROR_CORRECT_M, border=QUIET_ZONE, box_size=1, mask_pattern=FIXED_MASK
+    )
     code.add_data(text)
     code.make(fit=True)
     matrix: list[list[bool]] = code.get_matrix()
@@ -56,29 +61,21 @@ def render_svg(matrix: list[list[bool]], *, title: str = "QR code") -> str:
 
 
 def render_png(matrix: list[list[bool]], *, scale: int = 8) -> bytes:
-    size = len(matrix) * scale
+    """1-bit grayscale PNG; with ``scale`` 8 every module is exactly one byte of a row."""
+    if scale % 8:
+        raise ValueError("the PNG scale must be a multiple of 8")
+    per_module = scale // 8
+    black, white = b"\x00" * per_module, b"\xff" * per_module
     rows = bytearray()
     for row in matrix:
-        bits = 0
-        line = bytearray()
-        count = 0
-        for module in row:
-            for _ in range(scale):
-                bits = (bits << 1) | (0 if module else 1)  # 1 = white in grayscale
-                count += 1
-                if count == 8:
-                    line.append(bits)
-                    bits, count = 0, 0
-        if count:
-            line.append(bits << (8 - count))
-        encoded = b"\x00" + bytes(line)
-        rows.extend(encoded * scale)
+        line = b"\x00" + b"".join(black if module else white for module in row)
+        rows += line * scale
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
+    size = len(matrix) * scale
     header = struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"

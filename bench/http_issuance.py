@@ -1,0 +1,263 @@
+"""Issuance over HTTP on loopback: a real ``idwallet serve`` with one worker (pinned to
+one CPU), and a bounded load generator on the other CPU driving complete issuances
+(token + nonce + credential of the national ID) at 1 and 64 concurrent wallets, beside
+``GET /health`` of the same server at the same concurrency. Offers are created before
+the clock starts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench.national_id import SUBJECT
+from core.jose.jws import sign_compact
+from core.keys.signer import SoftwareSigner
+
+ROOT = Path(__file__).resolve().parent.parent
+GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    name: str
+    database: str
+    concurrency: int
+    completed: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.completed / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(database_url: str | None, var_dir: Path) -> Iterator[str]:
+    port = _free_port()
+    env = _env(var_dir, database_url)
+    env.update(IDWALLET_PORT=str(port), IDWALLET_LOG_LEVEL="WARNING")
+    command = [sys.executable, "-m", "app.cli", "serve"]
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
+        command = ["taskset", "-c", "0", *command]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+async def _create_offers(client: httpx.AsyncClient, key: str, count: int) -> list[str]:
+    codes: list[str] = []
+    for start in range(0, count, 32):
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/issuers/civil-registry/offers",
+                    json={
+                        "subject_id": f"bench-{start + i}",
+                        "credential_configuration_id": "national_id",
+                        "claims": SUBJECT,
+                    },
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                for i in range(min(32, count - start))
+            )
+        )
+        codes.extend(
+            r.json()["credential_offer"]["grants"][GRANT]["pre-authorized_code"] for r in responses
+        )
+    return codes
+
+
+def _proof(holder: SoftwareSigner, audience: str, nonce: str) -> str:
+    payload = {"aud": audience, "iat": int(time.time()), "nonce": nonce}
+    return sign_compact(
+        payload,
+        holder,
+        typ="openid4vci-proof+jwt",
+        header={"jwk": holder.public_jwk()},
+        include_kid=False,
+    )
+
+
+async def _issue(
+    client: httpx.AsyncClient, audience: str, code: str, holder: SoftwareSigner
+) -> None:
+    token = await client.post(
+        "/issuers/civil-registry/token", data={"grant_type": GRANT, "pre-authorized_code": code}
+    )
+    access = token.json()["access_token"]
+    nonce = (await client.post("/issuers/civil-registry/nonce")).json()["c_nonce"]
+    response = await client.post(
+        "/issuers/civil-registry/credential",
+        json={
+            "credential_configuration_id": "national_id",
+            "proofs": {"jwt": [_proof(holder, audience, nonce)]},
+        },
+        headers={"Authorization": f"Bearer {access}"},
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"issuance failed: {response.text}")
+
+
+async def _drive(
+    count: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue = iter(range(count))
+
+    async def worker() -> None:
+        for index in queue:
+            started = time.perf_counter()
+            await one(index)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+async def _measure(
+    base: str, var_dir: Path, database: str, concurrency: int, count: int
+) -> list[LoadResult]:
+    key = json.loads((var_dir / "operator-keys.json").read_text())["civil-registry"]
+    limits = httpx.Limits(
+        max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
+    )
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        audience = (
+            await client.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
+        ).json()["credential_issuer"]
+        codes = await _create_offers(client, key, count)
+        holders = [
+            SoftwareSigner(ec.generate_private_key(ec.SECP256R1())) for _ in range(concurrency)
+        ]
+
+        async def issuance(index: int) -> None:
+            await _issue(client, audience, codes[index], holders[index % concurrency])
+
+        async def health(_: int) -> None:
+            (await client.get("/health")).raise_for_status()
+
+        await _drive(min(20, count), concurrency, health)  # warm the connections
+        seconds, latencies = await _drive(count, concurrency, issuance)
+        trivial_seconds, trivial_latencies = await _drive(count * 10, concurrency, health)
+    return [
+        LoadResult(
+            "complete issuance (token + nonce + credential)",
+            database,
+            concurrency,
+            count,
+            seconds,
+            latencies,
+        ),
+        LoadResult(
+            "GET /health", database, concurrency, count * 10, trivial_seconds, trivial_latencies
+        ),
+    ]
+
+
+def _env(var_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDWALLET_")}
+    env["IDWALLET_VAR_DIR"] = str(var_dir)
+    if database_url:
+        env["IDWALLET_DATABASE_URL"] = database_url
+    return env
+
+
+def fresh_postgres_database(server_url: str, name: str = "idwallet_bench") -> str:
+    """A database of the benchmark's own on the server, emptied."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    async def recreate() -> None:
+        dsn = (
+            make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResult]:
+    """``databases`` maps a label to a PostgreSQL server URL, or None for SQLite."""
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(
+            0, {max(os.sched_getaffinity(0))}
+        )  # the load generator on the other CPU
+    results: list[LoadResult] = []
+    for database, server_url in databases.items():
+        for concurrency in (1, 64):
+            with tempfile.TemporaryDirectory(prefix="idwallet-bench-") as directory:
+                var_dir = Path(directory)
+                url = fresh_postgres_database(server_url) if server_url else None
+                subprocess.run(
+                    [sys.executable, "-m", "app.cli", "migrate"],
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    env=_env(var_dir, url),
+                )
+                with server(url, var_dir) as base:
+                    results.extend(
+                        asyncio.run(_measure(base, var_dir, database, concurrency, count))
+                    )
+    return results
+
+
+def latency_table(results: list[LoadResult]) -> list[str]:
+    lines = [
+        "| measurement | database | wallets | per second | p50 ms | p99 ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.database} | {r.concurrency} | {r.per_second:,.1f} "
+            f"| {r.percentile(0.5):,.1f} | {r.percentile(0.99):,.1f} |"
+        )
+    return lines
