@@ -26,7 +26,6 @@ from issuers.storage.sql import (
     SqlAuditLog,
     SqlCredentialLedger,
     SqlGrantStore,
-    SqlNonceStore,
     SqlOfferStore,
 )
 
@@ -80,7 +79,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 keys=issuer_keys,
                 offers=SqlOfferStore(sessions),
                 grants=SqlGrantStore(sessions),
-                nonces=SqlNonceStore(sessions),
                 ledger=SqlCredentialLedger(sessions),
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),

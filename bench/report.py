@@ -142,20 +142,29 @@ def render(
         *latency_table(http),
     ]
     for database in dict.fromkeys(r.database for r in http):
-        issuance = next(
-            r
-            for r in http
-            if r.database == database and r.concurrency == 64 and "issuance" in r.name
-        )
-        trivial = next(
-            r for r in http if r.database == database and r.concurrency == 64 and "health" in r.name
-        )
         lines.append("")
+        parts = []
+        for concurrency in (1, 64):
+            issuance = next(
+                r
+                for r in http
+                if r.database == database and r.concurrency == concurrency and "issuance" in r.name
+            )
+            trivial = next(
+                r
+                for r in http
+                if r.database == database and r.concurrency == concurrency and "health" in r.name
+            )
+            wallets = "1 wallet" if concurrency == 1 else f"{concurrency} wallets"
+            cost = trivial.per_second / issuance.per_second
+            parts.append(
+                f"{wallets}: {issuance.per_second:,.1f} issuances per second, "
+                f"one costing {cost:,.1f} trivial round trips"
+            )
         lines.append(
-            f"- {database}, 64 wallets: {issuance.per_second:,.1f} issuances per second "
-            f"(target 500 on PostgreSQL); one issuance costs as much as "
-            f"{trivial.per_second / issuance.per_second:,.1f} trivial round trips "
-            "(target 20 at most)."
+            f"- {database}: "
+            + "; ".join(parts)
+            + " (targets: 500 per second on PostgreSQL, 20 round trips)."
         )
     if notes:
         lines += ["", "## Notes", ""]

@@ -180,3 +180,7 @@ class AuditEvent:
     object_id: str
     outcome: str
     detail: str = ""
+
+
+class NonceReused(Exception):
+    """A ``c_nonce`` that was already used for an earlier credential request."""

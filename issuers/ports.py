@@ -32,6 +32,12 @@ class IssuerKeys(Protocol):
 class OfferStore(Protocol):
     async def add(self, offer: Offer) -> None: ...
 
+    async def redeem_without_tx_code(
+        self, code_hash: str, now: float, grant: AccessGrant
+    ) -> Offer | None:
+        """``redeem`` for offers that have no transaction code (the common case, one step)."""
+        ...
+
     async def get(self, issuer_id: str, offer_id: str) -> Offer | None: ...
 
     async def for_subject(self, issuer_id: str, subject_id: str) -> list[Offer]: ...
@@ -39,8 +45,8 @@ class OfferStore(Protocol):
     async def get_by_code(self, code_hash: str) -> Offer | None: ...
 
     async def reserve_tx_code_attempt(self, code_hash: str, now: float) -> Offer | None:
-        """Atomically count one transaction-code attempt of a live, unredeemed offer.
-        None when there is no such offer or its attempts are used up."""
+        """Atomically count one transaction-code attempt of a live, unredeemed offer that
+        has a transaction code. None when there is no such offer or its attempts are used up."""
         ...
 
     async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
@@ -52,12 +58,8 @@ class OfferStore(Protocol):
 class GrantStore(Protocol):
     async def get(self, token_hash: str) -> AccessGrant | None: ...
 
-
-class NonceStore(Protocol):
-    async def add(self, nonce_hash: str, issuer_id: str, expires_at: float) -> None: ...
-
-    async def consume(self, nonce_hash: str, issuer_id: str, now: float) -> bool:
-        """True exactly once for a live nonce of this issuer."""
+    async def get_with_offer(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
+        """The grant and the offer it was given for, in one read."""
         ...
 
 
@@ -75,10 +77,12 @@ class CredentialLedger(Protocol):
         expires_at: float,
         status_list_uri: Callable[[str], str],
         sign: SignCredentials,
+        nonces: list[tuple[str, float]],
     ) -> tuple[list[IssuedCredential], list[str]] | None:
-        """In one transaction: use up the grant, take ``count`` fresh random status indices,
-        sign, record; returns the records and the signed credentials. None when the grant
-        was already used or has expired. Nothing is kept if signing fails."""
+        """In one transaction: use up the grant and the ``c_nonce`` values (hash, expiry),
+        take ``count`` fresh random status indices, sign, record; returns the records and
+        the signed credentials. None when the grant was already used or has expired;
+        ``NonceReused`` when a nonce was used before. Nothing is kept if anything fails."""
         ...
 
     async def status_list(self, list_id: str) -> StatusListState | None: ...

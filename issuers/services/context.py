@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from core.clock import SYSTEM_CLOCK, Clock
 from issuers.domain import Agency, CredentialConfiguration
-from issuers.ports import AuditLog, CredentialLedger, GrantStore, IssuerKeys, NonceStore, OfferStore
+from issuers.ports import AuditLog, CredentialLedger, GrantStore, IssuerKeys, OfferStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,6 @@ class IssuerContext:
     keys: IssuerKeys
     offers: OfferStore
     grants: GrantStore
-    nonces: NonceStore
     ledger: CredentialLedger
     audit: AuditLog
     secret: bytes

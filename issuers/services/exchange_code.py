@@ -48,22 +48,33 @@ async def exchange_pre_authorized_code(
         raise InvalidGrant("the transaction code is not correct")
     code_hash = sha256_hex(code)
     now = context.clock.now()
-    offer = await context.offers.get_by_code(code_hash)
-    if offer is None or offer.issuer_id != issuer_id:
-        raise InvalidGrant("the pre-authorized code is not valid")
-    if offer.tx_code_hash is None and tx_code is not None:
-        raise InvalidRequest("this offer has no transaction code")
-    if offer.tx_code_hash is not None:
-        if tx_code is None:
-            raise InvalidRequest("this offer needs its transaction code (tx_code)")
-        counted = await context.offers.reserve_tx_code_attempt(code_hash, now)
-        if counted is None or counted.tx_code_hash is None:
-            raise InvalidGrant("the pre-authorized code is not valid")
-        if not same(counted.tx_code_hash, tx_code_hash(context.secret, counted.offer_id, tx_code)):
-            raise InvalidGrant("the transaction code is not correct")
     token = random_token()
     lifetime = context.policy.access_token_lifetime
-    grant = AccessGrant(sha256_hex(token), offer.offer_id, issuer_id, now + lifetime, used=False)
+    if tx_code is None:
+        # The common case in one step: a live offer without a transaction code.
+        grant = AccessGrant(sha256_hex(token), "", issuer_id, now + lifetime, used=False)
+        redeemed = await context.offers.redeem_without_tx_code(code_hash, now, grant)
+        if redeemed is not None and redeemed.issuer_id == issuer_id:
+            return _token_response(token, lifetime)
+        offer = await context.offers.get_by_code(code_hash)
+        if offer is not None and offer.issuer_id == issuer_id and offer.tx_code_hash is not None:
+            raise InvalidRequest("this offer needs its transaction code (tx_code)")
+        raise InvalidGrant("the pre-authorized code is not valid")
+    counted = await context.offers.reserve_tx_code_attempt(code_hash, now)
+    if counted is None or counted.issuer_id != issuer_id:
+        offer = await context.offers.get_by_code(code_hash)
+        if offer is not None and offer.issuer_id == issuer_id and offer.tx_code_hash is None:
+            raise InvalidRequest("this offer has no transaction code")
+        raise InvalidGrant("the pre-authorized code is not valid")
+    if counted.tx_code_hash is None or not same(
+        counted.tx_code_hash, tx_code_hash(context.secret, counted.offer_id, tx_code)
+    ):
+        raise InvalidGrant("the transaction code is not correct")
+    grant = AccessGrant(sha256_hex(token), counted.offer_id, issuer_id, now + lifetime, used=False)
     if await context.offers.redeem(code_hash, now, grant) is None:
         raise InvalidGrant("the pre-authorized code is not valid")
+    return _token_response(token, lifetime)
+
+
+def _token_response(token: str, lifetime: float) -> dict[str, Any]:
     return {"access_token": token, "token_type": "Bearer", "expires_in": int(lifetime)}

@@ -20,10 +20,11 @@ from core.errors import (
 )
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
+from issuers.domain import NonceReused
 from issuers.services.codes import sha256_hex
 from issuers.services.context import IssuerContext
 from issuers.services.metadata import BATCH_SIZE, SIGNING_ALGORITHMS
-from issuers.services.nonces import consume_c_nonce
+from issuers.services.nonces import check_c_nonce
 from issuers.services.proofs import VerifiedProof, verify_jwt_proof
 
 PROOF_ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
@@ -77,15 +78,15 @@ async def issue_credentials(
 ) -> dict[str, Any]:
     agency = context.agency(issuer_id)
     now = context.clock.now()
-    grant = await context.grants.get(sha256_hex(access_token))
-    if grant is None or grant.issuer_id != issuer_id or grant.expires_at <= now or grant.used:
+    found = await context.grants.get_with_offer(sha256_hex(access_token))
+    if found is None:
+        raise InvalidToken("the access token is not valid")
+    grant, offer = found
+    if grant.issuer_id != issuer_id or grant.expires_at <= now or grant.used:
         raise InvalidToken("the access token is not valid")
     configuration_id = _requested_configuration(context, issuer_id, request)
     if "credential_response_encryption" in request:
         raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
-    offer = await context.offers.get(issuer_id, grant.offer_id)
-    if offer is None:
-        raise InvalidToken("the access token is not valid")
     if configuration_id != offer.configuration_id:
         raise CredentialRequestDenied("the access token is not for this credential configuration")
     configuration = context.configuration(issuer_id, configuration_id)
@@ -104,11 +105,10 @@ async def issue_credentials(
     ]
     if len({p.thumbprint for p in proofs}) != len(proofs):
         raise InvalidProof("each proof must be for a different key")
-    for nonce in dict.fromkeys(p.nonce for p in proofs):
-        if not await consume_c_nonce(context, issuer_id, nonce):
-            raise InvalidNonce(
-                "the c_nonce is not valid; fetch a fresh one from the nonce endpoint"
-            )
+    nonces = [
+        (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
+        for nonce in dict.fromkeys(p.nonce for p in proofs)
+    ]
     signer = await context.keys.signer(issuer_id)
     expires_at = now + configuration.validity_days * DAY
 
@@ -128,15 +128,21 @@ async def issue_credentials(
             for proof, reference in zip(proofs, references, strict=True)
         ]
 
-    issued = await context.ledger.issue(
-        grant,
-        offer,
-        count=len(proofs),
-        now=now,
-        expires_at=expires_at,
-        status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
-        sign=sign,
-    )
+    try:
+        issued = await context.ledger.issue(
+            grant,
+            offer,
+            count=len(proofs),
+            now=now,
+            expires_at=expires_at,
+            status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
+            sign=sign,
+            nonces=nonces,
+        )
+    except NonceReused:
+        raise InvalidNonce(
+            "the c_nonce was used already; fetch a fresh one from the nonce endpoint"
+        ) from None
     if issued is None:
         raise InvalidToken("the access token has been used")
     records, credentials = issued

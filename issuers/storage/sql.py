@@ -1,9 +1,9 @@
 """SQL implementations of the issuer's storage ports.
 
 Every single-use rule is one conditional statement whose row count decides
-(``UPDATE … WHERE state = 'offered'``, ``DELETE … WHERE expires_at > now``), and every
-write transaction starts with its write, so concurrent requests on SQLite and PostgreSQL
-alike end with exactly one winner.
+(``UPDATE … WHERE state = 'offered'``, ``INSERT … ON CONFLICT DO NOTHING`` of a used
+``c_nonce`` or a status index), and every write transaction starts with its write, so
+concurrent requests on SQLite and PostgreSQL alike end with exactly one winner.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +28,7 @@ from issuers.domain import (
     AuditEvent,
     CredentialSelector,
     IssuedCredential,
+    NonceReused,
     Offer,
     StatusListState,
 )
@@ -64,6 +68,24 @@ def _offer(row: OfferRow) -> Offer:
         expires_at=row.expires_at,
         redeemed_at=row.redeemed_at,
     )
+
+
+SWEEP_ONE_IN = 64
+
+
+async def _insert_new(session: AsyncSession, table: type[Any], values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL): True if the row went in."""
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    inserted: bool = result.rowcount == 1  # type: ignore[attr-defined]
+    return inserted
+
+
+async def _sweep_used_nonces(session: AsyncSession, now: float) -> None:
+    """Used ``c_nonce`` records are only needed until the nonce would have expired anyway."""
+    expired = select(NonceRow.nonce_hash).where(NonceRow.expires_at <= now).limit(200)
+    await session.execute(delete(NonceRow).where(NonceRow.nonce_hash.in_(expired)))
 
 
 def _credential(row: CredentialRow) -> IssuedCredential:
@@ -132,6 +154,7 @@ class SqlOfferStore:
                     OfferRow.code_hash == code_hash,
                     OfferRow.state == OFFERED,
                     OfferRow.expires_at > now,
+                    OfferRow.tx_code_hash.is_not(None),
                     OfferRow.tx_code_attempts < OfferRow.tx_code_max_attempts,
                 )
                 .values(tx_code_attempts=OfferRow.tx_code_attempts + 1)
@@ -141,14 +164,27 @@ class SqlOfferStore:
             return _offer(row) if row is not None else None
 
     async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
+        return await self._redeem(code_hash, now, grant, without_tx_code=False)
+
+    async def redeem_without_tx_code(
+        self, code_hash: str, now: float, grant: AccessGrant
+    ) -> Offer | None:
+        return await self._redeem(code_hash, now, grant, without_tx_code=True)
+
+    async def _redeem(
+        self, code_hash: str, now: float, grant: AccessGrant, *, without_tx_code: bool
+    ) -> Offer | None:
+        conditions = [
+            OfferRow.code_hash == code_hash,
+            OfferRow.state == OFFERED,
+            OfferRow.expires_at > now,
+        ]
+        if without_tx_code:
+            conditions.append(OfferRow.tx_code_hash.is_(None))
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(OfferRow)
-                .where(
-                    OfferRow.code_hash == code_hash,
-                    OfferRow.state == OFFERED,
-                    OfferRow.expires_at > now,
-                )
+                .where(*conditions)
                 .values(state=REDEEMED, redeemed_at=now)
                 .returning(OfferRow)
             )
@@ -176,38 +212,24 @@ class SqlGrantStore:
             row = await session.get(GrantRow, token_hash)
             if row is None:
                 return None
-            return AccessGrant(
-                row.token_hash, row.offer_id, row.issuer_id, row.expires_at, row.used
-            )
+            return _grant(row)
 
-
-class SqlNonceStore:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
-
-    async def add(self, nonce_hash: str, issuer_id: str, expires_at: float) -> None:
-        async with self._sessions.begin() as session:
-            session.add(NonceRow(nonce_hash=nonce_hash, issuer_id=issuer_id, expires_at=expires_at))
-
-    async def consume(self, nonce_hash: str, issuer_id: str, now: float) -> bool:
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(NonceRow).where(
-                    NonceRow.nonce_hash == nonce_hash,
-                    NonceRow.issuer_id == issuer_id,
-                    NonceRow.expires_at > now,
+    async def get_with_offer(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    select(GrantRow, OfferRow)
+                    .join(OfferRow, OfferRow.offer_id == GrantRow.offer_id)
+                    .where(GrantRow.token_hash == token_hash)
                 )
-            )
-            consumed: bool = result.rowcount == 1  # type: ignore[attr-defined]
-            # Expired nonces go with the next consumption, a little at a time.
-            await session.execute(
-                delete(NonceRow).where(
-                    NonceRow.nonce_hash.in_(
-                        select(NonceRow.nonce_hash).where(NonceRow.expires_at <= now).limit(50)
-                    )
-                )
-            )
-            return consumed
+            ).first()
+            if found is None:
+                return None
+            return _grant(found[0]), _offer(found[1])
+
+
+def _grant(row: GrantRow) -> AccessGrant:
+    return AccessGrant(row.token_hash, row.offer_id, row.issuer_id, row.expires_at, row.used)
 
 
 class SqlCredentialLedger:
@@ -256,6 +278,7 @@ class SqlCredentialLedger:
         expires_at: float,
         status_list_uri: Callable[[str], str],
         sign: SignCredentials,
+        nonces: list[tuple[str, float]],
     ) -> tuple[list[IssuedCredential], list[str]] | None:
         async with self._sessions.begin() as session:
             used = await session.execute(
@@ -269,6 +292,16 @@ class SqlCredentialLedger:
             )
             if used.rowcount != 1:  # type: ignore[attr-defined]
                 return None
+            for nonce_hash, nonce_expires_at in nonces:
+                row = {
+                    "nonce_hash": nonce_hash,
+                    "issuer_id": offer.issuer_id,
+                    "expires_at": nonce_expires_at,
+                }
+                if not await _insert_new(session, NonceRow, row):
+                    raise NonceReused(nonce_hash)
+            if secrets.randbelow(SWEEP_ONE_IN) == 0:
+                await _sweep_used_nonces(session, now)
             status_list = await self._active_list(session, offer.issuer_id, count)
             notification_id = uuid.uuid4().hex
             rows: list[CredentialRow] = []
@@ -308,26 +341,22 @@ class SqlCredentialLedger:
         """A random index no credential on this list has ever had (the unique constraint
         decides under concurrency; a collision just draws again)."""
         for _ in range(MAX_INDEX_TRIES):
-            row = CredentialRow(
-                credential_id=uuid.uuid4().hex,
-                issuer_id=offer.issuer_id,
-                offer_id=offer.offer_id,
-                subject_id=offer.subject_id,
-                configuration_id=offer.configuration_id,
-                status_list_id=status_list.list_id,
-                status_index=secrets.randbelow(status_list.size),
-                status=0,
-                issued_at=now,
-                expires_at=expires_at,
-                notification_id=notification_id,
-            )
-            try:
-                async with session.begin_nested():
-                    session.add(row)
-                    await session.flush()
-            except IntegrityError:
-                continue
-            return row
+            values = {
+                "credential_id": uuid.uuid4().hex,
+                "issuer_id": offer.issuer_id,
+                "offer_id": offer.offer_id,
+                "subject_id": offer.subject_id,
+                "configuration_id": offer.configuration_id,
+                "status_list_id": status_list.list_id,
+                "status_index": secrets.randbelow(status_list.size),
+                "status": 0,
+                "issued_at": now,
+                "expires_at": expires_at,
+                "notification_id": notification_id,
+                "notification_event": None,
+            }
+            if await _insert_new(session, CredentialRow, values):
+                return CredentialRow(**values)
         raise RuntimeError("no free status index found")
 
     async def status_list(self, list_id: str) -> StatusListState | None:

@@ -37,6 +37,8 @@ class GrantRow(Base):
 
 
 class NonceRow(Base):
+    """A ``c_nonce`` that has been used, kept until it would have expired anyway."""
+
     __tablename__ = "issuer_nonces"
 
     nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
