@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,18 +20,43 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app import migrate
 
+    host, port = args.host or settings.host, args.port or settings.port
+    # The app (in this process or in each worker) reads its settings from the
+    # environment: command-line choices go there, so the default public URL follows them.
+    os.environ["IDWALLET_HOST"], os.environ["IDWALLET_PORT"] = host, str(port)
+    settings = Settings.from_env()
     migrate.upgrade(settings.database_url)
+    _print_welcome(settings, host, port)
     uvicorn.run(
         "app.factory:create_app",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=args.workers or settings.workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         timeout_graceful_shutdown=30,
     )
     return 0
+
+
+def _print_welcome(settings: Settings, host: str, port: int) -> None:
+    from issuers.services.catalog import load_catalog
+
+    local = f"http://{host}:{port}"
+    lines = [
+        f"idwallet on {local} (public base URL {settings.public_base_url})",
+        f"  API documentation   {local}/schema",
+        f"  health / readiness  {local}/health  {local}/ready",
+    ]
+    for issuer_id, agency in load_catalog().items():
+        configurations = ", ".join(agency.configurations)
+        identifier = agency.identifier(settings.public_base_url)
+        lines.append(f"  agency {issuer_id:<18} {identifier}  ({configurations})")
+    if not settings.is_production:
+        keys = settings.operator_keys_file or settings.var_dir / "operator-keys.json"
+        lines.append(f"  operator keys       {keys}")
+    print("\n".join(lines), flush=True)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

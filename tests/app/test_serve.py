@@ -23,3 +23,13 @@ def test_serve_answers_health_ready_and_schema(var_dir: Path) -> None:
     assert server.process.returncode in (0, -signal.SIGTERM), server.output
     assert "Application shutdown complete" in server.output
     assert "Traceback" not in server.output
+
+
+def test_serve_port_option_sets_the_public_urls(var_dir: Path) -> None:
+    with running_server(var_dir) as server:
+        metadata = httpx.get(
+            f"{server.base_url}/.well-known/openid-credential-issuer/issuers/civil-registry"
+        ).json()
+        assert metadata["credential_issuer"] == f"{server.base_url}/issuers/civil-registry"
+    assert "agency civil-registry" in server.output
+    assert "API documentation" in server.output

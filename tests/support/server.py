@@ -43,9 +43,9 @@ class RunningServer:
 @contextmanager
 def running_server(var_dir: Path, **extra: str) -> Iterator[RunningServer]:
     port = free_port()
-    env = idwallet_env(var_dir, IDWALLET_PORT=str(port), **extra)
+    env = idwallet_env(var_dir, **extra)
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
