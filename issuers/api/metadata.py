@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from core.language import parse_accept_language
+from issuers.domain import Agency
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.metadata import (
     authorization_server_metadata,
@@ -26,6 +27,13 @@ METADATA_CACHE = "public, max-age=300"
 def _context(state: State) -> IssuerContext:
     context: IssuerContext = state.issuers
     return context
+
+
+def _agency(context: IssuerContext, issuer_id: str) -> Agency:
+    try:
+        return context.agency(issuer_id)
+    except UnknownAgency:
+        raise NotFoundException("no such credential issuer") from None
 
 
 def _wants_jwt(accept: str | None) -> bool:
@@ -51,10 +59,7 @@ class IssuerMetadataController(Controller):
         self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> Response[Any]:
         context = _context(state)
-        try:
-            agency = context.agency(issuer_id)
-        except UnknownAgency:
-            raise NotFoundException("no such credential issuer") from None
+        agency = _agency(context, issuer_id)
         preferred = parse_accept_language(request.headers.get("accept-language"))
         metadata, locales = credential_issuer_metadata(agency, context.public_base_url, preferred)
         headers = {
@@ -78,10 +83,7 @@ class IssuerMetadataController(Controller):
         self, issuer_id: FromPath[str], state: State
     ) -> Response[dict[str, Any]]:
         context = _context(state)
-        try:
-            agency = context.agency(issuer_id)
-        except UnknownAgency:
-            raise NotFoundException("no such authorization server") from None
+        agency = _agency(context, issuer_id)
         return Response(
             authorization_server_metadata(agency, context.public_base_url),
             headers={"Cache-Control": METADATA_CACHE},
@@ -95,10 +97,7 @@ class IssuerMetadataController(Controller):
         self, issuer_id: FromPath[str], state: State
     ) -> Response[dict[str, Any]]:
         context = _context(state)
-        try:
-            agency = context.agency(issuer_id)
-        except UnknownAgency:
-            raise NotFoundException("no such issuer") from None
+        agency = _agency(context, issuer_id)
         jwks = await context.keys.jwks(issuer_id)
         return Response(
             jwt_vc_issuer_metadata(agency, context.public_base_url, jwks),

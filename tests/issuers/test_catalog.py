@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench.national_id import SUBJECT
 from issuers.services.catalog import CATALOG_DIR, CatalogError, load_catalog, parse_agency
 from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_claims
 
@@ -18,22 +19,7 @@ AGENCIES = load_catalog()
 NATIONAL_ID = AGENCIES["civil-registry"].configurations["national_id"]
 LICENCE = AGENCIES["transport-agency"].configurations["driving_licence"]
 
-CITIZEN = {
-    "given_name": "Erika",
-    "family_name": "Mustermann",
-    "birthdate": "1964-08-12",
-    "age_over_18": True,
-    "nationality": "DE",
-    "address": {
-        "street_address": "Heidestraße 17",
-        "locality": "Köln",
-        "postal_code": "51147",
-        "country": "DE",
-    },
-    "document_number": "T22000129",
-    "issuance_date": "2024-03-01",
-    "expiry_date": "2034-02-28",
-}
+CITIZEN = dict(SUBJECT)  # the 12-claim national ID of the benchmark
 DRIVER = {
     "given_name": "Erika",
     "family_name": "Mustermann",
