@@ -8,16 +8,16 @@ concurrent requests on SQLite and PostgreSQL alike end with exactly one winner.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.encoding import json_dumps, strict_json_object
 from core.status_list.token import StatusReference
@@ -34,6 +34,9 @@ from issuers.domain import (
 )
 from issuers.ports import SignCredentials
 from issuers.storage.tables import (
+    GRANTS,
+    OFFERS,
+    STATUS_LISTS,
     AuditRow,
     CredentialRow,
     GrantRow,
@@ -52,7 +55,12 @@ MAX_INDEX_TRIES = 64
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def _offer(row: OfferRow) -> Offer:
+def _engine_of(sessions: Sessions) -> AsyncEngine:
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine
+
+
+def _offer(row: Any) -> Offer:
     return Offer(
         offer_id=row.offer_id,
         issuer_id=row.issuer_id,
@@ -73,16 +81,17 @@ def _offer(row: OfferRow) -> Offer:
 SWEEP_ONE_IN = 64
 
 
-async def _insert_new(session: AsyncSession, table: type[Any], values: dict[str, Any]) -> bool:
+async def _insert_new(
+    connection: AsyncConnection, table: type[Any], values: dict[str, Any]
+) -> bool:
     """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL): True if the row went in."""
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
-    inserted: bool = result.rowcount == 1  # type: ignore[attr-defined]
+    insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+    result = await connection.execute(insert(table).values(**values).on_conflict_do_nothing())
+    inserted: bool = result.rowcount == 1
     return inserted
 
 
-async def _sweep_used_nonces(session: AsyncSession, now: float) -> None:
+async def _sweep_used_nonces(session: AsyncConnection, now: float) -> None:
     """Used ``c_nonce`` records are only needed until the nonce would have expired anyway."""
     expired = select(NonceRow.nonce_hash).where(NonceRow.expires_at <= now).limit(200)
     await session.execute(delete(NonceRow).where(NonceRow.nonce_hash.in_(expired)))
@@ -107,6 +116,7 @@ def _credential(row: CredentialRow) -> IssuedCredential:
 class SqlOfferStore:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
+        self._engine = _engine_of(sessions)
 
     async def add(self, offer: Offer) -> None:
         async with self._sessions.begin() as session:
@@ -174,6 +184,7 @@ class SqlOfferStore:
     async def _redeem(
         self, code_hash: str, now: float, grant: AccessGrant, *, without_tx_code: bool
     ) -> Offer | None:
+        # Core statements on a plain connection: this is on every issuance's path.
         conditions = [
             OfferRow.code_hash == code_hash,
             OfferRow.state == OFFERED,
@@ -181,18 +192,18 @@ class SqlOfferStore:
         ]
         if without_tx_code:
             conditions.append(OfferRow.tx_code_hash.is_(None))
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(OfferRow)
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(OFFERS)
                 .where(*conditions)
                 .values(state=REDEEMED, redeemed_at=now)
-                .returning(OfferRow)
+                .returning(*OFFERS.c)
             )
-            row = result.scalars().first()
+            row = result.first()
             if row is None:
                 return None
-            session.add(
-                GrantRow(
+            await connection.execute(
+                insert(GRANTS).values(
                     token_hash=grant.token_hash,
                     offer_id=row.offer_id,
                     issuer_id=row.issuer_id,
@@ -206,6 +217,7 @@ class SqlOfferStore:
 class SqlGrantStore:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
+        self._engine = _engine_of(sessions)
 
     async def get(self, token_hash: str) -> AccessGrant | None:
         async with self._sessions() as session:
@@ -215,17 +227,25 @@ class SqlGrantStore:
             return _grant(row)
 
     async def get_with_offer(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
-        async with self._sessions() as session:
-            found = (
-                await session.execute(
-                    select(GrantRow, OfferRow)
-                    .join(OfferRow, OfferRow.offer_id == GrantRow.offer_id)
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(
+                        GrantRow.token_hash,
+                        GrantRow.expires_at.label("grant_expires_at"),
+                        GrantRow.used,
+                        *OFFERS.c,
+                    )
+                    .join_from(GrantRow, OfferRow, OfferRow.offer_id == GrantRow.offer_id)
                     .where(GrantRow.token_hash == token_hash)
                 )
             ).first()
-            if found is None:
+            if row is None:
                 return None
-            return _grant(found[0]), _offer(found[1])
+            grant = AccessGrant(
+                row.token_hash, row.offer_id, row.issuer_id, row.grant_expires_at, row.used
+            )
+            return grant, _offer(row)
 
 
 def _grant(row: GrantRow) -> AccessGrant:
@@ -235,38 +255,53 @@ def _grant(row: GrantRow) -> AccessGrant:
 class SqlCredentialLedger:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
+        self._engine = _engine_of(sessions)
+        #: The list each agency last issued on: a hint only, checked by every UPDATE.
+        self._current: dict[str, tuple[str, int]] = {}
 
     async def _active_list(
-        self, session: AsyncSession, issuer_id: str, count: int
-    ) -> StatusListRow:
-        """The agency's newest list with room; a new one when all are full enough."""
+        self, connection: AsyncConnection, issuer_id: str, count: int
+    ) -> tuple[str, int]:
+        """The agency's newest list with room (id and size); a new one when all are full
+        enough. Reserves ``count`` places on it in the same statement."""
+        hint = self._current.get(issuer_id)
+        if hint is not None and await self._reserve(connection, hint[0], count, hint[1]):
+            return hint
+        lists = STATUS_LISTS
         for _ in range(3):
             rows = (
-                await session.scalars(
-                    select(StatusListRow)
-                    .where(StatusListRow.issuer_id == issuer_id)
-                    .order_by(StatusListRow.list_id.desc())
+                await connection.execute(
+                    select(lists.c.list_id, lists.c.size)
+                    .where(lists.c.issuer_id == issuer_id)
+                    .order_by(lists.c.list_id.desc())
                 )
             ).all()
             for row in rows:
-                if row.allocated + count <= row.size * STATUS_LIST_FILL:
-                    return row
-            row = StatusListRow(
-                list_id=f"{issuer_id}-{len(rows) + 1:04d}",
-                issuer_id=issuer_id,
-                bits=STATUS_BITS,
-                size=STATUS_LIST_SIZE,
-                allocated=0,
-                version=0,
-            )
-            try:
-                async with session.begin_nested():
-                    session.add(row)
-                    await session.flush()
-            except IntegrityError:
-                continue  # another request opened it first: take that one
-            return row
+                if await self._reserve(connection, row.list_id, count, row.size):
+                    self._current[issuer_id] = (row.list_id, row.size)
+                    return row.list_id, row.size
+            list_id = f"{issuer_id}-{len(rows) + 1:04d}"
+            values = {
+                "list_id": list_id,
+                "issuer_id": issuer_id,
+                "bits": STATUS_BITS,
+                "size": STATUS_LIST_SIZE,
+                "allocated": 0,
+                "version": 0,
+            }
+            await _insert_new(connection, StatusListRow, values)  # or another request opened it
         raise RuntimeError("no status list could be opened")
+
+    @staticmethod
+    async def _reserve(connection: AsyncConnection, list_id: str, count: int, size: int) -> bool:
+        lists = STATUS_LISTS
+        result = await connection.execute(
+            update(lists)
+            .where(lists.c.list_id == list_id, lists.c.allocated + count <= size * STATUS_LIST_FILL)
+            .values(allocated=lists.c.allocated + count)
+        )
+        reserved: bool = result.rowcount == 1
+        return reserved
 
     async def issue(
         self,
@@ -280,17 +315,18 @@ class SqlCredentialLedger:
         sign: SignCredentials,
         nonces: list[tuple[str, float]],
     ) -> tuple[list[IssuedCredential], list[str]] | None:
-        async with self._sessions.begin() as session:
-            used = await session.execute(
-                update(GrantRow)
+        grants = GRANTS
+        async with self._engine.begin() as connection:
+            used = await connection.execute(
+                update(grants)
                 .where(
-                    GrantRow.token_hash == grant.token_hash,
-                    GrantRow.used.is_(False),
-                    GrantRow.expires_at > now,
+                    grants.c.token_hash == grant.token_hash,
+                    grants.c.used.is_(False),
+                    grants.c.expires_at > now,
                 )
                 .values(used=True)
             )
-            if used.rowcount != 1:  # type: ignore[attr-defined]
+            if used.rowcount != 1:
                 return None
             for nonce_hash, nonce_expires_at in nonces:
                 row = {
@@ -298,65 +334,59 @@ class SqlCredentialLedger:
                     "issuer_id": offer.issuer_id,
                     "expires_at": nonce_expires_at,
                 }
-                if not await _insert_new(session, NonceRow, row):
+                if not await _insert_new(connection, NonceRow, row):
                     raise NonceReused(nonce_hash)
             if secrets.randbelow(SWEEP_ONE_IN) == 0:
-                await _sweep_used_nonces(session, now)
-            status_list = await self._active_list(session, offer.issuer_id, count)
+                await _sweep_used_nonces(connection, now)
+            list_id, size = await self._active_list(connection, offer.issuer_id, count)
             notification_id = uuid.uuid4().hex
-            rows: list[CredentialRow] = []
-            for _ in range(count):
-                rows.append(
-                    await self._allocate(
-                        session,
-                        status_list,
-                        offer,
-                        now=now,
-                        expires_at=expires_at,
-                        notification_id=notification_id,
-                    )
+            issued = [
+                await self._allocate(
+                    connection,
+                    list_id,
+                    size,
+                    offer,
+                    now=now,
+                    expires_at=expires_at,
+                    notification_id=notification_id,
                 )
-            await session.execute(
-                update(StatusListRow)
-                .where(StatusListRow.list_id == status_list.list_id)
-                .values(allocated=StatusListRow.allocated + count)
-            )
-            references = [
-                StatusReference(r.status_index, status_list_uri(r.status_list_id)) for r in rows
+                for _ in range(count)
             ]
+            references = [StatusReference(c.status_index, status_list_uri(list_id)) for c in issued]
             credentials = sign(references)
             assert len(credentials) == count
-        return [_credential(r) for r in rows], credentials
+        return issued, credentials
 
     async def _allocate(
         self,
-        session: AsyncSession,
-        status_list: StatusListRow,
+        connection: AsyncConnection,
+        list_id: str,
+        size: int,
         offer: Offer,
         *,
         now: float,
         expires_at: float,
         notification_id: str,
-    ) -> CredentialRow:
+    ) -> IssuedCredential:
         """A random index no credential on this list has ever had (the unique constraint
         decides under concurrency; a collision just draws again)."""
         for _ in range(MAX_INDEX_TRIES):
-            values = {
-                "credential_id": uuid.uuid4().hex,
-                "issuer_id": offer.issuer_id,
-                "offer_id": offer.offer_id,
-                "subject_id": offer.subject_id,
-                "configuration_id": offer.configuration_id,
-                "status_list_id": status_list.list_id,
-                "status_index": secrets.randbelow(status_list.size),
-                "status": 0,
-                "issued_at": now,
-                "expires_at": expires_at,
-                "notification_id": notification_id,
-                "notification_event": None,
-            }
-            if await _insert_new(session, CredentialRow, values):
-                return CredentialRow(**values)
+            credential = IssuedCredential(
+                credential_id=uuid.uuid4().hex,
+                issuer_id=offer.issuer_id,
+                offer_id=offer.offer_id,
+                subject_id=offer.subject_id,
+                configuration_id=offer.configuration_id,
+                status_list_id=list_id,
+                status_index=secrets.randbelow(size),
+                status=0,
+                issued_at=now,
+                expires_at=expires_at,
+                notification_id=notification_id,
+            )
+            values = {**dataclasses.asdict(credential), "notification_event": None}
+            if await _insert_new(connection, CredentialRow, values):
+                return credential
         raise RuntimeError("no free status index found")
 
     async def status_list(self, list_id: str) -> StatusListState | None:

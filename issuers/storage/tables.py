@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint
+from typing import cast
+
+from sqlalchemy import Boolean, Float, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.base import Base
@@ -89,3 +91,9 @@ class AuditRow(Base):
     object_id: Mapped[str] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+#: The tables themselves, for Core statements on the issuance path.
+OFFERS = cast(Table, OfferRow.__table__)
+GRANTS = cast(Table, GrantRow.__table__)
+STATUS_LISTS = cast(Table, StatusListRow.__table__)
