@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.http_client import Connection
 from bench.national_id import SUBJECT
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
@@ -119,40 +120,39 @@ def _proof(holder: SoftwareSigner, audience: str, nonce: str) -> str:
     )
 
 
-async def _issue(
-    client: httpx.AsyncClient, audience: str, code: str, holder: SoftwareSigner
-) -> None:
-    token = await client.post(
-        "/issuers/civil-registry/token", data={"grant_type": GRANT, "pre-authorized_code": code}
+async def _issue(connection: Connection, audience: str, code: str, holder: SoftwareSigner) -> None:
+    token = await connection.post_form(
+        "/issuers/civil-registry/token", {"grant_type": GRANT, "pre-authorized_code": code}
     )
     access = token.json()["access_token"]
-    nonce = (await client.post("/issuers/civil-registry/nonce")).json()["c_nonce"]
-    response = await client.post(
+    nonce = (await connection.request("POST", "/issuers/civil-registry/nonce")).json()["c_nonce"]
+    response = await connection.post_json(
         "/issuers/civil-registry/credential",
-        json={
+        {
             "credential_configuration_id": "national_id",
             "proofs": {"jwt": [_proof(holder, audience, nonce)]},
         },
         headers={"Authorization": f"Bearer {access}"},
     )
-    if response.status_code != 200:
-        raise RuntimeError(f"issuance failed: {response.text}")
+    if response.status != 200:
+        raise RuntimeError(f"issuance failed: {response.body[:200]!r}")
 
 
 async def _drive(
-    count: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+    count: int, connections: list[Connection], one: Callable[[Connection, int], Awaitable[None]]
 ) -> tuple[float, list[float]]:
+    """Each virtual wallet takes the next piece of work and runs it on its own connection."""
     latencies: list[float] = []
     queue = iter(range(count))
 
-    async def worker() -> None:
+    async def wallet(connection: Connection) -> None:
         for index in queue:
             started = time.perf_counter()
-            await one(index)
+            await one(connection, index)
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(wallet(c) for c in connections))
     return time.perf_counter() - started, latencies
 
 
@@ -160,27 +160,28 @@ async def _measure(
     base: str, var_dir: Path, database: str, concurrency: int, count: int
 ) -> list[LoadResult]:
     key = json.loads((var_dir / "operator-keys.json").read_text())["civil-registry"]
-    limits = httpx.Limits(
-        max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
-    )
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         audience = (
             await client.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
         ).json()["credential_issuer"]
         codes = await _create_offers(client, key, count)
-        holders = [
-            SoftwareSigner(ec.generate_private_key(ec.SECP256R1())) for _ in range(concurrency)
-        ]
+    holders = [SoftwareSigner(ec.generate_private_key(ec.SECP256R1())) for _ in range(concurrency)]
+    connections = [Connection(base) for _ in range(concurrency)]
 
-        async def issuance(index: int) -> None:
-            await _issue(client, audience, codes[index], holders[index % concurrency])
+    async def issuance(connection: Connection, index: int) -> None:
+        await _issue(connection, audience, codes[index], holders[index % concurrency])
 
-        async def health(_: int) -> None:
-            (await client.get("/health")).raise_for_status()
+    async def health(connection: Connection, _: int) -> None:
+        if (await connection.get("/health")).status != 200:
+            raise RuntimeError("health failed")
 
-        await _drive(min(20, count), concurrency, health)  # warm the connections
-        seconds, latencies = await _drive(count, concurrency, issuance)
-        trivial_seconds, trivial_latencies = await _drive(count * 10, concurrency, health)
+    try:
+        await _drive(concurrency * 2, connections, health)  # open and warm the connections
+        seconds, latencies = await _drive(count, connections, issuance)
+        trivial_seconds, trivial_latencies = await _drive(count * 10, connections, health)
+    finally:
+        for connection in connections:
+            await connection.close()
     return [
         LoadResult(
             "complete issuance (token + nonce + credential)",
