@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from core.errors import Problem, ProtocolError
 
@@ -51,3 +52,19 @@ def problem(_: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, objec
         media_type="application/problem+json",
         headers={"Cache-Control": "no-store"},
     )
+
+
+def database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
+    """The database went away under a request (restart, failover, network): 503 with
+    Retry-After. SQLAlchemy has already dropped the broken connections, so the pool
+    recovers by itself and the client's retry lands on a fresh connection."""
+    if isinstance(exc, DBAPIError) and not (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        return unexpected_error(_, exc)
+    log.warning("database unavailable: %s", type(exc).__name__)
+    body = {
+        "error": "temporarily_unavailable",
+        "error_description": "the database is not reachable, retry shortly",
+    }
+    return Response(body, status_code=503, headers={**NO_STORE, "Retry-After": "1"})

@@ -11,9 +11,17 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
+from sqlalchemy.exc import DBAPIError
 
 from app.deployment import Deployment
-from app.errors import http_error, problem, protocol_error, unexpected_error, validation_error
+from app.errors import (
+    database_unavailable,
+    http_error,
+    problem,
+    protocol_error,
+    unexpected_error,
+    validation_error,
+)
 from app.health import HealthController
 from app.issuer_keys import DeploymentIssuerKeys
 from app.operator_keys import OperatorKeyring, load_operator_keys
@@ -97,6 +105,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={
             ProtocolError: protocol_error,
             Problem: problem,
+            DBAPIError: database_unavailable,
+            ConnectionError: database_unavailable,
             ValidationException: validation_error,
             HTTPException: http_error,
             Exception: unexpected_error,
