@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from core.keys.signer import Signer
@@ -58,19 +59,23 @@ class OfferStore(Protocol):
 class GrantStore(Protocol):
     async def get(self, token_hash: str) -> AccessGrant | None: ...
 
-    async def get_with_offer(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
-        """The grant and the offer it was given for, in one read."""
-        ...
-
 
 SignCredentials = Callable[[list[StatusReference]], list[str]]
 
 
-class CredentialLedger(Protocol):
+class GrantWork(Protocol):
+    """One credential request's work on a live access grant, inside one transaction that
+    has already used the grant up: it commits with ``issue`` and rolls back (giving the
+    grant back) if anything raises."""
+
+    @property
+    def grant(self) -> AccessGrant: ...
+
+    @property
+    def offer(self) -> Offer: ...
+
     async def issue(
         self,
-        grant: AccessGrant,
-        offer: Offer,
         *,
         count: int,
         now: float,
@@ -78,11 +83,17 @@ class CredentialLedger(Protocol):
         status_list_uri: Callable[[str], str],
         sign: SignCredentials,
         nonces: list[tuple[str, float]],
-    ) -> tuple[list[IssuedCredential], list[str]] | None:
-        """In one transaction: use up the grant and the ``c_nonce`` values (hash, expiry),
-        take ``count`` fresh random status indices, sign, record; returns the records and
-        the signed credentials. None when the grant was already used or has expired;
-        ``NonceReused`` when a nonce was used before. Nothing is kept if anything fails."""
+    ) -> tuple[list[IssuedCredential], list[str]]:
+        """Use up the ``c_nonce`` values (hash, expiry), take ``count`` fresh random status
+        indices, sign, record. ``NonceReused`` when a nonce was used before."""
+        ...
+
+
+class CredentialLedger(Protocol):
+    def open_grant(
+        self, token_hash: str, now: float
+    ) -> AbstractAsyncContextManager[GrantWork | None]:
+        """The work on a live, unused grant (one connection, one transaction), or None."""
         ...
 
     async def status_list(self, list_id: str) -> StatusListState | None: ...

@@ -78,74 +78,71 @@ async def issue_credentials(
 ) -> dict[str, Any]:
     agency = context.agency(issuer_id)
     now = context.clock.now()
-    found = await context.grants.get_with_offer(sha256_hex(access_token))
-    if found is None:
-        raise InvalidToken("the access token is not valid")
-    grant, offer = found
-    if grant.issuer_id != issuer_id or grant.expires_at <= now or grant.used:
-        raise InvalidToken("the access token is not valid")
-    configuration_id = _requested_configuration(context, issuer_id, request)
-    if "credential_response_encryption" in request:
-        raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
-    if configuration_id != offer.configuration_id:
-        raise CredentialRequestDenied("the access token is not for this credential configuration")
-    configuration = context.configuration(issuer_id, configuration_id)
-    audience = agency.identifier(context.public_base_url)
-    policy = context.policy
-    proofs: list[VerifiedProof] = [
-        verify_jwt_proof(
-            value,
-            audience=audience,
-            algorithms=PROOF_ALGORITHMS,
-            now=now,
-            max_age=policy.proof_max_age,
-            leeway=policy.proof_leeway,
-        )
-        for value in _proof_values(request)
-    ]
-    if len({p.thumbprint for p in proofs}) != len(proofs):
-        raise InvalidProof("each proof must be for a different key")
-    nonces = [
-        (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
-        for nonce in dict.fromkeys(p.nonce for p in proofs)
-    ]
     signer = await context.keys.signer(issuer_id)
-    expires_at = now + configuration.validity_days * DAY
-
-    def sign(references: list[StatusReference]) -> list[str]:
-        return [
-            issue_sd_jwt_vc(
-                offer.claims,
-                signer,
-                vct=agency.vct(context.public_base_url, configuration_id),
-                issuer=audience,
-                holder_jwk=proof.jwk,
-                disclosable=configuration.disclosable_paths,
-                issued_at=int(now),
-                expires_at=int(expires_at),
-                status=reference,
-            ).serialize()
-            for proof, reference in zip(proofs, references, strict=True)
+    # One connection and one transaction for the whole request: the grant is used up
+    # first and given back if any check below fails.
+    async with context.ledger.open_grant(sha256_hex(access_token), now) as work:
+        if work is None or work.grant.issuer_id != issuer_id:
+            raise InvalidToken("the access token is not valid")
+        offer = work.offer
+        configuration_id = _requested_configuration(context, issuer_id, request)
+        if "credential_response_encryption" in request:
+            raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
+        if configuration_id != offer.configuration_id:
+            raise CredentialRequestDenied(
+                "the access token is not for this credential configuration"
+            )
+        configuration = context.configuration(issuer_id, configuration_id)
+        audience = agency.identifier(context.public_base_url)
+        policy = context.policy
+        proofs: list[VerifiedProof] = [
+            verify_jwt_proof(
+                value,
+                audience=audience,
+                algorithms=PROOF_ALGORITHMS,
+                now=now,
+                max_age=policy.proof_max_age,
+                leeway=policy.proof_leeway,
+            )
+            for value in _proof_values(request)
         ]
+        if len({p.thumbprint for p in proofs}) != len(proofs):
+            raise InvalidProof("each proof must be for a different key")
+        nonces = [
+            (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
+            for nonce in dict.fromkeys(p.nonce for p in proofs)
+        ]
+        expires_at = now + configuration.validity_days * DAY
 
-    try:
-        issued = await context.ledger.issue(
-            grant,
-            offer,
-            count=len(proofs),
-            now=now,
-            expires_at=expires_at,
-            status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
-            sign=sign,
-            nonces=nonces,
-        )
-    except NonceReused:
-        raise InvalidNonce(
-            "the c_nonce was used already; fetch a fresh one from the nonce endpoint"
-        ) from None
-    if issued is None:
-        raise InvalidToken("the access token has been used")
-    records, credentials = issued
+        def sign(references: list[StatusReference]) -> list[str]:
+            return [
+                issue_sd_jwt_vc(
+                    offer.claims,
+                    signer,
+                    vct=agency.vct(context.public_base_url, configuration_id),
+                    issuer=audience,
+                    holder_jwk=proof.jwk,
+                    disclosable=configuration.disclosable_paths,
+                    issued_at=int(now),
+                    expires_at=int(expires_at),
+                    status=reference,
+                ).serialize()
+                for proof, reference in zip(proofs, references, strict=True)
+            ]
+
+        try:
+            records, credentials = await work.issue(
+                count=len(proofs),
+                now=now,
+                expires_at=expires_at,
+                status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
+                sign=sign,
+                nonces=nonces,
+            )
+        except NonceReused:
+            raise InvalidNonce(
+                "the c_nonce was used already; fetch a fresh one from the nonce endpoint"
+            ) from None
     return {
         "credentials": [{"credential": c} for c in credentials],
         "notification_id": records[0].notification_id,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -32,7 +33,7 @@ from issuers.domain import (
     Offer,
     StatusListState,
 )
-from issuers.ports import SignCredentials
+from issuers.ports import GrantWork, SignCredentials
 from issuers.storage.tables import (
     GRANTS,
     OFFERS,
@@ -226,27 +227,6 @@ class SqlGrantStore:
                 return None
             return _grant(row)
 
-    async def get_with_offer(self, token_hash: str) -> tuple[AccessGrant, Offer] | None:
-        async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(
-                        GrantRow.token_hash,
-                        GrantRow.expires_at.label("grant_expires_at"),
-                        GrantRow.used,
-                        *OFFERS.c,
-                    )
-                    .join_from(GrantRow, OfferRow, OfferRow.offer_id == GrantRow.offer_id)
-                    .where(GrantRow.token_hash == token_hash)
-                )
-            ).first()
-            if row is None:
-                return None
-            grant = AccessGrant(
-                row.token_hash, row.offer_id, row.issuer_id, row.grant_expires_at, row.used
-            )
-            return grant, _offer(row)
-
 
 def _grant(row: GrantRow) -> AccessGrant:
     return AccessGrant(row.token_hash, row.offer_id, row.issuer_id, row.expires_at, row.used)
@@ -303,59 +283,38 @@ class SqlCredentialLedger:
         reserved: bool = result.rowcount == 1
         return reserved
 
-    async def issue(
-        self,
-        grant: AccessGrant,
-        offer: Offer,
-        *,
-        count: int,
-        now: float,
-        expires_at: float,
-        status_list_uri: Callable[[str], str],
-        sign: SignCredentials,
-        nonces: list[tuple[str, float]],
-    ) -> tuple[list[IssuedCredential], list[str]] | None:
+    @asynccontextmanager
+    async def open_grant(self, token_hash: str, now: float) -> AsyncIterator[GrantWork | None]:
+        """The grant is used up by the transaction's first statement (a write, so the
+        transaction holds the write lock from the start on SQLite too); anything raised
+        inside rolls it back and gives the grant back."""
         grants = GRANTS
         async with self._engine.begin() as connection:
-            used = await connection.execute(
-                update(grants)
-                .where(
-                    grants.c.token_hash == grant.token_hash,
-                    grants.c.used.is_(False),
-                    grants.c.expires_at > now,
+            used = (
+                await connection.execute(
+                    update(grants)
+                    .where(
+                        grants.c.token_hash == token_hash,
+                        grants.c.used.is_(False),
+                        grants.c.expires_at > now,
+                    )
+                    .values(used=True)
+                    .returning(grants.c.offer_id, grants.c.issuer_id, grants.c.expires_at)
                 )
-                .values(used=True)
+            ).first()
+            if used is None:
+                yield None
+                return
+            offer = (
+                await connection.execute(select(OFFERS).where(OFFERS.c.offer_id == used.offer_id))
+            ).first()
+            if offer is None:
+                yield None
+                return
+            grant = AccessGrant(
+                token_hash, used.offer_id, used.issuer_id, used.expires_at, used=False
             )
-            if used.rowcount != 1:
-                return None
-            for nonce_hash, nonce_expires_at in nonces:
-                row = {
-                    "nonce_hash": nonce_hash,
-                    "issuer_id": offer.issuer_id,
-                    "expires_at": nonce_expires_at,
-                }
-                if not await _insert_new(connection, NonceRow, row):
-                    raise NonceReused(nonce_hash)
-            if secrets.randbelow(SWEEP_ONE_IN) == 0:
-                await _sweep_used_nonces(connection, now)
-            list_id, size = await self._active_list(connection, offer.issuer_id, count)
-            notification_id = uuid.uuid4().hex
-            issued = [
-                await self._allocate(
-                    connection,
-                    list_id,
-                    size,
-                    offer,
-                    now=now,
-                    expires_at=expires_at,
-                    notification_id=notification_id,
-                )
-                for _ in range(count)
-            ]
-            references = [StatusReference(c.status_index, status_list_uri(list_id)) for c in issued]
-            credentials = sign(references)
-            assert len(credentials) == count
-        return issued, credentials
+            yield _SqlGrantWork(self, connection, grant, _offer(offer))
 
     async def _allocate(
         self,
@@ -479,6 +438,60 @@ class SqlCredentialLedger:
             )
             updated: bool = result.rowcount > 0  # type: ignore[attr-defined]
             return updated
+
+
+class _SqlGrantWork:
+    def __init__(
+        self,
+        ledger: SqlCredentialLedger,
+        connection: AsyncConnection,
+        grant: AccessGrant,
+        offer: Offer,
+    ) -> None:
+        self._ledger = ledger
+        self._connection = connection
+        self.grant = grant
+        self.offer = offer
+
+    async def issue(
+        self,
+        *,
+        count: int,
+        now: float,
+        expires_at: float,
+        status_list_uri: Callable[[str], str],
+        sign: SignCredentials,
+        nonces: list[tuple[str, float]],
+    ) -> tuple[list[IssuedCredential], list[str]]:
+        connection, offer = self._connection, self.offer
+        for nonce_hash, nonce_expires_at in nonces:
+            row = {
+                "nonce_hash": nonce_hash,
+                "issuer_id": offer.issuer_id,
+                "expires_at": nonce_expires_at,
+            }
+            if not await _insert_new(connection, NonceRow, row):
+                raise NonceReused(nonce_hash)
+        if secrets.randbelow(SWEEP_ONE_IN) == 0:
+            await _sweep_used_nonces(connection, now)
+        list_id, size = await self._ledger._active_list(connection, offer.issuer_id, count)
+        notification_id = uuid.uuid4().hex
+        issued = [
+            await self._ledger._allocate(
+                connection,
+                list_id,
+                size,
+                offer,
+                now=now,
+                expires_at=expires_at,
+                notification_id=notification_id,
+            )
+            for _ in range(count)
+        ]
+        references = [StatusReference(c.status_index, status_list_uri(list_id)) for c in issued]
+        credentials = sign(references)
+        assert len(credentials) == count
+        return issued, credentials
 
 
 class SqlAuditLog:
