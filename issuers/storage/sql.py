@@ -15,16 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.encoding import json_dumps, strict_json_object
 from core.status_list.token import StatusReference
 from issuers.domain import (
     OFFERED,
-    REDEEMED,
     AccessGrant,
     AuditEvent,
     CredentialSelector,
@@ -34,9 +31,8 @@ from issuers.domain import (
     StatusListState,
 )
 from issuers.ports import GrantWork, SignCredentials
+from issuers.storage import statements
 from issuers.storage.tables import (
-    GRANTS,
-    OFFERS,
     STATUS_LISTS,
     AuditRow,
     CredentialRow,
@@ -86,8 +82,8 @@ async def _insert_new(
     connection: AsyncConnection, table: type[Any], values: dict[str, Any]
 ) -> bool:
     """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL): True if the row went in."""
-    insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
-    result = await connection.execute(insert(table).values(**values).on_conflict_do_nothing())
+    statement = statements.insert_new(connection.dialect.name, table.__table__)
+    result = await connection.execute(statement, values)
     inserted: bool = result.rowcount == 1
     return inserted
 
@@ -185,32 +181,21 @@ class SqlOfferStore:
     async def _redeem(
         self, code_hash: str, now: float, grant: AccessGrant, *, without_tx_code: bool
     ) -> Offer | None:
-        # Core statements on a plain connection: this is on every issuance's path.
-        conditions = [
-            OfferRow.code_hash == code_hash,
-            OfferRow.state == OFFERED,
-            OfferRow.expires_at > now,
-        ]
-        if without_tx_code:
-            conditions.append(OfferRow.tx_code_hash.is_(None))
+        # Prepared Core statements on a plain connection: this is on every issuance's path.
+        statement = statements.REDEEM_WITHOUT_TX_CODE if without_tx_code else statements.REDEEM
         async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(OFFERS)
-                .where(*conditions)
-                .values(state=REDEEMED, redeemed_at=now)
-                .returning(*OFFERS.c)
-            )
-            row = result.first()
+            row = (await connection.execute(statement, {"code": code_hash, "now": now})).first()
             if row is None:
                 return None
             await connection.execute(
-                insert(GRANTS).values(
-                    token_hash=grant.token_hash,
-                    offer_id=row.offer_id,
-                    issuer_id=row.issuer_id,
-                    expires_at=grant.expires_at,
-                    used=False,
-                )
+                statements.INSERT_GRANT,
+                {
+                    "token_hash": grant.token_hash,
+                    "offer_id": row.offer_id,
+                    "issuer_id": row.issuer_id,
+                    "expires_at": grant.expires_at,
+                    "used": False,
+                },
             )
             return _offer(row)
 
@@ -274,11 +259,9 @@ class SqlCredentialLedger:
 
     @staticmethod
     async def _reserve(connection: AsyncConnection, list_id: str, count: int, size: int) -> bool:
-        lists = STATUS_LISTS
         result = await connection.execute(
-            update(lists)
-            .where(lists.c.list_id == list_id, lists.c.allocated + count <= size * STATUS_LIST_FILL)
-            .values(allocated=lists.c.allocated + count)
+            statements.RESERVE_PLACES,
+            {"list": list_id, "places": count, "limit": int(size * STATUS_LIST_FILL)},
         )
         reserved: bool = result.rowcount == 1
         return reserved
@@ -288,25 +271,15 @@ class SqlCredentialLedger:
         """The grant is used up by the transaction's first statement (a write, so the
         transaction holds the write lock from the start on SQLite too); anything raised
         inside rolls it back and gives the grant back."""
-        grants = GRANTS
         async with self._engine.begin() as connection:
             used = (
-                await connection.execute(
-                    update(grants)
-                    .where(
-                        grants.c.token_hash == token_hash,
-                        grants.c.used.is_(False),
-                        grants.c.expires_at > now,
-                    )
-                    .values(used=True)
-                    .returning(grants.c.offer_id, grants.c.issuer_id, grants.c.expires_at)
-                )
+                await connection.execute(statements.USE_GRANT, {"hash": token_hash, "now": now})
             ).first()
             if used is None:
                 yield None
                 return
             offer = (
-                await connection.execute(select(OFFERS).where(OFFERS.c.offer_id == used.offer_id))
+                await connection.execute(statements.OFFER_BY_ID, {"id": used.offer_id})
             ).first()
             if offer is None:
                 yield None
