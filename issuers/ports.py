@@ -45,13 +45,16 @@ class OfferStore(Protocol):
 
     async def get_by_code(self, code_hash: str) -> Offer | None: ...
 
-    async def reserve_tx_code_attempt(self, code_hash: str, now: float) -> Offer | None:
+    async def reserve_tx_code_attempt(
+        self, code_hash: str, issuer_id: str, now: float
+    ) -> Offer | None:
         """Atomically count one transaction-code attempt of a live, unredeemed offer that
         has a transaction code. None when there is no such offer or its attempts are used up."""
         ...
 
     async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
-        """Atomically mark the live offer redeemed and store the access grant; exactly one
+        """Atomically mark the live offer of ``grant.issuer_id`` redeemed and store the
+        access grant; exactly one
         caller wins. None for everyone else (already redeemed, expired, unknown)."""
         ...
 

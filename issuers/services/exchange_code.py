@@ -54,14 +54,14 @@ async def exchange_pre_authorized_code(
         # The common case in one step: a live offer without a transaction code.
         grant = AccessGrant(sha256_hex(token), "", issuer_id, now + lifetime, used=False)
         redeemed = await context.offers.redeem_without_tx_code(code_hash, now, grant)
-        if redeemed is not None and redeemed.issuer_id == issuer_id:
+        if redeemed is not None:
             return _token_response(token, lifetime)
         offer = await context.offers.get_by_code(code_hash)
         if offer is not None and offer.issuer_id == issuer_id and offer.tx_code_hash is not None:
             raise InvalidRequest("this offer needs its transaction code (tx_code)")
         raise InvalidGrant("the pre-authorized code is not valid")
-    counted = await context.offers.reserve_tx_code_attempt(code_hash, now)
-    if counted is None or counted.issuer_id != issuer_id:
+    counted = await context.offers.reserve_tx_code_attempt(code_hash, issuer_id, now)
+    if counted is None:
         offer = await context.offers.get_by_code(code_hash)
         if offer is not None and offer.issuer_id == issuer_id and offer.tx_code_hash is None:
             raise InvalidRequest("this offer has no transaction code")

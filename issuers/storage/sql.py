@@ -153,12 +153,15 @@ class SqlOfferStore:
             )
             return [_offer(r) for r in rows]
 
-    async def reserve_tx_code_attempt(self, code_hash: str, now: float) -> Offer | None:
+    async def reserve_tx_code_attempt(
+        self, code_hash: str, issuer_id: str, now: float
+    ) -> Offer | None:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(OfferRow)
                 .where(
                     OfferRow.code_hash == code_hash,
+                    OfferRow.issuer_id == issuer_id,
                     OfferRow.state == OFFERED,
                     OfferRow.expires_at > now,
                     OfferRow.tx_code_hash.is_not(None),
@@ -184,7 +187,11 @@ class SqlOfferStore:
         # Prepared Core statements on a plain connection: this is on every issuance's path.
         statement = statements.REDEEM_WITHOUT_TX_CODE if without_tx_code else statements.REDEEM
         async with self._engine.begin() as connection:
-            row = (await connection.execute(statement, {"code": code_hash, "now": now})).first()
+            row = (
+                await connection.execute(
+                    statement, {"code": code_hash, "issuer": grant.issuer_id, "now": now}
+                )
+            ).first()
             if row is None:
                 return None
             await connection.execute(

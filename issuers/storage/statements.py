@@ -16,6 +16,7 @@ from issuers.storage.tables import GRANTS, OFFERS, STATUS_LISTS
 def _redeem(*, without_tx_code: bool) -> Any:
     conditions = [
         OFFERS.c.code_hash == bindparam("code"),
+        OFFERS.c.issuer_id == bindparam("issuer"),
         OFFERS.c.state == OFFERED,
         OFFERS.c.expires_at > bindparam("now"),
     ]

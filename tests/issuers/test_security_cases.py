@@ -445,3 +445,17 @@ def test_operator_api_is_per_agency(client: TestClient[Any]) -> None:
     )
     assert bad_claims.status_code == 422
     assert "birthdate must be a date (YYYY-MM-DD)" in bad_claims.json()["errors"]
+
+
+@pytest.mark.parametrize("with_tx_code", [False, True])
+def test_a_code_sent_to_another_agency_does_not_burn_the_offer(
+    client: TestClient[Any], with_tx_code: bool
+) -> None:
+    offer, tx_code = _offer(client, tx_code=with_tx_code)
+    for _ in range(6):  # more than the attempt limit
+        _error(
+            client.post("/issuers/transport-agency/token", data=_token_form(_code(offer), tx_code)),
+            400,
+            "invalid_grant",
+        )
+    assert client.post(TOKEN, data=_token_form(_code(offer), tx_code)).status_code == 200
