@@ -139,15 +139,14 @@ class IssuedCredential:
 
 @dataclass(frozen=True, slots=True)
 class StatusListState:
-    """One status list of an agency: the statuses of every credential it references
-    (index → status, VALID omitted), its version, and the last published token."""
+    """One status list of an agency: its size, its version (raised by every status
+    change), and the last published token."""
 
     list_id: str
     issuer_id: str
     bits: int
     size: int
     version: int
-    statuses: dict[int, int]
     published_token: str | None
     published_version: int | None
     published_at: float | None

@@ -101,6 +101,10 @@ class CredentialLedger(Protocol):
 
     async def status_list(self, list_id: str) -> StatusListState | None: ...
 
+    async def statuses(self, list_id: str) -> dict[int, int]:
+        """Index → status of the list's credentials that are not VALID."""
+        ...
+
     async def publish(self, list_id: str, version: int, token: str, at: float) -> None: ...
 
     async def change_status(

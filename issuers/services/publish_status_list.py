@@ -41,7 +41,7 @@ async def status_list_token(
         age = now - state.published_at
         return PublishedStatusList(state.published_token, state.version, max(0, int(ttl - age)))
     status_list = StatusList.empty(state.bits, state.size)
-    for index, status in state.statuses.items():
+    for index, status in (await context.ledger.statuses(list_id)).items():
         status_list.set(index, status)
     signer = await context.keys.signer(issuer_id)
     token = build_status_list_token(

@@ -333,22 +333,25 @@ class SqlCredentialLedger:
             row = await session.get(StatusListRow, list_id)
             if row is None:
                 return None
-            statuses = await session.execute(
-                select(CredentialRow.status_index, CredentialRow.status).where(
-                    CredentialRow.status_list_id == list_id, CredentialRow.status != 0
-                )
-            )
             return StatusListState(
                 list_id=row.list_id,
                 issuer_id=row.issuer_id,
                 bits=row.bits,
                 size=row.size,
                 version=row.version,
-                statuses={index: status for index, status in statuses.all()},
                 published_token=row.published_token,
                 published_version=row.published_version,
                 published_at=row.published_at,
             )
+
+    async def statuses(self, list_id: str) -> dict[int, int]:
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(CredentialRow.status_index, CredentialRow.status).where(
+                    CredentialRow.status_list_id == list_id, CredentialRow.status != 0
+                )
+            )
+            return {index: status for index, status in rows.all()}
 
     async def publish(self, list_id: str, version: int, token: str, at: float) -> None:
         async with self._sessions.begin() as session:
