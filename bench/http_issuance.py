@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,8 +25,8 @@ from bench.http_client import Connection
 from bench.national_id import SUBJECT
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
+from tests.support.server import ROOT, idwallet_env, running_server
 
-ROOT = Path(__file__).resolve().parent.parent
 GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
 
@@ -50,40 +48,14 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def server(database_url: str | None, var_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    env = _env(var_dir, database_url)
-    env.update(IDWALLET_PORT=str(port), IDWALLET_LOG_LEVEL="WARNING")
-    command = [sys.executable, "-m", "app.cli", "serve"]
+    """``idwallet serve`` with one worker, pinned to the first CPU where there are two."""
+    prefix: list[str] = []
     if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
-        command = ["taskset", "-c", "0", *command]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        prefix = ["taskset", "-c", "0"]
+    with running_server(var_dir, command_prefix=prefix, **_database_env(database_url)) as running:
+        yield running.base_url
 
 
 async def _create_offers(client: httpx.AsyncClient, key: str, count: int) -> list[str]:
@@ -197,9 +169,8 @@ async def _measure(
     ]
 
 
-def _env(var_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDWALLET_")}
-    env["IDWALLET_VAR_DIR"] = str(var_dir)
+def _database_env(database_url: str | None) -> dict[str, str]:
+    env = {"IDWALLET_LOG_LEVEL": "WARNING"}
     if database_url:
         env["IDWALLET_DATABASE_URL"] = database_url
     return env
@@ -242,7 +213,7 @@ def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResul
                     cwd=ROOT,
                     check=True,
                     capture_output=True,
-                    env=_env(var_dir, url),
+                    env=idwallet_env(var_dir, **_database_env(url)),
                 )
                 with server(url, var_dir) as base:
                     results.extend(

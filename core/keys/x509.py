@@ -174,7 +174,7 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, Exception):
+    except Exception:
         return False
     return True
 

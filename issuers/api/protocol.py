@@ -27,8 +27,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def _context(state: State) -> IssuerContext:
     context: IssuerContext = state.issuers
-    if context is None:  # pragma: no cover - set by the app's lifespan
-        raise NotFoundException()
     return context
 
 

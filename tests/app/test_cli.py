@@ -10,12 +10,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.server import ROOT, idwallet_env
 
 
 def _idwallet(var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDWALLET_")}
-    env["IDWALLET_VAR_DIR"] = str(var_dir)
+    env = idwallet_env(var_dir)
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         capture_output=True,

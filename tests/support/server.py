@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +41,14 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(var_dir: Path, **extra: str) -> Iterator[RunningServer]:
+def running_server(
+    var_dir: Path, *, command_prefix: Sequence[str] = (), **extra: str
+) -> Iterator[RunningServer]:
+    """``command_prefix`` runs the server under another command (``taskset -c 0``)."""
     port = free_port()
     env = idwallet_env(var_dir, **extra)
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [*command_prefix, sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
