@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
-from issuers.domain import AccessGrant
+from issuers.domain import OFFERED, AccessGrant, Offer
 from issuers.services.codes import random_token, same, sha256_hex, tx_code_hash
 from issuers.services.context import IssuerContext
 from issuers.services.metadata import PRE_AUTHORIZED_GRANT
@@ -56,14 +56,14 @@ async def exchange_pre_authorized_code(
         redeemed = await context.offers.redeem_without_tx_code(code_hash, now, grant)
         if redeemed is not None:
             return _token_response(token, lifetime)
-        offer = await context.offers.get_by_code(code_hash)
-        if offer is not None and offer.issuer_id == issuer_id and offer.tx_code_hash is not None:
+        offer = await _live_offer(context, code_hash, issuer_id, now)
+        if offer is not None and offer.tx_code_hash is not None:
             raise InvalidRequest("this offer needs its transaction code (tx_code)")
         raise InvalidGrant("the pre-authorized code is not valid")
     counted = await context.offers.reserve_tx_code_attempt(code_hash, issuer_id, now)
     if counted is None:
-        offer = await context.offers.get_by_code(code_hash)
-        if offer is not None and offer.issuer_id == issuer_id and offer.tx_code_hash is None:
+        offer = await _live_offer(context, code_hash, issuer_id, now)
+        if offer is not None and offer.tx_code_hash is None:
             raise InvalidRequest("this offer has no transaction code")
         raise InvalidGrant("the pre-authorized code is not valid")
     if counted.tx_code_hash is None or not same(
@@ -74,6 +74,22 @@ async def exchange_pre_authorized_code(
     if await context.offers.redeem(code_hash, now, grant) is None:
         raise InvalidGrant("the pre-authorized code is not valid")
     return _token_response(token, lifetime)
+
+
+async def _live_offer(
+    context: IssuerContext, code_hash: str, issuer_id: str, now: float
+) -> Offer | None:
+    """The agency's unredeemed, unexpired offer for this code, to name what the request lacks;
+    anything else is simply an invalid code."""
+    offer = await context.offers.get_by_code(code_hash)
+    if (
+        offer is None
+        or offer.issuer_id != issuer_id
+        or offer.state != OFFERED
+        or offer.expires_at <= now
+    ):
+        return None
+    return offer
 
 
 def _token_response(token: str, lifetime: float) -> dict[str, Any]:

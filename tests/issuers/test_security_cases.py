@@ -459,3 +459,11 @@ def test_a_code_sent_to_another_agency_does_not_burn_the_offer(
             "invalid_grant",
         )
     assert client.post(TOKEN, data=_token_form(_code(offer), tx_code)).status_code == 200
+
+
+def test_a_used_offer_is_invalid_grant_whatever_the_tx_code(client: TestClient[Any]) -> None:
+    offer, tx_code = _offer(client, tx_code=True)
+    assert client.post(TOKEN, data=_token_form(_code(offer), tx_code)).status_code == 200
+    # No longer "needs its tx_code" nor "has none": the code is simply spent.
+    _error(client.post(TOKEN, data=_token_form(_code(offer))), 400, "invalid_grant")
+    _error(client.post(TOKEN, data=_token_form(_code(offer), tx_code)), 400, "invalid_grant")
