@@ -27,9 +27,11 @@ from app.issuer_keys import DeploymentIssuerKeys
 from app.operator_keys import OperatorKeyring, load_operator_keys
 from app.settings import Settings
 from core.errors import Problem, ProtocolError
+from core.storage.driver import is_postgresql
 from issuers import api as issuer_api
 from issuers.services.catalog import load_catalog
 from issuers.services.context import IssuerContext
+from issuers.storage.postgres_issuance import PostgresCredentialLedger, PostgresOfferStore
 from issuers.storage.sql import (
     SqlAuditLog,
     SqlCredentialLedger,
@@ -81,13 +83,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             issuer_keys = DeploymentIssuerKeys(deployment, agencies)
             await issuer_keys.certify_all()
             sessions = deployment.sessions
+            # PostgreSQL takes the issuance hot path in its own driver's terms.
+            on_postgres = is_postgresql(deployment.engine)
             app.state.issuers = IssuerContext(
                 agencies=agencies,
                 public_base_url=settings.public_base_url,
                 keys=issuer_keys,
-                offers=SqlOfferStore(sessions),
+                offers=(PostgresOfferStore if on_postgres else SqlOfferStore)(sessions),
                 grants=SqlGrantStore(sessions),
-                ledger=SqlCredentialLedger(sessions),
+                ledger=(PostgresCredentialLedger if on_postgres else SqlCredentialLedger)(sessions),
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
             )

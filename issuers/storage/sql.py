@@ -8,46 +8,34 @@ concurrent requests on SQLite and PostgreSQL alike end with exactly one winner.
 
 from __future__ import annotations
 
-import dataclasses
-import secrets
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.encoding import json_dumps, strict_json_object
-from core.status_list.token import StatusReference
 from issuers.domain import (
     OFFERED,
     AccessGrant,
     AuditEvent,
     CredentialSelector,
     IssuedCredential,
-    NonceReused,
     Offer,
     StatusListState,
 )
-from issuers.ports import GrantWork, SignCredentials
+from issuers.ports import GrantWork
 from issuers.storage import statements
+from issuers.storage.grant_work import StatusPlaces, TransactionGrantWork
+from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
 from issuers.storage.tables import (
-    STATUS_LISTS,
     AuditRow,
     CredentialRow,
     GrantRow,
-    NonceRow,
     OfferRow,
     StatusListRow,
 )
-
-STATUS_BITS = 2
-STATUS_LIST_SIZE = 1 << 17
-#: A list stops taking new credentials once this share of its indices is used, so that a
-#: random free index is always found in a few tries.
-STATUS_LIST_FILL = 0.5
-MAX_INDEX_TRIES = 64
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -57,7 +45,7 @@ def _engine_of(sessions: Sessions) -> AsyncEngine:
     return engine
 
 
-def _offer(row: Any) -> Offer:
+def offer_from_row(row: Any) -> Offer:
     return Offer(
         offer_id=row.offer_id,
         issuer_id=row.issuer_id,
@@ -73,25 +61,6 @@ def _offer(row: Any) -> Offer:
         expires_at=row.expires_at,
         redeemed_at=row.redeemed_at,
     )
-
-
-SWEEP_ONE_IN = 64
-
-
-async def _insert_new(
-    connection: AsyncConnection, table: type[Any], values: dict[str, Any]
-) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL): True if the row went in."""
-    statement = statements.insert_new(connection.dialect.name, table.__table__)
-    result = await connection.execute(statement, values)
-    inserted: bool = result.rowcount == 1
-    return inserted
-
-
-async def _sweep_used_nonces(session: AsyncConnection, now: float) -> None:
-    """Used ``c_nonce`` records are only needed until the nonce would have expired anyway."""
-    expired = select(NonceRow.nonce_hash).where(NonceRow.expires_at <= now).limit(200)
-    await session.execute(delete(NonceRow).where(NonceRow.nonce_hash.in_(expired)))
 
 
 def _credential(row: CredentialRow) -> IssuedCredential:
@@ -137,12 +106,12 @@ class SqlOfferStore:
     async def get(self, issuer_id: str, offer_id: str) -> Offer | None:
         async with self._sessions() as session:
             row = await session.get(OfferRow, offer_id)
-            return _offer(row) if row is not None and row.issuer_id == issuer_id else None
+            return offer_from_row(row) if row is not None and row.issuer_id == issuer_id else None
 
     async def get_by_code(self, code_hash: str) -> Offer | None:
         async with self._sessions() as session:
             row = await session.scalar(select(OfferRow).where(OfferRow.code_hash == code_hash))
-            return _offer(row) if row is not None else None
+            return offer_from_row(row) if row is not None else None
 
     async def for_subject(self, issuer_id: str, subject_id: str) -> list[Offer]:
         async with self._sessions() as session:
@@ -151,7 +120,7 @@ class SqlOfferStore:
                 .where(OfferRow.issuer_id == issuer_id, OfferRow.subject_id == subject_id)
                 .order_by(OfferRow.created_at)
             )
-            return [_offer(r) for r in rows]
+            return [offer_from_row(r) for r in rows]
 
     async def reserve_tx_code_attempt(
         self, code_hash: str, issuer_id: str, now: float
@@ -171,7 +140,7 @@ class SqlOfferStore:
                 .returning(OfferRow)
             )
             row = result.scalars().first()
-            return _offer(row) if row is not None else None
+            return offer_from_row(row) if row is not None else None
 
     async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
         return await self._redeem(code_hash, now, grant, without_tx_code=False)
@@ -204,7 +173,7 @@ class SqlOfferStore:
                     "used": False,
                 },
             )
-            return _offer(row)
+            return offer_from_row(row)
 
 
 class SqlGrantStore:
@@ -228,50 +197,7 @@ class SqlCredentialLedger:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
         self._engine = _engine_of(sessions)
-        #: The list each agency last issued on: a hint only, checked by every UPDATE.
-        self._current: dict[str, tuple[str, int]] = {}
-
-    async def _active_list(
-        self, connection: AsyncConnection, issuer_id: str, count: int
-    ) -> tuple[str, int]:
-        """The agency's newest list with room (id and size); a new one when all are full
-        enough. Reserves ``count`` places on it in the same statement."""
-        hint = self._current.get(issuer_id)
-        if hint is not None and await self._reserve(connection, hint[0], count, hint[1]):
-            return hint
-        lists = STATUS_LISTS
-        for _ in range(3):
-            rows = (
-                await connection.execute(
-                    select(lists.c.list_id, lists.c.size)
-                    .where(lists.c.issuer_id == issuer_id)
-                    .order_by(lists.c.list_id.desc())
-                )
-            ).all()
-            for row in rows:
-                if await self._reserve(connection, row.list_id, count, row.size):
-                    self._current[issuer_id] = (row.list_id, row.size)
-                    return row.list_id, row.size
-            list_id = f"{issuer_id}-{len(rows) + 1:04d}"
-            values = {
-                "list_id": list_id,
-                "issuer_id": issuer_id,
-                "bits": STATUS_BITS,
-                "size": STATUS_LIST_SIZE,
-                "allocated": 0,
-                "version": 0,
-            }
-            await _insert_new(connection, StatusListRow, values)  # or another request opened it
-        raise RuntimeError("no status list could be opened")
-
-    @staticmethod
-    async def _reserve(connection: AsyncConnection, list_id: str, count: int, size: int) -> bool:
-        result = await connection.execute(
-            statements.RESERVE_PLACES,
-            {"list": list_id, "places": count, "limit": int(size * STATUS_LIST_FILL)},
-        )
-        reserved: bool = result.rowcount == 1
-        return reserved
+        self._places = StatusPlaces()
 
     @asynccontextmanager
     async def open_grant(self, token_hash: str, now: float) -> AsyncIterator[GrantWork | None]:
@@ -294,39 +220,14 @@ class SqlCredentialLedger:
             grant = AccessGrant(
                 token_hash, used.offer_id, used.issuer_id, used.expires_at, used=False
             )
-            yield _SqlGrantWork(self, connection, grant, _offer(offer))
-
-    async def _allocate(
-        self,
-        connection: AsyncConnection,
-        list_id: str,
-        size: int,
-        offer: Offer,
-        *,
-        now: float,
-        expires_at: float,
-        notification_id: str,
-    ) -> IssuedCredential:
-        """A random index no credential on this list has ever had (the unique constraint
-        decides under concurrency; a collision just draws again)."""
-        for _ in range(MAX_INDEX_TRIES):
-            credential = IssuedCredential(
-                credential_id=uuid.uuid4().hex,
-                issuer_id=offer.issuer_id,
-                offer_id=offer.offer_id,
-                subject_id=offer.subject_id,
-                configuration_id=offer.configuration_id,
-                status_list_id=list_id,
-                status_index=secrets.randbelow(size),
-                status=0,
-                issued_at=now,
-                expires_at=expires_at,
-                notification_id=notification_id,
+            work = TransactionGrantWork(
+                CoreIssuanceStatements(connection), self._places, grant, offer_from_row(offer)
             )
-            values = {**dataclasses.asdict(credential), "notification_event": None}
-            if await _insert_new(connection, CredentialRow, values):
-                return credential
-        raise RuntimeError("no free status index found")
+            try:
+                yield work
+            except BaseException:
+                work.rolled_back()
+                raise
 
     async def status_list(self, list_id: str) -> StatusListState | None:
         async with self._sessions() as session:
@@ -421,60 +322,6 @@ class SqlCredentialLedger:
             )
             updated: bool = result.rowcount > 0  # type: ignore[attr-defined]
             return updated
-
-
-class _SqlGrantWork:
-    def __init__(
-        self,
-        ledger: SqlCredentialLedger,
-        connection: AsyncConnection,
-        grant: AccessGrant,
-        offer: Offer,
-    ) -> None:
-        self._ledger = ledger
-        self._connection = connection
-        self.grant = grant
-        self.offer = offer
-
-    async def issue(
-        self,
-        *,
-        count: int,
-        now: float,
-        expires_at: float,
-        status_list_uri: Callable[[str], str],
-        sign: SignCredentials,
-        nonces: list[tuple[str, float]],
-    ) -> tuple[list[IssuedCredential], list[str]]:
-        connection, offer = self._connection, self.offer
-        for nonce_hash, nonce_expires_at in nonces:
-            row = {
-                "nonce_hash": nonce_hash,
-                "issuer_id": offer.issuer_id,
-                "expires_at": nonce_expires_at,
-            }
-            if not await _insert_new(connection, NonceRow, row):
-                raise NonceReused(nonce_hash)
-        if secrets.randbelow(SWEEP_ONE_IN) == 0:
-            await _sweep_used_nonces(connection, now)
-        list_id, size = await self._ledger._active_list(connection, offer.issuer_id, count)
-        notification_id = uuid.uuid4().hex
-        issued = [
-            await self._ledger._allocate(
-                connection,
-                list_id,
-                size,
-                offer,
-                now=now,
-                expires_at=expires_at,
-                notification_id=notification_id,
-            )
-            for _ in range(count)
-        ]
-        references = [StatusReference(c.status_index, status_list_uri(list_id)) for c in issued]
-        credentials = sign(references)
-        assert len(credentials) == count
-        return issued, credentials
 
 
 class SqlAuditLog:

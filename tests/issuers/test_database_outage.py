@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
-from tests.issuers.wallet import Wallet
+from tests.issuers.wallet import Wallet, proof, read_offer
 from tests.support.postgres import run_in_thread
 
 
@@ -57,3 +57,45 @@ def test_dropped_connections_give_503_then_recover(
     )  # and issuance works again
     _, credentials, _ = Wallet(client).receive(created["offer_uri"])
     assert len(credentials) == 1
+
+
+def _after_503(send: Any) -> Any:
+    """The first answer on a dropped connection is 503 with Retry-After; the retry is the
+    answer that counts."""
+    response = send()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
+    assert response.json()["error"] == "temporarily_unavailable"
+    return send()
+
+
+def test_issuance_across_dropped_connections(client: TestClient[Any], database_url: str) -> None:
+    """The issuance hot path (PostgreSQL's own driver) answers a dropped connection with 503,
+    keeps the code and the grant unspent, and works on the retry."""
+    if "postgresql" not in database_url:
+        pytest.skip("connections are dropped by the PostgreSQL server")
+    wallet = Wallet(client)
+    offers = [
+        read_offer(
+            client, create_offer(client, "civil-registry", "national_id", CITIZEN)["offer_uri"]
+        )
+        for _ in range(2)
+    ]
+    metadata = wallet.metadata(offers[0]["credential_issuer"])
+    first = wallet.token(offers[0])
+    assert first.status_code == 200
+    holder = wallet.new_holder()
+
+    assert run_in_thread(_terminate_backends(database_url)) >= 1
+    second = _after_503(lambda: wallet.token(offers[1]))
+    assert second.status_code == 200, second.text
+
+    assert run_in_thread(_terminate_backends(database_url)) >= 1
+    nonce = wallet.nonce(metadata)
+    body = {
+        "credential_configuration_id": "national_id",
+        "proofs": {"jwt": [proof(holder, offers[0]["credential_issuer"], nonce)]},
+    }
+    issued = _after_503(lambda: wallet.credential(metadata, first.json()["access_token"], body))
+    assert issued.status_code == 200, issued.text
+    assert len(issued.json()["credentials"]) == 1

@@ -1,0 +1,50 @@
+"""The PostgreSQL driver's own connection, borrowed from the engine's pool, for the few
+statements on a hot path where SQLAlchemy's execution machinery costs about as much as
+the database round trip itself.
+
+The connection stays the pool's: it is checked out and returned as usual, and one that
+broke under a statement is invalidated with the rest of the pool and reported as
+``ConnectionError``, which the application answers with 503 like any other outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+#: Errors after which the connection cannot be trusted again.
+_CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # terminated by an administrator
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def is_postgresql(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+
+
+@asynccontextmanager
+async def postgres_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """An ``asyncpg.Connection`` from ``engine``'s pool, outside any transaction."""
+    connection = await engine.connect()  # its failures are SQLAlchemy's, handled as such
+    try:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        try:
+            yield driver
+        except _CONNECTION_LOST as exc:
+            # The others in the pool are most likely as dead as this one (a restart,
+            # a failover): start the pool afresh, as SQLAlchemy does on a disconnect.
+            await connection.invalidate()
+            await engine.dispose()
+            raise ConnectionError("the database connection was lost") from exc
+    finally:
+        await connection.close()

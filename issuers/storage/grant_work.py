@@ -1,0 +1,190 @@
+"""The credential request's transaction, written once over a handful of statements that
+each database driver implements (SQLAlchemy Core for SQLite, PostgreSQL's own driver on
+the hot path there).
+
+Every single-use rule is one conditional statement whose row count decides: a used
+``c_nonce`` and a status index are ``INSERT … ON CONFLICT DO NOTHING``, so concurrent
+requests end with exactly one winner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from core.status_list.token import StatusReference
+from issuers.domain import AccessGrant, IssuedCredential, NonceReused, Offer
+from issuers.ports import SignCredentials
+
+STATUS_BITS = 2
+STATUS_LIST_SIZE = 1 << 17
+#: A list stops taking new credentials once this share of its indices is used, so that a
+#: random free index is always found in a few tries.
+STATUS_LIST_FILL = 0.5
+MAX_INDEX_TRIES = 64
+#: Places reserved on a list at a time by one process.
+PLACE_BLOCK = 64
+#: Expired used-nonce records are swept by one credential request in this many.
+SWEEP_ONE_IN = 64
+
+
+class IssuanceStatements(Protocol):
+    """The statements of a credential request, on the request's open transaction."""
+
+    async def use_nonce(self, nonce_hash: str, issuer_id: str, expires_at: float) -> bool:
+        """Record a used ``c_nonce``; False if it was used before."""
+
+    async def sweep_nonces(self, now: float) -> None:
+        """Forget some used ``c_nonce`` records that have expired anyway."""
+
+    async def reserve_places(self, list_id: str, places: int, limit: int) -> bool:
+        """Count ``places`` more on the list unless that passes ``limit``."""
+
+    async def lists_of(self, issuer_id: str) -> list[tuple[str, int]]:
+        """The agency's status lists (id, size), newest first."""
+
+    async def open_list(self, values: dict[str, Any]) -> None:
+        """Add a status list unless one of that id exists."""
+
+    async def add_credential(self, values: dict[str, Any]) -> bool:
+        """Record an issued credential; False if its status index is taken."""
+
+
+@dataclasses.dataclass
+class _PlaceBlock:
+    list_id: str
+    size: int
+    remaining: int
+
+
+class StatusPlaces:
+    """Places on each agency's current status list, reserved a block at a time: the
+    list's shared counter is touched once per block, not once per credential, so
+    concurrent issuances do not queue on its row lock. A block a rolled-back transaction
+    reserved is forgotten with it."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[str, _PlaceBlock] = {}
+
+    async def take(
+        self, statements: IssuanceStatements, issuer_id: str, count: int
+    ) -> tuple[str, int, bool]:
+        """``count`` places: (list id, size, whether a block was reserved just now)."""
+        block = self._blocks.get(issuer_id)
+        if block is not None and block.remaining >= count:
+            block.remaining -= count
+            return block.list_id, block.size, False
+        places = max(count, PLACE_BLOCK)
+        list_id, size = await _active_list(statements, issuer_id, places, block)
+        self._blocks[issuer_id] = _PlaceBlock(list_id, size, places - count)
+        return list_id, size, True
+
+    def forget(self, issuer_id: str) -> None:
+        self._blocks.pop(issuer_id, None)
+
+
+async def _active_list(
+    statements: IssuanceStatements, issuer_id: str, places: int, hint: _PlaceBlock | None
+) -> tuple[str, int]:
+    """The agency's newest list with room (id and size), a new one when all are full
+    enough, with ``places`` reserved on it."""
+
+    def limit(size: int) -> int:
+        return int(size * STATUS_LIST_FILL)
+
+    if hint is not None and await statements.reserve_places(hint.list_id, places, limit(hint.size)):
+        return hint.list_id, hint.size
+    for _ in range(3):
+        lists = await statements.lists_of(issuer_id)
+        for list_id, size in lists:
+            if await statements.reserve_places(list_id, places, limit(size)):
+                return list_id, size
+        await statements.open_list(  # or another request opened it meanwhile
+            {
+                "list_id": f"{issuer_id}-{len(lists) + 1:04d}",
+                "issuer_id": issuer_id,
+                "bits": STATUS_BITS,
+                "size": STATUS_LIST_SIZE,
+                "allocated": 0,
+                "version": 0,
+            }
+        )
+    raise RuntimeError("no status list could be opened")
+
+
+class TransactionGrantWork:
+    """A credential request's work on a grant its open transaction has used up."""
+
+    def __init__(
+        self,
+        statements: IssuanceStatements,
+        places: StatusPlaces,
+        grant: AccessGrant,
+        offer: Offer,
+    ) -> None:
+        self._statements = statements
+        self._places = places
+        self.grant = grant
+        self.offer = offer
+        self.reserved_block = False
+
+    def rolled_back(self) -> None:
+        if self.reserved_block:
+            self._places.forget(self.grant.issuer_id)
+
+    async def issue(
+        self,
+        *,
+        count: int,
+        now: float,
+        expires_at: float,
+        status_list_uri: Callable[[str], str],
+        sign: SignCredentials,
+        nonces: list[tuple[str, float]],
+    ) -> tuple[list[IssuedCredential], list[str]]:
+        statements, offer = self._statements, self.offer
+        for nonce_hash, nonce_expires_at in nonces:
+            if not await statements.use_nonce(nonce_hash, offer.issuer_id, nonce_expires_at):
+                raise NonceReused(nonce_hash)
+        if secrets.randbelow(SWEEP_ONE_IN) == 0:
+            await statements.sweep_nonces(now)
+        list_id, size, self.reserved_block = await self._places.take(
+            statements, offer.issuer_id, count
+        )
+        notification_id = uuid.uuid4().hex
+        issued = [
+            await self._allocate(list_id, size, now, expires_at, notification_id)
+            for _ in range(count)
+        ]
+        references = [StatusReference(c.status_index, status_list_uri(list_id)) for c in issued]
+        credentials = sign(references)
+        assert len(credentials) == count
+        return issued, credentials
+
+    async def _allocate(
+        self, list_id: str, size: int, now: float, expires_at: float, notification_id: str
+    ) -> IssuedCredential:
+        """A random index no credential on this list has ever had (the unique constraint
+        decides under concurrency; a collision just draws again)."""
+        offer = self.offer
+        for _ in range(MAX_INDEX_TRIES):
+            credential = IssuedCredential(
+                credential_id=uuid.uuid4().hex,
+                issuer_id=offer.issuer_id,
+                offer_id=offer.offer_id,
+                subject_id=offer.subject_id,
+                configuration_id=offer.configuration_id,
+                status_list_id=list_id,
+                status_index=secrets.randbelow(size),
+                status=0,
+                issued_at=now,
+                expires_at=expires_at,
+                notification_id=notification_id,
+            )
+            values = {**dataclasses.asdict(credential), "notification_event": None}
+            if await self._statements.add_credential(values):
+                return credential
+        raise RuntimeError("no free status index found")

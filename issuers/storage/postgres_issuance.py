@@ -1,0 +1,165 @@
+"""The issuance hot path on PostgreSQL, in its own driver's terms.
+
+Redeeming a pre-authorized code is one statement (the offer's update and the access
+grant's insert in one ``WITH``), and a credential request's transaction is BEGIN, the
+grant used up and its offer read in one statement, the ``c_nonce`` and the credential
+recorded, COMMIT. Every statement is prepared once per connection by the driver.
+Everything else goes through the SQLAlchemy implementations these classes extend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
+from typing import Any
+
+from core.storage.driver import postgres_connection
+from issuers.domain import OFFERED, REDEEMED, AccessGrant, Offer
+from issuers.ports import GrantWork
+from issuers.storage.grant_work import TransactionGrantWork
+from issuers.storage.sql import SqlCredentialLedger, SqlOfferStore, offer_from_row
+from issuers.storage.tables import CredentialRow, StatusListRow
+
+#: $8 true when the offer's transaction code was checked already; false redeems only
+#: offers without one.
+REDEEM = (
+    "WITH redeemed AS ("
+    " UPDATE issuer_offers SET state = $6, redeemed_at = $3"
+    " WHERE code_hash = $1 AND issuer_id = $2 AND state = $7 AND expires_at > $3"
+    " AND ($8 OR tx_code_hash IS NULL) RETURNING *"
+    "), granted AS ("
+    " INSERT INTO issuer_access_grants (token_hash, offer_id, issuer_id, expires_at, used)"
+    " SELECT $4, offer_id, issuer_id, $5, false FROM redeemed"
+    ") SELECT * FROM redeemed"
+)
+USE_GRANT = (
+    "WITH used AS ("
+    " UPDATE issuer_access_grants SET used = true"
+    " WHERE token_hash = $1 AND NOT used AND expires_at > $2"
+    " RETURNING offer_id, issuer_id, expires_at"
+    ") SELECT used.issuer_id AS grant_issuer_id, used.expires_at AS grant_expires_at, o.*"
+    " FROM used JOIN issuer_offers o ON o.offer_id = used.offer_id"
+)
+USE_NONCE = (
+    "INSERT INTO issuer_nonces (nonce_hash, issuer_id, expires_at) VALUES ($1, $2, $3)"
+    " ON CONFLICT DO NOTHING"
+)
+SWEEP_NONCES = (
+    "DELETE FROM issuer_nonces WHERE nonce_hash IN"
+    " (SELECT nonce_hash FROM issuer_nonces WHERE expires_at <= $1 LIMIT 200)"
+)
+RESERVE_PLACES = (
+    "UPDATE issuer_status_lists SET allocated = allocated + $2"
+    " WHERE list_id = $1 AND allocated + $2 <= $3"
+)
+LISTS_OF = (
+    "SELECT list_id, size FROM issuer_status_lists WHERE issuer_id = $1 ORDER BY list_id DESC"
+)
+
+
+_INSERT_NEW: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _insert_new_sql(table: str, columns: tuple[str, ...]) -> str:
+    """INSERT … ON CONFLICT DO NOTHING of these columns, composed once per shape from
+    the table's own names."""
+    sql = _INSERT_NEW.get((table, columns))
+    if sql is None:
+        places = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({places})"  # noqa: S608
+            " ON CONFLICT DO NOTHING"
+        )
+        _INSERT_NEW[table, columns] = sql
+    return sql
+
+
+def _changed_one(status: str) -> bool:
+    """The command tag of an INSERT, UPDATE or DELETE says how many rows it touched."""
+    return status.rsplit(" ", 1)[-1] == "1"
+
+
+def _offer(record: Any) -> Offer:
+    return offer_from_row(SimpleNamespace(**dict(record)))
+
+
+class PostgresIssuanceStatements:
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    async def use_nonce(self, nonce_hash: str, issuer_id: str, expires_at: float) -> bool:
+        return _changed_one(
+            await self._connection.execute(USE_NONCE, nonce_hash, issuer_id, expires_at)
+        )
+
+    async def sweep_nonces(self, now: float) -> None:
+        await self._connection.execute(SWEEP_NONCES, now)
+
+    async def reserve_places(self, list_id: str, places: int, limit: int) -> bool:
+        return _changed_one(await self._connection.execute(RESERVE_PLACES, list_id, places, limit))
+
+    async def lists_of(self, issuer_id: str) -> list[tuple[str, int]]:
+        rows = await self._connection.fetch(LISTS_OF, issuer_id)
+        return [(row["list_id"], row["size"]) for row in rows]
+
+    async def open_list(self, values: dict[str, Any]) -> None:
+        await self._insert_new(StatusListRow, values)
+
+    async def add_credential(self, values: dict[str, Any]) -> bool:
+        return await self._insert_new(CredentialRow, values)
+
+    async def _insert_new(self, table: Any, values: dict[str, Any]) -> bool:
+        known = table.__table__.columns
+        columns = tuple(name for name in values if name in known)
+        if len(columns) != len(values):
+            raise ValueError(f"not columns of {table.__tablename__}: {set(values) - set(columns)}")
+        sql = _insert_new_sql(table.__tablename__, columns)
+        return _changed_one(await self._connection.execute(sql, *values.values()))
+
+
+class PostgresOfferStore(SqlOfferStore):
+    async def _redeem(
+        self, code_hash: str, now: float, grant: AccessGrant, *, without_tx_code: bool
+    ) -> Offer | None:
+        async with postgres_connection(self._engine) as connection:
+            record = await connection.fetchrow(
+                REDEEM,
+                code_hash,
+                grant.issuer_id,
+                now,
+                grant.token_hash,
+                grant.expires_at,
+                REDEEMED,
+                OFFERED,
+                not without_tx_code,
+            )
+        return _offer(record) if record is not None else None
+
+
+class PostgresCredentialLedger(SqlCredentialLedger):
+    @asynccontextmanager
+    async def open_grant(self, token_hash: str, now: float) -> AsyncIterator[GrantWork | None]:
+        async with (
+            postgres_connection(self._engine) as connection,
+            connection.transaction(),
+        ):
+            record = await connection.fetchrow(USE_GRANT, token_hash, now)
+            if record is None:
+                yield None
+                return
+            grant = AccessGrant(
+                token_hash,
+                record["offer_id"],
+                record["grant_issuer_id"],
+                record["grant_expires_at"],
+                used=False,
+            )
+            work = TransactionGrantWork(
+                PostgresIssuanceStatements(connection), self._places, grant, _offer(record)
+            )
+            try:
+                yield work
+            except BaseException:
+                work.rolled_back()
+                raise
