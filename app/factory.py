@@ -23,9 +23,10 @@ from app.errors import (
     validation_error,
 )
 from app.health import HealthController
-from app.issuer_keys import DeploymentIssuerKeys
 from app.operator_keys import OperatorKeyring, load_operator_keys
 from app.settings import Settings
+from app.tenant_keys import issuer_keys as tenant_issuer_keys
+from app.verifier_wiring import verifier_role
 from core.errors import Problem, ProtocolError
 from core.storage.driver import is_postgresql
 from issuers import api as issuer_api
@@ -38,6 +39,7 @@ from issuers.storage.sql import (
     SqlGrantStore,
     SqlOfferStore,
 )
+from verifiers import api as verifier_api
 
 VERSION = "0.1.0"
 
@@ -80,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         deployment = Deployment.open(settings)
         app.state.deployment = deployment
         try:
-            issuer_keys = DeploymentIssuerKeys(deployment, agencies)
+            issuer_keys = tenant_issuer_keys(deployment, agencies)
             await issuer_keys.certify_all()
             sessions = deployment.sessions
             # PostgreSQL takes the issuance hot path in its own driver's terms.
@@ -95,15 +97,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
             )
-            app.state.operator_access = OperatorKeyring(
-                load_operator_keys(settings, list(agencies))
-            )
-            yield
+            async with verifier_role(app, settings, deployment) as verifiers:
+                keyring = OperatorKeyring(
+                    load_operator_keys(settings, [*agencies, *verifiers.parties])
+                )
+                app.state.operator_access = keyring
+                app.state.counter_access = keyring
+                yield
         finally:
             await deployment.close()
 
     return Litestar(
-        route_handlers=[HealthController, *issuer_api.WALLET_FACING, *issuer_api.OPERATOR],
+        route_handlers=[
+            HealthController,
+            *issuer_api.WALLET_FACING,
+            *issuer_api.OPERATOR,
+            *verifier_api.WALLET_FACING,
+            *verifier_api.COUNTER,
+        ],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         exception_handlers={

@@ -32,6 +32,10 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in env.get(PREFIX + name, "").split(",") if v.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "development"
@@ -48,6 +52,11 @@ class Settings:
     signing_alg: str = "ES256"
     log_level: str = "INFO"
     max_request_bytes: int = 1024 * 1024
+    presentation_request_lifetime: int = 300
+    verifier_result_retention: int = 900
+    trusted_issuer_anchors: Path | None = None
+    trusted_issuers: tuple[str, ...] = ()
+    outbound_http_hosts: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -84,6 +93,13 @@ class Settings:
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        issuer_anchors = env.get(PREFIX + "TRUSTED_ISSUER_ANCHORS") or None
+        trusted_issuers = _list(env, "TRUSTED_ISSUERS")
+        if not all(i.startswith("https://") for i in trusted_issuers):
+            raise SettingsError(f"{PREFIX}TRUSTED_ISSUERS must list https issuer identifiers")
+        http_hosts = _list(env, "OUTBOUND_HTTP_HOSTS")
+        if http_hosts and environment == "production":
+            raise SettingsError(f"{PREFIX}OUTBOUND_HTTP_HOSTS is for development only")
         return cls(
             environment=environment,
             host=host,
@@ -99,4 +115,11 @@ class Settings:
             signing_alg=signing_alg,
             log_level=log_level,
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            presentation_request_lifetime=_int(env, "PRESENTATION_REQUEST_LIFETIME", 300, 30, 3600),
+            verifier_result_retention=_int(
+                env, "VERIFIER_RESULT_RETENTION", 900, 60, 30 * 24 * 3600
+            ),
+            trusted_issuer_anchors=Path(issuer_anchors) if issuer_anchors else None,
+            trusted_issuers=trusted_issuers,
+            outbound_http_hosts=http_hosts,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -160,8 +160,13 @@ def key_from_jwks(jwks: object, kid: object) -> PublicKey:
 class MetadataIssuerKeys:
     """JWT VC Issuer Metadata (§4), fetched through ``fetch_json`` (the SSRF-safe client)."""
 
-    def __init__(self, fetch_json: FetchJson) -> None:
+    def __init__(
+        self, fetch_json: FetchJson, *, trusted_issuers: Iterable[str] | None = None
+    ) -> None:
+        """``trusted_issuers``: the only ``iss`` values whose metadata is believed; without
+        it any ``https`` issuer that publishes metadata is (for wallets, not verifiers)."""
         self._fetch = fetch_json
+        self._trusted = None if trusted_issuers is None else frozenset(trusted_issuers)
 
     async def resolve(
         self, header: Mapping[str, Any], payload: Mapping[str, Any]
@@ -169,6 +174,8 @@ class MetadataIssuerKeys:
         iss = payload.get("iss")
         if not isinstance(iss, str):
             raise IssuerKeyError("the credential has no iss to discover metadata from")
+        if self._trusted is not None and iss not in self._trusted:
+            raise IssuerKeyError("the issuer is not one this verifier trusts by metadata")
         metadata = await self._fetch(jwt_vc_issuer_metadata_url(iss))
         if not isinstance(metadata, Mapping) or metadata.get("issuer") != iss:
             raise IssuerKeyError("JWT VC Issuer Metadata names another issuer")

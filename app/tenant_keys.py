@@ -1,0 +1,111 @@
+"""The roles' signing keys on the deployment's key provider: every agency and every
+relying party has its own key with an access certificate under the trust anchor,
+remembered for a minute per process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.access_certificates import ensure_access_certificate
+from app.deployment import Deployment
+from core.keys.signer import Signer
+from core.keys.x509 import AccessCertificateRequest
+from issuers.domain import Agency
+from verifiers.domain import RelyingParty
+
+SIGNER_CACHE_SECONDS = 60.0
+log = logging.getLogger("idwallet.keys")
+
+
+def _certificate_request(
+    names: tuple[str, ...], organization: str, public_base_url: str, identifier: str
+) -> AccessCertificateRequest:
+    host = urlsplit(public_base_url).hostname
+    return AccessCertificateRequest(
+        common_name=names[0],
+        organization=organization,
+        dns_names=(host,) if host else (),
+        uris=(identifier,),
+    )
+
+
+class DeploymentTenantKeys:
+    """``signer(tenant_id)`` and ``jwks(tenant_id)`` for one role's tenants."""
+
+    def __init__(
+        self, deployment: Deployment, tenants: dict[str, tuple[str, AccessCertificateRequest]]
+    ) -> None:
+        self._deployment = deployment
+        self._tenants = tenants  # tenant id → (key owner, certificate request)
+        self._signers: dict[str, tuple[float, Signer]] = {}
+
+    async def certify_all(self) -> None:
+        """At start-up: every tenant gets a current access certificate. A deployment that
+        cannot certify at all stops here; one whose database is not reachable yet starts
+        anyway (not ready) and certifies on first use."""
+        for tenant_id in self._tenants:
+            try:
+                await self.signer(tenant_id, fresh=True)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("access certificates not checked at start-up: %s", type(exc).__name__)
+                return
+
+    async def signer(self, tenant_id: str, *, fresh: bool = False) -> Signer:
+        cached = self._signers.get(tenant_id)
+        now = time.monotonic()
+        if cached is not None and not fresh and now - cached[0] < SIGNER_CACHE_SECONDS:
+            return cached[1]
+        owner, request = self._tenants[tenant_id]
+        signer = await ensure_access_certificate(self._deployment, owner, request)
+        self._signers[tenant_id] = (now, signer)
+        return signer
+
+    async def jwks(self, tenant_id: str) -> list[dict[str, str]]:
+        return await self._deployment.keys.public_jwks(self._tenants[tenant_id][0])
+
+
+def issuer_keys(deployment: Deployment, agencies: dict[str, Agency]) -> DeploymentTenantKeys:
+    base = deployment.settings.public_base_url
+    return DeploymentTenantKeys(
+        deployment,
+        {
+            issuer_id: (
+                agency.key_owner,
+                _certificate_request(
+                    _english_first(tuple((d.locale, d.name) for d in agency.display)),
+                    agency.organization,
+                    base,
+                    agency.identifier(base),
+                ),
+            )
+            for issuer_id, agency in agencies.items()
+        },
+    )
+
+
+def verifier_keys(deployment: Deployment, parties: dict[str, RelyingParty]) -> DeploymentTenantKeys:
+    base = deployment.settings.public_base_url
+    return DeploymentTenantKeys(
+        deployment,
+        {
+            verifier_id: (
+                party.key_owner,
+                _certificate_request(
+                    _english_first(tuple((d.locale, d.text) for d in party.display)),
+                    party.organization,
+                    base,
+                    f"{base}/verifiers/{verifier_id}",
+                ),
+            )
+            for verifier_id, party in parties.items()
+        },
+    )
+
+
+def _english_first(names: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    english = [name for locale, name in names if locale.split("-")[0] == "en"]
+    return tuple(english) + tuple(name for _, name in names)

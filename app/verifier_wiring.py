@@ -1,0 +1,100 @@
+"""Assembling the verifier role: relying parties and their keys, the transaction store,
+the issuer trust policy (deployment anchor, extra anchors, issuers trusted by metadata),
+and the outbound client that fetches status lists and metadata.
+
+Status lists of this deployment's own agencies are fetched over HTTP like anyone else's,
+but in process: requests to the deployment's own public origin go to the application
+itself, so a development deployment on ``http://127.0.0.1`` checks its own credentials
+without opening the SSRF guard to loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from cryptography import x509
+from litestar import Litestar
+
+from app.deployment import Deployment
+from app.settings import Settings, SettingsError
+from app.tenant_keys import verifier_keys
+from core.http.client import OutboundClient
+from core.sdjwt_vc.issuer_keys import IssuerKeyPolicy, MetadataIssuerKeys, X5cIssuerKeys
+from verifiers.services.catalog import load_relying_parties, load_templates
+from verifiers.services.context import PresentationPolicy, VerifierContext
+from verifiers.services.validate_presentation import PresentationValidator, StatusListCache
+from verifiers.storage.published_documents import PublishedDocuments
+from verifiers.storage.sql import SqlTransactionStore
+
+log = logging.getLogger("idwallet.verifiers")
+PURGE_EVERY_SECONDS = 60.0
+
+
+def issuer_anchors(settings: Settings, deployment: Deployment) -> list[x509.Certificate]:
+    anchors = [deployment.trust_anchor.certificate]
+    if settings.trusted_issuer_anchors is not None:
+        try:
+            anchors += x509.load_pem_x509_certificates(settings.trusted_issuer_anchors.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read IDWALLET_TRUSTED_ISSUER_ANCHORS: {exc}") from exc
+    return anchors
+
+
+@contextlib.asynccontextmanager
+async def verifier_role(
+    app: Litestar, settings: Settings, deployment: Deployment
+) -> AsyncIterator[VerifierContext]:
+    templates = load_templates(settings.public_base_url)
+    parties = load_relying_parties(templates)
+    keys = verifier_keys(deployment, parties)
+    await keys.certify_all()
+    outbound = OutboundClient(
+        local={settings.public_base_url: httpx.ASGITransport(app=app)},  # type: ignore[arg-type]
+        allow_http_hosts=settings.outbound_http_hosts,
+    )
+    documents = PublishedDocuments(outbound)
+    trust = IssuerKeyPolicy(
+        x5c=X5cIssuerKeys(issuer_anchors(settings, deployment)),
+        metadata=MetadataIssuerKeys(documents.fetch_json, trusted_issuers=settings.trusted_issuers),
+    )
+    context = VerifierContext(
+        parties=parties,
+        templates=templates,
+        public_base_url=settings.public_base_url,
+        keys=keys,
+        transactions=SqlTransactionStore(deployment.engine),
+        status_lists=documents,
+        issuer_keys=trust,
+        secret=deployment.derived_secret("verifier responses"),
+        policy=PresentationPolicy(
+            request_lifetime=float(settings.presentation_request_lifetime),
+            result_retention=float(settings.verifier_result_retention),
+        ),
+    )
+    app.state.verifiers = context
+    app.state.presentation_validator = PresentationValidator(context, StatusListCache())
+    purger = asyncio.create_task(_purge_results(context))
+    try:
+        yield context
+    finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+        await outbound.close()
+
+
+async def _purge_results(context: VerifierContext) -> None:
+    """Results (and the personal data in them) live only for the configured retention."""
+    while True:
+        try:
+            before = context.clock.now() - context.policy.result_retention
+            purged = await context.transactions.purge(before)
+            if purged:
+                log.info("purged %d presentation transactions", purged)
+        except Exception as exc:
+            log.warning("purging presentation results failed: %s", type(exc).__name__)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)

@@ -1,0 +1,1 @@
+"""The one outbound HTTP client: SSRF guard, timeouts, size caps, no redirects."""

@@ -1,0 +1,141 @@
+"""End to end: our issuer issues, a wallet written with other people's code presents, our
+verifier checks (OpenID4VP 1.0 with DCQL, both response modes, cross- and same-device)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from litestar.testing import TestClient
+
+from core.keys.signer import SoftwareSigner
+from tests.issuers.test_catalog import CITIZEN, DRIVER
+from tests.issuers.test_issuance import create_offer
+from tests.issuers.wallet import Wallet
+from tests.verifiers.presenter import (
+    create_request,
+    disclose_for,
+    fetch_request,
+    present,
+    respond,
+    transaction_status,
+)
+
+
+def issued(
+    client: TestClient[Any], issuer_id: str = "civil-registry", claims: dict[str, Any] = CITIZEN
+) -> tuple[str, SoftwareSigner]:
+    configuration = "national_id" if issuer_id == "civil-registry" else "driving_licence"
+    created = create_offer(client, issuer_id, configuration, claims)
+    _, credentials, holders = Wallet(client).receive(created["offer_uri"])
+    return credentials[0], holders[0]
+
+
+def requested_paths(request_payload: dict[str, Any], query_id: str) -> list[list[Any]]:
+    query = next(q for q in request_payload["dcql_query"]["credentials"] if q["id"] == query_id)
+    return [c["path"] for c in query.get("claims", [])]
+
+
+@pytest.mark.parametrize("response_mode", ["direct_post", "direct_post.jwt"])
+def test_bar_checks_age_over_18_and_nothing_else(
+    client: TestClient[Any], response_mode: str
+) -> None:
+    credential, holder = issued(client)
+    created = create_request(
+        client, "bar-age-check", template="age_over_18", response_mode=response_mode
+    )
+    assert created["status"] == "waiting"
+    assert created["qr"]["svg"].startswith("<svg") and created["uri"].startswith("openid4vp://")
+    assert urlsplit(created["uri"]).scheme == "openid4vp"
+    request = fetch_request(client, created["uri"])
+    assert request.client_id.startswith("x509_san_dns:")
+    assert request.payload["response_mode"] == response_mode
+    paths = requested_paths(request.payload, "national_id")
+    assert paths == [["age_over_18"]]
+    status = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
+    assert status["status"] == "request_fetched"
+
+    presentation = present(credential, holder, request, disclose_for(paths))
+    response = respond(client, request, {"national_id": [presentation]})
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+
+    result = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
+    assert result["status"] == "verified", result
+    proved = result["result"]["credentials"]["national_id"][0]
+    assert proved["claims"] == {"age_over_18": True}
+    checks = {c["check"]: c["passed"] for c in result["result"]["checks"]}
+    for name in (
+        "sd_jwt",
+        "trust_chain",
+        "issuer_signature",
+        "disclosures",
+        "freshness",
+        "key_binding",
+        "profile",
+        "status",
+        "dcql",
+    ):
+        assert checks[f"national_id: {name}"] is True
+    assert checks["dcql"] is True
+
+
+def test_city_hall_identity_and_address_by_post(client: TestClient[Any]) -> None:
+    credential, holder = issued(client)
+    for template in ("identity", "address"):
+        created = create_request(
+            client, "city-hall-counter", template=template, request_uri_method="post"
+        )
+        assert "request_uri_method=post" in created["uri"]
+        request = fetch_request(client, created["uri"], wallet_nonce="wallet-nonce-1234")
+        assert request.client_id.startswith("x509_hash:")
+        paths = requested_paths(request.payload, "national_id")
+        presentation = present(credential, holder, request, disclose_for(paths))
+        response = respond(client, request, {"national_id": [presentation]})
+        assert response.status_code == 200, response.text
+        result = transaction_status(client, "city-hall-counter", created["transaction_id"]).json()
+        assert result["status"] == "verified", result
+        claims = result["result"]["credentials"]["national_id"][0]["claims"]
+        if template == "identity":
+            assert claims == {k: CITIZEN[k] for k in ("given_name", "family_name", "birthdate", "nationality")}
+        else:
+            assert claims == {"address": CITIZEN["address"]}
+
+
+def test_driving_entitlement(client: TestClient[Any]) -> None:
+    credential, holder = issued(client, "transport-agency", DRIVER)
+    created = create_request(client, "city-hall-counter", template="driving_entitlement")
+    request = fetch_request(client, created["uri"])
+    paths = requested_paths(request.payload, "driving_licence")
+    presentation = present(
+        credential,
+        holder,
+        request,
+        {"given_name": True, "family_name": True, "driving_privileges": [True, True]},
+    )
+    response = respond(client, request, {"driving_licence": [presentation]})
+    assert response.status_code == 200, response.text
+    result = transaction_status(client, "city-hall-counter", created["transaction_id"]).json()
+    assert result["status"] == "verified", result
+    claims = result["result"]["credentials"]["driving_licence"][0]["claims"]
+    assert claims["driving_privileges"] == DRIVER["driving_privileges"]
+    assert paths == [["given_name"], ["family_name"], ["driving_privileges"]]
+
+
+def test_bank_identity_includes_the_document_number(client: TestClient[Any]) -> None:
+    credential, holder = issued(client)
+    created = create_request(client, "bank-kyc", template="identity")
+    request = fetch_request(client, created["uri"])
+    paths = requested_paths(request.payload, "national_id")
+    assert ["document_number"] in paths
+    response = respond(
+        client,
+        request,
+        {"national_id": [present(credential, holder, request, disclose_for(paths))]},
+    )
+    assert response.status_code == 200, response.text
+    result = transaction_status(client, "bank-kyc", created["transaction_id"]).json()
+    assert result["result"]["credentials"]["national_id"][0]["claims"]["document_number"] == (
+        CITIZEN["document_number"]
+    )

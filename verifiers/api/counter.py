@@ -1,0 +1,264 @@
+"""The counter API: a clerk's screen, authenticated per relying party (a counter key of one
+verifier opens nothing of another). Errors are problem details (RFC 9457)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from core.encoding import StrictJsonError, json_dumps, strict_json_object
+from core.errors import Problem
+from core.qr import QrImages, render_qr
+from verifiers.ports import CounterAccess
+from verifiers.services.context import UnknownRelyingParty, VerifierContext
+from verifiers.services.create_request import (
+    PresentationRequestOptions,
+    create_presentation_request,
+    wallet_uri,
+)
+from verifiers.services.follow_transaction import (
+    find_transaction,
+    follow,
+    release_same_device_result,
+    transaction_view,
+)
+
+MAX_COUNTER_BODY = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
+_QR_CACHE: OrderedDict[str, QrImages] = OrderedDict()
+_QR_CACHE_SIZE = 512
+QR_TITLE = "Scan with your wallet to share the requested data"
+
+
+def verifier_context(state: State) -> VerifierContext:
+    context: VerifierContext = state.verifiers
+    return context
+
+
+def authorized(state: State, request: Request[Any, Any, Any], verifier_id: str) -> VerifierContext:
+    context = verifier_context(state)
+    access: CounterAccess = state.counter_access
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key or not access.allows(verifier_id, key.strip()):
+        raise Problem(401, "Unauthorized", "a counter key of this verifier is required")
+    try:
+        context.party(verifier_id)
+    except UnknownRelyingParty:
+        raise Problem(404, "Not Found", "no such verifier") from None
+    return context
+
+
+def iso_time(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _with_times(view: dict[str, Any]) -> dict[str, Any]:
+    for name in ("created_at", "expires_at", "request_fetched_at", "completed_at"):
+        view[name] = iso_time(view[name])
+    return view
+
+
+async def _json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_COUNTER_BODY:
+        raise Problem(413, "Payload Too Large", f"the body is larger than {MAX_COUNTER_BODY} bytes")
+    try:
+        return strict_json_object(body, max_bytes=MAX_COUNTER_BODY)
+    except StrictJsonError as exc:
+        raise Problem(400, "Bad Request", f"the body is not acceptable JSON: {exc}") from exc
+
+
+def _qr(transaction_id: str, uri: str) -> QrImages:
+    images = _QR_CACHE.get(transaction_id)
+    if images is None:
+        images = render_qr(uri, title=QR_TITLE)
+        _QR_CACHE[transaction_id] = images
+        if len(_QR_CACHE) > _QR_CACHE_SIZE:
+            _QR_CACHE.popitem(last=False)
+    return images
+
+
+def _options(body: dict[str, Any]) -> PresentationRequestOptions:
+    known = {"template", "dcql_query", "response_mode", "same_device", "request_uri_method"}
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise Problem(400, "Bad Request", f"unknown member {unknown[0]!r}")
+    template = body.get("template")
+    if template is not None and not isinstance(template, str):
+        raise Problem(400, "Bad Request", "template must be a string")
+    same_device = body.get("same_device", False)
+    response_mode = body.get("response_mode", "direct_post")
+    method = body.get("request_uri_method", "get")
+    if not isinstance(same_device, bool) or not isinstance(response_mode, str):
+        raise Problem(400, "Bad Request", "same_device is a boolean, response_mode a string")
+    if not isinstance(method, str):
+        raise Problem(400, "Bad Request", "request_uri_method is get or post")
+    return PresentationRequestOptions(
+        template=template,
+        dcql_query=body.get("dcql_query"),
+        response_mode=response_mode,
+        same_device=same_device,
+        request_uri_method=method,
+    )
+
+
+class CounterPresentationController(Controller):
+    path = "/verifiers/{verifier_id:str}/presentations"
+    tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
+
+    @post("/", summary="Ask a citizen's wallet for a presentation", status_code=HTTP_201_CREATED)
+    async def create(
+        self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        context = authorized(state, request, verifier_id)
+        options = _options(await _json_object(request))
+        created = await create_presentation_request(context, verifier_id, options)
+        transaction = created.transaction
+        images = _qr(transaction.transaction_id, created.uri)
+        base = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
+        body: dict[str, Any] = {
+            "transaction_id": transaction.transaction_id,
+            "status": transaction.status,
+            "uri": created.uri,
+            "request_uri": created.request_uri,
+            "client_id": transaction.client_id,
+            "response_mode": transaction.response_mode,
+            "dcql_query": transaction.dcql_query,
+            "expires_at": iso_time(transaction.expires_at),
+            "status_url": base,
+            "events_url": f"{base}/events",
+            "qr": {
+                "svg": images.svg,
+                "png_base64": base64.b64encode(images.png).decode("ascii"),
+                "svg_url": f"{base}/qr.svg",
+                "png_url": f"{base}/qr.png",
+            },
+        }
+        if created.session_token is not None:
+            body["same_device_link"] = created.uri
+            body["session_token"] = created.session_token
+        return Response(body, status_code=HTTP_201_CREATED, headers=NO_STORE)
+
+    @get("/{transaction_id:str}", summary="Status and result of a presentation request")
+    async def status(
+        self,
+        verifier_id: FromPath[str],
+        transaction_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, Any]]:
+        context = authorized(state, request, verifier_id)
+        transaction = await find_transaction(context, verifier_id, transaction_id)
+        view = transaction_view(transaction, context.clock.now())
+        return Response(_with_times(view), headers=NO_STORE)
+
+    @get(
+        "/{transaction_id:str}/events",
+        summary="Status changes as server-sent events, until verified, failed or expired",
+        media_type="text/event-stream",
+    )
+    async def events(
+        self,
+        verifier_id: FromPath[str],
+        transaction_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> ServerSentEvent:
+        context = authorized(state, request, verifier_id)
+        await find_transaction(context, verifier_id, transaction_id)
+
+        async def stream() -> AsyncIterator[ServerSentEventMessage]:
+            async for view in follow(context, verifier_id, transaction_id):
+                yield ServerSentEventMessage(
+                    data=json_dumps(_with_times(view)), event=view["status"]
+                )
+
+        return ServerSentEvent(stream(), headers=NO_STORE)
+
+    @get(
+        "/{transaction_id:str}/qr.svg",
+        summary="The request's QR code as SVG",
+        media_type="image/svg+xml",
+    )
+    async def qr_svg(
+        self,
+        verifier_id: FromPath[str],
+        transaction_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[str]:
+        images = await self._images(verifier_id, transaction_id, state, request)
+        return Response(images.svg, media_type="image/svg+xml", headers=NO_STORE)
+
+    @get(
+        "/{transaction_id:str}/qr.png",
+        summary="The request's QR code as PNG",
+        media_type="image/png",
+    )
+    async def qr_png(
+        self,
+        verifier_id: FromPath[str],
+        transaction_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[bytes]:
+        images = await self._images(verifier_id, transaction_id, state, request)
+        return Response(images.png, media_type="image/png", headers=NO_STORE)
+
+    async def _images(
+        self, verifier_id: str, transaction_id: str, state: State, request: Request[Any, Any, Any]
+    ) -> QrImages:
+        context = authorized(state, request, verifier_id)
+        transaction = await find_transaction(context, verifier_id, transaction_id)
+        return _qr(transaction_id, wallet_uri(context, transaction))
+
+
+class SameDeviceController(Controller):
+    """The same-device flow's landing point: the wallet redirects the citizen's browser
+    here with a ``response_code``; the session that started the request exchanges it,
+    with its session token, for the result, once."""
+
+    path = "/verifiers/{verifier_id:str}/presentations/{transaction_id:str}"
+    tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
+
+    @post(
+        "/release",
+        summary="The same-device result, once, for the starting session",
+        status_code=HTTP_200_OK,
+    )
+    async def release(
+        self,
+        verifier_id: FromPath[str],
+        transaction_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, Any]]:
+        context = verifier_context(state)
+        try:
+            context.party(verifier_id)
+        except UnknownRelyingParty:
+            raise Problem(404, "Not Found", "no such verifier") from None
+        body = await _json_object(request)
+        code, token = body.get("response_code"), body.get("session_token")
+        if not isinstance(code, str) or not isinstance(token, str):
+            raise Problem(400, "Bad Request", "response_code and session_token are required")
+        view = await release_same_device_result(
+            context, verifier_id, transaction_id, response_code=code, session_token=token
+        )
+        return Response(_with_times(view), headers=NO_STORE)

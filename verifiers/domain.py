@@ -1,0 +1,121 @@
+"""The verifier's domain: relying parties (tenants), what they may ask for, and the life
+of one presentation request.
+
+A transaction moves through a closed set of states (OpenID4VP 1.0 §5, §8.2):
+``waiting`` (QR shown) → ``request_fetched`` (the wallet read the request object) →
+``verified`` | ``failed``; ``expired`` when nobody answered in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.claim_paths import ClaimPath
+
+SD_JWT_VC_FORMAT = "dc+sd-jwt"
+CLIENT_ID_PREFIXES = frozenset({"x509_hash", "x509_san_dns"})
+RESPONSE_MODES = frozenset({"direct_post", "direct_post.jwt"})
+
+WAITING = "waiting"
+REQUEST_FETCHED = "request_fetched"
+VERIFIED = "verified"
+FAILED = "failed"
+EXPIRED = "expired"
+FINAL_STATES = frozenset({VERIFIED, FAILED, EXPIRED})
+
+
+@dataclass(frozen=True, slots=True)
+class LocalizedText:
+    locale: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateCredential:
+    """One credential a template asks for: accepted types and the claims wanted."""
+
+    id: str
+    vct_values: tuple[str, ...]
+    claims: tuple[ClaimPath, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A named check a counter can pick (``age_over_18``, ``identity``…)."""
+
+    name: str
+    display: tuple[LocalizedText, ...]
+    credentials: tuple[TemplateCredential, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """A purpose a relying party is registered for: a template, perhaps with more claims."""
+
+    template: str
+    description: tuple[LocalizedText, ...]
+    additional_claims: tuple[ClaimPath, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RelyingParty:
+    """A service counter's organisation: one tenant of the verifier role."""
+
+    verifier_id: str
+    organization: str
+    display: tuple[LocalizedText, ...]
+    purposes: dict[str, Purpose]
+    client_id_prefix: str = "x509_hash"
+
+    @property
+    def key_owner(self) -> str:
+        return f"verifier:{self.verifier_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One named validation step and its outcome, as the counter sees it."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"check": self.name, "passed": self.passed}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One presentation request. Secrets are kept only as hashes where the verifier never
+    needs them back (``response_code``); the ``nonce`` and ``state`` are needed to check
+    the answer and are single-use."""
+
+    transaction_id: str
+    verifier_id: str
+    request_id: str
+    purpose: str | None
+    dcql_query: dict[str, Any]
+    nonce: str
+    state: str
+    response_mode: str
+    same_device: bool
+    client_id: str
+    status: str
+    created_at: float
+    expires_at: float
+    request_fetched_at: float | None = None
+    completed_at: float | None = None
+    #: {"claims": ..., "checks": [...], "error": ...} once the wallet answered.
+    result: dict[str, Any] | None = None
+    response_code_hash: str | None = None
+    wallet_nonce: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def effective_status(self, now: float) -> str:
+        if self.status not in FINAL_STATES and now >= self.expires_at:
+            return EXPIRED
+        return self.status

@@ -1,0 +1,54 @@
+"""What the verifier's use cases need from the outside, each as a small protocol."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from core.keys.signer import Signer
+from verifiers.domain import Transaction
+
+
+class TransactionStore(Protocol):
+    async def add(self, transaction: Transaction) -> None: ...
+
+    async def get(self, verifier_id: str, transaction_id: str) -> Transaction | None: ...
+
+    async def by_request_id(self, request_id: str) -> Transaction | None: ...
+
+    async def mark_request_fetched(
+        self, request_id: str, now: float, wallet_nonce: str | None
+    ) -> Transaction | None:
+        """``waiting`` → ``request_fetched`` for a live transaction, exactly once."""
+
+    async def complete(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        result: dict[str, Any],
+        now: float,
+        response_code_hash: str | None,
+    ) -> bool:
+        """``request_fetched`` → ``verified``/``failed``, exactly once (the ``state`` is
+        consumed here): False when another answer got there first or it expired."""
+
+    async def release_result(
+        self, verifier_id: str, transaction_id: str, response_code_hash: str
+    ) -> Transaction | None:
+        """The same-device result, once, to whoever holds the ``response_code``."""
+
+    async def purge(self, before: float) -> int:
+        """Forget transactions (and the personal data in their results) created before."""
+
+
+class VerifierKeys(Protocol):
+    async def signer(self, verifier_id: str) -> Signer: ...
+
+
+class CounterAccess(Protocol):
+    def allows(self, verifier_id: str, credential: str) -> bool: ...
+
+
+class StatusListSource(Protocol):
+    async def fetch(self, uri: str) -> str:
+        """The ``statuslist+jwt`` published at ``uri`` (fetched or from cache)."""

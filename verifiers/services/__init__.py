@@ -1,0 +1,1 @@
+"""The verifier's use cases, one per module."""

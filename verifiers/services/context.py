@@ -1,0 +1,47 @@
+"""Everything the verifier's use cases share: the catalog, the public URL, the ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.clock import SYSTEM_CLOCK, Clock
+from core.sdjwt_vc.issuer_keys import IssuerKeyResolver
+from verifiers.domain import RelyingParty, Template
+from verifiers.ports import StatusListSource, TransactionStore, VerifierKeys
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationPolicy:
+    """Lifetimes and windows of a presentation request."""
+
+    request_lifetime: float = 300.0  # the QR code, its request object and the answer
+    result_retention: float = 900.0  # then the result and its personal data are purged
+    key_binding_max_age: float = 300.0  # a KB-JWT older than this is refused
+    leeway: float = 60.0  # clock skew accepted on iat/exp/nbf
+
+
+class UnknownRelyingParty(LookupError):
+    """No verifier with that ``verifier_id`` (answered 404, like any unknown path)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierContext:
+    parties: dict[str, RelyingParty]
+    templates: dict[str, Template]
+    public_base_url: str
+    keys: VerifierKeys
+    transactions: TransactionStore
+    status_lists: StatusListSource
+    issuer_keys: IssuerKeyResolver
+    secret: bytes
+    policy: PresentationPolicy = field(default_factory=PresentationPolicy)
+    clock: Clock = SYSTEM_CLOCK
+
+    def party(self, verifier_id: str) -> RelyingParty:
+        party = self.parties.get(verifier_id)
+        if party is None:
+            raise UnknownRelyingParty(verifier_id)
+        return party
+
+    def base(self, verifier_id: str) -> str:
+        return f"{self.public_base_url}/verifiers/{verifier_id}"

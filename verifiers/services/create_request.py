@@ -1,0 +1,197 @@
+"""A counter creates a presentation request (OpenID4VP 1.0 §5, §5.10 ``request_uri``).
+
+The request asks only for what the relying party is registered for: a named template it
+holds a purpose for, or raw DCQL (§6) whose every credential type and claim lies within
+its registered purposes. Over-asking is refused when the request is created, before any
+wallet sees it.
+
+The QR code carries only ``client_id``, ``request_uri`` and, when the counter wants it,
+``request_uri_method=post`` (§5.10); everything else is in the signed request object.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import msgspec
+
+from core.claim_paths import ClaimPath
+from core.dcql.parse import DcqlError, parse_dcql_query
+from core.errors import Problem
+from core.keys.signer import Signer
+from verifiers.domain import (
+    RESPONSE_MODES,
+    SD_JWT_VC_FORMAT,
+    WAITING,
+    RelyingParty,
+    Transaction,
+)
+from verifiers.services.context import VerifierContext
+
+WALLET_SCHEME = "openid4vp://"
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationRequestOptions:
+    template: str | None = None
+    dcql_query: Any = None
+    response_mode: str = "direct_post"
+    same_device: bool = False
+    request_uri_method: str = "get"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedRequest:
+    transaction: Transaction
+    uri: str
+    request_uri: str
+    session_token: str | None
+
+
+def client_id_for(party: RelyingParty, signer: Signer, public_base_url: str) -> str:
+    """§5.9.3: ``x509_hash`` is the base64url SHA-256 of the leaf certificate's DER;
+    ``x509_san_dns`` names the DNS SAN of that certificate (this deployment's host)."""
+    if not signer.x5c:
+        raise RuntimeError(f"verifier {party.verifier_id} has no access certificate")
+    if party.client_id_prefix == "x509_san_dns":
+        return f"x509_san_dns:{urlsplit(public_base_url).hostname}"
+    leaf = base64.b64decode(signer.x5c[0])
+    digest = base64.urlsafe_b64encode(hashlib.sha256(leaf).digest()).rstrip(b"=").decode()
+    return f"x509_hash:{digest}"
+
+
+def _refused(detail: str) -> Problem:
+    return Problem(422, "Request not allowed", detail)
+
+
+def template_query(context: VerifierContext, party: RelyingParty, name: str) -> dict[str, Any]:
+    purpose = party.purposes.get(name)
+    if purpose is None:
+        raise _refused(f"{party.verifier_id} is not registered for the check {name!r}")
+    template = context.templates[name]
+    credentials = []
+    for credential in template.credentials:
+        paths = list(dict.fromkeys([*credential.claims, *purpose.additional_claims]))
+        credentials.append(
+            {
+                "id": credential.id,
+                "format": SD_JWT_VC_FORMAT,
+                "meta": {"vct_values": list(credential.vct_values)},
+                "claims": [{"path": list(p)} for p in paths],
+            }
+        )
+    return {"credentials": credentials}
+
+
+def _allowed(context: VerifierContext, party: RelyingParty) -> dict[str, set[ClaimPath]]:
+    """The claims the party may ask for, per credential type."""
+    allowed: dict[str, set[ClaimPath]] = {}
+    for name, purpose in party.purposes.items():
+        for credential in context.templates[name].credentials:
+            for vct in credential.vct_values:
+                allowed.setdefault(vct, set()).update(
+                    [*credential.claims, *purpose.additional_claims]
+                )
+    return allowed
+
+
+def check_registration(context: VerifierContext, party: RelyingParty, raw: Any) -> dict[str, Any]:
+    """Raw DCQL, validated (§6) and held to the party's registration."""
+    try:
+        query = parse_dcql_query(raw)
+    except DcqlError as exc:
+        raise Problem(400, "Invalid DCQL query", str(exc)) from exc
+    allowed = _allowed(context, party)
+    for credential in query.credentials:
+        if credential.format != SD_JWT_VC_FORMAT:
+            raise _refused(f"only {SD_JWT_VC_FORMAT} credentials can be requested")
+        vcts = credential.meta.get("vct_values")
+        if not isinstance(vcts, list) or not vcts:
+            raise _refused(f"credential query {credential.id!r} must name its vct_values")
+        unknown = [v for v in vcts if v not in allowed]
+        if unknown:
+            raise _refused(
+                f"{party.verifier_id} is not registered for credentials of type {unknown[0]}"
+            )
+        if isinstance(credential.claims, msgspec.UnsetType):
+            continue  # only what is always disclosed
+        for claim in credential.claims:
+            path = tuple(claim.path)
+            if not all(path in allowed[v] for v in vcts):
+                raise _refused(
+                    f"{party.verifier_id} is not registered to ask for the claim {list(path)}"
+                )
+    result: dict[str, Any] = query.to_json()
+    return result
+
+
+async def create_presentation_request(
+    context: VerifierContext, verifier_id: str, options: PresentationRequestOptions
+) -> CreatedRequest:
+    party = context.party(verifier_id)
+    if (options.template is None) == (options.dcql_query is None):
+        raise Problem(400, "Invalid request", "give either template or dcql_query")
+    if options.response_mode not in RESPONSE_MODES:
+        raise Problem(400, "Invalid request", "response_mode is direct_post or direct_post.jwt")
+    if options.request_uri_method not in ("get", "post"):
+        raise Problem(400, "Invalid request", "request_uri_method is get or post")
+    if options.template is not None:
+        if options.template not in context.templates:
+            raise Problem(404, "Unknown template", f"no check named {options.template!r}")
+        dcql = template_query(context, party, options.template)
+    else:
+        dcql = check_registration(context, party, options.dcql_query)
+    signer = await context.keys.signer(verifier_id)
+    now = context.clock.now()
+    session_token = secrets.token_urlsafe(32) if options.same_device else None
+    transaction = Transaction(
+        transaction_id=uuid.uuid4().hex,
+        verifier_id=verifier_id,
+        request_id=secrets.token_urlsafe(24),
+        purpose=options.template,
+        dcql_query=dcql,
+        nonce=secrets.token_urlsafe(32),
+        state=secrets.token_urlsafe(32),
+        response_mode=options.response_mode,
+        same_device=options.same_device,
+        client_id=client_id_for(party, signer, context.public_base_url),
+        status=WAITING,
+        created_at=now,
+        expires_at=now + context.policy.request_lifetime,
+        extra={
+            "request_uri_method": options.request_uri_method,
+            **(
+                {"session_token_hash": hashlib.sha256(session_token.encode()).hexdigest()}
+                if session_token
+                else {}
+            ),
+        },
+    )
+    await context.transactions.add(transaction)
+    return CreatedRequest(
+        transaction,
+        wallet_uri(context, transaction),
+        request_uri(context, transaction),
+        session_token,
+    )
+
+
+def request_uri(context: VerifierContext, transaction: Transaction) -> str:
+    return f"{context.base(transaction.verifier_id)}/requests/{transaction.request_id}"
+
+
+def wallet_uri(context: VerifierContext, transaction: Transaction) -> str:
+    """What the QR code says: ``client_id``, ``request_uri`` and, for POST, the method."""
+    parameters = {
+        "client_id": transaction.client_id,
+        "request_uri": request_uri(context, transaction),
+    }
+    if transaction.extra.get("request_uri_method") == "post":
+        parameters["request_uri_method"] = "post"
+    return f"{WALLET_SCHEME}?{urlencode(parameters)}"

@@ -1,0 +1,112 @@
+"""The Request URI endpoint (OpenID4VP 1.0 §5.10, RFC 9101): the signed request object
+of one transaction, by GET or by POST (§5.10.1 ``wallet_metadata``/``wallet_nonce``).
+
+Single-use: the first fetch moves the transaction to ``request_fetched``; any later fetch
+is refused, so a QR code photographed over a shoulder yields nothing once the citizen's
+wallet has read it. Header ``typ: oauth-authz-req+jwt`` with the ``x5c`` chain of the
+relying party's access certificate (never the anchor); ``aud`` is
+``https://self-issued.me/v2`` (§5.8, static discovery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.encoding import StrictJsonError, strict_json_object
+from core.errors import InvalidRequest, InvalidRequestUriMethod
+from core.jose.jws import sign_compact
+from verifiers.services.context import VerifierContext
+from verifiers.services.response_keys import CONTENT_ENCRYPTIONS, response_public_jwk
+
+REQUEST_OBJECT_TYP = "oauth-authz-req+jwt"
+STATIC_AUDIENCE = "https://self-issued.me/v2"
+SIGNING_ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA"]
+MAX_WALLET_NONCE = 256
+MAX_WALLET_METADATA = 16 * 1024
+
+
+class RequestGone(LookupError):
+    """Unknown, already fetched or expired: the wallet must stop (§5.10.2)."""
+
+
+def _wallet_parameters(form: Mapping[str, list[str]] | None) -> str | None:
+    """Validate what a POSTing wallet sent; returns its ``wallet_nonce``."""
+    if form is None:
+        return None
+    for name in ("wallet_metadata", "wallet_nonce"):
+        if len(form.get(name, [])) > 1:
+            raise InvalidRequest(f"{name} is repeated")
+    metadata = form.get("wallet_metadata", [None])[0]
+    if metadata is not None:
+        if len(metadata) > MAX_WALLET_METADATA:
+            raise InvalidRequest("wallet_metadata is too large")
+        try:
+            strict_json_object(metadata.encode(), max_bytes=MAX_WALLET_METADATA)
+        except StrictJsonError as exc:
+            raise InvalidRequest(f"wallet_metadata is not a JSON object: {exc}") from exc
+    nonce = form.get("wallet_nonce", [None])[0]
+    if nonce is not None and not 0 < len(nonce) <= MAX_WALLET_NONCE:
+        raise InvalidRequest("wallet_nonce is empty or too long")
+    return nonce
+
+
+def client_metadata(
+    context: VerifierContext, response_mode: str, request_id: str
+) -> dict[str, Any]:
+    """§11.1 ``vp_formats_supported``; for ``direct_post.jwt`` the transaction's own
+    encryption key and both content encryptions (HAIP)."""
+    metadata: dict[str, Any] = {
+        "vp_formats_supported": {
+            "dc+sd-jwt": {
+                "sd-jwt_alg_values": SIGNING_ALGORITHMS,
+                "kb-jwt_alg_values": SIGNING_ALGORITHMS,
+            }
+        }
+    }
+    if response_mode == "direct_post.jwt":
+        metadata["jwks"] = {"keys": [response_public_jwk(context.secret, request_id)]}
+        metadata["encrypted_response_enc_values_supported"] = list(CONTENT_ENCRYPTIONS)
+    return metadata
+
+
+async def request_object(
+    context: VerifierContext,
+    verifier_id: str,
+    request_id: str,
+    *,
+    method: str,
+    form: Mapping[str, list[str]] | None = None,
+) -> str:
+    context.party(verifier_id)
+    wallet_nonce = _wallet_parameters(form)
+    known = await context.transactions.by_request_id(request_id)
+    if known is None or known.verifier_id != verifier_id:
+        raise RequestGone(request_id)
+    if known.extra.get("request_uri_method") == "post" and method != "post":
+        raise InvalidRequestUriMethod("this request object is fetched with POST")
+    now = context.clock.now()
+    transaction = await context.transactions.mark_request_fetched(request_id, now, wallet_nonce)
+    if transaction is None:
+        raise RequestGone(request_id)
+    base = context.base(verifier_id)
+    payload: dict[str, Any] = {
+        "iss": transaction.client_id,
+        "aud": STATIC_AUDIENCE,
+        "iat": int(now),
+        "exp": int(transaction.expires_at),
+        "client_id": transaction.client_id,
+        "response_type": "vp_token",
+        "response_mode": transaction.response_mode,
+        "response_uri": f"{base}/responses/{request_id}",
+        "nonce": transaction.nonce,
+        "state": transaction.state,
+        "dcql_query": transaction.dcql_query,
+        "client_metadata": client_metadata(context, transaction.response_mode, request_id),
+    }
+    if wallet_nonce is not None:
+        payload["wallet_nonce"] = wallet_nonce
+    signer = await context.keys.signer(verifier_id)
+    return sign_compact(
+        payload, signer, typ=REQUEST_OBJECT_TYP, include_kid=False, include_x5c=True
+    )

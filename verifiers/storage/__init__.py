@@ -1,0 +1,1 @@
+"""SQL storage of the verifier role (imported only by ``app``)."""

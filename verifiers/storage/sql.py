@@ -1,0 +1,157 @@
+"""SQL implementation of the verifier's ``TransactionStore``.
+
+Every transition is one conditional ``UPDATE`` whose row count decides, so concurrent
+fetches of a request object or concurrent answers end with exactly one winner on SQLite
+and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.encoding import json_dumps, strict_json_object
+from verifiers.domain import REQUEST_FETCHED, WAITING, Transaction
+from verifiers.storage.tables import TransactionRow
+
+_MAX_JSON = 4 * 1024 * 1024
+
+
+def _transaction(row: Any) -> Transaction:
+    return Transaction(
+        transaction_id=row.transaction_id,
+        verifier_id=row.verifier_id,
+        request_id=row.request_id,
+        purpose=row.purpose,
+        dcql_query=strict_json_object(row.dcql_query, max_bytes=_MAX_JSON),
+        nonce=row.nonce,
+        state=row.state,
+        response_mode=row.response_mode,
+        same_device=bool(row.same_device),
+        client_id=row.client_id,
+        status=row.status,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        request_fetched_at=row.request_fetched_at,
+        completed_at=row.completed_at,
+        result=strict_json_object(row.result, max_bytes=_MAX_JSON) if row.result else None,
+        response_code_hash=row.response_code_hash,
+        wallet_nonce=row.wallet_nonce,
+        extra=strict_json_object(row.extra, max_bytes=_MAX_JSON),
+    )
+
+
+_TABLE = cast(Table, TransactionRow.__table__)
+_COLUMNS = _TABLE.c
+
+
+class SqlTransactionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, transaction: Transaction) -> None:
+        values = {
+            "transaction_id": transaction.transaction_id,
+            "verifier_id": transaction.verifier_id,
+            "request_id": transaction.request_id,
+            "purpose": transaction.purpose,
+            "dcql_query": json_dumps(transaction.dcql_query),
+            "nonce": transaction.nonce,
+            "state": transaction.state,
+            "response_mode": transaction.response_mode,
+            "same_device": transaction.same_device,
+            "client_id": transaction.client_id,
+            "status": transaction.status,
+            "created_at": transaction.created_at,
+            "expires_at": transaction.expires_at,
+            "result": None,
+            "extra": json_dumps(transaction.extra),
+        }
+        async with self._engine.begin() as connection:
+            await connection.execute(_TABLE.insert(), values)
+
+    async def _one(self, *conditions: Any) -> Transaction | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(_TABLE).where(*conditions))).first()
+        return _transaction(row) if row is not None else None
+
+    async def get(self, verifier_id: str, transaction_id: str) -> Transaction | None:
+        return await self._one(
+            _COLUMNS.transaction_id == transaction_id, _COLUMNS.verifier_id == verifier_id
+        )
+
+    async def by_request_id(self, request_id: str) -> Transaction | None:
+        return await self._one(_COLUMNS.request_id == request_id)
+
+    async def mark_request_fetched(
+        self, request_id: str, now: float, wallet_nonce: str | None
+    ) -> Transaction | None:
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    update(_TABLE)
+                    .where(
+                        _COLUMNS.request_id == request_id,
+                        _COLUMNS.status == WAITING,
+                        _COLUMNS.expires_at > now,
+                    )
+                    .values(
+                        status=REQUEST_FETCHED, request_fetched_at=now, wallet_nonce=wallet_nonce
+                    )
+                    .returning(*_COLUMNS)
+                )
+            ).first()
+        return _transaction(row) if row is not None else None
+
+    async def complete(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        result: dict[str, Any],
+        now: float,
+        response_code_hash: str | None,
+    ) -> bool:
+        async with self._engine.begin() as connection:
+            outcome = await connection.execute(
+                update(_TABLE)
+                .where(
+                    _COLUMNS.request_id == request_id,
+                    _COLUMNS.status == REQUEST_FETCHED,
+                    _COLUMNS.expires_at > now,
+                )
+                .values(
+                    status=status,
+                    completed_at=now,
+                    result=json_dumps(result),
+                    response_code_hash=response_code_hash,
+                )
+            )
+        done: bool = outcome.rowcount == 1
+        return done
+
+    async def release_result(
+        self, verifier_id: str, transaction_id: str, response_code_hash: str
+    ) -> Transaction | None:
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    update(_TABLE)
+                    .where(
+                        _COLUMNS.transaction_id == transaction_id,
+                        _COLUMNS.verifier_id == verifier_id,
+                        _COLUMNS.response_code_hash == response_code_hash,
+                    )
+                    .values(response_code_hash=None)
+                    .returning(*_COLUMNS)
+                )
+            ).first()
+        return _transaction(row) if row is not None else None
+
+    async def purge(self, before: float) -> int:
+        async with self._engine.begin() as connection:
+            outcome = await connection.execute(delete(_TABLE).where(_COLUMNS.created_at < before))
+        purged: int = outcome.rowcount
+        return purged
