@@ -53,6 +53,17 @@ OPENAPI_TAGS = [
         name="agency operator API",
         description="Agency clerks' tools: offers, QR codes. Bearer operator key of the agency.",
     ),
+    Tag(
+        name="wallet-facing verifier protocol",
+        description="OpenID4VP 1.0 request objects and response URIs of every relying party.",
+    ),
+    Tag(
+        name="counter API",
+        description=(
+            "Service counters: presentation requests, QR codes, status and results "
+            "(polling or server-sent events). Bearer counter key of the relying party."
+        ),
+    ),
 ]
 
 
