@@ -31,9 +31,7 @@ def counter_key(client: TestClient[Any], verifier_id: str) -> str:
     return key
 
 
-def create_request(
-    client: TestClient[Any], verifier_id: str, **body: Any
-) -> dict[str, Any]:
+def create_request(client: TestClient[Any], verifier_id: str, **body: Any) -> dict[str, Any]:
     response = client.post(
         f"/verifiers/{verifier_id}/presentations",
         json=body,

@@ -14,6 +14,7 @@ from tests.issuers.test_catalog import CITIZEN, DRIVER
 from tests.issuers.test_issuance import create_offer
 from tests.issuers.wallet import Wallet
 from tests.verifiers.presenter import (
+    counter_key,
     create_request,
     disclose_for,
     fetch_request,
@@ -21,6 +22,7 @@ from tests.verifiers.presenter import (
     respond,
     transaction_status,
 )
+from tests.verifiers.stand_in_issuer import ISSUER_ID, reference_credential
 
 
 def issued(
@@ -98,7 +100,9 @@ def test_city_hall_identity_and_address_by_post(client: TestClient[Any]) -> None
         assert result["status"] == "verified", result
         claims = result["result"]["credentials"]["national_id"][0]["claims"]
         if template == "identity":
-            assert claims == {k: CITIZEN[k] for k in ("given_name", "family_name", "birthdate", "nationality")}
+            assert claims == {
+                k: CITIZEN[k] for k in ("given_name", "family_name", "birthdate", "nationality")
+            }
         else:
             assert claims == {"address": CITIZEN["address"]}
 
@@ -136,6 +140,85 @@ def test_bank_identity_includes_the_document_number(client: TestClient[Any]) -> 
     )
     assert response.status_code == 200, response.text
     result = transaction_status(client, "bank-kyc", created["transaction_id"]).json()
-    assert result["result"]["credentials"]["national_id"][0]["claims"]["document_number"] == (
-        CITIZEN["document_number"]
+    assert (
+        result["result"]["credentials"]["national_id"][0]["claims"]["document_number"]
+        == (CITIZEN["document_number"])
     )
+
+
+NATIONAL_ID_VCT = "https://id.example.gov/issuers/civil-registry/types/national_id"
+
+
+def test_stand_in_issuer_made_by_the_reference_package(client: TestClient[Any]) -> None:
+    """A credential from an independent issuer (its own anchor, the reference sd-jwt
+    implementation), trusted through IDWALLET_TRUSTED_ISSUER_ANCHORS."""
+    holder = Wallet(client).new_holder()
+    credential = reference_credential(
+        NATIONAL_ID_VCT, {"age_over_18": True, "given_name": "Ada"}, holder
+    )
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    request = fetch_request(client, created["uri"])
+    response = respond(
+        client,
+        request,
+        {"national_id": [present(credential, holder, request, {"age_over_18": True})]},
+    )
+    assert response.status_code == 200, response.text
+    result = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
+    assert result["status"] == "verified"
+    proved = result["result"]["credentials"]["national_id"][0]
+    assert proved == {"vct": NATIONAL_ID_VCT, "iss": ISSUER_ID, "claims": {"age_over_18": True}}
+    checks = {c["check"]: c for c in result["result"]["checks"]}
+    assert checks["national_id: status"]["detail"] == "no status reference"
+
+
+def test_same_device_result_is_released_once_to_the_starting_session(
+    client: TestClient[Any],
+) -> None:
+    credential, holder = issued(client)
+    created = create_request(client, "bar-age-check", template="age_over_18", same_device=True)
+    assert created["same_device_link"] == created["uri"] and created["session_token"]
+    request = fetch_request(client, created["uri"])
+    response = respond(
+        client,
+        request,
+        {"national_id": [present(credential, holder, request, {"age_over_18": True})]},
+    )
+    assert response.status_code == 200, response.text
+    redirect = response.json()["redirect_uri"]
+    landing, _, fragment = redirect.partition("#response_code=")
+    assert fragment and landing.endswith(f"/presentations/{created['transaction_id']}/same-device")
+    release = f"/verifiers/bar-age-check/presentations/{created['transaction_id']}/release"
+    stolen = client.post(release, json={"response_code": fragment, "session_token": "guess"})
+    assert stolen.status_code == 403
+    released = client.post(
+        release, json={"response_code": fragment, "session_token": created["session_token"]}
+    )
+    assert released.status_code == 200, released.text
+    assert released.json()["result"]["credentials"]["national_id"][0]["claims"] == {
+        "age_over_18": True
+    }
+    again = client.post(
+        release, json={"response_code": fragment, "session_token": created["session_token"]}
+    )
+    assert again.status_code == 403
+
+
+def test_server_sent_events_follow_the_transaction(client: TestClient[Any]) -> None:
+    credential, holder = issued(client)
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    request = fetch_request(client, created["uri"])
+    response = respond(
+        client,
+        request,
+        {"national_id": [present(credential, holder, request, {"age_over_18": True})]},
+    )
+    assert response.status_code == 200
+    with client.stream(
+        "GET",
+        urlsplit(created["events_url"]).path,
+        headers={"Authorization": f"Bearer {counter_key(client, 'bar-age-check')}"},
+    ) as events:
+        assert events.headers["content-type"].startswith("text/event-stream")
+        text = "".join(events.iter_text())
+    assert "event: verified" in text and '"age_over_18":true' in text.replace(" ", "")

@@ -11,7 +11,6 @@ The QR code carries only ``client_id``, ``request_uri`` and, when the counter wa
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 import uuid
@@ -25,6 +24,7 @@ from core.claim_paths import ClaimPath
 from core.dcql.parse import DcqlError, parse_dcql_query
 from core.errors import Problem
 from core.keys.signer import Signer
+from core.keys.x509 import parse_x5c, x509_hash
 from verifiers.domain import (
     RESPONSE_MODES,
     SD_JWT_VC_FORMAT,
@@ -61,9 +61,7 @@ def client_id_for(party: RelyingParty, signer: Signer, public_base_url: str) -> 
         raise RuntimeError(f"verifier {party.verifier_id} has no access certificate")
     if party.client_id_prefix == "x509_san_dns":
         return f"x509_san_dns:{urlsplit(public_base_url).hostname}"
-    leaf = base64.b64decode(signer.x5c[0])
-    digest = base64.urlsafe_b64encode(hashlib.sha256(leaf).digest()).rstrip(b"=").decode()
-    return f"x509_hash:{digest}"
+    return f"x509_hash:{x509_hash(parse_x5c([signer.x5c[0]])[0])}"
 
 
 def _refused(detail: str) -> Problem:
