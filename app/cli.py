@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.agency_cli import add_agency_commands, run_credential, run_offer
+from app.counter_cli import add_counter_commands, run_presentation
 from app.settings import Settings, SettingsError
 
 
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--uri", action="append", default=[], help="certify: a SAN URI")
 
     add_agency_commands(sub)
+    add_counter_commands(sub)
 
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
@@ -178,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_offer(args, settings)
         if args.command == "credential":
             return run_credential(args, settings)
+        if args.command == "presentation":
+            return run_presentation(args, settings)
         return _openapi(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -63,6 +63,7 @@ def fetch_request(
     *,
     method: str | None = None,
     wallet_nonce: str | None = None,
+    anchor: x509.Certificate | None = None,
 ) -> FetchedRequest:
     """Read the QR code's URI, fetch the request object and check it as a wallet must
     (RFC 9101, OpenID4VP 1.0 §5.10 and §5.9.3)."""
@@ -86,7 +87,8 @@ def fetch_request(
     token = response.text
     header = jwt.get_unverified_header(token)
     assert header["typ"] == "oauth-authz-req+jwt"
-    anchor = client.app.state.deployment.trust_anchor.certificate
+    if anchor is None:
+        anchor = client.app.state.deployment.trust_anchor.certificate
     leaf = validate_x5c(header["x5c"], [anchor], at=dt.datetime.now(dt.UTC))
     payload: dict[str, Any] = jwt.decode(
         token,
