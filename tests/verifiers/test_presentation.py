@@ -222,3 +222,11 @@ def test_server_sent_events_follow_the_transaction(client: TestClient[Any]) -> N
         assert events.headers["content-type"].startswith("text/event-stream")
         text = "".join(events.iter_text())
     assert "event: verified" in text and '"age_over_18":true' in text.replace(" ", "")
+
+
+def test_request_object_names_the_relying_party_per_locale(client: TestClient[Any]) -> None:
+    created = create_request(client, "city-hall-counter", template="identity")
+    metadata = fetch_request(client, created["uri"]).payload["client_metadata"]
+    assert metadata["client_name"] == "City Hall counter"
+    assert metadata["client_name#de"] == "Bürgerbüro"
+    assert metadata["vp_formats_supported"]["dc+sd-jwt"]["kb-jwt_alg_values"]

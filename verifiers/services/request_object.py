@@ -52,11 +52,16 @@ def _wallet_parameters(form: Mapping[str, list[str]] | None) -> str | None:
 
 
 def client_metadata(
-    context: VerifierContext, response_mode: str, request_id: str
+    context: VerifierContext, verifier_id: str, response_mode: str, request_id: str
 ) -> dict[str, Any]:
-    """§11.1 ``vp_formats_supported``; for ``direct_post.jwt`` the transaction's own
-    encryption key and both content encryptions (HAIP)."""
+    """§11.1 ``vp_formats_supported``; the relying party's name per locale (RFC 7591 §2.2
+    ``client_name#locale``) for the wallet's consent screen; for ``direct_post.jwt`` the
+    transaction's own encryption key and both content encryptions (HAIP)."""
+    party = context.party(verifier_id)
+    english = next((d.text for d in party.display if d.locale.split("-")[0] == "en"), None)
     metadata: dict[str, Any] = {
+        "client_name": english or party.display[0].text,
+        **{f"client_name#{d.locale}": d.text for d in party.display},
         "vp_formats_supported": {
             "dc+sd-jwt": {
                 "sd-jwt_alg_values": SIGNING_ALGORITHMS,
@@ -102,7 +107,9 @@ async def request_object(
         "nonce": transaction.nonce,
         "state": transaction.state,
         "dcql_query": transaction.dcql_query,
-        "client_metadata": client_metadata(context, transaction.response_mode, request_id),
+        "client_metadata": client_metadata(
+            context, verifier_id, transaction.response_mode, request_id
+        ),
     }
     if wallet_nonce is not None:
         payload["wallet_nonce"] = wallet_nonce

@@ -1,0 +1,48 @@
+"""Single use under concurrency, on SQLite and PostgreSQL: of many wallets fetching the same
+request object, exactly one gets it; of many identical answers, exactly one is accepted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from litestar.testing import TestClient
+
+from tests.verifiers.presenter import create_request, fetch_request, present, transaction_status
+from tests.verifiers.test_presentation import issued
+
+CONCURRENT = 12
+
+
+async def _all(app: Any, send: Any) -> list[httpx.Response]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://id.example.gov") as http:
+        return list(await asyncio.gather(*(send(http) for _ in range(CONCURRENT))))
+
+
+def _run(client: TestClient[Any], send: Any) -> list[httpx.Response]:
+    portal = client.blocking_portal  # the event loop the app (and its database pool) runs on
+    responses: list[httpx.Response] = portal.call(_all, client.app, send)
+    return responses
+
+
+def test_request_object_fetched_once(client: TestClient[Any]) -> None:
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    path = urlsplit(created["request_uri"]).path
+    responses = _run(client, lambda http: http.get(path))
+    assert sorted(r.status_code for r in responses) == [200] + [400] * (CONCURRENT - 1)
+
+
+def test_one_answer_accepted(client: TestClient[Any]) -> None:
+    credential, holder = issued(client)
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    request = fetch_request(client, created["uri"])
+    answer = present(credential, holder, request, {"age_over_18": True})
+    path = urlsplit(request.payload["response_uri"]).path
+    form = {"vp_token": '{"national_id": ["' + answer + '"]}', "state": request.payload["state"]}
+    responses = _run(client, lambda http: http.post(path, data=form))
+    assert sorted(r.status_code for r in responses) == [200] + [400] * (CONCURRENT - 1)
+    status = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
+    assert status["status"] == "verified"
