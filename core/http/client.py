@@ -148,7 +148,7 @@ class OutboundClient:
                     raise OutboundFailed(f"{url} is larger than {max_bytes} bytes")
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_bytes():  # decoded incrementally, capped
                     size += len(chunk)
                     if size > max_bytes:
                         raise OutboundFailed(f"{url} is larger than {max_bytes} bytes")
