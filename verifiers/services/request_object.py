@@ -67,7 +67,7 @@ def client_metadata(
                 "sd-jwt_alg_values": SIGNING_ALGORITHMS,
                 "kb-jwt_alg_values": SIGNING_ALGORITHMS,
             }
-        }
+        },
     }
     if response_mode == "direct_post.jwt":
         metadata["jwks"] = {"keys": [response_public_jwk(context.secret, request_id)]}
