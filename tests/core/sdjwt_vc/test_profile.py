@@ -369,7 +369,7 @@ async def test_a_remembered_chain_stops_counting_when_it_expires(deployment: Dep
         now=NOW,
     )
     issued = _issue(SoftwareSigner(key, x5c=to_x5c([cert])), expires_at=None)
-    clock = FixedClock(NOW.timestamp())
+    clock = FixedClock(time.time())  # the credential is issued now, not at import
     keys = X5cIssuerKeys([deployment.anchor], clock=clock)
     await verify_sd_jwt_vc(issued, issuer_keys=keys, key_binding=None, clock=clock)
     await verify_sd_jwt_vc(issued, issuer_keys=keys, key_binding=None, clock=clock)  # from memory
