@@ -1,5 +1,6 @@
-"""QR codes for offers: the ``qrcode`` package's default path (best-mask search, its own
-SVG image class) beside ours (fixed mask, lean SVG and PNG writers), same payload."""
+"""QR codes: the ``qrcode`` package's default path (pure-Python encoder, best-mask search,
+its own SVG image class) beside ours (zxing-cpp's encoder, lean SVG and PNG writers) for an
+offer, and the counter's SVG for a presentation request."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ import qrcode
 import qrcode.image.svg
 
 from bench.measure import Measurement, measure_together
-from core.qr import render_qr
+from core.qr import qr_matrix, render_qr, render_svg
 
 OFFER_URI = (
     "openid-credential-offer://?credential_offer_uri=https%3A%2F%2Fid.example.gov%2Fissuers"
     "%2Fcivil-registry%2Fcredential-offers%2FfqAyqydzN642xiUX_-xY9aE7E1G5OVScZ738r8MThpw"
 )
+
+REQUEST_URI = (
+    "openid4vp://?client_id=x509_hash%3AUvo3HtuIxuhC92rShpgqcT3YXwrqRxWEviRiA0OZszk"
+    "&request_uri=https%3A%2F%2Fid.example.gov%2Fverifiers%2Fcity-hall-counter%2Frequests"
+    "%2FAbCdEfGhIjKlMnOpQrStUvWxYz012345"
+)
+REQUEST_QR = "idwallet presentation request QR (SVG only)"
 
 
 def run() -> dict[str, Measurement]:
@@ -28,6 +36,7 @@ def run() -> dict[str, Measurement]:
         {
             "qrcode package default path (SVG only)": reference_svg,
             "idwallet render_qr (SVG and PNG)": ours_svg_and_png,
+            REQUEST_QR: lambda: render_svg(qr_matrix(REQUEST_URI)),
         },
         seconds=0.05,
         rounds=8,

@@ -1,7 +1,7 @@
-"""QR codes for offers and presentation requests: the ``qrcode`` package encodes (error
-correction M, version as small as fits), and lean writers render the module matrix once
-as SVG (one path of horizontal runs) and as PNG (1-bit grayscale, RFC 2083), with no
-imaging library."""
+"""QR codes for offers and presentation requests: zxing-cpp encodes (error correction M,
+version as small as fits; compiled code, so a counter can show a fresh code for every
+request), and lean writers render the module matrix once as SVG (one path of horizontal
+runs) and as PNG (1-bit grayscale, RFC 2083), with no imaging library."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
+import zxingcpp
 
 QUIET_ZONE = 4  # modules of white border, as ISO/IEC 18004 asks
-FIXED_MASK = 2
 MAX_PAYLOAD = 2048
 
 
@@ -25,17 +23,23 @@ class QrImages:
 
 
 def qr_matrix(text: str) -> list[list[bool]]:
+    """The module matrix (True = dark) with its quiet zone."""
     if len(text) > MAX_PAYLOAD:
         raise ValueError("too much text for a QR code a phone can read")
-    # A fixed mask pattern skips the library's trial of all eight (most of its time);
-    # any mask is valid for readers (ISO/IEC 18004 §7.8), the trial only tunes contrast.
-    code = qrcode.QRCode(
-        error_correction=ERROR_CORRECT_M, border=QUIET_ZONE, box_size=1, mask_pattern=FIXED_MASK
-    )
-    code.add_data(text)
-    code.make(fit=True)
-    matrix: list[list[bool]] = code.get_matrix()
-    return matrix
+    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    image = symbol.to_image(scale=1, add_quiet_zones=False)
+    pixels = memoryview(image)  # type: ignore[arg-type]  # the image exports the buffer protocol
+    assert pixels.shape is not None
+    height, width = pixels.shape
+    data = pixels.tobytes()
+    blank = [False] * (width + 2 * QUIET_ZONE)
+    border = [False] * QUIET_ZONE
+    rows = [blank[:] for _ in range(QUIET_ZONE)]
+    for y in range(height):
+        line = data[y * width : (y + 1) * width]
+        rows.append([*border, *(value < 128 for value in line), *border])
+    rows.extend(blank[:] for _ in range(QUIET_ZONE))
+    return rows
 
 
 def render_svg(matrix: list[list[bool]], *, title: str = "QR code") -> str:

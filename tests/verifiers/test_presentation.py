@@ -3,6 +3,7 @@ verifier checks (OpenID4VP 1.0 with DCQL, both response modes, cross- and same-d
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 from core.keys.signer import SoftwareSigner
+from tests.core.test_qr import decode_png_qr
 from tests.issuers.test_catalog import CITIZEN, DRIVER
 from tests.issuers.test_issuance import create_offer
 from tests.issuers.wallet import Wallet
@@ -230,3 +232,15 @@ def test_request_object_names_the_relying_party_per_locale(client: TestClient[An
     assert metadata["client_name"] == "City Hall counter"
     assert metadata["client_name#de"] == "Bürgerbüro"
     assert metadata["vp_formats_supported"]["dc+sd-jwt"]["kb-jwt_alg_values"]
+
+
+def test_request_qr_codes_read_back_to_the_uri(client: TestClient[Any]) -> None:
+    created = create_request(client, "bar-age-check", template="age_over_18", qr_png=True)
+    headers = {"Authorization": f"Bearer {counter_key(client, 'bar-age-check')}"}
+    svg = client.get(urlsplit(created["qr"]["svg_url"]).path, headers=headers)
+    assert svg.status_code == 200 and svg.text == created["qr"]["svg"]
+    png = client.get(urlsplit(created["qr"]["png_url"]).path, headers=headers)
+    assert png.headers["content-type"] == "image/png"
+    assert base64.b64decode(created["qr"]["png_base64"]) == png.content
+    assert decode_png_qr(png.content) == created["uri"]
+    assert client.get(urlsplit(created["qr"]["svg_url"]).path).status_code == 401

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -18,7 +19,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from core.encoding import StrictJsonError, json_dumps, strict_json_object
 from core.errors import Problem
-from core.qr import QrImages, render_qr
+from core.qr import qr_matrix, render_png, render_svg
 from verifiers.ports import CounterAccess
 from verifiers.services.context import UnknownRelyingParty, VerifierContext
 from verifiers.services.create_request import (
@@ -35,9 +36,30 @@ from verifiers.services.follow_transaction import (
 
 MAX_COUNTER_BODY = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
-_QR_CACHE: OrderedDict[str, QrImages] = OrderedDict()
+_QR_CACHE: OrderedDict[str, _RequestQr] = OrderedDict()
 _QR_CACHE_SIZE = 512
 QR_TITLE = "Scan with your wallet to share the requested data"
+
+
+@dataclass(slots=True)
+class _RequestQr:
+    """A request's QR code: encoded once, each image drawn when first asked for."""
+
+    matrix: list[list[bool]]
+    _svg: str | None = None
+    _png: bytes | None = None
+
+    @property
+    def svg(self) -> str:
+        if self._svg is None:
+            self._svg = render_svg(self.matrix, title=QR_TITLE)
+        return self._svg
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            self._png = render_png(self.matrix)
+        return self._png
 
 
 def verifier_context(state: State) -> VerifierContext:
@@ -84,14 +106,14 @@ async def _json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
         raise Problem(400, "Bad Request", f"the body is not acceptable JSON: {exc}") from exc
 
 
-def _qr(transaction_id: str, uri: str) -> QrImages:
-    images = _QR_CACHE.get(transaction_id)
-    if images is None:
-        images = render_qr(uri, title=QR_TITLE)
-        _QR_CACHE[transaction_id] = images
+def _qr(transaction_id: str, uri: str) -> _RequestQr:
+    code = _QR_CACHE.get(transaction_id)
+    if code is None:
+        code = _RequestQr(qr_matrix(uri))
+        _QR_CACHE[transaction_id] = code
         if len(_QR_CACHE) > _QR_CACHE_SIZE:
             _QR_CACHE.popitem(last=False)
-    return images
+    return code
 
 
 def _options(body: dict[str, Any]) -> PresentationRequestOptions:
@@ -127,10 +149,14 @@ class CounterPresentationController(Controller):
         self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> Response[dict[str, Any]]:
         context = authorized(state, request, verifier_id)
-        options = _options(await _json_object(request))
+        asked = await _json_object(request)
+        with_png = asked.pop("qr_png", False)
+        if not isinstance(with_png, bool):
+            raise Problem(400, "Bad Request", "qr_png is a boolean")
+        options = _options(asked)
         created = await create_presentation_request(context, verifier_id, options)
         transaction = created.transaction
-        images = _qr(transaction.transaction_id, created.uri)
+        code = _qr(transaction.transaction_id, created.uri)
         base = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
         body: dict[str, Any] = {
             "transaction_id": transaction.transaction_id,
@@ -143,13 +169,10 @@ class CounterPresentationController(Controller):
             "expires_at": iso_time(transaction.expires_at),
             "status_url": base,
             "events_url": f"{base}/events",
-            "qr": {
-                "svg": images.svg,
-                "png_base64": base64.b64encode(images.png).decode("ascii"),
-                "svg_url": f"{base}/qr.svg",
-                "png_url": f"{base}/qr.png",
-            },
+            "qr": {"svg": code.svg, "svg_url": f"{base}/qr.svg", "png_url": f"{base}/qr.png"},
         }
+        if with_png:  # the PNG inline too (the SVG is what a counter screen shows)
+            body["qr"]["png_base64"] = base64.b64encode(code.png).decode("ascii")
         if created.session_token is not None:
             body["same_device_link"] = created.uri
             body["session_token"] = created.session_token
@@ -203,8 +226,8 @@ class CounterPresentationController(Controller):
         state: State,
         request: Request[Any, Any, Any],
     ) -> Response[str]:
-        images = await self._images(verifier_id, transaction_id, state, request)
-        return Response(images.svg, media_type="image/svg+xml", headers=NO_STORE)
+        code = await self._images(verifier_id, transaction_id, state, request)
+        return Response(code.svg, media_type="image/svg+xml", headers=NO_STORE)
 
     @get(
         "/{transaction_id:str}/qr.png",
@@ -218,12 +241,12 @@ class CounterPresentationController(Controller):
         state: State,
         request: Request[Any, Any, Any],
     ) -> Response[bytes]:
-        images = await self._images(verifier_id, transaction_id, state, request)
-        return Response(images.png, media_type="image/png", headers=NO_STORE)
+        code = await self._images(verifier_id, transaction_id, state, request)
+        return Response(code.png, media_type="image/png", headers=NO_STORE)
 
     async def _images(
         self, verifier_id: str, transaction_id: str, state: State, request: Request[Any, Any, Any]
-    ) -> QrImages:
+    ) -> _RequestQr:
         context = authorized(state, request, verifier_id)
         transaction = await find_transaction(context, verifier_id, transaction_id)
         return _qr(transaction_id, wallet_uri(context, transaction))
