@@ -38,7 +38,7 @@ class Deployment:
     def open(cls, settings: Settings) -> Deployment:
         kek = load_key_encryption_key(settings)
         wrapper = KeyWrapper(kek)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         sessions = session_factory(engine)
         records = SqlKeyRecords(sessions)
         return cls(

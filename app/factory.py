@@ -12,6 +12,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.deployment import Deployment
 from app.errors import (
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProtocolError: protocol_error,
             Problem: problem,
             DBAPIError: database_unavailable,
+            PoolTimeout: database_unavailable,
             ConnectionError: database_unavailable,
             ValidationException: validation_error,
             HTTPException: http_error,

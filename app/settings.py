@@ -52,6 +52,7 @@ class Settings:
     signing_alg: str = "ES256"
     log_level: str = "INFO"
     max_request_bytes: int = 1024 * 1024
+    database_pool_size: int = 20
     presentation_request_lifetime: int = 300
     verifier_result_retention: int = 900
     trusted_issuer_anchors: Path | None = None
@@ -115,6 +116,7 @@ class Settings:
             signing_alg=signing_alg,
             log_level=log_level,
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 20, 1, 500),
             presentation_request_lifetime=_int(env, "PRESENTATION_REQUEST_LIFETIME", 300, 30, 3600),
             verifier_result_retention=_int(
                 env, "VERIFIER_RESULT_RETENTION", 900, 60, 30 * 24 * 3600

@@ -24,9 +24,11 @@ from app.settings import Settings, SettingsError
 from app.tenant_keys import verifier_keys
 from core.http.client import OutboundClient
 from core.sdjwt_vc.issuer_keys import IssuerKeyPolicy, MetadataIssuerKeys, X5cIssuerKeys
+from core.storage.driver import is_postgresql
 from verifiers.services.catalog import load_relying_parties, load_templates
 from verifiers.services.context import PresentationPolicy, VerifierContext
 from verifiers.services.validate_presentation import PresentationValidator, StatusListCache
+from verifiers.storage.postgres import PostgresTransactionStore
 from verifiers.storage.published_documents import PublishedDocuments
 from verifiers.storage.sql import SqlTransactionStore
 
@@ -61,12 +63,14 @@ async def verifier_role(
         x5c=X5cIssuerKeys(issuer_anchors(settings, deployment)),
         metadata=MetadataIssuerKeys(documents.fetch_json, trusted_issuers=settings.trusted_issuers),
     )
+    # PostgreSQL takes each step of a verification in its own driver's terms.
+    store = PostgresTransactionStore if is_postgresql(deployment.engine) else SqlTransactionStore
     context = VerifierContext(
         parties=parties,
         templates=templates,
         public_base_url=settings.public_base_url,
         keys=keys,
-        transactions=SqlTransactionStore(deployment.engine),
+        transactions=store(deployment.engine),
         status_lists=documents,
         issuer_keys=trust,
         secret=deployment.derived_secret("verifier responses"),

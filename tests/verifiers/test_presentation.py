@@ -50,7 +50,9 @@ def test_bar_checks_age_over_18_and_nothing_else(
         client, "bar-age-check", template="age_over_18", response_mode=response_mode
     )
     assert created["status"] == "waiting"
-    assert created["qr"]["svg"].startswith("<svg") and created["uri"].startswith("openid4vp://")
+    assert created["qr"]["svg_url"].endswith("/qr.svg") and created["uri"].startswith(
+        "openid4vp://"
+    )
     assert urlsplit(created["uri"]).scheme == "openid4vp"
     request = fetch_request(client, created["uri"])
     assert request.client_id.startswith("x509_san_dns:")
@@ -235,7 +237,7 @@ def test_request_object_names_the_relying_party_per_locale(client: TestClient[An
 
 
 def test_request_qr_codes_read_back_to_the_uri(client: TestClient[Any]) -> None:
-    created = create_request(client, "bar-age-check", template="age_over_18", qr_png=True)
+    created = create_request(client, "bar-age-check", template="age_over_18", qr_inline=True)
     headers = {"Authorization": f"Bearer {counter_key(client, 'bar-age-check')}"}
     svg = client.get(urlsplit(created["qr"]["svg_url"]).path, headers=headers)
     assert svg.status_code == 200 and svg.text == created["qr"]["svg"]

@@ -150,13 +150,12 @@ class CounterPresentationController(Controller):
     ) -> Response[dict[str, Any]]:
         context = authorized(state, request, verifier_id)
         asked = await _json_object(request)
-        with_png = asked.pop("qr_png", False)
-        if not isinstance(with_png, bool):
-            raise Problem(400, "Bad Request", "qr_png is a boolean")
+        inline = asked.pop("qr_inline", False)
+        if not isinstance(inline, bool):
+            raise Problem(400, "Bad Request", "qr_inline is a boolean")
         options = _options(asked)
         created = await create_presentation_request(context, verifier_id, options)
         transaction = created.transaction
-        code = _qr(transaction.transaction_id, created.uri)
         base = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
         body: dict[str, Any] = {
             "transaction_id": transaction.transaction_id,
@@ -169,9 +168,11 @@ class CounterPresentationController(Controller):
             "expires_at": iso_time(transaction.expires_at),
             "status_url": base,
             "events_url": f"{base}/events",
-            "qr": {"svg": code.svg, "svg_url": f"{base}/qr.svg", "png_url": f"{base}/qr.png"},
+            "qr": {"svg_url": f"{base}/qr.svg", "png_url": f"{base}/qr.png"},
         }
-        if with_png:  # the PNG inline too (the SVG is what a counter screen shows)
+        if inline:  # the images themselves, for a screen that shows them at once
+            code = _qr(transaction.transaction_id, created.uri)
+            body["qr"]["svg"] = code.svg
             body["qr"]["png_base64"] = base64.b64encode(code.png).decode("ascii")
         if created.session_token is not None:
             body["same_device_link"] = created.uri

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.encoding import json_dumps, strict_json_object
@@ -19,7 +19,7 @@ from verifiers.storage.tables import TransactionRow
 _MAX_JSON = 4 * 1024 * 1024
 
 
-def _transaction(row: Any) -> Transaction:
+def transaction_from_row(row: Any) -> Transaction:
     return Transaction(
         transaction_id=row.transaction_id,
         verifier_id=row.verifier_id,
@@ -45,6 +45,50 @@ def _transaction(row: Any) -> Transaction:
 
 _TABLE = cast(Table, TransactionRow.__table__)
 _COLUMNS = _TABLE.c
+# Built once with bound parameters: building a statement per call costs more than running it.
+_INSERT = _TABLE.insert()
+_BY_ID = select(_TABLE).where(
+    _COLUMNS.transaction_id == bindparam("id"), _COLUMNS.verifier_id == bindparam("verifier")
+)
+_BY_REQUEST = select(_TABLE).where(_COLUMNS.request_id == bindparam("request"))
+_MARK_FETCHED = (
+    update(_TABLE)
+    .where(
+        _COLUMNS.request_id == bindparam("request"),
+        _COLUMNS.status == WAITING,
+        _COLUMNS.expires_at > bindparam("now"),
+    )
+    .values(
+        status=REQUEST_FETCHED,
+        request_fetched_at=bindparam("now"),
+        wallet_nonce=bindparam("wallet_nonce"),
+    )
+    .returning(*_COLUMNS)
+)
+_COMPLETE = (
+    update(_TABLE)
+    .where(
+        _COLUMNS.request_id == bindparam("request"),
+        _COLUMNS.status == REQUEST_FETCHED,
+        _COLUMNS.expires_at > bindparam("now"),
+    )
+    .values(
+        status=bindparam("new_status"),
+        completed_at=bindparam("now"),
+        result=bindparam("result"),
+        response_code_hash=bindparam("code_hash"),
+    )
+)
+_RELEASE = (
+    update(_TABLE)
+    .where(
+        _COLUMNS.transaction_id == bindparam("id"),
+        _COLUMNS.verifier_id == bindparam("verifier"),
+        _COLUMNS.response_code_hash == bindparam("code_hash"),
+    )
+    .values(response_code_hash=None)
+    .returning(*_COLUMNS)
+)
 
 
 class SqlTransactionStore:
@@ -70,40 +114,29 @@ class SqlTransactionStore:
             "extra": json_dumps(transaction.extra),
         }
         async with self._engine.begin() as connection:
-            await connection.execute(_TABLE.insert(), values)
+            await connection.execute(_INSERT, values)
 
-    async def _one(self, *conditions: Any) -> Transaction | None:
+    async def _one(self, statement: Any, parameters: dict[str, Any]) -> Transaction | None:
         async with self._engine.connect() as connection:
-            row = (await connection.execute(select(_TABLE).where(*conditions))).first()
-        return _transaction(row) if row is not None else None
+            row = (await connection.execute(statement, parameters)).first()
+        return transaction_from_row(row) if row is not None else None
+
+    async def _change(self, statement: Any, parameters: dict[str, Any]) -> Transaction | None:
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement, parameters)).first()
+        return transaction_from_row(row) if row is not None else None
 
     async def get(self, verifier_id: str, transaction_id: str) -> Transaction | None:
-        return await self._one(
-            _COLUMNS.transaction_id == transaction_id, _COLUMNS.verifier_id == verifier_id
-        )
+        return await self._one(_BY_ID, {"id": transaction_id, "verifier": verifier_id})
 
     async def by_request_id(self, request_id: str) -> Transaction | None:
-        return await self._one(_COLUMNS.request_id == request_id)
+        return await self._one(_BY_REQUEST, {"request": request_id})
 
     async def mark_request_fetched(
         self, request_id: str, now: float, wallet_nonce: str | None
     ) -> Transaction | None:
-        async with self._engine.begin() as connection:
-            row = (
-                await connection.execute(
-                    update(_TABLE)
-                    .where(
-                        _COLUMNS.request_id == request_id,
-                        _COLUMNS.status == WAITING,
-                        _COLUMNS.expires_at > now,
-                    )
-                    .values(
-                        status=REQUEST_FETCHED, request_fetched_at=now, wallet_nonce=wallet_nonce
-                    )
-                    .returning(*_COLUMNS)
-                )
-            ).first()
-        return _transaction(row) if row is not None else None
+        parameters = {"request": request_id, "now": now, "wallet_nonce": wallet_nonce}
+        return await self._change(_MARK_FETCHED, parameters)
 
     async def complete(
         self,
@@ -114,41 +147,27 @@ class SqlTransactionStore:
         now: float,
         response_code_hash: str | None,
     ) -> bool:
+        parameters = {
+            "request": request_id,
+            "now": now,
+            "new_status": status,
+            "result": json_dumps(result),
+            "code_hash": response_code_hash,
+        }
         async with self._engine.begin() as connection:
-            outcome = await connection.execute(
-                update(_TABLE)
-                .where(
-                    _COLUMNS.request_id == request_id,
-                    _COLUMNS.status == REQUEST_FETCHED,
-                    _COLUMNS.expires_at > now,
-                )
-                .values(
-                    status=status,
-                    completed_at=now,
-                    result=json_dumps(result),
-                    response_code_hash=response_code_hash,
-                )
-            )
+            outcome = await connection.execute(_COMPLETE, parameters)
         done: bool = outcome.rowcount == 1
         return done
 
     async def release_result(
         self, verifier_id: str, transaction_id: str, response_code_hash: str
     ) -> Transaction | None:
-        async with self._engine.begin() as connection:
-            row = (
-                await connection.execute(
-                    update(_TABLE)
-                    .where(
-                        _COLUMNS.transaction_id == transaction_id,
-                        _COLUMNS.verifier_id == verifier_id,
-                        _COLUMNS.response_code_hash == response_code_hash,
-                    )
-                    .values(response_code_hash=None)
-                    .returning(*_COLUMNS)
-                )
-            ).first()
-        return _transaction(row) if row is not None else None
+        parameters = {
+            "id": transaction_id,
+            "verifier": verifier_id,
+            "code_hash": response_code_hash,
+        }
+        return await self._change(_RELEASE, parameters)
 
     async def purge(self, before: float) -> int:
         async with self._engine.begin() as connection:

@@ -1,0 +1,170 @@
+"""Verification over HTTP on loopback: a real ``idwallet serve`` with one worker (pinned to
+one CPU), and a bounded load generator on the other CPU driving complete verifications
+(the counter creates a request for the 4-claim ``identity`` check, the wallet fetches the
+signed request object and posts a presentation of 4 claims with a fresh KB-JWT by
+``direct_post``) at 1 and 64 concurrent wallets, beside ``GET /health`` of the same server.
+Credentials are issued, and the status list fetched once, before the clock starts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench.http_client import Connection
+from bench.http_issuance import (
+    GRANT,
+    LoadResult,
+    _create_offers,
+    _database_env,
+    _drive,
+    _proof,
+    fresh_postgres_database,
+    server,
+)
+from core.encoding import b64url_decode, strict_json_object
+from core.keys.signer import SoftwareSigner
+from core.sdjwt.key_binding import KeyBindingRequest, bind
+from core.sdjwt.present import present
+from tests.support.server import ROOT, idwallet_env
+
+VERIFIER = "city-hall-counter"
+CLAIMS = [("given_name",), ("family_name",), ("birthdate",), ("nationality",)]
+
+
+async def _issue_credential(
+    client: httpx.AsyncClient, audience: str, code: str, holder: SoftwareSigner
+) -> str:
+    token = await client.post(
+        "/issuers/civil-registry/token",
+        data={"grant_type": GRANT, "pre-authorized_code": code},
+    )
+    access = token.json()["access_token"]
+    nonce = (await client.post("/issuers/civil-registry/nonce")).json()["c_nonce"]
+    response = await client.post(
+        "/issuers/civil-registry/credential",
+        json={
+            "credential_configuration_id": "national_id",
+            "proofs": {"jwt": [_proof(holder, audience, nonce)]},
+        },
+        headers={"Authorization": f"Bearer {access}"},
+    )
+    credential: str = response.json()["credentials"][0]["credential"]
+    return credential
+
+
+def _payload(jwt: str) -> dict[str, object]:
+    return strict_json_object(b64url_decode(jwt.split(".")[1]), max_bytes=len(jwt))
+
+
+async def _verify(
+    connection: Connection, counter_key: str, credential: str, holder: SoftwareSigner
+) -> None:
+    created = await connection.post_json(
+        f"/verifiers/{VERIFIER}/presentations",
+        {"template": "identity"},
+        headers={"Authorization": f"Bearer {counter_key}"},
+    )
+    if created.status != 201:
+        raise RuntimeError(f"request failed: {created.body[:200]!r}")
+    request_uri = created.json()["request_uri"]
+    fetched = await connection.get(urlsplit(request_uri).path)
+    request = _payload(fetched.body.decode())
+    client_id, nonce, state = request["client_id"], request["nonce"], request["state"]
+    assert isinstance(client_id, str) and isinstance(nonce, str) and isinstance(state, str)
+    shown = present(credential, CLAIMS).sd_jwt
+    answer = bind(shown, KeyBindingRequest(client_id, nonce, int(time.time())), holder)
+    response_uri = request["response_uri"]
+    assert isinstance(response_uri, str)
+    response = await connection.request(
+        "POST",
+        urlsplit(response_uri).path,
+        body=urlencode({"vp_token": json.dumps({"national_id": [answer]}), "state": state}).encode(
+            "ascii"
+        ),
+        content_type="application/x-www-form-urlencoded",
+    )
+    if response.status != 200:
+        raise RuntimeError(f"verification failed: {response.body[:300]!r}")
+
+
+async def _measure(
+    base: str, var_dir: Path, database: str, concurrency: int, count: int
+) -> list[LoadResult]:
+    keys = json.loads((var_dir / "operator-keys.json").read_text())
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        audience = (
+            await client.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
+        ).json()["credential_issuer"]
+        codes = await _create_offers(client, keys["civil-registry"], concurrency)
+        holders = [
+            SoftwareSigner(ec.generate_private_key(ec.SECP256R1())) for _ in range(concurrency)
+        ]
+        credentials = [
+            await _issue_credential(client, audience, code, holder)
+            for code, holder in zip(codes, holders, strict=True)
+        ]
+    connections = [Connection(base) for _ in range(concurrency)]
+
+    async def verification(connection: Connection, index: int) -> None:
+        wallet = index % concurrency
+        await _verify(connection, keys[VERIFIER], credentials[wallet], holders[wallet])
+
+    async def health(connection: Connection, _: int) -> None:
+        if (await connection.get("/health")).status != 200:
+            raise RuntimeError("health failed")
+
+    try:
+        await _drive(concurrency * 2, connections, health)  # open and warm the connections
+        await _drive(1, connections[:1], verification)  # the status list, fetched and cached
+        seconds, latencies = await _drive(count, connections, verification)
+        trivial_seconds, trivial_latencies = await _drive(count * 10, connections, health)
+    finally:
+        for connection in connections:
+            await connection.close()
+    return [
+        LoadResult(
+            "complete verification (request + request object + direct_post)",
+            database,
+            concurrency,
+            count,
+            seconds,
+            latencies,
+        ),
+        LoadResult(
+            "GET /health", database, concurrency, count * 10, trivial_seconds, trivial_latencies
+        ),
+    ]
+
+
+def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResult]:
+    """``databases`` maps a label to a PostgreSQL server URL, or None for SQLite."""
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    results: list[LoadResult] = []
+    for database, server_url in databases.items():
+        for concurrency in (1, 64):
+            with tempfile.TemporaryDirectory(prefix="idwallet-bench-") as directory:
+                var_dir = Path(directory)
+                url = fresh_postgres_database(server_url) if server_url else None
+                subprocess.run(
+                    [sys.executable, "-m", "app.cli", "migrate"],
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    env=idwallet_env(var_dir, **_database_env(url)),
+                )
+                with server(url, var_dir) as base:
+                    results.extend(
+                        asyncio.run(_measure(base, var_dir, database, concurrency, count))
+                    )
+    return results

@@ -1,0 +1,91 @@
+"""The transaction store on PostgreSQL in its own driver's terms: every operation of a
+verification (add, read, the two transitions) is one autocommitted statement, one round
+trip, on the driver's connection borrowed from the engine's pool. The rest goes through
+the SQLAlchemy implementation this class extends."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from core.encoding import json_dumps
+from core.storage.driver import postgres_connection
+from verifiers.domain import REQUEST_FETCHED, WAITING, Transaction
+from verifiers.storage.sql import SqlTransactionStore, transaction_from_row
+
+INSERT = (
+    "INSERT INTO verifier_transactions (transaction_id, verifier_id, request_id, purpose,"
+    " dcql_query, nonce, state, response_mode, same_device, client_id, status, created_at,"
+    " expires_at, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+)
+BY_REQUEST = "SELECT * FROM verifier_transactions WHERE request_id = $1"
+MARK_FETCHED = (
+    "UPDATE verifier_transactions SET status = $3, request_fetched_at = $2, wallet_nonce = $4"
+    " WHERE request_id = $1 AND status = $5 AND expires_at > $2 RETURNING *"
+)
+COMPLETE = (
+    "UPDATE verifier_transactions SET status = $3, completed_at = $2, result = $4,"
+    " response_code_hash = $5 WHERE request_id = $1 AND status = $6 AND expires_at > $2"
+)
+
+
+def _transaction(record: Any) -> Transaction:
+    return transaction_from_row(SimpleNamespace(**dict(record)))
+
+
+class PostgresTransactionStore(SqlTransactionStore):
+    async def add(self, transaction: Transaction) -> None:
+        async with postgres_connection(self._engine) as connection:
+            await connection.execute(
+                INSERT,
+                transaction.transaction_id,
+                transaction.verifier_id,
+                transaction.request_id,
+                transaction.purpose,
+                json_dumps(transaction.dcql_query),
+                transaction.nonce,
+                transaction.state,
+                transaction.response_mode,
+                transaction.same_device,
+                transaction.client_id,
+                transaction.status,
+                transaction.created_at,
+                transaction.expires_at,
+                json_dumps(transaction.extra),
+            )
+
+    async def by_request_id(self, request_id: str) -> Transaction | None:
+        async with postgres_connection(self._engine) as connection:
+            record = await connection.fetchrow(BY_REQUEST, request_id)
+        return _transaction(record) if record is not None else None
+
+    async def mark_request_fetched(
+        self, request_id: str, now: float, wallet_nonce: str | None
+    ) -> Transaction | None:
+        async with postgres_connection(self._engine) as connection:
+            record = await connection.fetchrow(
+                MARK_FETCHED, request_id, now, REQUEST_FETCHED, wallet_nonce, WAITING
+            )
+        return _transaction(record) if record is not None else None
+
+    async def complete(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        result: dict[str, Any],
+        now: float,
+        response_code_hash: str | None,
+    ) -> bool:
+        async with postgres_connection(self._engine) as connection:
+            tag = await connection.execute(
+                COMPLETE,
+                request_id,
+                now,
+                status,
+                json_dumps(result),
+                response_code_hash,
+                REQUEST_FETCHED,
+            )
+        changed: bool = tag == "UPDATE 1"
+        return changed
