@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.http.client import parse_exception
+
 PREFIX = "IDWALLET_"
 ENVIRONMENTS = ("development", "production")
 
@@ -57,7 +59,8 @@ class Settings:
     verifier_result_retention: int = 900
     trusted_issuer_anchors: Path | None = None
     trusted_issuers: tuple[str, ...] = ()
-    outbound_http_hosts: tuple[str, ...] = ()
+    outbound_allow: tuple[str, ...] = ()
+    wallet_trust_anchors: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -98,9 +101,16 @@ class Settings:
         trusted_issuers = _list(env, "TRUSTED_ISSUERS")
         if not all(i.startswith("https://") for i in trusted_issuers):
             raise SettingsError(f"{PREFIX}TRUSTED_ISSUERS must list https issuer identifiers")
-        http_hosts = _list(env, "OUTBOUND_HTTP_HOSTS")
-        if http_hosts and environment == "production":
-            raise SettingsError(f"{PREFIX}OUTBOUND_HTTP_HOSTS is for development only")
+        outbound_allow = _list(env, "OUTBOUND_ALLOW")
+        for entry in outbound_allow:
+            try:
+                parse_exception(entry)
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}OUTBOUND_ALLOW must list host:port pairs, got {entry!r}"
+                ) from None
+        if outbound_allow and environment == "production":
+            raise SettingsError(f"{PREFIX}OUTBOUND_ALLOW is for development only")
         return cls(
             environment=environment,
             host=host,
@@ -123,5 +133,6 @@ class Settings:
             ),
             trusted_issuer_anchors=Path(issuer_anchors) if issuer_anchors else None,
             trusted_issuers=trusted_issuers,
-            outbound_http_hosts=http_hosts,
+            outbound_allow=outbound_allow,
+            wallet_trust_anchors=_list(env, "WALLET_TRUST_ANCHORS"),
         )

@@ -23,13 +23,13 @@ from app.deployment import Deployment
 from app.settings import Settings, SettingsError
 from app.tenant_keys import verifier_keys
 from core.http.client import OutboundClient
+from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import IssuerKeyPolicy, MetadataIssuerKeys, X5cIssuerKeys
 from core.storage.driver import is_postgresql
 from verifiers.services.catalog import load_relying_parties, load_templates
 from verifiers.services.context import PresentationPolicy, VerifierContext
 from verifiers.services.validate_presentation import PresentationValidator, StatusListCache
 from verifiers.storage.postgres import PostgresTransactionStore
-from verifiers.storage.published_documents import PublishedDocuments
 from verifiers.storage.sql import SqlTransactionStore
 
 log = logging.getLogger("idwallet.verifiers")
@@ -56,7 +56,7 @@ async def verifier_role(
     await keys.certify_all()
     outbound = OutboundClient(
         local={settings.public_base_url: httpx.ASGITransport(app=app)},  # type: ignore[arg-type]
-        allow_http_hosts=settings.outbound_http_hosts,
+        exceptions=settings.outbound_allow,
     )
     documents = PublishedDocuments(outbound)
     trust = IssuerKeyPolicy(

@@ -2,13 +2,14 @@
 
 Every request is guarded the same way, whoever asks:
 
-- only ``https`` URLs, except origins the deployment names as its own or as trusted
-  development peers;
+- only ``https`` URLs, except the deployment's own origin (served in process) and exact
+  ``host:port`` exceptions a development set-up names (``IDWALLET_OUTBOUND_ALLOW``);
 - the host name is resolved once and every address must be public (no loopback, private,
   link-local, multicast, reserved or unspecified ranges), and the connection goes to the
   address that was checked, so a DNS answer that changes between check and connect
   (rebinding) cannot point it inward; TLS still verifies the certificate for the name;
-- no redirects; a connect/read deadline; the body is read up to a cap and no further.
+- redirects only where the caller allows them, each target checked like the first URL;
+  a connect/read deadline; the body is read up to a cap and no further.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -43,12 +44,27 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def parse_exception(entry: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) of an exact outbound exception."""
+    host, sep, port = entry.strip().rpartition(":")
+    host = host.strip("[]").lower()
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{entry!r} is not host:port")
+    return host, int(port)
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolves, checks and connects to the checked address."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, exempt_hosts: frozenset[str]) -> None:
+    def __init__(
+        self, inner: httpcore.AsyncNetworkBackend, exceptions: frozenset[tuple[str, int]]
+    ) -> None:
         self._inner = inner
-        self._exempt = exempt_hosts
+        self._exceptions = exceptions
 
     async def connect_tcp(
         self,
@@ -58,7 +74,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if host.lower() in self._exempt:
+        if (host.lower().strip("[]"), port) in self._exceptions:
             return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         loop = asyncio.get_running_loop()
         try:
@@ -89,26 +105,32 @@ class FetchedDocument:
     content_type: str
     body: bytes
     headers: Mapping[str, str]
+    status: int = 200
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class OutboundClient:
-    """``fetch(url)``: a GET through the guard. ``local`` maps origins this deployment
-    serves itself (``http://127.0.0.1:8000``) to a transport that reaches them without
-    the network guard (the application's own routes, in process)."""
+    """Outbound HTTP through the guard. ``local`` maps origins this deployment serves
+    itself (``http://127.0.0.1:8000``) to a transport that reaches them without the network
+    guard (the application's own routes, in process). ``exceptions`` names exact
+    ``host:port`` pairs that may be reached on private addresses and over plain ``http``
+    (development peers); there is no way to open a whole range."""
 
     def __init__(
         self,
         *,
         timeout: float = DEFAULT_TIMEOUT,
         local: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-        allow_http_hosts: Iterable[str] = (),
+        exceptions: Iterable[str] = (),
     ) -> None:
         self._timeout = timeout
         self._local = {origin.rstrip("/").lower(): t for origin, t in (local or {}).items()}
-        self._allow_http = frozenset(h.lower() for h in allow_http_hosts)
+        self._exceptions = frozenset(parse_exception(e) for e in exceptions)
         transport = httpx.AsyncHTTPTransport(retries=0)
         pool = transport._pool  # the connection pool whose network backend we guard
-        pool._network_backend = _GuardedBackend(pool._network_backend, self._allow_http)
+        pool._network_backend = _GuardedBackend(pool._network_backend, self._exceptions)
         self._network = httpx.AsyncClient(
             transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
         )
@@ -119,30 +141,97 @@ class OutboundClient:
             for origin, t in self._local.items()
         }
 
-    def _client_for(self, url: str) -> httpx.AsyncClient:
+    def check_url(self, url: str) -> None:
+        """Raise :class:`OutboundRefused` for a URL this client would never reach (before
+        any DNS lookup: scheme, credentials, host); the address is checked on connect."""
+        self._client_for(url)
+
+    async def vet(self, url: str) -> None:
+        """Everything :meth:`check_url` does, and the host resolved now to public addresses
+        only, so a URL that will be used later (a ``response_uri``) is refused up front;
+        the connection itself is checked again when it is made."""
+        client = self._client_for(url)
+        if client is not self._network:
+            return
         parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or _default_port(parts.scheme)
+        if (host, port) in self._exceptions:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self._timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise OutboundFailed(f"cannot resolve {host}") from exc
+        if not infos or not all(_public(str(info[4][0])) for info in infos):
+            raise OutboundRefused(f"{host} does not resolve to public addresses only")
+
+    def _client_for(self, url: str) -> httpx.AsyncClient:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise OutboundRefused("the URL is malformed") from exc
         if parts.username or parts.password:
             raise OutboundRefused("URLs with credentials are not fetched")
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         if origin in self._locals:
             return self._locals[origin]
         host = (parts.hostname or "").lower()
-        if parts.scheme == "https" or (parts.scheme == "http" and host in self._allow_http):
-            if not host:
-                raise OutboundRefused("the URL has no host")
+        if parts.scheme not in ("https", "http"):
+            raise OutboundRefused("only https URLs are fetched")
+        if not host:
+            raise OutboundRefused("the URL has no host")
+        excepted = (host, port or _default_port(parts.scheme)) in self._exceptions
+        if parts.scheme == "https" or excepted:
             return self._network
         raise OutboundRefused("only https URLs are fetched")
 
     async def fetch(
-        self, url: str, *, accept: str, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        url: str,
+        *,
+        accept: str,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_redirects: int = 0,
     ) -> FetchedDocument:
+        """GET ``url``; anything but 200 fails. Up to ``max_redirects`` redirects are
+        followed, each target checked like the first URL."""
+        for _ in range(max_redirects + 1):
+            answer = await self.send("GET", url, accept=accept, max_bytes=max_bytes)
+            location = answer.headers.get("location")
+            if answer.status in REDIRECTS and location and max_redirects:
+                url = urljoin(url, location)
+                continue
+            if answer.status != 200:
+                raise OutboundFailed(f"{url} answered {answer.status}")
+            return answer
+        raise OutboundFailed(f"{url} redirected too often")
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        accept: str,
+        form: Mapping[str, str] | None = None,
+        json_body: object = None,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> FetchedDocument:
+        """One request through the guard, whatever the status; the body is capped."""
         client = self._client_for(url)
+        request_headers = {"Accept": accept, "Accept-Encoding": "identity", **(headers or {})}
         try:
             async with client.stream(
-                "GET", url, headers={"Accept": accept, "Accept-Encoding": "identity"}
+                method,
+                url,
+                headers=request_headers,
+                data=dict(form) if form is not None else None,
+                json=json_body,
             ) as response:
-                if response.status_code != 200:
-                    raise OutboundFailed(f"{url} answered {response.status_code}")
                 declared = response.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                     raise OutboundFailed(f"{url} is larger than {max_bytes} bytes")
@@ -155,14 +244,18 @@ class OutboundClient:
                     chunks.append(chunk)
                 content_type = response.headers.get("content-type", "").split(";")[0].strip()
                 return FetchedDocument(
-                    url, content_type.lower(), b"".join(chunks), response.headers
+                    url,
+                    content_type.lower(),
+                    b"".join(chunks),
+                    response.headers,
+                    response.status_code,
                 )
         except OutboundRefused:
             raise
         except httpx.HTTPError as exc:
             if isinstance(exc.__cause__, OutboundRefused):
                 raise exc.__cause__ from None
-            raise OutboundFailed(f"{url} could not be fetched: {type(exc).__name__}") from exc
+            raise OutboundFailed(f"{url} could not be reached: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
         await self._network.aclose()

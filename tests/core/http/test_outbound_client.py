@@ -1,5 +1,6 @@
 """The outbound client's guard: https only, public addresses only (checked on the address
-actually connected to), no redirects, bodies capped; local origins served in process."""
+actually connected to), redirects only when asked for and then re-checked, bodies capped;
+exact host:port exceptions only; local origins served in process."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ from core.http.client import OutboundClient, OutboundFailed, OutboundRefused
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        if self.path == "/redirect":
+        if self.path in ("/redirect", "/redirect-inward-https", "/redirect-home"):
+            target = {
+                "/redirect": "http://169.254.169.254/latest/meta-data",
+                "/redirect-inward-https": "https://10.0.0.1/latest",
+                "/redirect-home": "/small",
+            }[self.path]
             self.send_response(302)
-            self.send_header("Location", "http://169.254.169.254/latest/meta-data")
+            self.send_header("Location", target)
             self.end_headers()
             return
         body = b"x" * (2048 if self.path == "/big" else 10)
@@ -27,6 +33,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body * (1 if self.path != "/undeclared" else 300))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *_: object) -> None:
         pass
@@ -76,16 +91,49 @@ async def test_inward_addresses_are_refused_before_connecting(url: str) -> None:
     await client.close()
 
 
-async def test_redirects_are_not_followed(peer: str) -> None:
-    client = OutboundClient(allow_http_hosts=["127.0.0.1"])
+def _exception(peer: str) -> str:
+    return peer.removeprefix("http://")
+
+
+async def test_redirects_are_not_followed_unless_asked(peer: str) -> None:
+    client = OutboundClient(exceptions=[_exception(peer)])
     with pytest.raises(OutboundFailed, match="302"):
         await client.fetch(f"{peer}/redirect", accept="*/*")
+    home = await client.fetch(f"{peer}/redirect-home", accept="*/*", max_redirects=2)
+    assert home.body == b"x" * 10
+    await client.close()
+
+
+@pytest.mark.parametrize("path", ["/redirect", "/redirect-inward-https"])
+async def test_every_redirect_target_is_checked(peer: str, path: str) -> None:
+    client = OutboundClient(exceptions=[_exception(peer)], timeout=2)
+    with pytest.raises(OutboundRefused):
+        await client.fetch(f"{peer}{path}", accept="*/*", max_redirects=3)
+    await client.close()
+
+
+async def test_exceptions_are_exact_host_and_port(peer: str) -> None:
+    host, port = _exception(peer).split(":")
+    client = OutboundClient(exceptions=[f"{host}:{int(port) + 1}"], timeout=2)
+    with pytest.raises(OutboundRefused):
+        await client.fetch(f"{peer}/small", accept="*/*")
+    with pytest.raises(OutboundRefused):
+        await client.fetch(f"https://{host}:{port}/small", accept="*/*")
+    await client.close()
+    with pytest.raises(ValueError):
+        OutboundClient(exceptions=["127.0.0.1"])
+
+
+async def test_posts_return_any_status_with_the_body(peer: str) -> None:
+    client = OutboundClient(exceptions=[_exception(peer)])
+    answer = await client.send("POST", f"{peer}/token", accept="*/*", form={"a": "b c"})
+    assert answer.status == 400 and answer.body == b"a=b+c"
     await client.close()
 
 
 @pytest.mark.parametrize("path", ["/big", "/undeclared"])
 async def test_bodies_are_capped(peer: str, path: str) -> None:
-    client = OutboundClient(allow_http_hosts=["127.0.0.1"])
+    client = OutboundClient(exceptions=[_exception(peer)])
     with pytest.raises(OutboundFailed, match="larger"):
         await client.fetch(f"{peer}{path}", accept="*/*", max_bytes=1024)
     document = await client.fetch(f"{peer}/small", accept="*/*", max_bytes=1024)

@@ -1,4 +1,4 @@
-"""What the verifier fetches from issuers, through the deployment's outbound client (SSRF
+"""What verifiers and wallets fetch from issuers, through the deployment's outbound client (SSRF
 guard, size caps, no redirects): status list tokens, cached for their ``ttl`` (Token Status
 List §8.2, §13.7), and JWT VC Issuer Metadata with its JWK Set, cached for a few minutes.
 Concurrent requests for the same document share one fetch."""
@@ -67,7 +67,8 @@ def _ttl_of(token: str) -> float:
 
 
 class PublishedDocuments:
-    """The verifier's ``StatusListSource``, and ``fetch_json`` for issuer metadata."""
+    """Status list tokens (the verifier's ``StatusListSource``, the wallet's live status) and
+    ``fetch_json`` for issuer metadata, each cached."""
 
     def __init__(self, client: OutboundClient) -> None:
         self._client = client
