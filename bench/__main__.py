@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import http_issuance, qr_bench
+from bench import http_issuance, http_verification, qr_bench
 from bench.measure import pin_to_one_core
 from bench.report import render, targets
 from bench.sdjwt_bench import run
@@ -32,8 +32,10 @@ def main() -> int:
         notes.append(f"- PostgreSQL was not measured: {why_not}")
     os.sched_setaffinity(0, os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
     http = http_issuance.run(databases)
+    verification = http_verification.run(databases)
     OUTPUT.write_text(
-        render(results, pinning=pinning, notes=notes, qr=qr, http=http), encoding="utf-8"
+        render(results, pinning=pinning, notes=notes, qr=qr, http=http, verification=verification),
+        encoding="utf-8",
     )
     for target in targets(results):
         print(f"{target.name}: {target.achieved:.2f} (required {target.required:.2f})")

@@ -3,7 +3,8 @@ one CPU), and a bounded load generator on the other CPU driving complete verific
 (the counter creates a request for the 4-claim ``identity`` check, the wallet fetches the
 signed request object and posts a presentation of 4 claims with a fresh KB-JWT by
 ``direct_post``) at 1 and 64 concurrent wallets, beside ``GET /health`` of the same server.
-Credentials are issued, and the status list fetched once, before the clock starts."""
+Credentials are issued, the Disclosures to show chosen, and the status list fetched once,
+before the clock starts."""
 
 from __future__ import annotations
 
@@ -67,8 +68,10 @@ def _payload(jwt: str) -> dict[str, object]:
 
 
 async def _verify(
-    connection: Connection, counter_key: str, credential: str, holder: SoftwareSigner
+    connection: Connection, counter_key: str, shown: str, holder: SoftwareSigner
 ) -> None:
+    """``shown``: the credential with only the 4 claims' Disclosures, chosen before the clock
+    starts (the wallet's choice is not what is measured); the KB-JWT is signed fresh."""
     created = await connection.post_json(
         f"/verifiers/{VERIFIER}/presentations",
         {"template": "identity"},
@@ -81,7 +84,6 @@ async def _verify(
     request = _payload(fetched.body.decode())
     client_id, nonce, state = request["client_id"], request["nonce"], request["state"]
     assert isinstance(client_id, str) and isinstance(nonce, str) and isinstance(state, str)
-    shown = present(credential, CLAIMS).sd_jwt
     answer = bind(shown, KeyBindingRequest(client_id, nonce, int(time.time())), holder)
     response_uri = request["response_uri"]
     assert isinstance(response_uri, str)
@@ -110,7 +112,7 @@ async def _measure(
             SoftwareSigner(ec.generate_private_key(ec.SECP256R1())) for _ in range(concurrency)
         ]
         credentials = [
-            await _issue_credential(client, audience, code, holder)
+            present(await _issue_credential(client, audience, code, holder), CLAIMS).sd_jwt
             for code, holder in zip(codes, holders, strict=True)
         ]
     connections = [Connection(base) for _ in range(concurrency)]
