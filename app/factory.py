@@ -28,6 +28,7 @@ from app.operator_keys import OperatorKeyring, load_operator_keys
 from app.settings import Settings
 from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from app.verifier_wiring import verifier_role
+from app.wallet_wiring import wallet_role
 from core.errors import Problem, ProtocolError
 from core.storage.driver import is_postgresql
 from issuers import api as issuer_api
@@ -41,6 +42,7 @@ from issuers.storage.sql import (
     SqlOfferStore,
 )
 from verifiers import api as verifier_api
+from wallet import api as wallet_api
 
 VERSION = "0.1.0"
 
@@ -63,6 +65,14 @@ OPENAPI_TAGS = [
         description=(
             "Service counters: presentation requests, QR codes, status and results "
             "(polling or server-sent events). Bearer counter key of the relying party."
+        ),
+    ),
+    Tag(
+        name="citizen mobile API",
+        description=(
+            "The citizen's phone: device registration and sessions, receiving credentials "
+            "from any OpenID4VCI issuer, the encrypted store, consent-based presentation to "
+            "any OpenID4VP verifier, the activity log. Bearer access token of a device session."
         ),
     ),
 ]
@@ -109,7 +119,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
             )
-            async with verifier_role(app, settings, deployment) as verifiers:
+            async with (
+                verifier_role(app, settings, deployment) as verifiers,
+                wallet_role(app, settings, deployment),
+            ):
                 keyring = OperatorKeyring(
                     load_operator_keys(settings, [*agencies, *verifiers.parties])
                 )
@@ -126,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *issuer_api.OPERATOR,
             *verifier_api.WALLET_FACING,
             *verifier_api.COUNTER,
+            *wallet_api.MOBILE,
         ],
         lifespan=[lifespan],
         openapi_config=openapi_config(),

@@ -4,5 +4,6 @@ from core.storage import key_records as _key_records  # noqa: F401  (registers i
 from core.storage.base import Base
 from issuers.storage import tables as _issuer_tables  # noqa: F401
 from verifiers.storage import tables as _verifier_tables  # noqa: F401
+from wallet.storage import tables as _wallet_tables  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,82 @@
+"""Assembling the wallet role: its store, the per-citizen vault under a key derived from
+the deployment's key-encryption key, the trust anchors for issuers and verifiers (the
+deployment's own and ``IDWALLET_WALLET_TRUST_ANCHORS``), and the guarded outbound client.
+
+Requests to the deployment's own public origin go to the application itself, in process:
+a citizen's wallet receives from and presents to this deployment's agencies and counters
+over HTTP like any stranger's, without opening the outbound guard to loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from litestar import Litestar
+
+from app.deployment import Deployment
+from app.settings import Settings, SettingsError
+from core.http.client import OutboundClient
+from core.http.published_documents import PublishedDocuments
+from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
+from wallet.services.context import WalletContext
+from wallet.services.sealing import AccountVault
+from wallet.storage.sql import SqlWalletStore
+
+log = logging.getLogger("idwallet.wallet")
+PURGE_EVERY_SECONDS = 60.0
+
+
+def wallet_anchors(settings: Settings, deployment: Deployment) -> list[x509.Certificate]:
+    anchors = [deployment.trust_anchor.certificate]
+    for path in settings.wallet_trust_anchors:
+        try:
+            anchors += x509.load_pem_x509_certificates(Path(path).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read IDWALLET_WALLET_TRUST_ANCHORS {path}: {exc}") from exc
+    return anchors
+
+
+@contextlib.asynccontextmanager
+async def wallet_role(
+    app: Litestar, settings: Settings, deployment: Deployment
+) -> AsyncIterator[WalletContext]:
+    outbound = OutboundClient(
+        local={settings.public_base_url: httpx.ASGITransport(app=app)},  # type: ignore[arg-type]
+        exceptions=settings.outbound_allow,
+    )
+    anchors = wallet_anchors(settings, deployment)
+    context = WalletContext(
+        store=SqlWalletStore(deployment.sessions),
+        outbound=outbound,
+        documents=PublishedDocuments(outbound),
+        vault=AccountVault(deployment.derived_secret("wallet data keys")),
+        anchors=anchors,
+        issuer_trust=X5cIssuerKeys(anchors),
+        public_base_url=settings.public_base_url,
+        token_secret=deployment.derived_secret("wallet access tokens"),
+    )
+    app.state.wallet = context
+    purger = asyncio.create_task(_purge_flows(context))
+    try:
+        yield context
+    finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+        await outbound.close()
+
+
+async def _purge_flows(context: WalletContext) -> None:
+    """Unfinished scans (sealed offers and requests) do not outlive their lifetime."""
+    while True:
+        try:
+            await context.store.flows.purge(context.clock.now())
+        except Exception as exc:
+            log.warning("purging wallet flows failed: %s", type(exc).__name__)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)

@@ -1,0 +1,82 @@
+"""Accounts, devices and sessions of the citizen mobile API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from wallet.api.requests import json_body, private, session_of, wallet_context
+from wallet.services import sessions
+
+
+class WalletAccountController(Controller):
+    path = "/wallet"
+    tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+
+    @post(
+        "/challenges",
+        summary="A single-use challenge for a device proof",
+        status_code=HTTP_201_CREATED,
+    )
+    async def challenge(self, state: State) -> Response[dict[str, Any]]:
+        return private(await sessions.issue_challenge(wallet_context(state)), 201)
+
+    @post(
+        "/accounts",
+        summary="Register: a new account with its first device (device key proof)",
+        status_code=HTTP_201_CREATED,
+    )
+    async def register(
+        self, state: State, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        return private(
+            await sessions.register(wallet_context(state), await json_body(request)), 201
+        )
+
+    @post("/sessions", summary="Log in with a registered device key", status_code=200)
+    async def login(
+        self, state: State, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        return private(await sessions.login(wallet_context(state), await json_body(request)))
+
+    @post(
+        "/sessions/refresh", summary="Rotate the refresh token for a new session", status_code=200
+    )
+    async def refresh(
+        self, state: State, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        return private(await sessions.refresh(wallet_context(state), await json_body(request)))
+
+    @get("/devices", summary="The citizen's devices")
+    async def devices(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        return private({"devices": await sessions.list_devices(context, session)})
+
+    @post("/devices", summary="Add another device of the citizen", status_code=HTTP_201_CREATED)
+    async def add_device(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        return private(await sessions.add_device(context, session, await json_body(request)), 201)
+
+    @delete(
+        "/devices/{device_id:str}",
+        summary="Revoke a device (a lost phone): it can do nothing from now on",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def revoke_device(
+        self, device_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> None:
+        context, session = await session_of(state, request)
+        await sessions.revoke_device(context, session, device_id)
+
+    @delete(
+        "/account",
+        summary="Delete the account and everything in it, durably",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def delete_account(self, state: State, request: Request[Any, Any, Any]) -> None:
+        context, session = await session_of(state, request)
+        await sessions.delete_account(context, session)

@@ -1,0 +1,64 @@
+"""The citizen's credentials and activity log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get
+from litestar.datastructures import State
+from litestar.params import FromPath
+
+from wallet.api.requests import languages, private, session_of
+from wallet.services.activity import activity_log
+from wallet.services.credentials import delete_credential, list_credentials, show_credential
+
+
+class WalletCredentialController(Controller):
+    path = "/wallet/credentials"
+    tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+
+    @get("/", summary="The citizen's credentials, with display data and live status")
+    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        credentials = await list_credentials(context, session.account_id, languages(request))
+        return private({"credentials": credentials})
+
+    @get("/{credential_id:str}", summary="One credential: claims, display data, live status")
+    async def show(
+        self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context, session = await session_of(state, request)
+        return private(
+            await show_credential(context, session.account_id, credential_id, languages(request))
+        )
+
+    @delete(
+        "/{credential_id:str}", summary="Delete a credential (the issuer is told)", status_code=200
+    )
+    async def remove(
+        self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context, session = await session_of(state, request)
+        return private(await delete_credential(context, session.account_id, credential_id))
+
+
+class WalletActivityController(Controller):
+    path = "/wallet/activity"
+    tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+
+    @get("/", summary="Who received and used the citizen's data, newest first")
+    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        return private({"activity": await activity_log(context, session.account_id)})
+
+    @get("/export", summary="The whole activity log as a JSON download")
+    async def export(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        entries = await activity_log(context, session.account_id)
+        return Response(
+            {"account_id": session.account_id, "activity": entries},
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Disposition": 'attachment; filename="idwallet-activity.json"',
+            },
+        )

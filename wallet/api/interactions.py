@@ -1,0 +1,140 @@
+"""Scanning, receiving and presenting: the two protocol interactions a citizen starts by
+scanning a QR code (or following a link on the same device)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_201_CREATED
+
+from core.errors import InvalidRequest
+from wallet.api.requests import json_body, languages, private, session_of
+from wallet.services.present import approve, complete, decline, scan_request
+from wallet.services.receive import accept_offer, complete_offer, scan_offer
+from wallet.services.scan import parse_scanned
+
+TAGS = ["citizen mobile API"]
+
+
+def _scanned_uri(body: dict[str, Any]) -> str:
+    uri = body.get("uri")
+    if not isinstance(uri, str):
+        raise InvalidRequest("uri is required: the text of the scanned QR code")
+    return uri
+
+
+class WalletScanController(Controller):
+    path = "/wallet/scans"
+    tags = TAGS
+
+    @post(
+        "/",
+        summary="Whatever was scanned: a credential offer or a presentation request",
+        status_code=HTTP_201_CREATED,
+    )
+    async def scan(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        scanned = parse_scanned(_scanned_uri(await json_body(request)))
+        preferred = languages(request)
+        if scanned.kind == "offer":
+            view = await scan_offer(
+                context, session.account_id, scanned.parameters, preferred[0] if preferred else None
+            )
+            return private({"kind": "offer", "offer": view}, 201)
+        view = await scan_request(context, session.account_id, scanned.parameters, preferred)
+        return private({"kind": "presentation", "presentation": view}, 201)
+
+
+class WalletOfferController(Controller):
+    path = "/wallet/offers"
+    tags = TAGS
+
+    @post("/", summary="Open a credential offer: who offers what", status_code=HTTP_201_CREATED)
+    async def open(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        scanned = parse_scanned(_scanned_uri(await json_body(request)))
+        if scanned.kind != "offer":
+            raise InvalidRequest("this is not a credential offer")
+        preferred = languages(request)
+        view = await scan_offer(
+            context, session.account_id, scanned.parameters, preferred[0] if preferred else None
+        )
+        return private(view, 201)
+
+    @post(
+        "/{offer_id:str}/accept",
+        summary="Accept the offer (with the transaction code)",
+        status_code=200,
+    )
+    async def accept(
+        self, offer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context, session = await session_of(state, request)
+        body = await json_body(request, optional=True)
+        return private(await accept_offer(context, session.account_id, offer_id, body))
+
+    @post(
+        "/{offer_id:str}/complete",
+        summary="Device-bound keys: the phone's proof signatures",
+        status_code=200,
+    )
+    async def complete(
+        self, offer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context, session = await session_of(state, request)
+        body = await json_body(request)
+        return private(await complete_offer(context, session.account_id, offer_id, body))
+
+
+class WalletPresentationController(Controller):
+    path = "/wallet/presentations"
+    tags = TAGS
+
+    @post(
+        "/", summary="Open a presentation request: the consent view", status_code=HTTP_201_CREATED
+    )
+    async def open(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+        context, session = await session_of(state, request)
+        scanned = parse_scanned(_scanned_uri(await json_body(request)))
+        if scanned.kind != "presentation":
+            raise InvalidRequest("this is not a presentation request")
+        view = await scan_request(
+            context, session.account_id, scanned.parameters, languages(request)
+        )
+        return private(view, 201)
+
+    @post(
+        "/{presentation_id:str}/approve",
+        summary="Consent: present (optionally leaving out optional claims)",
+        status_code=200,
+    )
+    async def approve(
+        self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context, session = await session_of(state, request)
+        body = await json_body(request, optional=True)
+        return private(
+            await approve(context, session.account_id, presentation_id, body, languages(request))
+        )
+
+    @post(
+        "/{presentation_id:str}/complete",
+        summary="Device-bound keys: the phone's key-binding signatures",
+        status_code=200,
+    )
+    async def complete(
+        self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context, session = await session_of(state, request)
+        body = await json_body(request)
+        return private(await complete(context, session.account_id, presentation_id, body))
+
+    @post("/{presentation_id:str}/decline", summary="Refuse: the verifier is told", status_code=200)
+    async def decline(
+        self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        context, session = await session_of(state, request)
+        return private(await decline(context, session.account_id, presentation_id))

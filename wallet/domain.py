@@ -1,0 +1,228 @@
+"""What the wallet keeps for a citizen, and the states of its two interactions.
+
+Receiving (OpenID4VCI 1.0): ``offered`` → ``proofs_needed`` (device-bound keys sign) →
+``received``. Presenting (OpenID4VP 1.0): ``consent_needed`` → ``signatures_needed``
+(device-bound keys sign) → ``submitted`` | ``declined``. A step that moves a flow from one
+state to the next claims it first, so two taps on "approve" post one presentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from core.errors import ProtocolError
+
+
+class Custody(StrEnum):
+    """Who holds a credential's holder private key."""
+
+    DEVICE = "device"  # the phone: the API prepares what to sign, the phone signs
+    SERVER = "server"  # this backend's key provider, sealed under the account's data key
+
+
+class FlowKind(StrEnum):
+    OFFER = "offer"
+    PRESENTATION = "presentation"
+
+
+class FlowState(StrEnum):
+    OFFERED = "offered"
+    PROOFS_NEEDED = "proofs_needed"
+    RECEIVED = "received"
+    CONSENT_NEEDED = "consent_needed"
+    SIGNATURES_NEEDED = "signatures_needed"
+    SUBMITTED = "submitted"
+    DECLINED = "declined"
+    FAILED = "failed"
+    BUSY = "busy"  # a worker is between claiming the flow and recording the outcome
+
+
+class ActivityKind(StrEnum):
+    CREDENTIAL_RECEIVED = "credential_received"
+    CREDENTIAL_DELETED = "credential_deleted"
+    PRESENTATION_SENT = "presentation_sent"
+    PRESENTATION_DECLINED = "presentation_declined"
+    DEVICE_REGISTERED = "device_registered"
+    DEVICE_REVOKED = "device_revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    wrapped_data_key: bytes
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    account_id: str
+    thumbprint: str
+    public_jwk: dict[str, str]
+    sealed_name: bytes
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class HolderKey:
+    holder_key_id: str
+    account_id: str
+    custody: Custody
+    public_jwk: dict[str, str]
+    sealed_private_key: bytes | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    """A credential as stored: the sealed record (the SD-JWT instances of a batch, their
+    holder keys, display metadata) and how often it was presented (to rotate instances)."""
+
+    credential_id: str
+    account_id: str
+    sealed: bytes
+    presentations: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    flow_id: str
+    account_id: str
+    kind: FlowKind
+    state: FlowState
+    sealed: bytes
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEntry:
+    entry_id: str
+    account_id: str
+    at: float
+    kind: ActivityKind
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialInstance:
+    """One SD-JWT of a batch and the holder key its ``cnf`` names."""
+
+    sd_jwt: str
+    holder_key_id: str
+    status: dict[str, Any] | None = None  # the Token Status List reference of this instance
+
+
+@dataclass(slots=True)
+class CredentialRecord:
+    """The sealed content of a stored credential."""
+
+    format: str
+    vct: str
+    issuer: str
+    configuration_id: str
+    instances: list[CredentialInstance]
+    claims: dict[str, Any] = field(default_factory=dict)
+    expires_at: int | None = None
+    issuer_display: list[dict[str, Any]] = field(default_factory=list)
+    credential_display: list[dict[str, Any]] = field(default_factory=list)
+    claim_display: list[dict[str, Any]] = field(default_factory=list)
+    notification: dict[str, str] | None = None  # endpoint, id, access token (for deletion)
+    received_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "vct": self.vct,
+            "issuer": self.issuer,
+            "configuration_id": self.configuration_id,
+            "instances": [
+                {"sd_jwt": i.sd_jwt, "holder_key_id": i.holder_key_id, "status": i.status}
+                for i in self.instances
+            ],
+            "claims": self.claims,
+            "expires_at": self.expires_at,
+            "issuer_display": self.issuer_display,
+            "credential_display": self.credential_display,
+            "claim_display": self.claim_display,
+            "notification": self.notification,
+            "received_at": self.received_at,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> CredentialRecord:
+        return cls(
+            format=value["format"],
+            vct=value["vct"],
+            issuer=value["issuer"],
+            configuration_id=value["configuration_id"],
+            instances=[
+                CredentialInstance(i["sd_jwt"], i["holder_key_id"], i.get("status"))
+                for i in value["instances"]
+            ],
+            claims=value.get("claims", {}),
+            expires_at=value.get("expires_at"),
+            issuer_display=value.get("issuer_display", []),
+            credential_display=value.get("credential_display", []),
+            claim_display=value.get("claim_display", []),
+            notification=value.get("notification"),
+            received_at=value.get("received_at", 0.0),
+        )
+
+
+class NotFound(ProtocolError):
+    """Unknown, expired, or another citizen's: all look the same from outside."""
+
+    error = "not_found"
+    status_code = 404
+
+
+class Refused(ProtocolError):
+    """The wallet refuses what a counterparty (issuer, verifier) sent; ``error`` is the
+    spec's code for the fault. Nothing is stored and nothing is sent on."""
+
+    error = "invalid_request"
+    status_code = 422
+
+
+class RefusedRequestObject(Refused):
+    error = "invalid_request_object"
+
+
+class RefusedClient(Refused):
+    error = "invalid_client"
+
+
+class RefusedCredential(Refused):
+    error = "invalid_credential"
+
+
+class CounterpartyFailed(ProtocolError):
+    """The issuer or verifier could not be reached or gave no usable answer."""
+
+    error = "temporarily_unavailable"
+    status_code = 502
+
+
+class CounterpartyError(ProtocolError):
+    """The issuer or verifier answered with an OAuth error (a wrong ``tx_code`` is
+    ``invalid_grant``); its code is passed on so the phone can say what went wrong."""
+
+    status_code = 400
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        safe = len(error) <= 64 and error.replace("_", "").isalpha() and error.isascii()
+        self.remote_error = error if safe else "invalid_request"
+
+    def to_body(self) -> dict[str, str]:
+        body = super().to_body()
+        body["error"] = self.remote_error
+        return body

@@ -1,0 +1,163 @@
+"""What the wallet's use cases need from storage and from the network, as small protocols.
+
+Every method that reads or changes a citizen's data takes the ``account_id``: a lookup of
+another account's object finds nothing (the API answers 404, never 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from core.http.client import FetchedDocument
+from wallet.domain import (
+    Account,
+    ActivityEntry,
+    Device,
+    Flow,
+    FlowState,
+    HolderKey,
+    StoredCredential,
+)
+
+
+class Accounts(Protocol):
+    async def create(self, account: Account, device: Device) -> None:
+        """The account with its first device, in one transaction."""
+
+    async def get(self, account_id: str) -> Account | None: ...
+
+    async def delete(self, account_id: str) -> bool:
+        """Erase the account and everything it owns, in one transaction."""
+
+
+class Devices(Protocol):
+    async def add(self, device: Device) -> None: ...
+
+    async def by_thumbprint(self, thumbprint: str) -> Device | None: ...
+
+    async def by_device_id(self, device_id: str) -> Device | None: ...
+
+    async def get(self, account_id: str, device_id: str) -> Device | None: ...
+
+    async def list(self, account_id: str) -> list[Device]: ...
+
+    async def revoke(self, account_id: str, device_id: str, at: float) -> bool:
+        """Revoke the device and every refresh token it holds; False if not found."""
+
+
+class Challenges(Protocol):
+    async def issue(self, challenge_hash: str, expires_at: float) -> None: ...
+
+    async def consume(self, challenge_hash: str, now: float) -> bool:
+        """One atomic statement: True for exactly one caller of an unexpired challenge."""
+
+
+class RefreshTokens(Protocol):
+    async def issue(
+        self,
+        token_hash: str,
+        *,
+        family_id: str,
+        account_id: str,
+        device_id: str,
+        expires_at: float,
+    ) -> None: ...
+
+    async def rotate(self, token_hash: str, now: float) -> tuple[str, str, str] | None:
+        """Mark the token used; its (family, account, device) for exactly one caller of a
+        live token. None otherwise; a token already rotated revokes its whole family."""
+
+
+class HolderKeys(Protocol):
+    async def add(self, keys: Sequence[HolderKey]) -> None: ...
+
+    async def get(self, account_id: str, holder_key_ids: Sequence[str]) -> list[HolderKey]: ...
+
+
+class Credentials(Protocol):
+    async def add(self, credential: StoredCredential) -> None: ...
+
+    async def list(self, account_id: str) -> list[StoredCredential]: ...
+
+    async def get(self, account_id: str, credential_id: str) -> StoredCredential | None: ...
+
+    async def count_presentation(self, account_id: str, credential_id: str) -> None: ...
+
+    async def delete(self, account_id: str, credential_id: str) -> bool: ...
+
+
+class Flows(Protocol):
+    async def add(self, flow: Flow) -> None: ...
+
+    async def get(self, account_id: str, flow_id: str, now: float) -> Flow | None:
+        """An unexpired flow of this account."""
+
+    async def move(
+        self,
+        account_id: str,
+        flow_id: str,
+        *,
+        expected: FlowState,
+        state: FlowState,
+        sealed: bytes | None = None,
+    ) -> bool:
+        """Compare-and-set on the state (one statement); False if another step won."""
+
+    async def purge(self, before: float) -> int: ...
+
+
+class Activity(Protocol):
+    async def add(self, entry: ActivityEntry) -> None: ...
+
+    async def list(self, account_id: str, limit: int) -> list[ActivityEntry]: ...
+
+
+class WalletStore(Protocol):
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def devices(self) -> Devices: ...
+
+    @property
+    def challenges(self) -> Challenges: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokens: ...
+
+    @property
+    def holder_keys(self) -> HolderKeys: ...
+
+    @property
+    def credentials(self) -> Credentials: ...
+
+    @property
+    def flows(self) -> Flows: ...
+
+    @property
+    def activity(self) -> Activity: ...
+
+
+class Outbound(Protocol):
+    """The deployment's guarded outbound HTTP client (``core.http.client``)."""
+
+    def check_url(self, url: str) -> None: ...
+
+    async def vet(self, url: str) -> None: ...
+
+    async def fetch(
+        self, url: str, *, accept: str, max_bytes: int = ..., max_redirects: int = ...
+    ) -> FetchedDocument: ...
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        accept: str,
+        form: Mapping[str, str] | None = None,
+        json_body: object = None,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = ...,
+    ) -> FetchedDocument: ...

@@ -1,0 +1,1 @@
+"""The wallet's use cases, one per module."""

@@ -1,0 +1,209 @@
+"""The consent view of a presentation request (OpenID4VP 1.0 §6.4, §15.1 "User Consent"):
+who asks (the identity its certificate proves; a self-declared ``client_name`` only ever
+as unverified), for which claims of which credentials, which of the citizen's credentials
+can answer, which claims are optional (a ``claim_sets`` alternative works without them,
+§6.4.1) and which credential queries are optional (``credential_sets``, §6.2), with
+warnings. Choosing what to leave out is decided here too, for ``approve``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from core.claim_paths import ClaimPath, ClaimPathError, select
+from core.dcql.match import CandidateCredential, match_credential, match_query
+from core.dcql.model import ClaimsQuery, CredentialQuery, DcqlQuery
+from core.dcql.parse import parse_dcql_query
+from core.errors import InvalidRequest
+from wallet.domain import CredentialRecord, StoredCredential
+from wallet.services.display import label_for, pick
+from wallet.services.request_object import CheckedRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    stored: StoredCredential
+    record: CredentialRecord
+    status: str
+
+
+def path_name(path: Sequence[object]) -> str:
+    return ".".join("*" if p is None else str(p) for p in path)
+
+
+def candidate(holding: Holding) -> CandidateCredential:
+    return CandidateCredential(
+        id=holding.stored.credential_id,
+        format=holding.record.format,
+        claims=holding.record.claims,
+        vct=holding.record.vct,
+    )
+
+
+def required_queries(query: DcqlQuery) -> set[str]:
+    """Credential queries the request cannot do without (§6.2)."""
+    if isinstance(query.credential_sets, msgspec.UnsetType):
+        return {c.id for c in query.credentials}
+    needed: set[str] = set()
+    for credential_set in query.credential_sets:
+        if credential_set.required:
+            common = set(credential_set.options[0])
+            for option in credential_set.options[1:]:
+                common &= set(option)
+            needed |= common
+    return needed
+
+
+def _satisfied(claims: Any, claim: ClaimsQuery) -> bool:
+    try:
+        selected = select(claims, claim.path)
+    except ClaimPathError:
+        return False
+    if isinstance(claim.values, msgspec.UnsetType):
+        return True
+    return any(type(s) is type(v) and s == v for s in selected for v in claim.values)
+
+
+def claim_choice(
+    query: CredentialQuery, claims: Any, omitted: Iterable[str]
+) -> tuple[ClaimPath, ...]:
+    """The claims to disclose for ``query`` from a credential with ``claims``, leaving out
+    ``omitted`` (dotted paths) where an alternative claim set allows it."""
+    left_out = set(omitted)
+    if isinstance(query.claims, msgspec.UnsetType):
+        return ()
+    if isinstance(query.claim_sets, msgspec.UnsetType):
+        for claim in query.claims:
+            if path_name(claim.path) in left_out:
+                raise InvalidRequest(f"{path_name(claim.path)} is required by the verifier")
+        return tuple(tuple(c.path) for c in query.claims)
+    by_id = {c.id: c for c in query.claims if isinstance(c.id, str)}
+    for option in query.claim_sets:
+        chosen = [by_id[i] for i in option]
+        if all(_satisfied(claims, c) for c in chosen) and not any(
+            path_name(c.path) in left_out for c in chosen
+        ):
+            return tuple(tuple(c.path) for c in chosen)
+    raise InvalidRequest("the verifier requires some of the claims you left out")
+
+
+def _optional_claims(query: CredentialQuery, claims: Any) -> set[str]:
+    if isinstance(query.claims, msgspec.UnsetType) or isinstance(
+        query.claim_sets, msgspec.UnsetType
+    ):
+        return set()
+    by_id = {c.id: c for c in query.claims if isinstance(c.id, str)}
+    usable = [
+        {path_name(by_id[i].path) for i in option}
+        for option in query.claim_sets
+        if all(_satisfied(claims, by_id[i]) for i in option)
+    ]
+    if not usable:
+        return set()
+    everything = set().union(*usable)
+    needed = set.intersection(*usable)
+    return everything - needed
+
+
+def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> dict[str, Any]:
+    metadata = request.payload.get("client_metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    claimed = None
+    for locale in [*preferred, "en"]:
+        value = metadata.get(f"client_name#{locale}")
+        if isinstance(value, str):
+            claimed = value
+            break
+    if claimed is None and isinstance(metadata.get("client_name"), str):
+        claimed = metadata["client_name"]
+    return {
+        "client_id": request.client_id,
+        "authenticated": request.authenticated,
+        "name": request.certificate_name if request.authenticated else None,
+        "claimed_name": None if claimed is None else claimed[:200],
+        "claimed_name_verified": False,
+        "certificate": request.certificate,
+        "response_host": request.response_uri.split("/")[2]
+        if "//" in request.response_uri
+        else None,
+    }
+
+
+def consent_view(
+    presentation_id: str,
+    expires_at: float,
+    request: CheckedRequest,
+    holdings: Sequence[Holding],
+    preferred: Sequence[str],
+) -> dict[str, Any]:
+    query = parse_dcql_query(request.payload["dcql_query"])
+    usable = [h for h in holdings if h.status not in ("revoked", "expired")]
+    match = match_query(query, [candidate(h) for h in usable])
+    needed = required_queries(query)
+    by_id = {h.stored.credential_id: h for h in holdings}
+    requests = []
+    for credential_query in query.credentials:
+        matches = match.candidates.get(credential_query.id, [])
+        first = by_id[matches[0].credential_id] if matches else None
+        optional = (
+            _optional_claims(credential_query, first.record.claims) if first is not None else set()
+        )
+        labels = first.record.claim_display if first is not None else []
+        claims = []
+        if not isinstance(credential_query.claims, msgspec.UnsetType):
+            for claim in credential_query.claims:
+                name = path_name(claim.path)
+                claims.append(
+                    {
+                        "path": list(claim.path),
+                        "name": name,
+                        "label": label_for(labels, claim.path, preferred),
+                        "optional": name in optional,
+                    }
+                )
+        requests.append(
+            {
+                "query_id": credential_query.id,
+                "required": credential_query.id in needed,
+                "types": list(credential_query.meta.get("vct_values", [])),
+                "claims": claims,
+                "candidates": [
+                    {
+                        "credential_id": m.credential_id,
+                        "name": (
+                            pick(by_id[m.credential_id].record.credential_display, preferred) or {}
+                        ).get("name", by_id[m.credential_id].record.configuration_id),
+                        "issuer": by_id[m.credential_id].record.issuer,
+                        "status": by_id[m.credential_id].status,
+                    }
+                    for m in matches
+                ],
+            }
+        )
+    warnings = []
+    if not request.authenticated:
+        warnings.append(
+            "unauthenticated_verifier: nobody vouches for this verifier; the name shown is "
+            "what it says about itself"
+        )
+    if not match.satisfied:
+        warnings.append("cannot_satisfy: none of your credentials can answer this request")
+    if any(h.status in ("revoked", "expired", "suspended") for h in holdings):
+        skipped = [h for h in holdings if h.status in ("revoked", "expired")]
+        if skipped and any(
+            match_credential(q, candidate(h)) for q in query.credentials for h in skipped
+        ):
+            warnings.append("invalid_credentials: revoked or expired credentials are not offered")
+    return {
+        "presentation_id": presentation_id,
+        "expires_at": int(expires_at),
+        "verifier": _verifier(request, preferred),
+        "response_mode": request.response_mode,
+        "requests": requests,
+        "satisfiable": match.satisfied,
+        "warnings": warnings,
+    }

@@ -1,0 +1,53 @@
+"""Everything the wallet's use cases share, built once by ``app`` and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from core.clock import SYSTEM_CLOCK, Clock
+from core.http.published_documents import PublishedDocuments
+from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
+from wallet.ports import Outbound, WalletStore
+from wallet.services.sealing import AccountBox, AccountVault
+
+
+@dataclass(frozen=True, slots=True)
+class WalletPolicy:
+    access_token_lifetime: int = 300
+    refresh_token_lifetime: int = 30 * 24 * 3600
+    challenge_lifetime: int = 300
+    flow_lifetime: int = 600
+    #: How many instances of one credential to ask for when the issuer offers batches;
+    #: each gets its own holder key, so presentations to different verifiers do not link.
+    batch_size: int = 3
+    activity_limit: int = 1000
+
+
+@dataclass(slots=True)
+class WalletContext:
+    store: WalletStore
+    outbound: Outbound
+    documents: PublishedDocuments
+    vault: AccountVault
+    #: Trust anchors for issuers' credentials and verifiers' request objects: the
+    #: deployment's own anchor and those of ``IDWALLET_WALLET_TRUST_ANCHORS``.
+    anchors: list[x509.Certificate]
+    #: Issuer keys by ``x5c`` chains to ``anchors`` (credentials and status lists).
+    issuer_trust: X5cIssuerKeys
+    public_base_url: str
+    token_secret: bytes
+    policy: WalletPolicy = field(default_factory=WalletPolicy)
+    clock: Clock = SYSTEM_CLOCK
+
+    @property
+    def audience(self) -> str:
+        """The ``aud`` of device proofs and access tokens: this wallet's API."""
+        return f"{self.public_base_url}/wallet"
+
+    async def box(self, account_id: str) -> AccountBox:
+        account = await self.store.accounts.get(account_id)
+        if account is None:
+            raise LookupError("no such account")
+        return self.vault.box(account_id, account.wrapped_data_key)

@@ -1,0 +1,179 @@
+"""The citizen's credentials: listed and shown with the issuer's display data in the
+citizen's language, the decoded claims and their live status (Token Status List §8.3:
+fetched through the guarded client, cached for the list's ``ttl``, its signature checked
+against the wallet's trust anchors and the certificate naming the credential's issuer).
+Deleting is durable and tells the issuer (``credential_deleted``, OpenID4VCI 1.0 §11)
+where it asked to be told."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.http.client import OutboundFailed, OutboundRefused
+from core.jose.algorithms import PublicKey
+from core.sdjwt_vc.issuer_keys import IssuerKeyError
+from core.status_list.bits import StatusListError
+from core.status_list.token import StatusReference, verify_status_list_token
+from wallet.domain import ActivityKind, CredentialRecord, NotFound, StoredCredential
+from wallet.services.activity import record
+from wallet.services.context import WalletContext
+from wallet.services.display import label_for, pick
+from wallet.services.receive import notify
+from wallet.services.sealing import AccountBox
+
+log = logging.getLogger("idwallet.wallet")
+STATUS_NAMES = {0: "valid", 1: "revoked", 2: "suspended"}
+
+
+def open_record(box: AccountBox, stored: StoredCredential) -> CredentialRecord:
+    return CredentialRecord.from_json(box.open("credential", stored.credential_id, stored.sealed))
+
+
+class StatusReader:
+    """Live status of many credentials in one go: each status list fetched once."""
+
+    def __init__(self, context: WalletContext) -> None:
+        self._context = context
+        self._lists: dict[str, Any] = {}
+
+    async def _list(self, uri: str, issuer: str) -> Any:
+        if uri in self._lists:
+            return self._lists[uri]
+        context = self._context
+        try:
+            token = await context.documents.fetch(uri)
+
+            def key(header: Mapping[str, Any]) -> PublicKey:
+                return context.issuer_trust.resolve_now(header, {"iss": issuer}).key
+
+            verified: Any = verify_status_list_token(
+                token, key, expected_uri=uri, now=context.clock.now()
+            )
+        except (OutboundFailed, OutboundRefused, StatusListError, IssuerKeyError) as exc:
+            log.info("status list unavailable: %s", type(exc).__name__)
+            verified = None
+        self._lists[uri] = verified
+        return verified
+
+    async def status(self, credential: CredentialRecord) -> str:
+        if credential.expires_at is not None and credential.expires_at < self._context.clock.now():
+            return "expired"
+        worst = "valid"
+        for instance in credential.instances:
+            if instance.status is None:
+                continue
+            reference = StatusReference(int(instance.status["idx"]), str(instance.status["uri"]))
+            status_list = await self._list(reference.uri, credential.issuer)
+            if status_list is None:
+                return "unknown"
+            try:
+                value = status_list.status_of(reference)
+            except StatusListError:
+                return "unknown"
+            name = STATUS_NAMES.get(value, "invalid")
+            if name == "revoked" or (name != "valid" and worst == "valid"):
+                worst = name
+        return worst
+
+
+def _summary(
+    stored: StoredCredential, credential: CredentialRecord, preferred: Sequence[str], status: str
+) -> dict[str, Any]:
+    display = pick(credential.credential_display, preferred) or {}
+    issuer = pick(credential.issuer_display, preferred) or {}
+    return {
+        "credential_id": stored.credential_id,
+        "name": display.get("name", credential.configuration_id),
+        "display": display,
+        "issuer": {
+            "credential_issuer": credential.issuer,
+            "name": issuer.get("name", credential.issuer),
+            "display": issuer,
+        },
+        "format": credential.format,
+        "vct": credential.vct,
+        "status": status,
+        "instances": len(credential.instances),
+        "received_at": int(credential.received_at),
+        "expires_at": credential.expires_at,
+    }
+
+
+def _iso(value: int | None) -> str | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
+
+
+async def list_credentials(
+    context: WalletContext, account_id: str, preferred: Sequence[str]
+) -> list[dict[str, Any]]:
+    box = await context.box(account_id)
+    reader = StatusReader(context)
+    result = []
+    for stored in await context.store.credentials.list(account_id):
+        credential = open_record(box, stored)
+        result.append(_summary(stored, credential, preferred, await reader.status(credential)))
+    return result
+
+
+def _claim_rows(
+    claims: Mapping[str, Any], labels: Sequence[dict[str, Any]], preferred: Sequence[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, value in claims.items():
+        rows.append({"path": [name], "label": label_for(labels, [name], preferred), "value": value})
+    return rows
+
+
+async def show_credential(
+    context: WalletContext, account_id: str, credential_id: str, preferred: Sequence[str]
+) -> dict[str, Any]:
+    stored = await context.store.credentials.get(account_id, credential_id)
+    if stored is None:
+        raise NotFound("no such credential")
+    box = await context.box(account_id)
+    credential = open_record(box, stored)
+    status = await StatusReader(context).status(credential)
+    return {
+        **_summary(stored, credential, preferred, status),
+        "claims": credential.claims,
+        "claim_labels": _claim_rows(credential.claims, credential.claim_display, preferred),
+        "presentations": stored.presentations,
+    }
+
+
+async def delete_credential(
+    context: WalletContext, account_id: str, credential_id: str
+) -> dict[str, Any]:
+    stored = await context.store.credentials.get(account_id, credential_id)
+    if stored is None:
+        raise NotFound("no such credential")
+    box = await context.box(account_id)
+    credential = open_record(box, stored)
+    if not await context.store.credentials.delete(account_id, credential_id):
+        raise NotFound("no such credential")
+    notified = False
+    if credential.notification is not None:
+        notified = await notify(
+            context,
+            credential.notification["endpoint"],
+            credential.notification["access_token"],
+            credential.notification["id"],
+            "credential_deleted",
+        )
+    await record(
+        context,
+        box,
+        ActivityKind.CREDENTIAL_DELETED,
+        {
+            "credential_id": credential_id,
+            "issuer": credential.issuer,
+            "credential": (pick(credential.credential_display, []) or {}).get(
+                "name", credential.configuration_id
+            ),
+            "issuer_notified": notified,
+        },
+    )
+    return {"credential_id": credential_id, "deleted": True, "issuer_notified": notified}

@@ -1,0 +1,115 @@
+"""Holder keys: one fresh key per credential instance, so presentations of the same
+credential to different verifiers cannot be linked by its ``cnf`` key.
+
+*Server-held*: a P-256 key made here, its PKCS#8 sealed under the account's data key,
+opened only inside an authenticated request of that account. *Device-bound*: the phone
+made the key and sends its public JWK; what needs signing is handed to the phone
+(``signing_input``), and the signature it returns is checked here before anything is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_der_private_key,
+)
+
+from core.encoding import EncodingError, b64url_decode
+from core.errors import InvalidRequest
+from core.jose.algorithms import allowed_algorithm
+from core.jose.errors import JoseError
+from core.jose.jwk import public_jwk, public_key_from_jwk
+from core.keys.signer import SoftwareSigner
+from wallet.domain import Custody, HolderKey
+from wallet.services.sealing import AccountBox
+
+HOLDER_ALGORITHM = "ES256"
+MAX_DEVICE_KEYS = 10
+
+
+def new_server_keys(box: AccountBox, count: int, now: float) -> list[HolderKey]:
+    keys = []
+    for _ in range(count):
+        key = ec.generate_private_key(ec.SECP256R1())
+        key_id = str(uuid.uuid4())
+        der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        keys.append(
+            HolderKey(
+                key_id,
+                box.account_id,
+                Custody.SERVER,
+                public_jwk(key),
+                box.seal_bytes("holder key", key_id, der),
+                now,
+            )
+        )
+    return keys
+
+
+def device_keys(box: AccountBox, jwks: object, now: float) -> list[HolderKey]:
+    """The phone's fresh public keys (P-256 JWKs), one per credential instance."""
+    if not isinstance(jwks, list) or not 0 < len(jwks) <= MAX_DEVICE_KEYS:
+        raise InvalidRequest(f"holder_keys must be a list of 1 to {MAX_DEVICE_KEYS} public JWKs")
+    keys = []
+    for jwk in jwks:
+        if not isinstance(jwk, dict) or "d" in jwk:
+            raise InvalidRequest("holder_keys must be public JWKs")
+        try:
+            key = public_key_from_jwk(jwk)
+        except JoseError as exc:
+            raise InvalidRequest(f"holder key is not usable: {exc}") from exc
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+            raise InvalidRequest("holder keys must be P-256 (ES256)")
+        keys.append(
+            HolderKey(str(uuid.uuid4()), box.account_id, Custody.DEVICE, public_jwk(key), None, now)
+        )
+    if len({(k.public_jwk["x"], k.public_jwk["y"]) for k in keys}) != len(keys):
+        raise InvalidRequest("each credential instance needs its own holder key")
+    return keys
+
+
+def server_signer(box: AccountBox, key: HolderKey) -> SoftwareSigner:
+    if key.custody is not Custody.SERVER or key.sealed_private_key is None:
+        raise ValueError("not a server-held key")
+    der = box.open_bytes("holder key", key.holder_key_id, key.sealed_private_key)
+    private = load_der_private_key(der, password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    return SoftwareSigner(private, kid=key.holder_key_id)
+
+
+def device_signatures(
+    keys: Sequence[HolderKey], signing_inputs: Sequence[str], signatures: object
+) -> list[bytes]:
+    """The phone's signatures, one per signing input, each checked against its key."""
+    if not isinstance(signatures, list) or len(signatures) != len(signing_inputs):
+        raise InvalidRequest(f"signatures must be a list of {len(signing_inputs)} values")
+    algorithm = allowed_algorithm(HOLDER_ALGORITHM, {HOLDER_ALGORITHM})
+    result = []
+    for key, signing_input, signature in zip(keys, signing_inputs, signatures, strict=True):
+        if not isinstance(signature, str) or len(signature) > 512:
+            raise InvalidRequest("each signature must be a base64url string")
+        try:
+            raw = b64url_decode(signature)
+            algorithm.verify(
+                public_key_from_jwk(key.public_jwk), raw, signing_input.encode("ascii")
+            )
+        except (EncodingError, JoseError) as exc:
+            raise InvalidRequest("a signature does not verify with its holder key") from exc
+        result.append(raw)
+    return result
+
+
+def signing_request(key: HolderKey, signing_input: bytes) -> dict[str, Any]:
+    """What the phone signs: the JWS signing input, with the key to sign it with."""
+    return {
+        "holder_key": key.public_jwk,
+        "alg": HOLDER_ALGORITHM,
+        "signing_input": signing_input.decode("ascii"),
+    }

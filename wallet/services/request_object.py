@@ -1,0 +1,379 @@
+"""Fetching and checking a verifier's Authorization Request (OpenID4VP 1.0 §5, RFC 9101),
+before the citizen sees anything (SECURITY-CASES W08–W13, W17).
+
+- ``request_uri`` by GET, or by POST with a fresh ``wallet_nonce`` that the request object
+  must echo (§5.10); ``request`` by value; or, for the ``redirect_uri`` prefix only, the
+  parameters themselves (unsigned, §5.9.3).
+- A signed request object must be ``typ: oauth-authz-req+jwt`` (RFC 9101 §10.8) with an
+  allowed signature algorithm; its ``client_id`` equals the one in the URI (§5.10.1).
+- Client Identifier Prefixes (§5.9.3): ``x509_san_dns`` (the DNS name is a dNSName SAN of
+  the leaf, and the ``response_uri`` host is that name) and ``x509_hash`` (the SHA-256 of
+  the leaf's DER), both with the ``x5c`` chain validated to the wallet's trust anchors
+  (never self-signed, never the anchor itself); ``redirect_uri`` only unsigned, with the
+  ``response_uri`` equal to the identifier: such a verifier is *unauthenticated*, which
+  the consent view says. ``origin`` is refused (§5.9.3), as is every other prefix and a
+  bare pre-registered identifier (this wallet has no registrations).
+- ``response_type`` ``vp_token``; ``response_mode`` ``direct_post`` or ``direct_post.jwt``
+  with a ``response_uri`` and no ``redirect_uri`` (§8.2); a ``nonce``; not expired;
+  ``aud`` the static ``https://self-issued.me/v2`` when present (§5.8); a valid DCQL query;
+  no ``transaction_data`` (not supported, so refused rather than ignored, §8.4).
+- The ``response_uri`` must resolve to public addresses now (W17); it is checked again
+  when the response is posted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from core.dcql.parse import DcqlError, parse_dcql_query
+from core.encoding import EncodingError, strict_json_loads
+from core.http.client import OutboundFailed, OutboundRefused
+from core.jose.errors import JoseError
+from core.jose.jws import decode_unverified, verify_decoded
+from core.keys.x509 import CertificateError, leaf_public_key, san_dns_names, validate_x5c, x509_hash
+from wallet.domain import CounterpartyFailed, Refused, RefusedClient, RefusedRequestObject
+from wallet.services.context import WalletContext
+
+REQUEST_OBJECT_TYP = "oauth-authz-req+jwt"
+REQUEST_OBJECT_MEDIA_TYPES = frozenset({"application/oauth-authz-req+jwt", "application/jwt"})
+SIGNATURE_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "EdDSA"})
+STATIC_AUDIENCE = "https://self-issued.me/v2"
+RESPONSE_MODES = frozenset({"direct_post", "direct_post.jwt"})
+CONTENT_ENCRYPTIONS = ("A128GCM", "A256GCM")
+MAX_REQUEST_OBJECT_BYTES = 64 * 1024
+LEEWAY = 60
+WALLET_METADATA = {
+    "vp_formats_supported": {
+        "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}
+    },
+    "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri"],
+    "request_object_signing_alg_values_supported": sorted(SIGNATURE_ALGORITHMS),
+    "response_modes_supported": sorted(RESPONSE_MODES),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRequest:
+    """An Authorization Request the wallet may show the citizen."""
+
+    client_id: str
+    prefix: str
+    authenticated: bool
+    certificate_name: str | None
+    certificate: dict[str, str] | None
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "prefix": self.prefix,
+            "authenticated": self.authenticated,
+            "certificate_name": self.certificate_name,
+            "certificate": self.certificate,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> CheckedRequest:
+        return cls(
+            value["client_id"],
+            value["prefix"],
+            value["authenticated"],
+            value["certificate_name"],
+            value["certificate"],
+            value["payload"],
+        )
+
+    @property
+    def response_uri(self) -> str:
+        return str(self.payload["response_uri"])
+
+    @property
+    def response_mode(self) -> str:
+        return str(self.payload.get("response_mode"))
+
+    @property
+    def nonce(self) -> str:
+        return str(self.payload["nonce"])
+
+    @property
+    def state(self) -> str | None:
+        state = self.payload.get("state")
+        return state if isinstance(state, str) else None
+
+
+def _json_parameter(text: str, name: str) -> Any:
+    try:
+        return strict_json_loads(text.encode("utf-8"), max_bytes=32 * 1024, max_depth=16)
+    except (EncodingError, UnicodeEncodeError) as exc:
+        raise Refused(f"{name} is not acceptable JSON") from exc
+
+
+def _name_of(certificate: x509.Certificate) -> str | None:
+    for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        values = certificate.subject.get_attributes_for_oid(oid)
+        if values:
+            return str(values[0].value)
+    return None
+
+
+async def _fetch_request_object(
+    context: WalletContext, request_uri: str, method: str
+) -> tuple[str, str | None]:
+    """The compact request object, and the ``wallet_nonce`` it must carry (POST only)."""
+    wallet_nonce = None
+    try:
+        if method == "post":
+            wallet_nonce = secrets.token_urlsafe(24)
+            answer = await context.outbound.send(
+                "POST",
+                request_uri,
+                accept="application/oauth-authz-req+jwt",
+                form={
+                    "wallet_nonce": wallet_nonce,
+                    "wallet_metadata": _compact(WALLET_METADATA),
+                },
+                max_bytes=MAX_REQUEST_OBJECT_BYTES,
+            )
+        else:
+            answer = await context.outbound.send(
+                "GET",
+                request_uri,
+                accept="application/oauth-authz-req+jwt",
+                max_bytes=MAX_REQUEST_OBJECT_BYTES,
+            )
+    except OutboundRefused as exc:
+        raise Refused("the request_uri is not one the wallet connects to") from exc
+    except OutboundFailed as exc:
+        raise CounterpartyFailed("the request object could not be fetched") from exc
+    if answer.status != 200:  # §5.10.2: any HTTP error ends the processing
+        raise CounterpartyFailed(f"the verifier answered {answer.status} for the request object")
+    if answer.content_type not in REQUEST_OBJECT_MEDIA_TYPES:
+        raise RefusedRequestObject("the request_uri did not return a request object")
+    try:
+        return answer.body.decode("ascii").strip(), wallet_nonce
+    except UnicodeDecodeError as exc:
+        raise RefusedRequestObject("the request object is not a compact JWS") from exc
+
+
+def _compact(value: object) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _verify_signed(
+    context: WalletContext, token: str, client_id: str | None
+) -> tuple[dict[str, Any], str, x509.Certificate]:
+    try:
+        parsed = decode_unverified(token, max_bytes=MAX_REQUEST_OBJECT_BYTES)
+    except JoseError as exc:
+        raise RefusedRequestObject(f"the request object is malformed: {exc}") from exc
+    header = parsed.header
+    if header.get("typ") not in (REQUEST_OBJECT_TYP, f"application/{REQUEST_OBJECT_TYP}"):
+        raise RefusedRequestObject("the request object must be typed oauth-authz-req+jwt")
+    try:
+        payload = strict_json_loads(parsed.payload_bytes, max_bytes=MAX_REQUEST_OBJECT_BYTES)
+    except EncodingError as exc:
+        raise RefusedRequestObject("the request object payload is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise RefusedRequestObject("the request object payload is not a JSON object")
+    signed_client = payload.get("client_id")
+    if not isinstance(signed_client, str) or (client_id is not None and signed_client != client_id):
+        raise RefusedRequestObject("client_id in the request object differs from the request")
+    prefix = signed_client.split(":", 1)[0] if ":" in signed_client else ""
+    if prefix not in ("x509_san_dns", "x509_hash"):
+        _refuse_prefix(prefix, signed=True)
+    if "x5c" not in header:
+        raise RefusedClient(f"{prefix} requests must carry the certificate chain (x5c)")
+    now = dt.datetime.fromtimestamp(context.clock.now(), dt.UTC)
+    try:
+        leaf = validate_x5c(header["x5c"], context.anchors, at=now)
+        key = leaf_public_key(leaf)
+    except CertificateError as exc:
+        raise RefusedClient(f"the verifier's certificate is not trusted: {exc}") from exc
+    try:
+        verify_decoded(
+            parsed,
+            key,
+            algorithms=SIGNATURE_ALGORITHMS,
+            typ=REQUEST_OBJECT_TYP,
+            payload=payload,
+        )
+    except JoseError as exc:
+        raise RefusedRequestObject(f"the request object signature does not verify: {exc}") from exc
+    identifier = signed_client.split(":", 1)[1]
+    if prefix == "x509_san_dns":
+        if identifier not in san_dns_names(leaf):
+            raise RefusedClient("the client_id is not a DNS name of the verifier's certificate")
+        response_uri = payload.get("response_uri")
+        host = urlsplit(response_uri).hostname if isinstance(response_uri, str) else None
+        if host != identifier:
+            raise RefusedClient("the response_uri is not on the verifier's own host")
+    elif identifier != x509_hash(leaf):
+        raise RefusedClient("the client_id is not the hash of the verifier's certificate")
+    return payload, prefix, leaf
+
+
+def _refuse_prefix(prefix: str, *, signed: bool) -> None:
+    if prefix == "redirect_uri" and signed:
+        raise RefusedClient("requests with the redirect_uri prefix cannot be signed")
+    if prefix == "origin":
+        raise RefusedClient("the origin prefix is reserved for the Digital Credentials API")
+    if prefix == "":
+        raise RefusedClient("this wallet has no pre-registered verifiers")
+    raise RefusedClient(f"the client identifier prefix {prefix!r} is not supported")
+
+
+def _unsigned(parameters: dict[str, str]) -> dict[str, Any]:
+    client_id = parameters.get("client_id", "")
+    prefix = client_id.split(":", 1)[0] if ":" in client_id else ""
+    if prefix != "redirect_uri":
+        _refuse_prefix(prefix, signed=False)
+        raise RefusedClient("only redirect_uri verifiers may send unsigned requests")
+    payload: dict[str, Any] = {}
+    for name, value in parameters.items():
+        if name in ("dcql_query", "client_metadata"):
+            payload[name] = _json_parameter(value, name)
+        else:
+            payload[name] = value
+    identifier = client_id.split(":", 1)[1]
+    if payload.get("response_uri", identifier) != identifier:
+        raise RefusedClient("the response_uri of a redirect_uri verifier must be its identifier")
+    payload.setdefault("response_uri", identifier)
+    return payload
+
+
+def _check_parameters(
+    context: WalletContext, payload: dict[str, Any], wallet_nonce: str | None
+) -> None:
+    if payload.get("response_type") != "vp_token":
+        raise Refused("response_type must be vp_token")
+    if payload.get("response_mode") not in RESPONSE_MODES:
+        raise Refused("response_mode must be direct_post or direct_post.jwt")
+    if "redirect_uri" in payload:
+        raise Refused("redirect_uri must not be used with direct_post")
+    if not isinstance(payload.get("response_uri"), str):
+        raise Refused("response_uri is required")
+    nonce = payload.get("nonce")
+    if not isinstance(nonce, str) or not 0 < len(nonce) <= 512:
+        raise Refused("the request has no nonce")
+    state = payload.get("state")
+    if state is not None and (not isinstance(state, str) or len(state) > 2048):
+        raise Refused("state must be a string")
+    now = context.clock.now()
+    exp = payload.get("exp")
+    if exp is not None and (
+        not isinstance(exp, int | float) or isinstance(exp, bool) or exp < now - LEEWAY
+    ):
+        raise RefusedRequestObject("the request has expired")
+    iat = payload.get("iat")
+    if iat is not None and (
+        not isinstance(iat, int | float) or isinstance(iat, bool) or iat > now + LEEWAY
+    ):
+        raise RefusedRequestObject("the request is issued in the future")
+    aud = payload.get("aud")
+    if (
+        aud is not None
+        and aud != STATIC_AUDIENCE
+        and not (isinstance(aud, list) and STATIC_AUDIENCE in aud)
+    ):
+        raise RefusedRequestObject("the request object is for another audience")
+    if wallet_nonce is not None and payload.get("wallet_nonce") != wallet_nonce:
+        raise RefusedRequestObject("the request object does not carry the wallet_nonce")
+    if "transaction_data" in payload:
+        raise Refused("transaction data is not supported by this wallet")
+    if "dcql_query" not in payload:
+        raise Refused("the request has no dcql_query")
+    try:
+        parse_dcql_query(payload["dcql_query"])
+    except DcqlError as exc:
+        raise Refused(f"the DCQL query is invalid: {exc}") from exc
+    metadata = payload.get("client_metadata", {})
+    if not isinstance(metadata, dict):
+        raise Refused("client_metadata must be an object")
+    formats = metadata.get("vp_formats_supported")
+    if formats is not None and (not isinstance(formats, dict) or "dc+sd-jwt" not in formats):
+        raise Refused("the verifier does not accept dc+sd-jwt presentations")
+    if payload["response_mode"] == "direct_post.jwt":
+        response_encryption(metadata)
+
+
+def response_encryption(metadata: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """§8.3: the verifier's P-256 key from ``client_metadata.jwks`` and the content
+    encryption to use (the first of ``encrypted_response_enc_values_supported`` that this
+    wallet supports; A128GCM when none is listed)."""
+    jwks = metadata.get("jwks")
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list):
+        raise Refused("direct_post.jwt needs the verifier's encryption key in client_metadata")
+    key = next(
+        (
+            k
+            for k in keys
+            if isinstance(k, dict)
+            and k.get("kty") == "EC"
+            and k.get("crv") == "P-256"
+            and k.get("use", "enc") == "enc"
+            and k.get("alg", "ECDH-ES") == "ECDH-ES"
+        ),
+        None,
+    )
+    if key is None:
+        raise Refused("the verifier offers no P-256 ECDH-ES key for encrypted responses")
+    wanted = metadata.get("encrypted_response_enc_values_supported", ["A128GCM"])
+    if not isinstance(wanted, list):
+        raise Refused("encrypted_response_enc_values_supported must be a list")
+    enc = next((e for e in wanted if e in CONTENT_ENCRYPTIONS), None)
+    if enc is None:
+        raise Refused("no content encryption in common with the verifier")
+    return key, enc
+
+
+async def checked_request(context: WalletContext, parameters: dict[str, str]) -> CheckedRequest:
+    client_id = parameters.get("client_id")
+    wallet_nonce = None
+    certificate: x509.Certificate | None = None
+    if "request_uri" in parameters:
+        if client_id is None:
+            raise Refused("client_id is required with request_uri")
+        method = parameters.get("request_uri_method", "get")
+        if method not in ("get", "post"):
+            raise Refused("request_uri_method must be get or post")
+        token, wallet_nonce = await _fetch_request_object(
+            context, parameters["request_uri"], method
+        )
+        payload, prefix, certificate = _verify_signed(context, token, client_id)
+    elif "request" in parameters:
+        payload, prefix, certificate = _verify_signed(context, parameters["request"], client_id)
+    else:
+        payload, prefix = _unsigned(parameters), "redirect_uri"
+    _check_parameters(context, payload, wallet_nonce)
+    try:
+        await context.outbound.vet(payload["response_uri"])
+    except OutboundRefused as exc:
+        raise Refused("the response_uri is not one the wallet sends to") from exc
+    except OutboundFailed as exc:
+        raise CounterpartyFailed("the response_uri cannot be resolved") from exc
+    described = None
+    if certificate is not None:
+        described = {
+            "subject": certificate.subject.rfc4514_string(),
+            "issuer": certificate.issuer.rfc4514_string(),
+            "not_after": certificate.not_valid_after_utc.isoformat(),
+        }
+    return CheckedRequest(
+        client_id=str(payload.get("client_id", client_id)),
+        prefix=prefix,
+        authenticated=certificate is not None,
+        certificate_name=None if certificate is None else _name_of(certificate),
+        certificate=described,
+        payload=payload,
+    )

@@ -1,0 +1,296 @@
+"""Accounts, devices and sessions: a citizen's phone proves possession of its device key.
+
+- ``POST /wallet/challenges`` hands out a single-use challenge (128 bits, short-lived).
+- Registering signs it with the new device key (a JWS with the public JWK in its header);
+  logging in signs a fresh one with a registered device key (``kid`` = device id).
+- A session is a short-lived access token (HS256 JWT under a secret of this deployment,
+  verified with an explicit algorithm list) and a refresh token that rotates on every use;
+  presenting a rotated refresh token again revokes its whole family (the token was copied).
+- A revoked device can do nothing from that moment: every authenticated request checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from core.encoding import EncodingError, strict_json_object
+from core.errors import InvalidGrant, InvalidRequest, InvalidToken
+from core.jose.claims import InvalidClaims, check_time_claims
+from core.jose.errors import JoseError
+from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
+from core.jose.jws import decode_unverified, verify_decoded
+from wallet.domain import Account, ActivityKind, Device, NotFound
+from wallet.services.activity import record
+from wallet.services.context import WalletContext
+
+DEVICE_PROOF_TYP = "wallet-device-proof+jwt"
+DEVICE_ALGORITHMS = frozenset({"ES256"})
+ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
+MAX_PROOF_BYTES = 4096
+MAX_DEVICE_NAME = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    account_id: str
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+        }
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+async def issue_challenge(context: WalletContext) -> dict[str, Any]:
+    challenge = secrets.token_urlsafe(32)
+    lifetime = context.policy.challenge_lifetime
+    await context.store.challenges.issue(_hash(challenge), context.clock.now() + lifetime)
+    return {"challenge": challenge, "expires_in": lifetime}
+
+
+def _device_name(name: object) -> str:
+    if name is None:
+        return "device"
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_DEVICE_NAME:
+        raise InvalidRequest(f"device_name must be a string of at most {MAX_DEVICE_NAME}")
+    return name
+
+
+async def _verified_proof(
+    context: WalletContext, proof: object, *, key_from: str
+) -> tuple[dict[str, Any], dict[str, str] | Device]:
+    """Check a device proof; returns its payload and the new JWK or the known device."""
+    if not isinstance(proof, str) or len(proof) > MAX_PROOF_BYTES:
+        raise InvalidRequest("device_proof must be a compact JWS")
+    try:
+        parsed = decode_unverified(proof, max_bytes=MAX_PROOF_BYTES)
+    except JoseError as exc:
+        raise InvalidRequest(f"device_proof is malformed: {exc}") from exc
+    header = parsed.header
+    subject: dict[str, str] | Device
+    try:
+        if key_from == "jwk":
+            jwk = header.get("jwk")
+            if not isinstance(jwk, dict) or "d" in jwk:
+                raise InvalidRequest("device_proof must carry the public device key as jwk")
+            key = public_key_from_jwk(jwk)
+            subject = {k: str(v) for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+        else:
+            device_id = header.get("kid")
+            device = (
+                await context.store.devices.by_device_id(device_id)
+                if isinstance(device_id, str) and len(device_id) <= 64
+                else None
+            )
+            if device is None or not device.active:
+                raise InvalidGrant("the device is unknown or revoked")
+            key = public_key_from_jwk(device.public_jwk)
+            subject = device
+        verified = verify_decoded(
+            parsed, key, algorithms=DEVICE_ALGORITHMS, typ=DEVICE_PROOF_TYP, max_payload_bytes=2048
+        )
+    except JoseError as exc:
+        raise InvalidGrant(f"device_proof does not verify: {exc}") from exc
+    payload = verified.payload
+    try:
+        check_time_claims(payload, now=context.clock.now(), leeway=60, required=("iat",))
+    except InvalidClaims as exc:
+        raise InvalidGrant(f"device_proof: {exc}") from exc
+    if abs(context.clock.now() - float(payload["iat"])) > context.policy.challenge_lifetime:
+        raise InvalidGrant("device_proof is not fresh")
+    if payload.get("aud") != context.audience:
+        raise InvalidGrant("device_proof is for another audience")
+    challenge = payload.get("nonce")
+    if not isinstance(challenge, str) or len(challenge) > 128:
+        raise InvalidGrant("device_proof has no challenge")
+    if not await context.store.challenges.consume(_hash(challenge), context.clock.now()):
+        raise InvalidGrant("the challenge is unknown, used or expired")
+    return payload, subject
+
+
+def _parse_body(body: object) -> dict[str, Any]:
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, bytes | str):
+        try:
+            return strict_json_object(body, max_bytes=16 * 1024)
+        except EncodingError as exc:
+            raise InvalidRequest(f"the body is not a JSON object: {exc}") from exc
+    raise InvalidRequest("the body must be a JSON object")
+
+
+async def _session_tokens(
+    context: WalletContext, account_id: str, device_id: str, family_id: str | None = None
+) -> Tokens:
+    now = context.clock.now()
+    lifetime = context.policy.access_token_lifetime
+    access = jwt.encode(
+        {
+            "iss": context.audience,
+            "aud": context.audience,
+            "sub": account_id,
+            "did": device_id,
+            "iat": int(now),
+            "exp": int(now) + lifetime,
+            "jti": secrets.token_urlsafe(12),
+        },
+        context.token_secret,
+        algorithm=ACCESS_TOKEN_ALGORITHM,
+        headers={"typ": "at+jwt"},
+    )
+    refresh = secrets.token_urlsafe(32)
+    await context.store.refresh_tokens.issue(
+        _hash(refresh),
+        family_id=family_id or str(uuid.uuid4()),
+        account_id=account_id,
+        device_id=device_id,
+        expires_at=now + context.policy.refresh_token_lifetime,
+    )
+    return Tokens(access, refresh, lifetime)
+
+
+async def register(context: WalletContext, body: object) -> dict[str, Any]:
+    """A new account with its first device; answers with a session."""
+    fields = _parse_body(body)
+    name = _device_name(fields.get("device_name"))
+    _, jwk = await _verified_proof(context, fields.get("device_proof"), key_from="jwk")
+    assert isinstance(jwk, dict)
+    thumbprint = jwk_thumbprint(jwk)
+    if await context.store.devices.by_thumbprint(thumbprint) is not None:
+        raise InvalidRequest("this device key is already registered")
+    account_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
+    box, wrapped = context.vault.new_account(account_id)
+    now = context.clock.now()
+    device = Device(
+        device_id, account_id, thumbprint, jwk, box.seal("device", device_id, name), now, None
+    )
+    await context.store.accounts.create(Account(account_id, wrapped, now), device)
+    await record(context, box, ActivityKind.DEVICE_REGISTERED, {"device_id": device_id})
+    tokens = await _session_tokens(context, account_id, device_id)
+    return {"account_id": account_id, "device_id": device_id, **tokens.to_json()}
+
+
+async def login(context: WalletContext, body: object) -> dict[str, Any]:
+    fields = _parse_body(body)
+    _, device = await _verified_proof(context, fields.get("device_proof"), key_from="kid")
+    assert isinstance(device, Device)
+    tokens = await _session_tokens(context, device.account_id, device.device_id)
+    return {"account_id": device.account_id, "device_id": device.device_id, **tokens.to_json()}
+
+
+async def refresh(context: WalletContext, body: object) -> dict[str, Any]:
+    fields = _parse_body(body)
+    token = fields.get("refresh_token")
+    if not isinstance(token, str) or len(token) > 128:
+        raise InvalidRequest("refresh_token is required")
+    rotated = await context.store.refresh_tokens.rotate(_hash(token), context.clock.now())
+    if rotated is None:
+        raise InvalidGrant("the refresh token is unknown, expired, revoked or already used")
+    family_id, account_id, device_id = rotated
+    device = await context.store.devices.get(account_id, device_id)
+    if device is None or not device.active:
+        raise InvalidGrant("the device is revoked")
+    tokens = await _session_tokens(context, account_id, device_id, family_id)
+    return {"account_id": account_id, "device_id": device_id, **tokens.to_json()}
+
+
+async def authenticate(context: WalletContext, authorization: str | None) -> Session:
+    """The session behind ``Authorization: Bearer …``, or ``invalid_token`` (RFC 6750)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise InvalidToken("a bearer access token is required")
+    token = authorization.removeprefix("Bearer ").strip()
+    if len(token) > 2048:
+        raise InvalidToken("the access token is not valid")
+    try:
+        claims = jwt.decode(
+            token,
+            context.token_secret,
+            algorithms=[ACCESS_TOKEN_ALGORITHM],
+            audience=context.audience,
+            issuer=context.audience,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("the access token is not valid", detail=type(exc).__name__) from exc
+    account_id, device_id = claims.get("sub"), claims.get("did")
+    if not isinstance(account_id, str) or not isinstance(device_id, str):
+        raise InvalidToken("the access token is not valid")
+    device = await context.store.devices.get(account_id, device_id)
+    if device is None or not device.active:
+        raise InvalidToken("the device is revoked")
+    return Session(account_id, device_id)
+
+
+async def add_device(context: WalletContext, session: Session, body: object) -> dict[str, Any]:
+    """Another phone of the same citizen, proven like a registration."""
+    fields = _parse_body(body)
+    name = _device_name(fields.get("device_name"))
+    _, jwk = await _verified_proof(context, fields.get("device_proof"), key_from="jwk")
+    assert isinstance(jwk, dict)
+    thumbprint = jwk_thumbprint(jwk)
+    if await context.store.devices.by_thumbprint(thumbprint) is not None:
+        raise InvalidRequest("this device key is already registered")
+    box = await context.box(session.account_id)
+    device_id = str(uuid.uuid4())
+    now = context.clock.now()
+    await context.store.devices.add(
+        Device(
+            device_id,
+            session.account_id,
+            thumbprint,
+            jwk,
+            box.seal("device", device_id, name),
+            now,
+            None,
+        )
+    )
+    await record(context, box, ActivityKind.DEVICE_REGISTERED, {"device_id": device_id})
+    return {"device_id": device_id}
+
+
+async def list_devices(context: WalletContext, session: Session) -> list[dict[str, Any]]:
+    box = await context.box(session.account_id)
+    return [
+        {
+            "device_id": d.device_id,
+            "name": box.open("device", d.device_id, d.sealed_name),
+            "created_at": int(d.created_at),
+            "revoked_at": None if d.revoked_at is None else int(d.revoked_at),
+            "current": d.device_id == session.device_id,
+        }
+        for d in await context.store.devices.list(session.account_id)
+    ]
+
+
+async def revoke_device(context: WalletContext, session: Session, device_id: str) -> None:
+    if not await context.store.devices.revoke(session.account_id, device_id, context.clock.now()):
+        raise NotFound("no such device")
+    box = await context.box(session.account_id)
+    await record(context, box, ActivityKind.DEVICE_REVOKED, {"device_id": device_id})
+
+
+async def delete_account(context: WalletContext, session: Session) -> None:
+    """Everything goes, with the account's data key (whatever a backup still holds of the
+    sealed rows no longer opens)."""
+    if not await context.store.accounts.delete(session.account_id):
+        raise NotFound("no such account")

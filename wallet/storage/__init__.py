@@ -1,0 +1,1 @@
+"""Storage adapters of the wallet role; imported only by ``app``."""

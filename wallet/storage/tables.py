@@ -1,0 +1,103 @@
+"""Tables of the wallet role; portable types only (SQLite and PostgreSQL alike).
+
+Nothing a citizen would call personal is stored in the clear: credentials, claim values,
+holder private keys, device names, pending protocol state and activity details are
+``sealed`` (AES-256-GCM under the account's data key, which is itself wrapped by the
+deployment's key-encryption key). Deleting an account deletes its wrapped data key with
+its rows, so a copy of the database taken before cannot be opened either.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.storage.base import Base
+
+
+def _account() -> ForeignKey:
+    return ForeignKey("wallet_accounts.account_id", ondelete="CASCADE")
+
+
+class AccountRow(Base):
+    __tablename__ = "wallet_accounts"
+
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    wrapped_data_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class DeviceRow(Base):
+    __tablename__ = "wallet_devices"
+
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
+    thumbprint: Mapped[str] = mapped_column(String(64), unique=True)
+    public_jwk: Mapped[str] = mapped_column(Text)
+    sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ChallengeRow(Base):
+    __tablename__ = "wallet_challenges"
+
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class RefreshTokenRow(Base):
+    __tablename__ = "wallet_refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(36), index=True)
+    account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
+    device_id: Mapped[str] = mapped_column(String(36), index=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+    rotated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class HolderKeyRow(Base):
+    __tablename__ = "wallet_holder_keys"
+
+    holder_key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
+    custody: Mapped[str] = mapped_column(String(8))
+    public_jwk: Mapped[str] = mapped_column(Text)
+    sealed_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CredentialRow(Base):
+    __tablename__ = "wallet_credentials"
+
+    credential_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    presentations: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class FlowRow(Base):
+    """A receive or present interaction between its steps (scan, accept or approve,
+    complete): any worker can take the next step."""
+
+    __tablename__ = "wallet_flows"
+
+    flow_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ActivityRow(Base):
+    __tablename__ = "wallet_activity"
+
+    entry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
