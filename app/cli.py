@@ -14,6 +14,7 @@ from pathlib import Path
 from app.agency_cli import add_agency_commands, run_credential, run_offer
 from app.counter_cli import add_counter_commands, run_presentation
 from app.settings import Settings, SettingsError
+from app.wallet_cli import add_wallet_commands, run_wallet
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agency_commands(sub)
     add_counter_commands(sub)
+    add_wallet_commands(sub)
 
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
@@ -162,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "wallet":  # a client of some server: no settings of its own
+        return run_wallet(args)
     try:
         settings = Settings.from_env()
         if args.command == "serve":

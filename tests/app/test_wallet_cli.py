@@ -1,0 +1,104 @@
+"""``idwallet wallet``: the reference client of the mobile API, as a mediator or a script
+uses it against a running server: register, receive (with the transaction code), list,
+show the consent view without answering, approve leaving nothing behind but what is
+asked, decline, the activity log; refusals exit non-zero with a JSON error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.app.test_agency_cli import _cli
+from tests.issuers.test_catalog import CITIZEN
+from tests.support.server import ROOT, running_server
+
+
+def _wallet(env: dict[str, str], url: str, wallet_file: Path, *args: str) -> tuple[int, Any]:
+    """Exit code and the one JSON object printed, success or refusal alike."""
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "wallet", *args, "--server", url,
+         "--wallet-file", str(wallet_file)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return result.returncode, json.loads(result.stdout)
+
+
+def _age_request(env: dict[str, str], url: str) -> dict[str, Any]:
+    code, created, stderr = _cli(
+        env, "presentation", "request", "--verifier", "bar-age-check",
+        "--template", "age_over_18", "--server", url,
+    )  # fmt: skip
+    assert code == 0, stderr
+    return created  # type: ignore[no-any-return]
+
+
+def test_a_mediator_receives_and_presents_for_a_citizen(var_dir: Path, tmp_path: Path) -> None:
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps(CITIZEN), encoding="utf-8")
+    wallet_file = tmp_path / "citizen.json"
+    with running_server(var_dir) as server:
+        env, url = server.env, server.base_url
+        code, registered = _wallet(env, url, wallet_file, "register")
+        assert code == 0 and registered["account_id"]
+        assert wallet_file.stat().st_mode & 0o077 == 0  # the keys are the citizen's alone
+
+        code, offer, stderr = _cli(
+            env, "offer", "create", "--issuer", "civil-registry", "--credential", "national_id",
+            "--claims", str(claims), "--tx-code", "--server", url,
+        )  # fmt: skip
+        assert code == 0, stderr
+        code, refused = _wallet(
+            env, url, wallet_file, "receive", offer["offer_uri"], "--tx-code", "000000"
+        )
+        assert code == 1 and refused["error"] == "invalid_grant"  # the offer survives a typo
+        code, received = _wallet(
+            env, url, wallet_file, "receive", offer["offer_uri"], "--tx-code", offer["tx_code"]
+        )
+        assert code == 0, received
+        assert received["status"] == "received" and received["credentials"][0]["instances"] == 3
+
+        code, listed = _wallet(env, url, wallet_file, "list")
+        assert code == 0 and [c["status"] for c in listed["credentials"]] == ["valid"]
+
+        created = _age_request(env, url)
+        code, consent = _wallet(env, url, wallet_file, "present", created["uri"])
+        assert code == 0 and consent["answered"] is False
+        view = consent["consent"]
+        assert view["verifier"]["authenticated"] and view["satisfiable"]
+        assert [c["name"] for c in view["requests"][0]["claims"]] == ["age_over_18"]
+        code, status, _ = _cli(
+            env, "presentation", "result", created["transaction_id"], "--server", url
+        )
+        assert status["status"] == "request_fetched"  # fetched, not answered
+
+        created = _age_request(env, url)
+        code, result = _wallet(env, url, wallet_file, "present", created["uri"], "--approve")
+        assert code == 0 and result["outcome"] == "accepted", result
+        code, status, _ = _cli(
+            env, "presentation", "result", created["transaction_id"], "--server", url
+        )
+        assert status["status"] == "verified"
+        assert status["result"]["credentials"]["national_id"][0]["claims"] == {"age_over_18": True}
+
+        created = _age_request(env, url)
+        code, declined = _wallet(env, url, wallet_file, "present", created["uri"], "--decline")
+        assert code == 0 and declined["status"] == "declined"
+        code, status, _ = _cli(
+            env, "presentation", "result", created["transaction_id"], "--server", url
+        )
+        assert status["status"] == "failed"
+
+        code, activity = _wallet(env, url, wallet_file, "activity")
+        kinds = [entry["kind"] for entry in activity["activity"]]
+        assert kinds[:2] == ["presentation_declined", "presentation_sent"]
+        assert "credential_received" in kinds and "device_registered" in kinds
+        sent = activity["activity"][1]
+        assert len(sent["shared"][0]["claims"]) == 1 and sent["verifier_authenticated"]
+
+        code, refused = _wallet(
+            env, url, wallet_file, "present", "https://example.org/not-a-request"
+        )
+        assert code == 1 and refused["error"] == "invalid_request"
