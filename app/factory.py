@@ -97,6 +97,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # Outbound request lines carry offer and request URIs, which are bearer secrets; the
+    # database drivers' debug lines carry statement parameters (personal data, code hashes).
+    for chatty in ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     agencies = load_catalog()  # validated now: a broken catalog stops start-up
 
     @asynccontextmanager

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from tests.issuers.test_catalog import CITIZEN
-from tests.issuers.test_issuance import create_offer
+from tests.issuers.test_catalog import CITIZEN, DRIVER
+from tests.issuers.test_issuance import create_offer, operator_key
 from tests.verifiers.presenter import create_request, transaction_status
 from tests.wallet.phone import Phone
 
@@ -47,3 +47,108 @@ def test_receive_then_prove_age_over_18(
     activity = phone.get("/wallet/activity").json()["activity"]
     kinds = [a["kind"] for a in activity]
     assert kinds[0] == "presentation_sent" and "credential_received" in kinds
+
+
+def _holding_national_id(client: TestClient[Any], **offer: Any) -> Phone:
+    phone = Phone(client)
+    phone.register()
+    created = create_offer(client, "civil-registry", "national_id", CITIZEN, **offer)
+    phone.receive(created["offer_uri"])
+    return phone
+
+
+def test_same_device_with_post_request_uri(client: TestClient[Any]) -> None:
+    phone = _holding_national_id(client)
+    created = create_request(
+        client,
+        "city-hall-counter",
+        template="identity",
+        same_device=True,
+        request_uri_method="post",
+    )
+    consent = phone.scan(created["uri"]).json()["presentation"]
+    assert [c["name"] for c in consent["requests"][0]["claims"]][:2] == [
+        "given_name",
+        "family_name",
+    ]
+    assert all(c["optional"] is False for c in consent["requests"][0]["claims"])
+    result = phone.approve(consent["presentation_id"])
+    assert result["outcome"] == "accepted"
+    assert "response_code=" in result["redirect_uri"]
+
+
+def test_optional_claims_can_be_left_out(client: TestClient[Any]) -> None:
+    phone = _holding_national_id(client)
+    dcql = {
+        "credentials": [
+            {
+                "id": "national_id",
+                "format": "dc+sd-jwt",
+                "meta": {
+                    "vct_values": [
+                        "https://id.example.gov/issuers/civil-registry/types/national_id"
+                    ]
+                },
+                "claims": [
+                    {"id": "given", "path": ["given_name"]},
+                    {"id": "family", "path": ["family_name"]},
+                    {"id": "born", "path": ["birthdate"]},
+                ],
+                "claim_sets": [["given", "family", "born"], ["given", "family"]],
+            }
+        ]
+    }
+    created = create_request(client, "city-hall-counter", dcql_query=dcql)
+    consent = phone.scan(created["uri"]).json()["presentation"]
+    optional = {c["name"]: c["optional"] for c in consent["requests"][0]["claims"]}
+    assert optional == {"given_name": False, "family_name": False, "birthdate": True}
+    refused = phone.post(
+        f"/wallet/presentations/{consent['presentation_id']}/approve", {"omit": ["given_name"]}
+    )
+    assert refused.status_code == 400  # a claim the verifier cannot do without
+    result = phone.approve(consent["presentation_id"], omit=["birthdate"])
+    assert result["outcome"] == "accepted", result
+    status = transaction_status(client, "city-hall-counter", created["transaction_id"]).json()
+    shown = status["result"]["credentials"]["national_id"][0]["claims"]
+    assert set(shown) == {"given_name", "family_name"}
+    sent = phone.get("/wallet/activity").json()["activity"][0]
+    assert sent["kind"] == "presentation_sent" and len(sent["shared"][0]["claims"]) == 2
+
+
+def test_a_revoked_credential_is_shown_and_not_offered(client: TestClient[Any]) -> None:
+    phone = _holding_national_id(client)
+    revoked = client.post(
+        "/issuers/civil-registry/credentials/revoke",
+        json={"subject_id": "citizen-42"},
+        headers={"Authorization": f"Bearer {operator_key(client, 'civil-registry')}"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    listed = phone.get("/wallet/credentials").json()["credentials"]
+    assert [c["status"] for c in listed] == ["revoked"]
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    consent = phone.scan(created["uri"]).json()["presentation"]
+    assert consent["satisfiable"] is False
+    assert any(w.startswith("invalid_credentials") for w in consent["warnings"])
+    refused = phone.post(f"/wallet/presentations/{consent['presentation_id']}/approve")
+    assert refused.status_code == 400
+    declined = phone.post(f"/wallet/presentations/{consent['presentation_id']}/decline")
+    assert declined.json()["status"] == "declined"
+    status = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
+    assert status["status"] == "failed"
+
+
+def test_driving_licence_batch_and_entitlements(client: TestClient[Any]) -> None:
+    phone = Phone(client)
+    phone.register()
+    offer = create_offer(client, "transport-agency", "driving_licence", DRIVER)
+    received = phone.receive(offer["offer_uri"], custody="device")
+    assert received["credentials"][0]["instances"] == 3
+    first = phone.get("/wallet/credentials").json()["credentials"][0]
+    shown = phone.get(f"/wallet/credentials/{first['credential_id']}").json()
+    assert shown["claims"]["driving_privileges"][1]["vehicle_category_code"] == "A"
+    for _ in range(2):  # successive presentations rotate through the batch
+        created = create_request(client, "city-hall-counter", template="driving_entitlement")
+        consent = phone.scan(created["uri"]).json()["presentation"]
+        assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
+    again = phone.get(f"/wallet/credentials/{first['credential_id']}").json()
+    assert again["presentations"] == 2

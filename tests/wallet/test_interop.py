@@ -1,0 +1,87 @@
+"""The wallet with an issuer and a verifier that are not ours (``stand_ins``: the reference
+``sd-jwt`` package and PyJWT behind a small HTTP server), in both custody modes; and the
+holder's checks on receipt (SECURITY-CASES W05): a credential whose chain leads to an
+unknown root, that carries a KB-JWT, or that is bound to another key is refused and
+nothing is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app.settings import Settings
+from tests.conftest import migrated_database
+from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.verifiers.stand_in_issuer import write_anchor as write_issuer_anchor
+from tests.wallet.phone import Phone
+from tests.wallet.stand_ins import StandIns, running_stand_ins, write_anchor
+
+
+@pytest.fixture
+def stand_ins() -> Iterator[StandIns]:
+    with running_stand_ins() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(var_dir: Path, database_url: str, stand_ins: StandIns) -> Settings:
+    return Settings(
+        var_dir=var_dir,
+        database_url=migrated_database(database_url),
+        public_base_url=PUBLIC_BASE_URL,
+        trusted_issuer_anchors=write_issuer_anchor(var_dir),
+        wallet_trust_anchors=(str(write_anchor(var_dir)),),
+        outbound_allow=(f"localhost:{stand_ins.port}",),
+    )
+
+
+@pytest.mark.parametrize("custody", ["server", "device"])
+def test_receive_from_and_present_to_strangers(
+    client: TestClient[Any], stand_ins: StandIns, custody: str
+) -> None:
+    phone = Phone(client)
+    phone.register()
+    received = phone.receive(stand_ins.offer_uri(), custody=custody)
+    assert received["credentials"][0]["name"] == "Stand-in PID"
+    assert [n["event"] for n in stand_ins.notifications] == ["credential_accepted"]
+    listed = phone.get("/wallet/credentials").json()["credentials"]
+    assert listed[0]["issuer"]["name"] == "Stand-in Issuer" and listed[0]["status"] == "valid"
+
+    uri, request_id = stand_ins.request_uri()
+    consent = phone.scan(uri).json()["presentation"]
+    assert consent["verifier"]["authenticated"] is True
+    assert consent["verifier"]["name"] == "Stand-in Verifier"
+    assert consent["verifier"]["claimed_name"] == "Stand-in Verifier (self-declared)"
+    assert consent["verifier"]["claimed_name_verified"] is False
+    result = phone.approve(consent["presentation_id"])
+    assert result["outcome"] == "accepted", result
+    [payload] = stand_ins.results[request_id]
+    assert payload["age_over_18"] is True
+    assert "given_name" not in payload and "birthdate" not in payload
+
+    credential_id = listed[0]["credential_id"]
+    deleted = phone.delete(f"/wallet/credentials/{credential_id}").json()
+    assert deleted["issuer_notified"] is True
+    assert stand_ins.notifications[-1]["event"] == "credential_deleted"
+    assert phone.get(f"/wallet/credentials/{credential_id}").status_code == 404
+
+
+@pytest.mark.parametrize("mode", ["untrusted_chain", "kb_attached", "foreign_cnf"])
+def test_w05_a_credential_the_wallet_cannot_trust_is_not_stored(
+    client: TestClient[Any], stand_ins: StandIns, mode: str
+) -> None:
+    phone = Phone(client)
+    phone.register()
+    stand_ins.issuer_mode = mode
+    offer = phone.scan(stand_ins.offer_uri()).json()["offer"]
+    refused = phone.post(f"/wallet/offers/{offer['offer_id']}/accept", {"custody": "server"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "invalid_credential"
+    assert phone.get("/wallet/credentials").json()["credentials"] == []
+    assert [n["event"] for n in stand_ins.notifications] == ["credential_failure"]
+    kinds = [a["kind"] for a in phone.get("/wallet/activity").json()["activity"]]
+    assert "credential_received" not in kinds
