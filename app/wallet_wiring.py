@@ -58,6 +58,7 @@ async def wallet_role(
         vault=AccountVault(deployment.derived_secret("wallet data keys")),
         anchors=anchors,
         issuer_trust=X5cIssuerKeys(anchors),
+        verifier_trust=X5cIssuerKeys(anchors),
         public_base_url=settings.public_base_url,
         token_secret=deployment.derived_secret("wallet access tokens"),
     )

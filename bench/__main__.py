@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import http_issuance, http_verification, qr_bench
+from bench import http_issuance, http_verification, http_wallet, qr_bench
 from bench.measure import pin_to_one_core
 from bench.report import render, targets
 from bench.sdjwt_bench import run
@@ -33,8 +33,17 @@ def main() -> int:
     os.sched_setaffinity(0, os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
     http = http_issuance.run(databases)
     verification = http_verification.run(databases)
+    wallet = http_wallet.run(databases)
     OUTPUT.write_text(
-        render(results, pinning=pinning, notes=notes, qr=qr, http=http, verification=verification),
+        render(
+            results,
+            pinning=pinning,
+            notes=notes,
+            qr=qr,
+            http=http,
+            verification=verification,
+            wallet=wallet,
+        ),
         encoding="utf-8",
     )
     for target in targets(results):

@@ -58,6 +58,7 @@ def render(
     qr: dict[str, Measurement],
     http: list[LoadResult],
     verification: list[LoadResult],
+    wallet: list[LoadResult],
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -160,6 +161,21 @@ def render(
         *latency_table(verification),
     ]
     lines += _summary(verification, "verification", "verifications", round_trips=None)
+    lines += [
+        "",
+        "## Presentations through the citizen mobile API",
+        "",
+        "The same set-up. A complete presentation is a counter and a phone together: the counter",
+        "creates an `age_over_18` request; the phone posts the scanned URI (the wallet fetches",
+        "the signed request object, validates the verifier's certificate chain and answers with",
+        "the consent view, live credential status included); the phone approves (the wallet",
+        "cuts the credential down, signs the KB-JWT with the server-held holder key and posts",
+        "it; the verifier in the same worker validates it fully and answers 200). The wallet's",
+        "calls to the verifier stay in process. The listing row is one citizen holding 50",
+        "credentials (batches of 3) asking for the list, each with its live status.",
+        "",
+        *latency_table(wallet),
+    ]
     if notes:
         lines += ["", "## Notes", ""]
         lines += notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 
@@ -36,9 +37,14 @@ class WalletContext:
     anchors: list[x509.Certificate]
     #: Issuer keys by ``x5c`` chains to ``anchors`` (credentials and status lists).
     issuer_trust: X5cIssuerKeys
+    #: Verifiers' request-object keys by ``x5c`` chains to ``anchors``; validated chains
+    #: are remembered until they expire, as for issuers.
+    verifier_trust: X5cIssuerKeys
     public_base_url: str
     token_secret: bytes
     policy: WalletPolicy = field(default_factory=WalletPolicy)
+    #: Status list tokens already verified, by URI and the token's hash.
+    verified_status_lists: dict[tuple[str, str], Any] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK
 
     @property

@@ -7,7 +7,7 @@ where it asked to be told."""
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +26,7 @@ from wallet.services.sealing import AccountBox
 
 log = logging.getLogger("idwallet.wallet")
 STATUS_NAMES = {0: "valid", 1: "revoked", 2: "suspended"}
+MAX_CACHED_LISTS = 256
 
 
 def open_record(box: AccountBox, stored: StoredCredential) -> CredentialRecord:
@@ -49,9 +50,19 @@ class StatusReader:
             def key(header: Mapping[str, Any]) -> PublicKey:
                 return context.issuer_trust.resolve_now(header, {"iss": issuer}).key
 
-            verified: Any = verify_status_list_token(
-                token, key, expected_uri=uri, now=context.clock.now()
-            )
+            cache_key = (uri, hashlib.sha256(token.encode("ascii")).hexdigest())
+            verified: Any = context.verified_status_lists.get(cache_key)
+            if verified is None or (
+                verified.expires_at is not None and verified.expires_at < context.clock.now()
+            ):
+                verified = verify_status_list_token(
+                    token, key, expected_uri=uri, now=context.clock.now()
+                )
+                if len(context.verified_status_lists) > MAX_CACHED_LISTS:
+                    context.verified_status_lists.clear()
+                context.verified_status_lists[cache_key] = verified
+            # the signer's certificate must name this credential's issuer, cached or not
+            context.issuer_trust.resolve_now(verified.header, {"iss": issuer})
         except (OutboundFailed, OutboundRefused, StatusListError, IssuerKeyError) as exc:
             log.info("status list unavailable: %s", type(exc).__name__)
             verified = None
@@ -100,10 +111,6 @@ def _summary(
         "received_at": int(credential.received_at),
         "expires_at": credential.expires_at,
     }
-
-
-def _iso(value: int | None) -> str | None:
-    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
 
 
 async def list_credentials(

@@ -23,7 +23,6 @@ before the citizen sees anything (SECURITY-CASES W08–W13, W17).
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,8 @@ from core.encoding import EncodingError, strict_json_loads
 from core.http.client import OutboundFailed, OutboundRefused
 from core.jose.errors import JoseError
 from core.jose.jws import decode_unverified, verify_decoded
-from core.keys.x509 import CertificateError, leaf_public_key, san_dns_names, validate_x5c, x509_hash
+from core.keys.x509 import san_dns_names, x509_hash
+from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from wallet.domain import CounterpartyFailed, Refused, RefusedClient, RefusedRequestObject
 from wallet.services.context import WalletContext
 
@@ -193,12 +193,12 @@ def _verify_signed(
         _refuse_prefix(prefix, signed=True)
     if "x5c" not in header:
         raise RefusedClient(f"{prefix} requests must carry the certificate chain (x5c)")
-    now = dt.datetime.fromtimestamp(context.clock.now(), dt.UTC)
     try:
-        leaf = validate_x5c(header["x5c"], context.anchors, at=now)
-        key = leaf_public_key(leaf)
-    except CertificateError as exc:
+        resolved = context.verifier_trust.resolve_now({"x5c": header["x5c"]}, {})
+    except IssuerKeyError as exc:
         raise RefusedClient(f"the verifier's certificate is not trusted: {exc}") from exc
+    leaf, key = resolved.certificate, resolved.key
+    assert leaf is not None
     try:
         verify_decoded(
             parsed,
