@@ -20,6 +20,7 @@ from cryptography import x509
 from litestar import Litestar
 
 from app.deployment import Deployment
+from app.registrar import DeploymentRegistrar
 from app.settings import Settings, SettingsError
 from app.tenant_keys import verifier_keys
 from core.http.client import OutboundClient
@@ -74,6 +75,7 @@ async def verifier_role(
         status_lists=documents,
         issuer_keys=trust,
         secret=deployment.derived_secret("verifier responses"),
+        registrar=DeploymentRegistrar(deployment.trust_anchor),
         policy=PresentationPolicy(
             request_lifetime=float(settings.presentation_request_lifetime),
             result_retention=float(settings.verifier_result_retention),

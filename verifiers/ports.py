@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.keys.signer import Signer
@@ -43,6 +44,14 @@ class TransactionStore(Protocol):
 
 class VerifierKeys(Protocol):
     async def signer(self, verifier_id: str) -> Signer: ...
+
+
+class Registrar(Protocol):
+    async def attest(
+        self, verifier_id: str, client_id: str, claims: Callable[[int], dict[str, Any]]
+    ) -> str | None:
+        """A signed registration attestation with ``claims(now)``, reused while fresh;
+        None where this deployment does not sign registrations."""
 
 
 class CounterAccess(Protocol):

@@ -89,7 +89,9 @@ class StandIns:
     base: str
     port: int
     issuer_mode: str = "honest"
-    request_mode: str = "honest"
+    #: ``None``: no registration attached; ``"trusted"``/``"rogue"``: a registration for
+    #: ``age_over_18`` only, signed by the stand-in root or by a root nobody trusts.
+    registration: str | None = None
     codes: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
     nonces: set[str] = field(default_factory=set)
@@ -228,11 +230,37 @@ class StandIns:
                 },
             },
         }
+        if self.registration is not None:
+            payload["verifier_info"] = [
+                {"format": "urn:idwallet:verifier-registration", "data": self._registration(kept)}
+            ]
         return jwt.encode(
             payload,
             self.verifier_key,
             algorithm="ES256",
             headers={"typ": "oauth-authz-req+jwt", "x5c": self.verifier_x5c},
+        )
+
+    def _registration(self, kept: dict[str, Any]) -> str:
+        """A registration for ``age_over_18`` only, signed by a root (trusted or not)."""
+        registration = {
+            "iss": "Stand-in registrar",
+            "sub": kept["client_id"],
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 3600,
+            "purposes": [
+                {
+                    "id": "age",
+                    "description": [{"locale": "en", "text": "Checking you are an adult"}],
+                    "credentials": [
+                        {"format": "dc+sd-jwt", "vct_values": [VCT], "claims": [["age_over_18"]]}
+                    ],
+                }
+            ],
+        }
+        key = _ANCHOR_KEY if self.registration == "trusted" else _ROGUE_KEY
+        return jwt.encode(
+            registration, key, algorithm="ES256", headers={"typ": "verifier-registration+jwt"}
         )
 
     def receive_response(self, request_id: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:

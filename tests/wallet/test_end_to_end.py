@@ -37,8 +37,13 @@ def test_receive_then_prove_age_over_18(
     scanned = phone.scan(created["uri"])
     assert scanned.status_code == 201, scanned.text
     consent = scanned.json()["presentation"]
-    assert consent["verifier"]["authenticated"] is True
-    assert consent["satisfiable"] is True
+    assert consent["verifier"]["authenticated"] is True and consent["verifier"]["registered"]
+    assert consent["verifier"]["name"] == "Corner Bar"  # from its certificate
+    assert consent["purpose"] == {
+        "id": "age_over_18",
+        "description": "Serving alcohol only to adults",
+    }
+    assert consent["satisfiable"] is True and consent["warnings"] == []
     result = phone.approve(consent["presentation_id"])
     assert result["outcome"] == "accepted", result
 
@@ -66,7 +71,10 @@ def test_same_device_with_post_request_uri(client: TestClient[Any]) -> None:
         same_device=True,
         request_uri_method="post",
     )
+    phone.language = "de"
     consent = phone.scan(created["uri"]).json()["presentation"]
+    assert consent["purpose"]["description"] == "Feststellung Ihrer Identität am Schalter"
+    assert consent["verifier"]["claimed_name"] == "Bürgerbüro"
     assert [c["name"] for c in consent["requests"][0]["claims"]][:2] == [
         "given_name",
         "family_name",

@@ -85,3 +85,47 @@ def test_w05_a_credential_the_wallet_cannot_trust_is_not_stored(
     assert [n["event"] for n in stand_ins.notifications] == ["credential_failure"]
     kinds = [a["kind"] for a in phone.get("/wallet/activity").json()["activity"]]
     assert "credential_received" not in kinds
+
+
+def _claims_query(*names: str) -> dict[str, Any]:
+    return {
+        "credentials": [
+            {
+                "id": "pid",
+                "format": "dc+sd-jwt",
+                "meta": {"vct_values": ["urn:example:stand-in:pid"]},
+                "claims": [{"path": [name]} for name in names],
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("registration", "claims", "purpose", "warning"),
+    [
+        ("trusted", ("age_over_18",), "Checking you are an adult", None),
+        ("trusted", ("age_over_18", "given_name"), None, "beyond_registration"),
+        ("rogue", ("age_over_18",), None, "registration_invalid"),
+        (None, ("age_over_18",), None, None),
+    ],
+)
+def test_a_verifier_registration_is_believed_only_when_attested(
+    client: TestClient[Any],
+    stand_ins: StandIns,
+    registration: str | None,
+    claims: tuple[str, ...],
+    purpose: str | None,
+    warning: str | None,
+) -> None:
+    phone = Phone(client)
+    phone.register()
+    phone.receive(stand_ins.offer_uri())
+    stand_ins.registration = registration
+    uri, _ = stand_ins.request_uri(dcql=_claims_query(*claims))
+    consent = phone.scan(uri).json()["presentation"]
+    assert consent["verifier"]["registered"] is (registration == "trusted"), consent["warnings"]
+    assert (consent["purpose"] or {}).get("description") == purpose
+    kinds = [w.split(":")[0] for w in consent["warnings"]]
+    assert kinds == ([warning] if warning else [])
+    if warning == "beyond_registration":
+        assert "given_name" in consent["warnings"][0]

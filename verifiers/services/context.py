@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from core.clock import SYSTEM_CLOCK, Clock
 from core.sdjwt_vc.issuer_keys import IssuerKeyResolver
 from verifiers.domain import RelyingParty, Template
-from verifiers.ports import StatusListSource, TransactionStore, VerifierKeys
+from verifiers.ports import Registrar, StatusListSource, TransactionStore, VerifierKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,8 @@ class VerifierContext:
     secret: bytes
     policy: PresentationPolicy = field(default_factory=PresentationPolicy)
     clock: Clock = SYSTEM_CLOCK
+    #: Signs the relying parties' registrations for wallets (None: none is signed).
+    registrar: Registrar | None = None
 
     def party(self, verifier_id: str) -> RelyingParty:
         party = self.parties.get(verifier_id)

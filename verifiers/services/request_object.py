@@ -17,6 +17,7 @@ from core.encoding import StrictJsonError, strict_json_object
 from core.errors import InvalidRequest, InvalidRequestUriMethod
 from core.jose.jws import sign_compact
 from verifiers.services.context import VerifierContext
+from verifiers.services.registration import verifier_info
 from verifiers.services.response_keys import CONTENT_ENCRYPTIONS, response_public_jwk
 
 REQUEST_OBJECT_TYP = "oauth-authz-req+jwt"
@@ -113,6 +114,9 @@ async def request_object(
     }
     if wallet_nonce is not None:
         payload["wallet_nonce"] = wallet_nonce
+    info = await verifier_info(context, context.party(verifier_id), transaction.client_id)
+    if info is not None:
+        payload["verifier_info"] = info
     signer = await context.keys.signer(verifier_id)
     return sign_compact(
         payload, signer, typ=REQUEST_OBJECT_TYP, include_kid=False, include_x5c=True

@@ -21,6 +21,7 @@ from core.dcql.parse import parse_dcql_query
 from core.errors import InvalidRequest
 from wallet.domain import CredentialRecord, StoredCredential
 from wallet.services.display import label_for, pick
+from wallet.services.registration import registered_purpose
 from wallet.services.request_object import CheckedRequest
 
 
@@ -127,6 +128,7 @@ def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> dict[str, An
         "claimed_name": None if claimed is None else claimed[:200],
         "claimed_name_verified": False,
         "certificate": request.certificate,
+        "registered": request.registration is not None,
         "response_host": request.response_uri.split("/")[2]
         if "//" in request.response_uri
         else None,
@@ -185,6 +187,18 @@ def consent_view(
             }
         )
     warnings = []
+    purpose = None
+    if request.registration is not None:
+        purpose, beyond = registered_purpose(
+            request.registration, request.payload["dcql_query"], preferred
+        )
+        if beyond:
+            warnings.append(
+                "beyond_registration: asks for more than the verifier is registered for: "
+                + ", ".join(beyond)
+            )
+    elif request.registration_problem is not None:
+        warnings.append(f"registration_invalid: {request.registration_problem}")
     if not request.authenticated:
         warnings.append(
             "unauthenticated_verifier: nobody vouches for this verifier; the name shown is "
@@ -202,6 +216,7 @@ def consent_view(
         "presentation_id": presentation_id,
         "expires_at": int(expires_at),
         "verifier": _verifier(request, preferred),
+        "purpose": purpose,
         "response_mode": request.response_mode,
         "requests": requests,
         "satisfiable": match.satisfied,

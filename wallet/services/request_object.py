@@ -40,6 +40,7 @@ from core.keys.x509 import san_dns_names, x509_hash
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from wallet.domain import CounterpartyFailed, Refused, RefusedClient, RefusedRequestObject
 from wallet.services.context import WalletContext
+from wallet.services.registration import verified_registration
 
 REQUEST_OBJECT_TYP = "oauth-authz-req+jwt"
 REQUEST_OBJECT_MEDIA_TYPES = frozenset({"application/oauth-authz-req+jwt", "application/jwt"})
@@ -69,6 +70,8 @@ class CheckedRequest:
     certificate_name: str | None
     certificate: dict[str, str] | None
     payload: dict[str, Any]
+    registration: dict[str, Any] | None = None
+    registration_problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,8 @@ class CheckedRequest:
             "certificate_name": self.certificate_name,
             "certificate": self.certificate,
             "payload": self.payload,
+            "registration": self.registration,
+            "registration_problem": self.registration_problem,
         }
 
     @classmethod
@@ -89,6 +94,8 @@ class CheckedRequest:
             value["certificate_name"],
             value["certificate"],
             value["payload"],
+            value.get("registration"),
+            value.get("registration_problem"),
         )
 
     @property
@@ -369,11 +376,19 @@ async def checked_request(context: WalletContext, parameters: dict[str, str]) ->
             "issuer": certificate.issuer.rfc4514_string(),
             "not_after": certificate.not_valid_after_utc.isoformat(),
         }
+    final_client_id = str(payload.get("client_id", client_id))
+    registration, problem = (
+        verified_registration(context, payload, final_client_id)
+        if certificate is not None  # the binding is to an authenticated client identifier
+        else (None, None)
+    )
     return CheckedRequest(
-        client_id=str(payload.get("client_id", client_id)),
+        client_id=final_client_id,
         prefix=prefix,
         authenticated=certificate is not None,
         certificate_name=None if certificate is None else _name_of(certificate),
         certificate=described,
         payload=payload,
+        registration=registration,
+        registration_problem=problem,
     )

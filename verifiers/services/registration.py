@@ -1,0 +1,70 @@
+"""The relying party's registration, attested for wallets (OpenID4VP 1.0 §5.1
+``verifier_info``, §5.11): which purposes it is registered for, in the citizen's
+languages, and which claims of which credential types each purpose covers.
+
+The deployment is the registrar of its counters: the attestation is a JWT signed by the
+registrar (the deployment's trust anchor key, where this deployment holds it), bound to
+the relying party by ``sub`` = its full client identifier, which the wallet has already
+authenticated through the request object's certificate (a claim-bound attestation,
+§5.11.1). A wallet that trusts the anchor can then show the registered purpose as fact
+and warn when a request asks for more than the registration covers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verifiers.domain import RelyingParty
+from verifiers.services.context import VerifierContext
+
+REGISTRATION_FORMAT = "urn:idwallet:verifier-registration"
+REGISTRATION_LIFETIME = 24 * 3600
+
+
+def registration_claims(
+    context: VerifierContext, party: RelyingParty, client_id: str, now: int
+) -> dict[str, Any]:
+    purposes = []
+    for name, purpose in party.purposes.items():
+        credentials = []
+        for credential in context.templates[name].credentials:
+            paths = list(dict.fromkeys([*credential.claims, *purpose.additional_claims]))
+            credentials.append(
+                {
+                    "format": "dc+sd-jwt",
+                    "vct_values": list(credential.vct_values),
+                    "claims": [list(p) for p in paths],
+                }
+            )
+        purposes.append(
+            {
+                "id": name,
+                "description": [{"locale": d.locale, "text": d.text} for d in purpose.description],
+                "credentials": credentials,
+            }
+        )
+    return {
+        "iss": context.public_base_url,
+        "sub": client_id,
+        "iat": now,
+        "exp": now + REGISTRATION_LIFETIME,
+        "name": [{"locale": d.locale, "text": d.text} for d in party.display],
+        "organization": party.organization,
+        "purposes": purposes,
+    }
+
+
+async def verifier_info(
+    context: VerifierContext, party: RelyingParty, client_id: str
+) -> list[dict[str, Any]] | None:
+    """The ``verifier_info`` of a request object, or None where no registrar signs."""
+    if context.registrar is None:
+        return None
+    attestation = await context.registrar.attest(
+        party.verifier_id,
+        client_id,
+        lambda now: registration_claims(context, party, client_id, now),
+    )
+    if attestation is None:
+        return None
+    return [{"format": REGISTRATION_FORMAT, "data": attestation}]
