@@ -355,7 +355,7 @@ def test_w03_scanned_payloads(phone: Phone) -> None:
 
 
 def test_w06_one_citizen_never_reaches_another(
-    client: TestClient[Any], phone: Phone, stand_ins: StandIns
+    client: TestClient[Any], phone: Phone, stand_ins: StandIns, caplog: pytest.LogCaptureFixture
 ) -> None:
     other = Phone(client)
     other.register()
@@ -375,6 +375,8 @@ def test_w06_one_citizen_never_reaches_another(
     assert other.post(f"/wallet/offers/{offer['offer_id']}/accept").status_code == 404
     assert other.delete(f"/wallet/devices/{phone.device_id}").status_code == 404
     assert phone.get(f"/wallet/credentials/{mine}").status_code == 200  # untouched
+    probes = [r.getMessage() for r in caplog.records if r.name == "idwallet.audit"]
+    assert len(probes) == 6 and all(str(other.account_id) in p for p in probes)
     assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
 
 

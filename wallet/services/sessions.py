@@ -283,6 +283,11 @@ async def list_devices(context: WalletContext, session: Session) -> list[dict[st
 
 
 async def revoke_device(context: WalletContext, session: Session, device_id: str) -> None:
+    if (
+        len(device_id) > 64
+        or await context.store.devices.get(session.account_id, device_id) is None
+    ):
+        raise NotFound("no such device")
     if not await context.store.devices.revoke(session.account_id, device_id, context.clock.now()):
         raise NotFound("no such device")
     box = await context.box(session.account_id)

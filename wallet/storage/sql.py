@@ -9,6 +9,7 @@ both win.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select, update
@@ -38,6 +39,17 @@ from wallet.storage.tables import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+audit = logging.getLogger("idwallet.audit")
+
+
+def _foreign(kind: str, object_id: str, owner: str, asking: str) -> None:
+    """An account asked for another account's object: refused like a missing one (404),
+    and recorded (pseudonymous ids only) for whoever watches for probing."""
+    audit.warning(
+        "wallet: account %s asked for %s %s of account %s; refused", asking, kind, object_id, owner
+    )
+
+
 _OWNED = (ActivityRow, FlowRow, CredentialRow, HolderKeyRow, RefreshTokenRow, DeviceRow)
 
 
@@ -121,7 +133,10 @@ class SqlDevices:
     async def get(self, account_id: str, device_id: str) -> Device | None:
         async with self._sessions() as session:
             row = await session.get(DeviceRow, device_id)
-            if row is None or row.account_id != account_id:
+            if row is None:
+                return None
+            if row.account_id != account_id:
+                _foreign("device", device_id, row.account_id, account_id)
                 return None
             return _device(row)
 
@@ -306,7 +321,10 @@ class SqlCredentials:
     async def get(self, account_id: str, credential_id: str) -> StoredCredential | None:
         async with self._sessions() as session:
             row = await session.get(CredentialRow, credential_id)
-            if row is None or row.account_id != account_id:
+            if row is None:
+                return None
+            if row.account_id != account_id:
+                _foreign("credential", credential_id, row.account_id, account_id)
                 return None
             return _credential(row)
 
@@ -352,7 +370,10 @@ class SqlFlows:
     async def get(self, account_id: str, flow_id: str, now: float) -> Flow | None:
         async with self._sessions() as session:
             row = await session.get(FlowRow, flow_id)
-            if row is None or row.account_id != account_id or row.expires_at <= now:
+            if row is None or row.expires_at <= now:
+                return None
+            if row.account_id != account_id:
+                _foreign(row.kind, flow_id, row.account_id, account_id)
                 return None
             return Flow(
                 row.flow_id,
