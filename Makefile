@@ -24,7 +24,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check core issuers verifiers wallet app bench tests
+	$(BIN)/ruff format --check core issuers verifiers wallet web app bench tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -43,6 +43,7 @@ from issuers.storage.sql import (
 )
 from verifiers import api as verifier_api
 from wallet import api as wallet_api
+from web.pages import ScreenController
 
 VERSION = "0.1.0"
 
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *verifier_api.WALLET_FACING,
             *verifier_api.COUNTER,
             *wallet_api.MOBILE,
+            ScreenController,
         ],
         lifespan=[lifespan],
         openapi_config=openapi_config(),

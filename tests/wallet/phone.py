@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from litestar.testing import TestClient
 
 from core.encoding import b64url_decode, b64url_encode
 
@@ -45,7 +45,7 @@ def jws(key: ec.EllipticCurvePrivateKey, header: dict[str, Any], payload: dict[s
 
 @dataclass
 class Phone:
-    client: TestClient[Any]
+    client: httpx.Client  # the in-process test client, or a client of a real server
     device_key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )

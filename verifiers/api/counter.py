@@ -179,6 +179,31 @@ class CounterPresentationController(Controller):
             body["session_token"] = created.session_token
         return Response(body, status_code=HTTP_201_CREATED, headers=NO_STORE)
 
+    @get("/checks", summary="The checks this counter is registered for, with their purposes")
+    async def checks(
+        self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        context = authorized(state, request, verifier_id)
+        party = context.party(verifier_id)
+        return Response(
+            {
+                "verifier_id": verifier_id,
+                "organization": party.organization,
+                "display": [{"locale": d.locale, "name": d.text} for d in party.display],
+                "checks": [
+                    {
+                        "template": name,
+                        "description": [
+                            {"locale": d.locale, "text": d.text} for d in purpose.description
+                        ],
+                    }
+                    for name, purpose in party.purposes.items()
+                ],
+                "result_retention_seconds": int(context.policy.result_retention),
+            },
+            headers=NO_STORE,
+        )
+
     @get("/{transaction_id:str}", summary="Status and result of a presentation request")
     async def status(
         self,

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from core.claim_paths import ClaimPath
 from core.dcql.match import CandidateCredential, match_credential
@@ -303,10 +305,7 @@ class PresentationValidator:
                 prefix + "dcql", f"claims were disclosed that were not asked for: {list(over[0])}"
             )
         outcome.passed(prefix + "dcql")
-        proved: dict[str, Any] = {"vct": vct, "claims": _requested_view(verified.claims, requested)}
-        if isinstance(iss, str):
-            proved["iss"] = iss
-        return proved
+        return _proved(vct, _requested_view(verified.claims, requested), iss, resolved.certificate)
 
     async def _status(self, reference: StatusReference, iss: object, prefix: str) -> str:
         context = self._context
@@ -338,6 +337,29 @@ class PresentationValidator:
                 prefix + "status", f"the credential is {STATUS_NAMES.get(value, f'status {value}')}"
             )
         return "valid"
+
+
+def _proved(
+    vct: str, claims: dict[str, Any], iss: object, certificate: x509.Certificate | None
+) -> dict[str, Any]:
+    """What one presented credential proved, with its issuer as its certificate names it."""
+    proved: dict[str, Any] = {"vct": vct, "claims": claims}
+    if isinstance(iss, str):
+        proved["iss"] = iss
+    issuer_name = _organization(certificate)
+    if issuer_name is not None:
+        proved["issuer_name"] = issuer_name
+    return proved
+
+
+def _organization(certificate: x509.Certificate | None) -> str | None:
+    if certificate is None:
+        return None
+    for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        values = certificate.subject.get_attributes_for_oid(oid)
+        if values:
+            return str(values[0].value)
+    return None
 
 
 def _requested_paths(query: CredentialQuery) -> list[ClaimPath]:

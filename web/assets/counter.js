@@ -1,0 +1,198 @@
+// A counter clerk's screen: pick a check, show the QR code, follow the citizen's answer
+// live, show what was proven and every check in plain words, then clear the screen.
+import { applyLanguage, localized, t } from "./i18n.js";
+
+const verifierId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+const base = `/verifiers/${encodeURIComponent(verifierId)}`;
+const KEY_STORE = `idwallet.counter.${verifierId}`;
+const RESET_SECONDS = 60;
+let profile = null;
+let current = null;
+let follower = null;
+let resetTimer = null;
+
+const $ = (id) => document.getElementById(id);
+
+function show(section) {
+  for (const id of ["sign-in", "choose", "asking", "outcome"]) $(id).hidden = id !== section;
+  const heading = $(section).querySelector("h2");
+  if (heading) { heading.tabIndex = -1; heading.focus(); }
+}
+
+async function api(path, options = {}) {
+  const key = sessionStorage.getItem(KEY_STORE);
+  const response = await fetch(base + path, {
+    ...options,
+    headers: { "Authorization": `Bearer ${key}`, "Content-Type": "application/json", ...(options.headers || {}) },
+  });
+  return response;
+}
+
+async function signIn(event) {
+  event?.preventDefault();
+  if (event) sessionStorage.setItem(KEY_STORE, $("counter-key").value);
+  const response = await api("/presentations/checks").catch(() => null);
+  if (!response || !response.ok) {
+    sessionStorage.removeItem(KEY_STORE);
+    $("sign-in-error").textContent = response ? t("counter.badKey") : t("counter.unavailable");
+    $("sign-in-error").hidden = false;
+    show("sign-in");
+    return;
+  }
+  $("sign-in-error").hidden = true;
+  profile = await response.json();
+  renderProfile();
+  show("choose");
+}
+
+function renderProfile() {
+  if (!profile) return;
+  $("counter-name").textContent = localized(profile.display, "name") || t("counter.title");
+  document.title = $("counter-name").textContent;
+  const container = $("checks");
+  const chosen = container.querySelector("input:checked")?.value;
+  container.replaceChildren();
+  profile.checks.forEach((check, index) => {
+    const row = document.createElement("div");
+    row.className = "choice";
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = "check";
+    input.id = `check-${check.template}`;
+    input.value = check.template;
+    input.checked = chosen ? chosen === check.template : index === 0;
+    const label = document.createElement("label");
+    label.htmlFor = input.id;
+    label.textContent = localized(check.description, "text") || check.template;
+    row.append(input, label);
+    container.append(row);
+  });
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const template = $("checks").querySelector("input:checked")?.value;
+  const response = await api("/presentations", {
+    method: "POST",
+    body: JSON.stringify({ template, qr_inline: true }),
+  });
+  if (!response.ok) { $("sign-in-error").textContent = t("counter.unavailable"); return; }
+  current = await response.json();
+  const check = profile.checks.find((c) => c.template === template);
+  $("asking-purpose").textContent = localized(check?.description, "text");
+  $("qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(current.qr.svg)));
+  $("qr").alt = t("counter.scan");
+  $("wallet-link").href = current.uri;
+  $("wallet-link").textContent = current.uri;
+  setStatus("waiting");
+  show("asking");
+  follow(current.transaction_id);
+}
+
+function setStatus(status) {
+  $("status-text").textContent = t(`status.${status}`);
+}
+
+async function follow(transactionId) {
+  // Server-sent events read with fetch, so the counter key travels in a header.
+  follower?.abort();
+  follower = new AbortController();
+  try {
+    const response = await api(`/presentations/${transactionId}/events`, {
+      signal: follower.signal, headers: { "Accept": "text/event-stream" },
+    });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+        if (!data) continue;
+        const view = JSON.parse(data);
+        if (view.transaction_id && current && view.transaction_id !== current.transaction_id) continue;
+        setStatus(view.status);
+        if (["verified", "failed", "expired"].includes(view.status)) { showOutcome(view); return; }
+      }
+    }
+  } catch (error) {
+    if (error.name !== "AbortError") setStatus("waiting");
+  }
+}
+
+function claimRows(claims, prefix = []) {
+  const rows = [];
+  for (const [name, value] of Object.entries(claims || {})) {
+    if (value && typeof value === "object" && !Array.isArray(value)) rows.push(...claimRows(value, [...prefix, name]));
+    else rows.push([[...prefix, name].join(" › "), value]);
+  }
+  return rows;
+}
+
+function display(value) {
+  if (value === true) return t("value.true");
+  if (value === false) return t("value.false");
+  if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? Object.values(v).join(" ") : v)).join("; ");
+  return String(value);
+}
+
+function showOutcome(view) {
+  const verified = view.status === "verified";
+  $("outcome-title").textContent = t(`outcome.${view.status}`);
+  $("outcome-title").className = verified ? "verified" : "failed-title";
+  const body = $("claims").querySelector("tbody");
+  body.replaceChildren();
+  const credentials = view.result?.credentials || {};
+  for (const presentations of Object.values(credentials)) {
+    for (const presentation of presentations) {
+      for (const [name, value] of claimRows(presentation.claims)) {
+        const row = body.insertRow();
+        const header = document.createElement("th");
+        header.scope = "row";
+        header.textContent = name;
+        row.append(header);
+        row.insertCell().textContent = display(value);
+      }
+    }
+  }
+  $("claims").hidden = body.rows.length === 0;
+  const list = $("check-list");
+  list.replaceChildren();
+  const issuers = Object.values(credentials).flat().map((p) => p.issuer_name).filter(Boolean);
+  for (const check of view.result?.checks || []) {
+    const item = document.createElement("li");
+    const parts = check.check.split(": ");
+    const kind = parts.length > 1 ? parts[1] : `${parts[0]}.all`;
+    item.className = check.passed ? "passed" : "failed";
+    let text = t(`check.${kind}`, { issuer: issuers[0] || "" });
+    if (kind === "issuer_signature" && issuers[0]) text = t("check.issuer_signature_by", { issuer: issuers[0] });
+    item.textContent = text + (check.passed || !check.detail ? "" : ` — ${check.detail}`);
+    list.append(item);
+  }
+  const retention = Math.round((profile?.result_retention_seconds || 900) / 60);
+  $("reset-note").textContent = t("counter.resetIn", { seconds: RESET_SECONDS, retention });
+  show("outcome");
+  clearTimeout(resetTimer);
+  resetTimer = setTimeout(reset, RESET_SECONDS * 1000);
+}
+
+function reset() {
+  clearTimeout(resetTimer);
+  follower?.abort();
+  current = null;
+  $("claims").querySelector("tbody").replaceChildren();
+  $("check-list").replaceChildren();
+  $("qr").removeAttribute("src");
+  show("choose");
+}
+
+applyLanguage(() => { renderProfile(); if (current) setStatus("waiting"); });
+$("sign-in-form").addEventListener("submit", signIn);
+$("choose-form").addEventListener("submit", ask);
+$("again").addEventListener("click", reset);
+$("cancel").addEventListener("click", reset);
+if (sessionStorage.getItem(KEY_STORE)) signIn(); else show("sign-in");

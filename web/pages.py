@@ -1,0 +1,84 @@
+"""Serving the screens: each page is an HTML file whose asset references are replaced by
+URLs under the release's digest (``/assets/{release}/{name}``, the digest of every asset
+together, so that scripts can import each other relatively), so assets are cached for a
+year and a new release is picked up at once; pages themselves are never cached. A strict Content
+Security Policy allows only this origin's scripts, styles and connections."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from litestar import Controller, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+MEDIA_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_NAME = re.compile(r"^[a-z][a-z0-9-]*\.(css|js|svg)$")
+
+
+def _release() -> tuple[str, frozenset[str]]:
+    digest = hashlib.sha256()
+    names = []
+    for path in sorted(ASSETS.iterdir()):
+        if _NAME.match(path.name):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+            names.append(path.name)
+    return digest.hexdigest()[:12], frozenset(names)
+
+
+RELEASE, ASSET_NAMES = _release()
+
+
+def asset_url(name: str) -> str:
+    if name not in ASSET_NAMES:
+        raise KeyError(name)
+    return f"/assets/{RELEASE}/{name}"
+
+
+def render_page(name: str) -> str:
+    """The page with ``{{asset:NAME}}`` replaced by the asset's versioned URL."""
+    text = (ASSETS / name).read_text(encoding="utf-8")
+    return re.sub(r"\{\{asset:([a-z0-9.-]+)\}\}", lambda m: asset_url(m.group(1)), text)
+
+
+COUNTER_PAGE = render_page("counter.html")
+
+
+class ScreenController(Controller):
+    tags = ["screens"]  # noqa: RUF012 - litestar reads a list
+    include_in_schema = False
+
+    @get("/counter/{verifier_id:str}", media_type="text/html")
+    async def counter(self, verifier_id: FromPath[str]) -> Response[str]:
+        """A counter clerk's screen; the page reads the verifier id from its own path."""
+        return Response(COUNTER_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/assets/{digest:str}/{name:str}")
+    async def asset(self, digest: FromPath[str], name: FromPath[str]) -> Response[bytes]:
+        if digest != RELEASE or name not in ASSET_NAMES:
+            raise NotFoundException("no such asset")
+        return Response(
+            (ASSETS / name).read_bytes(),
+            media_type=MEDIA_TYPES[Path(name).suffix],
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
