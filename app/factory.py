@@ -33,7 +33,7 @@ from core.errors import Problem, ProtocolError
 from core.storage.driver import is_postgresql
 from issuers import api as issuer_api
 from issuers.services.catalog import load_catalog
-from issuers.services.context import IssuerContext
+from issuers.services.context import IssuancePolicy, IssuerContext
 from issuers.storage.postgres_issuance import PostgresCredentialLedger, PostgresOfferStore
 from issuers.storage.sql import (
     SqlAuditLog,
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ledger=(PostgresCredentialLedger if on_postgres else SqlCredentialLedger)(sessions),
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
+                policy=IssuancePolicy(status_list_ttl=settings.status_list_ttl),
             )
             async with (
                 verifier_role(app, settings, deployment) as verifiers,

@@ -57,6 +57,7 @@ class Settings:
     database_pool_size: int = 20
     presentation_request_lifetime: int = 300
     verifier_result_retention: int = 900
+    status_list_ttl: int = 300
     trusted_issuer_anchors: Path | None = None
     trusted_issuers: tuple[str, ...] = ()
     outbound_allow: tuple[str, ...] = ()
@@ -131,6 +132,7 @@ class Settings:
             verifier_result_retention=_int(
                 env, "VERIFIER_RESULT_RETENTION", 900, 60, 30 * 24 * 3600
             ),
+            status_list_ttl=_int(env, "STATUS_LIST_TTL", 300, 5, 24 * 3600),
             trusted_issuer_anchors=Path(issuer_anchors) if issuer_anchors else None,
             trusted_issuers=trusted_issuers,
             outbound_allow=outbound_allow,

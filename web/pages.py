@@ -59,6 +59,7 @@ def render_page(name: str) -> str:
 
 
 COUNTER_PAGE = render_page("counter.html")
+WALLET_PAGE = render_page("wallet.html")
 
 
 class ScreenController(Controller):
@@ -69,6 +70,11 @@ class ScreenController(Controller):
     async def counter(self, verifier_id: FromPath[str]) -> Response[str]:
         """A counter clerk's screen; the page reads the verifier id from its own path."""
         return Response(COUNTER_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/wallet-app", media_type="text/html")
+    async def wallet(self) -> Response[str]:
+        """The citizen web wallet, standing in for the phone app."""
+        return Response(WALLET_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/assets/{digest:str}/{name:str}")
     async def asset(self, digest: FromPath[str], name: FromPath[str]) -> Response[bytes]:

@@ -53,7 +53,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def server(var_dir: Path) -> Iterator[RunningServer]:
-    with running_server(var_dir) as running:
+    # status lists cached for seconds, not minutes, so a revocation shows within a test
+    with running_server(var_dir, IDWALLET_STATUS_LIST_TTL="5") as running:
         yield running
 
 

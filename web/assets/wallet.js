@@ -1,0 +1,271 @@
+// The citizen web wallet: a reference client of the mobile API standing in for the phone
+// app. Keys never leave the browser; everything else is the API's.
+import { applyLanguage, localized, t } from "./i18n.js";
+import { forgetAll, jws, loadKey, newKeyPair, publicJwk, saveKey, sign } from "./keys.js";
+
+const $ = (id) => document.getElementById(id);
+const VIEWS = ["welcome", "home", "card", "scan", "offer", "consent", "done", "activity", "settings"];
+const PROOF_TYP = "wallet-device-proof+jwt";
+let token = null;
+let currentOffer = null;
+let currentConsent = null;
+let currentCard = null;
+
+function show(view) {
+  for (const id of VIEWS) $(id).hidden = id !== view;
+  $("tabs").hidden = view === "welcome";
+  for (const tab of document.querySelectorAll(".tab")) {
+    if (tab.dataset.view === view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  const heading = $(view).querySelector("h2");
+  if (heading) { heading.tabIndex = -1; heading.focus(); }
+}
+
+function say(text) {
+  $("message").textContent = text || "";
+  $("message").hidden = !text;
+}
+
+async function call(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang, ...(token ? { "Authorization": `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const document_ = text ? JSON.parse(text) : {};
+  if (!response.ok) {
+    const error = new Error(document_.error_description || document_.error || String(response.status));
+    error.code = document_.error;
+    throw error;
+  }
+  return document_;
+}
+
+async function deviceProof(pair, header) {
+  const { challenge } = await call("POST", "/wallet/challenges");
+  return jws(pair, { alg: "ES256", typ: PROOF_TYP, ...header }, { aud: `${location.origin}/wallet`, iat: Math.floor(Date.now() / 1000), nonce: challenge });
+}
+
+async function register() {
+  const pair = await newKeyPair();
+  const proof = await deviceProof(pair, { jwk: await publicJwk(pair) });
+  const session = await call("POST", "/wallet/accounts", { device_proof: proof, device_name: navigator.userAgent.slice(0, 60) });
+  await saveKey("device", pair);
+  localStorage.setItem("idwallet.device", session.device_id);
+  token = session.access_token;
+  await home();
+}
+
+async function login() {
+  const deviceId = localStorage.getItem("idwallet.device");
+  const pair = deviceId ? await loadKey("device") : null;
+  if (!pair) return false;
+  const session = await call("POST", "/wallet/sessions", { device_proof: await deviceProof(pair, { kid: deviceId }) });
+  token = session.access_token;
+  return true;
+}
+
+function statusText(status) {
+  return t(`cardStatus.${status}`);
+}
+
+async function home() {
+  say("");
+  const { credentials } = await call("GET", "/wallet/credentials");
+  const list = $("cards");
+  list.replaceChildren();
+  $("no-cards").hidden = credentials.length > 0;
+  for (const credential of credentials) {
+    const item = document.createElement("li");
+    const name = document.createElement("p");
+    name.className = "card-name";
+    name.textContent = credential.name;
+    const issuer = document.createElement("p");
+    issuer.textContent = `${t("wallet.from")}: ${credential.issuer.name}`;
+    const status = document.createElement("p");
+    status.className = `status-${credential.status}`;
+    status.textContent = `${t("wallet.status")}: ${statusText(credential.status)}`;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = t("wallet.open");
+    open.setAttribute("aria-label", `${t("wallet.open")}: ${credential.name}`);
+    open.onclick = () => card(credential.credential_id);
+    item.append(name, issuer, status, open);
+    list.append(item);
+  }
+  show("home");
+}
+
+async function card(id) {
+  const credential = await call("GET", `/wallet/credentials/${encodeURIComponent(id)}`);
+  currentCard = credential;
+  $("card-title").textContent = credential.name;
+  $("card-issuer").textContent = `${t("wallet.from")}: ${credential.issuer.name}`;
+  $("card-status").textContent = statusText(credential.status);
+  const body = $("card-claims").querySelector("tbody");
+  body.replaceChildren();
+  for (const row of credential.claim_labels) {
+    const tr = body.insertRow();
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = row.label;
+    tr.append(th);
+    tr.insertCell().textContent = typeof row.value === "object" ? JSON.stringify(row.value) : String(row.value);
+  }
+  show("card");
+}
+
+async function scanned(event) {
+  event.preventDefault();
+  say("");
+  try {
+    const result = await call("POST", "/wallet/scans", { uri: $("scanned").value.trim() });
+    $("scanned").value = "";
+    if (result.kind === "offer") offer(result.offer); else consent(result.presentation);
+  } catch (error) {
+    say(`${t("wallet.refused")} ${error.message}`);
+  }
+}
+
+function offer(view) {
+  currentOffer = view;
+  $("offer-issuer").textContent = view.issuer.name;
+  const list = $("offer-credentials");
+  list.replaceChildren(...view.credentials.map((c) => { const li = document.createElement("li"); li.textContent = c.name; return li; }));
+  $("tx-code-field").hidden = !view.tx_code;
+  $("tx-code").required = Boolean(view.tx_code);
+  $("tx-code").value = "";
+  show("offer");
+}
+
+async function accept(event) {
+  event.preventDefault();
+  say("");
+  const pairs = [];
+  for (let i = 0; i < currentOffer.holder_keys_needed; i++) pairs.push(await newKeyPair());
+  const jwks = await Promise.all(pairs.map(publicJwk));
+  for (let i = 0; i < pairs.length; i++) await saveKey(`holder:${jwks[i].x}`, pairs[i]);
+  const body = { custody: "device", holder_keys: jwks };
+  if (currentOffer.tx_code) body.tx_code = $("tx-code").value.trim();
+  try {
+    const accepted = await call("POST", `/wallet/offers/${currentOffer.offer_id}/accept`, body);
+    const signatures = await signAll(accepted.signing_requests);
+    const completed = await call("POST", `/wallet/offers/${currentOffer.offer_id}/complete`, { signatures });
+    done(t("wallet.received"), completed.credentials.map((c) => c.name).join(", "));
+  } catch (error) {
+    say(error.code === "invalid_grant" ? t("wallet.wrongCode") : `${t("wallet.refused")} ${error.message}`);
+  }
+}
+
+async function signAll(requests) {
+  const signatures = [];
+  for (const request of requests) {
+    const pair = await loadKey(`holder:${request.holder_key.x}`);
+    signatures.push(await sign(pair, request.signing_input));
+  }
+  return signatures;
+}
+
+function consent(view) {
+  currentConsent = view;
+  const verifier = view.verifier;
+  $("consent-verifier").textContent = verifier.authenticated ? verifier.name : (verifier.claimed_name || verifier.client_id);
+  $("consent-verified").textContent = verifier.authenticated ? t("wallet.verifiedVerifier") : t("wallet.unverifiedVerifier");
+  $("consent-purpose").textContent = view.purpose?.description ? `${t("wallet.purpose")}: ${view.purpose.description}` : "";
+  const warnings = $("consent-warnings");
+  warnings.replaceChildren(...view.warnings.map((w) => { const li = document.createElement("li"); li.textContent = t(`warning.${w.split(":")[0]}`); return li; }));
+  const claims = $("consent-claims");
+  claims.replaceChildren();
+  for (const request of view.requests) {
+    for (const claim of request.claims) {
+      const row = document.createElement("div");
+      row.className = "choice";
+      const input = document.createElement("input");
+      input.type = "checkbox";
+      input.id = `claim-${request.query_id}-${claim.name}`;
+      input.value = claim.name;
+      input.checked = true;
+      input.disabled = !claim.optional;
+      const label = document.createElement("label");
+      label.htmlFor = input.id;
+      label.textContent = claim.label + (claim.optional ? ` (${t("wallet.optional")})` : "");
+      row.append(input, label);
+      claims.append(row);
+    }
+  }
+  $("share").disabled = !view.satisfiable;
+  show("consent");
+}
+
+async function share(event) {
+  event.preventDefault();
+  say("");
+  const omit = [...$("consent-claims").querySelectorAll("input:not(:checked):not(:disabled)")].map((i) => i.value);
+  try {
+    let result = await call("POST", `/wallet/presentations/${currentConsent.presentation_id}/approve`, { omit });
+    if (result.status === "signatures_needed") {
+      result = await call("POST", `/wallet/presentations/${currentConsent.presentation_id}/complete`, { signatures: await signAll(result.signing_requests) });
+    }
+    done(result.outcome === "accepted" ? t("wallet.shared") : t("wallet.notAccepted"), "");
+    if (result.redirect_uri) location.assign(result.redirect_uri);
+  } catch (error) {
+    say(`${t("wallet.refused")} ${error.message}`);
+  }
+}
+
+async function decline() {
+  await call("POST", `/wallet/presentations/${currentConsent.presentation_id}/decline`);
+  done(t("wallet.declined"), "");
+}
+
+function done(title, text) {
+  $("done-title").textContent = title;
+  $("done-text").textContent = text;
+  show("done");
+}
+
+async function activity() {
+  const { activity: entries } = await call("GET", "/wallet/activity");
+  const list = $("activity-list");
+  list.replaceChildren();
+  for (const entry of entries) {
+    const item = document.createElement("li");
+    const when = new Date(entry.at * 1000).toLocaleString(document.documentElement.lang);
+    const whom = entry.verifier || entry.issuer_name || entry.issuer || "";
+    const what = (entry.shared || []).flatMap((s) => s.claims).join(", ");
+    item.textContent = `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}`;
+    list.append(item);
+  }
+  show("activity");
+}
+
+async function deleteCard() {
+  if (!currentCard) return;
+  await call("DELETE", `/wallet/credentials/${encodeURIComponent(currentCard.credential_id)}`);
+  await home();
+}
+
+async function deleteAccount() {
+  await call("DELETE", "/wallet/account");
+  await forgetAll();
+  localStorage.removeItem("idwallet.device");
+  token = null;
+  show("welcome");
+}
+
+applyLanguage();
+$("register").onclick = () => register().catch((e) => say(e.message));
+$("scan-form").addEventListener("submit", scanned);
+$("offer-form").addEventListener("submit", accept);
+$("consent-form").addEventListener("submit", share);
+$("decline").onclick = () => decline().catch((e) => say(e.message));
+$("done-home").onclick = () => home();
+$("card-back").onclick = () => home();
+$("card-delete").onclick = () => deleteCard().catch((e) => say(e.message));
+$("delete-account").onclick = () => deleteAccount().catch((e) => say(e.message));
+for (const tab of document.querySelectorAll(".tab")) {
+  tab.onclick = () => ({ home, scan: () => show("scan"), activity, settings: () => show("settings") })[tab.dataset.view]();
+}
+login().then((ok) => (ok ? home() : show("welcome"))).catch(() => show("welcome"));
