@@ -55,10 +55,12 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
         configurations = ", ".join(agency.configurations)
         identifier = agency.identifier(settings.public_base_url)
         lines.append(f"  agency {issuer_id:<18} {identifier}  ({configurations})")
+        lines.append(f"  agency desk         {local}/desk/{issuer_id}")
     from verifiers.services.catalog import load_relying_parties, load_templates
 
     for verifier_id in load_relying_parties(load_templates(settings.public_base_url)):
         lines.append(f"  counter screen      {local}/counter/{verifier_id}")
+    lines.append(f"  citizen web wallet  {local}/wallet-app")
     if not settings.is_production:
         keys = settings.operator_keys_file or settings.var_dir / "operator-keys.json"
         lines.append(f"  operator keys       {keys}")

@@ -60,6 +60,7 @@ def render_page(name: str) -> str:
 
 COUNTER_PAGE = render_page("counter.html")
 WALLET_PAGE = render_page("wallet.html")
+DESK_PAGE = render_page("desk.html")
 
 
 class ScreenController(Controller):
@@ -70,6 +71,11 @@ class ScreenController(Controller):
     async def counter(self, verifier_id: FromPath[str]) -> Response[str]:
         """A counter clerk's screen; the page reads the verifier id from its own path."""
         return Response(COUNTER_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/desk/{issuer_id:str}", media_type="text/html")
+    async def desk(self, issuer_id: FromPath[str]) -> Response[str]:
+        """An agency clerk's desk; the page reads the issuer id from its own path."""
+        return Response(DESK_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/wallet-app", media_type="text/html")
     async def wallet(self) -> Response[str]:

@@ -86,6 +86,43 @@ class OperatorCredentialController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
+    @get(
+        "/configurations",
+        summary="The agency's credential configurations and the claims each takes, for a desk",
+    )
+    async def configurations(
+        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        context = authorized(state, request, issuer_id)
+        agency = context.agency(issuer_id)
+        return Response(
+            {
+                "issuer_id": issuer_id,
+                "organization": agency.organization,
+                "display": [{"locale": d.locale, "name": d.name} for d in agency.display],
+                "configurations": [
+                    {
+                        "credential_configuration_id": config.id,
+                        "display": [{"locale": d.locale, "name": d.name} for d in config.display],
+                        "claims": [
+                            {
+                                "path": list(claim.path),
+                                "type": claim.value_type,
+                                "mandatory": claim.mandatory,
+                                "display": [
+                                    {"locale": label.locale, "name": label.name}
+                                    for label in claim.display
+                                ],
+                            }
+                            for claim in config.claims
+                        ],
+                    }
+                    for config in agency.configurations.values()
+                ],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
     @get("/subjects/{subject_id:str}", summary="A citizen's offers and issued credentials")
     async def subject(
         self,
@@ -111,6 +148,7 @@ class OperatorCredentialController(Controller):
                         "created_at": iso_time(o.created_at),
                         "expires_at": iso_time(o.expires_at),
                         "tx_code_required": o.tx_code_hash is not None,
+                        "claims": o.claims,  # what the agency entered, for the desk to reuse
                     }
                     for o in offers
                 ],

@@ -1,4 +1,5 @@
-"""The whole story in Chromium: an agency offers a national ID with a transaction code;
+"""The whole story in Chromium: an agency clerk offers a national ID at the desk, with a
+transaction code, from the agency's data;
 the citizen web wallet (keys made with WebCrypto, kept in the browser) takes a wrong
 code, then the right one; the counter asks for ``age_over_18``; the wallet shows who asks
 and why, the citizen shares; the counter shows it verified. Then a declined request, the
@@ -22,19 +23,40 @@ def _keys(var_dir: Path) -> dict[str, str]:
     return keys
 
 
-def _offer(server: RunningServer, var_dir: Path, subject: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{server.base_url}/issuers/civil-registry/offers",
-        json={
-            "subject_id": subject,
-            "credential_configuration_id": "national_id",
-            "claims": CITIZEN,
-            "tx_code": True,
-        },
-        headers={"Authorization": f"Bearer {_keys(var_dir)['civil-registry']}"},
-    )
-    offer: dict[str, str] = response.json()
-    return offer
+def _desk(browser: Browser, server: RunningServer, var_dir: Path) -> Page:
+    desk = browser.new_context(locale="en-GB").new_page()
+    desk.goto(f"{server.base_url}/desk/civil-registry")
+    expect(desk.get_by_role("heading", name="Open the desk")).to_be_visible()
+    no_serious_accessibility_violations(desk)
+    desk.get_by_label("Operator key").fill(_keys(var_dir)["civil-registry"])
+    desk.get_by_role("button", name="Open").click()
+    expect(desk.get_by_role("heading", name="New offer")).to_be_visible()
+    return desk
+
+
+def _offer_at_the_desk(desk: Page, subject: str) -> dict[str, str]:
+    """The clerk enters the citizen's data as the register holds it and makes the offer."""
+    desk.get_by_label("Citizen number in the agency's register").fill(subject)
+    for name, value in CITIZEN.items():
+        if name == "address":
+            for part, text in value.items():
+                desk.locator(f'fieldset[data-object="address"] input[data-name="{part}"]').fill(
+                    text
+                )
+        elif isinstance(value, bool):
+            desk.locator(f'#claim-fields > div > input[data-name="{name}"]').set_checked(value)
+        else:
+            desk.locator(f'#claim-fields > div > input[data-name="{name}"]').fill(str(value))
+    screenshot(desk, "desk-1-citizen")
+    no_serious_accessibility_violations(desk)
+    desk.get_by_role("button", name="Create the offer").click()
+    expect(desk.get_by_role("heading", name="The offer is ready")).to_be_visible()
+    code = desk.locator("#tx-code").inner_text()
+    assert code.isdigit()
+    screenshot(desk, "desk-2-offer")
+    no_serious_accessibility_violations(desk)
+    uri = desk.locator("#offer-qr").get_attribute("data-uri") or ""
+    return {"offer_uri": uri, "tx_code": code}
 
 
 def _counter(browser: Browser, server: RunningServer, var_dir: Path) -> Page:
@@ -62,7 +84,8 @@ def test_the_whole_story(
     page.get_by_role("button", name="Set up my wallet").click()
     expect(page.get_by_text("No credentials yet")).to_be_visible()
 
-    offer = _offer(server, var_dir, "citizen-browser")
+    desk = _desk(browser, server, var_dir)
+    offer = _offer_at_the_desk(desk, "citizen-browser")
     _scan(page, offer["offer_uri"])
     expect(page.get_by_role("heading", name="An agency offers you a credential")).to_be_visible()
     expect(page.get_by_text("Civil Registry")).to_be_visible()
@@ -108,12 +131,18 @@ def test_the_whole_story(
     screenshot(page, "wallet-4-activity")
     no_serious_accessibility_violations(page)
 
-    revoked = httpx.post(
-        f"{server.base_url}/issuers/civil-registry/credentials/revoke",
-        json={"subject_id": "citizen-browser"},
+    desk.get_by_role("button", name="Back to the citizen").click()
+    expect(desk.get_by_role("cell", name="valid")).to_be_visible()
+    desk.get_by_label("Reason (kept in the audit trail)").fill("reported stolen")
+    desk.get_by_role("button", name="Revoke: National identity card").click()
+    expect(desk.get_by_role("cell", name="revoked")).to_be_visible()
+    screenshot(desk, "desk-3-revoked")
+    no_serious_accessibility_violations(desk)
+    audit = httpx.get(
+        f"{server.base_url}/issuers/civil-registry/audit",
         headers={"Authorization": f"Bearer {_keys(var_dir)['civil-registry']}"},
-    )
-    assert revoked.status_code == 200
+    ).json()
+    assert "reported stolen" in json.dumps(audit)
     for _ in range(40):  # the wallet sees it once its cached status list ages out (ttl 5 s)
         page.get_by_role("button", name="Credentials").click()
         if page.get_by_text("Status: revoked").is_visible():

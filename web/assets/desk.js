@@ -1,0 +1,246 @@
+// An agency clerk's desk: look a citizen up, offer a credential from the agency's data,
+// show the QR code (on screen and as a printable letter) and the transaction code apart,
+// revoke or suspend what was issued. Everything goes through the operator API.
+import { applyLanguage, localized, t } from "./i18n.js";
+
+const issuerId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+const base = `/issuers/${encodeURIComponent(issuerId)}`;
+const KEY_STORE = `idwallet.desk.${issuerId}`;
+const $ = (id) => document.getElementById(id);
+let agency = null;
+let subject = null;
+
+function show(section) {
+  for (const id of ["sign-in", "desk", "offer-made"]) $(id).hidden = id !== section;
+  const heading = $(section).querySelector("h2");
+  if (heading) { heading.tabIndex = -1; heading.focus(); }
+}
+
+function say(text) { $("message").textContent = text || ""; $("message").hidden = !text; }
+
+async function api(method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { "Authorization": `Bearer ${sessionStorage.getItem(KEY_STORE)}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const document_ = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(document_.detail || document_.title || String(response.status));
+  return document_;
+}
+
+async function signIn(event) {
+  event?.preventDefault();
+  if (event) sessionStorage.setItem(KEY_STORE, $("operator-key").value);
+  try {
+    agency = await api("GET", "/configurations");
+  } catch {
+    sessionStorage.removeItem(KEY_STORE);
+    if (event) say(t("desk.badKey"));
+    show("sign-in");
+    return;
+  }
+  say("");
+  renderAgency();
+  show("desk");
+}
+
+function renderAgency() {
+  if (!agency) return;
+  $("agency-name").textContent = localized(agency.display, "name");
+  $("letter-agency").textContent = $("agency-name").textContent;
+  document.title = `${$("agency-name").textContent} — ${t("desk.title")}`;
+  const select = $("configuration");
+  const chosen = select.value;
+  select.replaceChildren(...agency.configurations.map((c) => {
+    const option = document.createElement("option");
+    option.value = c.credential_configuration_id;
+    option.textContent = localized(c.display, "name");
+    return option;
+  }));
+  if (chosen) select.value = chosen;
+  renderFields();
+}
+
+function configuration() {
+  return agency.configurations.find((c) => c.credential_configuration_id === $("configuration").value);
+}
+
+function fieldId(path) { return "claim-" + path.map((p) => (p === null ? "n" : p)).join("-"); }
+
+function input(claim, prefix = "") {
+  const wrapper = document.createElement("div");
+  const id = prefix + fieldId(claim.path);
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = localized(claim.display, "name") || claim.path.join(".");
+  const field = document.createElement("input");
+  field.id = id;
+  field.dataset.name = String(claim.path[claim.path.length - 1]);
+  field.dataset.type = claim.type;
+  field.type = claim.type === "date" ? "date" : claim.type === "boolean" ? "checkbox" : "text";
+  field.required = claim.mandatory && claim.type !== "boolean";
+  if (claim.type === "boolean") { wrapper.className = "choice"; wrapper.append(field, label); }
+  else wrapper.append(label, field);
+  return wrapper;
+}
+
+function renderFields(values = {}) {
+  const container = $("claim-fields");
+  container.replaceChildren();
+  const claims = configuration()?.claims || [];
+  for (const claim of claims.filter((c) => c.path.length === 1)) {
+    if (claim.type === "object") {
+      const group = document.createElement("fieldset");
+      group.dataset.object = claim.path[0];
+      const legend = document.createElement("legend");
+      legend.textContent = localized(claim.display, "name");
+      group.append(legend);
+      for (const child of claims.filter((c) => c.path.length === 2 && c.path[0] === claim.path[0])) group.append(input(child));
+      container.append(group);
+    } else if (claim.type === "array") {
+      const group = document.createElement("fieldset");
+      group.dataset.array = claim.path[0];
+      const legend = document.createElement("legend");
+      legend.textContent = localized(claim.display, "name");
+      const add = document.createElement("button");
+      add.type = "button";
+      add.className = "secondary";
+      add.textContent = t("desk.addRow");
+      const children = claims.filter((c) => c.path.length === 3 && c.path[0] === claim.path[0] && c.path[1] === null);
+      add.onclick = () => addRow(group, add, children);
+      group.append(legend, add);
+      container.append(group);
+      const rows = values[claim.path[0]] || [{}];
+      for (const row of rows) fillInputs(addRow(group, add, children).querySelectorAll("input"), row);
+    } else {
+      container.append(input(claim));
+    }
+  }
+  fillInputs(container.querySelectorAll(":scope > div > input"), values);
+  for (const group of container.querySelectorAll("fieldset[data-object]")) {
+    fillInputs(group.querySelectorAll("input"), values[group.dataset.object]);
+  }
+}
+
+function addRow(group, before, children) {
+  const row = document.createElement("div");
+  row.className = "row-group";
+  const index = group.querySelectorAll(".row-group").length;
+  for (const child of children) row.append(input(child, `r${index}-`));
+  group.insertBefore(row, before);
+  return row;
+}
+
+function fillInputs(fields, values) {
+  for (const field of fields) {
+    const value = values?.[field.dataset.name];
+    if (value === undefined) continue;
+    if (field.type === "checkbox") field.checked = Boolean(value); else field.value = String(value);
+  }
+}
+
+function valueOf(field) {
+  return field.type === "checkbox" ? field.checked : field.value.trim();
+}
+
+function collect() {
+  const claims = {};
+  const container = $("claim-fields");
+  for (const field of container.querySelectorAll(":scope > div > input")) claims[field.dataset.name] = valueOf(field);
+  for (const group of container.querySelectorAll("fieldset[data-object]")) {
+    claims[group.dataset.object] = Object.fromEntries([...group.querySelectorAll("input")].map((f) => [f.dataset.name, valueOf(f)]));
+  }
+  for (const group of container.querySelectorAll("fieldset[data-array]")) {
+    claims[group.dataset.array] = [...group.querySelectorAll(".row-group")]
+      .map((row) => Object.fromEntries([...row.querySelectorAll("input")].map((f) => [f.dataset.name, valueOf(f)])))
+      .filter((row) => Object.values(row).some((v) => v !== ""));
+  }
+  return claims;
+}
+
+async function lookUp(event) {
+  event?.preventDefault();
+  say("");
+  subject = $("subject").value.trim();
+  const view = await api("GET", `/subjects/${encodeURIComponent(subject)}`);
+  const body = $("issued").querySelector("tbody");
+  body.replaceChildren();
+  // A batch (one offer, several unlinkable copies in the wallet) is one credential to the
+  // citizen: it is shown and revoked as one.
+  const batches = new Map();
+  for (const credential of view.credentials) {
+    const batch = batches.get(credential.offer_id) || [];
+    batch.push(credential);
+    batches.set(credential.offer_id, batch);
+  }
+  for (const batch of batches.values()) {
+    const first = batch[0];
+    const statuses = new Set(batch.map((c) => c.status));
+    const status = statuses.has("revoked") ? "revoked" : statuses.has("suspended") ? "suspended" : "valid";
+    const row = body.insertRow();
+    const config = agency.configurations.find((c) => c.credential_configuration_id === first.credential_configuration_id);
+    const name = document.createElement("th");
+    name.scope = "row";
+    name.textContent = localized(config?.display, "name") || first.credential_configuration_id;
+    row.append(name);
+    row.insertCell().textContent = new Date(first.issued_at).toLocaleDateString(document.documentElement.lang);
+    row.insertCell().textContent = t(`cardStatus.${status}`);
+    const actions = row.insertCell();
+    for (const action of status === "valid" ? ["revoke", "suspend"] : status === "suspended" ? ["revoke", "unsuspend"] : []) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = t(`desk.${action}`);
+      button.setAttribute("aria-label", `${t(`desk.${action}`)}: ${name.textContent}`);
+      button.onclick = () => change(action, batch.map((c) => c.credential_id));
+      actions.append(button);
+    }
+  }
+  $("issued-area").hidden = view.credentials.length === 0;
+  const latest = view.offers.find((o) => o.credential_configuration_id === $("configuration").value) || view.offers[0];
+  if (latest?.claims) {
+    $("configuration").value = latest.credential_configuration_id;
+    renderFields(latest.claims);
+  }
+}
+
+async function change(action, credentialIds) {
+  try {
+    for (const credentialId of credentialIds) {
+      await api("POST", `/credentials/${action}`, { credential_id: credentialId, reason: $("reason").value });
+    }
+    await lookUp();
+  } catch (error) { say(error.message); }
+}
+
+async function createOffer(event) {
+  event.preventDefault();
+  say("");
+  subject = $("subject").value.trim();
+  if (!subject) { say(t("desk.needSubject")); $("subject").focus(); return; }
+  try {
+    const offer = await api("POST", "/offers", {
+      subject_id: subject,
+      credential_configuration_id: $("configuration").value,
+      claims: collect(),
+      tx_code: $("with-tx-code").checked,
+    });
+    $("offer-qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(offer.qr.svg)));
+    $("offer-qr").alt = t("desk.qrAlt");
+    $("offer-qr").dataset.uri = offer.offer_uri;
+    $("offer-expires").textContent = new Date(offer.expires_at).toLocaleString(document.documentElement.lang);
+    $("code-panel").hidden = !offer.tx_code;
+    $("tx-code").textContent = offer.tx_code || "";
+    show("offer-made");
+  } catch (error) { say(error.message); }
+}
+
+applyLanguage(() => { renderAgency(); });
+$("sign-in-form").addEventListener("submit", signIn);
+$("lookup-form").addEventListener("submit", (e) => lookUp(e).catch((error) => say(error.message)));
+$("offer-form").addEventListener("submit", createOffer);
+$("configuration").addEventListener("change", () => renderFields());
+$("print").onclick = () => window.print();
+$("another").onclick = () => { show("desk"); lookUp().catch(() => {}); };
+if (sessionStorage.getItem(KEY_STORE)) signIn(); else show("sign-in");
