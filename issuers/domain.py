@@ -6,7 +6,8 @@ An agency is identified by its ``issuer_id``; its Credential Issuer Identifier i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from core.claim_paths import ClaimPath
 
@@ -69,6 +70,9 @@ class Agency:
     organization: str
     display: tuple[Display, ...]
     configurations: dict[str, CredentialConfiguration]
+    #: The agency's register of citizens, where a deployment keeps one beside the catalog
+    #: (the demo does): subject id → configuration id → the claims the agency holds.
+    register: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def identifier(self, public_base_url: str) -> str:
         """The Credential Issuer Identifier (OpenID4VCI 1.0 §12.2.1)."""

@@ -138,6 +138,8 @@ class OperatorCredentialController(Controller):
         return Response(
             {
                 "subject_id": subject_id,
+                # what the agency's register holds of this citizen, per configuration
+                "register": context.agency(issuer_id).register.get(subject_id, {}),
                 "offers": [
                     {
                         "offer_id": o.offer_id,

@@ -7,8 +7,9 @@ configurations with their claims. Any mistake stops start-up with the file and t
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -23,6 +24,7 @@ from issuers.domain import (
     Display,
     Logo,
 )
+from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_claims
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 _IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -157,6 +159,34 @@ def parse_agency(document: object, *, source: str) -> Agency:
     )
 
 
+def load_register(agency: Agency, path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """``registers/<agency file>``: ``{"subjects": {subject: {configuration: claims}}}``,
+    every record checked against its configuration like an offer's claims."""
+    try:
+        document = strict_json_loads(path.read_bytes(), max_bytes=4 * 1024 * 1024)
+    except StrictJsonError as exc:
+        raise CatalogError(f"registers/{path.name}: not valid JSON ({exc})") from exc
+    subjects = document.get("subjects") if isinstance(document, dict) else None
+    if not isinstance(subjects, dict):
+        raise CatalogError(f"registers/{path.name}: needs a subjects object")
+    register: dict[str, dict[str, dict[str, Any]]] = {}
+    for subject, records in subjects.items():
+        if not isinstance(records, dict):
+            raise CatalogError(f"registers/{path.name}: {subject!r} needs an object")
+        register[subject] = {}
+        for configuration_id, claims in records.items():
+            configuration = agency.configurations.get(configuration_id)
+            if configuration is None:
+                raise CatalogError(
+                    f"registers/{path.name}: {subject!r} has unknown {configuration_id!r}"
+                )
+            try:
+                register[subject][configuration_id] = check_subject_claims(configuration, claims)
+            except InvalidSubjectClaims as exc:
+                raise CatalogError(f"registers/{path.name}: {subject!r}: {exc}") from exc
+    return register
+
+
 def load_catalog(directory: Path = CATALOG_DIR) -> dict[str, Agency]:
     """Every ``*.json`` in ``directory``, keyed by ``issuer_id``."""
     agencies: dict[str, Agency] = {}
@@ -166,6 +196,9 @@ def load_catalog(directory: Path = CATALOG_DIR) -> dict[str, Agency]:
         except StrictJsonError as exc:
             raise CatalogError(f"{path.name}: not valid JSON ({exc})") from exc
         agency = parse_agency(document, source=path.name)
+        register = directory / "registers" / path.name
+        if register.exists():
+            agency = replace(agency, register=load_register(agency, register))
         if agency.issuer_id in agencies:
             raise CatalogError(f"{path.name}: issuer_id {agency.issuer_id!r} is used twice")
         agencies[agency.issuer_id] = agency

@@ -159,3 +159,26 @@ def test_the_whole_story(
     expect(counter.get_by_role("heading", name="Not verified")).to_be_visible()
     screenshot(counter, "counter-5-revoked")
     counter.context.close()
+
+
+def test_the_desk_fills_in_what_the_register_holds(
+    browser: Browser, server: RunningServer, var_dir: Path
+) -> None:
+    desk = browser.new_context(locale="en-GB").new_page()
+    desk.goto(f"{server.base_url}/desk/transport-agency")
+    desk.get_by_label("Operator key").fill(_keys(var_dir)["transport-agency"])
+    desk.get_by_role("button", name="Open").click()
+    desk.get_by_label("Citizen number in the agency's register").fill("demo-citizen")
+    desk.get_by_role("button", name="Look up").click()
+    fields = desk.locator("#claim-fields")
+    expect(fields.locator('input[data-name="family_name"]').first).to_have_value("Mustermann")
+    rows = fields.locator("fieldset[data-array] .row-group")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1).locator('input[data-name="vehicle_category_code"]')).to_have_value("A")
+    no_serious_accessibility_violations(desk)
+    desk.get_by_role("button", name="Create the offer").click()
+    expect(desk.get_by_role("heading", name="The offer is ready")).to_be_visible()
+    assert (desk.locator("#offer-qr").get_attribute("data-uri") or "").startswith(
+        "openid-credential-offer://"
+    )
+    desk.context.close()

@@ -198,10 +198,17 @@ async function lookUp(event) {
     }
   }
   $("issued-area").hidden = view.credentials.length === 0;
-  const latest = view.offers.find((o) => o.credential_configuration_id === $("configuration").value) || view.offers[0];
-  if (latest?.claims) {
-    $("configuration").value = latest.credential_configuration_id;
-    renderFields(latest.claims);
+  // Once only: what the agency already holds fills the form (its latest offer, else the
+  // register), so nobody types it again.
+  const chosen = $("configuration").value;
+  const latest = view.offers.find((o) => o.credential_configuration_id === chosen) || view.offers[0];
+  const register = view.register || {};
+  const [configurationId, claims] = latest?.claims
+    ? [latest.credential_configuration_id, latest.claims]
+    : register[chosen] ? [chosen, register[chosen]] : Object.entries(register)[0] || [];
+  if (claims) {
+    $("configuration").value = configurationId;
+    renderFields(claims);
   }
 }
 
