@@ -182,3 +182,35 @@ def test_the_desk_fills_in_what_the_register_holds(
         "openid-credential-offer://"
     )
     desk.context.close()
+
+
+def test_the_camera_reads_a_code_where_the_browser_can(
+    browser: Browser, server: RunningServer, var_dir: Path
+) -> None:
+    """Chromium's fake camera stands in for the phone's; the QR reader is the browser's
+    BarcodeDetector where it has one, replaced here by one that sees a given code (the
+    desktop build has none), so what is tested is the wallet's own wiring."""
+    desk = _desk(browser, server, var_dir)
+    desk.get_by_label("Citizen number in the agency's register").fill("demo-citizen")
+    desk.get_by_role("button", name="Look up").click()
+    desk.get_by_label("Protect with a transaction code sent separately").uncheck()
+    desk.get_by_role("button", name="Create the offer").click()
+    expect(desk.get_by_role("heading", name="The offer is ready")).to_be_visible()
+    uri = desk.locator("#offer-qr").get_attribute("data-uri") or ""
+    assert uri.startswith("openid-credential-offer://")
+    context = browser.new_context(locale="en-GB", permissions=["camera"])
+    context.add_init_script(
+        "window.BarcodeDetector = class { constructor() {} "
+        f"async detect() {{ return [{{ rawValue: {json.dumps(uri)} }}]; }} }};"
+    )
+    page = context.new_page()
+    page.goto(f"{server.base_url}/wallet-app")
+    page.get_by_role("button", name="Set up my wallet").click()
+    expect(page.get_by_text("No credentials yet")).to_be_visible()
+    page.get_by_role("button", name="Scan").click()
+    page.get_by_role("button", name="Use the camera").click()
+    expect(page.get_by_role("heading", name="An agency offers you a credential")).to_be_visible()
+    page.get_by_role("button", name="Add to my wallet").click()
+    expect(page.get_by_role("heading", name="Added to your wallet")).to_be_visible()
+    context.close()
+    desk.context.close()

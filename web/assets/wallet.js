@@ -118,7 +118,7 @@ async function card(id) {
 }
 
 async function scanned(event) {
-  event.preventDefault();
+  event?.preventDefault();
   say("");
   try {
     const result = await call("POST", "/wallet/scans", { uri: $("scanned").value.trim() });
@@ -127,6 +127,31 @@ async function scanned(event) {
   } catch (error) {
     say(`${t("wallet.refused")} ${error.message}`);
   }
+}
+
+async function camera() {
+  // Where the browser can read QR codes (BarcodeDetector) and has a camera: look until a
+  // code is seen, then handle it as if its text had been pasted.
+  const video = $("viewfinder");
+  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  video.srcObject = stream;
+  video.hidden = false;
+  await video.play();
+  try {
+    for (let tries = 0; tries < 600; tries++) {
+      const codes = await detector.detect(video);
+      if (codes.length > 0) {
+        $("scanned").value = codes[0].rawValue;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    for (const track of stream.getTracks()) track.stop();
+    video.hidden = true;
+  }
+  if ($("scanned").value) await scanned();
 }
 
 function offer(view) {
@@ -256,6 +281,8 @@ async function deleteAccount() {
 }
 
 applyLanguage();
+$("camera-area").hidden = !("BarcodeDetector" in window && navigator.mediaDevices?.getUserMedia);
+$("camera").onclick = () => camera().catch((e) => say(`${t("wallet.refused")} ${e.message}`));
 $("register").onclick = () => register().catch((e) => say(e.message));
 $("scan-form").addEventListener("submit", scanned);
 $("offer-form").addEventListener("submit", accept);
