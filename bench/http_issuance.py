@@ -13,10 +13,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -196,15 +197,24 @@ def fresh_postgres_database(server_url: str, name: str = "idwallet_bench") -> st
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResult]:
-    """``databases`` maps a label to a PostgreSQL server URL, or None for SQLite."""
+Measure = Callable[[str, Path, str, int, int], Coroutine[Any, Any, list[LoadResult]]]
+
+
+def run_on_fresh_servers(
+    databases: dict[str, str | None],
+    measure: Measure,
+    *,
+    concurrencies: tuple[int, ...],
+    count: int,
+) -> list[LoadResult]:
+    """For each database and concurrency: a freshly migrated database, a server on it,
+    and ``measure(base_url, var_dir, database_label, concurrency, count)``.
+    ``databases`` maps a label to a PostgreSQL server URL, or None for SQLite."""
     if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(
-            0, {max(os.sched_getaffinity(0))}
-        )  # the load generator on the other CPU
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # load generator: other CPU
     results: list[LoadResult] = []
     for database, server_url in databases.items():
-        for concurrency in (1, 64):
+        for concurrency in concurrencies:
             with tempfile.TemporaryDirectory(prefix="idwallet-bench-") as directory:
                 var_dir = Path(directory)
                 url = fresh_postgres_database(server_url) if server_url else None
@@ -217,9 +227,13 @@ def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResul
                 )
                 with server(url, var_dir) as base:
                     results.extend(
-                        asyncio.run(_measure(base, var_dir, database, concurrency, count))
+                        asyncio.run(measure(base, var_dir, database, concurrency, count))
                     )
     return results
+
+
+def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResult]:
+    return run_on_fresh_servers(databases, _measure, concurrencies=(1, 64), count=count)
 
 
 def latency_table(results: list[LoadResult]) -> list[str]:

@@ -8,12 +8,7 @@ before the clock starts."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -26,17 +21,14 @@ from bench.http_issuance import (
     GRANT,
     LoadResult,
     _create_offers,
-    _database_env,
     _drive,
     _proof,
-    fresh_postgres_database,
-    server,
+    run_on_fresh_servers,
 )
 from core.encoding import b64url_decode, strict_json_object
 from core.keys.signer import SoftwareSigner
 from core.sdjwt.key_binding import KeyBindingRequest, bind
 from core.sdjwt.present import present
-from tests.support.server import ROOT, idwallet_env
 
 VERIFIER = "city-hall-counter"
 CLAIMS = [("given_name",), ("family_name",), ("birthdate",), ("nationality",)]
@@ -149,24 +141,4 @@ async def _measure(
 
 
 def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResult]:
-    """``databases`` maps a label to a PostgreSQL server URL, or None for SQLite."""
-    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
-    results: list[LoadResult] = []
-    for database, server_url in databases.items():
-        for concurrency in (1, 64):
-            with tempfile.TemporaryDirectory(prefix="idwallet-bench-") as directory:
-                var_dir = Path(directory)
-                url = fresh_postgres_database(server_url) if server_url else None
-                subprocess.run(
-                    [sys.executable, "-m", "app.cli", "migrate"],
-                    cwd=ROOT,
-                    check=True,
-                    capture_output=True,
-                    env=idwallet_env(var_dir, **_database_env(url)),
-                )
-                with server(url, var_dir) as base:
-                    results.extend(
-                        asyncio.run(_measure(base, var_dir, database, concurrency, count))
-                    )
-    return results
+    return run_on_fresh_servers(databases, _measure, concurrencies=(1, 64), count=count)

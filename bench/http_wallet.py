@@ -10,12 +10,7 @@ holds 50. Accounts and credentials are made before the clock starts."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,11 +18,10 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.http_client import Connection
-from bench.http_issuance import LoadResult, _database_env, _drive, fresh_postgres_database, server
+from bench.http_issuance import LoadResult, _drive, run_on_fresh_servers
 from bench.national_id import SUBJECT
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
-from tests.support.server import ROOT, idwallet_env
 
 LISTED_CREDENTIALS = 50
 
@@ -154,24 +148,4 @@ async def _measure(
 
 
 def run(databases: dict[str, str | None], *, count: int = 200) -> list[LoadResult]:
-    """``databases`` maps a label to a PostgreSQL server URL, or None for SQLite."""
-    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
-    results: list[LoadResult] = []
-    for database, server_url in databases.items():
-        for concurrency in (1, 16):
-            with tempfile.TemporaryDirectory(prefix="idwallet-bench-") as directory:
-                var_dir = Path(directory)
-                url = fresh_postgres_database(server_url) if server_url else None
-                subprocess.run(
-                    [sys.executable, "-m", "app.cli", "migrate"],
-                    cwd=ROOT,
-                    check=True,
-                    capture_output=True,
-                    env=idwallet_env(var_dir, **_database_env(url)),
-                )
-                with server(url, var_dir) as base:
-                    results.extend(
-                        asyncio.run(_measure(base, var_dir, database, concurrency, count))
-                    )
-    return results
+    return run_on_fresh_servers(databases, _measure, concurrencies=(1, 16), count=count)
