@@ -61,6 +61,7 @@ def render_page(name: str) -> str:
 COUNTER_PAGE = render_page("counter.html")
 WALLET_PAGE = render_page("wallet.html")
 DESK_PAGE = render_page("desk.html")
+SAME_DEVICE_PAGE = render_page("same-device.html")
 
 
 class ScreenController(Controller):
@@ -76,6 +77,16 @@ class ScreenController(Controller):
     async def desk(self, issuer_id: FromPath[str]) -> Response[str]:
         """An agency clerk's desk; the page reads the issuer id from its own path."""
         return Response(DESK_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get(
+        "/verifiers/{verifier_id:str}/presentations/{transaction_id:str}/same-device",
+        media_type="text/html",
+    )
+    async def same_device(
+        self, verifier_id: FromPath[str], transaction_id: FromPath[str]
+    ) -> Response[str]:
+        """Where a wallet sends the citizen back after a same-device presentation."""
+        return Response(SAME_DEVICE_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/wallet-app", media_type="text/html")
     async def wallet(self) -> Response[str]:

@@ -105,3 +105,22 @@ def test_a_declined_request_shows_not_verified_in_german(
     expect(page.get_by_role("heading", name="Nicht bestätigt")).to_be_visible()
     screenshot(page, "counter-4-declined-de")
     no_serious_accessibility_violations(page)
+
+
+def test_the_counter_works_with_the_keyboard_alone(
+    page: Page, server: RunningServer, var_dir: Path
+) -> None:
+    page.goto(f"{server.base_url}/counter/city-hall-counter")
+    expect(page.get_by_role("heading", name="Open the counter")).to_be_focused()
+    page.keyboard.press("Tab")  # the key field
+    page.keyboard.type(_keys(var_dir)["city-hall-counter"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="What do you need to check?")).to_be_focused()
+    page.keyboard.press("Tab")  # the first check, chosen already
+    page.keyboard.press("ArrowDown")  # the next check
+    expect(page.get_by_label("Registering or confirming your address")).to_be_checked()
+    page.keyboard.press("Tab")  # past the same-device option
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Please scan with your wallet")).to_be_focused()
+    expect(page.locator("#asking-purpose")).to_have_text("Registering or confirming your address")

@@ -1,6 +1,7 @@
 // A counter clerk's screen: pick a check, show the QR code, follow the citizen's answer
 // live, show what was proven and every check in plain words, then clear the screen.
 import { applyLanguage, localized, t } from "./i18n.js";
+import { renderResult } from "./results.js";
 
 const verifierId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const base = `/verifiers/${encodeURIComponent(verifierId)}`;
@@ -72,9 +73,10 @@ function renderProfile() {
 async function ask(event) {
   event.preventDefault();
   const template = $("checks").querySelector("input:checked")?.value;
+  const sameDevice = $("same-device").checked;
   const response = await api("/presentations", {
     method: "POST",
-    body: JSON.stringify({ template, qr_inline: true }),
+    body: JSON.stringify({ template, qr_inline: true, same_device: sameDevice }),
   });
   if (!response.ok) { $("sign-in-error").textContent = t("counter.unavailable"); return; }
   current = await response.json();
@@ -84,6 +86,12 @@ async function ask(event) {
   $("qr").alt = t("counter.scan");
   $("wallet-link").href = current.uri;
   $("wallet-link").textContent = current.uri;
+  if (current.session_token) {
+    // Same device: this browser session alone may collect the result after the wallet.
+    sessionStorage.setItem(`idwallet.same-device.${current.transaction_id}`, current.session_token);
+  }
+  $("this-device").hidden = !current.session_token;
+  $("this-device").href = `/wallet-app#request=${encodeURIComponent(current.uri)}`;
   setStatus("waiting");
   show("asking");
   follow(current.transaction_id);
@@ -124,55 +132,11 @@ async function follow(transactionId) {
   }
 }
 
-function claimRows(claims, prefix = []) {
-  const rows = [];
-  for (const [name, value] of Object.entries(claims || {})) {
-    if (value && typeof value === "object" && !Array.isArray(value)) rows.push(...claimRows(value, [...prefix, name]));
-    else rows.push([[...prefix, name].join(" › "), value]);
-  }
-  return rows;
-}
-
-function display(value) {
-  if (value === true) return t("value.true");
-  if (value === false) return t("value.false");
-  if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? Object.values(v).join(" ") : v)).join("; ");
-  return String(value);
-}
-
 function showOutcome(view) {
   const verified = view.status === "verified";
   $("outcome-title").textContent = t(`outcome.${view.status}`);
   $("outcome-title").className = verified ? "verified" : "failed-title";
-  const body = $("claims").querySelector("tbody");
-  body.replaceChildren();
-  const credentials = view.result?.credentials || {};
-  for (const presentations of Object.values(credentials)) {
-    for (const presentation of presentations) {
-      for (const [name, value] of claimRows(presentation.claims)) {
-        const row = body.insertRow();
-        const header = document.createElement("th");
-        header.scope = "row";
-        header.textContent = name;
-        row.append(header);
-        row.insertCell().textContent = display(value);
-      }
-    }
-  }
-  $("claims").hidden = body.rows.length === 0;
-  const list = $("check-list");
-  list.replaceChildren();
-  const issuers = Object.values(credentials).flat().map((p) => p.issuer_name).filter(Boolean);
-  for (const check of view.result?.checks || []) {
-    const item = document.createElement("li");
-    const parts = check.check.split(": ");
-    const kind = parts.length > 1 ? parts[1] : `${parts[0]}.all`;
-    item.className = check.passed ? "passed" : "failed";
-    let text = t(`check.${kind}`, { issuer: issuers[0] || "" });
-    if (kind === "issuer_signature" && issuers[0]) text = t("check.issuer_signature_by", { issuer: issuers[0] });
-    item.textContent = text + (check.passed || !check.detail ? "" : ` — ${check.detail}`);
-    list.append(item);
-  }
+  renderResult(view, $("claims"), $("check-list"));
   const retention = Math.round((profile?.result_retention_seconds || 900) / 60);
   $("reset-note").textContent = t("counter.resetIn", { seconds: RESET_SECONDS, retention });
   show("outcome");

@@ -295,4 +295,17 @@ $("delete-account").onclick = () => deleteAccount().catch((e) => say(e.message))
 for (const tab of document.querySelectorAll(".tab")) {
   tab.onclick = () => ({ home, scan: () => show("scan"), activity, settings: () => show("settings") })[tab.dataset.view]();
 }
-login().then((ok) => (ok ? home() : show("welcome"))).catch(() => show("welcome"));
+async function start() {
+  if (!(await login())) { show("welcome"); return; }
+  // A link on this device (a service's "open my wallet") hands its request over here.
+  const handed = new URLSearchParams(location.hash.slice(1)).get("request");
+  if (handed) {
+    history.replaceState(null, "", location.pathname);
+    $("scanned").value = handed;
+    await scanned();
+    return;
+  }
+  await home();
+}
+
+start().catch(() => show("welcome"));

@@ -1,0 +1,49 @@
+// How a verification result reads: the proven claims as rows, every check in plain words.
+import { t } from "./i18n.js";
+
+export function claimRows(claims, prefix = []) {
+  const rows = [];
+  for (const [name, value] of Object.entries(claims || {})) {
+    if (value && typeof value === "object" && !Array.isArray(value)) rows.push(...claimRows(value, [...prefix, name]));
+    else rows.push([[...prefix, name].join(" › "), value]);
+  }
+  return rows;
+}
+
+export function display(value) {
+  if (value === true) return t("value.true");
+  if (value === false) return t("value.false");
+  if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? Object.values(v).join(" ") : v)).join("; ");
+  return String(value);
+}
+
+export function renderResult(view, table, list) {
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  const credentials = view.result?.credentials || {};
+  for (const presentations of Object.values(credentials)) {
+    for (const presentation of presentations) {
+      for (const [name, value] of claimRows(presentation.claims)) {
+        const row = body.insertRow();
+        const header = document.createElement("th");
+        header.scope = "row";
+        header.textContent = name;
+        row.append(header);
+        row.insertCell().textContent = display(value);
+      }
+    }
+  }
+  table.hidden = body.rows.length === 0;
+  list.replaceChildren();
+  const issuers = Object.values(credentials).flat().map((p) => p.issuer_name).filter(Boolean);
+  for (const check of view.result?.checks || []) {
+    const item = document.createElement("li");
+    const parts = check.check.split(": ");
+    const kind = parts.length > 1 ? parts[1] : `${parts[0]}.all`;
+    item.className = check.passed ? "passed" : "failed";
+    let text = t(`check.${kind}`, { issuer: issuers[0] || "" });
+    if (kind === "issuer_signature" && issuers[0]) text = t("check.issuer_signature_by", { issuer: issuers[0] });
+    item.textContent = text + (check.passed || !check.detail ? "" : ` — ${check.detail}`);
+    list.append(item);
+  }
+}
