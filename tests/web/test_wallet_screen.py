@@ -55,6 +55,12 @@ def _offer_at_the_desk(desk: Page, subject: str) -> dict[str, str]:
     assert code.isdigit()
     screenshot(desk, "desk-2-offer")
     no_serious_accessibility_violations(desk)
+    desk.emulate_media(media="print")  # the letter: the QR code, never the transaction code
+    expect(desk.locator("#offer-qr")).to_be_visible()
+    expect(desk.locator("#code-panel")).to_be_hidden()
+    expect(desk.get_by_role("button", name="Print the letter")).to_be_hidden()
+    screenshot(desk, "desk-2b-letter")
+    desk.emulate_media(media="screen")
     uri = desk.locator("#offer-qr").get_attribute("data-uri") or ""
     return {"offer_uri": uri, "tx_code": code}
 
@@ -101,6 +107,8 @@ def test_the_whole_story(
     expect(page.get_by_role("heading", name="Added to your wallet")).to_be_visible()
     page.get_by_role("button", name="Back").click()
     expect(page.get_by_text("Status: valid")).to_be_visible()
+    card = page.locator("#cards li").first
+    assert card.evaluate("li => getComputedStyle(li).backgroundColor") == "rgb(31, 58, 95)"
     screenshot(page, "wallet-2-cards")
     no_serious_accessibility_violations(page)
 
@@ -159,6 +167,16 @@ def test_the_whole_story(
     expect(counter.get_by_role("heading", name="Not verified")).to_be_visible()
     screenshot(counter, "counter-5-revoked")
     counter.context.close()
+
+    page.get_by_role("button", name="Credentials").click()
+    page.get_by_role("button", name="Open: National identity card").click()
+    page.get_by_role("button", name="Delete this credential").click()
+    expect(page.get_by_text("No credentials yet")).to_be_visible()
+    page.get_by_role("button", name="Settings").click()
+    page.get_by_role("button", name="Delete my wallet and everything in it").click()
+    expect(page.get_by_role("heading", name="Set up this device")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Set up this device")).to_be_visible()
 
 
 def test_the_desk_fills_in_what_the_register_holds(

@@ -79,14 +79,19 @@ async function home() {
   $("no-cards").hidden = credentials.length > 0;
   for (const credential of credentials) {
     const item = document.createElement("li");
+    // The issuer's own colours for the card, where its display data has them.
+    if (credential.display?.background_color) item.style.background = credential.display.background_color;
+    if (credential.display?.text_color) item.style.color = credential.display.text_color;
     const name = document.createElement("p");
     name.className = "card-name";
     name.textContent = credential.name;
     const issuer = document.createElement("p");
     issuer.textContent = `${t("wallet.from")}: ${credential.issuer.name}`;
     const status = document.createElement("p");
-    status.className = `status-${credential.status}`;
-    status.textContent = `${t("wallet.status")}: ${statusText(credential.status)}`;
+    const badge = document.createElement("span");
+    badge.className = `badge status-${credential.status}`;
+    badge.textContent = `${t("wallet.status")}: ${statusText(credential.status)}`;
+    status.append(badge);
     const open = document.createElement("button");
     open.type = "button";
     open.textContent = t("wallet.open");
