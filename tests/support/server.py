@@ -44,8 +44,9 @@ class RunningServer:
 def running_server(
     var_dir: Path, *, command_prefix: Sequence[str] = (), **extra: str
 ) -> Iterator[RunningServer]:
-    """``command_prefix`` runs the server under another command (``taskset -c 0``)."""
-    port = free_port()
+    """``command_prefix`` runs the server under another command (``taskset -c 0``); the
+    port is ``IDWALLET_PORT`` when ``extra`` names one, a free one otherwise."""
+    port = int(extra.get("IDWALLET_PORT") or free_port())
     env = idwallet_env(var_dir, **extra)
     process = subprocess.Popen(
         [*command_prefix, sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
