@@ -36,6 +36,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         workers=args.workers or settings.workers,
         log_level=settings.log_level.lower(),
+        access_log=False,  # our own access log names endpoint templates, never ids in paths
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         proxy_headers=True,
         timeout_graceful_shutdown=30,
     )

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from app.observability import count_protocol_failure
 from core.errors import Problem, ProtocolError
 
 log = logging.getLogger("idwallet.errors")
@@ -19,6 +20,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[dict[str, str]]:
     log.info("protocol error %s: %s", exc.error, exc.detail)
+    count_protocol_failure(exc.error)
     headers = dict(NO_STORE)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
+from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -24,6 +25,7 @@ from app.errors import (
     validation_error,
 )
 from app.health import HealthController
+from app.observability import configure_logging, correlation, prometheus_config
 from app.operator_keys import OperatorKeyring, load_operator_keys
 from app.settings import Settings
 from app.tenant_keys import issuer_keys as tenant_issuer_keys
@@ -79,6 +81,11 @@ OPENAPI_TAGS = [
 ]
 
 
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="idwallet",
@@ -95,9 +102,7 @@ def openapi_config() -> OpenAPIConfig:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     # Outbound request lines carry offer and request URIs, which are bearer secrets; the
     # database drivers' debug lines carry statement parameters (personal data, code hashes).
     for chatty in ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg"):
@@ -138,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await deployment.close()
 
+    metrics = prometheus_config()
     return Litestar(
         route_handlers=[
             HealthController,
@@ -147,7 +153,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *verifier_api.COUNTER,
             *wallet_api.MOBILE,
             ScreenController,
+            MetricsController,
         ],
+        middleware=[correlation, metrics.middleware],
+        logging_config=None,  # ours (app.observability), with correlation ids
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         exception_handlers={

@@ -34,6 +34,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(PREFIX + name) or default
+    if value not in choices:
+        raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(choices)}")
+    return value
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in env.get(PREFIX + name, "").split(",") if v.strip())
 
@@ -53,6 +60,7 @@ class Settings:
     operator_keys_file: Path | None = None
     signing_alg: str = "ES256"
     log_level: str = "INFO"
+    log_format: str = "text"
     max_request_bytes: int = 1024 * 1024
     database_pool_size: int = 20
     presentation_request_lifetime: int = 300
@@ -126,6 +134,7 @@ class Settings:
             operator_keys_file=Path(operator_keys) if operator_keys else None,
             signing_alg=signing_alg,
             log_level=log_level,
+            log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 20, 1, 500),
             presentation_request_lifetime=_int(env, "PRESENTATION_REQUEST_LIFETIME", 300, 30, 3600),
