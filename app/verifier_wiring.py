@@ -10,7 +10,6 @@ without opening the SSRF guard to loopback.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from cryptography import x509
 from litestar import Litestar
 
 from app.deployment import Deployment
+from app.housekeeping import every_minute
 from app.registrar import DeploymentRegistrar
 from app.settings import Settings, SettingsError
 from app.tenant_keys import verifier_keys
@@ -34,7 +34,6 @@ from verifiers.storage.postgres import PostgresTransactionStore
 from verifiers.storage.sql import SqlTransactionStore
 
 log = logging.getLogger("idwallet.verifiers")
-PURGE_EVERY_SECONDS = 60.0
 
 
 def issuer_anchors(settings: Settings, deployment: Deployment) -> list[x509.Certificate]:
@@ -83,24 +82,13 @@ async def verifier_role(
     )
     app.state.verifiers = context
     app.state.presentation_validator = PresentationValidator(context, StatusListCache())
-    purger = asyncio.create_task(_purge_results(context))
+    purge = every_minute(
+        lambda: context.transactions.purge(context.clock.now() - context.policy.result_retention),
+        log,
+        "presentation transactions",
+    )
     try:
-        yield context
+        async with purge:
+            yield context
     finally:
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
         await outbound.close()
-
-
-async def _purge_results(context: VerifierContext) -> None:
-    """Results (and the personal data in them) live only for the configured retention."""
-    while True:
-        try:
-            before = context.clock.now() - context.policy.result_retention
-            purged = await context.transactions.purge(before)
-            if purged:
-                log.info("purged %d presentation transactions", purged)
-        except Exception as exc:
-            log.warning("purging presentation results failed: %s", type(exc).__name__)
-        await asyncio.sleep(PURGE_EVERY_SECONDS)

@@ -9,7 +9,6 @@ over HTTP like any stranger's, without opening the outbound guard to loopback.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from cryptography import x509
 from litestar import Litestar
 
 from app.deployment import Deployment
+from app.housekeeping import every_minute
 from app.settings import Settings, SettingsError
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
@@ -29,7 +29,6 @@ from wallet.services.sealing import AccountVault
 from wallet.storage.sql import SqlWalletStore
 
 log = logging.getLogger("idwallet.wallet")
-PURGE_EVERY_SECONDS = 60.0
 
 
 def wallet_anchors(settings: Settings, deployment: Deployment) -> list[x509.Certificate]:
@@ -63,21 +62,11 @@ async def wallet_role(
         token_secret=deployment.derived_secret("wallet access tokens"),
     )
     app.state.wallet = context
-    purger = asyncio.create_task(_purge_flows(context))
+    purge = every_minute(
+        lambda: context.store.flows.purge(context.clock.now()), log, "expired wallet flows"
+    )
     try:
-        yield context
+        async with purge:
+            yield context
     finally:
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
         await outbound.close()
-
-
-async def _purge_flows(context: WalletContext) -> None:
-    """Unfinished scans (sealed offers and requests) do not outlive their lifetime."""
-    while True:
-        try:
-            await context.store.flows.purge(context.clock.now())
-        except Exception as exc:
-            log.warning("purging wallet flows failed: %s", type(exc).__name__)
-        await asyncio.sleep(PURGE_EVERY_SECONDS)

@@ -378,3 +378,20 @@ def running_stand_ins() -> Iterator[StandIns]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def settings_with_stand_ins(var_dir: Path, database_url: str, stand_ins: StandIns) -> Any:
+    """The test deployment, trusting the stand-ins' root and allowed to reach their port."""
+    from app.settings import Settings
+    from tests.conftest import migrated_database
+    from tests.issuers.conftest import PUBLIC_BASE_URL
+    from tests.verifiers.stand_in_issuer import write_anchor as write_issuer_anchor
+
+    return Settings(
+        var_dir=var_dir,
+        database_url=migrated_database(database_url),
+        public_base_url=PUBLIC_BASE_URL,
+        trusted_issuer_anchors=write_issuer_anchor(var_dir),
+        wallet_trust_anchors=(str(write_anchor(var_dir)),),
+        outbound_allow=(f"localhost:{stand_ins.port}",),
+    )

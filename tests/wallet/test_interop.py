@@ -14,11 +14,8 @@ import pytest
 from litestar.testing import TestClient
 
 from app.settings import Settings
-from tests.conftest import migrated_database
-from tests.issuers.conftest import PUBLIC_BASE_URL
-from tests.verifiers.stand_in_issuer import write_anchor as write_issuer_anchor
 from tests.wallet.phone import Phone
-from tests.wallet.stand_ins import StandIns, running_stand_ins, write_anchor
+from tests.wallet.stand_ins import StandIns, running_stand_ins, settings_with_stand_ins
 
 
 @pytest.fixture
@@ -29,14 +26,8 @@ def stand_ins() -> Iterator[StandIns]:
 
 @pytest.fixture
 def settings(var_dir: Path, database_url: str, stand_ins: StandIns) -> Settings:
-    return Settings(
-        var_dir=var_dir,
-        database_url=migrated_database(database_url),
-        public_base_url=PUBLIC_BASE_URL,
-        trusted_issuer_anchors=write_issuer_anchor(var_dir),
-        wallet_trust_anchors=(str(write_anchor(var_dir)),),
-        outbound_allow=(f"localhost:{stand_ins.port}",),
-    )
+    settings: Settings = settings_with_stand_ins(var_dir, database_url, stand_ins)
+    return settings
 
 
 @pytest.mark.parametrize("custody", ["server", "device"])

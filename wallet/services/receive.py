@@ -25,6 +25,7 @@ from typing import Any
 
 from core.encoding import b64url_decode, b64url_encode, json_dumps_bytes
 from core.errors import InvalidRequest
+from core.http.client import OutboundRefused
 from wallet.domain import (
     ActivityKind,
     CounterpartyFailed,
@@ -120,7 +121,7 @@ def _endpoint(metadata: dict[str, Any], name: str, client: IssuerClient) -> str 
         raise Refused(f"{name} is not a URL")
     try:
         client.outbound.check_url(value)
-    except Exception as exc:
+    except OutboundRefused as exc:
         raise Refused(f"{name} is not a URL the wallet connects to") from exc
     return value
 

@@ -32,7 +32,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from core.dcql.parse import DcqlError, parse_dcql_query
-from core.encoding import EncodingError, strict_json_loads
+from core.encoding import EncodingError, json_dumps, strict_json_loads
 from core.http.client import OutboundFailed, OutboundRefused
 from core.jose.errors import JoseError
 from core.jose.jws import decode_unverified, verify_decoded
@@ -145,7 +145,7 @@ async def _fetch_request_object(
                 accept="application/oauth-authz-req+jwt",
                 form={
                     "wallet_nonce": wallet_nonce,
-                    "wallet_metadata": _compact(WALLET_METADATA),
+                    "wallet_metadata": json_dumps(WALLET_METADATA),
                 },
                 max_bytes=MAX_REQUEST_OBJECT_BYTES,
             )
@@ -168,12 +168,6 @@ async def _fetch_request_object(
         return answer.body.decode("ascii").strip(), wallet_nonce
     except UnicodeDecodeError as exc:
         raise RefusedRequestObject("the request object is not a compact JWS") from exc
-
-
-def _compact(value: object) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _verify_signed(
