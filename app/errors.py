@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.observability import count_protocol_failure
 from core.errors import Problem, ProtocolError
+from core.storage.driver import database_went_away
 
 log = logging.getLogger("idwallet.errors")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -61,7 +62,9 @@ def database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[
     Retry-After. SQLAlchemy has already dropped the broken connections, so the pool
     recovers by itself and the client's retry lands on a fresh connection."""
     if isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        exc.connection_invalidated
+        or isinstance(exc, OperationalError | InterfaceError)
+        or database_went_away(exc)
     ):
         return unexpected_error(_, exc)
     log.warning("database unavailable: %s", type(exc).__name__)

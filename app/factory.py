@@ -32,6 +32,7 @@ from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from app.verifier_wiring import verifier_role
 from app.wallet_wiring import wallet_role
 from core.errors import Problem, ProtocolError
+from core.faults import FaultPoints
 from core.storage.driver import is_postgresql
 from issuers import api as issuer_api
 from issuers.services.catalog import load_catalog
@@ -108,6 +109,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     for chatty in ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     agencies = load_catalog()  # validated now: a broken catalog stops start-up
+    if settings.faults:
+        logging.getLogger("idwallet.faults").warning(
+            "crash-test fault points armed: %s", ", ".join(settings.faults)
+        )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -129,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
                 policy=IssuancePolicy(status_list_ttl=settings.status_list_ttl),
+                faults=FaultPoints(frozenset(settings.faults)),
             )
             async with (
                 verifier_role(app, settings, deployment) as verifiers,

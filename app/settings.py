@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
 
 PREFIX = "IDWALLET_"
@@ -70,6 +71,7 @@ class Settings:
     trusted_issuers: tuple[str, ...] = ()
     outbound_allow: tuple[str, ...] = ()
     wallet_trust_anchors: tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -120,6 +122,15 @@ class Settings:
                 ) from None
         if outbound_allow and environment == "production":
             raise SettingsError(f"{PREFIX}OUTBOUND_ALLOW is for development only")
+        faults = _list(env, "FAULT")
+        if faults and environment == "production":
+            raise SettingsError(f"{PREFIX}FAULT is for crash tests only, never in production")
+        unknown = sorted(set(faults) - FAULT_POINTS)
+        if unknown:
+            raise SettingsError(
+                f"{PREFIX}FAULT names unknown fault points: {', '.join(unknown)}"
+                f" (known: {', '.join(sorted(FAULT_POINTS))})"
+            )
         return cls(
             environment=environment,
             host=host,
@@ -146,4 +157,5 @@ class Settings:
             trusted_issuers=trusted_issuers,
             outbound_allow=outbound_allow,
             wallet_trust_anchors=_list(env, "WALLET_TRUST_ANCHORS"),
+            faults=faults,
         )

@@ -22,9 +22,32 @@ _CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # terminated by an administrator
+    # The connection's protocol state was left mid-operation by an earlier failure (seen
+    # when the server shut down under load): nothing more can be sent on it.
+    asyncpg.exceptions.InternalClientError,
     OSError,
     asyncio.TimeoutError,
 )
+#: SQLSTATEs of a database that is away rather than of a statement that is wrong:
+#: connection exceptions (class 08), shutdown and start-up (57P01–57P03), too many
+#: connections (53300).
+_AWAY_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def database_went_away(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it wraps) says the database is unreachable for now,
+    as during a restart or failover, and a retry shortly after may well succeed."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # SQLAlchemy wraps the adapter's error, which wraps the driver's
+        if seen is None:
+            return False
+        if isinstance(seen, _CONNECTION_LOST):
+            return True
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _AWAY_STATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def is_postgresql(engine: AsyncEngine) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.clock import SYSTEM_CLOCK, Clock
+from core.faults import NO_FAULTS, FaultPoints
 from issuers.domain import Agency, CredentialConfiguration
 from issuers.ports import AuditLog, CredentialLedger, GrantStore, IssuerKeys, OfferStore
 
@@ -43,6 +44,7 @@ class IssuerContext:
     secret: bytes
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK
+    faults: FaultPoints = NO_FAULTS
 
     def agency(self, issuer_id: str) -> Agency:
         agency = self.agencies.get(issuer_id)

@@ -18,6 +18,7 @@ from core.errors import (
     UnknownCredentialConfiguration,
     UnknownCredentialIdentifier,
 )
+from core.faults import AFTER_SIGN_BEFORE_COMMIT
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
 from issuers.domain import NonceReused
@@ -115,7 +116,7 @@ async def issue_credentials(
         expires_at = now + configuration.validity_days * DAY
 
         def sign(references: list[StatusReference]) -> list[str]:
-            return [
+            signed = [
                 issue_sd_jwt_vc(
                     offer.claims,
                     signer,
@@ -129,6 +130,8 @@ async def issue_credentials(
                 ).serialize()
                 for proof, reference in zip(proofs, references, strict=True)
             ]
+            context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
+            return signed
 
         try:
             records, credentials = await work.issue(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.faults import STATUS_LIST_AFTER_SIGN
 from core.status_list.bits import StatusList
 from core.status_list.token import build_status_list_token
 from issuers.services.context import IssuerContext
@@ -53,5 +54,6 @@ async def status_list_token(
         ttl=ttl,
         include_x5c=True,
     )
+    context.faults.reach(STATUS_LIST_AFTER_SIGN)
     await context.ledger.publish(list_id, state.version, token, now)
     return PublishedStatusList(token, state.version, ttl)

@@ -48,3 +48,19 @@ def test_environment_overrides() -> None:
 def test_invalid_values_name_the_variable(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match="IDWALLET_"):
         Settings.from_env(env)
+
+
+def test_fault_points_are_for_crash_tests_only() -> None:
+    assert Settings.from_env({}).faults == ()
+    armed = Settings.from_env({"IDWALLET_FAULT": "after_sign_before_commit"})
+    assert armed.faults == ("after_sign_before_commit",)
+    with pytest.raises(SettingsError, match="IDWALLET_FAULT names unknown fault points: nowhere"):
+        Settings.from_env({"IDWALLET_FAULT": "nowhere"})
+    production = {
+        "IDWALLET_ENVIRONMENT": "production",
+        "IDWALLET_PUBLIC_BASE_URL": "https://id.example",
+        "IDWALLET_KEY_ENCRYPTION_KEY": "k" * 43,
+        "IDWALLET_FAULT": "after_sign_before_commit",
+    }
+    with pytest.raises(SettingsError, match="IDWALLET_FAULT is for crash tests only"):
+        Settings.from_env(production)

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import backend_url, migrated_database
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.wallet import Wallet, proof, read_offer
+from tests.support.invariants import assert_invariants
 from tests.support.server import free_port, running_server
 from tests.verifiers.presenter import fetch_request, present, respond
 from tests.wallet.phone import Phone
@@ -125,6 +126,7 @@ def test_every_flow_across_two_nodes(var_dir: Path, tmp_path: Path) -> None:
             "/wallet/sessions/refresh", json={"refresh_token": phone_a.refresh_token}
         )
         assert replayed.status_code == 400  # rotation is shared state, not one node's memory
+    assert_invariants(url)
 
 
 def _anchor(var_dir: Path) -> Any:

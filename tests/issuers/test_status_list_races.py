@@ -22,6 +22,7 @@ from core.status_list.bits import StatusList
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer, operator_key
 from tests.issuers.wallet import PRE_AUTHORIZED_GRANT, Wallet, proof, read_offer
+from tests.support.invariants import assert_invariants
 
 EACH = 100
 
@@ -124,3 +125,4 @@ def test_f08_revocations_and_issuances_on_one_list(client: TestClient[Any]) -> N
     new = sorted((r for r in ledger if r.credential_id not in revoked), key=lambda r: r.issued_at)
     steps = {b.status_index - a.status_index for a, b in itertools.pairwise(new)}
     assert len(steps) > 1, "indices follow an arithmetic progression"
+    assert_invariants(engine.url.render_as_string(hide_password=False))

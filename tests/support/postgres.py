@@ -34,6 +34,35 @@ class PostgresServer:
     data_dir: str | None = None
     run_as: str | None = None
     pg_ctl: str | None = None
+    options: str = ""
+
+    def _control(self, *action: str) -> None:
+        assert self.data_dir and self.pg_ctl, "only a throwaway cluster is ours to control"
+        result = _run(
+            [
+                self.pg_ctl,
+                "-D",
+                self.data_dir,
+                "-o",
+                self.options,
+                "-w",
+                "-l",
+                f"{self.data_dir}/log",
+                *action,
+            ],
+            self.run_as,
+        )
+        assert result.returncode == 0, result.stderr
+
+    def halt(self) -> None:
+        """Stop the server as an operator would for maintenance (``-m fast``)."""
+        self._control("-m", "fast", "stop")
+
+    def resume(self) -> None:
+        self._control("start")
+
+    def restart(self) -> None:
+        self._control("-m", "fast", "restart")
 
     def stop(self) -> None:
         if self.data_dir and self.pg_ctl:
@@ -119,7 +148,9 @@ def start_throwaway() -> PostgresServer:
     if result.returncode != 0:
         return PostgresServer(None, f"pg_ctl start failed: {result.stderr.strip()[:300]}")
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
-    return PostgresServer(url, f"throwaway cluster on port {port}", data_dir, run_as, pg_ctl)
+    return PostgresServer(
+        url, f"throwaway cluster on port {port}", data_dir, run_as, pg_ctl, options
+    )
 
 
 def find_or_start() -> PostgresServer:

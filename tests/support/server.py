@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,16 @@ def running_server(
         text=True,
     )
     server = RunningServer(f"http://127.0.0.1:{port}", process, env)
+    lines: list[str] = []
+    stdout = process.stdout
+    assert stdout is not None
+
+    def drain_output() -> None:  # all along: a full pipe would block the server's next log line
+        for line in stdout:
+            lines.append(line)
+
+    drain = threading.Thread(target=drain_output, daemon=True)
+    drain.start()
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -66,11 +77,14 @@ def running_server(
             except httpx.TransportError:
                 pass
             if process.poll() is not None:
-                raise RuntimeError(f"server exited early: {process.communicate()[0]}")
+                drain.join(timeout=10)
+                raise RuntimeError(f"server exited early: {''.join(lines)}")
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not come up")
             time.sleep(0.2)
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
-        server.output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        drain.join(timeout=10)
+        server.output = "".join(lines)
