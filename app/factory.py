@@ -130,7 +130,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 keys=issuer_keys,
                 offers=(PostgresOfferStore if on_postgres else SqlOfferStore)(sessions),
                 grants=SqlGrantStore(sessions),
-                ledger=(PostgresCredentialLedger if on_postgres else SqlCredentialLedger)(sessions),
+                ledger=(PostgresCredentialLedger if on_postgres else SqlCredentialLedger)(
+                    sessions, settings.status_list_size
+                ),
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
                 policy=IssuancePolicy(status_list_ttl=settings.status_list_ttl),

@@ -67,6 +67,7 @@ class Settings:
     presentation_request_lifetime: int = 300
     verifier_result_retention: int = 900
     status_list_ttl: int = 300
+    status_list_size: int = 1 << 17
     trusted_issuer_anchors: Path | None = None
     trusted_issuers: tuple[str, ...] = ()
     outbound_allow: tuple[str, ...] = ()
@@ -153,6 +154,7 @@ class Settings:
                 env, "VERIFIER_RESULT_RETENTION", 900, 60, 30 * 24 * 3600
             ),
             status_list_ttl=_int(env, "STATUS_LIST_TTL", 300, 5, 24 * 3600),
+            status_list_size=_int(env, "STATUS_LIST_SIZE", 1 << 17, 1024, 100_000_000),
             trusted_issuer_anchors=Path(issuer_anchors) if issuer_anchors else None,
             trusted_issuers=trusted_issuers,
             outbound_allow=outbound_allow,

@@ -66,8 +66,9 @@ class StatusPlaces:
     concurrent issuances do not queue on its row lock. A block a rolled-back transaction
     reserved is forgotten with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, list_size: int = STATUS_LIST_SIZE) -> None:
         self._blocks: dict[str, _PlaceBlock] = {}
+        self.list_size = list_size
 
     async def take(
         self, statements: IssuanceStatements, issuer_id: str, count: int
@@ -78,7 +79,7 @@ class StatusPlaces:
             block.remaining -= count
             return block.list_id, block.size, False
         places = max(count, PLACE_BLOCK)
-        list_id, size = await _active_list(statements, issuer_id, places, block)
+        list_id, size = await _active_list(statements, issuer_id, places, block, self.list_size)
         self._blocks[issuer_id] = _PlaceBlock(list_id, size, places - count)
         return list_id, size, True
 
@@ -87,10 +88,14 @@ class StatusPlaces:
 
 
 async def _active_list(
-    statements: IssuanceStatements, issuer_id: str, places: int, hint: _PlaceBlock | None
+    statements: IssuanceStatements,
+    issuer_id: str,
+    places: int,
+    hint: _PlaceBlock | None,
+    new_list_size: int,
 ) -> tuple[str, int]:
-    """The agency's newest list with room (id and size), a new one when all are full
-    enough, with ``places`` reserved on it."""
+    """The agency's newest list with room (id and size), a new one of ``new_list_size``
+    when all are full enough, with ``places`` reserved on it."""
 
     def limit(size: int) -> int:
         return int(size * STATUS_LIST_FILL)
@@ -107,7 +112,7 @@ async def _active_list(
                 "list_id": f"{issuer_id}-{len(lists) + 1:04d}",
                 "issuer_id": issuer_id,
                 "bits": STATUS_BITS,
-                "size": STATUS_LIST_SIZE,
+                "size": new_list_size,
                 "allocated": 0,
                 "version": 0,
             }

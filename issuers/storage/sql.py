@@ -27,7 +27,7 @@ from issuers.domain import (
 )
 from issuers.ports import GrantWork
 from issuers.storage import statements
-from issuers.storage.grant_work import StatusPlaces, TransactionGrantWork
+from issuers.storage.grant_work import STATUS_LIST_SIZE, StatusPlaces, TransactionGrantWork
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
 from issuers.storage.tables import (
     AuditRow,
@@ -194,10 +194,13 @@ def _grant(row: GrantRow) -> AccessGrant:
 
 
 class SqlCredentialLedger:
-    def __init__(self, sessions: Sessions) -> None:
+    """``status_list_size``: the number of indices of each new status list (lists made
+    before keep theirs)."""
+
+    def __init__(self, sessions: Sessions, status_list_size: int = STATUS_LIST_SIZE) -> None:
         self._sessions = sessions
         self._engine = _engine_of(sessions)
-        self._places = StatusPlaces()
+        self._places = StatusPlaces(status_list_size)
 
     @asynccontextmanager
     async def open_grant(self, token_hash: str, now: float) -> AsyncIterator[GrantWork | None]:
