@@ -6,7 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-from bench import http_issuance, http_verification, http_wallet, qr_bench
+from bench import (
+    capacity,
+    http_issuance,
+    http_verification,
+    http_wallet,
+    qr_bench,
+    status_list_scale,
+)
 from bench.measure import pin_to_one_core
 from bench.report import render, targets
 from bench.sdjwt_bench import run
@@ -34,6 +41,8 @@ def main() -> int:
     http = http_issuance.run(databases)
     verification = http_verification.run(databases)
     wallet = http_wallet.run(databases)
+    load = capacity.run(databases)
+    scale = status_list_scale.run(databases)
     OUTPUT.write_text(
         render(
             results,
@@ -43,6 +52,8 @@ def main() -> int:
             http=http,
             verification=verification,
             wallet=wallet,
+            capacity=load,
+            scale=scale,
         ),
         encoding="utf-8",
     )

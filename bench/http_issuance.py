@@ -129,7 +129,7 @@ async def _drive(
     return time.perf_counter() - started, latencies
 
 
-async def _measure(
+async def measure_issuances(
     base: str, var_dir: Path, database: str, concurrency: int, count: int
 ) -> list[LoadResult]:
     key = json.loads((var_dir / "operator-keys.json").read_text())["civil-registry"]
@@ -233,7 +233,7 @@ def run_on_fresh_servers(
 
 
 def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResult]:
-    return run_on_fresh_servers(databases, _measure, concurrencies=(1, 64), count=count)
+    return run_on_fresh_servers(databases, measure_issuances, concurrencies=(1, 64), count=count)
 
 
 def latency_table(results: list[LoadResult]) -> list[str]:

@@ -91,7 +91,7 @@ async def _verify(
         raise RuntimeError(f"verification failed: {response.body[:300]!r}")
 
 
-async def _measure(
+async def measure_verifications(
     base: str, var_dir: Path, database: str, concurrency: int, count: int
 ) -> list[LoadResult]:
     keys = json.loads((var_dir / "operator-keys.json").read_text())
@@ -141,4 +141,6 @@ async def _measure(
 
 
 def run(databases: dict[str, str | None], *, count: int = 300) -> list[LoadResult]:
-    return run_on_fresh_servers(databases, _measure, concurrencies=(1, 64), count=count)
+    return run_on_fresh_servers(
+        databases, measure_verifications, concurrencies=(1, 64), count=count
+    )

@@ -89,7 +89,7 @@ async def _present(connection: Connection, counter_key: str, token: str) -> None
         raise RuntimeError(f"presentation failed: {approved.body[:300]!r}")
 
 
-async def _measure(
+async def measure_presentations(
     base: str, var_dir: Path, database: str, concurrency: int, count: int
 ) -> list[LoadResult]:
     keys = json.loads((var_dir / "operator-keys.json").read_text())
@@ -148,4 +148,6 @@ async def _measure(
 
 
 def run(databases: dict[str, str | None], *, count: int = 200) -> list[LoadResult]:
-    return run_on_fresh_servers(databases, _measure, concurrencies=(1, 16), count=count)
+    return run_on_fresh_servers(
+        databases, measure_presentations, concurrencies=(1, 16), count=count
+    )

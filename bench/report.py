@@ -7,9 +7,13 @@ from dataclasses import dataclass
 
 import cryptography
 
+from bench.capacity import CapacityResult, WorkerMemory
+from bench.capacity import tables as capacity_tables
 from bench.http_issuance import LoadResult, latency_table
 from bench.measure import Measurement
 from bench.sdjwt_bench import SdJwtResults
+from bench.status_list_scale import ScaleResult
+from bench.status_list_scale import table as scale_table
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ def render(
     http: list[LoadResult],
     verification: list[LoadResult],
     wallet: list[LoadResult],
+    capacity: tuple[list[CapacityResult], list[WorkerMemory]] | None = None,
+    scale: list[ScaleResult] | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -176,6 +182,37 @@ def render(
         "",
         *latency_table(wallet),
     ]
+    if capacity is not None:
+        lines += [
+            "",
+            "## Capacity: one worker and two",
+            "",
+            "`idwallet serve --workers N` on a freshly migrated database, nothing pinned: the",
+            "workers and the load generator share this machine's two CPUs (the generator alone",
+            "takes most of one, so two workers cannot double here; on a host of their own they",
+            "scale with cores, as they share nothing but the database). 16 concurrent clients",
+            "per mix: complete issuances, complete verifications and complete presentations",
+            "through the mobile API, as described above. Memory is each worker's resident set",
+            "after all three mixes.",
+            "",
+            *capacity_tables(*capacity),
+        ]
+    if scale is not None:
+        lines += [
+            "",
+            "## Status lists at national scale",
+            "",
+            "One status list of 10,000,000 two-bit indices in a real ledger, measured empty and",
+            "with 1,000,000 credentials on it of which 100,000 (1% of the indices) revoked.",
+            "Allocation: a credential recorded at a random index by the issuance path's own",
+            "statement (the unique constraint decides), one transaction each. Revocation: the",
+            "ledger's status change of one credential and its list's version. Publishing: the",
+            "list's revoked and suspended entries read through their partial index, the list",
+            "built, compressed (ZLIB) and signed (ES256); its peak is the Python memory it",
+            "allocated (the list itself is 2.4 MiB).",
+            "",
+            *scale_table(scale),
+        ]
     if notes:
         lines += ["", "## Notes", ""]
         lines += notes
