@@ -97,14 +97,23 @@ def run(
                     capture_output=True,
                     env=idwallet_env(var_dir, **env),
                 )
+                failure: Exception | None = None
                 with running_server(var_dir, **env) as server:
-                    for mix, measure, count in MIXES:
-                        load = asyncio.run(
-                            measure(server.base_url, var_dir, database, CONCURRENCY, count)
-                        )[0]
-                        results.append(CapacityResult(mix, database, workers, load))
+                    try:
+                        for mix, measure, count in MIXES:
+                            load = asyncio.run(
+                                measure(server.base_url, var_dir, database, CONCURRENCY, count)
+                            )[0]
+                            results.append(CapacityResult(mix, database, workers, load))
+                    except RuntimeError as exc:
+                        failure = exc
                     pids = _worker_pids(server.process.pid, workers)
                     memory.append(WorkerMemory(database, workers, tuple(_rss_mib(p) for p in pids)))
+                if failure is not None:
+                    raise RuntimeError(
+                        f"{database}, {workers} workers: {failure}; the server said:\n"
+                        f"{server.output[-6000:]}"
+                    )
     return results, memory
 
 
