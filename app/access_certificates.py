@@ -50,17 +50,22 @@ async def ensure_access_certificate(
     now = now or dt.datetime.now(dt.UTC)
     keys: SoftwareKeyProvider = deployment.keys
     signer = await keys.signer(owner)
-    if _still_good(signer, request, now):
-        return signer
-    anchor = deployment.trust_anchor
-    if anchor.private_key is None:
-        raise CannotCertify("set IDWALLET_TRUST_ANCHOR_KEY to issue access certificates here")
-    certificate = issue_access_certificate(
-        request,
-        public_key_from_jwk(signer.public_jwk()),
-        anchor_key=anchor.private_key,
-        anchor=anchor.certificate,
-        now=now,
-    )
-    await keys.attach_certificate_chain(signer.kid, to_x5c([certificate]))
-    return await keys.signer(owner)
+    # Workers starting together may each create the owner's first key: the active one is
+    # then whichever sorts last, possibly another worker's not yet certified. Certify
+    # whatever is active until the active one carries a good certificate.
+    for _ in range(4):
+        if _still_good(signer, request, now):
+            return signer
+        anchor = deployment.trust_anchor
+        if anchor.private_key is None:
+            raise CannotCertify("set IDWALLET_TRUST_ANCHOR_KEY to issue access certificates here")
+        certificate = issue_access_certificate(
+            request,
+            public_key_from_jwk(signer.public_jwk()),
+            anchor_key=anchor.private_key,
+            anchor=anchor.certificate,
+            now=now,
+        )
+        await keys.attach_certificate_chain(signer.kid, to_x5c([certificate]))
+        signer = await keys.signer(owner)
+    raise CannotCertify(f"the active key of {owner} kept changing while it was certified")

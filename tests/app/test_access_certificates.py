@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,5 +73,34 @@ async def test_without_the_anchor_key_nothing_is_certified(
     try:
         with pytest.raises(CannotCertify):
             await ensure_access_certificate(deployment, "verifier:bank-kyc", ISSUER)
+    finally:
+        await deployment.close()
+
+
+async def test_a_key_another_worker_created_meanwhile_is_certified_too(
+    settings: Settings,
+) -> None:
+    """Two workers starting together both create the owner's first key; whichever is
+    active afterwards comes back certified, whoever asks."""
+    deployment = Deployment.open(settings)
+    try:
+        keys = deployment.keys
+        first = await keys.create("verifier:city-hall-counter")
+        original_signer = keys.signer
+        calls = 0
+
+        async def signer_while_another_worker_creates(owner: str) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # between this worker's certification and its re-read
+                await keys.create(owner)
+            return await original_signer(owner)
+
+        keys.signer = signer_while_another_worker_creates  # type: ignore[method-assign]
+        signer = await ensure_access_certificate(deployment, "verifier:city-hall-counter", ISSUER)
+        assert signer.kid != first.kid and signer.x5c
+        validate_x5c(
+            list(signer.x5c), [deployment.trust_anchor.certificate], at=dt.datetime.now(dt.UTC)
+        )
     finally:
         await deployment.close()

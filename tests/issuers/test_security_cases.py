@@ -145,6 +145,7 @@ async def _async_offer(
 async def test_I02_fifty_parallel_redemptions_one_winner(
     async_client: httpx.AsyncClient, settings: Settings
 ) -> None:
+    """Also SECURITY-CASES F03, on SQLite and PostgreSQL."""
     for _ in range(3):
         code, _ = await _async_offer(async_client, settings, tx_code=False)
         responses = await asyncio.gather(
@@ -158,6 +159,7 @@ async def test_I02_fifty_parallel_redemptions_one_winner(
 async def test_I07_twenty_parallel_wrong_codes_never_exceed_the_limit(
     async_client: httpx.AsyncClient, settings: Settings
 ) -> None:
+    """Also SECURITY-CASES F04 (the restart part: the sequential I07 test above)."""
     code, tx_code = await _async_offer(async_client, settings, tx_code=True)
     assert tx_code is not None
     wrong = "000000" if tx_code != "000000" else "111111"

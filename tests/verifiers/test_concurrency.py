@@ -1,5 +1,6 @@
 """Single use under concurrency, on SQLite and PostgreSQL: of many wallets fetching the same
-request object, exactly one gets it; of many identical answers, exactly one is accepted."""
+request object, exactly one gets it; of many identical answers, exactly one is accepted
+(SECURITY-CASES F11, with V19 for the sequential replay)."""
 
 from __future__ import annotations
 
