@@ -23,11 +23,10 @@ from core.encoding import b64url_decode
 from core.faults import AFTER_SIGN_BEFORE_COMMIT, STATUS_LIST_AFTER_SIGN
 from core.status_list.bits import StatusList
 from tests.conftest import backend_url, migrated_database
-from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.wallet import Wallet, proof, read_offer
 from tests.support.invariants import assert_invariants, count_rows
 from tests.support.server import RunningServer, free_port, running_server
-from tests.support.write_load import operator_headers
+from tests.support.write_load import offer_national_id, operator_headers
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -37,17 +36,8 @@ def _database(backend: str, tmp_path: Path) -> str:
 
 
 def _offer(http: httpx.Client, var_dir: Path, subject: str) -> dict[str, Any]:
-    created = http.post(
-        "/issuers/civil-registry/offers",
-        json={
-            "subject_id": subject,
-            "credential_configuration_id": "national_id",
-            "claims": CITIZEN,
-        },
-        headers=operator_headers(var_dir, "civil-registry"),
-    )
-    assert created.status_code == 201, created.text
-    return read_offer(http, created.json()["offer_uri"])  # type: ignore[arg-type]
+    created = offer_national_id(http, var_dir, subject)
+    return read_offer(http, created["offer_uri"])  # type: ignore[arg-type]
 
 
 def _killed(server: RunningServer) -> bool:

@@ -21,11 +21,10 @@ from app.migrate import alembic_config, downgrade
 from core.encoding import b64url_decode
 from core.status_list.bits import StatusList
 from tests.conftest import backend_url, migrated_database
-from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.wallet import Wallet
 from tests.support.invariants import assert_invariants, count_rows
 from tests.support.server import free_port, running_server
-from tests.support.write_load import operator_headers
+from tests.support.write_load import offer_national_id, operator_headers
 from tests.wallet.phone import Phone
 
 TABLES = ("issuer_offers", "issuer_credentials", "issuer_status_lists", "verifier_transactions")
@@ -36,15 +35,7 @@ def _counts(url: str) -> dict[str, int]:
 
 
 def _issue(http: httpx.Client, var_dir: Path, subject: str) -> dict[str, Any]:
-    created = http.post(
-        "/issuers/civil-registry/offers",
-        json={
-            "subject_id": subject,
-            "credential_configuration_id": "national_id",
-            "claims": CITIZEN,
-        },
-        headers=operator_headers(var_dir, "civil-registry"),
-    ).json()
+    created = offer_national_id(http, var_dir, subject)
     _, credentials, _ = Wallet(http).receive(created["offer_uri"])  # type: ignore[arg-type]
     status: dict[str, Any] = json.loads(b64url_decode(credentials[0].split(".")[1]))["status"][
         "status_list"

@@ -34,6 +34,23 @@ def operator_headers(var_dir: Path, tenant: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {keys[tenant]}"}
 
 
+def offer_national_id(http: httpx.Client, var_dir: Path, subject: str) -> dict[str, Any]:
+    """An agency clerk's offer of the national ID to ``subject``, as the operator API
+    answers it (``offer_uri`` and the rest)."""
+    created = http.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": subject,
+            "credential_configuration_id": "national_id",
+            "claims": CITIZEN,
+        },
+        headers=operator_headers(var_dir, "civil-registry"),
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
 class Unavailable(Exception):
     """503 with Retry-After: the node is up, its database is not."""
 
