@@ -101,8 +101,9 @@ class CredentialLedger(Protocol):
 
     async def status_list(self, list_id: str) -> StatusListState | None: ...
 
-    async def statuses(self, list_id: str) -> dict[int, int]:
-        """Index → status of the list's credentials that are not VALID."""
+    async def flagged_indices(self, list_id: str) -> dict[int, list[int]]:
+        """Status → indices of the list's credentials with that status, for every status
+        other than VALID (the only ones a published list needs to set)."""
         ...
 
     async def publish(self, list_id: str, version: int, token: str, at: float) -> None: ...

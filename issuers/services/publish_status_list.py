@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.faults import STATUS_LIST_AFTER_SIGN
+from core.keys.signer import Signer
 from core.status_list.bits import StatusList
 from core.status_list.token import build_status_list_token
 from issuers.services.context import IssuerContext
@@ -41,19 +42,32 @@ async def status_list_token(
     ):
         age = now - state.published_at
         return PublishedStatusList(state.published_token, state.version, max(0, int(ttl - age)))
-    status_list = StatusList.empty(state.bits, state.size)
-    for index, status in (await context.ledger.statuses(list_id)).items():
-        status_list.set(index, status)
-    signer = await context.keys.signer(issuer_id)
-    token = build_status_list_token(
+    status_list = StatusList.from_indices(
+        state.bits, state.size, await context.ledger.flagged_indices(list_id)
+    )
+    token = signed_status_list(
+        status_list,
+        await context.keys.signer(issuer_id),
+        uri=status_list_uri(context, issuer_id, list_id),
+        now=now,
+        ttl=ttl,
+    )
+    context.faults.reach(STATUS_LIST_AFTER_SIGN)
+    await context.ledger.publish(list_id, state.version, token, now)
+    return PublishedStatusList(token, state.version, ttl)
+
+
+def signed_status_list(
+    status_list: StatusList, signer: Signer, *, uri: str, now: float, ttl: int
+) -> str:
+    """The Status List Token an agency serves (§5.1): valid for twice its ``ttl`` so a
+    cached copy outlives the refresh, with the signing certificate chain in ``x5c``."""
+    return build_status_list_token(
         status_list,
         signer,
-        uri=status_list_uri(context, issuer_id, list_id),
+        uri=uri,
         issued_at=int(now),
         expires_at=int(now) + 2 * ttl,
         ttl=ttl,
         include_x5c=True,
     )
-    context.faults.reach(STATUS_LIST_AFTER_SIGN)
-    await context.ledger.publish(list_id, state.version, token, now)
-    return PublishedStatusList(token, state.version, ttl)

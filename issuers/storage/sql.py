@@ -248,14 +248,24 @@ class SqlCredentialLedger:
                 published_at=row.published_at,
             )
 
-    async def statuses(self, list_id: str) -> dict[int, int]:
+    async def flagged_indices(self, list_id: str) -> dict[int, list[int]]:
+        # One aggregated row per status (partial index ix_issuer_credentials_flagged):
+        # a 10^7-index list with 10^5 revocations arrives as a few arrays, not 10^5 rows.
         async with self._engine.connect() as connection:
-            rows = await connection.execute(
-                select(CredentialRow.status_index, CredentialRow.status).where(
-                    CredentialRow.status_list_id == list_id, CredentialRow.status != 0
-                )
+            postgres = connection.dialect.name == "postgresql"
+            indices = (
+                func.array_agg(CredentialRow.status_index)
+                if postgres
+                else func.group_concat(CredentialRow.status_index)
             )
-            return {index: status for index, status in rows.all()}
+            rows = await connection.execute(
+                select(CredentialRow.status, indices)
+                .where(CredentialRow.status_list_id == list_id, CredentialRow.status != 0)
+                .group_by(CredentialRow.status)
+            )
+            if postgres:
+                return {status: list(found) for status, found in rows.all()}
+            return {status: list(map(int, found.split(","))) for status, found in rows.all()}
 
     async def publish(self, list_id: str, version: int, token: str, at: float) -> None:
         async with self._sessions.begin() as session:

@@ -74,6 +74,50 @@ def test_round_trip_for_every_bit_size(case: tuple[int, list[int]]) -> None:
     assert [decoded.get(i) for i in range(len(statuses))] == statuses
 
 
+@given(
+    st.sampled_from([1, 2, 4, 8]).flatmap(
+        lambda bits: st.tuples(
+            st.just(bits),
+            st.dictionaries(st.integers(0, 999), st.integers(1, (1 << bits) - 1), max_size=200),
+        )
+    )
+)
+def test_a_list_from_indices_equals_one_set_entry_by_entry(
+    case: tuple[int, dict[int, int]],
+) -> None:
+    bits, statuses = case
+    by_status: dict[int, list[int]] = {}
+    for index, status in statuses.items():
+        by_status.setdefault(status, []).append(index)
+    expected = StatusList.empty(bits, 1000)
+    for index, status in statuses.items():
+        expected.set(index, status)
+    built = StatusList.from_indices(bits, 1000, by_status)
+    assert built.data == expected.data
+    # what any ZLIB inflater reads back (the system zlib here, not our decoder)
+    assert zlib.decompress(built.compress()) == bytes(expected.data)
+
+
+@pytest.mark.parametrize(
+    ("by_status", "problem"),
+    [({1: [1000]}, "out of bounds"), ({1: [-1]}, "out of bounds"), ({4: [0]}, "does not fit")],
+)
+def test_a_list_from_indices_refuses_what_does_not_fit(
+    by_status: dict[int, list[int]], problem: str
+) -> None:
+    with pytest.raises(StatusListError, match=problem):
+        StatusList.from_indices(2, 1000, by_status)
+
+
+def test_a_sparse_national_scale_list_compresses_at_the_highest_level() -> None:
+    """§4.2 recommends the highest level: the output is no larger than the system zlib's
+    level 9 and inflates with it to the same bytes."""
+    status_list = StatusList.from_indices(2, 1_000_000, {1: range(0, 1_000_000, 997)})
+    compressed = status_list.compress()
+    assert zlib.decompress(compressed) == bytes(status_list.data)
+    assert len(compressed) <= len(zlib.compress(bytes(status_list.data), 9))
+
+
 def test_setting_one_index_leaves_its_neighbours_alone() -> None:
     status_list = StatusList.empty(2, 16)
     for i in range(16):
