@@ -6,8 +6,12 @@ through the mobile API (counter request + scan + consent + submit). Throughput, 
 and p99 per mix, the scaling from one worker to two, and the resident memory of each
 worker process after the run.
 
-Nothing is pinned here: the workers and the load generator share this machine's CPUs,
-as they would not in production (the load generator alone takes most of a core).
+Nothing is pinned here: the workers, the database server and the load generator share
+this machine's CPUs, as they would not in production. Where the cores are all busy, a
+second worker cannot add throughput; so each mix also records the CPU time its workers,
+the database server and the load generator spent per operation (bench/cpu_time.py). A
+worker's capacity on a core of its own follows from its CPU time per operation, and the
+same cost with two workers as with one shows that workers share nothing but the database.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ import asyncio
 import subprocess
 import sys
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cpu_budget import cpu_budget, why_no_budget
+from bench.cpu_time import CpuWatch, watching
 from bench.http_issuance import (
     LoadResult,
     Measure,
@@ -31,6 +38,9 @@ from bench.http_wallet import measure_presentations
 from tests.support.server import ROOT, idwallet_env, running_server
 
 CONCURRENCY = 16
+#: The share of a core each worker gets in the budgeted runs: two workers take 0.8 of the
+#: machine's two cores, leaving the rest to the database server and the load generator.
+WORKER_BUDGET = 0.4
 MIXES: tuple[tuple[str, Measure, int], ...] = (
     ("issuance", measure_issuances, 300),
     ("verification", measure_verifications, 300),
@@ -44,6 +54,8 @@ class CapacityResult:
     database: str
     workers: int
     load: LoadResult
+    #: each worker's CPU budget in cores, or None where the workers ran free
+    budget: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,45 +91,93 @@ def _worker_pids(server_pid: int, workers: int) -> list[int]:
     return sorted(found)
 
 
-def run(
-    databases: dict[str, str | None],
-) -> tuple[list[CapacityResult], list[WorkerMemory]]:
+@dataclass(frozen=True)
+class Capacity:
+    results: list[CapacityResult]
+    memory: list[WorkerMemory]
+    #: why workers could not be held to a CPU budget here, if they could not
+    budget_unavailable: str | None
+
+
+def run(databases: dict[str, str | None]) -> Capacity:
     results: list[CapacityResult] = []
     memory: list[WorkerMemory] = []
-    for database, server_url in databases.items():
-        for workers in (1, 2):
-            with tempfile.TemporaryDirectory(prefix="idwallet-capacity-") as directory:
-                var_dir = Path(directory)
-                url = fresh_postgres_database(server_url) if server_url else None
-                env = {**_database_env(url), "IDWALLET_WORKERS": str(workers)}
-                subprocess.run(
-                    [sys.executable, "-m", "app.cli", "migrate"],
-                    cwd=ROOT,
-                    check=True,
-                    capture_output=True,
-                    env=idwallet_env(var_dir, **env),
-                )
-                failure: Exception | None = None
-                with running_server(var_dir, **env) as server:
-                    try:
-                        for mix, measure, count in MIXES:
+    budget_unavailable = why_no_budget()
+    budgets = (None,) if budget_unavailable else (None, WORKER_BUDGET)
+    for budget in budgets:
+        for database, server_url in databases.items():
+            for workers in (1, 2):
+                loads, rss = _serve_and_measure(database, server_url, workers, budget)
+                results += [
+                    CapacityResult(mix, database, workers, load, budget) for mix, load in loads
+                ]
+                if budget is None:
+                    memory.append(WorkerMemory(database, workers, rss))
+    return Capacity(results, memory, budget_unavailable)
+
+
+def _serve_and_measure(
+    database: str, server_url: str | None, workers: int, budget: float | None
+) -> tuple[list[tuple[str, LoadResult]], tuple[float, ...]]:
+    """A fresh database and ``idwallet serve --workers N`` on it (each worker held to
+    ``budget`` cores where given), every mix measured; each worker's memory after."""
+    with tempfile.TemporaryDirectory(prefix="idwallet-capacity-") as directory:
+        var_dir = Path(directory)
+        url = fresh_postgres_database(server_url) if server_url else None
+        env = {**_database_env(url), "IDWALLET_WORKERS": str(workers)}
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "migrate"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            env=idwallet_env(var_dir, **env),
+        )
+        loads: list[tuple[str, LoadResult]] = []
+        failure: Exception | None = None
+        with running_server(var_dir, **env) as server:
+            pids = _worker_pids(server.process.pid, workers)
+            watch = CpuWatch(pids, database=server_url is not None)
+            with cpu_budget(pids, budget) if budget else nullcontext():
+                try:
+                    for mix, measure, count in MIXES:
+                        with watching(watch):
                             load = asyncio.run(
                                 measure(server.base_url, var_dir, database, CONCURRENCY, count)
                             )[0]
-                            results.append(CapacityResult(mix, database, workers, load))
-                    except RuntimeError as exc:
-                        failure = exc
-                    pids = _worker_pids(server.process.pid, workers)
-                    memory.append(WorkerMemory(database, workers, tuple(_rss_mib(p) for p in pids)))
-                if failure is not None:
-                    raise RuntimeError(
-                        f"{database}, {workers} workers: {failure}; the server said:\n"
-                        f"{server.output[-6000:]}"
-                    )
-    return results, memory
+                        loads.append((mix, load))
+                except RuntimeError as exc:
+                    failure = exc
+            rss = tuple(_rss_mib(p) for p in pids)
+        if failure is not None:
+            raise RuntimeError(
+                f"{database}, {workers} workers: {failure}; the server said:\n"
+                f"{server.output[-6000:]}"
+            )
+        return loads, rss
 
 
-def tables(results: list[CapacityResult], memory: list[WorkerMemory]) -> list[str]:
+def tables(capacity: Capacity) -> list[str]:
+    free = [r for r in capacity.results if r.budget is None]
+    lines = _throughput_table(free)
+    lines += ["", *_cpu_table(free), ""]
+    lines += [
+        "| database | workers | resident memory per worker after the run (MiB) |",
+        "| --- | ---: | --- |",
+    ]
+    for m in capacity.memory:
+        lines.append(
+            f"| {m.database} | {m.workers} | {', '.join(f'{v:,.0f}' for v in m.rss_mib)} |"
+        )
+    budgeted = [r for r in capacity.results if r.budget is not None]
+    lines += ["", f"Each worker held to {WORKER_BUDGET} of a core:", ""]
+    if capacity.budget_unavailable:
+        lines.append(f"Not measured: {capacity.budget_unavailable}.")
+    else:
+        lines += _throughput_table(budgeted)
+    return lines
+
+
+def _throughput_table(results: list[CapacityResult]) -> list[str]:
     lines = [
         "| mix | database | workers | per second | p50 ms | p95 ms | p99 ms | scaling 1 → 2 |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -134,13 +194,28 @@ def tables(results: list[CapacityResult], memory: list[WorkerMemory]) -> list[st
             f"| {r.load.percentile(0.5):,.1f} | {r.load.percentile(0.95):,.1f} "
             f"| {r.load.percentile(0.99):,.1f} | {scaling} |"
         )
-    lines += [
-        "",
-        "| database | workers | resident memory per worker after the run (MiB) |",
-        "| --- | ---: | --- |",
+    return lines
+
+
+def _cpu_table(results: list[CapacityResult]) -> list[str]:
+    """CPU milliseconds per operation by the workers, the database server (PostgreSQL;
+    on SQLite it runs inside the workers) and the load generator, how many cores were
+    busy, and what one worker does per second of its own core."""
+    lines = [
+        "| mix | database | workers | worker CPU ms/op | database CPU ms/op"
+        " | load generator CPU ms/op | cores busy | per worker core, per second |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for m in memory:
+    for r in results:
+        cpu = r.load.cpu
+        if cpu is None:
+            continue
+        per_op = 1000 / r.load.completed
+        busy = (cpu.workers + cpu.database + cpu.load_generator) / r.load.seconds
+        database = f"{cpu.database * per_op:.2f}" if r.database != "SQLite" else "(in workers)"
         lines.append(
-            f"| {m.database} | {m.workers} | {', '.join(f'{v:,.0f}' for v in m.rss_mib)} |"
+            f"| {r.mix} | {r.database} | {r.workers} | {cpu.workers * per_op:.2f} "
+            f"| {database} | {cpu.load_generator * per_op:.2f} | {busy:.2f} "
+            f"| {r.load.completed / cpu.workers:,.0f} |"
         )
     return lines

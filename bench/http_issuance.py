@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.cpu_time import CpuUse, current_watch
 from bench.http_client import Connection
 from bench.national_id import SUBJECT
 from core.jose.jws import sign_compact
@@ -39,6 +40,7 @@ class LoadResult:
     completed: int
     seconds: float
     latencies: list[float]
+    cpu: CpuUse | None = None
 
     @property
     def per_second(self) -> float:
@@ -111,10 +113,18 @@ async def _issue(connection: Connection, audience: str, code: str, holder: Softw
         raise RuntimeError(f"issuance failed: {response.body[:200]!r}")
 
 
+@dataclass(frozen=True)
+class Driven:
+    seconds: float
+    latencies: list[float]
+    cpu: CpuUse | None
+
+
 async def _drive(
     count: int, connections: list[Connection], one: Callable[[Connection, int], Awaitable[None]]
-) -> tuple[float, list[float]]:
-    """Each virtual wallet takes the next piece of work and runs it on its own connection."""
+) -> Driven:
+    """Each virtual wallet takes the next piece of work and runs it on its own connection;
+    where a caller watches CPU time, the section's CPU use is measured too."""
     latencies: list[float] = []
     queue = iter(range(count))
 
@@ -124,9 +134,12 @@ async def _drive(
             await one(connection, index)
             latencies.append(time.perf_counter() - started)
 
+    watch = current_watch()
+    before = watch.snapshot() if watch else None
     started = time.perf_counter()
     await asyncio.gather(*(wallet(c) for c in connections))
-    return time.perf_counter() - started, latencies
+    seconds = time.perf_counter() - started
+    return Driven(seconds, latencies, watch.since(before) if watch and before else None)
 
 
 async def measure_issuances(
@@ -150,8 +163,8 @@ async def measure_issuances(
 
     try:
         await _drive(concurrency * 2, connections, health)  # open and warm the connections
-        seconds, latencies = await _drive(count, connections, issuance)
-        trivial_seconds, trivial_latencies = await _drive(count * 10, connections, health)
+        measured = await _drive(count, connections, issuance)
+        trivial = await _drive(count * 10, connections, health)
     finally:
         for connection in connections:
             await connection.close()
@@ -161,11 +174,12 @@ async def measure_issuances(
             database,
             concurrency,
             count,
-            seconds,
-            latencies,
+            measured.seconds,
+            measured.latencies,
+            cpu=measured.cpu,
         ),
         LoadResult(
-            "GET /health", database, concurrency, count * 10, trivial_seconds, trivial_latencies
+            "GET /health", database, concurrency, count * 10, trivial.seconds, trivial.latencies
         ),
     ]
 

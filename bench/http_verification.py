@@ -120,8 +120,8 @@ async def measure_verifications(
     try:
         await _drive(concurrency * 2, connections, health)  # open and warm the connections
         await _drive(1, connections[:1], verification)  # the status list, fetched and cached
-        seconds, latencies = await _drive(count, connections, verification)
-        trivial_seconds, trivial_latencies = await _drive(count * 10, connections, health)
+        measured = await _drive(count, connections, verification)
+        trivial = await _drive(count * 10, connections, health)
     finally:
         for connection in connections:
             await connection.close()
@@ -131,11 +131,12 @@ async def measure_verifications(
             database,
             concurrency,
             count,
-            seconds,
-            latencies,
+            measured.seconds,
+            measured.latencies,
+            cpu=measured.cpu,
         ),
         LoadResult(
-            "GET /health", database, concurrency, count * 10, trivial_seconds, trivial_latencies
+            "GET /health", database, concurrency, count * 10, trivial.seconds, trivial.latencies
         ),
     ]
 

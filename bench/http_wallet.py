@@ -114,31 +114,32 @@ async def measure_presentations(
 
     try:
         await _drive(concurrency * 2, connections, health)
-        seconds, latencies = await _drive(count, connections, presentation)
-        trivial_seconds, trivial_latencies = await _drive(count * 10, connections, health)
+        measured = await _drive(count, connections, presentation)
+        trivial = await _drive(count * 10, connections, health)
         results = [
             LoadResult(
                 "complete presentation (scan + consent + submit)",
                 database,
                 concurrency,
                 count,
-                seconds,
-                latencies,
+                measured.seconds,
+                measured.latencies,
+                cpu=measured.cpu,
             ),
             LoadResult(
-                "GET /health", database, concurrency, count * 10, trivial_seconds, trivial_latencies
+                "GET /health", database, concurrency, count * 10, trivial.seconds, trivial.latencies
             ),
         ]
         if concurrency == 1:
-            list_seconds, list_latencies = await _drive(50, connections, listing)
+            listed = await _drive(50, connections, listing)
             results.append(
                 LoadResult(
                     f"list {LISTED_CREDENTIALS} credentials (with live status)",
                     database,
                     1,
                     50,
-                    list_seconds,
-                    list_latencies,
+                    listed.seconds,
+                    listed.latencies,
                 )
             )
     finally:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import cryptography
 
-from bench.capacity import CapacityResult, WorkerMemory
+from bench.capacity import Capacity
 from bench.capacity import tables as capacity_tables
 from bench.http_issuance import LoadResult, latency_table
 from bench.measure import Measurement
@@ -63,7 +63,7 @@ def render(
     http: list[LoadResult],
     verification: list[LoadResult],
     wallet: list[LoadResult],
-    capacity: tuple[list[CapacityResult], list[WorkerMemory]] | None = None,
+    capacity: Capacity | None = None,
     scale: list[ScaleResult] | None = None,
 ) -> str:
     lines = [
@@ -187,15 +187,26 @@ def render(
             "",
             "## Capacity: one worker and two",
             "",
-            "`idwallet serve --workers N` on a freshly migrated database, nothing pinned: the",
-            "workers and the load generator share this machine's two CPUs (the generator alone",
-            "takes most of one, so two workers cannot double here; on a host of their own they",
-            "scale with cores, as they share nothing but the database). 16 concurrent clients",
+            "`idwallet serve --workers N` on a freshly migrated database, 16 concurrent clients",
             "per mix: complete issuances, complete verifications and complete presentations",
-            "through the mobile API, as described above. Memory is each worker's resident set",
+            "through the mobile API, as described above.",
+            "",
+            "First with nothing pinned: the workers, PostgreSQL and the load generator share",
+            "this machine's two cores, so a second worker finds no idle core to use and",
+            "throughput stays where it was. The CPU table shows why and what a worker costs:",
+            "CPU milliseconds per operation of the workers, the database server and the load",
+            "generator (from /proc), how many cores were busy, and what one worker does per",
+            "second of a core of its own. A worker's cost per operation is about the same with",
+            "two workers as with one: they share nothing but the database. On SQLite two workers",
+            "keep only one core busy, as SQLite takes one writer at a time: it is the single-node",
+            "default, PostgreSQL the production database. Memory is each worker's resident set",
             "after all three mixes.",
             "",
-            *capacity_tables(*capacity),
+            "Then each worker is held to a fixed CPU budget (a cgroup CPU quota of its own), so",
+            "that one worker and two each find the cores they need while PostgreSQL and the",
+            "load generator keep the rest: the scaling a host with a core per worker gets.",
+            "",
+            *capacity_tables(capacity),
         ]
     if scale is not None:
         lines += [
