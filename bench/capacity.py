@@ -41,6 +41,9 @@ CONCURRENCY = 16
 #: The share of a core each worker gets in the budgeted runs: two workers take 0.8 of the
 #: machine's two cores, leaving the rest to the database server and the load generator.
 WORKER_BUDGET = 0.4
+#: Budgeted runs alternate one worker and two this many times; the best of each counts,
+#: so a passing disturbance of this shared machine (a checkpoint, a neighbour) does not.
+BUDGET_ROUNDS = 2
 MIXES: tuple[tuple[str, Measure, int], ...] = (
     ("issuance", measure_issuances, 300),
     ("verification", measure_verifications, 300),
@@ -102,17 +105,25 @@ class Capacity:
 def run(databases: dict[str, str | None]) -> Capacity:
     results: list[CapacityResult] = []
     memory: list[WorkerMemory] = []
+    for database, server_url in databases.items():
+        for workers in (1, 2):
+            loads, rss = _serve_and_measure(database, server_url, workers, None)
+            results += [CapacityResult(mix, database, workers, load) for mix, load in loads]
+            memory.append(WorkerMemory(database, workers, rss))
     budget_unavailable = why_no_budget()
-    budgets = (None,) if budget_unavailable else (None, WORKER_BUDGET)
-    for budget in budgets:
-        for database, server_url in databases.items():
-            for workers in (1, 2):
-                loads, rss = _serve_and_measure(database, server_url, workers, budget)
-                results += [
-                    CapacityResult(mix, database, workers, load, budget) for mix, load in loads
-                ]
-                if budget is None:
-                    memory.append(WorkerMemory(database, workers, rss))
+    if budget_unavailable is None:
+        budgeted: dict[tuple[str, str, int], CapacityResult] = {}
+        for _ in range(BUDGET_ROUNDS):
+            for database, server_url in databases.items():
+                for workers in (1, 2):
+                    loads, _ = _serve_and_measure(database, server_url, workers, WORKER_BUDGET)
+                    for mix, load in loads:
+                        best = budgeted.get((mix, database, workers))
+                        if best is None or load.per_second > best.load.per_second:
+                            budgeted[mix, database, workers] = CapacityResult(
+                                mix, database, workers, load, WORKER_BUDGET
+                            )
+        results += budgeted.values()
     return Capacity(results, memory, budget_unavailable)
 
 
@@ -173,7 +184,7 @@ def tables(capacity: Capacity) -> list[str]:
     if capacity.budget_unavailable:
         lines.append(f"Not measured: {capacity.budget_unavailable}.")
     else:
-        lines += _throughput_table(budgeted)
+        lines += [*_throughput_table(budgeted), "", *_cpu_table(budgeted)]
     return lines
 
 

@@ -205,6 +205,7 @@ def render(
             "Then each worker is held to a fixed CPU budget (a cgroup CPU quota of its own), so",
             "that one worker and two each find the cores they need while PostgreSQL and the",
             "load generator keep the rest: the scaling a host with a core per worker gets.",
+            "One worker and two take turns twice; the better run of each counts.",
             "",
             *capacity_tables(capacity),
         ]
