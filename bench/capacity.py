@@ -214,8 +214,9 @@ def _cpu_table(results: list[CapacityResult]) -> list[str]:
     busy, and what one worker does per second of its own core."""
     lines = [
         "| mix | database | workers | worker CPU ms/op | database CPU ms/op"
-        " | load generator CPU ms/op | cores busy | per worker core, per second |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | load generator CPU ms/op | cores busy | per worker core, per second"
+        " | workers' shares of their CPU |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         cpu = r.load.cpu
@@ -227,6 +228,7 @@ def _cpu_table(results: list[CapacityResult]) -> list[str]:
         lines.append(
             f"| {r.mix} | {r.database} | {r.workers} | {cpu.workers * per_op:.2f} "
             f"| {database} | {cpu.load_generator * per_op:.2f} | {busy:.2f} "
-            f"| {r.load.completed / cpu.workers:,.0f} |"
+            f"| {r.load.completed / cpu.workers:,.0f} "
+            f"| {' / '.join(f'{share:.0%}' for share in cpu.worker_shares)} |"
         )
     return lines

@@ -25,6 +25,8 @@ class CpuUse:
     workers: float
     database: float
     load_generator: float
+    #: each worker's share of ``workers``, in the order of their pids
+    worker_shares: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,15 @@ class CpuWatch:
 
     def since(self, before: _Snapshot) -> CpuUse:
         after = self.snapshot()
+        workers = _grown(before.workers, after.workers)
         return CpuUse(
-            _grown(before.workers, after.workers),
+            workers,
             _grown(before.database, after.database),
             after.load_generator - before.load_generator,
+            tuple(
+                (after.workers[pid] - before.workers.get(pid, 0.0)) / workers if workers else 0.0
+                for pid in self._worker_pids
+            ),
         )
 
 
