@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.cpu_budget import cpu_budget, why_no_budget
-from bench.cpu_time import CpuWatch, watching
+from bench.cpu_time import CpuWatch, wait_until_idle, watching
 from bench.http_issuance import (
     LoadResult,
     Measure,
@@ -147,6 +147,7 @@ def _serve_and_measure(
         failure: Exception | None = None
         with running_server(var_dir, **env) as server:
             pids = _worker_pids(server.process.pid, workers)
+            wait_until_idle(pids)
             watch = CpuWatch(pids, database=server_url is not None)
             with cpu_budget(pids, budget) if budget else nullcontext():
                 try:

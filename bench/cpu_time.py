@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,8 +47,8 @@ class CpuWatch:
 
     def snapshot(self) -> _Snapshot:
         return _Snapshot(
-            {pid: _cpu_seconds(pid) for pid in self._worker_pids},
-            {pid: _cpu_seconds(pid) for pid in _postgres_pids()} if self._database else {},
+            {pid: cpu_seconds(pid) for pid in self._worker_pids},
+            {pid: cpu_seconds(pid) for pid in _postgres_pids()} if self._database else {},
             _own_cpu_seconds(),
         )
 
@@ -87,13 +88,28 @@ def _grown(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system time of one process (fields 14 and 15 of ``/proc/<pid>/stat``)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def wait_until_idle(pids: list[int], *, timeout: float = 60.0) -> None:
+    """Until every process has used no CPU for a moment: a worker that answers nothing yet
+    is still starting (importing, certifying keys), and connections opened meanwhile would
+    all land on the workers that are up, and stay there."""
+    deadline = time.monotonic() + timeout
+    before = {pid: cpu_seconds(pid) for pid in pids}
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = {pid: cpu_seconds(pid) for pid in pids}
+        if all(after[pid] - before[pid] < 0.02 for pid in pids):
+            return
+        before = after
+    raise RuntimeError(f"workers {pids} did not settle within {timeout:.0f} s")
 
 
 def _own_cpu_seconds() -> float:
