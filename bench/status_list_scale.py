@@ -17,7 +17,6 @@ a real database (SQLite and PostgreSQL, migrated to head), measured empty and ag
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import secrets
 import sqlite3
@@ -25,7 +24,6 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -43,11 +41,12 @@ from core.keys.signer import SoftwareSigner
 from core.status_list.bits import StatusList
 from core.storage.driver import is_postgresql, postgres_connection
 from core.storage.engine import create_engine, session_factory
-from issuers.domain import CredentialSelector, IssuedCredential
+from issuers.domain import CredentialSelector
 from issuers.services.publish_status_list import signed_status_list
 from issuers.storage.postgres_issuance import PostgresIssuanceStatements
 from issuers.storage.sql import SqlCredentialLedger
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
+from tests.support.ledger_rows import credential_row
 
 SIZE = 10_000_000
 LOADED = 1_000_000
@@ -87,20 +86,7 @@ class ScaleResult:
 
 
 def _credential(index: int, status: int = 0) -> dict[str, Any]:
-    row = IssuedCredential(
-        credential_id=uuid.uuid4().hex,
-        issuer_id=ISSUER,
-        offer_id="bench",
-        subject_id="bench",
-        configuration_id="national_id",
-        status_list_id=LIST_ID,
-        status_index=index,
-        status=status,
-        issued_at=0.0,
-        expires_at=0.0,
-        notification_id="bench",
-    )
-    return {**dataclasses.asdict(row), "notification_event": None}
+    return credential_row(ISSUER, LIST_ID, index, status)
 
 
 @asynccontextmanager

@@ -4,35 +4,20 @@ status, and nothing of VALID credentials or of other lists."""
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.storage.engine import session_factory
-from issuers.domain import IssuedCredential
 from issuers.storage.sql import SqlCredentialLedger
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
+from tests.support.ledger_rows import credential_row
 
 STATUSES = {0: [3, 70, 900], 1: [0, 5, 4095, 1 << 20], 2: [7, 77777]}
 
 
 def _credential(list_id: str, index: int, status: int) -> dict[str, Any]:
-    row = IssuedCredential(
-        credential_id=uuid.uuid4().hex,
-        issuer_id="civil-registry",
-        offer_id="offer",
-        subject_id="citizen",
-        configuration_id="national_id",
-        status_list_id=list_id,
-        status_index=index,
-        status=status,
-        issued_at=0.0,
-        expires_at=0.0,
-        notification_id=uuid.uuid4().hex,
-    )
-    return {**dataclasses.asdict(row), "notification_event": None}
+    return credential_row("civil-registry", list_id, index, status)
 
 
 async def test_flagged_indices_of_one_list_grouped_by_status(engine: AsyncEngine) -> None:
