@@ -19,6 +19,7 @@ from app import create_app
 from app.settings import Settings
 from core.encoding import b64url_decode, b64url_encode
 from core.keys.signer import SoftwareSigner
+from tests.issuers.concurrent_client import concurrent_client, national_id_offer
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
@@ -113,33 +114,8 @@ def test_I07_attempt_limit_sequential_and_across_a_restart(
 
 @pytest.fixture
 async def async_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=PUBLIC_BASE_URL
-        ) as client,
-    ):  # type: ignore[attr-defined]
+    async with concurrent_client(create_app(settings)) as client:
         yield client
-
-
-async def _async_offer(
-    client: httpx.AsyncClient, settings: Settings, *, tx_code: bool
-) -> tuple[str, str | None]:
-    key = json.loads((settings.var_dir / "operator-keys.json").read_text())["civil-registry"]
-    response = await client.post(
-        "/issuers/civil-registry/offers",
-        json={
-            "subject_id": "s",
-            "credential_configuration_id": "national_id",
-            "claims": CITIZEN,
-            "tx_code": tx_code,
-        },
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    created = response.json()
-    offer = created["credential_offer"]
-    return _code(offer), created["tx_code"]
 
 
 async def test_I02_fifty_parallel_redemptions_one_winner(
@@ -147,7 +123,7 @@ async def test_I02_fifty_parallel_redemptions_one_winner(
 ) -> None:
     """Also SECURITY-CASES F03, on SQLite and PostgreSQL."""
     for _ in range(3):
-        code, _ = await _async_offer(async_client, settings, tx_code=False)
+        code, _ = await national_id_offer(async_client, settings, subject_id="s", tx_code=False)
         responses = await asyncio.gather(
             *(async_client.post(TOKEN, data=_token_form(code)) for _ in range(50))
         )
@@ -160,7 +136,7 @@ async def test_I07_twenty_parallel_wrong_codes_never_exceed_the_limit(
     async_client: httpx.AsyncClient, settings: Settings
 ) -> None:
     """Also SECURITY-CASES F04 (the restart part: the sequential I07 test above)."""
-    code, tx_code = await _async_offer(async_client, settings, tx_code=True)
+    code, tx_code = await national_id_offer(async_client, settings, subject_id="s", tx_code=True)
     assert tx_code is not None
     wrong = "000000" if tx_code != "000000" else "111111"
     responses = await asyncio.gather(
