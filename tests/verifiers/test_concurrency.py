@@ -1,5 +1,6 @@
 """Single use under concurrency, on SQLite and PostgreSQL: of many wallets fetching the same
-request object, exactly one gets it; of many identical answers, exactly one is accepted
+request object, exactly one gets it; of many identical answers, exactly one is accepted; of
+many exchanges of one same-device response code, exactly one releases the result
 (SECURITY-CASES F11, with V19 for the sequential replay)."""
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from urllib.parse import urlsplit
 import httpx
 from litestar.testing import TestClient
 
-from tests.verifiers.presenter import create_request, fetch_request, present, transaction_status
+from tests.verifiers.presenter import (
+    create_request,
+    fetch_request,
+    present,
+    respond,
+    transaction_status,
+)
 from tests.verifiers.test_presentation import issued
 
 CONCURRENT = 12
@@ -47,3 +54,19 @@ def test_one_answer_accepted(client: TestClient[Any]) -> None:
     assert sorted(r.status_code for r in responses) == [200] + [400] * (CONCURRENT - 1)
     status = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
     assert status["status"] == "verified"
+
+
+def test_response_code_released_once(client: TestClient[Any]) -> None:
+    credential, holder = issued(client)
+    created = create_request(client, "bar-age-check", template="age_over_18", same_device=True)
+    request = fetch_request(client, created["uri"])
+    answer = present(credential, holder, request, {"age_over_18": True})
+    response = respond(client, request, {"national_id": [answer]})
+    assert response.status_code == 200, response.text
+    response_code = response.json()["redirect_uri"].partition("#response_code=")[2]
+    release = f"/verifiers/bar-age-check/presentations/{created['transaction_id']}/release"
+    body = {"response_code": response_code, "session_token": created["session_token"]}
+    responses = _run(client, lambda http: http.post(release, json=body))
+    assert sorted(r.status_code for r in responses) == [200] + [403] * (CONCURRENT - 1)
+    released = next(r for r in responses if r.status_code == 200).json()
+    assert released["result"]["credentials"]["national_id"][0]["claims"] == {"age_over_18": True}
