@@ -19,11 +19,13 @@ from app import create_app
 from app.settings import Settings
 from core.encoding import b64url_decode, b64url_encode
 from core.keys.signer import SoftwareSigner
+from issuers.services.context import IssuancePolicy
 from tests.issuers.concurrent_client import concurrent_client, national_id_offer
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
 from tests.issuers.wallet import PRE_AUTHORIZED_GRANT, Wallet, proof, read_offer
+from tests.support.invariants import count_rows
 
 ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
 TOKEN = "/issuers/civil-registry/token"
@@ -132,22 +134,35 @@ async def test_I02_fifty_parallel_redemptions_one_winner(
         assert all(r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
 
 
-async def test_I07_twenty_parallel_wrong_codes_never_exceed_the_limit(
-    async_client: httpx.AsyncClient, settings: Settings
+async def test_I07_twenty_parallel_wrong_codes_never_exceed_the_limit_across_a_restart(
+    settings: Settings,
 ) -> None:
-    """Also SECURITY-CASES F04 (the restart part: the sequential I07 test above)."""
-    code, tx_code = await national_id_offer(async_client, settings, subject_id="s", tx_code=True)
-    assert tx_code is not None
-    wrong = "000000" if tx_code != "000000" else "111111"
-    responses = await asyncio.gather(
-        *(async_client.post(TOKEN, data=_token_form(code, wrong)) for _ in range(20))
+    """Also SECURITY-CASES F04: twenty wrong codes in parallel against a limit of five, the
+    app restarted after the first three. The right code after the fifth wrong one is refused,
+    which a counter kept in process memory (reset by the restart) would have let through."""
+
+    async def wrong_codes(client: httpx.AsyncClient, code: str, wrong: str, count: int) -> None:
+        responses = await asyncio.gather(
+            *(client.post(TOKEN, data=_token_form(code, wrong)) for _ in range(count))
+        )
+        assert all(r.status_code == 400 for r in responses), [r.text for r in responses]
+        assert all(r.json()["error"] == "invalid_grant" for r in responses)
+
+    async with concurrent_client(create_app(settings)) as first:
+        code, tx_code = await national_id_offer(first, settings, subject_id="s", tx_code=True)
+        assert tx_code is not None
+        wrong = "000000" if tx_code != "000000" else "111111"
+        await wrong_codes(first, code, wrong, 3)
+    async with concurrent_client(create_app(settings)) as restarted:
+        await wrong_codes(restarted, code, wrong, 2)
+        late = await restarted.post(TOKEN, data=_token_form(code, tx_code))
+        assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+        await wrong_codes(restarted, code, wrong, 15)
+    attempts = count_rows(
+        settings.database_url,
+        "SELECT max(tx_code_attempts) FROM issuer_offers WHERE tx_code_hash IS NOT NULL",
     )
-    assert all(r.status_code == 400 and r.json()["error"] == "invalid_grant" for r in responses)
-    late = await async_client.post(TOKEN, data=_token_form(code, tx_code))
-    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
-    context = async_client._transport.app.state.issuers  # type: ignore[attr-defined]
-    offers = await context.offers.for_subject("civil-registry", "s")
-    assert max(o.tx_code_attempts for o in offers) == context.policy.tx_code_max_attempts
+    assert attempts == IssuancePolicy().tx_code_max_attempts
 
 
 class _Session:
