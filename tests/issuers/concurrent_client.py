@@ -3,7 +3,6 @@ requests at once, and the agency's offer over that client."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +14,7 @@ from app.settings import Settings
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.wallet import PRE_AUTHORIZED_GRANT
+from tests.support.write_load import operator_headers
 
 
 @asynccontextmanager
@@ -33,7 +33,6 @@ async def national_id_offer(
     client: httpx.AsyncClient, settings: Settings, *, subject_id: str, tx_code: bool
 ) -> tuple[str, str | None]:
     """The civil registry's offer of a national ID: its pre-authorized code and tx_code."""
-    key = json.loads((settings.var_dir / "operator-keys.json").read_text())["civil-registry"]
     response = await client.post(
         "/issuers/civil-registry/offers",
         json={
@@ -42,7 +41,7 @@ async def national_id_offer(
             "claims": CITIZEN,
             "tx_code": tx_code,
         },
-        headers={"Authorization": f"Bearer {key}"},
+        headers=operator_headers(settings.var_dir, "civil-registry"),
     )
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()

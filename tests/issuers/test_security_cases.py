@@ -123,7 +123,7 @@ async def async_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def test_I02_fifty_parallel_redemptions_one_winner(
     async_client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    """Also SECURITY-CASES F03, on SQLite and PostgreSQL."""
+    """On SQLite and PostgreSQL; SECURITY-CASES F03 in full is test_code_redemption_races."""
     for _ in range(3):
         code, _ = await national_id_offer(async_client, settings, subject_id="s", tx_code=False)
         responses = await asyncio.gather(
