@@ -108,8 +108,8 @@ class OperatorOfferController(Controller):
             raise Problem(400, "Bad Request", str(exc)) from None
         offer = created.offer
         images = _qr(offer.offer_id, created.offer_uri)
-        base = f"{request.base_url}".rstrip("/")
-        qr_base = f"{base}/issuers/{issuer_id}/offers/{offer.offer_id}"
+        # Built from the configured public URL, never from the request's Host header.
+        qr_base = f"{context.public_base_url}/issuers/{issuer_id}/offers/{offer.offer_id}"
         return Response(
             {
                 "offer_id": offer.offer_id,

@@ -460,3 +460,21 @@ def test_a_used_offer_is_invalid_grant_whatever_the_tx_code(client: TestClient[A
     # No longer "needs its tx_code" nor "has none": the code is simply spent.
     _error(client.post(TOKEN, data=_token_form(_code(offer))), 400, "invalid_grant")
     _error(client.post(TOKEN, data=_token_form(_code(offer), tx_code)), 400, "invalid_grant")
+
+
+def test_offer_qr_urls_are_built_from_the_public_base_url_not_the_host_header(
+    client: TestClient[Any],
+) -> None:
+    """A forged ``Host`` must not put an attacker's origin into the URLs a desk prints."""
+    settings = client.app.state.deployment.settings
+    keys = json.loads((settings.var_dir / "operator-keys.json").read_text())
+    created = client.post(
+        "/issuers/civil-registry/offers",
+        json={"subject_id": "s", "credential_configuration_id": "national_id", "claims": CITIZEN},
+        headers={"Authorization": f"Bearer {keys['civil-registry']}", "Host": "evil.example"},
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    urls = [body["qr"]["svg_url"], body["qr"]["png_url"], body["credential_offer_uri"]]
+    assert all(url.startswith(f"{PUBLIC_BASE_URL}/issuers/civil-registry/") for url in urls)
+    assert "evil.example" not in created.text
