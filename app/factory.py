@@ -26,7 +26,7 @@ from app.errors import (
 )
 from app.health import HealthController
 from app.observability import configure_logging, correlation, prometheus_config
-from app.operator_keys import OperatorKeyring, load_operator_keys
+from app.operator_keys import keyrings
 from app.settings import Settings
 from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from app.verifier_wiring import verifier_role
@@ -142,11 +142,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 verifier_role(app, settings, deployment) as verifiers,
                 wallet_role(app, settings, deployment),
             ):
-                keyring = OperatorKeyring(
-                    load_operator_keys(settings, [*agencies, *verifiers.parties])
+                app.state.operator_access, app.state.counter_access = keyrings(
+                    settings, list(agencies), list(verifiers.parties)
                 )
-                app.state.operator_access = keyring
-                app.state.counter_access = keyring
                 yield
         finally:
             await deployment.close()

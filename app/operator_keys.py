@@ -44,6 +44,25 @@ def load_operator_keys(settings: Settings, issuer_ids: list[str]) -> dict[str, s
     return keys
 
 
+def keyrings(
+    settings: Settings, issuer_ids: list[str], verifier_ids: list[str]
+) -> tuple[OperatorKeyring, OperatorKeyring]:
+    """The agencies' operator keyring and the counters' keyring, kept apart: a key opens
+    only the tenants of its own kind. Both live in one file keyed by tenant id, so an agency
+    and a counter of the same id would share a key; that stops start-up."""
+    shared = sorted(set(issuer_ids) & set(verifier_ids))
+    if shared:
+        raise SettingsError(
+            f"an agency and a counter may not share an id: {', '.join(shared)}"
+            " (rename one in issuers/catalog or verifiers/catalog)"
+        )
+    keys = load_operator_keys(settings, [*issuer_ids, *verifier_ids])
+    return (
+        OperatorKeyring({i: keys[i] for i in issuer_ids}),
+        OperatorKeyring({v: keys[v] for v in verifier_ids}),
+    )
+
+
 class OperatorKeyring:
     """The issuer role's ``OperatorAccess`` port: keys compared by hash, in constant time."""
 
