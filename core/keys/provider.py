@@ -4,6 +4,10 @@ and how verifiers find public keys by ``kid``.
 The software provider keeps private keys wrapped by a KEK in a ``KeyRecords`` store and
 unwraps them on first use. Rotation creates a new active key and retires the old one;
 retired keys stay resolvable by ``kid`` so that what they signed keeps verifying.
+
+An owner has at most one active key, whatever the number of workers: the first key and
+every rotation are single-winner writes of the store (a unique index on the active key in
+SQL), and a worker that loses takes the winner's key.
 """
 
 from __future__ import annotations
@@ -39,15 +43,21 @@ class KeyRecord:
 class KeyRecords(Protocol):
     """Storage port for wrapped keys (SQL in ``core.storage``, memory for unit tests)."""
 
-    async def add(self, record: KeyRecord) -> None: ...
+    async def add_active(self, record: KeyRecord) -> bool:
+        """Store ``record`` as its owner's active key unless the owner has one already
+        (or the ``kid`` is taken): False then, and nothing is stored."""
+        ...
+
+    async def replace_active(self, record: KeyRecord, at: float) -> bool:
+        """In one step, retire the owner's active key at ``at`` and store ``record`` as
+        the active one; False (and nothing changed) when a concurrent replacement won."""
+        ...
 
     async def by_kid(self, kid: str) -> KeyRecord | None: ...
 
     async def for_owner(self, owner: str) -> list[KeyRecord]:
         """All of the owner's keys, oldest first."""
         ...
-
-    async def retire(self, kid: str, at: float) -> None: ...
 
     async def set_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None: ...
 
@@ -66,6 +76,10 @@ class KeyProvider(KeyResolver, Protocol):
     async def public_jwks(self, owner: str) -> list[dict[str, str]]:
         """Public JWKs (with ``kid``/``alg``) of the owner's active and retired keys."""
         ...
+
+
+#: Concurrent rotations of one owner each retry on the key that won.
+ROTATION_ATTEMPTS = 5
 
 
 def _generate(alg: str) -> PrivateKey:
@@ -95,11 +109,11 @@ class SoftwareKeyProvider:
     def _context(kid: str, owner: str) -> str:
         return f"idwallet-signing-key:{owner}:{kid}"
 
-    async def create(self, owner: str) -> KeyRecord:
+    def _new_record(self, owner: str) -> KeyRecord:
         key = _generate(self._alg)
         jwk = public_jwk(key)
         kid = jwk_thumbprint(jwk)
-        record = KeyRecord(
+        return KeyRecord(
             kid=kid,
             owner=owner,
             alg=self._alg,
@@ -107,8 +121,6 @@ class SoftwareKeyProvider:
             wrapped_private_key=self._wrapper.wrap(key, context=self._context(kid, owner)),
             created_at=self._clock.now(),
         )
-        await self._records.add(record)
-        return record
 
     async def active_record(self, owner: str) -> KeyRecord | None:
         active = [r for r in await self._records.for_owner(owner) if r.retired_at is None]
@@ -126,15 +138,24 @@ class SoftwareKeyProvider:
         return cached
 
     async def signer(self, owner: str) -> Signer:
-        record = await self.active_record(owner) or await self.create(owner)
+        record = await self.active_record(owner)
+        if record is None:
+            candidate = self._new_record(owner)
+            # Several workers may get here at once on an empty database: one key wins.
+            if await self._records.add_active(candidate):
+                record = candidate
+            else:
+                record = await self.active_record(owner)
+                if record is None:
+                    raise RuntimeError(f"no active key for {owner} could be stored")
         return self._signer_for(record)
 
     async def rotate(self, owner: str) -> Signer:
-        previous = [r for r in await self._records.for_owner(owner) if r.retired_at is None]
-        record = await self.create(owner)
-        for old in previous:
-            await self._records.retire(old.kid, self._clock.now())
-        return self._signer_for(record)
+        for _ in range(ROTATION_ATTEMPTS):
+            record = self._new_record(owner)
+            if await self._records.replace_active(record, self._clock.now()):
+                return self._signer_for(record)
+        raise RuntimeError(f"the key of {owner} is being rotated by others; try again")
 
     async def attach_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None:
         await self._records.set_certificate_chain(kid, chain)
@@ -158,10 +179,22 @@ class InMemoryKeyRecords:
     def __init__(self) -> None:
         self._records: dict[str, KeyRecord] = {}
 
-    async def add(self, record: KeyRecord) -> None:
+    def _active(self, owner: str) -> list[KeyRecord]:
+        return [r for r in self._records.values() if r.owner == owner and r.retired_at is None]
+
+    async def add_active(self, record: KeyRecord) -> bool:
+        if record.kid in self._records or self._active(record.owner):
+            return False
+        self._records[record.kid] = replace(record, retired_at=None)
+        return True
+
+    async def replace_active(self, record: KeyRecord, at: float) -> bool:
         if record.kid in self._records:
-            raise ValueError(f"duplicate kid {record.kid}")
-        self._records[record.kid] = record
+            return False
+        for old in self._active(record.owner):
+            self._records[old.kid] = replace(old, retired_at=at)
+        self._records[record.kid] = replace(record, retired_at=None)
+        return True
 
     async def by_kid(self, kid: str) -> KeyRecord | None:
         return self._records.get(kid)
@@ -171,11 +204,6 @@ class InMemoryKeyRecords:
             (r for r in self._records.values() if r.owner == owner),
             key=lambda r: (r.created_at, r.kid),
         )
-
-    async def retire(self, kid: str, at: float) -> None:
-        record = self._records.get(kid)
-        if record is not None and record.retired_at is None:
-            self._records[kid] = replace(record, retired_at=at)
 
     async def set_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None:
         record = self._records.get(kid)

@@ -1,8 +1,17 @@
-"""SQL implementation of the ``KeyRecords`` port: wrapped signing keys by ``kid``."""
+"""SQL implementation of the ``KeyRecords`` port: wrapped signing keys by ``kid``.
+
+A partial unique index allows one active (unretired) key per owner, so a first key and a
+rotation are single-winner however many workers attempt them at once: the insert of the
+new active key is ``ON CONFLICT DO NOTHING`` and its row count decides.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Float, LargeBinary, String, Text, select, update
+from typing import Any
+
+from sqlalchemy import Float, Index, LargeBinary, String, Text, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,6 +22,15 @@ from core.storage.base import Base
 
 class SigningKeyRow(Base):
     __tablename__ = "signing_keys"
+    __table_args__ = (
+        Index(
+            "uq_signing_keys_active_owner",
+            "owner",
+            unique=True,
+            sqlite_where=text("retired_at IS NULL"),
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
 
     kid: Mapped[str] = mapped_column(String(128), primary_key=True)
     owner: Mapped[str] = mapped_column(String(200), index=True)
@@ -37,24 +55,49 @@ def _to_record(row: SigningKeyRow) -> KeyRecord:
     )
 
 
+class _RotationLost(Exception):
+    """Another rotation's key became active first."""
+
+
+async def _insert_active(session: AsyncSession, record: KeyRecord) -> bool:
+    values = {
+        "kid": record.kid,
+        "owner": record.owner,
+        "alg": record.alg,
+        "public_jwk": json_dumps(record.public_jwk),
+        "wrapped_private_key": record.wrapped_private_key,
+        "created_at": record.created_at,
+        "retired_at": None,
+        "certificate_chain": json_dumps(list(record.certificate_chain)),
+    }
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    result = await session.execute(insert(SigningKeyRow).values(values).on_conflict_do_nothing())
+    inserted: bool = result.rowcount == 1  # type: ignore[attr-defined]
+    return inserted
+
+
 class SqlKeyRecords:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def add(self, record: KeyRecord) -> None:
+    async def add_active(self, record: KeyRecord) -> bool:
         async with self._sessions.begin() as session:
-            session.add(
-                SigningKeyRow(
-                    kid=record.kid,
-                    owner=record.owner,
-                    alg=record.alg,
-                    public_jwk=json_dumps(record.public_jwk),
-                    wrapped_private_key=record.wrapped_private_key,
-                    created_at=record.created_at,
-                    retired_at=record.retired_at,
-                    certificate_chain=json_dumps(list(record.certificate_chain)),
+            return await _insert_active(session, record)
+
+    async def replace_active(self, record: KeyRecord, at: float) -> bool:
+        try:
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(SigningKeyRow)
+                    .where(SigningKeyRow.owner == record.owner, SigningKeyRow.retired_at.is_(None))
+                    .values(retired_at=at)
                 )
-            )
+                if not await _insert_active(session, record):
+                    raise _RotationLost(record.owner)  # rolls the retirement back
+        except _RotationLost:
+            return False
+        return True
 
     async def by_kid(self, kid: str) -> KeyRecord | None:
         async with self._sessions() as session:
@@ -76,14 +119,6 @@ class SqlKeyRecords:
                 select(SigningKeyRow.owner).distinct().order_by(SigningKeyRow.owner)
             )
             return list(rows)
-
-    async def retire(self, kid: str, at: float) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(SigningKeyRow)
-                .where(SigningKeyRow.kid == kid, SigningKeyRow.retired_at.is_(None))
-                .values(retired_at=at)
-            )
 
     async def set_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None:
         async with self._sessions.begin() as session:

@@ -77,15 +77,15 @@ async def test_without_the_anchor_key_nothing_is_certified(
         await deployment.close()
 
 
-async def test_a_key_another_worker_created_meanwhile_is_certified_too(
+async def test_a_key_another_worker_rotated_in_meanwhile_is_certified_too(
     settings: Settings,
 ) -> None:
-    """Two workers starting together both create the owner's first key; whichever is
+    """Another worker rotates the owner's key while this one certifies; whichever key is
     active afterwards comes back certified, whoever asks."""
     deployment = Deployment.open(settings)
     try:
         keys = deployment.keys
-        first = await keys.create("verifier:city-hall-counter")
+        first = await keys.signer("verifier:city-hall-counter")
         original_signer = keys.signer
         calls = 0
 
@@ -93,7 +93,7 @@ async def test_a_key_another_worker_created_meanwhile_is_certified_too(
             nonlocal calls
             calls += 1
             if calls == 2:  # between this worker's certification and its re-read
-                await keys.create(owner)
+                await keys.rotate(owner)
             return await original_signer(owner)
 
         keys.signer = signer_while_another_worker_creates  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from app.migrate import downgrade, upgrade
@@ -58,3 +58,32 @@ def test_downgrade_to_base_removes_every_table(migrated_url: str) -> None:
     assert _inspect(migrated_url, tables) == set()
     upgrade(migrated_url)
     assert "signing_keys" in _inspect(migrated_url, tables)
+
+
+def test_upgrade_keeps_only_the_newest_of_several_active_keys(migrated_url: str) -> None:
+    """Databases where two workers each created an owner's first key: 0007 retires all but
+    the newest before it enforces one active key per owner."""
+    downgrade(migrated_url, "0006")
+
+    def insert(connection: Connection) -> None:
+        for kid, owner, created in (("a", "o", 1.0), ("b", "o", 2.0), ("c", "p", 1.0)):
+            connection.execute(
+                text(
+                    "INSERT INTO signing_keys (kid, owner, alg, public_jwk, wrapped_private_key,"
+                    " created_at, retired_at, certificate_chain)"
+                    " VALUES (:kid, :owner, 'ES256', '{}', :blob, :created, NULL, '[]')"
+                ),
+                {"kid": kid, "owner": owner, "blob": b"x", "created": created},
+            )
+        connection.commit()
+
+    _inspect(migrated_url, insert)
+    upgrade(migrated_url)
+
+    def active(connection: Connection) -> list[Any]:
+        rows = connection.execute(
+            text("SELECT kid FROM signing_keys WHERE retired_at IS NULL ORDER BY kid")
+        )
+        return [row.kid for row in rows]
+
+    assert _inspect(migrated_url, active) == ["b", "c"]

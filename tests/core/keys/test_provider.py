@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from core.keys.provider import (
     UnknownKey,
 )
 from core.keys.wrapping import KeyUnwrapError, KeyWrapper
-from core.storage.engine import session_factory
+from core.storage.engine import create_engine, session_factory
 from core.storage.key_records import SqlKeyRecords
 from tests.conftest import backend_url, fresh_engine
 
@@ -117,8 +118,37 @@ def test_a_moved_wrapped_key_does_not_open() -> None:
         KeyWrapper(b"short")
 
 
-async def test_duplicate_kid_is_refused(records: KeyRecords) -> None:
+async def test_duplicate_kid_and_second_active_key_are_refused(records: KeyRecords) -> None:
     record = KeyRecord("k", "o", "ES256", {"kty": "EC"}, b"x" * 40, 1.0)
-    await records.add(record)
-    with pytest.raises(Exception):  # noqa: B017 - memory raises ValueError, SQL IntegrityError
-        await records.add(record)
+    assert await records.add_active(record)
+    assert not await records.add_active(record)
+    assert not await records.add_active(KeyRecord("k", "p", "ES256", {}, b"y" * 40, 2.0))
+    assert not await records.add_active(KeyRecord("k2", "o", "ES256", {}, b"y" * 40, 2.0))
+    assert [r.kid for r in await records.for_owner("o")] == ["k"]
+    assert await records.for_owner("p") == []
+
+
+async def test_first_key_is_single_winner_across_workers(database_url: str, kek: bytes) -> None:
+    """Eight workers (each its own engine and provider) ask for an owner's signer at once
+    on an empty database: one key is created and every worker signs with it; four
+    rotating at once leave exactly one active key."""
+    async with fresh_engine(database_url) as engine:
+        engines = [create_engine(database_url) for _ in range(8)]
+        try:
+            providers = [
+                SoftwareKeyProvider(SqlKeyRecords(session_factory(e)), KeyWrapper(kek))
+                for e in engines
+            ]
+            signers = await asyncio.gather(*(p.signer("issuer:race") for p in providers))
+            assert len({s.kid for s in signers}) == 1
+            rotated = await asyncio.gather(*(p.rotate("issuer:race") for p in providers[:4]))
+            assert len({s.kid for s in rotated}) == 4
+            owned = await SqlKeyRecords(session_factory(engine)).for_owner("issuer:race")
+            assert len(owned) == 5 and sum(r.retired_at is None for r in owned) == 1
+            active = next(r for r in owned if r.retired_at is None)
+            assert active.kid in {s.kid for s in rotated}
+            for provider in providers:
+                assert (await provider.signer("issuer:race")).kid == active.kid
+        finally:
+            for e in engines:
+                await e.dispose()
