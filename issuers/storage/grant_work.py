@@ -54,44 +54,64 @@ class IssuanceStatements(Protocol):
 
 
 @dataclasses.dataclass
-class _PlaceBlock:
+class PlaceBlock:
+    """Places reserved on one status list by one transaction."""
+
     list_id: str
     size: int
     remaining: int
 
 
+#: Committed blocks kept per agency; a few, so that concurrent issuances that each
+#: reserved one do not waste the others' remainders.
+MAX_BLOCKS = 8
+
+
 class StatusPlaces:
     """Places on each agency's current status list, reserved a block at a time: the
     list's shared counter is touched once per block, not once per credential, so
-    concurrent issuances do not queue on its row lock. A block a rolled-back transaction
-    reserved is forgotten with it."""
+    concurrent issuances do not queue on its row lock.
+
+    A block is shared only once the transaction that reserved it has committed: before
+    that, the reservation (and perhaps the list itself) may still be rolled back, by a
+    failing statement or a failing COMMIT, and a credential placed on it would point at a
+    list that is not counted, or does not exist."""
 
     def __init__(self, list_size: int = STATUS_LIST_SIZE) -> None:
-        self._blocks: dict[str, _PlaceBlock] = {}
+        self._blocks: dict[str, list[PlaceBlock]] = {}
         self.list_size = list_size
 
-    async def take(
-        self, statements: IssuanceStatements, issuer_id: str, count: int
-    ) -> tuple[str, int, bool]:
-        """``count`` places: (list id, size, whether a block was reserved just now)."""
-        block = self._blocks.get(issuer_id)
-        if block is not None and block.remaining >= count:
-            block.remaining -= count
-            return block.list_id, block.size, False
-        places = max(count, PLACE_BLOCK)
-        list_id, size = await _active_list(statements, issuer_id, places, block, self.list_size)
-        self._blocks[issuer_id] = _PlaceBlock(list_id, size, places - count)
-        return list_id, size, True
+    def take_committed(self, issuer_id: str, count: int) -> tuple[str, int] | None:
+        """``count`` places from a committed block (list id and size), if one has them."""
+        for block in self._blocks.get(issuer_id, ()):
+            if block.remaining >= count:
+                block.remaining -= count
+                return block.list_id, block.size
+        return None
 
-    def forget(self, issuer_id: str) -> None:
-        self._blocks.pop(issuer_id, None)
+    async def reserve(
+        self, statements: IssuanceStatements, issuer_id: str, count: int
+    ) -> PlaceBlock:
+        """A new block in the caller's transaction, ``count`` of its places taken."""
+        blocks = self._blocks.get(issuer_id)
+        hint = blocks[-1] if blocks else None
+        places = max(count, PLACE_BLOCK)
+        list_id, size = await _active_list(statements, issuer_id, places, hint, self.list_size)
+        return PlaceBlock(list_id, size, places - count)
+
+    def share(self, issuer_id: str, block: PlaceBlock) -> None:
+        """After its transaction committed: the rest of ``block`` for later issuances."""
+        blocks = [b for b in self._blocks.get(issuer_id, ()) if b.remaining > 0]
+        if block.remaining > 0:
+            blocks.append(block)
+        self._blocks[issuer_id] = blocks[-MAX_BLOCKS:]
 
 
 async def _active_list(
     statements: IssuanceStatements,
     issuer_id: str,
     places: int,
-    hint: _PlaceBlock | None,
+    hint: PlaceBlock | None,
     new_list_size: int,
 ) -> tuple[str, int]:
     """The agency's newest list with room (id and size), a new one of ``new_list_size``
@@ -134,11 +154,13 @@ class TransactionGrantWork:
         self._places = places
         self.grant = grant
         self.offer = offer
-        self.reserved_block = False
+        self._reserved: PlaceBlock | None = None
 
-    def rolled_back(self) -> None:
-        if self.reserved_block:
-            self._places.forget(self.grant.issuer_id)
+    def committed(self) -> None:
+        """The transaction committed: what is left of a block it reserved is shared."""
+        if self._reserved is not None:
+            self._places.share(self.grant.issuer_id, self._reserved)
+            self._reserved = None
 
     async def issue(
         self,
@@ -156,9 +178,11 @@ class TransactionGrantWork:
                 raise NonceReused(nonce_hash)
         if secrets.randbelow(SWEEP_ONE_IN) == 0:
             await statements.sweep_nonces(now)
-        list_id, size, self.reserved_block = await self._places.take(
-            statements, offer.issuer_id, count
-        )
+        taken = self._places.take_committed(offer.issuer_id, count)
+        if taken is None:
+            self._reserved = await self._places.reserve(statements, offer.issuer_id, count)
+            taken = self._reserved.list_id, self._reserved.size
+        list_id, size = taken
         notification_id = uuid.uuid4().hex
         issued = [
             await self._allocate(list_id, size, now, expires_at, notification_id)

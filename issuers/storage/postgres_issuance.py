@@ -140,6 +140,7 @@ class PostgresOfferStore(SqlOfferStore):
 class PostgresCredentialLedger(SqlCredentialLedger):
     @asynccontextmanager
     async def open_grant(self, token_hash: str, now: float) -> AsyncIterator[GrantWork | None]:
+        work: TransactionGrantWork | None = None
         async with (
             postgres_connection(self._engine) as connection,
             connection.transaction(),
@@ -158,8 +159,7 @@ class PostgresCredentialLedger(SqlCredentialLedger):
             work = TransactionGrantWork(
                 PostgresIssuanceStatements(connection), self._places, grant, _offer(record)
             )
-            try:
-                yield work
-            except BaseException:
-                work.rolled_back()
-                raise
+            yield work
+        # Only now, with the COMMIT done, may other transactions use places it reserved.
+        if work is not None:
+            work.committed()

@@ -207,6 +207,7 @@ class SqlCredentialLedger:
         """The grant is used up by the transaction's first statement (a write, so the
         transaction holds the write lock from the start on SQLite too); anything raised
         inside rolls it back and gives the grant back."""
+        work: TransactionGrantWork | None = None
         async with self._engine.begin() as connection:
             used = (
                 await connection.execute(statements.USE_GRANT, {"hash": token_hash, "now": now})
@@ -226,11 +227,10 @@ class SqlCredentialLedger:
             work = TransactionGrantWork(
                 CoreIssuanceStatements(connection), self._places, grant, offer_from_row(offer)
             )
-            try:
-                yield work
-            except BaseException:
-                work.rolled_back()
-                raise
+            yield work
+        # Only now, with the COMMIT done, may other transactions use places it reserved.
+        if work is not None:
+            work.committed()
 
     async def status_list(self, list_id: str) -> StatusListState | None:
         async with self._sessions() as session:
