@@ -1,19 +1,30 @@
 """Error rendering: protocol errors as OAuth error JSON (RFC 6749 §5.2) with
-``Cache-Control: no-store``; anything unexpected as a generic 500 without internals."""
+``Cache-Control: no-store``; anything unexpected as a generic 500 without internals.
+
+Unexpected errors are logged by type and place (the traceback's frames), never with their
+message: messages of database and parsing errors quote the values involved (a citizen's
+name in a constraint's DETAIL, a token in a parse error)."""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.observability import count_protocol_failure
 from core.errors import Problem, ProtocolError
-from core.storage.driver import database_went_away
+from core.storage.driver import (
+    DISK_FULL,
+    UNSTORABLE_TEXT,
+    database_went_away,
+    storage_fault,
+)
 
 log = logging.getLogger("idwallet.errors")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -42,7 +53,9 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[s
 
 
 def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
-    log.error("unexpected %s", type(exc).__name__, exc_info=exc)
+    log.error(
+        "unexpected %s\n%s", _error_types(exc), "".join(traceback.format_tb(exc.__traceback__))
+    )
     body = {"error": "server_error", "error_description": "internal error"}
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, headers=NO_STORE)
 
@@ -57,16 +70,52 @@ def problem(_: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, objec
     )
 
 
-def database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
-    """The database went away under a request (restart, failover, network): 503 with
-    Retry-After. SQLAlchemy has already dropped the broken connections, so the pool
-    recovers by itself and the client's retry lands on a fresh connection."""
-    if isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated
-        or isinstance(exc, OperationalError | InterfaceError)
+def _error_types(exc: BaseException) -> str:
+    """``DBAPIError <- CharacterNotInRepertoireError (SQLSTATE 22021)``: the chain of
+    types, with SQLSTATEs, and no message."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 6:
+        state = getattr(seen, "sqlstate", None)
+        parts.append(type(seen).__name__ + (f" (SQLSTATE {state})" if state else ""))
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return " <- ".join(parts)
+
+
+def database_unavailable(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, str]]:
+    """A database error: text it cannot store is the caller's fault (400); a full disk
+    and a database that went away (restart, failover, network) are 503 with Retry-After,
+    each named as what it is. SQLAlchemy has already dropped broken connections, so the
+    pool recovers by itself and the client's retry lands on a fresh connection."""
+    fault = storage_fault(exc)
+    if fault == UNSTORABLE_TEXT:
+        body = {
+            "error": "invalid_request",
+            "error_description": "the request holds characters that cannot be stored",
+        }
+        return Response(body, status_code=400, headers=NO_STORE)
+    if fault == DISK_FULL:
+        log.error("the database cannot write: its disk is full")
+        health = getattr(request.app.state, "storage_health", None)
+        if health is not None:
+            health.write_failed()
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": "the database cannot store data (its disk is full); retry later",
+        }
+        return Response(body, status_code=503, headers={**NO_STORE, "Retry-After": "30"})
+    away = (
+        isinstance(exc, ConnectionError | PoolTimeout)
         or database_went_away(exc)
-    ):
-        return unexpected_error(_, exc)
+        or (
+            isinstance(exc, DBAPIError)
+            and (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError))
+        )
+    )
+    if not away:
+        return unexpected_error(request, exc)
     log.warning("database unavailable: %s", type(exc).__name__)
     body = {
         "error": "temporarily_unavailable",

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from litestar import Litestar
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
@@ -24,7 +25,7 @@ from app.errors import (
     unexpected_error,
     validation_error,
 )
-from app.health import HealthController
+from app.health import HealthController, StorageHealth
 from app.observability import configure_logging, correlation, prometheus_config
 from app.operator_keys import keyrings
 from app.settings import Settings
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         deployment = Deployment.open(settings)
         app.state.deployment = deployment
+        app.state.storage_health = StorageHealth()
         try:
             issuer_keys = tenant_issuer_keys(deployment, agencies)
             await issuer_keys.certify_all()
@@ -169,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProtocolError: protocol_error,
             Problem: problem,
             DBAPIError: database_unavailable,
+            asyncpg.PostgresError: database_unavailable,
             PoolTimeout: database_unavailable,
             ConnectionError: database_unavailable,
             ValidationException: validation_error,

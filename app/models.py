@@ -1,6 +1,7 @@
 """Every SQLAlchemy table of the deployment, for Alembic and the schema tests."""
 
 from core.storage import key_records as _key_records  # noqa: F401  (registers its table)
+from core.storage import readiness as _readiness  # noqa: F401
 from core.storage.base import Base
 from issuers.storage import tables as _issuer_tables  # noqa: F401
 from verifiers.storage import tables as _verifier_tables  # noqa: F401

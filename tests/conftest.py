@@ -4,6 +4,7 @@ per session, emptied per test), keys and clocks."""
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -16,8 +17,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.models import metadata
 from core.storage.engine import create_engine
 from tests.support import postgres
+from tests.support.log_canary import CanaryHandler, leaks
 
 _POSTGRES: dict[str, object] = {}
+_CANARY = CanaryHandler()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_CANARY)
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs() -> Iterator[None]:
+    """Whatever a test provokes, its log lines carry no personal data (the log canary)."""
+    _CANARY.take()
+    yield
+    found = leaks(_CANARY.take())
+    if found:
+        pytest.fail("personal data reached the log:\n" + "\n".join(found[:5]), pytrace=False)
 
 
 @pytest.fixture(scope="session")

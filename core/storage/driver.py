@@ -37,17 +37,45 @@ _AWAY_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 def database_went_away(exc: BaseException) -> bool:
     """Whether ``exc`` (or an error it wraps) says the database is unreachable for now,
     as during a restart or failover, and a retry shortly after may well succeed."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # SQLAlchemy wraps the adapter's error, which wraps the driver's
-        if seen is None:
-            return False
-        if isinstance(seen, _CONNECTION_LOST):
+    for error in _chain(exc):
+        if isinstance(error, _CONNECTION_LOST):
             return True
-        state = getattr(seen, "sqlstate", None)
+        state = getattr(error, "sqlstate", None)
         if isinstance(state, str) and (state.startswith("08") or state in _AWAY_STATES):
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return False
+
+
+#: Text the database cannot store: a NUL, a character its encoding lacks.
+_UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})
+#: PostgreSQL's disk_full; SQLite's SQLITE_FULL result code.
+_DISK_FULL_STATE = "53100"
+_SQLITE_FULL = 13
+
+UNSTORABLE_TEXT = "unstorable_text"
+DISK_FULL = "disk_full"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the errors it wraps (SQLAlchemy's, the adapter's, the driver's)."""
+    found: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(found) < 8:
+        found.append(seen)
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return found
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """``UNSTORABLE_TEXT`` when a value of the request cannot be stored as text,
+    ``DISK_FULL`` when the database has no room left to write; None otherwise."""
+    for error in _chain(exc):
+        state = getattr(error, "sqlstate", None)
+        if state in _UNSTORABLE_TEXT_STATES:
+            return UNSTORABLE_TEXT
+        if state == _DISK_FULL_STATE or getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return DISK_FULL
+    return None
 
 
 def is_postgresql(engine: AsyncEngine) -> bool:

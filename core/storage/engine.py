@@ -41,11 +41,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+    """Statement parameters are never rendered into errors or logs (``hide_parameters``):
+    they carry citizens' data, code hashes and tokens."""
     parsed = database_url(url)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": 10})
+        engine = create_async_engine(
+            parsed, echo=echo, hide_parameters=True, connect_args={"timeout": 10}
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it costs a round trip on every checkout (a third of a small
@@ -59,6 +63,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
     return create_async_engine(
         parsed,
         echo=echo,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=10,

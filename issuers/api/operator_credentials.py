@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 
 from core.errors import Problem
+from core.identifiers import InvalidIdentifier, checked_identifier
 from issuers.api.operator import authorized, iso_time, json_object
 from issuers.domain import IssuedCredential
 from issuers.services.change_status import (
@@ -19,6 +20,7 @@ from issuers.services.change_status import (
     selector_from,
 )
 from issuers.services.context import IssuerContext
+from issuers.services.create_offer import MAX_SUBJECT_ID
 from issuers.services.issue_credential import status_list_uri
 
 ACTIONS = ("revoke", "suspend", "unsuspend")
@@ -132,6 +134,10 @@ class OperatorCredentialController(Controller):
         request: Request[Any, Any, Any],
     ) -> Response[dict[str, Any]]:
         context = authorized(state, request, issuer_id)
+        try:
+            checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
+        except InvalidIdentifier as exc:
+            raise Problem(400, "Bad Request", str(exc)) from None
         offers = await context.offers.for_subject(issuer_id, subject_id)
         credentials = await context.ledger.for_subject(issuer_id, subject_id)
         now = context.clock.now()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.identifiers import InvalidIdentifier, checked_identifier
 from issuers.domain import STATUS_ACTIONS, AuditEvent, CredentialSelector, IssuedCredential
 from issuers.services.context import IssuerContext
 from issuers.services.issue_credential import status_list_uri
@@ -39,19 +40,23 @@ def selector_from(
         raise InvalidSelection(
             "name exactly one of credential_id, subject_id or status_uri with status_idx"
         )
-    if credential_id is not None:
-        if not isinstance(credential_id, str) or len(credential_id) > 64:
-            raise InvalidSelection("credential_id must be a string")
-        return CredentialSelector(credential_id=credential_id)
-    if subject_id is not None:
-        if not isinstance(subject_id, str) or not 0 < len(subject_id) <= 200:
-            raise InvalidSelection("subject_id must be a string")
-        return CredentialSelector(subject_id=subject_id)
+    try:
+        if credential_id is not None:
+            return CredentialSelector(
+                credential_id=checked_identifier(credential_id, what="credential_id", max_length=64)
+            )
+        if subject_id is not None:
+            return CredentialSelector(
+                subject_id=checked_identifier(subject_id, what="subject_id", max_length=200)
+            )
+    except InvalidIdentifier as exc:
+        raise InvalidSelection(str(exc)) from None
     prefix = status_list_uri(context, issuer_id, "")
     if (
         not isinstance(status_uri, str)
         or not status_uri.startswith(prefix)
         or len(status_uri) > 500
+        or not status_uri.isprintable()
     ):
         raise InvalidSelection("status_uri must be one of this agency's status lists")
     if isinstance(status_idx, bool) or not isinstance(status_idx, int) or status_idx < 0:

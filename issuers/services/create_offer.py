@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from core.identifiers import checked_identifier
 from issuers.domain import OFFERED, Agency, AuditEvent, Offer
 from issuers.services.codes import (
     new_tx_code,
@@ -78,8 +79,7 @@ async def create_offer(
     ``ValueError`` (subject id)."""
     agency = context.agency(issuer_id)
     configuration = context.configuration(issuer_id, configuration_id)
-    if not isinstance(subject_id, str) or not 0 < len(subject_id) <= MAX_SUBJECT_ID:
-        raise ValueError(f"subject_id must be a string of 1 to {MAX_SUBJECT_ID} characters")
+    subject_id = checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
     checked = check_subject_claims(configuration, claims)
     now = context.clock.now()
     offer_id = random_token()

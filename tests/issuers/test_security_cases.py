@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -478,3 +479,56 @@ def test_offer_qr_urls_are_built_from_the_public_base_url_not_the_host_header(
     urls = [body["qr"]["svg_url"], body["qr"]["png_url"], body["credential_offer_uri"]]
     assert all(url.startswith(f"{PUBLIC_BASE_URL}/issuers/civil-registry/") for url in urls)
     assert "evil.example" not in created.text
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\u202e", "\ud800"])
+def test_identifiers_with_control_characters_are_refused_with_400(
+    client: TestClient[Any], character: str
+) -> None:
+    """A NUL in a subject id was a 500 on PostgreSQL whose log line carried the citizen's
+    name and document number; now every identifier a clerk types is checked first."""
+    settings = client.app.state.deployment.settings
+    keys = json.loads((settings.var_dir / "operator-keys.json").read_text())
+    headers = {"Authorization": f"Bearer {keys['civil-registry']}"}
+    subject = f"citizen{character}42"
+    offered = client.post(
+        "/issuers/civil-registry/offers",
+        content=json.dumps(
+            {
+                "subject_id": subject,
+                "credential_configuration_id": "national_id",
+                "claims": {**CITIZEN, "given_name": "Zzcanary"},
+            }
+        ),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert offered.status_code == 400, offered.text
+    assert "subject_id must not contain control or invisible characters" in offered.text
+    revoked = client.post(
+        "/issuers/civil-registry/credentials/revoke",
+        content=json.dumps({"subject_id": subject}),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert revoked.status_code == 400, revoked.text
+    if character != "\ud800":  # a lone surrogate cannot be sent in a URL at all
+        looked_up = client.get(
+            f"/issuers/civil-registry/subjects/citizen{quote(character)}", headers=headers
+        )
+        assert looked_up.status_code == 400, looked_up.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/issuers/civil-registry/credential-offers/aaaaaaaaaaaaaaaaaaaa%00aaaaaaaaaaaa",
+        "/issuers/civil-registry/status-lists/civil-registry-0001%00",
+        "/verifiers/bar-age-check/requests/aaaaaaaaaaaaaaaa%00",
+    ],
+)
+def test_a_nul_anywhere_in_a_path_is_a_client_error_not_a_500(
+    client: TestClient[Any], path: str
+) -> None:
+    """Whatever endpoint a NUL reaches the database through, the answer names the
+    request as the problem (PostgreSQL cannot store it; SQLite just finds nothing)."""
+    response = client.get(path)
+    assert 400 <= response.status_code < 500, response.text

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.log_canary import leaks
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -84,7 +86,10 @@ def running_server(
             time.sleep(0.2)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         drain.join(timeout=10)
         server.output = "".join(lines)
+    found = leaks(server.output)
+    assert not found, "personal data reached the server's log:\n" + "\n".join(found[:5])
