@@ -86,6 +86,7 @@ async def verifier_role(
         lambda: context.transactions.purge(context.clock.now() - context.policy.result_retention),
         log,
         "presentation transactions",
+        deployment.engine,
     )
     try:
         async with purge:

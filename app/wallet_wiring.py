@@ -63,7 +63,10 @@ async def wallet_role(
     )
     app.state.wallet = context
     purge = every_minute(
-        lambda: context.store.flows.purge(context.clock.now()), log, "expired wallet flows"
+        lambda: context.store.flows.purge(context.clock.now()),
+        log,
+        "expired wallet flows",
+        deployment.engine,
     )
     try:
         async with purge:

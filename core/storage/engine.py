@@ -31,13 +31,33 @@ def database_url(url: str) -> URL:
     return parsed
 
 
+#: The write-ahead log is cut back to this size after checkpoints, so it does not keep
+#: old page images (with whatever they held) at the size of the busiest moment.
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Deleted rows are overwritten with zeros, not just unlinked: a purged result or an
+    # erased account leaves no readable remnant in the database file.
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
+
+
+async def forget_deleted_data(engine: AsyncEngine) -> None:
+    """After a purge of personal data: on SQLite, checkpoint the write-ahead log and cut it
+    to nothing, so the page images from before the deletion leave the disk (the database
+    file itself holds only zeros where the rows were). PostgreSQL reclaims dead rows by
+    its own vacuum."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
