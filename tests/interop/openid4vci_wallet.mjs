@@ -8,11 +8,14 @@
 // key proof and requests the credential. This file supplies only what the library leaves
 // to the wallet: fetch, hashing, randomness, and an ES256 key held with WebCrypto.
 //
-// Input on stdin:  {"allow_insecure_urls": bool,
-//                   "cases": [{"name": str, "offer_uri": str, "tx_code": str | null}]}
+// Input on stdin: {"runs": [{"allow_insecure_urls": bool, "proxy": null | {"public_origin":
+// str, "server_origin": str}, "cases": [{"name": str, "offer_uri": str, "tx_code": str |
+// null}]}]}. A run's proxy stands for a TLS-terminating reverse proxy: requests to the public
+// https origin go to the server's loopback address, as the deployment would route them.
 // Output on stdout: {"library": {"name": version}, "results": [one object per case]}, each
 // {"name", "ok": true, "credential_issuer", "credential_configuration_id", "format",
-//  "credentials": [str], "holder_jwk", "tx_code_asked", "logos": [str]} or
+//  "openid4vci_version", "credentials": [str], "holder_jwk", "tx_code_asked", "logos": [str],
+//  "fetched_logos": [{"uri", "status", "content_type", "bytes"}]} or
 // {"name", "ok": false, "error": str, "details": str}.
 
 import { createHash, randomBytes, webcrypto } from "node:crypto";
@@ -57,9 +60,21 @@ async function signJwt(signer, { header, payload }) {
   return { jwt: `${input}.${base64url(new Uint8Array(signature))}`, signerJwk: signer.publicJwk };
 }
 
+/** The current run's reverse proxy, or null. */
+let proxy = null;
+
+function proxiedFetch(input, init) {
+  const url = input instanceof Request ? input.url : String(input);
+  if (proxy !== null && url.startsWith(`${proxy.public_origin}/`)) {
+    const routed = `${proxy.server_origin}${url.slice(proxy.public_origin.length)}`;
+    return fetch(input instanceof Request ? new Request(routed, input) : routed, init);
+  }
+  return fetch(input, init);
+}
+
 const client = new Openid4vciClient({
   callbacks: {
-    fetch: (...args) => fetch(...args),
+    fetch: proxiedFetch,
     hash: (data, alg) => new Uint8Array(createHash(HASHES[alg]).update(data).digest()),
     generateRandom: (length) => new Uint8Array(randomBytes(length)),
     signJwt,
@@ -78,6 +93,22 @@ function logosOf(issuerMetadata) {
     ),
   ];
   return displays.flatMap((d) => (d.logo?.uri ? [d.logo.uri] : []));
+}
+
+/** What a wallet showing the logos gets for each https one (data URLs need no fetch). */
+async function fetchLogos(uris) {
+  const fetched = [];
+  for (const uri of new Set(uris.filter((u) => u.startsWith("https://")))) {
+    const response = await proxiedFetch(uri);
+    const body = new Uint8Array(await response.arrayBuffer());
+    fetched.push({
+      uri,
+      status: response.status,
+      content_type: response.headers.get("content-type"),
+      bytes: base64url(body),
+    });
+  }
+  return fetched;
 }
 
 async function receive({ name, offer_uri: offerUri, tx_code: txCode }) {
@@ -108,6 +139,7 @@ async function receive({ name, offer_uri: offerUri, tx_code: txCode }) {
   });
   const configuration =
     issuerMetadata.credentialIssuer.credential_configurations_supported[credentialConfigurationId];
+  const logos = logosOf(issuerMetadata);
   return {
     name,
     ok: true,
@@ -118,7 +150,8 @@ async function receive({ name, offer_uri: offerUri, tx_code: txCode }) {
     tx_code_asked: preAuthorized?.tx_code !== undefined,
     credentials: (credentialResponse.credentials ?? []).map((c) => c.credential),
     holder_jwk: holderJwk,
-    logos: logosOf(issuerMetadata),
+    logos,
+    fetched_logos: await fetchLogos(logos),
   };
 }
 
@@ -135,14 +168,17 @@ function installedVersion(name) {
 }
 
 const request = JSON.parse(readFileSync(0, "utf8"));
-// The library's own switch for plain-http URLs, for a development server on loopback.
-setGlobalConfig({ allowInsecureUrls: request.allow_insecure_urls === true });
 const results = [];
-for (const walletCase of request.cases) {
-  try {
-    results.push(await receive(walletCase));
-  } catch (error) {
-    results.push(failure(walletCase.name, error));
+for (const run of request.runs) {
+  // The library's own switch for plain-http URLs, for a development server on loopback.
+  setGlobalConfig({ allowInsecureUrls: run.allow_insecure_urls === true });
+  proxy = run.proxy ?? null;
+  for (const walletCase of run.cases) {
+    try {
+      results.push(await receive(walletCase));
+    } catch (error) {
+      results.push(failure(walletCase.name, error));
+    }
   }
 }
 const library = Object.fromEntries(

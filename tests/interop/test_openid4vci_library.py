@@ -7,7 +7,10 @@ the nonce endpoint (§7) and a ``jwt`` key proof (§8.2, Appendix F.1).
 The library validates the issuer metadata with its own schemas before anything else (a logo
 URI it does not accept stops it there), and what it receives must verify with our SD-JWT VC
 verification under the agency's key, carry the offered claims, and be bound to the node
-wallet's key.
+wallet's key. The eight cases run against a development server on plain http (through the
+library's own ``allowInsecureUrls`` switch); two more against a server whose public base
+URL is https, reached as behind a TLS-terminating proxy (the node wallet's fetch routes the
+public origin to the loopback port), where the logos are https URLs the agency serves.
 
 Node and npm are needed; the pinned packages are installed into ``tests/interop/node_modules``
 (``npm ci``) when missing. Without node or npm, or when the install fails, the module is
@@ -16,6 +19,7 @@ skipped with the reason, and under CI (``CI`` set) it fails instead.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -32,7 +36,8 @@ from core.jose.jwk import public_jwk, public_key_from_jwk
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.sdjwt_vc.profile import verify_sd_jwt_vc
 from tests.issuers.test_catalog import CITIZEN, DRIVER
-from tests.support.server import running_server
+from tests.issuers.test_metadata import png_dimensions
+from tests.support.server import RunningServer, running_server
 from tests.support.write_load import operator_headers
 
 INTEROP = Path(__file__).resolve().parent
@@ -49,6 +54,8 @@ CASES = [
     for delivery in ("value", "reference")
     for tx_code in (True, False)
 ]
+PUBLIC_ORIGIN = "https://idwallet.test"
+PROXIED_CASES = [f"{configuration}-behind-an-https-proxy" for configuration in CREDENTIALS]
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -101,28 +108,56 @@ def _offer(http: httpx.Client, var_dir: Path, configuration: str, tx_code: bool)
     return created.json()
 
 
+def _deployment(server: RunningServer, var_dir: Path) -> dict[str, Any]:
+    """What the checks need of a server: its trust anchor and the agencies' published keys."""
+    with httpx.Client(base_url=server.base_url) as http:
+        jwks = {
+            issuer_id: http.get(f"/.well-known/jwt-vc-issuer/issuers/{issuer_id}").json()["jwks"]
+            for issuer_id, _ in CREDENTIALS.values()
+        }
+    anchor = x509.load_pem_x509_certificate((var_dir / "trust-anchor.pem").read_bytes())
+    return {"anchor": anchor, "jwks": jwks}
+
+
 @pytest.fixture(scope="module")
 def received(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """All eight cases, run by one node process against one server; the results by case
-    name, with the server's trust anchor and the agencies' published keys."""
+    """All cases, run by one node process against the two servers: the results by case
+    name, and for each its server's trust anchor and the agencies' published keys."""
     node = _node()
-    var_dir = tmp_path_factory.mktemp("interop-var")
-    with running_server(var_dir) as server, httpx.Client(base_url=server.base_url) as http:
-        cases = []
-        for name in CASES:
-            configuration, _, rest = name.partition("-by-")
-            by_value, tx_code = rest.startswith("value"), "-with-" in rest
-            created = _offer(http, var_dir, configuration, tx_code)
-            cases.append(
-                {
-                    "name": name,
-                    "offer_uri": created["offer_uri_by_value" if by_value else "offer_uri"],
-                    "tx_code": created["tx_code"],
-                }
-            )
+    development_var = tmp_path_factory.mktemp("interop-development")
+    proxied_var = tmp_path_factory.mktemp("interop-https")
+    with (
+        running_server(development_var) as development,
+        running_server(proxied_var, IDWALLET_PUBLIC_BASE_URL=PUBLIC_ORIGIN) as proxied,
+    ):
+        with httpx.Client(base_url=development.base_url) as http:
+            cases = []
+            for name in CASES:
+                configuration, _, rest = name.partition("-by-")
+                by_value, tx_code = rest.startswith("value"), "-with-" in rest
+                created = _offer(http, development_var, configuration, tx_code)
+                offer_uri = created["offer_uri_by_value" if by_value else "offer_uri"]
+                cases.append({"name": name, "offer_uri": offer_uri, "tx_code": created["tx_code"]})
+        with httpx.Client(base_url=proxied.base_url) as http:
+            proxied_cases = []
+            for name in PROXIED_CASES:
+                created = _offer(http, proxied_var, name.partition("-")[0], tx_code=True)
+                offer_uri = created["offer_uri"]
+                assert offer_uri.startswith("openid-credential-offer://?credential_offer_uri=https")
+                proxied_cases.append(
+                    {"name": name, "offer_uri": offer_uri, "tx_code": created["tx_code"]}
+                )
+        runs = [
+            {"allow_insecure_urls": True, "proxy": None, "cases": cases},
+            {
+                "allow_insecure_urls": False,
+                "proxy": {"public_origin": PUBLIC_ORIGIN, "server_origin": proxied.base_url},
+                "cases": proxied_cases,
+            },
+        ]
         wallet = subprocess.run(
             [node, str(WALLET)],
-            input=json.dumps({"allow_insecure_urls": True, "cases": cases}),
+            input=json.dumps({"runs": runs}),
             capture_output=True,
             text=True,
             timeout=120,
@@ -130,39 +165,37 @@ def received(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         )
         assert wallet.returncode == 0, wallet.stderr
         output = json.loads(wallet.stdout)
-        jwks = {
-            issuer_id: http.get(f"/.well-known/jwt-vc-issuer/issuers/{issuer_id}").json()["jwks"]
-            for issuer_id, _ in CREDENTIALS.values()
+        deployments = {
+            development.base_url: _deployment(development, development_var),
+            PUBLIC_ORIGIN: _deployment(proxied, proxied_var),
         }
     assert output["library"] == PACKAGES
     yield {
         "results": {result["name"]: result for result in output["results"]},
-        "base_url": server.base_url,
-        "anchor": x509.load_pem_x509_certificate((var_dir / "trust-anchor.pem").read_bytes()),
-        "jwks": jwks,
+        "deployments": deployments,
+        "development": development.base_url,
     }
 
 
-@pytest.mark.parametrize("case", CASES)
-async def test_the_library_receives_the_credential(received: dict[str, Any], case: str) -> None:
+async def _check_credential(
+    received: dict[str, Any], case: str, base_url: str, configuration: str
+) -> list[str]:
+    """The credential the library received verifies with the agency's key, carries the
+    offered claims and is bound to the node wallet's key; returns the logos it read."""
     result = received["results"][case]
     assert result["ok"], f"{result['error']}\n{result['details']}"
-    configuration = case.partition("-by-")[0]
     issuer_id, claims = CREDENTIALS[configuration]
-    issuer = f"{received['base_url']}/issuers/{issuer_id}"
+    issuer = f"{base_url}/issuers/{issuer_id}"
     assert result["credential_issuer"] == issuer
     assert result["credential_configuration_id"] == configuration
     assert result["openid4vci_version"] == "V1"
-    assert result["tx_code_asked"] == ("-with-tx-code" in case)
-    # The library accepted the metadata, logos included: PNG data URLs on a plain-http server.
-    assert len(result["logos"]) == 6
-    assert all(uri.startswith("data:image/png;base64,") for uri in result["logos"])
 
     assert result["format"] == "dc+sd-jwt"
     [credential] = result["credentials"]
+    deployment = received["deployments"][base_url]
     verified = await verify_sd_jwt_vc(
         credential,
-        issuer_keys=X5cIssuerKeys([received["anchor"]]),
+        issuer_keys=X5cIssuerKeys([deployment["anchor"]]),
         key_binding=None,
         issued=True,
     )
@@ -170,8 +203,41 @@ async def test_the_library_receives_the_credential(received: dict[str, Any], cas
     assert verified.vct == f"{issuer}/types/{configuration}"
     published = [
         public_jwk(public_key_from_jwk({k: v for k, v in jwk.items() if k not in ("kid", "use")}))
-        for jwk in received["jwks"][issuer_id]["keys"]
+        for jwk in deployment["jwks"][issuer_id]["keys"]
     ]
     assert public_jwk(verified.issuer_key.key) in published  # the agency's own key
     assert {name: verified.claims.get(name) for name in claims} == claims
     assert verified.claims["cnf"]["jwk"] == result["holder_jwk"]
+    # The library accepted the metadata, logos included: the agency's and its credential's.
+    logos: list[str] = result["logos"]
+    assert len(logos) == 6
+    return logos
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_the_library_receives_the_credential(received: dict[str, Any], case: str) -> None:
+    configuration = case.partition("-by-")[0]
+    logos = await _check_credential(received, case, received["development"], configuration)
+    assert received["results"][case]["tx_code_asked"] == ("-with-tx-code" in case)
+    # On a plain-http server: PNG data URLs, nothing to fetch.
+    assert all(uri.startswith("data:image/png;base64,") for uri in logos)
+    assert received["results"][case]["fetched_logos"] == []
+
+
+@pytest.mark.parametrize("case", PROXIED_CASES)
+async def test_the_library_receives_the_credential_from_an_https_deployment(
+    received: dict[str, Any], case: str
+) -> None:
+    configuration = case.partition("-")[0]
+    logos = await _check_credential(received, case, PUBLIC_ORIGIN, configuration)
+    assert received["results"][case]["tx_code_asked"] is True
+    issuer_id = CREDENTIALS[configuration][0]
+    image = f"{PUBLIC_ORIGIN}/issuers/{issuer_id}/images/{issuer_id}.png"
+    assert set(logos) == {image}
+    [fetched] = received["results"][case]["fetched_logos"]
+    assert (fetched["uri"], fetched["status"], fetched["content_type"]) == (
+        image,
+        200,
+        "image/png",
+    )
+    assert png_dimensions(base64.urlsafe_b64decode(fetched["bytes"] + "==")) == (96, 96)
