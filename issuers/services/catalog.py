@@ -40,7 +40,10 @@ from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 IMAGES = "images"
-MAX_IMAGE_BYTES = 64 * 1024
+# A logo is inlined as a data URL into every display entry that names it where the agency
+# cannot serve it (plain http): a few of them must keep the metadata far below what wallets
+# read (256 KiB in ours). Larger images belong on an https host, named by "uri".
+MAX_IMAGE_BYTES = 16 * 1024
 _IMAGE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}\.(png|jpe?g)")
 _MEDIA_TYPE_OF_SUFFIX = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

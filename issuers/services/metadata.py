@@ -7,7 +7,7 @@
 
 A logo that is an image of the catalog is published as an ``https`` URL under the agency's
 identifier where the public base URL is ``https`` (the agency serves it there), and inlined
-as a ``data:image/png;base64,…`` URL otherwise (a development server on plain ``http``,
+as a ``data:`` URL (``data:image/png;base64,…``) otherwise (a development server on plain ``http``,
 whose URLs no wallet would fetch). Both forms are accepted by every wallet library; an
 ``image/svg+xml`` data URL is not.
 """
