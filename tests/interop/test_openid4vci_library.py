@@ -25,6 +25,8 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -119,6 +121,19 @@ def _deployment(server: RunningServer, var_dir: Path) -> dict[str, Any]:
     return {"anchor": anchor, "jwks": jwks}
 
 
+def _start_together(
+    stack: ExitStack, *servers: AbstractContextManager[RunningServer]
+) -> list[RunningServer]:
+    """Start the servers at the same time (each takes seconds to come up); every one that
+    started is stopped with ``stack``, also when another failed to start."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        starting = [pool.submit(server.__enter__) for server in servers]
+    for server, started in zip(servers, starting, strict=True):
+        if started.exception() is None:
+            stack.push(server)
+    return [started.result() for started in starting]
+
+
 @pytest.fixture(scope="module")
 def received(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """All cases, run by one node process against the two servers: the results by case
@@ -126,10 +141,12 @@ def received(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     node = _node()
     development_var = tmp_path_factory.mktemp("interop-development")
     proxied_var = tmp_path_factory.mktemp("interop-https")
-    with (
-        running_server(development_var) as development,
-        running_server(proxied_var, IDWALLET_PUBLIC_BASE_URL=PUBLIC_ORIGIN) as proxied,
-    ):
+    with ExitStack() as servers:
+        development, proxied = _start_together(
+            servers,
+            running_server(development_var),
+            running_server(proxied_var, IDWALLET_PUBLIC_BASE_URL=PUBLIC_ORIGIN),
+        )
         with httpx.Client(base_url=development.base_url) as http:
             cases = []
             for name in CASES:
