@@ -16,9 +16,27 @@ SD_JWT_VC_FORMAT = "dc+sd-jwt"
 
 
 @dataclass(frozen=True, slots=True)
+class LogoImage:
+    """An image file of the catalog that the agency serves itself (PNG or JPEG).
+
+    ``name`` is its file name, which is also its URL segment; ``integrity`` its SHA-256 as
+    W3C Subresource Integrity metadata (``sha256-…``; SD-JWT VC §6), also its ETag.
+    """
+
+    name: str
+    media_type: str
+    content: bytes = field(repr=False)
+    integrity: str
+
+
+@dataclass(frozen=True, slots=True)
 class Logo:
-    uri: str
+    """A display logo (OpenID4VCI 1.0 §12.2.4 ``logo``): an absolute ``https`` URL hosted
+    elsewhere (``uri``), or an image of the catalog (``image``); exactly one of the two."""
+
+    uri: str | None = None
     alt_text: str | None = None
+    image: LogoImage | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,7 @@
 """Wallet-facing metadata endpoints of every agency (OpenID4VCI 1.0 §12.2.2 and §12.3,
-SD-JWT VC §4 and §5). The well-known segment goes before the agency's path."""
+SD-JWT VC §4 and §5), and the images its display data names (its logos, SD-JWT VC §3:
+plain HTTP caching, so wallets fetch them once). The well-known segment goes before the
+agency's path."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from core.language import parse_accept_language
 from issuers.domain import Agency
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.metadata import (
+    agency_image,
     authorization_server_metadata,
     credential_issuer_metadata,
     jwt_vc_issuer_metadata,
@@ -22,6 +25,7 @@ from issuers.services.metadata import (
 )
 
 METADATA_CACHE = "public, max-age=300"
+IMAGE_CACHE = "public, max-age=86400"
 
 
 def _context(state: State) -> IssuerContext:
@@ -121,3 +125,30 @@ class IssuerMetadataController(Controller):
             type_metadata(agency, context.public_base_url, config),
             headers={"Cache-Control": METADATA_CACHE},
         )
+
+    @get(
+        "/issuers/{issuer_id:str}/images/{name:str}",
+        summary="An image of the agency's display data (a logo), named in its metadata",
+        media_type="image/png",
+    )
+    async def image(
+        self,
+        issuer_id: FromPath[str],
+        name: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> Response[bytes]:
+        context = _context(state)
+        image = agency_image(_agency(context, issuer_id), name)
+        if image is None:
+            raise NotFoundException("no such image")
+        etag = f'"{image.integrity}"'
+        headers = {
+            "Cache-Control": IMAGE_CACHE,
+            "ETag": etag,
+            "X-Content-Type-Options": "nosniff",
+        }
+        candidates = request.headers.get("if-none-match", "")
+        if etag in [tag.strip().removeprefix("W/") for tag in candidates.split(",")]:
+            return Response(b"", status_code=304, headers=headers, media_type=image.media_type)
+        return Response(image.content, headers=headers, media_type=image.media_type)

@@ -2,14 +2,25 @@
 
 A catalog file describes one agency: its display texts per locale and its credential
 configurations with their claims. Any mistake stops start-up with the file and the reason.
+
+Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
+the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
+absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
+(checked by its signature, not its name) of bounded size: media types without ``+``, which
+every wallet library accepts in a ``data:`` URL, where ``image/svg+xml`` is refused by some.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import struct
+import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -23,10 +34,20 @@ from issuers.domain import (
     CredentialConfiguration,
     Display,
     Logo,
+    LogoImage,
 )
 from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_claims
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
+IMAGES = "images"
+# A logo is inlined as a data URL into every display entry that names it where the agency
+# cannot serve it (plain http): a few of them must keep the metadata far below what wallets
+# read (256 KiB in ours). Larger images belong on an https host, named by "uri".
+MAX_IMAGE_BYTES = 16 * 1024
+_IMAGE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}\.(png|jpe?g)")
+_MEDIA_TYPE_OF_SUFFIX = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_START, _JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"
 _IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _SD_NEVER_AT_TOP = frozenset({"iss", "iat", "nbf", "exp", "vct", "cnf", "status", "sub"})
 
@@ -36,7 +57,8 @@ class CatalogError(ValueError):
 
 
 class _Logo(msgspec.Struct, forbid_unknown_fields=True):
-    uri: str
+    uri: str | None = None
+    image: str | None = None
     alt_text: str | None = None
 
 
@@ -75,7 +97,75 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     credential_configurations: dict[str, _Configuration]
 
 
-def _displays(items: list[_Display], where: str) -> tuple[Display, ...]:
+def _image_media_type(content: bytes) -> str | None:
+    """``image/png`` or ``image/jpeg`` when the bytes are one (signature, and for PNG a
+    well-formed IHDR chunk first), else None."""
+    if content.startswith(_PNG_SIGNATURE) and len(content) >= 33:
+        length, kind = struct.unpack(">I4s", content[8:16])
+        (crc,) = struct.unpack(">I", content[29:33])
+        if length == 13 and kind == b"IHDR" and zlib.crc32(content[12:29]) == crc:
+            return "image/png"
+        return None
+    if content.startswith(_JPEG_START) and content.endswith(_JPEG_END):
+        return "image/jpeg"
+    return None
+
+
+class _Images:
+    """The catalog's image files, each read and checked once however often it is named."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._loaded: dict[str, LogoImage] = {}
+
+    def load(self, name: str, where: str) -> LogoImage:
+        if name in self._loaded:
+            return self._loaded[name]
+        if not _IMAGE_NAME.fullmatch(name):
+            raise CatalogError(
+                f"{where}: logo image {name!r} must be a file name of {IMAGES}/ in lower-case "
+                "letters, digits, '-' or '_', ending in .png, .jpg or .jpeg"
+            )
+        path = self._directory / name
+        try:
+            with path.open("rb") as file:
+                content = file.read(MAX_IMAGE_BYTES + 1)
+        except OSError as exc:
+            raise CatalogError(f"{where}: logo image {IMAGES}/{name} cannot be read") from exc
+        if len(content) > MAX_IMAGE_BYTES:
+            raise CatalogError(
+                f"{where}: logo image {IMAGES}/{name} is larger than {MAX_IMAGE_BYTES} bytes"
+            )
+        media_type = _image_media_type(content)
+        if media_type is None:
+            raise CatalogError(f"{where}: logo image {IMAGES}/{name} is not a PNG or JPEG file")
+        if media_type != _MEDIA_TYPE_OF_SUFFIX[name.rsplit(".", 1)[1]]:
+            raise CatalogError(
+                f"{where}: logo image {IMAGES}/{name} is {media_type}, not what its name says"
+            )
+        digest = base64.b64encode(hashlib.sha256(content).digest()).decode()
+        image = LogoImage(name, media_type, content, f"sha256-{digest}")
+        self._loaded[name] = image
+        return image
+
+
+def _logo(raw: _Logo, images: _Images, where: str) -> Logo:
+    if (raw.uri is None) == (raw.image is None):
+        raise CatalogError(f"{where}: a logo needs exactly one of uri and image")
+    if raw.image is not None:
+        return Logo(alt_text=raw.alt_text, image=images.load(raw.image, where))
+    assert raw.uri is not None
+    parts = urlsplit(raw.uri)
+    if parts.scheme != "https" or not parts.hostname:
+        raise CatalogError(
+            f"{where}: a logo uri must be an absolute https URL (for an image of the catalog, "
+            f"put the PNG file in {IMAGES}/ and name it with image; data: URLs such as "
+            "data:image/svg+xml are not accepted by every wallet)"
+        )
+    return Logo(uri=raw.uri, alt_text=raw.alt_text)
+
+
+def _displays(items: list[_Display], images: _Images, where: str) -> tuple[Display, ...]:
     if not items:
         raise CatalogError(f"{where}: display needs at least one locale")
     locales = [d.locale.lower() for d in items]
@@ -88,7 +178,7 @@ def _displays(items: list[_Display], where: str) -> tuple[Display, ...]:
             locale=d.locale,
             name=d.name,
             description=d.description,
-            logo=Logo(d.logo.uri, d.logo.alt_text) if d.logo else None,
+            logo=_logo(d.logo, images, f"{where}: {d.locale}") if d.logo else None,
             background_color=d.background_color,
             text_color=d.text_color,
         )
@@ -127,7 +217,11 @@ def _claims(items: list[_Claim], where: str) -> tuple[ClaimDefinition, ...]:
     return tuple(claims)
 
 
-def parse_agency(document: object, *, source: str) -> Agency:
+def parse_agency(
+    document: object, *, source: str, images_directory: Path = CATALOG_DIR / IMAGES
+) -> Agency:
+    """One agency's catalog document; logo images are read from ``images_directory``."""
+    images = _Images(images_directory)
     try:
         raw = msgspec.convert(document, _Agency)
     except msgspec.ValidationError as exc:
@@ -146,7 +240,7 @@ def parse_agency(document: object, *, source: str) -> Agency:
         configurations[config_id] = CredentialConfiguration(
             id=config_id,
             validity_days=config.validity_days,
-            display=_displays(config.display, where),
+            display=_displays(config.display, images, where),
             claims=_claims(config.claims, where),
         )
     if not configurations:
@@ -154,7 +248,7 @@ def parse_agency(document: object, *, source: str) -> Agency:
     return Agency(
         issuer_id=raw.issuer_id,
         organization=raw.organization,
-        display=_displays(raw.display, source),
+        display=_displays(raw.display, images, source),
         configurations=configurations,
     )
 
@@ -195,7 +289,7 @@ def load_catalog(directory: Path = CATALOG_DIR) -> dict[str, Agency]:
             document = strict_json_loads(path.read_bytes(), max_bytes=1024 * 1024)
         except StrictJsonError as exc:
             raise CatalogError(f"{path.name}: not valid JSON ({exc})") from exc
-        agency = parse_agency(document, source=path.name)
+        agency = parse_agency(document, source=path.name, images_directory=directory / IMAGES)
         register = directory / "registers" / path.name
         if register.exists():
             agency = replace(agency, register=load_register(agency, register))

@@ -4,17 +4,32 @@
 - OAuth 2.0 Authorization Server Metadata (RFC 8414; OpenID4VCI 1.0 §12.3);
 - JWT VC Issuer Metadata (SD-JWT VC §4);
 - SD-JWT VC Type Metadata for each ``vct`` (SD-JWT VC §5).
+
+A logo that is an image of the catalog is published as an ``https`` URL under the agency's
+identifier where the public base URL is ``https`` (the agency serves it there), and inlined
+as a ``data:`` URL (``data:image/png;base64,…``) otherwise (a development server on plain ``http``,
+whose URLs no wallet would fetch). Both forms are accepted by every wallet library; an
+``image/svg+xml`` data URL is not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from core.jose.jws import sign_compact
 from core.keys.signer import Signer
 from core.language import preferred_subset
-from issuers.domain import SD_JWT_VC_FORMAT, Agency, ClaimLabel, CredentialConfiguration, Display
+from issuers.domain import (
+    SD_JWT_VC_FORMAT,
+    Agency,
+    ClaimLabel,
+    CredentialConfiguration,
+    Display,
+    Logo,
+    LogoImage,
+)
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 SIGNED_METADATA_TYP = "openidvci-issuer-metadata+jwt"
@@ -27,14 +42,46 @@ def endpoint(agency: Agency, base_url: str, name: str) -> str:
     return f"{agency.identifier(base_url)}/{name}"
 
 
-def _display(items: Sequence[Display]) -> list[dict[str, Any]]:
+def image_url(agency: Agency, base_url: str, image: LogoImage) -> str:
+    """Where the agency serves an image of its catalog."""
+    return endpoint(agency, base_url, f"images/{image.name}")
+
+
+def _logo(agency: Agency, base_url: str, logo: Logo) -> dict[str, str]:
+    """``uri`` of a logo, with ``uri#integrity`` (SD-JWT VC §6) for an image served here."""
+    if logo.image is None:
+        assert logo.uri is not None  # the catalog allows exactly one of the two
+        return {"uri": logo.uri}
+    if base_url.startswith("https://"):
+        return {
+            "uri": image_url(agency, base_url, logo.image),
+            "uri#integrity": logo.image.integrity,
+        }
+    inline = base64.b64encode(logo.image.content).decode("ascii")
+    return {"uri": f"data:{logo.image.media_type};base64,{inline}"}
+
+
+def _images(agency: Agency) -> Iterator[LogoImage]:
+    displays = [*agency.display, *(d for c in agency.configurations.values() for d in c.display)]
+    for display in displays:
+        if display.logo is not None and display.logo.image is not None:
+            yield display.logo.image
+
+
+def agency_image(agency: Agency, name: str) -> LogoImage | None:
+    """An image named by one of the agency's logos; None for any other name."""
+    return next((image for image in _images(agency) if image.name == name), None)
+
+
+def _display(agency: Agency, base_url: str, items: Sequence[Display]) -> list[dict[str, Any]]:
     result = []
     for item in items:
         entry: dict[str, Any] = {"name": item.name, "locale": item.locale}
         if item.description:
             entry["description"] = item.description
         if item.logo:
-            entry["logo"] = {"uri": item.logo.uri}
+            # OpenID4VCI 1.0 §12.2.4 names only uri and alt_text for these logos.
+            entry["logo"] = {"uri": _logo(agency, base_url, item.logo)["uri"]}
             if item.logo.alt_text:
                 entry["logo"]["alt_text"] = item.logo.alt_text
         if item.background_color:
@@ -72,7 +119,7 @@ def _configuration(
             "jwt": {"proof_signing_alg_values_supported": SIGNING_ALGORITHMS}
         },
         "credential_metadata": {
-            "display": _display(preferred_subset(config.display, preferred)),
+            "display": _display(agency, base_url, preferred_subset(config.display, preferred)),
             "claims": claims,
         },
     }
@@ -89,7 +136,7 @@ def credential_issuer_metadata(
         "nonce_endpoint": endpoint(agency, base_url, "nonce"),
         "notification_endpoint": endpoint(agency, base_url, "notification"),
         "batch_credential_issuance": {"batch_size": BATCH_SIZE},
-        "display": _display(display),
+        "display": _display(agency, base_url, display),
         "credential_configurations_supported": {
             config_id: _configuration(agency, base_url, config, preferred)
             for config_id, config in agency.configurations.items()
@@ -146,7 +193,10 @@ def type_metadata(agency: Agency, base_url: str, config: CredentialConfiguration
         if item.text_color:
             rendering["text_color"] = item.text_color
         if item.logo:
-            rendering["logo"] = {"uri": item.logo.uri, "alt_text": item.logo.alt_text or item.name}
+            rendering["logo"] = {
+                **_logo(agency, base_url, item.logo),
+                "alt_text": item.logo.alt_text or item.name,
+            }
         if rendering:
             entry["rendering"] = {"simple": rendering}
         display.append(entry)

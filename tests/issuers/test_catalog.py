@@ -5,19 +5,30 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.national_id import SUBJECT
-from issuers.services.catalog import CATALOG_DIR, CatalogError, load_catalog, parse_agency
+from issuers.services.catalog import (
+    CATALOG_DIR,
+    MAX_IMAGE_BYTES,
+    CatalogError,
+    load_catalog,
+    parse_agency,
+)
 from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_claims
 
 CIVIL = json.loads((CATALOG_DIR / "civil-registry.json").read_text(encoding="utf-8"))
 AGENCIES = load_catalog()
 NATIONAL_ID = AGENCIES["civil-registry"].configurations["national_id"]
 LICENCE = AGENCIES["transport-agency"].configurations["driving_licence"]
+
+PNG = "civil-registry.png"
+SVG_DATA_URL = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="
 
 CITIZEN = dict(SUBJECT)  # the 12-claim national ID of the benchmark
 DRIVER = {
@@ -89,6 +100,23 @@ def _broken(change: Any) -> dict[str, Any]:
             "path",
         ),
         (lambda d: d.update(surprise=True), "surprise"),
+        (
+            lambda d: d["display"][0].update(logo={"uri": SVG_DATA_URL}),
+            "en: a logo uri must be an absolute https URL .* data:image/svg",
+        ),
+        (lambda d: d["display"][0].update(logo={"uri": "http://x.example/a.png"}), "https"),
+        (lambda d: d["display"][0].update(logo={"uri": "https:///a.png"}), "https"),
+        (
+            lambda d: d["display"][0].update(logo={"uri": "https://x.example/a.png", "image": PNG}),
+            "exactly one of uri and image",
+        ),
+        (lambda d: d["display"][0].update(logo={"alt_text": "x"}), "exactly one"),
+        (
+            lambda d: d["display"][1].update(logo={"image": "../registers/civil-registry.json"}),
+            "de: logo image '../registers/civil-registry.json' must be a file name of images/",
+        ),
+        (lambda d: d["display"][0].update(logo={"image": "emblem.svg"}), "ending in .png"),
+        (lambda d: d["display"][0].update(logo={"image": "missing.png"}), "cannot be read"),
     ],
 )
 def test_catalog_mistakes_are_named(change: Any, message: str) -> None:
@@ -96,11 +124,79 @@ def test_catalog_mistakes_are_named(change: Any, message: str) -> None:
         parse_agency(_broken(change), source="civil-registry.json")
 
 
+def test_every_display_of_the_demo_agencies_has_a_png_logo() -> None:
+    for agency in AGENCIES.values():
+        displays = [
+            *agency.display,
+            *(d for c in agency.configurations.values() for d in c.display),
+        ]
+        assert {d.locale for d in displays} == {"en", "de", "fr"}
+        for display in displays:
+            assert display.logo is not None and display.logo.image is not None
+            assert display.logo.image.name == f"{agency.issuer_id}.png"
+            assert display.logo.image.media_type == "image/png"
+            assert display.logo.alt_text
+
+
+def test_an_https_logo_hosted_elsewhere_is_kept() -> None:
+    uri = "https://cdn.example.gov/civil-registry/logo.png"
+    agency = parse_agency(
+        _broken(lambda d: d["display"][0].update(logo={"uri": uri, "alt_text": "Emblem"})),
+        source="civil-registry.json",
+    )
+    assert agency.display[0].logo is not None
+    assert (agency.display[0].logo.uri, agency.display[0].logo.image) == (uri, None)
+
+
+def _catalog_with_image(directory: Path, content: bytes, name: str = PNG) -> None:
+    (directory / "images").mkdir()
+    (directory / "images" / name).write_bytes(content)
+    document = copy.deepcopy(CIVIL)
+    configurations = document["credential_configurations"].values()
+    for display in [*document["display"], *(d for c in configurations for d in c["display"])]:
+        display["logo"] = {"image": name, "alt_text": "Emblem"}
+    (directory / "civil-registry.json").write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', PNG, "is not a PNG or JPEG file"),
+        (b"GIF89a" + bytes(40), PNG, "is not a PNG or JPEG file"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(40), PNG, "is not a PNG or JPEG file"),  # no IHDR
+        (b"\xff\xd8\xff\xe0" + bytes(40) + b"\xff\xd9", PNG, "is image/jpeg, not what its name"),
+        ((CATALOG_DIR / "images" / PNG).read_bytes(), "emblem.jpg", "is image/png, not what"),
+        (
+            (CATALOG_DIR / "images" / PNG).read_bytes() + bytes(MAX_IMAGE_BYTES),
+            PNG,
+            f"is larger than {MAX_IMAGE_BYTES} bytes",
+        ),
+    ],
+)
+def test_a_logo_image_that_is_not_a_small_png_or_jpeg_stops_start_up(
+    tmp_path: Path, content: bytes, name: str, message: str
+) -> None:
+    _catalog_with_image(tmp_path, content, name)
+    where = r"civil-registry\.json: national_id: en"
+    with pytest.raises(
+        CatalogError, match=rf"{where}: logo image images/{re.escape(name)} {message}"
+    ):
+        load_catalog(tmp_path)
+
+
+def test_a_jpeg_logo_image_loads(tmp_path: Path) -> None:
+    _catalog_with_image(tmp_path, b"\xff\xd8\xff\xe0" + bytes(40) + b"\xff\xd9", "emblem.jpeg")
+    logo = load_catalog(tmp_path)["civil-registry"].display[0].logo
+    assert logo is not None and logo.image is not None
+    assert logo.image.media_type == "image/jpeg"
+
+
 def test_a_broken_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"issuer_id": "x", "issuer_id": "y"}')
     with pytest.raises(CatalogError, match=r"broken\.json"):
         load_catalog(tmp_path)
     (tmp_path / "broken.json").unlink()
+    shutil.copytree(CATALOG_DIR / "images", tmp_path / "images")  # the logos they name
     for name in ("a.json", "b.json"):
         (tmp_path / name).write_text(json.dumps(CIVIL))
     with pytest.raises(CatalogError, match="twice"):

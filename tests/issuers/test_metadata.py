@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
+import hashlib
+import struct
+import zlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from cryptography import x509
 from litestar.testing import TestClient
 
+from app import create_app
+from app.settings import Settings
 from core.jose.jwk import public_key_from_jwk
 from core.jose.jws import verify_compact
 from core.keys.x509 import leaf_public_key, san_uris, validate_x5c
@@ -141,6 +150,98 @@ def test_unknown_agency_or_type_is_404(client: TestClient[Any]) -> None:
         "/.well-known/jwt-vc-issuer/issuers/nope",
         "/issuers/civil-registry/types/nope",
         "/issuers/nope/types/national_id",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"] == "invalid_request"
+
+
+AGENCIES = {"civil-registry": "national_id", "transport-agency": "driving_licence"}
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:8000"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_dimensions(data: bytes) -> tuple[int, int]:
+    """Width and height of a well-formed PNG: signature, IHDR first, every chunk's CRC, the
+    image data inflating to exactly its rows (palette depth 1-8 or 8-bit colour), IEND last."""
+    assert data.startswith(PNG_SIGNATURE)
+    position, chunks, idat = len(PNG_SIGNATURE), [], b""
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        assert zlib.crc32(kind + body) == crc, kind
+        chunks.append(kind)
+        if kind == b"IDAT":
+            idat += body
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+        position += 12 + length
+    assert chunks[0] == b"IHDR" and chunks[-1] == b"IEND" and b"IDAT" in chunks
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+    row_bytes = (width * channels * depth + 7) // 8
+    assert len(zlib.decompress(idat)) == height * (1 + row_bytes)
+    return width, height
+
+
+def _logos(client: TestClient[Any], issuer_id: str) -> list[dict[str, str]]:
+    """Every logo of an agency: its own, its credentials', and those of their Type Metadata."""
+    metadata = client.get(f"/.well-known/openid-credential-issuer/issuers/{issuer_id}").json()
+    config = metadata["credential_configurations_supported"][AGENCIES[issuer_id]]
+    displays = [*metadata["display"], *config["credential_metadata"]["display"]]
+    logos = [d["logo"] for d in displays]
+    type_metadata = client.get(urlsplit(config["vct"]).path).json()
+    logos += [d["rendering"]["simple"]["logo"] for d in type_metadata["display"]]
+    assert len(logos) == 9  # three locales each
+    assert all(logo["alt_text"] for logo in logos)
+    return logos
+
+
+@pytest.fixture
+def development_client(settings: Settings) -> Iterator[TestClient[Any]]:
+    """The app as ``make run`` serves it: on plain http, where no wallet fetches images."""
+    development = dataclasses.replace(settings, public_base_url=DEVELOPMENT_BASE_URL)
+    with TestClient(app=create_app(development), base_url=DEVELOPMENT_BASE_URL) as client:
+        yield client
+
+
+def test_logos_are_png_data_urls_in_development(development_client: TestClient[Any]) -> None:
+    for issuer_id in AGENCIES:
+        for logo in _logos(development_client, issuer_id):
+            prefix, _, encoded = logo["uri"].partition(",")
+            assert prefix == "data:image/png;base64"
+            assert png_dimensions(base64.b64decode(encoded, validate=True)) == (96, 96)
+            assert "uri#integrity" not in logo  # the data is in the URL
+
+
+def test_logos_are_https_urls_the_agency_serves(client: TestClient[Any]) -> None:
+    for issuer_id in AGENCIES:
+        logos = _logos(client, issuer_id)
+        uris = {logo["uri"] for logo in logos}
+        assert uris == {f"{PUBLIC_BASE_URL}/issuers/{issuer_id}/images/{issuer_id}.png"}
+        response = client.get(urlsplit(uris.pop()).path)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "image/png"
+        assert response.headers["cache-control"] == "public, max-age=86400"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert png_dimensions(response.content) == (96, 96)
+        digest = base64.b64encode(hashlib.sha256(response.content).digest()).decode()
+        integrity = {logo["uri#integrity"] for logo in logos if "uri#integrity" in logo}
+        assert integrity == {f"sha256-{digest}"}  # the three of the Type Metadata
+        assert response.headers["etag"] == f'"sha256-{digest}"'
+        again = client.get(
+            urlsplit(logos[0]["uri"]).path, headers={"If-None-Match": response.headers["etag"]}
+        )
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == response.headers["etag"]
+
+
+def test_only_the_agencys_own_images_are_served(client: TestClient[Any]) -> None:
+    for path in [
+        "/issuers/civil-registry/images/nope.png",
+        "/issuers/civil-registry/images/transport-agency.png",
+        "/issuers/civil-registry/images/..%2Fcivil-registry.json",
+        "/issuers/nope/images/civil-registry.png",
     ]:
         response = client.get(path)
         assert response.status_code == 404, path
