@@ -6,6 +6,8 @@ process it; §5.7: its policy decides whether it must). Whatever goes wrong belo
 presentation is exactly as valid as it was, and its result carries no labels, so the
 counter shows the claim names.
 
+- The validator asks only after a credential passed all its checks, DCQL's included, so
+  the only ``vct`` ever fetched is one the counter asked for (within its registration).
 - §5.3.1, §3, §7.1: only a ``vct`` that is an ``https`` URL, or a URL on the deployment's
   own origin (its agencies, served in process), is fetched, through the deployment's
   guarded outbound client (SSRF guard, deadline, no redirects); the answer must be a 200
