@@ -29,6 +29,7 @@ from core.sdjwt_vc.issuer_keys import IssuerKeyPolicy, MetadataIssuerKeys, X5cIs
 from core.storage.driver import is_postgresql
 from verifiers.services.catalog import load_relying_parties, load_templates
 from verifiers.services.context import PresentationPolicy, VerifierContext
+from verifiers.services.read_claim_labels import ClaimLabels
 from verifiers.services.validate_presentation import PresentationValidator, StatusListCache
 from verifiers.storage.postgres import PostgresTransactionStore
 from verifiers.storage.sql import SqlTransactionStore
@@ -81,7 +82,8 @@ async def verifier_role(
         ),
     )
     app.state.verifiers = context
-    app.state.presentation_validator = PresentationValidator(context, StatusListCache())
+    labels = ClaimLabels(outbound, own_origin=settings.public_base_url)
+    app.state.presentation_validator = PresentationValidator(context, StatusListCache(), labels)
     purge = every_minute(
         lambda: context.transactions.purge(context.clock.now() - context.policy.result_retention),
         log,

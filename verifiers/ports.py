@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from core.http.client import FetchedDocument
 from core.keys.signer import Signer
 from verifiers.domain import Transaction
 
@@ -61,3 +62,12 @@ class CounterAccess(Protocol):
 class StatusListSource(Protocol):
     async def fetch(self, uri: str) -> str:
         """The ``statuslist+jwt`` published at ``uri`` (fetched or from cache)."""
+
+
+class PublishedDocumentFetch(Protocol):
+    """The deployment's guarded outbound HTTP client (``core.http.client``): SSRF guard,
+    deadline, size cap; the deployment's own origin is served in process."""
+
+    async def fetch(self, url: str, *, accept: str, max_bytes: int = ...) -> FetchedDocument:
+        """GET ``url``: its body when it answers 200, otherwise ``OutboundFailed``
+        (``OutboundRefused`` for a URL or address that is never fetched from)."""

@@ -171,6 +171,8 @@ def test_stand_in_issuer_made_by_the_reference_package(client: TestClient[Any]) 
     result = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
     assert result["status"] == "verified"
     proved = result["result"]["credentials"]["national_id"][0]
+    labels = proved.pop("claim_labels")  # from the Type Metadata its vct names
+    assert [entry["path"] for entry in labels] == [["age_over_18"]]
     assert proved == {
         "vct": NATIONAL_ID_VCT,
         "iss": ISSUER_ID,

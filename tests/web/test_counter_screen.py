@@ -73,7 +73,7 @@ def test_a_clerk_checks_age_over_18(page: Page, server: RunningServer, var_dir: 
     expect(page.get_by_role("status")).to_contain_text("Scanned")
     assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
     expect(page.get_by_role("heading", name="Verified")).to_be_visible()
-    expect(page.get_by_role("row", name="age_over_18 yes")).to_be_visible()
+    expect(page.get_by_role("row", name="Aged 18 or over yes")).to_be_visible()
     checks = page.locator("#check-list li")
     expect(checks.filter(has_text="Not revoked or suspended")).to_have_class("passed")
     expect(checks.filter(has_text="Signed by Civil Registry")).to_have_class("passed")
@@ -84,6 +84,33 @@ def test_a_clerk_checks_age_over_18(page: Page, server: RunningServer, var_dir: 
     no_serious_accessibility_violations(page)
     page.get_by_role("button", name="Next citizen").click()
     expect(page.get_by_role("heading", name="What do you need to check?")).to_be_visible()
+
+
+def test_the_result_names_each_proven_claim_in_the_screens_language(
+    page: Page, server: RunningServer, var_dir: Path
+) -> None:
+    """The labels of the credential's Type Metadata (the Civil Registry's catalog), in
+    the language the screen shows, switching with it; the claim name only as a fallback."""
+    phone = _citizen(server, var_dir)
+    _open_counter(page, server, var_dir)
+    page.get_by_role("button", name="Show the QR code").click()
+    expect(page.get_by_role("heading", name="Please scan with your wallet")).to_be_visible()
+    uri = page.locator("#wallet-link").get_attribute("href")
+    assert uri is not None
+    consent = phone.scan(uri).json()["presentation"]
+    assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
+    expect(page.get_by_role("heading", name="Verified")).to_be_visible()
+    claims = page.get_by_role("table")
+    expect(claims.get_by_role("rowheader")).to_have_text(["Aged 18 or over"])
+    expect(claims.get_by_role("row", name="Aged 18 or over yes")).to_be_visible()
+
+    page.get_by_label("Language").select_option("de")
+    expect(page.get_by_role("heading", name="Bestätigt")).to_be_visible()
+    expect(claims.get_by_role("rowheader")).to_have_text(["Volljährig"])
+    expect(claims.get_by_role("row", name="Volljährig ja")).to_be_visible()
+    expect(page.locator("#check-list li").filter(has_text="Heute gültig")).to_have_class("passed")
+    screenshot(page, "counter-5-verified-de")
+    no_serious_accessibility_violations(page)
 
 
 def test_a_declined_request_shows_not_verified_in_german(

@@ -49,7 +49,7 @@ def test_an_online_service_on_the_citizens_device(
     page.get_by_role("button", name="Share").click()
     expect(page.get_by_role("heading", name="Verified")).to_be_visible()
     assert "/same-device" in page.url and "response_code" not in page.url
-    expect(page.get_by_role("row", name="given_name Erika")).to_be_visible()
+    expect(page.get_by_role("row", name="Given name Erika")).to_be_visible()  # its label
     expect(page.locator("#check-list li.failed")).to_have_count(0)
     screenshot(page, "same-device-result")
     no_serious_accessibility_violations(page)

@@ -122,7 +122,7 @@ def test_the_whole_story(
     page.get_by_role("button", name="Share").click()
     expect(page.get_by_role("heading", name="Shared")).to_be_visible()
     expect(counter.get_by_role("heading", name="Verified")).to_be_visible()
-    expect(counter.get_by_role("row", name="age_over_18 yes")).to_be_visible()
+    expect(counter.get_by_role("row", name="Aged 18 or over yes")).to_be_visible()
 
     counter.get_by_role("button", name="Next citizen").click()
     counter.get_by_role("button", name="Show the QR code").click()

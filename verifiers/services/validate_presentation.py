@@ -51,6 +51,7 @@ from core.status_list.token import (
 )
 from verifiers.domain import Check, Transaction
 from verifiers.services.context import VerifierContext
+from verifiers.services.read_claim_labels import ClaimLabels
 
 MAX_VP_TOKEN_BYTES = 512 * 1024
 MAX_PRESENTATIONS = 16
@@ -202,9 +203,15 @@ def _requested_view(claims: dict[str, Any], requested: list[ClaimPath]) -> dict[
 
 
 class PresentationValidator:
-    def __init__(self, context: VerifierContext, statuses: StatusListCache) -> None:
+    def __init__(
+        self,
+        context: VerifierContext,
+        statuses: StatusListCache,
+        claim_labels: ClaimLabels | None = None,
+    ) -> None:
         self._context = context
         self._statuses = statuses
+        self._claim_labels = claim_labels
 
     async def validate(self, transaction: Transaction, vp_token: str) -> PresentationOutcome:
         outcome = PresentationOutcome()
@@ -305,7 +312,17 @@ class PresentationValidator:
                 prefix + "dcql", f"claims were disclosed that were not asked for: {list(over[0])}"
             )
         outcome.passed(prefix + "dcql")
-        return _proved(vct, _requested_view(verified.claims, requested), iss, resolved.certificate)
+        proved = _proved(
+            vct, _requested_view(verified.claims, requested), iss, resolved.certificate
+        )
+        proved["claim_labels"] = (  # what each claim means, never a reason to refuse
+            await self._claim_labels.labels(
+                vct, verified.claims.get("vct#integrity"), proved["claims"]
+            )
+            if self._claim_labels is not None
+            else []
+        )
+        return proved
 
     async def _status(self, reference: StatusReference, iss: object, prefix: str) -> str:
         context = self._context

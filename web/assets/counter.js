@@ -11,6 +11,8 @@ let profile = null;
 let current = null;
 let follower = null;
 let resetTimer = null;
+let shown = null; // the result on screen, drawn again when the language changes
+let lastStatus = "waiting";
 
 const $ = (id) => document.getElementById(id);
 
@@ -98,6 +100,7 @@ async function ask(event) {
 }
 
 function setStatus(status) {
+  lastStatus = status;
   $("status-text").textContent = t(`status.${status}`);
 }
 
@@ -132,13 +135,17 @@ async function follow(transactionId) {
   }
 }
 
-function showOutcome(view) {
-  const verified = view.status === "verified";
+function renderOutcome(view) {
   $("outcome-title").textContent = t(`outcome.${view.status}`);
-  $("outcome-title").className = verified ? "verified" : "failed-title";
+  $("outcome-title").className = view.status === "verified" ? "verified" : "failed-title";
   renderResult(view, $("claims"), $("check-list"));
   const retention = Math.round((profile?.result_retention_seconds || 900) / 60);
   $("reset-note").textContent = t("counter.resetIn", { seconds: RESET_SECONDS, retention });
+}
+
+function showOutcome(view) {
+  shown = view;
+  renderOutcome(view);
   show("outcome");
   clearTimeout(resetTimer);
   resetTimer = setTimeout(reset, RESET_SECONDS * 1000);
@@ -148,13 +155,18 @@ function reset() {
   clearTimeout(resetTimer);
   follower?.abort();
   current = null;
+  shown = null;
   $("claims").querySelector("tbody").replaceChildren();
   $("check-list").replaceChildren();
   $("qr").removeAttribute("src");
   show("choose");
 }
 
-applyLanguage(() => { renderProfile(); if (current) setStatus("waiting"); });
+applyLanguage(() => {
+  renderProfile();
+  if (shown) renderOutcome(shown);
+  else if (current) setStatus(lastStatus);
+});
 $("sign-in-form").addEventListener("submit", signIn);
 $("choose-form").addEventListener("submit", ask);
 $("again").addEventListener("click", reset);

@@ -1,13 +1,35 @@
-// How a verification result reads: the proven claims as rows, every check in plain words.
-import { t } from "./i18n.js";
+// How a verification result reads: the proven claims as rows, each named by its label
+// in the screen's language, every check in plain words.
+import { language, t } from "./i18n.js";
 
 export function claimRows(claims, prefix = []) {
+  // [path, value] of every proven claim, nested objects opened up.
   const rows = [];
   for (const [name, value] of Object.entries(claims || {})) {
     if (value && typeof value === "object" && !Array.isArray(value)) rows.push(...claimRows(value, [...prefix, name]));
-    else rows.push([[...prefix, name].join(" › "), value]);
+    else rows.push([[...prefix, name], value]);
   }
   return rows;
+}
+
+const primary = (locale) => String(locale || "").toLowerCase().split("-")[0];
+
+export function claimLabel(labels, path) {
+  // The label the credential's type gives this claim path (the result's claim_labels):
+  // in the screen's language, else in English, else the claim's own name.
+  const entry = (labels || []).find((l) => Array.isArray(l.path) && l.path.length === path.length
+    && l.path.every((part, i) => part === path[i]));
+  const display = Array.isArray(entry?.display) ? entry.display : [];
+  const wanted = language();
+  const pick = display.find((d) => String(d.locale || "").toLowerCase() === wanted)
+    || display.find((d) => primary(d.locale) === wanted)
+    || display.find((d) => primary(d.locale) === "en");
+  return typeof pick?.label === "string" && pick.label ? pick.label : String(path[path.length - 1]);
+}
+
+export function claimHeading(labels, path) {
+  // A nested claim reads with its parents: "Address › Street".
+  return path.map((_, i) => claimLabel(labels, path.slice(0, i + 1))).join(" › ");
 }
 
 export function display(value) {
@@ -23,11 +45,11 @@ export function renderResult(view, table, list) {
   const credentials = view.result?.credentials || {};
   for (const presentations of Object.values(credentials)) {
     for (const presentation of presentations) {
-      for (const [name, value] of claimRows(presentation.claims)) {
+      for (const [path, value] of claimRows(presentation.claims)) {
         const row = body.insertRow();
         const header = document.createElement("th");
         header.scope = "row";
-        header.textContent = name;
+        header.textContent = claimHeading(presentation.claim_labels, path);
         row.append(header);
         row.insertCell().textContent = display(value);
       }
