@@ -27,6 +27,20 @@ def pick(entries: Sequence[dict[str, Any]], preferred: Sequence[str]) -> dict[st
     return entries[0]
 
 
+#: A logo inline as a data URL of a small image, or an https URL; anything longer or of
+#: another kind is dropped whole (a cut URL would be a broken image, or another one).
+MAX_LOGO_URI = 32 * 1024
+LOGO_DATA_PREFIXES = tuple(f"data:image/{kind};base64," for kind in ("png", "jpeg", "gif", "webp"))
+
+
+def usable_logo_uri(uri: object) -> bool:
+    return (
+        isinstance(uri, str)
+        and len(uri) <= MAX_LOGO_URI
+        and (uri.startswith("https://") or uri.startswith(LOGO_DATA_PREFIXES))
+    )
+
+
 def safe_display(value: object, limit: int = 20) -> list[dict[str, Any]]:
     """Only well-formed display entries of what an issuer published, bounded."""
     if not isinstance(value, list):
@@ -42,8 +56,8 @@ def safe_display(value: object, limit: int = 20) -> list[dict[str, Any]]:
                 if isinstance(entry.get(field), str):
                     kept[field] = entry[field][:500]
             logo = entry.get("logo")
-            if isinstance(logo, dict) and isinstance(logo.get("uri"), str):
-                kept["logo"] = {"uri": logo["uri"][:2000]}
+            if isinstance(logo, dict) and usable_logo_uri(logo.get("uri")):
+                kept["logo"] = {"uri": logo["uri"]}
                 if isinstance(logo.get("alt_text"), str):
                     kept["logo"]["alt_text"] = logo["alt_text"][:200]
             result.append(kept)
