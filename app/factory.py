@@ -137,7 +137,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ),
                 audit=SqlAuditLog(sessions),
                 secret=deployment.derived_secret("issuer codes"),
-                policy=IssuancePolicy(status_list_ttl=settings.status_list_ttl),
+                policy=IssuancePolicy(
+                    status_list_ttl=settings.status_list_ttl,
+                    issued_at_precision=settings.issued_at_precision,
+                ),
                 faults=FaultPoints(frozenset(settings.faults)),
             )
             async with (

@@ -68,6 +68,7 @@ class Settings:
     verifier_result_retention: int = 900
     status_list_ttl: int = 300
     status_list_size: int = 1 << 17
+    issued_at_precision: int = 86400
     trusted_issuer_anchors: Path | None = None
     trusted_issuers: tuple[str, ...] = ()
     outbound_allow: tuple[str, ...] = ()
@@ -155,6 +156,7 @@ class Settings:
             ),
             status_list_ttl=_int(env, "STATUS_LIST_TTL", 300, 5, 24 * 3600),
             status_list_size=_int(env, "STATUS_LIST_SIZE", 1 << 17, 1024, 100_000_000),
+            issued_at_precision=_int(env, "ISSUED_AT_PRECISION", 86400, 1, 7 * 86400),
             trusted_issuer_anchors=Path(issuer_anchors) if issuer_anchors else None,
             trusted_issuers=trusted_issuers,
             outbound_allow=outbound_allow,

@@ -22,6 +22,8 @@ class IssuancePolicy:
     proof_max_age: float = 300.0
     proof_leeway: float = 60.0
     status_list_ttl: int = 300
+    #: Credentials state their issuance time only to this many seconds (1 = exactly).
+    issued_at_precision: int = 86400
 
 
 class UnknownAgency(LookupError):

@@ -1,10 +1,18 @@
 """The Credential Endpoint (OpenID4VCI 1.0 §8): SD-JWT VCs bound to the wallet's proof
 keys, one per distinct key up to the batch size, each with its own salts and its own
 random status index, committed together with their ledger entries before the response.
+
+Issuance times link credentials to each other and to the moment of issuance (RFC 9901
+§10.2, SD-JWT VC §12): each credential's ``iat`` is a random instant of the precision
+window before the one it was issued in (``IssuancePolicy.issued_at_precision``, a day by
+default), drawn for each credential apart, and its ``exp`` is that ``iat`` plus the
+configuration's validity. No two credentials of a batch share a timestamp, and none
+states a time later than its real issuance.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +38,20 @@ from issuers.services.proofs import VerifiedProof, verify_jwt_proof
 
 PROOF_ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
 DAY = 86400
+_RANDOM = secrets.SystemRandom()
+
+
+def issuance_times(
+    now: float, precision: int, validity: float, count: int
+) -> list[tuple[int, int]]:
+    """(``iat``, ``exp``) for each of ``count`` credentials issued at ``now``: distinct
+    instants of the previous precision window (exactly ``now`` for a precision of 1)."""
+    if precision <= 1:
+        return [(int(now), int(now + validity))] * count
+    window = int(now) // precision * precision
+    offsets = _RANDOM.sample(range(precision), min(count, precision))
+    offsets += [_RANDOM.randrange(precision) for _ in range(count - len(offsets))]
+    return [(window - offset, window - offset + int(validity)) for offset in offsets]
 
 
 def status_list_uri(context: IssuerContext, issuer_id: str, list_id: str) -> str:
@@ -113,7 +135,10 @@ async def issue_credentials(
             (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
             for nonce in dict.fromkeys(p.nonce for p in proofs)
         ]
-        expires_at = now + configuration.validity_days * DAY
+        times = issuance_times(
+            now, policy.issued_at_precision, configuration.validity_days * DAY, len(proofs)
+        )
+        expires_at = float(max(expires for _, expires in times))
 
         def sign(references: list[StatusReference]) -> list[str]:
             signed = [
@@ -124,11 +149,13 @@ async def issue_credentials(
                     issuer=audience,
                     holder_jwk=proof.jwk,
                     disclosable=configuration.disclosable_paths,
-                    issued_at=int(now),
-                    expires_at=int(expires_at),
+                    issued_at=issued_at,
+                    expires_at=expires,
                     status=reference,
                 ).serialize()
-                for proof, reference in zip(proofs, references, strict=True)
+                for proof, reference, (issued_at, expires) in zip(
+                    proofs, references, times, strict=True
+                )
             ]
             context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
             return signed

@@ -21,8 +21,10 @@ def test_environment_overrides() -> None:
             "IDWALLET_WORKERS": "4",
             "IDWALLET_DATABASE_URL": "postgresql+asyncpg://u@db/idwallet",
             "IDWALLET_PUBLIC_BASE_URL": "https://id.example.gov/",
+            "IDWALLET_ISSUED_AT_PRECISION": "3600",
         }
     )
+    assert settings.issued_at_precision == 3600
     assert settings.port == 9000
     assert settings.workers == 4
     assert settings.database_url.startswith("postgresql+asyncpg://")
@@ -37,6 +39,7 @@ def test_environment_overrides() -> None:
         {"IDWALLET_ENVIRONMENT": "staging"},
         {"IDWALLET_PUBLIC_BASE_URL": "ftp://x"},
         {"IDWALLET_SIGNING_ALG": "HS256"},
+        {"IDWALLET_ISSUED_AT_PRECISION": "0"},
         {"IDWALLET_ENVIRONMENT": "production", "IDWALLET_PUBLIC_BASE_URL": "https://id.example"},
         {
             "IDWALLET_ENVIRONMENT": "production",

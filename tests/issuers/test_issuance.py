@@ -17,6 +17,7 @@ from sd_jwt.verifier import SDJWTVerifier
 from core.encoding import b64url_decode
 from core.keys.x509 import leaf_public_key, validate_x5c
 from core.status_list.bits import StatusList
+from issuers.services.issue_credential import issuance_times
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_catalog import CITIZEN, DRIVER
 from tests.issuers.wallet import Wallet, path_of, proof, read_offer
@@ -125,6 +126,13 @@ def test_driving_licence_batch_is_unlinkable(client: TestClient[Any]) -> None:
     assert len(set(indices)) == 3
     digests = [set(p["_sd"]) for p in payloads]
     assert not (digests[0] & digests[1]) and not (digests[1] & digests[2])
+    # No linkable issuance time: each its own instant of the day before, none in the future
+    # and each valid for the configuration's days from its own iat.
+    issued = [p["iat"] for p in payloads]
+    assert len(set(issued)) == 3
+    today = int(time.time()) // 86400 * 86400
+    assert all(today - 86400 < iat <= today for iat in issued)
+    assert all(p["exp"] - p["iat"] == 1825 * 86400 for p in payloads)
     assert [p["cnf"]["jwk"]["x"] for p in payloads] == [h.public_jwk()["x"] for h in holders]
     # one vehicle category disclosed on its own
     payload = _reference_verifies(
@@ -202,3 +210,13 @@ def test_notification(client: TestClient[Any]) -> None:
         endpoint, json={"notification_id": notification_id, "event": "credential_deleted"}
     )
     assert no_token.status_code == 401 and no_token.json()["error"] == "invalid_token"
+
+
+def test_issuance_times_are_rounded_and_drawn_apart_for_each_credential() -> None:
+    now = 1_764_430_000.7
+    window = int(now) // 3600 * 3600
+    times = issuance_times(now, 3600, 86400.0, 10)
+    assert len({iat for iat, _ in times}) == 10
+    assert all(window - 3600 < iat <= window and exp == iat + 86400 for iat, exp in times)
+    assert issuance_times(now, 1, 86400.0, 2) == [(int(now), int(now) + 86400)] * 2
+    assert len(issuance_times(now, 2, 10.0, 5)) == 5  # more credentials than instants
