@@ -128,10 +128,6 @@ class InvalidNotificationRequest(ProtocolError):
     error = "invalid_notification_request"
 
 
-class InvalidRequestUriMethod(ProtocolError):
-    error = "invalid_request_uri_method"
-
-
 class InvalidRequestObject(ProtocolError):
     error = "invalid_request_object"
 

@@ -18,9 +18,11 @@ class TransactionStore(Protocol):
     async def by_request_id(self, request_id: str) -> Transaction | None: ...
 
     async def mark_request_fetched(
-        self, request_id: str, now: float, wallet_nonce: str | None
+        self, verifier_id: str, request_id: str, now: float, wallet_nonce: str | None
     ) -> Transaction | None:
-        """``waiting`` → ``request_fetched`` for a live transaction, exactly once."""
+        """The verifier's live, unanswered transaction, moved to ``request_fetched`` (it
+        stays there on later fetches; the first fetch's time is kept, the last
+        ``wallet_nonce`` noted). None once it is answered or expired."""
 
     async def complete(
         self,

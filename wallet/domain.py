@@ -196,6 +196,12 @@ class RefusedRequestObject(Refused):
     error = "invalid_request_object"
 
 
+class RefusedRequestUriMethod(Refused):
+    """OpenID4VP 1.0 §8.5: ``request_uri_method`` is neither ``get`` nor ``post``."""
+
+    error = "invalid_request_uri_method"
+
+
 class RefusedClient(Refused):
     error = "invalid_client"
 

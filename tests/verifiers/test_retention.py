@@ -98,7 +98,9 @@ async def test_purged_results_leave_no_trace_on_the_sqlite_disk(tmp_path: Path) 
                 expires_at=now + 300,
             )
             await store.add(transaction)
-            assert await store.mark_request_fetched(transaction.request_id, now, None)
+            assert await store.mark_request_fetched(
+                "bar-age-check", transaction.request_id, now, None
+            )
             assert await store.complete(
                 transaction.request_id,
                 status="verified",

@@ -117,6 +117,11 @@ def _answer(sd_jwt_with_kb: str) -> dict[str, list[str]]:
     return {"national_id": [sd_jwt_with_kb]}
 
 
+def _accepted(client: TestClient[Any], request: FetchedRequest, vp: dict[str, list[str]]) -> None:
+    response = respond(client, request, vp)
+    assert response.status_code == 200, response.text
+
+
 def test_a_well_formed_forged_vector_is_accepted(client: TestClient[Any]) -> None:
     """The baseline every negative vector below departs from in exactly one way."""
     _, request = _start(client)
@@ -510,11 +515,44 @@ def test_v19_wrong_state_leaves_the_transaction_alone(client: TestClient[Any]) -
     assert respond(client, request, answer).status_code == 200
 
 
-def test_request_object_is_single_use(client: TestClient[Any]) -> None:
-    created, _ = _start(client)
-    path = urlsplit(json.loads(json.dumps(created))["request_uri"]).path
-    again = client.get(path)
-    assert again.status_code == 400 and again.json()["error"] == "invalid_request"
+def test_request_uri_fetched_twice_is_served_until_answered(client: TestClient[Any]) -> None:
+    """The conformance suite's ``request-uri-fetched-twice``: a wallet may fetch the request
+    object again; each fetch is signed afresh for the same transaction, and only the answer
+    is single-use."""
+    created, first = _start(client)
+    second = fetch_request(client, created["uri"])
+    assert second.payload["nonce"] == first.payload["nonce"]
+    assert second.payload["state"] == first.payload["state"]
+    assert second.payload["response_uri"] == first.payload["response_uri"]
+    assert transaction_status(client, VERIFIER, created["transaction_id"]).json()["status"] == (
+        "request_fetched"
+    )
+    _accepted(client, second, _answer(_kb(_good_sd_jwt(), second)))
+    path = urlsplit(created["request_uri"]).path
+    gone = client.get(path)
+    assert gone.status_code == 400 and gone.json()["error"] == "invalid_request"
+    assert "answered" in gone.json()["error_description"]
+
+
+def test_each_post_with_a_new_wallet_nonce_gets_an_object_carrying_it(
+    client: TestClient[Any],
+) -> None:
+    created = create_request(client, VERIFIER, template="age_over_18", request_uri_method="post")
+    first = fetch_request(client, created["uri"], wallet_nonce="wallet-nonce-one")
+    second = fetch_request(client, created["uri"], wallet_nonce="wallet-nonce-two")
+    assert first.payload["wallet_nonce"] == "wallet-nonce-one"
+    assert second.payload["wallet_nonce"] == "wallet-nonce-two"
+    assert second.payload["nonce"] == first.payload["nonce"]
+
+
+def test_a_request_offered_for_post_is_served_to_a_get_too(client: TestClient[Any]) -> None:
+    """OpenID4VP 1.0 §5.1: a wallet that does not support POST sends a GET (and may go on
+    with the signed object, §5); ``invalid_request_uri_method`` is only for a method that
+    is neither (§8.5)."""
+    created = create_request(client, VERIFIER, template="age_over_18", request_uri_method="post")
+    request = fetch_request(client, created["uri"], method="get")
+    assert "wallet_nonce" not in request.payload
+    _accepted(client, request, _answer(_kb(_good_sd_jwt(), request)))
 
 
 def test_j01_all_zero_es256_signature(client: TestClient[Any]) -> None:

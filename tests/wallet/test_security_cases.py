@@ -458,3 +458,11 @@ def test_a03_logs_carry_no_personal_data_or_secrets(
     for secret in secrets:
         assert secret not in logged
     assert "~" not in logged  # no SD-JWT
+
+
+def test_a_request_uri_method_neither_get_nor_post_is_refused(
+    phone: Phone, stand_ins: StandIns
+) -> None:
+    """OpenID4VP 1.0 §8.5 ``invalid_request_uri_method``, and nothing is fetched."""
+    uri, _ = stand_ins.request_uri()
+    _refused(phone, stand_ins, uri + "&request_uri_method=put", "invalid_request_uri_method")

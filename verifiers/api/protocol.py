@@ -56,13 +56,13 @@ class PresentationProtocolController(Controller):
 
     @get(
         "/requests/{request_id:str}",
-        summary="The signed request object (§5.10), by GET",
+        summary="The signed request object (§5.10), by GET, until answered or expired",
         media_type=REQUEST_OBJECT_MEDIA_TYPE,
     )
     async def request_object_get(
         self, verifier_id: FromPath[str], request_id: FromPath[str], state: State
     ) -> Response[str]:
-        return await self._request_object(state, verifier_id, request_id, "get", None)
+        return await self._request_object(state, verifier_id, request_id, None)
 
     @post(
         "/requests/{request_id:str}",
@@ -78,25 +78,20 @@ class PresentationProtocolController(Controller):
         request: Request[Any, Any, Any],
     ) -> Response[str]:
         form = await _form(request, MAX_REQUEST_URI_FORM) if await request.body() else {}
-        return await self._request_object(state, verifier_id, request_id, "post", form)
+        return await self._request_object(state, verifier_id, request_id, form)
 
     async def _request_object(
         self,
         state: State,
         verifier_id: str,
         request_id: str,
-        method: str,
         form: dict[str, list[str]] | None,
     ) -> Response[str]:
         context = _context(state, verifier_id)
         try:
-            signed = await request_object(
-                context, verifier_id, request_id, method=method, form=form
-            )
+            signed = await request_object(context, verifier_id, request_id, form=form)
         except RequestGone:
-            raise InvalidRequest(
-                "this request is unknown, was fetched already or has expired"
-            ) from None
+            raise InvalidRequest("this request is unknown, answered or expired") from None
         return Response(signed, media_type=REQUEST_OBJECT_MEDIA_TYPE, headers=NO_STORE)
 
     @post(

@@ -1,9 +1,12 @@
 """The Request URI endpoint (OpenID4VP 1.0 §5.10, RFC 9101): the signed request object
 of one transaction, by GET or by POST (§5.10.1 ``wallet_metadata``/``wallet_nonce``).
 
-Single-use: the first fetch moves the transaction to ``request_fetched``; any later fetch
-is refused, so a QR code photographed over a shoulder yields nothing once the citizen's
-wallet has read it. Header ``typ: oauth-authz-req+jwt`` with the ``x5c`` chain of the
+Served until the transaction is answered or expires: some wallets fetch a request object
+twice (the conformance suite tests exactly that), and each fetch is signed afresh, so a
+POST carrying a new ``wallet_nonce`` gets an object with that nonce (§5.10.1). The answer
+itself stays single-use. A request offered with ``request_uri_method=post`` is served to a
+GET as well: a wallet that does not support POST sends one (§5.1) and may continue with
+the signed object (§5). Header ``typ: oauth-authz-req+jwt`` with the ``x5c`` chain of the
 relying party's access certificate (never the anchor); ``aud`` is
 ``https://self-issued.me/v2`` (§5.8, static discovery).
 """
@@ -14,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.encoding import StrictJsonError, strict_json_object
-from core.errors import InvalidRequest, InvalidRequestUriMethod
+from core.errors import InvalidRequest
 from core.jose.jws import sign_compact
 from verifiers.services.context import VerifierContext
 from verifiers.services.registration import verifier_info
@@ -28,7 +31,7 @@ MAX_WALLET_METADATA = 16 * 1024
 
 
 class RequestGone(LookupError):
-    """Unknown, already fetched or expired: the wallet must stop (§5.10.2)."""
+    """Unknown, answered or expired: the wallet must stop (§5.10.2)."""
 
 
 def _wallet_parameters(form: Mapping[str, list[str]] | None) -> str | None:
@@ -81,18 +84,14 @@ async def request_object(
     verifier_id: str,
     request_id: str,
     *,
-    method: str,
     form: Mapping[str, list[str]] | None = None,
 ) -> str:
     context.party(verifier_id)
     wallet_nonce = _wallet_parameters(form)
-    known = await context.transactions.by_request_id(request_id)
-    if known is None or known.verifier_id != verifier_id:
-        raise RequestGone(request_id)
-    if known.extra.get("request_uri_method") == "post" and method != "post":
-        raise InvalidRequestUriMethod("this request object is fetched with POST")
     now = context.clock.now()
-    transaction = await context.transactions.mark_request_fetched(request_id, now, wallet_nonce)
+    transaction = await context.transactions.mark_request_fetched(
+        verifier_id, request_id, now, wallet_nonce
+    )
     if transaction is None:
         raise RequestGone(request_id)
     base = context.base(verifier_id)

@@ -20,8 +20,10 @@ INSERT = (
 )
 BY_REQUEST = "SELECT * FROM verifier_transactions WHERE request_id = $1"
 MARK_FETCHED = (
-    "UPDATE verifier_transactions SET status = $3, request_fetched_at = $2, wallet_nonce = $4"
-    " WHERE request_id = $1 AND status = $5 AND expires_at > $2 RETURNING *"
+    "UPDATE verifier_transactions SET status = $3,"
+    " request_fetched_at = coalesce(request_fetched_at, $2), wallet_nonce = $4"
+    " WHERE request_id = $1 AND verifier_id = $6 AND status IN ($5, $3) AND expires_at > $2"
+    " RETURNING *"
 )
 COMPLETE = (
     "UPDATE verifier_transactions SET status = $3, completed_at = $2, result = $4,"
@@ -60,11 +62,11 @@ class PostgresTransactionStore(SqlTransactionStore):
         return _transaction(record) if record is not None else None
 
     async def mark_request_fetched(
-        self, request_id: str, now: float, wallet_nonce: str | None
+        self, verifier_id: str, request_id: str, now: float, wallet_nonce: str | None
     ) -> Transaction | None:
         async with postgres_connection(self._engine) as connection:
             record = await connection.fetchrow(
-                MARK_FETCHED, request_id, now, REQUEST_FETCHED, wallet_nonce, WAITING
+                MARK_FETCHED, request_id, now, REQUEST_FETCHED, wallet_nonce, WAITING, verifier_id
             )
         return _transaction(record) if record is not None else None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.encoding import json_dumps, strict_json_object
@@ -55,12 +55,13 @@ _MARK_FETCHED = (
     update(_TABLE)
     .where(
         _COLUMNS.request_id == bindparam("request"),
-        _COLUMNS.status == WAITING,
+        _COLUMNS.verifier_id == bindparam("verifier"),
+        _COLUMNS.status.in_([WAITING, REQUEST_FETCHED]),
         _COLUMNS.expires_at > bindparam("now"),
     )
     .values(
         status=REQUEST_FETCHED,
-        request_fetched_at=bindparam("now"),
+        request_fetched_at=func.coalesce(_COLUMNS.request_fetched_at, bindparam("now")),
         wallet_nonce=bindparam("wallet_nonce"),
     )
     .returning(*_COLUMNS)
@@ -133,9 +134,14 @@ class SqlTransactionStore:
         return await self._one(_BY_REQUEST, {"request": request_id})
 
     async def mark_request_fetched(
-        self, request_id: str, now: float, wallet_nonce: str | None
+        self, verifier_id: str, request_id: str, now: float, wallet_nonce: str | None
     ) -> Transaction | None:
-        parameters = {"request": request_id, "now": now, "wallet_nonce": wallet_nonce}
+        parameters = {
+            "request": request_id,
+            "verifier": verifier_id,
+            "now": now,
+            "wallet_nonce": wallet_nonce,
+        }
         return await self._change(_MARK_FETCHED, parameters)
 
     async def complete(

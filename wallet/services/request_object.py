@@ -38,7 +38,13 @@ from core.jose.errors import JoseError
 from core.jose.jws import decode_unverified, verify_decoded
 from core.keys.x509 import san_dns_names, x509_hash
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
-from wallet.domain import CounterpartyFailed, Refused, RefusedClient, RefusedRequestObject
+from wallet.domain import (
+    CounterpartyFailed,
+    Refused,
+    RefusedClient,
+    RefusedRequestObject,
+    RefusedRequestUriMethod,
+)
 from wallet.services.context import WalletContext
 from wallet.services.registration import verified_registration
 
@@ -347,7 +353,7 @@ async def checked_request(context: WalletContext, parameters: dict[str, str]) ->
             raise Refused("client_id is required with request_uri")
         method = parameters.get("request_uri_method", "get")
         if method not in ("get", "post"):
-            raise Refused("request_uri_method must be get or post")
+            raise RefusedRequestUriMethod("request_uri_method must be get or post")
         token, wallet_nonce = await _fetch_request_object(
             context, parameters["request_uri"], method
         )
