@@ -9,6 +9,7 @@ import msgspec
 
 from core.claim_paths import ClaimPathError, parse_claim_path
 from core.dcql.model import CredentialQuery, DcqlQuery
+from core.validation import explain
 
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
 MDOC_FORMAT = "mso_mdoc"
@@ -101,7 +102,7 @@ def parse_dcql_query(value: object, *, strict: bool = True) -> DcqlQuery:
     try:
         query = msgspec.convert(value, DcqlQuery)
     except msgspec.ValidationError as exc:
-        raise DcqlError(f"malformed DCQL query: {exc}") from exc
+        raise DcqlError(f"malformed DCQL query {explain(exc)}") from exc
     _non_empty(query.credentials, "credentials")
     if len(query.credentials) > MAX_CREDENTIAL_QUERIES:
         raise DcqlError("too many credential queries")

@@ -26,6 +26,7 @@ import msgspec
 
 from core.claim_paths import ClaimPathError, parse_claim_path
 from core.encoding import StrictJsonError, strict_json_loads
+from core.validation import explain
 from issuers.domain import (
     CLAIM_TYPES,
     Agency,
@@ -225,7 +226,7 @@ def parse_agency(
     try:
         raw = msgspec.convert(document, _Agency)
     except msgspec.ValidationError as exc:
-        raise CatalogError(f"{source}: {exc}") from exc
+        raise CatalogError(f"{source}: {explain(exc)}") from exc
     if not _IDENTIFIER.fullmatch(raw.issuer_id):
         raise CatalogError(f"{source}: issuer_id must be lower-case letters, digits, '-' or '_'")
     configurations = {}

@@ -678,3 +678,44 @@ def test_wallet_error_response_fails_the_transaction(client: TestClient[Any]) ->
     assert response.status_code == 200
     status = transaction_status(client, VERIFIER, created["transaction_id"]).json()
     assert status["status"] == "failed" and status["result"]["wallet_error"] == "access_denied"
+
+
+@pytest.mark.parametrize(
+    ("raw", "explained"),
+    [
+        ({"credentials": "national_id"}, "at $.credentials: expected an array, got a string"),
+        (
+            {"credentials": [{"id": "national_id", "meta": {}}]},
+            "at $.credentials[0]: the member 'format' is required",
+        ),
+        (
+            {
+                "credentials": [
+                    {
+                        "id": "national_id",
+                        "format": "dc+sd-jwt",
+                        "meta": {"vct_values": [NATIONAL_ID_VCT]},
+                        "claims": [{"path": [1.5]}],
+                    }
+                ]
+            },
+            "at $.credentials[0].claims[0].path[0]: expected an integer, a string or null,"
+            " got a number",
+        ),
+        ([], "at $: expected an object, got an array"),
+    ],
+)
+def test_a_malformed_dcql_query_is_explained_in_our_words(
+    client: TestClient[Any], raw: Any, explained: str
+) -> None:
+    """The counter API named the parsing library's own message; now the JSON path and what
+    was expected, in words a counter's integrator can act on."""
+    refused = client.post(
+        f"/verifiers/{VERIFIER}/presentations",
+        json={"dcql_query": raw},
+        headers={"Authorization": "Bearer " + _counter(client)},
+    )
+    assert refused.status_code == 400, refused.text
+    detail = refused.json()["detail"]
+    assert detail == f"malformed DCQL query {explained}"
+    assert "`" not in detail and "Expected" not in detail

@@ -15,6 +15,7 @@ import msgspec
 
 from core.claim_paths import ClaimPathError, parse_claim_path
 from core.encoding import StrictJsonError, strict_json_loads
+from core.validation import explain
 from verifiers.domain import (
     CLIENT_ID_PREFIXES,
     LocalizedText,
@@ -70,7 +71,9 @@ class _Party(msgspec.Struct, forbid_unknown_fields=True):
 def _read(path: Path, kind: type[msgspec.Struct]) -> object:
     try:
         return msgspec.convert(strict_json_loads(path.read_bytes()), kind)
-    except (OSError, StrictJsonError, msgspec.ValidationError) as exc:
+    except msgspec.ValidationError as exc:
+        raise VerifierCatalogError(f"{path.name}: {explain(exc)}") from exc
+    except (OSError, StrictJsonError) as exc:
         raise VerifierCatalogError(f"{path.name}: {exc}") from exc
 
 
