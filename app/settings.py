@@ -7,6 +7,7 @@ stops start-up with a message naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,12 @@ from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
 
 PREFIX = "IDWALLET_"
+#: RFC 3986 §3.1 scheme syntax; schemes a browser runs, renders or reads from disk are
+#: never listed, and https is followed anyway.
+_APP_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,63}")
+_NEVER_FOLLOWED = frozenset(
+    {"javascript", "data", "vbscript", "file", "blob", "about", "filesystem", "http", "https"}
+)
 ENVIRONMENTS = ("development", "production")
 
 
@@ -73,6 +80,7 @@ class Settings:
     trusted_issuers: tuple[str, ...] = ()
     outbound_allow: tuple[str, ...] = ()
     wallet_trust_anchors: tuple[str, ...] = ()
+    wallet_redirect_schemes: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
 
     @property
@@ -124,6 +132,13 @@ class Settings:
                 ) from None
         if outbound_allow and environment == "production":
             raise SettingsError(f"{PREFIX}OUTBOUND_ALLOW is for development only")
+        redirect_schemes = tuple(v.lower() for v in _list(env, "WALLET_REDIRECT_SCHEMES"))
+        for scheme in redirect_schemes:
+            if not _APP_SCHEME.fullmatch(scheme) or scheme in _NEVER_FOLLOWED:
+                raise SettingsError(
+                    f"{PREFIX}WALLET_REDIRECT_SCHEMES must list app URI schemes"
+                    f" (such as eu.example.citizen-app), not {scheme!r}"
+                )
         faults = _list(env, "FAULT")
         if faults and environment == "production":
             raise SettingsError(f"{PREFIX}FAULT is for crash tests only, never in production")
@@ -161,5 +176,6 @@ class Settings:
             trusted_issuers=trusted_issuers,
             outbound_allow=outbound_allow,
             wallet_trust_anchors=_list(env, "WALLET_TRUST_ANCHORS"),
+            wallet_redirect_schemes=redirect_schemes,
             faults=faults,
         )

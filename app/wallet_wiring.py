@@ -60,6 +60,7 @@ async def wallet_role(
         verifier_trust=X5cIssuerKeys(anchors),
         public_base_url=settings.public_base_url,
         token_secret=deployment.derived_secret("wallet access tokens"),
+        redirect_schemes=frozenset(settings.wallet_redirect_schemes),
     )
     app.state.wallet = context
     purge = every_minute(

@@ -22,8 +22,10 @@ def test_environment_overrides() -> None:
             "IDWALLET_DATABASE_URL": "postgresql+asyncpg://u@db/idwallet",
             "IDWALLET_PUBLIC_BASE_URL": "https://id.example.gov/",
             "IDWALLET_ISSUED_AT_PRECISION": "3600",
+            "IDWALLET_WALLET_REDIRECT_SCHEMES": "EU.Example.App, eu.example.other",
         }
     )
+    assert settings.wallet_redirect_schemes == ("eu.example.app", "eu.example.other")
     assert settings.issued_at_precision == 3600
     assert settings.port == 9000
     assert settings.workers == 4
@@ -40,6 +42,8 @@ def test_environment_overrides() -> None:
         {"IDWALLET_PUBLIC_BASE_URL": "ftp://x"},
         {"IDWALLET_SIGNING_ALG": "HS256"},
         {"IDWALLET_ISSUED_AT_PRECISION": "0"},
+        {"IDWALLET_WALLET_REDIRECT_SCHEMES": "eu.example.app,javascript"},
+        {"IDWALLET_WALLET_REDIRECT_SCHEMES": "not a scheme"},
         {"IDWALLET_ENVIRONMENT": "production", "IDWALLET_PUBLIC_BASE_URL": "https://id.example"},
         {
             "IDWALLET_ENVIRONMENT": "production",

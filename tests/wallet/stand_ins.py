@@ -99,6 +99,8 @@ class StandIns:
     results: dict[str, Any] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     posted: list[str] = field(default_factory=list)
+    #: Where the stand-in verifier sends the citizen after an accepted presentation.
+    redirect_uri: str | None = None
 
     def __post_init__(self) -> None:
         self.issuer_key = ec.generate_private_key(ec.SECP256R1())
@@ -280,7 +282,7 @@ class StandIns:
             )
             payloads.append(verifier.get_verified_payload())
         self.results[request_id] = payloads
-        return 200, {}
+        return 200, {"redirect_uri": self.redirect_uri} if self.redirect_uri else {}
 
 
 def _handler(stand_ins: StandIns) -> type[BaseHTTPRequestHandler]:
@@ -394,4 +396,5 @@ def settings_with_stand_ins(var_dir: Path, database_url: str, stand_ins: StandIn
         trusted_issuer_anchors=write_issuer_anchor(var_dir),
         wallet_trust_anchors=(str(write_anchor(var_dir)),),
         outbound_allow=(f"localhost:{stand_ins.port}",),
+        wallet_redirect_schemes=("eu.example.citizen-app",),
     )

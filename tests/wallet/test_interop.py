@@ -6,6 +6,7 @@ nothing is stored."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,40 @@ def test_a_verifier_registration_is_believed_only_when_attested(
     assert kinds == ([warning] if warning else [])
     if warning == "beyond_registration":
         assert "given_name" in consent["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    ("redirect", "followed"),
+    [
+        ("https://verifier.example/done?session=1", True),
+        ("eu.example.citizen-app://presentation-done", True),
+        ("https://id.example.gov/same-device/back", True),
+        ("javascript:alert(document.cookie)", False),
+        ("data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", False),
+        ("http://verifier.example/done", False),
+        ("eu.other.app://done", False),
+        ("https://verifier.example/" + "a" * 3000, False),
+    ],
+)
+def test_only_https_and_listed_app_redirects_are_followed(
+    client: TestClient[Any], stand_ins: StandIns, redirect: str, followed: bool
+) -> None:
+    """A verifier's ``redirect_uri`` was passed to the phone whatever its scheme, and the
+    web wallet assigned it to ``location``."""
+    phone = Phone(client)
+    phone.register()
+    phone.receive(stand_ins.offer_uri())
+    stand_ins.redirect_uri = redirect
+    uri, _ = stand_ins.request_uri()
+    consent = phone.scan(uri).json()["presentation"]
+    result = phone.approve(consent["presentation_id"])
+    assert result["outcome"] == "accepted", result
+    if followed:
+        assert result["redirect_uri"] == redirect and "redirect_refused" not in result
+        return
+    assert "redirect_uri" not in result
+    assert "does not open" in result["redirect_refused"]
+    activity = phone.get("/wallet/activity").json()["activity"]
+    shared = next(a for a in activity if a["kind"] == "presentation_sent")
+    assert shared["redirect_refused"] == redirect.partition(":")[0]
+    assert redirect not in json.dumps(activity)

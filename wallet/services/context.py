@@ -43,6 +43,9 @@ class WalletContext:
     public_base_url: str
     token_secret: bytes
     policy: WalletPolicy = field(default_factory=WalletPolicy)
+    #: Custom URI schemes (apps on the phone) a verifier may send the citizen back to,
+    #: besides https and this deployment's own origin (``IDWALLET_WALLET_REDIRECT_SCHEMES``).
+    redirect_schemes: frozenset[str] = frozenset()
     #: Status list tokens already verified, by URI and the token's hash.
     verified_status_lists: dict[tuple[str, str], Any] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK

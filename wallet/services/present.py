@@ -21,6 +21,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -347,9 +348,18 @@ async def _submit(
         "outcome": "accepted" if accepted else "rejected",
         "verifier_status": status,
     }
+    refused_redirect = None
     if body is not None:
-        if accepted and isinstance(body.get("redirect_uri"), str):
-            outcome["redirect_uri"] = body["redirect_uri"][:2048]
+        redirect = body.get("redirect_uri")
+        if accepted and isinstance(redirect, str):
+            if followable_redirect(context, redirect):
+                outcome["redirect_uri"] = redirect
+            else:
+                refused_redirect = _scheme_of(redirect)
+                outcome["redirect_refused"] = (
+                    "the verifier asked to send you on to an address the wallet does not "
+                    "open (only https and this deployment's apps are followed)"
+                )
         if not accepted and isinstance(body.get("error"), str):
             outcome["error"] = body["error"][:64]
             if isinstance(body.get("error_description"), str):
@@ -376,9 +386,43 @@ async def _submit(
             ],
             "outcome": outcome["outcome"],
             **({"error": outcome["error"]} if "error" in outcome else {}),
+            # the scheme only: the address itself may carry a bearer response_code
+            **({"redirect_refused": refused_redirect} if refused_redirect is not None else {}),
         },
     )
     return outcome
+
+
+#: Longest redirect the wallet follows; a longer one is refused, never cut.
+MAX_REDIRECT = 2048
+
+
+def followable_redirect(context: WalletContext, uri: str) -> bool:
+    """Where a verifier may send the citizen after a presentation (OpenID4VP 1.0 §8.2
+    ``redirect_uri``): an https address, this deployment's own origin (http in
+    development), or an app scheme the deployment lists. Never ``javascript:``,
+    ``data:`` or anything else a browser would run or render in the wallet's place."""
+    if len(uri) > MAX_REDIRECT or not uri.isprintable() or " " in uri:
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return bool(parts.hostname) and not parts.username and not parts.password
+    if uri.startswith(context.public_base_url + "/"):
+        return True
+    return scheme in context.redirect_schemes
+
+
+def _scheme_of(uri: str) -> str:
+    scheme = uri.partition(":")[0].lower()
+    return (
+        scheme[:32]
+        if scheme.isascii() and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum()
+        else "(unreadable)"
+    )
 
 
 async def decline(context: WalletContext, account_id: str, presentation_id: str) -> dict[str, Any]:

@@ -238,10 +238,27 @@ async function share(event) {
     if (result.status === "signatures_needed") {
       result = await call("POST", `/wallet/presentations/${currentConsent.presentation_id}/complete`, { signatures: await signAll(result.signing_requests) });
     }
-    done(result.outcome === "accepted" ? t("wallet.shared") : t("wallet.notAccepted"), "");
-    if (result.redirect_uri) location.assign(result.redirect_uri);
+    done(
+      result.outcome === "accepted" ? t("wallet.shared") : t("wallet.notAccepted"),
+      result.redirect_refused ? t("wallet.redirectRefused") : "",
+    );
+    if (result.redirect_uri && followable(result.redirect_uri)) location.assign(result.redirect_uri);
   } catch (error) {
     say(`${t("wallet.refused")} ${error.message}`);
+  }
+}
+
+// The server passes on only https, this origin and the deployment's app schemes; the page
+// checks again before leaving, so nothing that would run or render here ever does.
+const NEVER_FOLLOWED = new Set(["javascript:", "data:", "vbscript:", "blob:", "file:", "about:"]);
+
+function followable(address) {
+  try {
+    const target = new URL(address);
+    if (NEVER_FOLLOWED.has(target.protocol)) return false;
+    return target.protocol !== "http:" || target.origin === location.origin;
+  } catch {
+    return false;
   }
 }
 
