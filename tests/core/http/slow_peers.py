@@ -57,7 +57,7 @@ async def _answer(kind: str, writer: asyncio.StreamWriter) -> None:
 
 @dataclass
 class SlowPeer:
-    """Where the peer listens; ``base`` + ``/{kind}`` answers as that kind does."""
+    """Where the peer listens; any path ending in ``/{kind}`` answers as that kind does."""
 
     host: str
     port: int
@@ -86,7 +86,7 @@ def running_slow_peer() -> Iterator[SlowPeer]:
             request = await reader.readuntil(b"\r\n\r\n")
             path = request.split(b" ", 2)[1].decode()
             peer.requests.append(path)
-            await _answer(path.strip("/"), writer)
+            await _answer(path.rsplit("/", 1)[-1], writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client gave up on us, as it should
         finally:
