@@ -3,21 +3,39 @@ after the status list's ``ttl`` (300 s): a real ``idwallet serve --workers 2`` (
 PostgreSQL), a national ID issued over HTTP and presented at a counter until each worker
 has verified it (so each holds the status list in its cache), then revoked through the
 operator API; every presentation after that, on either worker, is refused by its status
-check once ``IDWALLET_STATUS_LIST_REVALIDATE`` (1 s here) has passed."""
+check once ``IDWALLET_STATUS_LIST_REVALIDATE`` (1 s here) has passed.
+
+And in process, what a counter's cache exchanges with the agency's real status list
+endpoint: ``304`` to its ``If-None-Match`` while nothing changed, the revoked list at the
+first question after the revocation (the ``ETag`` follows the list's version)."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cryptography import x509
+from litestar import Litestar
+from litestar.testing import TestClient
 
 from app.bootstrap import ANCHOR_CERT_FILE
+from app.factory import create_app
+from app.settings import Settings
+from core.clock import FixedClock
+from core.encoding import b64url_decode
+from core.http.client import OutboundClient
+from core.http.published_documents import PublishedDocuments
 from core.keys.signer import SoftwareSigner
+from core.status_list.bits import StatusList
 from tests.conftest import migrated_database
+from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.issuers.test_catalog import CITIZEN
+from tests.issuers.test_issuance import create_offer, operator_key
 from tests.issuers.wallet import Wallet
 from tests.support.server import RunningServer, free_port, running_server
 from tests.support.workers import worker_of
@@ -130,3 +148,70 @@ def test_a_revoked_id_is_refused_at_once_by_every_worker(var_dir: Path, database
             for connection in pinned.values():
                 connection.close()
     assert "Traceback" not in server.output
+
+
+@pytest.fixture
+def client(var_dir: Path, database_url: str) -> Iterator[TestClient[Any]]:
+    settings = Settings(
+        var_dir=var_dir,
+        database_url=migrated_database(database_url),
+        public_base_url=PUBLIC_BASE_URL,
+    )
+    with TestClient(app=create_app(settings), base_url=PUBLIC_BASE_URL) as client:
+        yield client
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The application itself, in process, with each exchange written down: the request's
+    ``If-None-Match`` and the status the status list endpoint answered."""
+
+    def __init__(self, app: Litestar) -> None:
+        self._app = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        self.seen: list[tuple[str | None, int]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._app.handle_async_request(request)
+        self.seen.append((request.headers.get("if-none-match"), response.status_code))
+        return response
+
+
+def _status_in(token: str, index: int) -> int:
+    payload = json.loads(b64url_decode(token.split(".")[1]))
+    return StatusList.from_json(payload["status_list"]).get(index)
+
+
+def test_the_status_list_endpoint_answers_304_until_a_revocation(
+    client: TestClient[Any],
+) -> None:
+    offer = create_offer(client, "civil-registry", "national_id", CITIZEN, subject="stolen-id")
+    _, credentials, _ = Wallet(client).receive(offer["offer_uri"])
+    status = json.loads(b64url_decode(credentials[0].split(".")[1]))["status"]["status_list"]
+    uri, index = status["uri"], int(status["idx"])
+    portal = client.blocking_portal
+    transport = RecordingTransport(client.app)
+    clock = FixedClock(time.time())
+
+    async def documents_in_the_app() -> PublishedDocuments:
+        outbound = OutboundClient(local={PUBLIC_BASE_URL: transport})
+        return PublishedDocuments(outbound, revalidate=10, clock=clock)
+
+    documents = portal.call(documents_in_the_app)
+    first = portal.call(documents.fetch, uri)
+    assert _status_in(first, index) == 0 and transport.seen == [(None, 200)]
+    etag = client.get(uri.removeprefix(PUBLIC_BASE_URL)).headers["etag"]
+
+    clock.advance(11)
+    assert portal.call(documents.fetch, uri) == first
+    assert transport.seen[1:] == [(etag, 304)]
+
+    revoked = client.post(
+        "/issuers/civil-registry/credentials/revoke",
+        json={"subject_id": "stolen-id", "reason": "reported stolen"},
+        headers={"Authorization": f"Bearer {operator_key(client, 'civil-registry')}"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert portal.call(documents.fetch, uri) == first  # within the interval: not asked
+    clock.advance(11)
+    fresh = portal.call(documents.fetch, uri)
+    assert _status_in(fresh, index) == 1  # revoked
+    assert transport.seen[2:] == [(etag, 200)]
