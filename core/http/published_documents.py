@@ -11,8 +11,9 @@ headers. The Relying Party decides how often to check for updates within them (ย
 - Lists of other issuers are used for their ``ttl`` after they were fetched, as ยง13.7
   recommends to spread the load on their Status Provider, then asked for again; when the
   issuer sent an ``ETag``, that question is conditional (``If-None-Match``) and a ``304``
-  keeps the token for another ``ttl``. A foreign issuer hears from this deployment at most
-  once per ``ttl`` per list, however many presentations use it.
+  keeps the token for another ``ttl``. A foreign issuer hears from each worker of this
+  deployment once per ``ttl`` per list (sooner only when the token's ``exp`` comes first,
+  and never more than once a second), however many presentations use it.
 - Lists of this deployment's own agencies (an origin the outbound client serves in process,
   so asking costs one local request) are asked for again once ``revalidate`` seconds have
   passed (``IDWALLET_STATUS_LIST_REVALIDATE``; 0 asks on every use), never later than
