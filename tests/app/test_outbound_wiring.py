@@ -13,7 +13,7 @@ from app.verifier_wiring import issuer_metadata_source
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import IssuerKeyError, MetadataIssuerKeys
-from tests.core.http.slow_peers import SlowPeer, running_slow_peer
+from tests.support.slow_peers import SlowPeer, running_slow_peer
 
 
 def test_outbound_settings() -> None:

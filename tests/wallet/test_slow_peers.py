@@ -17,8 +17,8 @@ from litestar.testing import TestClient
 
 from app.settings import Settings
 from tests.conftest import backend_url, migrated_database
-from tests.core.http.slow_peers import TRICKLE_INTERVAL, TRICKLE_LENGTH, SlowPeer, running_slow_peer
 from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.support.slow_peers import TRICKLE_INTERVAL, TRICKLE_LENGTH, SlowPeer, running_slow_peer
 from tests.wallet.phone import Phone
 
 DEADLINE = 3

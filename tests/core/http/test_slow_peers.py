@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.http.client import OutboundClient, OutboundFailed
-from tests.core.http.slow_peers import (
+from tests.support.slow_peers import (
     FAST_LENGTH,
     TRICKLE_INTERVAL,
     TRICKLE_LENGTH,
