@@ -79,6 +79,9 @@ class Settings:
     trusted_issuer_anchors: Path | None = None
     trusted_issuers: tuple[str, ...] = ()
     outbound_allow: tuple[str, ...] = ()
+    outbound_deadline: int = 10
+    outbound_min_rate: int = 1024
+    status_list_revalidate: int = 10
     wallet_trust_anchors: tuple[str, ...] = ()
     wallet_redirect_schemes: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
@@ -175,6 +178,9 @@ class Settings:
             trusted_issuer_anchors=Path(issuer_anchors) if issuer_anchors else None,
             trusted_issuers=trusted_issuers,
             outbound_allow=outbound_allow,
+            outbound_deadline=_int(env, "OUTBOUND_DEADLINE", 10, 1, 600),
+            outbound_min_rate=_int(env, "OUTBOUND_MIN_RATE", 1024, 0, 1 << 30),
+            status_list_revalidate=_int(env, "STATUS_LIST_REVALIDATE", 10, 0, 24 * 3600),
             wallet_trust_anchors=_list(env, "WALLET_TRUST_ANCHORS"),
             wallet_redirect_schemes=redirect_schemes,
             faults=faults,

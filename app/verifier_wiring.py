@@ -5,14 +5,17 @@ and the outbound client that fetches status lists and metadata.
 Status lists of this deployment's own agencies are fetched over HTTP like anyone else's,
 but in process: requests to the deployment's own public origin go to the application
 itself, so a development deployment on ``http://127.0.0.1`` checks its own credentials
-without opening the SSRF guard to loopback.
+without opening the SSRF guard to loopback. They are asked for again every
+``IDWALLET_STATUS_LIST_REVALIDATE`` seconds, so a revocation reaches every counter within
+seconds; other issuers' lists are kept for their ``ttl`` (``core.http.published_documents``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 from cryptography import x509
@@ -23,9 +26,14 @@ from app.housekeeping import every_minute
 from app.registrar import DeploymentRegistrar
 from app.settings import Settings, SettingsError
 from app.tenant_keys import verifier_keys
-from core.http.client import OutboundClient
+from core.http.client import OutboundClient, OutboundFailed, OutboundRefused
 from core.http.published_documents import PublishedDocuments
-from core.sdjwt_vc.issuer_keys import IssuerKeyPolicy, MetadataIssuerKeys, X5cIssuerKeys
+from core.sdjwt_vc.issuer_keys import (
+    IssuerKeyError,
+    IssuerKeyPolicy,
+    MetadataIssuerKeys,
+    X5cIssuerKeys,
+)
 from core.storage.driver import is_postgresql
 from verifiers.services.catalog import load_relying_parties, load_templates
 from verifiers.services.context import PresentationPolicy, VerifierContext
@@ -47,6 +55,20 @@ def issuer_anchors(settings: Settings, deployment: Deployment) -> list[x509.Cert
     return anchors
 
 
+def issuer_metadata_source(documents: PublishedDocuments) -> Callable[[str], Awaitable[Any]]:
+    """JWT VC Issuer Metadata for :class:`MetadataIssuerKeys`: an issuer whose metadata
+    cannot be fetched (unreachable, too slow, refused by the guard) is a key that cannot be
+    resolved, so the presentation fails its trust check instead of the request failing."""
+
+    async def fetch(uri: str) -> Any:
+        try:
+            return await documents.fetch_json(uri)
+        except (OutboundFailed, OutboundRefused) as exc:
+            raise IssuerKeyError(f"the issuer's metadata could not be fetched: {exc}") from exc
+
+    return fetch
+
+
 @contextlib.asynccontextmanager
 async def verifier_role(
     app: Litestar, settings: Settings, deployment: Deployment
@@ -58,11 +80,15 @@ async def verifier_role(
     outbound = OutboundClient(
         local={settings.public_base_url: httpx.ASGITransport(app=app)},  # type: ignore[arg-type]
         exceptions=settings.outbound_allow,
+        deadline=settings.outbound_deadline,
+        min_rate=settings.outbound_min_rate,
     )
-    documents = PublishedDocuments(outbound)
+    documents = PublishedDocuments(outbound, revalidate=settings.status_list_revalidate)
     trust = IssuerKeyPolicy(
         x5c=X5cIssuerKeys(issuer_anchors(settings, deployment)),
-        metadata=MetadataIssuerKeys(documents.fetch_json, trusted_issuers=settings.trusted_issuers),
+        metadata=MetadataIssuerKeys(
+            issuer_metadata_source(documents), trusted_issuers=settings.trusted_issuers
+        ),
     )
     # PostgreSQL takes each step of a verification in its own driver's terms.
     store = PostgresTransactionStore if is_postgresql(deployment.engine) else SqlTransactionStore

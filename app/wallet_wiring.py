@@ -48,12 +48,14 @@ async def wallet_role(
     outbound = OutboundClient(
         local={settings.public_base_url: httpx.ASGITransport(app=app)},  # type: ignore[arg-type]
         exceptions=settings.outbound_allow,
+        deadline=settings.outbound_deadline,
+        min_rate=settings.outbound_min_rate,
     )
     anchors = wallet_anchors(settings, deployment)
     context = WalletContext(
         store=SqlWalletStore(deployment.sessions),
         outbound=outbound,
-        documents=PublishedDocuments(outbound),
+        documents=PublishedDocuments(outbound, revalidate=settings.status_list_revalidate),
         vault=AccountVault(deployment.derived_secret("wallet data keys")),
         anchors=anchors,
         issuer_trust=X5cIssuerKeys(anchors),

@@ -9,7 +9,14 @@ Every request is guarded the same way, whoever asks:
   address that was checked, so a DNS answer that changes between check and connect
   (rebinding) cannot point it inward; TLS still verifies the certificate for the name;
 - redirects only where the caller allows them, each target checked like the first URL;
-  a connect/read deadline; the body is read up to a cap and no further.
+  the body is read up to a cap and no further;
+- time is bounded three ways, so a slow peer cannot hold a caller open: each connect and
+  read has its own timeout; the whole exchange (resolving, connecting, sending, the answer's
+  headers and every byte of its body, and every redirect followed) has one deadline
+  (``IDWALLET_OUTBOUND_DEADLINE``); and once the answer's headers are in, its body must
+  arrive at a minimum rate (``IDWALLET_OUTBOUND_MIN_RATE`` bytes per second, after a short
+  grace period), so a peer that trickles a byte now and then is dropped long before the
+  deadline. A peer's think time before its headers counts against the deadline only.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ import httpcore
 import httpx
 
 DEFAULT_TIMEOUT = 5.0
+DEFAULT_DEADLINE = 10.0
+DEFAULT_MIN_RATE = 1024.0
+DEFAULT_RATE_GRACE = 2.0
 DEFAULT_MAX_BYTES = 1024 * 1024
 
 
@@ -116,16 +126,28 @@ class OutboundClient:
     itself (``http://127.0.0.1:8000``) to a transport that reaches them without the network
     guard (the application's own routes, in process). ``exceptions`` names exact
     ``host:port`` pairs that may be reached on private addresses and over plain ``http``
-    (development peers); there is no way to open a whole range."""
+    (development peers); there is no way to open a whole range.
+
+    ``timeout`` bounds each connect and each read, ``deadline`` the whole exchange;
+    ``min_rate`` (bytes per second, 0 for none) is what an answer's body must keep up once
+    ``rate_grace`` seconds have passed since its headers arrived."""
 
     def __init__(
         self,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        min_rate: float = DEFAULT_MIN_RATE,
+        rate_grace: float = DEFAULT_RATE_GRACE,
         local: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         exceptions: Iterable[str] = (),
     ) -> None:
+        if deadline <= 0 or min_rate < 0 or rate_grace < 0:
+            raise ValueError("the deadline must be positive, the rate and its grace not negative")
         self._timeout = timeout
+        self._deadline = deadline
+        self._min_rate = min_rate
+        self._rate_grace = rate_grace
         self._local = {origin.rstrip("/").lower(): t for origin, t in (local or {}).items()}
         self._exceptions = frozenset(parse_exception(e) for e in exceptions)
         transport = httpx.AsyncHTTPTransport(retries=0)
@@ -140,6 +162,14 @@ class OutboundClient:
             )
             for origin, t in self._local.items()
         }
+
+    def serves_locally(self, url: str) -> bool:
+        """Whether ``url`` is on an origin this deployment serves itself, in process."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        return f"{parts.scheme}://{parts.netloc}".lower() in self._locals
 
     def check_url(self, url: str) -> None:
         """Raise :class:`OutboundRefused` for a URL this client would never reach (before
@@ -198,9 +228,12 @@ class OutboundClient:
         max_redirects: int = 0,
     ) -> FetchedDocument:
         """GET ``url``; anything but 200 fails. Up to ``max_redirects`` redirects are
-        followed, each target checked like the first URL."""
+        followed, each target checked like the first URL, all within one deadline."""
+        deadline_at = asyncio.get_running_loop().time() + self._deadline
         for _ in range(max_redirects + 1):
-            answer = await self.send("GET", url, accept=accept, max_bytes=max_bytes)
+            answer = await self._exchange(
+                "GET", url, accept=accept, max_bytes=max_bytes, deadline_at=deadline_at
+            )
             location = answer.headers.get("location")
             if answer.status in REDIRECTS and location and max_redirects:
                 url = urljoin(url, location)
@@ -221,20 +254,58 @@ class OutboundClient:
         headers: Mapping[str, str] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> FetchedDocument:
-        """One request through the guard, whatever the status; the body is capped."""
+        """One request through the guard, whatever the status; the body is capped and the
+        exchange bounded by the deadline and the minimum rate."""
+        return await self._exchange(
+            method,
+            url,
+            accept=accept,
+            form=form,
+            json_body=json_body,
+            headers=headers,
+            max_bytes=max_bytes,
+            deadline_at=asyncio.get_running_loop().time() + self._deadline,
+        )
+
+    def _body_due(self, headers_at: float, received: int, deadline_at: float) -> float:
+        """When the body must be complete unless more of it arrives: the grace period, or
+        as long as what arrived so far buys at the minimum rate; never past the deadline."""
+        if not self._min_rate:
+            return deadline_at
+        return min(deadline_at, headers_at + max(self._rate_grace, received / self._min_rate))
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        accept: str,
+        deadline_at: float,
+        form: Mapping[str, str] | None = None,
+        json_body: object = None,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> FetchedDocument:
         client = self._client_for(url)
         request_headers = {"Accept": accept, "Accept-Encoding": "identity", **(headers or {})}
+        loop = asyncio.get_running_loop()
+        window = asyncio.timeout_at(deadline_at)
         try:
-            async with client.stream(
-                method,
-                url,
-                headers=request_headers,
-                data=dict(form) if form is not None else None,
-                json=json_body,
-            ) as response:
+            async with (
+                window,
+                client.stream(
+                    method,
+                    url,
+                    headers=request_headers,
+                    data=dict(form) if form is not None else None,
+                    json=json_body,
+                ) as response,
+            ):
                 declared = response.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                     raise OutboundFailed(f"{url} is larger than {max_bytes} bytes")
+                headers_at = loop.time()
+                window.reschedule(self._body_due(headers_at, 0, deadline_at))
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in response.aiter_bytes():  # decoded incrementally, capped
@@ -242,6 +313,8 @@ class OutboundClient:
                     if size > max_bytes:
                         raise OutboundFailed(f"{url} is larger than {max_bytes} bytes")
                     chunks.append(chunk)
+                    window.reschedule(self._body_due(headers_at, size, deadline_at))
+                window.reschedule(deadline_at)
                 content_type = response.headers.get("content-type", "").split(";")[0].strip()
                 return FetchedDocument(
                     url,
@@ -252,6 +325,15 @@ class OutboundClient:
                 )
         except OutboundRefused:
             raise
+        except TimeoutError as exc:
+            if not window.expired():
+                raise OutboundFailed(f"{url} could not be reached: timeout") from exc
+            when = window.when()
+            if when is not None and when < deadline_at:
+                raise OutboundFailed(
+                    f"{url} sent its answer slower than {self._min_rate:g} bytes per second"
+                ) from exc
+            raise OutboundFailed(f"{url} did not answer within {self._deadline:g} s") from exc
         except httpx.HTTPError as exc:
             if isinstance(exc.__cause__, OutboundRefused):
                 raise exc.__cause__ from None
