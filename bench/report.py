@@ -160,7 +160,7 @@ def render(
         "citizen: the counter creates a request for the 4-claim `identity` check, the wallet",
         "fetches the signed request object and posts a presentation of 4 claims with a fresh",
         "KB-JWT by `direct_post`; the verifier checks the x5c chain, the issuer signature, every",
-        "RFC 9901 check, key binding, freshness, the status list (cached for its `ttl`) and DCQL",
+        "RFC 9901 check, key binding, freshness, the status list (revalidated every 10 s) and DCQL",
         "satisfaction before it answers 200. Credentials are issued, and the Disclosures to show",
         "chosen, before the clock starts; the KB-JWT is signed for each verification.",
         "",

@@ -13,6 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from core.language import parse_accept_language
+from issuers.api.requests import etag_matches
 from issuers.domain import Agency
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.metadata import (
@@ -148,7 +149,6 @@ class IssuerMetadataController(Controller):
             "ETag": etag,
             "X-Content-Type-Options": "nosniff",
         }
-        candidates = request.headers.get("if-none-match", "")
-        if etag in [tag.strip().removeprefix("W/") for tag in candidates.split(",")]:
+        if etag_matches(request, etag):
             return Response(b"", status_code=304, headers=headers, media_type=image.media_type)
         return Response(image.content, headers=headers, media_type=image.media_type)

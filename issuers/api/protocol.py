@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from core.errors import InvalidCredentialRequest, InvalidNotificationRequest
-from issuers.api.requests import bearer_token, form_body, json_body
+from issuers.api.requests import bearer_token, etag_matches, form_body, json_body
 from issuers.services.context import IssuerContext, UnknownAgency
 from issuers.services.exchange_code import exchange_pre_authorized_code
 from issuers.services.fetch_offer import OfferGone, offer_by_reference
@@ -119,7 +119,7 @@ class IssuanceController(Controller):
             raise NotFoundException("no such status list") from None
         etag = f'"{list_id}.{published.version}"'
         headers = {"ETag": etag, "Cache-Control": f"public, max-age={published.max_age}"}
-        if request.headers.get("if-none-match") == etag:
+        if etag_matches(request, etag):
             return Response(
                 "", status_code=304, headers=headers, media_type="application/statuslist+jwt"
             )

@@ -53,6 +53,15 @@ async def json_body(
         raise error(f"the body is not acceptable JSON: {exc}") from exc
 
 
+def etag_matches(request: Request[Any, Any, Any], etag: str) -> bool:
+    """RFC 9110 §13.1.2 ``If-None-Match``: ``*`` or a list of entity tags, compared weakly."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
 def bearer_token(request: Request[Any, Any, Any]) -> str:
     if "access_token" in request.query_params:
         raise InvalidToken("send the access token in the Authorization header")

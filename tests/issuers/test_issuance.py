@@ -154,10 +154,12 @@ def test_status_list_is_published_with_caching_headers(client: TestClient[Any]) 
     assert 0 < max_age <= token_payload["ttl"]
     assert token_payload["sub"] == reference["uri"]
     assert StatusList.from_json(token_payload["status_list"]).get(reference["idx"]) == 0
-    again = client.get(
-        path_of(reference["uri"]), headers={"If-None-Match": response.headers["etag"]}
-    )
-    assert again.status_code == 304
+    etag = response.headers["etag"]
+    for candidates in (etag, f'"other", W/{etag}', "*"):  # RFC 9110 §13.1.2
+        again = client.get(path_of(reference["uri"]), headers={"If-None-Match": candidates})
+        assert again.status_code == 304, candidates
+    changed = client.get(path_of(reference["uri"]), headers={"If-None-Match": '"other"'})
+    assert changed.status_code == 200
 
 
 def test_offer_by_reference_can_be_fetched_twice_then_is_gone(client: TestClient[Any]) -> None:
