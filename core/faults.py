@@ -14,10 +14,14 @@ log = logging.getLogger("idwallet.faults")
 
 #: After a credential request signed its credentials, before its transaction commits.
 AFTER_SIGN_BEFORE_COMMIT = "after_sign_before_commit"
+#: After a credential request's transaction committed, before its response is sent.
+AFTER_COMMIT_BEFORE_RESPONSE = "after_commit_before_response"
 #: After a status list token was built and signed, before it is stored as published.
 STATUS_LIST_AFTER_SIGN = "status_list_after_sign"
 
-FAULT_POINTS = frozenset({AFTER_SIGN_BEFORE_COMMIT, STATUS_LIST_AFTER_SIGN})
+FAULT_POINTS = frozenset(
+    {AFTER_SIGN_BEFORE_COMMIT, AFTER_COMMIT_BEFORE_RESPONSE, STATUS_LIST_AFTER_SIGN}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,19 @@ class IssuedCredential:
     issued_at: float
     expires_at: float
     notification_id: str
+    #: The wallet's last notification (OpenID4VCI 1.0 §11): ``credential_accepted``,
+    #: ``credential_failure`` or ``credential_deleted``; None while delivery is unconfirmed.
+    notification_event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredResponse:
+    """A credential response kept, sealed, for the wallet's retry of the same request."""
+
+    token_hash: str
+    fingerprint: str
+    sealed: bytes
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from issuers.domain import (
     AccessGrant,
     AuditEvent,
     CredentialSelector,
+    DeliveredResponse,
     IssuedCredential,
     Offer,
     StatusListState,
@@ -91,12 +92,20 @@ class GrantWork(Protocol):
         indices, sign, record. ``NonceReused`` when a nonce was used before."""
         ...
 
+    async def remember_response(self, response: DeliveredResponse) -> None:
+        """Keep the response, in the same transaction, for a retry of the request."""
+        ...
+
 
 class CredentialLedger(Protocol):
     def open_grant(
         self, token_hash: str, now: float
     ) -> AbstractAsyncContextManager[GrantWork | None]:
         """The work on a live, unused grant (one connection, one transaction), or None."""
+        ...
+
+    async def delivered_response(self, token_hash: str, now: float) -> DeliveredResponse | None:
+        """The response kept for the grant of this access token, while it may be retried."""
         ...
 
     async def status_list(self, list_id: str) -> StatusListState | None: ...

@@ -210,6 +210,14 @@ class RefusedCredential(Refused):
     error = "invalid_credential"
 
 
+class OfferUnavailable(ProtocolError):
+    """The issuer no longer has the offer: it was used already (by this wallet or another)
+    or it expired. The agency can make a new one."""
+
+    error = "offer_unavailable"
+    status_code = 410
+
+
 class CounterpartyFailed(ProtocolError):
     """The issuer or verifier could not be reached or gave no usable answer."""
 

@@ -44,7 +44,12 @@ class OutboundRefused(Exception):
 
 
 class OutboundFailed(Exception):
-    """The fetch was attempted and did not give a usable answer."""
+    """The fetch was attempted and did not give a usable answer; ``status`` is the HTTP
+    status when the peer answered with one that was not accepted."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _public(address: str) -> bool:
@@ -239,7 +244,7 @@ class OutboundClient:
                 url = urljoin(url, location)
                 continue
             if answer.status != 200:
-                raise OutboundFailed(f"{url} answered {answer.status}")
+                raise OutboundFailed(f"{url} answered {answer.status}", status=answer.status)
             return answer
         raise OutboundFailed(f"{url} redirected too often")
 

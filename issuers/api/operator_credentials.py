@@ -37,6 +37,9 @@ def credential_summary(context: IssuerContext, credential: IssuedCredential) -> 
         "issued_at": iso_time(credential.issued_at),
         "expires_at": iso_time(credential.expires_at),
         "offer_id": credential.offer_id,
+        # None: the wallet never confirmed receipt (OpenID4VCI 1.0 §11); such a credential
+        # may not have reached the citizen, and the desk can revoke it.
+        "wallet_notification": credential.notification_event,
     }
 
 

@@ -23,15 +23,24 @@ from core.errors import (
     InvalidNonce,
     InvalidProof,
     InvalidToken,
+    ProtocolError,
     UnknownCredentialConfiguration,
     UnknownCredentialIdentifier,
 )
-from core.faults import AFTER_SIGN_BEFORE_COMMIT
+from core.faults import AFTER_COMMIT_BEFORE_RESPONSE, AFTER_SIGN_BEFORE_COMMIT
+from core.keys.signer import Signer
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
-from issuers.domain import NonceReused
+from issuers.domain import DeliveredResponse, NonceReused
+from issuers.ports import GrantWork
 from issuers.services.codes import sha256_hex
 from issuers.services.context import IssuerContext
+from issuers.services.delivered_responses import (
+    UnreadableResponse,
+    open_response,
+    request_fingerprint,
+    seal_response,
+)
 from issuers.services.metadata import BATCH_SIZE, SIGNING_ALGORITHMS
 from issuers.services.nonces import check_c_nonce
 from issuers.services.proofs import VerifiedProof, verify_jwt_proof
@@ -96,84 +105,154 @@ def _proof_values(request: Mapping[str, Any]) -> list[Any]:
     return values
 
 
+def _verified_proofs(
+    context: IssuerContext, audience: str, request: Mapping[str, Any], now: float
+) -> list[VerifiedProof]:
+    policy = context.policy
+    proofs = [
+        verify_jwt_proof(
+            value,
+            audience=audience,
+            algorithms=PROOF_ALGORITHMS,
+            now=now,
+            max_age=policy.proof_max_age,
+            leeway=policy.proof_leeway,
+        )
+        for value in _proof_values(request)
+    ]
+    if len({p.thumbprint for p in proofs}) != len(proofs):
+        raise InvalidProof("each proof must be for a different key")
+    return proofs
+
+
 async def issue_credentials(
     context: IssuerContext, issuer_id: str, access_token: str, request: Mapping[str, Any]
 ) -> dict[str, Any]:
-    agency = context.agency(issuer_id)
     now = context.clock.now()
+    token_hash = sha256_hex(access_token)
     signer = await context.keys.signer(issuer_id)
     # One connection and one transaction for the whole request: the grant is used up
     # first and given back if any check below fails.
-    async with context.ledger.open_grant(sha256_hex(access_token), now) as work:
-        if work is None or work.grant.issuer_id != issuer_id:
-            raise InvalidToken("the access token is not valid")
-        offer = work.offer
+    async with context.ledger.open_grant(token_hash, now) as work:
+        if work is not None:
+            if work.grant.issuer_id != issuer_id:
+                raise InvalidToken("the access token is not valid")
+            response = await _issue(
+                context,
+                issuer_id,
+                signer=signer,
+                work=work,
+                access_token=access_token,
+                request=request,
+                now=now,
+            )
+    if work is None:  # used up already: perhaps the retry of a response that was lost
+        response = await _repeat_delivered(context, issuer_id, access_token, request, now)
+    context.faults.reach(AFTER_COMMIT_BEFORE_RESPONSE)
+    return response
+
+
+async def _repeat_delivered(
+    context: IssuerContext,
+    issuer_id: str,
+    access_token: str,
+    request: Mapping[str, Any],
+    now: float,
+) -> dict[str, Any]:
+    """The kept response of this access token, to a retry of the very same request."""
+    token_hash = sha256_hex(access_token)
+    kept = await context.ledger.delivered_response(token_hash, now)
+    if kept is None:
+        raise InvalidToken("the access token is not valid")
+    # The token is used up: whatever else is wrong with a request that is not the same
+    # one, the answer is about the token.
+    try:
         configuration_id = _requested_configuration(context, issuer_id, request)
-        if "credential_response_encryption" in request:
-            raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
-        if configuration_id != offer.configuration_id:
-            raise CredentialRequestDenied(
-                "the access token is not for this credential configuration"
+        audience = context.agency(issuer_id).identifier(context.public_base_url)
+        proofs = _verified_proofs(context, audience, request, now)
+    except ProtocolError:
+        raise InvalidToken("the access token was used for another credential request") from None
+    if request_fingerprint(issuer_id, configuration_id, proofs) != kept.fingerprint:
+        raise InvalidToken("the access token was used for another credential request")
+    try:
+        return open_response(access_token, token_hash, kept.sealed)
+    except UnreadableResponse:
+        raise InvalidToken("the access token is not valid") from None
+
+
+async def _issue(
+    context: IssuerContext,
+    issuer_id: str,
+    *,
+    signer: Signer,
+    work: GrantWork,
+    access_token: str,
+    request: Mapping[str, Any],
+    now: float,
+) -> dict[str, Any]:
+    agency = context.agency(issuer_id)
+    offer = work.offer
+    configuration_id = _requested_configuration(context, issuer_id, request)
+    if "credential_response_encryption" in request:
+        raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
+    if configuration_id != offer.configuration_id:
+        raise CredentialRequestDenied("the access token is not for this credential configuration")
+    configuration = context.configuration(issuer_id, configuration_id)
+    audience = agency.identifier(context.public_base_url)
+    proofs = _verified_proofs(context, audience, request, now)
+    nonces = [
+        (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
+        for nonce in dict.fromkeys(p.nonce for p in proofs)
+    ]
+    times = issuance_times(
+        now, context.policy.issued_at_precision, configuration.validity_days * DAY, len(proofs)
+    )
+    expires_at = float(max(expires for _, expires in times))
+
+    def sign(references: list[StatusReference]) -> list[str]:
+        signed = [
+            issue_sd_jwt_vc(
+                offer.claims,
+                signer,
+                vct=agency.vct(context.public_base_url, configuration_id),
+                issuer=audience,
+                holder_jwk=proof.jwk,
+                disclosable=configuration.disclosable_paths,
+                issued_at=issued_at,
+                expires_at=expires,
+                status=reference,
+            ).serialize()
+            for proof, reference, (issued_at, expires) in zip(
+                proofs, references, times, strict=True
             )
-        configuration = context.configuration(issuer_id, configuration_id)
-        audience = agency.identifier(context.public_base_url)
-        policy = context.policy
-        proofs: list[VerifiedProof] = [
-            verify_jwt_proof(
-                value,
-                audience=audience,
-                algorithms=PROOF_ALGORITHMS,
-                now=now,
-                max_age=policy.proof_max_age,
-                leeway=policy.proof_leeway,
-            )
-            for value in _proof_values(request)
         ]
-        if len({p.thumbprint for p in proofs}) != len(proofs):
-            raise InvalidProof("each proof must be for a different key")
-        nonces = [
-            (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
-            for nonce in dict.fromkeys(p.nonce for p in proofs)
-        ]
-        times = issuance_times(
-            now, policy.issued_at_precision, configuration.validity_days * DAY, len(proofs)
+        context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
+        return signed
+
+    try:
+        records, credentials = await work.issue(
+            count=len(proofs),
+            now=now,
+            expires_at=expires_at,
+            status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
+            sign=sign,
+            nonces=nonces,
         )
-        expires_at = float(max(expires for _, expires in times))
-
-        def sign(references: list[StatusReference]) -> list[str]:
-            signed = [
-                issue_sd_jwt_vc(
-                    offer.claims,
-                    signer,
-                    vct=agency.vct(context.public_base_url, configuration_id),
-                    issuer=audience,
-                    holder_jwk=proof.jwk,
-                    disclosable=configuration.disclosable_paths,
-                    issued_at=issued_at,
-                    expires_at=expires,
-                    status=reference,
-                ).serialize()
-                for proof, reference, (issued_at, expires) in zip(
-                    proofs, references, times, strict=True
-                )
-            ]
-            context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
-            return signed
-
-        try:
-            records, credentials = await work.issue(
-                count=len(proofs),
-                now=now,
-                expires_at=expires_at,
-                status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
-                sign=sign,
-                nonces=nonces,
-            )
-        except NonceReused:
-            raise InvalidNonce(
-                "the c_nonce was used already; fetch a fresh one from the nonce endpoint"
-            ) from None
-    return {
+    except NonceReused:
+        raise InvalidNonce(
+            "the c_nonce was used already; fetch a fresh one from the nonce endpoint"
+        ) from None
+    response: dict[str, Any] = {
         "credentials": [{"credential": c} for c in credentials],
         "notification_id": records[0].notification_id,
     }
+    token_hash = work.grant.token_hash
+    await work.remember_response(
+        DeliveredResponse(
+            token_hash=token_hash,
+            fingerprint=request_fingerprint(issuer_id, configuration_id, proofs),
+            sealed=seal_response(access_token, token_hash, response),
+            expires_at=work.grant.expires_at,
+        )
+    )
+    return response

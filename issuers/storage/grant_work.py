@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.status_list.token import StatusReference
-from issuers.domain import AccessGrant, IssuedCredential, NonceReused, Offer
+from issuers.domain import AccessGrant, DeliveredResponse, IssuedCredential, NonceReused, Offer
 from issuers.ports import SignCredentials
 
 STATUS_BITS = 2
@@ -51,6 +51,9 @@ class IssuanceStatements(Protocol):
 
     async def add_credential(self, values: dict[str, Any]) -> bool:
         """Record an issued credential; False if its status index is taken."""
+
+    async def remember_response(self, values: dict[str, Any]) -> None:
+        """Keep a sealed credential response for a retry."""
 
 
 @dataclasses.dataclass
@@ -193,6 +196,9 @@ class TransactionGrantWork:
         assert len(credentials) == count
         return issued, credentials
 
+    async def remember_response(self, response: DeliveredResponse) -> None:
+        await self._statements.remember_response(dataclasses.asdict(response))
+
     async def _allocate(
         self, list_id: str, size: int, now: float, expires_at: float, notification_id: str
     ) -> IssuedCredential:
@@ -213,7 +219,7 @@ class TransactionGrantWork:
                 expires_at=expires_at,
                 notification_id=notification_id,
             )
-            values = {**dataclasses.asdict(credential), "notification_event": None}
+            values = dataclasses.asdict(credential)
             if await self._statements.add_credential(values):
                 return credential
         raise RuntimeError("no free status index found")

@@ -19,7 +19,7 @@ from issuers.domain import OFFERED, REDEEMED, AccessGrant, Offer
 from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
 from issuers.storage.sql import SqlCredentialLedger, SqlOfferStore, offer_from_row
-from issuers.storage.tables import CredentialRow, StatusListRow
+from issuers.storage.tables import CredentialResponseRow, CredentialRow, StatusListRow
 
 #: $8 true when the offer's transaction code was checked already; false redeems only
 #: offers without one.
@@ -108,6 +108,10 @@ class PostgresIssuanceStatements:
 
     async def add_credential(self, values: dict[str, Any]) -> bool:
         return await self._insert_new(CredentialRow, values)
+
+    async def remember_response(self, values: dict[str, Any]) -> None:
+        if not await self._insert_new(CredentialResponseRow, values):
+            raise ValueError("a response for this access token is kept already")
 
     async def _insert_new(self, table: Any, values: dict[str, Any]) -> bool:
         known = table.__table__.columns

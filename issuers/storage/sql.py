@@ -21,6 +21,7 @@ from issuers.domain import (
     AccessGrant,
     AuditEvent,
     CredentialSelector,
+    DeliveredResponse,
     IssuedCredential,
     Offer,
     StatusListState,
@@ -30,6 +31,7 @@ from issuers.storage import statements
 from issuers.storage.grant_work import STATUS_LIST_SIZE, StatusPlaces, TransactionGrantWork
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
 from issuers.storage.tables import (
+    RESPONSES,
     AuditRow,
     CredentialRow,
     GrantRow,
@@ -76,6 +78,7 @@ def _credential(row: CredentialRow) -> IssuedCredential:
         issued_at=row.issued_at,
         expires_at=row.expires_at,
         notification_id=row.notification_id,
+        notification_event=row.notification_event,
     )
 
 
@@ -231,6 +234,19 @@ class SqlCredentialLedger:
         # Only now, with the COMMIT done, may other transactions use places it reserved.
         if work is not None:
             work.committed()
+
+    async def delivered_response(self, token_hash: str, now: float) -> DeliveredResponse | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(RESPONSES).where(
+                        RESPONSES.c.token_hash == token_hash, RESPONSES.c.expires_at > now
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return DeliveredResponse(row.token_hash, row.fingerprint, bytes(row.sealed), row.expires_at)
 
     async def status_list(self, list_id: str) -> StatusListState | None:
         async with self._sessions() as session:

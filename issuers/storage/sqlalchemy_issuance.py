@@ -9,7 +9,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from issuers.storage import statements
-from issuers.storage.tables import STATUS_LISTS, CredentialRow, NonceRow, StatusListRow
+from issuers.storage.tables import (
+    RESPONSES,
+    STATUS_LISTS,
+    CredentialRow,
+    NonceRow,
+    StatusListRow,
+)
 
 
 async def insert_new(connection: AsyncConnection, table: type[Any], values: dict[str, Any]) -> bool:
@@ -52,3 +58,6 @@ class CoreIssuanceStatements:
 
     async def add_credential(self, values: dict[str, Any]) -> bool:
         return await insert_new(self._connection, CredentialRow, values)
+
+    async def remember_response(self, values: dict[str, Any]) -> None:
+        await self._connection.execute(RESPONSES.insert(), values)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.base import Base
@@ -77,6 +88,17 @@ class CredentialRow(Base):
     notification_event: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class CredentialResponseRow(Base):
+    """A sealed credential response, for the wallet's retry until its access token ends."""
+
+    __tablename__ = "issuer_credential_responses"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class StatusListRow(Base):
     __tablename__ = "issuer_status_lists"
 
@@ -108,3 +130,4 @@ class AuditRow(Base):
 OFFERS = cast(Table, OfferRow.__table__)
 GRANTS = cast(Table, GrantRow.__table__)
 STATUS_LISTS = cast(Table, StatusListRow.__table__)
+RESPONSES = cast(Table, CredentialResponseRow.__table__)

@@ -20,7 +20,11 @@ import pytest
 from cryptography import x509
 
 from core.encoding import b64url_decode
-from core.faults import AFTER_SIGN_BEFORE_COMMIT, STATUS_LIST_AFTER_SIGN
+from core.faults import (
+    AFTER_COMMIT_BEFORE_RESPONSE,
+    AFTER_SIGN_BEFORE_COMMIT,
+    STATUS_LIST_AFTER_SIGN,
+)
 from core.status_list.bits import StatusList
 from tests.conftest import backend_url, migrated_database
 from tests.issuers.wallet import Wallet, proof, read_offer
@@ -213,4 +217,57 @@ def test_f09_status_list_publication_survives_a_kill(
     assert served, "the restarted node answered nothing"
     for token in served:
         assert _checked_token(token, uri).get(index) == 1
+    assert_invariants(url)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_killed_after_commit_the_retry_gets_the_same_credentials(
+    backend: str, tmp_path: Path, var_dir: Path, node: Any
+) -> None:
+    """The credentials were committed and the process died before the response left. The
+    wallet's retry of the same request (same access token, same key proofs) gets them;
+    before, the used grant answered invalid_token and the credentials stayed undelivered."""
+    url = _database(backend, tmp_path)
+    port = free_port()
+    with node(url, port, IDWALLET_FAULT=AFTER_COMMIT_BEFORE_RESPONSE) as doomed:
+        http = httpx.Client(base_url=doomed.base_url, timeout=30)
+        wallet = Wallet(http)  # type: ignore[arg-type]
+        offer = _offer(http, var_dir, "crash-citizen")
+        issuer = offer["credential_issuer"]
+        metadata = wallet.metadata(issuer)
+        access_token = wallet.token(offer).json()["access_token"]
+        nonce = wallet.nonce(metadata)
+        holders = [wallet.new_holder(), wallet.new_holder()]
+        body = {
+            "credential_configuration_id": "national_id",
+            "proofs": {"jwt": [proof(holder, issuer, nonce) for holder in holders]},
+        }
+        with pytest.raises(httpx.TransportError):
+            wallet.credential(metadata, access_token, body)
+        assert _killed(doomed)
+    assert "fault point after_commit_before_response reached" in doomed.output
+    assert count_rows(url, "SELECT count(*) FROM issuer_credentials") == 2
+
+    with node(url, port) as restarted:
+        http = httpx.Client(base_url=restarted.base_url, timeout=30)
+        wallet.client = http  # type: ignore[assignment]
+        # The wallet signs its proofs again (new iat) for the same keys and c_nonce.
+        retry = {
+            "credential_configuration_id": "national_id",
+            "proofs": {"jwt": [proof(holder, issuer, nonce) for holder in holders]},
+        }
+        delivered = wallet.credential(metadata, access_token, retry)
+        assert delivered.status_code == 200, delivered.text
+        again = wallet.credential(metadata, access_token, retry)
+        assert again.json() == delivered.json()
+        other = {
+            "credential_configuration_id": "national_id",
+            "proofs": {"jwt": [proof(wallet.new_holder(), issuer, wallet.nonce(metadata))]},
+        }
+        refused = wallet.credential(metadata, access_token, other)
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
+    credentials = [c["credential"] for c in delivered.json()["credentials"]]
+    keys = [json.loads(b64url_decode(c.split(".")[1]))["cnf"]["jwk"]["x"] for c in credentials]
+    assert keys == [holder.public_jwk()["x"] for holder in holders]
+    assert count_rows(url, "SELECT count(*) FROM issuer_credentials") == 2
     assert_invariants(url)

@@ -192,12 +192,20 @@ def test_notification(client: TestClient[Any]) -> None:
     notification_id = response.json()["notification_id"]
     endpoint = path_of(metadata["notification_endpoint"])
     headers = {"Authorization": f"Bearer {token}"}
+    operator = {"Authorization": f"Bearer {operator_key(client, 'civil-registry')}"}
+
+    def desk_view() -> list[Any]:
+        subject = client.get("/issuers/civil-registry/subjects/citizen-42", headers=operator)
+        return [c["wallet_notification"] for c in subject.json()["credentials"]]
+
+    assert desk_view() == [None]  # the desk sees that receipt is not confirmed
     accepted = client.post(
         endpoint,
         json={"notification_id": notification_id, "event": "credential_accepted"},
         headers=headers,
     )
     assert accepted.status_code == 204
+    assert desk_view() == ["credential_accepted"]
     unknown = client.post(
         endpoint, json={"notification_id": "nope", "event": "credential_accepted"}, headers=headers
     )

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from app import create_app
 from app.settings import Settings
@@ -352,8 +353,13 @@ def test_I22_access_token_handling(client: TestClient[Any]) -> None:
         headers={"Authorization": f"Bearer {session.token}"},
     )
     _error(other_issuer, 401, "invalid_token")
-    assert session.request([session.proof()]).status_code == 200
-    _error(session.request([session.proof()]), 401, "invalid_token")  # used up
+    first = session.request([session.proof()])
+    assert first.status_code == 200
+    # Used up: the same request is answered again with the same credentials (a lost
+    # response's retry); any other request is invalid_token.
+    assert session.request([session.proof()]).json() == first.json()
+    another_key = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
+    _error(session.request([proof(another_key, ISSUER, session.nonce)]), 401, "invalid_token")
 
 
 def test_batch_rules(client: TestClient[Any]) -> None:
@@ -532,3 +538,52 @@ def test_a_nul_anywhere_in_a_path_is_a_client_error_not_a_500(
     request as the problem (PostgreSQL cannot store it; SQLite just finds nothing)."""
     response = client.get(path)
     assert 400 <= response.status_code < 500, response.text
+
+
+def test_a_repeated_credential_request_gets_the_same_credentials_and_nothing_else(
+    client: TestClient[Any],
+) -> None:
+    """A wallet whose response was lost repeats the request: the same access token and the
+    same proofs get the same credentials, nothing is issued twice; anything else about the
+    used token is invalid_token. The kept response is unreadable without the token."""
+    offer, _ = _offer(client)
+    wallet = Wallet(client)
+    metadata = wallet.metadata(offer["credential_issuer"])
+    access_token = wallet.token(offer).json()["access_token"]
+    holder = wallet.new_holder()
+    nonce = wallet.nonce(metadata)
+    body = {
+        "credential_configuration_id": "national_id",
+        "proofs": {"jwt": [proof(holder, ISSUER, nonce)]},
+    }
+    first = wallet.credential(metadata, access_token, body)
+    assert first.status_code == 200, first.text
+    repeated = wallet.credential(metadata, access_token, body)
+    assert repeated.status_code == 200 and repeated.json() == first.json()
+    url = client.app.state.deployment.settings.database_url
+    assert count_rows(url, "SELECT count(*) FROM issuer_credentials") == 1
+
+    another_key = {
+        "credential_configuration_id": "national_id",
+        "proofs": {"jwt": [proof(wallet.new_holder(), ISSUER, nonce)]},
+    }
+    _error(wallet.credential(metadata, access_token, another_key), 401, "invalid_token")
+    elsewhere = client.post(
+        "/issuers/transport-agency/credential",
+        json={**body, "credential_configuration_id": "driving_licence"},
+        headers={"Authorization": f"Bearer {access_token}"},
+    )
+    _error(elsewhere, 401, "invalid_token")
+    _error(wallet.credential(metadata, access_token + "x", body), 401, "invalid_token")
+
+    async def kept() -> bytes:
+        async with client.app.state.deployment.engine.connect() as connection:
+            row = (
+                await connection.execute(text("SELECT sealed FROM issuer_credential_responses"))
+            ).one()
+        return bytes(row.sealed)
+
+    sealed = client.blocking_portal.call(kept)
+    credential = first.json()["credentials"][0]["credential"]
+    assert credential.split("~")[0].encode() not in sealed
+    assert b"Erika" not in sealed and b"Mustermann" not in sealed

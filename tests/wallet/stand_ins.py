@@ -101,6 +101,9 @@ class StandIns:
     posted: list[str] = field(default_factory=list)
     #: Where the stand-in verifier sends the citizen after an accepted presentation.
     redirect_uri: str | None = None
+    #: Credential responses by access token, and how many credential requests came in.
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    credential_requests: int = 0
 
     def __post_init__(self) -> None:
         self.issuer_key = ec.generate_private_key(ec.SECP256R1())
@@ -342,13 +345,22 @@ def _handler(stand_ins: StandIns) -> type[BaseHTTPRequestHandler]:
                 ):
                     self._send(401, {"error": "invalid_token"})
                     return
-                request = json.loads(body)
-                credentials = [
-                    {"credential": stand_ins.credential(p)} for p in request["proofs"]["jwt"]
-                ]
-                self._send(
-                    200, {"credentials": credentials, "notification_id": secrets.token_urlsafe(8)}
-                )
+                stand_ins.credential_requests += 1
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if token not in stand_ins.responses:
+                    request = json.loads(body)
+                    credentials = [
+                        {"credential": stand_ins.credential(p)} for p in request["proofs"]["jwt"]
+                    ]
+                    stand_ins.responses[token] = {
+                        "credentials": credentials,
+                        "notification_id": secrets.token_urlsafe(8),
+                    }
+                    if stand_ins.issuer_mode == "drops_first_answer":
+                        # issued, and the connection lost before the answer went out
+                        self.close_connection = True
+                        return
+                self._send(200, stand_ins.responses[token])
             elif path == "/notification":
                 stand_ins.notifications.append(json.loads(body))
                 self.send_response(204)

@@ -160,3 +160,21 @@ def test_driving_licence_batch_and_entitlements(client: TestClient[Any]) -> None
         assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
     again = phone.get(f"/wallet/credentials/{first['credential_id']}").json()
     assert again["presentations"] == 2
+
+
+def test_an_offer_used_already_is_reported_as_such(client: TestClient[Any]) -> None:
+    """Not as temporarily_unavailable: the issuer is there, the offer is gone."""
+    phone = Phone(client)
+    phone.register()
+    offer = create_offer(client, "civil-registry", "national_id", CITIZEN)
+    phone.receive(offer["offer_uri"])
+    by_reference = phone.scan(offer["offer_uri"])
+    assert by_reference.status_code == 410, by_reference.text
+    assert by_reference.json()["error"] == "offer_unavailable"
+    assert "used already or has expired" in by_reference.json()["error_description"]
+    scanned = phone.scan(offer["offer_uri_by_value"])  # the code travels in the QR code
+    assert scanned.status_code == 201, scanned.text
+    accepted = phone.post(
+        f"/wallet/offers/{scanned.json()['offer']['offer_id']}/accept", {"custody": "server"}
+    )
+    assert accepted.status_code == 410 and accepted.json()["error"] == "offer_unavailable"

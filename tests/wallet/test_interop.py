@@ -158,3 +158,17 @@ def test_only_https_and_listed_app_redirects_are_followed(
     shared = next(a for a in activity if a["kind"] == "presentation_sent")
     assert shared["redirect_refused"] == redirect.partition(":")[0]
     assert redirect not in json.dumps(activity)
+
+
+def test_a_lost_credential_response_is_fetched_again(
+    client: TestClient[Any], stand_ins: StandIns
+) -> None:
+    """The issuer issued and the connection dropped before its answer arrived: the wallet
+    repeats the same request and stores what the issuer kept for it."""
+    phone = Phone(client)
+    phone.register()
+    stand_ins.issuer_mode = "drops_first_answer"
+    received = phone.receive(stand_ins.offer_uri())
+    assert received["credentials"][0]["name"] == "Stand-in PID"
+    assert stand_ins.credential_requests == 2
+    assert phone.get("/wallet/credentials").json()["credentials"][0]["status"] == "valid"

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.encoding import EncodingError, strict_json_loads
+from core.errors import ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
 from wallet.domain import CounterpartyError, CounterpartyFailed, Refused
 from wallet.ports import Outbound
@@ -47,8 +48,16 @@ class IssuerClient:
     outbound: Outbound
 
     async def get_json(
-        self, url: str, what: str, *, language: str | None = None, redirects: int = 0
+        self,
+        url: str,
+        what: str,
+        *,
+        language: str | None = None,
+        redirects: int = 0,
+        gone: ProtocolError | None = None,
     ) -> dict[str, Any]:
+        """The JSON object at ``url``; ``gone`` is raised when the peer says it has no such
+        document (404 or 410)."""
         try:
             self.outbound.check_url(url)
         except OutboundRefused as exc:
@@ -64,7 +73,7 @@ class IssuerClient:
                     max_bytes=MAX_DOCUMENT_BYTES,
                 )
                 if answer.status != 200:
-                    raise OutboundFailed(f"{what} answered {answer.status}")
+                    raise OutboundFailed(f"{what} answered {answer.status}", status=answer.status)
             else:
                 answer = await self.outbound.fetch(
                     url,
@@ -75,6 +84,8 @@ class IssuerClient:
         except OutboundRefused as exc:
             raise Refused(f"the {what} URL is not one the wallet connects to") from exc
         except OutboundFailed as exc:
+            if gone is not None and exc.status in (404, 410):
+                raise gone from exc
             raise CounterpartyFailed(f"the {what} could not be fetched") from exc
         value = _json(answer.body, what)
         if not isinstance(value, dict):

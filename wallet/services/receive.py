@@ -18,6 +18,7 @@ Every credential is verified before anything is stored (``verify_received``); th
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from core.errors import InvalidRequest
 from core.http.client import OutboundRefused
 from wallet.domain import (
     ActivityKind,
+    CounterpartyError,
     CounterpartyFailed,
     CredentialInstance,
     CredentialRecord,
@@ -37,6 +39,7 @@ from wallet.domain import (
     FlowState,
     HolderKey,
     NotFound,
+    OfferUnavailable,
     Refused,
     StoredCredential,
 )
@@ -135,7 +138,12 @@ async def scan_offer(
     else:
         offer = parse_offer(
             await client.get_json(
-                parameters["credential_offer_uri"], "credential offer", redirects=3
+                parameters["credential_offer_uri"],
+                "credential offer",
+                redirects=3,
+                gone=OfferUnavailable(
+                    "this offer was used already or has expired; the agency can make a new one"
+                ),
             )
         )
     issuer = offer["credential_issuer"]
@@ -288,7 +296,14 @@ async def accept_offer(
         }
         if tx_code is not None:
             form["tx_code"] = tx_code
-        _, token = await client.post(state["token_endpoint"], "token endpoint", form=form)
+        try:
+            _, token = await client.post(state["token_endpoint"], "token endpoint", form=form)
+        except CounterpartyError as exc:
+            if exc.remote_error == "invalid_grant" and tx_code is None:
+                raise OfferUnavailable(
+                    "this offer was used already or has expired; the agency can make a new one"
+                ) from exc
+            raise
     except BaseException:
         await context.store.flows.move(
             account_id, offer_id, expected=FlowState.BUSY, state=FlowState.OFFERED
@@ -441,14 +456,14 @@ async def _request_credentials(
             for signing_input in request["signing_inputs"]:
                 proofs.append(signing_input + "." + b64url_encode(signatures[offset]))
                 offset += 1
-            _, answer = await client.post(
+            answer = await _credential_response(
+                client,
                 state["credential_endpoint"],
-                "credential endpoint",
-                json_body={
+                {
                     "credential_configuration_id": request["configuration_id"],
                     "proofs": {"jwt": proofs},
                 },
-                access_token=state["access_token"],
+                state["access_token"],
             )
             if not isinstance(answer, dict):
                 raise CounterpartyFailed("the credential endpoint gave no credentials")
@@ -508,6 +523,30 @@ async def _request_credentials(
         if record_.notification is not None:
             await _notify(context, state, record_.notification["id"], "credential_accepted")
     return {"offer_id": flow.flow_id, "status": FlowState.RECEIVED.value, "credentials": result}
+
+
+#: Pauses before repeating a credential request whose answer did not arrive.
+CREDENTIAL_RETRY_PAUSES = (1.0,)
+
+
+async def _credential_response(
+    client: IssuerClient, endpoint: str, body: dict[str, Any], access_token: str
+) -> object:
+    """The credential endpoint's answer. A request whose answer was lost (the connection
+    dropped, the issuer restarted) is repeated as it was: the issuer may have issued
+    already, and an issuer that keeps its response answers the same request with the same
+    credentials (OpenID4VCI 1.0 leaves retries to the wallet; ours does so)."""
+    for pause in (*CREDENTIAL_RETRY_PAUSES, None):
+        try:
+            _, answer = await client.post(
+                endpoint, "credential endpoint", json_body=body, access_token=access_token
+            )
+            return answer
+        except CounterpartyFailed:
+            if pause is None:
+                raise
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 async def _verified_record(

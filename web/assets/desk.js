@@ -185,7 +185,10 @@ async function lookUp(event) {
     name.textContent = localized(config?.display, "name") || first.credential_configuration_id;
     row.append(name);
     row.insertCell().textContent = new Date(first.issued_at).toLocaleDateString(document.documentElement.lang);
-    row.insertCell().textContent = t(`cardStatus.${status}`);
+    // No notification from the wallet: the credential may never have reached the citizen
+    // (a lost answer), and the clerk can revoke it and offer anew.
+    const confirmed = batch.some((c) => c.wallet_notification === "credential_accepted");
+    row.insertCell().textContent = t(`cardStatus.${status}`) + (confirmed ? "" : ` · ${t("desk.unconfirmed")}`);
     const actions = row.insertCell();
     for (const action of status === "valid" ? ["revoke", "suspend"] : status === "suspended" ? ["revoke", "unsuspend"] : []) {
       const button = document.createElement("button");

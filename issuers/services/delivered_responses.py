@@ -1,0 +1,68 @@
+"""A credential response that may not have reached the wallet, kept for its retry.
+
+The access token is single-use: the transaction that issues the credentials also uses the
+grant up. If the process dies, or the connection drops, after that COMMIT and before the
+response leaves, the wallet's retry used to meet ``invalid_token`` and the credentials
+stayed issued but undelivered. Now the response is stored in the same transaction, and a
+retry with the same access token and the same key proofs (the same keys, the same
+``c_nonce``) gets the same credentials again, until the access token would have expired;
+housekeeping deletes it afterwards.
+
+The stored response is sealed with AES-256-GCM under a key derived from the access token
+itself (HKDF-SHA256, RFC 5869), which the database never holds (only its hash): a copy of
+the database does not reveal the credentials in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from core.encoding import StrictJsonError, strict_json_object
+from issuers.services.proofs import VerifiedProof
+
+_INFO = b"idwallet credential response"
+_NONCE_BYTES = 12
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+class UnreadableResponse(Exception):
+    """The stored response does not open with this access token."""
+
+
+def request_fingerprint(issuer_id: str, configuration_id: str, proofs: list[VerifiedProof]) -> str:
+    """What makes a retry the same request: the agency, the configuration, the proof keys
+    and the ``c_nonce`` each proof was made for (not the proof bytes: a wallet may sign
+    again)."""
+    parts = sorted(f"{p.thumbprint}:{p.nonce}" for p in proofs)
+    message = json.dumps([issuer_id, configuration_id, parts], separators=(",", ":"))
+    return hashlib.sha256(message.encode()).hexdigest()
+
+
+def _key(access_token: str) -> AESGCM:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
+        access_token.encode()
+    )
+    return AESGCM(derived)
+
+
+def seal_response(access_token: str, token_hash: str, response: dict[str, object]) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    plain = json.dumps(response, separators=(",", ":")).encode()
+    return nonce + _key(access_token).encrypt(nonce, plain, token_hash.encode())
+
+
+def open_response(access_token: str, token_hash: str, sealed: bytes) -> dict[str, object]:
+    try:
+        plain = _key(access_token).decrypt(
+            sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], token_hash.encode()
+        )
+        return strict_json_object(plain, max_bytes=MAX_RESPONSE_BYTES)
+    except (InvalidTag, ValueError, StrictJsonError) as exc:
+        raise UnreadableResponse from exc
