@@ -62,6 +62,13 @@ def _known_keys(settings: Settings) -> dict[str, str]:
     return {k: v for k, v in keys.items() if isinstance(v, str)} if isinstance(keys, dict) else {}
 
 
+def _counters(settings: Settings) -> list[str]:
+    """The catalog's counters (the key file holds the agencies' operator keys too)."""
+    from verifiers.services.catalog import load_relying_parties, load_templates
+
+    return list(load_relying_parties(load_templates(settings.public_base_url)))
+
+
 def _key_for(args: argparse.Namespace, settings: Settings, verifier_id: str) -> str | None:
     if args.counter_key:
         key: str = args.counter_key
@@ -119,7 +126,7 @@ def run_presentation(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(document, indent=2, ensure_ascii=False))
             return 0
         return _print(response)
-    candidates = [args.verifier] if args.verifier else list(_known_keys(settings))
+    candidates = [args.verifier] if args.verifier else _counters(settings)
     last: httpx.Response | None = None
     for verifier_id in candidates:
         key = _key_for(args, settings, verifier_id)
