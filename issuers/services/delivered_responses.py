@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.encoding import StrictJsonError, strict_json_object
+from core.sealing import Sealer, SealError
 from issuers.services.proofs import VerifiedProof
 
 _INFO = b"idwallet credential response"
-_NONCE_BYTES = 12
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
@@ -45,24 +42,25 @@ def request_fingerprint(issuer_id: str, configuration_id: str, proofs: list[Veri
     return hashlib.sha256(message.encode()).hexdigest()
 
 
-def _key(access_token: str) -> AESGCM:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
+def _sealer(access_token: str) -> Sealer:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
         access_token.encode()
     )
-    return AESGCM(derived)
+    return Sealer(key)
+
+
+def _context(token_hash: str) -> str:
+    return f"idwallet issuer/credential response/{token_hash}"
 
 
 def seal_response(access_token: str, token_hash: str, response: dict[str, object]) -> bytes:
-    nonce = os.urandom(_NONCE_BYTES)
     plain = json.dumps(response, separators=(",", ":")).encode()
-    return nonce + _key(access_token).encrypt(nonce, plain, token_hash.encode())
+    return _sealer(access_token).seal(plain, _context(token_hash))
 
 
 def open_response(access_token: str, token_hash: str, sealed: bytes) -> dict[str, object]:
     try:
-        plain = _key(access_token).decrypt(
-            sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], token_hash.encode()
-        )
+        plain = _sealer(access_token).open(sealed, _context(token_hash))
         return strict_json_object(plain, max_bytes=MAX_RESPONSE_BYTES)
-    except (InvalidTag, ValueError, StrictJsonError) as exc:
+    except (SealError, StrictJsonError) as exc:
         raise UnreadableResponse from exc

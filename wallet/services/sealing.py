@@ -10,34 +10,12 @@ account does not open.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # data keys are made here
 
 from core.encoding import json_dumps_bytes
-
-_VERSION = b"\x01"
-_NONCE = 12
-
-
-class SealError(ValueError):
-    """A sealed value does not open (wrong key, tampered, or moved)."""
-
-
-def _seal(aead: AESGCM, data: bytes, context: str) -> bytes:
-    nonce = os.urandom(_NONCE)
-    return _VERSION + nonce + aead.encrypt(nonce, data, context.encode("utf-8"))
-
-
-def _open(aead: AESGCM, blob: bytes, context: str) -> bytes:
-    if len(blob) < 1 + _NONCE + 16 or blob[:1] != _VERSION:
-        raise SealError("unknown sealed format")
-    try:
-        return aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], context.encode("utf-8"))
-    except InvalidTag as exc:
-        raise SealError("sealed value does not open") from exc
+from core.sealing import Sealer
 
 
 class AccountBox:
@@ -45,16 +23,16 @@ class AccountBox:
 
     def __init__(self, account_id: str, data_key: bytes) -> None:
         self.account_id = account_id
-        self._aead = AESGCM(data_key)
+        self._sealer = Sealer(data_key)
 
     def _context(self, kind: str, record_id: str) -> str:
         return f"idwallet wallet/{self.account_id}/{kind}/{record_id}"
 
     def seal_bytes(self, kind: str, record_id: str, data: bytes) -> bytes:
-        return _seal(self._aead, data, self._context(kind, record_id))
+        return self._sealer.seal(data, self._context(kind, record_id))
 
     def open_bytes(self, kind: str, record_id: str, blob: bytes) -> bytes:
-        return _open(self._aead, blob, self._context(kind, record_id))
+        return self._sealer.open(blob, self._context(kind, record_id))
 
     def seal(self, kind: str, record_id: str, value: Any) -> bytes:
         return self.seal_bytes(kind, record_id, json_dumps_bytes(value))
@@ -67,16 +45,14 @@ class AccountVault:
     """Makes and unwraps the accounts' data keys under the wallet key-encryption key."""
 
     def __init__(self, key_encryption_key: bytes) -> None:
-        if len(key_encryption_key) != 32:
-            raise ValueError("the wallet key-encryption key must be 32 bytes")
-        self._kek = AESGCM(key_encryption_key)
+        self._kek = Sealer(key_encryption_key)
 
     def new_account(self, account_id: str) -> tuple[AccountBox, bytes]:
         """A fresh data key: the box to use now and the wrapped key to store."""
         data_key = AESGCM.generate_key(bit_length=256)
-        wrapped = _seal(self._kek, data_key, f"idwallet wallet data key/{account_id}")
+        wrapped = self._kek.seal(data_key, f"idwallet wallet data key/{account_id}")
         return AccountBox(account_id, data_key), wrapped
 
     def box(self, account_id: str, wrapped_data_key: bytes) -> AccountBox:
-        data_key = _open(self._kek, wrapped_data_key, f"idwallet wallet data key/{account_id}")
+        data_key = self._kek.open(wrapped_data_key, f"idwallet wallet data key/{account_id}")
         return AccountBox(account_id, data_key)
