@@ -36,6 +36,8 @@ def protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[di
     headers = dict(NO_STORE)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return Response(exc.to_body(), status_code=exc.status_code, headers=headers)
 
 

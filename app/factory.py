@@ -26,25 +26,15 @@ from app.errors import (
     validation_error,
 )
 from app.health import HealthController, StorageHealth
+from app.issuer_wiring import issuer_role
 from app.observability import configure_logging, correlation, prometheus_config
 from app.operator_keys import keyrings
 from app.settings import Settings
-from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from app.verifier_wiring import verifier_role
 from app.wallet_wiring import wallet_role
 from core.errors import Problem, ProtocolError
-from core.faults import FaultPoints
-from core.storage.driver import is_postgresql
 from issuers import api as issuer_api
 from issuers.services.catalog import load_catalog
-from issuers.services.context import IssuancePolicy, IssuerContext
-from issuers.storage.postgres_issuance import PostgresCredentialLedger, PostgresOfferStore
-from issuers.storage.sql import (
-    SqlAuditLog,
-    SqlCredentialLedger,
-    SqlGrantStore,
-    SqlOfferStore,
-)
 from verifiers import api as verifier_api
 from wallet import api as wallet_api
 from web.pages import ScreenController
@@ -121,29 +111,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.deployment = deployment
         app.state.storage_health = StorageHealth()
         try:
-            issuer_keys = tenant_issuer_keys(deployment, agencies)
-            await issuer_keys.certify_all()
-            sessions = deployment.sessions
-            # PostgreSQL takes the issuance hot path in its own driver's terms.
-            on_postgres = is_postgresql(deployment.engine)
-            app.state.issuers = IssuerContext(
-                agencies=agencies,
-                public_base_url=settings.public_base_url,
-                keys=issuer_keys,
-                offers=(PostgresOfferStore if on_postgres else SqlOfferStore)(sessions),
-                grants=SqlGrantStore(sessions),
-                ledger=(PostgresCredentialLedger if on_postgres else SqlCredentialLedger)(
-                    sessions, settings.status_list_size
-                ),
-                audit=SqlAuditLog(sessions),
-                secret=deployment.derived_secret("issuer codes"),
-                policy=IssuancePolicy(
-                    status_list_ttl=settings.status_list_ttl,
-                    issued_at_precision=settings.issued_at_precision,
-                ),
-                faults=FaultPoints(frozenset(settings.faults)),
-            )
             async with (
+                issuer_role(app, settings, deployment, agencies),
                 verifier_role(app, settings, deployment) as verifiers,
                 wallet_role(app, settings, deployment),
             ):

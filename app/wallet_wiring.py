@@ -41,6 +41,17 @@ def wallet_anchors(settings: Settings, deployment: Deployment) -> list[x509.Cert
     return anchors
 
 
+async def forget_expired(context: WalletContext) -> int:
+    """The wallet's housekeeping pass: expired flows, challenges and refresh tokens."""
+    now = context.clock.now()
+    store = context.store
+    return (
+        await store.flows.purge(now)
+        + await store.challenges.purge(now)
+        + await store.refresh_tokens.purge(now)
+    )
+
+
 @contextlib.asynccontextmanager
 async def wallet_role(
     app: Litestar, settings: Settings, deployment: Deployment
@@ -65,10 +76,11 @@ async def wallet_role(
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
     )
     app.state.wallet = context
+
     purge = every_minute(
-        lambda: context.store.flows.purge(context.clock.now()),
+        lambda: forget_expired(context),
         log,
-        "expired wallet flows",
+        "expired wallet flows, challenges and refresh tokens",
         deployment.engine,
     )
     try:

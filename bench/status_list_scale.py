@@ -17,6 +17,7 @@ a real database (SQLite and PostgreSQL, migrated to head), measured empty and ag
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import secrets
 import sqlite3
@@ -38,11 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.migrate import upgrade
 from bench.http_issuance import fresh_postgres_database
 from core.keys.signer import SoftwareSigner
+from core.sealing import Sealer
 from core.status_list.bits import StatusList
 from core.storage.driver import is_postgresql, postgres_connection
 from core.storage.engine import create_engine, session_factory
 from issuers.domain import CredentialSelector
 from issuers.services.publish_status_list import signed_status_list
+from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.postgres_issuance import PostgresIssuanceStatements
 from issuers.storage.sql import SqlCredentialLedger
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
@@ -136,7 +139,9 @@ async def _bulk_load(engine: AsyncEngine, url: str, taken: set[int]) -> list[str
 
 
 async def _measure(engine: AsyncEngine, url: str, database: str) -> list[ScaleResult]:
-    ledger = SqlCredentialLedger(session_factory(engine), SIZE)
+    ledger = SqlCredentialLedger(
+        session_factory(engine), SealedClaims(Sealer(os.urandom(32))), SIZE
+    )
     signer = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
     async with engine.begin() as connection:
         await CoreIssuanceStatements(connection).open_list(

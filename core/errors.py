@@ -37,6 +37,8 @@ _DESCRIPTION_CHARACTERS = frozenset(chr(c) for c in range(0x20, 0x7F)) - {'"', "
 class ProtocolError(Exception):
     error: ClassVar[str] = "invalid_request"
     status_code: ClassVar[int] = 400
+    #: Seconds after which a retry may succeed (sent as ``Retry-After``), where that is known.
+    retry_after: ClassVar[int | None] = None
 
     def __init__(self, description: str, *, detail: str | None = None) -> None:
         super().__init__(description)
@@ -51,6 +53,15 @@ class ProtocolError(Exception):
 
 class InvalidRequest(ProtocolError):
     error = "invalid_request"
+
+
+class ServiceBusy(ProtocolError):
+    """Too much pending state to take on more now (RFC 6749 §4.1.2.1
+    ``temporarily_unavailable``); the caller may retry shortly."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    retry_after = 5
 
 
 class InvalidClient(ProtocolError):

@@ -34,6 +34,9 @@ class IssuerKeys(Protocol):
 class OfferStore(Protocol):
     async def add(self, offer: Offer) -> None: ...
 
+    async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
+        """The agency's live, unredeemed offers, counting no further than ``limit``."""
+
     async def redeem_without_tx_code(
         self, code_hash: str, now: float, grant: AccessGrant
     ) -> Offer | None:

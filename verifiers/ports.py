@@ -13,6 +13,9 @@ from verifiers.domain import Transaction
 class TransactionStore(Protocol):
     async def add(self, transaction: Transaction) -> None: ...
 
+    async def count_open(self, verifier_id: str, now: float, limit: int) -> int:
+        """The counter's unanswered, unexpired requests, counting no further than ``limit``."""
+
     async def get(self, verifier_id: str, transaction_id: str) -> Transaction | None: ...
 
     async def by_request_id(self, request_id: str) -> Transaction | None: ...

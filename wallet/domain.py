@@ -210,6 +210,13 @@ class RefusedCredential(Refused):
     error = "invalid_credential"
 
 
+class TooManyUnfinished(ProtocolError):
+    """The citizen has as many unfinished offers and presentations as the wallet keeps."""
+
+    error = "invalid_request"
+    status_code = 409
+
+
 class OfferUnavailable(ProtocolError):
     """The issuer no longer has the offer: it was used already (by this wallet or another)
     or it expired. The agency can make a new one."""

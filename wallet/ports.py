@@ -49,6 +49,12 @@ class Devices(Protocol):
 class Challenges(Protocol):
     async def issue(self, challenge_hash: str, expires_at: float) -> None: ...
 
+    async def count_live(self, now: float, limit: int) -> int:
+        """How many challenges are live, counting no further than ``limit``."""
+
+    async def purge(self, now: float) -> int:
+        """Forget expired challenges."""
+
     async def consume(self, challenge_hash: str, now: float) -> bool:
         """One atomic statement: True for exactly one caller of an unexpired challenge."""
 
@@ -67,6 +73,9 @@ class RefreshTokens(Protocol):
     async def rotate(self, token_hash: str, now: float) -> tuple[str, str, str] | None:
         """Mark the token used; its (family, account, device) for exactly one caller of a
         live token. None otherwise; a token already rotated revokes its whole family."""
+
+    async def purge(self, now: float) -> int:
+        """Forget expired refresh tokens."""
 
 
 class HolderKeys(Protocol):
@@ -88,7 +97,8 @@ class Credentials(Protocol):
 
 
 class Flows(Protocol):
-    async def add(self, flow: Flow) -> None: ...
+    async def add(self, flow: Flow, now: float, cap: int) -> bool:
+        """Store the flow unless its account has ``cap`` unfinished ones (False then)."""
 
     async def get(self, account_id: str, flow_id: str, now: float) -> Flow | None:
         """An unexpired flow of this account."""

@@ -18,7 +18,7 @@ from core.errors import Problem
 from core.qr import QrImages, render_qr
 from issuers.ports import OperatorAccess
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
-from issuers.services.create_offer import create_offer, offer_uri
+from issuers.services.create_offer import TooManyPendingOffers, create_offer, offer_uri
 from issuers.services.subject_claims import InvalidSubjectClaims
 
 MAX_OPERATOR_BODY = 256 * 1024
@@ -106,6 +106,8 @@ class OperatorOfferController(Controller):
             ) from None
         except ValueError as exc:
             raise Problem(400, "Bad Request", str(exc)) from None
+        except TooManyPendingOffers as exc:
+            raise Problem(429, "Too Many Requests", str(exc)) from None
         offer = created.offer
         images = _qr(offer.offer_id, created.offer_uri)
         # Built from the configured public URL, never from the request's Host header.

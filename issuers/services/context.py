@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
+from core.pending_cap import PendingCap
 from issuers.domain import Agency, CredentialConfiguration
 from issuers.ports import AuditLog, CredentialLedger, GrantStore, IssuerKeys, OfferStore
 
@@ -47,6 +48,8 @@ class IssuerContext:
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK
     faults: FaultPoints = NO_FAULTS
+    #: Offers of one agency waiting to be redeemed, at most.
+    pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
 
     def agency(self, issuer_id: str) -> Agency:
         agency = self.agencies.get(issuer_id)

@@ -26,6 +26,10 @@ OFFER_SCHEME = "openid-credential-offer://"
 MAX_SUBJECT_ID = 200
 
 
+class TooManyPendingOffers(Exception):
+    """The agency's pending offers are at their cap."""
+
+
 @dataclass(frozen=True, slots=True)
 class CreatedOffer:
     offer: Offer
@@ -75,8 +79,8 @@ async def create_offer(
     with_tx_code: bool,
     actor: str = "operator",
 ) -> CreatedOffer:
-    """Raises ``UnknownAgency``, ``UnknownConfiguration``, ``InvalidSubjectClaims`` or
-    ``ValueError`` (subject id)."""
+    """Raises ``UnknownAgency``, ``UnknownConfiguration``, ``InvalidSubjectClaims``,
+    ``ValueError`` (subject id) or ``TooManyPendingOffers``."""
     agency = context.agency(issuer_id)
     configuration = context.configuration(issuer_id, configuration_id)
     subject_id = checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
@@ -98,7 +102,15 @@ async def create_offer(
         created_at=now,
         expires_at=now + context.policy.offer_lifetime,
     )
-    await context.offers.add(offer)
+    offers = context.offers
+    if not await context.pending_offers.admit(
+        issuer_id, now, lambda limit: offers.count_pending(issuer_id, now, limit)
+    ):
+        raise TooManyPendingOffers(
+            f"the agency has {context.pending_offers.cap} offers waiting to be redeemed"
+            "; they are redeemed or expire within minutes"
+        )
+    await offers.add(offer)
     await context.audit.record(
         AuditEvent(
             issuer_id=issuer_id,

@@ -18,6 +18,7 @@ from core.storage.driver import postgres_connection
 from issuers.domain import OFFERED, REDEEMED, AccessGrant, Offer
 from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
+from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.sql import SqlCredentialLedger, SqlOfferStore, offer_from_row
 from issuers.storage.tables import CredentialResponseRow, CredentialRow, StatusListRow
 
@@ -80,8 +81,8 @@ def _changed_one(status: str) -> bool:
     return status.rsplit(" ", 1)[-1] == "1"
 
 
-def _offer(record: Any) -> Offer:
-    return offer_from_row(SimpleNamespace(**dict(record)))
+def _offer(record: Any, claims: SealedClaims) -> Offer:
+    return offer_from_row(SimpleNamespace(**dict(record)), claims)
 
 
 class PostgresIssuanceStatements:
@@ -138,7 +139,7 @@ class PostgresOfferStore(SqlOfferStore):
                 OFFERED,
                 not without_tx_code,
             )
-        return _offer(record) if record is not None else None
+        return _offer(record, self._claims) if record is not None else None
 
 
 class PostgresCredentialLedger(SqlCredentialLedger):
@@ -161,7 +162,10 @@ class PostgresCredentialLedger(SqlCredentialLedger):
                 used=False,
             )
             work = TransactionGrantWork(
-                PostgresIssuanceStatements(connection), self._places, grant, _offer(record)
+                PostgresIssuanceStatements(connection),
+                self._places,
+                grant,
+                _offer(record, self._claims),
             )
             yield work
         # Only now, with the COMMIT done, may other transactions use places it reserved.

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.encoding import json_dumps, strict_json_object
 from issuers.domain import (
     OFFERED,
     AccessGrant,
@@ -29,8 +28,10 @@ from issuers.domain import (
 from issuers.ports import GrantWork
 from issuers.storage import statements
 from issuers.storage.grant_work import STATUS_LIST_SIZE, StatusPlaces, TransactionGrantWork
+from issuers.storage.offer_claims import UNREDACTED_OFFERS, SealedClaims
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
 from issuers.storage.tables import (
+    OFFERS,
     RESPONSES,
     AuditRow,
     CredentialRow,
@@ -47,13 +48,13 @@ def _engine_of(sessions: Sessions) -> AsyncEngine:
     return engine
 
 
-def offer_from_row(row: Any) -> Offer:
+def offer_from_row(row: Any, claims: SealedClaims) -> Offer:
     return Offer(
         offer_id=row.offer_id,
         issuer_id=row.issuer_id,
         configuration_id=row.configuration_id,
         subject_id=row.subject_id,
-        claims=strict_json_object(row.claims, max_bytes=1024 * 1024),
+        claims=claims.open(row.offer_id, row.claims),
         code_hash=row.code_hash,
         tx_code_hash=row.tx_code_hash,
         tx_code_attempts=row.tx_code_attempts,
@@ -83,9 +84,10 @@ def _credential(row: CredentialRow) -> IssuedCredential:
 
 
 class SqlOfferStore:
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, claims: SealedClaims) -> None:
         self._sessions = sessions
         self._engine = _engine_of(sessions)
+        self._claims = claims
 
     async def add(self, offer: Offer) -> None:
         async with self._sessions.begin() as session:
@@ -95,7 +97,7 @@ class SqlOfferStore:
                     issuer_id=offer.issuer_id,
                     configuration_id=offer.configuration_id,
                     subject_id=offer.subject_id,
-                    claims=json_dumps(offer.claims),
+                    claims=self._claims.seal(offer.offer_id, offer.claims),
                     code_hash=offer.code_hash,
                     tx_code_hash=offer.tx_code_hash,
                     tx_code_attempts=offer.tx_code_attempts,
@@ -106,15 +108,33 @@ class SqlOfferStore:
                 )
             )
 
+    async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
+        pending = (
+            select(OFFERS.c.offer_id)
+            .where(
+                OFFERS.c.issuer_id == issuer_id,
+                UNREDACTED_OFFERS,
+                OFFERS.c.state == OFFERED,
+                OFFERS.c.expires_at > now,
+            )
+            .limit(limit)
+            .subquery()
+        )
+        async with self._engine.connect() as connection:
+            counted = await connection.scalar(select(func.count()).select_from(pending))
+        return int(counted or 0)
+
     async def get(self, issuer_id: str, offer_id: str) -> Offer | None:
         async with self._sessions() as session:
             row = await session.get(OfferRow, offer_id)
-            return offer_from_row(row) if row is not None and row.issuer_id == issuer_id else None
+            if row is None or row.issuer_id != issuer_id:
+                return None
+            return offer_from_row(row, self._claims)
 
     async def get_by_code(self, code_hash: str) -> Offer | None:
         async with self._sessions() as session:
             row = await session.scalar(select(OfferRow).where(OfferRow.code_hash == code_hash))
-            return offer_from_row(row) if row is not None else None
+            return offer_from_row(row, self._claims) if row is not None else None
 
     async def for_subject(self, issuer_id: str, subject_id: str) -> list[Offer]:
         async with self._sessions() as session:
@@ -123,7 +143,7 @@ class SqlOfferStore:
                 .where(OfferRow.issuer_id == issuer_id, OfferRow.subject_id == subject_id)
                 .order_by(OfferRow.created_at)
             )
-            return [offer_from_row(r) for r in rows]
+            return [offer_from_row(r, self._claims) for r in rows]
 
     async def reserve_tx_code_attempt(
         self, code_hash: str, issuer_id: str, now: float
@@ -143,7 +163,7 @@ class SqlOfferStore:
                 .returning(OfferRow)
             )
             row = result.scalars().first()
-            return offer_from_row(row) if row is not None else None
+            return offer_from_row(row, self._claims) if row is not None else None
 
     async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
         return await self._redeem(code_hash, now, grant, without_tx_code=False)
@@ -176,7 +196,7 @@ class SqlOfferStore:
                     "used": False,
                 },
             )
-            return offer_from_row(row)
+            return offer_from_row(row, self._claims)
 
 
 class SqlGrantStore:
@@ -200,9 +220,15 @@ class SqlCredentialLedger:
     """``status_list_size``: the number of indices of each new status list (lists made
     before keep theirs)."""
 
-    def __init__(self, sessions: Sessions, status_list_size: int = STATUS_LIST_SIZE) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        claims: SealedClaims,
+        status_list_size: int = STATUS_LIST_SIZE,
+    ) -> None:
         self._sessions = sessions
         self._engine = _engine_of(sessions)
+        self._claims = claims
         self._places = StatusPlaces(status_list_size)
 
     @asynccontextmanager
@@ -228,7 +254,10 @@ class SqlCredentialLedger:
                 token_hash, used.offer_id, used.issuer_id, used.expires_at, used=False
             )
             work = TransactionGrantWork(
-                CoreIssuanceStatements(connection), self._places, grant, offer_from_row(offer)
+                CoreIssuanceStatements(connection),
+                self._places,
+                grant,
+                offer_from_row(offer, self._claims),
             )
             yield work
         # Only now, with the COMMIT done, may other transactions use places it reserved.

@@ -23,6 +23,16 @@ from core.storage.base import Base
 
 class OfferRow(Base):
     __tablename__ = "issuer_offers"
+    __table_args__ = (
+        # Housekeeping reads only offers that still hold claims (the recent ones), however
+        # many ended offers the table keeps.
+        Index(
+            "ix_issuer_offers_unredacted",
+            "expires_at",
+            sqlite_where=text("claims <> ''"),
+            postgresql_where=text("claims <> ''"),
+        ),
+    )
 
     offer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     issuer_id: Mapped[str] = mapped_column(String(64))
@@ -45,7 +55,7 @@ class GrantRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     offer_id: Mapped[str] = mapped_column(String(64), unique=True)
     issuer_id: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -52,6 +52,9 @@ class DelayedOfferStore:
     async def add(self, offer: Offer) -> None:
         await self._store.add(offer)
 
+    async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
+        return await self._store.count_pending(issuer_id, now, limit)
+
     async def get(self, issuer_id: str, offer_id: str) -> Offer | None:
         return await self._store.get(issuer_id, offer_id)
 

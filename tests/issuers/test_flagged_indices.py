@@ -4,11 +4,14 @@ status, and nothing of VALID credentials or of other lists."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.sealing import Sealer
 from core.storage.engine import session_factory
+from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.sql import SqlCredentialLedger
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
 from tests.support.ledger_rows import credential_row
@@ -37,7 +40,7 @@ async def test_flagged_indices_of_one_list_grouped_by_status(engine: AsyncEngine
             for index in indices:
                 assert await statements.add_credential(_credential("list-a", index, status))
         assert await statements.add_credential(_credential("list-b", 6, 1))
-    ledger = SqlCredentialLedger(session_factory(engine))
+    ledger = SqlCredentialLedger(session_factory(engine), SealedClaims(Sealer(os.urandom(32))))
 
     flagged = await ledger.flagged_indices("list-a")
 

@@ -32,10 +32,16 @@ VIOLATIONS = {
         "SELECT g.offer_id FROM issuer_access_grants g"
         " JOIN issuer_offers o ON o.offer_id = g.offer_id WHERE o.state <> 'redeemed'"
     ),
-    "a credential without a used token of its offer": (
+    # Housekeeping deletes access tokens once expired: a credential's token may be gone,
+    # but never unused, and its offer is always redeemed.
+    "a credential whose offer's token is unused": (
         "SELECT c.credential_id FROM issuer_credentials c"
-        " LEFT JOIN issuer_access_grants g ON g.offer_id = c.offer_id"
-        " WHERE g.offer_id IS NULL OR NOT g.used"
+        " JOIN issuer_access_grants g ON g.offer_id = c.offer_id WHERE NOT g.used"
+    ),
+    "a credential of an offer that is missing or not redeemed": (
+        "SELECT c.credential_id FROM issuer_credentials c"
+        " LEFT JOIN issuer_offers o ON o.offer_id = c.offer_id"
+        " WHERE o.offer_id IS NULL OR o.state <> 'redeemed'"
     ),
     "one token answered by more than one credential response": (
         "SELECT offer_id FROM issuer_credentials"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.clock import SYSTEM_CLOCK, Clock
+from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import IssuerKeyResolver
 from verifiers.domain import RelyingParty, Template
 from verifiers.ports import Registrar, StatusListSource, TransactionStore, VerifierKeys
@@ -38,6 +39,8 @@ class VerifierContext:
     clock: Clock = SYSTEM_CLOCK
     #: Signs the relying parties' registrations for wallets (None: none is signed).
     registrar: Registrar | None = None
+    #: Unanswered, unexpired requests of one counter at most.
+    open_requests: PendingCap = field(default_factory=lambda: PendingCap(10_000))
 
     def party(self, verifier_id: str) -> RelyingParty:
         party = self.parties.get(verifier_id)

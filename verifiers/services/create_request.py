@@ -171,7 +171,19 @@ async def create_presentation_request(
             ),
         },
     )
-    await context.transactions.add(transaction)
+    store = context.transactions
+    if not await context.open_requests.admit(
+        verifier_id,
+        transaction.created_at,
+        lambda limit: store.count_open(verifier_id, transaction.created_at, limit),
+    ):
+        raise Problem(
+            429,
+            "Too Many Requests",
+            f"this counter has {context.open_requests.cap} open requests; they are"
+            " answered or expire within minutes",
+        )
+    await store.add(transaction)
     return CreatedRequest(
         transaction,
         wallet_uri(context, transaction),

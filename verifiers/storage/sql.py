@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.encoding import json_dumps, strict_json_object
@@ -92,30 +92,48 @@ _RELEASE = (
 )
 
 
+#: Literal, so that the partial index of open requests applies (SQLite matches a partial
+#: index's condition only against literals).
+_OPEN = text("verifier_transactions.status IN ('waiting', 'request_fetched')")
+
+
+def _row(transaction: Transaction) -> dict[str, Any]:
+    return {
+        "transaction_id": transaction.transaction_id,
+        "verifier_id": transaction.verifier_id,
+        "request_id": transaction.request_id,
+        "purpose": transaction.purpose,
+        "dcql_query": json_dumps(transaction.dcql_query),
+        "nonce": transaction.nonce,
+        "state": transaction.state,
+        "response_mode": transaction.response_mode,
+        "same_device": transaction.same_device,
+        "client_id": transaction.client_id,
+        "status": transaction.status,
+        "created_at": transaction.created_at,
+        "expires_at": transaction.expires_at,
+        "extra": json_dumps(transaction.extra),
+    }
+
+
 class SqlTransactionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def add(self, transaction: Transaction) -> None:
-        values = {
-            "transaction_id": transaction.transaction_id,
-            "verifier_id": transaction.verifier_id,
-            "request_id": transaction.request_id,
-            "purpose": transaction.purpose,
-            "dcql_query": json_dumps(transaction.dcql_query),
-            "nonce": transaction.nonce,
-            "state": transaction.state,
-            "response_mode": transaction.response_mode,
-            "same_device": transaction.same_device,
-            "client_id": transaction.client_id,
-            "status": transaction.status,
-            "created_at": transaction.created_at,
-            "expires_at": transaction.expires_at,
-            "result": None,
-            "extra": json_dumps(transaction.extra),
-        }
         async with self._engine.begin() as connection:
-            await connection.execute(_INSERT, values)
+            await connection.execute(_INSERT, _row(transaction))
+
+    async def count_open(self, verifier_id: str, now: float, limit: int) -> int:
+        open_requests = (
+            select(_COLUMNS.transaction_id)
+            .where(_COLUMNS.verifier_id == verifier_id, _OPEN, _COLUMNS.expires_at > now)
+            .limit(limit)
+            .subquery()
+        )
+        async with self._engine.connect() as connection:
+            counted = await connection.scalar(select(func.count()).select_from(open_requests))
+        return int(counted or 0)
 
     async def _one(self, statement: Any, parameters: dict[str, Any]) -> Transaction | None:
         async with self._engine.connect() as connection:

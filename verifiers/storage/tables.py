@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, String, Text
+from sqlalchemy import Boolean, Float, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.base import Base
@@ -12,6 +12,16 @@ class TransactionRow(Base):
     """One presentation request and, once answered, its result (until purged)."""
 
     __tablename__ = "verifier_transactions"
+    __table_args__ = (
+        # A counter's open requests, counted against its cap when it makes another.
+        Index(
+            "ix_verifier_transactions_open",
+            "verifier_id",
+            "expires_at",
+            sqlite_where=text("status IN ('waiting', 'request_fetched')"),
+            postgresql_where=text("status IN ('waiting', 'request_fetched')"),
+        ),
+    )
 
     transaction_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     verifier_id: Mapped[str] = mapped_column(String(64))

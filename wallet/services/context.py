@@ -9,7 +9,9 @@ from cryptography import x509
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.http.published_documents import PublishedDocuments
+from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
+from wallet.domain import Flow, TooManyUnfinished
 from wallet.ports import Outbound, WalletStore
 from wallet.services.sealing import AccountBox, AccountVault
 
@@ -24,6 +26,8 @@ class WalletPolicy:
     #: each gets its own holder key, so presentations to different verifiers do not link.
     batch_size: int = 3
     activity_limit: int = 1000
+    #: Unfinished offers and presentations one citizen may have at once.
+    max_unfinished_flows: int = 20
 
 
 @dataclass(slots=True)
@@ -46,6 +50,8 @@ class WalletContext:
     #: Custom URI schemes (apps on the phone) a verifier may send the citizen back to,
     #: besides https and this deployment's own origin (``IDWALLET_WALLET_REDIRECT_SCHEMES``).
     redirect_schemes: frozenset[str] = frozenset()
+    #: Live sign-in challenges at most, whoever asked (a crowd cannot fill the table).
+    live_challenges: PendingCap = field(default_factory=lambda: PendingCap(100_000))
     #: Status list tokens already verified, by URI and the token's hash.
     verified_status_lists: dict[tuple[str, str], Any] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK
@@ -54,6 +60,15 @@ class WalletContext:
     def audience(self) -> str:
         """The ``aud`` of device proofs and access tokens: this wallet's API."""
         return f"{self.public_base_url}/wallet"
+
+    async def keep_flow(self, flow: Flow) -> None:
+        """Store an offer or presentation flow until its next step, within the citizen's
+        limit of unfinished ones."""
+        if not await self.store.flows.add(flow, self.clock.now(), self.policy.max_unfinished_flows):
+            raise TooManyUnfinished(
+                f"you have {self.policy.max_unfinished_flows} unfinished offers and presentations"
+                "; finish or decline some, or wait until they expire"
+            )
 
     async def box(self, account_id: str) -> AccountBox:
         account = await self.store.accounts.get(account_id)

@@ -88,7 +88,7 @@ async def scan_request(
     exp = request.payload.get("exp")
     if isinstance(exp, int | float) and not isinstance(exp, bool):
         expires = min(expires, float(exp))
-    await context.store.flows.add(
+    await context.keep_flow(
         Flow(
             flow_id,
             account_id,

@@ -178,7 +178,7 @@ async def scan_offer(
     box = await context.box(account_id)
     flow_id = str(uuid.uuid4())
     expires_at = context.clock.now() + context.policy.flow_lifetime
-    await context.store.flows.add(
+    await context.keep_flow(
         Flow(
             flow_id,
             account_id,

@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 
 from core.encoding import EncodingError, strict_json_object
-from core.errors import InvalidGrant, InvalidRequest, InvalidToken
+from core.errors import InvalidGrant, InvalidRequest, InvalidToken, ServiceBusy
 from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
@@ -64,7 +64,13 @@ def _hash(value: str) -> str:
 async def issue_challenge(context: WalletContext) -> dict[str, Any]:
     challenge = secrets.token_urlsafe(32)
     lifetime = context.policy.challenge_lifetime
-    await context.store.challenges.issue(_hash(challenge), context.clock.now() + lifetime)
+    now = context.clock.now()
+    challenges = context.store.challenges
+    if not await context.live_challenges.admit(
+        "challenges", now, lambda limit: challenges.count_live(now, limit)
+    ):
+        raise ServiceBusy("too many sign-ins are under way; retry in a few seconds")
+    await challenges.issue(_hash(challenge), now + lifetime)
     return {"challenge": challenge, "expires_in": lifetime}
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.storage.capped import capped_insert
 from wallet.domain import (
     Account,
     ActivityEntry,
@@ -39,6 +41,7 @@ from wallet.storage.tables import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+FLOWS = cast(Table, FlowRow.__table__)
 audit = logging.getLogger("idwallet.audit")
 
 
@@ -178,6 +181,14 @@ class SqlChallenges:
                 insert(ChallengeRow).values(challenge_hash=challenge_hash, expires_at=expires_at)
             )
 
+    async def count_live(self, now: float, limit: int) -> int:
+        live = select(ChallengeRow.challenge_hash).where(ChallengeRow.expires_at > now)
+        async with self._sessions() as session:
+            counted = await session.scalar(
+                select(func.count()).select_from(live.limit(limit).subquery())
+            )
+        return int(counted or 0)
+
     async def consume(self, challenge_hash: str, now: float) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -185,8 +196,14 @@ class SqlChallenges:
                     ChallengeRow.challenge_hash == challenge_hash, ChallengeRow.expires_at > now
                 )
             )
-            await session.execute(delete(ChallengeRow).where(ChallengeRow.expires_at <= now))
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def purge(self, now: float) -> int:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(ChallengeRow).where(ChallengeRow.expires_at <= now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlRefreshTokens:
@@ -248,6 +265,14 @@ class SqlRefreshTokens:
                     .values(revoked_at=now)
                 )
             return None
+
+    async def purge(self, now: float) -> int:
+        """Forget expired refresh tokens (used or not: none of them opens anything now)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(RefreshTokenRow).where(RefreshTokenRow.expires_at <= now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlHolderKeys:
@@ -354,18 +379,22 @@ class SqlFlows:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
-    async def add(self, flow: Flow) -> None:
+    async def add(self, flow: Flow, now: float, cap: int) -> bool:
+        values = {
+            "flow_id": flow.flow_id,
+            "account_id": flow.account_id,
+            "kind": flow.kind.value,
+            "state": flow.state.value,
+            "sealed": flow.sealed,
+            "expires_at": flow.expires_at,
+        }
+        columns = FLOWS.c
+        unfinished = (columns.account_id == flow.account_id) & (columns.expires_at > now)
         async with self._sessions.begin() as session:
-            session.add(
-                FlowRow(
-                    flow_id=flow.flow_id,
-                    account_id=flow.account_id,
-                    kind=flow.kind.value,
-                    state=flow.state.value,
-                    sealed=flow.sealed,
-                    expires_at=flow.expires_at,
-                )
+            result = await session.execute(
+                capped_insert(FLOWS, values, counted=unfinished, cap=cap)
             )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def get(self, account_id: str, flow_id: str, now: float) -> Flow | None:
         async with self._sessions() as session:

@@ -53,7 +53,7 @@ class RefreshTokenRow(Base):
     family_id: Mapped[str] = mapped_column(String(36), index=True)
     account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
     device_id: Mapped[str] = mapped_column(String(36), index=True)
-    expires_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
     rotated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 

@@ -1,0 +1,65 @@
+"""Assembling the issuer role: the agencies and their keys, the offer and credential
+stores (PostgreSQL takes the issuance hot path in its own driver's terms), pending offers'
+claims sealed under a key derived from the key-encryption key, and the housekeeping that
+forgets ended offers, expired tokens and used nonces."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+
+from app.deployment import Deployment
+from app.housekeeping import every_minute
+from app.settings import Settings
+from app.tenant_keys import issuer_keys as tenant_issuer_keys
+from core.faults import FaultPoints
+from core.sealing import Sealer
+from core.storage.driver import is_postgresql
+from issuers.domain import Agency
+from issuers.services.context import IssuancePolicy, IssuerContext
+from issuers.storage.housekeeping import SqlIssuerHousekeeping
+from issuers.storage.offer_claims import SealedClaims
+from issuers.storage.postgres_issuance import PostgresCredentialLedger, PostgresOfferStore
+from issuers.storage.sql import SqlAuditLog, SqlCredentialLedger, SqlGrantStore, SqlOfferStore
+
+log = logging.getLogger("idwallet.issuers")
+
+
+@contextlib.asynccontextmanager
+async def issuer_role(
+    app: Litestar, settings: Settings, deployment: Deployment, agencies: dict[str, Agency]
+) -> AsyncIterator[IssuerContext]:
+    keys = tenant_issuer_keys(deployment, agencies)
+    await keys.certify_all()
+    sessions = deployment.sessions
+    on_postgres = is_postgresql(deployment.engine)
+    claims = SealedClaims(Sealer(deployment.derived_secret("issuer offer claims")))
+    context = IssuerContext(
+        agencies=agencies,
+        public_base_url=settings.public_base_url,
+        keys=keys,
+        offers=(PostgresOfferStore if on_postgres else SqlOfferStore)(sessions, claims),
+        grants=SqlGrantStore(sessions),
+        ledger=(PostgresCredentialLedger if on_postgres else SqlCredentialLedger)(
+            sessions, claims, settings.status_list_size
+        ),
+        audit=SqlAuditLog(sessions),
+        secret=deployment.derived_secret("issuer codes"),
+        policy=IssuancePolicy(
+            status_list_ttl=settings.status_list_ttl,
+            issued_at_precision=settings.issued_at_precision,
+        ),
+        faults=FaultPoints(frozenset(settings.faults)),
+    )
+    app.state.issuers = context
+    housekeeping = SqlIssuerHousekeeping(deployment.engine)
+    async with every_minute(
+        lambda: housekeeping.forget_ended(context.clock.now()),
+        log,
+        "ended offers, expired tokens and used nonces",
+        deployment.engine,
+    ):
+        yield context
