@@ -201,10 +201,12 @@ async function lookUp(event) {
     }
   }
   $("issued-area").hidden = view.credentials.length === 0;
-  // Once only: what the agency already holds fills the form (its latest offer, else the
-  // register), so nobody types it again.
+  // Once only: what the agency already holds fills the form (its latest offer that still
+  // holds the data, else the register), so nobody types it again. An offer that ended keeps
+  // no personal data.
   const chosen = $("configuration").value;
-  const latest = view.offers.find((o) => o.credential_configuration_id === chosen) || view.offers[0];
+  const pending = view.offers.filter((o) => o.claims && Object.keys(o.claims).length > 0);
+  const latest = pending.findLast((o) => o.credential_configuration_id === chosen) || pending.at(-1);
   const register = view.register || {};
   const [configurationId, claims] = latest?.claims
     ? [latest.credential_configuration_id, latest.claims]
