@@ -39,6 +39,13 @@ VERIFICATIONS = Counter(
 PROTOCOL_FAILURES = Counter(
     "idwallet_protocol_failures_total", "Requests answered with a protocol error", ["error"]
 )
+RATE_LIMITED = Counter(
+    "idwallet_rate_limited_total", "Requests refused with 429, by rate-limit class", ["policy"]
+)
+RATE_LIMIT_UNCHECKED = Counter(
+    "idwallet_rate_limit_unchecked_total",
+    "Requests served without a rate-limit check because the limit store (Redis) failed",
+)
 
 ISSUANCE_PATH = "/issuers/{issuer_id}/credential"
 RESPONSE_PATH = "/verifiers/{verifier_id}/responses/{request_id}"

@@ -72,6 +72,7 @@ def _qr(offer_id: str, offer_uri: str) -> QrImages:
 class OperatorOfferController(Controller):
     path = "/issuers/{issuer_id:str}/offers"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "operator"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
         "/",

@@ -41,6 +41,7 @@ def credential_summary(context: IssuerContext, credential: IssuedCredential) -> 
 class OperatorCredentialController(Controller):
     path = "/issuers/{issuer_id:str}"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "operator"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
         "/credentials/{action:str}",

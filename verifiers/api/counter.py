@@ -143,6 +143,7 @@ def _options(body: dict[str, Any]) -> PresentationRequestOptions:
 class CounterPresentationController(Controller):
     path = "/verifiers/{verifier_id:str}/presentations"
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "counter"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post("/", summary="Ask a citizen's wallet for a presentation", status_code=HTTP_201_CREATED)
     async def create(
@@ -285,6 +286,7 @@ class SameDeviceController(Controller):
 
     path = "/verifiers/{verifier_id:str}/presentations/{transaction_id:str}"
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "response"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
         "/release",
