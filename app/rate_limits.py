@@ -24,20 +24,24 @@ unchecked request counted in ``idwallet_rate_limit_unchecked_total``.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage.redis.redispy import RedispyBridge
+from limits.errors import StorageError
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
-from redis.asyncio import ConnectionPool
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 
 from app.observability import RATE_LIMIT_UNCHECKED, RATE_LIMITED
 from app.rate_limit_policy import CLASSES, OPT_KEY, Budget, EndpointClass
@@ -57,27 +61,89 @@ MEMORY_SWEEP_SECONDS = 10.0
 QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
 
-class SweepingMemoryStorage(MemoryStorage):
+def in_process_storage() -> MemoryStorage:
     """``limits``' in-process storage, sweeping expired counters at most every
     ``MEMORY_SWEEP_SECONDS`` instead of after every hit: a sweep visits every counter, so
     at every hit it would cost each request time in proportion to the number of clients
     seen (3 ms at 10,000 addresses on this project's machines). An expired counter is
-    still never counted: ``limits`` checks its expiry when it is read."""
+    still never counted: ``limits`` checks its expiry when it is read. (The instance's
+    hook is replaced rather than the class subclassed: ``limits`` wraps the storage
+    methods of every subclass once more, which each request would pay for.)"""
+    storage = MemoryStorage()
+    sweep = storage._MemoryStorage__schedule_expiry  # type: ignore[attr-defined]
+    last_sweep = -MEMORY_SWEEP_SECONDS
 
-    _last_sweep = 0.0
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - the hook incr() calls
+    async def sweep_now_and_then() -> None:
+        nonlocal last_sweep
         now = time.monotonic()
-        if now - self._last_sweep >= MEMORY_SWEEP_SECONDS:
-            self._last_sweep = now
-            await MemoryStorage._MemoryStorage__schedule_expiry(self)  # type: ignore[attr-defined]
+        if now - last_sweep >= MEMORY_SWEEP_SECONDS:
+            last_sweep = now
+            await sweep()
+
+    storage._MemoryStorage__schedule_expiry = sweep_now_and_then  # type: ignore[attr-defined]
+    return storage
+
+
+class PipelinedIncrements:
+    """The increments of every request that reaches the limiter in one turn of the event
+    loop go to Redis together: one pipeline of ``limits``' own increment script (the same
+    Lua on the same keys, each still atomic) instead of one round trip each. A request
+    costs the worker a third of the CPU time it did (50 against 150 µs, measured at 16
+    requests at once), which is most of what limiting on Redis costs a cheap endpoint."""
+
+    def __init__(self, storage: RedisStorage, client: Redis) -> None:
+        self._bridge = cast(RedispyBridge, storage.bridge)
+        self._client = client
+        self._pending: list[tuple[str, int, asyncio.Future[int]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def incr(self, key: str, expiry: int) -> int:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._pending.append((key, expiry, future))
+        if len(self._pending) == 1:  # the first of this turn: send them all on the next
+            self._flushing = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            counts = await self._send(batch)
+        except Exception as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(StorageError(exc))
+            return
+        except BaseException:
+            for _, _, future in batch:
+                future.cancel()
+            raise
+        for (_, _, future), count in zip(batch, counts, strict=True):
+            if not future.done():
+                future.set_result(int(count))
+
+    async def _send(self, batch: list[tuple[str, int, asyncio.Future[int]]]) -> list[Any]:
+        """The pipeline names the script by its digest alone; where Redis does not know it
+        (its first use, a restart) the script is loaded and the batch sent again."""
+        script = self._bridge.lua_incr_expire
+        for attempt in (1, 2):
+            pipeline = self._client.pipeline(transaction=False)
+            for key, expiry, _ in batch:
+                pipeline.evalsha(script.sha, 1, self._bridge.prefixed_key(key), expiry, 1)
+            try:
+                return await pipeline.execute()
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await self._client.script_load(script.script)
+        raise AssertionError("unreachable")
 
 
 def limit_storage(settings: Settings) -> tuple[Storage, ConnectionPool | None]:
     """Redis where ``IDWALLET_REDIS_URL`` names one (shared by every worker and node),
     else this process's memory."""
     if settings.redis_url is None:
-        return SweepingMemoryStorage(), None
+        return in_process_storage(), None
     pool = ConnectionPool.from_url(
         settings.redis_url,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
@@ -150,6 +216,8 @@ class _Limit:
     endpoint_class: EndpointClass
     item: RateLimitItem
     policy_header: bytes
+    #: the counters' keys: the class and its rate, then whose budget
+    key_prefix: str
 
 
 class RateLimiter:
@@ -162,9 +230,15 @@ class RateLimiter:
             if item is not None:
                 header = f'"{endpoint_class.name}";q={item.amount};w={item.get_expiry()}'
                 self._limits[endpoint_class.name] = _Limit(
-                    endpoint_class, item, header.encode("ascii")
+                    endpoint_class,
+                    item,
+                    header.encode("ascii"),
+                    f"{endpoint_class.name}/{item.amount}/{item.get_expiry()}/",
                 )
         self.storage, self._pool = limit_storage(settings)
+        self._increments: Storage | PipelinedIncrements = self.storage
+        if isinstance(self.storage, RedisStorage) and self._pool is not None:
+            self._increments = PipelinedIncrements(self.storage, Redis(connection_pool=self._pool))
         self._unchecked_until = 0.0
         self.store = "redis" if self._pool is not None else "memory"
 
@@ -182,9 +256,9 @@ class RateLimiter:
         if self._unchecked_until and time.monotonic() < self._unchecked_until:
             RATE_LIMIT_UNCHECKED.inc()
             return None
-        key = limit.item.key_for(limit.endpoint_class.name, who)
+        key = limit.key_prefix + who
         try:
-            count = await self.storage.incr(key, limit.item.get_expiry())
+            count = await self._increments.incr(key, limit.item.get_expiry())
         except Exception as exc:
             self._unchecked_until = time.monotonic() + FAIL_OPEN_SECONDS
             RATE_LIMIT_UNCHECKED.inc()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ from litestar.testing import TestClient
 
 from app import create_app
 from app.rate_limit_policy import BY_NAME, CLASSES, OPT_KEY, parse_policy
-from app.rate_limits import SweepingMemoryStorage, client_partition
+from app.rate_limits import client_partition, in_process_storage
 from app.settings import Settings, SettingsError
 from tests.conftest import migrated_database
+from tests.support.redis import redis_url, unique_key_prefix
 from tests.support.server import free_port
 
 #: endpoints that are not limited: operations, the screens, the API documentation
@@ -129,7 +131,7 @@ def test_clients_are_counted_by_address_and_ipv6_by_its_64(client: str, partitio
 
 async def test_the_in_process_store_sweeps_at_most_every_interval() -> None:
     """limits' storage would start a sweep of every counter after each hit."""
-    storage = SweepingMemoryStorage()
+    storage = in_process_storage()
     for n in range(200):
         assert await storage.incr(f"client-{n}", 60) == 1
         await asyncio.sleep(0)  # the sweep of the previous hit, if any, finishes
@@ -172,3 +174,27 @@ def test_every_class_is_documented() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for endpoint_class in CLASSES:
         assert f"`{endpoint_class.name}`" in readme, endpoint_class.name
+
+
+def test_counting_on_redis_survives_a_flush_of_its_scripts(tmp_path: Path) -> None:
+    """The increments go to Redis in pipelines that name limits' script by its digest;
+    a Redis that forgot it (restarted, SCRIPT FLUSH) gets it again, and nothing is lost."""
+    url = migrated_database(f"sqlite+aiosqlite:///{tmp_path / 'idwallet.db'}")
+    server = redis_url()
+    settings = Settings(
+        var_dir=tmp_path,
+        database_url=url,
+        rate_limits=parse_policy("nonce=3/minute"),
+        redis_url=server,
+        redis_key_prefix=unique_key_prefix(),
+    )
+    with TestClient(app=create_app(settings)) as client:
+        first = [client.post("/issuers/civil-registry/nonce") for _ in range(2)]
+        host, port = server.split("://")[1].split("/")[0].split(":")
+        with socket.create_connection((host, int(port))) as redis:
+            redis.sendall(b"SCRIPT FLUSH\r\n")
+            assert redis.recv(16).startswith(b"+OK")
+        then = [client.post("/issuers/civil-registry/nonce") for _ in range(2)]
+    assert [r.headers["ratelimit"] for r in first] == ['"nonce";r=2', '"nonce";r=1']
+    assert [r.status_code for r in then] == [200, 429]
+    assert then[0].headers["ratelimit"] == '"nonce";r=0'

@@ -19,7 +19,7 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 _FOUND: dict[str, str] = {}
 
 
-def _answers(host: str, port: int) -> bool:
+def answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
@@ -43,7 +43,7 @@ def _start_throwaway() -> str | None:
     atexit.register(process.terminate)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if _answers("127.0.0.1", port):
+        if answers("127.0.0.1", port):
             return f"redis://127.0.0.1:{port}/0"
         time.sleep(0.1)
     return None
@@ -55,7 +55,7 @@ def redis_url() -> str:
         url = os.environ.get("TEST_REDIS_URL", DEFAULT_URL)
         host_port = url.split("://", 1)[1].split("/", 1)[0]
         host, _, port = host_port.rpartition(":")
-        if _answers(host, int(port)):
+        if answers(host, int(port)):
             _FOUND["url"] = url
         else:
             _FOUND["url"] = _start_throwaway() or ""
