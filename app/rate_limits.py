@@ -87,9 +87,9 @@ def in_process_storage() -> MemoryStorage:
 class PipelinedIncrements:
     """The increments of every request that reaches the limiter in one turn of the event
     loop go to Redis together: one pipeline of ``limits``' own increment script (the same
-    Lua on the same keys, each still atomic) instead of one round trip each. A request
-    costs the worker a third of the CPU time it did (50 against 150 µs, measured at 16
-    requests at once), which is most of what limiting on Redis costs a cheap endpoint."""
+    Lua on the same keys, each still atomic) instead of one round trip each. The Redis
+    client's CPU time is what limiting on Redis costs a worker; on the nonce bench
+    (docs/benchmarks.md) pipelining brought it from about 250 to about 150 µs a request."""
 
     def __init__(self, storage: RedisStorage, client: Redis) -> None:
         self._bridge = cast(RedispyBridge, storage.bridge)
