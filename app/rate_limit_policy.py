@@ -23,6 +23,8 @@ from limits import RateLimitItem, parse
 
 VARIABLE = "IDWALLET_RATE_LIMITS"
 OPT_KEY = "rate_limit"
+#: an endpoint whose errors are problem details (RFC 9457) says so in its ``opt``
+PROBLEM_DETAILS_KEY = "problem_details"
 
 
 class Budget(Enum):

@@ -44,7 +44,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 from app.observability import RATE_LIMIT_UNCHECKED, RATE_LIMITED
-from app.rate_limit_policy import CLASSES, OPT_KEY, Budget, EndpointClass
+from app.rate_limit_policy import CLASSES, OPT_KEY, PROBLEM_DETAILS_KEY, Budget, EndpointClass
 from app.settings import Settings
 from core.encoding import json_dumps_bytes
 from core.errors import Problem, RateLimited
@@ -301,7 +301,8 @@ class RateLimiter:
             amount = limit.item.amount
             if count > amount:
                 RATE_LIMITED.labels(policy=limit.endpoint_class.name).inc()
-                await self._refuse(limit, await self._seconds_left(limit, key), send)
+                problem = bool(scope["route_handler"].opt.get(PROBLEM_DETAILS_KEY))
+                await self._refuse(limit, await self._seconds_left(limit, key), problem, send)
                 return
             remaining = f'"{limit.endpoint_class.name}";r={amount - count}'.encode("ascii")
 
@@ -318,11 +319,11 @@ class RateLimiter:
 
         return middleware
 
-    async def _refuse(self, limit: _Limit, seconds: int, send: Send) -> None:
+    async def _refuse(self, limit: _Limit, seconds: int, problem: bool, send: Send) -> None:
         name = limit.endpoint_class.name
         description = f"too many requests; retry after {seconds} seconds"
         body: dict[str, Any]
-        if limit.endpoint_class.budget in (Budget.AGENCY, Budget.RELYING_PARTY):
+        if problem:
             body = Problem(
                 429,
                 "Too Many Requests",

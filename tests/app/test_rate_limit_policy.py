@@ -198,3 +198,22 @@ def test_counting_on_redis_survives_a_flush_of_its_scripts(tmp_path: Path) -> No
     assert [r.headers["ratelimit"] for r in first] == ['"nonce";r=2', '"nonce";r=1']
     assert [r.status_code for r in then] == [200, 429]
     assert then[0].headers["ratelimit"] == '"nonce";r=0'
+
+
+def test_a_429_speaks_the_error_format_of_its_endpoint(tmp_path: Path) -> None:
+    """The same-device release is in the response class with the wallets' response
+    endpoints, but answers problem details like the rest of the counter API."""
+    url = migrated_database(f"sqlite+aiosqlite:///{tmp_path / 'idwallet.db'}")
+    settings = Settings(
+        var_dir=tmp_path, database_url=url, rate_limits=parse_policy("response=1/minute")
+    )
+    release = "/verifiers/bar-age-check/presentations/no-such-transaction/release"
+    response_uri = "/verifiers/bar-age-check/responses/no-such-request"
+    with TestClient(app=create_app(settings)) as client:
+        refused_release = [client.post(release, json={}) for _ in range(2)][1]
+    with TestClient(app=create_app(settings)) as client:
+        refused_response = [client.post(response_uri, data={}) for _ in range(2)][1]
+    assert refused_release.status_code == refused_response.status_code == 429
+    assert refused_release.headers["content-type"].startswith("application/problem+json")
+    assert refused_release.json()["violated-policies"] == ["response"]
+    assert refused_response.json()["error"] == "rate_limited"
