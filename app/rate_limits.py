@@ -59,6 +59,11 @@ REDIS_TIMEOUT_SECONDS = 0.5
 #: the in-process store looks for expired counters at most this often
 MEMORY_SWEEP_SECONDS = 10.0
 QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded"
+#: The client of the deployment's requests to itself (the citizens' wallet fetching this
+#: deployment's offers, tokens and request objects in process): never counted, since the
+#: citizen's request that made them was. Recognised by identity, which no request from the
+#: network can forge (the server makes a new tuple for each connection).
+IN_PROCESS_CLIENT = ("127.0.0.1", 0)
 
 
 def in_process_storage() -> MemoryStorage:
@@ -290,7 +295,7 @@ class RateLimiter:
                 return
             name = scope["route_handler"].opt.get(OPT_KEY)
             limit = limits.get(name) if name else None
-            if limit is None:
+            if limit is None or scope.get("client") is IN_PROCESS_CLIENT:
                 await app(scope, receive, send)
                 return
             counted = await self._count(limit, principal(limit.endpoint_class, scope))

@@ -19,8 +19,11 @@ from app.rate_limit_policy import BY_NAME, CLASSES, OPT_KEY, parse_policy
 from app.rate_limits import client_partition, in_process_storage
 from app.settings import Settings, SettingsError
 from tests.conftest import migrated_database
+from tests.issuers.test_catalog import CITIZEN
+from tests.issuers.test_issuance import create_offer
 from tests.support.redis import redis_url, unique_key_prefix
 from tests.support.server import free_port
+from tests.wallet.phone import Phone
 
 #: endpoints that are not limited: operations, the screens, the API documentation
 UNLIMITED = ("/health", "/ready", "/metrics", "/schema", "/assets/", "/counter/", "/desk/")
@@ -217,3 +220,29 @@ def test_a_429_speaks_the_error_format_of_its_endpoint(tmp_path: Path) -> None:
     assert refused_release.headers["content-type"].startswith("application/problem+json")
     assert refused_release.json()["violated-policies"] == ["response"]
     assert refused_response.json()["error"] == "rate_limited"
+
+
+def test_the_deployments_requests_to_itself_are_not_counted(tmp_path: Path) -> None:
+    """A citizen's wallet here receives this deployment's credentials in process: those
+    token requests were caused by the citizen's own (counted) request and all come from
+    one internal client, which would otherwise spend one budget for every citizen."""
+    base = "https://id.example.gov"
+    url = migrated_database(f"sqlite+aiosqlite:///{tmp_path / 'idwallet.db'}")
+    settings = Settings(
+        var_dir=tmp_path,
+        database_url=url,
+        public_base_url=base,
+        rate_limits=parse_policy("token=1/minute,offer=1/minute"),
+    )
+    with TestClient(app=create_app(settings), base_url=base) as client:
+        phone = Phone(client)
+        phone.register()
+        for subject in ("first", "second", "third"):  # each: an offer and a token request
+            created = create_offer(
+                client, "civil-registry", "national_id", CITIZEN, subject=subject
+            )
+            phone.receive(created["offer_uri"])  # asserts that it was received
+        from_outside = [
+            client.post("/issuers/civil-registry/token", data={}).status_code for _ in range(2)
+        ]
+    assert from_outside == [400, 429]
