@@ -21,26 +21,44 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app import migrate
+    from app.metrics_access import serve_metrics, worker_metrics
 
     host, port = args.host or settings.host, args.port or settings.port
+    workers = args.workers or settings.workers
     # The app (in this process or in each worker) reads its settings from the
     # environment: command-line choices go there, so the default public URL follows them.
     os.environ["IDWALLET_HOST"], os.environ["IDWALLET_PORT"] = host, str(port)
     settings = Settings.from_env()
     migrate.upgrade(settings.database_url)
     _print_welcome(settings, host, port)
-    uvicorn.run(
-        "app.factory:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers or settings.workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # our own access log names endpoint templates, never ids in paths
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-        proxy_headers=True,
-        timeout_graceful_shutdown=30,
-    )
+    if workers > 1 and settings.redis_url is None and settings.rate_limits.enabled:
+        print(
+            f"  WARNING: rate limits are counted per worker ({workers} workers, no "
+            "IDWALLET_REDIS_URL): each client gets that many times its budget",
+            flush=True,
+        )
+    with worker_metrics(workers):
+        if settings.metrics_port is not None:
+            serve_metrics(host, settings.metrics_port, settings.metrics_token)
+        uvicorn.run(
+            "app.factory:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,  # our own access log names endpoint templates, never ids in paths
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+            # The client's address is the socket's, unless the socket's peer is one of
+            # IDWALLET_TRUSTED_PROXIES: then X-Forwarded-For (its rightmost address that is
+            # not a trusted proxy) and X-Forwarded-Proto are believed.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies),
+            timeout_graceful_shutdown=30,
+            # A worker that does not answer the supervisor's ping in time is killed and
+            # replaced; one still importing on a busy machine may take longer than 5 s.
+            timeout_worker_healthcheck=30,
+        )
     return 0
 
 
@@ -53,6 +71,15 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
         f"  API documentation   {local}/schema",
         f"  health / readiness  {local}/health  {local}/ready",
     ]
+    if settings.metrics_port is not None:
+        lines.append(f"  metrics             http://{host}:{settings.metrics_port}/metrics")
+    elif settings.metrics_on_public_port:
+        token = " (bearer IDWALLET_METRICS_TOKEN)" if settings.metrics_token else ""
+        lines.append(f"  metrics             {local}/metrics{token}")
+    else:
+        lines.append(
+            "  metrics             not served: set IDWALLET_METRICS_PORT or IDWALLET_METRICS_TOKEN"
+        )
     for issuer_id, agency in load_catalog().items():
         configurations = ", ".join(agency.configurations)
         identifier = agency.identifier(settings.public_base_url)

@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
-from litestar.plugins.prometheus import PrometheusController
+from litestar.types import ControllerRouterHandler, Middleware
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -25,10 +25,13 @@ from app.errors import (
     unexpected_error,
     validation_error,
 )
+from app.header_limit import refuse_oversized_headers
 from app.health import HealthController, StorageHealth
 from app.issuer_wiring import issuer_role
+from app.metrics_access import HOW_TO_ENABLE, metrics_controller
 from app.observability import configure_logging, correlation, prometheus_config
 from app.operator_keys import keyrings
+from app.rate_limits import RateLimiter
 from app.settings import Settings
 from app.verifier_wiring import verifier_role
 from app.wallet_wiring import wallet_role
@@ -73,11 +76,6 @@ OPENAPI_TAGS = [
 ]
 
 
-class MetricsController(PrometheusController):
-    path = "/metrics"
-    include_in_schema = False
-
-
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="idwallet",
@@ -104,6 +102,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging.getLogger("idwallet.faults").warning(
             "crash-test fault points armed: %s", ", ".join(settings.faults)
         )
+    limiter = RateLimiter(settings)
+    log = logging.getLogger("idwallet.start")
+    log.info("rate limits (%s store): %s", limiter.store, settings.rate_limits.describe())
+    if settings.metrics_port is None and not settings.metrics_on_public_port:
+        log.warning(HOW_TO_ENABLE)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -121,21 +124,27 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 )
                 yield
         finally:
+            await limiter.close()
             await deployment.close()
 
     metrics = prometheus_config()
-    return Litestar(
-        route_handlers=[
-            HealthController,
-            *issuer_api.WALLET_FACING,
-            *issuer_api.OPERATOR,
-            *verifier_api.WALLET_FACING,
-            *verifier_api.COUNTER,
-            *wallet_api.MOBILE,
-            ScreenController,
-            MetricsController,
-        ],
-        middleware=[correlation, metrics.middleware],
+    handlers: list[ControllerRouterHandler] = [
+        HealthController,
+        *issuer_api.WALLET_FACING,
+        *issuer_api.OPERATOR,
+        *verifier_api.WALLET_FACING,
+        *verifier_api.COUNTER,
+        *wallet_api.MOBILE,
+        ScreenController,
+    ]
+    if settings.metrics_on_public_port:
+        handlers.append(metrics_controller(settings.metrics_token))
+    middleware: list[Middleware] = [correlation, metrics.middleware]
+    if limiter.enabled:
+        middleware.append(limiter.middleware)
+    app = Litestar(
+        route_handlers=handlers,
+        middleware=middleware,
         logging_config=None,  # ours (app.observability), with correlation ids
         lifespan=[lifespan],
         openapi_config=openapi_config(),
@@ -153,3 +162,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_request_bytes,
         debug=False,
     )
+    # outermost, before routing: oversized header sections never reach a handler
+    app.asgi_handler = refuse_oversized_headers(app.asgi_handler)
+    return app

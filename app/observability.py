@@ -5,8 +5,9 @@ otherwise), echoed in the response and carried by every log line, which is JSON 
 ``IDWALLET_LOG_FORMAT=json``. No label or log field carries personal data, tokens or codes:
 paths are templates (``/issuers/{issuer_id}/credential``), never concrete URLs.
 
-Metrics are per process; with several workers set ``PROMETHEUS_MULTIPROC_DIR`` so that the
-client library aggregates them (see docs/deploy.md).
+Metrics are per process; with several workers ``idwallet serve`` points them all at one
+``PROMETHEUS_MULTIPROC_DIR`` so that a scrape adds them up. Who may read them and on which
+port: ``app.metrics_access``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ VERIFICATIONS = Counter(
 )
 PROTOCOL_FAILURES = Counter(
     "idwallet_protocol_failures_total", "Requests answered with a protocol error", ["error"]
+)
+RATE_LIMITED = Counter(
+    "idwallet_rate_limited_total", "Requests refused with 429, by rate-limit class", ["policy"]
+)
+RATE_LIMIT_UNCHECKED = Counter(
+    "idwallet_rate_limit_unchecked_total",
+    "Requests served without a rate-limit check because the limit store (Redis) failed",
 )
 
 ISSUANCE_PATH = "/issuers/{issuer_id}/credential"

@@ -6,12 +6,14 @@ stops start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.rate_limit_policy import RateLimitPolicy, RateLimitSyntaxError, parse_policy
 from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
 
@@ -53,6 +55,56 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in env.get(PREFIX + name, "").split(",") if v.strip())
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Addresses or CIDR networks, each checked; ``*`` (anyone) is refused."""
+    networks = []
+    for entry in _list(env, name):
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}{name} must list IP addresses or CIDR networks, got {entry!r}"
+            ) from None
+    return tuple(networks)
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = env.get(PREFIX + "REDIS_URL") or None
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"{PREFIX}REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    return url
+
+
+def _redis_key_prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get(PREFIX + "REDIS_KEY_PREFIX") or "idwallet"
+    if not prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise SettingsError(f"{PREFIX}REDIS_KEY_PREFIX must be letters, digits, - _ or .")
+    return prefix
+
+
+def _rate_limits(env: Mapping[str, str]) -> RateLimitPolicy:
+    try:
+        return parse_policy(env.get(PREFIX + "RATE_LIMITS"))
+    except RateLimitSyntaxError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _metrics_port(env: Mapping[str, str], port: int) -> int | None:
+    if not env.get(PREFIX + "METRICS_PORT"):
+        return None
+    metrics_port = _int(env, "METRICS_PORT", 0, 1, 65535)
+    if metrics_port == port:
+        raise SettingsError(f"{PREFIX}METRICS_PORT must differ from {PREFIX}PORT")
+    return metrics_port
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = env.get(PREFIX + "METRICS_TOKEN") or None
+    if token is not None and (len(token) < 16 or not token.isascii() or " " in token):
+        raise SettingsError(f"{PREFIX}METRICS_TOKEN must be at least 16 ASCII characters")
+    return token
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "development"
@@ -85,10 +137,24 @@ class Settings:
     wallet_trust_anchors: tuple[str, ...] = ()
     wallet_redirect_schemes: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
+    rate_limits: RateLimitPolicy = field(default_factory=RateLimitPolicy)
+    redis_url: str | None = None
+    redis_key_prefix: str = "idwallet"
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_port: int | None = None
+    metrics_token: str | None = None
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def metrics_on_public_port(self) -> bool:
+        """``/metrics`` on the API's port: with a token, or open in development; never
+        where a metrics port of its own is configured, never open in production."""
+        if self.metrics_port is not None:
+            return False
+        return self.metrics_token is not None or not self.is_production
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -184,4 +250,10 @@ class Settings:
             wallet_trust_anchors=_list(env, "WALLET_TRUST_ANCHORS"),
             wallet_redirect_schemes=redirect_schemes,
             faults=faults,
+            rate_limits=_rate_limits(env),
+            redis_url=_redis_url(env),
+            redis_key_prefix=_redis_key_prefix(env),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+            metrics_port=_metrics_port(env, port),
+            metrics_token=_metrics_token(env),
         )

@@ -23,6 +23,7 @@ from litestar import Litestar
 
 from app.deployment import Deployment
 from app.housekeeping import every_minute
+from app.rate_limits import IN_PROCESS_CLIENT
 from app.registrar import DeploymentRegistrar
 from app.settings import Settings, SettingsError
 from app.tenant_keys import verifier_keys
@@ -78,7 +79,9 @@ async def verifier_role(
     keys = verifier_keys(deployment, parties)
     await keys.certify_all()
     outbound = OutboundClient(
-        local={settings.public_base_url: httpx.ASGITransport(app=app)},  # type: ignore[arg-type]
+        local={
+            settings.public_base_url: httpx.ASGITransport(app=app, client=IN_PROCESS_CLIENT)  # type: ignore[arg-type]
+        },
         exceptions=settings.outbound_allow,
         deadline=settings.outbound_deadline,
         min_rate=settings.outbound_min_rate,

@@ -20,6 +20,7 @@ from litestar import Litestar
 
 from app.deployment import Deployment
 from app.housekeeping import every_minute
+from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
@@ -57,7 +58,9 @@ async def wallet_role(
     app: Litestar, settings: Settings, deployment: Deployment
 ) -> AsyncIterator[WalletContext]:
     outbound = OutboundClient(
-        local={settings.public_base_url: httpx.ASGITransport(app=app)},  # type: ignore[arg-type]
+        local={
+            settings.public_base_url: httpx.ASGITransport(app=app, client=IN_PROCESS_CLIENT)  # type: ignore[arg-type]
+        },
         exceptions=settings.outbound_allow,
         deadline=settings.outbound_deadline,
         min_rate=settings.outbound_min_rate,

@@ -12,6 +12,7 @@ from bench import (
     http_verification,
     http_wallet,
     qr_bench,
+    rate_limit_overhead,
     status_list_scale,
 )
 from bench.measure import pin_to_one_core
@@ -43,6 +44,7 @@ def main() -> int:
     wallet = http_wallet.run(databases)
     load = capacity.run(databases)
     scale = status_list_scale.run(databases)
+    limiting = rate_limit_overhead.run()
     OUTPUT.write_text(
         render(
             results,
@@ -54,6 +56,7 @@ def main() -> int:
             wallet=wallet,
             capacity=load,
             scale=scale,
+            rate_limits=limiting,
         ),
         encoding="utf-8",
     )

@@ -11,6 +11,8 @@ from bench.capacity import Capacity
 from bench.capacity import tables as capacity_tables
 from bench.http_issuance import LoadResult, latency_table
 from bench.measure import Measurement
+from bench.rate_limit_overhead import RateLimitOverhead
+from bench.rate_limit_overhead import section as rate_limit_section
 from bench.sdjwt_bench import SdJwtResults
 from bench.status_list_scale import ScaleResult
 from bench.status_list_scale import table as scale_table
@@ -65,6 +67,7 @@ def render(
     wallet: list[LoadResult],
     capacity: Capacity | None = None,
     scale: list[ScaleResult] | None = None,
+    rate_limits: RateLimitOverhead | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -230,6 +233,8 @@ def render(
             "",
             *scale_table(scale),
         ]
+    if rate_limits is not None:
+        lines += ["", *rate_limit_section(rate_limits)]
     if notes:
         lines += ["", "## Notes", ""]
         lines += notes

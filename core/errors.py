@@ -3,7 +3,8 @@
 Each carries the wire code (``error``), a public ``description`` that is safe to send
 to the peer, and an internal ``detail`` for logs that must never reach the peer.
 Codes: RFC 6749 §5.2 (token endpoint), RFC 6750 §3.1 (bearer tokens),
-OpenID4VCI 1.0 §6.3 and §8.3.1.2, OpenID4VP 1.0 §8.5.
+OpenID4VCI 1.0 §6.3 and §8.3.1.2, OpenID4VP 1.0 §8.5; ``rate_limited`` (HTTP 429,
+RFC 6585 §4) is this deployment's own, as no OAuth specification defines one.
 """
 
 from __future__ import annotations
@@ -158,6 +159,11 @@ class WalletUnavailable(ProtocolError):
 class PayloadTooLarge(ProtocolError):
     error = "invalid_request"
     status_code = 413
+
+
+class RateLimited(ProtocolError):
+    error = "rate_limited"
+    status_code = 429
 
 
 class ServerError(ProtocolError):

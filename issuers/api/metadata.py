@@ -54,6 +54,7 @@ def _wants_jwt(accept: str | None) -> bool:
 
 class IssuerMetadataController(Controller):
     tags = ["wallet-facing issuer protocol"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "metadata"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @get(
         "/.well-known/openid-credential-issuer/issuers/{issuer_id:str}",

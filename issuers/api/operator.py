@@ -72,6 +72,8 @@ def _qr(offer_id: str, offer_uri: str) -> QrImages:
 class OperatorOfferController(Controller):
     path = "/issuers/{issuer_id:str}/offers"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+    # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
+    opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 
     @post(
         "/",

@@ -46,6 +46,8 @@ def credential_summary(context: IssuerContext, credential: IssuedCredential) -> 
 class OperatorCredentialController(Controller):
     path = "/issuers/{issuer_id:str}"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+    # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
+    opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 
     @post(
         "/credentials/{action:str}",

@@ -41,7 +41,11 @@ class IssuanceController(Controller):
     path = "/issuers/{issuer_id:str}"
     tags = ["wallet-facing issuer protocol"]  # noqa: RUF012 - litestar reads a list
 
-    @get("/credential-offers/{offer_id:str}", summary="A Credential Offer by reference (§4.1.3)")
+    @get(
+        "/credential-offers/{offer_id:str}",
+        opt={"rate_limit": "offer"},
+        summary="A Credential Offer by reference (§4.1.3)",
+    )
     async def credential_offer(
         self, issuer_id: FromPath[str], offer_id: FromPath[str], state: State
     ) -> Response[dict[str, Any]]:
@@ -54,7 +58,10 @@ class IssuanceController(Controller):
         return Response(document, headers=NO_STORE)
 
     @post(
-        "/token", summary="Token endpoint: pre-authorized code grant (§6)", status_code=HTTP_200_OK
+        "/token",
+        opt={"rate_limit": "token"},
+        summary="Token endpoint: pre-authorized code grant (§6)",
+        status_code=HTTP_200_OK,
     )
     async def token(
         self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
@@ -68,7 +75,10 @@ class IssuanceController(Controller):
         )
 
     @post(
-        "/nonce", summary="Nonce endpoint: a fresh single-use c_nonce (§7)", status_code=HTTP_200_OK
+        "/nonce",
+        opt={"rate_limit": "nonce"},
+        summary="Nonce endpoint: a fresh single-use c_nonce (§7)",
+        status_code=HTTP_200_OK,
     )
     async def nonce(self, issuer_id: FromPath[str], state: State) -> Response[dict[str, str]]:
         context = _context(state)
@@ -77,6 +87,7 @@ class IssuanceController(Controller):
 
     @post(
         "/credential",
+        opt={"rate_limit": "credential"},
         summary="Credential endpoint: SD-JWT VCs bound to the proof keys (§8)",
         status_code=HTTP_200_OK,
     )
@@ -89,7 +100,12 @@ class IssuanceController(Controller):
         body = await json_body(request, InvalidCredentialRequest)
         return Response(await issue_credentials(context, issuer_id, token, body), headers=NO_STORE)
 
-    @post("/notification", summary="Notification endpoint (§11)", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/notification",
+        opt={"rate_limit": "credential"},
+        summary="Notification endpoint (§11)",
+        status_code=HTTP_204_NO_CONTENT,
+    )
     async def notification(
         self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> None:
@@ -101,6 +117,7 @@ class IssuanceController(Controller):
 
     @get(
         "/status-lists/{list_id:str}",
+        opt={"rate_limit": "metadata"},
         summary="A status list token (statuslist+jwt)",
         media_type="application/statuslist+jwt",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 from app import create_app
+from app.rate_limit_policy import RateLimitPolicy
 from app.settings import Settings
 from tests.conftest import migrated_database
 
@@ -24,6 +26,12 @@ def settings(var_dir: Path, database_url: str) -> Settings:
         database_url=migrated_database(database_url),
         public_base_url=PUBLIC_BASE_URL,
     )
+
+
+def without_rate_limits(settings: Settings) -> Settings:
+    """For the tests that hammer one endpoint from one client on purpose: what they check
+    (one token per code, one index per credential) must hold with no rate limit in front."""
+    return dataclasses.replace(settings, rate_limits=RateLimitPolicy.off())
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from issuers.domain import AccessGrant, Offer
 from issuers.ports import OfferStore
 from issuers.services.context import IssuancePolicy, IssuerContext
 from tests.issuers.concurrent_client import concurrent_client, national_id_offer
+from tests.issuers.conftest import without_rate_limits
 from tests.issuers.wallet import PRE_AUTHORIZED_GRANT
 from tests.support.invariants import assert_invariants, count_rows
 
@@ -82,7 +83,7 @@ class DelayedOfferStore:
 async def racing_client(
     request: pytest.FixtureRequest, settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
+    app = create_app(without_rate_limits(settings))
     async with concurrent_client(app) as client:
         if request.param == "delayed":
             context: IssuerContext = app.state.issuers

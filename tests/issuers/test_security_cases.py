@@ -23,7 +23,7 @@ from core.encoding import b64url_decode, b64url_encode
 from core.keys.signer import SoftwareSigner
 from issuers.services.context import IssuancePolicy
 from tests.issuers.concurrent_client import concurrent_client, national_id_offer
-from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.issuers.conftest import PUBLIC_BASE_URL, without_rate_limits
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
 from tests.issuers.wallet import PRE_AUTHORIZED_GRANT, Wallet, proof, read_offer
@@ -118,7 +118,7 @@ def test_I07_attempt_limit_sequential_and_across_a_restart(
 
 @pytest.fixture
 async def async_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with concurrent_client(create_app(settings)) as client:
+    async with concurrent_client(create_app(without_rate_limits(settings))) as client:
         yield client
 
 

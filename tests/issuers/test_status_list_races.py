@@ -16,9 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from app import create_app
+from app.settings import Settings
 from core.encoding import b64url_decode
 from core.keys.signer import SoftwareSigner
 from core.status_list.bits import StatusList
+from tests.issuers.conftest import PUBLIC_BASE_URL, without_rate_limits
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer, operator_key
 from tests.issuers.wallet import PRE_AUTHORIZED_GRANT, Wallet, proof, read_offer
@@ -35,7 +38,14 @@ def _credential_ids(client: TestClient[Any], subject: str) -> list[str]:
     return [c["credential_id"] for c in view["credentials"]]
 
 
-def test_f08_revocations_and_issuances_on_one_list(client: TestClient[Any]) -> None:
+def test_f08_revocations_and_issuances_on_one_list(settings: Settings) -> None:
+    with TestClient(
+        app=create_app(without_rate_limits(settings)), base_url=PUBLIC_BASE_URL
+    ) as client:
+        _revocations_and_issuances_on_one_list(client)
+
+
+def _revocations_and_issuances_on_one_list(client: TestClient[Any]) -> None:
     for n in range(EACH):
         created = create_offer(client, "civil-registry", "national_id", CITIZEN, subject=f"old-{n}")
         Wallet(client).receive(created["offer_uri"])

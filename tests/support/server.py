@@ -29,8 +29,12 @@ def free_port() -> int:
 
 
 def idwallet_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    """The server's environment: this one's without any ``IDWALLET_*``, then ``extra``.
+    Rate limits are off unless ``extra`` sets them: these servers carry what a crowd
+    would send (load generators, browser sessions, crash loops) from one loopback address."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDWALLET_")}
     env["IDWALLET_VAR_DIR"] = str(var_dir)
+    env["IDWALLET_RATE_LIMITS"] = "off"
     env.update(extra)
     return env
 

@@ -143,6 +143,8 @@ def _options(body: dict[str, Any]) -> PresentationRequestOptions:
 class CounterPresentationController(Controller):
     path = "/verifiers/{verifier_id:str}/presentations"
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
+    # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
+    opt = {"rate_limit": "counter", "problem_details": True}  # noqa: RUF012
 
     @post("/", summary="Ask a citizen's wallet for a presentation", status_code=HTTP_201_CREATED)
     async def create(
@@ -285,6 +287,8 @@ class SameDeviceController(Controller):
 
     path = "/verifiers/{verifier_id:str}/presentations/{transaction_id:str}"
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
+    # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
+    opt = {"rate_limit": "response", "problem_details": True}  # noqa: RUF012
 
     @post(
         "/release",

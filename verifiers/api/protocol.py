@@ -56,6 +56,7 @@ class PresentationProtocolController(Controller):
 
     @get(
         "/requests/{request_id:str}",
+        opt={"rate_limit": "request_object"},
         summary="The signed request object (§5.10), by GET, until answered or expired",
         media_type=REQUEST_OBJECT_MEDIA_TYPE,
     )
@@ -66,6 +67,7 @@ class PresentationProtocolController(Controller):
 
     @post(
         "/requests/{request_id:str}",
+        opt={"rate_limit": "request_object"},
         summary="The signed request object (§5.10.1), by POST (wallet_metadata, wallet_nonce)",
         media_type=REQUEST_OBJECT_MEDIA_TYPE,
         status_code=HTTP_200_OK,
@@ -96,6 +98,7 @@ class PresentationProtocolController(Controller):
 
     @post(
         "/responses/{request_id:str}",
+        opt={"rate_limit": "response"},
         summary="The Response URI: vp_token and state, or an encrypted response (§8.2, §8.3.1)",
         status_code=HTTP_200_OK,
     )

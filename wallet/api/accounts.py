@@ -16,9 +16,11 @@ from wallet.services import sessions
 class WalletAccountController(Controller):
     path = "/wallet"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
         "/challenges",
+        opt={"rate_limit": "wallet_auth"},
         summary="A single-use challenge for a device proof",
         status_code=HTTP_201_CREATED,
     )
@@ -27,6 +29,7 @@ class WalletAccountController(Controller):
 
     @post(
         "/accounts",
+        opt={"rate_limit": "wallet_auth"},
         summary="Register: a new account with its first device (device key proof)",
         status_code=HTTP_201_CREATED,
     )
@@ -37,14 +40,22 @@ class WalletAccountController(Controller):
             await sessions.register(wallet_context(state), await json_body(request)), 201
         )
 
-    @post("/sessions", summary="Log in with a registered device key", status_code=200)
+    @post(
+        "/sessions",
+        opt={"rate_limit": "wallet_auth"},
+        summary="Log in with a registered device key",
+        status_code=200,
+    )
     async def login(
         self, state: State, request: Request[Any, Any, Any]
     ) -> Response[dict[str, Any]]:
         return private(await sessions.login(wallet_context(state), await json_body(request)))
 
     @post(
-        "/sessions/refresh", summary="Rotate the refresh token for a new session", status_code=200
+        "/sessions/refresh",
+        opt={"rate_limit": "wallet_auth"},
+        summary="Rotate the refresh token for a new session",
+        status_code=200,
     )
     async def refresh(
         self, state: State, request: Request[Any, Any, Any]

@@ -16,6 +16,7 @@ from wallet.services.credentials import delete_credential, list_credentials, sho
 class WalletCredentialController(Controller):
     path = "/wallet/credentials"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @get("/", summary="The citizen's credentials, with display data and live status")
     async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -45,6 +46,7 @@ class WalletCredentialController(Controller):
 class WalletActivityController(Controller):
     path = "/wallet/activity"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+    opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @get("/", summary="Who received and used the citizen's data, newest first")
     async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:

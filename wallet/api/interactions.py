@@ -29,6 +29,7 @@ def _scanned_uri(body: dict[str, Any]) -> str:
 class WalletScanController(Controller):
     path = "/wallet/scans"
     tags = TAGS
+    opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
         "/",
@@ -51,6 +52,7 @@ class WalletScanController(Controller):
 class WalletOfferController(Controller):
     path = "/wallet/offers"
     tags = TAGS
+    opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post("/", summary="Open a credential offer: who offers what", status_code=HTTP_201_CREATED)
     async def open(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -92,6 +94,7 @@ class WalletOfferController(Controller):
 class WalletPresentationController(Controller):
     path = "/wallet/presentations"
     tags = TAGS
+    opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
         "/", summary="Open a presentation request: the consent view", status_code=HTTP_201_CREATED

@@ -220,8 +220,9 @@ async def refresh(context: WalletContext, body: object) -> dict[str, Any]:
     return {"account_id": account_id, "device_id": device_id, **tokens.to_json()}
 
 
-async def authenticate(context: WalletContext, authorization: str | None) -> Session:
-    """The session behind ``Authorization: Bearer …``, or ``invalid_token`` (RFC 6750)."""
+def _access_token_holder(context: WalletContext, authorization: str | None) -> Session:
+    """The account and device an access token was issued to, from the token alone
+    (signature, audience, issuer, lifetime); ``invalid_token`` when it does not verify."""
     if not authorization or not authorization.startswith("Bearer "):
         raise InvalidToken("a bearer access token is required")
     token = authorization.removeprefix("Bearer ").strip()
@@ -241,6 +242,23 @@ async def authenticate(context: WalletContext, authorization: str | None) -> Ses
     account_id, device_id = claims.get("sub"), claims.get("did")
     if not isinstance(account_id, str) or not isinstance(device_id, str):
         raise InvalidToken("the access token is not valid")
+    return Session(account_id, device_id)
+
+
+def account_of_access_token(context: WalletContext, authorization: str | None) -> str | None:
+    """The account whose budget a request spends (the rate limits count per account), or
+    None when the request carries no valid access token. No database read: a revoked
+    device's token still names its account here and is refused by ``authenticate``."""
+    try:
+        return _access_token_holder(context, authorization).account_id
+    except InvalidToken:
+        return None
+
+
+async def authenticate(context: WalletContext, authorization: str | None) -> Session:
+    """The session behind ``Authorization: Bearer …``, or ``invalid_token`` (RFC 6750)."""
+    session = _access_token_holder(context, authorization)
+    account_id, device_id = session.account_id, session.device_id
     device = await context.store.devices.get(account_id, device_id)
     if device is None or not device.active:
         raise InvalidToken("the device is revoked")
