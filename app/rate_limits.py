@@ -11,9 +11,11 @@ OAuth error JSON (``rate_limited``) like every protocol error, or problem detail
 (RFC 9457, the draft's ``quota-exceeded`` problem type of §5.1) on the operator and
 counter APIs.
 
-Counting is ``limits``' fixed window: one atomic increment per request (a Lua script on
-Redis, so the budget holds across workers and nodes; the process's memory in the
-embedded default), whose result is also the ``r`` of the answer. A window opens at its
+Counting is ``limits``' fixed window: one atomic increment per request in the process's
+memory (the embedded default); on Redis, so the budget holds across workers and nodes,
+the same atomic increment (``limits``' Lua script), one per request for quiet budgets and
+by quota leases for busy ones (``app.rate_limit_leases``). The request's number in the
+window is also the ``r`` of the answer. A window opens at its
 key's first request and lasts the class's period; a client can at most double its quota
 across a window's edge.
 
@@ -44,6 +46,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 from app.observability import RATE_LIMIT_UNCHECKED, RATE_LIMITED
+from app.rate_limit_leases import QuotaLeases
 from app.rate_limit_policy import CLASSES, OPT_KEY, PROBLEM_DETAILS_KEY, Budget, EndpointClass
 from app.settings import Settings
 from core.encoding import json_dumps_bytes
@@ -99,13 +102,13 @@ class PipelinedIncrements:
     def __init__(self, storage: RedisStorage, client: Redis) -> None:
         self._bridge = cast(RedispyBridge, storage.bridge)
         self._client = client
-        self._pending: list[tuple[str, int, asyncio.Future[int]]] = []
+        self._pending: list[tuple[str, int, int, asyncio.Future[int]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
-    async def incr(self, key: str, expiry: int) -> int:
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._pending.append((key, expiry, future))
+        self._pending.append((key, expiry, amount, future))
         if len(self._pending) == 1:  # the first of this turn: send them all on the next
             self._flushing = loop.create_task(self._flush())
         return await future
@@ -115,26 +118,26 @@ class PipelinedIncrements:
         try:
             counts = await self._send(batch)
         except Exception as exc:
-            for _, _, future in batch:
+            for *_, future in batch:
                 if not future.done():
                     future.set_exception(StorageError(exc))
             return
         except BaseException:
-            for _, _, future in batch:
+            for *_, future in batch:
                 future.cancel()
             raise
-        for (_, _, future), count in zip(batch, counts, strict=True):
+        for (*_, future), count in zip(batch, counts, strict=True):
             if not future.done():
                 future.set_result(int(count))
 
-    async def _send(self, batch: list[tuple[str, int, asyncio.Future[int]]]) -> list[Any]:
+    async def _send(self, batch: list[tuple[str, int, int, asyncio.Future[int]]]) -> list[Any]:
         """The pipeline names the script by its digest alone; where Redis does not know it
         (its first use, a restart) the script is loaded and the batch sent again."""
         script = self._bridge.lua_incr_expire
         for attempt in (1, 2):
             pipeline = self._client.pipeline(transaction=False)
-            for key, expiry, _ in batch:
-                pipeline.evalsha(script.sha, 1, self._bridge.prefixed_key(key), expiry, 1)
+            for key, expiry, amount, _ in batch:
+                pipeline.evalsha(script.sha, 1, self._bridge.prefixed_key(key), expiry, amount)
             try:
                 return await pipeline.execute()
             except NoScriptError:
@@ -241,9 +244,10 @@ class RateLimiter:
                     f"{endpoint_class.name}/{item.amount}/{item.get_expiry()}/",
                 )
         self.storage, self._pool = limit_storage(settings)
-        self._increments: Storage | PipelinedIncrements = self.storage
+        self._leases: QuotaLeases | None = None
         if isinstance(self.storage, RedisStorage) and self._pool is not None:
-            self._increments = PipelinedIncrements(self.storage, Redis(connection_pool=self._pool))
+            increments = PipelinedIncrements(self.storage, Redis(connection_pool=self._pool))
+            self._leases = QuotaLeases(increments.incr)
         self._unchecked_until = 0.0
         self.store = "redis" if self._pool is not None else "memory"
 
@@ -262,8 +266,12 @@ class RateLimiter:
             RATE_LIMIT_UNCHECKED.inc()
             return None
         key = limit.key_prefix + who
+        expiry = limit.item.get_expiry()
         try:
-            count = await self._increments.incr(key, limit.item.get_expiry())
+            if self._leases is not None:
+                count = await self._leases.number(key, expiry, limit.item.amount)
+            else:
+                count = await self.storage.incr(key, expiry)
         except Exception as exc:
             self._unchecked_until = time.monotonic() + FAIL_OPEN_SECONDS
             RATE_LIMIT_UNCHECKED.inc()
