@@ -15,16 +15,20 @@ import asyncio
 import dataclasses
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from app.settings import Settings
 from app.wallet_wiring import forget_expired
 from core.pending_cap import PendingCap
 from issuers.storage.housekeeping import SqlIssuerHousekeeping
-from tests.issuers.conftest import client, settings
+from tests.conftest import migrated_database
+from tests.issuers.conftest import PUBLIC_BASE_URL, client, without_rate_limits
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer, operator_key
 from tests.issuers.wallet import Wallet
@@ -32,7 +36,20 @@ from tests.support.invariants import assert_invariants, count_rows
 from tests.verifiers.presenter import counter_key
 from tests.wallet.phone import Phone
 
-__all__ = ["client", "settings"]  # the app of the issuer tests: every role, both databases
+__all__ = ["client"]  # the app of the issuer tests: every role, both databases
+
+
+@pytest.fixture
+def settings(var_dir: Path, database_url: str) -> Settings:
+    """What is bounded here is state, whatever the rate limits in front of it allow."""
+    return without_rate_limits(
+        Settings(
+            var_dir=var_dir,
+            database_url=migrated_database(database_url),
+            public_base_url=PUBLIC_BASE_URL,
+        )
+    )
+
 
 BURST = 10_000
 CONCURRENT = 50
