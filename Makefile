@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= $(or $(IDWALLET_PORT),8000)
 HOST ?= $(or $(IDWALLET_HOST),127.0.0.1)
+# Test processes of make unit / make test (files are spread over them whole).
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck contracts unit bench openapi clean install
 
@@ -33,7 +35,7 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck contracts unit
 

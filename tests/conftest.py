@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,19 +62,43 @@ def _postgres_url() -> str:
     return url
 
 
+def _postgres_leg() -> tuple[str, bool] | None:
+    """What this process's PostgreSQL leg did: (where it ran, or why not; whether it ran)."""
+    server = _POSTGRES.get("server")
+    if isinstance(server, postgres.PostgresServer):
+        return f"PostgreSQL leg: ran against {server.origin}", True
+    if "skip" in _POSTGRES:
+        return str(_POSTGRES["skip"]), False
+    return None
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leg = _postgres_leg()
     server = _POSTGRES.get("server")
     if isinstance(server, postgres.PostgresServer) and server.url:
         postgres.run_in_thread(postgres.drop_database(server.url, str(_POSTGRES["name"])))
         server.stop()
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None and leg is not None:  # a test process of pytest-xdist
+        worker_output["postgres_leg"] = leg
+
+
+_LEGS_OF_WORKERS: list[tuple[str, bool]] = []
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    leg = getattr(node, "workeroutput", {}).get("postgres_leg")
+    if leg is not None:
+        _LEGS_OF_WORKERS.append((str(leg[0]), bool(leg[1])))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    server = _POSTGRES.get("server")
-    if isinstance(server, postgres.PostgresServer):
-        terminalreporter.write_line(f"PostgreSQL leg: ran against {server.origin}")
-    elif "skip" in _POSTGRES:
-        terminalreporter.write_line(f"!!! {_POSTGRES['skip']} !!!", red=True, bold=True)
+    own = _postgres_leg()
+    for message, ran in sorted(set(_LEGS_OF_WORKERS + ([own] if own else []))):
+        if ran:
+            terminalreporter.write_line(message)
+        else:
+            terminalreporter.write_line(f"!!! {message} !!!", red=True, bold=True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
