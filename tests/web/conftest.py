@@ -4,6 +4,7 @@ Screenshots land in ``test-artifacts/screens`` (kept by CI as artefacts)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -25,18 +26,27 @@ def _chromium() -> str | None:
     if Path(CHROMIUM).exists():
         return CHROMIUM
     if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "chromium"],
-            check=False,
-            capture_output=True,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
+        # one installer at a time: several test processes may get here together
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        with (ROOT / "test-artifacts" / ".chromium-install.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not Path(CHROMIUM).exists():
+                subprocess.run(
+                    ["apt-get", "install", "-y", "-q", "chromium"],
+                    check=False,
+                    capture_output=True,
+                    timeout=900,
+                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                )
     return CHROMIUM if Path(CHROMIUM).exists() else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium for each module of screen tests, stopped when the module is done:
+    Playwright's synchronous API keeps an event loop running in the test process while it
+    is open, and tests of other modules that the same process runs afterwards (with
+    several test processes, any may) need to start loops of their own."""
     executable = _chromium()
     if executable is None:
         message = "Chromium is not installed and could not be installed (apt-get chromium)"
