@@ -42,6 +42,17 @@ from wallet.storage.tables import (
 
 Sessions = async_sessionmaker[AsyncSession]
 FLOWS = cast(Table, FlowRow.__table__)
+#: Flows still waiting for a step of the citizen's (or a worker between two steps).
+UNFINISHED = [
+    state.value
+    for state in (
+        FlowState.OFFERED,
+        FlowState.PROOFS_NEEDED,
+        FlowState.CONSENT_NEEDED,
+        FlowState.SIGNATURES_NEEDED,
+        FlowState.BUSY,
+    )
+]
 audit = logging.getLogger("idwallet.audit")
 
 
@@ -389,7 +400,11 @@ class SqlFlows:
             "expires_at": flow.expires_at,
         }
         columns = FLOWS.c
-        unfinished = (columns.account_id == flow.account_id) & (columns.expires_at > now)
+        unfinished = (
+            (columns.account_id == flow.account_id)
+            & (columns.expires_at > now)
+            & columns.state.in_(UNFINISHED)
+        )
         async with self._sessions.begin() as session:
             result = await session.execute(
                 capped_insert(FLOWS, values, counted=unfinished, cap=cap)
