@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.observability import count_protocol_failure
+from app.typed_bodies import body_rejection
 from core.errors import Problem, ProtocolError
 from core.storage.driver import (
     DISK_FULL,
@@ -41,11 +42,29 @@ def protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[di
     return Response(exc.to_body(), status_code=exc.status_code, headers=headers)
 
 
-def validation_error(
-    _: Request[Any, Any, Any], exc: ValidationException
-) -> Response[dict[str, str]]:
-    body = {"error": "invalid_request", "error_description": "the request is malformed"}
+def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """A request the framework could not convert: refused by the handler's declared message
+    in its family's format where it declares one, else as ``invalid_request``; described in
+    our words (which parameter), never in the framework's."""
+    description = _what_is_malformed(exc)
+    rejection = body_rejection(request.route_handler, description)
+    if isinstance(rejection, ProtocolError):
+        return protocol_error(request, rejection)
+    if isinstance(rejection, Problem):
+        return problem(request, rejection)
+    body = {"error": "invalid_request", "error_description": description}
     return Response(body, status_code=400, headers=NO_STORE)
+
+
+def _what_is_malformed(exc: ValidationException) -> str:
+    keys: list[str] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        key = item.get("key") if isinstance(item, dict) else None
+        if isinstance(key, str) and key.isprintable() and len(key) <= 64:
+            keys.append(key if item.get("source") != "body" else f"body member {key}")
+    if not keys:
+        return "the request is malformed"
+    return "malformed or missing: " + ", ".join(dict.fromkeys(keys))
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, str]]:

@@ -33,6 +33,7 @@ from app.observability import configure_logging, correlation, prometheus_config
 from app.operator_keys import keyrings
 from app.rate_limits import RateLimiter
 from app.settings import Settings
+from app.typed_bodies import TypedBodyRequest
 from app.verifier_wiring import verifier_role
 from app.wallet_wiring import wallet_role
 from core.errors import Problem, ProtocolError
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: unexpected_error,
         },
         request_max_body_size=settings.max_request_bytes,
+        request_class=TypedBodyRequest,
         debug=False,
     )
     # outermost, before routing: oversized header sections never reach a handler

@@ -8,12 +8,21 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from core.errors import InvalidCredentialRequest, InvalidNotificationRequest
-from issuers.api.requests import bearer_token, etag_matches, form_body, json_body
+from core.oauth import TokenRequest, TokenResponse
+from core.oid4vci import CredentialRequest, CredentialResponse, NonceResponse, NotificationRequest
+from issuers.api.errors import oauth_errors
+from issuers.api.requests import (
+    ACCESS_TOKEN,
+    MAX_FORM_BYTES,
+    MAX_JSON_BYTES,
+    etag_matches,
+    require_bearer_token,
+)
 from issuers.services.context import IssuerContext, UnknownAgency
 from issuers.services.exchange_code import exchange_pre_authorized_code
 from issuers.services.fetch_offer import OfferGone, offer_by_reference
@@ -61,16 +70,21 @@ class IssuanceController(Controller):
         "/token",
         opt={"rate_limit": "token"},
         summary="Token endpoint: pre-authorized code grant (§6)",
+        operation_id="exchangePreAuthorizedCode",
         status_code=HTTP_200_OK,
+        request_max_body_size=MAX_FORM_BYTES,
+        responses=oauth_errors(400, 401),
     )
     async def token(
-        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
+        self,
+        issuer_id: FromPath[str],
+        state: State,
+        data: URLEncodedBody[TokenRequest],
+    ) -> Response[TokenResponse]:
         context = _context(state)
         _known(context, issuer_id)
-        form = await form_body(request)
         return Response(
-            await exchange_pre_authorized_code(context, issuer_id, form),
+            await exchange_pre_authorized_code(context, issuer_id, data),
             headers={**NO_STORE, "Pragma": "no-cache"},
         )
 
@@ -78,42 +92,61 @@ class IssuanceController(Controller):
         "/nonce",
         opt={"rate_limit": "nonce"},
         summary="Nonce endpoint: a fresh single-use c_nonce (§7)",
+        operation_id="createCNonce",
         status_code=HTTP_200_OK,
     )
-    async def nonce(self, issuer_id: FromPath[str], state: State) -> Response[dict[str, str]]:
+    async def nonce(self, issuer_id: FromPath[str], state: State) -> Response[NonceResponse]:
         context = _context(state)
         _known(context, issuer_id)
-        return Response({"c_nonce": await new_c_nonce(context, issuer_id)}, headers=NO_STORE)
+        return Response(
+            NonceResponse(c_nonce=await new_c_nonce(context, issuer_id)), headers=NO_STORE
+        )
 
     @post(
         "/credential",
         opt={"rate_limit": "credential"},
         summary="Credential endpoint: SD-JWT VCs bound to the proof keys (§8)",
+        operation_id="issueCredential",
         status_code=HTTP_200_OK,
+        guards=[require_bearer_token],
+        dependencies=ACCESS_TOKEN,
+        request_max_body_size=MAX_JSON_BYTES,
+        responses=oauth_errors(400, 401),
     )
     async def credential(
-        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
+        self,
+        issuer_id: FromPath[str],
+        state: State,
+        access_token: NamedDependency[str],
+        data: JSONBody[CredentialRequest],
+    ) -> Response[CredentialResponse]:
         context = _context(state)
         _known(context, issuer_id)
-        token = bearer_token(request)
-        body = await json_body(request, InvalidCredentialRequest)
-        return Response(await issue_credentials(context, issuer_id, token, body), headers=NO_STORE)
+        return Response(
+            await issue_credentials(context, issuer_id, access_token, data), headers=NO_STORE
+        )
 
     @post(
         "/notification",
         opt={"rate_limit": "credential"},
         summary="Notification endpoint (§11)",
+        operation_id="notifyCredentialEvent",
         status_code=HTTP_204_NO_CONTENT,
+        guards=[require_bearer_token],
+        dependencies=ACCESS_TOKEN,
+        request_max_body_size=MAX_JSON_BYTES,
+        responses=oauth_errors(400, 401),
     )
     async def notification(
-        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        issuer_id: FromPath[str],
+        state: State,
+        access_token: NamedDependency[str],
+        data: JSONBody[NotificationRequest],
     ) -> None:
         context = _context(state)
         _known(context, issuer_id)
-        token = bearer_token(request)
-        body = await json_body(request, InvalidNotificationRequest)
-        await record_notification(context, issuer_id, token, body)
+        await record_notification(context, issuer_id, access_token, data)
 
     @get(
         "/status-lists/{list_id:str}",

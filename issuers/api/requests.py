@@ -1,56 +1,19 @@
-"""Reading protocol requests safely: bounded bodies, strict JSON, form encoding, bearer
+"""What the wallet-facing endpoints share: body size limits, entity tags, and bearer
 tokens (RFC 6750 §2.1 header only; a token in the query is refused, §2.3 is not offered)."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
 
-from core.encoding import StrictJsonError, strict_json_object
-from core.errors import InvalidRequest, InvalidToken, PayloadTooLarge, ProtocolError
+from core.errors import InvalidToken
 
 MAX_FORM_BYTES = 8 * 1024
 MAX_JSON_BYTES = 128 * 1024
-
-
-def _media_type(request: Request[Any, Any, Any]) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    return body
-
-
-async def form_body(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
-    if _media_type(request) != "application/x-www-form-urlencoded":
-        raise InvalidRequest("the body must be application/x-www-form-urlencoded")
-    body = await _body(request, MAX_FORM_BYTES)
-    try:
-        return parse_qs(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=32
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest("the form body is malformed") from exc
-
-
-async def json_body(
-    request: Request[Any, Any, Any], error: type[ProtocolError] = InvalidRequest
-) -> dict[str, Any]:
-    if _media_type(request) != "application/json":
-        raise error("the body must be application/json")
-    body = await _body(request, MAX_JSON_BYTES)
-    try:
-        return strict_json_object(body, max_bytes=MAX_JSON_BYTES)
-    except StrictJsonError as exc:
-        raise error(f"the body is not acceptable JSON: {exc}") from exc
 
 
 def etag_matches(request: Request[Any, Any, Any], etag: str) -> bool:
@@ -62,7 +25,7 @@ def etag_matches(request: Request[Any, Any, Any], etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def bearer_token(request: Request[Any, Any, Any]) -> str:
+def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     if "access_token" in request.query_params:
         raise InvalidToken("send the access token in the Authorization header")
     authorization = request.headers.get("authorization", "")
@@ -71,3 +34,18 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     if scheme.lower() != "bearer" or not token or len(token) > 512:
         raise InvalidToken("a bearer access token is required")
     return token
+
+
+def require_bearer_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: the access token comes first (RFC 6750 §3.1), before the body is read."""
+    bearer_token(connection)
+
+
+async def _access_token(request: Request[Any, Any, Any]) -> str:
+    return bearer_token(request)
+
+
+#: ``access_token: str`` for handlers guarded by ``require_bearer_token``.
+ACCESS_TOKEN = {"access_token": Provide(_access_token)}

@@ -18,10 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 
+import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from core.encoding import StrictJsonError, strict_json_object
+from core.errors import ProtocolError
+from core.messages import decode_message
+from core.oid4vci import CredentialResponse
 from core.sealing import Sealer, SealError
 from issuers.services.proofs import VerifiedProof
 
@@ -53,14 +56,13 @@ def _context(token_hash: str) -> str:
     return f"idwallet issuer/credential response/{token_hash}"
 
 
-def seal_response(access_token: str, token_hash: str, response: dict[str, object]) -> bytes:
-    plain = json.dumps(response, separators=(",", ":")).encode()
-    return _sealer(access_token).seal(plain, _context(token_hash))
+def seal_response(access_token: str, token_hash: str, response: CredentialResponse) -> bytes:
+    return _sealer(access_token).seal(msgspec.json.encode(response), _context(token_hash))
 
 
-def open_response(access_token: str, token_hash: str, sealed: bytes) -> dict[str, object]:
+def open_response(access_token: str, token_hash: str, sealed: bytes) -> CredentialResponse:
     try:
         plain = _sealer(access_token).open(sealed, _context(token_hash))
-        return strict_json_object(plain, max_bytes=MAX_RESPONSE_BYTES)
-    except (SealError, StrictJsonError) as exc:
+        return decode_message(plain, CredentialResponse, max_bytes=MAX_RESPONSE_BYTES)
+    except (SealError, ProtocolError) as exc:
         raise UnreadableResponse from exc

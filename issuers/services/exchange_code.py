@@ -9,41 +9,27 @@ limit (§13.6.2).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from msgspec import UNSET
 
 from core.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
+from core.oauth import PRE_AUTHORIZED_GRANT, TokenRequest, TokenResponse
 from issuers.domain import OFFERED, AccessGrant, Offer
 from issuers.services.codes import random_token, same, sha256_hex, tx_code_hash
 from issuers.services.context import IssuerContext
-from issuers.services.metadata import PRE_AUTHORIZED_GRANT
 
-MAX_CODE_LENGTH = 256
 MAX_TX_CODE_LENGTH = 32
 
 
-def _single(form: Mapping[str, list[str]], name: str) -> str | None:
-    values = form.get(name)
-    if not values:
-        return None
-    if len(values) != 1:
-        raise InvalidRequest(f"{name} is repeated")
-    return values[0]
-
-
 async def exchange_pre_authorized_code(
-    context: IssuerContext, issuer_id: str, form: Mapping[str, list[str]]
-) -> dict[str, Any]:
+    context: IssuerContext, issuer_id: str, request: TokenRequest
+) -> TokenResponse:
     context.agency(issuer_id)
-    grant_type = _single(form, "grant_type")
-    if grant_type is None:
-        raise InvalidRequest("grant_type is required")
-    if grant_type != PRE_AUTHORIZED_GRANT:
+    if request.grant_type != PRE_AUTHORIZED_GRANT:
         raise UnsupportedGrantType("only the pre-authorized code grant is supported")
-    code = _single(form, "pre-authorized_code")
-    if not code or len(code) > MAX_CODE_LENGTH:
+    code = request.pre_authorized_code
+    if code is UNSET:
         raise InvalidRequest("pre-authorized_code is required")
-    tx_code = _single(form, "tx_code")
+    tx_code = None if request.tx_code is UNSET else request.tx_code
     if tx_code is not None and len(tx_code) > MAX_TX_CODE_LENGTH:
         raise InvalidGrant("the transaction code is not correct")
     code_hash = sha256_hex(code)
@@ -92,5 +78,9 @@ async def _live_offer(
     return offer
 
 
-def _token_response(token: str, lifetime: float) -> dict[str, Any]:
-    return {"access_token": token, "token_type": "Bearer", "expires_in": int(lifetime)}
+def _token_response(token: str, lifetime: float) -> TokenResponse:
+    return TokenResponse(
+        access_token=token,
+        token_type="Bearer",  # noqa: S106 - the token type, not a secret
+        expires_in=int(lifetime),
+    )

@@ -13,8 +13,8 @@ states a time later than its real issuance.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from typing import Any
+
+from msgspec import UNSET
 
 from core.errors import (
     CredentialRequestDenied,
@@ -29,6 +29,7 @@ from core.errors import (
 )
 from core.faults import AFTER_COMMIT_BEFORE_RESPONSE, AFTER_SIGN_BEFORE_COMMIT
 from core.keys.signer import Signer
+from core.oid4vci import CredentialRequest, CredentialResponse, IssuedCredential
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
 from issuers.domain import DeliveredResponse, NonceReused
@@ -69,44 +70,28 @@ def status_list_uri(context: IssuerContext, issuer_id: str, list_id: str) -> str
 
 
 def _requested_configuration(
-    context: IssuerContext, issuer_id: str, request: Mapping[str, Any]
+    context: IssuerContext, issuer_id: str, request: CredentialRequest
 ) -> str:
-    has_configuration = "credential_configuration_id" in request
-    if "credential_identifier" in request:
-        if has_configuration:
-            raise InvalidCredentialRequest(
-                "use credential_identifier or credential_configuration_id, not both"
-            )
+    if request.credential_identifier is not UNSET:
         raise UnknownCredentialIdentifier("this issuer hands out no credential identifiers")
-    if not has_configuration:
-        raise InvalidCredentialRequest("credential_configuration_id is required")
-    configuration_id = request["credential_configuration_id"]
+    configuration_id = request.credential_configuration_id
     if (
-        not isinstance(configuration_id, str)
+        configuration_id is UNSET
         or configuration_id not in context.agency(issuer_id).configurations
     ):
         raise UnknownCredentialConfiguration("this credential configuration is unknown")
     return configuration_id
 
 
-def _proof_values(request: Mapping[str, Any]) -> list[Any]:
-    if "proof" in request:
-        raise InvalidCredentialRequest("send key proofs in proofs, not proof")
-    proofs = request.get("proofs")
-    if proofs is None:
-        raise InvalidProof("proofs are required for this credential")
-    if not isinstance(proofs, dict) or list(proofs) != ["jwt"]:
-        raise InvalidProof("proofs must hold exactly one proof type, jwt")
-    values = proofs["jwt"]
-    if not isinstance(values, list) or not values:
-        raise InvalidProof("proofs.jwt must be a non-empty array")
+def _proof_values(request: CredentialRequest) -> list[str]:
+    values = request.jwt_proofs()
     if len(values) > BATCH_SIZE:
         raise InvalidCredentialRequest(f"at most {BATCH_SIZE} proofs in one request")
     return values
 
 
 def _verified_proofs(
-    context: IssuerContext, audience: str, request: Mapping[str, Any], now: float
+    context: IssuerContext, audience: str, request: CredentialRequest, now: float
 ) -> list[VerifiedProof]:
     policy = context.policy
     proofs = [
@@ -126,8 +111,8 @@ def _verified_proofs(
 
 
 async def issue_credentials(
-    context: IssuerContext, issuer_id: str, access_token: str, request: Mapping[str, Any]
-) -> dict[str, Any]:
+    context: IssuerContext, issuer_id: str, access_token: str, request: CredentialRequest
+) -> CredentialResponse:
     now = context.clock.now()
     token_hash = sha256_hex(access_token)
     signer = await context.keys.signer(issuer_id)
@@ -156,9 +141,9 @@ async def _repeat_delivered(
     context: IssuerContext,
     issuer_id: str,
     access_token: str,
-    request: Mapping[str, Any],
+    request: CredentialRequest,
     now: float,
-) -> dict[str, Any]:
+) -> CredentialResponse:
     """The kept response of this access token, to a retry of the very same request."""
     token_hash = sha256_hex(access_token)
     kept = await context.ledger.delivered_response(token_hash, now)
@@ -187,13 +172,13 @@ async def _issue(
     signer: Signer,
     work: GrantWork,
     access_token: str,
-    request: Mapping[str, Any],
+    request: CredentialRequest,
     now: float,
-) -> dict[str, Any]:
+) -> CredentialResponse:
     agency = context.agency(issuer_id)
     offer = work.offer
     configuration_id = _requested_configuration(context, issuer_id, request)
-    if "credential_response_encryption" in request:
+    if request.credential_response_encryption is not UNSET:
         raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
     if configuration_id != offer.configuration_id:
         raise CredentialRequestDenied("the access token is not for this credential configuration")
@@ -242,10 +227,10 @@ async def _issue(
         raise InvalidNonce(
             "the c_nonce was used already; fetch a fresh one from the nonce endpoint"
         ) from None
-    response: dict[str, Any] = {
-        "credentials": [{"credential": c} for c in credentials],
-        "notification_id": records[0].notification_id,
-    }
+    response = CredentialResponse(
+        credentials=[IssuedCredential(credential=c) for c in credentials],
+        notification_id=records[0].notification_id,
+    )
     token_hash = work.grant.token_hash
     await work.remember_response(
         DeliveredResponse(

@@ -1,0 +1,70 @@
+"""Request bodies declared as message structs (``data: CredentialRequest``) are read under
+the strict JSON profile and converted with strict types before the handler runs, and a
+body that is not the declared message is refused in its own family's words: the struct's
+``rejection`` (``invalid_credential_request`` at the Credential Endpoint,
+``invalid_request`` at the token endpoint, problem details on the operator API).
+
+Litestar asks the request for its JSON; ``TypedBodyRequest.json()`` answers with the
+declared message itself, so the framework's own conversion has nothing left to loosen.
+Form bodies (the token endpoint) are parsed by the framework and refused through
+``body_rejection`` when they do not convert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.handlers import HTTPRouteHandler
+from litestar.types import Empty
+
+from core.encoding import StrictJsonError, strict_json_loads
+from core.errors import InvalidRequest
+from core.messages import MAX_MESSAGE_BYTES, Message, decode_message
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def declared_message(handler: Any) -> type[Message] | None:
+    """The message struct a handler declares as its body, if it declares one."""
+    if not isinstance(handler, HTTPRouteHandler):
+        return None
+    data = handler.parsed_fn_signature.parameters.get("data")
+    if data is None:
+        return None
+    annotation = data.annotation
+    if isinstance(annotation, type) and issubclass(annotation, Message):
+        return annotation
+    return None
+
+
+def body_rejection(handler: Any, description: str) -> Exception | None:
+    """The error for a body the handler's message refuses; None for handlers without one."""
+    message_type = declared_message(handler)
+    return None if message_type is None else message_type.rejection(description)
+
+
+class TypedBodyRequest(Request[Any, Any, Any]):
+    async def json(self) -> Any:
+        if self._json is not Empty:
+            return self._json
+        message_type = declared_message(self.route_handler)
+        media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != JSON_MEDIA_TYPE:
+            rejection = (message_type or _PlainJson).rejection
+            raise rejection("the body must be application/json")
+        body = await self.body()
+        limit = self.route_handler.resolve_request_max_body_size() or MAX_MESSAGE_BYTES
+        if message_type is not None:
+            value: Any = decode_message(body, message_type, max_bytes=limit)
+        else:
+            try:
+                value = strict_json_loads(body, max_bytes=limit)
+            except StrictJsonError as exc:
+                raise InvalidRequest(f"the body is not acceptable JSON: {exc}") from None
+        self._json = value
+        return value
+
+
+class _PlainJson(Message):
+    """A JSON body not declared as a message."""
