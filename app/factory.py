@@ -10,7 +10,6 @@ import asyncpg
 from litestar import Litestar
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler, Middleware
 from sqlalchemy.exc import DBAPIError
@@ -41,9 +40,11 @@ from issuers import api as issuer_api
 from issuers.services.catalog import load_catalog
 from verifiers import api as verifier_api
 from wallet import api as wallet_api
+from web.api_docs import SwaggerPage, docs_router
 from web.pages import ScreenController
 
 VERSION = "0.1.0"
+DOCS_PATH = "/schema"
 
 OPENAPI_TAGS = [
     Tag(name="operations", description="Health and readiness for operators and load balancers."),
@@ -86,8 +87,10 @@ def openapi_config() -> OpenAPIConfig:
             "presented with OpenID4VP 1.0, revoked through Token Status Lists."
         ),
         tags=OPENAPI_TAGS,
-        path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+        path=DOCS_PATH,
+        # the documentation's own router: the screens' security headers on its answers
+        openapi_router=docs_router(DOCS_PATH),
+        render_plugins=[SwaggerPage(docs_path=DOCS_PATH)],
     )
 
 

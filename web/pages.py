@@ -15,9 +15,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-MEDIA_TYPES = {
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
+MEDIA_TYPES = {  # the framework adds "charset=utf-8" to the text types
+    ".css": "text/css",
+    ".js": "text/javascript",
     ".svg": "image/svg+xml",
 }
 CONTENT_SECURITY_POLICY = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from app import create_app
 from app.migrate import upgrade
 from app.openapi_document import render_openapi
 from app.settings import Settings
+from web.api_docs import SWAGGER_UI_VERSION
+from web.pages import CONTENT_SECURITY_POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,9 +57,37 @@ def test_schema_ui_and_document(client: TestClient) -> None:  # type: ignore[typ
     ui = client.get("/schema")
     assert ui.status_code == 200
     assert "text/html" in ui.headers["content-type"]
+    # the screens' policy, and a page it allows: no inline script or style, nothing remote
+    assert ui.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert ui.headers["cache-control"] == "no-store"
+    assert "<script>" not in ui.text and "<style" not in ui.text
+    assert "//" not in ui.text.replace("<!doctype", "")
     document = client.get("/schema/openapi.json").json()
     assert document["info"]["title"] == "idwallet"
     assert "/health" in document["paths"]
+    assert not any(path.startswith("/schema") for path in document["paths"])
+
+
+def test_schema_ui_assets_are_served_from_the_deployment(client: TestClient) -> None:  # type: ignore[type-arg]
+    page = client.get("/schema").text
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(urls) == 4, urls  # the icon, Swagger UI's CSS and script, the start-up script
+    types = {}
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "immutable" in response.headers["cache-control"], url
+        types[url.rsplit("/", 1)[1]] = response.headers["content-type"]
+    assert types == {
+        "favicon-32x32.png": "image/png",
+        "swagger-ui.css": "text/css; charset=utf-8",
+        "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+        "api-docs.js": "text/javascript; charset=utf-8",
+    }
+    assert client.get(f"/schema/assets/{SWAGGER_UI_VERSION}/index.html").status_code == 404
+    assert client.get("/schema/assets/0.0.1/swagger-ui-bundle.js").status_code == 404
+    assert client.get("/schema/scalar").status_code == 404  # no page that needs a CDN
 
 
 def test_unknown_route_is_a_json_error_not_a_stack_trace(client: TestClient) -> None:  # type: ignore[type-arg]
