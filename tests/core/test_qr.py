@@ -103,6 +103,8 @@ def test_svg_draws_every_dark_module() -> None:
 def test_limits() -> None:
     with pytest.raises(ValueError):
         qr_matrix("x" * 3000)
+    with pytest.raises(ValueError, match="too much text"):
+        qr_matrix("€" * 1000)  # within MAX_PAYLOAD characters, but 3000 bytes of UTF-8
     with pytest.raises(ValueError):
         render_png(qr_matrix("x"), scale=3)
     images = render_qr(OFFER)
@@ -111,8 +113,26 @@ def test_limits() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["x", "0123456789", "HTTPS://ID.EXAMPLE.GOV/A", OFFER, REQUEST, REQUEST_POST, LONGEST],
-    ids=["one-char", "numeric", "alphanumeric", "offer", "request", "request-post", "longest"],
+    [
+        "x",
+        "0123456789",
+        "HTTPS://ID.EXAMPLE.GOV/A",
+        "Bürgeramt München",
+        OFFER,
+        REQUEST,
+        REQUEST_POST,
+        LONGEST,
+    ],
+    ids=[
+        "one-char",
+        "numeric",
+        "alphanumeric",
+        "utf-8",
+        "offer",
+        "request",
+        "request-post",
+        "longest",
+    ],
 )
 def test_the_png_we_serve_scans_to_the_exact_text(text: str) -> None:
     images = render_qr(text)
