@@ -2,9 +2,10 @@
 
 Owns: JOSE (``core.jose``), keys and X.509 (``core.keys``), SD-JWT (``core.sdjwt``),
 the SD-JWT VC profile (``core.sdjwt_vc``), Token Status List (``core.status_list``),
-DCQL (``core.dcql``), protocol errors, strict JSON and the storage base.
+DCQL (``core.dcql``), protocol errors, strict JSON, QR codes (``core.qr``) and the
+storage base.
 May import: the standard library, ``cryptography``, ``jwcrypto``, ``msgspec``;
-SQLAlchemy only inside ``core.storage``.
+``qrcode`` only inside ``core.qr``; SQLAlchemy only inside ``core.storage``.
 Must never import: ``litestar``, ``app``, ``issuers``, ``verifiers`` or ``wallet``.
 Tests: ``tests/core``.
 """

@@ -12,9 +12,14 @@ import zxingcpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.qr import QUIET_ZONE, qr_matrix, render_png, render_qr, render_svg
+from core.qr import MAX_PAYLOAD, QUIET_ZONE, qr_matrix, render_png, render_qr, render_svg
 
 OFFER = "openid-credential-offer://?credential_offer_uri=https%3A%2F%2Fid.example.gov%2Fissuers%2Fcivil-registry%2Fcredential-offers%2FfqAyqydzN642xiUX_-xY9aE7E1G5OVScZ738r8MThpw"
+# What a counter's QR code carries (OpenID4VP 1.0 §5.10), with and without the POST method.
+REQUEST = "openid4vp://?client_id=x509_hash%3AUvo3HtuIxuhC92rShpgqcT3YXwrqRxWEviRiA0OZszk&request_uri=https%3A%2F%2Fid.example.gov%2Fverifiers%2Fcity-hall-counter%2Frequests%2FAbCdEfGhIjKlMnOpQrStUvWxYz012345"
+REQUEST_POST = REQUEST + "&request_uri_method=post"
+# The longest text we accept, as an offer by value would look (lower case: byte mode).
+LONGEST = ("openid-credential-offer://?credential_offer=" + "%7B%22a%22%3A1%7D" * 200)[:MAX_PAYLOAD]
 
 
 def _decoded(rows: list[bytes]) -> str:
@@ -98,7 +103,71 @@ def test_svg_draws_every_dark_module() -> None:
 def test_limits() -> None:
     with pytest.raises(ValueError):
         qr_matrix("x" * 3000)
+    with pytest.raises(ValueError, match="too much text"):
+        qr_matrix("€" * 1000)  # within MAX_PAYLOAD characters, but 3000 bytes of UTF-8
     with pytest.raises(ValueError):
         render_png(qr_matrix("x"), scale=3)
     images = render_qr(OFFER)
     assert images.modules == len(qr_matrix(OFFER))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x",
+        "0123456789",
+        "HTTPS://ID.EXAMPLE.GOV/A",
+        "Bürgeramt München",
+        OFFER,
+        REQUEST,
+        REQUEST_POST,
+        LONGEST,
+    ],
+    ids=[
+        "one-char",
+        "numeric",
+        "alphanumeric",
+        "utf-8",
+        "offer",
+        "request",
+        "request-post",
+        "longest",
+    ],
+)
+def test_the_png_we_serve_scans_to_the_exact_text(text: str) -> None:
+    images = render_qr(text)
+    assert decode_png_qr(images.png) == text
+    assert _decoded(_matrix_pixels(qr_matrix(text), scale=2)) == text
+
+
+def test_the_longest_payload_and_one_more() -> None:
+    assert len(LONGEST) == MAX_PAYLOAD
+    assert len(qr_matrix(LONGEST)) == 4 * 38 + 17 + 2 * QUIET_ZONE  # 2048 bytes need version 38-M
+    with pytest.raises(ValueError):
+        qr_matrix(LONGEST + "x")
+
+
+@pytest.mark.parametrize(
+    ("length", "version"),
+    # byte-mode capacities at error correction M (ISO/IEC 18004 Table 7): the smallest
+    # version that holds the text, and one more byte needs the next
+    [(14, 1), (15, 2), (180, 9), (181, 10), (213, 10), (214, 11)],
+)
+def test_version_is_the_smallest_that_fits_at_level_m(length: int, version: int) -> None:
+    assert len(qr_matrix("x" * length)) == 4 * version + 17 + 2 * QUIET_ZONE
+
+
+def test_matrix_is_ours_to_keep() -> None:
+    """Plain booleans, the quiet zone on every side, and no row shared with another."""
+    matrix = qr_matrix(REQUEST)
+    size = len(matrix)
+    assert all(len(row) == size for row in matrix)
+    assert all(type(module) is bool for row in matrix for module in row)
+    assert len({id(row) for row in matrix}) == size
+    for row in matrix[:QUIET_ZONE] + matrix[-QUIET_ZONE:]:
+        assert not any(row)
+    for row in matrix:
+        assert not any(row[:QUIET_ZONE]) and not any(row[-QUIET_ZONE:])
+    # the finder pattern's dark corner sits just inside the quiet zone
+    assert matrix[QUIET_ZONE][QUIET_ZONE] and matrix[QUIET_ZONE][size - QUIET_ZONE - 1]
+    assert qr_matrix(REQUEST) == matrix  # one text, one code: no mask search to vary it
