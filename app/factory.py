@@ -10,7 +10,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.spec import Tag
+from litestar.openapi.spec import Components, Reference, SecurityScheme, Tag
 from litestar.types import ControllerRouterHandler, Middleware
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -78,6 +78,30 @@ OPENAPI_TAGS = [
 ]
 
 
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    "operatorKey": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="An operator key of the agency named in the path (agency operator API).",
+    ),
+    "counterKey": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="A counter key of the relying party named in the path (counter API).",
+    ),
+    "citizenSession": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="The access token of a citizen's device session (POST /wallet/sessions).",
+    ),
+    "accessToken": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="The access token from the agency's token endpoint (RFC 6750 §2.1).",
+    ),
+}
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="idwallet",
@@ -90,6 +114,7 @@ def openapi_config() -> OpenAPIConfig:
         path=DOCS_PATH,
         # the documentation's own router: the screens' security headers on its answers
         openapi_router=docs_router(DOCS_PATH),
+        components=Components(security_schemes=SECURITY_SCHEMES),
         render_plugins=[SwaggerPage(docs_path=DOCS_PATH)],
     )
 

@@ -74,13 +74,19 @@ def _unavailable(reason: str) -> Response[dict[str, str]]:
 class HealthController(Controller):
     tags = ["operations"]  # noqa: RUF012 - litestar reads a list
 
-    @get("/health", summary="Liveness: the process serves requests", cache=False)
+    @get(
+        "/health",
+        operation_id="checkLiveness",
+        summary="Liveness: the process serves requests",
+        cache=False,
+    )
     async def health(self) -> dict[str, str]:
         return {"status": "ok"}
 
     @get(
         "/ready",
         summary="Readiness: the database is reachable and takes writes",
+        operation_id="checkReadiness",
         responses={
             503: ResponseSpec(
                 data_container=dict[str, str],

@@ -59,6 +59,7 @@ class IssuerMetadataController(Controller):
     @get(
         "/.well-known/openid-credential-issuer/issuers/{issuer_id:str}",
         summary="Credential Issuer Metadata (JSON, or a signed JWT for Accept: application/jwt)",
+        operation_id="getCredentialIssuerMetadata",
         media_type="application/json",
     )
     async def credential_issuer(
@@ -84,6 +85,7 @@ class IssuerMetadataController(Controller):
     @get(
         "/.well-known/oauth-authorization-server/issuers/{issuer_id:str}",
         summary="OAuth 2.0 Authorization Server Metadata of the agency (RFC 8414)",
+        operation_id="getAuthorizationServerMetadata",
     )
     async def authorization_server(
         self, issuer_id: FromPath[str], state: State
@@ -98,6 +100,7 @@ class IssuerMetadataController(Controller):
     @get(
         "/.well-known/jwt-vc-issuer/issuers/{issuer_id:str}",
         summary="JWT VC Issuer Metadata with the agency's keys (SD-JWT VC §4)",
+        operation_id="getJwtVcIssuerMetadata",
     )
     async def jwt_vc_issuer(
         self, issuer_id: FromPath[str], state: State
@@ -113,6 +116,7 @@ class IssuerMetadataController(Controller):
     @get(
         "/issuers/{issuer_id:str}/types/{configuration_id:str}",
         summary="SD-JWT VC Type Metadata of a credential type (served at its vct URL)",
+        operation_id="getCredentialTypeMetadata",
     )
     async def credential_type(
         self, issuer_id: FromPath[str], configuration_id: FromPath[str], state: State
@@ -131,6 +135,7 @@ class IssuerMetadataController(Controller):
     @get(
         "/issuers/{issuer_id:str}/images/{name:str}",
         summary="An image of the agency's display data (a logo), named in its metadata",
+        operation_id="getDisplayImage",
         media_type="image/png",
     )
     async def image(

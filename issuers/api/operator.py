@@ -72,12 +72,14 @@ def _qr(offer_id: str, offer_uri: str) -> QrImages:
 class OperatorOfferController(Controller):
     path = "/issuers/{issuer_id:str}/offers"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+    security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 
     @post(
         "/",
         summary="Offer a credential to a citizen from the agency's data",
+        operation_id="createOffer",
         status_code=HTTP_201_CREATED,
     )
     async def create(
@@ -134,7 +136,12 @@ class OperatorOfferController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @get("/{offer_id:str}/qr.svg", summary="The offer's QR code as SVG", media_type="image/svg+xml")
+    @get(
+        "/{offer_id:str}/qr.svg",
+        operation_id="getOfferQrSvg",
+        summary="The offer's QR code as SVG",
+        media_type="image/svg+xml",
+    )
     async def qr_svg(
         self,
         issuer_id: FromPath[str],
@@ -147,7 +154,12 @@ class OperatorOfferController(Controller):
             images.svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
         )
 
-    @get("/{offer_id:str}/qr.png", summary="The offer's QR code as PNG", media_type="image/png")
+    @get(
+        "/{offer_id:str}/qr.png",
+        operation_id="getOfferQrPng",
+        summary="The offer's QR code as PNG",
+        media_type="image/png",
+    )
     async def qr_png(
         self,
         issuer_id: FromPath[str],

@@ -46,12 +46,14 @@ def credential_summary(context: IssuerContext, credential: IssuedCredential) -> 
 class OperatorCredentialController(Controller):
     path = "/issuers/{issuer_id:str}"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
+    security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 
     @post(
         "/credentials/{action:str}",
         summary="Revoke, suspend or unsuspend credentials",
+        operation_id="changeCredentialStatus",
         status_code=200,
     )
     async def change(
@@ -96,6 +98,7 @@ class OperatorCredentialController(Controller):
     @get(
         "/configurations",
         summary="The agency's credential configurations and the claims each takes, for a desk",
+        operation_id="listCredentialConfigurations",
     )
     async def configurations(
         self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
@@ -130,7 +133,11 @@ class OperatorCredentialController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @get("/subjects/{subject_id:str}", summary="A citizen's offers and issued credentials")
+    @get(
+        "/subjects/{subject_id:str}",
+        operation_id="getSubjectRecord",
+        summary="A citizen's offers and issued credentials",
+    )
     async def subject(
         self,
         issuer_id: FromPath[str],
@@ -170,7 +177,7 @@ class OperatorCredentialController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @get("/audit", summary="The agency's audit trail, newest first")
+    @get("/audit", operation_id="listAgencyAudit", summary="The agency's audit trail, newest first")
     async def audit(
         self,
         issuer_id: FromPath[str],

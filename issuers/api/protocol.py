@@ -54,6 +54,7 @@ class IssuanceController(Controller):
         "/credential-offers/{offer_id:str}",
         opt={"rate_limit": "offer"},
         summary="A Credential Offer by reference (§4.1.3)",
+        operation_id="getCredentialOffer",
     )
     async def credential_offer(
         self, issuer_id: FromPath[str], offer_id: FromPath[str], state: State
@@ -107,6 +108,7 @@ class IssuanceController(Controller):
         opt={"rate_limit": "credential"},
         summary="Credential endpoint: SD-JWT VCs bound to the proof keys (§8)",
         operation_id="issueCredential",
+        security=[{"accessToken": []}],
         status_code=HTTP_200_OK,
         guards=[require_bearer_token],
         dependencies=ACCESS_TOKEN,
@@ -131,6 +133,7 @@ class IssuanceController(Controller):
         opt={"rate_limit": "credential"},
         summary="Notification endpoint (§11)",
         operation_id="notifyCredentialEvent",
+        security=[{"accessToken": []}],
         status_code=HTTP_204_NO_CONTENT,
         guards=[require_bearer_token],
         dependencies=ACCESS_TOKEN,
@@ -152,6 +155,7 @@ class IssuanceController(Controller):
         "/status-lists/{list_id:str}",
         opt={"rate_limit": "metadata"},
         summary="A status list token (statuslist+jwt)",
+        operation_id="getStatusList",
         media_type="application/statuslist+jwt",
     )
     async def status_list(

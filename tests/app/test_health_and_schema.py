@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -103,3 +104,41 @@ def test_checked_in_openapi_document_matches_the_app() -> None:
     assert json.loads(checked_in) == json.loads(current), (
         "openapi/openapi.json is out of date: regenerate it with `make openapi`"
     )
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    document = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
+    return [
+        (method.upper(), path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "responses" in operation
+    ]
+
+
+def test_every_operation_has_a_stable_readable_operation_id() -> None:
+    ids = [operation.get("operationId", "") for _, _, operation in _operations()]
+    assert all(re.fullmatch(r"[a-z][A-Za-z0-9]*", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)
+
+
+#: Operations anyone may call: the protocol endpoints a wallet reaches before it holds a
+#: token, and the mobile API's way in (challenge, registration, login, refresh).
+UNAUTHENTICATED_MOBILE = {"createChallenge", "registerAccount", "login", "refreshSession"}
+
+
+def test_operations_behind_a_key_or_token_declare_their_security_scheme() -> None:
+    expected = {
+        "agency operator API": "operatorKey",
+        "counter API": "counterKey",
+        "citizen mobile API": "citizenSession",
+    }
+    for method, path, operation in _operations():
+        tag = operation["tags"][0]
+        declared = [name for requirement in operation.get("security", []) for name in requirement]
+        if operation["operationId"] in {"issueCredential", "notifyCredentialEvent"}:
+            assert declared == ["accessToken"], (method, path)
+        elif tag in expected and operation["operationId"] not in UNAUTHENTICATED_MOBILE:
+            if operation["operationId"] == "releaseSameDeviceResult":
+                continue  # the starting session's own token, not a counter key
+            assert declared == [expected[tag]], (method, path)

@@ -143,10 +143,16 @@ def _options(body: dict[str, Any]) -> PresentationRequestOptions:
 class CounterPresentationController(Controller):
     path = "/verifiers/{verifier_id:str}/presentations"
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
+    security = [{"counterKey": []}]  # noqa: RUF012 - litestar reads a list
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "counter", "problem_details": True}  # noqa: RUF012
 
-    @post("/", summary="Ask a citizen's wallet for a presentation", status_code=HTTP_201_CREATED)
+    @post(
+        "/",
+        operation_id="createPresentationRequest",
+        summary="Ask a citizen's wallet for a presentation",
+        status_code=HTTP_201_CREATED,
+    )
     async def create(
         self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> Response[dict[str, Any]]:
@@ -181,7 +187,11 @@ class CounterPresentationController(Controller):
             body["session_token"] = created.session_token
         return Response(body, status_code=HTTP_201_CREATED, headers=NO_STORE)
 
-    @get("/checks", summary="The checks this counter is registered for, with their purposes")
+    @get(
+        "/checks",
+        operation_id="listChecks",
+        summary="The checks this counter is registered for, with their purposes",
+    )
     async def checks(
         self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> Response[dict[str, Any]]:
@@ -206,7 +216,11 @@ class CounterPresentationController(Controller):
             headers=NO_STORE,
         )
 
-    @get("/{transaction_id:str}", summary="Status and result of a presentation request")
+    @get(
+        "/{transaction_id:str}",
+        operation_id="getPresentationStatus",
+        summary="Status and result of a presentation request",
+    )
     async def status(
         self,
         verifier_id: FromPath[str],
@@ -222,6 +236,7 @@ class CounterPresentationController(Controller):
     @get(
         "/{transaction_id:str}/events",
         summary="Status changes as server-sent events, until verified, failed or expired",
+        operation_id="streamPresentationEvents",
         media_type="text/event-stream",
     )
     async def events(
@@ -245,6 +260,7 @@ class CounterPresentationController(Controller):
     @get(
         "/{transaction_id:str}/qr.svg",
         summary="The request's QR code as SVG",
+        operation_id="getPresentationQrSvg",
         media_type="image/svg+xml",
     )
     async def qr_svg(
@@ -260,6 +276,7 @@ class CounterPresentationController(Controller):
     @get(
         "/{transaction_id:str}/qr.png",
         summary="The request's QR code as PNG",
+        operation_id="getPresentationQrPng",
         media_type="image/png",
     )
     async def qr_png(
@@ -293,6 +310,7 @@ class SameDeviceController(Controller):
     @post(
         "/release",
         summary="The same-device result, once, for the starting session",
+        operation_id="releaseSameDeviceResult",
         status_code=HTTP_200_OK,
     )
     async def release(

@@ -58,6 +58,7 @@ class PresentationProtocolController(Controller):
         "/requests/{request_id:str}",
         opt={"rate_limit": "request_object"},
         summary="The signed request object (§5.10), by GET, until answered or expired",
+        operation_id="getRequestObject",
         media_type=REQUEST_OBJECT_MEDIA_TYPE,
     )
     async def request_object_get(
@@ -69,6 +70,7 @@ class PresentationProtocolController(Controller):
         "/requests/{request_id:str}",
         opt={"rate_limit": "request_object"},
         summary="The signed request object (§5.10.1), by POST (wallet_metadata, wallet_nonce)",
+        operation_id="postRequestObject",
         media_type=REQUEST_OBJECT_MEDIA_TYPE,
         status_code=HTTP_200_OK,
     )
@@ -100,6 +102,7 @@ class PresentationProtocolController(Controller):
         "/responses/{request_id:str}",
         opt={"rate_limit": "response"},
         summary="The Response URI: vp_token and state, or an encrypted response (§8.2, §8.3.1)",
+        operation_id="submitAuthorizationResponse",
         status_code=HTTP_200_OK,
     )
     async def response(

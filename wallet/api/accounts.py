@@ -22,6 +22,7 @@ class WalletAccountController(Controller):
         "/challenges",
         opt={"rate_limit": "wallet_auth"},
         summary="A single-use challenge for a device proof",
+        operation_id="createChallenge",
         status_code=HTTP_201_CREATED,
     )
     async def challenge(self, state: State) -> Response[dict[str, Any]]:
@@ -31,6 +32,7 @@ class WalletAccountController(Controller):
         "/accounts",
         opt={"rate_limit": "wallet_auth"},
         summary="Register: a new account with its first device (device key proof)",
+        operation_id="registerAccount",
         status_code=HTTP_201_CREATED,
     )
     async def register(
@@ -44,6 +46,7 @@ class WalletAccountController(Controller):
         "/sessions",
         opt={"rate_limit": "wallet_auth"},
         summary="Log in with a registered device key",
+        operation_id="login",
         status_code=200,
     )
     async def login(
@@ -55,6 +58,7 @@ class WalletAccountController(Controller):
         "/sessions/refresh",
         opt={"rate_limit": "wallet_auth"},
         summary="Rotate the refresh token for a new session",
+        operation_id="refreshSession",
         status_code=200,
     )
     async def refresh(
@@ -62,12 +66,23 @@ class WalletAccountController(Controller):
     ) -> Response[dict[str, Any]]:
         return private(await sessions.refresh(wallet_context(state), await json_body(request)))
 
-    @get("/devices", summary="The citizen's devices")
+    @get(
+        "/devices",
+        operation_id="listDevices",
+        security=[{"citizenSession": []}],
+        summary="The citizen's devices",
+    )
     async def devices(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         context, session = await session_of(state, request)
         return private({"devices": await sessions.list_devices(context, session)})
 
-    @post("/devices", summary="Add another device of the citizen", status_code=HTTP_201_CREATED)
+    @post(
+        "/devices",
+        operation_id="addDevice",
+        security=[{"citizenSession": []}],
+        summary="Add another device of the citizen",
+        status_code=HTTP_201_CREATED,
+    )
     async def add_device(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         context, session = await session_of(state, request)
         return private(await sessions.add_device(context, session, await json_body(request)), 201)
@@ -75,6 +90,8 @@ class WalletAccountController(Controller):
     @delete(
         "/devices/{device_id:str}",
         summary="Revoke a device (a lost phone): it can do nothing from now on",
+        operation_id="revokeDevice",
+        security=[{"citizenSession": []}],
         status_code=HTTP_204_NO_CONTENT,
     )
     async def revoke_device(
@@ -86,6 +103,8 @@ class WalletAccountController(Controller):
     @delete(
         "/account",
         summary="Delete the account and everything in it, durably",
+        operation_id="deleteAccount",
+        security=[{"citizenSession": []}],
         status_code=HTTP_204_NO_CONTENT,
     )
     async def delete_account(self, state: State, request: Request[Any, Any, Any]) -> None:

@@ -16,15 +16,24 @@ from wallet.services.credentials import delete_credential, list_credentials, sho
 class WalletCredentialController(Controller):
     path = "/wallet/credentials"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+    security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
-    @get("/", summary="The citizen's credentials, with display data and live status")
+    @get(
+        "/",
+        operation_id="listCredentials",
+        summary="The citizen's credentials, with display data and live status",
+    )
     async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         context, session = await session_of(state, request)
         credentials = await list_credentials(context, session.account_id, languages(request))
         return private({"credentials": credentials})
 
-    @get("/{credential_id:str}", summary="One credential: claims, display data, live status")
+    @get(
+        "/{credential_id:str}",
+        operation_id="getCredential",
+        summary="One credential: claims, display data, live status",
+    )
     async def show(
         self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> Response[Any]:
@@ -34,7 +43,10 @@ class WalletCredentialController(Controller):
         )
 
     @delete(
-        "/{credential_id:str}", summary="Delete a credential (the issuer is told)", status_code=200
+        "/{credential_id:str}",
+        operation_id="deleteCredential",
+        summary="Delete a credential (the issuer is told)",
+        status_code=200,
     )
     async def remove(
         self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
@@ -46,14 +58,23 @@ class WalletCredentialController(Controller):
 class WalletActivityController(Controller):
     path = "/wallet/activity"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
+    security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
-    @get("/", summary="Who received and used the citizen's data, newest first")
+    @get(
+        "/",
+        operation_id="listActivity",
+        summary="Who received and used the citizen's data, newest first",
+    )
     async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         context, session = await session_of(state, request)
         return private({"activity": await activity_log(context, session.account_id)})
 
-    @get("/export", summary="The whole activity log as a JSON download")
+    @get(
+        "/export",
+        operation_id="exportActivity",
+        summary="The whole activity log as a JSON download",
+    )
     async def export(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         context, session = await session_of(state, request)
         entries = await activity_log(context, session.account_id)

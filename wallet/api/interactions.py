@@ -29,11 +29,13 @@ def _scanned_uri(body: dict[str, Any]) -> str:
 class WalletScanController(Controller):
     path = "/wallet/scans"
     tags = TAGS
+    security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
         "/",
         summary="Whatever was scanned: a credential offer or a presentation request",
+        operation_id="scan",
         status_code=HTTP_201_CREATED,
     )
     async def scan(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -52,9 +54,15 @@ class WalletScanController(Controller):
 class WalletOfferController(Controller):
     path = "/wallet/offers"
     tags = TAGS
+    security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
-    @post("/", summary="Open a credential offer: who offers what", status_code=HTTP_201_CREATED)
+    @post(
+        "/",
+        operation_id="openOffer",
+        summary="Open a credential offer: who offers what",
+        status_code=HTTP_201_CREATED,
+    )
     async def open(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         context, session = await session_of(state, request)
         scanned = parse_scanned(_scanned_uri(await json_body(request)))
@@ -69,6 +77,7 @@ class WalletOfferController(Controller):
     @post(
         "/{offer_id:str}/accept",
         summary="Accept the offer (with the transaction code)",
+        operation_id="acceptOffer",
         status_code=200,
     )
     async def accept(
@@ -81,6 +90,7 @@ class WalletOfferController(Controller):
     @post(
         "/{offer_id:str}/complete",
         summary="Device-bound keys: the phone's proof signatures",
+        operation_id="completeOffer",
         status_code=200,
     )
     async def complete(
@@ -94,10 +104,14 @@ class WalletOfferController(Controller):
 class WalletPresentationController(Controller):
     path = "/wallet/presentations"
     tags = TAGS
+    security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
-        "/", summary="Open a presentation request: the consent view", status_code=HTTP_201_CREATED
+        "/",
+        operation_id="openPresentation",
+        summary="Open a presentation request: the consent view",
+        status_code=HTTP_201_CREATED,
     )
     async def open(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         context, session = await session_of(state, request)
@@ -112,6 +126,7 @@ class WalletPresentationController(Controller):
     @post(
         "/{presentation_id:str}/approve",
         summary="Consent: present (optionally leaving out optional claims)",
+        operation_id="approvePresentation",
         status_code=200,
     )
     async def approve(
@@ -126,6 +141,7 @@ class WalletPresentationController(Controller):
     @post(
         "/{presentation_id:str}/complete",
         summary="Device-bound keys: the phone's key-binding signatures",
+        operation_id="completePresentation",
         status_code=200,
     )
     async def complete(
@@ -135,7 +151,12 @@ class WalletPresentationController(Controller):
         body = await json_body(request)
         return private(await complete(context, session.account_id, presentation_id, body))
 
-    @post("/{presentation_id:str}/decline", summary="Refuse: the verifier is told", status_code=200)
+    @post(
+        "/{presentation_id:str}/decline",
+        operation_id="declinePresentation",
+        summary="Refuse: the verifier is told",
+        status_code=200,
+    )
     async def decline(
         self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
     ) -> Response[Any]:
