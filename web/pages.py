@@ -2,11 +2,17 @@
 URLs under the release's digest (``/assets/{release}/{name}``, the digest of every asset
 together, so that scripts can import each other relatively), so assets are cached for a
 year and a new release is picked up at once; pages themselves are never cached. A strict Content
-Security Policy allows only this origin's scripts, styles and connections."""
+Security Policy allows only this origin's scripts, styles and connections.
+
+The messages of every language (``assets/messages/{language}.json``) travel in the page,
+as a JSON data block in place of ``{{messages}}``: a data block runs nothing (the policy
+stays as it is) and is read at once, so the screens speak their language from the first
+paint and their handlers are in place before anyone can submit a form."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -52,10 +58,29 @@ def asset_url(name: str) -> str:
     return f"/assets/{RELEASE}/{name}"
 
 
+def messages() -> dict[str, dict[str, str]]:
+    """The messages of each language, by language."""
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted((ASSETS / "messages").glob("*.json")):
+        found[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def messages_block() -> str:
+    """Every language's messages as a JSON data block; ``<``, ``>`` and ``&`` escaped, so
+    no message can end the element or start markup."""
+    text = json.dumps(messages(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    for character in "<>&":
+        text = text.replace(character, f"\\u{ord(character):04x}")
+    return f'<script type="application/json" id="messages">{text}</script>'
+
+
 def render_page(name: str) -> str:
-    """The page with ``{{asset:NAME}}`` replaced by the asset's versioned URL."""
+    """The page with ``{{asset:NAME}}`` replaced by the asset's versioned URL and
+    ``{{messages}}`` by the messages' data block."""
     text = (ASSETS / name).read_text(encoding="utf-8")
-    return re.sub(r"\{\{asset:([a-z0-9.-]+)\}\}", lambda m: asset_url(m.group(1)), text)
+    text = re.sub(r"\{\{asset:([a-z0-9.-]+)\}\}", lambda m: asset_url(m.group(1)), text)
+    return text.replace("{{messages}}", messages_block())
 
 
 COUNTER_PAGE = render_page("counter.html")

@@ -1,11 +1,13 @@
 // A counter clerk's screen: pick a check, show the QR code, follow the citizen's answer
 // live, show what was proven and every check in plain words, then clear the screen.
+import { ApiError, client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
 import { renderResult } from "./results.js";
 
 const verifierId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const base = `/verifiers/${encodeURIComponent(verifierId)}`;
 const KEY_STORE = `idwallet.counter.${verifierId}`;
+const api = client({ base, key: () => sessionStorage.getItem(KEY_STORE) });
 const RESET_SECONDS = 60;
 let profile = null;
 let current = null;
@@ -22,28 +24,19 @@ function show(section) {
   if (heading) { heading.tabIndex = -1; heading.focus(); }
 }
 
-async function api(path, options = {}) {
-  const key = sessionStorage.getItem(KEY_STORE);
-  const response = await fetch(base + path, {
-    ...options,
-    headers: { "Authorization": `Bearer ${key}`, "Content-Type": "application/json", ...(options.headers || {}) },
-  });
-  return response;
-}
-
 async function signIn(event) {
   event?.preventDefault();
   if (event) sessionStorage.setItem(KEY_STORE, $("counter-key").value);
-  const response = await api("/presentations/checks").catch(() => null);
-  if (!response || !response.ok) {
+  try {
+    profile = await api.call("GET", "/presentations/checks");
+  } catch (error) {
     sessionStorage.removeItem(KEY_STORE);
-    $("sign-in-error").textContent = response ? t("counter.badKey") : t("counter.unavailable");
+    $("sign-in-error").textContent = error instanceof ApiError ? t("counter.badKey") : t("counter.unavailable");
     $("sign-in-error").hidden = false;
     show("sign-in");
     return;
   }
   $("sign-in-error").hidden = true;
-  profile = await response.json();
   renderProfile();
   show("choose");
 }
@@ -76,12 +69,12 @@ async function ask(event) {
   event.preventDefault();
   const template = $("checks").querySelector("input:checked")?.value;
   const sameDevice = $("same-device").checked;
-  const response = await api("/presentations", {
-    method: "POST",
-    body: JSON.stringify({ template, qr_inline: true, same_device: sameDevice }),
-  });
-  if (!response.ok) { $("sign-in-error").textContent = t("counter.unavailable"); return; }
-  current = await response.json();
+  try {
+    current = await api.call("POST", "/presentations", { template, qr_inline: true, same_device: sameDevice });
+  } catch {
+    $("sign-in-error").textContent = t("counter.unavailable");
+    return;
+  }
   const check = profile.checks.find((c) => c.template === template);
   $("asking-purpose").textContent = localized(check?.description, "text");
   $("qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(current.qr.svg)));
@@ -109,7 +102,7 @@ async function follow(transactionId) {
   follower?.abort();
   follower = new AbortController();
   try {
-    const response = await api(`/presentations/${transactionId}/events`, {
+    const response = await api.send(`/presentations/${transactionId}/events`, {
       signal: follower.signal, headers: { "Accept": "text/event-stream" },
     });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -1,11 +1,13 @@
 // An agency clerk's desk: look a citizen up, offer a credential from the agency's data,
 // show the QR code (on screen and as a printable letter) and the transaction code apart,
 // revoke or suspend what was issued. Everything goes through the operator API.
+import { client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
 
 const issuerId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const base = `/issuers/${encodeURIComponent(issuerId)}`;
 const KEY_STORE = `idwallet.desk.${issuerId}`;
+const { call: api } = client({ base, key: () => sessionStorage.getItem(KEY_STORE) });
 const $ = (id) => document.getElementById(id);
 let agency = null;
 let subject = null;
@@ -17,17 +19,6 @@ function show(section) {
 }
 
 function say(text) { $("message").textContent = text || ""; $("message").hidden = !text; }
-
-async function api(method, path, body) {
-  const response = await fetch(base + path, {
-    method,
-    headers: { "Authorization": `Bearer ${sessionStorage.getItem(KEY_STORE)}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const document_ = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(document_.detail || document_.title || String(response.status));
-  return document_;
-}
 
 async function signIn(event) {
   event?.preventDefault();

@@ -1,5 +1,6 @@
 // The citizen web wallet: a reference client of the mobile API standing in for the phone
 // app. Keys never leave the browser; everything else is the API's.
+import { client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
 import { forgetAll, jws, loadKey, newKeyPair, publicJwk, saveKey, sign } from "./keys.js";
 
@@ -10,6 +11,7 @@ let token = null;
 let currentOffer = null;
 let currentConsent = null;
 let currentCard = null;
+const { call } = client({ key: () => token });
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -25,22 +27,6 @@ function show(view) {
 function say(text) {
   $("message").textContent = text || "";
   $("message").hidden = !text;
-}
-
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang, ...(token ? { "Authorization": `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const document_ = text ? JSON.parse(text) : {};
-  if (!response.ok) {
-    const error = new Error(document_.error_description || document_.error || String(response.status));
-    error.code = document_.error;
-    throw error;
-  }
-  return document_;
 }
 
 async function deviceProof(pair, header) {
