@@ -13,16 +13,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from msgspec import UNSET, UnsetType
 
 from core.encoding import EncodingError, strict_json_loads
 from core.errors import ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
+from core.messages import Message, convert_message, to_plain
+from core.oauth import ErrorResponse
+from core.oid4vci import CredentialOffer
 from wallet.domain import CounterpartyError, CounterpartyFailed, Refused
 from wallet.ports import Outbound
 
-PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+M = TypeVar("M", bound=Message)
+
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_CREDENTIAL_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_CONFIGURATIONS = 10
@@ -120,47 +126,48 @@ class IssuerClient:
             raise CounterpartyFailed(f"the {what} could not be reached") from exc
         body = _json(answer.body, what) if answer.body.strip() else None
         if answer.status >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            description = body.get("error_description") if isinstance(body, dict) else None
-            if isinstance(error, str):
-                raise CounterpartyError(
-                    error, f"the {what} refused: {str(description or error)[:300]}"
-                )
-            raise CounterpartyFailed(f"the {what} answered {answer.status}")
+            try:
+                error = convert_message(body, ErrorResponse)
+            except ProtocolError:
+                raise CounterpartyFailed(f"the {what} answered {answer.status}") from None
+            said = (
+                error.error
+                if isinstance(error.error_description, UnsetType)
+                else (error.error_description)
+            )
+            raise CounterpartyError(error.error, f"the {what} refused: {said[:300]}")
         return answer.status, body
 
 
+def read_answer(body: object, message_type: type[M], what: str) -> M:
+    """A counterparty's answer as the message it should be; a misfit is the
+    counterparty's failure, named with what is wrong."""
+    try:
+        return convert_message(body, message_type)
+    except ProtocolError as exc:
+        raise CounterpartyFailed(f"the {what} answer is malformed: {exc.description}") from None
+
+
 def parse_offer(value: object) -> dict[str, Any]:
-    """§4.1.1: the issuer, the configuration ids, the pre-authorized code grant."""
-    if not isinstance(value, dict):
-        raise Refused("the credential offer is not a JSON object")
-    issuer = value.get("credential_issuer")
-    ids = value.get("credential_configuration_ids")
-    if not isinstance(issuer, str) or not issuer:
-        raise Refused("the credential offer has no credential_issuer")
-    if (
-        not isinstance(ids, list)
-        or not 0 < len(ids) <= MAX_CONFIGURATIONS
-        or not all(isinstance(i, str) and 0 < len(i) <= 200 for i in ids)
-        or len(set(ids)) != len(ids)
-    ):
-        raise Refused("credential_configuration_ids must be a list of distinct strings")
-    grants = value.get("grants")
-    grant = grants.get(PRE_AUTHORIZED_GRANT) if isinstance(grants, dict) else None
-    if not isinstance(grant, dict):
+    """§4.1.1 through the shared ``CredentialOffer`` message: the issuer, the
+    configuration ids, the pre-authorized code grant."""
+    try:
+        offer = convert_message(value, CredentialOffer)
+    except ProtocolError as exc:
+        raise Refused(f"the credential offer is malformed: {exc.description}") from None
+    if len(offer.credential_configuration_ids) > MAX_CONFIGURATIONS:
+        raise Refused(f"a credential offer of more than {MAX_CONFIGURATIONS} credentials")
+    grant = UNSET if isinstance(offer.grants, UnsetType) else offer.grants.pre_authorized_code
+    if isinstance(grant, UnsetType):
         raise Refused("only offers with a pre-authorized code are supported")
-    code = grant.get("pre-authorized_code")
-    if not isinstance(code, str) or not 0 < len(code) <= 1024:
-        raise Refused("the pre-authorized code is missing")
-    tx_code = grant.get("tx_code")
-    if tx_code is not None and not isinstance(tx_code, dict):
-        raise Refused("tx_code must be an object")
     return {
-        "credential_issuer": issuer,
-        "credential_configuration_ids": ids,
-        "pre_authorized_code": code,
-        "tx_code": tx_code,
-        "authorization_server": grant.get("authorization_server"),
+        "credential_issuer": offer.credential_issuer,
+        "credential_configuration_ids": offer.credential_configuration_ids,
+        "pre_authorized_code": grant.pre_authorized_code,
+        "tx_code": None if isinstance(grant.tx_code, UnsetType) else to_plain(grant.tx_code),
+        "authorization_server": None
+        if isinstance(grant.authorization_server, UnsetType)
+        else grant.authorization_server,
     }
 
 
@@ -172,16 +179,11 @@ def parse_offer_parameter(text: str) -> object:
 
 
 def tx_code_view(tx_code: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the phone shows when asking for the transaction code (the offer's ``tx_code``,
+    already read as ``TxCode``)."""
     if tx_code is None:
         return None
-    view: dict[str, Any] = {"required": True}
-    if tx_code.get("input_mode") in ("numeric", "text"):
-        view["input_mode"] = tx_code["input_mode"]
-    if isinstance(tx_code.get("length"), int) and not isinstance(tx_code.get("length"), bool):
-        view["length"] = tx_code["length"]
-    if isinstance(tx_code.get("description"), str):
-        view["description"] = tx_code["description"][:300]
-    return view
+    return {"required": True, **tx_code}
 
 
 def dumps(value: object) -> str:

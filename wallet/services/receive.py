@@ -24,9 +24,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from msgspec import UnsetType
+
 from core.encoding import b64url_decode, b64url_encode, json_dumps_bytes
 from core.errors import InvalidRequest
 from core.http.client import OutboundRefused
+from core.oauth import PRE_AUTHORIZED_GRANT, TokenResponse
+from core.oid4vci import CredentialResponse, IssuedCredential, NonceResponse
 from wallet.domain import (
     ActivityKind,
     CounterpartyError,
@@ -55,10 +59,10 @@ from wallet.services.holder_keys import (
     signing_request,
 )
 from wallet.services.issuer_client import (
-    PRE_AUTHORIZED_GRANT,
     IssuerClient,
     parse_offer,
     parse_offer_parameter,
+    read_answer,
     tx_code_view,
     well_known,
 )
@@ -324,18 +328,14 @@ async def _after_token(
 ) -> dict[str, Any]:
     client = IssuerClient(context.outbound)
     try:
-        access_token = token.get("access_token") if isinstance(token, dict) else None
-        if not isinstance(access_token, str):
-            raise CounterpartyFailed("the token endpoint gave no access token")
+        access_token = read_answer(token, TokenResponse, "token endpoint").access_token
         per = state["instances"]
         requests = []
         for index, config_id in enumerate(state["configurations"]):
             nonce = None
             if state["nonce_endpoint"] is not None:
                 _, answer = await client.post(state["nonce_endpoint"], "nonce endpoint")
-                nonce = answer.get("c_nonce") if isinstance(answer, dict) else None
-                if not isinstance(nonce, str):
-                    raise CounterpartyFailed("the nonce endpoint gave no c_nonce")
+                nonce = read_answer(answer, NonceResponse, "nonce endpoint").c_nonce
             now = int(context.clock.now())
             config_keys = keys[index * per : (index + 1) * per]
             inputs = [
@@ -465,12 +465,13 @@ async def _request_credentials(
                 },
                 state["access_token"],
             )
-            if not isinstance(answer, dict):
-                raise CounterpartyFailed("the credential endpoint gave no credentials")
-            if "transaction_id" in answer and "credentials" not in answer:
+            answer = read_answer(answer, CredentialResponse, "credential endpoint")
+            if isinstance(answer.credentials, UnsetType):
                 raise Refused("deferred issuance is not supported by this wallet")
-            notification_id = answer.get("notification_id")
-            if isinstance(notification_id, str):
+            notification_id = (
+                None if isinstance(answer.notification_id, UnsetType) else answer.notification_id
+            )
+            if notification_id is not None:
                 notifications.append(notification_id)
             stored.append(
                 await _verified_record(
@@ -479,7 +480,7 @@ async def _request_credentials(
                     state,
                     request,
                     keys=keys,
-                    credentials=answer.get("credentials"),
+                    credentials=answer.credentials,
                     notification_id=notification_id,
                 )
             )
@@ -556,11 +557,11 @@ async def _verified_record(
     request: dict[str, Any],
     *,
     keys: list[HolderKey],
-    credentials: object,
-    notification_id: object,
+    credentials: list[IssuedCredential],
+    notification_id: str | None,
 ) -> tuple[StoredCredential, list[HolderKey], CredentialRecord]:
     expected = len(request["key_ids"])
-    if not isinstance(credentials, list) or not 0 < len(credentials) <= expected:
+    if not 0 < len(credentials) <= expected:
         raise Refused("the issuer returned no credentials or more than there were proofs")
     config = state["configurations"][request["configuration_id"]]
     candidates = _keys_of(keys, request["key_ids"])
@@ -568,7 +569,9 @@ async def _verified_record(
     instances = []
     used = []
     for item in credentials:
-        value = item.get("credential") if isinstance(item, dict) else None
+        value = item.credential
+        if not isinstance(value, str):
+            raise Refused("an SD-JWT VC is a string, not an object")
         verified, key = await verify_issued(
             value,
             trust=context.issuer_trust,
@@ -577,7 +580,6 @@ async def _verified_record(
             keys=candidates,
             taken=taken,
         )
-        assert isinstance(value, str)
         status = verified.status
         instances.append(
             CredentialInstance(
