@@ -128,3 +128,36 @@ def test_deleting_the_account_erases_everything(client: TestClient[Any]) -> None
         client.post("/wallet/sessions", json={"device_proof": phone.proof(by_kid=True)}).status_code
         == 400
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "described"),
+    [
+        ("/wallet/accounts", {"device_proof": "a.b.c", "devise_name": "x"}, "devise_name"),
+        ("/wallet/accounts", {"device_proof": 42}, "$.device_proof: expected a string"),
+        ("/wallet/accounts", {"device_proof": "a.b.c", "device_name": ""}, "$.device_name"),
+        ("/wallet/sessions", {}, "device_proof"),
+        ("/wallet/sessions/refresh", {"refresh_token": ["t"]}, "$.refresh_token"),
+        ("/wallet/sessions/refresh", [1], "expected an object"),
+    ],
+)
+def test_account_bodies_are_the_documented_messages_and_nothing_else(
+    client: TestClient[Any], path: str, body: object, described: str
+) -> None:
+    """The mobile API's own bodies: an unknown member (a typo in an app) is refused, not
+    ignored, and every refusal names the member in our words."""
+    response = client.post(path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert described in response.json()["error_description"]
+
+
+def test_the_session_is_checked_before_the_body_is_read(client: TestClient[Any]) -> None:
+    response = client.post(
+        "/wallet/devices", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+    phone = Phone(client)
+    phone.register()
+    response = phone.post("/wallet/devices", {"device_proof": "a.b.c", "extra": True})
+    assert response.status_code == 400 and "extra" in response.json()["error_description"]

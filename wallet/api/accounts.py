@@ -6,11 +6,19 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from wallet.api.requests import json_body, private, session_of, wallet_context
+from wallet.api.requests import private, require_citizen_session, session_of, wallet_context
 from wallet.services import sessions
+from wallet.services.account_messages import (
+    AddedDevice,
+    Challenge,
+    DeviceLogin,
+    DeviceRegistration,
+    SessionGranted,
+    SessionRefresh,
+)
 
 
 class WalletAccountController(Controller):
@@ -25,7 +33,7 @@ class WalletAccountController(Controller):
         operation_id="createChallenge",
         status_code=HTTP_201_CREATED,
     )
-    async def challenge(self, state: State) -> Response[dict[str, Any]]:
+    async def challenge(self, state: State) -> Response[Challenge]:
         return private(await sessions.issue_challenge(wallet_context(state)), 201)
 
     @post(
@@ -36,11 +44,9 @@ class WalletAccountController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def register(
-        self, state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
-        return private(
-            await sessions.register(wallet_context(state), await json_body(request)), 201
-        )
+        self, state: State, data: JSONBody[DeviceRegistration]
+    ) -> Response[SessionGranted]:
+        return private(await sessions.register(wallet_context(state), data), 201)
 
     @post(
         "/sessions",
@@ -49,10 +55,8 @@ class WalletAccountController(Controller):
         operation_id="login",
         status_code=200,
     )
-    async def login(
-        self, state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
-        return private(await sessions.login(wallet_context(state), await json_body(request)))
+    async def login(self, state: State, data: JSONBody[DeviceLogin]) -> Response[SessionGranted]:
+        return private(await sessions.login(wallet_context(state), data))
 
     @post(
         "/sessions/refresh",
@@ -62,14 +66,15 @@ class WalletAccountController(Controller):
         status_code=200,
     )
     async def refresh(
-        self, state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
-        return private(await sessions.refresh(wallet_context(state), await json_body(request)))
+        self, state: State, data: JSONBody[SessionRefresh]
+    ) -> Response[SessionGranted]:
+        return private(await sessions.refresh(wallet_context(state), data))
 
     @get(
         "/devices",
         operation_id="listDevices",
         security=[{"citizenSession": []}],
+        guards=[require_citizen_session],
         summary="The citizen's devices",
     )
     async def devices(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -80,18 +85,22 @@ class WalletAccountController(Controller):
         "/devices",
         operation_id="addDevice",
         security=[{"citizenSession": []}],
+        guards=[require_citizen_session],
         summary="Add another device of the citizen",
         status_code=HTTP_201_CREATED,
     )
-    async def add_device(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def add_device(
+        self, state: State, request: Request[Any, Any, Any], data: JSONBody[DeviceRegistration]
+    ) -> Response[AddedDevice]:
         context, session = await session_of(state, request)
-        return private(await sessions.add_device(context, session, await json_body(request)), 201)
+        return private(await sessions.add_device(context, session, data), 201)
 
     @delete(
         "/devices/{device_id:str}",
         summary="Revoke a device (a lost phone): it can do nothing from now on",
         operation_id="revokeDevice",
         security=[{"citizenSession": []}],
+        guards=[require_citizen_session],
         status_code=HTTP_204_NO_CONTENT,
     )
     async def revoke_device(
@@ -105,6 +114,7 @@ class WalletAccountController(Controller):
         summary="Delete the account and everything in it, durably",
         operation_id="deleteAccount",
         security=[{"citizenSession": []}],
+        guards=[require_citizen_session],
         status_code=HTTP_204_NO_CONTENT,
     )
     async def delete_account(self, state: State, request: Request[Any, Any, Any]) -> None:

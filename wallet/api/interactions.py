@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED
 
 from core.errors import InvalidRequest
-from wallet.api.requests import json_body, languages, private, session_of
+from wallet.api.requests import json_body, languages, private, require_citizen_session, session_of
 from wallet.services.present import approve, complete, decline, scan_request
 from wallet.services.receive import accept_offer, complete_offer, scan_offer
 from wallet.services.scan import parse_scanned
@@ -30,6 +30,7 @@ class WalletScanController(Controller):
     path = "/wallet/scans"
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
+    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
@@ -55,6 +56,7 @@ class WalletOfferController(Controller):
     path = "/wallet/offers"
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
+    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(
@@ -105,6 +107,7 @@ class WalletPresentationController(Controller):
     path = "/wallet/presentations"
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
+    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @post(

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.handlers.base import BaseRouteHandler
 
 from core.encoding import StrictJsonError, strict_json_object
 from core.errors import InvalidRequest, PayloadTooLarge
@@ -23,10 +25,24 @@ def wallet_context(state: State) -> WalletContext:
     return context
 
 
+async def require_citizen_session(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: the citizen's session is checked before anything else of the request is
+    read (``invalid_token``, RFC 6750 §3.1), and kept for the handler."""
+    context = wallet_context(connection.app.state)
+    connection.state.citizen_session = await authenticate(
+        context, connection.headers.get("authorization")
+    )
+
+
 async def session_of(
     state: State, request: Request[Any, Any, Any]
 ) -> tuple[WalletContext, Session]:
     context = wallet_context(state)
+    session = getattr(request.state, "citizen_session", None)
+    if isinstance(session, Session):
+        return context, session
     return context, await authenticate(context, request.headers.get("authorization"))
 
 

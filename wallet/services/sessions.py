@@ -18,22 +18,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from msgspec import UnsetType
 
-from core.encoding import EncodingError, strict_json_object
 from core.errors import InvalidGrant, InvalidRequest, InvalidToken, ServiceBusy
 from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
 from core.jose.jws import decode_unverified, verify_decoded
 from wallet.domain import Account, ActivityKind, Device, NotFound
+from wallet.services.account_messages import (
+    MAX_PROOF_BYTES,
+    AddedDevice,
+    Challenge,
+    DeviceLogin,
+    DeviceRegistration,
+    SessionGranted,
+    SessionRefresh,
+)
 from wallet.services.activity import record
 from wallet.services.context import WalletContext
 
 DEVICE_PROOF_TYP = "wallet-device-proof+jwt"
 DEVICE_ALGORITHMS = frozenset({"ES256"})
 ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
-MAX_PROOF_BYTES = 4096
-MAX_DEVICE_NAME = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,20 +55,22 @@ class Tokens:
     refresh_token: str
     expires_in: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "refresh_token": self.refresh_token,
-        }
+    def granted(self, account_id: str, device_id: str) -> SessionGranted:
+        return SessionGranted(
+            account_id=account_id,
+            device_id=device_id,
+            access_token=self.access_token,
+            token_type="Bearer",  # noqa: S106 - the token type, not a secret
+            expires_in=self.expires_in,
+            refresh_token=self.refresh_token,
+        )
 
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-async def issue_challenge(context: WalletContext) -> dict[str, Any]:
+async def issue_challenge(context: WalletContext) -> Challenge:
     challenge = secrets.token_urlsafe(32)
     lifetime = context.policy.challenge_lifetime
     now = context.clock.now()
@@ -71,23 +80,13 @@ async def issue_challenge(context: WalletContext) -> dict[str, Any]:
     ):
         raise ServiceBusy("too many sign-ins are under way; retry in a few seconds")
     await challenges.issue(_hash(challenge), now + lifetime)
-    return {"challenge": challenge, "expires_in": lifetime}
-
-
-def _device_name(name: object) -> str:
-    if name is None:
-        return "device"
-    if not isinstance(name, str) or not 0 < len(name) <= MAX_DEVICE_NAME:
-        raise InvalidRequest(f"device_name must be a string of at most {MAX_DEVICE_NAME}")
-    return name
+    return Challenge(challenge=challenge, expires_in=lifetime)
 
 
 async def _verified_proof(
-    context: WalletContext, proof: object, *, key_from: str
+    context: WalletContext, proof: str, *, key_from: str
 ) -> tuple[dict[str, Any], dict[str, str] | Device]:
     """Check a device proof; returns its payload and the new JWK or the known device."""
-    if not isinstance(proof, str) or len(proof) > MAX_PROOF_BYTES:
-        raise InvalidRequest("device_proof must be a compact JWS")
     try:
         parsed = decode_unverified(proof, max_bytes=MAX_PROOF_BYTES)
     except JoseError as exc:
@@ -134,17 +133,6 @@ async def _verified_proof(
     return payload, subject
 
 
-def _parse_body(body: object) -> dict[str, Any]:
-    if isinstance(body, dict):
-        return body
-    if isinstance(body, bytes | str):
-        try:
-            return strict_json_object(body, max_bytes=16 * 1024)
-        except EncodingError as exc:
-            raise InvalidRequest(f"the body is not a JSON object: {exc}") from exc
-    raise InvalidRequest("the body must be a JSON object")
-
-
 async def _session_tokens(
     context: WalletContext, account_id: str, device_id: str, family_id: str | None = None
 ) -> Tokens:
@@ -175,12 +163,12 @@ async def _session_tokens(
     return Tokens(access, refresh, lifetime)
 
 
-async def register(context: WalletContext, body: object) -> dict[str, Any]:
+async def register(context: WalletContext, body: DeviceRegistration) -> SessionGranted:
     """A new account with its first device; answers with a session."""
-    fields = _parse_body(body)
-    name = _device_name(fields.get("device_name"))
-    _, jwk = await _verified_proof(context, fields.get("device_proof"), key_from="jwk")
-    assert isinstance(jwk, dict)
+    name = "device" if isinstance(body.device_name, UnsetType) else body.device_name
+    _, jwk = await _verified_proof(context, body.device_proof, key_from="jwk")
+    if not isinstance(jwk, dict):
+        raise InvalidRequest("device_proof must carry the public device key as jwk")
     thumbprint = jwk_thumbprint(jwk)
     if await context.store.devices.by_thumbprint(thumbprint) is not None:
         raise InvalidRequest("this device key is already registered")
@@ -193,23 +181,21 @@ async def register(context: WalletContext, body: object) -> dict[str, Any]:
     await context.store.accounts.create(Account(account_id, wrapped, now), device)
     await record(context, box, ActivityKind.DEVICE_REGISTERED, {"device_id": device_id})
     tokens = await _session_tokens(context, account_id, device_id)
-    return {"account_id": account_id, "device_id": device_id, **tokens.to_json()}
+    return tokens.granted(account_id, device_id)
 
 
-async def login(context: WalletContext, body: object) -> dict[str, Any]:
-    fields = _parse_body(body)
-    _, device = await _verified_proof(context, fields.get("device_proof"), key_from="kid")
-    assert isinstance(device, Device)
+async def login(context: WalletContext, body: DeviceLogin) -> SessionGranted:
+    _, device = await _verified_proof(context, body.device_proof, key_from="kid")
+    if not isinstance(device, Device):
+        raise InvalidGrant("the device is unknown or revoked")
     tokens = await _session_tokens(context, device.account_id, device.device_id)
-    return {"account_id": device.account_id, "device_id": device.device_id, **tokens.to_json()}
+    return tokens.granted(device.account_id, device.device_id)
 
 
-async def refresh(context: WalletContext, body: object) -> dict[str, Any]:
-    fields = _parse_body(body)
-    token = fields.get("refresh_token")
-    if not isinstance(token, str) or len(token) > 128:
-        raise InvalidRequest("refresh_token is required")
-    rotated = await context.store.refresh_tokens.rotate(_hash(token), context.clock.now())
+async def refresh(context: WalletContext, body: SessionRefresh) -> SessionGranted:
+    rotated = await context.store.refresh_tokens.rotate(
+        _hash(body.refresh_token), context.clock.now()
+    )
     if rotated is None:
         raise InvalidGrant("the refresh token is unknown, expired, revoked or already used")
     family_id, account_id, device_id = rotated
@@ -217,7 +203,7 @@ async def refresh(context: WalletContext, body: object) -> dict[str, Any]:
     if device is None or not device.active:
         raise InvalidGrant("the device is revoked")
     tokens = await _session_tokens(context, account_id, device_id, family_id)
-    return {"account_id": account_id, "device_id": device_id, **tokens.to_json()}
+    return tokens.granted(account_id, device_id)
 
 
 def _access_token_holder(context: WalletContext, authorization: str | None) -> Session:
@@ -265,12 +251,14 @@ async def authenticate(context: WalletContext, authorization: str | None) -> Ses
     return Session(account_id, device_id)
 
 
-async def add_device(context: WalletContext, session: Session, body: object) -> dict[str, Any]:
+async def add_device(
+    context: WalletContext, session: Session, body: DeviceRegistration
+) -> AddedDevice:
     """Another phone of the same citizen, proven like a registration."""
-    fields = _parse_body(body)
-    name = _device_name(fields.get("device_name"))
-    _, jwk = await _verified_proof(context, fields.get("device_proof"), key_from="jwk")
-    assert isinstance(jwk, dict)
+    name = "device" if isinstance(body.device_name, UnsetType) else body.device_name
+    _, jwk = await _verified_proof(context, body.device_proof, key_from="jwk")
+    if not isinstance(jwk, dict):
+        raise InvalidRequest("device_proof must carry the public device key as jwk")
     thumbprint = jwk_thumbprint(jwk)
     if await context.store.devices.by_thumbprint(thumbprint) is not None:
         raise InvalidRequest("this device key is already registered")
@@ -289,7 +277,7 @@ async def add_device(context: WalletContext, session: Session, body: object) -> 
         )
     )
     await record(context, box, ActivityKind.DEVICE_REGISTERED, {"device_id": device_id})
-    return {"device_id": device_id}
+    return AddedDevice(device_id=device_id)
 
 
 async def list_devices(context: WalletContext, session: Session) -> list[dict[str, Any]]:
