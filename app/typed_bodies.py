@@ -12,7 +12,7 @@ Form bodies (the token endpoint) are parsed by the framework and refused through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from litestar import Request
 from litestar.handlers import HTTPRouteHandler
@@ -32,9 +32,9 @@ def declared_message(handler: Any) -> type[Message] | None:
     data = handler.parsed_fn_signature.parameters.get("data")
     if data is None:
         return None
-    annotation = data.annotation
-    if isinstance(annotation, type) and issubclass(annotation, Message):
-        return annotation
+    for candidate in (data.annotation, *get_args(data.annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, Message):
+            return candidate
     return None
 
 

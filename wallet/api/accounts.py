@@ -9,7 +9,13 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from wallet.api.requests import private, require_citizen_session, session_of, wallet_context
+from wallet.api.requests import (
+    MAX_BODY,
+    private,
+    require_citizen_session,
+    session_of,
+    wallet_context,
+)
 from wallet.services import sessions
 from wallet.services.account_messages import (
     AddedDevice,
@@ -25,6 +31,7 @@ class WalletAccountController(Controller):
     path = "/wallet"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
+    request_max_body_size = MAX_BODY
 
     @post(
         "/challenges",

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, delete, get
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from wallet.api.requests import languages, private, require_citizen_session, session_of
+from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
 from wallet.services.activity import activity_log
 from wallet.services.credentials import delete_credential, list_credentials, show_credential
 
@@ -19,6 +19,7 @@ class WalletCredentialController(Controller):
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
+    request_max_body_size = MAX_BODY
 
     @get(
         "/",
@@ -62,6 +63,7 @@ class WalletActivityController(Controller):
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
+    request_max_body_size = MAX_BODY
 
     @get(
         "/",

@@ -7,23 +7,22 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from core.errors import InvalidRequest
-from wallet.api.requests import json_body, languages, private, require_citizen_session, session_of
+from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
+from wallet.services.interaction_messages import (
+    DeviceSignatures,
+    OfferAcceptance,
+    PresentationConsent,
+    ScannedText,
+)
 from wallet.services.present import approve, complete, decline, scan_request
 from wallet.services.receive import accept_offer, complete_offer, scan_offer
 from wallet.services.scan import parse_scanned
 
 TAGS = ["citizen mobile API"]
-
-
-def _scanned_uri(body: dict[str, Any]) -> str:
-    uri = body.get("uri")
-    if not isinstance(uri, str):
-        raise InvalidRequest("uri is required: the text of the scanned QR code")
-    return uri
 
 
 class WalletScanController(Controller):
@@ -32,6 +31,7 @@ class WalletScanController(Controller):
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
+    request_max_body_size = MAX_BODY
 
     @post(
         "/",
@@ -39,9 +39,11 @@ class WalletScanController(Controller):
         operation_id="scan",
         status_code=HTTP_201_CREATED,
     )
-    async def scan(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def scan(
+        self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
+    ) -> Response[Any]:
         context, session = await session_of(state, request)
-        scanned = parse_scanned(_scanned_uri(await json_body(request)))
+        scanned = parse_scanned(data.uri)
         preferred = languages(request)
         if scanned.kind == "offer":
             view = await scan_offer(
@@ -58,6 +60,7 @@ class WalletOfferController(Controller):
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
+    request_max_body_size = MAX_BODY
 
     @post(
         "/",
@@ -65,9 +68,11 @@ class WalletOfferController(Controller):
         summary="Open a credential offer: who offers what",
         status_code=HTTP_201_CREATED,
     )
-    async def open(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def open(
+        self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
+    ) -> Response[Any]:
         context, session = await session_of(state, request)
-        scanned = parse_scanned(_scanned_uri(await json_body(request)))
+        scanned = parse_scanned(data.uri)
         if scanned.kind != "offer":
             raise InvalidRequest("this is not a credential offer")
         preferred = languages(request)
@@ -83,10 +88,14 @@ class WalletOfferController(Controller):
         status_code=200,
     )
     async def accept(
-        self, offer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        offer_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: JSONBody[OfferAcceptance | None] = None,
     ) -> Response[Any]:
         context, session = await session_of(state, request)
-        body = await json_body(request, optional=True)
+        body = data or OfferAcceptance()
         return private(await accept_offer(context, session.account_id, offer_id, body))
 
     @post(
@@ -96,11 +105,14 @@ class WalletOfferController(Controller):
         status_code=200,
     )
     async def complete(
-        self, offer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        offer_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: JSONBody[DeviceSignatures],
     ) -> Response[Any]:
         context, session = await session_of(state, request)
-        body = await json_body(request)
-        return private(await complete_offer(context, session.account_id, offer_id, body))
+        return private(await complete_offer(context, session.account_id, offer_id, data))
 
 
 class WalletPresentationController(Controller):
@@ -109,6 +121,7 @@ class WalletPresentationController(Controller):
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
+    request_max_body_size = MAX_BODY
 
     @post(
         "/",
@@ -116,9 +129,11 @@ class WalletPresentationController(Controller):
         summary="Open a presentation request: the consent view",
         status_code=HTTP_201_CREATED,
     )
-    async def open(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def open(
+        self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
+    ) -> Response[Any]:
         context, session = await session_of(state, request)
-        scanned = parse_scanned(_scanned_uri(await json_body(request)))
+        scanned = parse_scanned(data.uri)
         if scanned.kind != "presentation":
             raise InvalidRequest("this is not a presentation request")
         view = await scan_request(
@@ -133,10 +148,14 @@ class WalletPresentationController(Controller):
         status_code=200,
     )
     async def approve(
-        self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        presentation_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PresentationConsent | None] = None,
     ) -> Response[Any]:
         context, session = await session_of(state, request)
-        body = await json_body(request, optional=True)
+        body = data or PresentationConsent()
         return private(
             await approve(context, session.account_id, presentation_id, body, languages(request))
         )
@@ -148,11 +167,14 @@ class WalletPresentationController(Controller):
         status_code=200,
     )
     async def complete(
-        self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        presentation_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: JSONBody[DeviceSignatures],
     ) -> Response[Any]:
         context, session = await session_of(state, request)
-        body = await json_body(request)
-        return private(await complete(context, session.account_id, presentation_id, body))
+        return private(await complete(context, session.account_id, presentation_id, data))
 
     @post(
         "/{presentation_id:str}/decline",

@@ -1,5 +1,5 @@
-"""What every mobile endpoint shares: the wallet context, the citizen's session, a
-strictly parsed and bounded JSON body, the citizen's languages."""
+"""What every mobile endpoint shares: the wallet context, the citizen's session (a guard),
+the bound on bodies, the citizen's languages."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
 
-from core.encoding import StrictJsonError, strict_json_object
-from core.errors import InvalidRequest, PayloadTooLarge
 from core.language import parse_accept_language
 from wallet.services.context import WalletContext
 from wallet.services.sessions import Session, authenticate
 
+#: The largest body the mobile API reads (each controller's ``request_max_body_size``).
 MAX_BODY = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -44,18 +43,6 @@ async def session_of(
     if isinstance(session, Session):
         return context, session
     return context, await authenticate(context, request.headers.get("authorization"))
-
-
-async def json_body(request: Request[Any, Any, Any], *, optional: bool = False) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
-    if optional and not body.strip():
-        return {}
-    try:
-        return strict_json_object(body, max_bytes=MAX_BODY)
-    except StrictJsonError as exc:
-        raise InvalidRequest(f"the body is not acceptable JSON: {exc}") from exc
 
 
 def languages(request: Request[Any, Any, Any]) -> list[str]:

@@ -28,10 +28,10 @@ from core.jose.errors import JoseError
 from core.jose.jwk import public_jwk, public_key_from_jwk
 from core.keys.signer import SoftwareSigner
 from wallet.domain import Custody, HolderKey
+from wallet.services.interaction_messages import MAX_DEVICE_KEYS
 from wallet.services.sealing import AccountBox
 
 HOLDER_ALGORITHM = "ES256"
-MAX_DEVICE_KEYS = 10
 
 
 def new_server_keys(box: AccountBox, count: int, now: float) -> list[HolderKey]:
@@ -53,13 +53,13 @@ def new_server_keys(box: AccountBox, count: int, now: float) -> list[HolderKey]:
     return keys
 
 
-def device_keys(box: AccountBox, jwks: object, now: float) -> list[HolderKey]:
+def device_keys(box: AccountBox, jwks: Sequence[dict[str, Any]], now: float) -> list[HolderKey]:
     """The phone's fresh public keys (P-256 JWKs), one per credential instance."""
-    if not isinstance(jwks, list) or not 0 < len(jwks) <= MAX_DEVICE_KEYS:
+    if not 0 < len(jwks) <= MAX_DEVICE_KEYS:
         raise InvalidRequest(f"holder_keys must be a list of 1 to {MAX_DEVICE_KEYS} public JWKs")
     keys = []
     for jwk in jwks:
-        if not isinstance(jwk, dict) or "d" in jwk:
+        if "d" in jwk:
             raise InvalidRequest("holder_keys must be public JWKs")
         try:
             key = public_key_from_jwk(jwk)
@@ -85,16 +85,14 @@ def server_signer(box: AccountBox, key: HolderKey) -> SoftwareSigner:
 
 
 def device_signatures(
-    keys: Sequence[HolderKey], signing_inputs: Sequence[str], signatures: object
+    keys: Sequence[HolderKey], signing_inputs: Sequence[str], signatures: Sequence[str]
 ) -> list[bytes]:
     """The phone's signatures, one per signing input, each checked against its key."""
-    if not isinstance(signatures, list) or len(signatures) != len(signing_inputs):
+    if len(signatures) != len(signing_inputs):
         raise InvalidRequest(f"signatures must be a list of {len(signing_inputs)} values")
     algorithm = allowed_algorithm(HOLDER_ALGORITHM, {HOLDER_ALGORITHM})
     result = []
     for key, signing_input, signature in zip(keys, signing_inputs, signatures, strict=True):
-        if not isinstance(signature, str) or len(signature) > 512:
-            raise InvalidRequest("each signature must be a base64url string")
         try:
             raw = b64url_decode(signature)
             algorithm.verify(

@@ -63,6 +63,7 @@ from wallet.services.holder_keys import (
     server_signer,
     signing_request,
 )
+from wallet.services.interaction_messages import DeviceSignatures, PresentationConsent
 from wallet.services.request_object import CheckedRequest, checked_request, response_encryption
 from wallet.services.sealing import AccountBox
 
@@ -123,25 +124,14 @@ async def _release(context: WalletContext, flow: Flow, state: FlowState) -> None
     )
 
 
-def _strings(value: object, name: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) and len(v) < 300 for v in value):
-        raise InvalidRequest(f"{name} must be a list of strings")
-    return list(value)
-
-
 async def approve(
     context: WalletContext,
     account_id: str,
     presentation_id: str,
-    body: dict[str, Any],
+    body: PresentationConsent,
     preferred: Sequence[str],
 ) -> dict[str, Any]:
-    omitted = _strings(body.get("omit"), "omit")
-    chosen = body.get("credentials", {})
-    if not isinstance(chosen, dict) or not all(isinstance(v, str) for v in chosen.values()):
-        raise InvalidRequest("credentials must map query ids to credential ids")
+    omitted, chosen = body.omit, body.credentials
     flow, box, state = await _claim(context, account_id, presentation_id, FlowState.CONSENT_NEEDED)
     try:
         request = CheckedRequest.from_json(state["request"])
@@ -245,7 +235,7 @@ async def _prepare(
 
 
 async def complete(
-    context: WalletContext, account_id: str, presentation_id: str, body: dict[str, Any]
+    context: WalletContext, account_id: str, presentation_id: str, body: DeviceSignatures
 ) -> dict[str, Any]:
     flow, box, state = await _claim(
         context, account_id, presentation_id, FlowState.SIGNATURES_NEEDED
@@ -261,7 +251,7 @@ async def complete(
         signatures = device_signatures(
             [by_id[p["holder_key_id"]] for p in pending],
             [p["signing_input"] for p in pending],
-            body.get("signatures"),
+            body.signatures,
         )
     except BaseException:
         await _release(context, flow, FlowState.SIGNATURES_NEEDED)

@@ -58,6 +58,7 @@ from wallet.services.holder_keys import (
     server_signer,
     signing_request,
 )
+from wallet.services.interaction_messages import DeviceSignatures, OfferAcceptance
 from wallet.services.issuer_client import (
     IssuerClient,
     parse_offer,
@@ -71,7 +72,6 @@ from wallet.services.verify_received import verify_issued
 
 PROOF_TYP = "openid4vci-proof+jwt"
 SD_JWT_VC_FORMATS = frozenset({"dc+sd-jwt"})
-MAX_TX_CODE = 64
 REGISTERED_CLAIMS = frozenset(
     {"iss", "sub", "iat", "nbf", "exp", "cnf", "vct", "vct#integrity", "status", "_sd_alg"}
 )
@@ -270,16 +270,10 @@ async def _claim(
 
 
 async def accept_offer(
-    context: WalletContext, account_id: str, offer_id: str, body: dict[str, Any]
+    context: WalletContext, account_id: str, offer_id: str, body: OfferAcceptance
 ) -> dict[str, Any]:
-    custody = body.get("custody", Custody.SERVER.value)
-    if custody not in (Custody.SERVER.value, Custody.DEVICE.value):
-        raise InvalidRequest("custody must be 'server' or 'device'")
-    tx_code = body.get("tx_code")
-    if tx_code is not None and (
-        not isinstance(tx_code, str) or not 0 < len(tx_code) <= MAX_TX_CODE
-    ):
-        raise InvalidRequest("tx_code must be a short string")
+    custody = body.custody
+    tx_code = None if isinstance(body.tx_code, UnsetType) else body.tx_code
     flow, box, state = await _claim(context, account_id, offer_id, FlowState.OFFERED)
     try:
         if state["offer"]["tx_code"] is not None and tx_code is None:
@@ -289,7 +283,9 @@ async def accept_offer(
         keys = (
             new_server_keys(box, total, now)
             if custody == Custody.SERVER.value
-            else device_keys(box, body.get("holder_keys"), now)
+            else device_keys(
+                box, [] if isinstance(body.holder_keys, UnsetType) else body.holder_keys, now
+            )
         )
         if len(keys) != total:
             raise InvalidRequest(f"this offer needs {total} holder keys")
@@ -415,14 +411,14 @@ def _keys_of(keys: Sequence[HolderKey], ids: Sequence[str]) -> list[HolderKey]:
 
 
 async def complete_offer(
-    context: WalletContext, account_id: str, offer_id: str, body: dict[str, Any]
+    context: WalletContext, account_id: str, offer_id: str, body: DeviceSignatures
 ) -> dict[str, Any]:
     flow, box, state = await _claim(context, account_id, offer_id, FlowState.PROOFS_NEEDED)
     keys = [_key_from_json(account_id, k, context.clock.now()) for k in state["keys"]]
     try:
         ordered = [k for r in state["requests"] for k in _keys_of(keys, r["key_ids"])]
         inputs = [i for r in state["requests"] for i in r["signing_inputs"]]
-        signatures = device_signatures(ordered, inputs, body.get("signatures"))
+        signatures = device_signatures(ordered, inputs, body.signatures)
     except BaseException:
         await context.store.flows.move(
             account_id, offer_id, expected=FlowState.BUSY, state=FlowState.PROOFS_NEEDED

@@ -21,8 +21,8 @@ class Scanned:
     parameters: dict[str, str]
 
 
-def parse_scanned(text: object) -> Scanned:
-    if not isinstance(text, str) or not text:
+def parse_scanned(text: str) -> Scanned:
+    if not text:
         raise InvalidRequest("the scanned text is missing")
     if len(text.encode("utf-8")) > MAX_SCANNED_BYTES:
         raise PayloadTooLarge(f"a scanned code holds at most {MAX_SCANNED_BYTES} bytes")

@@ -1,0 +1,64 @@
+"""What the phone sends to receive and to present: the scanned text, the acceptance of
+an offer, the consent to a presentation, and the signatures of device-held keys (the
+citizen mobile API). Like every body this deployment defines, a member it does not know
+is refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from core.messages import Message
+
+MAX_TX_CODE = 64
+MAX_DEVICE_KEYS = 10
+
+_Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=299)]
+
+
+class ScannedText(Message, forbid_unknown_fields=True):
+    uri: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            description=(
+                "The text of the scanned QR code or followed link; at most 4096 bytes "
+                "(more answers 413: no QR code holds it)."
+            ),
+            examples=["openid-credential-offer://?credential_offer_uri=https%3A%2F%2F…"],
+        ),
+    ]
+
+
+class OfferAcceptance(Message, forbid_unknown_fields=True):
+    """Accept an offer: the transaction code when the offer asks for one, and who keeps
+    the holder keys: the wallet service (``server``, the default) or the phone
+    (``device``, with one fresh public P-256 JWK per credential instance)."""
+
+    tx_code: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TX_CODE)] | UnsetType = UNSET
+    custody: Literal["server", "device"] = "server"
+    holder_keys: (
+        Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_DEVICE_KEYS)]
+        | UnsetType
+    ) = UNSET
+
+
+class DeviceSignatures(Message, forbid_unknown_fields=True):
+    """The phone's signatures over the signing inputs it was given, in their order,
+    each base64url."""
+
+    signatures: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=512)]], msgspec.Meta(max_length=64)
+    ]
+
+
+class PresentationConsent(Message, forbid_unknown_fields=True):
+    """The citizen's consent: optional claims to leave out (by path), and which of their
+    credentials answers which credential query when more than one could."""
+
+    omit: Annotated[list[_Identifier], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
+    credentials: dict[_Identifier, _Identifier] = msgspec.field(default_factory=dict)
