@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from core.encoding import StrictJsonError, strict_json_loads
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, Problem
 
 M = TypeVar("M", bound="Message")
 
@@ -45,6 +45,15 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     def rejection(cls, description: str) -> Exception:
         """The error for a body that is not this message, in the family's format."""
         return cls.malformed(description)
+
+
+class ProblemBody(Message, forbid_unknown_fields=True):
+    """A body of an operator or counter API, defined by this deployment: an unknown member
+    is refused, and a misfit is answered as problem details (RFC 9457)."""
+
+    @classmethod
+    def rejection(cls, description: str) -> Exception:
+        return Problem(400, "Bad Request", description)
 
 
 def convert_message(value: Any, message_type: type[M]) -> M:

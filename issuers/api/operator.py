@@ -9,16 +9,21 @@ from collections import OrderedDict
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from core.encoding import StrictJsonError, strict_json_object
 from core.errors import Problem
+from core.messages import convert_message
+from core.oid4vci import CredentialOffer
 from core.qr import QrImages, render_qr
 from issuers.ports import OperatorAccess
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.create_offer import TooManyPendingOffers, create_offer, offer_uri
+from issuers.services.offer_messages import OfferCreated, OfferCreation, OfferQr
 from issuers.services.subject_claims import InvalidSubjectClaims
 
 MAX_OPERATOR_BODY = 256 * 1024
@@ -26,7 +31,9 @@ _QR_CACHE: OrderedDict[str, QrImages] = OrderedDict()
 _QR_CACHE_SIZE = 512
 
 
-def authorized(state: State, request: Request[Any, Any, Any], issuer_id: str) -> IssuerContext:
+def authorized(
+    state: State, request: ASGIConnection[Any, Any, Any, Any], issuer_id: str
+) -> IssuerContext:
     context: IssuerContext = state.issuers
     access: OperatorAccess = state.operator_access
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -37,6 +44,13 @@ def authorized(state: State, request: Request[Any, Any, Any], issuer_id: str) ->
     except UnknownAgency:
         raise Problem(404, "Not Found", "no such agency") from None
     return context
+
+
+def require_operator_key(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: the operator key of the agency in the path, before the body is read."""
+    authorized(connection.app.state, connection, connection.path_params["issuer_id"])
 
 
 def iso_time(timestamp: float) -> str:
@@ -73,6 +87,8 @@ class OperatorOfferController(Controller):
     path = "/issuers/{issuer_id:str}/offers"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
     security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
+    guards = [require_operator_key]  # noqa: RUF012 - litestar reads a list
+    request_max_body_size = MAX_OPERATOR_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 
@@ -83,21 +99,21 @@ class OperatorOfferController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def create(
-        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
+        self,
+        issuer_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: JSONBody[OfferCreation],
+    ) -> Response[OfferCreated]:
         context = authorized(state, request, issuer_id)
-        body = await json_object(request)
-        with_tx_code = body.get("tx_code", False)
-        if not isinstance(with_tx_code, bool):
-            raise Problem(400, "Bad Request", "tx_code must be true or false")
         try:
             created = await create_offer(
                 context,
                 issuer_id,
-                configuration_id=str(body.get("credential_configuration_id", "")),
-                subject_id=body.get("subject_id"),  # type: ignore[arg-type]
-                claims=body.get("claims"),
-                with_tx_code=with_tx_code,
+                configuration_id=data.credential_configuration_id,
+                subject_id=data.subject_id,
+                claims=data.claims,
+                with_tx_code=data.tx_code,
             )
         except UnknownConfiguration:
             raise Problem(400, "Bad Request", "unknown credential_configuration_id") from None
@@ -117,21 +133,21 @@ class OperatorOfferController(Controller):
         # Built from the configured public URL, never from the request's Host header.
         qr_base = f"{context.public_base_url}/issuers/{issuer_id}/offers/{offer.offer_id}"
         return Response(
-            {
-                "offer_id": offer.offer_id,
-                "offer_uri": created.offer_uri,
-                "offer_uri_by_value": created.offer_uri_by_value,
-                "credential_offer_uri": created.credential_offer_uri,
-                "credential_offer": created.credential_offer,
-                "tx_code": created.tx_code,
-                "expires_at": iso_time(offer.expires_at),
-                "qr": {
-                    "svg": images.svg,
-                    "png_base64": base64.b64encode(images.png).decode("ascii"),
-                    "svg_url": f"{qr_base}/qr.svg",
-                    "png_url": f"{qr_base}/qr.png",
-                },
-            },
+            OfferCreated(
+                offer_id=offer.offer_id,
+                offer_uri=created.offer_uri,
+                offer_uri_by_value=created.offer_uri_by_value,
+                credential_offer_uri=created.credential_offer_uri,
+                credential_offer=convert_message(created.credential_offer, CredentialOffer),
+                tx_code=created.tx_code,
+                expires_at=iso_time(offer.expires_at),
+                qr=OfferQr(
+                    svg=images.svg,
+                    png_base64=base64.b64encode(images.png).decode("ascii"),
+                    svg_url=f"{qr_base}/qr.svg",
+                    png_url=f"{qr_base}/qr.png",
+                ),
+            ),
             status_code=HTTP_201_CREATED,
             headers={"Cache-Control": "no-store"},
         )

@@ -11,7 +11,13 @@ from litestar.params import FromPath, FromQuery
 
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
-from issuers.api.operator import authorized, iso_time, json_object
+from issuers.api.operator import (
+    MAX_OPERATOR_BODY,
+    authorized,
+    iso_time,
+    json_object,
+    require_operator_key,
+)
 from issuers.domain import IssuedCredential
 from issuers.services.change_status import (
     STATUS_NAMES,
@@ -47,6 +53,8 @@ class OperatorCredentialController(Controller):
     path = "/issuers/{issuer_id:str}"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
     security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
+    guards = [require_operator_key]  # noqa: RUF012 - litestar reads a list
+    request_max_body_size = MAX_OPERATOR_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 

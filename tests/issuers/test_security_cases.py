@@ -447,6 +447,33 @@ def test_operator_api_is_per_agency(client: TestClient[Any]) -> None:
     assert "birthdate must be a date (YYYY-MM-DD)" in bad_claims.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    ("change", "described"),
+    [
+        ({"tx_code": "yes"}, "$.tx_code: expected true or false"),
+        ({"claims": ["a"]}, "$.claims: expected an object"),
+        ({"subject": "s"}, "holds the unknown member subject"),
+        ({"subject_id": ""}, "$.subject_id"),
+    ],
+)
+def test_offer_bodies_are_refused_as_problem_details_by_member(
+    client: TestClient[Any], change: dict[str, Any], described: str
+) -> None:
+    settings = client.app.state.deployment.settings
+    keys = json.loads((settings.var_dir / "operator-keys.json").read_text())
+    body = {"subject_id": "s", "credential_configuration_id": "national_id", "claims": CITIZEN}
+    response = client.post(
+        "/issuers/civil-registry/offers",
+        json={**body, **change},
+        headers={"Authorization": f"Bearer {keys['civil-registry']}"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert described in response.json()["detail"]
+    # without the key, the key is what is wrong, whatever the body
+    assert client.post("/issuers/civil-registry/offers", content=b"{nope").status_code == 401
+
+
 @pytest.mark.parametrize("with_tx_code", [False, True])
 def test_a_code_sent_to_another_agency_does_not_burn_the_offer(
     client: TestClient[Any], with_tx_code: bool

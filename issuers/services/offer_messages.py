@@ -1,0 +1,48 @@
+"""What an agency's desk sends to offer a credential and what it gets back (the agency
+operator API)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from core.messages import Message, ProblemBody
+from core.oid4vci import CredentialOffer
+from issuers.services.create_offer import MAX_SUBJECT_ID
+
+
+class OfferCreation(ProblemBody):
+    """Offer a credential to a citizen: who (the agency's own subject id), which
+    credential, the claims from the agency's register, and whether the wallet must enter a
+    transaction code (sent to the citizen apart from the QR code)."""
+
+    subject_id: Annotated[
+        str,
+        msgspec.Meta(min_length=1, max_length=MAX_SUBJECT_ID, examples=["NL-1985-000123"]),
+    ]
+    credential_configuration_id: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, examples=["national_id"])
+    ]
+    claims: dict[str, Any]
+    tx_code: bool = False
+
+
+class OfferQr(Message):
+    svg: str
+    png_base64: str
+    svg_url: str
+    png_url: str
+
+
+class OfferCreated(Message):
+    offer_id: str
+    offer_uri: Annotated[str, msgspec.Meta(description="What the QR code carries (by reference).")]
+    offer_uri_by_value: str
+    credential_offer_uri: str
+    credential_offer: CredentialOffer
+    tx_code: Annotated[
+        str | None, msgspec.Meta(description="To hand to the citizen apart from the QR code.")
+    ]
+    expires_at: Annotated[str, msgspec.Meta(description="RFC 3339, UTC.")]
+    qr: OfferQr
