@@ -702,7 +702,6 @@ def test_wallet_error_response_fails_the_transaction(client: TestClient[Any]) ->
             "at $.credentials[0].claims[0].path[0]: expected an integer, a string or null,"
             " got a number",
         ),
-        ([], "at $: expected an object, got an array"),
     ],
 )
 def test_a_malformed_dcql_query_is_explained_in_our_words(
@@ -719,3 +718,36 @@ def test_a_malformed_dcql_query_is_explained_in_our_words(
     detail = refused.json()["detail"]
     assert detail == f"malformed DCQL query {explained}"
     assert "`" not in detail and "Expected" not in detail
+
+
+def test_a_dcql_query_that_is_not_an_object_is_refused_by_the_body_message(
+    client: TestClient[Any],
+) -> None:
+    refused = client.post(
+        f"/verifiers/{VERIFIER}/presentations",
+        json={"dcql_query": []},
+        headers={"Authorization": "Bearer " + _counter(client)},
+    )
+    assert refused.status_code == 400
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["detail"] == "$.dcql_query: expected an object, got an array"
+
+
+def test_counter_bodies_name_unknown_members_and_the_key_comes_first(
+    client: TestClient[Any],
+) -> None:
+    refused = client.post(
+        f"/verifiers/{VERIFIER}/presentations",
+        json={"template": "age_over_18", "qr_inline": "yes"},
+        headers={"Authorization": "Bearer " + _counter(client)},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "$.qr_inline: expected true or false, got a string"
+    refused = client.post(
+        f"/verifiers/{VERIFIER}/presentations",
+        json={"templat": "age_over_18"},
+        headers={"Authorization": "Bearer " + _counter(client)},
+    )
+    assert refused.status_code == 400 and "templat" in refused.json()["detail"]
+    no_key = client.post(f"/verifiers/{VERIFIER}/presentations", content=b"[")
+    assert no_key.status_code == 401

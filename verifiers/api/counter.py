@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from msgspec import UnsetType
 
-from core.encoding import StrictJsonError, json_dumps, strict_json_object
+from core.encoding import json_dumps
 from core.errors import Problem
 from core.qr import qr_matrix, render_png, render_svg
 from verifiers.ports import CounterAccess
@@ -32,6 +35,12 @@ from verifiers.services.follow_transaction import (
     follow,
     release_same_device_result,
     transaction_view,
+)
+from verifiers.services.request_messages import (
+    PresentationRequestCreated,
+    PresentationRequestCreation,
+    RequestQr,
+    SameDeviceRelease,
 )
 
 MAX_COUNTER_BODY = 64 * 1024
@@ -67,7 +76,9 @@ def verifier_context(state: State) -> VerifierContext:
     return context
 
 
-def authorized(state: State, request: Request[Any, Any, Any], verifier_id: str) -> VerifierContext:
+def authorized(
+    state: State, request: ASGIConnection[Any, Any, Any, Any], verifier_id: str
+) -> VerifierContext:
     context = verifier_context(state)
     access: CounterAccess = state.counter_access
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -78,6 +89,13 @@ def authorized(state: State, request: Request[Any, Any, Any], verifier_id: str) 
     except UnknownRelyingParty:
         raise Problem(404, "Not Found", "no such verifier") from None
     return context
+
+
+def require_counter_key(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: the counter key of the verifier in the path, before the body is read."""
+    authorized(connection.app.state, connection, connection.path_params["verifier_id"])
 
 
 def iso_time(timestamp: float | None) -> str | None:
@@ -96,16 +114,6 @@ def _with_times(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-async def _json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_COUNTER_BODY:
-        raise Problem(413, "Payload Too Large", f"the body is larger than {MAX_COUNTER_BODY} bytes")
-    try:
-        return strict_json_object(body, max_bytes=MAX_COUNTER_BODY)
-    except StrictJsonError as exc:
-        raise Problem(400, "Bad Request", f"the body is not acceptable JSON: {exc}") from exc
-
-
 def _qr(transaction_id: str, uri: str) -> _RequestQr:
     code = _QR_CACHE.get(transaction_id)
     if code is None:
@@ -116,27 +124,13 @@ def _qr(transaction_id: str, uri: str) -> _RequestQr:
     return code
 
 
-def _options(body: dict[str, Any]) -> PresentationRequestOptions:
-    known = {"template", "dcql_query", "response_mode", "same_device", "request_uri_method"}
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise Problem(400, "Bad Request", f"unknown member {unknown[0]!r}")
-    template = body.get("template")
-    if template is not None and not isinstance(template, str):
-        raise Problem(400, "Bad Request", "template must be a string")
-    same_device = body.get("same_device", False)
-    response_mode = body.get("response_mode", "direct_post")
-    method = body.get("request_uri_method", "get")
-    if not isinstance(same_device, bool) or not isinstance(response_mode, str):
-        raise Problem(400, "Bad Request", "same_device is a boolean, response_mode a string")
-    if not isinstance(method, str):
-        raise Problem(400, "Bad Request", "request_uri_method is get or post")
+def _options(asked: PresentationRequestCreation) -> PresentationRequestOptions:
     return PresentationRequestOptions(
-        template=template,
-        dcql_query=body.get("dcql_query"),
-        response_mode=response_mode,
-        same_device=same_device,
-        request_uri_method=method,
+        template=None if isinstance(asked.template, UnsetType) else asked.template,
+        dcql_query=None if isinstance(asked.dcql_query, UnsetType) else asked.dcql_query,
+        response_mode=asked.response_mode,
+        same_device=asked.same_device,
+        request_uri_method=asked.request_uri_method,
     )
 
 
@@ -144,6 +138,8 @@ class CounterPresentationController(Controller):
     path = "/verifiers/{verifier_id:str}/presentations"
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
     security = [{"counterKey": []}]  # noqa: RUF012 - litestar reads a list
+    guards = [require_counter_key]  # noqa: RUF012 - litestar reads a list
+    request_max_body_size = MAX_COUNTER_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "counter", "problem_details": True}  # noqa: RUF012
 
@@ -154,37 +150,37 @@ class CounterPresentationController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def create(
-        self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
+        self,
+        verifier_id: FromPath[str],
+        state: State,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PresentationRequestCreation],
+    ) -> Response[PresentationRequestCreated]:
         context = authorized(state, request, verifier_id)
-        asked = await _json_object(request)
-        inline = asked.pop("qr_inline", False)
-        if not isinstance(inline, bool):
-            raise Problem(400, "Bad Request", "qr_inline is a boolean")
-        options = _options(asked)
-        created = await create_presentation_request(context, verifier_id, options)
+        created = await create_presentation_request(context, verifier_id, _options(data))
         transaction = created.transaction
         base = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
-        body: dict[str, Any] = {
-            "transaction_id": transaction.transaction_id,
-            "status": transaction.status,
-            "uri": created.uri,
-            "request_uri": created.request_uri,
-            "client_id": transaction.client_id,
-            "response_mode": transaction.response_mode,
-            "dcql_query": transaction.dcql_query,
-            "expires_at": iso_time(transaction.expires_at),
-            "status_url": base,
-            "events_url": f"{base}/events",
-            "qr": {"svg_url": f"{base}/qr.svg", "png_url": f"{base}/qr.png"},
-        }
-        if inline:  # the images themselves, for a screen that shows them at once
+        qr = RequestQr(svg_url=f"{base}/qr.svg", png_url=f"{base}/qr.png")
+        if data.qr_inline:  # the images themselves, for a screen that shows them at once
             code = _qr(transaction.transaction_id, created.uri)
-            body["qr"]["svg"] = code.svg
-            body["qr"]["png_base64"] = base64.b64encode(code.png).decode("ascii")
+            qr.svg = code.svg
+            qr.png_base64 = base64.b64encode(code.png).decode("ascii")
+        body = PresentationRequestCreated(
+            transaction_id=transaction.transaction_id,
+            status=transaction.status,
+            uri=created.uri,
+            request_uri=created.request_uri,
+            client_id=transaction.client_id,
+            response_mode=transaction.response_mode,
+            dcql_query=transaction.dcql_query,
+            expires_at=iso_time(transaction.expires_at),
+            status_url=base,
+            events_url=f"{base}/events",
+            qr=qr,
+        )
         if created.session_token is not None:
-            body["same_device_link"] = created.uri
-            body["session_token"] = created.session_token
+            body.same_device_link = created.uri
+            body.session_token = created.session_token
         return Response(body, status_code=HTTP_201_CREATED, headers=NO_STORE)
 
     @get(
@@ -306,6 +302,7 @@ class SameDeviceController(Controller):
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "response", "problem_details": True}  # noqa: RUF012
+    request_max_body_size = MAX_COUNTER_BODY
 
     @post(
         "/release",
@@ -318,18 +315,18 @@ class SameDeviceController(Controller):
         verifier_id: FromPath[str],
         transaction_id: FromPath[str],
         state: State,
-        request: Request[Any, Any, Any],
+        data: JSONBody[SameDeviceRelease],
     ) -> Response[dict[str, Any]]:
         context = verifier_context(state)
         try:
             context.party(verifier_id)
         except UnknownRelyingParty:
             raise Problem(404, "Not Found", "no such verifier") from None
-        body = await _json_object(request)
-        code, token = body.get("response_code"), body.get("session_token")
-        if not isinstance(code, str) or not isinstance(token, str):
-            raise Problem(400, "Bad Request", "response_code and session_token are required")
         view = await release_same_device_result(
-            context, verifier_id, transaction_id, response_code=code, session_token=token
+            context,
+            verifier_id,
+            transaction_id,
+            response_code=data.response_code,
+            session_token=data.session_token,
         )
         return Response(_with_times(view), headers=NO_STORE)

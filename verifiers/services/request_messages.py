@@ -1,0 +1,59 @@
+"""What a service counter sends to ask a citizen's wallet for a presentation, and what it
+gets back (the counter API)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from core.messages import Message, ProblemBody
+
+
+class PresentationRequestCreation(ProblemBody):
+    """A check the counter is registered for (``template``), or its own DCQL query within
+    what it is registered for; how the wallet answers; whether the citizen is on the same
+    device (a link instead of a QR code); whether the images come inline."""
+
+    template: Annotated[str, msgspec.Meta(max_length=100, examples=["age_over_18"])] | UnsetType = (
+        UNSET
+    )
+    dcql_query: dict[str, Any] | UnsetType = UNSET
+    response_mode: Annotated[
+        str, msgspec.Meta(description="direct_post, or direct_post.jwt for an encrypted answer")
+    ] = "direct_post"
+    same_device: bool = False
+    request_uri_method: Annotated[str, msgspec.Meta(description="get or post")] = "get"
+    qr_inline: bool = False
+
+
+class RequestQr(Message):
+    svg_url: str
+    png_url: str
+    svg: str | UnsetType = UNSET
+    png_base64: str | UnsetType = UNSET
+
+
+class PresentationRequestCreated(Message):
+    transaction_id: str
+    status: str
+    uri: Annotated[str, msgspec.Meta(description="What the QR code (or the link) carries.")]
+    request_uri: str
+    client_id: str
+    response_mode: str
+    dcql_query: dict[str, Any]
+    expires_at: Annotated[str | None, msgspec.Meta(description="RFC 3339, UTC.")]
+    status_url: str
+    events_url: str
+    qr: RequestQr
+    same_device_link: str | UnsetType = UNSET
+    session_token: str | UnsetType = UNSET
+
+
+class SameDeviceRelease(ProblemBody):
+    """The same-device result asked for by the session that started the request: the
+    ``response_code`` the wallet redirected the browser with, and the session's token."""
+
+    response_code: Annotated[str, msgspec.Meta(max_length=4096)]
+    session_token: Annotated[str, msgspec.Meta(max_length=4096)]
