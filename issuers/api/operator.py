@@ -15,7 +15,6 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from core.encoding import StrictJsonError, strict_json_object
 from core.errors import Problem
 from core.messages import convert_message
 from core.oid4vci import CredentialOffer
@@ -59,18 +58,6 @@ def iso_time(timestamp: float) -> str:
         .isoformat(timespec="seconds")
         .replace("+00:00", "Z")
     )
-
-
-async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_OPERATOR_BODY:
-        raise Problem(
-            413, "Payload Too Large", f"the body is larger than {MAX_OPERATOR_BODY} bytes"
-        )
-    try:
-        return strict_json_object(body, max_bytes=MAX_OPERATOR_BODY)
-    except StrictJsonError as exc:
-        raise Problem(400, "Bad Request", f"the body is not acceptable JSON: {exc}") from exc
 
 
 def _qr(offer_id: str, offer_uri: str) -> QrImages:

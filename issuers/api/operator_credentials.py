@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
@@ -15,7 +15,6 @@ from issuers.api.operator import (
     MAX_OPERATOR_BODY,
     authorized,
     iso_time,
-    json_object,
     require_operator_key,
 )
 from issuers.domain import IssuedCredential
@@ -28,6 +27,7 @@ from issuers.services.change_status import (
 from issuers.services.context import IssuerContext
 from issuers.services.create_offer import MAX_SUBJECT_ID
 from issuers.services.issue_credential import status_list_uri
+from issuers.services.offer_messages import StatusChange
 
 ACTIONS = ("revoke", "suspend", "unsuspend")
 
@@ -70,25 +70,22 @@ class OperatorCredentialController(Controller):
         action: FromPath[str],
         state: State,
         request: Request[Any, Any, Any],
+        data: JSONBody[StatusChange],
     ) -> Response[dict[str, Any]]:
         context = authorized(state, request, issuer_id)
         if action not in ACTIONS:
             raise Problem(404, "Not Found", f"the action is one of {', '.join(ACTIONS)}")
-        body = await json_object(request)
-        reason = body.get("reason", "")
-        if not isinstance(reason, str):
-            raise Problem(400, "Bad Request", "reason must be a string")
         try:
             selector = selector_from(
                 context,
                 issuer_id,
-                credential_id=body.get("credential_id"),
-                subject_id=body.get("subject_id"),
-                status_uri=body.get("status_uri"),
-                status_idx=body.get("status_idx"),
+                credential_id=data.credential_id,
+                subject_id=data.subject_id,
+                status_uri=data.status_uri,
+                status_idx=data.status_idx,
             )
             result = await change_status(
-                context, issuer_id, action, selector, actor="operator", reason=reason
+                context, issuer_id, action, selector, actor="operator", reason=data.reason
             )
         except InvalidSelection as exc:
             raise Problem(400, "Bad Request", str(exc)) from None

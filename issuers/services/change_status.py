@@ -30,10 +30,10 @@ def selector_from(
     context: IssuerContext,
     issuer_id: str,
     *,
-    credential_id: object = None,
-    subject_id: object = None,
-    status_uri: object = None,
-    status_idx: object = None,
+    credential_id: str | None = None,
+    subject_id: str | None = None,
+    status_uri: str | None = None,
+    status_idx: int | None = None,
 ) -> CredentialSelector:
     given = [v is not None for v in (credential_id, subject_id, status_uri)]
     if sum(given) != 1:
@@ -53,13 +53,13 @@ def selector_from(
         raise InvalidSelection(str(exc)) from None
     prefix = status_list_uri(context, issuer_id, "")
     if (
-        not isinstance(status_uri, str)
+        status_uri is None
         or not status_uri.startswith(prefix)
         or len(status_uri) > 500
         or not status_uri.isprintable()
     ):
         raise InvalidSelection("status_uri must be one of this agency's status lists")
-    if isinstance(status_idx, bool) or not isinstance(status_idx, int) or status_idx < 0:
+    if status_idx is None or status_idx < 0:
         raise InvalidSelection("status_idx must be a non-negative integer")
     return CredentialSelector(status_list_id=status_uri[len(prefix) :], status_index=status_idx)
 

@@ -46,3 +46,15 @@ class OfferCreated(Message):
     ]
     expires_at: Annotated[str, msgspec.Meta(description="RFC 3339, UTC.")]
     qr: OfferQr
+
+
+class StatusChange(ProblemBody):
+    """Which credentials to revoke, suspend or unsuspend: exactly one of a credential id,
+    a subject id (all of the citizen's credentials), or a place on a status list
+    (``status_uri`` with ``status_idx``, as read from a credential); and why."""
+
+    credential_id: str | None = None
+    subject_id: str | None = None
+    status_uri: str | None = None
+    status_idx: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
