@@ -751,3 +751,22 @@ def test_counter_bodies_name_unknown_members_and_the_key_comes_first(
     assert refused.status_code == 400 and "templat" in refused.json()["detail"]
     no_key = client.post(f"/verifiers/{VERIFIER}/presentations", content=b"[")
     assert no_key.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"vp_token=a&vp_token=b&state=s", "application/x-www-form-urlencoded"),
+        (b'{"vp_token": "a", "state": "s"}', "application/json"),
+    ],
+)
+def test_response_uri_takes_one_form_encoded_value_per_parameter(
+    client: TestClient[Any], content: bytes, content_type: str
+) -> None:
+    response = client.post(
+        f"/verifiers/{VERIFIER}/responses/any-request",
+        content=content,
+        headers={"Content-Type": content_type},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

@@ -5,15 +5,18 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK
 
-from core.errors import InvalidRequest, PayloadTooLarge
+from core.errors import InvalidRequest
+from core.oid4vp import AuthorizationResponse, RequestUriPost
 from verifiers.api.counter import verifier_context
+from verifiers.api.errors import oauth_errors
 from verifiers.services.context import UnknownRelyingParty, VerifierContext
 from verifiers.services.receive_response import MAX_RESPONSE_JWE_BYTES, receive_response
 from verifiers.services.request_object import RequestGone, request_object
@@ -34,20 +37,13 @@ def _context(state: State, verifier_id: str) -> VerifierContext:
     return context
 
 
-async def _form(request: Request[Any, Any, Any], limit: int) -> dict[str, list[str]]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def require_form_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: a body, if any, is form-encoded (§5.10.1, §8.2); refused before it is read."""
+    if connection.headers.get("content-length") in (None, "0"):
+        return
+    media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise InvalidRequest("the body must be application/x-www-form-urlencoded")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=16)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest("the form body is malformed") from exc
 
 
 class PresentationProtocolController(Controller):
@@ -73,27 +69,29 @@ class PresentationProtocolController(Controller):
         operation_id="postRequestObject",
         media_type=REQUEST_OBJECT_MEDIA_TYPE,
         status_code=HTTP_200_OK,
+        guards=[require_form_body],
+        request_max_body_size=MAX_REQUEST_URI_FORM,
+        responses=oauth_errors(400),
     )
     async def request_object_post(
         self,
         verifier_id: FromPath[str],
         request_id: FromPath[str],
         state: State,
-        request: Request[Any, Any, Any],
+        data: URLEncodedBody[RequestUriPost | None] = None,
     ) -> Response[str]:
-        form = await _form(request, MAX_REQUEST_URI_FORM) if await request.body() else {}
-        return await self._request_object(state, verifier_id, request_id, form)
+        return await self._request_object(state, verifier_id, request_id, data or RequestUriPost())
 
     async def _request_object(
         self,
         state: State,
         verifier_id: str,
         request_id: str,
-        form: dict[str, list[str]] | None,
+        posted: RequestUriPost | None,
     ) -> Response[str]:
         context = _context(state, verifier_id)
         try:
-            signed = await request_object(context, verifier_id, request_id, form=form)
+            signed = await request_object(context, verifier_id, request_id, posted=posted)
         except RequestGone:
             raise InvalidRequest("this request is unknown, answered or expired") from None
         return Response(signed, media_type=REQUEST_OBJECT_MEDIA_TYPE, headers=NO_STORE)
@@ -104,16 +102,18 @@ class PresentationProtocolController(Controller):
         summary="The Response URI: vp_token and state, or an encrypted response (§8.2, §8.3.1)",
         operation_id="submitAuthorizationResponse",
         status_code=HTTP_200_OK,
+        guards=[require_form_body],
+        request_max_body_size=MAX_RESPONSE_FORM,
+        responses=oauth_errors(400),
     )
     async def response(
         self,
         verifier_id: FromPath[str],
         request_id: FromPath[str],
         state: State,
-        request: Request[Any, Any, Any],
+        data: URLEncodedBody[AuthorizationResponse],
     ) -> Response[dict[str, Any]]:
         context = _context(state, verifier_id)
-        form = await _form(request, MAX_RESPONSE_FORM)
         validator: PresentationValidator = state.presentation_validator
-        accepted = await receive_response(context, validator, verifier_id, request_id, form)
+        accepted = await receive_response(context, validator, verifier_id, request_id, data)
         return Response(accepted.body, headers=NO_STORE)

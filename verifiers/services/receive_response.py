@@ -28,6 +28,8 @@ from core.encoding import StrictJsonError, strict_json_object
 from core.errors import InvalidRequest
 from core.jose.errors import JoseError
 from core.jose.jwe import decrypt_compact, read_header
+from core.messages import to_plain
+from core.oid4vp import AuthorizationResponse
 from verifiers.domain import FAILED, REQUEST_FETCHED, VERIFIED, Transaction
 from verifiers.services.context import VerifierContext
 from verifiers.services.response_keys import response_key_id, response_private_key
@@ -49,15 +51,6 @@ class ResponseAccepted:
     body: dict[str, Any]
 
 
-def _single(form: Mapping[str, list[str]], name: str) -> str | None:
-    values = form.get(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise InvalidRequest(f"{name} is repeated")
-    return values[0]
-
-
 def _decrypt(context: VerifierContext, transaction: Transaction, response: str) -> dict[str, Any]:
     if len(response) > MAX_RESPONSE_JWE_BYTES:
         raise InvalidRequest("the encrypted response is too large")
@@ -77,23 +70,20 @@ def _decrypt(context: VerifierContext, transaction: Transaction, response: str) 
 
 
 def _parameters(
-    context: VerifierContext, transaction: Transaction, form: Mapping[str, list[str]]
+    context: VerifierContext, transaction: Transaction, posted: AuthorizationResponse
 ) -> Mapping[str, Any]:
     """The response parameters, from the form or from inside the JWE (§8.3.1)."""
-    response = _single(form, "response")
+    form = to_plain(posted)
+    response = form.get("response")
     if transaction.response_mode == "direct_post.jwt":
         if response is None:
-            if _single(form, "error") is not None:
-                return {
-                    name: _single(form, name) for name in ("error", "error_description", "state")
-                }
+            if "error" in form:
+                return {name: form.get(name) for name in ("error", "error_description", "state")}
             raise InvalidRequest("this transaction expects an encrypted response")
         return _decrypt(context, transaction, response)
     if response is not None:
         raise InvalidRequest("this transaction expects a form-encoded response, not a JWE")
-    return {
-        name: _single(form, name) for name in ("vp_token", "state", "error", "error_description")
-    }
+    return {name: form.get(name) for name in ("vp_token", "state", "error", "error_description")}
 
 
 def _same_state(expected: str, given: object) -> bool:
@@ -105,7 +95,7 @@ async def receive_response(
     validator: PresentationValidator,
     verifier_id: str,
     request_id: str,
-    form: Mapping[str, list[str]],
+    posted: AuthorizationResponse,
 ) -> ResponseAccepted:
     context.party(verifier_id)
     transaction = await context.transactions.by_request_id(request_id)
@@ -114,7 +104,7 @@ async def receive_response(
     now = context.clock.now()
     if transaction.effective_status(now) != REQUEST_FETCHED:
         raise InvalidRequest("this presentation request is not waiting for an answer")
-    parameters = _parameters(context, transaction, form)
+    parameters = _parameters(context, transaction, posted)
     if not _same_state(transaction.state, parameters.get("state")):
         raise InvalidRequest("state does not belong to this presentation request")
     error = parameters.get("error")

@@ -13,12 +13,14 @@ relying party's access certificate (never the anchor); ``aud`` is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from msgspec import UnsetType
 
 from core.encoding import StrictJsonError, strict_json_object
 from core.errors import InvalidRequest
 from core.jose.jws import sign_compact
+from core.oid4vp import MAX_WALLET_METADATA, RequestUriPost
 from verifiers.services.context import VerifierContext
 from verifiers.services.registration import verifier_info
 from verifiers.services.response_keys import CONTENT_ENCRYPTIONS, response_public_jwk
@@ -26,33 +28,22 @@ from verifiers.services.response_keys import CONTENT_ENCRYPTIONS, response_publi
 REQUEST_OBJECT_TYP = "oauth-authz-req+jwt"
 STATIC_AUDIENCE = "https://self-issued.me/v2"
 SIGNING_ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA"]
-MAX_WALLET_NONCE = 256
-MAX_WALLET_METADATA = 16 * 1024
 
 
 class RequestGone(LookupError):
     """Unknown, answered or expired: the wallet must stop (§5.10.2)."""
 
 
-def _wallet_parameters(form: Mapping[str, list[str]] | None) -> str | None:
+def _wallet_parameters(posted: RequestUriPost | None) -> str | None:
     """Validate what a POSTing wallet sent; returns its ``wallet_nonce``."""
-    if form is None:
+    if posted is None:
         return None
-    for name in ("wallet_metadata", "wallet_nonce"):
-        if len(form.get(name, [])) > 1:
-            raise InvalidRequest(f"{name} is repeated")
-    metadata = form.get("wallet_metadata", [None])[0]
-    if metadata is not None:
-        if len(metadata) > MAX_WALLET_METADATA:
-            raise InvalidRequest("wallet_metadata is too large")
+    if not isinstance(posted.wallet_metadata, UnsetType):
         try:
-            strict_json_object(metadata.encode(), max_bytes=MAX_WALLET_METADATA)
+            strict_json_object(posted.wallet_metadata.encode(), max_bytes=MAX_WALLET_METADATA)
         except StrictJsonError as exc:
             raise InvalidRequest(f"wallet_metadata is not a JSON object: {exc}") from exc
-    nonce = form.get("wallet_nonce", [None])[0]
-    if nonce is not None and not 0 < len(nonce) <= MAX_WALLET_NONCE:
-        raise InvalidRequest("wallet_nonce is empty or too long")
-    return nonce
+    return None if isinstance(posted.wallet_nonce, UnsetType) else posted.wallet_nonce
 
 
 def client_metadata(
@@ -84,10 +75,10 @@ async def request_object(
     verifier_id: str,
     request_id: str,
     *,
-    form: Mapping[str, list[str]] | None = None,
+    posted: RequestUriPost | None = None,
 ) -> str:
     context.party(verifier_id)
-    wallet_nonce = _wallet_parameters(form)
+    wallet_nonce = _wallet_parameters(posted)
     now = context.clock.now()
     transaction = await context.transactions.mark_request_fetched(
         verifier_id, request_id, now, wallet_nonce
