@@ -29,6 +29,7 @@ from app.health import HealthController, StorageHealth
 from app.issuer_wiring import issuer_role
 from app.metrics_access import HOW_TO_ENABLE, metrics_controller
 from app.observability import configure_logging, correlation, prometheus_config
+from app.openapi_errors import document_errors
 from app.operator_keys import keyrings
 from app.rate_limits import RateLimiter
 from app.settings import Settings
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=TypedBodyRequest,
         debug=False,
     )
+    document_errors(app)
     # outermost, before routing: oversized header sections never reach a handler
     app.asgi_handler = refuse_oversized_headers(app.asgi_handler)
     return app

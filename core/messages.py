@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from core.encoding import StrictJsonError, strict_json_loads
 from core.errors import InvalidRequest, Problem
@@ -45,6 +46,16 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     def rejection(cls, description: str) -> Exception:
         """The error for a body that is not this message, in the family's format."""
         return cls.malformed(description)
+
+
+class ProblemDetails(Message):
+    """RFC 9457 §3: how the operator and counter APIs say no (``core.errors.Problem``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[str] | UnsetType = UNSET
 
 
 class ProblemBody(Message, forbid_unknown_fields=True):

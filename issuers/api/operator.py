@@ -83,6 +83,7 @@ class OperatorOfferController(Controller):
         "/",
         summary="Offer a credential to a citizen from the agency's data",
         operation_id="createOffer",
+        opt={"errors": (422,)},
         status_code=HTTP_201_CREATED,
     )
     async def create(

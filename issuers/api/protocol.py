@@ -15,7 +15,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from core.oauth import TokenRequest, TokenResponse
 from core.oid4vci import CredentialRequest, CredentialResponse, NonceResponse, NotificationRequest
-from issuers.api.errors import oauth_errors
 from issuers.api.requests import (
     ACCESS_TOKEN,
     MAX_FORM_BYTES,
@@ -69,12 +68,11 @@ class IssuanceController(Controller):
 
     @post(
         "/token",
-        opt={"rate_limit": "token"},
+        opt={"errors": (401,), "rate_limit": "token"},
         summary="Token endpoint: pre-authorized code grant (§6)",
         operation_id="exchangePreAuthorizedCode",
         status_code=HTTP_200_OK,
         request_max_body_size=MAX_FORM_BYTES,
-        responses=oauth_errors(400, 401),
     )
     async def token(
         self,
@@ -113,7 +111,6 @@ class IssuanceController(Controller):
         guards=[require_bearer_token],
         dependencies=ACCESS_TOKEN,
         request_max_body_size=MAX_JSON_BYTES,
-        responses=oauth_errors(400, 401),
     )
     async def credential(
         self,
@@ -138,7 +135,6 @@ class IssuanceController(Controller):
         guards=[require_bearer_token],
         dependencies=ACCESS_TOKEN,
         request_max_body_size=MAX_JSON_BYTES,
-        responses=oauth_errors(400, 401),
     )
     async def notification(
         self,

@@ -142,3 +142,35 @@ def test_operations_behind_a_key_or_token_declare_their_security_scheme() -> Non
             if operation["operationId"] == "releaseSameDeviceResult":
                 continue  # the starting session's own token, not a counter key
             assert declared == [expected[tag]], (method, path)
+
+
+def test_errors_are_documented_as_the_api_sends_them() -> None:
+    """OAuth error JSON on the protocol endpoints and the mobile API, problem details on
+    the operator and counter APIs; never the framework's own error body."""
+    problem_tags = {"agency operator API", "counter API"}
+    for method, path, operation in _operations():
+        if operation["operationId"] == "checkReadiness":
+            continue  # the readiness probe's own body, for load balancers
+        for status, response in operation["responses"].items():
+            if not status.startswith(("4", "5")):
+                continue
+            (media_type, content), *_ = response["content"].items()
+            reference = content["schema"]["$ref"]
+            if operation["tags"][0] in problem_tags:
+                assert (media_type, reference) == (
+                    "application/problem+json",
+                    "#/components/schemas/ProblemDetails",
+                ), (method, path, status)
+            else:
+                assert reference == "#/components/schemas/ErrorResponse", (method, path, status)
+
+
+def test_every_request_body_is_a_documented_schema() -> None:
+    for method, path, operation in _operations():
+        if "requestBody" not in operation:
+            continue
+        for content in operation["requestBody"]["content"].values():
+            schema = content["schema"]
+            # an optional body: the message, or nothing
+            refs = [s["$ref"] for s in schema.get("oneOf", [schema]) if "$ref" in s]
+            assert len(refs) == 1 and refs[0].startswith("#/components/schemas/"), (method, path)

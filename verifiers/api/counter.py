@@ -308,6 +308,7 @@ class SameDeviceController(Controller):
         "/release",
         summary="The same-device result, once, for the starting session",
         operation_id="releaseSameDeviceResult",
+        opt={"errors": (403,)},
         status_code=HTTP_200_OK,
     )
     async def release(

@@ -16,7 +16,6 @@ from litestar.status_codes import HTTP_200_OK
 from core.errors import InvalidRequest
 from core.oid4vp import AuthorizationResponse, RequestUriPost
 from verifiers.api.counter import verifier_context
-from verifiers.api.errors import oauth_errors
 from verifiers.services.context import UnknownRelyingParty, VerifierContext
 from verifiers.services.receive_response import MAX_RESPONSE_JWE_BYTES, receive_response
 from verifiers.services.request_object import RequestGone, request_object
@@ -71,7 +70,6 @@ class PresentationProtocolController(Controller):
         status_code=HTTP_200_OK,
         guards=[require_form_body],
         request_max_body_size=MAX_REQUEST_URI_FORM,
-        responses=oauth_errors(400),
     )
     async def request_object_post(
         self,
@@ -104,7 +102,6 @@ class PresentationProtocolController(Controller):
         status_code=HTTP_200_OK,
         guards=[require_form_body],
         request_max_body_size=MAX_RESPONSE_FORM,
-        responses=oauth_errors(400),
     )
     async def response(
         self,

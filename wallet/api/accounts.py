@@ -35,7 +35,7 @@ class WalletAccountController(Controller):
 
     @post(
         "/challenges",
-        opt={"rate_limit": "wallet_auth"},
+        opt={"errors": (503,), "rate_limit": "wallet_auth"},
         summary="A single-use challenge for a device proof",
         operation_id="createChallenge",
         status_code=HTTP_201_CREATED,

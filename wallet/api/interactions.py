@@ -37,6 +37,7 @@ class WalletScanController(Controller):
         "/",
         summary="Whatever was scanned: a credential offer or a presentation request",
         operation_id="scan",
+        opt={"errors": (409, 422, 502)},
         status_code=HTTP_201_CREATED,
     )
     async def scan(
@@ -65,6 +66,7 @@ class WalletOfferController(Controller):
     @post(
         "/",
         operation_id="openOffer",
+        opt={"errors": (409, 422, 502)},
         summary="Open a credential offer: who offers what",
         status_code=HTTP_201_CREATED,
     )
@@ -85,6 +87,7 @@ class WalletOfferController(Controller):
         "/{offer_id:str}/accept",
         summary="Accept the offer (with the transaction code)",
         operation_id="acceptOffer",
+        opt={"errors": (410, 422, 502)},
         status_code=200,
     )
     async def accept(
@@ -102,6 +105,7 @@ class WalletOfferController(Controller):
         "/{offer_id:str}/complete",
         summary="Device-bound keys: the phone's proof signatures",
         operation_id="completeOffer",
+        opt={"errors": (422, 502)},
         status_code=200,
     )
     async def complete(
@@ -126,6 +130,7 @@ class WalletPresentationController(Controller):
     @post(
         "/",
         operation_id="openPresentation",
+        opt={"errors": (409, 422, 502)},
         summary="Open a presentation request: the consent view",
         status_code=HTTP_201_CREATED,
     )
@@ -145,6 +150,7 @@ class WalletPresentationController(Controller):
         "/{presentation_id:str}/approve",
         summary="Consent: present (optionally leaving out optional claims)",
         operation_id="approvePresentation",
+        opt={"errors": (422, 502)},
         status_code=200,
     )
     async def approve(
@@ -164,6 +170,7 @@ class WalletPresentationController(Controller):
         "/{presentation_id:str}/complete",
         summary="Device-bound keys: the phone's key-binding signatures",
         operation_id="completePresentation",
+        opt={"errors": (422, 502)},
         status_code=200,
     )
     async def complete(
@@ -179,6 +186,7 @@ class WalletPresentationController(Controller):
     @post(
         "/{presentation_id:str}/decline",
         operation_id="declinePresentation",
+        opt={"errors": (502,)},
         summary="Refuse: the verifier is told",
         status_code=200,
     )

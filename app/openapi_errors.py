@@ -1,0 +1,98 @@
+"""What the OpenAPI document says about errors, in one place: for every operation, the
+error bodies it can really answer with, in the format of its family.
+
+- Protocol endpoints and the citizen mobile API answer OAuth error JSON
+  (``{error, error_description}``, RFC 6749 §5.2; OpenID4VCI 1.0 §8.3.1, OpenID4VP 1.0
+  §8.5); the operator and counter APIs answer problem details (RFC 9457), as their
+  handlers say with ``opt["problem_details"]``.
+- 400 where the operation takes a body or parameters; 401 where it declares a security
+  scheme; 404 where its path names something; 429 where it is rate limited; and whatever
+  else a handler names in ``opt["errors"]``. A handler's own ``responses`` win.
+
+Without this, the framework documents its own 400 body (``{detail, extra, status_code}``),
+which this API never sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.routes import HTTPRoute
+
+from core.messages import ProblemDetails
+from core.oauth import ErrorResponse
+
+_OAUTH_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"error": "invalid_request", "error_description": "$.uri: expected a string"},
+    401: {"error": "invalid_token", "error_description": "a bearer access token is required"},
+    403: {"error": "access_denied", "error_description": "not for this session"},
+    404: {"error": "invalid_request", "error_description": "no such credential issuer"},
+    409: {"error": "invalid_request", "error_description": "too many unfinished flows"},
+    410: {"error": "offer_unavailable", "error_description": "this offer was used already"},
+    422: {"error": "invalid_request", "error_description": "the credential offer is malformed"},
+    429: {"error": "rate_limited", "error_description": "too many requests; retry later"},
+    502: {"error": "temporarily_unavailable", "error_description": "the issuer is unreachable"},
+    503: {"error": "temporarily_unavailable", "error_description": "retry shortly"},
+}
+
+
+def _oauth(status: int) -> ResponseSpec:
+    example = _OAUTH_EXAMPLES.get(status, _OAUTH_EXAMPLES[400])
+    return ResponseSpec(
+        data_container=ErrorResponse,
+        description=f"{HTTPStatus(status).phrase}: an OAuth error response",
+        generate_examples=False,
+        examples=[Example(value=example)],
+    )
+
+
+def _problem(status: int) -> ResponseSpec:
+    phrase = HTTPStatus(status).phrase
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=f"{phrase}: problem details (RFC 9457)",
+        media_type="application/problem+json",
+        generate_examples=False,
+        examples=[
+            Example(value={"type": "about:blank", "title": phrase, "status": status, "detail": "…"})
+        ],
+    )
+
+
+def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> set[int]:
+    statuses: set[int] = set()
+    takes_body = "data" in handler.parsed_fn_signature.parameters
+    takes_query = any(
+        field.kwarg_definition is not None and getattr(field.kwarg_definition, "query", None)
+        for field in handler.parsed_fn_signature.parameters.values()
+    )
+    if takes_body or takes_query or route.path_parameters:
+        statuses.add(400)
+    if handler.resolve_security():
+        statuses.add(401)
+    if route.path_parameters:
+        statuses.add(404)
+    if handler.opt.get("rate_limit"):
+        statuses.add(429)
+    extra: Iterable[int] = handler.opt.get("errors", ())
+    statuses.update(extra)
+    return statuses
+
+
+def document_errors(app: Litestar) -> None:
+    """Give every operation of ``app`` its error responses (before the document is built)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.resolve_include_in_schema():
+                continue
+            family = _problem if handler.opt.get("problem_details") else _oauth
+            documented = {status: family(status) for status in sorted(_statuses(route, handler))}
+            handler.responses = {**documented, **(handler.responses or {})}
