@@ -1,7 +1,8 @@
 """QR codes for offers and presentation requests (ISO/IEC 18004).
 
 The ``qrcode`` package encodes with fixed parameters, so a code costs one pass: error
-correction M, the version as small as fits, the whole text in one segment of the most
+correction M, the version as small as fits (counted from the text's length, not found
+by trial encodings), the whole text in one segment of the most
 compact mode that holds it (no search for a shorter mix of segments) and one fixed mask
 pattern (no trying all eight to score them). Lean writers render the module matrix, with
 our own quiet zone, as SVG (one path of horizontal runs) and as PNG (1-bit grayscale,
@@ -14,7 +15,13 @@ import zlib
 from dataclasses import dataclass
 
 import qrcode
-from qrcode.exceptions import DataOverflowError
+from qrcode.util import (
+    BIT_LIMIT_TABLE,
+    MODE_ALPHA_NUM,
+    MODE_NUMBER,
+    QRData,
+    length_in_bits,
+)
 
 QUIET_ZONE = 4  # modules of white border, as ISO/IEC 18004 asks
 MAX_PAYLOAD = 2048
@@ -37,15 +44,16 @@ def qr_matrix(text: str) -> list[list[bool]]:
     """The module matrix (True = dark) with its quiet zone."""
     if len(text) > MAX_PAYLOAD:
         raise ValueError(_TOO_MUCH)
+    data = QRData(text)
+    version = smallest_version(data)
     code = qrcode.QRCode(
-        error_correction=qrcode.ERROR_CORRECT_M, border=0, mask_pattern=MASK_PATTERN
+        version=version,
+        error_correction=qrcode.ERROR_CORRECT_M,
+        border=0,
+        mask_pattern=MASK_PATTERN,
     )
-    code.add_data(text, optimize=0)
-    try:
-        code.make(fit=True)
-    except (DataOverflowError, ValueError) as exc:
-        # past version 40: the encoder says so as either, depending on where it notices
-        raise ValueError(_TOO_MUCH) from exc
+    code.add_data(data)
+    code.make(fit=False)
     # Without a border the encoder hands back its own rows of the symbol alone; we copy
     # them into fresh rows with our quiet zone (its bordered matrix shares the border rows).
     symbol: list[list[bool]] = code.get_matrix()
@@ -55,6 +63,28 @@ def qr_matrix(text: str) -> list[list[bool]]:
     rows.extend([*border, *line, *border] for line in symbol)
     rows.extend([False] * width for _ in range(QUIET_ZONE))
     return rows
+
+
+def _data_bits(data: QRData) -> int:
+    """Bits of the segment's data (ISO/IEC 18004, the encodation of each mode)."""
+    count = len(data)
+    if data.mode == MODE_NUMBER:
+        return 10 * (count // 3) + (0, 4, 7)[count % 3]
+    if data.mode == MODE_ALPHA_NUM:
+        return 11 * (count // 2) + 6 * (count % 2)
+    return 8 * count  # byte mode: the encoder picks nothing else for one segment
+
+
+def smallest_version(data: QRData) -> int:
+    """The smallest version that holds ``data`` as one segment at error correction M,
+    counted rather than found by writing the data out once per guess: the mode indicator,
+    the character count (whose width depends on the version) and the data."""
+    capacities = BIT_LIMIT_TABLE[qrcode.ERROR_CORRECT_M]
+    payload = _data_bits(data)
+    for version in range(1, 41):
+        if 4 + length_in_bits(data.mode, version) + payload <= capacities[version]:
+            return version
+    raise ValueError(_TOO_MUCH)
 
 
 def render_svg(matrix: list[list[bool]], *, title: str = "QR code") -> str:

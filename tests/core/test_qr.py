@@ -8,11 +8,22 @@ import xml.etree.ElementTree as ET
 import zlib
 
 import pytest
+import qrcode
 import zxingcpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from qrcode.exceptions import DataOverflowError
+from qrcode.util import QRData
 
-from core.qr import MAX_PAYLOAD, QUIET_ZONE, qr_matrix, render_png, render_qr, render_svg
+from core.qr import (
+    MAX_PAYLOAD,
+    QUIET_ZONE,
+    qr_matrix,
+    render_png,
+    render_qr,
+    render_svg,
+    smallest_version,
+)
 
 OFFER = "openid-credential-offer://?credential_offer_uri=https%3A%2F%2Fid.example.gov%2Fissuers%2Fcivil-registry%2Fcredential-offers%2FfqAyqydzN642xiUX_-xY9aE7E1G5OVScZ738r8MThpw"
 # What a counter's QR code carries (OpenID4VP 1.0 §5.10), with and without the POST method.
@@ -171,3 +182,21 @@ def test_matrix_is_ours_to_keep() -> None:
     # the finder pattern's dark corner sits just inside the quiet zone
     assert matrix[QUIET_ZONE][QUIET_ZONE] and matrix[QUIET_ZONE][size - QUIET_ZONE - 1]
     assert qr_matrix(REQUEST) == matrix  # one text, one code: no mask search to vary it
+
+
+@pytest.mark.parametrize(
+    "alphabet", ["0123456789", "ABC123 $%*+-./:", "https://x.example/?a=b&c=é"]
+)
+def test_the_counted_version_is_the_encoders_own_best_fit(alphabet: str) -> None:
+    for length in range(1, 2049, 7):
+        text = (alphabet * (length // len(alphabet) + 1))[:length]
+        data = QRData(text)
+        fitted = qrcode.QRCode(error_correction=qrcode.ERROR_CORRECT_M)
+        fitted.add_data(data)
+        try:
+            expected = fitted.best_fit()
+        except DataOverflowError:
+            with pytest.raises(ValueError, match="too much text"):
+                smallest_version(data)
+            continue
+        assert smallest_version(data) == expected, (alphabet, length)
