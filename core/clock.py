@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Protocol
 
@@ -31,3 +32,12 @@ class FixedClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+def rfc3339(timestamp: float) -> str:
+    """``2026-11-29T21:50:56Z``: a timestamp as the APIs write it (RFC 3339, UTC, seconds)."""
+    return (
+        dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import qrcode
@@ -137,3 +138,47 @@ def render_png(matrix: list[list[bool]], *, scale: int = 8) -> bytes:
 def render_qr(text: str, *, title: str = "QR code", scale: int = 8) -> QrImages:
     matrix = qr_matrix(text)
     return QrImages(render_svg(matrix, title=title), render_png(matrix, scale=scale), len(matrix))
+
+
+@dataclass(slots=True)
+class DrawnQr:
+    """One text's QR code: encoded once, each image drawn when first asked for."""
+
+    matrix: list[list[bool]]
+    title: str
+    _svg: str | None = None
+    _png: bytes | None = None
+
+    @property
+    def svg(self) -> str:
+        if self._svg is None:
+            self._svg = render_svg(self.matrix, title=self.title)
+        return self._svg
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            self._png = render_png(self.matrix)
+        return self._png
+
+
+class RecentQrCodes:
+    """The QR codes of the most recent offers or requests, by their id: a screen that
+    asks again (the SVG, then the PNG, then a refresh) costs a lookup, and the number
+    kept is bounded (the least recently used go first)."""
+
+    def __init__(self, title: str, size: int = 512) -> None:
+        self._title = title
+        self._size = size
+        self._codes: OrderedDict[str, DrawnQr] = OrderedDict()
+
+    def get(self, key: str, text: str) -> DrawnQr:
+        code = self._codes.get(key)
+        if code is None:
+            code = DrawnQr(qr_matrix(text), self._title)
+            self._codes[key] = code
+            if len(self._codes) > self._size:
+                self._codes.popitem(last=False)
+        else:
+            self._codes.move_to_end(key)
+        return code

@@ -4,8 +4,6 @@ of one agency opens nothing of another). Errors are problem details (RFC 9457)."
 from __future__ import annotations
 
 import base64
-import datetime as dt
-from collections import OrderedDict
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -15,10 +13,11 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
+from core.clock import rfc3339
 from core.errors import Problem
 from core.messages import convert_message
 from core.oid4vci import CredentialOffer
-from core.qr import QrImages, render_qr
+from core.qr import DrawnQr, RecentQrCodes
 from issuers.ports import OperatorAccess
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.create_offer import TooManyPendingOffers, create_offer, offer_uri
@@ -26,8 +25,7 @@ from issuers.services.offer_messages import OfferCreated, OfferCreation, OfferQr
 from issuers.services.subject_claims import InvalidSubjectClaims
 
 MAX_OPERATOR_BODY = 256 * 1024
-_QR_CACHE: OrderedDict[str, QrImages] = OrderedDict()
-_QR_CACHE_SIZE = 512
+_QR_CODES = RecentQrCodes(title="Scan with your wallet to receive the credential")
 
 
 def authorized(
@@ -52,22 +50,8 @@ def require_operator_key(
     authorized(connection.app.state, connection, connection.path_params["issuer_id"])
 
 
-def iso_time(timestamp: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(timestamp, dt.UTC)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z")
-    )
-
-
-def _qr(offer_id: str, offer_uri: str) -> QrImages:
-    images = _QR_CACHE.get(offer_id)
-    if images is None:
-        images = render_qr(offer_uri, title="Scan with your wallet to receive the credential")
-        _QR_CACHE[offer_id] = images
-        if len(_QR_CACHE) > _QR_CACHE_SIZE:
-            _QR_CACHE.popitem(last=False)
-    return images
+def _qr(offer_id: str, offer_uri: str) -> DrawnQr:
+    return _QR_CODES.get(offer_id, offer_uri)
 
 
 class OperatorOfferController(Controller):
@@ -128,7 +112,7 @@ class OperatorOfferController(Controller):
                 credential_offer_uri=created.credential_offer_uri,
                 credential_offer=convert_message(created.credential_offer, CredentialOffer),
                 tx_code=created.tx_code,
-                expires_at=iso_time(offer.expires_at),
+                expires_at=rfc3339(offer.expires_at),
                 qr=OfferQr(
                     svg=images.svg,
                     png_base64=base64.b64encode(images.png).decode("ascii"),
@@ -176,7 +160,7 @@ class OperatorOfferController(Controller):
 
     async def _images(
         self, issuer_id: str, offer_id: str, state: State, request: Request[Any, Any, Any]
-    ) -> QrImages:
+    ) -> DrawnQr:
         context = authorized(state, request, issuer_id)
         offer = await context.offers.get(issuer_id, offer_id) if len(offer_id) <= 64 else None
         if offer is None:

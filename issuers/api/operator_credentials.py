@@ -9,12 +9,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from core.clock import rfc3339
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
 from issuers.api.operator import (
     MAX_OPERATOR_BODY,
     authorized,
-    iso_time,
     require_operator_key,
 )
 from issuers.domain import IssuedCredential
@@ -40,8 +40,8 @@ def credential_summary(context: IssuerContext, credential: IssuedCredential) -> 
         "status": STATUS_NAMES.get(credential.status, str(credential.status)),
         "status_uri": status_list_uri(context, credential.issuer_id, credential.status_list_id),
         "status_idx": credential.status_index,
-        "issued_at": iso_time(credential.issued_at),
-        "expires_at": iso_time(credential.expires_at),
+        "issued_at": rfc3339(credential.issued_at),
+        "expires_at": rfc3339(credential.expires_at),
         "offer_id": credential.offer_id,
         # None: the wallet never confirmed receipt (OpenID4VCI 1.0 §11); such a credential
         # may not have reached the citizen, and the desk can revoke it.
@@ -170,8 +170,8 @@ class OperatorCredentialController(Controller):
                         "state": o.state
                         if o.state != "offered" or o.expires_at > now
                         else "expired",
-                        "created_at": iso_time(o.created_at),
-                        "expires_at": iso_time(o.expires_at),
+                        "created_at": rfc3339(o.created_at),
+                        "expires_at": rfc3339(o.expires_at),
                         "tx_code_required": o.tx_code_hash is not None,
                         "claims": o.claims,  # what the agency entered, for the desk to reuse
                     }
@@ -196,7 +196,7 @@ class OperatorCredentialController(Controller):
             {
                 "events": [
                     {
-                        "at": iso_time(e.at),
+                        "at": rfc3339(e.at),
                         "actor": e.actor,
                         "action": e.action,
                         "object_id": e.object_id,

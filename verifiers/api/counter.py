@@ -4,10 +4,7 @@ verifier opens nothing of another). Errors are problem details (RFC 9457)."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
-from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -20,9 +17,10 @@ from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import UnsetType
 
+from core.clock import rfc3339
 from core.encoding import json_dumps
 from core.errors import Problem
-from core.qr import qr_matrix, render_png, render_svg
+from core.qr import DrawnQr, RecentQrCodes
 from verifiers.ports import CounterAccess
 from verifiers.services.context import UnknownRelyingParty, VerifierContext
 from verifiers.services.create_request import (
@@ -45,30 +43,7 @@ from verifiers.services.request_messages import (
 
 MAX_COUNTER_BODY = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
-_QR_CACHE: OrderedDict[str, _RequestQr] = OrderedDict()
-_QR_CACHE_SIZE = 512
-QR_TITLE = "Scan with your wallet to share the requested data"
-
-
-@dataclass(slots=True)
-class _RequestQr:
-    """A request's QR code: encoded once, each image drawn when first asked for."""
-
-    matrix: list[list[bool]]
-    _svg: str | None = None
-    _png: bytes | None = None
-
-    @property
-    def svg(self) -> str:
-        if self._svg is None:
-            self._svg = render_svg(self.matrix, title=QR_TITLE)
-        return self._svg
-
-    @property
-    def png(self) -> bytes:
-        if self._png is None:
-            self._png = render_png(self.matrix)
-        return self._png
+_QR_CODES = RecentQrCodes(title="Scan with your wallet to share the requested data")
 
 
 def verifier_context(state: State) -> VerifierContext:
@@ -99,13 +74,7 @@ def require_counter_key(
 
 
 def iso_time(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return (
-        dt.datetime.fromtimestamp(timestamp, dt.UTC)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z")
-    )
+    return None if timestamp is None else rfc3339(timestamp)
 
 
 def _with_times(view: dict[str, Any]) -> dict[str, Any]:
@@ -114,14 +83,8 @@ def _with_times(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _qr(transaction_id: str, uri: str) -> _RequestQr:
-    code = _QR_CACHE.get(transaction_id)
-    if code is None:
-        code = _RequestQr(qr_matrix(uri))
-        _QR_CACHE[transaction_id] = code
-        if len(_QR_CACHE) > _QR_CACHE_SIZE:
-            _QR_CACHE.popitem(last=False)
-    return code
+def _qr(transaction_id: str, uri: str) -> DrawnQr:
+    return _QR_CODES.get(transaction_id, uri)
 
 
 def _options(asked: PresentationRequestCreation) -> PresentationRequestOptions:
@@ -287,7 +250,7 @@ class CounterPresentationController(Controller):
 
     async def _images(
         self, verifier_id: str, transaction_id: str, state: State, request: Request[Any, Any, Any]
-    ) -> _RequestQr:
+    ) -> DrawnQr:
         context = authorized(state, request, verifier_id)
         transaction = await find_transaction(context, verifier_id, transaction_id)
         return _qr(transaction_id, wallet_uri(context, transaction))
