@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import httpx
 import requests
@@ -585,11 +585,12 @@ class Fuzzer:
                 run.note(run.server_errors, f"{failure}: {_describe(case, answer, headers, body)}")
         if undeclared_body:
             return  # a body the document does not declare: nothing to conform to
+        query = f"?{urlencode(case.query, doseq=True)}" if case.query else ""
         for check in CONFORMANCE_CHECKS:
             for failure in self._failures(case, answer, check):
                 run.note(
                     run.nonconforming.setdefault(check.__name__, []),
-                    f"{failure} ({case.method} {case.formatted_path} -> {answer.status_code})",
+                    f"{failure} ({case.method} {case.formatted_path}{query} -> {answer.status_code})",
                 )
 
     def _failures(self, case: Case, answer: Response, check: Callable[..., Any]) -> list[str]:
