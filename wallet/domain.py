@@ -225,6 +225,14 @@ class OfferUnavailable(ProtocolError):
     status_code = 410
 
 
+class RequestUnavailable(ProtocolError):
+    """The verifier no longer serves the presentation request: it was answered already,
+    or it expired or never existed. The counter can show a new one."""
+
+    error = "request_unavailable"
+    status_code = 410
+
+
 class CounterpartyFailed(ProtocolError):
     """The issuer or verifier could not be reached or gave no usable answer."""
 

@@ -178,3 +178,22 @@ def test_an_offer_used_already_is_reported_as_such(client: TestClient[Any]) -> N
         f"/wallet/offers/{scanned.json()['offer']['offer_id']}/accept", {"custody": "server"}
     )
     assert accepted.status_code == 410 and accepted.json()["error"] == "offer_unavailable"
+
+
+def test_a_request_answered_already_is_reported_as_such(client: TestClient[Any]) -> None:
+    """Found by the contract fuzz (scan): the verifier refusing to serve the request object
+    again (answered, expired or unknown) is no 502 ``temporarily_unavailable`` that a phone
+    would retry, but 410 ``request_unavailable``: the counter can show a new code."""
+    phone = Phone(client)
+    phone.register()
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    scanned = phone.scan(created["uri"])
+    assert scanned.status_code == 201, scanned.text
+    declined = phone.post(
+        f"/wallet/presentations/{scanned.json()['presentation']['presentation_id']}/decline"
+    )
+    assert declined.status_code == 200, declined.text
+    again = phone.scan(created["uri"])
+    assert again.status_code == 410, again.text
+    assert again.json()["error"] == "request_unavailable"
+    assert "new" in again.json()["error_description"]

@@ -44,6 +44,7 @@ from wallet.domain import (
     RefusedClient,
     RefusedRequestObject,
     RefusedRequestUriMethod,
+    RequestUnavailable,
 )
 from wallet.services.context import WalletContext
 from wallet.services.registration import verified_registration
@@ -56,6 +57,8 @@ RESPONSE_MODES = frozenset({"direct_post", "direct_post.jwt"})
 CONTENT_ENCRYPTIONS = ("A128GCM", "A256GCM")
 MAX_REQUEST_OBJECT_BYTES = 64 * 1024
 LEEWAY = 60
+# Refusals of the request object that may pass: the verifier was slow or busy.
+_TRY_AGAIN = frozenset({408, 429})
 WALLET_METADATA = {
     "vp_formats_supported": {
         "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}
@@ -167,6 +170,11 @@ async def _fetch_request_object(
     except OutboundFailed as exc:
         raise CounterpartyFailed("the request object could not be fetched") from exc
     if answer.status != 200:  # §5.10.2: any HTTP error ends the processing
+        if 400 <= answer.status < 500 and answer.status not in _TRY_AGAIN:
+            # the verifier is there and refuses: no retry will help, a new request will
+            raise RequestUnavailable(
+                "this request was answered already or has expired; the counter can show a new one"
+            )
         raise CounterpartyFailed(f"the verifier answered {answer.status} for the request object")
     if answer.content_type not in REQUEST_OBJECT_MEDIA_TYPES:
         raise RefusedRequestObject("the request_uri did not return a request object")

@@ -1,0 +1,1 @@
+"""The HTTP API against its contract: the checked-in OpenAPI document, fuzzed."""

@@ -1,0 +1,623 @@
+"""Fuzzing a running deployment from the checked-in OpenAPI document (Schemathesis).
+
+The document is the contract: each operation is sent inputs generated from it (data that
+fits the document and data that does not), with valid credentials where the operation
+declares a security scheme (now and then none, or a wrong one) and, most of the time, with
+the ids of real objects made beforehand in its path, so that the inputs reach past the 404.
+A POST that the document gives no request body is also sent arbitrary JSON bodies, since
+clients will send them whatever the document says.
+
+What is a failure: any 5xx, a request without an answer, and an answer slower than
+``TIME_BUDGET``. What is measured and reported per operation: conformance to the document
+(status code, content type, response schema, and whether data the document rules out is
+refused), which fails only the operations that are not in ``NOT_YET_CONFORMING``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+import httpx
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
+from schemathesis.core.transport import Response
+from schemathesis.generation.case import Case as _Case
+from schemathesis.schemas import APIOperation, BaseSchema
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.issuers.test_catalog import CITIZEN
+from tests.support.server import ROOT
+from tests.wallet.phone import Phone
+
+Case = _Case[Any]
+Operation = APIOperation[Any, Any, Any, Any]
+
+DOCUMENT = ROOT / "openapi" / "openapi.json"
+REPORTS = ROOT / "test-artifacts" / "contract-fuzz"
+
+# Examples per operation and kind of data (fitting the document, not fitting it, and the
+# arbitrary bodies of a POST without a declared one): about 3,000 requests per database,
+# a minute on two cores. IDWALLET_TEST_FUZZ_EXAMPLES asks for a deeper run.
+EXAMPLES = int(os.environ.get("IDWALLET_TEST_FUZZ_EXAMPLES") or 30)
+# Every answer within this many seconds, whatever was sent.
+TIME_BUDGET = 2.0
+# A request still unanswered after this long is given up (and counted over budget).
+REQUEST_TIMEOUT = 15.0
+# Every rate-limit class, with room for the whole run from one loopback address: the fuzz
+# is one client sending thousands of requests, the limits stay on.
+RATE_LIMIT_CLASSES = (
+    "token",
+    "nonce",
+    "credential",
+    "offer",
+    "metadata",
+    "request_object",
+    "response",
+    "wallet_auth",
+    "citizen",
+    "operator",
+    "counter",
+)
+RATE_LIMITS = ",".join(f"{name}=100000/minute" for name in RATE_LIMIT_CLASSES)
+
+# The hard check: no answer is a server error.
+HARD_CHECKS: tuple[Callable[..., Any], ...] = (not_a_server_error,)
+# The conformance checks, reported per operation.
+CONFORMANCE_CHECKS: tuple[Callable[..., Any], ...] = (
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+)
+# Operations whose answers are known not to conform to the document yet (mostly status
+# codes it does not declare: 401, 404, 410, 415, 422): their conformance failures are
+# reported, not failed. Empty means every operation must conform; take an operation out
+# as soon as its part of the document is complete (its test warns once it conforms).
+NOT_YET_CONFORMING: frozenset[str] = frozenset(
+    {
+        "acceptOffer",
+        "addDevice",
+        "approvePresentation",
+        "changeCredentialStatus",
+        "completeOffer",
+        "completePresentation",
+        "createCNonce",
+        "createOffer",
+        "createPresentationRequest",
+        "declinePresentation",
+        "deleteAccount",
+        "deleteCredential",
+        "exchangePreAuthorizedCode",
+        "exportActivity",
+        "getAuthorizationServerMetadata",
+        "getCredential",
+        "getCredentialIssuerMetadata",
+        "getCredentialOffer",
+        "getCredentialTypeMetadata",
+        "getDisplayImage",
+        "getJwtVcIssuerMetadata",
+        "getOfferQrPng",
+        "getOfferQrSvg",
+        "getPresentationQrPng",
+        "getPresentationQrSvg",
+        "getPresentationStatus",
+        "getRequestObject",
+        "getStatusList",
+        "getSubjectRecord",
+        "issueCredential",
+        "listActivity",
+        "listAgencyAudit",
+        "listChecks",
+        "listCredentialConfigurations",
+        "listCredentials",
+        "listDevices",
+        "login",
+        "notifyCredentialEvent",
+        "openOffer",
+        "openPresentation",
+        "postRequestObject",
+        "refreshSession",
+        "registerAccount",
+        "releaseSameDeviceResult",
+        "revokeDevice",
+        "scan",
+        "streamPresentationEvents",
+        "submitAuthorizationResponse",
+    }
+)
+
+# Operations that take the citizen's device or account away: each example gets a citizen
+# of its own, so that the others keep theirs.
+DESTRUCTIVE_FOR_CITIZEN = frozenset({"deleteAccount", "revokeDevice"})
+_BODY_METHODS = frozenset({"post", "put", "patch"})
+
+# Member names the API's bodies use, for the arbitrary bodies of undeclared ones.
+_MEMBERS = (
+    "uri",
+    "custody",
+    "tx_code",
+    "holder_keys",
+    "signatures",
+    "omit",
+    "credentials",
+    "device_proof",
+    "device_name",
+    "refresh_token",
+    "template",
+    "dcql_query",
+    "response_mode",
+    "same_device",
+    "credential_id",
+    "reason",
+    "subject_id",
+    "claims",
+    "credential_configuration_id",
+    "vp_token",
+    "state",
+    "response",
+    "wallet_nonce",
+    "response_code",
+    "session_token",
+    "event",
+    "notification_id",
+)
+
+
+@dataclass
+class Deployment:
+    """A running server with the real objects the fuzz names in paths, and its credentials."""
+
+    base_url: str
+    database: str
+    client: httpx.Client
+    keys: dict[str, str]
+    citizen: Phone
+    access_token: str
+    issuer_offer_id: str
+    subject_id: str
+    list_id: str
+    wallet_offer_id: str
+    credential_id: str
+    transaction_id: str
+    request_id: str
+    finished_transaction_id: str
+    presentation_id: str
+    real_uris: list[str] = field(default_factory=list)
+
+    def real_path_parameters(self, path: str) -> dict[str, list[str]]:
+        """Real values for each path parameter of ``path``, the first the one that fits
+        the others (the objects made here belong to ``civil-registry`` and ``bar-age-check``)."""
+        wallet = path.startswith("/wallet/")
+        return {
+            "issuer_id": ["civil-registry", "transport-agency"],
+            "verifier_id": ["bar-age-check", "city-hall-counter", "bank-kyc"],
+            "offer_id": [self.wallet_offer_id] if wallet else [self.issuer_offer_id],
+            "list_id": [self.list_id],
+            "name": ["civil-registry.png"],
+            "subject_id": [self.subject_id, "demo-citizen"],
+            "action": ["suspend", "unsuspend", "revoke"],
+            "configuration_id": ["national_id", "driving_licence"],
+            "transaction_id": [
+                self.finished_transaction_id if path.endswith("/events") else self.transaction_id
+            ],
+            "request_id": [self.request_id],
+            "credential_id": [self.credential_id],
+            "presentation_id": [self.presentation_id],
+        }
+
+    def new_citizen(self) -> Phone:
+        phone = Phone(self.client)
+        phone.register("fuzzed phone")
+        return phone
+
+    def authorization(self, scheme: str, case: Case, citizen: Phone) -> str:
+        """The valid bearer credential of ``scheme`` for the objects ``case`` names."""
+        path = case.path_parameters or {}
+        if scheme == "operatorKey":
+            return self.keys.get(str(path.get("issuer_id")), self.keys["civil-registry"])
+        if scheme == "counterKey":
+            return self.keys.get(str(path.get("verifier_id")), self.keys["bar-age-check"])
+        if scheme == "citizenSession":
+            return str(citizen.access_token)
+        if scheme == "accessToken":
+            return self.access_token
+        raise AssertionError(f"unknown security scheme {scheme}")
+
+
+def _offer(client: httpx.Client, keys: dict[str, str], subject: str) -> dict[str, Any]:
+    created = client.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": subject,
+            "credential_configuration_id": "national_id",
+            "claims": CITIZEN,
+        },
+        headers={"Authorization": f"Bearer {keys['civil-registry']}"},
+    )
+    assert created.status_code == 201, created.text
+    offer: dict[str, Any] = created.json()
+    return offer
+
+
+def _presentation(client: httpx.Client, keys: dict[str, str]) -> dict[str, Any]:
+    asked = client.post(
+        "/verifiers/bar-age-check/presentations",
+        json={"template": "age_over_18"},
+        headers={"Authorization": f"Bearer {keys['bar-age-check']}"},
+    )
+    assert asked.status_code == 201, asked.text
+    body: dict[str, Any] = asked.json()
+    return body
+
+
+def prepare(base_url: str, var_dir: Path, database: str, client: httpx.Client) -> Deployment:
+    """The objects the fuzz names: offers (one pending, one redeemed for an access token),
+    a citizen holding a credential with another offer and a presentation request pending,
+    and a presentation request the citizen declined (its event stream ends at once)."""
+    keys: dict[str, str] = json.loads((var_dir / "operator-keys.json").read_text())
+    subject = "fuzz-citizen"
+    pending = _offer(client, keys, subject)
+
+    redeemed = _offer(client, keys, subject)
+    by_value = parse_qs(urlsplit(redeemed["offer_uri_by_value"]).query)["credential_offer"][0]
+    grants = json.loads(by_value)["grants"]
+    code = grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"]
+    token = client.post(
+        "/issuers/civil-registry/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+            "pre-authorized_code": code,
+        },
+    )
+    assert token.status_code == 200, token.text
+
+    citizen = Phone(client)
+    citizen.register("fuzz phone")
+    received = citizen.receive(_offer(client, keys, subject)["offer_uri"])
+    credential_id = received["credentials"][0]["credential_id"]
+    record = client.get(
+        f"/issuers/civil-registry/subjects/{subject}",
+        headers={"Authorization": f"Bearer {keys['civil-registry']}"},
+    ).json()
+    list_id = record["credentials"][0]["status_uri"].rsplit("/", 1)[1]
+
+    waiting_offer = _offer(client, keys, subject)
+    scanned = citizen.scan(waiting_offer["offer_uri"])
+    assert scanned.status_code == 201, scanned.text
+
+    asked = _presentation(client, keys)
+    consent = citizen.scan(asked["uri"])
+    assert consent.status_code == 201, consent.text
+
+    declined = _presentation(client, keys)
+    refused = citizen.scan(declined["uri"])
+    assert refused.status_code == 201, refused.text
+    done = citizen.post(
+        f"/wallet/presentations/{refused.json()['presentation']['presentation_id']}/decline"
+    )
+    assert done.status_code == 200, done.text
+
+    return Deployment(
+        base_url=base_url,
+        database=database,
+        client=client,
+        keys=keys,
+        citizen=citizen,
+        access_token=token.json()["access_token"],
+        issuer_offer_id=pending["offer_id"],
+        subject_id=subject,
+        list_id=list_id,
+        wallet_offer_id=scanned.json()["offer"]["offer_id"],
+        credential_id=credential_id,
+        transaction_id=asked["transaction_id"],
+        request_id=unquote(asked["request_uri"]).rsplit("/", 1)[1],
+        finished_transaction_id=declined["transaction_id"],
+        presentation_id=consent.json()["presentation"]["presentation_id"],
+        real_uris=[waiting_offer["offer_uri"], asked["uri"], pending["offer_uri"]],
+    )
+
+
+def load_schema(base_url: str) -> BaseSchema:
+    """The checked-in document, pointed at the running server."""
+    schema = schemathesis.openapi.from_path(DOCUMENT)
+    schema.config.update(base_url=base_url)
+    return schema
+
+
+def operations(schema: BaseSchema) -> dict[str, Operation]:
+    """Every operation of the document by its operationId."""
+    found: dict[str, Operation] = {}
+    for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            raise result.err()
+        operation = result.ok()
+        found[str(operation.definition.raw["operationId"])] = operation
+    return found
+
+
+def link_count(document: dict[str, Any]) -> int:
+    """The links (OpenAPI ``responses.*.links``) the document declares."""
+    count = 0
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                for answer in operation.get("responses", {}).values():
+                    count += len(answer.get("links", {}))
+    return count
+
+
+@dataclass
+class OperationRun:
+    """What one operation's fuzz sent and found."""
+
+    operation_id: str
+    label: str
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    seconds: float = 0.0
+    slowest: float = 0.0
+    slowest_request: str = ""
+    server_errors: list[str] = field(default_factory=list)
+    over_budget: list[str] = field(default_factory=list)
+    nonconforming: dict[str, list[str]] = field(default_factory=dict)
+    unsatisfiable: list[str] = field(default_factory=list)
+
+    def note(self, findings: list[str], text: str) -> None:
+        if len(findings) < 5 and text not in findings:
+            findings.append(text)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["statuses"] = {str(k): v for k, v in sorted(self.statuses.items())}
+        return data
+
+
+def _describe(
+    case: Case, answer: Response | None, headers: dict[str, str], body: Any = None
+) -> str:
+    """The request as a command that repeats it (credentials left out), and the answer."""
+    shown = {k: ("Bearer …" if k.lower() == "authorization" else v) for k, v in headers.items()}
+    request = case.as_curl_command(headers=shown)
+    if body is not None:
+        request += f" -H 'Content-Type: application/json' --data-raw {json.dumps(json.dumps(body))}"
+    if answer is None:
+        return request
+    return f"{request}\n  -> {answer.status_code} {answer.text[:300]!r}"
+
+
+def _json_bodies() -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()  # NaN and the infinities too, sent as JSON's non-standard tokens
+        | st.text(max_size=24)
+    )
+
+    def nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        keys = st.sampled_from(_MEMBERS) | st.text(max_size=8)
+        return st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4)
+
+    values = st.recursive(scalars, nested, max_leaves=12)
+    return st.dictionaries(st.sampled_from(_MEMBERS), values, max_size=5) | values
+
+
+class Fuzzer:
+    """Runs each operation's examples against one deployment and keeps what it found."""
+
+    def __init__(self, deployment: Deployment, schema: BaseSchema) -> None:
+        self.deployment = deployment
+        self.schema = schema
+        self.operations = operations(schema)
+        self.session = requests.Session()
+        self.runs: dict[str, OperationRun] = {}
+
+    def run(self, operation_id: str) -> OperationRun:
+        operation = self.operations[operation_id]
+        run = OperationRun(operation_id, operation.label)
+        self.runs[operation_id] = run
+        started = time.monotonic()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                self._examples(run, operation, operation.as_strategy(generation_mode=mode), mode)
+            except Unsatisfiable:  # e.g. nothing can be negated in a path of plain strings
+                run.unsatisfiable.append(mode.value)
+        if operation.method in _BODY_METHODS and "requestBody" not in operation.definition.raw:
+            self._examples(
+                run,
+                operation,
+                operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+                None,
+            )
+        run.seconds = time.monotonic() - started
+        return run
+
+    def _examples(
+        self,
+        run: OperationRun,
+        operation: Operation,
+        cases: st.SearchStrategy[Case],
+        mode: GenerationMode | None,
+    ) -> None:
+        parameters = [p.name for p in operation.path_parameters]
+        real = self.deployment.real_path_parameters(operation.path)
+
+        @given(
+            case=cases,
+            # the path: real objects (mostly), the generated values, or a mix of both
+            paths=st.sampled_from(["real", "real", "real", "mixed", "generated"]),
+            indices=st.fixed_dictionaries(
+                {name: st.integers(0, len(real.get(name, [""])) - 1) for name in parameters}
+            ),
+            mixed=st.fixed_dictionaries({name: st.booleans() for name in parameters}),
+            # mostly valid credentials; now and then none or somebody else's
+            credentials=st.sampled_from(["valid"] * 6 + ["none", "foreign"]),
+            body=_json_bodies() if mode is None else st.none(),
+            # for a body's "uri": now and then a real offer or request to scan
+            uri=st.none() | st.sampled_from(self.deployment.real_uris),
+        )
+        @settings(
+            max_examples=EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+        )
+        def example(
+            case: Case,
+            paths: str,
+            indices: dict[str, int],
+            mixed: dict[str, bool],
+            credentials: str,
+            body: Any,
+            uri: str | None,
+        ) -> None:
+            citizen = self.deployment.citizen
+            if run.operation_id in DESTRUCTIVE_FOR_CITIZEN:
+                citizen = self.deployment.new_citizen()
+            own = {**real, "device_id": [str(citizen.device_id)]}
+            for name in parameters:
+                if paths == "generated" or (paths == "mixed" and not mixed[name]):
+                    continue
+                # several parameters: the first value of each, which belong together
+                index = indices[name] if len(parameters) == 1 else 0
+                if name in own:
+                    case.path_parameters[name] = own[name][index]
+            headers = self.headers(operation, case, citizen, credentials)
+            if mode is None and isinstance(body, dict) and "uri" in body and uri is not None:
+                body["uri"] = uri
+            self._send(run, case, headers, body if mode is None else None, mode is None)
+
+        example()
+
+    def headers(
+        self, operation: Operation, case: Case, citizen: Phone, credentials: str = "valid"
+    ) -> dict[str, str]:
+        """The ``Authorization`` the operation's security scheme asks for: ``valid``, a
+        ``foreign`` one (not the server's), or ``none``."""
+        headers: dict[str, str] = {}
+        for requirement in operation.definition.raw.get("security", []):
+            for scheme in requirement:
+                token = self.deployment.authorization(scheme, case, citizen)
+                if credentials == "foreign":
+                    token = "not-a-" + token[::-1]
+                if credentials != "none":
+                    headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _send(
+        self,
+        run: OperationRun,
+        case: Case,
+        headers: dict[str, str],
+        body: Any,
+        undeclared_body: bool,
+    ) -> None:
+        run.requests += 1
+        started = time.monotonic()
+        answer: Response | None = None
+        try:
+            if undeclared_body:
+                kwargs = case.as_transport_kwargs(
+                    base_url=self.deployment.base_url, headers=headers
+                )
+                kwargs.pop("json", None)
+                kwargs["data"] = json.dumps(body).encode()
+                kwargs["headers"] = {
+                    **kwargs.get("headers", {}),
+                    "Content-Type": "application/json",
+                }
+                raw = self.session.request(**kwargs, timeout=REQUEST_TIMEOUT)
+                answer = Response.from_requests(raw, verify=True)
+            else:
+                answer = case.call(
+                    base_url=self.deployment.base_url,
+                    session=self.session,
+                    headers=headers,
+                    timeout=REQUEST_TIMEOUT,
+                )
+        except requests.Timeout:
+            run.note(
+                run.over_budget,
+                f"no answer within {REQUEST_TIMEOUT} s: {_describe(case, None, headers, body)}",
+            )
+            return
+        except requests.RequestException as error:
+            run.note(
+                run.server_errors,
+                f"no answer ({type(error).__name__}): {_describe(case, None, headers, body)}",
+            )
+            return
+        finally:
+            elapsed = time.monotonic() - started
+            if elapsed > run.slowest:
+                run.slowest = elapsed
+                run.slowest_request = f"{case.method} {case.formatted_path}"
+        run.statuses[answer.status_code] += 1
+        if elapsed > TIME_BUDGET:
+            run.note(run.over_budget, f"{elapsed:.2f} s: {_describe(case, answer, headers, body)}")
+        if answer.status_code >= 500:
+            run.note(run.server_errors, _describe(case, answer, headers, body))
+        for check in HARD_CHECKS:
+            for failure in self._failures(case, answer, check):
+                run.note(run.server_errors, f"{failure}: {_describe(case, answer, headers, body)}")
+        if undeclared_body:
+            return  # a body the document does not declare: nothing to conform to
+        query = f"?{urlencode(case.query, doseq=True)}" if case.query else ""
+        for check in CONFORMANCE_CHECKS:
+            for failure in self._failures(case, answer, check):
+                run.note(
+                    run.nonconforming.setdefault(check.__name__, []),
+                    f"{failure} ({case.method} {case.formatted_path}{query} -> {answer.status_code})",
+                )
+
+    def _failures(self, case: Case, answer: Response, check: Callable[..., Any]) -> list[str]:
+        try:
+            case.validate_response(answer, checks=[check])
+        except FailureGroup as group:
+            return [failure.title for failure in group.exceptions]
+        return []
+
+
+def write_report(database: str, fuzzer: Fuzzer, seconds: float) -> dict[str, Any]:
+    runs = list(fuzzer.runs.values())
+    slowest = max(runs, key=lambda r: r.slowest, default=None)
+    report = {
+        "database": database,
+        "operations": len(runs),
+        "requests": sum(r.requests for r in runs),
+        "seconds": round(seconds, 1),
+        "slowest": {
+            "seconds": round(slowest.slowest, 3) if slowest else None,
+            "request": slowest.slowest_request if slowest else None,
+        },
+        "server_errors": {r.operation_id: r.server_errors for r in runs if r.server_errors},
+        "over_budget": {r.operation_id: r.over_budget for r in runs if r.over_budget},
+        "nonconforming": {r.operation_id: r.nonconforming for r in runs if r.nonconforming},
+        "runs": [r.as_json() for r in runs],
+    }
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / f"{database}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return report
