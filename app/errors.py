@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
@@ -48,6 +49,8 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     our words (which parameter), never in the framework's."""
     description = _what_is_malformed(exc)
     rejection = body_rejection(request.route_handler, description)
+    if rejection is None and request.route_handler.opt.get("problem_details"):
+        rejection = Problem(400, "Bad Request", description)
     if isinstance(rejection, ProtocolError):
         return protocol_error(request, rejection)
     if isinstance(rejection, Problem):
@@ -67,10 +70,22 @@ def _what_is_malformed(exc: ValidationException) -> str:
     return "malformed or missing: " + ", ".join(dict.fromkeys(keys))
 
 
-def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, str]]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """The framework's own refusals (no such route, a body over the limit, a method not
+    allowed) in the family's format of the endpoint, in our words where the framework's
+    would be its own."""
+    description = "the request body is too large" if exc.status_code == 413 else str(exc.detail)
+    headers = {**NO_STORE, **(exc.headers or {})}
+    if request.scope.get("route_handler") is not None and request.route_handler.opt.get(
+        "problem_details"
+    ):
+        title = HTTPStatus(exc.status_code).phrase
+        reply = problem(request, Problem(exc.status_code, title, description))
+        reply.headers.update(headers)
+        return reply
     code = "invalid_request" if exc.status_code < 500 else "server_error"
-    body = {"error": code, "error_description": str(exc.detail)}
-    return Response(body, status_code=exc.status_code, headers={**NO_STORE, **(exc.headers or {})})
+    body = {"error": code, "error_description": description}
+    return Response(body, status_code=exc.status_code, headers=headers)
 
 
 def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:

@@ -5,9 +5,10 @@ error bodies it can really answer with, in the format of its family.
   (``{error, error_description}``, RFC 6749 §5.2; OpenID4VCI 1.0 §8.3.1, OpenID4VP 1.0
   §8.5); the operator and counter APIs answer problem details (RFC 9457), as their
   handlers say with ``opt["problem_details"]``.
-- 400 where the operation takes a body or parameters; 401 where it declares a security
-  scheme; 404 where its path names something; 429 where it is rate limited; and whatever
-  else a handler names in ``opt["errors"]``. A handler's own ``responses`` win.
+- 400 where the operation takes a body or parameters; 413 where it takes a body; 401
+  where it declares a security scheme; 404 where its path names something; 429 where it
+  is rate limited; and whatever else a handler names in ``opt["errors"]``. A handler's
+  own ``responses`` win.
 
 Without this, the framework documents its own 400 body (``{detail, extra, status_code}``),
 which this API never sends.
@@ -35,6 +36,7 @@ _OAUTH_EXAMPLES: dict[int, dict[str, Any]] = {
     404: {"error": "invalid_request", "error_description": "no such credential issuer"},
     409: {"error": "invalid_request", "error_description": "too many unfinished flows"},
     410: {"error": "offer_unavailable", "error_description": "this offer was used already"},
+    413: {"error": "invalid_request", "error_description": "the request body is too large"},
     422: {"error": "invalid_request", "error_description": "the credential offer is malformed"},
     429: {"error": "rate_limited", "error_description": "too many requests; retry later"},
     502: {"error": "temporarily_unavailable", "error_description": "the issuer is unreachable"},
@@ -74,6 +76,8 @@ def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> set[int]:
     )
     if takes_body or takes_query or route.path_parameters:
         statuses.add(400)
+    if takes_body:
+        statuses.add(413)
     if handler.resolve_security():
         statuses.add(401)
     if route.path_parameters:

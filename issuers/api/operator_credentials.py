@@ -191,6 +191,9 @@ class OperatorCredentialController(Controller):
         limit: FromQuery[int] = 100,
     ) -> Response[dict[str, Any]]:
         context = authorized(state, request, issuer_id)
+        unknown = sorted(set(request.query_params) - {"limit"})
+        if unknown:
+            raise Problem(400, "Bad Request", f"unknown query parameter {unknown[0][:64]!r}")
         events = await context.audit.recent(issuer_id, max(1, min(limit, 1000)))
         return Response(
             {

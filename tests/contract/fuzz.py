@@ -89,62 +89,14 @@ CONFORMANCE_CHECKS: tuple[Callable[..., Any], ...] = (
     response_schema_conformance,
     negative_data_rejection,
 )
-# Operations whose answers are known not to conform to the document yet (mostly status
-# codes it does not declare: 401, 404, 410, 415, 422): their conformance failures are
-# reported, not failed. Empty means every operation must conform; take an operation out
-# as soon as its part of the document is complete (its test warns once it conforms).
-NOT_YET_CONFORMING: frozenset[str] = frozenset(
-    {
-        "acceptOffer",
-        "addDevice",
-        "approvePresentation",
-        "changeCredentialStatus",
-        "completeOffer",
-        "completePresentation",
-        "createCNonce",
-        "createOffer",
-        "createPresentationRequest",
-        "declinePresentation",
-        "deleteAccount",
-        "deleteCredential",
-        "exchangePreAuthorizedCode",
-        "exportActivity",
-        "getAuthorizationServerMetadata",
-        "getCredential",
-        "getCredentialIssuerMetadata",
-        "getCredentialOffer",
-        "getCredentialTypeMetadata",
-        "getDisplayImage",
-        "getJwtVcIssuerMetadata",
-        "getOfferQrPng",
-        "getOfferQrSvg",
-        "getPresentationQrPng",
-        "getPresentationQrSvg",
-        "getPresentationStatus",
-        "getRequestObject",
-        "getStatusList",
-        "getSubjectRecord",
-        "issueCredential",
-        "listActivity",
-        "listAgencyAudit",
-        "listChecks",
-        "listCredentialConfigurations",
-        "listCredentials",
-        "listDevices",
-        "login",
-        "notifyCredentialEvent",
-        "openOffer",
-        "openPresentation",
-        "postRequestObject",
-        "refreshSession",
-        "registerAccount",
-        "releaseSameDeviceResult",
-        "revokeDevice",
-        "scan",
-        "streamPresentationEvents",
-        "submitAuthorizationResponse",
-    }
-)
+# Operations whose answers are known not to conform to the document yet: their conformance
+# failures are reported, not failed. Empty means every operation must conform; take an
+# operation out as soon as it does (its test warns once it conforms).
+# - postRequestObject: its optional form body loses what a generator makes invalid on the
+#   way to the wire (a blank wallet_nonce is the same form as none, a whole body that is not
+#   an object encodes as no parameters), so the wallet's fetch is rightly served; and a body
+#   over the limit answers 413, which the negative-data check does not count as a refusal.
+NOT_YET_CONFORMING: frozenset[str] = frozenset({"postRequestObject"})
 
 # Operations that take the citizen's device or account away: each example gets a citizen
 # of its own, so that the others keep theirs.

@@ -614,3 +614,19 @@ def test_a_repeated_credential_request_gets_the_same_credentials_and_nothing_els
     credential = first.json()["credentials"][0]["credential"]
     assert credential.split("~")[0].encode() not in sealed
     assert b"Erika" not in sealed and b"Mustermann" not in sealed
+
+
+@pytest.mark.parametrize("query", ["limit=ten", "limit=5&=x", "limt=5"])
+def test_the_audit_trail_refuses_queries_it_does_not_define_as_problem_details(
+    client: TestClient[Any], query: str
+) -> None:
+    """Found by fuzzing the document: a malformed limit answered OAuth JSON where the
+    operator API documents problem details, and unknown parameters were ignored."""
+    settings = client.app.state.deployment.settings
+    keys = json.loads((settings.var_dir / "operator-keys.json").read_text())
+    response = client.get(
+        f"/issuers/civil-registry/audit?{query}",
+        headers={"Authorization": f"Bearer {keys['civil-registry']}"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")

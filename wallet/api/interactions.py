@@ -37,7 +37,7 @@ class WalletScanController(Controller):
         "/",
         summary="Whatever was scanned: a credential offer or a presentation request",
         operation_id="scan",
-        opt={"errors": (409, 422, 502)},
+        opt={"errors": (409, 410, 422, 502)},
         status_code=HTTP_201_CREATED,
     )
     async def scan(
@@ -66,7 +66,7 @@ class WalletOfferController(Controller):
     @post(
         "/",
         operation_id="openOffer",
-        opt={"errors": (409, 422, 502)},
+        opt={"errors": (409, 410, 422, 502)},
         summary="Open a credential offer: who offers what",
         status_code=HTTP_201_CREATED,
     )
@@ -130,7 +130,7 @@ class WalletPresentationController(Controller):
     @post(
         "/",
         operation_id="openPresentation",
-        opt={"errors": (409, 422, 502)},
+        opt={"errors": (409, 410, 422, 502)},
         summary="Open a presentation request: the consent view",
         status_code=HTTP_201_CREATED,
     )
