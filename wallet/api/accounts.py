@@ -25,6 +25,7 @@ from wallet.services.account_messages import (
     SessionGranted,
     SessionRefresh,
 )
+from wallet.services.holding_messages import DeviceList
 
 
 class WalletAccountController(Controller):
@@ -84,9 +85,9 @@ class WalletAccountController(Controller):
         guards=[require_citizen_session],
         summary="The citizen's devices",
     )
-    async def devices(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def devices(self, state: State, request: Request[Any, Any, Any]) -> Response[DeviceList]:
         context, session = await session_of(state, request)
-        return private({"devices": await sessions.list_devices(context, session)})
+        return private(await sessions.list_devices(context, session))
 
     @post(
         "/devices",

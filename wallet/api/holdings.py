@@ -11,6 +11,13 @@ from litestar.params import FromPath
 from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
 from wallet.services.activity import activity_log
 from wallet.services.credentials import delete_credential, list_credentials, show_credential
+from wallet.services.holding_messages import (
+    ActivityExport,
+    ActivityLog,
+    CredentialDeleted,
+    CredentialDetails,
+    CredentialList,
+)
 
 
 class WalletCredentialController(Controller):
@@ -26,10 +33,9 @@ class WalletCredentialController(Controller):
         operation_id="listCredentials",
         summary="The citizen's credentials, with display data and live status",
     )
-    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[CredentialList]:
         context, session = await session_of(state, request)
-        credentials = await list_credentials(context, session.account_id, languages(request))
-        return private({"credentials": credentials})
+        return private(await list_credentials(context, session.account_id, languages(request)))
 
     @get(
         "/{credential_id:str}",
@@ -38,7 +44,7 @@ class WalletCredentialController(Controller):
     )
     async def show(
         self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[Any]:
+    ) -> Response[CredentialDetails]:
         context, session = await session_of(state, request)
         return private(
             await show_credential(context, session.account_id, credential_id, languages(request))
@@ -52,7 +58,7 @@ class WalletCredentialController(Controller):
     )
     async def remove(
         self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[Any]:
+    ) -> Response[CredentialDeleted]:
         context, session = await session_of(state, request)
         return private(await delete_credential(context, session.account_id, credential_id))
 
@@ -70,20 +76,22 @@ class WalletActivityController(Controller):
         operation_id="listActivity",
         summary="Who received and used the citizen's data, newest first",
     )
-    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[ActivityLog]:
         context, session = await session_of(state, request)
-        return private({"activity": await activity_log(context, session.account_id)})
+        return private(ActivityLog(activity=await activity_log(context, session.account_id)))
 
     @get(
         "/export",
         operation_id="exportActivity",
         summary="The whole activity log as a JSON download",
     )
-    async def export(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def export(
+        self, state: State, request: Request[Any, Any, Any]
+    ) -> Response[ActivityExport]:
         context, session = await session_of(state, request)
         entries = await activity_log(context, session.account_id)
         return Response(
-            {"account_id": session.account_id, "activity": entries},
+            ActivityExport(account_id=session.account_id, activity=entries),
             headers={
                 "Cache-Control": "no-store",
                 "Content-Disposition": 'attachment; filename="idwallet-activity.json"',

@@ -21,6 +21,14 @@ from wallet.domain import ActivityKind, CredentialRecord, NotFound, StoredCreden
 from wallet.services.activity import record
 from wallet.services.context import WalletContext
 from wallet.services.display import label_for, pick
+from wallet.services.holding_messages import (
+    ClaimRow,
+    CredentialDeleted,
+    CredentialDetails,
+    CredentialIssuer,
+    CredentialList,
+    CredentialSummary,
+)
 from wallet.services.receive import notify
 from wallet.services.sealing import AccountBox
 
@@ -90,7 +98,7 @@ class StatusReader:
         return worst
 
 
-def _summary(
+def _summary_fields(
     stored: StoredCredential, credential: CredentialRecord, preferred: Sequence[str], status: str
 ) -> dict[str, Any]:
     display = pick(credential.credential_display, preferred) or {}
@@ -99,11 +107,11 @@ def _summary(
         "credential_id": stored.credential_id,
         "name": display.get("name", credential.configuration_id),
         "display": display,
-        "issuer": {
-            "credential_issuer": credential.issuer,
-            "name": issuer.get("name", credential.issuer),
-            "display": issuer,
-        },
+        "issuer": CredentialIssuer(
+            credential_issuer=credential.issuer,
+            name=issuer.get("name", credential.issuer),
+            display=issuer,
+        ),
         "format": credential.format,
         "vct": credential.vct,
         "status": status,
@@ -115,45 +123,46 @@ def _summary(
 
 async def list_credentials(
     context: WalletContext, account_id: str, preferred: Sequence[str]
-) -> list[dict[str, Any]]:
+) -> CredentialList:
     box = await context.box(account_id)
     reader = StatusReader(context)
     result = []
     for stored in await context.store.credentials.list(account_id):
         credential = open_record(box, stored)
-        result.append(_summary(stored, credential, preferred, await reader.status(credential)))
-    return result
+        status = await reader.status(credential)
+        result.append(CredentialSummary(**_summary_fields(stored, credential, preferred, status)))
+    return CredentialList(credentials=result)
 
 
 def _claim_rows(
     claims: Mapping[str, Any], labels: Sequence[dict[str, Any]], preferred: Sequence[str]
-) -> list[dict[str, Any]]:
-    rows = []
-    for name, value in claims.items():
-        rows.append({"path": [name], "label": label_for(labels, [name], preferred), "value": value})
-    return rows
+) -> list[ClaimRow]:
+    return [
+        ClaimRow(path=[name], label=label_for(labels, [name], preferred), value=value)
+        for name, value in claims.items()
+    ]
 
 
 async def show_credential(
     context: WalletContext, account_id: str, credential_id: str, preferred: Sequence[str]
-) -> dict[str, Any]:
+) -> CredentialDetails:
     stored = await context.store.credentials.get(account_id, credential_id)
     if stored is None:
         raise NotFound("no such credential")
     box = await context.box(account_id)
     credential = open_record(box, stored)
     status = await StatusReader(context).status(credential)
-    return {
-        **_summary(stored, credential, preferred, status),
-        "claims": credential.claims,
-        "claim_labels": _claim_rows(credential.claims, credential.claim_display, preferred),
-        "presentations": stored.presentations,
-    }
+    return CredentialDetails(
+        **_summary_fields(stored, credential, preferred, status),
+        claims=credential.claims,
+        claim_labels=_claim_rows(credential.claims, credential.claim_display, preferred),
+        presentations=stored.presentations,
+    )
 
 
 async def delete_credential(
     context: WalletContext, account_id: str, credential_id: str
-) -> dict[str, Any]:
+) -> CredentialDeleted:
     stored = await context.store.credentials.get(account_id, credential_id)
     if stored is None:
         raise NotFound("no such credential")
@@ -183,4 +192,4 @@ async def delete_credential(
             "issuer_notified": notified,
         },
     )
-    return {"credential_id": credential_id, "deleted": True, "issuer_notified": notified}
+    return CredentialDeleted(credential_id=credential_id, deleted=True, issuer_notified=notified)

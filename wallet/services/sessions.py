@@ -37,6 +37,7 @@ from wallet.services.account_messages import (
 )
 from wallet.services.activity import record
 from wallet.services.context import WalletContext
+from wallet.services.holding_messages import DeviceList, DeviceView
 
 DEVICE_PROOF_TYP = "wallet-device-proof+jwt"
 DEVICE_ALGORITHMS = frozenset({"ES256"})
@@ -280,18 +281,20 @@ async def add_device(
     return AddedDevice(device_id=device_id)
 
 
-async def list_devices(context: WalletContext, session: Session) -> list[dict[str, Any]]:
+async def list_devices(context: WalletContext, session: Session) -> DeviceList:
     box = await context.box(session.account_id)
-    return [
-        {
-            "device_id": d.device_id,
-            "name": box.open("device", d.device_id, d.sealed_name),
-            "created_at": int(d.created_at),
-            "revoked_at": None if d.revoked_at is None else int(d.revoked_at),
-            "current": d.device_id == session.device_id,
-        }
-        for d in await context.store.devices.list(session.account_id)
-    ]
+    return DeviceList(
+        devices=[
+            DeviceView(
+                device_id=d.device_id,
+                name=box.open("device", d.device_id, d.sealed_name),
+                created_at=int(d.created_at),
+                revoked_at=None if d.revoked_at is None else int(d.revoked_at),
+                current=d.device_id == session.device_id,
+            )
+            for d in await context.store.devices.list(session.account_id)
+        ]
+    )
 
 
 async def revoke_device(context: WalletContext, session: Session, device_id: str) -> None:
