@@ -58,3 +58,12 @@ class AuthorizationResponse(Message):
     ) = UNSET
     error: str | UnsetType = UNSET
     error_description: str | UnsetType = UNSET
+
+
+class ResponseUriAnswer(Message):
+    """§8.2: the verifier's answer to what the wallet posted: a ``redirect_uri`` to send
+    the user on to (same-device flows), or an error (§8.5)."""
+
+    redirect_uri: str | UnsetType = UNSET
+    error: Annotated[str, msgspec.Meta(max_length=64)] | UnsetType = UNSET
+    error_description: Annotated[str, msgspec.Meta(max_length=300)] | UnsetType = UNSET

@@ -24,15 +24,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from msgspec import UnsetType
 
 from core.claim_paths import ClaimPathError
 from core.dcql.match import match_query
 from core.dcql.model import ClaimsQuery, CredentialQuery
 from core.dcql.parse import parse_dcql_query
-from core.encoding import EncodingError, b64url_encode, strict_json_loads
-from core.errors import InvalidRequest
+from core.encoding import b64url_encode
+from core.errors import InvalidRequest, ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
 from core.jose.jwe import encrypt_compact
+from core.messages import decode_message
+from core.oid4vp import ResponseUriAnswer
 from core.sdjwt.key_binding import KeyBindingRequest, prepare_key_binding
 from core.sdjwt.present import present
 from wallet.domain import (
@@ -265,7 +268,7 @@ async def complete(
 
 async def _post(
     context: WalletContext, request: CheckedRequest, form: dict[str, str]
-) -> tuple[int, dict[str, Any] | None]:
+) -> tuple[int, ResponseUriAnswer | None]:
     try:
         answer = await context.outbound.send(
             "POST",
@@ -281,10 +284,9 @@ async def _post(
     body = None
     if answer.body.strip():
         try:
-            parsed = strict_json_loads(answer.body, max_bytes=MAX_RESPONSE_BYTES)
-            body = parsed if isinstance(parsed, dict) else None
-        except EncodingError:
-            body = None
+            body = decode_message(answer.body, ResponseUriAnswer, max_bytes=MAX_RESPONSE_BYTES)
+        except ProtocolError:
+            body = None  # an answer the wallet cannot read says nothing more than its status
     return answer.status, body
 
 
@@ -340,8 +342,8 @@ async def _submit(
     }
     refused_redirect = None
     if body is not None:
-        redirect = body.get("redirect_uri")
-        if accepted and isinstance(redirect, str):
+        redirect = body.redirect_uri
+        if accepted and not isinstance(redirect, UnsetType):
             if followable_redirect(context, redirect):
                 outcome["redirect_uri"] = redirect
             else:
@@ -350,10 +352,10 @@ async def _submit(
                     "the verifier asked to send you on to an address the wallet does not "
                     "open (only https and this deployment's apps are followed)"
                 )
-        if not accepted and isinstance(body.get("error"), str):
-            outcome["error"] = body["error"][:64]
-            if isinstance(body.get("error_description"), str):
-                outcome["error_description"] = body["error_description"][:300]
+        if not accepted and not isinstance(body.error, UnsetType):
+            outcome["error"] = body.error
+            if not isinstance(body.error_description, UnsetType):
+                outcome["error_description"] = body.error_description
     await _release(context, flow, FlowState.SUBMITTED)
     for part in parts:
         await context.store.credentials.count_presentation(box.account_id, part["credential_id"])
