@@ -294,15 +294,20 @@ def test_4_the_citizen_accepts_with_the_transaction_code(journey: Journey) -> No
 
 def test_5_the_citizen_sees_the_national_id(journey: Journey) -> None:
     (credential_id,) = journey.need("credential_id")
+    models = journey.generated.models
     with journey.citizen() as citizen:
         listed = journey.generated.call("listCredentials", citizen, 200)
-    (card,) = listed["credentials"]
-    assert card["credential_id"] == credential_id
-    assert card["name"] == "National identity card"
-    assert card["vct"] == f"{journey.base_url}/issuers/{ISSUER}/types/national_id"
-    assert card["format"] == "dc+sd-jwt"
-    assert card["issuer"]["name"] == "Civil Registry"
-    assert card["status"] == "valid"
+    assert isinstance(listed, models.CredentialList)
+    (card,) = listed.credentials
+    assert isinstance(card, models.CredentialSummary)
+    assert card.credential_id == credential_id
+    assert card.name == "National identity card"
+    assert card.vct == f"{journey.base_url}/issuers/{ISSUER}/types/national_id"
+    assert card.format_ == "dc+sd-jwt"
+    assert card.issuer.name == "Civil Registry"
+    assert card.status == models.CredentialSummaryStatus.VALID
+    assert card.instances == 3
+    assert card.expires_at is not None and card.expires_at > card.received_at
 
 
 def test_6_a_counter_asks_for_age_over_18(journey: Journey) -> None:
@@ -392,9 +397,14 @@ def test_9_the_counter_sees_the_result_verified(journey: Journey) -> None:
 def test_10_the_activity_log_shows_the_receipt_and_the_presentation(journey: Journey) -> None:
     credential_id, consent = journey.need("credential_id", "consent")
     journey.need("approved")
+    models = journey.generated.models
     with journey.citizen() as citizen:
-        activity = journey.generated.call("listActivity", citizen, 200)["activity"]
-    kinds = [entry["kind"] for entry in activity]  # newest first
+        log = journey.generated.call("listActivity", citizen, 200)
+    assert isinstance(log, models.ActivityLog)
+    # The document types the log but not its entries: each is a model of nothing but its
+    # additional properties.
+    activity = [entry.to_dict() for entry in log.activity]  # newest first
+    kinds = [entry["kind"] for entry in activity]
     assert kinds == ["presentation_sent", "credential_received", "device_registered"]
     sent, received = activity[0], activity[1]
     assert sent["verifier"] == "Corner Bar"
