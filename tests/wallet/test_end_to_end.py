@@ -4,6 +4,7 @@ all in the activity log. Both custody modes, both response modes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -197,3 +198,12 @@ def test_a_request_answered_already_is_reported_as_such(client: TestClient[Any])
     assert again.status_code == 410, again.text
     assert again.json()["error"] == "request_unavailable"
     assert "new" in again.json()["error_description"]
+
+
+def test_the_activity_kinds_the_document_names_are_the_wallets_own() -> None:
+    from app.openapi_document import render_openapi
+    from wallet.domain import ActivityKind
+
+    described = json.loads(render_openapi())["components"]["schemas"]["ActivityLog"]
+    text = described["properties"]["activity"]["description"]
+    assert all(kind.value in text for kind in ActivityKind)

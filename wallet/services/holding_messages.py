@@ -77,9 +77,10 @@ class ActivityLog(Message):
         list[dict[str, Any]],
         msgspec.Meta(
             description=(
-                "Newest first: entry_id, at, kind (credential_received, presentation, "
-                "presentation_declined, credential_deleted, device_registered, …) and what "
-                "was received, shown or refused, and to whom."
+                "Newest first. Each entry: entry_id, at (seconds since the epoch), kind (one "
+                "of credential_received, credential_deleted, presentation_sent, "
+                "presentation_declined, device_registered, device_revoked) and what was "
+                "received, shown or refused, and to whom."
             )
         ),
     ]
