@@ -261,35 +261,39 @@ def test_3_the_citizen_scans_the_offer(journey: Journey) -> None:
         scanned = journey.generated.call(
             "scan", citizen, 201, body=journey.generated.models.ScannedText(uri=created.offer_uri)
         )
-    # The document gives this answer no schema: the client hands back the decoded JSON.
-    assert scanned["kind"] == "offer"
-    offer = scanned["offer"]
-    assert offer["issuer"]["credential_issuer"] == created.credential_offer.credential_issuer
-    assert offer["issuer"]["name"] == "Civil Registry"
-    assert [c["credential_configuration_id"] for c in offer["credentials"]] == ["national_id"]
-    assert offer["credentials"][0]["name"] == "National identity card"
-    assert offer["tx_code"]["required"] is True
-    assert offer["tx_code"]["length"] == len(created.tx_code)
-    assert offer["tx_code"]["input_mode"] == "numeric" and created.tx_code.isdigit()
+    models = journey.generated.models
+    assert isinstance(scanned, models.ScanResult)
+    assert scanned.kind == "offer"
+    offer = scanned.offer
+    assert isinstance(offer, models.OfferView)
+    assert offer.issuer.credential_issuer == created.credential_offer.credential_issuer
+    assert offer.issuer.name == "Civil Registry"
+    assert [c.credential_configuration_id for c in offer.credentials] == ["national_id"]
+    assert offer.credentials[0].name == "National identity card"
+    assert offer.tx_code.required is True
+    assert offer.tx_code.length == len(created.tx_code)
+    assert offer.tx_code.input_mode == "numeric" and created.tx_code.isdigit()
     journey.found["scanned_offer"] = offer
 
 
 def test_4_the_citizen_accepts_with_the_transaction_code(journey: Journey) -> None:
     created, offer = journey.need("offer", "scanned_offer")
+    models = journey.generated.models
     with journey.citizen() as citizen:
         accepted = journey.generated.call(
             "acceptOffer",
             citizen,
             200,
-            offer_id=offer["offer_id"],
-            body=journey.generated.models.OfferAcceptance(tx_code=created.tx_code),
+            offer_id=offer.offer_id,
+            body=models.OfferAcceptance(tx_code=created.tx_code),
         )
-    assert accepted["offer_id"] == offer["offer_id"]
-    assert accepted["status"] == "received"
-    (credential,) = accepted["credentials"]
-    assert credential["credential_configuration_id"] == "national_id"
-    assert credential["instances"] == offer["holder_keys_needed"]  # a batch, one key each
-    journey.found["credential_id"] = credential["credential_id"]
+    assert isinstance(accepted, models.OfferOutcome)
+    assert accepted.offer_id == offer.offer_id
+    assert accepted.status == "received"
+    (credential,) = accepted.credentials
+    assert credential.credential_configuration_id == "national_id"
+    assert credential.instances == offer.holder_keys_needed  # a batch, one key each
+    journey.found["credential_id"] = credential.credential_id
 
 
 def test_5_the_citizen_sees_the_national_id(journey: Journey) -> None:
@@ -336,8 +340,10 @@ def test_7_the_citizen_scans_the_request(journey: Journey) -> None:
         scanned = journey.generated.call(
             "scan", citizen, 201, body=journey.generated.models.ScannedText(uri=created.uri)
         )
-    assert scanned["kind"] == "presentation"
-    consent = scanned["presentation"]
+    assert isinstance(scanned, journey.generated.models.ScanResult)
+    assert scanned.kind == "presentation"
+    # The consent view is not typed in the document yet: its members come back as given.
+    consent = scanned.presentation.to_dict()
     verifier = consent["verifier"]
     assert verifier["client_id"] == created.client_id
     assert verifier["authenticated"] is True and verifier["registered"] is True

@@ -15,8 +15,11 @@ from wallet.api.requests import MAX_BODY, languages, private, require_citizen_se
 from wallet.services.interaction_messages import (
     DeviceSignatures,
     OfferAcceptance,
+    OfferOutcome,
+    OfferView,
     PresentationConsent,
     ScannedText,
+    ScanResult,
 )
 from wallet.services.present import approve, complete, decline, scan_request
 from wallet.services.receive import accept_offer, complete_offer, scan_offer
@@ -42,17 +45,17 @@ class WalletScanController(Controller):
     )
     async def scan(
         self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
-    ) -> Response[Any]:
+    ) -> Response[ScanResult]:
         context, session = await session_of(state, request)
         scanned = parse_scanned(data.uri)
         preferred = languages(request)
         if scanned.kind == "offer":
-            view = await scan_offer(
+            offer = await scan_offer(
                 context, session.account_id, scanned.parameters, preferred[0] if preferred else None
             )
-            return private({"kind": "offer", "offer": view}, 201)
+            return private(ScanResult(kind="offer", offer=offer), 201)
         view = await scan_request(context, session.account_id, scanned.parameters, preferred)
-        return private({"kind": "presentation", "presentation": view}, 201)
+        return private(ScanResult(kind="presentation", presentation=view), 201)
 
 
 class WalletOfferController(Controller):
@@ -72,7 +75,7 @@ class WalletOfferController(Controller):
     )
     async def open(
         self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
-    ) -> Response[Any]:
+    ) -> Response[OfferView]:
         context, session = await session_of(state, request)
         scanned = parse_scanned(data.uri)
         if scanned.kind != "offer":
@@ -96,7 +99,7 @@ class WalletOfferController(Controller):
         state: State,
         request: Request[Any, Any, Any],
         data: JSONBody[OfferAcceptance | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[OfferOutcome]:
         context, session = await session_of(state, request)
         body = data or OfferAcceptance()
         return private(await accept_offer(context, session.account_id, offer_id, body))
@@ -114,7 +117,7 @@ class WalletOfferController(Controller):
         state: State,
         request: Request[Any, Any, Any],
         data: JSONBody[DeviceSignatures],
-    ) -> Response[Any]:
+    ) -> Response[OfferOutcome]:
         context, session = await session_of(state, request)
         return private(await complete_offer(context, session.account_id, offer_id, data))
 

@@ -62,3 +62,77 @@ class PresentationConsent(Message, forbid_unknown_fields=True):
         default_factory=list
     )
     credentials: dict[_Identifier, _Identifier] = msgspec.field(default_factory=dict)
+
+
+# What the phone is shown ----------------------------------------------------------------
+
+
+class OfferIssuer(Message):
+    credential_issuer: str
+    name: str
+    display: dict[str, Any]
+
+
+class OfferedCredential(Message):
+    credential_configuration_id: str
+    name: Annotated[str, msgspec.Meta(examples=["National ID"])]
+    display: dict[str, Any]
+    vct: str | None
+    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt"])]
+
+
+class TxCodePrompt(Message):
+    """What to ask the citizen for (OpenID4VCI 1.0 §4.1.1 ``tx_code``)."""
+
+    required: bool
+    input_mode: Literal["numeric", "text"] | UnsetType = UNSET
+    length: int | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+
+
+class OfferView(Message):
+    """Who offers what: shown before the citizen accepts."""
+
+    offer_id: str
+    issuer: OfferIssuer
+    credentials: list[OfferedCredential]
+    tx_code: TxCodePrompt | None
+    holder_keys_needed: Annotated[
+        int, msgspec.Meta(description="Public keys the phone sends when it keeps the keys.")
+    ]
+    expires_at: Annotated[int, msgspec.Meta(description="Seconds since the epoch.")]
+
+
+class SigningRequest(Message):
+    """What the phone signs with a device-held key: the JWS signing input, with the key."""
+
+    holder_key: dict[str, Any]
+    alg: str
+    signing_input: str
+    query_id: str | UnsetType = UNSET
+
+
+class ReceivedCredential(Message):
+    credential_id: str
+    credential_configuration_id: str
+    name: str
+    instances: int
+
+
+class OfferOutcome(Message):
+    """``received`` with the credentials stored, or ``proofs_needed`` with what the phone
+    must sign first (device-held keys)."""
+
+    offer_id: str
+    status: Annotated[str, msgspec.Meta(examples=["received", "proofs_needed"])]
+    credentials: list[ReceivedCredential] | UnsetType = UNSET
+    signing_requests: list[SigningRequest] | UnsetType = UNSET
+
+
+class ScanResult(Message):
+    """What was scanned: a credential offer (who offers what) or a presentation request
+    (the consent view: who asks, why, for which claims, and which credentials can answer)."""
+
+    kind: Literal["offer", "presentation"]
+    offer: OfferView | UnsetType = UNSET
+    presentation: dict[str, Any] | UnsetType = UNSET

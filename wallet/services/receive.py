@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from msgspec import UnsetType
 
 from core.encoding import b64url_decode, b64url_encode, json_dumps_bytes
@@ -58,7 +59,17 @@ from wallet.services.holder_keys import (
     server_signer,
     signing_request,
 )
-from wallet.services.interaction_messages import DeviceSignatures, OfferAcceptance
+from wallet.services.interaction_messages import (
+    DeviceSignatures,
+    OfferAcceptance,
+    OfferedCredential,
+    OfferIssuer,
+    OfferOutcome,
+    OfferView,
+    ReceivedCredential,
+    SigningRequest,
+    TxCodePrompt,
+)
 from wallet.services.issuer_client import (
     IssuerClient,
     parse_offer,
@@ -135,7 +146,7 @@ def _endpoint(metadata: dict[str, Any], name: str, client: IssuerClient) -> str 
 
 async def scan_offer(
     context: WalletContext, account_id: str, parameters: dict[str, str], language: str | None
-) -> dict[str, Any]:
+) -> OfferView:
     client = IssuerClient(context.outbound)
     if "credential_offer" in parameters:
         offer = parse_offer(parse_offer_parameter(parameters["credential_offer"]))
@@ -215,32 +226,33 @@ async def _token_endpoint(client: IssuerClient, authorization_server: object) ->
 
 def _offer_view(
     flow_id: str, state: dict[str, Any], expires_at: float, preferred: Sequence[str]
-) -> dict[str, Any]:
+) -> OfferView:
     issuer_display = pick(state["issuer_display"], preferred) or {}
     credentials = []
     for config_id, config in state["configurations"].items():
         display = pick(config["display"], preferred) or {}
         credentials.append(
-            {
-                "credential_configuration_id": config_id,
-                "name": display.get("name", config_id),
-                "display": display,
-                "vct": config["vct"],
-                "format": "dc+sd-jwt",
-            }
+            OfferedCredential(
+                credential_configuration_id=config_id,
+                name=display.get("name", config_id),
+                display=display,
+                vct=config["vct"],
+                format="dc+sd-jwt",
+            )
         )
-    return {
-        "offer_id": flow_id,
-        "issuer": {
-            "credential_issuer": state["issuer"],
-            "name": issuer_display.get("name", state["issuer"]),
-            "display": issuer_display,
-        },
-        "credentials": credentials,
-        "tx_code": tx_code_view(state["offer"]["tx_code"]),
-        "holder_keys_needed": state["instances"] * len(state["configurations"]),
-        "expires_at": int(expires_at),
-    }
+    tx_code = tx_code_view(state["offer"]["tx_code"])
+    return OfferView(
+        offer_id=flow_id,
+        issuer=OfferIssuer(
+            credential_issuer=state["issuer"],
+            name=issuer_display.get("name", state["issuer"]),
+            display=issuer_display,
+        ),
+        credentials=credentials,
+        tx_code=None if tx_code is None else msgspec.convert(tx_code, TxCodePrompt),
+        holder_keys_needed=state["instances"] * len(state["configurations"]),
+        expires_at=int(expires_at),
+    )
 
 
 def _proof_signing_input(key: HolderKey, audience: str, nonce: str | None, now: int) -> bytes:
@@ -271,7 +283,7 @@ async def _claim(
 
 async def accept_offer(
     context: WalletContext, account_id: str, offer_id: str, body: OfferAcceptance
-) -> dict[str, Any]:
+) -> OfferOutcome:
     custody = body.custody
     tx_code = None if isinstance(body.tx_code, UnsetType) else body.tx_code
     flow, box, state = await _claim(context, account_id, offer_id, FlowState.OFFERED)
@@ -321,7 +333,7 @@ async def _after_token(
     token: object,
     keys: list[HolderKey],
     custody: str,
-) -> dict[str, Any]:
+) -> OfferOutcome:
     client = IssuerClient(context.outbound)
     try:
         access_token = read_answer(token, TokenResponse, "token endpoint").access_token
@@ -357,15 +369,15 @@ async def _after_token(
                 sealed=box.seal("flow", flow.flow_id, state),
             )
             assert moved
-            return {
-                "offer_id": flow.flow_id,
-                "status": FlowState.PROOFS_NEEDED.value,
-                "signing_requests": [
-                    signing_request(k, i.encode("ascii"))
+            return OfferOutcome(
+                offer_id=flow.flow_id,
+                status=FlowState.PROOFS_NEEDED.value,
+                signing_requests=[
+                    msgspec.convert(signing_request(k, i.encode("ascii")), SigningRequest)
                     for r in requests
                     for k, i in zip(_keys_of(keys, r["key_ids"]), r["signing_inputs"], strict=True)
                 ],
-            }
+            )
         signatures = [
             server_signer(box, k).sign(i.encode("ascii"))
             for r in requests
@@ -412,7 +424,7 @@ def _keys_of(keys: Sequence[HolderKey], ids: Sequence[str]) -> list[HolderKey]:
 
 async def complete_offer(
     context: WalletContext, account_id: str, offer_id: str, body: DeviceSignatures
-) -> dict[str, Any]:
+) -> OfferOutcome:
     flow, box, state = await _claim(context, account_id, offer_id, FlowState.PROOFS_NEEDED)
     keys = [_key_from_json(account_id, k, context.clock.now()) for k in state["keys"]]
     try:
@@ -441,7 +453,7 @@ async def _request_credentials(
     *,
     keys: list[HolderKey],
     signatures: list[bytes],
-) -> dict[str, Any]:
+) -> OfferOutcome:
     client = IssuerClient(context.outbound)
     stored: list[tuple[StoredCredential, list[HolderKey], CredentialRecord]] = []
     notifications: list[str] = []
@@ -506,12 +518,12 @@ async def _request_credentials(
             },
         )
         result.append(
-            {
-                "credential_id": credential.credential_id,
-                "credential_configuration_id": record_.configuration_id,
-                "name": display.get("name", record_.configuration_id),
-                "instances": len(record_.instances),
-            }
+            ReceivedCredential(
+                credential_id=credential.credential_id,
+                credential_configuration_id=record_.configuration_id,
+                name=display.get("name", record_.configuration_id),
+                instances=len(record_.instances),
+            )
         )
     await context.store.flows.move(
         box.account_id, flow.flow_id, expected=FlowState.BUSY, state=FlowState.RECEIVED
@@ -519,7 +531,7 @@ async def _request_credentials(
     for _, _, record_ in stored:
         if record_.notification is not None:
             await _notify(context, state, record_.notification["id"], "credential_accepted")
-    return {"offer_id": flow.flow_id, "status": FlowState.RECEIVED.value, "credentials": result}
+    return OfferOutcome(offer_id=flow.flow_id, status=FlowState.RECEIVED.value, credentials=result)
 
 
 #: Pauses before repeating a credential request whose answer did not arrive.
