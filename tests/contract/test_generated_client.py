@@ -342,8 +342,8 @@ def test_7_the_citizen_scans_the_request(journey: Journey) -> None:
         )
     assert isinstance(scanned, journey.generated.models.ScanResult)
     assert scanned.kind == "presentation"
-    # The consent view is not typed in the document yet: its members come back as given.
-    consent = scanned.presentation.to_dict()
+    assert isinstance(scanned.presentation, journey.generated.models.ConsentView)
+    consent = scanned.presentation.to_dict()  # compared member by member below
     verifier = consent["verifier"]
     assert verifier["client_id"] == created.client_id
     assert verifier["authenticated"] is True and verifier["registered"] is True
@@ -369,10 +369,11 @@ def test_8_the_citizen_approves(journey: Journey) -> None:
             presentation_id=consent["presentation_id"],
             body=journey.generated.models.PresentationConsent(),
         )
-    assert approved["presentation_id"] == consent["presentation_id"]
-    assert approved["status"] == "submitted"
-    assert approved["outcome"] == "accepted"
-    assert approved["verifier_status"] == 200
+    assert isinstance(approved, journey.generated.models.PresentationOutcome)
+    assert approved.presentation_id == consent["presentation_id"]
+    assert approved.status == "submitted"
+    assert approved.outcome == "accepted"
+    assert approved.verifier_status == 200
     journey.found["approved"] = approved
 
 

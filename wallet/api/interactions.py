@@ -13,11 +13,13 @@ from litestar.status_codes import HTTP_201_CREATED
 from core.errors import InvalidRequest
 from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
 from wallet.services.interaction_messages import (
+    ConsentView,
     DeviceSignatures,
     OfferAcceptance,
     OfferOutcome,
     OfferView,
     PresentationConsent,
+    PresentationOutcome,
     ScannedText,
     ScanResult,
 )
@@ -139,7 +141,7 @@ class WalletPresentationController(Controller):
     )
     async def open(
         self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
-    ) -> Response[Any]:
+    ) -> Response[ConsentView]:
         context, session = await session_of(state, request)
         scanned = parse_scanned(data.uri)
         if scanned.kind != "presentation":
@@ -162,7 +164,7 @@ class WalletPresentationController(Controller):
         state: State,
         request: Request[Any, Any, Any],
         data: JSONBody[PresentationConsent | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[PresentationOutcome]:
         context, session = await session_of(state, request)
         body = data or PresentationConsent()
         return private(
@@ -182,7 +184,7 @@ class WalletPresentationController(Controller):
         state: State,
         request: Request[Any, Any, Any],
         data: JSONBody[DeviceSignatures],
-    ) -> Response[Any]:
+    ) -> Response[PresentationOutcome]:
         context, session = await session_of(state, request)
         return private(await complete(context, session.account_id, presentation_id, data))
 
@@ -195,6 +197,6 @@ class WalletPresentationController(Controller):
     )
     async def decline(
         self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[Any]:
+    ) -> Response[PresentationOutcome]:
         context, session = await session_of(state, request)
         return private(await decline(context, session.account_id, presentation_id))

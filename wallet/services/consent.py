@@ -21,6 +21,13 @@ from core.dcql.parse import parse_dcql_query
 from core.errors import InvalidRequest
 from wallet.domain import CredentialRecord, StoredCredential
 from wallet.services.display import label_for, pick
+from wallet.services.interaction_messages import (
+    AnsweringCredential,
+    ConsentView,
+    RequestedClaim,
+    RequestedCredential,
+    VerifierView,
+)
 from wallet.services.registration import registered_purpose
 from wallet.services.request_object import CheckedRequest
 
@@ -110,7 +117,7 @@ def _optional_claims(query: CredentialQuery, claims: Any) -> set[str]:
     return everything - needed
 
 
-def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> dict[str, Any]:
+def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> VerifierView:
     metadata = request.payload.get("client_metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     claimed = None
@@ -121,18 +128,16 @@ def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> dict[str, An
             break
     if claimed is None and isinstance(metadata.get("client_name"), str):
         claimed = metadata["client_name"]
-    return {
-        "client_id": request.client_id,
-        "authenticated": request.authenticated,
-        "name": request.certificate_name if request.authenticated else None,
-        "claimed_name": None if claimed is None else claimed[:200],
-        "claimed_name_verified": False,
-        "certificate": request.certificate,
-        "registered": request.registration is not None,
-        "response_host": request.response_uri.split("/")[2]
-        if "//" in request.response_uri
-        else None,
-    }
+    return VerifierView(
+        client_id=request.client_id,
+        authenticated=request.authenticated,
+        name=request.certificate_name if request.authenticated else None,
+        claimed_name=None if claimed is None else claimed[:200],
+        claimed_name_verified=False,
+        certificate=request.certificate,
+        registered=request.registration is not None,
+        response_host=request.response_uri.split("/")[2] if "//" in request.response_uri else None,
+    )
 
 
 def consent_view(
@@ -141,7 +146,7 @@ def consent_view(
     request: CheckedRequest,
     holdings: Sequence[Holding],
     preferred: Sequence[str],
-) -> dict[str, Any]:
+) -> ConsentView:
     query = parse_dcql_query(request.payload["dcql_query"])
     usable = [h for h in holdings if h.status not in ("revoked", "expired")]
     match = match_query(query, [candidate(h) for h in usable])
@@ -160,31 +165,31 @@ def consent_view(
             for claim in credential_query.claims:
                 name = path_name(claim.path)
                 claims.append(
-                    {
-                        "path": list(claim.path),
-                        "name": name,
-                        "label": label_for(labels, claim.path, preferred),
-                        "optional": name in optional,
-                    }
+                    RequestedClaim(
+                        path=list(claim.path),
+                        name=name,
+                        label=label_for(labels, claim.path, preferred),
+                        optional=name in optional,
+                    )
                 )
         requests.append(
-            {
-                "query_id": credential_query.id,
-                "required": credential_query.id in needed,
-                "types": list(credential_query.meta.get("vct_values", [])),
-                "claims": claims,
-                "candidates": [
-                    {
-                        "credential_id": m.credential_id,
-                        "name": (
+            RequestedCredential(
+                query_id=credential_query.id,
+                required=credential_query.id in needed,
+                types=list(credential_query.meta.get("vct_values", [])),
+                claims=claims,
+                candidates=[
+                    AnsweringCredential(
+                        credential_id=m.credential_id,
+                        name=(
                             pick(by_id[m.credential_id].record.credential_display, preferred) or {}
                         ).get("name", by_id[m.credential_id].record.configuration_id),
-                        "issuer": by_id[m.credential_id].record.issuer,
-                        "status": by_id[m.credential_id].status,
-                    }
+                        issuer=by_id[m.credential_id].record.issuer,
+                        status=by_id[m.credential_id].status,
+                    )
                     for m in matches
                 ],
-            }
+            )
         )
     warnings = []
     purpose = None
@@ -212,13 +217,13 @@ def consent_view(
             match_credential(q, candidate(h)) for q in query.credentials for h in skipped
         ):
             warnings.append("invalid_credentials: revoked or expired credentials are not offered")
-    return {
-        "presentation_id": presentation_id,
-        "expires_at": int(expires_at),
-        "verifier": _verifier(request, preferred),
-        "purpose": purpose,
-        "response_mode": request.response_mode,
-        "requests": requests,
-        "satisfiable": match.satisfied,
-        "warnings": warnings,
-    }
+    return ConsentView(
+        presentation_id=presentation_id,
+        expires_at=int(expires_at),
+        verifier=_verifier(request, preferred),
+        purpose=purpose,
+        response_mode=request.response_mode,
+        requests=requests,
+        satisfiable=match.satisfied,
+        warnings=warnings,
+    )

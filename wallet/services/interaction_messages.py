@@ -129,10 +129,87 @@ class OfferOutcome(Message):
     signing_requests: list[SigningRequest] | UnsetType = UNSET
 
 
+class VerifierView(Message):
+    """Who asks: authenticated by its certificate (the name shown is the certificate's),
+    or not (then only what it says about itself, marked unverified)."""
+
+    client_id: str
+    authenticated: bool
+    name: str | None
+    claimed_name: str | None
+    claimed_name_verified: bool
+    certificate: dict[str, str] | None
+    registered: Annotated[
+        bool, msgspec.Meta(description="An attested registration came with the request.")
+    ]
+    response_host: str | None
+
+
+class RequestedClaim(Message):
+    path: list[str | int | None]
+    name: str
+    label: Annotated[str, msgspec.Meta(examples=["Over 18"])]
+    optional: Annotated[bool, msgspec.Meta(description="The citizen may leave it out.")]
+
+
+class AnsweringCredential(Message):
+    credential_id: str
+    name: str
+    issuer: str
+    status: str
+
+
+class RequestedCredential(Message):
+    query_id: str
+    required: bool
+    types: list[str]
+    claims: list[RequestedClaim]
+    candidates: Annotated[
+        list[AnsweringCredential],
+        msgspec.Meta(description="The citizen's credentials that can answer, best first."),
+    ]
+
+
+class ConsentView(Message):
+    """Everything the citizen decides on: who asks, the registered purpose, each requested
+    claim (and whether it may be left out), which credentials can answer, and warnings
+    (``beyond_registration``, ``registration_invalid``, ``unauthenticated_verifier``,
+    ``cannot_satisfy``, ``invalid_credentials``)."""
+
+    presentation_id: str
+    expires_at: Annotated[int, msgspec.Meta(description="Seconds since the epoch.")]
+    verifier: VerifierView
+    purpose: dict[str, Any] | None
+    response_mode: str
+    requests: list[RequestedCredential]
+    satisfiable: bool
+    warnings: list[str]
+
+
 class ScanResult(Message):
     """What was scanned: a credential offer (who offers what) or a presentation request
     (the consent view: who asks, why, for which claims, and which credentials can answer)."""
 
     kind: Literal["offer", "presentation"]
     offer: OfferView | UnsetType = UNSET
-    presentation: dict[str, Any] | UnsetType = UNSET
+    presentation: ConsentView | UnsetType = UNSET
+
+
+class PresentationOutcome(Message):
+    """``submitted`` (with the verifier's verdict), ``signatures_needed`` (what the phone
+    must sign first, device-held keys) or ``declined``."""
+
+    presentation_id: str
+    status: Annotated[str, msgspec.Meta(examples=["submitted", "signatures_needed", "declined"])]
+    outcome: Literal["accepted", "rejected"] | UnsetType = UNSET
+    verifier_status: int | UnsetType = UNSET
+    redirect_uri: (
+        Annotated[
+            str, msgspec.Meta(description="Where the verifier sends the citizen on (same device).")
+        ]
+        | UnsetType
+    ) = UNSET
+    redirect_refused: str | UnsetType = UNSET
+    error: str | UnsetType = UNSET
+    error_description: str | UnsetType = UNSET
+    signing_requests: list[SigningRequest] | UnsetType = UNSET

@@ -66,7 +66,13 @@ from wallet.services.holder_keys import (
     server_signer,
     signing_request,
 )
-from wallet.services.interaction_messages import DeviceSignatures, PresentationConsent
+from wallet.services.interaction_messages import (
+    ConsentView,
+    DeviceSignatures,
+    PresentationConsent,
+    PresentationOutcome,
+    SigningRequest,
+)
 from wallet.services.request_object import CheckedRequest, checked_request, response_encryption
 from wallet.services.sealing import AccountBox
 
@@ -84,7 +90,7 @@ async def _holdings(context: WalletContext, box: AccountBox) -> list[Holding]:
 
 async def scan_request(
     context: WalletContext, account_id: str, parameters: dict[str, str], preferred: Sequence[str]
-) -> dict[str, Any]:
+) -> ConsentView:
     request = await checked_request(context, parameters)
     box = await context.box(account_id)
     flow_id = str(uuid.uuid4())
@@ -133,7 +139,7 @@ async def approve(
     presentation_id: str,
     body: PresentationConsent,
     preferred: Sequence[str],
-) -> dict[str, Any]:
+) -> PresentationOutcome:
     omitted, chosen = body.omit, body.credentials
     flow, box, state = await _claim(context, account_id, presentation_id, FlowState.CONSENT_NEEDED)
     try:
@@ -153,15 +159,15 @@ async def approve(
             state=FlowState.SIGNATURES_NEEDED,
             sealed=box.seal("flow", presentation_id, state),
         )
-        return {
-            "presentation_id": presentation_id,
-            "status": FlowState.SIGNATURES_NEEDED.value,
-            "signing_requests": [
-                {**p["signing_request"], "query_id": p["query_id"]}
+        return PresentationOutcome(
+            presentation_id=presentation_id,
+            status=FlowState.SIGNATURES_NEEDED.value,
+            signing_requests=[
+                msgspec.convert({**p["signing_request"], "query_id": p["query_id"]}, SigningRequest)
                 for p in parts
                 if p["custody"] == Custody.DEVICE.value
             ],
-        }
+        )
     return await _submit(context, box, flow, request, parts)
 
 
@@ -239,7 +245,7 @@ async def _prepare(
 
 async def complete(
     context: WalletContext, account_id: str, presentation_id: str, body: DeviceSignatures
-) -> dict[str, Any]:
+) -> PresentationOutcome:
     flow, box, state = await _claim(
         context, account_id, presentation_id, FlowState.SIGNATURES_NEEDED
     )
@@ -324,7 +330,7 @@ async def _submit(
     flow: Flow,
     request: CheckedRequest,
     parts: list[dict[str, Any]],
-) -> dict[str, Any]:
+) -> PresentationOutcome:
     vp_token: dict[str, list[str]] = {}
     for part in parts:
         vp_token.setdefault(part["query_id"], []).append(part["presentation"])
@@ -382,7 +388,7 @@ async def _submit(
             **({"redirect_refused": refused_redirect} if refused_redirect is not None else {}),
         },
     )
-    return outcome
+    return msgspec.convert(outcome, PresentationOutcome)
 
 
 #: Longest redirect the wallet follows; a longer one is refused, never cut.
@@ -417,7 +423,9 @@ def _scheme_of(uri: str) -> str:
     )
 
 
-async def decline(context: WalletContext, account_id: str, presentation_id: str) -> dict[str, Any]:
+async def decline(
+    context: WalletContext, account_id: str, presentation_id: str
+) -> PresentationOutcome:
     flow, box, state = await _claim(context, account_id, presentation_id, FlowState.CONSENT_NEEDED)
     request = CheckedRequest.from_json(state["request"])
     form = {"error": "access_denied", "error_description": "the holder declined"}
@@ -444,4 +452,4 @@ async def decline(context: WalletContext, account_id: str, presentation_id: str)
             "verifier_told": delivered,
         },
     )
-    return {"presentation_id": presentation_id, "status": FlowState.DECLINED.value}
+    return PresentationOutcome(presentation_id=presentation_id, status=FlowState.DECLINED.value)
