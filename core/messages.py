@@ -48,6 +48,18 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
         return cls.malformed(description)
 
 
+class LocalizedName(Message):
+    """A name in one language (BCP 47 ``locale``), as display metadata gives it."""
+
+    locale: str
+    name: str
+
+
+class LocalizedText(Message):
+    locale: str
+    text: str
+
+
 class ProblemDetails(Message):
     """RFC 9457 §3: how the operator and counter APIs say no (``core.errors.Problem``)."""
 

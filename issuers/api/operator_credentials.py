@@ -3,7 +3,8 @@ revocation and suspension, and the audit trail."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -12,12 +13,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from core.clock import rfc3339
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
+from core.messages import LocalizedName
 from issuers.api.operator import (
     MAX_OPERATOR_BODY,
     authorized,
     require_operator_key,
 )
-from issuers.domain import IssuedCredential
+from issuers.domain import ClaimLabel, Display, IssuedCredential
 from issuers.services.change_status import (
     STATUS_NAMES,
     InvalidSelection,
@@ -27,26 +29,40 @@ from issuers.services.change_status import (
 from issuers.services.context import IssuerContext
 from issuers.services.create_offer import MAX_SUBJECT_ID
 from issuers.services.issue_credential import status_list_uri
-from issuers.services.offer_messages import StatusChange
+from issuers.services.offer_messages import (
+    AgencyConfigurations,
+    AuditEvent,
+    AuditTrail,
+    ConfigurationClaim,
+    ConfigurationView,
+    IssuedCredentialView,
+    StatusAction,
+    StatusChange,
+    StatusChanged,
+    SubjectOffer,
+    SubjectRecord,
+)
 
 ACTIONS = ("revoke", "suspend", "unsuspend")
 
 
-def credential_summary(context: IssuerContext, credential: IssuedCredential) -> dict[str, Any]:
-    return {
-        "credential_id": credential.credential_id,
-        "credential_configuration_id": credential.configuration_id,
-        "subject_id": credential.subject_id,
-        "status": STATUS_NAMES.get(credential.status, str(credential.status)),
-        "status_uri": status_list_uri(context, credential.issuer_id, credential.status_list_id),
-        "status_idx": credential.status_index,
-        "issued_at": rfc3339(credential.issued_at),
-        "expires_at": rfc3339(credential.expires_at),
-        "offer_id": credential.offer_id,
+def credential_summary(
+    context: IssuerContext, credential: IssuedCredential
+) -> IssuedCredentialView:
+    return IssuedCredentialView(
+        credential_id=credential.credential_id,
+        credential_configuration_id=credential.configuration_id,
+        subject_id=credential.subject_id,
+        status=STATUS_NAMES.get(credential.status, str(credential.status)),
+        status_uri=status_list_uri(context, credential.issuer_id, credential.status_list_id),
+        status_idx=credential.status_index,
+        issued_at=rfc3339(credential.issued_at),
+        expires_at=rfc3339(credential.expires_at),
+        offer_id=credential.offer_id,
         # None: the wallet never confirmed receipt (OpenID4VCI 1.0 §11); such a credential
         # may not have reached the citizen, and the desk can revoke it.
-        "wallet_notification": credential.notification_event,
-    }
+        wallet_notification=credential.notification_event,
+    )
 
 
 class OperatorCredentialController(Controller):
@@ -71,7 +87,7 @@ class OperatorCredentialController(Controller):
         state: State,
         request: Request[Any, Any, Any],
         data: JSONBody[StatusChange],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[StatusChanged]:
         context = authorized(state, request, issuer_id)
         if action not in ACTIONS:
             raise Problem(404, "Not Found", f"the action is one of {', '.join(ACTIONS)}")
@@ -92,11 +108,11 @@ class OperatorCredentialController(Controller):
         if not result.changed and not result.unchanged:
             raise Problem(404, "Not Found", "no credential of this agency matches")
         return Response(
-            {
-                "action": action,
-                "changed": [credential_summary(context, c) for c in result.changed],
-                "unchanged": result.unchanged,
-            },
+            StatusChanged(
+                action=cast(StatusAction, action),  # one of ACTIONS, checked above
+                changed=[credential_summary(context, c) for c in result.changed],
+                unchanged=result.unchanged,
+            ),
             headers={"Cache-Control": "no-store"},
         )
 
@@ -107,34 +123,35 @@ class OperatorCredentialController(Controller):
     )
     async def configurations(
         self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[AgencyConfigurations]:
         context = authorized(state, request, issuer_id)
         agency = context.agency(issuer_id)
+
+        def names(display: Sequence[Display | ClaimLabel]) -> list[LocalizedName]:
+            return [LocalizedName(locale=d.locale, name=d.name) for d in display]
+
         return Response(
-            {
-                "issuer_id": issuer_id,
-                "organization": agency.organization,
-                "display": [{"locale": d.locale, "name": d.name} for d in agency.display],
-                "configurations": [
-                    {
-                        "credential_configuration_id": config.id,
-                        "display": [{"locale": d.locale, "name": d.name} for d in config.display],
-                        "claims": [
-                            {
-                                "path": list(claim.path),
-                                "type": claim.value_type,
-                                "mandatory": claim.mandatory,
-                                "display": [
-                                    {"locale": label.locale, "name": label.name}
-                                    for label in claim.display
-                                ],
-                            }
+            AgencyConfigurations(
+                issuer_id=issuer_id,
+                organization=agency.organization,
+                display=names(agency.display),
+                configurations=[
+                    ConfigurationView(
+                        credential_configuration_id=config.id,
+                        display=names(config.display),
+                        claims=[
+                            ConfigurationClaim(
+                                path=list(claim.path),
+                                type=claim.value_type,
+                                mandatory=claim.mandatory,
+                                display=names(claim.display),
+                            )
                             for claim in config.claims
                         ],
-                    }
+                    )
                     for config in agency.configurations.values()
                 ],
-            },
+            ),
             headers={"Cache-Control": "no-store"},
         )
 
@@ -149,7 +166,7 @@ class OperatorCredentialController(Controller):
         subject_id: FromPath[str],
         state: State,
         request: Request[Any, Any, Any],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[SubjectRecord]:
         context = authorized(state, request, issuer_id)
         try:
             checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
@@ -159,26 +176,24 @@ class OperatorCredentialController(Controller):
         credentials = await context.ledger.for_subject(issuer_id, subject_id)
         now = context.clock.now()
         return Response(
-            {
-                "subject_id": subject_id,
+            SubjectRecord(
+                subject_id=subject_id,
                 # what the agency's register holds of this citizen, per configuration
-                "register": context.agency(issuer_id).register.get(subject_id, {}),
-                "offers": [
-                    {
-                        "offer_id": o.offer_id,
-                        "credential_configuration_id": o.configuration_id,
-                        "state": o.state
-                        if o.state != "offered" or o.expires_at > now
-                        else "expired",
-                        "created_at": rfc3339(o.created_at),
-                        "expires_at": rfc3339(o.expires_at),
-                        "tx_code_required": o.tx_code_hash is not None,
-                        "claims": o.claims,  # what the agency entered, for the desk to reuse
-                    }
+                register=dict(context.agency(issuer_id).register.get(subject_id, {})),
+                offers=[
+                    SubjectOffer(
+                        offer_id=o.offer_id,
+                        credential_configuration_id=o.configuration_id,
+                        state=o.state if o.state != "offered" or o.expires_at > now else "expired",
+                        created_at=rfc3339(o.created_at),
+                        expires_at=rfc3339(o.expires_at),
+                        tx_code_required=o.tx_code_hash is not None,
+                        claims=dict(o.claims),  # what the agency entered, for the desk to reuse
+                    )
                     for o in offers
                 ],
-                "credentials": [credential_summary(context, c) for c in credentials],
-            },
+                credentials=[credential_summary(context, c) for c in credentials],
+            ),
             headers={"Cache-Control": "no-store"},
         )
 
@@ -189,25 +204,25 @@ class OperatorCredentialController(Controller):
         state: State,
         request: Request[Any, Any, Any],
         limit: FromQuery[int] = 100,
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[AuditTrail]:
         context = authorized(state, request, issuer_id)
         unknown = sorted(set(request.query_params) - {"limit"})
         if unknown:
             raise Problem(400, "Bad Request", f"unknown query parameter {unknown[0][:64]!r}")
         events = await context.audit.recent(issuer_id, max(1, min(limit, 1000)))
         return Response(
-            {
-                "events": [
-                    {
-                        "at": rfc3339(e.at),
-                        "actor": e.actor,
-                        "action": e.action,
-                        "object_id": e.object_id,
-                        "outcome": e.outcome,
-                        "detail": e.detail,
-                    }
+            AuditTrail(
+                events=[
+                    AuditEvent(
+                        at=rfc3339(e.at),
+                        actor=e.actor,
+                        action=e.action,
+                        object_id=e.object_id,
+                        outcome=e.outcome,
+                        detail=e.detail,
+                    )
                     for e in events
                 ]
-            },
+            ),
             headers={"Cache-Control": "no-store"},
         )

@@ -3,11 +3,11 @@ operator API)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from core.messages import Message, ProblemBody
+from core.messages import LocalizedName, Message, ProblemBody
 from core.oid4vci import CredentialOffer
 from issuers.services.create_offer import MAX_SUBJECT_ID
 
@@ -58,3 +58,93 @@ class StatusChange(ProblemBody):
     status_uri: str | None = None
     status_idx: Annotated[int, msgspec.Meta(ge=0)] | None = None
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+Timestamp = Annotated[str, msgspec.Meta(description="RFC 3339, UTC.")]
+
+
+class IssuedCredentialView(Message):
+    credential_id: str
+    credential_configuration_id: str
+    subject_id: str
+    status: Annotated[str, msgspec.Meta(examples=["valid", "revoked", "suspended"])]
+    status_uri: str
+    status_idx: int
+    issued_at: Timestamp
+    expires_at: Timestamp
+    offer_id: str
+    wallet_notification: Annotated[
+        str | None,
+        msgspec.Meta(
+            description=(
+                "What the wallet said it did with the credential (credential_accepted, "
+                "credential_failure, credential_deleted); null: it never confirmed receipt, "
+                "so the credential may not have reached the citizen."
+            )
+        ),
+    ]
+
+
+StatusAction = Literal["revoke", "suspend", "unsuspend"]
+
+
+class StatusChanged(Message):
+    action: StatusAction
+    changed: list[IssuedCredentialView]
+    unchanged: Annotated[int, msgspec.Meta(description="Selected, but already so.")]
+
+
+class ConfigurationClaim(Message):
+    path: list[str | int | None]
+    type: str
+    mandatory: bool
+    display: list[LocalizedName]
+
+
+class ConfigurationView(Message):
+    credential_configuration_id: str
+    display: list[LocalizedName]
+    claims: list[ConfigurationClaim]
+
+
+class AgencyConfigurations(Message):
+    issuer_id: str
+    organization: str
+    display: list[LocalizedName]
+    configurations: list[ConfigurationView]
+
+
+class SubjectOffer(Message):
+    offer_id: str
+    credential_configuration_id: str
+    state: Annotated[str, msgspec.Meta(examples=["offered", "redeemed", "expired"])]
+    created_at: Timestamp
+    expires_at: Timestamp
+    tx_code_required: bool
+    claims: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="What the agency entered (kept while the offer is open)."),
+    ]
+
+
+class SubjectRecord(Message):
+    """A citizen as the desk sees them: what the agency's register holds (to offer without
+    retyping), their offers, and the credentials issued to them with their status."""
+
+    subject_id: str
+    register: dict[str, Any]
+    offers: list[SubjectOffer]
+    credentials: list[IssuedCredentialView]
+
+
+class AuditEvent(Message):
+    at: Timestamp
+    actor: str
+    action: str
+    object_id: str
+    outcome: str
+    detail: str
+
+
+class AuditTrail(Message):
+    events: list[AuditEvent]

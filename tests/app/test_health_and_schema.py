@@ -174,3 +174,11 @@ def test_every_request_body_is_a_documented_schema() -> None:
             # an optional body: the message, or nothing
             refs = [s["$ref"] for s in schema.get("oneOf", [schema]) if "$ref" in s]
             assert len(refs) == 1 and refs[0].startswith("#/components/schemas/"), (method, path)
+
+
+def test_component_schema_names_are_plain_message_names() -> None:
+    """Two messages of one name in two roles get module-qualified names in the document,
+    which client generators refuse: shared messages live once, in core.messages."""
+    document = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
+    names = list(document["components"]["schemas"])
+    assert all(re.fullmatch(r"[A-Z][A-Za-z0-9]*", name) for name in names), names

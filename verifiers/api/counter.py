@@ -7,6 +7,7 @@ import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
@@ -20,6 +21,7 @@ from msgspec import UnsetType
 from core.clock import rfc3339
 from core.encoding import json_dumps
 from core.errors import Problem
+from core.messages import LocalizedName, LocalizedText
 from core.qr import DrawnQr, RecentQrCodes
 from verifiers.ports import CounterAccess
 from verifiers.services.context import UnknownRelyingParty, VerifierContext
@@ -35,8 +37,11 @@ from verifiers.services.follow_transaction import (
     transaction_view,
 )
 from verifiers.services.request_messages import (
+    CounterCheck,
+    CounterChecks,
     PresentationRequestCreated,
     PresentationRequestCreation,
+    PresentationStatus,
     RequestQr,
     SameDeviceRelease,
 )
@@ -81,6 +86,10 @@ def _with_times(view: dict[str, Any]) -> dict[str, Any]:
     for name in ("created_at", "expires_at", "request_fetched_at", "completed_at"):
         view[name] = iso_time(view[name])
     return view
+
+
+def _status(view: dict[str, Any]) -> PresentationStatus:
+    return msgspec.convert(_with_times(view), PresentationStatus)
 
 
 def _qr(transaction_id: str, uri: str) -> DrawnQr:
@@ -153,25 +162,25 @@ class CounterPresentationController(Controller):
     )
     async def checks(
         self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[CounterChecks]:
         context = authorized(state, request, verifier_id)
         party = context.party(verifier_id)
         return Response(
-            {
-                "verifier_id": verifier_id,
-                "organization": party.organization,
-                "display": [{"locale": d.locale, "name": d.text} for d in party.display],
-                "checks": [
-                    {
-                        "template": name,
-                        "description": [
-                            {"locale": d.locale, "text": d.text} for d in purpose.description
+            CounterChecks(
+                verifier_id=verifier_id,
+                organization=party.organization,
+                display=[LocalizedName(locale=d.locale, name=d.text) for d in party.display],
+                checks=[
+                    CounterCheck(
+                        template=name,
+                        description=[
+                            LocalizedText(locale=d.locale, text=d.text) for d in purpose.description
                         ],
-                    }
+                    )
                     for name, purpose in party.purposes.items()
                 ],
-                "result_retention_seconds": int(context.policy.result_retention),
-            },
+                result_retention_seconds=int(context.policy.result_retention),
+            ),
             headers=NO_STORE,
         )
 
@@ -186,11 +195,11 @@ class CounterPresentationController(Controller):
         transaction_id: FromPath[str],
         state: State,
         request: Request[Any, Any, Any],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[PresentationStatus]:
         context = authorized(state, request, verifier_id)
         transaction = await find_transaction(context, verifier_id, transaction_id)
         view = transaction_view(transaction, context.clock.now())
-        return Response(_with_times(view), headers=NO_STORE)
+        return Response(_status(view), headers=NO_STORE)
 
     @get(
         "/{transaction_id:str}/events",
@@ -280,7 +289,7 @@ class SameDeviceController(Controller):
         transaction_id: FromPath[str],
         state: State,
         data: JSONBody[SameDeviceRelease],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[PresentationStatus]:
         context = verifier_context(state)
         try:
             context.party(verifier_id)
@@ -293,4 +302,4 @@ class SameDeviceController(Controller):
             response_code=data.response_code,
             session_token=data.session_token,
         )
-        return Response(_with_times(view), headers=NO_STORE)
+        return Response(_status(view), headers=NO_STORE)

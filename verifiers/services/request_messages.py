@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from core.messages import Message, ProblemBody
+from core.messages import LocalizedName, LocalizedText, Message, ProblemBody
 
 
 class PresentationRequestCreation(ProblemBody):
@@ -57,3 +57,38 @@ class SameDeviceRelease(ProblemBody):
 
     response_code: Annotated[str, msgspec.Meta(max_length=4096)]
     session_token: Annotated[str, msgspec.Meta(max_length=4096)]
+
+
+class PresentationStatus(Message):
+    """Where a presentation request stands, and once verified its result: the proven
+    claims with their labels, the issuer, and every check made."""
+
+    transaction_id: str
+    verifier_id: str
+    status: Annotated[
+        str, msgspec.Meta(examples=["created", "request_fetched", "verified", "failed", "expired"])
+    ]
+    purpose: str | None
+    response_mode: str
+    same_device: bool
+    created_at: Annotated[str | None, msgspec.Meta(description="RFC 3339, UTC.")]
+    expires_at: str | None
+    request_fetched_at: str | None
+    completed_at: str | None
+    dcql_query: dict[str, Any]
+    result: dict[str, Any] | UnsetType = UNSET
+
+
+class CounterCheck(Message):
+    template: Annotated[str, msgspec.Meta(examples=["age_over_18"])]
+    description: list[LocalizedText]
+
+
+class CounterChecks(Message):
+    """The checks this counter is registered for, with the purpose a citizen is shown."""
+
+    verifier_id: str
+    organization: str
+    display: list[LocalizedName]
+    checks: list[CounterCheck]
+    result_retention_seconds: int
