@@ -9,7 +9,6 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -43,11 +42,10 @@ def authorized(
     return context
 
 
-def require_operator_key(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard: the operator key of the agency in the path, before the body is read."""
-    authorized(connection.app.state, connection, connection.path_params["issuer_id"])
+async def require_operator_key(request: Request[Any, Any, Any]) -> None:
+    """Before the request (ahead of reading the body): the operator key of the agency in
+    the path."""
+    authorized(request.app.state, request, request.path_params["issuer_id"])
 
 
 def _qr(offer_id: str, offer_uri: str) -> DrawnQr:
@@ -58,7 +56,7 @@ class OperatorOfferController(Controller):
     path = "/issuers/{issuer_id:str}/offers"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
     security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_operator_key]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_operator_key)
     request_max_body_size = MAX_OPERATOR_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012

@@ -69,7 +69,7 @@ class OperatorCredentialController(Controller):
     path = "/issuers/{issuer_id:str}"
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
     security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_operator_key]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_operator_key)
     request_max_body_size = MAX_OPERATOR_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012

@@ -108,7 +108,7 @@ class IssuanceController(Controller):
         operation_id="issueCredential",
         security=[{"accessToken": []}],
         status_code=HTTP_200_OK,
-        guards=[require_bearer_token],
+        before_request=require_bearer_token,
         dependencies=ACCESS_TOKEN,
         request_max_body_size=MAX_JSON_BYTES,
     )
@@ -132,7 +132,7 @@ class IssuanceController(Controller):
         operation_id="notifyCredentialEvent",
         security=[{"accessToken": []}],
         status_code=HTTP_204_NO_CONTENT,
-        guards=[require_bearer_token],
+        before_request=require_bearer_token,
         dependencies=ACCESS_TOKEN,
         request_max_body_size=MAX_JSON_BYTES,
     )

@@ -8,7 +8,6 @@ from typing import Any
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.handlers.base import BaseRouteHandler
 
 from core.errors import InvalidToken
 
@@ -36,11 +35,10 @@ def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token
 
 
-def require_bearer_token(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard: the access token comes first (RFC 6750 §3.1), before the body is read."""
-    bearer_token(connection)
+async def require_bearer_token(request: Request[Any, Any, Any]) -> None:
+    """Before the request (ahead of reading the body): the access token comes first
+    (RFC 6750 §3.1)."""
+    bearer_token(request)
 
 
 async def _access_token(request: Request[Any, Any, Any]) -> str:

@@ -11,7 +11,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -71,11 +70,10 @@ def authorized(
     return context
 
 
-def require_counter_key(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard: the counter key of the verifier in the path, before the body is read."""
-    authorized(connection.app.state, connection, connection.path_params["verifier_id"])
+async def require_counter_key(request: Request[Any, Any, Any]) -> None:
+    """Before the request (ahead of reading the body): the counter key of the verifier in
+    the path."""
+    authorized(request.app.state, request, request.path_params["verifier_id"])
 
 
 def iso_time(timestamp: float | None) -> str | None:
@@ -110,7 +108,7 @@ class CounterPresentationController(Controller):
     path = "/verifiers/{verifier_id:str}/presentations"
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
     security = [{"counterKey": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_counter_key]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_counter_key)
     request_max_body_size = MAX_COUNTER_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "counter", "problem_details": True}  # noqa: RUF012

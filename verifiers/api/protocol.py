@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, get, post
-from litestar.connection import ASGIConnection
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK
 
@@ -36,11 +34,12 @@ def _context(state: State, verifier_id: str) -> VerifierContext:
     return context
 
 
-def require_form_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: a body, if any, is form-encoded (§5.10.1, §8.2); refused before it is read."""
-    if connection.headers.get("content-length") in (None, "0"):
+async def require_form_body(request: Request[Any, Any, Any]) -> None:
+    """Before the request: a body, if any, is form-encoded (§5.10.1, §8.2); refused
+    before it is read."""
+    if request.headers.get("content-length") in (None, "0"):
         return
-    media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise InvalidRequest("the body must be application/x-www-form-urlencoded")
 
@@ -68,7 +67,7 @@ class PresentationProtocolController(Controller):
         operation_id="postRequestObject",
         media_type=REQUEST_OBJECT_MEDIA_TYPE,
         status_code=HTTP_200_OK,
-        guards=[require_form_body],
+        before_request=require_form_body,
         request_max_body_size=MAX_REQUEST_URI_FORM,
     )
     async def request_object_post(
@@ -100,7 +99,7 @@ class PresentationProtocolController(Controller):
         summary="The Response URI: vp_token and state, or an encrypted response (§8.2, §8.3.1)",
         operation_id="submitAuthorizationResponse",
         status_code=HTTP_200_OK,
-        guards=[require_form_body],
+        before_request=require_form_body,
         request_max_body_size=MAX_RESPONSE_FORM,
     )
     async def response(

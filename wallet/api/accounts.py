@@ -82,7 +82,7 @@ class WalletAccountController(Controller):
         "/devices",
         operation_id="listDevices",
         security=[{"citizenSession": []}],
-        guards=[require_citizen_session],
+        before_request=require_citizen_session,
         summary="The citizen's devices",
     )
     async def devices(self, state: State, request: Request[Any, Any, Any]) -> Response[DeviceList]:
@@ -93,7 +93,7 @@ class WalletAccountController(Controller):
         "/devices",
         operation_id="addDevice",
         security=[{"citizenSession": []}],
-        guards=[require_citizen_session],
+        before_request=require_citizen_session,
         summary="Add another device of the citizen",
         status_code=HTTP_201_CREATED,
     )
@@ -108,7 +108,7 @@ class WalletAccountController(Controller):
         summary="Revoke a device (a lost phone): it can do nothing from now on",
         operation_id="revokeDevice",
         security=[{"citizenSession": []}],
-        guards=[require_citizen_session],
+        before_request=require_citizen_session,
         status_code=HTTP_204_NO_CONTENT,
     )
     async def revoke_device(
@@ -122,7 +122,7 @@ class WalletAccountController(Controller):
         summary="Delete the account and everything in it, durably",
         operation_id="deleteAccount",
         security=[{"citizenSession": []}],
-        guards=[require_citizen_session],
+        before_request=require_citizen_session,
         status_code=HTTP_204_NO_CONTENT,
     )
     async def delete_account(self, state: State, request: Request[Any, Any, Any]) -> None:

@@ -24,7 +24,7 @@ class WalletCredentialController(Controller):
     path = "/wallet/credentials"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_citizen_session)
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -67,7 +67,7 @@ class WalletActivityController(Controller):
     path = "/wallet/activity"
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_citizen_session)
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 

@@ -34,7 +34,7 @@ class WalletScanController(Controller):
     path = "/wallet/scans"
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_citizen_session)
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -64,7 +64,7 @@ class WalletOfferController(Controller):
     path = "/wallet/offers"
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_citizen_session)
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -128,7 +128,7 @@ class WalletPresentationController(Controller):
     path = "/wallet/presentations"
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
-    guards = [require_citizen_session]  # noqa: RUF012 - litestar reads a list
+    before_request = staticmethod(require_citizen_session)
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 

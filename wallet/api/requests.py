@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.handlers.base import BaseRouteHandler
 
 from core.language import parse_accept_language
 from wallet.services.context import WalletContext
@@ -24,14 +22,12 @@ def wallet_context(state: State) -> WalletContext:
     return context
 
 
-async def require_citizen_session(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard: the citizen's session is checked before anything else of the request is
-    read (``invalid_token``, RFC 6750 §3.1), and kept for the handler."""
-    context = wallet_context(connection.app.state)
-    connection.state.citizen_session = await authenticate(
-        context, connection.headers.get("authorization")
+async def require_citizen_session(request: Request[Any, Any, Any]) -> None:
+    """Before the request (ahead of reading the body): the citizen's session is checked
+    (``invalid_token``, RFC 6750 §3.1) and kept for the handler."""
+    context = wallet_context(request.app.state)
+    request.state.citizen_session = await authenticate(
+        context, request.headers.get("authorization")
     )
 
 
