@@ -14,7 +14,13 @@ from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from core.oauth import TokenRequest, TokenResponse
-from core.oid4vci import CredentialRequest, CredentialResponse, NonceResponse, NotificationRequest
+from core.oid4vci import (
+    CredentialOffer,
+    CredentialRequest,
+    CredentialResponse,
+    NonceResponse,
+    NotificationRequest,
+)
 from issuers.api.requests import (
     ACCESS_TOKEN,
     MAX_FORM_BYTES,
@@ -57,7 +63,7 @@ class IssuanceController(Controller):
     )
     async def credential_offer(
         self, issuer_id: FromPath[str], offer_id: FromPath[str], state: State
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[CredentialOffer]:
         context = _context(state)
         _known(context, issuer_id)
         try:

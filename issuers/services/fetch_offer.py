@@ -3,8 +3,8 @@ once before redeeming; after redemption or expiry the reference is gone."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from core.messages import convert_message
+from core.oid4vci import CredentialOffer
 from issuers.domain import OFFERED
 from issuers.services.context import IssuerContext
 from issuers.services.create_offer import credential_offer_document
@@ -16,11 +16,11 @@ class OfferGone(LookupError):
 
 async def offer_by_reference(
     context: IssuerContext, issuer_id: str, offer_id: str
-) -> dict[str, Any]:
+) -> CredentialOffer:
     context.agency(issuer_id)
     if not 20 <= len(offer_id) <= 64:
         raise OfferGone(offer_id)
     offer = await context.offers.get(issuer_id, offer_id)
     if offer is None or offer.state != OFFERED or offer.expires_at <= context.clock.now():
         raise OfferGone(offer_id)
-    return credential_offer_document(context, offer)
+    return convert_message(credential_offer_document(context, offer), CredentialOffer)

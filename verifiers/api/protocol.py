@@ -12,7 +12,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK
 
 from core.errors import InvalidRequest
-from core.oid4vp import AuthorizationResponse, RequestUriPost
+from core.oid4vp import AuthorizationResponse, RequestUriPost, ResponseUriAnswer
 from verifiers.api.counter import verifier_context
 from verifiers.services.context import UnknownRelyingParty, VerifierContext
 from verifiers.services.receive_response import MAX_RESPONSE_JWE_BYTES, receive_response
@@ -108,8 +108,8 @@ class PresentationProtocolController(Controller):
         request_id: FromPath[str],
         state: State,
         data: URLEncodedBody[AuthorizationResponse],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[ResponseUriAnswer]:
         context = _context(state, verifier_id)
         validator: PresentationValidator = state.presentation_validator
         accepted = await receive_response(context, validator, verifier_id, request_id, data)
-        return Response(accepted.body, headers=NO_STORE)
+        return Response(accepted, headers=NO_STORE)

@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from core.encoding import StrictJsonError, strict_json_object
@@ -29,7 +28,7 @@ from core.errors import InvalidRequest
 from core.jose.errors import JoseError
 from core.jose.jwe import decrypt_compact, read_header
 from core.messages import to_plain
-from core.oid4vp import AuthorizationResponse
+from core.oid4vp import AuthorizationResponse, ResponseUriAnswer
 from verifiers.domain import FAILED, REQUEST_FETCHED, VERIFIED, Transaction
 from verifiers.services.context import VerifierContext
 from verifiers.services.response_keys import response_key_id, response_private_key
@@ -44,11 +43,6 @@ MAX_RESPONSE_JWE_BYTES = 600 * 1024
 
 class PresentationRejected(InvalidRequest):
     """The presentation failed a check (400 ``invalid_request``); the transaction failed."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseAccepted:
-    body: dict[str, Any]
 
 
 def _decrypt(context: VerifierContext, transaction: Transaction, response: str) -> dict[str, Any]:
@@ -96,7 +90,7 @@ async def receive_response(
     verifier_id: str,
     request_id: str,
     posted: AuthorizationResponse,
-) -> ResponseAccepted:
+) -> ResponseUriAnswer:
     context.party(verifier_id)
     transaction = await context.transactions.by_request_id(request_id)
     if transaction is None or transaction.verifier_id != verifier_id:
@@ -120,7 +114,7 @@ async def receive_response(
             request_id, status=FAILED, result=result, now=now, response_code_hash=None
         ):
             raise InvalidRequest("this presentation request is not waiting for an answer")
-        return ResponseAccepted({})
+        return ResponseUriAnswer()
     vp_token = parameters.get("vp_token")
     if isinstance(vp_token, dict):
         vp_token = vp_token_of(parameters)
@@ -143,7 +137,7 @@ async def receive_response(
     if not outcome.verified:
         raise PresentationRejected(outcome.error or "the presentation is not valid")
     if response_code is None:
-        return ResponseAccepted({})
+        return ResponseUriAnswer()
     landing = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
     redirect = f"{landing}/same-device#response_code={response_code}"
-    return ResponseAccepted({"redirect_uri": redirect})
+    return ResponseUriAnswer(redirect_uri=redirect)
