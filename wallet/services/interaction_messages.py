@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.messages import Message
+from wallet.services.holding_messages import CredentialIssuer
 
 MAX_TX_CODE = 64
 MAX_DEVICE_KEYS = 10
@@ -67,12 +68,6 @@ class PresentationConsent(Message, forbid_unknown_fields=True):
 # What the phone is shown ----------------------------------------------------------------
 
 
-class OfferIssuer(Message):
-    credential_issuer: str
-    name: str
-    display: dict[str, Any]
-
-
 class OfferedCredential(Message):
     credential_configuration_id: str
     name: Annotated[str, msgspec.Meta(examples=["National ID"])]
@@ -94,7 +89,7 @@ class OfferView(Message):
     """Who offers what: shown before the citizen accepts."""
 
     offer_id: str
-    issuer: OfferIssuer
+    issuer: CredentialIssuer
     credentials: list[OfferedCredential]
     tx_code: TxCodePrompt | None
     holder_keys_needed: Annotated[

@@ -59,11 +59,11 @@ from wallet.services.holder_keys import (
     server_signer,
     signing_request,
 )
+from wallet.services.holding_messages import CredentialIssuer
 from wallet.services.interaction_messages import (
     DeviceSignatures,
     OfferAcceptance,
     OfferedCredential,
-    OfferIssuer,
     OfferOutcome,
     OfferView,
     ReceivedCredential,
@@ -243,7 +243,7 @@ def _offer_view(
     tx_code = tx_code_view(state["offer"]["tx_code"])
     return OfferView(
         offer_id=flow_id,
-        issuer=OfferIssuer(
+        issuer=CredentialIssuer(
             credential_issuer=state["issuer"],
             name=issuer_display.get("name", state["issuer"]),
             display=issuer_display,
