@@ -81,7 +81,8 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> str:
 
 def _key(pem: str) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the wallet file holds a key that is not an EC key")
     return key
 
 

@@ -46,7 +46,8 @@ class SignatureAlgorithm:
         self.check_key(key)
         if isinstance(key, ed25519.Ed25519PrivateKey):
             return key.sign(data)
-        assert self.hash is not None
+        if self.hash is None:
+            raise AlgorithmNotAllowed(f"{self.name} signs only with an Ed25519 key")
         der = key.sign(data, _ECDSA[self.name])
         r, s = decode_dss_signature(der)
         return r.to_bytes(self.size, "big") + s.to_bytes(self.size, "big")

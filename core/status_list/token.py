@@ -116,5 +116,6 @@ def verify_status_list_token(
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
         raise StatusListError("ttl must be a positive number")
     status_list = StatusList.from_json(payload.get("status_list"), max_bytes=max_decompressed_bytes)
-    assert iat is not None
+    if iat is None:
+        raise StatusListError("iat is required")
     return VerifiedStatusList(expected_uri, iat, exp, ttl, status_list, verified.header)

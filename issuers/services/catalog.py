@@ -155,7 +155,8 @@ def _logo(raw: _Logo, images: _Images, where: str) -> Logo:
         raise CatalogError(f"{where}: a logo needs exactly one of uri and image")
     if raw.image is not None:
         return Logo(alt_text=raw.alt_text, image=images.load(raw.image, where))
-    assert raw.uri is not None
+    if raw.uri is None:
+        raise CatalogError(f"{where}: a logo needs exactly one of uri and image")
     parts = urlsplit(raw.uri)
     if parts.scheme != "https" or not parts.hostname:
         raise CatalogError(

@@ -50,7 +50,8 @@ def image_url(agency: Agency, base_url: str, image: LogoImage) -> str:
 def _logo(agency: Agency, base_url: str, logo: Logo) -> dict[str, str]:
     """``uri`` of a logo, with ``uri#integrity`` (SD-JWT VC §6) for an image served here."""
     if logo.image is None:
-        assert logo.uri is not None  # the catalog allows exactly one of the two
+        if logo.uri is None:  # the catalog allows exactly one of the two
+            raise ValueError("a logo with neither an image nor a uri")
         return {"uri": logo.uri}
     if base_url.startswith("https://"):
         return {

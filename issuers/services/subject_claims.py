@@ -85,7 +85,8 @@ class _Checker:
             if key not in children:
                 self.problems.append(f"{where}{key} is not a claim of this credential")
         for name, definition in children.items():
-            assert isinstance(name, str)
+            if not isinstance(name, str):
+                raise TypeError("the claims of an object are named by strings")
             if name not in value:
                 if definition.mandatory:
                     self.problems.append(f"{where}{name} is required")

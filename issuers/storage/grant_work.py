@@ -193,7 +193,8 @@ class TransactionGrantWork:
         ]
         references = [StatusReference(c.status_index, status_list_uri(list_id)) for c in issued]
         credentials = sign(references)
-        assert len(credentials) == count
+        if len(credentials) != count:
+            raise ValueError(f"{len(credentials)} credentials signed for {count} places")
         return issued, credentials
 
     async def remember_response(self, response: DeliveredResponse) -> None:

@@ -89,7 +89,8 @@ def _paths(
 def load_templates(public_base_url: str, directory: Path = CATALOG_DIR) -> dict[str, Template]:
     path = directory / TEMPLATES_FILE
     raw = _read(path, dict[str, _Template])  # type: ignore[arg-type]
-    assert isinstance(raw, dict)
+    if not isinstance(raw, dict):
+        raise VerifierCatalogError(f"{path.name}: the templates must be an object")
     templates: dict[str, Template] = {}
     for name, template in raw.items():
         where = f"{path.name}: {name}"
@@ -121,7 +122,8 @@ def load_relying_parties(
         if path.name == TEMPLATES_FILE:
             continue
         party = _read(path, _Party)
-        assert isinstance(party, _Party)
+        if not isinstance(party, _Party):
+            raise VerifierCatalogError(f"{path.name}: not a relying party")
         if not _IDENTIFIER.fullmatch(party.verifier_id) or path.stem != party.verifier_id:
             raise VerifierCatalogError(f"{path.name}: verifier_id must be the file's name")
         if party.client_id_prefix not in CLIENT_ID_PREFIXES:

@@ -80,7 +80,8 @@ def server_signer(box: AccountBox, key: HolderKey) -> SoftwareSigner:
         raise ValueError("not a server-held key")
     der = box.open_bytes("holder key", key.holder_key_id, key.sealed_private_key)
     private = load_der_private_key(der, password=None)
-    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise ValueError("a server-held holder key is not an EC key")
     return SoftwareSigner(private, kid=key.holder_key_id)
 
 

@@ -19,7 +19,6 @@ Every credential is verified before anything is stored (``verify_received``); th
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -368,7 +367,8 @@ async def _after_token(
                 state=FlowState.PROOFS_NEEDED,
                 sealed=box.seal("flow", flow.flow_id, state),
             )
-            assert moved
+            if not moved:  # the flow is ours while BUSY: nobody else moves it
+                raise RuntimeError("the offer's flow moved while it was being handled")
             return OfferOutcome(
                 offer_id=flow.flow_id,
                 status=FlowState.PROOFS_NEEDED.value,
@@ -619,7 +619,7 @@ async def _verified_record(
             if isinstance(notification_id, str) and state["notification_endpoint"]
             else None
         ),
-        received_at=time.time(),
+        received_at=context.clock.now(),
     )
     credential_id = str(uuid.uuid4())
     stored = StoredCredential(

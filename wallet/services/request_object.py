@@ -213,7 +213,8 @@ def _verify_signed(
     except IssuerKeyError as exc:
         raise RefusedClient(f"the verifier's certificate is not trusted: {exc}") from exc
     leaf, key = resolved.certificate, resolved.key
-    assert leaf is not None
+    if leaf is None:
+        raise RefusedClient("the verifier's request carries no certificate")
     try:
         verify_decoded(
             parsed,
