@@ -51,8 +51,10 @@ class TypedBodyRequest(Request[Any, Any, Any]):
         message_type = declared_message(self.route_handler)
         media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != JSON_MEDIA_TYPE:
-            rejection = (message_type or _PlainJson).rejection
-            raise rejection("the body must be application/json")
+            description = "the body must be application/json"
+            if message_type is None:
+                raise InvalidRequest(description)
+            raise message_type.rejection(description)
         body = await self.body()
         limit = self.route_handler.resolve_request_max_body_size() or MAX_MESSAGE_BYTES
         if message_type is not None:
@@ -64,7 +66,3 @@ class TypedBodyRequest(Request[Any, Any, Any]):
                 raise InvalidRequest(f"the body is not acceptable JSON: {exc}") from None
         self._json = value
         return value
-
-
-class _PlainJson(Message):
-    """A JSON body not declared as a message."""

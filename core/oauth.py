@@ -1,6 +1,6 @@
 """OAuth 2.0 messages this deployment sends and reads: the token request and response
 (RFC 6749 §4.1.3, §5.1, with the pre-authorized code grant of OpenID4VCI 1.0 §6.1), the
-error response (RFC 6749 §5.2), and Authorization Server Metadata (RFC 8414 §2)."""
+error response (RFC 6749 §5.2)."""
 
 from __future__ import annotations
 
@@ -55,21 +55,3 @@ class ErrorResponse(Message):
         Annotated[str, msgspec.Meta(pattern=ERROR_DESCRIPTION_PATTERN)] | UnsetType
     ) = UNSET
     error_uri: str | UnsetType = UNSET
-
-
-class AuthorizationServerMetadata(Message):
-    """RFC 8414 §2, with the members OpenID4VCI 1.0 §12.3 adds."""
-
-    issuer: str
-    token_endpoint: str | UnsetType = UNSET
-    authorization_endpoint: str | UnsetType = UNSET
-    pushed_authorization_request_endpoint: str | UnsetType = UNSET
-    jwks_uri: str | UnsetType = UNSET
-    response_types_supported: list[str] | UnsetType = UNSET
-    grant_types_supported: list[str] | UnsetType = UNSET
-    token_endpoint_auth_methods_supported: list[str] | UnsetType = UNSET
-    code_challenge_methods_supported: list[str] | UnsetType = UNSET
-    dpop_signing_alg_values_supported: list[str] | UnsetType = UNSET
-    pre_authorized_grant_anonymous_access_supported: bool | UnsetType = msgspec.field(
-        default=UNSET, name="pre-authorized_grant_anonymous_access_supported"
-    )

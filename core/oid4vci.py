@@ -17,7 +17,7 @@ from core.errors import (
     InvalidRequest,
 )
 from core.messages import Message
-from core.oauth import PRE_AUTHORIZED_GRANT
+from core.oauth import ERROR_DESCRIPTION_PATTERN, PRE_AUTHORIZED_GRANT
 
 _Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
@@ -167,6 +167,5 @@ class NotificationRequest(Message):
     notification_id: _Identifier
     event: NotificationEvent
     event_description: (
-        Annotated[str, msgspec.Meta(max_length=1000, pattern=r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$")]
-        | UnsetType
+        Annotated[str, msgspec.Meta(max_length=1000, pattern=ERROR_DESCRIPTION_PATTERN)] | UnsetType
     ) = UNSET
