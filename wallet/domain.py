@@ -3,7 +3,10 @@
 Receiving (OpenID4VCI 1.0): ``offered`` → ``proofs_needed`` (device-bound keys sign) →
 ``received``. Presenting (OpenID4VP 1.0): ``consent_needed`` → ``signatures_needed``
 (device-bound keys sign) → ``submitted`` | ``declined``. A step that moves a flow from one
-state to the next claims it first, so two taps on "approve" post one presentation.
+state to the next claims it first (``busy``), so two taps on "approve" post one
+presentation; the claim ends in the next state, in ``failed``, or back where it started
+when the step was refused and may be tried again. ``OFFER_MOVES`` and
+``PRESENTATION_MOVES`` list every move.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import ProtocolError
+from core.flow_states import Moves
 
 
 class Custody(StrEnum):
@@ -37,6 +41,39 @@ class FlowState(StrEnum):
     DECLINED = "declined"
     FAILED = "failed"
     BUSY = "busy"  # a worker is between claiming the flow and recording the outcome
+
+
+OFFER_MOVES = Moves.of(
+    "credential offer",
+    {
+        FlowState.OFFERED: {FlowState.BUSY},
+        FlowState.PROOFS_NEEDED: {FlowState.BUSY},
+        FlowState.BUSY: {
+            FlowState.OFFERED,
+            FlowState.PROOFS_NEEDED,
+            FlowState.RECEIVED,
+            FlowState.FAILED,
+        },
+    },
+)
+
+PRESENTATION_MOVES = Moves.of(
+    "presentation request",
+    {
+        FlowState.CONSENT_NEEDED: {FlowState.BUSY},
+        FlowState.SIGNATURES_NEEDED: {FlowState.BUSY},
+        FlowState.BUSY: {
+            FlowState.CONSENT_NEEDED,
+            FlowState.SIGNATURES_NEEDED,
+            FlowState.SUBMITTED,
+            FlowState.DECLINED,
+            FlowState.FAILED,
+        },
+    },
+)
+
+#: The moves of each kind of flow.
+FLOW_MOVES = {FlowKind.OFFER: OFFER_MOVES, FlowKind.PRESENTATION: PRESENTATION_MOVES}
 
 
 class ActivityKind(StrEnum):

@@ -1,0 +1,76 @@
+"""One step of an offer or presentation flow at a time.
+
+A step claims its flow by moving it from the state it expects to ``busy`` (one
+compare-and-set in storage, so of two taps on "approve" one wins and the other is told
+the flow is being handled) and ends the claim by moving it on, to ``failed``, or back to
+where it was when the step was refused and may be tried again. Every move is checked
+against the flow kind's table in ``wallet.domain``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import InvalidRequest
+from wallet.domain import FLOW_MOVES, Flow, FlowKind, FlowState, NotFound
+from wallet.services.context import WalletContext
+from wallet.services.sealing import AccountBox
+
+#: How each kind of flow is named to the citizen.
+_NAMES = {FlowKind.OFFER: "offer", FlowKind.PRESENTATION: "request"}
+_UNKNOWN = {FlowKind.OFFER: "no such offer", FlowKind.PRESENTATION: "no such presentation request"}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedFlow:
+    """A flow this step holds in ``busy``, its account's box, and its opened content."""
+
+    flow: Flow
+    box: AccountBox
+    content: dict[str, Any]
+
+    @property
+    def flow_id(self) -> str:
+        return self.flow.flow_id
+
+
+async def claim_flow(
+    context: WalletContext, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState
+) -> ClaimedFlow:
+    """The flow, moved from ``expected`` to ``busy``; ``NotFound`` for an unknown flow, one
+    of another kind or another citizen's, ``InvalidRequest`` when it is elsewhere."""
+    moves = FLOW_MOVES[kind]
+    name = _NAMES[kind]
+    flow = await context.store.flows.get(account_id, flow_id, context.clock.now())
+    if flow is None or flow.kind is not kind:
+        raise NotFound(_UNKNOWN[kind])
+    if flow.state is not expected:
+        raise InvalidRequest(f"the {name} is {flow.state.value}, not {expected.value}")
+    moves.check(expected, FlowState.BUSY)
+    if not await context.store.flows.move(
+        account_id, flow_id, expected=expected, state=FlowState.BUSY
+    ):
+        raise InvalidRequest(f"the {name} is being handled by another request")
+    box = await context.box(account_id)
+    return ClaimedFlow(flow, box, box.open("flow", flow_id, flow.sealed))
+
+
+async def end_claim(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    state: FlowState,
+    content: dict[str, Any] | None = None,
+) -> bool:
+    """Move the claimed flow out of ``busy`` to ``state``, with new sealed ``content`` when
+    given. Nobody else moves a busy flow; False only when it expired and was purged
+    while this step held it (the step's outcome stands: the flow had no later step)."""
+    flow = claimed.flow
+    FLOW_MOVES[flow.kind].check(FlowState.BUSY, state)
+    return await context.store.flows.move(
+        flow.account_id,
+        flow.flow_id,
+        expected=FlowState.BUSY,
+        state=state,
+        sealed=None if content is None else claimed.box.seal("flow", flow.flow_id, content),
+    )
