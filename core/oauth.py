@@ -1,6 +1,7 @@
 """OAuth 2.0 messages this deployment sends and reads: the token request and response
 (RFC 6749 §4.1.3, §5.1, with the pre-authorized code grant of OpenID4VCI 1.0 §6.1), the
-error response (RFC 6749 §5.2)."""
+error response (RFC 6749 §5.2), and Authorization Server Metadata (RFC 8414 §2, with the
+members of OpenID4VCI 1.0 §12.3, RFC 9126 §5, RFC 9449 §5.1 and RFC 9207 §3)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,33 @@ class ErrorResponse(Message):
         Annotated[str, msgspec.Meta(pattern=ERROR_DESCRIPTION_PATTERN)] | UnsetType
     ) = UNSET
     error_uri: str | UnsetType = UNSET
+
+
+_Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+_Names = Annotated[list[str], msgspec.Meta(min_length=1)]
+
+
+class AuthorizationServerMetadata(Message, kw_only=True):
+    """RFC 8414 §2. ``response_types_supported`` is required there, but an authorization
+    server of the pre-authorized code grant alone may leave it out (OpenID4VCI 1.0 §12.3).
+    Unrecognized members are ignored (RFC 8414 §3.2)."""
+
+    issuer: _Url
+    authorization_endpoint: _Url | UnsetType = UNSET
+    token_endpoint: _Url | UnsetType = UNSET
+    jwks_uri: _Url | UnsetType = UNSET
+    scopes_supported: _Names | UnsetType = UNSET
+    response_types_supported: _Names | UnsetType = UNSET
+    response_modes_supported: _Names | UnsetType = UNSET
+    grant_types_supported: _Names | UnsetType = UNSET
+    token_endpoint_auth_methods_supported: _Names | UnsetType = UNSET
+    token_endpoint_auth_signing_alg_values_supported: _Names | UnsetType = UNSET
+    code_challenge_methods_supported: _Names | UnsetType = UNSET
+    pushed_authorization_request_endpoint: _Url | UnsetType = UNSET
+    require_pushed_authorization_requests: bool | UnsetType = UNSET
+    dpop_signing_alg_values_supported: _Names | UnsetType = UNSET
+    authorization_response_iss_parameter_supported: bool | UnsetType = UNSET
+    authorization_details_types_supported: _Names | UnsetType = UNSET
+    pre_authorized_grant_anonymous_access_supported: bool | UnsetType = msgspec.field(
+        default=UNSET, name="pre-authorized_grant_anonymous_access_supported"
+    )

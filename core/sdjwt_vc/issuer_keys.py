@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import msgspec
 from cryptography import x509
+from msgspec import UNSET, UnsetType
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.jose.algorithms import PublicKey
@@ -34,6 +36,25 @@ from core.keys.x509 import (
 )
 
 JWT_VC_ISSUER_WELL_KNOWN = "/.well-known/jwt-vc-issuer"
+
+
+class JwkSet(msgspec.Struct, omit_defaults=True):
+    """RFC 7517 §5: the keys, each read by ``public_key_from_jwk`` when used."""
+
+    keys: list[dict[str, Any]]
+
+
+class JwtVcIssuerMetadata(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """§4.2: the issuer and exactly one of ``jwks`` and ``jwks_uri``; other members are
+    ignored."""
+
+    issuer: str
+    jwks: JwkSet | UnsetType = UNSET
+    jwks_uri: str | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jwks, UnsetType) == isinstance(self.jwks_uri, UnsetType):
+            raise ValueError("JWT VC Issuer Metadata must have exactly one of jwks and jwks_uri")
 
 
 class IssuerKeyError(ValueError):
@@ -176,18 +197,19 @@ class MetadataIssuerKeys:
             raise IssuerKeyError("the credential has no iss to discover metadata from")
         if self._trusted is not None and iss not in self._trusted:
             raise IssuerKeyError("the issuer is not one this verifier trusts by metadata")
-        metadata = await self._fetch(jwt_vc_issuer_metadata_url(iss))
-        if not isinstance(metadata, Mapping) or metadata.get("issuer") != iss:
-            raise IssuerKeyError("JWT VC Issuer Metadata names another issuer")
-        has_jwks, has_uri = "jwks" in metadata, "jwks_uri" in metadata
-        if has_jwks == has_uri:
-            raise IssuerKeyError(
-                "JWT VC Issuer Metadata must have exactly one of jwks and jwks_uri"
+        try:
+            metadata = msgspec.convert(
+                await self._fetch(jwt_vc_issuer_metadata_url(iss)), JwtVcIssuerMetadata
             )
-        if has_jwks:
-            jwks = metadata["jwks"]
+        except msgspec.ValidationError as exc:
+            raise IssuerKeyError(f"JWT VC Issuer Metadata is malformed: {exc}") from None
+        if metadata.issuer != iss:
+            raise IssuerKeyError("JWT VC Issuer Metadata names another issuer")
+        jwks: object
+        if not isinstance(metadata.jwks, UnsetType):
+            jwks = msgspec.to_builtins(metadata.jwks)
         else:
-            uri = metadata["jwks_uri"]
+            uri = metadata.jwks_uri
             if not isinstance(uri, str) or not uri.startswith("https://"):
                 raise IssuerKeyError("jwks_uri must be an https URL")
             jwks = await self._fetch(uri)

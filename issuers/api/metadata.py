@@ -10,9 +10,14 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from core.language import parse_accept_language
+from core.oauth import AuthorizationServerMetadata
+from core.oid4vci_metadata import CredentialIssuerMetadata
+from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata
+from core.sdjwt_vc.type_metadata import TypeMetadata
 from issuers.api.requests import etag_matches
 from issuers.domain import Agency
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
@@ -61,6 +66,15 @@ class IssuerMetadataController(Controller):
         summary="Credential Issuer Metadata (JSON, or a signed JWT for Accept: application/jwt)",
         operation_id="getCredentialIssuerMetadata",
         media_type="application/json",
+        responses={
+            200: ResponseSpec(
+                CredentialIssuerMetadata,
+                generate_examples=False,
+                description="The metadata as JSON, or for Accept: application/jwt as a "
+                "signed JWT (§12.2.3, media type application/jwt) whose claims are the same "
+                "members with sub, iss, iat and exp",
+            )
+        },
     )
     async def credential_issuer(
         self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
@@ -89,7 +103,7 @@ class IssuerMetadataController(Controller):
     )
     async def authorization_server(
         self, issuer_id: FromPath[str], state: State
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[AuthorizationServerMetadata]:
         context = _context(state)
         agency = _agency(context, issuer_id)
         return Response(
@@ -104,7 +118,7 @@ class IssuerMetadataController(Controller):
     )
     async def jwt_vc_issuer(
         self, issuer_id: FromPath[str], state: State
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[JwtVcIssuerMetadata]:
         context = _context(state)
         agency = _agency(context, issuer_id)
         jwks = await context.keys.jwks(issuer_id)
@@ -120,7 +134,7 @@ class IssuerMetadataController(Controller):
     )
     async def credential_type(
         self, issuer_id: FromPath[str], configuration_id: FromPath[str], state: State
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[TypeMetadata]:
         context = _context(state)
         try:
             agency = context.agency(issuer_id)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from core.identifiers import checked_identifier
+from core.oauth import PRE_AUTHORIZED_GRANT
 from issuers.domain import OFFERED, Agency, AuditEvent, Offer
 from issuers.services.codes import (
     new_tx_code,
@@ -19,7 +20,6 @@ from issuers.services.codes import (
     tx_code_hash,
 )
 from issuers.services.context import IssuerContext
-from issuers.services.metadata import PRE_AUTHORIZED_GRANT
 from issuers.services.subject_claims import check_subject_claims
 
 OFFER_SCHEME = "openid-credential-offer://"

@@ -18,9 +18,30 @@ import base64
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from msgspec import UNSET
+
 from core.jose.jws import sign_compact
 from core.keys.signer import Signer
 from core.language import preferred_subset
+from core.messages import to_plain
+from core.oauth import PRE_AUTHORIZED_GRANT, AuthorizationServerMetadata
+from core.oid4vci_metadata import (
+    BatchCredentialIssuance,
+    ClaimDescription,
+    ClaimDescriptionDisplay,
+    CredentialDisplay,
+    CredentialIssuerMetadata,
+    CredentialMetadata,
+    IssuerDisplay,
+    ProofTypeMetadata,
+)
+from core.oid4vci_metadata import (
+    CredentialConfiguration as ConfigurationMetadata,
+)
+from core.oid4vci_metadata import Logo as LogoMetadata
+from core.sdjwt_vc.issuer_keys import JwkSet, JwtVcIssuerMetadata
+from core.sdjwt_vc.type_metadata import ClaimDisplay as TypeClaimDisplay
+from core.sdjwt_vc.type_metadata import ClaimMetadata, TypeDisplay, TypeMetadata
 from issuers.domain import (
     SD_JWT_VC_FORMAT,
     Agency,
@@ -31,7 +52,6 @@ from issuers.domain import (
     LogoImage,
 )
 
-PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 SIGNED_METADATA_TYP = "openidvci-issuer-metadata+jwt"
 SIGNED_METADATA_LIFETIME = 24 * 3600
 BATCH_SIZE = 10
@@ -74,120 +94,135 @@ def agency_image(agency: Agency, name: str) -> LogoImage | None:
     return next((image for image in _images(agency) if image.name == name), None)
 
 
-def _display(agency: Agency, base_url: str, items: Sequence[Display]) -> list[dict[str, Any]]:
-    result = []
-    for item in items:
-        entry: dict[str, Any] = {"name": item.name, "locale": item.locale}
-        if item.description:
-            entry["description"] = item.description
-        if item.logo:
-            # OpenID4VCI 1.0 §12.2.4 names only uri and alt_text for these logos.
-            entry["logo"] = {"uri": _logo(agency, base_url, item.logo)["uri"]}
-            if item.logo.alt_text:
-                entry["logo"]["alt_text"] = item.logo.alt_text
-        if item.background_color:
-            entry["background_color"] = item.background_color
-        if item.text_color:
-            entry["text_color"] = item.text_color
-        result.append(entry)
-    return result
+def _logo_metadata(agency: Agency, base_url: str, logo: Logo | None) -> LogoMetadata | None:
+    """OpenID4VCI 1.0 §12.2.4 names only ``uri`` and ``alt_text`` for these logos."""
+    if logo is None:
+        return None
+    return LogoMetadata(uri=_logo(agency, base_url, logo)["uri"], alt_text=logo.alt_text or UNSET)
 
 
-def _labels(items: Sequence[ClaimLabel], preferred: Sequence[str]) -> list[dict[str, str]]:
+def _issuer_display(agency: Agency, base_url: str, items: Sequence[Display]) -> list[IssuerDisplay]:
     return [
-        {"name": label.name, "locale": label.locale} for label in preferred_subset(items, preferred)
+        IssuerDisplay(
+            name=item.name,
+            locale=item.locale,
+            logo=_logo_metadata(agency, base_url, item.logo) or UNSET,
+        )
+        for item in items
+    ]
+
+
+def _credential_display(
+    agency: Agency, base_url: str, items: Sequence[Display]
+) -> list[CredentialDisplay]:
+    return [
+        CredentialDisplay(
+            name=item.name,
+            locale=item.locale,
+            logo=_logo_metadata(agency, base_url, item.logo) or UNSET,
+            description=item.description or UNSET,
+            background_color=item.background_color or UNSET,
+            text_color=item.text_color or UNSET,
+        )
+        for item in items
+    ]
+
+
+def _labels(items: Sequence[ClaimLabel], preferred: Sequence[str]) -> list[ClaimDescriptionDisplay]:
+    return [
+        ClaimDescriptionDisplay(name=label.name, locale=label.locale)
+        for label in preferred_subset(items, preferred)
     ]
 
 
 def _configuration(
     agency: Agency, base_url: str, config: CredentialConfiguration, preferred: Sequence[str]
-) -> dict[str, Any]:
-    claims = []
-    for claim in config.claims:
-        entry: dict[str, Any] = {"path": list(claim.path)}
-        if claim.mandatory:
-            entry["mandatory"] = True
-        if claim.display:
-            entry["display"] = _labels(claim.display, preferred)
-        claims.append(entry)
-    return {
-        "format": SD_JWT_VC_FORMAT,
-        "scope": config.id,
-        "vct": agency.vct(base_url, config.id),
-        "cryptographic_binding_methods_supported": ["jwk"],
-        "credential_signing_alg_values_supported": SIGNING_ALGORITHMS,
-        "proof_types_supported": {
-            "jwt": {"proof_signing_alg_values_supported": SIGNING_ALGORITHMS}
+) -> ConfigurationMetadata:
+    claims = [
+        ClaimDescription(
+            path=list(claim.path),
+            mandatory=True if claim.mandatory else UNSET,
+            display=_labels(claim.display, preferred) or UNSET,
+        )
+        for claim in config.claims
+    ]
+    return ConfigurationMetadata(
+        format=SD_JWT_VC_FORMAT,
+        scope=config.id,
+        vct=agency.vct(base_url, config.id),
+        cryptographic_binding_methods_supported=["jwk"],
+        credential_signing_alg_values_supported=list(SIGNING_ALGORITHMS),
+        proof_types_supported={
+            "jwt": ProofTypeMetadata(proof_signing_alg_values_supported=list(SIGNING_ALGORITHMS))
         },
-        "credential_metadata": {
-            "display": _display(agency, base_url, preferred_subset(config.display, preferred)),
-            "claims": claims,
-        },
-    }
+        credential_metadata=CredentialMetadata(
+            display=_credential_display(
+                agency, base_url, preferred_subset(config.display, preferred)
+            )
+            or UNSET,
+            claims=claims or UNSET,
+        ),
+    )
 
 
 def credential_issuer_metadata(
     agency: Agency, base_url: str, preferred: Sequence[str] = ()
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[CredentialIssuerMetadata, list[str]]:
     """The metadata, and the locales it carries (for ``Content-Language``)."""
     display = preferred_subset(agency.display, preferred)
-    metadata = {
-        "credential_issuer": agency.identifier(base_url),
-        "credential_endpoint": endpoint(agency, base_url, "credential"),
-        "nonce_endpoint": endpoint(agency, base_url, "nonce"),
-        "notification_endpoint": endpoint(agency, base_url, "notification"),
-        "batch_credential_issuance": {"batch_size": BATCH_SIZE},
-        "display": _display(agency, base_url, display),
-        "credential_configurations_supported": {
+    metadata = CredentialIssuerMetadata(
+        credential_issuer=agency.identifier(base_url),
+        credential_endpoint=endpoint(agency, base_url, "credential"),
+        nonce_endpoint=endpoint(agency, base_url, "nonce"),
+        notification_endpoint=endpoint(agency, base_url, "notification"),
+        batch_credential_issuance=BatchCredentialIssuance(batch_size=BATCH_SIZE),
+        display=_issuer_display(agency, base_url, display) or UNSET,
+        credential_configurations_supported={
             config_id: _configuration(agency, base_url, config, preferred)
             for config_id, config in agency.configurations.items()
         },
-    }
+    )
     return metadata, [d.locale for d in display]
 
 
 def signed_credential_issuer_metadata(
-    metadata: dict[str, Any], signer: Signer, *, issued_at: int
+    metadata: CredentialIssuerMetadata, signer: Signer, *, issued_at: int
 ) -> str:
     """§12.2.3: the metadata as top-level claims of a JWT, ``sub`` = the issuer identifier."""
     payload = {
-        **metadata,
-        "sub": metadata["credential_issuer"],
-        "iss": metadata["credential_issuer"],
+        **to_plain(metadata),
+        "sub": metadata.credential_issuer,
+        "iss": metadata.credential_issuer,
         "iat": issued_at,
         "exp": issued_at + SIGNED_METADATA_LIFETIME,
     }
     return sign_compact(payload, signer, typ=SIGNED_METADATA_TYP, include_x5c=bool(signer.x5c))
 
 
-def authorization_server_metadata(agency: Agency, base_url: str) -> dict[str, Any]:
+def authorization_server_metadata(agency: Agency, base_url: str) -> AuthorizationServerMetadata:
     """RFC 8414 metadata of the agency's own authorization server (pre-authorized code only)."""
-    identifier = agency.identifier(base_url)
-    return {
-        "issuer": identifier,
-        "token_endpoint": endpoint(agency, base_url, "token"),
-        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
-        "pre-authorized_grant_anonymous_access_supported": True,
-        "token_endpoint_auth_methods_supported": ["none"],
-    }
+    return AuthorizationServerMetadata(
+        issuer=agency.identifier(base_url),
+        token_endpoint=endpoint(agency, base_url, "token"),
+        grant_types_supported=[PRE_AUTHORIZED_GRANT],
+        pre_authorized_grant_anonymous_access_supported=True,
+        token_endpoint_auth_methods_supported=["none"],
+    )
 
 
 def jwt_vc_issuer_metadata(
     agency: Agency, base_url: str, jwks: list[dict[str, str]]
-) -> dict[str, Any]:
+) -> JwtVcIssuerMetadata:
     """SD-JWT VC §4.2: the issuer and its keys (retired keys stay listed, so what they
     signed keeps verifying)."""
-    return {"issuer": agency.identifier(base_url), "jwks": {"keys": jwks}}
+    return JwtVcIssuerMetadata(issuer=agency.identifier(base_url), jwks=JwkSet(keys=list(jwks)))
 
 
-def type_metadata(agency: Agency, base_url: str, config: CredentialConfiguration) -> dict[str, Any]:
+def type_metadata(agency: Agency, base_url: str, config: CredentialConfiguration) -> TypeMetadata:
     """SD-JWT VC §5.2 Type Metadata for one configuration."""
     english = next((d for d in config.display if d.locale.split("-")[0] == "en"), config.display[0])
     display = []
     for item in config.display:
-        entry: dict[str, Any] = {"locale": item.locale, "name": item.name}
-        if item.description:
-            entry["description"] = item.description
         rendering: dict[str, Any] = {}
         if item.background_color:
             rendering["background_color"] = item.background_color
@@ -198,26 +233,30 @@ def type_metadata(agency: Agency, base_url: str, config: CredentialConfiguration
                 **_logo(agency, base_url, item.logo),
                 "alt_text": item.logo.alt_text or item.name,
             }
-        if rendering:
-            entry["rendering"] = {"simple": rendering}
-        display.append(entry)
-    claims = []
-    for claim in config.claims:
-        entry = {
-            "path": list(claim.path),
-            "sd": "always" if claim.selectively_disclosable else "never",
-        }
-        if claim.mandatory:
-            entry["mandatory"] = True
-        if claim.display:
-            entry["display"] = [
-                {"locale": label.locale, "label": label.name} for label in claim.display
+        display.append(
+            TypeDisplay(
+                locale=item.locale,
+                name=item.name,
+                description=item.description or UNSET,
+                rendering={"simple": rendering} if rendering else UNSET,
+            )
+        )
+    claims = [
+        ClaimMetadata(
+            path=list(claim.path),
+            sd="always" if claim.selectively_disclosable else "never",
+            mandatory=claim.mandatory,
+            display=[
+                TypeClaimDisplay(locale=label.locale, label=label.name) for label in claim.display
             ]
-        claims.append(entry)
-    return {
-        "vct": agency.vct(base_url, config.id),
-        "name": english.name,
-        "description": english.description or english.name,
-        "display": display,
-        "claims": claims,
-    }
+            or UNSET,
+        )
+        for claim in config.claims
+    ]
+    return TypeMetadata(
+        vct=agency.vct(base_url, config.id),
+        name=english.name,
+        description=english.description or english.name,
+        display=display,
+        claims=claims,
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 from cryptography import x509
 from litestar.testing import TestClient
@@ -21,8 +22,10 @@ from app.settings import Settings
 from core.jose.jwk import public_key_from_jwk
 from core.jose.jws import verify_compact
 from core.keys.x509 import leaf_public_key, san_uris, validate_x5c
-from core.sdjwt_vc.issuer_keys import jwt_vc_issuer_metadata_url
-from core.sdjwt_vc.type_metadata import parse_type_metadata
+from core.oauth import AuthorizationServerMetadata
+from core.oid4vci_metadata import CredentialIssuerMetadata
+from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata, jwt_vc_issuer_metadata_url
+from core.sdjwt_vc.type_metadata import TypeMetadata, parse_type_metadata
 from tests.issuers.conftest import PUBLIC_BASE_URL
 
 ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
@@ -246,3 +249,26 @@ def test_only_the_agencys_own_images_are_served(client: TestClient[Any]) -> None
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("path", "message_type"),
+    [
+        ("/.well-known/openid-credential-issuer/issuers/civil-registry", CredentialIssuerMetadata),
+        (
+            "/.well-known/oauth-authorization-server/issuers/civil-registry",
+            AuthorizationServerMetadata,
+        ),
+        ("/.well-known/jwt-vc-issuer/issuers/civil-registry", JwtVcIssuerMetadata),
+        ("/issuers/civil-registry/types/national_id", TypeMetadata),
+    ],
+    ids=["credential-issuer", "authorization-server", "jwt-vc-issuer", "type"],
+)
+def test_every_metadata_document_is_its_typed_message_exactly(
+    client: TestClient[Any], path: str, message_type: type[msgspec.Struct]
+) -> None:
+    """What an agency publishes is built from the messages wallets read it with: each
+    document reads strictly as its message and writes back member for member."""
+    served = client.get(path).json()
+    read = msgspec.convert(served, message_type, strict=True)
+    assert msgspec.to_builtins(read) == served

@@ -104,6 +104,9 @@ class StandIns:
     #: Credential responses by access token, and how many credential requests came in.
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     credential_requests: int = 0
+    #: Members replaced in the issuer metadata, and in the offer's pre-authorized grant.
+    metadata_changes: dict[str, Any] = field(default_factory=dict)
+    grant_changes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.issuer_key = ec.generate_private_key(ec.SECP256R1())
@@ -123,13 +126,17 @@ class StandIns:
             "credential_configuration_ids": ["pid"],
             "grants": {
                 "urn:ietf:params:oauth:grant-type:pre-authorized_code": {
-                    "pre-authorized_code": code
+                    "pre-authorized_code": code,
+                    **self.grant_changes,
                 }
             },
         }
         return "openid-credential-offer://?credential_offer=" + quote(json.dumps(offer))
 
     def issuer_metadata(self) -> dict[str, Any]:
+        return {**self._issuer_metadata(), **self.metadata_changes}
+
+    def _issuer_metadata(self) -> dict[str, Any]:
         return {
             "credential_issuer": self.base,
             "credential_endpoint": f"{self.base}/credential",
@@ -306,7 +313,8 @@ def _handler(stand_ins: StandIns) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             if path == "/.well-known/openid-credential-issuer":
                 self._send(200, stand_ins.issuer_metadata())
-            elif path == "/.well-known/oauth-authorization-server":
+            elif path.startswith("/.well-known/oauth-authorization-server"):
+                # its own metadata, whichever server's well-known URL is asked
                 self._send(
                     200, {"issuer": stand_ins.base, "token_endpoint": f"{stand_ins.base}/token"}
                 )

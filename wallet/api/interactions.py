@@ -12,6 +12,8 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from core.errors import InvalidRequest
 from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
+from wallet.services.accept_offer import accept_offer
+from wallet.services.complete_offer import complete_offer
 from wallet.services.interaction_messages import (
     ConsentView,
     DeviceSignatures,
@@ -24,8 +26,8 @@ from wallet.services.interaction_messages import (
     ScanResult,
 )
 from wallet.services.present import approve, complete, decline, scan_request
-from wallet.services.receive import accept_offer, complete_offer, scan_offer
 from wallet.services.scan import parse_scanned
+from wallet.services.scan_offer import scan_offer
 
 TAGS = ["citizen mobile API"]
 

@@ -29,7 +29,7 @@ from wallet.services.holding_messages import (
     CredentialList,
     CredentialSummary,
 )
-from wallet.services.receive import notify
+from wallet.services.notify_issuer import notify_issuer
 from wallet.services.sealing import AccountBox
 
 log = logging.getLogger("idwallet.wallet")
@@ -172,7 +172,7 @@ async def delete_credential(
         raise NotFound("no such credential")
     notified = False
     if credential.notification is not None:
-        notified = await notify(
+        notified = await notify_issuer(
             context,
             credential.notification["endpoint"],
             credential.notification["access_token"],

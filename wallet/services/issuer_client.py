@@ -2,15 +2,14 @@
 outbound client, with every answer parsed strictly and bounded.
 
 - Credential Offer (§4.1) by value or by reference (``credential_offer_uri``, §4.1.3);
-- Credential Issuer Metadata (§12.2.2: well-known segment inserted before the path);
-- Authorization Server Metadata (RFC 8414 §3, OpenID Connect discovery as fallback);
-- Token Request with the pre-authorized code (§6.1), Nonce (§7), Credential (§8),
-  Notification (§11).
+- the well-known URL of a metadata document (§12.2.2, RFC 8414 §3.1: the segment goes
+  before the path), read by ``issuer_discovery``;
+- every POST of the token (§6.1), nonce (§7), credential (§8) and notification (§11)
+  endpoints, with an OAuth error answer passed on by its code.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from core.errors import ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
 from core.messages import Message, convert_message, to_plain
 from core.oauth import ErrorResponse
-from core.oid4vci import CredentialOffer
+from core.oid4vci import CredentialOffer, TxCode
 from wallet.domain import CounterpartyError, CounterpartyFailed, Refused
 from wallet.ports import Outbound
 
@@ -148,7 +147,18 @@ def read_answer(body: object, message_type: type[M], what: str) -> M:
         raise CounterpartyFailed(f"the {what} answer is malformed: {exc.description}") from None
 
 
-def parse_offer(value: object) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PreAuthorizedOffer:
+    """What the wallet takes from a Credential Offer of the pre-authorized code flow."""
+
+    credential_issuer: str
+    credential_configuration_ids: list[str]
+    pre_authorized_code: str
+    tx_code: TxCode | None
+    authorization_server: str | None
+
+
+def parse_offer(value: object) -> PreAuthorizedOffer:
     """§4.1.1 through the shared ``CredentialOffer`` message: the issuer, the
     configuration ids, the pre-authorized code grant."""
     try:
@@ -160,15 +170,15 @@ def parse_offer(value: object) -> dict[str, Any]:
     grant = UNSET if isinstance(offer.grants, UnsetType) else offer.grants.pre_authorized_code
     if isinstance(grant, UnsetType):
         raise Refused("only offers with a pre-authorized code are supported")
-    return {
-        "credential_issuer": offer.credential_issuer,
-        "credential_configuration_ids": offer.credential_configuration_ids,
-        "pre_authorized_code": grant.pre_authorized_code,
-        "tx_code": None if isinstance(grant.tx_code, UnsetType) else to_plain(grant.tx_code),
-        "authorization_server": None
+    return PreAuthorizedOffer(
+        credential_issuer=offer.credential_issuer,
+        credential_configuration_ids=offer.credential_configuration_ids,
+        pre_authorized_code=grant.pre_authorized_code,
+        tx_code=None if isinstance(grant.tx_code, UnsetType) else grant.tx_code,
+        authorization_server=None
         if isinstance(grant.authorization_server, UnsetType)
         else grant.authorization_server,
-    }
+    )
 
 
 def parse_offer_parameter(text: str) -> object:
@@ -178,13 +188,8 @@ def parse_offer_parameter(text: str) -> object:
         raise Refused("credential_offer is not acceptable JSON") from exc
 
 
-def tx_code_view(tx_code: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the phone shows when asking for the transaction code (the offer's ``tx_code``,
-    already read as ``TxCode``)."""
+def tx_code_view(tx_code: TxCode | None) -> dict[str, Any] | None:
+    """What the phone shows when asking for the transaction code (the offer's ``tx_code``)."""
     if tx_code is None:
         return None
-    return {"required": True, **tx_code}
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return {"required": True, **to_plain(tx_code)}

@@ -1,0 +1,259 @@
+"""The last step of receiving: the credential requests are sent with their signed key
+proofs (OpenID4VCI 1.0 §8.2, ``proofs.jwt``), every credential that comes back is
+verified before anything is stored (``verify_received``), and the issuer is told
+``credential_accepted`` (§11), or ``credential_failure`` when the wallet refused what
+came. Reached from ``accept_offer`` (keys held here) and ``complete_offer`` (the phone
+signed)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from msgspec import UnsetType
+
+from core.encoding import b64url_encode
+from core.messages import to_plain
+from core.oid4vci import (
+    CredentialRequest,
+    CredentialResponse,
+    IssuedCredential,
+    NotificationEvent,
+)
+from wallet.domain import (
+    ActivityKind,
+    CounterpartyFailed,
+    CredentialInstance,
+    CredentialRecord,
+    FlowState,
+    HolderKey,
+    Refused,
+    StoredCredential,
+)
+from wallet.services.activity import record
+from wallet.services.claim_flow import ClaimedFlow, end_claim
+from wallet.services.context import WalletContext
+from wallet.services.display import pick
+from wallet.services.interaction_messages import OfferOutcome, ReceivedCredential
+from wallet.services.issuer_client import IssuerClient, read_answer
+from wallet.services.notify_issuer import notify_issuer
+from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
+from wallet.services.verify_received import verify_issued
+
+#: The registered JWT claims of an SD-JWT VC: the rest is what it says about the citizen.
+REGISTERED_CLAIMS = frozenset(
+    {"iss", "sub", "iat", "nbf", "exp", "cnf", "vct", "vct#integrity", "status", "_sd_alg"}
+)
+
+#: Pauses before repeating a credential request whose answer did not arrive.
+CREDENTIAL_RETRY_PAUSES = (1.0,)
+
+Received = tuple[StoredCredential, list[HolderKey], CredentialRecord]
+
+
+def keys_of(keys: Sequence[HolderKey], ids: Sequence[str]) -> list[HolderKey]:
+    by_id = {k.holder_key_id: k for k in keys}
+    return [by_id[i] for i in ids]
+
+
+async def request_credentials(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    *,
+    keys: list[HolderKey],
+    signatures: list[bytes],
+) -> OfferOutcome:
+    """``signatures``: one per signing input of ``flow.requests``, in order."""
+    if flow.access_token is None:
+        raise RuntimeError("credential requests prepared without an access token")
+    access_token = flow.access_token
+    client = IssuerClient(context.outbound)
+    received: list[Received] = []
+    notifications: list[str] = []
+    offset = 0
+    try:
+        for request in flow.requests:
+            proofs = []
+            for signing_input in request.signing_inputs:
+                proofs.append(signing_input + "." + b64url_encode(signatures[offset]))
+                offset += 1
+            message = CredentialRequest(
+                credential_configuration_id=request.configuration_id, proofs={"jwt": proofs}
+            )
+            answer = read_answer(
+                await _credential_response(
+                    client, flow.credential_endpoint, to_plain(message), access_token
+                ),
+                CredentialResponse,
+                "credential endpoint",
+            )
+            if isinstance(answer.credentials, UnsetType):
+                raise Refused("deferred issuance is not supported by this wallet")
+            notification_id = (
+                None if isinstance(answer.notification_id, UnsetType) else answer.notification_id
+            )
+            if notification_id is not None:
+                notifications.append(notification_id)
+            received.append(
+                await _verified(
+                    context,
+                    claimed,
+                    flow,
+                    request,
+                    keys=keys,
+                    credentials=answer.credentials,
+                    notification_id=notification_id,
+                )
+            )
+    except Refused:
+        for notification_id in notifications:
+            await _notify(context, flow, notification_id, "credential_failure")
+        await end_claim(context, claimed, FlowState.FAILED)
+        raise
+    except BaseException:
+        await end_claim(context, claimed, FlowState.FAILED)
+        raise
+    result = [await _keep(context, claimed, item) for item in received]
+    await end_claim(context, claimed, FlowState.RECEIVED)
+    for _, _, record_ in received:
+        if record_.notification is not None:
+            await _notify(context, flow, record_.notification["id"], "credential_accepted")
+    return OfferOutcome(
+        offer_id=claimed.flow_id, status=FlowState.RECEIVED.value, credentials=result
+    )
+
+
+async def _keep(context: WalletContext, claimed: ClaimedFlow, item: Received) -> ReceivedCredential:
+    credential, holder_keys, record_ = item
+    await context.store.holder_keys.add(holder_keys)
+    await context.store.credentials.add(credential)
+    display = pick(record_.credential_display, []) or {}
+    await record(
+        context,
+        claimed.box,
+        ActivityKind.CREDENTIAL_RECEIVED,
+        {
+            "credential_id": credential.credential_id,
+            "issuer": record_.issuer,
+            "issuer_name": (pick(record_.issuer_display, []) or {}).get("name", record_.issuer),
+            "credential": display.get("name", record_.configuration_id),
+            "instances": len(record_.instances),
+        },
+    )
+    return ReceivedCredential(
+        credential_id=credential.credential_id,
+        credential_configuration_id=record_.configuration_id,
+        name=display.get("name", record_.configuration_id),
+        instances=len(record_.instances),
+    )
+
+
+async def _credential_response(
+    client: IssuerClient, endpoint: str, body: dict[str, Any], access_token: str
+) -> object:
+    """The credential endpoint's answer. A request whose answer was lost (the connection
+    dropped, the issuer restarted) is repeated as it was: the issuer may have issued
+    already, and an issuer that keeps its response answers the same request with the same
+    credentials (OpenID4VCI 1.0 leaves retries to the wallet; ours does so)."""
+    for pause in CREDENTIAL_RETRY_PAUSES:
+        try:
+            _, answer = await client.post(
+                endpoint, "credential endpoint", json_body=body, access_token=access_token
+            )
+            return answer
+        except CounterpartyFailed:
+            await asyncio.sleep(pause)
+    _, answer = await client.post(
+        endpoint, "credential endpoint", json_body=body, access_token=access_token
+    )
+    return answer
+
+
+def _subject_claims(claims: dict[str, Any]) -> dict[str, Any]:
+    """What the credential says about the citizen (the registered JWT claims left out)."""
+    return {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
+
+
+async def _verified(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    request: PreparedCredentialRequest,
+    *,
+    keys: list[HolderKey],
+    credentials: list[IssuedCredential],
+    notification_id: str | None,
+) -> Received:
+    if not 0 < len(credentials) <= len(request.key_ids):
+        raise Refused("the issuer returned no credentials or more than there were proofs")
+    config = flow.configurations[request.configuration_id]
+    candidates = keys_of(keys, request.key_ids)
+    taken: set[str] = set()
+    instances = []
+    used = []
+    for item in credentials:
+        value = item.credential
+        if not isinstance(value, str):
+            raise Refused("an SD-JWT VC is a string, not an object")
+        verified, key = await verify_issued(
+            value,
+            trust=context.issuer_trust,
+            issuer=flow.issuer,
+            vct=config.vct,
+            keys=candidates,
+            taken=taken,
+        )
+        status = verified.status
+        instances.append(
+            CredentialInstance(
+                value,
+                key.holder_key_id,
+                None if status is None else {"uri": status.uri, "idx": status.index},
+            )
+        )
+        used.append(key)
+    expires_at = verified.claims.get("exp")
+    record_ = CredentialRecord(
+        format="dc+sd-jwt",
+        vct=verified.vct,
+        issuer=flow.issuer,
+        configuration_id=request.configuration_id,
+        instances=instances,
+        claims=_subject_claims(verified.claims),
+        expires_at=expires_at if isinstance(expires_at, int) else None,
+        issuer_display=flow.issuer_display,
+        credential_display=config.display,
+        claim_display=config.claims,
+        notification=(
+            {
+                "endpoint": flow.notification_endpoint,
+                "id": notification_id,
+                "access_token": flow.access_token or "",
+            }
+            if notification_id is not None and flow.notification_endpoint
+            else None
+        ),
+        received_at=context.clock.now(),
+    )
+    credential_id = str(uuid.uuid4())
+    box = claimed.box
+    stored = StoredCredential(
+        credential_id,
+        box.account_id,
+        box.seal("credential", credential_id, record_.to_json()),
+        0,
+        context.clock.now(),
+    )
+    return stored, used, record_
+
+
+async def _notify(
+    context: WalletContext, flow: OfferFlow, notification_id: str, event: NotificationEvent
+) -> None:
+    if flow.notification_endpoint and flow.access_token:
+        await notify_issuer(
+            context, flow.notification_endpoint, flow.access_token, notification_id, event
+        )

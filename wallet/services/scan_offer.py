@@ -1,0 +1,168 @@
+"""A citizen scans a credential offer (OpenID4VCI 1.0 §4.1, pre-authorized code flow).
+
+The offer (by value, or fetched by reference, §4.1.3), the issuer's metadata and its
+authorization server's token endpoint are fetched and checked (``issuer_discovery``);
+the citizen sees who offers what, whether a transaction code is needed, and how many
+holder keys a phone that keeps its own keys should make. Nothing is asked of the issuer
+yet: the offer flow waits, sealed, for the citizen's acceptance.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from msgspec import UnsetType
+
+from core.messages import to_plain
+from core.oid4vci_metadata import CredentialConfiguration, CredentialIssuerMetadata
+from wallet.domain import Flow, FlowKind, FlowState, OfferUnavailable, Refused
+from wallet.services.context import WalletContext
+from wallet.services.display import claim_labels, pick, safe_display
+from wallet.services.holder_keys import HOLDER_ALGORITHM
+from wallet.services.holding_messages import CredentialIssuer
+from wallet.services.interaction_messages import OfferedCredential, OfferView, TxCodePrompt
+from wallet.services.issuer_client import (
+    IssuerClient,
+    parse_offer,
+    parse_offer_parameter,
+    tx_code_view,
+)
+from wallet.services.issuer_discovery import discover_issuer
+from wallet.services.offer_flow import OfferedConfiguration, OfferFlow
+
+#: The credential formats this wallet holds.
+HELD_FORMATS = frozenset({"dc+sd-jwt"})
+
+
+def _plain_list(value: Sequence[msgspec.Struct] | UnsetType | None) -> Any:
+    return [] if value is None or isinstance(value, UnsetType) else [to_plain(v) for v in value]
+
+
+def _offered(config_id: str, config: CredentialConfiguration) -> OfferedConfiguration:
+    """The configuration, if this wallet can hold it bound to an ES256 key by ``jwk``."""
+    if config.format not in HELD_FORMATS:
+        raise Refused(f"{config_id!r} is not an SD-JWT VC (dc+sd-jwt)")
+    methods = config.cryptographic_binding_methods_supported
+    if not isinstance(methods, UnsetType) and "jwk" not in methods:
+        raise Refused(f"{config_id!r} cannot be bound to a holder key by jwk")
+    proof_types = config.proof_types_supported
+    if not isinstance(proof_types, UnsetType):
+        jwt = proof_types.get("jwt")
+        if jwt is None or HOLDER_ALGORITHM not in jwt.proof_signing_alg_values_supported:
+            raise Refused(f"{config_id!r} does not take ES256 jwt proofs")
+    metadata = config.credential_metadata
+    display = None if isinstance(metadata, UnsetType) else metadata.display
+    claims = None if isinstance(metadata, UnsetType) else metadata.claims
+    return OfferedConfiguration(
+        vct=None if isinstance(config.vct, UnsetType) else config.vct,
+        display=safe_display(_plain_list(display)),
+        claims=claim_labels(_plain_list(claims)),
+    )
+
+
+def _configurations(
+    metadata: CredentialIssuerMetadata, ids: Sequence[str]
+) -> dict[str, OfferedConfiguration]:
+    supported = metadata.credential_configurations_supported
+    chosen = {}
+    for config_id in ids:
+        config = supported.get(config_id)
+        if config is None:
+            raise Refused(f"the issuer does not describe {config_id!r}")
+        chosen[config_id] = _offered(config_id, config)
+    return chosen
+
+
+def _instances(context: WalletContext, metadata: CredentialIssuerMetadata) -> int:
+    """§12.2.4 ``batch_size``: how many instances (each with its own key) to ask for."""
+    batch = metadata.batch_credential_issuance
+    if isinstance(batch, UnsetType):
+        return 1
+    return min(batch.batch_size, context.policy.batch_size)
+
+
+async def scan_offer(
+    context: WalletContext, account_id: str, parameters: dict[str, str], language: str | None
+) -> OfferView:
+    client = IssuerClient(context.outbound)
+    if "credential_offer" in parameters:
+        offer = parse_offer(parse_offer_parameter(parameters["credential_offer"]))
+    else:
+        offer = parse_offer(
+            await client.get_json(
+                parameters["credential_offer_uri"],
+                "credential offer",
+                redirects=3,
+                gone=OfferUnavailable(
+                    "this offer was used already or has expired; the agency can make a new one"
+                ),
+            )
+        )
+    issuer = offer.credential_issuer
+    discovered = await discover_issuer(
+        client,
+        issuer,
+        authorization_server_hint=offer.authorization_server,
+        language=language,
+    )
+    metadata = discovered.metadata
+    flow = OfferFlow(
+        issuer=issuer,
+        pre_authorized_code=offer.pre_authorized_code,
+        tx_code=offer.tx_code,
+        token_endpoint=discovered.token_endpoint,
+        credential_endpoint=metadata.credential_endpoint,
+        nonce_endpoint=discovered.nonce_endpoint,
+        notification_endpoint=discovered.notification_endpoint,
+        issuer_display=safe_display(_plain_list(metadata.display)),
+        configurations=_configurations(metadata, offer.credential_configuration_ids),
+        instances=_instances(context, metadata),
+    )
+    box = await context.box(account_id)
+    flow_id = str(uuid.uuid4())
+    expires_at = context.clock.now() + context.policy.flow_lifetime
+    await context.keep_flow(
+        Flow(
+            flow_id,
+            account_id,
+            FlowKind.OFFER,
+            FlowState.OFFERED,
+            box.seal("flow", flow_id, flow.content()),
+            expires_at,
+        )
+    )
+    return _offer_view(flow_id, flow, expires_at, [language] if language else [])
+
+
+def _offer_view(
+    flow_id: str, flow: OfferFlow, expires_at: float, preferred: Sequence[str]
+) -> OfferView:
+    issuer_display = pick(flow.issuer_display, preferred) or {}
+    credentials = []
+    for config_id, config in flow.configurations.items():
+        display = pick(config.display, preferred) or {}
+        credentials.append(
+            OfferedCredential(
+                credential_configuration_id=config_id,
+                name=display.get("name", config_id),
+                display=display,
+                vct=config.vct,
+                format="dc+sd-jwt",
+            )
+        )
+    tx_code = tx_code_view(flow.tx_code)
+    return OfferView(
+        offer_id=flow_id,
+        issuer=CredentialIssuer(
+            credential_issuer=flow.issuer,
+            name=issuer_display.get("name", flow.issuer),
+            display=issuer_display,
+        ),
+        credentials=credentials,
+        tx_code=None if tx_code is None else msgspec.convert(tx_code, TxCodePrompt),
+        holder_keys_needed=flow.holder_keys_needed,
+        expires_at=int(expires_at),
+    )
