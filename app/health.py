@@ -13,18 +13,34 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Literal
 
+import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.deployment import Deployment
+from core.clock import SYSTEM_CLOCK
+from core.messages import Message
 from core.storage.driver import DISK_FULL, storage_fault
 from core.storage.readiness import probe_write
 
 RECENT_FAILURE = 10.0
 MIN_FREE_BYTES = 1024 * 1024
+
+
+NotReadyReason = Literal["database unreachable", "database disk full", "database not writable"]
+
+
+class Liveness(Message):
+    status: Literal["ok"]
+
+
+class Readiness(Message):
+    status: Literal["ready", "unavailable"]
+    reason: NotReadyReason | msgspec.UnsetType = msgspec.UNSET
 
 
 class StorageHealth:
@@ -48,10 +64,10 @@ def _sqlite_free_bytes(deployment: Deployment) -> int | None:
     return stats.f_bavail * stats.f_frsize
 
 
-async def _write_problem(deployment: Deployment, health: StorageHealth) -> str | None:
+async def _write_problem(deployment: Deployment, health: StorageHealth) -> NotReadyReason | None:
     """Why the database does not take writes now, or None."""
     try:
-        await probe_write(deployment.engine, time.time())
+        await probe_write(deployment.engine, SYSTEM_CLOCK.now())
     except (SQLAlchemyError, OSError) as exc:
         health.write_failed()
         return "database disk full" if storage_fault(exc) == DISK_FULL else "database not writable"
@@ -63,9 +79,9 @@ async def _write_problem(deployment: Deployment, health: StorageHealth) -> str |
     return None
 
 
-def _unavailable(reason: str) -> Response[dict[str, str]]:
+def _unavailable(reason: NotReadyReason) -> Response[Readiness]:
     return Response(
-        {"status": "unavailable", "reason": reason},
+        Readiness(status="unavailable", reason=reason),
         status_code=503,
         headers={"Retry-After": "5", "Cache-Control": "no-store"},
     )
@@ -80,8 +96,8 @@ class HealthController(Controller):
         summary="Liveness: the process serves requests",
         cache=False,
     )
-    async def health(self) -> dict[str, str]:
-        return {"status": "ok"}
+    async def health(self) -> Liveness:
+        return Liveness(status="ok")
 
     @get(
         "/ready",
@@ -89,7 +105,7 @@ class HealthController(Controller):
         operation_id="checkReadiness",
         responses={
             503: ResponseSpec(
-                data_container=dict[str, str],
+                data_container=Readiness,
                 description=(
                     "not ready: `reason` is `database unreachable`, `database disk full` or "
                     "`database not writable`"
@@ -99,11 +115,11 @@ class HealthController(Controller):
         },
         cache=False,
     )
-    async def ready(self, state: State) -> Response[dict[str, str]]:
+    async def ready(self, state: State) -> Response[Readiness]:
         deployment: Deployment = state.deployment
         if not await deployment.database_reachable():
             return _unavailable("database unreachable")
         problem = await _write_problem(deployment, state.storage_health)
         if problem is not None:
             return _unavailable(problem)
-        return Response({"status": "ready"})
+        return Response(Readiness(status="ready"))

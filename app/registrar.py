@@ -4,11 +4,11 @@ re-signed when less than an hour of its day is left."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from app.bootstrap import TrustAnchor
+from core.clock import SYSTEM_CLOCK, Clock
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
 
@@ -17,7 +17,8 @@ RENEW_BEFORE = 3600
 
 
 class DeploymentRegistrar:
-    def __init__(self, anchor: TrustAnchor) -> None:
+    def __init__(self, anchor: TrustAnchor, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._signer = None if anchor.private_key is None else SoftwareSigner(anchor.private_key)
         self._signed: dict[tuple[str, str], tuple[int, str]] = {}
 
@@ -26,7 +27,7 @@ class DeploymentRegistrar:
     ) -> str | None:
         if self._signer is None:
             return None
-        now = int(time.time())
+        now = int(self._clock.now())
         cached = self._signed.get((verifier_id, client_id))
         if cached is not None and cached[0] - now > RENEW_BEFORE:
             return cached[1]
