@@ -123,7 +123,10 @@ class AuthorizationRequest(Message, kw_only=True):
             msgspec.Meta(
                 min_length=1,
                 max_length=64,
-                description="direct_post or direct_post.jwt here; fragment when absent (§5.6).",
+                description=(
+                    "§5.2; direct_post or direct_post.jwt to answer at a response_uri "
+                    "(§8.2, §8.3.1); fragment when absent (§5.6)."
+                ),
             ),
         ]
         | UnsetType
@@ -160,7 +163,7 @@ class AuthorizationRequest(Message, kw_only=True):
     @classmethod
     def rejection(cls, description: str) -> Exception:
         for claim in _REQUEST_OBJECT_CLAIMS:
-            if description.startswith(f"$.{claim}") or description.endswith(
+            if description.startswith((f"$.{claim}:", f"$.{claim}[")) or description.endswith(
                 f"missing the required member {claim}"
             ):
                 return InvalidRequestObject(description)

@@ -93,6 +93,8 @@ class CheckedRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         plain: dict[str, Any] = to_plain(self.request)
         return plain
 
+    # What checked_request has made sure of; a request without it is never kept.
+
     @property
     def response_uri(self) -> str:
         return _response_uri(self.request)
