@@ -252,6 +252,16 @@ def san_uris(cert: x509.Certificate) -> list[str]:
     return list(san.get_values_for_type(x509.UniformResourceIdentifier))
 
 
+def subject_display_name(cert: x509.Certificate) -> str | None:
+    """The name to show for a certificate's subject: its organization (O), else its common
+    name (CN); None when it has neither."""
+    for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        values = cert.subject.get_attributes_for_oid(oid)
+        if values:
+            return str(values[0].value)
+    return None
+
+
 def x509_hash(cert: x509.Certificate) -> str:
     """OpenID4VP 1.0 §5.9.3 ``x509_hash``: base64url SHA-256 of the leaf's DER."""
     digest = hashlib.sha256(cert.public_bytes(Encoding.DER)).digest()

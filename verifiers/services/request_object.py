@@ -8,25 +8,33 @@ itself stays single-use. A request offered with ``request_uri_method=post`` is s
 GET as well: a wallet that does not support POST sends one (§5.1) and may continue with
 the signed object (§5). Header ``typ: oauth-authz-req+jwt`` with the ``x5c`` chain of the
 relying party's access certificate (never the anchor); ``aud`` is
-``https://self-issued.me/v2`` (§5.8, static discovery).
+``https://self-issued.me/v2`` (§5.8, static discovery). The payload is
+``core.oid4vp.AuthorizationRequest``, the struct wallets read it with.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from msgspec import UnsetType
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from core.encoding import StrictJsonError, strict_json_object
 from core.errors import InvalidRequest
 from core.jose.jws import sign_compact
-from core.oid4vp import MAX_WALLET_METADATA, RequestUriPost
+from core.messages import to_plain
+from core.oid4vp import (
+    MAX_WALLET_METADATA,
+    REQUEST_OBJECT_TYP,
+    STATIC_AUDIENCE,
+    AuthorizationRequest,
+    RequestUriPost,
+    VerifierInfo,
+)
 from verifiers.services.context import VerifierContext
 from verifiers.services.registration import verifier_info
 from verifiers.services.response_keys import CONTENT_ENCRYPTIONS, response_public_jwk
 
-REQUEST_OBJECT_TYP = "oauth-authz-req+jwt"
-STATIC_AUDIENCE = "https://self-issued.me/v2"
 SIGNING_ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA"]
 
 
@@ -86,28 +94,26 @@ async def request_object(
     if transaction is None:
         raise RequestGone(request_id)
     base = context.base(verifier_id)
-    payload: dict[str, Any] = {
-        "iss": transaction.client_id,
-        "aud": STATIC_AUDIENCE,
-        "iat": int(now),
-        "exp": int(transaction.expires_at),
-        "client_id": transaction.client_id,
-        "response_type": "vp_token",
-        "response_mode": transaction.response_mode,
-        "response_uri": f"{base}/responses/{request_id}",
-        "nonce": transaction.nonce,
-        "state": transaction.state,
-        "dcql_query": transaction.dcql_query,
-        "client_metadata": client_metadata(
+    info = await verifier_info(context, context.party(verifier_id), transaction.client_id)
+    request = AuthorizationRequest(
+        iss=transaction.client_id,
+        aud=STATIC_AUDIENCE,
+        iat=int(now),
+        exp=int(transaction.expires_at),
+        client_id=transaction.client_id,
+        response_type="vp_token",
+        response_mode=transaction.response_mode,
+        response_uri=f"{base}/responses/{request_id}",
+        nonce=transaction.nonce,
+        state=transaction.state,
+        dcql_query=transaction.dcql_query,
+        client_metadata=client_metadata(
             context, verifier_id, transaction.response_mode, request_id
         ),
-    }
-    if wallet_nonce is not None:
-        payload["wallet_nonce"] = wallet_nonce
-    info = await verifier_info(context, context.party(verifier_id), transaction.client_id)
-    if info is not None:
-        payload["verifier_info"] = info
+        wallet_nonce=UNSET if wallet_nonce is None else wallet_nonce,
+        verifier_info=UNSET if info is None else msgspec.convert(info, list[VerifierInfo]),
+    )
     signer = await context.keys.signer(verifier_id)
     return sign_compact(
-        payload, signer, typ=REQUEST_OBJECT_TYP, include_kid=False, include_x5c=True
+        to_plain(request), signer, typ=REQUEST_OBJECT_TYP, include_kid=False, include_x5c=True
     )

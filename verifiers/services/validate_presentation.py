@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from core.claim_paths import ClaimPath
 from core.dcql.match import CandidateCredential, match_credential
@@ -32,6 +31,7 @@ from core.dcql.parse import parse_dcql_query
 from core.encoding import StrictJsonError, json_dumps, strict_json_loads
 from core.jose.errors import JoseError
 from core.jose.jws import decode_unverified
+from core.keys.x509 import subject_display_name
 from core.sdjwt.errors import (
     ExpiredOrNotYetValid,
     IssuerSignatureInvalid,
@@ -363,20 +363,10 @@ def _proved(
     proved: dict[str, Any] = {"vct": vct, "claims": claims}
     if isinstance(iss, str):
         proved["iss"] = iss
-    issuer_name = _organization(certificate)
+    issuer_name = None if certificate is None else subject_display_name(certificate)
     if issuer_name is not None:
         proved["issuer_name"] = issuer_name
     return proved
-
-
-def _organization(certificate: x509.Certificate | None) -> str | None:
-    if certificate is None:
-        return None
-    for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
-        values = certificate.subject.get_attributes_for_oid(oid)
-        if values:
-            return str(values[0].value)
-    return None
 
 
 def _requested_paths(query: CredentialQuery) -> list[ClaimPath]:

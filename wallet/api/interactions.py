@@ -13,7 +13,10 @@ from litestar.status_codes import HTTP_201_CREATED
 from core.errors import InvalidRequest
 from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
 from wallet.services.accept_offer import accept_offer
+from wallet.services.approve_presentation import approve
 from wallet.services.complete_offer import complete_offer
+from wallet.services.complete_presentation import complete
+from wallet.services.decline_presentation import decline
 from wallet.services.interaction_messages import (
     ConsentView,
     DeviceSignatures,
@@ -25,9 +28,9 @@ from wallet.services.interaction_messages import (
     ScannedText,
     ScanResult,
 )
-from wallet.services.present import approve, complete, decline, scan_request
 from wallet.services.scan import parse_scanned
 from wallet.services.scan_offer import scan_offer
+from wallet.services.scan_presentation import scan_request
 
 TAGS = ["citizen mobile API"]
 

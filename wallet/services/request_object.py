@@ -13,10 +13,12 @@ before the citizen sees anything (SECURITY-CASES W08–W13, W17).
   ``response_uri`` equal to the identifier: such a verifier is *unauthenticated*, which
   the consent view says. ``origin`` is refused (§5.9.3), as is every other prefix and a
   bare pre-registered identifier (this wallet has no registrations).
-- ``response_type`` ``vp_token``; ``response_mode`` ``direct_post`` or ``direct_post.jwt``
-  with a ``response_uri`` and no ``redirect_uri`` (§8.2); a ``nonce``; not expired;
-  ``aud`` the static ``https://self-issued.me/v2`` when present (§5.8); a valid DCQL query;
-  no ``transaction_data`` (not supported, so refused rather than ignored, §8.4).
+- The payload is read as ``core.oid4vp.AuthorizationRequest`` (the verifier signs its own
+  requests with the same struct): ``response_type`` ``vp_token``; a URL-safe ``nonce``; a
+  ``response_uri`` and no ``redirect_uri`` with ``direct_post`` (§8.2). This wallet then
+  asks for ``response_mode`` ``direct_post`` or ``direct_post.jwt``; not expired; ``aud``
+  the static ``https://self-issued.me/v2`` when present (§5.8); a valid DCQL query; no
+  ``transaction_data`` (not supported, so refused rather than ignored, §5.1).
 - The ``response_uri`` must resolve to public addresses now (W17); it is checked again
   when the response is posted.
 """
@@ -24,19 +26,22 @@ before the citizen sees anything (SECURITY-CASES W08–W13, W17).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 from cryptography import x509
-from cryptography.x509.oid import NameOID
+from msgspec import UnsetType
 
 from core.dcql.parse import DcqlError, parse_dcql_query
-from core.encoding import EncodingError, json_dumps, strict_json_loads
+from core.encoding import EncodingError, json_dumps, strict_json_loads, strict_json_object
+from core.errors import InvalidRequestObject, ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
 from core.jose.errors import JoseError
 from core.jose.jws import decode_unverified, verify_decoded
-from core.keys.x509 import san_dns_names, x509_hash
+from core.keys.x509 import san_dns_names, subject_display_name, x509_hash
+from core.messages import convert_message, to_plain
+from core.oid4vp import DIRECT_POST_MODES, REQUEST_OBJECT_TYP, STATIC_AUDIENCE, AuthorizationRequest
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from wallet.domain import (
     CounterpartyFailed,
@@ -49,80 +54,101 @@ from wallet.domain import (
 from wallet.services.context import WalletContext
 from wallet.services.registration import verified_registration
 
-REQUEST_OBJECT_TYP = "oauth-authz-req+jwt"
 REQUEST_OBJECT_MEDIA_TYPES = frozenset({"application/oauth-authz-req+jwt", "application/jwt"})
 SIGNATURE_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "EdDSA"})
-STATIC_AUDIENCE = "https://self-issued.me/v2"
-RESPONSE_MODES = frozenset({"direct_post", "direct_post.jwt"})
 CONTENT_ENCRYPTIONS = ("A128GCM", "A256GCM")
 MAX_REQUEST_OBJECT_BYTES = 64 * 1024
 LEEWAY = 60
 # Refusals of the request object that may pass: the verifier was slow or busy.
 _TRY_AGAIN = frozenset({408, 429})
+# Parameters of an unsigned request that carry JSON (§5.1: objects and arrays travel as
+# JSON-serialized strings in a URI).
+_JSON_PARAMETERS = frozenset({"dcql_query", "client_metadata", "transaction_data", "verifier_info"})
 WALLET_METADATA = {
     "vp_formats_supported": {
         "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}
     },
     "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri"],
     "request_object_signing_alg_values_supported": sorted(SIGNATURE_ALGORITHMS),
-    "response_modes_supported": sorted(RESPONSE_MODES),
+    "response_modes_supported": sorted(DIRECT_POST_MODES),
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedRequest:
-    """An Authorization Request the wallet may show the citizen."""
+class CheckedRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An Authorization Request the wallet may show the citizen: the request as the
+    verifier sent it and who the verifier is, as far as the wallet could tell."""
 
     client_id: str
     prefix: str
     authenticated: bool
     certificate_name: str | None
     certificate: dict[str, str] | None
-    payload: dict[str, Any]
+    request: AuthorizationRequest
     registration: dict[str, Any] | None = None
     registration_problem: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "prefix": self.prefix,
-            "authenticated": self.authenticated,
-            "certificate_name": self.certificate_name,
-            "certificate": self.certificate,
-            "payload": self.payload,
-            "registration": self.registration,
-            "registration_problem": self.registration_problem,
-        }
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The request's members as plain JSON (what the consent view reads)."""
+        plain: dict[str, Any] = to_plain(self.request)
+        return plain
 
-    @classmethod
-    def from_json(cls, value: dict[str, Any]) -> CheckedRequest:
-        return cls(
-            value["client_id"],
-            value["prefix"],
-            value["authenticated"],
-            value["certificate_name"],
-            value["certificate"],
-            value["payload"],
-            value.get("registration"),
-            value.get("registration_problem"),
-        )
+    # What checked_request has made sure of; a request without it is never kept.
 
     @property
     def response_uri(self) -> str:
-        return str(self.payload["response_uri"])
+        return _response_uri(self.request)
 
     @property
     def response_mode(self) -> str:
-        return str(self.payload.get("response_mode"))
+        return _response_mode(self.request)
+
+    @property
+    def dcql_query(self) -> dict[str, Any]:
+        return _dcql_query(self.request)
+
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        metadata = self.request.client_metadata
+        return {} if isinstance(metadata, UnsetType) else metadata
 
     @property
     def nonce(self) -> str:
-        return str(self.payload["nonce"])
+        return self.request.nonce
 
     @property
     def state(self) -> str | None:
-        state = self.payload.get("state")
-        return state if isinstance(state, str) else None
+        return None if isinstance(self.request.state, UnsetType) else self.request.state
+
+
+def _response_uri(request: AuthorizationRequest) -> str:
+    if isinstance(request.response_uri, UnsetType):
+        raise Refused("response_uri is required")
+    return request.response_uri
+
+
+def _response_mode(request: AuthorizationRequest) -> str:
+    if isinstance(request.response_mode, UnsetType) or (
+        request.response_mode not in DIRECT_POST_MODES
+    ):
+        raise Refused("response_mode must be direct_post or direct_post.jwt")
+    return request.response_mode
+
+
+def _dcql_query(request: AuthorizationRequest) -> dict[str, Any]:
+    if isinstance(request.dcql_query, UnsetType):
+        raise Refused("the request has no dcql_query")  # a scope alias: none are defined
+    return request.dcql_query
+
+
+def _read(payload: dict[str, Any]) -> AuthorizationRequest:
+    """The payload as an Authorization Request, refused with the code its checks name."""
+    try:
+        return convert_message(payload, AuthorizationRequest)
+    except InvalidRequestObject as exc:
+        raise RefusedRequestObject(exc.description) from None
+    except ProtocolError as exc:
+        raise Refused(exc.description) from None
 
 
 def _json_parameter(text: str, name: str) -> Any:
@@ -130,14 +156,6 @@ def _json_parameter(text: str, name: str) -> Any:
         return strict_json_loads(text.encode("utf-8"), max_bytes=32 * 1024, max_depth=16)
     except (EncodingError, UnicodeEncodeError) as exc:
         raise Refused(f"{name} is not acceptable JSON") from exc
-
-
-def _name_of(certificate: x509.Certificate) -> str | None:
-    for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
-        values = certificate.subject.get_attributes_for_oid(oid)
-        if values:
-            return str(values[0].value)
-    return None
 
 
 async def _fetch_request_object(
@@ -186,7 +204,7 @@ async def _fetch_request_object(
 
 def _verify_signed(
     context: WalletContext, token: str, client_id: str | None
-) -> tuple[dict[str, Any], str, x509.Certificate]:
+) -> tuple[AuthorizationRequest, str, x509.Certificate]:
     try:
         parsed = decode_unverified(token, max_bytes=MAX_REQUEST_OBJECT_BYTES)
     except JoseError as exc:
@@ -195,14 +213,13 @@ def _verify_signed(
     if header.get("typ") not in (REQUEST_OBJECT_TYP, f"application/{REQUEST_OBJECT_TYP}"):
         raise RefusedRequestObject("the request object must be typed oauth-authz-req+jwt")
     try:
-        payload = strict_json_loads(parsed.payload_bytes, max_bytes=MAX_REQUEST_OBJECT_BYTES)
+        payload = strict_json_object(parsed.payload_bytes, max_bytes=MAX_REQUEST_OBJECT_BYTES)
     except EncodingError as exc:
-        raise RefusedRequestObject("the request object payload is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise RefusedRequestObject("the request object payload is not a JSON object")
-    signed_client = payload.get("client_id")
-    if not isinstance(signed_client, str) or (client_id is not None and signed_client != client_id):
+        raise RefusedRequestObject("the request object payload is not a JSON object") from exc
+    request = _read(payload)
+    if client_id is not None and request.client_id != client_id:
         raise RefusedRequestObject("client_id in the request object differs from the request")
+    signed_client = request.client_id
     prefix = signed_client.split(":", 1)[0] if ":" in signed_client else ""
     if prefix not in ("x509_san_dns", "x509_hash"):
         _refuse_prefix(prefix, signed=True)
@@ -229,13 +246,13 @@ def _verify_signed(
     if prefix == "x509_san_dns":
         if identifier not in san_dns_names(leaf):
             raise RefusedClient("the client_id is not a DNS name of the verifier's certificate")
-        response_uri = payload.get("response_uri")
-        host = urlsplit(response_uri).hostname if isinstance(response_uri, str) else None
+        response_uri = request.response_uri
+        host = None if isinstance(response_uri, UnsetType) else urlsplit(response_uri).hostname
         if host != identifier:
             raise RefusedClient("the response_uri is not on the verifier's own host")
     elif identifier != x509_hash(leaf):
         raise RefusedClient("the client_id is not the hash of the verifier's certificate")
-    return payload, prefix, leaf
+    return request, prefix, leaf
 
 
 def _refuse_prefix(prefix: str, *, signed: bool) -> None:
@@ -248,77 +265,53 @@ def _refuse_prefix(prefix: str, *, signed: bool) -> None:
     raise RefusedClient(f"the client identifier prefix {prefix!r} is not supported")
 
 
-def _unsigned(parameters: dict[str, str]) -> dict[str, Any]:
+def _unsigned(parameters: dict[str, str]) -> AuthorizationRequest:
+    """§5.9.3 ``redirect_uri``: the request is the URI's own parameters, unsigned."""
     client_id = parameters.get("client_id", "")
     prefix = client_id.split(":", 1)[0] if ":" in client_id else ""
     if prefix != "redirect_uri":
         _refuse_prefix(prefix, signed=False)
         raise RefusedClient("only redirect_uri verifiers may send unsigned requests")
-    payload: dict[str, Any] = {}
-    for name, value in parameters.items():
-        if name in ("dcql_query", "client_metadata"):
-            payload[name] = _json_parameter(value, name)
-        else:
-            payload[name] = value
+    payload: dict[str, Any] = {
+        name: _json_parameter(value, name) if name in _JSON_PARAMETERS else value
+        for name, value in parameters.items()
+    }
     identifier = client_id.split(":", 1)[1]
     if payload.get("response_uri", identifier) != identifier:
         raise RefusedClient("the response_uri of a redirect_uri verifier must be its identifier")
-    payload.setdefault("response_uri", identifier)
-    return payload
+    payload.setdefault("response_uri", identifier)  # §5.9.3: it may be left out
+    return _read(payload)
 
 
 def _check_parameters(
-    context: WalletContext, payload: dict[str, Any], wallet_nonce: str | None
+    context: WalletContext, request: AuthorizationRequest, wallet_nonce: str | None
 ) -> None:
-    if payload.get("response_type") != "vp_token":
-        raise Refused("response_type must be vp_token")
-    if payload.get("response_mode") not in RESPONSE_MODES:
-        raise Refused("response_mode must be direct_post or direct_post.jwt")
-    if "redirect_uri" in payload:
-        raise Refused("redirect_uri must not be used with direct_post")
-    if not isinstance(payload.get("response_uri"), str):
-        raise Refused("response_uri is required")
-    nonce = payload.get("nonce")
-    if not isinstance(nonce, str) or not 0 < len(nonce) <= 512:
-        raise Refused("the request has no nonce")
-    state = payload.get("state")
-    if state is not None and (not isinstance(state, str) or len(state) > 2048):
-        raise Refused("state must be a string")
+    """What this wallet asks of a request beyond what §5 and §8.2 do (``check()``)."""
+    _response_mode(request)
+    _response_uri(request)
     now = context.clock.now()
-    exp = payload.get("exp")
-    if exp is not None and (
-        not isinstance(exp, int | float) or isinstance(exp, bool) or exp < now - LEEWAY
-    ):
+    if not isinstance(request.exp, UnsetType) and request.exp < now - LEEWAY:
         raise RefusedRequestObject("the request has expired")
-    iat = payload.get("iat")
-    if iat is not None and (
-        not isinstance(iat, int | float) or isinstance(iat, bool) or iat > now + LEEWAY
-    ):
+    if not isinstance(request.iat, UnsetType) and request.iat > now + LEEWAY:
         raise RefusedRequestObject("the request is issued in the future")
-    aud = payload.get("aud")
-    if (
-        aud is not None
-        and aud != STATIC_AUDIENCE
-        and not (isinstance(aud, list) and STATIC_AUDIENCE in aud)
-    ):
+    audience = [request.aud] if isinstance(request.aud, str) else request.aud
+    if not isinstance(audience, UnsetType) and STATIC_AUDIENCE not in audience:
         raise RefusedRequestObject("the request object is for another audience")
-    if wallet_nonce is not None and payload.get("wallet_nonce") != wallet_nonce:
+    if wallet_nonce is not None and request.wallet_nonce != wallet_nonce:
         raise RefusedRequestObject("the request object does not carry the wallet_nonce")
-    if "transaction_data" in payload:
+    if not isinstance(request.transaction_data, UnsetType):
         raise Refused("transaction data is not supported by this wallet")
-    if "dcql_query" not in payload:
-        raise Refused("the request has no dcql_query")
     try:
-        parse_dcql_query(payload["dcql_query"])
+        parse_dcql_query(_dcql_query(request))
     except DcqlError as exc:
         raise Refused(f"the DCQL query is invalid: {exc}") from exc
-    metadata = payload.get("client_metadata", {})
-    if not isinstance(metadata, dict):
-        raise Refused("client_metadata must be an object")
+    metadata = request.client_metadata
+    if isinstance(metadata, UnsetType):
+        metadata = {}
     formats = metadata.get("vp_formats_supported")
     if formats is not None and (not isinstance(formats, dict) or "dc+sd-jwt" not in formats):
         raise Refused("the verifier does not accept dc+sd-jwt presentations")
-    if payload["response_mode"] == "direct_post.jwt":
+    if request.response_mode == "direct_post.jwt":
         response_encryption(metadata)
 
 
@@ -366,14 +359,14 @@ async def checked_request(context: WalletContext, parameters: dict[str, str]) ->
         token, wallet_nonce = await _fetch_request_object(
             context, parameters["request_uri"], method
         )
-        payload, prefix, certificate = _verify_signed(context, token, client_id)
+        request, prefix, certificate = _verify_signed(context, token, client_id)
     elif "request" in parameters:
-        payload, prefix, certificate = _verify_signed(context, parameters["request"], client_id)
+        request, prefix, certificate = _verify_signed(context, parameters["request"], client_id)
     else:
-        payload, prefix = _unsigned(parameters), "redirect_uri"
-    _check_parameters(context, payload, wallet_nonce)
+        request, prefix = _unsigned(parameters), "redirect_uri"
+    _check_parameters(context, request, wallet_nonce)
     try:
-        await context.outbound.vet(payload["response_uri"])
+        await context.outbound.vet(_response_uri(request))
     except OutboundRefused as exc:
         raise Refused("the response_uri is not one the wallet sends to") from exc
     except OutboundFailed as exc:
@@ -385,19 +378,18 @@ async def checked_request(context: WalletContext, parameters: dict[str, str]) ->
             "issuer": certificate.issuer.rfc4514_string(),
             "not_after": certificate.not_valid_after_utc.isoformat(),
         }
-    final_client_id = str(payload.get("client_id", client_id))
     registration, problem = (
-        verified_registration(context, payload, final_client_id)
+        verified_registration(context, to_plain(request), request.client_id)
         if certificate is not None  # the binding is to an authenticated client identifier
         else (None, None)
     )
     return CheckedRequest(
-        client_id=final_client_id,
+        client_id=request.client_id,
         prefix=prefix,
         authenticated=certificate is not None,
-        certificate_name=None if certificate is None else _name_of(certificate),
+        certificate_name=None if certificate is None else subject_display_name(certificate),
         certificate=described,
-        payload=payload,
+        request=request,
         registration=registration,
         registration_problem=problem,
     )

@@ -1,0 +1,178 @@
+"""The wallet's answer at the verifier's ``response_uri`` (OpenID4VP 1.0 §8.2, §8.3, §8.5).
+
+A presentation goes as ``vp_token`` keyed by credential query id with ``state``
+(``direct_post``, §8.2), or all of it as a JWE ``response`` (``direct_post.jwt``, §8.3.1);
+a refusal as ``error`` (§8.5). The verifier's verdict and, for same-device flows, its
+``redirect_uri`` are passed back to the phone when the wallet may follow it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import UnsetType
+
+from core.errors import ProtocolError
+from core.http.client import OutboundFailed, OutboundRefused
+from core.jose.jwe import encrypt_compact
+from core.messages import decode_message
+from core.oid4vp import ResponseUriAnswer
+from wallet.domain import ActivityKind, CounterpartyFailed, FlowState, Refused
+from wallet.services.activity import record
+from wallet.services.claim_flow import ClaimedFlow, end_claim
+from wallet.services.context import WalletContext
+from wallet.services.interaction_messages import PresentationOutcome
+from wallet.services.presentation_flow import PreparedCredential, verifier_name
+from wallet.services.request_object import CheckedRequest, response_encryption
+
+MAX_RESPONSE_BYTES = 64 * 1024
+#: Longest redirect the wallet follows; a longer one is refused, never cut.
+MAX_REDIRECT = 2048
+
+
+async def post_answer(
+    context: WalletContext, request: CheckedRequest, form: dict[str, str]
+) -> tuple[int, ResponseUriAnswer | None]:
+    """Post ``form`` to the ``response_uri``: the verifier's status and its answer, when
+    the wallet can read one."""
+    try:
+        answer = await context.outbound.send(
+            "POST",
+            request.response_uri,
+            accept="application/json",
+            form=form,
+            max_bytes=MAX_RESPONSE_BYTES,
+        )
+    except OutboundRefused as exc:
+        raise Refused("the response_uri is not one the wallet sends to") from exc
+    except OutboundFailed as exc:
+        raise CounterpartyFailed("the verifier could not be reached") from exc
+    body = None
+    if answer.body.strip():
+        try:
+            body = decode_message(answer.body, ResponseUriAnswer, max_bytes=MAX_RESPONSE_BYTES)
+        except ProtocolError:
+            body = None  # an answer the wallet cannot read says nothing more than its status
+    return answer.status, body
+
+
+def _response_form(request: CheckedRequest, vp_token: dict[str, list[str]]) -> dict[str, str]:
+    if request.response_mode == "direct_post.jwt":
+        key, enc = response_encryption(request.client_metadata)
+        content: dict[str, Any] = {"vp_token": vp_token}
+        if request.state is not None:
+            content["state"] = request.state
+        kid = key.get("kid") if isinstance(key.get("kid"), str) else None
+        token = encrypt_compact(
+            json.dumps(content).encode("utf-8"),
+            {k: v for k, v in key.items() if k in ("kty", "crv", "x", "y")},
+            enc=enc,
+            kid=kid,
+        )
+        return {"response": token}
+    form = {"vp_token": json.dumps(vp_token, separators=(",", ":"))}
+    if request.state is not None:
+        form["state"] = request.state
+    return form
+
+
+async def send_presentation(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    request: CheckedRequest,
+    prepared: list[PreparedCredential],
+) -> PresentationOutcome:
+    """Post the signed presentations, end the flow ``submitted`` (``failed`` when they
+    could not be delivered), count each credential's use and log what was shared."""
+    try:
+        vp_token: dict[str, list[str]] = {}
+        for part in prepared:
+            if part.presentation is None:
+                raise ValueError(f"the presentation for {part.query_id!r} is not signed")
+            vp_token.setdefault(part.query_id, []).append(part.presentation)
+        status, body = await post_answer(context, request, _response_form(request, vp_token))
+    except BaseException:
+        await end_claim(context, claimed, FlowState.FAILED)
+        raise
+    accepted = status == 200
+    outcome: dict[str, Any] = {
+        "presentation_id": claimed.flow_id,
+        "status": FlowState.SUBMITTED.value,
+        "outcome": "accepted" if accepted else "rejected",
+        "verifier_status": status,
+    }
+    refused_redirect = None
+    if body is not None:
+        redirect = body.redirect_uri
+        if accepted and not isinstance(redirect, UnsetType):
+            if followable_redirect(context, redirect):
+                outcome["redirect_uri"] = redirect
+            else:
+                refused_redirect = _scheme_of(redirect)
+                outcome["redirect_refused"] = (
+                    "the verifier asked to send you on to an address the wallet does not "
+                    "open (only https and this deployment's apps are followed)"
+                )
+        if not accepted and not isinstance(body.error, UnsetType):
+            outcome["error"] = body.error
+            if not isinstance(body.error_description, UnsetType):
+                outcome["error_description"] = body.error_description
+    await end_claim(context, claimed, FlowState.SUBMITTED)
+    box = claimed.box
+    for part in prepared:
+        await context.store.credentials.count_presentation(box.account_id, part.credential_id)
+    await record(
+        context,
+        box,
+        ActivityKind.PRESENTATION_SENT,
+        {
+            "verifier": verifier_name(request),
+            "client_id": request.client_id,
+            "verifier_authenticated": request.authenticated,
+            "shared": [
+                {
+                    "credential_id": p.credential_id,
+                    "credential": p.credential,
+                    "issuer": p.issuer,
+                    "claims": p.claims,
+                }
+                for p in prepared
+            ],
+            "outcome": outcome["outcome"],
+            **({"error": outcome["error"]} if "error" in outcome else {}),
+            # the scheme only: the address itself may carry a bearer response_code
+            **({"redirect_refused": refused_redirect} if refused_redirect is not None else {}),
+        },
+    )
+    return msgspec.convert(outcome, PresentationOutcome)
+
+
+def followable_redirect(context: WalletContext, uri: str) -> bool:
+    """Where a verifier may send the citizen after a presentation (OpenID4VP 1.0 §8.2
+    ``redirect_uri``): an https address, this deployment's own origin (http in
+    development), or an app scheme the deployment lists. Never ``javascript:``,
+    ``data:`` or anything else a browser would run or render in the wallet's place."""
+    if len(uri) > MAX_REDIRECT or not uri.isprintable() or " " in uri:
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return bool(parts.hostname) and not parts.username and not parts.password
+    if uri.startswith(context.public_base_url + "/"):
+        return True
+    return scheme in context.redirect_schemes
+
+
+def _scheme_of(uri: str) -> str:
+    scheme = uri.partition(":")[0].lower()
+    return (
+        scheme[:32]
+        if scheme.isascii() and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum()
+        else "(unreadable)"
+    )

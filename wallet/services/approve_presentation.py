@@ -1,0 +1,155 @@
+"""The citizen approves a presentation request: the chosen credentials (one instance of
+each, rotating through a batch) are cut down to the claims agreed (RFC 9901 §7.2 via
+``core.sdjwt.present``) and bound to the request with a KB-JWT (§4.3: ``aud`` = the full
+client_id, ``nonce``, ``iat``, ``sd_hash``). Server-held keys sign at once and the
+presentation is sent (``answer_verifier``); device-bound keys get their signing inputs
+back, and ``complete_presentation`` receives the signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.claim_paths import ClaimPathError
+from core.dcql.match import match_query
+from core.dcql.parse import parse_dcql_query
+from core.errors import InvalidRequest
+from core.sdjwt.key_binding import KeyBindingRequest, prepare_key_binding
+from core.sdjwt.present import present
+from wallet.domain import Custody, FlowState
+from wallet.services.answer_verifier import send_presentation
+from wallet.services.claim_flow import end_claim
+from wallet.services.consent import candidate, claim_choice, path_name, required_queries
+from wallet.services.context import WalletContext
+from wallet.services.display import label_for, pick
+from wallet.services.holder_keys import HOLDER_ALGORITHM, server_signer, signing_request
+from wallet.services.interaction_messages import (
+    PresentationConsent,
+    PresentationOutcome,
+    SigningRequest,
+)
+from wallet.services.presentation_flow import (
+    PreparedCredential,
+    PresentationFlow,
+    claim_presentation,
+    holdings,
+)
+from wallet.services.request_object import CheckedRequest
+from wallet.services.sealing import AccountBox
+
+
+async def approve(
+    context: WalletContext,
+    account_id: str,
+    presentation_id: str,
+    body: PresentationConsent,
+    preferred: Sequence[str],
+) -> PresentationOutcome:
+    claimed, content = await claim_presentation(
+        context, account_id, presentation_id, FlowState.CONSENT_NEEDED
+    )
+    request = content.request
+    try:
+        prepared = await _prepare(
+            context,
+            claimed.box,
+            request,
+            chosen=body.credentials,
+            omitted=body.omit,
+            preferred=preferred,
+        )
+    except BaseException:
+        await end_claim(context, claimed, FlowState.CONSENT_NEEDED)
+        raise
+    waiting = [p.signing_request for p in prepared if p.signing_request is not None]
+    if waiting:
+        await end_claim(
+            context,
+            claimed,
+            FlowState.SIGNATURES_NEEDED,
+            PresentationFlow(request, prepared).sealable(),
+        )
+        return PresentationOutcome(
+            presentation_id=presentation_id,
+            status=FlowState.SIGNATURES_NEEDED.value,
+            signing_requests=waiting,
+        )
+    return await send_presentation(context, claimed, request, prepared)
+
+
+async def _prepare(
+    context: WalletContext,
+    box: AccountBox,
+    request: CheckedRequest,
+    *,
+    chosen: dict[str, str],
+    omitted: list[str],
+    preferred: Sequence[str],
+) -> list[PreparedCredential]:
+    """Per answered credential query: the SD-JWT cut down and its KB-JWT, signed (server
+    keys) or to be signed (device keys)."""
+    query = parse_dcql_query(request.dcql_query)
+    usable = [h for h in await holdings(context, box) if h.status not in ("revoked", "expired")]
+    match = match_query(query, [candidate(h) for h in usable])
+    if not match.satisfied:
+        raise InvalidRequest("your credentials cannot answer this request")
+    needed = required_queries(query)
+    by_id = {h.stored.credential_id: h for h in usable}
+    queries = {q.id: q for q in query.credentials}
+    prepared = []
+    for query_id in match.selected_queries:
+        if query_id in omitted:
+            if query_id in needed:
+                raise InvalidRequest(f"the credential for {query_id!r} is required")
+            continue
+        candidates = [m.credential_id for m in match.candidates[query_id]]
+        credential_id = chosen.get(query_id, candidates[0])
+        if credential_id not in candidates:
+            raise InvalidRequest(f"that credential does not answer {query_id!r}")
+        holding = by_id[credential_id]
+        paths = claim_choice(queries[query_id], holding.record.claims, omitted)
+        instances = holding.record.instances
+        instance = instances[holding.stored.presentations % len(instances)]
+        try:
+            shown = present(instance.sd_jwt, paths).sd_jwt
+        except ClaimPathError as exc:
+            raise InvalidRequest(f"the credential lacks a requested claim: {exc}") from exc
+        binding = prepare_key_binding(
+            shown,
+            KeyBindingRequest(request.client_id, request.nonce, int(context.clock.now())),
+            alg=HOLDER_ALGORITHM,
+        )
+        keys = await context.store.holder_keys.get(box.account_id, [instance.holder_key_id])
+        if len(keys) != 1:
+            raise InvalidRequest("the credential's holder key is missing")
+        key = keys[0]
+        presentation, waiting = None, None
+        if key.custody is Custody.SERVER:
+            signature = server_signer(box, key).sign(binding.signing_input)
+            presentation = binding.assemble(signature)
+        else:
+            waiting = SigningRequest(
+                **signing_request(key, binding.signing_input), query_id=query_id
+            )
+        prepared.append(
+            PreparedCredential(
+                query_id=query_id,
+                credential_id=credential_id,
+                custody=key.custody,
+                holder_key_id=key.holder_key_id,
+                sd_jwt=shown,
+                signing_input=binding.signing_input.decode("ascii"),
+                credential=str(
+                    (pick(holding.record.credential_display, preferred) or {}).get(
+                        "name", holding.record.configuration_id
+                    )
+                ),
+                issuer=holding.record.issuer,
+                claims=[label_for(holding.record.claim_display, p, preferred) for p in paths],
+                paths=[path_name(p) for p in paths],
+                presentation=presentation,
+                signing_request=waiting,
+            )
+        )
+    if not prepared:
+        raise InvalidRequest("nothing would be presented")
+    return prepared

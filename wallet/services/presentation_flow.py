@@ -1,0 +1,88 @@
+"""What a presentation flow keeps between its steps (``scan_presentation`` →
+``approve_presentation`` → ``complete_presentation`` | ``decline_presentation``): the
+checked request and, once the citizen agreed, each credential prepared for the verifier.
+
+The content is sealed under the citizen's data key as plain JSON (``msgspec.to_builtins``)
+and read back into these structs; content in any other shape (sealed by an earlier
+version of the wallet) is no presentation request a step can take on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from wallet.domain import Custody, FlowKind, FlowState, NotFound
+from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
+from wallet.services.consent import Holding
+from wallet.services.context import WalletContext
+from wallet.services.credentials import StatusReader, open_record
+from wallet.services.interaction_messages import SigningRequest
+from wallet.services.request_object import CheckedRequest
+from wallet.services.sealing import AccountBox
+
+UNKNOWN_PRESENTATION = "no such presentation request"
+
+
+class PreparedCredential(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One answered credential query: the SD-JWT cut down to the agreed claims, the
+    signing input of its KB-JWT, and the presentation once the holder key has signed
+    (at once for a server-held key; ``signing_request`` for the phone otherwise)."""
+
+    query_id: str
+    credential_id: str
+    custody: Custody
+    holder_key_id: str
+    sd_jwt: str
+    signing_input: str
+    credential: str  # the credential's name, as the activity log shows it
+    issuer: str
+    claims: list[str]  # the shared claims' labels
+    paths: list[str]
+    presentation: str | None = None
+    signing_request: SigningRequest | None = None
+
+
+class PresentationFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The sealed content of a presentation flow."""
+
+    request: CheckedRequest
+    prepared: list[PreparedCredential] = msgspec.field(default_factory=list)
+
+    def sealable(self) -> dict[str, Any]:
+        """The content as the plain JSON object ``AccountBox.seal`` takes."""
+        plain: dict[str, Any] = msgspec.to_builtins(self)
+        return plain
+
+
+async def claim_presentation(
+    context: WalletContext, account_id: str, presentation_id: str, expected: FlowState
+) -> tuple[ClaimedFlow, PresentationFlow]:
+    """The presentation flow, claimed from ``expected``, with its content. A flow whose
+    content is not in this shape is failed and answered as unknown (``NotFound``)."""
+    claimed = await claim_flow(
+        context, account_id, presentation_id, FlowKind.PRESENTATION, expected
+    )
+    try:
+        content = msgspec.convert(claimed.content, PresentationFlow)
+    except msgspec.ValidationError:
+        await end_claim(context, claimed, FlowState.FAILED)
+        raise NotFound(UNKNOWN_PRESENTATION) from None
+    return claimed, content
+
+
+async def holdings(context: WalletContext, box: AccountBox) -> list[Holding]:
+    """The citizen's credentials, each with its live status."""
+    reader = StatusReader(context)
+    held = []
+    for stored in await context.store.credentials.list(box.account_id):
+        credential = open_record(box, stored)
+        held.append(Holding(stored, credential, await reader.status(credential)))
+    return held
+
+
+def verifier_name(request: CheckedRequest) -> str:
+    """Who asked, as the activity log names them: the certificate's name, or the client
+    identifier where none proves a name."""
+    return request.certificate_name or request.client_id
