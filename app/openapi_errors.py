@@ -12,6 +12,10 @@ error bodies it can really answer with, in the format of its family.
 
 Without this, the framework documents its own 400 body (``{detail, extra, status_code}``),
 which this API never sends.
+
+A body this deployment defines refuses members it does not know (400): its schema says so
+with ``additionalProperties: false`` (``ClosedMessageSchemas``), so that clients and
+generators do not send what the document would otherwise allow.
 """
 
 from __future__ import annotations
@@ -21,10 +25,15 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Litestar
+
+# the framework's schema of a msgspec struct, which closed messages extend
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar._openapi.schema_generation.schema import SchemaCreator
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Schema
 from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
 
 from core.messages import ProblemDetails
 from core.oauth import ErrorResponse
@@ -65,6 +74,23 @@ def _problem(status: int) -> ResponseSpec:
             Example(value={"type": "about:blank", "title": phrase, "status": status, "detail": "…"})
         ],
     )
+
+
+class ClosedMessageSchemas(StructSchemaPlugin):
+    """The schema of a message that refuses unknown members (``forbid_unknown_fields``)
+    declares ``additionalProperties: false``."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return super().is_plugin_supported_field(field_definition) and bool(
+            field_definition.type_.__struct_config__.forbid_unknown_fields
+        )
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> set[int]:
