@@ -16,11 +16,16 @@ which this API never sends.
 A body this deployment defines refuses members it does not know (400): its schema says so
 with ``additionalProperties: false`` (``ClosedMessageSchemas``), so that clients and
 generators do not send what the document would otherwise allow.
+
+The examples of every response are shown as given (``VerbatimExample``): the framework's
+rendering drops each null member, which would leave a required nullable member (a device's
+``revoked_at``) out of an example of its message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from http import HTTPStatus
 from typing import Any
 
@@ -51,6 +56,26 @@ _OAUTH_EXAMPLES: dict[int, dict[str, Any]] = {
     502: {"error": "temporarily_unavailable", "error_description": "the issuer is unreachable"},
     503: {"error": "temporarily_unavailable", "error_description": "retry shortly"},
 }
+
+
+@dataclass
+class VerbatimExample(Example):
+    """An example whose value is rendered as given, its null members kept."""
+
+    def to_schema(self) -> dict[str, Any]:
+        schema = super().to_schema()
+        if self.value is not None:
+            schema["value"] = self.value
+        return schema
+
+
+def _verbatim(answer: ResponseSpec) -> ResponseSpec:
+    if answer.examples:
+        answer.examples = [
+            VerbatimExample(**{f.name: getattr(example, f.name) for f in fields(example)})
+            for example in answer.examples
+        ]
+    return answer
 
 
 def _oauth(status: int) -> ResponseSpec:
@@ -125,4 +150,7 @@ def document_errors(app: Litestar) -> None:
                 continue
             family = _problem if handler.opt.get("problem_details") else _oauth
             documented = {status: family(status) for status in sorted(_statuses(route, handler))}
-            handler.responses = {**documented, **(handler.responses or {})}
+            own = {
+                status: _verbatim(answer) for status, answer in (handler.responses or {}).items()
+            }
+            handler.responses = {**documented, **own}
