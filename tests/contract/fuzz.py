@@ -94,8 +94,7 @@ CONFORMANCE_CHECKS: tuple[Callable[..., Any], ...] = (
 # operation out as soon as it does (its test warns once it conforms).
 # - postRequestObject: its optional form body loses what a generator makes invalid on the
 #   way to the wire (a blank wallet_nonce is the same form as none, a whole body that is not
-#   an object encodes as no parameters), so the wallet's fetch is rightly served; and a body
-#   over the limit answers 413, which the negative-data check does not count as a refusal.
+#   an object encodes as no parameters), so the wallet's fetch is rightly served.
 NOT_YET_CONFORMING: frozenset[str] = frozenset({"postRequestObject"})
 
 # Operations that take the citizen's device or account away: each example gets a citizen
