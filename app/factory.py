@@ -29,7 +29,8 @@ from app.health import HealthController, StorageHealth
 from app.issuer_wiring import issuer_role
 from app.metrics_access import HOW_TO_ENABLE, metrics_controller
 from app.observability import configure_logging, correlation, prometheus_config
-from app.openapi_errors import document_errors
+from app.openapi_errors import ClosedMessageSchemas, document_errors
+from app.openapi_links import document_links
 from app.operator_keys import keyrings
 from app.rate_limits import RateLimiter
 from app.settings import Settings
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,  # ours (app.observability), with correlation ids
         lifespan=[lifespan],
         openapi_config=openapi_config(),
+        plugins=[ClosedMessageSchemas()],
         exception_handlers={
             ProtocolError: protocol_error,
             Problem: problem,
@@ -194,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_errors(app)
+    document_links(app)
     # outermost, before routing: oversized header sections never reach a handler
     app.asgi_handler = refuse_oversized_headers(app.asgi_handler)
     return app

@@ -12,19 +12,33 @@ error bodies it can really answer with, in the format of its family.
 
 Without this, the framework documents its own 400 body (``{detail, extra, status_code}``),
 which this API never sends.
+
+A body this deployment defines refuses members it does not know (400): its schema says so
+with ``additionalProperties: false`` (``ClosedMessageSchemas``), so that clients and
+generators do not send what the document would otherwise allow.
+
+The examples of every response are shown as given (``VerbatimExample``): the framework's
+rendering drops each null member, which would leave a required nullable member (a device's
+``revoked_at``) out of an example of its message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from http import HTTPStatus
 from typing import Any
 
 from litestar import Litestar
+
+# the framework's schema of a msgspec struct, which closed messages extend
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar._openapi.schema_generation.schema import SchemaCreator
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Schema
 from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
 
 from core.messages import ProblemDetails
 from core.oauth import ErrorResponse
@@ -42,6 +56,26 @@ _OAUTH_EXAMPLES: dict[int, dict[str, Any]] = {
     502: {"error": "temporarily_unavailable", "error_description": "the issuer is unreachable"},
     503: {"error": "temporarily_unavailable", "error_description": "retry shortly"},
 }
+
+
+@dataclass
+class VerbatimExample(Example):
+    """An example whose value is rendered as given, its null members kept."""
+
+    def to_schema(self) -> dict[str, Any]:
+        schema = super().to_schema()
+        if self.value is not None:
+            schema["value"] = self.value
+        return schema
+
+
+def _verbatim(answer: ResponseSpec) -> ResponseSpec:
+    if answer.examples:
+        answer.examples = [
+            VerbatimExample(**{f.name: getattr(example, f.name) for f in fields(example)})
+            for example in answer.examples
+        ]
+    return answer
 
 
 def _oauth(status: int) -> ResponseSpec:
@@ -65,6 +99,23 @@ def _problem(status: int) -> ResponseSpec:
             Example(value={"type": "about:blank", "title": phrase, "status": status, "detail": "…"})
         ],
     )
+
+
+class ClosedMessageSchemas(StructSchemaPlugin):
+    """The schema of a message that refuses unknown members (``forbid_unknown_fields``)
+    declares ``additionalProperties: false``."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return super().is_plugin_supported_field(field_definition) and bool(
+            field_definition.type_.__struct_config__.forbid_unknown_fields
+        )
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> set[int]:
@@ -99,4 +150,7 @@ def document_errors(app: Litestar) -> None:
                 continue
             family = _problem if handler.opt.get("problem_details") else _oauth
             documented = {status: family(status) for status in sorted(_statuses(route, handler))}
-            handler.responses = {**documented, **(handler.responses or {})}
+            own = {
+                status: _verbatim(answer) for status, answer in (handler.responses or {}).items()
+            }
+            handler.responses = {**documented, **own}

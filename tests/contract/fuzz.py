@@ -94,8 +94,7 @@ CONFORMANCE_CHECKS: tuple[Callable[..., Any], ...] = (
 # operation out as soon as it does (its test warns once it conforms).
 # - postRequestObject: its optional form body loses what a generator makes invalid on the
 #   way to the wire (a blank wallet_nonce is the same form as none, a whole body that is not
-#   an object encodes as no parameters), so the wallet's fetch is rightly served; and a body
-#   over the limit answers 413, which the negative-data check does not count as a refusal.
+#   an object encodes as no parameters), so the wallet's fetch is rightly served.
 NOT_YET_CONFORMING: frozenset[str] = frozenset({"postRequestObject"})
 
 # Operations that take the citizen's device or account away: each example gets a citizen
@@ -181,6 +180,21 @@ class Deployment:
         phone = Phone(self.client)
         phone.register("fuzzed phone")
         return phone
+
+    def second_phone(self) -> Phone:
+        """The second device of a new citizen, signed in: revoking the first listed device
+        (the first phone) leaves it a session."""
+        first = self.new_citizen()
+        second = Phone(self.client)
+        added = self.client.post(
+            "/wallet/devices",
+            json={"device_proof": second.proof(by_kid=False), "device_name": "second phone"},
+            headers=first.headers,
+        )
+        assert added.status_code == 201, added.text
+        second.device_id = added.json()["device_id"]
+        second.login()
+        return second
 
     def authorization(self, scheme: str, case: Case, citizen: Phone) -> str:
         """The valid bearer credential of ``scheme`` for the objects ``case`` names."""
@@ -293,6 +307,10 @@ def load_schema(base_url: str) -> BaseSchema:
     """The checked-in document, pointed at the running server."""
     schema = schemathesis.openapi.from_path(DOCUMENT)
     schema.config.update(base_url=base_url)
+    # A body over the size an operation reads is refused whole (413, documented wherever a
+    # body is taken): a refusal of data the document rules out like any other.
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     return schema
 
 
@@ -546,11 +564,7 @@ class Fuzzer:
                 )
 
     def _failures(self, case: Case, answer: Response, check: Callable[..., Any]) -> list[str]:
-        try:
-            case.validate_response(answer, checks=[check])
-        except FailureGroup as group:
-            return [failure.title for failure in group.exceptions]
-        return []
+        return _check(case, answer, check)
 
 
 def write_report(database: str, fuzzer: Fuzzer, seconds: float) -> dict[str, Any]:
@@ -573,3 +587,156 @@ def write_report(database: str, fuzzer: Fuzzer, seconds: float) -> dict[str, Any
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / f"{database}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return report
+
+
+# Citizen journeys: Schemathesis' stateful mode walks the document's links ----------------
+
+# Scenarios (each with a citizen of its own) and the most calls in one. Deeper runs:
+# IDWALLET_TEST_JOURNEYS asks for more scenarios.
+JOURNEYS = int(os.environ.get("IDWALLET_TEST_JOURNEYS") or 40)
+JOURNEY_STEPS = 10
+# Operations that read the text of a QR code: mostly sent a real one, made for the call.
+_SCANNING = {
+    "scan": ("offer", "presentation"),
+    "openOffer": ("offer",),
+    "openPresentation": ("presentation",),
+}
+
+
+@dataclass
+class JourneyRun:
+    """What the stateful run sent and found: calls per operation and answer, the links it
+    followed (``source -> target``, with the target's answer), and what failed a check."""
+
+    scenarios: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    statuses: Counter[str] = field(default_factory=Counter)
+    followed: Counter[str] = field(default_factory=Counter)
+    server_errors: list[str] = field(default_factory=list)
+    over_budget: list[str] = field(default_factory=list)
+    nonconforming: list[str] = field(default_factory=list)
+
+    def note(self, findings: list[str], text: str) -> None:
+        if len(findings) < 10 and text not in findings:
+            findings.append(text)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["statuses"] = dict(sorted(self.statuses.items()))
+        data["followed"] = dict(sorted(self.followed.items()))
+        return data
+
+
+def real_scan(deployment: Deployment, kind: str) -> str:
+    """A fresh object for a phone to scan (single-use, so one per call): a national ID
+    offer of the civil registry, or the bar's age check."""
+    client, keys = deployment.client, deployment.keys
+    if kind == "offer":
+        return str(_offer(client, keys, deployment.subject_id)["offer_uri"])
+    return str(_presentation(client, keys)["uri"])
+
+
+def operation_id(case: Case) -> str:
+    return str(case.operation.definition.raw["operationId"])
+
+
+def citizen_journeys(deployment: Deployment, run: JourneyRun) -> type[Any]:
+    """The state machine of the document's links, as one citizen per scenario walks them:
+    a phone registered for the scenario and holding a national ID, its session on every
+    call, and real offers and presentation requests in most scanned texts. Every answer is
+    checked (no 5xx, within the time budget, conforming to the document) and findings are
+    kept in ``run`` rather than raised, so that one run reports them all."""
+    schema = load_schema(deployment.base_url)
+    # the document's own links, not links Schemathesis would infer: they are under test
+    schema.config.phases.stateful.inference.algorithms = []
+    # journeys of data that fits the document: the operations' own fuzz sends the rest
+    schema.config.phases.stateful.generation.modes = [GenerationMode.POSITIVE]
+    session = requests.Session()
+
+    class CitizenJourneys(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            run.scenarios += 1
+            self.citizen = deployment.second_phone()
+            self.citizen.receive(real_scan(deployment, "offer"))
+            self.operations_by_case: dict[str, str] = {}
+
+        def step(self, input: Any) -> Any:
+            transition = input.transition
+            output = super().step(input)
+            if transition is not None and input.is_applied:
+                source = self.operations_by_case.get(transition.parent_id, "?")
+                status = output.response.status_code
+                run.followed[f"{source} -> {operation_id(input.case)} {status}"] += 1
+            return output
+
+        def before_call(self, case: Case) -> None:
+            # Which text, from what was generated (not from a counter), so that the same
+            # choices make the same calls: a real one for three in four of them.
+            kinds = _SCANNING.get(operation_id(case))
+            generated = case.body.get("uri") if isinstance(case.body, dict) else None
+            if kinds and isinstance(generated, str):
+                pick = len(generated) % 4
+                if pick:
+                    case.body["uri"] = real_scan(deployment, kinds[pick % len(kinds)])
+
+        def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+            headers = {}
+            if case.operation.definition.raw.get("security"):
+                headers["Authorization"] = f"Bearer {self.citizen.access_token}"
+            return {
+                "base_url": deployment.base_url,
+                "session": session,
+                "headers": headers,
+                "timeout": REQUEST_TIMEOUT,
+            }
+
+        def after_call(self, response: Response, case: Case) -> None:
+            super().after_call(response, case)
+            run.steps += 1
+            run.statuses[f"{operation_id(case)} {response.status_code}"] += 1
+            self.operations_by_case[case.id] = operation_id(case)
+
+        def validate_response(self, response: Response, case: Case, **_: Any) -> None:
+            shown = f"{case.method} {case.formatted_path} -> {response.status_code}"
+            if response.elapsed > TIME_BUDGET:
+                run.note(run.over_budget, f"{response.elapsed:.2f} s: {shown}")
+            for check in HARD_CHECKS:
+                for failure in _check(case, response, check):
+                    run.note(run.server_errors, f"{failure}: {shown} {response.text[:300]!r}")
+            for check in CONFORMANCE_CHECKS:
+                for failure in _check(case, response, check):
+                    run.note(run.nonconforming, f"{check.__name__}: {failure} ({shown})")
+
+    return CitizenJourneys
+
+
+def _check(case: Case, answer: Response, check: Callable[..., Any]) -> list[str]:
+    try:
+        case.validate_response(answer, checks=[check])
+    except FailureGroup as group:
+        return [failure.title for failure in group.exceptions]
+    return []
+
+
+def walk_journeys(deployment: Deployment) -> JourneyRun:
+    """``JOURNEYS`` scenarios of at most ``JOURNEY_STEPS`` calls along the links; what
+    they found is also written next to the operations' reports."""
+    run = JourneyRun()
+    started = time.monotonic()
+    citizen_journeys(deployment, run).run(
+        settings=settings(
+            max_examples=JOURNEYS,
+            stateful_step_count=JOURNEY_STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+        )
+    )
+    run.seconds = round(time.monotonic() - started, 1)
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    report = REPORTS / f"{deployment.database}-journeys.json"
+    report.write_text(json.dumps(run.as_json(), indent=2, ensure_ascii=False))
+    return run

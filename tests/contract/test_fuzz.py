@@ -12,19 +12,19 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
 
 from tests.conftest import backend_url, migrated_database
 from tests.contract.fuzz import (
     DOCUMENT,
+    JOURNEYS,
     NOT_YET_CONFORMING,
     RATE_LIMITS,
-    REQUEST_TIMEOUT,
     TIME_BUDGET,
     Fuzzer,
     link_count,
     load_schema,
     prepare,
+    walk_journeys,
     write_report,
 )
 from tests.support.server import running_server
@@ -112,35 +112,28 @@ def test_operation_withstands_fuzzing(fuzzer: Fuzzer, operation_id: str) -> None
         )
 
 
-def test_stateful_through_links(fuzzer: Fuzzer) -> None:
-    """Sequences of calls that follow the document's links, under the same hard checks."""
-    links = link_count(_DOCUMENT)
-    if not links:
-        pytest.skip("the OpenAPI document declares no links: there is no sequence to follow")
-    from schemathesis.checks import not_a_server_error
-
-    machine = fuzzer.schema.as_state_machine()
-
-    def call_kwargs(_: object, case: Any) -> dict[str, Any]:
-        return {
-            "base_url": fuzzer.deployment.base_url,
-            "headers": fuzzer.headers(case.operation, case, fuzzer.deployment.citizen),
-            "timeout": REQUEST_TIMEOUT,
-        }
-
-    def validate(_: object, response: Any, case: Any, **__: Any) -> None:
-        case.validate_response(response, checks=[not_a_server_error])
-        assert response.elapsed <= TIME_BUDGET, f"{case.operation.label}: {response.elapsed} s"
-
-    setattr(machine, "get_call_kwargs", call_kwargs)  # noqa: B010
-    setattr(machine, "validate_response", validate)  # noqa: B010
-    machine.run(
-        settings=settings(
-            max_examples=20,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            stateful_step_count=6,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
+def test_citizen_journeys_follow_the_links(fuzzer: Fuzzer) -> None:
+    """Schemathesis' stateful mode walks the document's links as citizens do (scan, accept,
+    read, delete; scan, approve or decline; list and revoke devices; refresh the session),
+    under the same checks as every operation: no 5xx, within the time budget, conforming."""
+    assert link_count(_DOCUMENT), "the document declares no links to follow"
+    run = walk_journeys(fuzzer.deployment)
+    summary = json.dumps(run.as_json(), indent=2, ensure_ascii=False)
+    assert run.scenarios >= JOURNEYS and run.steps >= 2 * run.scenarios, summary
+    assert not run.server_errors, "a journey met a server error:\n" + summary
+    assert not run.over_budget, f"a journey met an answer slower than {TIME_BUDGET} s:\n{summary}"
+    assert not run.nonconforming, "a journey met an answer off the document:\n" + summary
+    # the links lead somewhere: each of the citizen's journeys went through along one
+    reached = {
+        followed.split(" -> ")[1]
+        for followed in run.followed
+        if followed.endswith((" 200", " 204"))
+    }
+    journeys = {
+        "receiving a credential": {"acceptOffer 200"},
+        "answering a presentation request": {"approvePresentation 200", "declinePresentation 200"},
+        "reading or deleting a credential": {"getCredential 200", "deleteCredential 200"},
+        "revoking a device": {"revokeDevice 204"},
+    }
+    missed = sorted(name for name, moves in journeys.items() if not moves & reached)
+    assert not missed, f"no link led through {missed}:\n{summary}"

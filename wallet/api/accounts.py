@@ -6,8 +6,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from msgspec import to_builtins
 
 from wallet.api.requests import (
     MAX_BODY,
@@ -18,6 +21,9 @@ from wallet.api.requests import (
 )
 from wallet.services import sessions
 from wallet.services.account_messages import (
+    ADDED_DEVICE_EXAMPLE,
+    CHALLENGE_EXAMPLE,
+    SESSION_GRANTED_EXAMPLE,
     AddedDevice,
     Challenge,
     DeviceLogin,
@@ -25,7 +31,7 @@ from wallet.services.account_messages import (
     SessionGranted,
     SessionRefresh,
 )
-from wallet.services.holding_messages import DeviceList
+from wallet.services.holding_messages import DEVICE_LIST_EXAMPLE, DeviceList
 
 
 class WalletAccountController(Controller):
@@ -39,6 +45,14 @@ class WalletAccountController(Controller):
         opt={"errors": (503,), "rate_limit": "wallet_auth"},
         summary="A single-use challenge for a device proof",
         operation_id="createChallenge",
+        responses={
+            201: ResponseSpec(
+                Challenge,
+                description="A challenge to sign as the device proof's nonce",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(CHALLENGE_EXAMPLE))],
+            )
+        },
         status_code=HTTP_201_CREATED,
     )
     async def challenge(self, state: State) -> Response[Challenge]:
@@ -49,6 +63,14 @@ class WalletAccountController(Controller):
         opt={"rate_limit": "wallet_auth"},
         summary="Register: a new account with its first device (device key proof)",
         operation_id="registerAccount",
+        responses={
+            201: ResponseSpec(
+                SessionGranted,
+                description="A session of the device",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(SESSION_GRANTED_EXAMPLE))],
+            )
+        },
         status_code=HTTP_201_CREATED,
     )
     async def register(
@@ -61,6 +83,14 @@ class WalletAccountController(Controller):
         opt={"rate_limit": "wallet_auth"},
         summary="Log in with a registered device key",
         operation_id="login",
+        responses={
+            200: ResponseSpec(
+                SessionGranted,
+                description="A session of the device",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(SESSION_GRANTED_EXAMPLE))],
+            )
+        },
         status_code=200,
     )
     async def login(self, state: State, data: JSONBody[DeviceLogin]) -> Response[SessionGranted]:
@@ -71,6 +101,14 @@ class WalletAccountController(Controller):
         opt={"rate_limit": "wallet_auth"},
         summary="Rotate the refresh token for a new session",
         operation_id="refreshSession",
+        responses={
+            200: ResponseSpec(
+                SessionGranted,
+                description="A session of the device",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(SESSION_GRANTED_EXAMPLE))],
+            )
+        },
         status_code=200,
     )
     async def refresh(
@@ -81,6 +119,14 @@ class WalletAccountController(Controller):
     @get(
         "/devices",
         operation_id="listDevices",
+        responses={
+            200: ResponseSpec(
+                DeviceList,
+                description="The citizen's devices, revoked ones too",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(DEVICE_LIST_EXAMPLE))],
+            )
+        },
         security=[{"citizenSession": []}],
         before_request=require_citizen_session,
         summary="The citizen's devices",
@@ -92,6 +138,14 @@ class WalletAccountController(Controller):
     @post(
         "/devices",
         operation_id="addDevice",
+        responses={
+            201: ResponseSpec(
+                AddedDevice,
+                description="The device added",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(ADDED_DEVICE_EXAMPLE))],
+            )
+        },
         security=[{"citizenSession": []}],
         before_request=require_citizen_session,
         summary="Add another device of the citizen",

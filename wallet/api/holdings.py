@@ -6,12 +6,20 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath
+from msgspec import to_builtins
 
 from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
 from wallet.services.activity import activity_log
 from wallet.services.credentials import delete_credential, list_credentials, show_credential
 from wallet.services.holding_messages import (
+    ACTIVITY_EXPORT_EXAMPLE,
+    ACTIVITY_LOG_EXAMPLE,
+    CREDENTIAL_DELETED_EXAMPLE,
+    CREDENTIAL_DETAILS_EXAMPLE,
+    CREDENTIAL_LIST_EXAMPLE,
     ActivityExport,
     ActivityLog,
     CredentialDeleted,
@@ -31,6 +39,14 @@ class WalletCredentialController(Controller):
     @get(
         "/",
         operation_id="listCredentials",
+        responses={
+            200: ResponseSpec(
+                CredentialList,
+                description="The citizen's credentials",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(CREDENTIAL_LIST_EXAMPLE))],
+            )
+        },
         summary="The citizen's credentials, with display data and live status",
     )
     async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[CredentialList]:
@@ -40,6 +56,14 @@ class WalletCredentialController(Controller):
     @get(
         "/{credential_id:str}",
         operation_id="getCredential",
+        responses={
+            200: ResponseSpec(
+                CredentialDetails,
+                description="The credential",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(CREDENTIAL_DETAILS_EXAMPLE))],
+            )
+        },
         summary="One credential: claims, display data, live status",
     )
     async def show(
@@ -53,6 +77,14 @@ class WalletCredentialController(Controller):
     @delete(
         "/{credential_id:str}",
         operation_id="deleteCredential",
+        responses={
+            200: ResponseSpec(
+                CredentialDeleted,
+                description="The credential is deleted",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(CREDENTIAL_DELETED_EXAMPLE))],
+            )
+        },
         summary="Delete a credential (the issuer is told)",
         status_code=200,
     )
@@ -74,6 +106,14 @@ class WalletActivityController(Controller):
     @get(
         "/",
         operation_id="listActivity",
+        responses={
+            200: ResponseSpec(
+                ActivityLog,
+                description="The activity log, newest first",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(ACTIVITY_LOG_EXAMPLE))],
+            )
+        },
         summary="Who received and used the citizen's data, newest first",
     )
     async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[ActivityLog]:
@@ -83,6 +123,14 @@ class WalletActivityController(Controller):
     @get(
         "/export",
         operation_id="exportActivity",
+        responses={
+            200: ResponseSpec(
+                ActivityExport,
+                description="The whole activity log, as a download",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(ACTIVITY_EXPORT_EXAMPLE))],
+            )
+        },
         summary="The whole activity log as a JSON download",
     )
     async def export(

@@ -7,8 +7,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
+from msgspec import to_builtins
 
 from core.errors import InvalidRequest
 from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
@@ -18,6 +21,14 @@ from wallet.services.complete_offer import complete_offer
 from wallet.services.complete_presentation import complete
 from wallet.services.decline_presentation import decline
 from wallet.services.interaction_messages import (
+    CONSENT_VIEW_EXAMPLE,
+    OFFER_COMPLETED_EXAMPLE,
+    OFFER_OUTCOME_EXAMPLES,
+    OFFER_VIEW_EXAMPLE,
+    PRESENTATION_COMPLETED_EXAMPLE,
+    PRESENTATION_DECLINED_EXAMPLE,
+    PRESENTATION_OUTCOME_EXAMPLES,
+    SCAN_RESULT_EXAMPLES,
     ConsentView,
     DeviceSignatures,
     OfferAcceptance,
@@ -47,6 +58,17 @@ class WalletScanController(Controller):
         "/",
         summary="Whatever was scanned: a credential offer or a presentation request",
         operation_id="scan",
+        responses={
+            201: ResponseSpec(
+                ScanResult,
+                description="What was scanned: an offer or a presentation request",
+                generate_examples=False,
+                examples=[
+                    Example(summary=name, value=to_builtins(example))
+                    for name, example in SCAN_RESULT_EXAMPLES.items()
+                ],
+            )
+        },
         opt={"errors": (409, 410, 422, 502)},
         status_code=HTTP_201_CREATED,
     )
@@ -76,6 +98,14 @@ class WalletOfferController(Controller):
     @post(
         "/",
         operation_id="openOffer",
+        responses={
+            201: ResponseSpec(
+                OfferView,
+                description="Who offers what",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(OFFER_VIEW_EXAMPLE))],
+            )
+        },
         opt={"errors": (409, 410, 422, 502)},
         summary="Open a credential offer: who offers what",
         status_code=HTTP_201_CREATED,
@@ -97,6 +127,17 @@ class WalletOfferController(Controller):
         "/{offer_id:str}/accept",
         summary="Accept the offer (with the transaction code)",
         operation_id="acceptOffer",
+        responses={
+            200: ResponseSpec(
+                OfferOutcome,
+                description="Received, or the proofs the phone must sign first",
+                generate_examples=False,
+                examples=[
+                    Example(summary=name, value=to_builtins(example))
+                    for name, example in OFFER_OUTCOME_EXAMPLES.items()
+                ],
+            )
+        },
         opt={"errors": (410, 422, 502)},
         status_code=200,
     )
@@ -115,6 +156,14 @@ class WalletOfferController(Controller):
         "/{offer_id:str}/complete",
         summary="Device-bound keys: the phone's proof signatures",
         operation_id="completeOffer",
+        responses={
+            200: ResponseSpec(
+                OfferOutcome,
+                description="Received",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(OFFER_COMPLETED_EXAMPLE))],
+            )
+        },
         opt={"errors": (422, 502)},
         status_code=200,
     )
@@ -140,6 +189,14 @@ class WalletPresentationController(Controller):
     @post(
         "/",
         operation_id="openPresentation",
+        responses={
+            201: ResponseSpec(
+                ConsentView,
+                description="The consent view",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(CONSENT_VIEW_EXAMPLE))],
+            )
+        },
         opt={"errors": (409, 410, 422, 502)},
         summary="Open a presentation request: the consent view",
         status_code=HTTP_201_CREATED,
@@ -160,6 +217,17 @@ class WalletPresentationController(Controller):
         "/{presentation_id:str}/approve",
         summary="Consent: present (optionally leaving out optional claims)",
         operation_id="approvePresentation",
+        responses={
+            200: ResponseSpec(
+                PresentationOutcome,
+                description="Submitted, or the signatures the phone must make first",
+                generate_examples=False,
+                examples=[
+                    Example(summary=name, value=to_builtins(example))
+                    for name, example in PRESENTATION_OUTCOME_EXAMPLES.items()
+                ],
+            )
+        },
         opt={"errors": (422, 502)},
         status_code=200,
     )
@@ -180,6 +248,14 @@ class WalletPresentationController(Controller):
         "/{presentation_id:str}/complete",
         summary="Device-bound keys: the phone's key-binding signatures",
         operation_id="completePresentation",
+        responses={
+            200: ResponseSpec(
+                PresentationOutcome,
+                description="Submitted, with the verifier's verdict",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(PRESENTATION_COMPLETED_EXAMPLE))],
+            )
+        },
         opt={"errors": (422, 502)},
         status_code=200,
     )
@@ -196,6 +272,14 @@ class WalletPresentationController(Controller):
     @post(
         "/{presentation_id:str}/decline",
         operation_id="declinePresentation",
+        responses={
+            200: ResponseSpec(
+                PresentationOutcome,
+                description="Declined; the verifier is told",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(PRESENTATION_DECLINED_EXAMPLE))],
+            )
+        },
         opt={"errors": (502,)},
         summary="Refuse: the verifier is told",
         status_code=200,

@@ -17,6 +17,16 @@ MAX_TX_CODE = 64
 MAX_DEVICE_KEYS = 10
 
 _Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=299)]
+# A public P-256 key and an ES256 signature, as the documentation's examples show them.
+_HOLDER_KEY = {
+    "kty": "EC",
+    "crv": "P-256",
+    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+}
+_SIGNATURE = (
+    "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
+)
 
 
 class ScannedText(Message, forbid_unknown_fields=True):
@@ -28,7 +38,12 @@ class ScannedText(Message, forbid_unknown_fields=True):
                 "The text of the scanned QR code or followed link; at most 4096 bytes "
                 "(more answers 413: no QR code holds it)."
             ),
-            examples=["openid-credential-offer://?credential_offer_uri=https%3A%2F%2F…"],
+            examples=[
+                "openid-credential-offer://?credential_offer_uri=https%3A%2F%2Fid.example.gov"
+                "%2Fissuers%2Fcivil-registry%2Fcredential-offers%2Fza-cW4q_nUflpWZvy",
+                "openid4vp://?client_id=x509_san_dns%3Abar.example.com&request_uri=https%3A%2F"
+                "%2Fid.example.gov%2Fverifiers%2Fbar-age-check%2Frequests%2FT8kq2Lw9xZ",
+            ],
         ),
     ]
 
@@ -38,10 +53,16 @@ class OfferAcceptance(Message, forbid_unknown_fields=True):
     the holder keys: the wallet service (``server``, the default) or the phone
     (``device``, with one fresh public P-256 JWK per credential instance)."""
 
-    tx_code: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TX_CODE)] | UnsetType = UNSET
-    custody: Literal["server", "device"] = "server"
+    tx_code: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TX_CODE, examples=["493817"])]
+        | UnsetType
+    ) = UNSET
+    custody: Annotated[Literal["server", "device"], msgspec.Meta(examples=["device"])] = "server"
     holder_keys: (
-        Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_DEVICE_KEYS)]
+        Annotated[
+            list[dict[str, Any]],
+            msgspec.Meta(min_length=1, max_length=MAX_DEVICE_KEYS, examples=[[_HOLDER_KEY]]),
+        ]
         | UnsetType
     ) = UNSET
 
@@ -51,7 +72,8 @@ class DeviceSignatures(Message, forbid_unknown_fields=True):
     each base64url."""
 
     signatures: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=512)]], msgspec.Meta(max_length=64)
+        list[Annotated[str, msgspec.Meta(max_length=512)]],
+        msgspec.Meta(max_length=64, examples=[[_SIGNATURE]]),
     ]
 
 
@@ -59,10 +81,13 @@ class PresentationConsent(Message, forbid_unknown_fields=True):
     """The citizen's consent: optional claims to leave out (by path), and which of their
     credentials answers which credential query when more than one could."""
 
-    omit: Annotated[list[_Identifier], msgspec.Meta(max_length=100)] = msgspec.field(
-        default_factory=list
-    )
-    credentials: dict[_Identifier, _Identifier] = msgspec.field(default_factory=dict)
+    omit: Annotated[
+        list[_Identifier], msgspec.Meta(max_length=100, examples=[["address.street_address"]])
+    ] = msgspec.field(default_factory=list)
+    credentials: Annotated[
+        dict[_Identifier, _Identifier],
+        msgspec.Meta(examples=[{"national_id": "3f1c2b9e-8d4a-4c1e-9b7f-2a6d5e8c0f13"}]),
+    ] = msgspec.field(default_factory=dict)
 
 
 # What the phone is shown ----------------------------------------------------------------
@@ -208,3 +233,128 @@ class PresentationOutcome(Message):
     error: str | UnsetType = UNSET
     error_description: str | UnsetType = UNSET
     signing_requests: list[SigningRequest] | UnsetType = UNSET
+
+
+# Examples for the API documentation ------------------------------------------------------
+
+_ISSUER = CredentialIssuer(
+    credential_issuer="https://id.example.gov/issuers/civil-registry",
+    name="Civil Registry",
+    display={"locale": "en", "name": "Civil Registry"},
+)
+_CREDENTIAL_ID = "3f1c2b9e-8d4a-4c1e-9b7f-2a6d5e8c0f13"
+
+OFFER_VIEW_EXAMPLE = OfferView(
+    offer_id="f-2c7d9a41",
+    issuer=_ISSUER,
+    credentials=[
+        OfferedCredential(
+            credential_configuration_id="national_id",
+            name="National identity card",
+            display={"locale": "en", "name": "National identity card"},
+            vct="https://id.example.gov/issuers/civil-registry/types/national_id",
+            format="dc+sd-jwt",
+        )
+    ],
+    tx_code=TxCodePrompt(
+        required=True,
+        input_mode="numeric",
+        length=6,
+        description="The code sent to you by SMS",
+    ),
+    holder_keys_needed=3,
+    expires_at=1767226200,
+)
+CONSENT_VIEW_EXAMPLE = ConsentView(
+    presentation_id="p-8e41b0d2",
+    expires_at=1767312300,
+    verifier=VerifierView(
+        client_id="x509_san_dns:bar.example.com",
+        authenticated=True,
+        name="Corner Bar",
+        claimed_name="Corner Bar",
+        claimed_name_verified=True,
+        certificate={"subject": "CN=Corner Bar", "issuer": "CN=Relying Party CA"},
+        registered=True,
+        response_host="bar.example.com",
+    ),
+    purpose={"id": "age_over_18", "description": "Serving alcohol only to adults"},
+    response_mode="direct_post",
+    requests=[
+        RequestedCredential(
+            query_id="national_id",
+            required=True,
+            types=["https://id.example.gov/issuers/civil-registry/types/national_id"],
+            claims=[
+                RequestedClaim(
+                    path=["age_over_18"], name="age_over_18", label="Over 18", optional=False
+                )
+            ],
+            candidates=[
+                AnsweringCredential(
+                    credential_id=_CREDENTIAL_ID,
+                    name="National identity card",
+                    issuer="Civil Registry",
+                    status="valid",
+                )
+            ],
+        )
+    ],
+    satisfiable=True,
+    warnings=[],
+)
+_SIGNING_REQUEST = SigningRequest(
+    holder_key=_HOLDER_KEY,
+    alg="ES256",
+    signing_input="eyJhbGciOiJFUzI1NiIsInR5cCI6Im9wZW5pZDR2Y2ktcHJvb2Yrand0In0.eyJub25jZSI6Ii4uLiJ9",
+)
+SCAN_RESULT_EXAMPLES = {
+    "A credential offer": ScanResult(kind="offer", offer=OFFER_VIEW_EXAMPLE),
+    "A presentation request": ScanResult(kind="presentation", presentation=CONSENT_VIEW_EXAMPLE),
+}
+_RECEIVED = OfferOutcome(
+    offer_id=OFFER_VIEW_EXAMPLE.offer_id,
+    status="received",
+    credentials=[
+        ReceivedCredential(
+            credential_id=_CREDENTIAL_ID,
+            credential_configuration_id="national_id",
+            name="National identity card",
+            instances=3,
+        )
+    ],
+)
+OFFER_OUTCOME_EXAMPLES = {
+    "Received (keys kept by the wallet service)": _RECEIVED,
+    "Proofs needed (keys kept by the phone)": OfferOutcome(
+        offer_id=OFFER_VIEW_EXAMPLE.offer_id,
+        status="proofs_needed",
+        signing_requests=[_SIGNING_REQUEST],
+    ),
+}
+OFFER_COMPLETED_EXAMPLE = _RECEIVED
+_SUBMITTED = PresentationOutcome(
+    presentation_id=CONSENT_VIEW_EXAMPLE.presentation_id,
+    status="submitted",
+    outcome="accepted",
+    verifier_status=200,
+)
+PRESENTATION_OUTCOME_EXAMPLES = {
+    "Submitted and accepted": _SUBMITTED,
+    "Signatures needed (keys kept by the phone)": PresentationOutcome(
+        presentation_id=CONSENT_VIEW_EXAMPLE.presentation_id,
+        status="signatures_needed",
+        signing_requests=[
+            SigningRequest(
+                holder_key=_HOLDER_KEY,
+                alg="ES256",
+                signing_input=_SIGNING_REQUEST.signing_input,
+                query_id="national_id",
+            )
+        ],
+    ),
+}
+PRESENTATION_COMPLETED_EXAMPLE = _SUBMITTED
+PRESENTATION_DECLINED_EXAMPLE = PresentationOutcome(
+    presentation_id=CONSENT_VIEW_EXAMPLE.presentation_id, status="declined", verifier_status=200
+)
