@@ -38,6 +38,13 @@ def declared_message(handler: Any) -> type[Message] | None:
     return None
 
 
+def accepts_null(handler: Any) -> bool:
+    """Whether the handler's body is optional (``JSONBody[Message | None] = None``): a JSON
+    ``null`` is then the same as no body, as the document describes it."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    return data is not None and type(None) in get_args(data.annotation)
+
+
 def body_rejection(handler: Any, description: str) -> Exception | None:
     """The error for a body the handler's message refuses; None for handlers without one."""
     message_type = declared_message(handler)
@@ -57,8 +64,14 @@ class TypedBodyRequest(Request[Any, Any, Any]):
             raise message_type.rejection(description)
         body = await self.body()
         limit = self.route_handler.resolve_request_max_body_size() or MAX_MESSAGE_BYTES
-        if message_type is not None:
-            value: Any = decode_message(body, message_type, max_bytes=limit)
+        if (
+            message_type is not None
+            and body.strip() == b"null"
+            and accepts_null(self.route_handler)
+        ):
+            value: Any = None
+        elif message_type is not None:
+            value = decode_message(body, message_type, max_bytes=limit)
         else:
             try:
                 value = strict_json_loads(body, max_bytes=limit)

@@ -1,9 +1,9 @@
 """What walking the document found: each finding kept as a test of its own.
 
 - An operation whose body is optional (accepting an offer, approving a presentation) is
-  documented as taking its message or ``null``; a client that sends ``null`` (as
-  Schemathesis' stateful mode did) is refused with a 400 about the body, where no body at
-  all is taken as the defaults.
+  documented as taking its message or ``null``; a client that sent ``null`` (as
+  Schemathesis' stateful mode did) was refused with a 400 about the body, where no body at
+  all is taken as the defaults. ``null`` is now the same as no body.
 """
 
 from __future__ import annotations
@@ -47,20 +47,22 @@ def test_an_optional_body_left_out_is_taken_as_the_defaults(phone: Phone, path: 
     assert answer.status_code == 404, answer.text  # past the body: the object is unknown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the body decoder refuses a JSON null where the document allows it "
-        "(oneOf [message, null]); to fix in the decoding of optional bodies or in how the "
-        "document describes them"
-    ),
-)
 @pytest.mark.parametrize("path", _OPTIONAL_BODIES)
 def test_an_optional_body_sent_as_null_is_taken_as_the_defaults(phone: Phone, path: str) -> None:
     answer = phone.client.post(
         path, content=b"null", headers={**phone.headers, "Content-Type": "application/json"}
     )
     assert answer.status_code == 404, answer.text
+
+
+def test_null_is_no_message_where_the_body_is_required(phone: Phone) -> None:
+    answer = phone.client.post(
+        "/wallet/scans",
+        content=b"null",
+        headers={**phone.headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_request"
 
 
 def test_bodies_that_refuse_unknown_members_are_documented_closed() -> None:
