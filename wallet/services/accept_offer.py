@@ -36,7 +36,7 @@ from wallet.services.holder_keys import (
     server_signer,
     signing_request,
 )
-from wallet.services.interaction_messages import OfferAcceptance, OfferOutcome, SigningRequest
+from wallet.services.interaction_messages import OfferAcceptance, OfferOutcome
 from wallet.services.issuer_client import IssuerClient, read_answer
 from wallet.services.offer_flow import (
     KeptHolderKey,
@@ -154,7 +154,7 @@ async def _prepare_requests(
                 offer_id=claimed.flow_id,
                 status=FlowState.PROOFS_NEEDED.value,
                 signing_requests=[
-                    SigningRequest(**signing_request(key, signing_input.encode("ascii")))
+                    signing_request(key, signing_input.encode("ascii"))
                     for key, signing_input in signing
                 ],
             )

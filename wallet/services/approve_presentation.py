@@ -25,7 +25,6 @@ from wallet.services.holder_keys import HOLDER_ALGORITHM, server_signer, signing
 from wallet.services.interaction_messages import (
     PresentationConsent,
     PresentationOutcome,
-    SigningRequest,
 )
 from wallet.services.presentation_flow import (
     PreparedCredential,
@@ -127,9 +126,7 @@ async def _prepare(
             signature = server_signer(box, key).sign(binding.signing_input)
             presentation = binding.assemble(signature)
         else:
-            waiting = SigningRequest(
-                **signing_request(key, binding.signing_input), query_id=query_id
-            )
+            waiting = signing_request(key, binding.signing_input, query_id)
         prepared.append(
             PreparedCredential(
                 query_id=query_id,

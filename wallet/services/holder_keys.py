@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     load_der_private_key,
 )
+from msgspec import UNSET, UnsetType
 
 from core.encoding import EncodingError, b64url_decode
 from core.errors import InvalidRequest
@@ -28,7 +29,7 @@ from core.jose.errors import JoseError
 from core.jose.jwk import public_jwk, public_key_from_jwk
 from core.keys.signer import SoftwareSigner
 from wallet.domain import Custody, HolderKey
-from wallet.services.interaction_messages import MAX_DEVICE_KEYS
+from wallet.services.interaction_messages import MAX_DEVICE_KEYS, SigningRequest
 from wallet.services.sealing import AccountBox
 
 HOLDER_ALGORITHM = "ES256"
@@ -105,10 +106,14 @@ def device_signatures(
     return result
 
 
-def signing_request(key: HolderKey, signing_input: bytes) -> dict[str, Any]:
-    """What the phone signs: the JWS signing input, with the key to sign it with."""
-    return {
-        "holder_key": key.public_jwk,
-        "alg": HOLDER_ALGORITHM,
-        "signing_input": signing_input.decode("ascii"),
-    }
+def signing_request(
+    key: HolderKey, signing_input: bytes, query_id: str | UnsetType = UNSET
+) -> SigningRequest:
+    """What the phone signs: the JWS signing input, with the key to sign it with (and the
+    DCQL query it answers, when presenting)."""
+    return SigningRequest(
+        holder_key=key.public_jwk,
+        alg=HOLDER_ALGORITHM,
+        signing_input=signing_input.decode("ascii"),
+        query_id=query_id,
+    )

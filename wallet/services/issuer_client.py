@@ -20,11 +20,12 @@ from msgspec import UNSET, UnsetType
 from core.encoding import EncodingError, strict_json_loads
 from core.errors import ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
-from core.messages import Message, convert_message, to_plain
+from core.messages import Message, convert_message
 from core.oauth import ErrorResponse
 from core.oid4vci import CredentialOffer, TxCode
 from wallet.domain import CounterpartyError, CounterpartyFailed, Refused
 from wallet.ports import Outbound
+from wallet.services.interaction_messages import TxCodePrompt
 
 M = TypeVar("M", bound=Message)
 
@@ -188,8 +189,13 @@ def parse_offer_parameter(text: str) -> object:
         raise Refused("credential_offer is not acceptable JSON") from exc
 
 
-def tx_code_view(tx_code: TxCode | None) -> dict[str, Any] | None:
+def tx_code_prompt(tx_code: TxCode | None) -> TxCodePrompt | None:
     """What the phone shows when asking for the transaction code (the offer's ``tx_code``)."""
     if tx_code is None:
         return None
-    return {"required": True, **to_plain(tx_code)}
+    return TxCodePrompt(
+        required=True,
+        input_mode=tx_code.input_mode,
+        length=tx_code.length,
+        description=tx_code.description,
+    )

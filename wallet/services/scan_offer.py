@@ -23,12 +23,12 @@ from wallet.services.context import WalletContext
 from wallet.services.display import claim_labels, pick, safe_display
 from wallet.services.holder_keys import HOLDER_ALGORITHM
 from wallet.services.holding_messages import CredentialIssuer
-from wallet.services.interaction_messages import OfferedCredential, OfferView, TxCodePrompt
+from wallet.services.interaction_messages import OfferedCredential, OfferView
 from wallet.services.issuer_client import (
     IssuerClient,
     parse_offer,
     parse_offer_parameter,
-    tx_code_view,
+    tx_code_prompt,
 )
 from wallet.services.issuer_discovery import discover_issuer
 from wallet.services.offer_flow import OfferedConfiguration, OfferFlow
@@ -153,7 +153,6 @@ def _offer_view(
                 format="dc+sd-jwt",
             )
         )
-    tx_code = tx_code_view(flow.tx_code)
     return OfferView(
         offer_id=flow_id,
         issuer=CredentialIssuer(
@@ -162,7 +161,7 @@ def _offer_view(
             display=issuer_display,
         ),
         credentials=credentials,
-        tx_code=None if tx_code is None else msgspec.convert(tx_code, TxCodePrompt),
+        tx_code=tx_code_prompt(flow.tx_code),
         holder_keys_needed=flow.holder_keys_needed,
         expires_at=int(expires_at),
     )
