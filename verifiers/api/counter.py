@@ -137,7 +137,7 @@ class CounterPresentationController(Controller):
             qr.png_base64 = base64.b64encode(code.png).decode("ascii")
         body = PresentationRequestCreated(
             transaction_id=transaction.transaction_id,
-            status=transaction.status,
+            status=transaction.status.value,
             uri=created.uri,
             request_uri=created.request_uri,
             client_id=transaction.client_id,
