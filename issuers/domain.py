@@ -1,15 +1,25 @@
-"""The issuer's domain: agencies (tenants), what they issue, and how claims look.
+"""The issuer's domain: agencies (tenants), what they issue, how claims look, and the
+life of a credential offer.
 
 An agency is identified by its ``issuer_id``; its Credential Issuer Identifier is
 ``{public_base_url}/issuers/{issuer_id}`` (OpenID4VCI 1.0 §12.2.1).
+
+An offer (OpenID4VCI 1.0 §4.1, pre-authorized code flow) is ``offered`` from the moment
+the clerk makes it: the wallet may fetch it by reference (§4.1.3) as often as it likes
+and sends its pre-authorized code to the token endpoint (§6), which moves it to
+``redeemed``, once. An offer nobody redeemed in time is ``expired``: that state is read
+from the offer's ``expires_at``, never stored (housekeeping deletes such an offer).
+``OFFER_MOVES`` lists every move.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from core.claim_paths import ClaimPath
+from core.flow_states import Moves
 
 CLAIM_TYPES = frozenset({"string", "date", "boolean", "integer", "object", "array"})
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
@@ -105,8 +115,19 @@ class Agency:
         return f"issuer:{self.issuer_id}"
 
 
-OFFERED = "offered"
-REDEEMED = "redeemed"
+class OfferState(StrEnum):
+    """Where a credential offer is in its life; the values are what the database and the
+    operator API hold."""
+
+    OFFERED = "offered"  # the QR code is out; its pre-authorized code is live
+    REDEEMED = "redeemed"  # the code was exchanged for an access token (§6), once
+    EXPIRED = "expired"  # not redeemed in time; read from ``expires_at``, never stored
+
+
+OFFER_MOVES = Moves.of(
+    "credential offer",
+    {OfferState.OFFERED: {OfferState.REDEEMED, OfferState.EXPIRED}},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +146,16 @@ class Offer:
     tx_code_hash: str | None
     tx_code_attempts: int
     tx_code_max_attempts: int
-    state: str
+    state: OfferState
     created_at: float
     expires_at: float
     redeemed_at: float | None = None
+
+    def effective_state(self, now: float) -> OfferState:
+        """The stored state, or ``expired`` once an offer that may expire has run out."""
+        if now >= self.expires_at and OFFER_MOVES.allows(self.state, OfferState.EXPIRED):
+            return OfferState.EXPIRED
+        return self.state
 
 
 @dataclass(frozen=True, slots=True)

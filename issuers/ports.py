@@ -57,9 +57,10 @@ class OfferStore(Protocol):
         ...
 
     async def redeem(self, code_hash: str, now: float, grant: AccessGrant) -> Offer | None:
-        """Atomically mark the live offer of ``grant.issuer_id`` redeemed and store the
-        access grant; exactly one
-        caller wins. None for everyone else (already redeemed, expired, unknown)."""
+        """Atomically move the live offer of ``grant.issuer_id`` from ``offered`` to
+        ``redeemed`` (the caller checked that move against ``OFFER_MOVES``) and store the
+        access grant; exactly one caller wins. None for everyone else (already redeemed,
+        expired, unknown)."""
         ...
 
 

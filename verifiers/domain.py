@@ -1,28 +1,60 @@
 """The verifier's domain: relying parties (tenants), what they may ask for, and the life
 of one presentation request.
 
-A transaction moves through a closed set of states (OpenID4VP 1.0 §5, §8.2):
-``waiting`` (QR shown) → ``request_fetched`` (the wallet read the request object) →
-``verified`` | ``failed``; ``expired`` when nobody answered in time.
+A transaction moves through a closed set of states: ``waiting`` (the QR code is shown) →
+``request_fetched`` (the wallet read the signed request object at the Request URI,
+OpenID4VP 1.0 §5.10; a wallet that reads it again leaves it there) → ``verified`` |
+``failed`` (the wallet's answer at the Response URI, §8.2, or its error response, §8.5);
+``expired`` when nobody answered in time, a state read from ``expires_at`` and never
+stored. ``TRANSACTION_MOVES`` lists every move; ``FINAL_STATES``, the states nothing moves
+out of, and ``SERVED_STATES`` are read from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from core.claim_paths import ClaimPath
+from core.flow_states import Moves
 
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
 CLIENT_ID_PREFIXES = frozenset({"x509_hash", "x509_san_dns"})
 RESPONSE_MODES = frozenset({"direct_post", "direct_post.jwt"})
 
-WAITING = "waiting"
-REQUEST_FETCHED = "request_fetched"
-VERIFIED = "verified"
-FAILED = "failed"
-EXPIRED = "expired"
-FINAL_STATES = frozenset({VERIFIED, FAILED, EXPIRED})
+
+class TransactionState(StrEnum):
+    """Where a presentation request is in its life; the values are what the database and
+    the counter API hold."""
+
+    WAITING = "waiting"  # created, the QR code shown; no wallet has read the request yet
+    REQUEST_FETCHED = "request_fetched"  # a wallet read the request object (§5.10)
+    VERIFIED = "verified"  # the presentation passed every check
+    FAILED = "failed"  # it failed a check, or the wallet answered with an error (§8.5)
+    EXPIRED = "expired"  # not answered in time; read from ``expires_at``, never stored
+
+
+TRANSACTION_MOVES = Moves.of(
+    "presentation request",
+    {
+        TransactionState.WAITING: {TransactionState.REQUEST_FETCHED, TransactionState.EXPIRED},
+        TransactionState.REQUEST_FETCHED: {
+            TransactionState.REQUEST_FETCHED,  # the request object read again
+            TransactionState.VERIFIED,
+            TransactionState.FAILED,
+            TransactionState.EXPIRED,
+        },
+    },
+)
+
+#: The states nothing moves out of: the counter's screen stops following there.
+FINAL_STATES = frozenset(s for s in TransactionState if TRANSACTION_MOVES.is_final(s))
+
+#: The states the request object is served in, each moving to ``request_fetched``.
+SERVED_STATES = frozenset(
+    s for s in TransactionState if TRANSACTION_MOVES.allows(s, TransactionState.REQUEST_FETCHED)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +136,7 @@ class Transaction:
     response_mode: str
     same_device: bool
     client_id: str
-    status: str
+    status: TransactionState
     created_at: float
     expires_at: float
     request_fetched_at: float | None = None
@@ -115,7 +147,10 @@ class Transaction:
     wallet_nonce: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def effective_status(self, now: float) -> str:
-        if self.status not in FINAL_STATES and now >= self.expires_at:
-            return EXPIRED
+    def effective_status(self, now: float) -> TransactionState:
+        """The stored state, or ``expired`` once a request that may expire has run out."""
+        if now >= self.expires_at and TRANSACTION_MOVES.allows(
+            self.status, TransactionState.EXPIRED
+        ):
+            return TransactionState.EXPIRED
         return self.status

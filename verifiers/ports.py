@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from core.http.client import FetchedDocument
 from core.keys.signer import Signer
-from verifiers.domain import Transaction
+from verifiers.domain import Transaction, TransactionState
 
 
 class TransactionStore(Protocol):
@@ -23,21 +23,23 @@ class TransactionStore(Protocol):
     async def mark_request_fetched(
         self, verifier_id: str, request_id: str, now: float, wallet_nonce: str | None
     ) -> Transaction | None:
-        """The verifier's live, unanswered transaction, moved to ``request_fetched`` (it
-        stays there on later fetches; the first fetch's time is kept, the last
-        ``wallet_nonce`` noted). None once it is answered or expired."""
+        """The verifier's live transaction, moved to ``request_fetched`` from any of the
+        ``SERVED_STATES`` (the states ``TRANSACTION_MOVES`` moves there from: it stays there
+        on later fetches; the first fetch's time is kept, the last ``wallet_nonce`` noted).
+        None once it is answered or expired."""
 
     async def complete(
         self,
         request_id: str,
         *,
-        status: str,
+        status: TransactionState,
         result: dict[str, Any],
         now: float,
         response_code_hash: str | None,
     ) -> bool:
-        """``request_fetched`` → ``verified``/``failed``, exactly once (the ``state`` is
-        consumed here): False when another answer got there first or it expired."""
+        """``request_fetched`` → ``status`` (``verified`` or ``failed``, a move the caller
+        checked against ``TRANSACTION_MOVES``), exactly once (the ``state`` is consumed
+        here): False when another answer got there first or it expired."""
 
     async def release_result(
         self, verifier_id: str, transaction_id: str, response_code_hash: str

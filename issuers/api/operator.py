@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from core.clock import rfc3339
 from core.errors import Problem
+from core.http.tenant_key_check import require_tenant_key
 from core.messages import convert_message
 from core.oid4vci import CredentialOffer
 from core.qr import DrawnQr, RecentQrCodes
@@ -30,11 +31,16 @@ _QR_CODES = RecentQrCodes(title="Scan with your wallet to receive the credential
 def authorized(
     state: State, request: ASGIConnection[Any, Any, Any, Any], issuer_id: str
 ) -> IssuerContext:
+    """The issuer context, once the request carries an operator key of the agency in the
+    path and that agency exists (401 and 404 problem details otherwise)."""
     context: IssuerContext = state.issuers
     access: OperatorAccess = state.operator_access
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key or not access.allows(issuer_id, key.strip()):
-        raise Problem(401, "Unauthorized", "an operator key of this agency is required")
+    require_tenant_key(
+        request.headers.get("authorization", ""),
+        access,
+        issuer_id,
+        refusal="an operator key of this agency is required",
+    )
     try:
         context.agency(issuer_id)
     except UnknownAgency:

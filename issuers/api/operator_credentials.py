@@ -184,7 +184,7 @@ class OperatorCredentialController(Controller):
                     SubjectOffer(
                         offer_id=o.offer_id,
                         credential_configuration_id=o.configuration_id,
-                        state=o.state if o.state != "offered" or o.expires_at > now else "expired",
+                        state=o.effective_state(now).value,
                         created_at=rfc3339(o.created_at),
                         expires_at=rfc3339(o.expires_at),
                         tx_code_required=o.tx_code_hash is not None,

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from core.identifiers import checked_identifier
 from core.oauth import PRE_AUTHORIZED_GRANT
-from issuers.domain import OFFERED, Agency, AuditEvent, Offer
+from issuers.domain import Agency, AuditEvent, Offer, OfferState
 from issuers.services.codes import (
     new_tx_code,
     pre_authorized_code,
@@ -98,7 +98,7 @@ async def create_offer(
         tx_code_hash=tx_code_hash(context.secret, offer_id, tx_code) if tx_code else None,
         tx_code_attempts=0,
         tx_code_max_attempts=context.policy.tx_code_max_attempts,
-        state=OFFERED,
+        state=OfferState.OFFERED,
         created_at=now,
         expires_at=now + context.policy.offer_lifetime,
     )

@@ -4,7 +4,8 @@ The code is single-use (one conditional update decides, whatever the concurrency
 short-lived, and guarded by the transaction code when the offer has one: every try is
 counted in the database before the code is compared, so no number of parallel requests
 gets more than the allowed attempts, and a wrong code does not burn the offer before the
-limit (§13.6.2).
+limit (§13.6.2). Redeeming moves the offer from ``offered`` to ``redeemed``
+(``issuers.domain.OFFER_MOVES``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from msgspec import UNSET
 
 from core.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
 from core.oauth import PRE_AUTHORIZED_GRANT, TokenRequest, TokenResponse
-from issuers.domain import OFFERED, AccessGrant, Offer
+from issuers.domain import OFFER_MOVES, AccessGrant, Offer, OfferState
 from issuers.services.codes import random_token, same, sha256_hex, tx_code_hash
 from issuers.services.context import IssuerContext
 
@@ -39,6 +40,8 @@ async def exchange_pre_authorized_code(
     if tx_code is None:
         # The common case in one step: a live offer without a transaction code.
         grant = AccessGrant(sha256_hex(token), "", issuer_id, now + lifetime, used=False)
+        # The statement's compare-and-set expects an offer still offered.
+        OFFER_MOVES.check(OfferState.OFFERED, OfferState.REDEEMED)
         redeemed = await context.offers.redeem_without_tx_code(code_hash, now, grant)
         if redeemed is not None:
             return _token_response(token, lifetime)
@@ -57,6 +60,7 @@ async def exchange_pre_authorized_code(
     ):
         raise InvalidGrant("the transaction code is not correct")
     grant = AccessGrant(sha256_hex(token), counted.offer_id, issuer_id, now + lifetime, used=False)
+    OFFER_MOVES.check(counted.state, OfferState.REDEEMED)
     if await context.offers.redeem(code_hash, now, grant) is None:
         raise InvalidGrant("the pre-authorized code is not valid")
     return _token_response(token, lifetime)
@@ -71,8 +75,7 @@ async def _live_offer(
     if (
         offer is None
         or offer.issuer_id != issuer_id
-        or offer.state != OFFERED
-        or offer.expires_at <= now
+        or offer.effective_state(now) is not OfferState.OFFERED
     ):
         return None
     return offer

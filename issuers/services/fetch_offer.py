@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.messages import convert_message
 from core.oid4vci import CredentialOffer
-from issuers.domain import OFFERED
+from issuers.domain import OfferState
 from issuers.services.context import IssuerContext
 from issuers.services.create_offer import credential_offer_document
 
@@ -21,6 +21,6 @@ async def offer_by_reference(
     if not 20 <= len(offer_id) <= 64:
         raise OfferGone(offer_id)
     offer = await context.offers.get(issuer_id, offer_id)
-    if offer is None or offer.state != OFFERED or offer.expires_at <= context.clock.now():
+    if offer is None or offer.effective_state(context.clock.now()) is not OfferState.OFFERED:
         raise OfferGone(offer_id)
     return convert_message(credential_offer_document(context, offer), CredentialOffer)

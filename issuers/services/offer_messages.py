@@ -9,6 +9,7 @@ import msgspec
 
 from core.messages import LocalizedName, Message, ProblemBody
 from core.oid4vci import CredentialOffer
+from issuers.domain import OfferState
 from issuers.services.create_offer import MAX_SUBJECT_ID
 
 
@@ -117,7 +118,7 @@ class AgencyConfigurations(Message):
 class SubjectOffer(Message):
     offer_id: str
     credential_configuration_id: str
-    state: Annotated[str, msgspec.Meta(examples=["offered", "redeemed", "expired"])]
+    state: Annotated[str, msgspec.Meta(examples=[state.value for state in OfferState])]
     created_at: Timestamp
     expires_at: Timestamp
     tx_code_required: bool

@@ -1,6 +1,7 @@
 """What the issuer forgets once it has no use for it, run by the deployment's housekeeping:
 
-- offers that expired unredeemed are deleted (their claims with them);
+- offers that expired unredeemed (``expired``, a state read from the time and never
+  stored) are deleted, their claims with them;
 - redeemed offers keep their row (state for the single-use rules, history for the desk)
   but their claims are redacted once no live access token can still use them;
 - access tokens, used ``c_nonce`` values and kept credential responses are deleted once
@@ -15,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from issuers.domain import OFFERED, REDEEMED
+from issuers.domain import OfferState
 from issuers.storage.offer_claims import REDACTED, UNREDACTED_OFFERS
 from issuers.storage.tables import GRANTS, OFFERS, RESPONSES, NonceRow
 
@@ -39,14 +40,14 @@ class SqlIssuerHousekeeping:
                 delete(GRANTS).where(GRANTS.c.expires_at <= now),
                 delete(OFFERS).where(
                     UNREDACTED_OFFERS,
-                    OFFERS.c.state == OFFERED,
+                    OFFERS.c.state == OfferState.OFFERED.value,
                     OFFERS.c.expires_at <= now,
                 ),
                 update(OFFERS)
                 .where(
                     and_(
                         UNREDACTED_OFFERS,
-                        OFFERS.c.state == REDEEMED,
+                        OFFERS.c.state == OfferState.REDEEMED.value,
                         ~_LIVE_GRANT,
                     )
                 )

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from core.storage.driver import postgres_connection
-from issuers.domain import OFFERED, REDEEMED, AccessGrant, Offer
+from issuers.domain import AccessGrant, Offer, OfferState
 from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
 from issuers.storage.offer_claims import SealedClaims
@@ -135,8 +135,8 @@ class PostgresOfferStore(SqlOfferStore):
                 now,
                 grant.token_hash,
                 grant.expires_at,
-                REDEEMED,
-                OFFERED,
+                OfferState.REDEEMED.value,
+                OfferState.OFFERED.value,
                 not without_tx_code,
             )
         return _offer(record, self._claims) if record is not None else None

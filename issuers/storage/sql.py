@@ -1,7 +1,8 @@
 """SQL implementations of the issuer's storage ports.
 
 Every single-use rule is one conditional statement whose row count decides
-(``UPDATE … WHERE state = 'offered'``, ``INSERT … ON CONFLICT DO NOTHING`` of a used
+(``UPDATE … WHERE state = 'offered'``, the compare-and-set of the offer's one move the
+service checked against ``OFFER_MOVES``; ``INSERT … ON CONFLICT DO NOTHING`` of a used
 ``c_nonce`` or a status index), and every write transaction starts with its write, so
 concurrent requests on SQLite and PostgreSQL alike end with exactly one winner.
 """
@@ -16,13 +17,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from issuers.domain import (
-    OFFERED,
     AccessGrant,
     AuditEvent,
     CredentialSelector,
     DeliveredResponse,
     IssuedCredential,
     Offer,
+    OfferState,
     StatusListState,
 )
 from issuers.ports import GrantWork
@@ -59,7 +60,7 @@ def offer_from_row(row: Any, claims: SealedClaims) -> Offer:
         tx_code_hash=row.tx_code_hash,
         tx_code_attempts=row.tx_code_attempts,
         tx_code_max_attempts=row.tx_code_max_attempts,
-        state=row.state,
+        state=OfferState(row.state),
         created_at=row.created_at,
         expires_at=row.expires_at,
         redeemed_at=row.redeemed_at,
@@ -102,7 +103,7 @@ class SqlOfferStore:
                     tx_code_hash=offer.tx_code_hash,
                     tx_code_attempts=offer.tx_code_attempts,
                     tx_code_max_attempts=offer.tx_code_max_attempts,
-                    state=offer.state,
+                    state=offer.state.value,
                     created_at=offer.created_at,
                     expires_at=offer.expires_at,
                 )
@@ -114,7 +115,7 @@ class SqlOfferStore:
             .where(
                 OFFERS.c.issuer_id == issuer_id,
                 UNREDACTED_OFFERS,
-                OFFERS.c.state == OFFERED,
+                OFFERS.c.state == OfferState.OFFERED.value,
                 OFFERS.c.expires_at > now,
             )
             .limit(limit)
@@ -154,7 +155,7 @@ class SqlOfferStore:
                 .where(
                     OfferRow.code_hash == code_hash,
                     OfferRow.issuer_id == issuer_id,
-                    OfferRow.state == OFFERED,
+                    OfferRow.state == OfferState.OFFERED.value,
                     OfferRow.expires_at > now,
                     OfferRow.tx_code_hash.is_not(None),
                     OfferRow.tx_code_attempts < OfferRow.tx_code_max_attempts,

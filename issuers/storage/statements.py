@@ -9,7 +9,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from issuers.domain import OFFERED, REDEEMED
+from issuers.domain import OfferState
 from issuers.storage.tables import GRANTS, OFFERS, STATUS_LISTS
 
 
@@ -17,7 +17,7 @@ def _redeem(*, without_tx_code: bool) -> Any:
     conditions = [
         OFFERS.c.code_hash == bindparam("code"),
         OFFERS.c.issuer_id == bindparam("issuer"),
-        OFFERS.c.state == OFFERED,
+        OFFERS.c.state == OfferState.OFFERED.value,
         OFFERS.c.expires_at > bindparam("now"),
     ]
     if without_tx_code:
@@ -25,7 +25,7 @@ def _redeem(*, without_tx_code: bool) -> Any:
     return (
         update(OFFERS)
         .where(*conditions)
-        .values(state=REDEEMED, redeemed_at=bindparam("now"))
+        .values(state=OfferState.REDEEMED.value, redeemed_at=bindparam("now"))
         .returning(*OFFERS.c)
     )
 

@@ -1,8 +1,11 @@
 from enum import StrEnum
+from typing import Any
 
 import pytest
 
 from core.flow_states import IllegalMove, Moves
+from issuers import domain as issuer_domain
+from verifiers import domain as verifier_domain
 from wallet.domain import FLOW_MOVES, FlowKind, FlowState
 
 
@@ -48,3 +51,24 @@ def test_the_two_wallet_flows_share_only_busy_and_failed() -> None:
     offer, presentation = FLOW_MOVES[FlowKind.OFFER], FLOW_MOVES[FlowKind.PRESENTATION]
     assert offer.states() & presentation.states() == {FlowState.BUSY, FlowState.FAILED}
     assert offer.states() | presentation.states() == frozenset(FlowState)
+
+
+ROLE_TABLES = [
+    *FLOW_MOVES.values(),
+    issuer_domain.OFFER_MOVES,
+    verifier_domain.TRANSACTION_MOVES,
+]
+
+
+@pytest.mark.parametrize("moves", ROLE_TABLES, ids=lambda moves: moves.name)
+def test_every_flow_of_every_role_can_end(moves: Moves[Any]) -> None:
+    """From any state a table names, some final state is reachable: no flow is kept
+    going round for good by the moves it may make."""
+    for state in moves.states():
+        seen, frontier = {state}, [state]
+        while frontier:
+            for following in moves.table.get(frontier.pop(), frozenset()):
+                if following not in seen:
+                    seen.add(following)
+                    frontier.append(following)
+        assert any(moves.is_final(reached) for reached in seen), state

@@ -437,6 +437,12 @@ def test_operator_api_is_per_agency(client: TestClient[Any]) -> None:
     )
     assert wrong_agency.status_code == 401
     assert wrong_agency.headers["content-type"].startswith("application/problem+json")
+    assert wrong_agency.json() == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "an operator key of this agency is required",
+    }
     assert client.post("/issuers/civil-registry/offers", json=body).status_code == 401
     bad_claims = client.post(
         "/issuers/civil-registry/offers",

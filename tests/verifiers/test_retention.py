@@ -21,7 +21,7 @@ from tests.verifiers.presenter import (
     transaction_status,
 )
 from tests.verifiers.test_presentation import issued
-from verifiers.domain import WAITING, Transaction
+from verifiers.domain import Transaction, TransactionState
 from verifiers.storage.sql import SqlTransactionStore
 
 
@@ -93,7 +93,7 @@ async def test_purged_results_leave_no_trace_on_the_sqlite_disk(tmp_path: Path) 
                 response_mode="direct_post",
                 same_device=False,
                 client_id="x509_hash:abc",
-                status=WAITING,
+                status=TransactionState.WAITING,
                 created_at=now,
                 expires_at=now + 300,
             )
@@ -103,7 +103,7 @@ async def test_purged_results_leave_no_trace_on_the_sqlite_disk(tmp_path: Path) 
             )
             assert await store.complete(
                 transaction.request_id,
-                status="verified",
+                status=TransactionState.VERIFIED,
                 result={"claims": {"national_id": [{"given_name": marker}]}, "checks": []},
                 now=now,
                 response_code_hash=None,

@@ -751,6 +751,12 @@ def test_counter_bodies_name_unknown_members_and_the_key_comes_first(
     assert refused.status_code == 400 and "templat" in refused.json()["detail"]
     no_key = client.post(f"/verifiers/{VERIFIER}/presentations", content=b"[")
     assert no_key.status_code == 401
+    assert no_key.json() == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "a counter key of this verifier is required",
+    }
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from msgspec import UnsetType
 from core.clock import rfc3339
 from core.encoding import json_dumps
 from core.errors import Problem
+from core.http.tenant_key_check import require_tenant_key
 from core.messages import LocalizedName, LocalizedText
 from core.qr import DrawnQr, RecentQrCodes
 from verifiers.ports import CounterAccess
@@ -58,11 +59,16 @@ def verifier_context(state: State) -> VerifierContext:
 def authorized(
     state: State, request: ASGIConnection[Any, Any, Any, Any], verifier_id: str
 ) -> VerifierContext:
+    """The verifier context, once the request carries a counter key of the verifier in
+    the path and that verifier exists (401 and 404 problem details otherwise)."""
     context = verifier_context(state)
     access: CounterAccess = state.counter_access
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key or not access.allows(verifier_id, key.strip()):
-        raise Problem(401, "Unauthorized", "a counter key of this verifier is required")
+    require_tenant_key(
+        request.headers.get("authorization", ""),
+        access,
+        verifier_id,
+        refusal="a counter key of this verifier is required",
+    )
     try:
         context.party(verifier_id)
     except UnknownRelyingParty:
@@ -76,13 +82,10 @@ async def require_counter_key(request: Request[Any, Any, Any]) -> None:
     authorized(request.app.state, request, request.path_params["verifier_id"])
 
 
-def iso_time(timestamp: float | None) -> str | None:
-    return None if timestamp is None else rfc3339(timestamp)
-
-
 def _with_times(view: dict[str, Any]) -> dict[str, Any]:
     for name in ("created_at", "expires_at", "request_fetched_at", "completed_at"):
-        view[name] = iso_time(view[name])
+        at = view[name]
+        view[name] = None if at is None else rfc3339(at)
     return view
 
 
@@ -137,13 +140,13 @@ class CounterPresentationController(Controller):
             qr.png_base64 = base64.b64encode(code.png).decode("ascii")
         body = PresentationRequestCreated(
             transaction_id=transaction.transaction_id,
-            status=transaction.status,
+            status=transaction.status.value,
             uri=created.uri,
             request_uri=created.request_uri,
             client_id=transaction.client_id,
             response_mode=transaction.response_mode,
             dcql_query=transaction.dcql_query,
-            expires_at=iso_time(transaction.expires_at),
+            expires_at=rfc3339(transaction.expires_at),
             status_url=base,
             events_url=f"{base}/events",
             qr=qr,

@@ -28,9 +28,9 @@ from core.keys.x509 import parse_x5c, x509_hash
 from verifiers.domain import (
     RESPONSE_MODES,
     SD_JWT_VC_FORMAT,
-    WAITING,
     RelyingParty,
     Transaction,
+    TransactionState,
 )
 from verifiers.services.context import VerifierContext
 
@@ -159,7 +159,7 @@ async def create_presentation_request(
         response_mode=options.response_mode,
         same_device=options.same_device,
         client_id=client_id_for(party, signer, context.public_base_url),
-        status=WAITING,
+        status=TransactionState.WAITING,
         created_at=now,
         expires_at=now + context.policy.request_lifetime,
         extra={

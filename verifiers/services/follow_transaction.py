@@ -23,7 +23,7 @@ def transaction_view(transaction: Transaction, now: float) -> dict[str, Any]:
     view: dict[str, Any] = {
         "transaction_id": transaction.transaction_id,
         "verifier_id": transaction.verifier_id,
-        "status": status,
+        "status": status.value,
         "purpose": transaction.purpose,
         "response_mode": transaction.response_mode,
         "same_device": transaction.same_device,

@@ -13,6 +13,8 @@ An error response (§8.5: ``error`` with ``state``) ends the transaction as fail
   response and the transaction shows ``failed`` with the reason; a valid one gets 200,
   with a ``redirect_uri`` carrying a fresh ``response_code`` in the same-device flow
   (§8.2, §13.3).
+- The answer moves the transaction from ``request_fetched`` to ``verified`` or ``failed``,
+  a move checked against ``TRANSACTION_MOVES`` before anything is written.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from core.jose.errors import JoseError
 from core.jose.jwe import decrypt_compact, read_header
 from core.messages import to_plain
 from core.oid4vp import AuthorizationResponse, ResponseUriAnswer
-from verifiers.domain import FAILED, REQUEST_FETCHED, VERIFIED, Transaction
+from verifiers.domain import TRANSACTION_MOVES, Transaction, TransactionState
 from verifiers.services.context import VerifierContext
 from verifiers.services.response_keys import response_key_id, response_private_key
 from verifiers.services.validate_presentation import (
@@ -84,6 +86,28 @@ def _same_state(expected: str, given: object) -> bool:
     return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())
 
 
+async def record_answer(
+    context: VerifierContext,
+    transaction: Transaction,
+    current: TransactionState,
+    outcome: TransactionState,
+    *,
+    result: dict[str, Any],
+    response_code_hash: str | None,
+) -> bool:
+    """Move the transaction from ``current`` to ``outcome`` with its result, once:
+    ``IllegalMove`` (nothing written) when ``TRANSACTION_MOVES`` does not list the move,
+    False when another answer got there first or the request expired meanwhile."""
+    TRANSACTION_MOVES.check(current, outcome)
+    return await context.transactions.complete(
+        transaction.request_id,
+        status=outcome,
+        result=result,
+        now=context.clock.now(),
+        response_code_hash=response_code_hash,
+    )
+
+
 async def receive_response(
     context: VerifierContext,
     validator: PresentationValidator,
@@ -95,8 +119,8 @@ async def receive_response(
     transaction = await context.transactions.by_request_id(request_id)
     if transaction is None or transaction.verifier_id != verifier_id:
         raise InvalidRequest("no such presentation request")
-    now = context.clock.now()
-    if transaction.effective_status(now) != REQUEST_FETCHED:
+    current = transaction.effective_status(context.clock.now())
+    if current is not TransactionState.REQUEST_FETCHED:
         raise InvalidRequest("this presentation request is not waiting for an answer")
     parameters = _parameters(context, transaction, posted)
     if not _same_state(transaction.state, parameters.get("state")):
@@ -110,8 +134,13 @@ async def receive_response(
             **({"wallet_error_description": str(description)[:256]} if description else {}),
             "checks": [],
         }
-        if not await context.transactions.complete(
-            request_id, status=FAILED, result=result, now=now, response_code_hash=None
+        if not await record_answer(
+            context,
+            transaction,
+            current,
+            TransactionState.FAILED,
+            result=result,
+            response_code_hash=None,
         ):
             raise InvalidRequest("this presentation request is not waiting for an answer")
         return ResponseUriAnswer()
@@ -125,11 +154,12 @@ async def receive_response(
     if outcome.verified and transaction.same_device:
         response_code = secrets.token_urlsafe(32)
     code_hash = hashlib.sha256(response_code.encode()).hexdigest() if response_code else None
-    recorded = await context.transactions.complete(
-        request_id,
-        status=VERIFIED if outcome.verified else FAILED,
+    recorded = await record_answer(
+        context,
+        transaction,
+        current,
+        TransactionState.VERIFIED if outcome.verified else TransactionState.FAILED,
         result=outcome.to_result(),
-        now=context.clock.now(),
         response_code_hash=code_hash,
     )
     if not recorded:

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.encoding import json_dumps
 from core.storage.driver import postgres_connection
-from verifiers.domain import REQUEST_FETCHED, WAITING, Transaction
+from verifiers.domain import SERVED_STATES, Transaction, TransactionState
 from verifiers.storage.sql import SqlTransactionStore, transaction_from_row
 
 INSERT = (
@@ -22,9 +22,11 @@ BY_REQUEST = "SELECT * FROM verifier_transactions WHERE request_id = $1"
 MARK_FETCHED = (
     "UPDATE verifier_transactions SET status = $3,"
     " request_fetched_at = coalesce(request_fetched_at, $2), wallet_nonce = $4"
-    " WHERE request_id = $1 AND verifier_id = $6 AND status IN ($5, $3) AND expires_at > $2"
-    " RETURNING *"
+    " WHERE request_id = $1 AND verifier_id = $6 AND status = ANY($5::text[])"
+    " AND expires_at > $2 RETURNING *"
 )
+#: The values ``MARK_FETCHED`` moves from (``SERVED_STATES``).
+_SERVED = sorted(state.value for state in SERVED_STATES)
 COMPLETE = (
     "UPDATE verifier_transactions SET status = $3, completed_at = $2, result = $4,"
     " response_code_hash = $5 WHERE request_id = $1 AND status = $6 AND expires_at > $2"
@@ -50,7 +52,7 @@ class PostgresTransactionStore(SqlTransactionStore):
                 transaction.response_mode,
                 transaction.same_device,
                 transaction.client_id,
-                transaction.status,
+                transaction.status.value,
                 transaction.created_at,
                 transaction.expires_at,
                 json_dumps(transaction.extra),
@@ -66,7 +68,13 @@ class PostgresTransactionStore(SqlTransactionStore):
     ) -> Transaction | None:
         async with postgres_connection(self._engine) as connection:
             record = await connection.fetchrow(
-                MARK_FETCHED, request_id, now, REQUEST_FETCHED, wallet_nonce, WAITING, verifier_id
+                MARK_FETCHED,
+                request_id,
+                now,
+                TransactionState.REQUEST_FETCHED.value,
+                wallet_nonce,
+                _SERVED,
+                verifier_id,
             )
         return _transaction(record) if record is not None else None
 
@@ -74,7 +82,7 @@ class PostgresTransactionStore(SqlTransactionStore):
         self,
         request_id: str,
         *,
-        status: str,
+        status: TransactionState,
         result: dict[str, Any],
         now: float,
         response_code_hash: str | None,
@@ -84,10 +92,10 @@ class PostgresTransactionStore(SqlTransactionStore):
                 COMPLETE,
                 request_id,
                 now,
-                status,
+                status.value,
                 json_dumps(result),
                 response_code_hash,
-                REQUEST_FETCHED,
+                TransactionState.REQUEST_FETCHED.value,
             )
         changed: bool = tag == "UPDATE 1"
         return changed

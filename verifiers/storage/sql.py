@@ -1,8 +1,9 @@
 """SQL implementation of the verifier's ``TransactionStore``.
 
-Every transition is one conditional ``UPDATE`` whose row count decides, so concurrent
-fetches of a request object or concurrent answers end with exactly one winner on SQLite
-and PostgreSQL alike.
+Every transition is one conditional ``UPDATE`` whose row count decides (a compare-and-set
+on the states ``TRANSACTION_MOVES`` moves from), so concurrent fetches of a request object
+or concurrent answers end with exactly one winner on SQLite and PostgreSQL alike. The
+states are stored as their values.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.encoding import json_dumps, strict_json_object
-from verifiers.domain import REQUEST_FETCHED, WAITING, Transaction
+from verifiers.domain import SERVED_STATES, Transaction, TransactionState
 from verifiers.storage.tables import TransactionRow
 
 _MAX_JSON = 4 * 1024 * 1024
@@ -31,7 +32,7 @@ def transaction_from_row(row: Any) -> Transaction:
         response_mode=row.response_mode,
         same_device=bool(row.same_device),
         client_id=row.client_id,
-        status=row.status,
+        status=TransactionState(row.status),
         created_at=row.created_at,
         expires_at=row.expires_at,
         request_fetched_at=row.request_fetched_at,
@@ -56,11 +57,11 @@ _MARK_FETCHED = (
     .where(
         _COLUMNS.request_id == bindparam("request"),
         _COLUMNS.verifier_id == bindparam("verifier"),
-        _COLUMNS.status.in_([WAITING, REQUEST_FETCHED]),
+        _COLUMNS.status.in_(sorted(state.value for state in SERVED_STATES)),
         _COLUMNS.expires_at > bindparam("now"),
     )
     .values(
-        status=REQUEST_FETCHED,
+        status=TransactionState.REQUEST_FETCHED.value,
         request_fetched_at=func.coalesce(_COLUMNS.request_fetched_at, bindparam("now")),
         wallet_nonce=bindparam("wallet_nonce"),
     )
@@ -70,7 +71,7 @@ _COMPLETE = (
     update(_TABLE)
     .where(
         _COLUMNS.request_id == bindparam("request"),
-        _COLUMNS.status == REQUEST_FETCHED,
+        _COLUMNS.status == TransactionState.REQUEST_FETCHED.value,
         _COLUMNS.expires_at > bindparam("now"),
     )
     .values(
@@ -93,7 +94,7 @@ _RELEASE = (
 
 
 #: Literal, so that the partial index of open requests applies (SQLite matches a partial
-#: index's condition only against literals).
+#: index's condition only against literals): the states that are not final.
 _OPEN = text("verifier_transactions.status IN ('waiting', 'request_fetched')")
 
 
@@ -109,7 +110,7 @@ def _row(transaction: Transaction) -> dict[str, Any]:
         "response_mode": transaction.response_mode,
         "same_device": transaction.same_device,
         "client_id": transaction.client_id,
-        "status": transaction.status,
+        "status": transaction.status.value,
         "created_at": transaction.created_at,
         "expires_at": transaction.expires_at,
         "extra": json_dumps(transaction.extra),
@@ -166,7 +167,7 @@ class SqlTransactionStore:
         self,
         request_id: str,
         *,
-        status: str,
+        status: TransactionState,
         result: dict[str, Any],
         now: float,
         response_code_hash: str | None,
@@ -174,7 +175,7 @@ class SqlTransactionStore:
         parameters = {
             "request": request_id,
             "now": now,
-            "new_status": status,
+            "new_status": status.value,
             "result": json_dumps(result),
             "code_hash": response_code_hash,
         }
