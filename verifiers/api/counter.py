@@ -207,6 +207,11 @@ class CounterPresentationController(Controller):
         summary="Status changes as server-sent events, until verified, failed or expired",
         operation_id="streamPresentationEvents",
         media_type="text/event-stream",
+        response_description=(
+            "Server-sent events: each event is named by the request's status (waiting, "
+            "request_fetched, verified, failed, expired) and its data is the "
+            "PresentationStatus document as JSON; the stream ends at a final status"
+        ),
     )
     async def events(
         self,

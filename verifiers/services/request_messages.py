@@ -9,6 +9,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.messages import LocalizedName, LocalizedText, Message, ProblemBody
+from verifiers.domain import TransactionState
 
 
 class PresentationRequestCreation(ProblemBody):
@@ -65,9 +66,7 @@ class PresentationStatus(Message):
 
     transaction_id: str
     verifier_id: str
-    status: Annotated[
-        str, msgspec.Meta(examples=["created", "request_fetched", "verified", "failed", "expired"])
-    ]
+    status: TransactionState
     purpose: str | None
     response_mode: str
     same_device: bool
