@@ -15,8 +15,6 @@ from litestar.status_codes import HTTP_201_CREATED
 from core.clock import rfc3339
 from core.errors import Problem
 from core.http.tenant_key_check import require_tenant_key
-from core.messages import convert_message
-from core.oid4vci import CredentialOffer
 from core.qr import DrawnQr, RecentQrCodes
 from issuers.ports import OperatorAccess
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
@@ -114,7 +112,7 @@ class OperatorOfferController(Controller):
                 offer_uri=created.offer_uri,
                 offer_uri_by_value=created.offer_uri_by_value,
                 credential_offer_uri=created.credential_offer_uri,
-                credential_offer=convert_message(created.credential_offer, CredentialOffer),
+                credential_offer=created.credential_offer,
                 tx_code=created.tx_code,
                 expires_at=rfc3339(offer.expires_at),
                 qr=OfferQr(

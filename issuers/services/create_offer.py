@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
+from msgspec import UNSET
+
 from core.identifiers import checked_identifier
-from core.oauth import PRE_AUTHORIZED_GRANT
+from core.messages import to_plain
+from core.oid4vci import CredentialOffer, Grants, PreAuthorizedCodeGrant, TxCode
 from issuers.domain import Agency, AuditEvent, Offer, OfferState
 from issuers.services.codes import (
     new_tx_code,
@@ -33,7 +35,7 @@ class TooManyPendingOffers(Exception):
 @dataclass(frozen=True, slots=True)
 class CreatedOffer:
     offer: Offer
-    credential_offer: dict[str, Any]
+    credential_offer: CredentialOffer
     credential_offer_uri: str
     offer_uri: str  # what the QR code carries: by reference, so it stays small
     offer_uri_by_value: str
@@ -50,23 +52,28 @@ def offer_uri(agency: Agency, base_url: str, offer_id: str) -> str:
     return f"{OFFER_SCHEME}?credential_offer_uri={quote(reference, safe='')}"
 
 
-def credential_offer_document(context: IssuerContext, offer: Offer) -> dict[str, Any]:
+def credential_offer_document(context: IssuerContext, offer: Offer) -> CredentialOffer:
     """§4.1.1: the Credential Offer; the pre-authorized code is derived again, never stored."""
     agency = context.agency(offer.issuer_id)
-    grant: dict[str, Any] = {
-        "pre-authorized_code": pre_authorized_code(context.secret, offer.offer_id)
-    }
-    if offer.tx_code_hash is not None:
-        grant["tx_code"] = {
-            "input_mode": "numeric",
-            "length": context.policy.tx_code_length,
-            "description": "Enter the code the agency sent you separately (letter or SMS).",
-        }
-    return {
-        "credential_issuer": agency.identifier(context.public_base_url),
-        "credential_configuration_ids": [offer.configuration_id],
-        "grants": {PRE_AUTHORIZED_GRANT: grant},
-    }
+    tx_code = (
+        UNSET
+        if offer.tx_code_hash is None
+        else TxCode(
+            input_mode="numeric",
+            length=context.policy.tx_code_length,
+            description="Enter the code the agency sent you separately (letter or SMS).",
+        )
+    )
+    return CredentialOffer(
+        credential_issuer=agency.identifier(context.public_base_url),
+        credential_configuration_ids=[offer.configuration_id],
+        grants=Grants(
+            pre_authorized_code=PreAuthorizedCodeGrant(
+                pre_authorized_code=pre_authorized_code(context.secret, offer.offer_id),
+                tx_code=tx_code,
+            )
+        ),
+    )
 
 
 async def create_offer(
@@ -125,7 +132,7 @@ async def create_offer(
     )
     document = credential_offer_document(context, offer)
     reference = offer_reference_url(agency, context.public_base_url, offer_id)
-    compact = json.dumps(document, separators=(",", ":"))
+    compact = json.dumps(to_plain(document), separators=(",", ":"))
     return CreatedOffer(
         offer=offer,
         credential_offer=document,

@@ -3,7 +3,6 @@ once before redeeming; after redemption or expiry the reference is gone."""
 
 from __future__ import annotations
 
-from core.messages import convert_message
 from core.oid4vci import CredentialOffer
 from issuers.domain import OfferState
 from issuers.services.context import IssuerContext
@@ -23,4 +22,4 @@ async def offer_by_reference(
     offer = await context.offers.get(issuer_id, offer_id)
     if offer is None or offer.effective_state(context.clock.now()) is not OfferState.OFFERED:
         raise OfferGone(offer_id)
-    return convert_message(credential_offer_document(context, offer), CredentialOffer)
+    return credential_offer_document(context, offer)
