@@ -18,7 +18,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import UnsetType
 
 from core.clock import rfc3339
-from core.encoding import json_dumps
 from core.errors import Problem
 from core.http.tenant_key_check import require_tenant_key
 from core.messages import LocalizedName, LocalizedText
@@ -80,17 +79,6 @@ async def require_counter_key(request: Request[Any, Any, Any]) -> None:
     """Before the request (ahead of reading the body): the counter key of the verifier in
     the path."""
     authorized(request.app.state, request, request.path_params["verifier_id"])
-
-
-def _with_times(view: dict[str, Any]) -> dict[str, Any]:
-    for name in ("created_at", "expires_at", "request_fetched_at", "completed_at"):
-        at = view[name]
-        view[name] = None if at is None else rfc3339(at)
-    return view
-
-
-def _status(view: dict[str, Any]) -> PresentationStatus:
-    return msgspec.convert(_with_times(view), PresentationStatus)
 
 
 def _qr(transaction_id: str, uri: str) -> DrawnQr:
@@ -199,8 +187,7 @@ class CounterPresentationController(Controller):
     ) -> Response[PresentationStatus]:
         context = authorized(state, request, verifier_id)
         transaction = await find_transaction(context, verifier_id, transaction_id)
-        view = transaction_view(transaction, context.clock.now())
-        return Response(_status(view), headers=NO_STORE)
+        return Response(transaction_view(transaction, context.clock.now()), headers=NO_STORE)
 
     @get(
         "/{transaction_id:str}/events",
@@ -226,7 +213,7 @@ class CounterPresentationController(Controller):
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
             async for view in follow(context, verifier_id, transaction_id):
                 yield ServerSentEventMessage(
-                    data=json_dumps(_with_times(view)), event=view["status"]
+                    data=msgspec.json.encode(view).decode("utf-8"), event=view.status.value
                 )
 
         return ServerSentEvent(stream(), headers=NO_STORE)
@@ -308,4 +295,4 @@ class SameDeviceController(Controller):
             response_code=data.response_code,
             session_token=data.session_token,
         )
-        return Response(_status(view), headers=NO_STORE)
+        return Response(view, headers=NO_STORE)

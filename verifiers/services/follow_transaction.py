@@ -8,34 +8,38 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
-from typing import Any
 
+from msgspec import UNSET
+
+from core.clock import rfc3339
 from core.errors import Problem
 from verifiers.domain import FINAL_STATES, Transaction
 from verifiers.services.context import VerifierContext
+from verifiers.services.request_messages import PresentationStatus
 
 POLL_SECONDS = 0.25
 MAX_FOLLOW_SECONDS = 900.0
 
 
-def transaction_view(transaction: Transaction, now: float) -> dict[str, Any]:
-    status = transaction.effective_status(now)
-    view: dict[str, Any] = {
-        "transaction_id": transaction.transaction_id,
-        "verifier_id": transaction.verifier_id,
-        "status": status.value,
-        "purpose": transaction.purpose,
-        "response_mode": transaction.response_mode,
-        "same_device": transaction.same_device,
-        "created_at": transaction.created_at,
-        "expires_at": transaction.expires_at,
-        "request_fetched_at": transaction.request_fetched_at,
-        "completed_at": transaction.completed_at,
-        "dcql_query": transaction.dcql_query,
-    }
-    if transaction.result is not None:
-        view["result"] = transaction.result
-    return view
+def _time(at: float | None) -> str | None:
+    return None if at is None else rfc3339(at)
+
+
+def transaction_view(transaction: Transaction, now: float) -> PresentationStatus:
+    return PresentationStatus(
+        transaction_id=transaction.transaction_id,
+        verifier_id=transaction.verifier_id,
+        status=transaction.effective_status(now),
+        purpose=transaction.purpose,
+        response_mode=transaction.response_mode,
+        same_device=transaction.same_device,
+        created_at=_time(transaction.created_at),
+        expires_at=_time(transaction.expires_at),
+        request_fetched_at=_time(transaction.request_fetched_at),
+        completed_at=_time(transaction.completed_at),
+        dcql_query=transaction.dcql_query,
+        result=UNSET if transaction.result is None else transaction.result,
+    )
 
 
 async def find_transaction(
@@ -53,7 +57,7 @@ async def find_transaction(
 
 async def follow(
     context: VerifierContext, verifier_id: str, transaction_id: str
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[PresentationStatus]:
     """Every change of status until a final one (the database is polled, so any worker
     can serve the stream whichever worker received the wallet's answer)."""
     last = None
@@ -63,8 +67,8 @@ async def follow(
         if transaction is None:
             return
         view = transaction_view(transaction, context.clock.now())
-        if view["status"] != last:
-            last = view["status"]
+        if view.status != last:
+            last = view.status
             yield view
         if last in FINAL_STATES:
             return
@@ -79,7 +83,7 @@ async def release_same_device_result(
     *,
     response_code: str,
     session_token: str,
-) -> dict[str, Any]:
+) -> PresentationStatus:
     refused = Problem(403, "Forbidden", "this response code is not valid for this session")
     if not response_code or len(response_code) > 128 or len(session_token) > 128:
         raise refused
