@@ -9,12 +9,14 @@ malformed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.errors import InvalidRequest, InvalidRequestObject
+from core.jose.jwk import JwkSet
 from core.messages import Message
 
 MAX_WALLET_METADATA = 16 * 1024
@@ -99,6 +101,38 @@ class VerifierInfo(Message):
     format: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     data: str | dict[str, Any]
     credential_ids: Annotated[list[_QueryId], msgspec.Meta(min_length=1)] | UnsetType = UNSET
+
+
+class ClientMetadata(Message):
+    """§5.1 ``client_metadata``: what the verifier says of itself, with the members of §11.1
+    (``vp_formats_supported``) and §8.3 (``jwks``, ``encrypted_response_enc_values_supported``
+    for encrypted responses) and its name (RFC 7591 §2). The name per language
+    (``client_name#de``, RFC 7591 §2.2) cannot be a field: ``client_names`` reads it."""
+
+    malformed = InvalidRequest
+
+    client_name: Annotated[str, msgspec.Meta(max_length=1000)] | UnsetType = UNSET
+    vp_formats_supported: dict[str, dict[str, Any]] | UnsetType = UNSET
+    jwks: JwkSet | UnsetType = UNSET
+    encrypted_response_enc_values_supported: (
+        Annotated[list[str], msgspec.Meta(min_length=1)] | UnsetType
+    ) = UNSET
+
+
+def client_names(client_metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The verifier's name by language tag (RFC 7591 §2.2 ``client_name#<tag>``)."""
+    return {
+        key.removeprefix("client_name#"): value
+        for key, value in client_metadata.items()
+        if key.startswith("client_name#") and isinstance(value, str)
+    }
+
+
+def named_client_metadata(metadata: ClientMetadata, names: Mapping[str, str]) -> dict[str, Any]:
+    """``metadata`` as plain JSON with the name in each language (RFC 7591 §2.2)."""
+    plain: dict[str, Any] = msgspec.to_builtins(metadata)
+    plain.update({f"client_name#{tag}": name for tag, name in names.items()})
+    return plain
 
 
 class AuthorizationRequest(Message, kw_only=True):

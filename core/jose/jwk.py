@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -27,6 +28,12 @@ from core.jose.errors import InvalidJwk
 
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _EC_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
+
+
+class JwkSet(msgspec.Struct, omit_defaults=True):
+    """RFC 7517 §5: a JWK Set as published; each key is checked when it is used."""
+
+    keys: list[dict[str, Any]]
 
 
 def public_key_from_jwk(jwk: object) -> PublicKey:

@@ -25,7 +25,7 @@ from msgspec import UNSET, UnsetType
 from core.clock import SYSTEM_CLOCK, Clock
 from core.jose.algorithms import PublicKey
 from core.jose.errors import JoseError
-from core.jose.jwk import public_key_from_jwk
+from core.jose.jwk import JwkSet, public_key_from_jwk
 from core.keys.x509 import (
     CertificateError,
     leaf_public_key,
@@ -36,12 +36,6 @@ from core.keys.x509 import (
 )
 
 JWT_VC_ISSUER_WELL_KNOWN = "/.well-known/jwt-vc-issuer"
-
-
-class JwkSet(msgspec.Struct, omit_defaults=True):
-    """RFC 7517 §5: the keys, each read by ``public_key_from_jwk`` when used."""
-
-    keys: list[dict[str, Any]]
 
 
 class JwtVcIssuerMetadata(msgspec.Struct, kw_only=True, omit_defaults=True):

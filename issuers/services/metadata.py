@@ -39,7 +39,8 @@ from core.oid4vci_metadata import (
     CredentialConfiguration as ConfigurationMetadata,
 )
 from core.oid4vci_metadata import Logo as LogoMetadata
-from core.sdjwt_vc.issuer_keys import JwkSet, JwtVcIssuerMetadata
+from core.jose.jwk import JwkSet
+from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata
 from core.sdjwt_vc.type_metadata import ClaimDisplay as TypeClaimDisplay
 from core.sdjwt_vc.type_metadata import ClaimMetadata, TypeDisplay, TypeMetadata
 from issuers.domain import (

@@ -13,7 +13,12 @@ import pytest
 
 from core.errors import InvalidRequest, InvalidRequestObject
 from core.messages import convert_message, decode_message, to_plain
-from core.oid4vp import AuthorizationRequest
+from core.oid4vp import (
+    AuthorizationRequest,
+    ClientMetadata,
+    client_names,
+    named_client_metadata,
+)
 
 # §7.4 (examples/query_lang/simple.json)
 DCQL_QUERY = {
@@ -190,3 +195,72 @@ def test_numeric_dates_stay_the_numbers_they_were() -> None:
     )
     assert (request.iat, request.exp) == (1700000000, 1700000300.5)
     assert to_plain(request)["iat"] == 1700000000
+
+
+# §8.3: a verifier's keys for encrypted responses and its content encryptions
+CLIENT_METADATA_ENCRYPTION = {
+    "jwks": {
+        "keys": [
+            {
+                "kty": "EC",
+                "kid": "ac",
+                "use": "enc",
+                "crv": "P-256",
+                "alg": "ECDH-ES",
+                "x": "YO4epjifD-KWeq1sL2tNmm36BhXnkJ0He-WqMYrp9Fk",
+                "y": "Hekpm0zfK7C-YccH5iBjcIXgf6YdUvNUac_0At55Okk",
+            },
+            {
+                "kty": "OKP",
+                "kid": "jc",
+                "use": "enc",
+                "crv": "X25519",
+                "alg": "ECDH-ES",
+                "x": "WPX7wnwq10hFNK9aDSyG1QlLswE_CJY14LdhcFUIVVc",
+            },
+        ]
+    },
+    "encrypted_response_enc_values_supported": ["A128GCM", "A128CBC-HS256"],
+}
+# §5.9.3 (the redirect_uri prefix example)
+CLIENT_METADATA_FORMATS = {
+    "vp_formats_supported": {
+        "dc+sd-jwt": {
+            "sd-jwt_alg_values": ["ES256", "ES384"],
+            "kb-jwt_alg_values": ["ES256", "ES384"],
+        }
+    }
+}
+
+
+@pytest.mark.parametrize("vector", [CLIENT_METADATA_ENCRYPTION, CLIENT_METADATA_FORMATS])
+def test_the_specification_client_metadata_round_trips(vector: dict[str, Any]) -> None:
+    assert to_plain(convert_message(vector, ClientMetadata)) == vector
+
+
+def test_the_verifier_name_in_each_language_travels_beside_the_typed_members() -> None:
+    """RFC 7591 §2.2: ``client_name#<tag>`` members cannot be fields; they are read and
+    written beside the struct."""
+    sent = named_client_metadata(
+        ClientMetadata(client_name="City Library", vp_formats_supported={"dc+sd-jwt": {}}),
+        {"de": "Stadtbibliothek", "fr": "Bibliothèque municipale"},
+    )
+    assert sent["client_name#de"] == "Stadtbibliothek"
+    assert client_names(sent) == {"de": "Stadtbibliothek", "fr": "Bibliothèque municipale"}
+    assert convert_message(sent, ClientMetadata).client_name == "City Library"
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ({"jwks": {"keys": "not a list"}}, "$.jwks.keys"),
+        ({"vp_formats_supported": ["dc+sd-jwt"]}, "$.vp_formats_supported"),
+        ({"encrypted_response_enc_values_supported": []}, "$.encrypted_response_enc_values"),
+    ],
+)
+def test_client_metadata_that_breaks_its_sections_is_refused_with_its_path(
+    value: dict[str, Any], where: str
+) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        convert_message(value, ClientMetadata)
+    assert refused.value.description.startswith(where)

@@ -107,6 +107,8 @@ class StandIns:
     #: Members replaced in the issuer metadata, and in the offer's pre-authorized grant.
     metadata_changes: dict[str, Any] = field(default_factory=dict)
     grant_changes: dict[str, Any] = field(default_factory=dict)
+    #: Members replaced in the stand-in verifier's client_metadata.
+    client_metadata_changes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.issuer_key = ec.generate_private_key(ec.SECP256R1())
@@ -240,6 +242,7 @@ class StandIns:
                 "vp_formats_supported": {
                     "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}
                 },
+                **self.client_metadata_changes,
             },
         }
         if self.registration is not None:

@@ -172,3 +172,41 @@ def test_a_lost_credential_response_is_fetched_again(
     assert received["credentials"][0]["name"] == "Stand-in PID"
     assert stand_ins.credential_requests == 2
     assert phone.get("/wallet/credentials").json()["credentials"][0]["status"] == "valid"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"vp_formats_supported": ["dc+sd-jwt"]}, "client_metadata is malformed: $.vp_formats"),
+        ({"jwks": {"keys": "none"}}, "client_metadata is malformed: $.jwks.keys"),
+        ({"vp_formats_supported": {"mso_mdoc": {}}}, "does not accept dc+sd-jwt"),
+    ],
+    ids=["formats-not-an-object", "keys-not-a-list", "no-sd-jwt"],
+)
+def test_a_verifier_whose_metadata_breaks_section_11_1_is_refused_before_consent(
+    client: TestClient[Any], stand_ins: StandIns, change: dict[str, Any], said: str
+) -> None:
+    phone = Phone(client)
+    phone.register()
+    stand_ins.client_metadata_changes = change
+    uri, _ = stand_ins.request_uri()
+    refused = phone.scan(uri)
+    assert refused.status_code == 422, refused.text
+    assert said in refused.json()["error_description"]
+
+
+def test_the_verifier_name_is_shown_in_the_citizens_language(
+    client: TestClient[Any], stand_ins: StandIns
+) -> None:
+    phone = Phone(client)
+    phone.register()
+    stand_ins.client_metadata_changes = {"client_name#de": "Stellvertretende Prüfstelle"}
+    uri, _ = stand_ins.request_uri()
+    scanned = phone.client.post(
+        "/wallet/scans",
+        json={"uri": uri},
+        headers={**phone.headers, "Accept-Language": "de"},
+    )
+    assert scanned.status_code == 201, scanned.text
+    verifier = scanned.json()["presentation"]["verifier"]
+    assert verifier["claimed_name"] == "Stellvertretende Prüfstelle"

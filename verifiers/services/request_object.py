@@ -21,6 +21,7 @@ from msgspec import UNSET, UnsetType
 
 from core.encoding import StrictJsonError, strict_json_object
 from core.errors import InvalidRequest
+from core.jose.jwk import JwkSet
 from core.jose.jws import sign_compact
 from core.messages import to_plain
 from core.oid4vp import (
@@ -28,8 +29,10 @@ from core.oid4vp import (
     REQUEST_OBJECT_TYP,
     STATIC_AUDIENCE,
     AuthorizationRequest,
+    ClientMetadata,
     RequestUriPost,
     VerifierInfo,
+    named_client_metadata,
 )
 from verifiers.services.context import VerifierContext
 from verifiers.services.registration import verifier_info
@@ -62,20 +65,19 @@ def client_metadata(
     transaction's own encryption key and both content encryptions (HAIP)."""
     party = context.party(verifier_id)
     english = next((d.text for d in party.display if d.locale.split("-")[0] == "en"), None)
-    metadata: dict[str, Any] = {
-        "client_name": english or party.display[0].text,
-        **{f"client_name#{d.locale}": d.text for d in party.display},
-        "vp_formats_supported": {
+    metadata = ClientMetadata(
+        client_name=english or party.display[0].text,
+        vp_formats_supported={
             "dc+sd-jwt": {
                 "sd-jwt_alg_values": SIGNING_ALGORITHMS,
                 "kb-jwt_alg_values": SIGNING_ALGORITHMS,
             }
         },
-    }
+    )
     if response_mode == "direct_post.jwt":
-        metadata["jwks"] = {"keys": [response_public_jwk(context.secret, request_id)]}
-        metadata["encrypted_response_enc_values_supported"] = list(CONTENT_ENCRYPTIONS)
-    return metadata
+        metadata.jwks = JwkSet(keys=[response_public_jwk(context.secret, request_id)])
+        metadata.encrypted_response_enc_values_supported = list(CONTENT_ENCRYPTIONS)
+    return named_client_metadata(metadata, {d.locale: d.text for d in party.display})
 
 
 async def request_object(

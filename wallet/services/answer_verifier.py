@@ -61,7 +61,7 @@ async def post_answer(
 
 def _response_form(request: CheckedRequest, vp_token: dict[str, list[str]]) -> dict[str, str]:
     if request.response_mode == "direct_post.jwt":
-        key, enc = response_encryption(request.client_metadata)
+        key, enc = response_encryption(request.verifier_metadata)
         content: dict[str, Any] = {"vp_token": vp_token}
         if request.state is not None:
             content["state"] = request.state

@@ -19,6 +19,7 @@ from core.dcql.match import CandidateCredential, match_credential, match_query
 from core.dcql.model import ClaimsQuery, CredentialQuery, DcqlQuery
 from core.dcql.parse import parse_dcql_query
 from core.errors import InvalidRequest
+from core.oid4vp import client_names
 from wallet.domain import CredentialRecord, StoredCredential
 from wallet.services.display import label_for, pick
 from wallet.services.interaction_messages import (
@@ -118,16 +119,11 @@ def _optional_claims(query: CredentialQuery, claims: Any) -> set[str]:
 
 
 def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> VerifierView:
-    metadata = request.payload.get("client_metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    claimed = None
-    for locale in [*preferred, "en"]:
-        value = metadata.get(f"client_name#{locale}")
-        if isinstance(value, str):
-            claimed = value
-            break
-    if claimed is None and isinstance(metadata.get("client_name"), str):
-        claimed = metadata["client_name"]
+    names = client_names(request.client_metadata)
+    untagged = request.verifier_metadata.client_name
+    claimed = next((names[tag] for tag in [*preferred, "en"] if tag in names), None)
+    if claimed is None and not isinstance(untagged, msgspec.UnsetType):
+        claimed = untagged
     return VerifierView(
         client_id=request.client_id,
         authenticated=request.authenticated,

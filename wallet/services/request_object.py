@@ -41,7 +41,13 @@ from core.jose.errors import JoseError
 from core.jose.jws import decode_unverified, verify_decoded
 from core.keys.x509 import san_dns_names, subject_display_name, x509_hash
 from core.messages import convert_message, to_plain
-from core.oid4vp import DIRECT_POST_MODES, REQUEST_OBJECT_TYP, STATIC_AUDIENCE, AuthorizationRequest
+from core.oid4vp import (
+    DIRECT_POST_MODES,
+    REQUEST_OBJECT_TYP,
+    STATIC_AUDIENCE,
+    AuthorizationRequest,
+    ClientMetadata,
+)
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from wallet.domain import (
     CounterpartyFailed,
@@ -109,8 +115,13 @@ class CheckedRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def client_metadata(self) -> dict[str, Any]:
+        """As the verifier sent it (its name per language is read from here)."""
         metadata = self.request.client_metadata
         return {} if isinstance(metadata, UnsetType) else metadata
+
+    @property
+    def verifier_metadata(self) -> ClientMetadata:
+        return read_client_metadata(self.client_metadata)
 
     @property
     def nonce(self) -> str:
@@ -305,41 +316,45 @@ def _check_parameters(
         parse_dcql_query(_dcql_query(request))
     except DcqlError as exc:
         raise Refused(f"the DCQL query is invalid: {exc}") from exc
-    metadata = request.client_metadata
-    if isinstance(metadata, UnsetType):
-        metadata = {}
-    formats = metadata.get("vp_formats_supported")
-    if formats is not None and (not isinstance(formats, dict) or "dc+sd-jwt" not in formats):
+    metadata = read_client_metadata(
+        {} if isinstance(request.client_metadata, UnsetType) else request.client_metadata
+    )
+    formats = metadata.vp_formats_supported
+    if not isinstance(formats, UnsetType) and "dc+sd-jwt" not in formats:
         raise Refused("the verifier does not accept dc+sd-jwt presentations")
     if request.response_mode == "direct_post.jwt":
         response_encryption(metadata)
 
 
-def response_encryption(metadata: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def read_client_metadata(value: dict[str, Any]) -> ClientMetadata:
+    try:
+        return convert_message(value, ClientMetadata)
+    except ProtocolError as exc:
+        raise Refused(f"client_metadata is malformed: {exc.description}") from None
+
+
+def _encryption_key(key: dict[str, Any]) -> bool:
+    """A P-256 key for ECDH-ES, unless it says it is for something else."""
+    return (
+        key.get("kty") == "EC"
+        and key.get("crv") == "P-256"
+        and key.get("use", "enc") == "enc"
+        and key.get("alg", "ECDH-ES") == "ECDH-ES"
+    )
+
+
+def response_encryption(metadata: ClientMetadata) -> tuple[dict[str, Any], str]:
     """§8.3: the verifier's P-256 key from ``client_metadata.jwks`` and the content
     encryption to use (the first of ``encrypted_response_enc_values_supported`` that this
     wallet supports; A128GCM when none is listed)."""
-    jwks = metadata.get("jwks")
-    keys = jwks.get("keys") if isinstance(jwks, dict) else None
-    if not isinstance(keys, list):
+    if isinstance(metadata.jwks, UnsetType):
         raise Refused("direct_post.jwt needs the verifier's encryption key in client_metadata")
-    key = next(
-        (
-            k
-            for k in keys
-            if isinstance(k, dict)
-            and k.get("kty") == "EC"
-            and k.get("crv") == "P-256"
-            and k.get("use", "enc") == "enc"
-            and k.get("alg", "ECDH-ES") == "ECDH-ES"
-        ),
-        None,
-    )
+    key = next((k for k in metadata.jwks.keys if _encryption_key(k)), None)
     if key is None:
         raise Refused("the verifier offers no P-256 ECDH-ES key for encrypted responses")
-    wanted = metadata.get("encrypted_response_enc_values_supported", ["A128GCM"])
-    if not isinstance(wanted, list):
-        raise Refused("encrypted_response_enc_values_supported must be a list")
+    wanted = metadata.encrypted_response_enc_values_supported
+    if isinstance(wanted, UnsetType):
+        wanted = ["A128GCM"]
     enc = next((e for e in wanted if e in CONTENT_ENCRYPTIONS), None)
     if enc is None:
         raise Refused("no content encryption in common with the verifier")
