@@ -16,10 +16,15 @@ import pytest
 
 from core.messages import Message
 from tests.contract.fuzz import DOCUMENT
-from wallet.services import account_messages, holding_messages, interaction_messages
+from wallet.services import (
+    account_messages,
+    activity_messages,
+    holding_messages,
+    interaction_messages,
+)
 
 _DOCUMENT: dict[str, Any] = json.loads(DOCUMENT.read_text(encoding="utf-8"))
-_MODULES = (account_messages, holding_messages, interaction_messages)
+_MODULES = (account_messages, activity_messages, holding_messages, interaction_messages)
 
 
 def _closed(schemas: dict[str, Any]) -> dict[str, Any]:

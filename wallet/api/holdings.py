@@ -13,15 +13,17 @@ from msgspec import to_builtins
 
 from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
 from wallet.services.activity import activity_log
-from wallet.services.credentials import delete_credential, list_credentials, show_credential
-from wallet.services.holding_messages import (
+from wallet.services.activity_messages import (
     ACTIVITY_EXPORT_EXAMPLE,
     ACTIVITY_LOG_EXAMPLE,
+    ActivityExport,
+    ActivityLog,
+)
+from wallet.services.credentials import delete_credential, list_credentials, show_credential
+from wallet.services.holding_messages import (
     CREDENTIAL_DELETED_EXAMPLE,
     CREDENTIAL_DETAILS_EXAMPLE,
     CREDENTIAL_LIST_EXAMPLE,
-    ActivityExport,
-    ActivityLog,
     CredentialDeleted,
     CredentialDetails,
     CredentialList,

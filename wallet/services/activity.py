@@ -2,44 +2,59 @@
 what, when, with what outcome), declined request, deletion and device event.
 
 Entries are sealed like everything else the citizen owns; only the kind and the time are
-in the clear, so the log can be listed in order without opening it.
+in the clear, so the log can be listed in order without opening it. Each entry is one
+message of ``activity_messages``; its id and time come from ``stamp``.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TypedDict
+
+import msgspec
 
 from wallet.domain import ActivityEntry, ActivityKind
+from wallet.services.activity_messages import ActivityLogEntry
 from wallet.services.context import WalletContext
 from wallet.services.sealing import AccountBox
 
 
-async def record(
-    context: WalletContext, box: AccountBox, kind: ActivityKind, details: dict[str, Any]
-) -> None:
-    entry_id = str(uuid.uuid4())
+class Stamp(TypedDict):
+    entry_id: str
+    at: int
+
+
+def stamp(context: WalletContext) -> Stamp:
+    """A new entry's id and time (``Entry(**stamp(context), ...)``)."""
+    return {"entry_id": str(uuid.uuid4()), "at": int(context.clock.now())}
+
+
+async def record(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> None:
+    kind = ActivityKind(str(type(entry).__struct_config__.tag))
     await context.store.activity.add(
         ActivityEntry(
-            entry_id,
+            entry.entry_id,
             box.account_id,
             context.clock.now(),
             kind,
-            box.seal("activity", entry_id, details),
+            box.seal("activity", entry.entry_id, msgspec.to_builtins(entry)),
         )
     )
 
 
-async def activity_log(context: WalletContext, account_id: str) -> list[dict[str, Any]]:
-    """Newest first."""
+async def activity_log(context: WalletContext, account_id: str) -> list[ActivityLogEntry]:
+    """Newest first. The id, time and kind kept in the clear are the entry's own."""
     box = await context.box(account_id)
     entries = await context.store.activity.list(account_id, context.policy.activity_limit)
     return [
-        {
-            "entry_id": e.entry_id,
-            "at": int(e.at),
-            "kind": e.kind.value,
-            **box.open("activity", e.entry_id, e.sealed),
-        }
+        msgspec.convert(
+            {
+                **box.open("activity", e.entry_id, e.sealed),
+                "entry_id": e.entry_id,
+                "at": int(e.at),
+                "kind": e.kind.value,
+            },
+            ActivityLogEntry,
+        )
         for e in entries
     ]

@@ -13,15 +13,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from msgspec import UnsetType
+from msgspec import UNSET, UnsetType
 
 from core.errors import ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
 from core.jose.jwe import encrypt_compact
 from core.messages import decode_message
 from core.oid4vp import ResponseUriAnswer
-from wallet.domain import ActivityKind, CounterpartyFailed, FlowState, Refused
-from wallet.services.activity import record
+from wallet.domain import CounterpartyFailed, FlowState, Refused
+from wallet.services.activity import record, stamp
+from wallet.services.activity_messages import PresentationSentEntry, SharedCredential
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.interaction_messages import PresentationOutcome
@@ -127,25 +128,25 @@ async def send_presentation(
     await record(
         context,
         box,
-        ActivityKind.PRESENTATION_SENT,
-        {
-            "verifier": verifier_name(request),
-            "client_id": request.client_id,
-            "verifier_authenticated": request.authenticated,
-            "shared": [
-                {
-                    "credential_id": p.credential_id,
-                    "credential": p.credential,
-                    "issuer": p.issuer,
-                    "claims": p.claims,
-                }
+        PresentationSentEntry(
+            **stamp(context),
+            verifier=verifier_name(request),
+            client_id=request.client_id,
+            verifier_authenticated=request.authenticated,
+            shared=[
+                SharedCredential(
+                    credential_id=p.credential_id,
+                    credential=p.credential,
+                    issuer=p.issuer,
+                    claims=p.claims,
+                )
                 for p in prepared
             ],
-            "outcome": outcome["outcome"],
-            **({"error": outcome["error"]} if "error" in outcome else {}),
+            outcome=outcome["outcome"],
+            error=outcome.get("error", UNSET),
             # the scheme only: the address itself may carry a bearer response_code
-            **({"redirect_refused": refused_redirect} if refused_redirect is not None else {}),
-        },
+            redirect_refused=UNSET if refused_redirect is None else refused_redirect,
+        ),
     )
     return msgspec.convert(outcome, PresentationOutcome)
 

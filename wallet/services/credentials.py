@@ -17,8 +17,9 @@ from core.jose.algorithms import PublicKey
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from core.status_list.bits import StatusListError
 from core.status_list.token import StatusReference, verify_status_list_token
-from wallet.domain import ActivityKind, CredentialRecord, NotFound, StoredCredential
-from wallet.services.activity import record
+from wallet.domain import CredentialRecord, NotFound, StoredCredential
+from wallet.services.activity import record, stamp
+from wallet.services.activity_messages import CredentialDeletedEntry
 from wallet.services.context import WalletContext
 from wallet.services.display import label_for, pick
 from wallet.services.holding_messages import (
@@ -182,14 +183,14 @@ async def delete_credential(
     await record(
         context,
         box,
-        ActivityKind.CREDENTIAL_DELETED,
-        {
-            "credential_id": credential_id,
-            "issuer": credential.issuer,
-            "credential": (pick(credential.credential_display, []) or {}).get(
+        CredentialDeletedEntry(
+            **stamp(context),
+            credential_id=credential_id,
+            issuer=credential.issuer,
+            credential=(pick(credential.credential_display, []) or {}).get(
                 "name", credential.configuration_id
             ),
-            "issuer_notified": notified,
-        },
+            issuer_notified=notified,
+        ),
     )
     return CredentialDeleted(credential_id=credential_id, deleted=True, issuer_notified=notified)

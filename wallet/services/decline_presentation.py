@@ -8,8 +8,9 @@ from msgspec import UnsetType
 
 from core.dcql.model import ClaimsQuery, CredentialQuery
 from core.dcql.parse import parse_dcql_query
-from wallet.domain import ActivityKind, CounterpartyFailed, FlowState, Refused
-from wallet.services.activity import record
+from wallet.domain import CounterpartyFailed, FlowState, Refused
+from wallet.services.activity import record, stamp
+from wallet.services.activity_messages import PresentationDeclinedEntry, RequestedClaims
 from wallet.services.answer_verifier import post_answer
 from wallet.services.claim_flow import end_claim
 from wallet.services.consent import path_name
@@ -41,16 +42,16 @@ async def decline(
     await record(
         context,
         claimed.box,
-        ActivityKind.PRESENTATION_DECLINED,
-        {
-            "verifier": verifier_name(request),
-            "client_id": request.client_id,
-            "verifier_authenticated": request.authenticated,
-            "requested": [
-                {"query_id": q.id, "claims": [path_name(c.path) for c in _claims_of(q)]}
+        PresentationDeclinedEntry(
+            **stamp(context),
+            verifier=verifier_name(request),
+            client_id=request.client_id,
+            verifier_authenticated=request.authenticated,
+            requested=[
+                RequestedClaims(query_id=q.id, claims=[path_name(c.path) for c in _claims_of(q)])
                 for q in parse_dcql_query(request.dcql_query).credentials
             ],
-            "verifier_told": delivered,
-        },
+            verifier_told=delivered,
+        ),
     )
     return PresentationOutcome(presentation_id=presentation_id, status=FlowState.DECLINED.value)

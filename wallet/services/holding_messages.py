@@ -72,27 +72,9 @@ class DeviceList(Message):
     devices: list[DeviceView]
 
 
-class ActivityLog(Message):
-    activity: Annotated[
-        list[dict[str, Any]],
-        msgspec.Meta(
-            description=(
-                "Newest first. Each entry: entry_id, at (seconds since the epoch), kind (one "
-                "of credential_received, credential_deleted, presentation_sent, "
-                "presentation_declined, device_registered, device_revoked) and what was "
-                "received, shown or refused, and to whom."
-            )
-        ),
-    ]
-
-
-class ActivityExport(ActivityLog):
-    account_id: str
-
-
 # Examples for the API documentation ------------------------------------------------------
 
-_ISSUER = "https://id.example.gov/issuers/civil-registry"
+EXAMPLE_ISSUER = "https://id.example.gov/issuers/civil-registry"
 _CARD_DISPLAY: dict[str, Any] = {
     "locale": "en",
     "name": "National identity card",
@@ -101,26 +83,26 @@ _CARD_DISPLAY: dict[str, Any] = {
     "text_color": "#ffffff",
 }
 _CIVIL_REGISTRY = CredentialIssuer(
-    credential_issuer=_ISSUER,
+    credential_issuer=EXAMPLE_ISSUER,
     name="Civil Registry",
     display={"locale": "en", "name": "Civil Registry"},
 )
-_NATIONAL_ID = CredentialSummary(
+EXAMPLE_NATIONAL_ID = CredentialSummary(
     credential_id="3f1c2b9e-8d4a-4c1e-9b7f-2a6d5e8c0f13",
     name="National identity card",
     display=_CARD_DISPLAY,
     issuer=_CIVIL_REGISTRY,
     format="dc+sd-jwt",
-    vct=f"{_ISSUER}/types/national_id",
+    vct=f"{EXAMPLE_ISSUER}/types/national_id",
     status="valid",
     instances=3,
     received_at=1767225600,
     expires_at=1893456000,
 )
 
-CREDENTIAL_LIST_EXAMPLE = CredentialList(credentials=[_NATIONAL_ID])
+CREDENTIAL_LIST_EXAMPLE = CredentialList(credentials=[EXAMPLE_NATIONAL_ID])
 CREDENTIAL_DETAILS_EXAMPLE = CredentialDetails(
-    **{name: getattr(_NATIONAL_ID, name) for name in _NATIONAL_ID.__struct_fields__},
+    **{name: getattr(EXAMPLE_NATIONAL_ID, name) for name in EXAMPLE_NATIONAL_ID.__struct_fields__},
     claims={"given_name": "Anna", "family_name": "Schmidt", "birthdate": "1990-04-12"},
     claim_labels=[
         ClaimRow(path=["given_name"], label="Given name", value="Anna"),
@@ -130,7 +112,7 @@ CREDENTIAL_DETAILS_EXAMPLE = CredentialDetails(
     presentations=2,
 )
 CREDENTIAL_DELETED_EXAMPLE = CredentialDeleted(
-    credential_id=_NATIONAL_ID.credential_id, deleted=True, issuer_notified=True
+    credential_id=EXAMPLE_NATIONAL_ID.credential_id, deleted=True, issuer_notified=True
 )
 DEVICE_LIST_EXAMPLE = DeviceList(
     devices=[
@@ -150,34 +132,3 @@ DEVICE_LIST_EXAMPLE = DeviceList(
         ),
     ]
 )
-_ACTIVITY: list[dict[str, Any]] = [
-    {
-        "entry_id": "a-0002",
-        "at": 1767312000,
-        "kind": "presentation_sent",
-        "verifier": "Corner Bar",
-        "client_id": "x509_san_dns:bar.example.com",
-        "verifier_authenticated": True,
-        "shared": [
-            {
-                "credential_id": _NATIONAL_ID.credential_id,
-                "credential": "National identity card",
-                "issuer": _ISSUER,
-                "claims": ["Aged 18 or over"],
-            }
-        ],
-        "outcome": "accepted",
-    },
-    {
-        "entry_id": "a-0001",
-        "at": 1767225600,
-        "kind": "credential_received",
-        "credential_id": _NATIONAL_ID.credential_id,
-        "issuer": _ISSUER,
-        "issuer_name": "Civil Registry",
-        "credential": "National identity card",
-        "instances": 3,
-    },
-]
-ACTIVITY_LOG_EXAMPLE = ActivityLog(activity=_ACTIVITY)
-ACTIVITY_EXPORT_EXAMPLE = ActivityExport(activity=_ACTIVITY, account_id="acc-5e0d8a72")

@@ -23,7 +23,6 @@ from core.oid4vci import (
     NotificationEvent,
 )
 from wallet.domain import (
-    ActivityKind,
     CounterpartyFailed,
     CredentialInstance,
     CredentialRecord,
@@ -32,7 +31,8 @@ from wallet.domain import (
     Refused,
     StoredCredential,
 )
-from wallet.services.activity import record
+from wallet.services.activity import record, stamp
+from wallet.services.activity_messages import CredentialReceivedEntry
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.display import pick
@@ -134,14 +134,14 @@ async def _keep(context: WalletContext, claimed: ClaimedFlow, item: Received) ->
     await record(
         context,
         claimed.box,
-        ActivityKind.CREDENTIAL_RECEIVED,
-        {
-            "credential_id": credential.credential_id,
-            "issuer": record_.issuer,
-            "issuer_name": (pick(record_.issuer_display, []) or {}).get("name", record_.issuer),
-            "credential": display.get("name", record_.configuration_id),
-            "instances": len(record_.instances),
-        },
+        CredentialReceivedEntry(
+            **stamp(context),
+            credential_id=credential.credential_id,
+            issuer=record_.issuer,
+            issuer_name=(pick(record_.issuer_display, []) or {}).get("name", record_.issuer),
+            credential=display.get("name", record_.configuration_id),
+            instances=len(record_.instances),
+        ),
     )
     return ReceivedCredential(
         credential_id=credential.credential_id,

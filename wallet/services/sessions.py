@@ -25,7 +25,7 @@ from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
 from core.jose.jws import decode_unverified, verify_decoded
-from wallet.domain import Account, ActivityKind, Device, NotFound
+from wallet.domain import Account, Device, NotFound
 from wallet.services.account_messages import (
     MAX_PROOF_BYTES,
     AddedDevice,
@@ -35,7 +35,8 @@ from wallet.services.account_messages import (
     SessionGranted,
     SessionRefresh,
 )
-from wallet.services.activity import record
+from wallet.services.activity import record, stamp
+from wallet.services.activity_messages import DeviceRegisteredEntry, DeviceRevokedEntry
 from wallet.services.context import WalletContext
 from wallet.services.holding_messages import DeviceList, DeviceView
 
@@ -180,7 +181,7 @@ async def register(context: WalletContext, body: DeviceRegistration) -> SessionG
         device_id, account_id, thumbprint, jwk, box.seal("device", device_id, name), now, None
     )
     await context.store.accounts.create(Account(account_id, wrapped, now), device)
-    await record(context, box, ActivityKind.DEVICE_REGISTERED, {"device_id": device_id})
+    await record(context, box, DeviceRegisteredEntry(**stamp(context), device_id=device_id))
     tokens = await _session_tokens(context, account_id, device_id)
     return tokens.granted(account_id, device_id)
 
@@ -277,7 +278,7 @@ async def add_device(
             None,
         )
     )
-    await record(context, box, ActivityKind.DEVICE_REGISTERED, {"device_id": device_id})
+    await record(context, box, DeviceRegisteredEntry(**stamp(context), device_id=device_id))
     return AddedDevice(device_id=device_id)
 
 
@@ -306,7 +307,7 @@ async def revoke_device(context: WalletContext, session: Session, device_id: str
     if not await context.store.devices.revoke(session.account_id, device_id, context.clock.now()):
         raise NotFound("no such device")
     box = await context.box(session.account_id)
-    await record(context, box, ActivityKind.DEVICE_REVOKED, {"device_id": device_id})
+    await record(context, box, DeviceRevokedEntry(**stamp(context), device_id=device_id))
 
 
 async def delete_account(context: WalletContext, session: Session) -> None:

@@ -1,0 +1,148 @@
+"""The entries of the citizen's activity log, one message per kind of event: what was
+received, shown (to whom, which claims, with what outcome), refused or deleted, and which
+devices came and went. ``kind`` names the message (a tagged union: a client reads
+``kind`` and knows every member that follows)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from core.messages import Message
+from wallet.services.holding_messages import (
+    EXAMPLE_ISSUER,
+    EXAMPLE_NATIONAL_ID,
+    Timestamp,
+)
+
+_EntryId = Annotated[str, msgspec.Meta(examples=["a-0002"])]
+
+
+class _Entry(Message, tag_field="kind", kw_only=True):
+    entry_id: _EntryId
+    at: Timestamp
+
+
+class CredentialReceivedEntry(_Entry, tag="credential_received", kw_only=True):
+    credential_id: str
+    issuer: Annotated[str, msgspec.Meta(description="The issuer's identifier (a URL).")]
+    issuer_name: str
+    credential: Annotated[str, msgspec.Meta(description="The credential's name.")]
+    instances: Annotated[
+        int, msgspec.Meta(description="Copies kept, each with its own holder key.")
+    ]
+
+
+class CredentialDeletedEntry(_Entry, tag="credential_deleted", kw_only=True):
+    credential_id: str
+    issuer: str
+    credential: str
+    issuer_notified: bool
+
+
+class SharedCredential(Message):
+    credential_id: str
+    credential: str
+    issuer: str
+    claims: Annotated[list[str], msgspec.Meta(description="The shared claims, by their labels.")]
+
+
+class PresentationSentEntry(_Entry, tag="presentation_sent", kw_only=True):
+    verifier: Annotated[str, msgspec.Meta(description="Who asked, as the citizen was shown.")]
+    client_id: str
+    verifier_authenticated: bool
+    shared: list[SharedCredential]
+    outcome: Literal["accepted", "rejected"]
+    error: (
+        Annotated[str, msgspec.Meta(description="The verifier's error code, when it rejected.")]
+        | UnsetType
+    ) = UNSET
+    redirect_refused: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="The scheme of an address the verifier asked to send the citizen "
+                "to, not followed (the address itself is not kept)."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class RequestedClaims(Message):
+    query_id: str
+    claims: list[str]
+
+
+class PresentationDeclinedEntry(_Entry, tag="presentation_declined", kw_only=True):
+    verifier: str
+    client_id: str
+    verifier_authenticated: bool
+    requested: list[RequestedClaims]
+    verifier_told: Annotated[
+        bool, msgspec.Meta(description="Whether the verifier took the refusal.")
+    ]
+
+
+class DeviceRegisteredEntry(_Entry, tag="device_registered", kw_only=True):
+    device_id: str
+
+
+class DeviceRevokedEntry(_Entry, tag="device_revoked", kw_only=True):
+    device_id: str
+
+
+ActivityLogEntry = (
+    CredentialReceivedEntry
+    | CredentialDeletedEntry
+    | PresentationSentEntry
+    | PresentationDeclinedEntry
+    | DeviceRegisteredEntry
+    | DeviceRevokedEntry
+)
+
+
+class ActivityLog(Message):
+    activity: Annotated[
+        list[ActivityLogEntry],
+        msgspec.Meta(description="Newest first; each entry's kind names its members."),
+    ]
+
+
+class ActivityExport(ActivityLog, kw_only=True):
+    account_id: str
+
+
+# Examples for the API documentation ------------------------------------------------------
+
+_ACTIVITY: list[ActivityLogEntry] = [
+    PresentationSentEntry(
+        entry_id="a-0002",
+        at=1767312000,
+        verifier="Corner Bar",
+        client_id="x509_san_dns:bar.example.com",
+        verifier_authenticated=True,
+        shared=[
+            SharedCredential(
+                credential_id=EXAMPLE_NATIONAL_ID.credential_id,
+                credential="National identity card",
+                issuer=EXAMPLE_ISSUER,
+                claims=["Aged 18 or over"],
+            )
+        ],
+        outcome="accepted",
+    ),
+    CredentialReceivedEntry(
+        entry_id="a-0001",
+        at=1767225600,
+        credential_id=EXAMPLE_NATIONAL_ID.credential_id,
+        issuer=EXAMPLE_ISSUER,
+        issuer_name="Civil Registry",
+        credential="National identity card",
+        instances=3,
+    ),
+]
+ACTIVITY_LOG_EXAMPLE = ActivityLog(activity=_ACTIVITY)
+ACTIVITY_EXPORT_EXAMPLE = ActivityExport(activity=_ACTIVITY, account_id="acc-5e0d8a72")
