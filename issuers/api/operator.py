@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -26,12 +27,18 @@ MAX_OPERATOR_BODY = 256 * 1024
 _QR_CODES = RecentQrCodes(title="Scan with your wallet to receive the credential")
 
 
-def authorized(
-    state: State, request: ASGIConnection[Any, Any, Any, Any], issuer_id: str
-) -> IssuerContext:
-    """The issuer context, once the request carries an operator key of the agency in the
-    path and that agency exists (401 and 404 problem details otherwise)."""
+def issuer_context(state: State) -> IssuerContext:
+    """The agencies' context, injected as ``context`` into the operator API's handlers."""
     context: IssuerContext = state.issuers
+    return context
+
+
+def _check_operator_key(
+    state: State, request: ASGIConnection[Any, Any, Any, Any], issuer_id: str
+) -> None:
+    """The request carries an operator key of the agency in the path and that agency
+    exists (401 and 404 problem details otherwise)."""
+    context = issuer_context(state)
     access: OperatorAccess = state.operator_access
     require_tenant_key(
         request.headers.get("authorization", ""),
@@ -43,13 +50,16 @@ def authorized(
         context.agency(issuer_id)
     except UnknownAgency:
         raise Problem(404, "Not Found", "no such agency") from None
-    return context
 
 
 async def require_operator_key(request: Request[Any, Any, Any]) -> None:
     """Before the request (ahead of reading the body): the operator key of the agency in
     the path."""
-    authorized(request.app.state, request, request.path_params["issuer_id"])
+    _check_operator_key(request.app.state, request, request.path_params["issuer_id"])
+
+
+#: What the operator API's handlers are given: the agencies' context, the key checked.
+OPERATOR_DEPENDENCIES = {"context": Provide(issuer_context, sync_to_thread=False)}
 
 
 def _qr(offer_id: str, offer_uri: str) -> DrawnQr:
@@ -61,6 +71,7 @@ class OperatorOfferController(Controller):
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
     security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_operator_key)
+    dependencies = OPERATOR_DEPENDENCIES
     request_max_body_size = MAX_OPERATOR_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
@@ -74,12 +85,11 @@ class OperatorOfferController(Controller):
     )
     async def create(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
-        state: State,
         request: Request[Any, Any, Any],
         data: JSONBody[OfferCreation],
     ) -> Response[OfferCreated]:
-        context = authorized(state, request, issuer_id)
         try:
             created = await create_offer(
                 context,
@@ -136,10 +146,9 @@ class OperatorOfferController(Controller):
         self,
         issuer_id: FromPath[str],
         offer_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
+        context: NamedDependency[IssuerContext],
     ) -> Response[str]:
-        images = await self._images(issuer_id, offer_id, state, request)
+        images = await self._images(context, issuer_id, offer_id)
         return Response(
             images.svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
         )
@@ -154,16 +163,14 @@ class OperatorOfferController(Controller):
         self,
         issuer_id: FromPath[str],
         offer_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
+        context: NamedDependency[IssuerContext],
     ) -> Response[bytes]:
-        images = await self._images(issuer_id, offer_id, state, request)
+        images = await self._images(context, issuer_id, offer_id)
         return Response(images.png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     async def _images(
-        self, issuer_id: str, offer_id: str, state: State, request: Request[Any, Any, Any]
+        self, context: NamedDependency[IssuerContext], issuer_id: str, offer_id: str
     ) -> DrawnQr:
-        context = authorized(state, request, issuer_id)
         offer = await context.offers.get(issuer_id, offer_id) if len(offer_id) <= 64 else None
         if offer is None:
             raise Problem(404, "Not Found", "no such offer")

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.clock import rfc3339
@@ -16,7 +17,7 @@ from core.identifiers import InvalidIdentifier, checked_identifier
 from core.messages import LocalizedName
 from issuers.api.operator import (
     MAX_OPERATOR_BODY,
-    authorized,
+    OPERATOR_DEPENDENCIES,
     require_operator_key,
 )
 from issuers.domain import ClaimLabel, Display, IssuedCredential
@@ -47,7 +48,7 @@ ACTIONS = ("revoke", "suspend", "unsuspend")
 
 
 def credential_summary(
-    context: IssuerContext, credential: IssuedCredential
+    context: NamedDependency[IssuerContext], credential: IssuedCredential
 ) -> IssuedCredentialView:
     return IssuedCredentialView(
         credential_id=credential.credential_id,
@@ -70,6 +71,7 @@ class OperatorCredentialController(Controller):
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
     security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_operator_key)
+    dependencies = OPERATOR_DEPENDENCIES
     request_max_body_size = MAX_OPERATOR_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
@@ -82,13 +84,11 @@ class OperatorCredentialController(Controller):
     )
     async def change(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
         action: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
         data: JSONBody[StatusChange],
     ) -> Response[StatusChanged]:
-        context = authorized(state, request, issuer_id)
         if action not in ACTIONS:
             raise Problem(404, "Not Found", f"the action is one of {', '.join(ACTIONS)}")
         try:
@@ -122,9 +122,8 @@ class OperatorCredentialController(Controller):
         operation_id="listCredentialConfigurations",
     )
     async def configurations(
-        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self, context: NamedDependency[IssuerContext], issuer_id: FromPath[str]
     ) -> Response[AgencyConfigurations]:
-        context = authorized(state, request, issuer_id)
         agency = context.agency(issuer_id)
 
         def names(display: Sequence[Display | ClaimLabel]) -> list[LocalizedName]:
@@ -162,12 +161,11 @@ class OperatorCredentialController(Controller):
     )
     async def subject(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
         subject_id: FromPath[str],
         state: State,
-        request: Request[Any, Any, Any],
     ) -> Response[SubjectRecord]:
-        context = authorized(state, request, issuer_id)
         try:
             checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
         except InvalidIdentifier as exc:
@@ -200,12 +198,11 @@ class OperatorCredentialController(Controller):
     @get("/audit", operation_id="listAgencyAudit", summary="The agency's audit trail, newest first")
     async def audit(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
-        state: State,
         request: Request[Any, Any, Any],
         limit: FromQuery[int] = 100,
     ) -> Response[AuditTrail]:
-        context = authorized(state, request, issuer_id)
         unknown = sorted(set(request.query_params) - {"limit"})
         if unknown:
             raise Problem(400, "Bad Request", f"unknown query parameter {unknown[0][:64]!r}")

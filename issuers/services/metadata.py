@@ -20,6 +20,7 @@ from typing import Any
 
 from msgspec import UNSET
 
+from core.jose.jwk import JwkSet
 from core.jose.jws import sign_compact
 from core.keys.signer import Signer
 from core.language import preferred_subset
@@ -39,7 +40,6 @@ from core.oid4vci_metadata import (
     CredentialConfiguration as ConfigurationMetadata,
 )
 from core.oid4vci_metadata import Logo as LogoMetadata
-from core.jose.jwk import JwkSet
 from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata
 from core.sdjwt_vc.type_metadata import ClaimDisplay as TypeClaimDisplay
 from core.sdjwt_vc.type_metadata import ClaimMetadata, TypeDisplay, TypeMetadata

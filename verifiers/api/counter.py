@@ -11,6 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -55,11 +56,11 @@ def verifier_context(state: State) -> VerifierContext:
     return context
 
 
-def authorized(
+def _check_counter_key(
     state: State, request: ASGIConnection[Any, Any, Any, Any], verifier_id: str
-) -> VerifierContext:
-    """The verifier context, once the request carries a counter key of the verifier in
-    the path and that verifier exists (401 and 404 problem details otherwise)."""
+) -> None:
+    """The request carries a counter key of the verifier in the path and that verifier
+    exists (401 and 404 problem details otherwise)."""
     context = verifier_context(state)
     access: CounterAccess = state.counter_access
     require_tenant_key(
@@ -72,13 +73,16 @@ def authorized(
         context.party(verifier_id)
     except UnknownRelyingParty:
         raise Problem(404, "Not Found", "no such verifier") from None
-    return context
 
 
 async def require_counter_key(request: Request[Any, Any, Any]) -> None:
     """Before the request (ahead of reading the body): the counter key of the verifier in
     the path."""
-    authorized(request.app.state, request, request.path_params["verifier_id"])
+    _check_counter_key(request.app.state, request, request.path_params["verifier_id"])
+
+
+#: What the counter API's handlers are given: the verifiers' context, the key checked.
+COUNTER_DEPENDENCIES = {"context": Provide(verifier_context, sync_to_thread=False)}
 
 
 def _qr(transaction_id: str, uri: str) -> DrawnQr:
@@ -100,6 +104,7 @@ class CounterPresentationController(Controller):
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
     security = [{"counterKey": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_counter_key)
+    dependencies = COUNTER_DEPENDENCIES
     request_max_body_size = MAX_COUNTER_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "counter", "problem_details": True}  # noqa: RUF012
@@ -112,12 +117,10 @@ class CounterPresentationController(Controller):
     )
     async def create(
         self,
+        context: NamedDependency[VerifierContext],
         verifier_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
         data: JSONBody[PresentationRequestCreation],
     ) -> Response[PresentationRequestCreated]:
-        context = authorized(state, request, verifier_id)
         created = await create_presentation_request(context, verifier_id, _options(data))
         transaction = created.transaction
         base = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
@@ -150,9 +153,8 @@ class CounterPresentationController(Controller):
         summary="The checks this counter is registered for, with their purposes",
     )
     async def checks(
-        self, verifier_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self, context: NamedDependency[VerifierContext], verifier_id: FromPath[str]
     ) -> Response[CounterChecks]:
-        context = authorized(state, request, verifier_id)
         party = context.party(verifier_id)
         return Response(
             CounterChecks(
@@ -180,12 +182,10 @@ class CounterPresentationController(Controller):
     )
     async def status(
         self,
+        context: NamedDependency[VerifierContext],
         verifier_id: FromPath[str],
         transaction_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
     ) -> Response[PresentationStatus]:
-        context = authorized(state, request, verifier_id)
         transaction = await find_transaction(context, verifier_id, transaction_id)
         return Response(transaction_view(transaction, context.clock.now()), headers=NO_STORE)
 
@@ -202,12 +202,10 @@ class CounterPresentationController(Controller):
     )
     async def events(
         self,
+        context: NamedDependency[VerifierContext],
         verifier_id: FromPath[str],
         transaction_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
     ) -> ServerSentEvent:
-        context = authorized(state, request, verifier_id)
         await find_transaction(context, verifier_id, transaction_id)
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
@@ -228,10 +226,9 @@ class CounterPresentationController(Controller):
         self,
         verifier_id: FromPath[str],
         transaction_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
+        context: NamedDependency[VerifierContext],
     ) -> Response[str]:
-        code = await self._images(verifier_id, transaction_id, state, request)
+        code = await self._images(context, verifier_id, transaction_id)
         return Response(code.svg, media_type="image/svg+xml", headers=NO_STORE)
 
     @get(
@@ -244,16 +241,14 @@ class CounterPresentationController(Controller):
         self,
         verifier_id: FromPath[str],
         transaction_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
+        context: NamedDependency[VerifierContext],
     ) -> Response[bytes]:
-        code = await self._images(verifier_id, transaction_id, state, request)
+        code = await self._images(context, verifier_id, transaction_id)
         return Response(code.png, media_type="image/png", headers=NO_STORE)
 
     async def _images(
-        self, verifier_id: str, transaction_id: str, state: State, request: Request[Any, Any, Any]
+        self, context: VerifierContext, verifier_id: str, transaction_id: str
     ) -> DrawnQr:
-        context = authorized(state, request, verifier_id)
         transaction = await find_transaction(context, verifier_id, transaction_id)
         return _qr(transaction_id, wallet_uri(context, transaction))
 
@@ -264,6 +259,7 @@ class SameDeviceController(Controller):
     with its session token, for the result, once."""
 
     path = "/verifiers/{verifier_id:str}/presentations/{transaction_id:str}"
+    dependencies = COUNTER_DEPENDENCIES
     tags = ["counter API"]  # noqa: RUF012 - litestar reads a list
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "response", "problem_details": True}  # noqa: RUF012
@@ -280,10 +276,9 @@ class SameDeviceController(Controller):
         self,
         verifier_id: FromPath[str],
         transaction_id: FromPath[str],
-        state: State,
+        context: NamedDependency[VerifierContext],
         data: JSONBody[SameDeviceRelease],
     ) -> Response[PresentationStatus]:
-        context = verifier_context(state)
         try:
             context.party(verifier_id)
         except UnknownRelyingParty:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody
@@ -14,9 +13,9 @@ from msgspec import to_builtins
 
 from wallet.api.requests import (
     MAX_BODY,
+    WALLET_DEPENDENCIES,
     private,
     require_citizen_session,
-    session_of,
     wallet_context,
 )
 from wallet.services import sessions
@@ -31,7 +30,9 @@ from wallet.services.account_messages import (
     SessionGranted,
     SessionRefresh,
 )
+from wallet.services.context import WalletContext
 from wallet.services.holding_messages import DEVICE_LIST_EXAMPLE, DeviceList
+from wallet.services.sessions import Session
 
 
 class WalletAccountController(Controller):
@@ -39,6 +40,7 @@ class WalletAccountController(Controller):
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
+    dependencies = WALLET_DEPENDENCIES
 
     @post(
         "/challenges",
@@ -131,8 +133,9 @@ class WalletAccountController(Controller):
         before_request=require_citizen_session,
         summary="The citizen's devices",
     )
-    async def devices(self, state: State, request: Request[Any, Any, Any]) -> Response[DeviceList]:
-        context, session = await session_of(state, request)
+    async def devices(
+        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
+    ) -> Response[DeviceList]:
         return private(await sessions.list_devices(context, session))
 
     @post(
@@ -152,9 +155,11 @@ class WalletAccountController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def add_device(
-        self, state: State, request: Request[Any, Any, Any], data: JSONBody[DeviceRegistration]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        data: JSONBody[DeviceRegistration],
     ) -> Response[AddedDevice]:
-        context, session = await session_of(state, request)
         return private(await sessions.add_device(context, session, data), 201)
 
     @delete(
@@ -166,9 +171,11 @@ class WalletAccountController(Controller):
         status_code=HTTP_204_NO_CONTENT,
     )
     async def revoke_device(
-        self, device_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        device_id: FromPath[str],
     ) -> None:
-        context, session = await session_of(state, request)
         await sessions.revoke_device(context, session, device_id)
 
     @delete(
@@ -179,6 +186,7 @@ class WalletAccountController(Controller):
         before_request=require_citizen_session,
         status_code=HTTP_204_NO_CONTENT,
     )
-    async def delete_account(self, state: State, request: Request[Any, Any, Any]) -> None:
-        context, session = await session_of(state, request)
+    async def delete_account(
+        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
+    ) -> None:
         await sessions.delete_account(context, session)

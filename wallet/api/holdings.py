@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath
 from msgspec import to_builtins
 
-from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
+from wallet.api.requests import (
+    MAX_BODY,
+    WALLET_DEPENDENCIES,
+    languages,
+    private,
+    require_citizen_session,
+)
 from wallet.services.activity import activity_log
 from wallet.services.activity_messages import (
     ACTIVITY_EXPORT_EXAMPLE,
@@ -19,6 +25,7 @@ from wallet.services.activity_messages import (
     ActivityExport,
     ActivityLog,
 )
+from wallet.services.context import WalletContext
 from wallet.services.credentials import delete_credential, list_credentials, show_credential
 from wallet.services.holding_messages import (
     CREDENTIAL_DELETED_EXAMPLE,
@@ -28,6 +35,7 @@ from wallet.services.holding_messages import (
     CredentialDetails,
     CredentialList,
 )
+from wallet.services.sessions import Session
 
 
 class WalletCredentialController(Controller):
@@ -35,6 +43,7 @@ class WalletCredentialController(Controller):
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_citizen_session)
+    dependencies = WALLET_DEPENDENCIES
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -51,8 +60,12 @@ class WalletCredentialController(Controller):
         },
         summary="The citizen's credentials, with display data and live status",
     )
-    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[CredentialList]:
-        context, session = await session_of(state, request)
+    async def list(
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        request: Request[Any, Any, Any],
+    ) -> Response[CredentialList]:
         return private(await list_credentials(context, session.account_id, languages(request)))
 
     @get(
@@ -69,9 +82,12 @@ class WalletCredentialController(Controller):
         summary="One credential: claims, display data, live status",
     )
     async def show(
-        self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        credential_id: FromPath[str],
+        request: Request[Any, Any, Any],
     ) -> Response[CredentialDetails]:
-        context, session = await session_of(state, request)
         return private(
             await show_credential(context, session.account_id, credential_id, languages(request))
         )
@@ -91,9 +107,11 @@ class WalletCredentialController(Controller):
         status_code=200,
     )
     async def remove(
-        self, credential_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        credential_id: FromPath[str],
     ) -> Response[CredentialDeleted]:
-        context, session = await session_of(state, request)
         return private(await delete_credential(context, session.account_id, credential_id))
 
 
@@ -102,6 +120,7 @@ class WalletActivityController(Controller):
     tags = ["citizen mobile API"]  # noqa: RUF012 - litestar reads a list
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_citizen_session)
+    dependencies = WALLET_DEPENDENCIES
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -118,8 +137,9 @@ class WalletActivityController(Controller):
         },
         summary="Who received and used the citizen's data, newest first",
     )
-    async def list(self, state: State, request: Request[Any, Any, Any]) -> Response[ActivityLog]:
-        context, session = await session_of(state, request)
+    async def list(
+        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
+    ) -> Response[ActivityLog]:
         return private(ActivityLog(activity=await activity_log(context, session.account_id)))
 
     @get(
@@ -136,9 +156,8 @@ class WalletActivityController(Controller):
         summary="The whole activity log as a JSON download",
     )
     async def export(
-        self, state: State, request: Request[Any, Any, Any]
+        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
     ) -> Response[ActivityExport]:
-        context, session = await session_of(state, request)
         entries = await activity_log(context, session.account_id)
         return Response(
             ActivityExport(account_id=session.account_id, activity=entries),

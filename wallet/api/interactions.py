@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody
@@ -14,11 +14,18 @@ from litestar.status_codes import HTTP_201_CREATED
 from msgspec import to_builtins
 
 from core.errors import InvalidRequest
-from wallet.api.requests import MAX_BODY, languages, private, require_citizen_session, session_of
+from wallet.api.requests import (
+    MAX_BODY,
+    WALLET_DEPENDENCIES,
+    languages,
+    private,
+    require_citizen_session,
+)
 from wallet.services.accept_offer import accept_offer
 from wallet.services.approve_presentation import approve
 from wallet.services.complete_offer import complete_offer
 from wallet.services.complete_presentation import complete
+from wallet.services.context import WalletContext
 from wallet.services.decline_presentation import decline
 from wallet.services.interaction_messages import (
     CONSENT_VIEW_EXAMPLE,
@@ -42,6 +49,7 @@ from wallet.services.interaction_messages import (
 from wallet.services.scan import parse_scanned
 from wallet.services.scan_offer import scan_offer
 from wallet.services.scan_presentation import scan_request
+from wallet.services.sessions import Session
 
 TAGS = ["citizen mobile API"]
 
@@ -51,6 +59,7 @@ class WalletScanController(Controller):
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_citizen_session)
+    dependencies = WALLET_DEPENDENCIES
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -73,9 +82,12 @@ class WalletScanController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def scan(
-        self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        request: Request[Any, Any, Any],
+        data: JSONBody[ScannedText],
     ) -> Response[ScanResult]:
-        context, session = await session_of(state, request)
         scanned = parse_scanned(data.uri)
         preferred = languages(request)
         if scanned.kind == "offer":
@@ -92,6 +104,7 @@ class WalletOfferController(Controller):
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_citizen_session)
+    dependencies = WALLET_DEPENDENCIES
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -111,9 +124,12 @@ class WalletOfferController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def open(
-        self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        request: Request[Any, Any, Any],
+        data: JSONBody[ScannedText],
     ) -> Response[OfferView]:
-        context, session = await session_of(state, request)
         scanned = parse_scanned(data.uri)
         if scanned.kind != "offer":
             raise InvalidRequest("this is not a credential offer")
@@ -143,12 +159,11 @@ class WalletOfferController(Controller):
     )
     async def accept(
         self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
         offer_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
         data: JSONBody[OfferAcceptance | None] = None,
     ) -> Response[OfferOutcome]:
-        context, session = await session_of(state, request)
         body = data or OfferAcceptance()
         return private(await accept_offer(context, session.account_id, offer_id, body))
 
@@ -169,12 +184,11 @@ class WalletOfferController(Controller):
     )
     async def complete(
         self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
         offer_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
         data: JSONBody[DeviceSignatures],
     ) -> Response[OfferOutcome]:
-        context, session = await session_of(state, request)
         return private(await complete_offer(context, session.account_id, offer_id, data))
 
 
@@ -183,6 +197,7 @@ class WalletPresentationController(Controller):
     tags = TAGS
     security = [{"citizenSession": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_citizen_session)
+    dependencies = WALLET_DEPENDENCIES
     opt = {"rate_limit": "citizen"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
     request_max_body_size = MAX_BODY
 
@@ -202,9 +217,12 @@ class WalletPresentationController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def open(
-        self, state: State, request: Request[Any, Any, Any], data: JSONBody[ScannedText]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        request: Request[Any, Any, Any],
+        data: JSONBody[ScannedText],
     ) -> Response[ConsentView]:
-        context, session = await session_of(state, request)
         scanned = parse_scanned(data.uri)
         if scanned.kind != "presentation":
             raise InvalidRequest("this is not a presentation request")
@@ -233,12 +251,12 @@ class WalletPresentationController(Controller):
     )
     async def approve(
         self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
         presentation_id: FromPath[str],
-        state: State,
         request: Request[Any, Any, Any],
         data: JSONBody[PresentationConsent | None] = None,
     ) -> Response[PresentationOutcome]:
-        context, session = await session_of(state, request)
         body = data or PresentationConsent()
         return private(
             await approve(context, session.account_id, presentation_id, body, languages(request))
@@ -261,12 +279,11 @@ class WalletPresentationController(Controller):
     )
     async def complete(
         self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
         presentation_id: FromPath[str],
-        state: State,
-        request: Request[Any, Any, Any],
         data: JSONBody[DeviceSignatures],
     ) -> Response[PresentationOutcome]:
-        context, session = await session_of(state, request)
         return private(await complete(context, session.account_id, presentation_id, data))
 
     @post(
@@ -285,7 +302,9 @@ class WalletPresentationController(Controller):
         status_code=200,
     )
     async def decline(
-        self, presentation_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        presentation_id: FromPath[str],
     ) -> Response[PresentationOutcome]:
-        context, session = await session_of(state, request)
         return private(await decline(context, session.account_id, presentation_id))

@@ -1,5 +1,5 @@
-"""What every mobile endpoint shares: the wallet context, the citizen's session (a guard),
-the bound on bodies, the citizen's languages."""
+"""What every mobile endpoint shares: the wallet context and the citizen's session (checked
+before the body is read, then injected), the bound on bodies, the citizen's languages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.di import Provide
 
 from core.language import parse_accept_language
 from wallet.services.context import WalletContext
@@ -31,14 +32,22 @@ async def require_citizen_session(request: Request[Any, Any, Any]) -> None:
     )
 
 
-async def session_of(
-    state: State, request: Request[Any, Any, Any]
-) -> tuple[WalletContext, Session]:
-    context = wallet_context(state)
+async def citizen_session(request: Request[Any, Any, Any]) -> Session:
+    """The session ``require_citizen_session`` checked, injected as ``session``."""
     session = getattr(request.state, "citizen_session", None)
     if isinstance(session, Session):
-        return context, session
-    return context, await authenticate(context, request.headers.get("authorization"))
+        return session
+    return await authenticate(
+        wallet_context(request.app.state), request.headers.get("authorization")
+    )
+
+
+#: What the mobile API's handlers are given: the wallet's context and, where a citizen
+#: must be signed in, the session checked before the body was read.
+WALLET_DEPENDENCIES = {
+    "context": Provide(wallet_context, sync_to_thread=False),
+    "session": Provide(citizen_session),
+}
 
 
 def languages(request: Request[Any, Any, Any]) -> list[str]:
