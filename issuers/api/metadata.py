@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
@@ -18,7 +18,7 @@ from core.oauth import AuthorizationServerMetadata
 from core.oid4vci_metadata import CredentialIssuerMetadata
 from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata
 from core.sdjwt_vc.type_metadata import TypeMetadata
-from issuers.api.requests import etag_matches
+from issuers.api.requests import ISSUER_CONTEXT, etag_matches
 from issuers.domain import Agency
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.metadata import (
@@ -32,11 +32,6 @@ from issuers.services.metadata import (
 
 METADATA_CACHE = "public, max-age=300"
 IMAGE_CACHE = "public, max-age=86400"
-
-
-def _context(state: State) -> IssuerContext:
-    context: IssuerContext = state.issuers
-    return context
 
 
 def _agency(context: IssuerContext, issuer_id: str) -> Agency:
@@ -59,6 +54,7 @@ def _wants_jwt(accept: str | None) -> bool:
 
 class IssuerMetadataController(Controller):
     tags = ["wallet-facing issuer protocol"]  # noqa: RUF012 - litestar reads a list
+    dependencies = ISSUER_CONTEXT
     opt = {"rate_limit": "metadata"}  # noqa: RUF012 - the rate-limit class (app.rate_limits)
 
     @get(
@@ -77,9 +73,11 @@ class IssuerMetadataController(Controller):
         },
     )
     async def credential_issuer(
-        self, issuer_id: FromPath[str], state: State, request: Request[Any, Any, Any]
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        request: Request[Any, Any, Any],
     ) -> Response[Any]:
-        context = _context(state)
         agency = _agency(context, issuer_id)
         preferred = parse_accept_language(request.headers.get("accept-language"))
         metadata, locales = credential_issuer_metadata(agency, context.public_base_url, preferred)
@@ -102,9 +100,8 @@ class IssuerMetadataController(Controller):
         operation_id="getAuthorizationServerMetadata",
     )
     async def authorization_server(
-        self, issuer_id: FromPath[str], state: State
+        self, context: NamedDependency[IssuerContext], issuer_id: FromPath[str]
     ) -> Response[AuthorizationServerMetadata]:
-        context = _context(state)
         agency = _agency(context, issuer_id)
         return Response(
             authorization_server_metadata(agency, context.public_base_url),
@@ -117,9 +114,8 @@ class IssuerMetadataController(Controller):
         operation_id="getJwtVcIssuerMetadata",
     )
     async def jwt_vc_issuer(
-        self, issuer_id: FromPath[str], state: State
+        self, context: NamedDependency[IssuerContext], issuer_id: FromPath[str]
     ) -> Response[JwtVcIssuerMetadata]:
-        context = _context(state)
         agency = _agency(context, issuer_id)
         jwks = await context.keys.jwks(issuer_id)
         return Response(
@@ -133,9 +129,11 @@ class IssuerMetadataController(Controller):
         operation_id="getCredentialTypeMetadata",
     )
     async def credential_type(
-        self, issuer_id: FromPath[str], configuration_id: FromPath[str], state: State
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        configuration_id: FromPath[str],
     ) -> Response[TypeMetadata]:
-        context = _context(state)
         try:
             agency = context.agency(issuer_id)
             config = context.configuration(issuer_id, configuration_id)
@@ -154,12 +152,11 @@ class IssuerMetadataController(Controller):
     )
     async def image(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
         name: FromPath[str],
-        state: State,
         request: Request[Any, Any, Any],
     ) -> Response[bytes]:
-        context = _context(state)
         image = agency_image(_agency(context, issuer_id), name)
         if image is None:
             raise NotFoundException("no such image")

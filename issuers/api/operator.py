@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -17,6 +17,7 @@ from core.clock import rfc3339
 from core.errors import Problem
 from core.http.tenant_key_check import require_tenant_key
 from core.qr import DrawnQr, RecentQrCodes
+from issuers.api.requests import ISSUER_CONTEXT, issuer_context
 from issuers.ports import OperatorAccess
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.create_offer import TooManyPendingOffers, create_offer, offer_uri
@@ -25,12 +26,6 @@ from issuers.services.subject_claims import InvalidSubjectClaims
 
 MAX_OPERATOR_BODY = 256 * 1024
 _QR_CODES = RecentQrCodes(title="Scan with your wallet to receive the credential")
-
-
-def issuer_context(state: State) -> IssuerContext:
-    """The agencies' context, injected as ``context`` into the operator API's handlers."""
-    context: IssuerContext = state.issuers
-    return context
 
 
 def _check_operator_key(
@@ -59,7 +54,7 @@ async def require_operator_key(request: Request[Any, Any, Any]) -> None:
 
 
 #: What the operator API's handlers are given: the agencies' context, the key checked.
-OPERATOR_DEPENDENCIES = {"context": Provide(issuer_context, sync_to_thread=False)}
+OPERATOR_DEPENDENCIES = ISSUER_CONTEXT
 
 
 def _qr(offer_id: str, offer_uri: str) -> DrawnQr:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, URLEncodedBody
@@ -23,6 +22,7 @@ from core.oid4vci import (
 )
 from issuers.api.requests import (
     ACCESS_TOKEN,
+    ISSUER_CONTEXT,
     MAX_FORM_BYTES,
     MAX_JSON_BYTES,
     etag_matches,
@@ -39,11 +39,6 @@ from issuers.services.publish_status_list import UnknownStatusList, status_list_
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _context(state: State) -> IssuerContext:
-    context: IssuerContext = state.issuers
-    return context
-
-
 def _known(context: IssuerContext, issuer_id: str) -> None:
     try:
         context.agency(issuer_id)
@@ -54,6 +49,7 @@ def _known(context: IssuerContext, issuer_id: str) -> None:
 class IssuanceController(Controller):
     path = "/issuers/{issuer_id:str}"
     tags = ["wallet-facing issuer protocol"]  # noqa: RUF012 - litestar reads a list
+    dependencies = ISSUER_CONTEXT
 
     @get(
         "/credential-offers/{offer_id:str}",
@@ -62,9 +58,11 @@ class IssuanceController(Controller):
         operation_id="getCredentialOffer",
     )
     async def credential_offer(
-        self, issuer_id: FromPath[str], offer_id: FromPath[str], state: State
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        offer_id: FromPath[str],
     ) -> Response[CredentialOffer]:
-        context = _context(state)
         _known(context, issuer_id)
         try:
             document = await offer_by_reference(context, issuer_id, offer_id)
@@ -82,11 +80,10 @@ class IssuanceController(Controller):
     )
     async def token(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
-        state: State,
         data: URLEncodedBody[TokenRequest],
     ) -> Response[TokenResponse]:
-        context = _context(state)
         _known(context, issuer_id)
         return Response(
             await exchange_pre_authorized_code(context, issuer_id, data),
@@ -100,8 +97,9 @@ class IssuanceController(Controller):
         operation_id="createCNonce",
         status_code=HTTP_200_OK,
     )
-    async def nonce(self, issuer_id: FromPath[str], state: State) -> Response[NonceResponse]:
-        context = _context(state)
+    async def nonce(
+        self, context: NamedDependency[IssuerContext], issuer_id: FromPath[str]
+    ) -> Response[NonceResponse]:
         _known(context, issuer_id)
         return Response(
             NonceResponse(c_nonce=await new_c_nonce(context, issuer_id)), headers=NO_STORE
@@ -120,12 +118,11 @@ class IssuanceController(Controller):
     )
     async def credential(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
-        state: State,
         access_token: NamedDependency[str],
         data: JSONBody[CredentialRequest],
     ) -> Response[CredentialResponse]:
-        context = _context(state)
         _known(context, issuer_id)
         return Response(
             await issue_credentials(context, issuer_id, access_token, data), headers=NO_STORE
@@ -144,12 +141,11 @@ class IssuanceController(Controller):
     )
     async def notification(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
-        state: State,
         access_token: NamedDependency[str],
         data: JSONBody[NotificationRequest],
     ) -> None:
-        context = _context(state)
         _known(context, issuer_id)
         await record_notification(context, issuer_id, access_token, data)
 
@@ -162,12 +158,11 @@ class IssuanceController(Controller):
     )
     async def status_list(
         self,
+        context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
         list_id: FromPath[str],
-        state: State,
         request: Request[Any, Any, Any],
     ) -> Response[str]:
-        context = _context(state)
         _known(context, issuer_id)
         try:
             published = await status_list_token(context, issuer_id, list_id)

@@ -7,9 +7,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.di import Provide
 
 from core.errors import InvalidToken
+from issuers.services.context import IssuerContext
 
 MAX_FORM_BYTES = 8 * 1024
 MAX_JSON_BYTES = 128 * 1024
@@ -47,3 +49,13 @@ async def _access_token(request: Request[Any, Any, Any]) -> str:
 
 #: ``access_token: str`` for handlers guarded by ``require_bearer_token``.
 ACCESS_TOKEN = {"access_token": Provide(_access_token)}
+
+
+def issuer_context(state: State) -> IssuerContext:
+    """The agencies' context, injected into the issuer role's handlers as ``context``."""
+    context: IssuerContext = state.issuers
+    return context
+
+
+#: ``context: NamedDependency[IssuerContext]`` for every handler of the issuer role.
+ISSUER_CONTEXT = {"context": Provide(issuer_context, sync_to_thread=False)}
