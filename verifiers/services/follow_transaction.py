@@ -9,13 +9,14 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator
 
+import msgspec
 from msgspec import UNSET
 
 from core.clock import rfc3339
 from core.errors import Problem
 from verifiers.domain import FINAL_STATES, Transaction
 from verifiers.services.context import VerifierContext
-from verifiers.services.request_messages import PresentationStatus
+from verifiers.services.request_messages import PresentationStatus, VerificationResult
 
 POLL_SECONDS = 0.25
 MAX_FOLLOW_SECONDS = 900.0
@@ -38,7 +39,9 @@ def transaction_view(transaction: Transaction, now: float) -> PresentationStatus
         request_fetched_at=_time(transaction.request_fetched_at),
         completed_at=_time(transaction.completed_at),
         dcql_query=transaction.dcql_query,
-        result=UNSET if transaction.result is None else transaction.result,
+        result=UNSET
+        if transaction.result is None
+        else msgspec.convert(transaction.result, VerificationResult),
     )
 
 

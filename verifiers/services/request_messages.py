@@ -60,6 +60,50 @@ class SameDeviceRelease(ProblemBody):
     session_token: Annotated[str, msgspec.Meta(max_length=4096)]
 
 
+class CheckOutcome(Message):
+    """One validation step and whether it passed; ``detail`` says what was found."""
+
+    step: Annotated[str, msgspec.Meta(examples=["national_id.issuer_signature"])] = (
+        msgspec.field(name="check")
+    )
+    passed: bool
+    detail: str | UnsetType = UNSET
+
+
+class ClaimLabel(Message):
+    locale: str
+    label: str
+
+
+class LabelledClaim(Message):
+    """What a proven claim is called, per language (its credential type's metadata)."""
+
+    path: list[str | int | None]
+    display: list[ClaimLabel]
+
+
+class ProvedCredential(Message):
+    """What one presented credential proved: the requested claims only, with the issuer
+    (``iss``) and, where a certificate names it, the issuer's name."""
+
+    vct: str
+    claims: dict[str, Any]
+    iss: str | UnsetType = UNSET
+    issuer_name: str | UnsetType = UNSET
+    claim_labels: list[LabelledClaim] | UnsetType = UNSET
+
+
+class VerificationResult(Message):
+    """Every check made; the proven credentials by Credential Query id when all passed,
+    the error otherwise (with the wallet's own error code when the wallet declined)."""
+
+    checks: list[CheckOutcome]
+    credentials: dict[str, list[ProvedCredential]] | UnsetType = UNSET
+    error: str | UnsetType = UNSET
+    wallet_error: str | UnsetType = UNSET
+    wallet_error_description: str | UnsetType = UNSET
+
+
 class PresentationStatus(Message):
     """Where a presentation request stands, and once verified its result: the proven
     claims with their labels, the issuer, and every check made."""
@@ -75,7 +119,7 @@ class PresentationStatus(Message):
     request_fetched_at: str | None
     completed_at: str | None
     dcql_query: dict[str, Any]
-    result: dict[str, Any] | UnsetType = UNSET
+    result: VerificationResult | UnsetType = UNSET
 
 
 class CounterCheck(Message):
