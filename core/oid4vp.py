@@ -103,6 +103,30 @@ class VerifierInfo(Message):
     credential_ids: Annotated[list[_QueryId], msgspec.Meta(min_length=1)] | UnsetType = UNSET
 
 
+class WalletMetadata(Message):
+    """§10 (Wallet Metadata, RFC 8414 parameters): what a wallet tells a verifier of itself
+    when it fetches a request object by POST (§5.10.1 ``wallet_metadata``). Unrecognized
+    parameters are ignored (§10.1)."""
+
+    malformed = InvalidRequest
+
+    vp_formats_supported: dict[str, dict[str, Any]]
+    client_id_prefixes_supported: Annotated[list[str], msgspec.Meta(min_length=1)] | UnsetType = (
+        UNSET
+    )
+    request_object_signing_alg_values_supported: (
+        Annotated[list[str], msgspec.Meta(min_length=1)] | UnsetType
+    ) = UNSET
+    response_modes_supported: Annotated[list[str], msgspec.Meta(min_length=1)] | UnsetType = UNSET
+    jwks: JwkSet | UnsetType = UNSET
+    authorization_encryption_alg_values_supported: (
+        Annotated[list[str], msgspec.Meta(min_length=1)] | UnsetType
+    ) = UNSET
+    authorization_encryption_enc_values_supported: (
+        Annotated[list[str], msgspec.Meta(min_length=1)] | UnsetType
+    ) = UNSET
+
+
 class ClientMetadata(Message):
     """§5.1 ``client_metadata``: what the verifier says of itself, with the members of §11.1
     (``vp_formats_supported``) and §8.3 (``jwks``, ``encrypted_response_enc_values_supported``

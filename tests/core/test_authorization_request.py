@@ -16,6 +16,7 @@ from core.messages import convert_message, decode_message, to_plain
 from core.oid4vp import (
     AuthorizationRequest,
     ClientMetadata,
+    WalletMetadata,
     client_names,
     named_client_metadata,
 )
@@ -263,4 +264,30 @@ def test_client_metadata_that_breaks_its_sections_is_refused_with_its_path(
 ) -> None:
     with pytest.raises(InvalidRequest) as refused:
         convert_message(value, ClientMetadata)
+    assert refused.value.description.startswith(where)
+
+
+# §5.10.1: the wallet_metadata of the request URI POST example
+WALLET_METADATA = {
+    "vp_formats_supported": {
+        "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}
+    }
+}
+
+
+def test_the_specification_wallet_metadata_round_trips() -> None:
+    assert to_plain(decode_message(json.dumps(WALLET_METADATA), WalletMetadata)) == WALLET_METADATA
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ({}, "$: missing the required member vp_formats_supported"),
+        ({**WALLET_METADATA, "client_id_prefixes_supported": []}, "$.client_id_prefixes"),
+        ({"vp_formats_supported": ["dc+sd-jwt"]}, "$.vp_formats_supported"),
+    ],
+)
+def test_wallet_metadata_that_breaks_section_10_is_refused(value: Any, where: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        decode_message(json.dumps(value), WalletMetadata)
     assert refused.value.description.startswith(where)

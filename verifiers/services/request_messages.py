@@ -63,8 +63,8 @@ class SameDeviceRelease(ProblemBody):
 class CheckOutcome(Message):
     """One validation step and whether it passed; ``detail`` says what was found."""
 
-    step: Annotated[str, msgspec.Meta(examples=["national_id.issuer_signature"])] = (
-        msgspec.field(name="check")
+    step: Annotated[str, msgspec.Meta(examples=["national_id.issuer_signature"])] = msgspec.field(
+        name="check"
     )
     passed: bool
     detail: str | UnsetType = UNSET

@@ -19,11 +19,10 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from core.encoding import StrictJsonError, strict_json_object
 from core.errors import InvalidRequest
 from core.jose.jwk import JwkSet
 from core.jose.jws import sign_compact
-from core.messages import to_plain
+from core.messages import decode_message, to_plain
 from core.oid4vp import (
     MAX_WALLET_METADATA,
     REQUEST_OBJECT_TYP,
@@ -32,6 +31,7 @@ from core.oid4vp import (
     ClientMetadata,
     RequestUriPost,
     VerifierInfo,
+    WalletMetadata,
     named_client_metadata,
 )
 from verifiers.services.context import VerifierContext
@@ -51,9 +51,9 @@ def _wallet_parameters(posted: RequestUriPost | None) -> str | None:
         return None
     if not isinstance(posted.wallet_metadata, UnsetType):
         try:
-            strict_json_object(posted.wallet_metadata.encode(), max_bytes=MAX_WALLET_METADATA)
-        except StrictJsonError as exc:
-            raise InvalidRequest(f"wallet_metadata is not a JSON object: {exc}") from exc
+            decode_message(posted.wallet_metadata, WalletMetadata, max_bytes=MAX_WALLET_METADATA)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"wallet_metadata is not acceptable: {exc.description}") from exc
     return None if isinstance(posted.wallet_nonce, UnsetType) else posted.wallet_nonce
 
 

@@ -47,6 +47,7 @@ from core.oid4vp import (
     STATIC_AUDIENCE,
     AuthorizationRequest,
     ClientMetadata,
+    WalletMetadata,
 )
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from wallet.domain import (
@@ -70,14 +71,15 @@ _TRY_AGAIN = frozenset({408, 429})
 # Parameters of an unsigned request that carry JSON (§5.1: objects and arrays travel as
 # JSON-serialized strings in a URI).
 _JSON_PARAMETERS = frozenset({"dcql_query", "client_metadata", "transaction_data", "verifier_info"})
-WALLET_METADATA = {
-    "vp_formats_supported": {
+#: What the wallet tells a verifier of itself when it fetches a request by POST (§5.10.1).
+WALLET_METADATA = WalletMetadata(
+    vp_formats_supported={
         "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}
     },
-    "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri"],
-    "request_object_signing_alg_values_supported": sorted(SIGNATURE_ALGORITHMS),
-    "response_modes_supported": sorted(DIRECT_POST_MODES),
-}
+    client_id_prefixes_supported=["x509_san_dns", "x509_hash", "redirect_uri"],
+    request_object_signing_alg_values_supported=sorted(SIGNATURE_ALGORITHMS),
+    response_modes_supported=sorted(DIRECT_POST_MODES),
+)
 
 
 class CheckedRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -183,7 +185,7 @@ async def _fetch_request_object(
                 accept="application/oauth-authz-req+jwt",
                 form={
                     "wallet_nonce": wallet_nonce,
-                    "wallet_metadata": json_dumps(WALLET_METADATA),
+                    "wallet_metadata": json_dumps(to_plain(WALLET_METADATA)),
                 },
                 max_bytes=MAX_REQUEST_OBJECT_BYTES,
             )
