@@ -90,6 +90,24 @@ class AccessDenied(ProtocolError):
     error = "access_denied"
 
 
+class UnsupportedResponseType(ProtocolError):
+    """RFC 6749 §4.1.2.1."""
+
+    error = "unsupported_response_type"
+
+
+class InvalidAuthorizationDetails(ProtocolError):
+    """RFC 9396 §5: an ``authorization_details`` the server cannot accept."""
+
+    error = "invalid_authorization_details"
+
+
+class RequestNotSupported(ProtocolError):
+    """OpenID Connect Core §3.1.2.6, as RFC 9126 §2.1 uses it: a request object by value."""
+
+    error = "request_not_supported"
+
+
 class InvalidToken(ProtocolError):
     error = "invalid_token"
     status_code = 401
