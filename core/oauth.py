@@ -8,12 +8,15 @@ members of OpenID4VCI 1.0 §12.3, RFC 9126 §5, RFC 9449 §5.1 and RFC 9207 §3)
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from core.encoding import StrictJsonError, strict_json_loads
+from core.encoding import StrictJsonError, b64url_encode, strict_json_loads
 from core.errors import (
     InvalidAuthorizationDetails,
     InvalidRequest,
@@ -231,3 +234,20 @@ class AuthorizationServerMetadata(Message, kw_only=True):
     pre_authorized_grant_anonymous_access_supported: bool | UnsetType = msgspec.field(
         default=UNSET, name="pre-authorized_grant_anonymous_access_supported"
     )
+
+
+#: RFC 7636 §4.1: a code verifier is 43 to 128 unreserved characters.
+_CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+
+
+def pkce_s256_challenge(code_verifier: str) -> str:
+    """RFC 7636 §4.2: ``BASE64URL(SHA256(ASCII(code_verifier)))``."""
+    return b64url_encode(hashlib.sha256(code_verifier.encode("ascii")).digest())
+
+
+def pkce_matches(code_verifier: str | UnsetType, code_challenge: str) -> bool:
+    """RFC 7636 §4.6: the verifier is well formed and hashes to the S256 challenge kept
+    with the code (compared in constant time)."""
+    if isinstance(code_verifier, UnsetType) or not _CODE_VERIFIER.fullmatch(code_verifier):
+        return False
+    return hmac.compare_digest(pkce_s256_challenge(code_verifier), code_challenge)

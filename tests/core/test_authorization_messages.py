@@ -25,6 +25,8 @@ from core.oauth import (
     PushedAuthorizationResponse,
     TokenRequest,
     TokenResponse,
+    pkce_matches,
+    pkce_s256_challenge,
 )
 
 # OpenID4VCI 1.0 §5.1.1 (examples/authorization_details.json, _with_as, _multiple)
@@ -173,3 +175,13 @@ def test_the_token_request_reads_refresh_tokens_and_authorization_details() -> N
     assert [d.credential_configuration_id for d in request.details()] == [
         "UniversityDegreeCredential"
     ]
+
+
+def test_pkce_s256_as_rfc_7636_appendix_b_computes_it() -> None:
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert pkce_s256_challenge(verifier) == challenge
+    assert pkce_matches(verifier, challenge)
+    assert not pkce_matches(verifier[:-1] + "l", challenge)
+    assert not pkce_matches("too-short", pkce_s256_challenge("too-short"))
+    assert not pkce_matches(verifier + " ", challenge)
