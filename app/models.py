@@ -2,6 +2,7 @@
 
 from core.storage import key_records as _key_records  # noqa: F401  (registers its table)
 from core.storage import readiness as _readiness  # noqa: F401
+from core.storage import single_use as _single_use  # noqa: F401
 from core.storage.base import Base
 from issuers.storage import tables as _issuer_tables  # noqa: F401
 from verifiers.storage import tables as _verifier_tables  # noqa: F401

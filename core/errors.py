@@ -3,8 +3,9 @@
 Each carries the wire code (``error``), a public ``description`` that is safe to send
 to the peer, and an internal ``detail`` for logs that must never reach the peer.
 Codes: RFC 6749 §5.2 (token endpoint), RFC 6750 §3.1 (bearer tokens),
-OpenID4VCI 1.0 §6.3 and §8.3.1.2, OpenID4VP 1.0 §8.5; ``rate_limited`` (HTTP 429,
-RFC 6585 §4) is this deployment's own, as no OAuth specification defines one.
+OpenID4VCI 1.0 §6.3 and §8.3.1.2, OpenID4VP 1.0 §8.5, RFC 9449 §5, §7.1 and §12.2 (DPoP);
+``rate_limited`` (HTTP 429, RFC 6585 §4) is this deployment's own, as no OAuth
+specification defines one.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class ProtocolError(Exception):
     status_code: ClassVar[int] = 400
     #: Seconds after which a retry may succeed (sent as ``Retry-After``), where that is known.
     retry_after: ClassVar[int | None] = None
+    #: The authentication scheme of the ``WWW-Authenticate`` challenge that goes with a 401
+    #: answer (RFC 9110 §11.6.1): ``Bearer`` (RFC 6750 §3) unless the error is about a
+    #: DPoP-bound token or proof (RFC 9449 §7.1).
+    challenge_scheme: ClassVar[str] = "Bearer"
 
     def __init__(self, description: str, *, detail: str | None = None) -> None:
         super().__init__(description)
@@ -111,6 +116,52 @@ class RequestNotSupported(ProtocolError):
 class InvalidToken(ProtocolError):
     error = "invalid_token"
     status_code = 401
+
+
+class InvalidDpopBoundToken(InvalidToken):
+    """An access token presented with the ``DPoP`` scheme that is not bound to the proof's
+    key, or not DPoP-bound at all (RFC 9449 §7.1). The resource answers 401 with
+    ``WWW-Authenticate: DPoP error="invalid_token"``."""
+
+    challenge_scheme = "DPoP"
+
+
+class InvalidDpopProof(ProtocolError):
+    """The ``DPoP`` proof fails a check of RFC 9449 §4.3 (or was used before, §11.1).
+
+    At the token endpoint (RFC 9449 §5) the answer is 400 with this error JSON
+    (RFC 6749 §5.2); at a protected resource see :class:`InvalidDpopProofAtResource`."""
+
+    error = "invalid_dpop_proof"
+
+
+class InvalidDpopProofAtResource(InvalidDpopProof):
+    """At a protected resource (RFC 9449 §7.1) the answer is 401 with
+    ``WWW-Authenticate: DPoP error="invalid_dpop_proof"``."""
+
+    status_code = 401
+    challenge_scheme = "DPoP"
+
+
+class UseDpopNonce(ProtocolError):
+    """The proof lacks a server nonce, or its nonce is not one of ours or has expired
+    (RFC 9449 §8). ``dpop_nonce`` is a fresh nonce: the endpoint sends it as the one
+    ``DPoP-Nonce`` header of its answer, which at the token endpoint is 400 with this
+    error JSON; at a protected resource see :class:`UseDpopNonceAtResource`."""
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, description: str, *, dpop_nonce: str, detail: str | None = None) -> None:
+        super().__init__(description, detail=detail)
+        self.dpop_nonce = dpop_nonce
+
+
+class UseDpopNonceAtResource(UseDpopNonce):
+    """At a protected resource (RFC 9449 §9) the answer is 401 with
+    ``WWW-Authenticate: DPoP error="use_dpop_nonce"`` and the ``DPoP-Nonce`` header."""
+
+    status_code = 401
+    challenge_scheme = "DPoP"
 
 
 class InsufficientScope(ProtocolError):

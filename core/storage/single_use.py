@@ -1,0 +1,79 @@
+"""SQL implementation of ``core.replay.SeenOnce``: values that may be used once, in one
+table (``single_use_values``) keyed by scope and the SHA-256 of the value (the value itself,
+a proof identifier, is never stored).
+
+``first_use`` is one ``INSERT … ON CONFLICT`` statement: however many workers race with the
+same value, the primary key lets exactly one row in, and its row count says which worker
+saw the value first. A row whose ``keep_until`` has passed may be taken over by the same
+statement (``DO UPDATE … WHERE keep_until <= now``), so a value is remembered for exactly
+as long as asked even before housekeeping deletes it. Works on SQLite (3.24 or newer) and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any, cast
+
+from sqlalchemy import Float, String, Table, delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.clock import SYSTEM_CLOCK, Clock
+from core.storage.base import Base
+
+MAX_SCOPE_LENGTH = 32
+
+
+class SingleUseRow(Base):
+    __tablename__ = "single_use_values"
+
+    scope: Mapped[str] = mapped_column(String(MAX_SCOPE_LENGTH), primary_key=True)
+    value_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    keep_until: Mapped[float] = mapped_column(Float, index=True)
+
+
+_TABLE = cast(Table, SingleUseRow.__table__)
+
+
+def value_hash(value: str) -> str:
+    """Hex SHA-256 of the value's UTF-8 bytes: what the table keeps instead of the value."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+class SqlSingleUse:
+    """``SeenOnce`` over the deployment's database; ``clock`` decides when a remembered
+    value has been forgotten."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._engine = engine
+        self._clock = clock
+        insert: Any = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert = insert
+
+    async def first_use(self, scope: str, value: str, keep_until: float) -> bool:
+        if not scope or len(scope) > MAX_SCOPE_LENGTH:
+            raise ValueError(f"a scope has 1 to {MAX_SCOPE_LENGTH} characters")
+        if not math.isfinite(keep_until):
+            raise ValueError("keep_until must be a time")
+        statement = self._insert(_TABLE).values(
+            scope=scope, value_hash=value_hash(value), keep_until=float(keep_until)
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[_TABLE.c.scope, _TABLE.c.value_hash],
+            set_={"keep_until": statement.excluded.keep_until},
+            where=_TABLE.c.keep_until <= self._clock.now(),
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        first: bool = result.rowcount == 1
+        return first
+
+    async def purge(self, now: float) -> int:
+        """Delete the values no longer remembered (``keep_until`` passed); how many went."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(delete(_TABLE).where(_TABLE.c.keep_until <= now))
+        return max(result.rowcount, 0)
