@@ -158,6 +158,68 @@ class Offer:
         return self.state
 
 
+class AuthorizationState(StrEnum):
+    """Where a wallet's authorization (the authorization code flow, OpenID4VCI 1.0 §5) is in
+    its life; the values are what the database holds."""
+
+    PUSHED = "pushed"  # the pushed request was accepted; its request_uri is live (RFC 9126)
+    AUTHENTICATING = "authenticating"  # the citizen is at the authorization endpoint
+    CODE_ISSUED = "code_issued"  # the code went back to the wallet (RFC 6749 §4.1.2)
+    REDEEMED = "redeemed"  # the code was exchanged at the token endpoint, once
+    REFUSED = "refused"  # the citizen could not be authenticated or declined
+    EXPIRED = "expired"  # not carried on in time; read from ``expires_at``, never stored
+
+
+AUTHORIZATION_MOVES = Moves.of(
+    "authorization",
+    {
+        AuthorizationState.PUSHED: {AuthorizationState.AUTHENTICATING, AuthorizationState.EXPIRED},
+        AuthorizationState.AUTHENTICATING: {
+            AuthorizationState.CODE_ISSUED,
+            AuthorizationState.REFUSED,
+            AuthorizationState.EXPIRED,
+        },
+        AuthorizationState.CODE_ISSUED: {AuthorizationState.REDEEMED, AuthorizationState.EXPIRED},
+    },
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """One authorization of a wallet (client) to receive credentials of an agency: what it
+    pushed (RFC 9126), who the citizen turned out to be, and the code it was given. Only
+    hashes of the request_uri and of the code are kept."""
+
+    authorization_id: str
+    issuer_id: str
+    request_uri_hash: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    configuration_ids: tuple[str, ...]
+    state: AuthorizationState
+    created_at: float
+    expires_at: float
+    #: The ``state`` the wallet sent, returned with the code (RFC 6749 §4.1.2).
+    wallet_state: str | None = None
+    #: The offer whose ``issuer_state`` the wallet carried (OpenID4VCI 1.0 §5.1.3).
+    offer_id: str | None = None
+    #: Thumbprint of the key a DPoP proof at the pushed request used (RFC 9449 §10).
+    dpop_jkt: str | None = None
+    #: Thumbprint of the wallet attestation's ``cnf`` key, when the client attested.
+    client_key: str | None = None
+    subject_id: str | None = None
+    code_hash: str | None = None
+
+    def effective_state(self, now: float) -> AuthorizationState:
+        """The stored state, or ``expired`` once an authorization that may expire ran out."""
+        if now >= self.expires_at and AUTHORIZATION_MOVES.allows(
+            self.state, AuthorizationState.EXPIRED
+        ):
+            return AuthorizationState.EXPIRED
+        return self.state
+
+
 @dataclass(frozen=True, slots=True)
 class AccessGrant:
     """What an access token allows: one credential request for its offer."""

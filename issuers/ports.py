@@ -11,6 +11,8 @@ from core.status_list.token import StatusReference
 from issuers.domain import (
     AccessGrant,
     AuditEvent,
+    Authorization,
+    AuthorizationState,
     CredentialSelector,
     DeliveredResponse,
     IssuedCredential,
@@ -62,6 +64,35 @@ class OfferStore(Protocol):
         access grant; exactly one caller wins. None for everyone else (already redeemed,
         expired, unknown)."""
         ...
+
+
+class AuthorizationStore(Protocol):
+    """Wallets' authorizations in the authorization code flow."""
+
+    async def add(self, authorization: Authorization) -> None: ...
+
+    async def by_request_uri(
+        self, issuer_id: str, request_uri_hash: str
+    ) -> Authorization | None: ...
+
+    async def by_code(self, issuer_id: str, code_hash: str) -> Authorization | None: ...
+
+    async def move(
+        self,
+        authorization_id: str,
+        *,
+        expected: AuthorizationState,
+        state: AuthorizationState,
+        now: float,
+        expires_at: float | None = None,
+        subject_id: str | None = None,
+        code_hash: str | None = None,
+    ) -> bool:
+        """Compare-and-set from ``expected`` (unexpired at ``now``) to ``state`` (the caller
+        checked the move against ``AUTHORIZATION_MOVES``); exactly one racing caller wins."""
+        ...
+
+    async def purge(self, before: float) -> int: ...
 
 
 class GrantStore(Protocol):

@@ -59,6 +59,29 @@ class GrantRow(Base):
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AuthorizationRow(Base):
+    """A wallet's authorization in the authorization code flow (``issuers.domain``)."""
+
+    __tablename__ = "issuer_authorizations"
+
+    authorization_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    request_uri_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(256))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    configuration_ids: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    wallet_state: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    offer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+
+
 class NonceRow(Base):
     """A ``c_nonce`` that has been used, kept until it would have expired anyway."""
 
