@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+
 from app.rate_limit_policy import RateLimitPolicy, RateLimitSyntaxError, parse_policy
 from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
@@ -66,6 +68,31 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 f"{PREFIX}{name} must list IP addresses or CIDR networks, got {entry!r}"
             ) from None
     return tuple(networks)
+
+
+def _ca_certificates(env: Mapping[str, str], name: str) -> tuple[x509.Certificate, ...]:
+    """Root certificates from comma-separated PEM files: every file readable, holding at
+    least one certificate, each of them a CA."""
+    certificates: list[x509.Certificate] = []
+    for path in _list(env, name):
+        try:
+            found = x509.load_pem_x509_certificates(Path(path).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read {PREFIX}{name} {path}: {exc}") from None
+        for certificate in found:
+            try:
+                is_ca = certificate.extensions.get_extension_for_class(
+                    x509.BasicConstraints
+                ).value.ca
+            except x509.ExtensionNotFound:
+                is_ca = False
+            if not is_ca:
+                raise SettingsError(
+                    f"{PREFIX}{name} {path} holds a certificate that is not a CA:"
+                    f" {certificate.subject.rfc4514_string()}"
+                )
+        certificates += found
+    return tuple(certificates)
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:
@@ -135,6 +162,7 @@ class Settings:
     outbound_min_rate: int = 1024
     status_list_revalidate: int = 10
     wallet_trust_anchors: tuple[str, ...] = ()
+    wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
     wallet_redirect_schemes: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
     rate_limits: RateLimitPolicy = field(default_factory=RateLimitPolicy)
@@ -248,6 +276,7 @@ class Settings:
             outbound_min_rate=_int(env, "OUTBOUND_MIN_RATE", 1024, 0, 1 << 30),
             status_list_revalidate=_int(env, "STATUS_LIST_REVALIDATE", 10, 0, 24 * 3600),
             wallet_trust_anchors=_list(env, "WALLET_TRUST_ANCHORS"),
+            wallet_provider_anchors=_ca_certificates(env, "WALLET_PROVIDER_ANCHORS"),
             wallet_redirect_schemes=redirect_schemes,
             faults=faults,
             rate_limits=_rate_limits(env),

@@ -3,7 +3,8 @@
 Each carries the wire code (``error``), a public ``description`` that is safe to send
 to the peer, and an internal ``detail`` for logs that must never reach the peer.
 Codes: RFC 6749 §5.2 (token endpoint), RFC 6750 §3.1 (bearer tokens),
-OpenID4VCI 1.0 §6.3 and §8.3.1.2, OpenID4VP 1.0 §8.5, RFC 9449 §5, §7.1 and §12.2 (DPoP);
+OpenID4VCI 1.0 §6.3 and §8.3.1.2, OpenID4VP 1.0 §8.5, RFC 9449 §5, §7.1 and §12.2 (DPoP),
+OAuth 2.0 Attestation-Based Client Authentication (draft -07 §6.2, draft -10 §7.4);
 ``rate_limited`` (HTTP 429, RFC 6585 §4) is this deployment's own, as no OAuth
 specification defines one.
 """
@@ -73,6 +74,34 @@ class ServiceBusy(ProtocolError):
 class InvalidClient(ProtocolError):
     error = "invalid_client"
     status_code = 401
+
+
+class InvalidClientAttestation(InvalidClient):
+    """Attestation-Based Client Authentication (draft -07 §6.2, -10 §7.4): the Client
+    Attestation or its proof of possession does not verify. A more specific
+    ``invalid_client``, with its HTTP 401."""
+
+    error = "invalid_client_attestation"
+
+
+class UseAttestationChallenge(ProtocolError):
+    """Attestation-Based Client Authentication (draft -07 §6.2, -10 §7.4): the Client
+    Attestation PoP does not carry a challenge this server issued. The response must carry
+    a fresh one in the ``OAuth-Client-Attestation-Challenge`` header (``challenge``)."""
+
+    error = "use_attestation_challenge"
+
+    def __init__(self, description: str, *, challenge: str, detail: str | None = None) -> None:
+        super().__init__(description, detail=detail)
+        self.challenge = challenge
+
+
+class UseFreshAttestation(ProtocolError):
+    """Attestation-Based Client Authentication (draft -07 §6.2, -10 §7.4): the Client
+    Attestation was issued longer ago than this server accepts; the client fetches a new
+    one from its attester."""
+
+    error = "use_fresh_attestation"
 
 
 class InvalidGrant(ProtocolError):

@@ -1,8 +1,12 @@
+import datetime as dt
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from app.settings import Settings, SettingsError
+from core.keys.x509 import AccessCertificateRequest, create_trust_anchor, issue_access_certificate
 
 
 def test_defaults() -> None:
@@ -71,3 +75,46 @@ def test_fault_points_are_for_crash_tests_only() -> None:
     }
     with pytest.raises(SettingsError, match="IDWALLET_FAULT is for crash tests only"):
         Settings.from_env(production)
+
+
+def _root_pem(name: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    root = create_trust_anchor(key, common_name=name, now=dt.datetime.now(dt.UTC))
+    return root.public_bytes(Encoding.PEM)
+
+
+def test_wallet_provider_anchors_are_read_from_pem_files(tmp_path: Path) -> None:
+    assert Settings.from_env({}).wallet_provider_anchors == ()
+    first, second = tmp_path / "provider-a.pem", tmp_path / "providers-b.pem"
+    first.write_bytes(_root_pem("Provider A Root"))
+    second.write_bytes(_root_pem("Provider B Root") + _root_pem("Provider C Root"))
+    settings = Settings.from_env({"IDWALLET_WALLET_PROVIDER_ANCHORS": f"{first}, {second}"})
+    names = [a.subject.rfc4514_string() for a in settings.wallet_provider_anchors]
+    assert names == ["CN=Provider A Root", "CN=Provider B Root", "CN=Provider C Root"]
+
+
+def test_wallet_provider_anchors_must_be_readable_ca_certificates(tmp_path: Path) -> None:
+    variable = "IDWALLET_WALLET_PROVIDER_ANCHORS"
+    with pytest.raises(SettingsError, match=f"cannot read {variable}"):
+        Settings.from_env({variable: str(tmp_path / "missing.pem")})
+    empty = tmp_path / "empty.pem"
+    empty.write_text("not a certificate\n")
+    with pytest.raises(SettingsError, match=f"cannot read {variable}"):
+        Settings.from_env({variable: str(empty)})
+    now = dt.datetime.now(dt.UTC)
+    root_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    root = create_trust_anchor(root_key, common_name="Root", now=now)
+    leaf = issue_access_certificate(
+        AccessCertificateRequest(common_name="Signer", uris=("https://provider.example",)),
+        leaf_key.public_key(),
+        anchor_key=root_key,
+        anchor=root,
+        now=now,
+    )
+    not_a_ca = tmp_path / "leaf.pem"
+    not_a_ca.write_bytes(leaf.public_bytes(Encoding.PEM))
+    with pytest.raises(SettingsError, match=f"{variable} .* not a CA: CN=Signer"):
+        Settings.from_env({variable: str(not_a_ca)})
