@@ -20,6 +20,7 @@ from core.sealing import Sealer
 from core.storage.driver import is_postgresql
 from issuers.domain import Agency
 from issuers.services.context import IssuancePolicy, IssuerContext
+from issuers.storage.authorizations import SqlAuthorizationStore
 from issuers.storage.housekeeping import SqlIssuerHousekeeping
 from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.postgres_issuance import PostgresCredentialLedger, PostgresOfferStore
@@ -47,6 +48,7 @@ async def issuer_role(
             sessions, claims, settings.status_list_size
         ),
         audit=SqlAuditLog(sessions),
+        authorizations=SqlAuthorizationStore(sessions),
         secret=deployment.derived_secret("issuer codes"),
         policy=IssuancePolicy(
             status_list_ttl=settings.status_list_ttl,

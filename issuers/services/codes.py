@@ -42,3 +42,19 @@ def new_tx_code(length: int = 6) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def issuer_state(secret: bytes, offer_id: str) -> str:
+    """The ``issuer_state`` of an offer's authorization code grant (OpenID4VCI 1.0 §4.1.1):
+    the offer's id with a MAC under the deployment secret, so the agency finds the offer
+    again from the state alone and nobody can make one up."""
+    mac = hmac.new(secret, b"idwallet issuer_state\x00" + offer_id.encode(), hashlib.sha256)
+    return f"{offer_id}.{b64url_encode(mac.digest())}"
+
+
+def offer_of_issuer_state(secret: bytes, state: str) -> str | None:
+    """The offer id an ``issuer_state`` names, or None when it is not one of ours."""
+    offer_id, _, _ = state.rpartition(".")
+    if not offer_id or len(state) > 200:
+        return None
+    return offer_id if hmac.compare_digest(issuer_state(secret, offer_id), state) else None

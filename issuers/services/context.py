@@ -8,7 +8,14 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
 from core.pending_cap import PendingCap
 from issuers.domain import Agency, CredentialConfiguration
-from issuers.ports import AuditLog, CredentialLedger, GrantStore, IssuerKeys, OfferStore
+from issuers.ports import (
+    AuditLog,
+    AuthorizationStore,
+    CredentialLedger,
+    GrantStore,
+    IssuerKeys,
+    OfferStore,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,8 @@ class IssuancePolicy:
     status_list_ttl: int = 300
     #: Credentials state their issuance time only to this many seconds (1 = exactly).
     issued_at_precision: int = 86400
+    #: A pushed authorization request's request_uri lives this long (RFC 9126 §2.2).
+    pushed_request_lifetime: float = 60.0
 
 
 class UnknownAgency(LookupError):
@@ -44,6 +53,7 @@ class IssuerContext:
     grants: GrantStore
     ledger: CredentialLedger
     audit: AuditLog
+    authorizations: AuthorizationStore
     secret: bytes
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK

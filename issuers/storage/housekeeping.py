@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from issuers.domain import OfferState
 from issuers.storage.offer_claims import REDACTED, UNREDACTED_OFFERS
-from issuers.storage.tables import GRANTS, OFFERS, RESPONSES, NonceRow
+from issuers.storage.tables import GRANTS, OFFERS, RESPONSES, AuthorizationRow, NonceRow
 
 _LIVE_GRANT = exists(
     select(GRANTS.c.token_hash).where(
@@ -54,6 +54,7 @@ class SqlIssuerHousekeeping:
                 .values(claims=REDACTED),
                 delete(RESPONSES).where(RESPONSES.c.expires_at <= now),
                 delete(NonceRow).where(NonceRow.expires_at <= now),
+                delete(AuthorizationRow).where(AuthorizationRow.expires_at <= now),
             ):
                 result = await connection.execute(statement)
                 changed += max(result.rowcount, 0)
