@@ -10,6 +10,7 @@ from core.keys.signer import Signer
 from core.status_list.token import StatusReference
 from issuers.domain import (
     AccessGrant,
+    Agency,
     AuditEvent,
     Authorization,
     AuthorizationState,
@@ -87,6 +88,7 @@ class AuthorizationStore(Protocol):
         expires_at: float | None = None,
         subject_id: str | None = None,
         code_hash: str | None = None,
+        offer_id: str | None = None,
     ) -> bool:
         """Compare-and-set from ``expected`` (unexpired at ``now``) to ``state`` (the caller
         checked the move against ``AUTHORIZATION_MOVES``); exactly one racing caller wins."""
@@ -97,6 +99,20 @@ class AuthorizationStore(Protocol):
 
 class GrantStore(Protocol):
     async def get(self, token_hash: str) -> AccessGrant | None: ...
+
+    async def revoke_for_offer(self, offer_id: str) -> int:
+        """Use up every access grant of the offer (a reused authorization code revokes
+        what its first use gave, RFC 6749 §4.1.2); how many were still live."""
+        ...
+
+
+class CitizenAuthenticator(Protocol):
+    """How an agency finds out who the citizen at its authorization endpoint is."""
+
+    async def authenticate(self, agency: Agency, authorization: Authorization) -> str | None:
+        """The citizen's subject id in the agency's register, or None when they could
+        not be authenticated."""
+        ...
 
 
 SignCredentials = Callable[[list[StatusReference]], list[str]]

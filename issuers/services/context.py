@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
 from core.pending_cap import PendingCap
-from issuers.domain import Agency, CredentialConfiguration
+from issuers.domain import Agency, Authorization, CredentialConfiguration
 from issuers.ports import (
     AuditLog,
     AuthorizationStore,
+    CitizenAuthenticator,
     CredentialLedger,
     GrantStore,
     IssuerKeys,
@@ -34,6 +35,10 @@ class IssuancePolicy:
     issued_at_precision: int = 86400
     #: A pushed authorization request's request_uri lives this long (RFC 9126 §2.2).
     pushed_request_lifetime: float = 60.0
+    #: How long the citizen has to authenticate once at the authorization endpoint.
+    authentication_lifetime: float = 600.0
+    #: An authorization code lives this long (RFC 6749 §4.1.2: short, a minute here).
+    authorization_code_lifetime: float = 60.0
 
 
 class UnknownAgency(LookupError):
@@ -42,6 +47,14 @@ class UnknownAgency(LookupError):
 
 class UnknownConfiguration(LookupError):
     """The agency has no credential configuration of that id."""
+
+
+class NoCitizenAuthentication:
+    """Where no way of authenticating citizens is configured, nobody is authenticated:
+    the authorization code flow answers ``access_denied``."""
+
+    async def authenticate(self, agency: Agency, authorization: Authorization) -> str | None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,8 @@ class IssuerContext:
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK
     faults: FaultPoints = NO_FAULTS
+    #: How citizens are authenticated at the authorization endpoint.
+    authenticator: CitizenAuthenticator = field(default_factory=NoCitizenAuthentication)
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
 

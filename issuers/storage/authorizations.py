@@ -92,6 +92,7 @@ class SqlAuthorizationStore:
         expires_at: float | None = None,
         subject_id: str | None = None,
         code_hash: str | None = None,
+        offer_id: str | None = None,
     ) -> bool:
         """Compare-and-set from ``expected`` (and not yet expired at ``now``) to ``state``;
         False when another request moved it first or it ran out."""
@@ -102,6 +103,8 @@ class SqlAuthorizationStore:
             values["subject_id"] = subject_id
         if code_hash is not None:
             values["code_hash"] = code_hash
+        if offer_id is not None:
+            values["offer_id"] = offer_id
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(AuthorizationRow)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from issuers.domain import (
@@ -32,6 +32,7 @@ from issuers.storage.grant_work import STATUS_LIST_SIZE, StatusPlaces, Transacti
 from issuers.storage.offer_claims import UNREDACTED_OFFERS, SealedClaims
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
 from issuers.storage.tables import (
+    GRANTS,
     OFFERS,
     RESPONSES,
     AuditRow,
@@ -211,6 +212,23 @@ class SqlGrantStore:
             if row is None:
                 return None
             return _grant(row)
+
+    async def revoke_for_offer(self, offer_id: str) -> int:
+        async with self._sessions.begin() as session:
+            # a kept credential response is not answered again to a revoked token
+            await session.execute(
+                delete(RESPONSES).where(
+                    RESPONSES.c.token_hash.in_(
+                        select(GRANTS.c.token_hash).where(GRANTS.c.offer_id == offer_id)
+                    )
+                )
+            )
+            result = await session.execute(
+                update(GrantRow)
+                .where(GrantRow.offer_id == offer_id, GrantRow.used.is_(False))
+                .values(used=True)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _grant(row: GrantRow) -> AccessGrant:

@@ -1,0 +1,161 @@
+"""The authorization endpoint (RFC 6749 §4.1.1 with a pushed request, RFC 9126 §4;
+OpenID4VCI 1.0 §5): the wallet sends the citizen with the ``request_uri`` it was given;
+the agency authenticates the citizen (its ``CitizenAuthenticator``), takes the claims
+from what it already holds — the offer a clerk made (``issuer_state``) or its register,
+never from the citizen — and answers a short-lived, single-use code (§4.1.2, with ``iss``
+of RFC 9207).
+
+The claims wait in an offer, as for a clerk's: the code exchange redeems that offer the
+way the pre-authorized code would, so an offer is turned into an access token once,
+whichever grant reaches it first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+from msgspec import UNSET
+
+from core.errors import AccessDenied, InvalidRequest
+from core.oauth import AuthorizationCodeResponse
+from issuers.domain import (
+    AUTHORIZATION_MOVES,
+    AuditEvent,
+    Authorization,
+    AuthorizationState,
+    Offer,
+    OfferState,
+)
+from issuers.services.codes import pre_authorized_code, random_token, sha256_hex
+from issuers.services.context import IssuerContext
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRedirect:
+    """Where the citizen's browser goes next: the wallet's redirect URI with the answer."""
+
+    redirect_uri: str
+    answer: AuthorizationCodeResponse
+
+
+async def start_authorization(
+    context: IssuerContext, issuer_id: str, *, client_id: str, request_uri: str
+) -> Authorization:
+    """RFC 9126 §4: the pushed request of this client, used once, before it expires."""
+    context.agency(issuer_id)
+    now = context.clock.now()
+    pushed = (
+        await context.authorizations.by_request_uri(issuer_id, sha256_hex(request_uri))
+        if len(request_uri) <= 512
+        else None
+    )
+    if pushed is None or pushed.effective_state(now) is not AuthorizationState.PUSHED:
+        raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
+    if pushed.client_id != client_id:
+        raise InvalidRequest("the request_uri was pushed by another client")
+    state = AUTHORIZATION_MOVES.check(pushed.state, AuthorizationState.AUTHENTICATING)
+    expires_at = now + context.policy.authentication_lifetime
+    if not await context.authorizations.move(
+        pushed.authorization_id,
+        expected=pushed.state,
+        state=state,
+        now=now,
+        expires_at=expires_at,
+    ):
+        raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
+    return dataclasses.replace(pushed, state=state, expires_at=expires_at)
+
+
+async def _offer_for(context: IssuerContext, authorization: Authorization, subject_id: str) -> str:
+    """The offer whose claims the credential will carry: the clerk's (for the same
+    citizen), or a new one from the agency's register."""
+    issuer_id = authorization.issuer_id
+    if authorization.offer_id is not None:
+        offer = await context.offers.get(issuer_id, authorization.offer_id)
+        if offer is None or offer.subject_id != subject_id:
+            raise AccessDenied("this offer was made for another citizen")
+        return offer.offer_id
+    if len(authorization.configuration_ids) != 1:
+        raise InvalidRequest("ask for one credential per authorization")
+    [configuration_id] = authorization.configuration_ids
+    agency = context.agency(issuer_id)
+    claims = agency.register.get(subject_id, {}).get(configuration_id)
+    if claims is None:
+        raise AccessDenied("the agency holds no such credential for this citizen")
+    now = context.clock.now()
+    offer_id = str(uuid.uuid4())
+    await context.offers.add(
+        Offer(
+            offer_id=offer_id,
+            issuer_id=issuer_id,
+            configuration_id=configuration_id,
+            subject_id=subject_id,
+            claims=dict(claims),
+            code_hash=sha256_hex(pre_authorized_code(context.secret, offer_id)),
+            tx_code_hash=None,
+            tx_code_attempts=0,
+            tx_code_max_attempts=context.policy.tx_code_max_attempts,
+            state=OfferState.OFFERED,
+            created_at=now,
+            expires_at=now + context.policy.offer_lifetime,
+        )
+    )
+    await context.audit.record(
+        AuditEvent(
+            issuer_id=issuer_id,
+            at=now,
+            actor=f"wallet {authorization.client_id}"[:100],
+            action="offer.create",
+            object_id=offer_id,
+            outcome="authorized",
+            detail=f"{configuration_id} for subject {subject_id} from the register",
+        )
+    )
+    return offer_id
+
+
+async def authorize_citizen(
+    context: IssuerContext, authorization: Authorization
+) -> AuthorizationRedirect:
+    """Authenticate the citizen of an authorization that is ``authenticating`` and answer
+    the wallet with a code, or with ``access_denied`` (RFC 6749 §4.1.2.1) when the citizen
+    is unknown to the agency or holds no such credential."""
+    agency = context.agency(authorization.issuer_id)
+    issuer = agency.identifier(context.public_base_url)
+    wallet_state = UNSET if authorization.wallet_state is None else authorization.wallet_state
+    subject_id = await context.authenticator.authenticate(agency, authorization)
+    now = context.clock.now()
+    if subject_id is None:
+        await _refuse(context, authorization, now)
+        raise AccessDenied("the citizen could not be authenticated")
+    try:
+        offer_id = await _offer_for(context, authorization, subject_id)
+    except AccessDenied:
+        await _refuse(context, authorization, now)
+        raise
+    code = random_token()
+    state = AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.CODE_ISSUED)
+    if not await context.authorizations.move(
+        authorization.authorization_id,
+        expected=authorization.state,
+        state=state,
+        now=now,
+        expires_at=now + context.policy.authorization_code_lifetime,
+        subject_id=subject_id,
+        code_hash=sha256_hex(code),
+        offer_id=offer_id,
+    ):
+        raise InvalidRequest("this authorization has ended; the wallet can start again")
+    return AuthorizationRedirect(
+        authorization.redirect_uri,
+        AuthorizationCodeResponse(code=code, iss=issuer, state=wallet_state),
+    )
+
+
+async def _refuse(context: IssuerContext, authorization: Authorization, now: float) -> None:
+    state = AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.REFUSED)
+    await context.authorizations.move(
+        authorization.authorization_id, expected=authorization.state, state=state, now=now
+    )
