@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.observability import count_protocol_failure
 from app.typed_bodies import body_rejection
-from core.errors import Problem, ProtocolError
+from core.errors import Problem, ProtocolError, UseDpopNonce
 from core.storage.driver import (
     DISK_FULL,
     UNSTORABLE_TEXT,
@@ -37,7 +37,11 @@ def protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[di
     count_protocol_failure(exc.error)
     headers = dict(NO_STORE)
     if exc.status_code == 401:
-        headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
+        # RFC 6750 §3 for bearer tokens; RFC 9449 §7.1 for DPoP-bound ones
+        headers["WWW-Authenticate"] = f'{exc.challenge_scheme} error="{exc.error}"'
+    if isinstance(exc, UseDpopNonce):
+        # RFC 9449 §8, §9: the nonce the next proof must carry
+        headers["DPoP-Nonce"] = exc.dpop_nonce
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return Response(exc.to_body(), status_code=exc.status_code, headers=headers)
