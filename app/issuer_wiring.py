@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 
+from app.declared_citizen import DeclaredCitizen
 from app.deployment import Deployment
 from app.housekeeping import every_minute
 from app.settings import Settings
@@ -18,8 +19,9 @@ from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from core.faults import FaultPoints
 from core.sealing import Sealer
 from core.storage.driver import is_postgresql
+from core.storage.single_use import SqlSingleUse
 from issuers.domain import Agency
-from issuers.services.context import IssuancePolicy, IssuerContext
+from issuers.services.context import IssuancePolicy, IssuerContext, NoCitizenAuthentication
 from issuers.storage.authorizations import SqlAuthorizationStore
 from issuers.storage.housekeeping import SqlIssuerHousekeeping
 from issuers.storage.offer_claims import SealedClaims
@@ -38,6 +40,7 @@ async def issuer_role(
     sessions = deployment.sessions
     on_postgres = is_postgresql(deployment.engine)
     claims = SealedClaims(Sealer(deployment.derived_secret("issuer offer claims")))
+    single_use = SqlSingleUse(deployment.engine)
     context = IssuerContext(
         agencies=agencies,
         public_base_url=settings.public_base_url,
@@ -55,13 +58,23 @@ async def issuer_role(
             issued_at_precision=settings.issued_at_precision,
         ),
         faults=FaultPoints(frozenset(settings.faults)),
+        authenticator=NoCitizenAuthentication()
+        if settings.test_citizen is None
+        else DeclaredCitizen(settings.test_citizen),
+        wallet_provider_anchors=settings.wallet_provider_anchors,
+        seen_once=single_use,
     )
     app.state.issuers = context
     housekeeping = SqlIssuerHousekeeping(deployment.engine)
+
+    async def forget_ended() -> int:
+        now = context.clock.now()
+        return await housekeeping.forget_ended(now) + await single_use.purge(now)
+
     async with every_minute(
-        lambda: housekeeping.forget_ended(context.clock.now()),
+        forget_ended,
         log,
-        "ended offers, expired tokens and used nonces",
+        "ended offers and authorizations, expired tokens, used nonces and proof ids",
         deployment.engine,
     ):
         yield context

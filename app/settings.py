@@ -165,6 +165,9 @@ class Settings:
     wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
     wallet_redirect_schemes: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
+    #: Development and tests only: every citizen at an agency's authorization endpoint is
+    #: taken to be this subject of its register (``IDWALLET_TEST_CITIZEN``).
+    test_citizen: str | None = None
     rate_limits: RateLimitPolicy = field(default_factory=RateLimitPolicy)
     redis_url: str | None = None
     redis_key_prefix: str = "idwallet"
@@ -236,6 +239,12 @@ class Settings:
                     f"{PREFIX}WALLET_REDIRECT_SCHEMES must list app URI schemes"
                     f" (such as eu.example.citizen-app), not {scheme!r}"
                 )
+        test_citizen = get("TEST_CITIZEN", "") or None
+        if test_citizen is not None and environment == "production":
+            raise SettingsError(
+                f"{PREFIX}TEST_CITIZEN authenticates anyone as one citizen: for development"
+                " and tests only, never in production"
+            )
         faults = _list(env, "FAULT")
         if faults and environment == "production":
             raise SettingsError(f"{PREFIX}FAULT is for crash tests only, never in production")
@@ -279,6 +288,7 @@ class Settings:
             wallet_provider_anchors=_ca_certificates(env, "WALLET_PROVIDER_ANCHORS"),
             wallet_redirect_schemes=redirect_schemes,
             faults=faults,
+            test_citizen=test_citizen,
             rate_limits=_rate_limits(env),
             redis_url=_redis_url(env),
             redis_key_prefix=_redis_key_prefix(env),

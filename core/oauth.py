@@ -231,6 +231,9 @@ class AuthorizationServerMetadata(Message, kw_only=True):
     dpop_signing_alg_values_supported: _Names | UnsetType = UNSET
     authorization_response_iss_parameter_supported: bool | UnsetType = UNSET
     authorization_details_types_supported: _Names | UnsetType = UNSET
+    #: OAuth 2.0 Attestation-Based Client Authentication (draft -07 §10.2, -10 §11).
+    client_attestation_signing_alg_values_supported: _Names | UnsetType = UNSET
+    client_attestation_pop_signing_alg_values_supported: _Names | UnsetType = UNSET
     pre_authorized_grant_anonymous_access_supported: bool | UnsetType = msgspec.field(
         default=UNSET, name="pre-authorized_grant_anonymous_access_supported"
     )

@@ -11,8 +11,9 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from msgspec import UnsetType
 
-from core.oauth import TokenRequest, TokenResponse
+from core.oauth import AUTHORIZATION_CODE_GRANT, TokenRequest, TokenResponse
 from core.oid4vci import (
     CredentialOffer,
     CredentialRequest,
@@ -28,7 +29,9 @@ from issuers.api.requests import (
     etag_matches,
     require_bearer_token,
 )
+from issuers.services.authenticate_client import attested_client
 from issuers.services.context import IssuerContext, UnknownAgency
+from issuers.services.exchange_authorization_code import exchange_authorization_code
 from issuers.services.exchange_code import exchange_pre_authorized_code
 from issuers.services.fetch_offer import OfferGone, offer_by_reference
 from issuers.services.issue_credential import issue_credentials
@@ -73,7 +76,7 @@ class IssuanceController(Controller):
     @post(
         "/token",
         opt={"errors": (401,), "rate_limit": "token"},
-        summary="Token endpoint: pre-authorized code grant (§6)",
+        summary="Token endpoint: pre-authorized code and authorization code grants (§6)",
         operation_id="exchangePreAuthorizedCode",
         status_code=HTTP_200_OK,
         request_max_body_size=MAX_FORM_BYTES,
@@ -82,13 +85,24 @@ class IssuanceController(Controller):
         self,
         context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
+        request: Request[Any, Any, Any],
         data: URLEncodedBody[TokenRequest],
     ) -> Response[TokenResponse]:
         _known(context, issuer_id)
-        return Response(
-            await exchange_pre_authorized_code(context, issuer_id, data),
-            headers={**NO_STORE, "Pragma": "no-cache"},
-        )
+        if data.grant_type == AUTHORIZATION_CODE_GRANT:
+            # HAIP 1.0 §4: the wallet authenticates with its attestation
+            client = await attested_client(
+                context,
+                issuer_id,
+                request.headers.items(),
+                client_id=None if isinstance(data.client_id, UnsetType) else data.client_id,
+            )
+            if isinstance(data.client_id, UnsetType):
+                data.client_id = client.client_id
+            answer = await exchange_authorization_code(context, issuer_id, data, dpop_jkt=None)
+        else:
+            answer = await exchange_pre_authorized_code(context, issuer_id, data)
+        return Response(answer, headers={**NO_STORE, "Pragma": "no-cache"})
 
     @post(
         "/nonce",

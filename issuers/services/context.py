@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cryptography import x509
+
 from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
 from core.pending_cap import PendingCap
+from core.replay import SeenOnce
 from issuers.domain import Agency, Authorization, CredentialConfiguration
 from issuers.ports import (
     AuditLog,
@@ -73,6 +76,10 @@ class IssuerContext:
     faults: FaultPoints = NO_FAULTS
     #: How citizens are authenticated at the authorization endpoint.
     authenticator: CitizenAuthenticator = field(default_factory=NoCitizenAuthentication)
+    #: Roots of the wallet providers whose wallet attestations are believed.
+    wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
+    #: Single-use values (attestation PoP and DPoP proof identifiers), across workers.
+    seen_once: SeenOnce | None = None
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
 

@@ -20,12 +20,19 @@ from typing import Any
 
 from msgspec import UNSET
 
+from core.client_attestation import ATTESTATION_AUTH_METHOD
 from core.jose.jwk import JwkSet
 from core.jose.jws import sign_compact
 from core.keys.signer import Signer
 from core.language import preferred_subset
 from core.messages import to_plain
-from core.oauth import PRE_AUTHORIZED_GRANT, AuthorizationServerMetadata
+from core.oauth import (
+    AUTHORIZATION_CODE_GRANT,
+    OPENID_CREDENTIAL,
+    PKCE_METHOD,
+    PRE_AUTHORIZED_GRANT,
+    AuthorizationServerMetadata,
+)
 from core.oid4vci_metadata import (
     BatchCredentialIssuance,
     ClaimDescription,
@@ -201,13 +208,26 @@ def signed_credential_issuer_metadata(
 
 
 def authorization_server_metadata(agency: Agency, base_url: str) -> AuthorizationServerMetadata:
-    """RFC 8414 metadata of the agency's own authorization server (pre-authorized code only)."""
+    """RFC 8414 metadata of the agency's own authorization server: the pre-authorized code
+    grant without client authentication (OpenID4VCI 1.0 §12.3), and the authorization code
+    flow with pushed requests (RFC 9126 §5), PKCE S256, ``iss`` in the response (RFC 9207
+    §3) and wallet attestations as client authentication (HAIP 1.0 §4)."""
     return AuthorizationServerMetadata(
         issuer=agency.identifier(base_url),
+        authorization_endpoint=endpoint(agency, base_url, "authorize"),
         token_endpoint=endpoint(agency, base_url, "token"),
-        grant_types_supported=[PRE_AUTHORIZED_GRANT],
+        pushed_authorization_request_endpoint=endpoint(agency, base_url, "par"),
+        require_pushed_authorization_requests=True,
+        response_types_supported=["code"],
+        scopes_supported=list(agency.configurations),
+        grant_types_supported=[AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT],
+        code_challenge_methods_supported=[PKCE_METHOD],
+        authorization_response_iss_parameter_supported=True,
+        authorization_details_types_supported=[OPENID_CREDENTIAL],
+        token_endpoint_auth_methods_supported=["none", ATTESTATION_AUTH_METHOD],
+        client_attestation_signing_alg_values_supported=["ES256"],
+        client_attestation_pop_signing_alg_values_supported=["ES256"],
         pre_authorized_grant_anonymous_access_supported=True,
-        token_endpoint_auth_methods_supported=["none"],
     )
 
 

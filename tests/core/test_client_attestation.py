@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +44,16 @@ from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
 from core.jose.jws import decode_unverified, sign_compact, verify_decoded
 from core.keys.signer import SoftwareSigner
 from core.keys.x509 import (
-    AccessCertificateRequest,
-    create_trust_anchor,
-    issue_access_certificate,
     leaf_public_key,
     parse_x5c,
     to_x5c,
 )
 from core.messages import convert_message
+from tests.support.wallet_provider import CLIENT_ID, PROVIDER, WalletProvider, new_instance
+from tests.support.wallet_provider import pop as make_pop
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 AS_ISSUER = "https://id.example.gov/issuers/civil-registry"
-CLIENT_ID = "https://wallet.example.eu"
-PROVIDER = "https://wallet-provider.example.eu"
 SECRET = b"s" * 32
 VECTORS = json.loads(
     (Path(__file__).parents[1] / "vectors" / "client_attestation" / "examples.json").read_text()
@@ -77,68 +73,13 @@ class MemorySeenOnce:
         return True
 
 
-class WalletProvider:
-    """A throwaway wallet provider: a root CA and an attestation-signing certificate."""
-
-    def __init__(self, organization: str = "Example Wallet Provider") -> None:
-        self.root_key = ec.generate_private_key(ec.SECP256R1())
-        self.root = create_trust_anchor(self.root_key, common_name=f"{organization} Root", now=NOW)
-        key = ec.generate_private_key(ec.SECP256R1())
-        self.certificate = issue_access_certificate(
-            AccessCertificateRequest(
-                common_name="Wallet Attestation Signer", organization=organization, uris=(PROVIDER,)
-            ),
-            key.public_key(),
-            anchor_key=self.root_key,
-            anchor=self.root,
-            now=NOW,
-        )
-        self.signer = SoftwareSigner(key, x5c=to_x5c([self.certificate]))
-
-    def attest(
-        self,
-        instance: SoftwareSigner,
-        *,
-        header: dict[str, Any] | None = None,
-        typ: str = CLIENT_ATTESTATION_TYP,
-        **claims: Any,
-    ) -> str:
-        now = int(NOW.timestamp())
-        payload: dict[str, Any] = {
-            "iss": PROVIDER,
-            "sub": CLIENT_ID,
-            "iat": now - 60,
-            "exp": now + 3600,
-            "wallet_name": "Citizen Wallet",
-            "wallet_link": "https://wallet.example.eu/about",
-            "status": {"status_list": {"idx": 7, "uri": "https://wallet-provider.example.eu/st/1"}},
-            "cnf": {"jwk": instance.public_jwk()},
-        }
-        payload.update(claims)
-        payload = {k: v for k, v in payload.items() if v is not None}
-        return sign_compact(
-            payload, self.signer, typ=typ, include_kid=False, include_x5c=True, header=header
-        )
-
-
 def pop(signer: SoftwareSigner, *, typ: str = CLIENT_ATTESTATION_POP_TYP, **claims: Any) -> str:
-    payload: dict[str, Any] = {
-        "aud": AS_ISSUER,
-        "jti": str(uuid.uuid4()),
-        "iat": int(NOW.timestamp()),
-    }
-    payload.update(claims)
-    payload = {k: v for k, v in payload.items() if v is not None}
-    return sign_compact(payload, signer, typ=typ, include_kid=False)
-
-
-def new_instance() -> SoftwareSigner:
-    return SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
+    return make_pop(signer, audience=AS_ISSUER, issued_at=NOW.timestamp(), typ=typ, **claims)
 
 
 @pytest.fixture(scope="module")
 def provider() -> WalletProvider:
-    return WalletProvider()
+    return WalletProvider(now=NOW)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,113 @@
+"""The authorization code flow's endpoints of every agency (OpenID4VCI 1.0 §5; HAIP 1.0
+§4): the pushed authorization request (RFC 9126 §2, wallet attestation required), and the
+authorization endpoint the citizen's browser is sent to with its ``request_uri`` (RFC 9126
+§4), which answers by redirecting to the wallet with the code, or the error, and ``iss``
+(RFC 6749 §4.1.2, RFC 9207 §2). A request the agency cannot tie to a pushed request of
+that client is answered here, never redirected (RFC 6749 §4.1.2.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_201_CREATED, HTTP_303_SEE_OTHER
+from msgspec import UNSET
+
+from core.errors import AccessDenied
+from core.messages import to_plain
+from core.oauth import (
+    AuthorizationErrorResponse,
+    PushedAuthorizationRequest,
+    PushedAuthorizationResponse,
+)
+from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES
+from issuers.services.authenticate_client import attested_client
+from issuers.services.authorize import authorize_citizen, start_authorization
+from issuers.services.context import IssuerContext
+from issuers.services.push_authorization import push_authorization_request
+
+NO_STORE = {"Cache-Control": "no-store"}
+MAX_QUERY_VALUE = 512
+
+
+def _redirect(redirect_uri: str, parameters: dict[str, Any]) -> Redirect:
+    """The wallet's redirect URI with the answer as query parameters (RFC 6749 §4.1.2),
+    after any query it already has (§3.1.2)."""
+    joiner = "&" if "?" in redirect_uri else "?"
+    return Redirect(
+        f"{redirect_uri}{joiner}{urlencode(parameters)}",
+        status_code=HTTP_303_SEE_OTHER,
+        headers=NO_STORE,
+    )
+
+
+class AuthorizationController(Controller):
+    path = "/issuers/{issuer_id:str}"
+    tags = ["wallet-facing issuer protocol"]  # noqa: RUF012 - litestar reads a list
+    dependencies = ISSUER_CONTEXT
+
+    @post(
+        "/par",
+        opt={"errors": (401,), "rate_limit": "token"},
+        summary="Pushed authorization request (RFC 9126), with a wallet attestation",
+        operation_id="pushAuthorizationRequest",
+        status_code=HTTP_201_CREATED,
+        request_max_body_size=MAX_FORM_BYTES,
+    )
+    async def push(
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[PushedAuthorizationRequest],
+    ) -> Response[PushedAuthorizationResponse]:
+        client = await attested_client(
+            context, issuer_id, request.headers.items(), client_id=data.client_id
+        )
+        pushed = await push_authorization_request(
+            context,
+            issuer_id,
+            data,
+            attested_client_id=client.client_id,
+            client_key=client.cnf_jkt,
+        )
+        return Response(pushed, status_code=HTTP_201_CREATED, headers=NO_STORE)
+
+    @get(
+        "/authorize",
+        opt={"rate_limit": "token"},
+        summary="Authorization endpoint: the citizen is authenticated, the wallet gets a code",
+        operation_id="authorize",
+        status_code=HTTP_303_SEE_OTHER,
+        response_description="A redirect to the wallet's redirect_uri with code, state and "
+        "iss, or error and iss (RFC 6749 §4.1.2, RFC 9207 §2)",
+    )
+    async def authorize(
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        client_id: FromQuery[str],
+        request_uri: FromQuery[str],
+    ) -> Redirect:
+        authorization = await start_authorization(
+            context,
+            issuer_id,
+            client_id=client_id[:MAX_QUERY_VALUE],
+            request_uri=request_uri[: MAX_QUERY_VALUE + 1],
+        )
+        try:
+            answer = await authorize_citizen(context, authorization)
+        except AccessDenied as denied:
+            agency = context.agency(issuer_id)
+            error = AuthorizationErrorResponse(
+                error=denied.error,
+                error_description=denied.description,
+                iss=agency.identifier(context.public_base_url),
+                state=UNSET if authorization.wallet_state is None else authorization.wallet_state,
+            )
+            return _redirect(authorization.redirect_uri, to_plain(error))
+        return _redirect(answer.redirect_uri, to_plain(answer.answer))
