@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cryptography import x509
+
 from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
 from core.pending_cap import PendingCap
@@ -22,6 +24,8 @@ class IssuancePolicy:
     tx_code_length: int = 6
     proof_max_age: float = 300.0
     proof_leeway: float = 60.0
+    #: How old a key attestation (``iat``, OpenID4VCI 1.0 Appendix D.1) may be.
+    key_attestation_max_age: float = 300.0
     status_list_ttl: int = 300
     #: Credentials state their issuance time only to this many seconds (1 = exactly).
     issued_at_precision: int = 86400
@@ -48,6 +52,9 @@ class IssuerContext:
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK
     faults: FaultPoints = NO_FAULTS
+    #: The wallet providers' root certificates that key attestations (OpenID4VCI 1.0
+    #: Appendix D) must chain to; none trusted by default, so every attestation is refused.
+    wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
 
