@@ -122,8 +122,15 @@ class CredentialRequest(Message):
         if not isinstance(self.proofs, UnsetType) and len(self.proofs) != 1:
             raise InvalidProof("proofs must hold exactly one proof type")
 
+    @property
+    def proof_type(self) -> str | None:
+        """The one proof type ``proofs`` holds (``check`` allows no more); None without."""
+        if isinstance(self.proofs, UnsetType):
+            return None
+        return next(iter(self.proofs))
+
     def jwt_proofs(self) -> list[str]:
-        """The ``jwt`` proofs (§8.2.1.1; Appendix F.1), the one proof type accepted here."""
+        """The ``jwt`` proofs (§8.2; Appendix F.1)."""
         if self.proofs is UNSET:
             raise InvalidProof("proofs are required for this credential")
         values = self.proofs.get("jwt")
@@ -132,6 +139,21 @@ class CredentialRequest(Message):
         if not all(isinstance(value, str) for value in values):
             raise InvalidProof("each jwt proof must be a compact JWS")
         return values
+
+    def attestation_proof(self) -> str:
+        """The ``attestation`` proof (§8.2; Appendix F.3): an array of exactly one key
+        attestation JWT."""
+        if self.proofs is UNSET:
+            raise InvalidProof("proofs are required for this credential")
+        values = self.proofs.get("attestation")
+        if values is None:
+            raise InvalidProof("proofs must hold exactly one proof type, attestation")
+        if len(values) != 1 or not isinstance(values[0], str):
+            raise InvalidProof(
+                "an attestation proof is an array of exactly one key attestation JWT"
+            )
+        value: str = values[0]
+        return value
 
 
 # §8.3 Credential Response ------------------------------------------------------------

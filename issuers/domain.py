@@ -79,11 +79,24 @@ class ClaimDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyAttestationRequirement:
+    """The credential is bound only to keys a trusted wallet provider attests (OpenID4VCI
+    1.0 Appendix D), of one of the listed attack potential resistance levels of each kind
+    listed (Appendix D.2); with both empty, any trusted key attestation will do."""
+
+    key_storage: tuple[str, ...] = ()
+    user_authentication: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialConfiguration:
     id: str
     validity_days: int
     display: tuple[Display, ...]
     claims: tuple[ClaimDefinition, ...]
+    #: None: the wallet's keys need no key attestation (§12.2.4 ``key_attestations_required``
+    #: absent from the metadata).
+    key_attestations_required: KeyAttestationRequirement | None = None
 
     @property
     def disclosable_paths(self) -> tuple[ClaimPath, ...]:

@@ -3,6 +3,12 @@
 A catalog file describes one agency: its display texts per locale and its credential
 configurations with their claims. Any mistake stops start-up with the file and the reason.
 
+A configuration may require key attestations (``key_attestations_required``, OpenID4VCI 1.0
+§12.2.4 and Appendix D): ``{}`` for any attestation by a trusted wallet provider, or lists
+of the ``key_storage`` and ``user_authentication`` levels accepted, each an Appendix D.2
+value (``iso_18045_high``, ``iso_18045_moderate``, ``iso_18045_enhanced-basic``,
+``iso_18045_basic``) or an ``https`` URL an ecosystem defines.
+
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
 absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
@@ -26,6 +32,7 @@ import msgspec
 
 from core.claim_paths import ClaimPathError, parse_claim_path
 from core.encoding import StrictJsonError, strict_json_loads
+from core.key_attestation import ISO_18045_LEVELS
 from core.validation import explain
 from issuers.domain import (
     CLAIM_TYPES,
@@ -34,6 +41,7 @@ from issuers.domain import (
     ClaimLabel,
     CredentialConfiguration,
     Display,
+    KeyAttestationRequirement,
     Logo,
     LogoImage,
 )
@@ -85,10 +93,16 @@ class _Claim(msgspec.Struct, forbid_unknown_fields=True):
     display: list[_Label] = []
 
 
+class _KeyAttestations(msgspec.Struct, forbid_unknown_fields=True):
+    key_storage: list[str] | None = None
+    user_authentication: list[str] | None = None
+
+
 class _Configuration(msgspec.Struct, forbid_unknown_fields=True):
     validity_days: int
     display: list[_Display]
     claims: list[_Claim]
+    key_attestations_required: _KeyAttestations | None = None
 
 
 class _Agency(msgspec.Struct, forbid_unknown_fields=True):
@@ -219,6 +233,35 @@ def _claims(items: list[_Claim], where: str) -> tuple[ClaimDefinition, ...]:
     return tuple(claims)
 
 
+def _levels(values: list[str] | None, kind: str, where: str) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if not values:
+        raise CatalogError(
+            f"{where}: key_attestations_required.{kind} needs at least one level; leave it "
+            "out to accept any"
+        )
+    if len(set(values)) != len(values):
+        raise CatalogError(f"{where}: key_attestations_required.{kind} lists a level twice")
+    for value in values:
+        parts = urlsplit(value)
+        if value not in ISO_18045_LEVELS and not (parts.scheme == "https" and parts.hostname):
+            raise CatalogError(
+                f"{where}: key_attestations_required.{kind}: {value!r} is not a level; use "
+                f"{', '.join(ISO_18045_LEVELS)} or an https URL your ecosystem defines"
+            )
+    return tuple(values)
+
+
+def _key_attestations(raw: _KeyAttestations | None, where: str) -> KeyAttestationRequirement | None:
+    if raw is None:
+        return None
+    return KeyAttestationRequirement(
+        key_storage=_levels(raw.key_storage, "key_storage", where),
+        user_authentication=_levels(raw.user_authentication, "user_authentication", where),
+    )
+
+
 def parse_agency(
     document: object, *, source: str, images_directory: Path = CATALOG_DIR / IMAGES
 ) -> Agency:
@@ -244,6 +287,7 @@ def parse_agency(
             validity_days=config.validity_days,
             display=_displays(config.display, images, where),
             claims=_claims(config.claims, where),
+            key_attestations_required=_key_attestations(config.key_attestations_required, where),
         )
     if not configurations:
         raise CatalogError(f"{source}: an agency needs at least one credential configuration")

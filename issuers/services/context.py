@@ -33,6 +33,8 @@ class IssuancePolicy:
     tx_code_length: int = 6
     proof_max_age: float = 300.0
     proof_leeway: float = 60.0
+    #: How old a key attestation (``iat``, OpenID4VCI 1.0 Appendix D.1) may be.
+    key_attestation_max_age: float = 300.0
     status_list_ttl: int = 300
     #: Credentials state their issuance time only to this many seconds (1 = exactly).
     issued_at_precision: int = 86400
@@ -76,7 +78,9 @@ class IssuerContext:
     faults: FaultPoints = NO_FAULTS
     #: How citizens are authenticated at the authorization endpoint.
     authenticator: CitizenAuthenticator = field(default_factory=NoCitizenAuthentication)
-    #: Roots of the wallet providers whose wallet attestations are believed.
+    #: The wallet providers' root certificates that wallet attestations (client
+    #: authentication) and key attestations (OpenID4VCI 1.0 Appendix D) must chain to;
+    #: none trusted by default, so every attestation is refused.
     wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
     #: Single-use values (attestation PoP and DPoP proof identifiers), across workers.
     seen_once: SeenOnce | None = None

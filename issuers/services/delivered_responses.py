@@ -38,9 +38,9 @@ class UnreadableResponse(Exception):
 
 def request_fingerprint(issuer_id: str, configuration_id: str, proofs: list[VerifiedProof]) -> str:
     """What makes a retry the same request: the agency, the configuration, the proof keys
-    and the ``c_nonce`` each proof was made for (not the proof bytes: a wallet may sign
-    again)."""
-    parts = sorted(f"{p.thumbprint}:{p.nonce}" for p in proofs)
+    and the ``c_nonce`` each proof (and its key attestation) was made for (not the proof
+    bytes: a wallet may sign again)."""
+    parts = sorted(":".join((p.thumbprint, *p.nonces)) for p in proofs)
     message = json.dumps([issuer_id, configuration_id, parts], separators=(",", ":"))
     return hashlib.sha256(message.encode()).hexdigest()
 

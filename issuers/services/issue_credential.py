@@ -1,5 +1,6 @@
 """The Credential Endpoint (OpenID4VCI 1.0 §8): SD-JWT VCs bound to the wallet's proof
-keys, one per distinct key up to the batch size, each with its own salts and its own
+keys (the keys of its ``jwt`` proofs, or the attested keys of its ``attestation`` proof),
+one per distinct key up to the batch size, each with its own salts and its own
 random status index, committed together with their ledger entries before the response.
 
 Issuance times link credentials to each other and to the moment of issuance (RFC 9901
@@ -42,9 +43,20 @@ from issuers.services.delivered_responses import (
     request_fingerprint,
     seal_response,
 )
-from issuers.services.metadata import BATCH_SIZE, SIGNING_ALGORITHMS
+from issuers.services.metadata import (
+    ATTESTATION_PROOF,
+    BATCH_SIZE,
+    SIGNING_ALGORITHMS,
+    key_attestations_required,
+    proof_types_supported,
+)
 from issuers.services.nonces import check_c_nonce
-from issuers.services.proofs import VerifiedProof, verify_jwt_proof
+from issuers.services.proofs import (
+    KeyAttestationTrust,
+    VerifiedProof,
+    verify_attestation_proof,
+    verify_jwt_proof,
+)
 
 PROOF_ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
 DAY = 86400
@@ -91,20 +103,56 @@ def _proof_values(request: CredentialRequest) -> list[str]:
 
 
 def _verified_proofs(
-    context: IssuerContext, audience: str, request: CredentialRequest, now: float
+    context: IssuerContext,
+    issuer_id: str,
+    configuration_id: str,
+    request: CredentialRequest,
+    now: float,
 ) -> list[VerifiedProof]:
+    """The keys to bind, one credential each. Where the configuration requires key
+    attestations (§12.2.4), every key must be attested by a trusted wallet provider at an
+    accepted level, in its ``jwt`` proof's ``key_attestation`` or as an ``attestation``
+    proof (Appendix F); anything less is ``invalid_proof`` (§8.3.1.2)."""
+    configuration = context.configuration(issuer_id, configuration_id)
+    accepted = proof_types_supported(configuration)
+    if request.proof_type is not None and request.proof_type not in accepted:
+        raise InvalidProof(
+            f"this credential configuration accepts the proof types {', '.join(accepted)}"
+        )
     policy = context.policy
-    proofs = [
-        verify_jwt_proof(
-            value,
-            audience=audience,
+    trust = KeyAttestationTrust(context.wallet_provider_anchors, policy.key_attestation_max_age)
+    if request.proof_type == ATTESTATION_PROOF:
+        proofs = verify_attestation_proof(
+            request.attestation_proof(),
             algorithms=PROOF_ALGORITHMS,
             now=now,
-            max_age=policy.proof_max_age,
             leeway=policy.proof_leeway,
+            key_attestations=trust,
+            limit=BATCH_SIZE,
         )
-        for value in _proof_values(request)
-    ]
+    else:
+        audience = context.agency(issuer_id).identifier(context.public_base_url)
+        proofs = [
+            verify_jwt_proof(
+                value,
+                audience=audience,
+                algorithms=PROOF_ALGORITHMS,
+                now=now,
+                max_age=policy.proof_max_age,
+                leeway=policy.proof_leeway,
+                key_attestations=trust,
+            )
+            for value in _proof_values(request)
+        ]
+    required = key_attestations_required(configuration.key_attestations_required)
+    if required is not None:
+        for proof in proofs:
+            if proof.key_attestation is None:
+                raise InvalidProof(
+                    "this credential needs a key attestation for each key: send it in the "
+                    "key_attestation header of each jwt proof, or as an attestation proof"
+                )
+            proof.key_attestation.require(required)
     if len({p.thumbprint for p in proofs}) != len(proofs):
         raise InvalidProof("each proof must be for a different key")
     return proofs
@@ -153,8 +201,7 @@ async def _repeat_delivered(
     # one, the answer is about the token.
     try:
         configuration_id = _requested_configuration(context, issuer_id, request)
-        audience = context.agency(issuer_id).identifier(context.public_base_url)
-        proofs = _verified_proofs(context, audience, request, now)
+        proofs = _verified_proofs(context, issuer_id, configuration_id, request, now)
     except ProtocolError:
         raise InvalidToken("the access token was used for another credential request") from None
     if request_fingerprint(issuer_id, configuration_id, proofs) != kept.fingerprint:
@@ -184,10 +231,10 @@ async def _issue(
         raise CredentialRequestDenied("the access token is not for this credential configuration")
     configuration = context.configuration(issuer_id, configuration_id)
     audience = agency.identifier(context.public_base_url)
-    proofs = _verified_proofs(context, audience, request, now)
+    proofs = _verified_proofs(context, issuer_id, configuration_id, request, now)
     nonces = [
         (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
-        for nonce in dict.fromkeys(p.nonce for p in proofs)
+        for nonce in dict.fromkeys(n for p in proofs for n in p.nonces)
     ]
     times = issuance_times(
         now, context.policy.issued_at_precision, configuration.validity_days * DAY, len(proofs)

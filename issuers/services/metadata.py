@@ -41,6 +41,7 @@ from core.oid4vci_metadata import (
     CredentialIssuerMetadata,
     CredentialMetadata,
     IssuerDisplay,
+    KeyAttestationsRequired,
     ProofTypeMetadata,
 )
 from core.oid4vci_metadata import (
@@ -56,6 +57,7 @@ from issuers.domain import (
     ClaimLabel,
     CredentialConfiguration,
     Display,
+    KeyAttestationRequirement,
     Logo,
     LogoImage,
 )
@@ -64,6 +66,8 @@ SIGNED_METADATA_TYP = "openidvci-issuer-metadata+jwt"
 SIGNED_METADATA_LIFETIME = 24 * 3600
 BATCH_SIZE = 10
 SIGNING_ALGORITHMS = ["ES256"]
+JWT_PROOF = "jwt"
+ATTESTATION_PROOF = "attestation"
 
 
 def endpoint(agency: Agency, base_url: str, name: str) -> str:
@@ -136,6 +140,39 @@ def _credential_display(
     ]
 
 
+def key_attestations_required(
+    requirement: KeyAttestationRequirement | None,
+) -> KeyAttestationsRequired | None:
+    """§12.2.4 ``key_attestations_required`` of a configuration; None where none is required
+    (then the member "MUST NOT be present")."""
+    if requirement is None:
+        return None
+    return KeyAttestationsRequired(
+        key_storage=list(requirement.key_storage) or UNSET,
+        user_authentication=list(requirement.user_authentication) or UNSET,
+    )
+
+
+def proof_types_supported(config: CredentialConfiguration) -> dict[str, ProofTypeMetadata]:
+    """§12.2.4 ``proof_types_supported``: ``jwt`` proofs (Appendix F.1), and where the
+    configuration requires key attestations, the ``attestation`` proof type (Appendix F.3)
+    too, both stating the requirement (HAIP 1.0 §4.5.1 asks issuers to accept both)."""
+    required = key_attestations_required(config.key_attestations_required)
+    if required is None:
+        return {
+            JWT_PROOF: ProofTypeMetadata(
+                proof_signing_alg_values_supported=list(SIGNING_ALGORITHMS)
+            )
+        }
+    return {
+        name: ProofTypeMetadata(
+            proof_signing_alg_values_supported=list(SIGNING_ALGORITHMS),
+            key_attestations_required=required,
+        )
+        for name in (JWT_PROOF, ATTESTATION_PROOF)
+    }
+
+
 def _labels(items: Sequence[ClaimLabel], preferred: Sequence[str]) -> list[ClaimDescriptionDisplay]:
     return [
         ClaimDescriptionDisplay(name=label.name, locale=label.locale)
@@ -160,9 +197,7 @@ def _configuration(
         vct=agency.vct(base_url, config.id),
         cryptographic_binding_methods_supported=["jwk"],
         credential_signing_alg_values_supported=list(SIGNING_ALGORITHMS),
-        proof_types_supported={
-            "jwt": ProofTypeMetadata(proof_signing_alg_values_supported=list(SIGNING_ALGORITHMS))
-        },
+        proof_types_supported=proof_types_supported(config),
         credential_metadata=CredentialMetadata(
             display=_credential_display(
                 agency, base_url, preferred_subset(config.display, preferred)

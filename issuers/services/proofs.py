@@ -1,11 +1,25 @@
-"""Key proofs of type ``jwt`` (OpenID4VCI 1.0 Appendix F.1): the wallet proves it holds
-the key the credential will be bound to, for this issuer and this ``c_nonce``."""
+"""Key proofs (OpenID4VCI 1.0 Appendix F): the keys a credential will be bound to.
+
+- ``jwt`` (Appendix F.1): the wallet proves it holds the key, for this issuer and this
+  ``c_nonce``. A proof may carry a key attestation in its ``key_attestation`` header
+  (Appendix D.1): then the attestation must verify, name the proof's own key among its
+  ``attested_keys``, carry ``exp``, and carry a ``c_nonce`` of this issuer in its ``nonce``.
+- ``attestation`` (Appendix F.3): the key attestation itself is the proof, without any
+  proof of possession; its ``nonce`` must be a ``c_nonce`` of this issuer, and each
+  attested key becomes a key to bind a credential to.
+
+Whether a configuration requires key attestations, and of which levels (§12.2.4
+``key_attestations_required``), the Credential Endpoint decides with what these return.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from cryptography import x509
+from msgspec import UnsetType
 
 from core.encoding import EncodingError, b64url_decode, strict_json_object
 from core.errors import InvalidProof
@@ -14,17 +28,42 @@ from core.jose.claims import InvalidClaims, numeric_date
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
 from core.jose.jws import verify_compact
+from core.key_attestation import VerifiedKeyAttestation, verify_key_attestation
 
 PROOF_TYP = "openid4vci-proof+jwt"
-MAX_PROOF_BYTES = 8 * 1024
+#: A proof's header may carry a key attestation: the JWS header limit (16 KiB encoded)
+#: bounds it, this the whole proof.
+MAX_PROOF_BYTES = 16 * 1024
 DID_JWK = "did:jwk:"
+KEY_ATTESTATION_HEADER = "key_attestation"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAttestationTrust:
+    """What a key attestation is checked against: the wallet providers' anchors and how
+    old its ``iat`` may be."""
+
+    anchors: Sequence[x509.Certificate]
+    max_age: float
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedProof:
+    """A key to bind one credential to, with the ``c_nonce`` its proof was made for and the
+    key attestation that attests it, where there is one."""
+
     jwk: dict[str, str]
     thumbprint: str
     nonce: str
+    key_attestation: VerifiedKeyAttestation | None = None
+
+    @property
+    def nonces(self) -> tuple[str, ...]:
+        """Every ``c_nonce`` this proof used: its own, and its key attestation's."""
+        attestation = self.key_attestation
+        if attestation is None or isinstance(attestation.claims.nonce, UnsetType):
+            return (self.nonce,)
+        return tuple(dict.fromkeys((self.nonce, attestation.claims.nonce)))
 
 
 def _key_from_header(header: Mapping[str, Any]) -> PublicKey:
@@ -44,6 +83,15 @@ def _key_from_header(header: Mapping[str, Any]) -> PublicKey:
         raise InvalidProof(f"the proof key is not acceptable: {exc}") from exc
 
 
+def _attestation_nonce(attestation: VerifiedKeyAttestation) -> str:
+    """The issuer has a Nonce Endpoint, so a key attestation must carry a ``c_nonce``
+    (Appendix F.1 for one in a ``jwt`` proof, F.3 for one that is the proof)."""
+    nonce = attestation.claims.nonce
+    if isinstance(nonce, UnsetType):
+        raise InvalidProof("the key attestation has no c_nonce in its nonce claim")
+    return nonce
+
+
 def verify_jwt_proof(
     proof: object,
     *,
@@ -52,8 +100,9 @@ def verify_jwt_proof(
     now: float,
     max_age: float,
     leeway: float,
+    key_attestations: KeyAttestationTrust,
 ) -> VerifiedProof:
-    """All checks but the nonce's freshness, which the caller settles once per request."""
+    """All checks but the nonces' freshness, which the caller settles once per request."""
     if not isinstance(proof, str) or len(proof) > MAX_PROOF_BYTES:
         raise InvalidProof("a jwt proof is a compact JWT")
     try:
@@ -75,4 +124,49 @@ def verify_jwt_proof(
     if not isinstance(nonce, str) or not nonce:
         raise InvalidProof("the proof has no c_nonce")
     jwk = public_jwk(verified.key)
-    return VerifiedProof(jwk, jwk_thumbprint(jwk), nonce)
+    thumbprint = jwk_thumbprint(jwk)
+    attestation = None
+    if KEY_ATTESTATION_HEADER in verified.header:
+        attestation = verify_key_attestation(
+            verified.header[KEY_ATTESTATION_HEADER],
+            anchors=key_attestations.anchors,
+            algorithms=algorithms,
+            now=now,
+            max_age=key_attestations.max_age,
+            leeway=leeway,
+            exp_required=True,
+        )
+        if not attestation.attests(thumbprint):
+            raise InvalidProof("the proof's key is not among the key attestation's attested_keys")
+        _attestation_nonce(attestation)
+    return VerifiedProof(jwk, thumbprint, nonce, attestation)
+
+
+def verify_attestation_proof(
+    proof: str,
+    *,
+    algorithms: frozenset[str],
+    now: float,
+    leeway: float,
+    key_attestations: KeyAttestationTrust,
+    limit: int,
+) -> list[VerifiedProof]:
+    """An ``attestation`` proof (Appendix F.3): one key to bind a credential to for each of
+    the first ``limit`` attested keys (the batch size), each a key for one of ``algorithms``.
+    Its ``c_nonce``'s freshness is the caller's to settle, as for ``jwt`` proofs."""
+    attestation = verify_key_attestation(
+        proof,
+        anchors=key_attestations.anchors,
+        algorithms=algorithms,
+        now=now,
+        max_age=key_attestations.max_age,
+        leeway=leeway,
+    )
+    nonce = _attestation_nonce(attestation)
+    keys = attestation.keys[:limit]
+    for index, key in enumerate(keys):
+        if key.algorithm not in algorithms:
+            raise InvalidProof(
+                f"attested_keys[{index}] is not a key for {', '.join(sorted(algorithms))}"
+            )
+    return [VerifiedProof(key.jwk, key.thumbprint, nonce, attestation) for key in keys]

@@ -196,6 +196,31 @@ def test_a_proof_type_other_than_jwt_is_invalid_proof() -> None:
         request.jwt_proofs()
 
 
+def test_the_attestation_proof_type_holds_exactly_one_key_attestation() -> None:
+    request = convert_message(
+        {"credential_configuration_id": "b", "proofs": {"attestation": ["a.b.c"]}},
+        CredentialRequest,
+    )
+    assert request.proof_type == "attestation"
+    assert request.attestation_proof() == "a.b.c"
+    with pytest.raises(InvalidProof):
+        request.jwt_proofs()
+    for values in (["a.b.c", "d.e.f"], [{"jwt": "a.b.c"}]):
+        two = convert_message(
+            {"credential_configuration_id": "b", "proofs": {"attestation": values}},
+            CredentialRequest,
+        )
+        with pytest.raises(InvalidProof, match="exactly one key attestation"):
+            two.attestation_proof()
+    jwt = convert_message(CREDENTIAL_REQUESTS[0], CredentialRequest)
+    assert jwt.proof_type == "jwt"
+    with pytest.raises(InvalidProof, match="attestation"):
+        jwt.attestation_proof()
+    assert (
+        convert_message({"credential_configuration_id": "b"}, CredentialRequest).proof_type is None
+    )
+
+
 def test_malformed_bodies_are_described_with_their_path_in_our_words() -> None:
     with pytest.raises(InvalidProof) as raised:
         decode_message(

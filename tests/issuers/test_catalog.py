@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bench.national_id import SUBJECT
+from issuers.domain import KeyAttestationRequirement
 from issuers.services.catalog import (
     CATALOG_DIR,
     MAX_IMAGE_BYTES,
@@ -50,6 +51,11 @@ def test_demo_agencies_load() -> None:
     assert ("address", "locality") in NATIONAL_ID.disclosable_paths
     assert ("driving_privileges", None) in LICENCE.disclosable_paths
     assert ("driving_privileges", None, "expiry_date") not in LICENCE.disclosable_paths
+
+
+def _require_attestations(document: dict[str, Any], **requirement: Any) -> None:
+    national_id = document["credential_configurations"]["national_id"]
+    national_id["key_attestations_required"] = requirement
 
 
 def _broken(change: Any) -> dict[str, Any]:
@@ -117,11 +123,63 @@ def _broken(change: Any) -> dict[str, Any]:
         ),
         (lambda d: d["display"][0].update(logo={"image": "emblem.svg"}), "ending in .png"),
         (lambda d: d["display"][0].update(logo={"image": "missing.png"}), "cannot be read"),
+        (
+            lambda d: _require_attestations(d, key_storage=[]),
+            "national_id: key_attestations_required.key_storage needs at least one level",
+        ),
+        (
+            lambda d: _require_attestations(d, key_storage=["iso_18045_high", "iso_18045_high"]),
+            "key_storage lists a level twice",
+        ),
+        (
+            lambda d: _require_attestations(d, user_authentication=["iso_18045_hgh"]),
+            "user_authentication: 'iso_18045_hgh' is not a level; use iso_18045_high",
+        ),
+        (
+            lambda d: _require_attestations(d, key_storage=["http://levels.example/high"]),
+            "is not a level",
+        ),
+        (lambda d: _require_attestations(d, key_storage="iso_18045_high"), "key_storage"),
+        (lambda d: _require_attestations(d, device="secure"), "device"),
     ],
 )
 def test_catalog_mistakes_are_named(change: Any, message: str) -> None:
     with pytest.raises(CatalogError, match=message):
         parse_agency(_broken(change), source="civil-registry.json")
+
+
+def test_key_attestations_are_not_required_unless_the_catalog_says_so() -> None:
+    assert NATIONAL_ID.key_attestations_required is None
+    assert LICENCE.key_attestations_required is None
+
+
+@pytest.mark.parametrize(
+    ("requirement", "expected"),
+    [
+        ({}, KeyAttestationRequirement()),
+        (
+            {"key_storage": ["iso_18045_high", "iso_18045_moderate"]},
+            KeyAttestationRequirement(key_storage=("iso_18045_high", "iso_18045_moderate")),
+        ),
+        (
+            {
+                "key_storage": ["iso_18045_enhanced-basic"],
+                "user_authentication": ["https://ecosystem.example/user-authentication/strong"],
+            },
+            KeyAttestationRequirement(
+                key_storage=("iso_18045_enhanced-basic",),
+                user_authentication=("https://ecosystem.example/user-authentication/strong",),
+            ),
+        ),
+    ],
+)
+def test_a_configuration_may_require_key_attestations(
+    requirement: dict[str, Any], expected: KeyAttestationRequirement
+) -> None:
+    agency = parse_agency(
+        _broken(lambda d: _require_attestations(d, **requirement)), source="civil-registry.json"
+    )
+    assert agency.configurations["national_id"].key_attestations_required == expected
 
 
 def test_every_display_of_the_demo_agencies_has_a_png_logo() -> None:

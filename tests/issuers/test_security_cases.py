@@ -397,7 +397,6 @@ def test_malformed_credential_requests(client: TestClient[Any], body: str) -> No
     "form",
     [
         {},
-        {"grant_type": "authorization_code", "code": "x"},
         {"grant_type": PRE_AUTHORIZED_GRANT},
         {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": "x" * 300},
     ],
@@ -410,6 +409,15 @@ def test_malformed_token_requests(client: TestClient[Any], form: dict[str, str])
         "unsupported_grant_type",
         "invalid_grant",
     }
+
+
+def test_an_authorization_code_without_client_authentication_is_invalid_client(
+    client: TestClient[Any],
+) -> None:
+    """RFC 6749 §5.2: the client did not authenticate (HAIP 1.0 §4: a wallet attestation)."""
+    response = client.post(TOKEN, data={"grant_type": "authorization_code", "code": "x"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
 
 
 def test_token_request_must_be_a_form(client: TestClient[Any]) -> None:
