@@ -24,7 +24,7 @@ from core.oauth import (
     PushedAuthorizationRequest,
     PushedAuthorizationResponse,
 )
-from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES
+from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES, known_agency
 from issuers.services.authenticate_client import attested_client
 from issuers.services.authorize import authorize_citizen, start_authorization
 from issuers.services.context import IssuerContext
@@ -65,6 +65,7 @@ class AuthorizationController(Controller):
         request: Request[Any, Any, Any],
         data: URLEncodedBody[PushedAuthorizationRequest],
     ) -> Response[PushedAuthorizationResponse]:
+        known_agency(context, issuer_id)
         client = await attested_client(
             context, issuer_id, request.headers.items(), client_id=data.client_id
         )
@@ -93,6 +94,7 @@ class AuthorizationController(Controller):
         client_id: FromQuery[str],
         request_uri: FromQuery[str],
     ) -> Redirect:
+        known_agency(context, issuer_id)
         authorization = await start_authorization(
             context,
             issuer_id,

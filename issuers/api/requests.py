@@ -9,9 +9,10 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 
 from core.errors import InvalidToken
-from issuers.services.context import IssuerContext
+from issuers.services.context import IssuerContext, UnknownAgency
 
 MAX_FORM_BYTES = 8 * 1024
 MAX_JSON_BYTES = 128 * 1024
@@ -59,3 +60,11 @@ def issuer_context(state: State) -> IssuerContext:
 
 #: ``context: NamedDependency[IssuerContext]`` for every handler of the issuer role.
 ISSUER_CONTEXT = {"context": Provide(issuer_context, sync_to_thread=False)}
+
+
+def known_agency(context: IssuerContext, issuer_id: str) -> None:
+    """404, like any unknown path, for an agency the deployment does not have."""
+    try:
+        context.agency(issuer_id)
+    except UnknownAgency:
+        raise NotFoundException("no such credential issuer") from None
