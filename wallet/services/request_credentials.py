@@ -84,9 +84,7 @@ async def request_credentials(
                 credential_configuration_id=request.configuration_id, proofs={"jwt": proofs}
             )
             answer = read_answer(
-                await _credential_response(
-                    client, flow.credential_endpoint, to_plain(message), access_token
-                ),
+                await _credential_response(client, flow.credential_endpoint, message, access_token),
                 CredentialResponse,
                 "credential endpoint",
             )
@@ -152,12 +150,13 @@ async def _keep(context: WalletContext, claimed: ClaimedFlow, item: Received) ->
 
 
 async def _credential_response(
-    client: IssuerClient, endpoint: str, body: dict[str, Any], access_token: str
+    client: IssuerClient, endpoint: str, message: CredentialRequest, access_token: str
 ) -> object:
     """The credential endpoint's answer. A request whose answer was lost (the connection
     dropped, the issuer restarted) is repeated as it was: the issuer may have issued
     already, and an issuer that keeps its response answers the same request with the same
     credentials (OpenID4VCI 1.0 leaves retries to the wallet; ours does so)."""
+    body = to_plain(message)
     for pause in CREDENTIAL_RETRY_PAUSES:
         try:
             _, answer = await client.post(
