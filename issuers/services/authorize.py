@@ -77,9 +77,7 @@ async def _offer_for(context: IssuerContext, authorization: Authorization, subje
         if offer is None or offer.subject_id != subject_id:
             raise AccessDenied("this offer was made for another citizen")
         return offer.offer_id
-    if len(authorization.configuration_ids) != 1:
-        raise InvalidRequest("ask for one credential per authorization")
-    [configuration_id] = authorization.configuration_ids
+    [configuration_id] = authorization.configuration_ids  # one, as the pushed request was
     agency = context.agency(issuer_id)
     claims = agency.register.get(subject_id, {}).get(configuration_id)
     if claims is None:

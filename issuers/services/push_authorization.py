@@ -25,8 +25,8 @@ from issuers.services.context import IssuerContext
 
 #: RFC 9126 §2.2: what a request_uri issued here starts with.
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
-#: Most credentials one authorization may ask for.
-MAX_CONFIGURATIONS = 10
+#: Credentials one authorization may ask for: each is issued from its own offer.
+MAX_CONFIGURATIONS_PER_AUTHORIZATION = 1
 
 
 def _checked_redirect_uri(redirect_uri: str) -> str:
@@ -60,8 +60,8 @@ def _asked_configurations(agency: Agency, request: PushedAuthorizationRequest) -
     unique = list(dict.fromkeys(asked))
     if not unique:
         raise InvalidScope("ask for at least one credential of this agency")
-    if len(unique) > MAX_CONFIGURATIONS:
-        raise InvalidRequest(f"ask for at most {MAX_CONFIGURATIONS} credentials at once")
+    if len(unique) > MAX_CONFIGURATIONS_PER_AUTHORIZATION:
+        raise InvalidRequest("ask for one credential per authorization")
     return unique
 
 

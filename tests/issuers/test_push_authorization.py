@@ -6,6 +6,7 @@ issuer_state that is not a live offer of this agency."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -145,3 +146,24 @@ def test_an_issuer_state_ties_the_authorization_to_a_live_offer(client: TestClie
             _request(issuer_state=state, scope="driving_licence"),
             issuer_id="transport-agency",
         )
+
+
+def test_one_credential_is_asked_for_per_authorization(client: TestClient[Any]) -> None:
+    """Each credential is issued from its own offer: two in one authorization are refused
+    at the pushed request, before the citizen is sent anywhere."""
+    context: IssuerContext = client.app.state.issuers
+    registry = context.agency("civil-registry")
+    national_id = registry.configurations["national_id"]
+    two = dataclasses.replace(
+        registry, configurations={"national_id": national_id, "residence_permit": national_id}
+    )
+    wider = dataclasses.replace(context, agencies={**context.agencies, "civil-registry": two})
+
+    async def push(scope: str) -> PushedAuthorizationResponse:
+        return await push_authorization_request(
+            wider, "civil-registry", _request(scope=scope), attested_client_id=None
+        )
+
+    assert client.blocking_portal.call(push, "national_id national_id").expires_in > 0
+    with pytest.raises(InvalidRequest, match="one credential per authorization"):
+        client.blocking_portal.call(push, "national_id residence_permit")
