@@ -34,6 +34,13 @@ def add_agency_commands(sub: Any) -> None:
         "--tx-code", action="store_true", help="protect the offer with a transaction code"
     )
     create.add_argument(
+        "--grant",
+        choices=("pre-authorized_code", "authorization_code"),
+        default="pre-authorized_code",
+        help="pre-authorized_code (the QR code is enough) or authorization_code (the citizen"
+        " signs in online; the offer's issuer_state ties it to them)",
+    )
+    create.add_argument(
         "--subject", help="the agency's id of the citizen (default: document_number)"
     )
 
@@ -117,6 +124,7 @@ def run_offer(args: argparse.Namespace, settings: Settings) -> int:
         "credential_configuration_id": args.credential,
         "claims": claims,
         "tx_code": bool(args.tx_code),
+        "grant": args.grant,
     }
     return _post(args, settings, "offers", body)
 

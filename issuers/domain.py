@@ -20,6 +20,7 @@ from typing import Any
 
 from core.claim_paths import ClaimPath
 from core.flow_states import Moves
+from core.oauth import PRE_AUTHORIZED_GRANT
 
 CLAIM_TYPES = frozenset({"string", "date", "boolean", "integer", "object", "array"})
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
@@ -163,6 +164,9 @@ class Offer:
     created_at: float
     expires_at: float
     redeemed_at: float | None = None
+    #: The grant the offer carries: the pre-authorized code (the QR code is enough), or
+    #: the authorization code with ``issuer_state`` (the citizen authenticates online).
+    grant_type: str = PRE_AUTHORIZED_GRANT
 
     def effective_state(self, now: float) -> OfferState:
         """The stored state, or ``expired`` once an offer that may expire has run out."""

@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from core.clock import rfc3339
 from core.errors import Problem
 from core.http.tenant_key_check import require_tenant_key
+from core.oauth import AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT
 from core.qr import DrawnQr, RecentQrCodes
 from issuers.api.requests import ISSUER_CONTEXT, issuer_context
 from issuers.ports import OperatorAccess
@@ -93,6 +94,9 @@ class OperatorOfferController(Controller):
                 subject_id=data.subject_id,
                 claims=data.claims,
                 with_tx_code=data.tx_code,
+                grant_type=AUTHORIZATION_CODE_GRANT
+                if data.grant == "authorization_code"
+                else PRE_AUTHORIZED_GRANT,
             )
         except UnknownConfiguration:
             raise Problem(400, "Bad Request", "unknown credential_configuration_id") from None

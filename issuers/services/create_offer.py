@@ -12,9 +12,17 @@ from msgspec import UNSET
 
 from core.identifiers import checked_identifier
 from core.messages import to_plain
-from core.oid4vci import CredentialOffer, Grants, PreAuthorizedCodeGrant, TxCode
+from core.oauth import AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT
+from core.oid4vci import (
+    AuthorizationCodeGrant,
+    CredentialOffer,
+    Grants,
+    PreAuthorizedCodeGrant,
+    TxCode,
+)
 from issuers.domain import Agency, AuditEvent, Offer, OfferState
 from issuers.services.codes import (
+    issuer_state,
     new_tx_code,
     pre_authorized_code,
     random_token,
@@ -68,6 +76,12 @@ def credential_offer_document(context: IssuerContext, offer: Offer) -> Credentia
         credential_issuer=agency.identifier(context.public_base_url),
         credential_configuration_ids=[offer.configuration_id],
         grants=Grants(
+            authorization_code=AuthorizationCodeGrant(
+                issuer_state=issuer_state(context.secret, offer.offer_id)
+            )
+        )
+        if offer.grant_type == AUTHORIZATION_CODE_GRANT
+        else Grants(
             pre_authorized_code=PreAuthorizedCodeGrant(
                 pre_authorized_code=pre_authorized_code(context.secret, offer.offer_id),
                 tx_code=tx_code,
@@ -84,10 +98,20 @@ async def create_offer(
     subject_id: str,
     claims: object,
     with_tx_code: bool,
+    grant_type: str = PRE_AUTHORIZED_GRANT,
     actor: str = "operator",
 ) -> CreatedOffer:
-    """Raises ``UnknownAgency``, ``UnknownConfiguration``, ``InvalidSubjectClaims``,
-    ``ValueError`` (subject id) or ``TooManyPendingOffers``."""
+    """``grant_type``: the pre-authorized code (the QR code is enough), or the
+    authorization code (the citizen authenticates online; the offer's ``issuer_state``
+    ties the authorization to this citizen and credential).
+
+    Raises ``UnknownAgency``, ``UnknownConfiguration``, ``InvalidSubjectClaims``,
+    ``ValueError`` (subject id, or a transaction code with the authorization code grant)
+    or ``TooManyPendingOffers``."""
+    if grant_type not in (PRE_AUTHORIZED_GRANT, AUTHORIZATION_CODE_GRANT):
+        raise ValueError("the grant is the pre-authorized code or the authorization code")
+    if with_tx_code and grant_type == AUTHORIZATION_CODE_GRANT:
+        raise ValueError("a transaction code goes with the pre-authorized code grant only")
     agency = context.agency(issuer_id)
     configuration = context.configuration(issuer_id, configuration_id)
     subject_id = checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
@@ -108,6 +132,7 @@ async def create_offer(
         state=OfferState.OFFERED,
         created_at=now,
         expires_at=now + context.policy.offer_lifetime,
+        grant_type=grant_type,
     )
     offers = context.offers
     if not await context.pending_offers.admit(
@@ -127,7 +152,8 @@ async def create_offer(
             object_id=offer_id,
             outcome="created",
             detail=f"{configuration_id} for subject {subject_id}"
-            + (" with tx_code" if tx_code else ""),
+            + (" with tx_code" if tx_code else "")
+            + (" by online authorization" if grant_type == AUTHORIZATION_CODE_GRANT else ""),
         )
     )
     document = credential_offer_document(context, offer)

@@ -27,6 +27,16 @@ class OfferCreation(ProblemBody):
     ]
     claims: dict[str, Any]
     tx_code: bool = False
+    grant: Annotated[
+        Literal["pre-authorized_code", "authorization_code"],
+        msgspec.Meta(
+            description=(
+                "pre-authorized_code: the QR code is enough (with a transaction code when "
+                "asked); authorization_code: the citizen signs in online to the agency, the "
+                "offer's issuer_state ties it to this citizen and credential."
+            )
+        ),
+    ] = "pre-authorized_code"
 
 
 class OfferQr(Message):

@@ -65,6 +65,7 @@ def offer_from_row(row: Any, claims: SealedClaims) -> Offer:
         created_at=row.created_at,
         expires_at=row.expires_at,
         redeemed_at=row.redeemed_at,
+        grant_type=row.grant_type,
     )
 
 
@@ -107,6 +108,7 @@ class SqlOfferStore:
                     state=offer.state.value,
                     created_at=offer.created_at,
                     expires_at=offer.expires_at,
+                    grant_type=offer.grant_type,
                 )
             )
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.oauth import PRE_AUTHORIZED_GRANT
 from core.storage.base import Base
 
 
@@ -47,6 +48,10 @@ class OfferRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
     redeemed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The grant the offer carries to the wallet (OpenID4VCI 1.0 §4.1.1).
+    grant_type: Mapped[str] = mapped_column(
+        String(64), default=PRE_AUTHORIZED_GRANT, server_default=PRE_AUTHORIZED_GRANT
+    )
 
 
 class GrantRow(Base):

@@ -1,5 +1,6 @@
 """Wallets' authorizations in the authorization code flow: what was pushed, who the
-citizen is, the code given (hashes of the request_uri and the code only)
+citizen is, the code given (hashes of the request_uri and the code only); the grant an
+offer carries (pre-authorized code, or authorization code with issuer_state)
 
 Revision ID: 0012
 Revises: 0011
@@ -40,6 +41,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("request_uri_hash", name=op.f("uq_issuer_authorizations_request_uri_hash")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_issuer_authorizations_code_hash")),
     )
+    op.add_column(
+        "issuer_offers",
+        sa.Column(
+            "grant_type",
+            sa.String(length=64),
+            nullable=False,
+            server_default="urn:ietf:params:oauth:grant-type:pre-authorized_code",
+        ),
+    )
     op.create_index(
         op.f("ix_issuer_authorizations_expires_at"),
         "issuer_authorizations",
@@ -49,5 +59,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("issuer_offers") as batch:
+        batch.drop_column("grant_type")
     op.drop_index(op.f("ix_issuer_authorizations_expires_at"), table_name="issuer_authorizations")
     op.drop_table("issuer_authorizations")

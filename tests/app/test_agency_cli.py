@@ -53,6 +53,15 @@ def test_offer_create_then_revoke_by_status_reference(var_dir: Path, tmp_path: P
         assert code == 0, stderr
         assert offer["offer_uri"].startswith("openid-credential-offer://?credential_offer_uri=")
         assert offer["tx_code"] and len(offer["tx_code"]) == 6 and offer["expires_at"].endswith("Z")
+        online_offer = ("offer", "create", "--issuer", "civil-registry", "--credential")
+        online_offer += ("national_id", "--claims", str(claims), "--server", url)
+        code, online, stderr = _cli(env, *online_offer, "--grant", "authorization_code")
+        assert code == 0, stderr
+        assert list(online["credential_offer"]["grants"]) == ["authorization_code"]
+        assert online["credential_offer"]["grants"]["authorization_code"]["issuer_state"]
+        assert online["tx_code"] is None
+        code, _, stderr = _cli(env, *online_offer, "--grant", "authorization_code", "--tx-code")
+        assert code != 0 and "transaction code goes with the pre-authorized" in stderr
         with httpx.Client(base_url=url) as client:
             _, credentials, _ = Wallet(client).receive(offer["offer_uri"], tx_code=offer["tx_code"])  # type: ignore[arg-type]
         reference = json.loads(b64url_decode(credentials[0].split("~")[0].split(".")[1]))["status"][

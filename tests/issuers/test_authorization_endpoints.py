@@ -21,6 +21,8 @@ from app.settings import Settings
 from core.keys.signer import SoftwareSigner
 from core.oauth import pkce_s256_challenge
 from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.issuers.test_catalog import CITIZEN
+from tests.issuers.test_issuance import operator_key
 from tests.issuers.wallet import Wallet, proof
 from tests.support.wallet_provider import (
     CLIENT_ID,
@@ -177,3 +179,49 @@ def test_a_citizen_the_agency_cannot_authenticate_is_sent_back_with_access_denie
         assert answer["error"] == "access_denied"
         assert answer["iss"] == ISSUER and answer["state"] == "af0ifjsldkj"
         assert "code" not in answer
+
+
+def test_a_clerks_online_offer_is_authorized_for_its_citizen_and_redeemed_once(
+    client: TestClient[Any], instance: SoftwareSigner
+) -> None:
+    """The desk offers by online sign-in: the offer carries issuer_state (OpenID4VCI 1.0
+    §4.1.1), the wallet pushes it (§5.1.3), and the credential is the clerk's."""
+    key = operator_key(client, "civil-registry")
+    made = client.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": "demo-citizen",
+            "credential_configuration_id": "national_id",
+            "claims": CITIZEN,
+            "grant": "authorization_code",
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert made.status_code == 201, made.text
+    grants = made.json()["credential_offer"]["grants"]
+    assert list(grants) == ["authorization_code"] and made.json()["tx_code"] is None
+    state = grants["authorization_code"]["issuer_state"]
+    pushed = _par(client, _authenticated(instance), issuer_state=state)
+    assert pushed.status_code == 201, pushed.text
+    code = _redirected(_authorize(client, pushed.json()["request_uri"]))["code"]
+    token = _token(client, _authenticated(instance), code)
+    assert token.status_code == 200, token.text
+    again = _par(client, _authenticated(instance), issuer_state=state)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_request"
+
+
+def test_an_online_offer_takes_no_transaction_code(client: TestClient[Any]) -> None:
+    key = operator_key(client, "civil-registry")
+    refused = client.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": "demo-citizen",
+            "credential_configuration_id": "national_id",
+            "claims": CITIZEN,
+            "grant": "authorization_code",
+            "tx_code": True,
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert refused.status_code == 400
+    assert "pre-authorized" in refused.json()["detail"]

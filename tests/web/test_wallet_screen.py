@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -199,6 +200,36 @@ def test_the_desk_fills_in_what_the_register_holds(
     assert (desk.locator("#offer-qr").get_attribute("data-uri") or "").startswith(
         "openid-credential-offer://"
     )
+    desk.context.close()
+
+
+def test_the_desk_offers_a_credential_by_signing_in_online(
+    browser: Browser, server: RunningServer, var_dir: Path
+) -> None:
+    """The clerk chooses online sign-in: the offer carries the authorization code grant
+    with its issuer_state (OpenID4VCI 1.0 §4.1.1), and no transaction code."""
+    desk = browser.new_context(locale="en-GB").new_page()
+    desk.goto(f"{server.base_url}/desk/transport-agency")
+    desk.get_by_label("Operator key").fill(_keys(var_dir)["transport-agency"])
+    desk.get_by_role("button", name="Open").click()
+    desk.get_by_label("Citizen number in the agency's register").fill("demo-citizen")
+    desk.get_by_role("button", name="Look up").click()
+    expect(desk.locator('#claim-fields input[data-name="family_name"]').first).to_have_value(
+        "Mustermann"
+    )
+    desk.get_by_label("By signing in online with their wallet").check()
+    expect(desk.get_by_label("Protect with a transaction code sent separately")).to_be_disabled()
+    no_serious_accessibility_violations(desk)
+    desk.get_by_role("button", name="Create the offer").click()
+    expect(desk.get_by_role("heading", name="The offer is ready")).to_be_visible()
+    expect(desk.locator("#code-panel")).to_be_hidden()
+    uri = desk.locator("#offer-qr").get_attribute("data-uri") or ""
+    reference = parse_qs(urlsplit(uri).query)["credential_offer_uri"][0]
+    assert reference.startswith(server.base_url)
+    offer = httpx.get(reference).json()
+    grants = offer["grants"]
+    assert list(grants) == ["authorization_code"]
+    assert grants["authorization_code"]["issuer_state"]
     desk.context.close()
 
 

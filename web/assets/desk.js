@@ -217,6 +217,10 @@ async function change(action, credentialIds) {
   } catch (error) { say(error.message); }
 }
 
+// Signing in online authenticates the citizen; a transaction code goes with the QR code only.
+function online() { return $("grant-online").checked; }
+function showGrantChoice() { $("with-tx-code").disabled = online(); }
+
 async function createOffer(event) {
   event.preventDefault();
   say("");
@@ -227,7 +231,8 @@ async function createOffer(event) {
       subject_id: subject,
       credential_configuration_id: $("configuration").value,
       claims: collect(),
-      tx_code: $("with-tx-code").checked,
+      grant: online() ? "authorization_code" : "pre-authorized_code",
+      tx_code: !online() && $("with-tx-code").checked,
     });
     $("offer-qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(offer.qr.svg)));
     $("offer-qr").alt = t("desk.qrAlt");
@@ -243,6 +248,8 @@ applyLanguage(() => { renderAgency(); });
 $("sign-in-form").addEventListener("submit", signIn);
 $("lookup-form").addEventListener("submit", (e) => lookUp(e).catch((error) => say(error.message)));
 $("offer-form").addEventListener("submit", createOffer);
+$("grant-qr").addEventListener("change", showGrantChoice);
+$("grant-online").addEventListener("change", showGrantChoice);
 $("configuration").addEventListener("change", () => renderFields());
 $("print").onclick = () => window.print();
 $("another").onclick = () => { show("desk"); lookUp().catch(() => {}); };
