@@ -115,6 +115,10 @@ class Agency:
     #: The agency's register of citizens, where a deployment keeps one beside the catalog
     #: (the demo does): subject id → configuration id → the claims the agency holds.
     register: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Whether wallets must authenticate with a wallet attestation in the authorization
+    #: code flow (HAIP 1.0 §4: yes) and in the pre-authorized code flow (not by default).
+    attestation_for_authorization_code: bool = True
+    attestation_for_pre_authorized_code: bool = False
 
     def identifier(self, public_base_url: str) -> str:
         """The Credential Issuer Identifier (OpenID4VCI 1.0 §12.2.1)."""

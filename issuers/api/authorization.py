@@ -66,15 +66,19 @@ class AuthorizationController(Controller):
         data: URLEncodedBody[PushedAuthorizationRequest],
     ) -> Response[PushedAuthorizationResponse]:
         known_agency(context, issuer_id)
-        client = await attested_client(
-            context, issuer_id, request.headers.items(), client_id=data.client_id
+        client = (
+            await attested_client(
+                context, issuer_id, request.headers.items(), client_id=data.client_id
+            )
+            if context.agency(issuer_id).attestation_for_authorization_code
+            else None
         )
         pushed = await push_authorization_request(
             context,
             issuer_id,
             data,
-            attested_client_id=client.client_id,
-            client_key=client.cnf_jkt,
+            attested_client_id=None if client is None else client.client_id,
+            client_key=None if client is None else client.cnf_jkt,
         )
         return Response(pushed, status_code=HTTP_201_CREATED, headers=NO_STORE)
 

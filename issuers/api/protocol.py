@@ -89,8 +89,14 @@ class IssuanceController(Controller):
         data: URLEncodedBody[TokenRequest],
     ) -> Response[TokenResponse]:
         _known(context, issuer_id)
-        if data.grant_type == AUTHORIZATION_CODE_GRANT:
-            # HAIP 1.0 §4: the wallet authenticates with its attestation
+        agency = context.agency(issuer_id)
+        by_code = data.grant_type == AUTHORIZATION_CODE_GRANT
+        # HAIP 1.0 §4: the wallet authenticates with its attestation, where the agency asks
+        if (
+            agency.attestation_for_authorization_code
+            if by_code
+            else agency.attestation_for_pre_authorized_code
+        ):
             client = await attested_client(
                 context,
                 issuer_id,
@@ -99,6 +105,7 @@ class IssuanceController(Controller):
             )
             if isinstance(data.client_id, UnsetType):
                 data.client_id = client.client_id
+        if by_code:
             answer = await exchange_authorization_code(context, issuer_id, data, dpop_jkt=None)
         else:
             answer = await exchange_pre_authorized_code(context, issuer_id, data)

@@ -105,11 +105,23 @@ class _Configuration(msgspec.Struct, forbid_unknown_fields=True):
     key_attestations_required: _KeyAttestations | None = None
 
 
+class _WalletAttestation(msgspec.Struct, forbid_unknown_fields=True):
+    """Which grants need a wallet attestation at the token endpoint (and at the pushed
+    request): the authorization code flow by default, as HAIP 1.0 §4 asks, the
+    pre-authorized code flow only where the agency says so."""
+
+    authorization_code: bool = True
+    pre_authorized_code: bool = msgspec.field(default=False, name="pre-authorized_code")
+
+
 class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     issuer_id: str
     organization: str
     display: list[_Display]
     credential_configurations: dict[str, _Configuration]
+    wallet_attestation_required: _WalletAttestation = msgspec.field(
+        default_factory=_WalletAttestation
+    )
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -296,6 +308,8 @@ def parse_agency(
         organization=raw.organization,
         display=_displays(raw.display, images, source),
         configurations=configurations,
+        attestation_for_authorization_code=raw.wallet_attestation_required.authorization_code,
+        attestation_for_pre_authorized_code=raw.wallet_attestation_required.pre_authorized_code,
     )
 
 

@@ -19,11 +19,11 @@ from litestar.testing import TestClient
 from app import create_app
 from app.settings import Settings
 from core.keys.signer import SoftwareSigner
-from core.oauth import pkce_s256_challenge
+from core.oauth import PRE_AUTHORIZED_GRANT, pkce_s256_challenge
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_catalog import CITIZEN
-from tests.issuers.test_issuance import operator_key
-from tests.issuers.wallet import Wallet, proof
+from tests.issuers.test_issuance import create_offer, operator_key
+from tests.issuers.wallet import Wallet, proof, read_offer
 from tests.support.wallet_provider import (
     CLIENT_ID,
     WalletProvider,
@@ -225,3 +225,38 @@ def test_an_online_offer_takes_no_transaction_code(client: TestClient[Any]) -> N
     )
     assert refused.status_code == 400
     assert "pre-authorized" in refused.json()["detail"]
+
+
+def _agency_asks(client: TestClient[Any], **asks: bool) -> None:
+    """The running agency's catalog entry, changed as a deployment would configure it."""
+    context = client.app.state.issuers
+    agency = dataclasses.replace(context.agency("civil-registry"), **asks)
+    client.app.state.issuers = dataclasses.replace(
+        context, agencies={**context.agencies, "civil-registry": agency}
+    )
+
+
+def test_an_agency_may_ask_for_wallet_attestations_in_the_pre_authorized_flow(
+    client: TestClient[Any], instance: SoftwareSigner
+) -> None:
+    _agency_asks(client, attestation_for_pre_authorized_code=True)
+    made = create_offer(client, "civil-registry", "national_id", CITIZEN)
+    offer = read_offer(client, made["offer_uri"])
+    code = offer["grants"][PRE_AUTHORIZED_GRANT]["pre-authorized_code"]
+    form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": code}
+    bare = client.post("/issuers/civil-registry/token", data=form)
+    assert bare.status_code == 401 and bare.json()["error"] == "invalid_client"
+    attested = client.post(
+        "/issuers/civil-registry/token", data=form, headers=_authenticated(instance)
+    )
+    assert attested.status_code == 200, attested.text
+
+
+def test_an_agency_may_take_unattested_wallets_in_the_authorization_code_flow(
+    client: TestClient[Any],
+) -> None:
+    _agency_asks(client, attestation_for_authorization_code=False)
+    pushed = _par(client, {})
+    assert pushed.status_code == 201, pushed.text
+    code = _redirected(_authorize(client, pushed.json()["request_uri"]))["code"]
+    assert _token(client, {}, code).status_code == 200

@@ -299,3 +299,28 @@ def test_array_elements_are_checked() -> None:
     assert "driving_privileges/0/vehicle_category_code is required" in raised.value.problems
     with pytest.raises(InvalidSubjectClaims, match="must not be empty"):
         check_subject_claims(LICENCE, {**DRIVER, "driving_privileges": []})
+
+
+def test_wallet_attestations_are_asked_for_online_issuance_by_default() -> None:
+    """HAIP 1.0 §4: the authorization code flow asks wallets to attest; the pre-authorized
+    code flow asks only where the agency says so."""
+    demo = parse_agency(copy.deepcopy(CIVIL), source="civil-registry.json")
+    assert demo.attestation_for_authorization_code is True
+    assert demo.attestation_for_pre_authorized_code is False
+    stricter = parse_agency(
+        _broken(
+            lambda d: d.update(
+                wallet_attestation_required={
+                    "authorization_code": True,
+                    "pre-authorized_code": True,
+                }
+            )
+        ),
+        source="civil-registry.json",
+    )
+    assert stricter.attestation_for_pre_authorized_code is True
+    with pytest.raises(CatalogError, match="wallet_attestation_required"):
+        parse_agency(
+            _broken(lambda d: d.update(wallet_attestation_required={"implicit": True})),
+            source="civil-registry.json",
+        )
