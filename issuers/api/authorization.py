@@ -65,12 +65,12 @@ class AuthorizationController(Controller):
         request: Request[Any, Any, Any],
         data: URLEncodedBody[PushedAuthorizationRequest],
     ) -> Response[PushedAuthorizationResponse]:
-        known_agency(context, issuer_id)
+        agency = known_agency(context, issuer_id)
         client = (
             await attested_client(
                 context, issuer_id, request.headers.items(), client_id=data.client_id
             )
-            if context.agency(issuer_id).attestation_for_authorization_code
+            if agency.attestation_for_authorization_code
             else None
         )
         pushed = await push_authorization_request(

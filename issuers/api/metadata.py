@@ -18,8 +18,7 @@ from core.oauth import AuthorizationServerMetadata
 from core.oid4vci_metadata import CredentialIssuerMetadata
 from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata
 from core.sdjwt_vc.type_metadata import TypeMetadata
-from issuers.api.requests import ISSUER_CONTEXT, etag_matches
-from issuers.domain import Agency
+from issuers.api.requests import ISSUER_CONTEXT, etag_matches, known_agency
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.metadata import (
     agency_image,
@@ -32,13 +31,6 @@ from issuers.services.metadata import (
 
 METADATA_CACHE = "public, max-age=300"
 IMAGE_CACHE = "public, max-age=86400"
-
-
-def _agency(context: IssuerContext, issuer_id: str) -> Agency:
-    try:
-        return context.agency(issuer_id)
-    except UnknownAgency:
-        raise NotFoundException("no such credential issuer") from None
 
 
 def _wants_jwt(accept: str | None) -> bool:
@@ -78,7 +70,7 @@ class IssuerMetadataController(Controller):
         issuer_id: FromPath[str],
         request: Request[Any, Any, Any],
     ) -> Response[Any]:
-        agency = _agency(context, issuer_id)
+        agency = known_agency(context, issuer_id)
         preferred = parse_accept_language(request.headers.get("accept-language"))
         metadata, locales = credential_issuer_metadata(agency, context.public_base_url, preferred)
         headers = {
@@ -102,7 +94,7 @@ class IssuerMetadataController(Controller):
     async def authorization_server(
         self, context: NamedDependency[IssuerContext], issuer_id: FromPath[str]
     ) -> Response[AuthorizationServerMetadata]:
-        agency = _agency(context, issuer_id)
+        agency = known_agency(context, issuer_id)
         return Response(
             authorization_server_metadata(agency, context.public_base_url),
             headers={"Cache-Control": METADATA_CACHE},
@@ -116,7 +108,7 @@ class IssuerMetadataController(Controller):
     async def jwt_vc_issuer(
         self, context: NamedDependency[IssuerContext], issuer_id: FromPath[str]
     ) -> Response[JwtVcIssuerMetadata]:
-        agency = _agency(context, issuer_id)
+        agency = known_agency(context, issuer_id)
         jwks = await context.keys.jwks(issuer_id)
         return Response(
             jwt_vc_issuer_metadata(agency, context.public_base_url, jwks),
@@ -157,7 +149,7 @@ class IssuerMetadataController(Controller):
         name: FromPath[str],
         request: Request[Any, Any, Any],
     ) -> Response[bytes]:
-        image = agency_image(_agency(context, issuer_id), name)
+        image = agency_image(known_agency(context, issuer_id), name)
         if image is None:
             raise NotFoundException("no such image")
         etag = f'"{image.integrity}"'

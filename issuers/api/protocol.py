@@ -27,10 +27,11 @@ from issuers.api.requests import (
     MAX_FORM_BYTES,
     MAX_JSON_BYTES,
     etag_matches,
+    known_agency,
     require_bearer_token,
 )
 from issuers.services.authenticate_client import attested_client
-from issuers.services.context import IssuerContext, UnknownAgency
+from issuers.services.context import IssuerContext
 from issuers.services.exchange_authorization_code import exchange_authorization_code
 from issuers.services.exchange_code import exchange_pre_authorized_code
 from issuers.services.fetch_offer import OfferGone, offer_by_reference
@@ -40,13 +41,6 @@ from issuers.services.notify import record_notification
 from issuers.services.publish_status_list import UnknownStatusList, status_list_token
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _known(context: IssuerContext, issuer_id: str) -> None:
-    try:
-        context.agency(issuer_id)
-    except UnknownAgency:
-        raise NotFoundException("no such credential issuer") from None
 
 
 class IssuanceController(Controller):
@@ -66,7 +60,7 @@ class IssuanceController(Controller):
         issuer_id: FromPath[str],
         offer_id: FromPath[str],
     ) -> Response[CredentialOffer]:
-        _known(context, issuer_id)
+        known_agency(context, issuer_id)
         try:
             document = await offer_by_reference(context, issuer_id, offer_id)
         except OfferGone:
@@ -88,8 +82,7 @@ class IssuanceController(Controller):
         request: Request[Any, Any, Any],
         data: URLEncodedBody[TokenRequest],
     ) -> Response[TokenResponse]:
-        _known(context, issuer_id)
-        agency = context.agency(issuer_id)
+        agency = known_agency(context, issuer_id)
         by_code = data.grant_type == AUTHORIZATION_CODE_GRANT
         # HAIP 1.0 §4: the wallet authenticates with its attestation, where the agency asks
         if (
@@ -121,7 +114,7 @@ class IssuanceController(Controller):
     async def nonce(
         self, context: NamedDependency[IssuerContext], issuer_id: FromPath[str]
     ) -> Response[NonceResponse]:
-        _known(context, issuer_id)
+        known_agency(context, issuer_id)
         return Response(
             NonceResponse(c_nonce=await new_c_nonce(context, issuer_id)), headers=NO_STORE
         )
@@ -144,7 +137,7 @@ class IssuanceController(Controller):
         access_token: NamedDependency[str],
         data: JSONBody[CredentialRequest],
     ) -> Response[CredentialResponse]:
-        _known(context, issuer_id)
+        known_agency(context, issuer_id)
         return Response(
             await issue_credentials(context, issuer_id, access_token, data), headers=NO_STORE
         )
@@ -167,7 +160,7 @@ class IssuanceController(Controller):
         access_token: NamedDependency[str],
         data: JSONBody[NotificationRequest],
     ) -> None:
-        _known(context, issuer_id)
+        known_agency(context, issuer_id)
         await record_notification(context, issuer_id, access_token, data)
 
     @get(
@@ -184,7 +177,7 @@ class IssuanceController(Controller):
         list_id: FromPath[str],
         request: Request[Any, Any, Any],
     ) -> Response[str]:
-        _known(context, issuer_id)
+        known_agency(context, issuer_id)
         try:
             published = await status_list_token(context, issuer_id, list_id)
         except UnknownStatusList:

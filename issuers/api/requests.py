@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from core.errors import InvalidToken
+from issuers.domain import Agency
 from issuers.services.context import IssuerContext, UnknownAgency
 
 MAX_FORM_BYTES = 8 * 1024
@@ -62,9 +63,9 @@ def issuer_context(state: State) -> IssuerContext:
 ISSUER_CONTEXT = {"context": Provide(issuer_context, sync_to_thread=False)}
 
 
-def known_agency(context: IssuerContext, issuer_id: str) -> None:
-    """404, like any unknown path, for an agency the deployment does not have."""
+def known_agency(context: IssuerContext, issuer_id: str) -> Agency:
+    """The agency; 404, like any unknown path, for one the deployment does not have."""
     try:
-        context.agency(issuer_id)
+        return context.agency(issuer_id)
     except UnknownAgency:
         raise NotFoundException("no such credential issuer") from None
