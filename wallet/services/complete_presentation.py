@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 
 from core.encoding import b64url_encode
-from wallet.domain import Custody, FlowState
+from wallet.domain import Custody, FlowState, NotFound
 from wallet.services.answer_verifier import send_presentation
 from wallet.services.claim_flow import end_claim
 from wallet.services.context import WalletContext
@@ -26,11 +26,16 @@ async def complete(
     try:
         keys = await context.store.holder_keys.get(account_id, [p.holder_key_id for p in pending])
         by_id = {k.holder_key_id: k for k in keys}
+        if any(p.holder_key_id not in by_id for p in pending):
+            await end_claim(context, claimed, FlowState.FAILED)
+            raise NotFound("a key this presentation was to be signed with is gone; scan again")
         signatures = device_signatures(
             [by_id[p.holder_key_id] for p in pending],
             [p.signing_input for p in pending],
             body.signatures,
         )
+    except NotFound:
+        raise
     except BaseException:
         await end_claim(context, claimed, FlowState.SIGNATURES_NEEDED)
         raise
