@@ -26,6 +26,7 @@ from issuers.storage.authorizations import SqlAuthorizationStore
 from issuers.storage.housekeeping import SqlIssuerHousekeeping
 from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.postgres_issuance import PostgresCredentialLedger, PostgresOfferStore
+from issuers.storage.refresh_tokens import SqlRefreshTokenStore
 from issuers.storage.sql import SqlAuditLog, SqlCredentialLedger, SqlGrantStore, SqlOfferStore
 
 log = logging.getLogger("idwallet.issuers")
@@ -52,6 +53,7 @@ async def issuer_role(
         ),
         audit=SqlAuditLog(sessions),
         authorizations=SqlAuthorizationStore(sessions),
+        refresh_tokens=SqlRefreshTokenStore(sessions),
         secret=deployment.derived_secret("issuer codes"),
         policy=IssuancePolicy(
             status_list_ttl=settings.status_list_ttl,

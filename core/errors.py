@@ -116,6 +116,12 @@ class UnsupportedGrantType(ProtocolError):
     error = "unsupported_grant_type"
 
 
+class UnsupportedTokenType(ProtocolError):
+    """RFC 7009 §2.2.1: the server does not revoke tokens of the hinted type."""
+
+    error = "unsupported_token_type"
+
+
 class InvalidScope(ProtocolError):
     error = "invalid_scope"
 

@@ -44,6 +44,16 @@ ERROR_DESCRIPTION_PATTERN = r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$"
 _Code = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
+class TokenRevocationRequest(Message):
+    """RFC 7009 §2.1, form-encoded: the token the client wants revoked, with an optional
+    hint of its type (``refresh_token`` or ``access_token``, §4.1.2)."""
+
+    malformed = InvalidRequest
+
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    token_type_hint: Annotated[str, msgspec.Meta(max_length=64)] | UnsetType = UNSET
+
+
 class TokenRequest(Message):
     """RFC 6749 §4.1.3 and OpenID4VCI 1.0 §6.1, form-encoded. Parameters this
     deployment does not use are ignored (RFC 6749 §3.2)."""
@@ -143,6 +153,8 @@ class PushedAuthorizationRequest(Message):
         Annotated[str, msgspec.Meta(max_length=MAX_AUTHORIZATION_DETAILS)] | UnsetType
     ) = UNSET
     issuer_state: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)] | UnsetType = UNSET
+    #: RFC 9449 §10: the thumbprint of the DPoP key the code is to be bound to.
+    dpop_jkt: Annotated[str, msgspec.Meta(min_length=43, max_length=43)] | UnsetType = UNSET
     request_uri: Annotated[str, msgspec.Meta(max_length=2048)] | UnsetType = UNSET
     request: Annotated[str, msgspec.Meta(max_length=64 * 1024)] | UnsetType = UNSET
 
@@ -227,6 +239,9 @@ class AuthorizationServerMetadata(Message, kw_only=True):
     token_endpoint_auth_signing_alg_values_supported: _Names | UnsetType = UNSET
     code_challenge_methods_supported: _Names | UnsetType = UNSET
     pushed_authorization_request_endpoint: _Url | UnsetType = UNSET
+    #: RFC 7009 §2 (registered in RFC 8414 §2).
+    revocation_endpoint: _Url | UnsetType = UNSET
+    revocation_endpoint_auth_methods_supported: _Names | UnsetType = UNSET
     require_pushed_authorization_requests: bool | UnsetType = UNSET
     dpop_signing_alg_values_supported: _Names | UnsetType = UNSET
     authorization_response_iss_parameter_supported: bool | UnsetType = UNSET

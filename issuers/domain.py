@@ -119,6 +119,9 @@ class Agency:
     #: code flow (HAIP 1.0 §4: yes) and in the pre-authorized code flow (not by default).
     attestation_for_authorization_code: bool = True
     attestation_for_pre_authorized_code: bool = False
+    #: How long the refresh tokens of an authorization (one family) live, in seconds; 0:
+    #: the agency gives none, and every new batch needs the citizen's sign-in.
+    refresh_token_lifetime: float = 30 * 86400.0
 
     def identifier(self, public_base_url: str) -> str:
         """The Credential Issuer Identifier (OpenID4VCI 1.0 §12.2.1)."""
@@ -241,15 +244,56 @@ class Authorization:
         return self.state
 
 
+class RefreshState(StrEnum):
+    """Where a refresh token is in its life; the values are what the database holds."""
+
+    ACTIVE = "active"  # may be exchanged, once, for an access token and its successor
+    ROTATED = "rotated"  # exchanged: presenting it again is a reuse (RFC 9700 §4.14.2)
+    REVOKED = "revoked"  # its family ended: reuse, revocation, or the register's change
+
+
+REFRESH_MOVES = Moves.of(
+    "refresh token",
+    {
+        RefreshState.ACTIVE: {RefreshState.ROTATED, RefreshState.REVOKED},
+        RefreshState.ROTATED: {RefreshState.REVOKED},
+    },
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """One refresh token (RFC 6749 §1.5) of an authorization: the wallet comes back for a
+    fresh batch of the same credential without the citizen signing in again. The tokens
+    one authorization gave, each the successor of the one exchanged before, are a
+    ``family``: all end together, at the family's ``expires_at`` at the latest. Bound to
+    the wallet (its ``client_id``) and to its DPoP key (RFC 9449 §5); only the hash of the
+    token is kept."""
+
+    token_hash: str
+    family_id: str
+    issuer_id: str
+    configuration_id: str
+    subject_id: str
+    client_id: str
+    dpop_jkt: str
+    state: RefreshState
+    created_at: float
+    expires_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class AccessGrant:
-    """What an access token allows: one credential request for its offer."""
+    """What an access token allows: one credential request for its offer. ``dpop_jkt``:
+    the thumbprint of the DPoP key the token is bound to (RFC 9449 §6), None for a bearer
+    token."""
 
     token_hash: str
     offer_id: str
     issuer_id: str
     expires_at: float
     used: bool
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from issuers.domain import (
     DeliveredResponse,
     IssuedCredential,
     Offer,
+    RefreshToken,
     StatusListState,
 )
 
@@ -97,6 +98,29 @@ class AuthorizationStore(Protocol):
     async def purge(self, before: float) -> int: ...
 
 
+class RefreshTokenStore(Protocol):
+    """Refresh tokens and their families (``issuers.domain.RefreshToken``)."""
+
+    async def add(self, token: RefreshToken) -> None: ...
+
+    async def get(self, token_hash: str) -> RefreshToken | None: ...
+
+    async def rotate(self, token_hash: str, now: float) -> bool:
+        """Compare-and-set of an active, unexpired token to ``rotated`` (the caller checked
+        the move against ``REFRESH_MOVES``); exactly one racing caller wins."""
+        ...
+
+    async def revoke_family(self, family_id: str) -> int:
+        """End every token of the family that has not ended; how many."""
+        ...
+
+    async def revoke_for_subject(
+        self, issuer_id: str, subject_id: str, configuration_id: str | None = None
+    ) -> int:
+        """End the citizen's families at the agency (of one configuration, or all)."""
+        ...
+
+
 class GrantStore(Protocol):
     async def get(self, token_hash: str) -> AccessGrant | None: ...
 
@@ -150,9 +174,11 @@ class GrantWork(Protocol):
 
 class CredentialLedger(Protocol):
     def open_grant(
-        self, token_hash: str, now: float
+        self, token_hash: str, now: float, dpop_jkt: str | None = None
     ) -> AbstractAsyncContextManager[GrantWork | None]:
-        """The work on a live, unused grant (one connection, one transaction), or None."""
+        """The work on a live, unused grant bound to ``dpop_jkt`` (the key of the request's
+        verified DPoP proof; None: a bearer token) in one connection and one transaction,
+        or None."""
         ...
 
     async def delivered_response(self, token_hash: str, now: float) -> DeliveredResponse | None:

@@ -2,8 +2,9 @@
 §4): the pushed authorization request (RFC 9126 §2, wallet attestation required), and the
 authorization endpoint the citizen's browser is sent to with its ``request_uri`` (RFC 9126
 §4), which answers by redirecting to the wallet with the code, or the error, and ``iss``
-(RFC 6749 §4.1.2, RFC 9207 §2). A request the agency cannot tie to a pushed request of
-that client is answered here, never redirected (RFC 6749 §4.1.2.1)."""
+(RFC 6749 §4.1.2, RFC 9207 §2), and token revocation (RFC 7009). A request the agency
+cannot tie to a pushed request of that client is answered here, never redirected (RFC
+6749 §4.1.2.1)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_201_CREATED, HTTP_303_SEE_OTHER
-from msgspec import UNSET
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_303_SEE_OTHER
+from msgspec import UNSET, UnsetType
 
 from core.errors import AccessDenied
 from core.messages import to_plain
@@ -23,12 +24,15 @@ from core.oauth import (
     AuthorizationErrorResponse,
     PushedAuthorizationRequest,
     PushedAuthorizationResponse,
+    TokenRevocationRequest,
 )
 from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES, known_agency
 from issuers.services.authenticate_client import attested_client
 from issuers.services.authorize import authorize_citizen, start_authorization
 from issuers.services.context import IssuerContext
 from issuers.services.push_authorization import push_authorization_request
+from issuers.services.revoke_token import revoke_token
+from issuers.services.sender_constraint import pushed_request_key
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_QUERY_VALUE = 512
@@ -66,6 +70,14 @@ class AuthorizationController(Controller):
         data: URLEncodedBody[PushedAuthorizationRequest],
     ) -> Response[PushedAuthorizationResponse]:
         agency = known_agency(context, issuer_id)
+        # RFC 9449 §10: the key the code will be exchanged with; checked before the
+        # attestation, whose PoP is single-use
+        dpop_jkt = await pushed_request_key(
+            context,
+            issuer_id,
+            tuple(request.headers.getall("dpop", [])),
+            dpop_jkt=None if isinstance(data.dpop_jkt, UnsetType) else data.dpop_jkt,
+        )
         client = (
             await attested_client(
                 context, issuer_id, request.headers.items(), client_id=data.client_id
@@ -79,8 +91,27 @@ class AuthorizationController(Controller):
             data,
             attested_client_id=None if client is None else client.client_id,
             client_key=None if client is None else client.cnf_jkt,
+            dpop_jkt=dpop_jkt,
         )
         return Response(pushed, status_code=HTTP_201_CREATED, headers=NO_STORE)
+
+    @post(
+        "/revoke",
+        opt={"rate_limit": "token"},
+        summary="Token revocation (RFC 7009): a refresh token's family, or an access token",
+        operation_id="revokeToken",
+        status_code=HTTP_200_OK,
+        request_max_body_size=MAX_FORM_BYTES,
+    )
+    async def revoke(
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        data: URLEncodedBody[TokenRevocationRequest],
+    ) -> Response[None]:
+        known_agency(context, issuer_id)
+        await revoke_token(context, issuer_id, data)
+        return Response(None, headers=NO_STORE)
 
     @get(
         "/authorize",

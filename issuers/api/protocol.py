@@ -11,9 +11,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
-from msgspec import UnsetType
 
-from core.oauth import AUTHORIZATION_CODE_GRANT, TokenRequest, TokenResponse
+from core.oauth import TokenRequest, TokenResponse
 from core.oid4vci import (
     CredentialOffer,
     CredentialRequest,
@@ -28,17 +27,16 @@ from issuers.api.requests import (
     MAX_JSON_BYTES,
     etag_matches,
     known_agency,
-    require_bearer_token,
+    require_access_token,
 )
-from issuers.services.authenticate_client import attested_client
+from issuers.services.answer_token_request import answer_token_request
 from issuers.services.context import IssuerContext
-from issuers.services.exchange_authorization_code import exchange_authorization_code
-from issuers.services.exchange_code import exchange_pre_authorized_code
 from issuers.services.fetch_offer import OfferGone, offer_by_reference
 from issuers.services.issue_credential import issue_credentials
 from issuers.services.nonces import new_c_nonce
 from issuers.services.notify import record_notification
 from issuers.services.publish_status_list import UnknownStatusList, status_list_token
+from issuers.services.sender_constraint import ProtectedRequest, fresh_dpop_nonce
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -82,27 +80,18 @@ class IssuanceController(Controller):
         request: Request[Any, Any, Any],
         data: URLEncodedBody[TokenRequest],
     ) -> Response[TokenResponse]:
-        agency = known_agency(context, issuer_id)
-        by_code = data.grant_type == AUTHORIZATION_CODE_GRANT
-        # HAIP 1.0 §4: the wallet authenticates with its attestation, where the agency asks
-        if (
-            agency.attestation_for_authorization_code
-            if by_code
-            else agency.attestation_for_pre_authorized_code
-        ):
-            client = await attested_client(
-                context,
-                issuer_id,
-                request.headers.items(),
-                client_id=None if isinstance(data.client_id, UnsetType) else data.client_id,
-            )
-            if isinstance(data.client_id, UnsetType):
-                data.client_id = client.client_id
-        if by_code:
-            answer = await exchange_authorization_code(context, issuer_id, data, dpop_jkt=None)
-        else:
-            answer = await exchange_pre_authorized_code(context, issuer_id, data)
-        return Response(answer, headers={**NO_STORE, "Pragma": "no-cache"})
+        known_agency(context, issuer_id)
+        answer = await answer_token_request(
+            context,
+            issuer_id,
+            data,
+            dpop=tuple(request.headers.getall("dpop", [])),
+            headers=request.headers.items(),
+        )
+        headers = {**NO_STORE, "Pragma": "no-cache"}
+        if answer.dpop_nonce is not None:
+            headers["DPoP-Nonce"] = answer.dpop_nonce
+        return Response(answer.response, headers=headers)
 
     @post(
         "/nonce",
@@ -116,7 +105,8 @@ class IssuanceController(Controller):
     ) -> Response[NonceResponse]:
         known_agency(context, issuer_id)
         return Response(
-            NonceResponse(c_nonce=await new_c_nonce(context, issuer_id)), headers=NO_STORE
+            NonceResponse(c_nonce=await new_c_nonce(context, issuer_id)),
+            headers={**NO_STORE, "DPoP-Nonce": fresh_dpop_nonce(context, issuer_id)},
         )
 
     @post(
@@ -126,7 +116,7 @@ class IssuanceController(Controller):
         operation_id="issueCredential",
         security=[{"accessToken": []}],
         status_code=HTTP_200_OK,
-        before_request=require_bearer_token,
+        before_request=require_access_token,
         dependencies=ACCESS_TOKEN,
         request_max_body_size=MAX_JSON_BYTES,
     )
@@ -134,12 +124,13 @@ class IssuanceController(Controller):
         self,
         context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
-        access_token: NamedDependency[str],
+        access: NamedDependency[ProtectedRequest],
         data: JSONBody[CredentialRequest],
     ) -> Response[CredentialResponse]:
         known_agency(context, issuer_id)
         return Response(
-            await issue_credentials(context, issuer_id, access_token, data), headers=NO_STORE
+            await issue_credentials(context, issuer_id, access, data),
+            headers={**NO_STORE, "DPoP-Nonce": fresh_dpop_nonce(context, issuer_id)},
         )
 
     @post(
@@ -149,7 +140,7 @@ class IssuanceController(Controller):
         operation_id="notifyCredentialEvent",
         security=[{"accessToken": []}],
         status_code=HTTP_204_NO_CONTENT,
-        before_request=require_bearer_token,
+        before_request=require_access_token,
         dependencies=ACCESS_TOKEN,
         request_max_body_size=MAX_JSON_BYTES,
     )
@@ -157,11 +148,11 @@ class IssuanceController(Controller):
         self,
         context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
-        access_token: NamedDependency[str],
+        access: NamedDependency[ProtectedRequest],
         data: JSONBody[NotificationRequest],
     ) -> None:
         known_agency(context, issuer_id)
-        await record_notification(context, issuer_id, access_token, data)
+        await record_notification(context, issuer_id, access, data)
 
     @get(
         "/status-lists/{list_id:str}",

@@ -1,5 +1,6 @@
-"""What the wallet-facing endpoints share: body size limits, entity tags, and bearer
-tokens (RFC 6750 §2.1 header only; a token in the query is refused, §2.3 is not offered)."""
+"""What the wallet-facing endpoints share: body size limits, entity tags, and the access
+token and DPoP headers of protected requests (RFC 6750 §2.1, RFC 9449 §7: header only; a
+token in the query is refused, RFC 6750 §2.3 is not offered)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from litestar.exceptions import NotFoundException
 from core.errors import InvalidToken
 from issuers.domain import Agency
 from issuers.services.context import IssuerContext, UnknownAgency
+from issuers.services.sender_constraint import ProtectedRequest, check_token_header
 
 MAX_FORM_BYTES = 8 * 1024
 MAX_JSON_BYTES = 128 * 1024
@@ -28,29 +30,30 @@ def etag_matches(request: Request[Any, Any, Any], etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:
+def protected_request(request: ASGIConnection[Any, Any, Any, Any]) -> ProtectedRequest:
+    """The access token and DPoP proof headers of a request to a protected endpoint
+    (RFC 6750 §2.1, RFC 9449 §7.1); a token in the query is refused (RFC 6750 §2.3 is not
+    offered)."""
     if "access_token" in request.query_params:
         raise InvalidToken("send the access token in the Authorization header")
-    authorization = request.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > 512:
-        raise InvalidToken("a bearer access token is required")
-    return token
+    return ProtectedRequest(
+        authorization=tuple(request.headers.getall("authorization", [])),
+        dpop=tuple(request.headers.getall("dpop", [])),
+    )
 
 
-async def require_bearer_token(request: Request[Any, Any, Any]) -> None:
+async def require_access_token(request: Request[Any, Any, Any]) -> None:
     """Before the request (ahead of reading the body): the access token comes first
     (RFC 6750 §3.1)."""
-    bearer_token(request)
+    check_token_header(protected_request(request))
 
 
-async def _access_token(request: Request[Any, Any, Any]) -> str:
-    return bearer_token(request)
+async def _protected_request(request: Request[Any, Any, Any]) -> ProtectedRequest:
+    return protected_request(request)
 
 
-#: ``access_token: str`` for handlers guarded by ``require_bearer_token``.
-ACCESS_TOKEN = {"access_token": Provide(_access_token)}
+#: ``access: ProtectedRequest`` for handlers guarded by ``require_access_token``.
+ACCESS_TOKEN = {"access": Provide(_protected_request)}
 
 
 def issuer_context(state: State) -> IssuerContext:

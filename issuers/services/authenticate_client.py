@@ -20,6 +20,12 @@ from core.errors import InvalidClient
 from issuers.services.context import IssuerContext
 
 
+def carries_client_attestation(headers: Iterable[tuple[str | bytes, str | bytes]]) -> bool:
+    """Whether the request has the attestation headers at all (checked before anything
+    single-use of the request is spent; ``attested_client`` verifies them)."""
+    return read_client_attestation_headers(headers) is not None
+
+
 async def attested_client(
     context: IssuerContext,
     issuer_id: str,

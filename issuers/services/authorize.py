@@ -13,7 +13,6 @@ whichever grant reaches it first.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from dataclasses import dataclass
 
 from msgspec import UNSET
@@ -22,14 +21,12 @@ from core.errors import AccessDenied, InvalidRequest
 from core.oauth import AuthorizationCodeResponse
 from issuers.domain import (
     AUTHORIZATION_MOVES,
-    AuditEvent,
     Authorization,
     AuthorizationState,
-    Offer,
-    OfferState,
 )
-from issuers.services.codes import pre_authorized_code, random_token, sha256_hex
+from issuers.services.codes import random_token, sha256_hex
 from issuers.services.context import IssuerContext
+from issuers.services.register_offers import offer_from_register
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,39 +75,16 @@ async def _offer_for(context: IssuerContext, authorization: Authorization, subje
             raise AccessDenied("this offer was made for another citizen")
         return offer.offer_id
     [configuration_id] = authorization.configuration_ids  # one, as the pushed request was
-    agency = context.agency(issuer_id)
-    claims = agency.register.get(subject_id, {}).get(configuration_id)
-    if claims is None:
+    offer_id = await offer_from_register(
+        context,
+        issuer_id,
+        configuration_id,
+        subject_id,
+        actor=f"wallet {authorization.client_id}",
+        outcome="authorized",
+    )
+    if offer_id is None:
         raise AccessDenied("the agency holds no such credential for this citizen")
-    now = context.clock.now()
-    offer_id = str(uuid.uuid4())
-    await context.offers.add(
-        Offer(
-            offer_id=offer_id,
-            issuer_id=issuer_id,
-            configuration_id=configuration_id,
-            subject_id=subject_id,
-            claims=dict(claims),
-            code_hash=sha256_hex(pre_authorized_code(context.secret, offer_id)),
-            tx_code_hash=None,
-            tx_code_attempts=0,
-            tx_code_max_attempts=context.policy.tx_code_max_attempts,
-            state=OfferState.OFFERED,
-            created_at=now,
-            expires_at=now + context.policy.offer_lifetime,
-        )
-    )
-    await context.audit.record(
-        AuditEvent(
-            issuer_id=issuer_id,
-            at=now,
-            actor=f"wallet {authorization.client_id}"[:100],
-            action="offer.create",
-            object_id=offer_id,
-            outcome="authorized",
-            detail=f"{configuration_id} for subject {subject_id} from the register",
-        )
-    )
     return offer_id
 
 

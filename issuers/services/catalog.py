@@ -114,6 +114,13 @@ class _WalletAttestation(msgspec.Struct, forbid_unknown_fields=True):
     pre_authorized_code: bool = msgspec.field(default=False, name="pre-authorized_code")
 
 
+class _RefreshTokens(msgspec.Struct, forbid_unknown_fields=True):
+    """How long a wallet may come back for fresh batches of a credential it got through
+    the authorization code flow without the citizen signing in again (0: never)."""
+
+    lifetime_days: int = 30
+
+
 class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     issuer_id: str
     organization: str
@@ -122,6 +129,7 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     wallet_attestation_required: _WalletAttestation = msgspec.field(
         default_factory=_WalletAttestation
     )
+    refresh_tokens: _RefreshTokens = msgspec.field(default_factory=_RefreshTokens)
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -303,6 +311,8 @@ def parse_agency(
         )
     if not configurations:
         raise CatalogError(f"{source}: an agency needs at least one credential configuration")
+    if not 0 <= raw.refresh_tokens.lifetime_days <= 366:
+        raise CatalogError(f"{source}: refresh_tokens.lifetime_days must be between 0 and 366")
     return Agency(
         issuer_id=raw.issuer_id,
         organization=raw.organization,
@@ -310,6 +320,7 @@ def parse_agency(
         configurations=configurations,
         attestation_for_authorization_code=raw.wallet_attestation_required.authorization_code,
         attestation_for_pre_authorized_code=raw.wallet_attestation_required.pre_authorized_code,
+        refresh_token_lifetime=raw.refresh_tokens.lifetime_days * 86400.0,
     )
 
 

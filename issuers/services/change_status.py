@@ -1,7 +1,9 @@
 """Revoking, suspending and unsuspending credentials (Token Status List §7.1: INVALID,
 SUSPENDED, VALID) by credential, by citizen, or by the status reference found inside a
-presented credential. Revocation is final. The change shows in the published list
-within its ``ttl``; every action goes to the audit trail."""
+presented credential. Revocation is final, and ends the refresh tokens wallets hold for
+the revoked credentials (all of the citizen's, when revoking by citizen): no fresh batch
+of a revoked credential. The change shows in the published list within its ``ttl``; every
+action goes to the audit trail."""
 
 from __future__ import annotations
 
@@ -64,6 +66,19 @@ def selector_from(
     return CredentialSelector(status_list_id=status_uri[len(prefix) :], status_index=status_idx)
 
 
+async def _end_refreshing(
+    context: IssuerContext,
+    issuer_id: str,
+    selector: CredentialSelector,
+    revoked: list[IssuedCredential],
+) -> None:
+    if selector.subject_id is not None:
+        await context.refresh_tokens.revoke_for_subject(issuer_id, selector.subject_id)
+        return
+    for subject_id, configuration_id in {(c.subject_id, c.configuration_id) for c in revoked}:
+        await context.refresh_tokens.revoke_for_subject(issuer_id, subject_id, configuration_id)
+
+
 async def change_status(
     context: IssuerContext,
     issuer_id: str,
@@ -80,6 +95,8 @@ async def change_status(
     changed, unchanged = await context.ledger.change_status(
         issuer_id, selector, applies_to=applies_to, new_status=new_status
     )
+    if action == "revoke":
+        await _end_refreshing(context, issuer_id, selector, changed)
     target = (
         selector.credential_id
         or selector.subject_id

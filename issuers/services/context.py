@@ -19,6 +19,7 @@ from issuers.ports import (
     GrantStore,
     IssuerKeys,
     OfferStore,
+    RefreshTokenStore,
 )
 
 
@@ -44,6 +45,8 @@ class IssuancePolicy:
     authentication_lifetime: float = 600.0
     #: An authorization code lives this long (RFC 6749 §4.1.2: short, a minute here).
     authorization_code_lifetime: float = 60.0
+    #: A ``DPoP-Nonce`` is accepted in proofs this long after it was handed out.
+    dpop_nonce_lifetime: float = 300.0
 
 
 class UnknownAgency(LookupError):
@@ -72,6 +75,7 @@ class IssuerContext:
     ledger: CredentialLedger
     audit: AuditLog
     authorizations: AuthorizationStore
+    refresh_tokens: RefreshTokenStore
     secret: bytes
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK

@@ -8,13 +8,14 @@ worker serves it. A code presented again revokes the access token its first use 
 ``redirect_uri`` and the PKCE verifier of the pushed challenge, and from the key a DPoP
 proof bound the pushed request to (RFC 9449 §10). Then the authorization's offer is
 redeemed as a pre-authorized code would redeem it, and the access token is the same
-kind of grant (a bearer token; its binding to the DPoP key, ``cnf.jkt``, comes with the
-token endpoint's DPoP check).
+kind of grant, bound to the key of the request's DPoP proof (RFC 9449 §5, HAIP 1.0 §4),
+with the first refresh token of the authorization where the agency gives them
+(``exchange_refresh_token``).
 """
 
 from __future__ import annotations
 
-from core.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
+from core.errors import InvalidDpopProof, InvalidGrant, InvalidRequest, UnsupportedGrantType
 from core.oauth import AUTHORIZATION_CODE_GRANT, TokenRequest, TokenResponse, pkce_matches
 from issuers.domain import (
     AUTHORIZATION_MOVES,
@@ -26,6 +27,8 @@ from issuers.domain import (
 )
 from issuers.services.codes import pre_authorized_code, random_token, sha256_hex
 from issuers.services.context import IssuerContext
+from issuers.services.exchange_code import token_response
+from issuers.services.exchange_refresh_token import next_refresh_token
 
 INVALID_CODE = "the authorization code is not valid"
 
@@ -42,8 +45,11 @@ def _matches(authorization: Authorization, request: TokenRequest, dpop_jkt: str 
 async def exchange_authorization_code(
     context: IssuerContext, issuer_id: str, request: TokenRequest, *, dpop_jkt: str | None
 ) -> TokenResponse:
-    """``dpop_jkt``: the thumbprint of the key of the request's verified DPoP proof."""
+    """``dpop_jkt``: the thumbprint of the key of the request's verified DPoP proof, which
+    this grant requires (HAIP 1.0 §4: sender-constrained tokens)."""
     context.agency(issuer_id)
+    if dpop_jkt is None:
+        raise InvalidDpopProof("a DPoP proof is required for the authorization code grant")
     if request.grant_type != AUTHORIZATION_CODE_GRANT:
         raise UnsupportedGrantType("this is the authorization code grant")
     if not isinstance(request.code, str) or len(request.code) > 128:
@@ -68,16 +74,27 @@ async def exchange_authorization_code(
         raise InvalidGrant(INVALID_CODE)
     token = random_token()
     lifetime = context.policy.access_token_lifetime
-    grant = AccessGrant(sha256_hex(token), "", issuer_id, now + lifetime, used=False)
+    grant = AccessGrant(
+        sha256_hex(token), "", issuer_id, now + lifetime, used=False, dpop_jkt=dpop_jkt
+    )
     OFFER_MOVES.check(OfferState.OFFERED, OfferState.REDEEMED)
     offer_code = pre_authorized_code(context.secret, authorization.offer_id)
     if await context.offers.redeem_without_tx_code(sha256_hex(offer_code), now, grant) is None:
         raise InvalidGrant("the offer behind this authorization was used already or expired")
-    return TokenResponse(
-        access_token=token,
-        token_type="Bearer",  # noqa: S106 - the token type, not a secret
-        expires_in=int(lifetime),
-    )
+    response = token_response(token, lifetime, dpop_jkt)
+    if authorization.subject_id is not None:
+        refresh_token = await next_refresh_token(
+            context,
+            issuer_id,
+            family_id=None,
+            configuration_id=authorization.configuration_ids[0],
+            subject_id=authorization.subject_id,
+            client_id=authorization.client_id,
+            dpop_jkt=dpop_jkt,
+        )
+        if refresh_token is not None:
+            response.refresh_token = refresh_token
+    return response
 
 
 async def _revoke(context: IssuerContext, authorization: Authorization) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from msgspec import UNSET
 
+from core.dpop import AccessTokenScheme
 from core.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
 from core.oauth import PRE_AUTHORIZED_GRANT, TokenRequest, TokenResponse
 from issuers.domain import OFFER_MOVES, AccessGrant, Offer, OfferState
@@ -22,8 +23,10 @@ MAX_TX_CODE_LENGTH = 32
 
 
 async def exchange_pre_authorized_code(
-    context: IssuerContext, issuer_id: str, request: TokenRequest
+    context: IssuerContext, issuer_id: str, request: TokenRequest, *, dpop_jkt: str | None = None
 ) -> TokenResponse:
+    """``dpop_jkt``: the key of the request's verified DPoP proof, which the token is then
+    bound to (RFC 9449 §5, §6); None for a bearer token."""
     context.agency(issuer_id)
     if request.grant_type != PRE_AUTHORIZED_GRANT:
         raise UnsupportedGrantType("only the pre-authorized code grant is supported")
@@ -39,12 +42,14 @@ async def exchange_pre_authorized_code(
     lifetime = context.policy.access_token_lifetime
     if tx_code is None:
         # The common case in one step: a live offer without a transaction code.
-        grant = AccessGrant(sha256_hex(token), "", issuer_id, now + lifetime, used=False)
+        grant = AccessGrant(
+            sha256_hex(token), "", issuer_id, now + lifetime, used=False, dpop_jkt=dpop_jkt
+        )
         # The statement's compare-and-set expects an offer still offered.
         OFFER_MOVES.check(OfferState.OFFERED, OfferState.REDEEMED)
         redeemed = await context.offers.redeem_without_tx_code(code_hash, now, grant)
         if redeemed is not None:
-            return _token_response(token, lifetime)
+            return token_response(token, lifetime, dpop_jkt)
         offer = await _live_offer(context, code_hash, issuer_id, now)
         if offer is not None and offer.tx_code_hash is not None:
             raise InvalidRequest("this offer needs its transaction code (tx_code)")
@@ -59,11 +64,18 @@ async def exchange_pre_authorized_code(
         counted.tx_code_hash, tx_code_hash(context.secret, counted.offer_id, tx_code)
     ):
         raise InvalidGrant("the transaction code is not correct")
-    grant = AccessGrant(sha256_hex(token), counted.offer_id, issuer_id, now + lifetime, used=False)
+    grant = AccessGrant(
+        sha256_hex(token),
+        counted.offer_id,
+        issuer_id,
+        now + lifetime,
+        used=False,
+        dpop_jkt=dpop_jkt,
+    )
     OFFER_MOVES.check(counted.state, OfferState.REDEEMED)
     if await context.offers.redeem(code_hash, now, grant) is None:
         raise InvalidGrant("the pre-authorized code is not valid")
-    return _token_response(token, lifetime)
+    return token_response(token, lifetime, dpop_jkt)
 
 
 async def _live_offer(
@@ -81,9 +93,7 @@ async def _live_offer(
     return offer
 
 
-def _token_response(token: str, lifetime: float) -> TokenResponse:
-    return TokenResponse(
-        access_token=token,
-        token_type="Bearer",  # noqa: S106 - the token type, not a secret
-        expires_in=int(lifetime),
-    )
+def token_response(token: str, lifetime: float, dpop_jkt: str | None) -> TokenResponse:
+    """``token_type`` ``DPoP`` for a bound token (RFC 9449 §5), ``Bearer`` otherwise."""
+    scheme = AccessTokenScheme.BEARER if dpop_jkt is None else AccessTokenScheme.DPOP
+    return TokenResponse(access_token=token, token_type=scheme.value, expires_in=int(lifetime))

@@ -57,6 +57,11 @@ from issuers.services.proofs import (
     verify_attestation_proof,
     verify_jwt_proof,
 )
+from issuers.services.sender_constraint import (
+    PresentedToken,
+    ProtectedRequest,
+    presented_token,
+)
 
 PROOF_ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
 DAY = 86400
@@ -159,14 +164,19 @@ def _verified_proofs(
 
 
 async def issue_credentials(
-    context: IssuerContext, issuer_id: str, access_token: str, request: CredentialRequest
+    context: IssuerContext, issuer_id: str, access: ProtectedRequest, request: CredentialRequest
 ) -> CredentialResponse:
+    """The credentials for the access token the request presents (a bound token with the
+    DPoP proof of its key, ``issuers.services.sender_constraint``)."""
+    presented = await presented_token(context, issuer_id, access, endpoint_name="credential")
+    access_token = presented.token
     now = context.clock.now()
     token_hash = sha256_hex(access_token)
     signer = await context.keys.signer(issuer_id)
-    # One connection and one transaction for the whole request: the grant is used up
-    # first and given back if any check below fails.
-    async with context.ledger.open_grant(token_hash, now) as work:
+    # One connection and one transaction for the whole request: the grant (live, unused,
+    # bound to the key that signed the proof, or to none without one) is used up first
+    # and given back if any check below fails.
+    async with context.ledger.open_grant(token_hash, now, presented.dpop_jkt) as work:
         if work is not None:
             if work.grant.issuer_id != issuer_id:
                 raise InvalidToken("the access token is not valid")
@@ -179,8 +189,8 @@ async def issue_credentials(
                 request=request,
                 now=now,
             )
-    if work is None:  # used up already: perhaps the retry of a response that was lost
-        response = await _repeat_delivered(context, issuer_id, access_token, request, now)
+    if work is None:  # used up already (perhaps the retry of a lost response), or not ours
+        response = await _repeat_delivered(context, issuer_id, presented, request, now)
     context.faults.reach(AFTER_COMMIT_BEFORE_RESPONSE)
     return response
 
@@ -188,12 +198,18 @@ async def issue_credentials(
 async def _repeat_delivered(
     context: IssuerContext,
     issuer_id: str,
-    access_token: str,
+    presented: PresentedToken,
     request: CredentialRequest,
     now: float,
 ) -> CredentialResponse:
-    """The kept response of this access token, to a retry of the very same request."""
+    """The kept response of this access token, to a retry of the very same request
+    presented the way the token is bound; why the token was not taken otherwise."""
+    access_token = presented.token
     token_hash = sha256_hex(access_token)
+    grant = await context.grants.get(token_hash)
+    if grant is None or grant.issuer_id != issuer_id:
+        raise InvalidToken("the access token is not valid")
+    presented.check_binding(grant.dpop_jkt)
     kept = await context.ledger.delivered_response(token_hash, now)
     if kept is None:
         raise InvalidToken("the access token is not valid")

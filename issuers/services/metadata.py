@@ -21,6 +21,7 @@ from typing import Any
 from msgspec import UNSET
 
 from core.client_attestation import ATTESTATION_AUTH_METHOD
+from core.dpop import DPOP_ALGORITHMS
 from core.jose.jwk import JwkSet
 from core.jose.jws import sign_compact
 from core.keys.signer import Signer
@@ -31,6 +32,7 @@ from core.oauth import (
     OPENID_CREDENTIAL,
     PKCE_METHOD,
     PRE_AUTHORIZED_GRANT,
+    REFRESH_TOKEN_GRANT,
     AuthorizationServerMetadata,
 )
 from core.oid4vci_metadata import (
@@ -246,7 +248,8 @@ def authorization_server_metadata(agency: Agency, base_url: str) -> Authorizatio
     """RFC 8414 metadata of the agency's own authorization server: the pre-authorized code
     grant without client authentication (OpenID4VCI 1.0 §12.3), and the authorization code
     flow with pushed requests (RFC 9126 §5), PKCE S256, ``iss`` in the response (RFC 9207
-    §3) and wallet attestations as client authentication (HAIP 1.0 §4)."""
+    §3), wallet attestations as client authentication and DPoP-bound tokens (HAIP 1.0 §4,
+    RFC 9449 §5.1)."""
     return AuthorizationServerMetadata(
         issuer=agency.identifier(base_url),
         authorization_endpoint=endpoint(agency, base_url, "authorize"),
@@ -255,13 +258,20 @@ def authorization_server_metadata(agency: Agency, base_url: str) -> Authorizatio
         require_pushed_authorization_requests=True,
         response_types_supported=["code"],
         scopes_supported=list(agency.configurations),
-        grant_types_supported=[AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT],
+        grant_types_supported=[
+            AUTHORIZATION_CODE_GRANT,
+            PRE_AUTHORIZED_GRANT,
+            *([REFRESH_TOKEN_GRANT] if agency.refresh_token_lifetime > 0 else []),
+        ],
+        revocation_endpoint=endpoint(agency, base_url, "revoke"),
+        revocation_endpoint_auth_methods_supported=["none"],
         code_challenge_methods_supported=[PKCE_METHOD],
         authorization_response_iss_parameter_supported=True,
         authorization_details_types_supported=[OPENID_CREDENTIAL],
         token_endpoint_auth_methods_supported=["none", ATTESTATION_AUTH_METHOD],
         client_attestation_signing_alg_values_supported=["ES256"],
         client_attestation_pop_signing_alg_values_supported=["ES256"],
+        dpop_signing_alg_values_supported=sorted(DPOP_ALGORITHMS),
         pre_authorized_grant_anonymous_access_supported=True,
     )
 

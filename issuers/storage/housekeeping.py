@@ -4,8 +4,8 @@
   stored) are deleted, their claims with them;
 - redeemed offers keep their row (state for the single-use rules, history for the desk)
   but their claims are redacted once no live access token can still use them;
-- access tokens, used ``c_nonce`` values and kept credential responses are deleted once
-  expired.
+- access tokens, used ``c_nonce`` values, kept credential responses and refresh tokens
+  are deleted once expired (a refresh token's family expires as one).
 
 Each is one statement whose condition uses an index, so a pass costs what there is to
 forget, not what the tables hold.
@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from issuers.domain import OfferState
 from issuers.storage.offer_claims import REDACTED, UNREDACTED_OFFERS
-from issuers.storage.tables import GRANTS, OFFERS, RESPONSES, AuthorizationRow, NonceRow
+from issuers.storage.tables import (
+    GRANTS,
+    OFFERS,
+    RESPONSES,
+    AuthorizationRow,
+    NonceRow,
+    RefreshTokenRow,
+)
 
 _LIVE_GRANT = exists(
     select(GRANTS.c.token_hash).where(
@@ -55,6 +62,7 @@ class SqlIssuerHousekeeping:
                 delete(RESPONSES).where(RESPONSES.c.expires_at <= now),
                 delete(NonceRow).where(NonceRow.expires_at <= now),
                 delete(AuthorizationRow).where(AuthorizationRow.expires_at <= now),
+                delete(RefreshTokenRow).where(RefreshTokenRow.expires_at <= now),
             ):
                 result = await connection.execute(statement)
                 changed += max(result.rowcount, 0)

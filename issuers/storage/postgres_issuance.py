@@ -23,23 +23,26 @@ from issuers.storage.sql import SqlCredentialLedger, SqlOfferStore, offer_from_r
 from issuers.storage.tables import CredentialResponseRow, CredentialRow, StatusListRow
 
 #: $8 true when the offer's transaction code was checked already; false redeems only
-#: offers without one.
+#: offers without one. $9 the DPoP key the access token is bound to (NULL: a bearer token).
 REDEEM = (
     "WITH redeemed AS ("
     " UPDATE issuer_offers SET state = $6, redeemed_at = $3"
     " WHERE code_hash = $1 AND issuer_id = $2 AND state = $7 AND expires_at > $3"
     " AND ($8 OR tx_code_hash IS NULL) RETURNING *"
     "), granted AS ("
-    " INSERT INTO issuer_access_grants (token_hash, offer_id, issuer_id, expires_at, used)"
-    " SELECT $4, offer_id, issuer_id, $5, false FROM redeemed"
+    " INSERT INTO issuer_access_grants"
+    " (token_hash, offer_id, issuer_id, expires_at, used, dpop_jkt)"
+    " SELECT $4, offer_id, issuer_id, $5, false, $9 FROM redeemed"
     ") SELECT * FROM redeemed"
 )
 USE_GRANT = (
     "WITH used AS ("
     " UPDATE issuer_access_grants SET used = true"
     " WHERE token_hash = $1 AND NOT used AND expires_at > $2"
-    " RETURNING offer_id, issuer_id, expires_at"
-    ") SELECT used.issuer_id AS grant_issuer_id, used.expires_at AS grant_expires_at, o.*"
+    " AND dpop_jkt IS NOT DISTINCT FROM $3::varchar"
+    " RETURNING offer_id, issuer_id, expires_at, dpop_jkt"
+    ") SELECT used.issuer_id AS grant_issuer_id, used.expires_at AS grant_expires_at,"
+    " used.dpop_jkt AS grant_dpop_jkt, o.*"
     " FROM used JOIN issuer_offers o ON o.offer_id = used.offer_id"
 )
 USE_NONCE = (
@@ -138,19 +141,22 @@ class PostgresOfferStore(SqlOfferStore):
                 OfferState.REDEEMED.value,
                 OfferState.OFFERED.value,
                 not without_tx_code,
+                grant.dpop_jkt,
             )
         return _offer(record, self._claims) if record is not None else None
 
 
 class PostgresCredentialLedger(SqlCredentialLedger):
     @asynccontextmanager
-    async def open_grant(self, token_hash: str, now: float) -> AsyncIterator[GrantWork | None]:
+    async def open_grant(
+        self, token_hash: str, now: float, dpop_jkt: str | None = None
+    ) -> AsyncIterator[GrantWork | None]:
         work: TransactionGrantWork | None = None
         async with (
             postgres_connection(self._engine) as connection,
             connection.transaction(),
         ):
-            record = await connection.fetchrow(USE_GRANT, token_hash, now)
+            record = await connection.fetchrow(USE_GRANT, token_hash, now, dpop_jkt)
             if record is None:
                 yield None
                 return
@@ -160,6 +166,7 @@ class PostgresCredentialLedger(SqlCredentialLedger):
                 record["grant_issuer_id"],
                 record["grant_expires_at"],
                 used=False,
+                dpop_jkt=record["grant_dpop_jkt"],
             )
             work = TransactionGrantWork(
                 PostgresIssuanceStatements(connection),

@@ -198,6 +198,7 @@ class SqlOfferStore:
                     "issuer_id": row.issuer_id,
                     "expires_at": grant.expires_at,
                     "used": False,
+                    "dpop_jkt": grant.dpop_jkt,
                 },
             )
             return offer_from_row(row, self._claims)
@@ -234,7 +235,9 @@ class SqlGrantStore:
 
 
 def _grant(row: GrantRow) -> AccessGrant:
-    return AccessGrant(row.token_hash, row.offer_id, row.issuer_id, row.expires_at, row.used)
+    return AccessGrant(
+        row.token_hash, row.offer_id, row.issuer_id, row.expires_at, row.used, row.dpop_jkt
+    )
 
 
 class SqlCredentialLedger:
@@ -253,14 +256,18 @@ class SqlCredentialLedger:
         self._places = StatusPlaces(status_list_size)
 
     @asynccontextmanager
-    async def open_grant(self, token_hash: str, now: float) -> AsyncIterator[GrantWork | None]:
+    async def open_grant(
+        self, token_hash: str, now: float, dpop_jkt: str | None = None
+    ) -> AsyncIterator[GrantWork | None]:
         """The grant is used up by the transaction's first statement (a write, so the
         transaction holds the write lock from the start on SQLite too); anything raised
         inside rolls it back and gives the grant back."""
         work: TransactionGrantWork | None = None
         async with self._engine.begin() as connection:
             used = (
-                await connection.execute(statements.USE_GRANT, {"hash": token_hash, "now": now})
+                await connection.execute(
+                    statements.USE_GRANT, {"hash": token_hash, "now": now, "jkt": dpop_jkt}
+                )
             ).first()
             if used is None:
                 yield None
@@ -272,7 +279,12 @@ class SqlCredentialLedger:
                 yield None
                 return
             grant = AccessGrant(
-                token_hash, used.offer_id, used.issuer_id, used.expires_at, used=False
+                token_hash,
+                used.offer_id,
+                used.issuer_id,
+                used.expires_at,
+                used=False,
+                dpop_jkt=used.dpop_jkt,
             )
             work = TransactionGrantWork(
                 CoreIssuanceStatements(connection),
@@ -413,10 +425,11 @@ class SqlAuditLog:
                 AuditRow(
                     issuer_id=event.issuer_id,
                     at=event.at,
-                    actor=event.actor,
-                    action=event.action,
-                    object_id=event.object_id,
-                    outcome=event.outcome,
+                    # cut to the columns: an audit entry never fails the action it records
+                    actor=event.actor[:100],
+                    action=event.action[:64],
+                    object_id=event.object_id[:200],
+                    outcome=event.outcome[:32],
                     detail=event.detail,
                 )
             )

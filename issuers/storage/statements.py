@@ -39,9 +39,11 @@ USE_GRANT = (
         GRANTS.c.token_hash == bindparam("hash"),
         GRANTS.c.used.is_(False),
         GRANTS.c.expires_at > bindparam("now"),
+        # a bound token only with a proof of its key, a bearer token only without
+        GRANTS.c.dpop_jkt.is_not_distinct_from(bindparam("jkt")),
     )
     .values(used=True)
-    .returning(GRANTS.c.offer_id, GRANTS.c.issuer_id, GRANTS.c.expires_at)
+    .returning(GRANTS.c.offer_id, GRANTS.c.issuer_id, GRANTS.c.expires_at, GRANTS.c.dpop_jkt)
 )
 OFFER_BY_ID = select(OFFERS).where(OFFERS.c.offer_id == bindparam("id"))
 RESERVE_PLACES = (

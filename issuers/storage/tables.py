@@ -62,6 +62,25 @@ class GrantRow(Base):
     issuer_id: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[float] = mapped_column(Float, index=True)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RefreshTokenRow(Base):
+    """A refresh token of a wallet's authorization (``issuers.domain.RefreshToken``)."""
+
+    __tablename__ = "issuer_refresh_tokens"
+    __table_args__ = (Index("ix_issuer_refresh_tokens_subject", "issuer_id", "subject_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    configuration_id: Mapped[str] = mapped_column(String(128))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(String(256))
+    dpop_jkt: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class AuthorizationRow(Base):

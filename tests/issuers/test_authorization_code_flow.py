@@ -5,7 +5,8 @@ code given once and exchanged once for a token that fetches the credential like 
 other. Every misuse is refused with the code the specifications name: a request_uri used
 twice, of another client or expired; a citizen unknown or holding no such credential; a
 code exchanged with the wrong verifier, client or redirect, reused (what its first use
-gave is revoked), or raced by fifty exchanges at once (one wins)."""
+gave is revoked), raced by fifty exchanges at once (one wins), or without the DPoP key
+the pushed request named (RFC 9449 §10)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import TestClient
 
 from core.encoding import b64url_decode
-from core.errors import AccessDenied, InvalidGrant, InvalidRequest
+from core.errors import AccessDenied, InvalidDpopProof, InvalidGrant, InvalidRequest
 from core.messages import convert_message
 from core.oauth import PushedAuthorizationRequest, TokenRequest, pkce_s256_challenge
 from issuers.domain import Agency, Authorization
@@ -35,6 +37,8 @@ from tests.issuers.wallet import Wallet, proof
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 CLIENT = "https://wallet.example"
 REDIRECT = "https://wallet.example/cb"
+DPOP_KEY = ec.generate_private_key(ec.SECP256R1())
+DPOP_JKT = Wallet(client=None, dpop_key=DPOP_KEY).dpop_jkt  # type: ignore[arg-type]
 
 
 class Registered:
@@ -84,9 +88,15 @@ def _token_request(code: str, **change: Any) -> TokenRequest:
 
 
 def _code(client: TestClient[Any], context: IssuerContext, **change: Any) -> str:
+    dpop_jkt = change.pop("dpop_jkt", None)
+
     async def flow() -> str:
         pushed = await push_authorization_request(
-            context, "civil-registry", _pushed(**change), attested_client_id=CLIENT
+            context,
+            "civil-registry",
+            _pushed(**change),
+            attested_client_id=CLIENT,
+            dpop_jkt=dpop_jkt,
         )
         authorization = await start_authorization(
             context, "civil-registry", client_id=CLIENT, request_uri=pushed.request_uri
@@ -101,9 +111,16 @@ def _code(client: TestClient[Any], context: IssuerContext, **change: Any) -> str
     return code
 
 
-def _exchange(client: TestClient[Any], context: IssuerContext, request: TokenRequest) -> Any:
+def _exchange(
+    client: TestClient[Any],
+    context: IssuerContext,
+    request: TokenRequest,
+    dpop_jkt: str | None = DPOP_JKT,
+) -> Any:
     async def exchange() -> Any:
-        return await exchange_authorization_code(context, "civil-registry", request, dpop_jkt=None)
+        return await exchange_authorization_code(
+            context, "civil-registry", request, dpop_jkt=dpop_jkt
+        )
 
     return _run(client, exchange)
 
@@ -114,8 +131,8 @@ def test_a_citizen_in_the_register_gets_the_credential_the_register_holds(
     context = _context(client, "demo-citizen")
     code = _code(client, context)
     token = _exchange(client, context, _token_request(code))
-    assert token.token_type == "Bearer" and token.expires_in > 0
-    wallet = Wallet(client)
+    assert token.token_type == "DPoP" and token.expires_in > 0
+    wallet = Wallet(client, dpop_key=DPOP_KEY)
     issuer = f"{context.public_base_url}/issuers/civil-registry"
     metadata = wallet.metadata(issuer)
     holder = wallet.new_holder()
@@ -245,7 +262,7 @@ def test_fifty_racing_exchanges_of_one_code_give_one_token(client: TestClient[An
         async def one() -> object:
             try:
                 return await exchange_authorization_code(
-                    context, "civil-registry", _token_request(code), dpop_jkt=None
+                    context, "civil-registry", _token_request(code), dpop_jkt=DPOP_JKT
                 )
             except InvalidGrant as refused:
                 return refused
@@ -255,3 +272,16 @@ def test_fifty_racing_exchanges_of_one_code_give_one_token(client: TestClient[An
     results = _run(client, race)
     winners = [r for r in results if not isinstance(r, InvalidGrant)]
     assert len(winners) == 1
+
+
+def test_the_code_is_exchanged_only_with_a_dpop_proof_of_the_key_the_pushed_request_named(
+    client: TestClient[Any],
+) -> None:
+    context = _context(client, "demo-citizen")
+    code = _code(client, context, dpop_jkt=DPOP_JKT)
+    with pytest.raises(InvalidDpopProof):
+        _exchange(client, context, _token_request(code), dpop_jkt=None)
+    other = Wallet(client=None, dpop_key=ec.generate_private_key(ec.SECP256R1())).dpop_jkt  # type: ignore[arg-type]
+    with pytest.raises(InvalidGrant):
+        _exchange(client, context, _token_request(code), dpop_jkt=other)
+    assert _exchange(client, context, _token_request(code)).token_type == "DPoP"

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import TestClient
 
 from app import create_app
@@ -35,6 +36,7 @@ ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
 REDIRECT = "https://wallet.example.eu/cb"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 TRUSTED = WalletProvider()
+DPOP_KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def _client(settings: Settings, **change: Any) -> Iterator[TestClient[Any]]:
@@ -91,7 +93,16 @@ def _redirected(answer: Any) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(location.query).items()}
 
 
-def _token(client: TestClient[Any], headers: dict[str, str], code: str, **change: str) -> Any:
+def _token(
+    client: TestClient[Any],
+    headers: dict[str, str],
+    code: str,
+    *,
+    dpop_key: ec.EllipticCurvePrivateKey | None = DPOP_KEY,
+    **change: str,
+) -> Any:
+    """The code exchanged as a HAIP wallet does: with a DPoP proof of ``dpop_key`` (and
+    the agency's nonce, fetched by a first try), none when it is None."""
     form = {
         "grant_type": "authorization_code",
         "code": code,
@@ -100,7 +111,8 @@ def _token(client: TestClient[Any], headers: dict[str, str], code: str, **change
         "client_id": CLIENT_ID,
         **change,
     }
-    return client.post("/issuers/civil-registry/token", data=form, headers=headers)
+    wallet = Wallet(client, dpop_key=dpop_key)
+    return wallet.post_with_dpop(f"{ISSUER}/token", headers=headers, data=form)
 
 
 def test_a_haip_wallet_gets_a_credential_through_the_authorization_code_flow(
@@ -114,7 +126,8 @@ def test_a_haip_wallet_gets_a_credential_through_the_authorization_code_flow(
     assert answer["state"] == "af0ifjsldkj" and answer["iss"] == ISSUER
     token = _token(client, _authenticated(instance), answer["code"])
     assert token.status_code == 200, token.text
-    wallet = Wallet(client)
+    assert token.json()["token_type"] == "DPoP"
+    wallet = Wallet(client, dpop_key=DPOP_KEY)
     metadata = wallet.metadata(ISSUER)
     holder = wallet.new_holder()
     credential = wallet.credential(

@@ -1,9 +1,12 @@
 """A minimal OpenID4VCI 1.0 wallet for the tests: it knows only the spec (metadata by
-well-known URL, offer by value or reference, token, nonce, credential with jwt proofs)."""
+well-known URL, offer by value or reference, token, nonce, credential with jwt proofs),
+and DPoP (RFC 9449) when given a key: proofs at the token and credential endpoints, with
+the server's latest ``DPoP-Nonce`` and one retry on ``use_dpop_nonce``."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +15,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import TestClient
 
+from core.dpop import access_token_hash
+from core.jose.jwk import jwk_thumbprint, public_jwk
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
+from tests.support.dpop_proofs import make_proof
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
@@ -49,6 +55,47 @@ def proof(holder: SoftwareSigner, audience: str, nonce: str | None, **overrides:
 class Wallet:
     client: TestClient[Any]
     holders: list[SoftwareSigner] = field(default_factory=list)
+    #: The wallet's DPoP key; None: a wallet that uses bearer tokens.
+    dpop_key: ec.EllipticCurvePrivateKey | None = None
+    #: The latest nonce the server handed out in ``DPoP-Nonce``.
+    dpop_nonce: str | None = None
+
+    @property
+    def dpop_jkt(self) -> str:
+        assert self.dpop_key is not None
+        return jwk_thumbprint(public_jwk(self.dpop_key))
+
+    def dpop_proof(self, url: str, access_token: str | None = None, **claims: Any) -> str:
+        assert self.dpop_key is not None
+        if self.dpop_nonce is not None:
+            claims.setdefault("nonce", self.dpop_nonce)
+        if access_token is not None:
+            claims.setdefault("ath", access_token_hash(access_token))
+        return make_proof(
+            self.dpop_key, htu=url, iat=time.time(), jti=secrets.token_urlsafe(16), claims=claims
+        )
+
+    def post_with_dpop(
+        self, url: str, access_token: str | None = None, *, headers: dict[str, str], **kw: Any
+    ) -> Any:
+        """POST with a fresh proof (and the token with the DPoP scheme); once more with
+        the server's nonce when it asks for one (RFC 9449 §8, §9)."""
+        for _ in range(2):
+            sent = dict(headers)
+            if self.dpop_key is not None:
+                sent["DPoP"] = self.dpop_proof(url, access_token)
+                if access_token is not None:
+                    sent["Authorization"] = f"DPoP {access_token}"
+            elif access_token is not None:
+                sent["Authorization"] = f"Bearer {access_token}"
+            response = self.client.post(path_of(url), headers=sent, **kw)
+            self.dpop_nonce = response.headers.get("dpop-nonce", self.dpop_nonce)
+            asked = "use_dpop_nonce" in response.headers.get("www-authenticate", "") or (
+                response.status_code == 400 and "use_dpop_nonce" in response.text
+            )
+            if not asked:
+                break
+        return response
 
     def new_holder(self) -> SoftwareSigner:
         holder = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
@@ -72,19 +119,18 @@ class Wallet:
         }
         if tx_code is not None:
             form["tx_code"] = tx_code
-        return self.client.post(path_of(server["token_endpoint"]), data=form)
+        return self.post_with_dpop(server["token_endpoint"], headers={}, data=form)
 
     def nonce(self, metadata: dict[str, Any]) -> str:
         response = self.client.post(path_of(metadata["nonce_endpoint"]))
         assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+        self.dpop_nonce = response.headers.get("dpop-nonce", self.dpop_nonce)
         nonce: str = response.json()["c_nonce"]
         return nonce
 
     def credential(self, metadata: dict[str, Any], access_token: str, body: dict[str, Any]) -> Any:
-        return self.client.post(
-            path_of(metadata["credential_endpoint"]),
-            json=body,
-            headers={"Authorization": f"Bearer {access_token}"},
+        return self.post_with_dpop(
+            metadata["credential_endpoint"], access_token, headers={}, json=body
         )
 
     def receive(
