@@ -119,6 +119,10 @@ class Agency:
     #: code flow (HAIP 1.0 §4: yes) and in the pre-authorized code flow (not by default).
     attestation_for_authorization_code: bool = True
     attestation_for_pre_authorized_code: bool = False
+    #: Whether wallets must encrypt their credential requests and ask for encrypted
+    #: responses (OpenID4VCI 1.0 §10, ``encryption_required`` of both in §12.2.4); either
+    #: is their choice where not.
+    encryption_required: bool = False
 
     def identifier(self, public_base_url: str) -> str:
         """The Credential Issuer Identifier (OpenID4VCI 1.0 §12.2.1)."""
@@ -131,6 +135,12 @@ class Agency:
     @property
     def key_owner(self) -> str:
         return f"issuer:{self.issuer_id}"
+
+    @property
+    def request_key_owner(self) -> str:
+        """The owner of the agency's key for encrypted credential requests (its own key,
+        apart from the signing key)."""
+        return f"issuer:{self.issuer_id}:request-encryption"
 
 
 class OfferState(StrEnum):

@@ -9,6 +9,9 @@ of the ``key_storage`` and ``user_authentication`` levels accepted, each an Appe
 value (``iso_18045_high``, ``iso_18045_moderate``, ``iso_18045_enhanced-basic``,
 ``iso_18045_basic``) or an ``https`` URL an ecosystem defines.
 
+An agency may require encrypted credential requests and responses (OpenID4VCI 1.0 §10):
+``"credential_encryption": {"required": true}``; by default wallets may encrypt, and choose.
+
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
 absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
@@ -114,6 +117,13 @@ class _WalletAttestation(msgspec.Struct, forbid_unknown_fields=True):
     pre_authorized_code: bool = msgspec.field(default=False, name="pre-authorized_code")
 
 
+class _CredentialEncryption(msgspec.Struct, forbid_unknown_fields=True):
+    """Whether wallets must encrypt credential requests and ask for encrypted responses
+    (OpenID4VCI 1.0 §10); not by default: wallets may, and choose."""
+
+    required: bool = False
+
+
 class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     issuer_id: str
     organization: str
@@ -121,6 +131,9 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     credential_configurations: dict[str, _Configuration]
     wallet_attestation_required: _WalletAttestation = msgspec.field(
         default_factory=_WalletAttestation
+    )
+    credential_encryption: _CredentialEncryption = msgspec.field(
+        default_factory=_CredentialEncryption
     )
 
 
@@ -310,6 +323,7 @@ def parse_agency(
         configurations=configurations,
         attestation_for_authorization_code=raw.wallet_attestation_required.authorization_code,
         attestation_for_pre_authorized_code=raw.wallet_attestation_required.pre_authorized_code,
+        encryption_required=raw.credential_encryption.required,
     )
 
 
