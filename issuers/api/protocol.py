@@ -17,9 +17,16 @@ from core.oauth import AUTHORIZATION_CODE_GRANT, TokenRequest, TokenResponse
 from core.oid4vci import (
     CredentialOffer,
     CredentialRequest,
-    CredentialResponse,
     NonceResponse,
     NotificationRequest,
+)
+from issuers.api.credential_encryption import (
+    CREDENTIAL_ANSWER,
+    ENCRYPTION_DESCRIPTION,
+    EncryptedAlternatives,
+    arrived_encrypted,
+    credential_answer,
+    open_encrypted_body,
 )
 from issuers.api.requests import (
     ACCESS_TOKEN,
@@ -32,6 +39,7 @@ from issuers.api.requests import (
 )
 from issuers.services.authenticate_client import attested_client
 from issuers.services.context import IssuerContext
+from issuers.services.credential_encryption import response_encryption
 from issuers.services.exchange_authorization_code import exchange_authorization_code
 from issuers.services.exchange_code import exchange_pre_authorized_code
 from issuers.services.fetch_offer import OfferGone, offer_by_reference
@@ -121,9 +129,12 @@ class IssuanceController(Controller):
 
     @post(
         "/credential",
-        opt={"rate_limit": "credential"},
+        opt={"rate_limit": "credential", "encrypted_body": open_encrypted_body},
         summary="Credential endpoint: SD-JWT VCs bound to the proof keys (§8)",
+        description=ENCRYPTION_DESCRIPTION,
         operation_id="issueCredential",
+        operation_class=EncryptedAlternatives,
+        responses={200: CREDENTIAL_ANSWER},
         security=[{"accessToken": []}],
         status_code=HTTP_200_OK,
         before_request=require_bearer_token,
@@ -135,12 +146,15 @@ class IssuanceController(Controller):
         context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
         access_token: NamedDependency[str],
+        request: Request[Any, Any, Any],
         data: JSONBody[CredentialRequest],
-    ) -> Response[CredentialResponse]:
+    ) -> Response[Any]:
         known_agency(context, issuer_id)
-        return Response(
-            await issue_credentials(context, issuer_id, access_token, data), headers=NO_STORE
+        encryption = response_encryption(
+            context, issuer_id, data, encrypted=arrived_encrypted(request)
         )
+        response = await issue_credentials(context, issuer_id, access_token, data)
+        return credential_answer(response, encryption)
 
     @post(
         "/notification",
