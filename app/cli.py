@@ -109,6 +109,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     from app.deployment import Deployment
+    from core.keys.decrypter import KEY_AGREEMENT_ALG, Decrypter
+    from core.keys.signer import Signer
 
     deployment = Deployment.open(settings)
     try:
@@ -116,8 +118,13 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
             print(deployment.trust_anchor.pem(), end="")
             return 0
         if args.action == "rotate":
-            signer = await deployment.keys.rotate(args.owner)
-            print(f"{args.owner}: new active key {signer.kid} ({signer.alg})")
+            active = await deployment.keys.active_record(args.owner)
+            rotated: Signer | Decrypter
+            if active is not None and active.alg == KEY_AGREEMENT_ALG:
+                rotated = await deployment.keys.rotate_decrypter(args.owner)
+            else:
+                rotated = await deployment.keys.rotate(args.owner)
+            print(f"{args.owner}: new active key {rotated.kid} ({rotated.alg})")
             return 0
         if args.action == "certify":
             from app.access_certificates import ensure_access_certificate
@@ -180,10 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="upgrade the database schema")
     mig.add_argument("--revision", default="head", help="target revision (default head)")
 
-    keys = sub.add_parser("keys", help="show or rotate signing keys, print the trust anchor")
+    keys = sub.add_parser("keys", help="show or rotate keys, print the trust anchor")
     keys.add_argument("action", choices=["show", "rotate", "certify", "trust-anchor"])
     keys.add_argument(
-        "--owner", help="key owner, e.g. issuer:civil-registry (required for rotate and certify)"
+        "--owner",
+        help="key owner, e.g. issuer:civil-registry, or issuer:civil-registry:request-encryption "
+        "for its key for encrypted credential requests (required for rotate and certify)",
     )
     keys.add_argument("--name", help="certify: the certificate's common name (default: the owner)")
     keys.add_argument("--dns", action="append", default=[], help="certify: a SAN DNS name")

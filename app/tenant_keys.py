@@ -1,17 +1,19 @@
-"""The roles' signing keys on the deployment's key provider: every agency and every
-relying party has its own key with an access certificate under the trust anchor,
-remembered for a minute per process."""
+"""The roles' keys on the deployment's key provider: every agency and every relying party
+has its own signing key with an access certificate under the trust anchor, and every agency
+its own key for encrypted credential requests; each remembered for a minute per process."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.access_certificates import ensure_access_certificate
 from app.deployment import Deployment
+from core.keys.decrypter import Decrypter
 from core.keys.signer import Signer
 from core.keys.x509 import AccessCertificateRequest
 from issuers.domain import Agency
@@ -34,14 +36,20 @@ def _certificate_request(
 
 
 class DeploymentTenantKeys:
-    """``signer(tenant_id)`` and ``jwks(tenant_id)`` for one role's tenants."""
+    """``signer(tenant_id)`` and ``jwks(tenant_id)`` for one role's tenants, and
+    ``decrypter(tenant_id)`` for those given a decryption key's owner."""
 
     def __init__(
-        self, deployment: Deployment, tenants: dict[str, tuple[str, AccessCertificateRequest]]
+        self,
+        deployment: Deployment,
+        tenants: dict[str, tuple[str, AccessCertificateRequest]],
+        decryption_owners: Mapping[str, str] | None = None,
     ) -> None:
         self._deployment = deployment
         self._tenants = tenants  # tenant id → (key owner, certificate request)
         self._signers: dict[str, tuple[float, Signer]] = {}
+        self._decryption_owners = dict(decryption_owners or {})
+        self._decrypters: dict[str, tuple[float, Decrypter]] = {}
 
     async def certify_all(self) -> None:
         """At start-up: every tenant gets a current access certificate. A deployment that
@@ -67,6 +75,15 @@ class DeploymentTenantKeys:
     async def jwks(self, tenant_id: str) -> list[dict[str, str]]:
         return await self._deployment.keys.public_jwks(self._tenants[tenant_id][0])
 
+    async def decrypter(self, tenant_id: str, *, fresh: bool = False) -> Decrypter:
+        cached = self._decrypters.get(tenant_id)
+        now = time.monotonic()
+        if cached is not None and not fresh and now - cached[0] < SIGNER_CACHE_SECONDS:
+            return cached[1]
+        decrypter = await self._deployment.keys.decrypter(self._decryption_owners[tenant_id])
+        self._decrypters[tenant_id] = (now, decrypter)
+        return decrypter
+
 
 def issuer_keys(deployment: Deployment, agencies: dict[str, Agency]) -> DeploymentTenantKeys:
     base = deployment.settings.public_base_url
@@ -84,6 +101,7 @@ def issuer_keys(deployment: Deployment, agencies: dict[str, Agency]) -> Deployme
             )
             for issuer_id, agency in agencies.items()
         },
+        {issuer_id: agency.request_key_owner for issuer_id, agency in agencies.items()},
     )
 
 

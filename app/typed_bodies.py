@@ -8,10 +8,17 @@ Litestar asks the request for its JSON; ``TypedBodyRequest.json()`` answers with
 declared message itself, so the framework's own conversion has nothing left to loosen.
 Form bodies (the token endpoint) are parsed by the framework and refused through
 ``body_rejection`` when they do not convert.
+
+A handler that also takes its message encrypted, as a compact JWE (``application/jwt``,
+OpenID4VCI 1.0 §10), names in ``opt["encrypted_body"]`` the async function that opens
+such a body (given the request and the body, it answers with the plaintext JSON or raises
+the protocol's error); the plaintext is then read like a JSON body. Without one, any body
+but ``application/json`` is refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 from litestar import Request
@@ -23,6 +30,11 @@ from core.errors import InvalidRequest
 from core.messages import MAX_MESSAGE_BYTES, Message, decode_message
 
 JSON_MEDIA_TYPE = "application/json"
+JWT_MEDIA_TYPE = "application/jwt"
+#: The ``opt`` member naming a handler's opener of encrypted bodies.
+ENCRYPTED_BODY = "encrypted_body"
+
+EncryptedBodyOpener = Callable[[Request[Any, Any, Any], bytes], Awaitable[bytes]]
 
 
 def declared_message(handler: Any) -> type[Message] | None:
@@ -45,6 +57,14 @@ def accepts_null(handler: Any) -> bool:
     return data is not None and type(None) in get_args(data.annotation)
 
 
+def encrypted_body_opener(handler: Any) -> EncryptedBodyOpener | None:
+    """The handler's opener of ``application/jwt`` bodies, if it takes its message so."""
+    if declared_message(handler) is None:
+        return None
+    opener: EncryptedBodyOpener | None = handler.opt.get(ENCRYPTED_BODY)
+    return opener if callable(opener) else None
+
+
 def body_rejection(handler: Any, description: str) -> Exception | None:
     """The error for a body the handler's message refuses; None for handlers without one."""
     message_type = declared_message(handler)
@@ -57,12 +77,18 @@ class TypedBodyRequest(Request[Any, Any, Any]):
             return self._json
         message_type = declared_message(self.route_handler)
         media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != JSON_MEDIA_TYPE:
+        opener = encrypted_body_opener(self.route_handler)
+        if opener is not None and media_type == JWT_MEDIA_TYPE:
+            body = await opener(self, await self.body())
+        elif media_type != JSON_MEDIA_TYPE:
             description = "the body must be application/json"
+            if opener is not None:
+                description += " or application/jwt"
             if message_type is None:
                 raise InvalidRequest(description)
             raise message_type.rejection(description)
-        body = await self.body()
+        else:
+            body = await self.body()
         limit = self.route_handler.resolve_request_max_body_size() or MAX_MESSAGE_BYTES
         if (
             message_type is not None

@@ -12,6 +12,7 @@ from msgspec import UNSET, UnsetType
 
 from core.errors import (
     InvalidCredentialRequest,
+    InvalidEncryptionParameters,
     InvalidNotificationRequest,
     InvalidProof,
     InvalidRequest,
@@ -78,6 +79,9 @@ class NonceResponse(Message):
 
 
 class CredentialResponseEncryption(Message):
+    """§8.2: the wallet's key and algorithms for an encrypted response; what an issuer
+    accepts is checked by ``core.oid4vci_encryption``."""
+
     jwk: dict[str, Any]
     enc: str
     zip: str | UnsetType = UNSET
@@ -104,9 +108,12 @@ class CredentialRequest(Message):
 
     @classmethod
     def rejection(cls, description: str) -> Exception:
-        # §8.3.1.2: a proofs member that is not valid is invalid_proof
+        # §8.3.1.2: a proofs member that is not valid is invalid_proof, encryption
+        # parameters that are not are invalid_encryption_parameters
         if description.startswith("$.proofs"):
             return InvalidProof(description)
+        if description.startswith("$.credential_response_encryption"):
+            return InvalidEncryptionParameters(description)
         return InvalidCredentialRequest(description)
 
     def check(self) -> None:

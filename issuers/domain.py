@@ -122,6 +122,10 @@ class Agency:
     #: How long the refresh tokens of an authorization (one family) live, in seconds; 0:
     #: the agency gives none, and every new batch needs the citizen's sign-in.
     refresh_token_lifetime: float = 30 * 86400.0
+    #: Whether wallets must encrypt their credential requests and ask for encrypted
+    #: responses (OpenID4VCI 1.0 §10, ``encryption_required`` of both in §12.2.4); either
+    #: is their choice where not.
+    encryption_required: bool = False
 
     def identifier(self, public_base_url: str) -> str:
         """The Credential Issuer Identifier (OpenID4VCI 1.0 §12.2.1)."""
@@ -134,6 +138,12 @@ class Agency:
     @property
     def key_owner(self) -> str:
         return f"issuer:{self.issuer_id}"
+
+    @property
+    def request_key_owner(self) -> str:
+        """The owner of the agency's key for encrypted credential requests (its own key,
+        apart from the signing key)."""
+        return f"issuer:{self.issuer_id}:request-encryption"
 
 
 class OfferState(StrEnum):

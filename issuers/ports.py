@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from core.keys.decrypter import Decrypter
 from core.keys.signer import Signer
 from core.status_list.token import StatusReference
 from issuers.domain import (
@@ -24,7 +25,8 @@ from issuers.domain import (
 
 
 class IssuerKeys(Protocol):
-    """Each agency's signing key, certified under the deployment trust anchor."""
+    """Each agency's signing key, certified under the deployment trust anchor, and its key
+    for encrypted credential requests."""
 
     async def signer(self, issuer_id: str) -> Signer:
         """The agency's active signer; its ``x5c`` is the access certificate chain."""
@@ -32,6 +34,11 @@ class IssuerKeys(Protocol):
 
     async def jwks(self, issuer_id: str) -> list[dict[str, str]]:
         """Public JWKs of the agency's keys, current and retired."""
+        ...
+
+    async def decrypter(self, issuer_id: str, *, fresh: bool = False) -> Decrypter:
+        """The agency's active key for encrypted credential requests (created on first
+        use); ``fresh`` looks past what this process remembers (a rotation elsewhere)."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""SQL implementation of the ``KeyRecords`` port: wrapped signing keys by ``kid``.
+"""SQL implementation of the ``KeyRecords`` port: wrapped private keys by ``kid``, signing
+keys and decryption keys alike (``alg`` tells them apart; the table keeps its first name).
 
 A partial unique index allows one active (unretired) key per owner, so a first key and a
 rotation are single-winner however many workers attempt them at once: the insert of the

@@ -72,7 +72,10 @@ class IssuerMetadataController(Controller):
     ) -> Response[Any]:
         agency = known_agency(context, issuer_id)
         preferred = parse_accept_language(request.headers.get("accept-language"))
-        metadata, locales = credential_issuer_metadata(agency, context.public_base_url, preferred)
+        request_key = (await context.keys.decrypter(issuer_id)).public_jwk()
+        metadata, locales = credential_issuer_metadata(
+            agency, context.public_base_url, preferred, request_key=request_key
+        )
         headers = {
             "Cache-Control": METADATA_CACHE,
             "Content-Language": ", ".join(locales),

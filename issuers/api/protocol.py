@@ -16,9 +16,16 @@ from core.oauth import TokenRequest, TokenResponse
 from core.oid4vci import (
     CredentialOffer,
     CredentialRequest,
-    CredentialResponse,
     NonceResponse,
     NotificationRequest,
+)
+from issuers.api.credential_encryption import (
+    CREDENTIAL_ANSWER,
+    ENCRYPTION_DESCRIPTION,
+    EncryptedAlternatives,
+    arrived_encrypted,
+    credential_answer,
+    open_encrypted_body,
 )
 from issuers.api.requests import (
     ACCESS_TOKEN,
@@ -31,6 +38,7 @@ from issuers.api.requests import (
 )
 from issuers.services.answer_token_request import answer_token_request
 from issuers.services.context import IssuerContext
+from issuers.services.credential_encryption import response_encryption
 from issuers.services.fetch_offer import OfferGone, offer_by_reference
 from issuers.services.issue_credential import issue_credentials
 from issuers.services.nonces import new_c_nonce
@@ -111,9 +119,12 @@ class IssuanceController(Controller):
 
     @post(
         "/credential",
-        opt={"rate_limit": "credential"},
+        opt={"rate_limit": "credential", "encrypted_body": open_encrypted_body},
         summary="Credential endpoint: SD-JWT VCs bound to the proof keys (§8)",
+        description=ENCRYPTION_DESCRIPTION,
         operation_id="issueCredential",
+        operation_class=EncryptedAlternatives,
+        responses={200: CREDENTIAL_ANSWER},
         security=[{"accessToken": []}],
         status_code=HTTP_200_OK,
         before_request=require_access_token,
@@ -125,12 +136,16 @@ class IssuanceController(Controller):
         context: NamedDependency[IssuerContext],
         issuer_id: FromPath[str],
         access: NamedDependency[ProtectedRequest],
+        request: Request[Any, Any, Any],
         data: JSONBody[CredentialRequest],
-    ) -> Response[CredentialResponse]:
+    ) -> Response[Any]:
         known_agency(context, issuer_id)
-        return Response(
-            await issue_credentials(context, issuer_id, access, data),
-            headers={**NO_STORE, "DPoP-Nonce": fresh_dpop_nonce(context, issuer_id)},
+        encryption = response_encryption(
+            context, issuer_id, data, encrypted=arrived_encrypted(request)
+        )
+        response = await issue_credentials(context, issuer_id, access, data)
+        return credential_answer(
+            response, encryption, {**NO_STORE, "DPoP-Nonce": fresh_dpop_nonce(context, issuer_id)}
         )
 
     @post(

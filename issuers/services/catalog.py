@@ -9,6 +9,9 @@ of the ``key_storage`` and ``user_authentication`` levels accepted, each an Appe
 value (``iso_18045_high``, ``iso_18045_moderate``, ``iso_18045_enhanced-basic``,
 ``iso_18045_basic``) or an ``https`` URL an ecosystem defines.
 
+An agency may require encrypted credential requests and responses (OpenID4VCI 1.0 §10):
+``"credential_encryption": {"required": true}``; by default wallets may encrypt, and choose.
+
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
 absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
@@ -121,6 +124,13 @@ class _RefreshTokens(msgspec.Struct, forbid_unknown_fields=True):
     lifetime_days: int = 30
 
 
+class _CredentialEncryption(msgspec.Struct, forbid_unknown_fields=True):
+    """Whether wallets must encrypt credential requests and ask for encrypted responses
+    (OpenID4VCI 1.0 §10); not by default: wallets may, and choose."""
+
+    required: bool = False
+
+
 class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     issuer_id: str
     organization: str
@@ -130,6 +140,9 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
         default_factory=_WalletAttestation
     )
     refresh_tokens: _RefreshTokens = msgspec.field(default_factory=_RefreshTokens)
+    credential_encryption: _CredentialEncryption = msgspec.field(
+        default_factory=_CredentialEncryption
+    )
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -321,6 +334,7 @@ def parse_agency(
         attestation_for_authorization_code=raw.wallet_attestation_required.authorization_code,
         attestation_for_pre_authorized_code=raw.wallet_attestation_required.pre_authorized_code,
         refresh_token_lifetime=raw.refresh_tokens.lifetime_days * 86400.0,
+        encryption_required=raw.credential_encryption.required,
     )
 
 

@@ -11,6 +11,23 @@ housekeeping deletes it afterwards.
 The stored response is sealed with AES-256-GCM under a key derived from the access token
 itself (HKDF-SHA256, RFC 5869), which the database never holds (only its hash): a copy of
 the database does not reveal the credentials in it.
+
+What is kept is the plain Credential Response, never the JWE a request may have asked for
+(OpenID4VCI 1.0 §10). A retry is answered as it asks: encrypted to the key in its own
+``credential_response_encryption``, which need not be the key of the first request, or
+plain where the agency allows plain answers. The fingerprint leaves the encryption key out
+on purpose:
+
+- the key is the wallet's choice for each request, an ephemeral key that a wallet whose
+  response was lost may well have lost with it; §9.2 says the same of the deferred
+  endpoint ("The ``credential_response_encryption`` object may be different from the one
+  included in the initial Credential Request so the Credential Issuer MUST use the newly
+  provided one");
+- nobody but the wallet can make a retry: it needs the access token and proofs of the same
+  keys for the same ``c_nonce``, and a request that asks for an encrypted response is itself
+  encrypted (§8.2), so its proofs were seen by nobody on the way;
+- every rule of a first request holds for the retry as well (an agency that requires
+  encryption refuses a plain retry; a plain retry cannot ask for an encrypted answer).
 """
 
 from __future__ import annotations

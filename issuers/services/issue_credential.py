@@ -9,6 +9,9 @@ window before the one it was issued in (``IssuancePolicy.issued_at_precision``, 
 default), drawn for each credential apart, and its ``exp`` is that ``iat`` plus the
 configuration's validity. No two credentials of a batch share a timestamp, and none
 states a time later than its real issuance.
+
+The response is the plain Credential Response; where the request asks for it encrypted,
+the endpoint encrypts it (``credential_encryption``, §10).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from msgspec import UNSET
 from core.errors import (
     CredentialRequestDenied,
     InvalidCredentialRequest,
-    InvalidEncryptionParameters,
     InvalidNonce,
     InvalidProof,
     InvalidToken,
@@ -241,8 +243,6 @@ async def _issue(
     agency = context.agency(issuer_id)
     offer = work.offer
     configuration_id = _requested_configuration(context, issuer_id, request)
-    if request.credential_response_encryption is not UNSET:
-        raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
     if configuration_id != offer.configuration_id:
         raise CredentialRequestDenied("the access token is not for this credential configuration")
     configuration = context.configuration(issuer_id, configuration_id)

@@ -1,6 +1,7 @@
 """What an agency publishes about itself for any wallet:
 
-- Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4), optionally signed (§12.2.3);
+- Credential Issuer Metadata (OpenID4VCI 1.0 §12.2.4), optionally signed (§12.2.3), with
+  what the agency supports and requires of encrypted requests and responses (§10);
 - OAuth 2.0 Authorization Server Metadata (RFC 8414; OpenID4VCI 1.0 §12.3);
 - JWT VC Issuer Metadata (SD-JWT VC §4);
 - SD-JWT VC Type Metadata for each ``vct`` (SD-JWT VC §5).
@@ -35,6 +36,7 @@ from core.oauth import (
     REFRESH_TOKEN_GRANT,
     AuthorizationServerMetadata,
 )
+from core.oid4vci_encryption import ALG_VALUES_SUPPORTED, ENC_VALUES_SUPPORTED
 from core.oid4vci_metadata import (
     BatchCredentialIssuance,
     ClaimDescription,
@@ -42,6 +44,8 @@ from core.oid4vci_metadata import (
     CredentialDisplay,
     CredentialIssuerMetadata,
     CredentialMetadata,
+    CredentialRequestEncryptionMetadata,
+    CredentialResponseEncryptionMetadata,
     IssuerDisplay,
     KeyAttestationsRequired,
     ProofTypeMetadata,
@@ -210,16 +214,46 @@ def _configuration(
     )
 
 
+def credential_request_encryption(
+    agency: Agency, request_key: dict[str, str]
+) -> CredentialRequestEncryptionMetadata:
+    """§12.2.4 ``credential_request_encryption``: the agency's public key for encrypted
+    requests as a JWK Set (RFC 7517 §5; the key carries its ``kid``, ``use: enc`` and
+    ``alg: ECDH-ES``), the ``enc`` values it decrypts, no compression."""
+    return CredentialRequestEncryptionMetadata(
+        jwks={"keys": [request_key]},
+        enc_values_supported=list(ENC_VALUES_SUPPORTED),
+        encryption_required=agency.encryption_required,
+    )
+
+
+def credential_response_encryption(agency: Agency) -> CredentialResponseEncryptionMetadata:
+    """§12.2.4 ``credential_response_encryption``: ECDH-ES with A128GCM or A256GCM (HAIP
+    1.0), no compression."""
+    return CredentialResponseEncryptionMetadata(
+        alg_values_supported=list(ALG_VALUES_SUPPORTED),
+        enc_values_supported=list(ENC_VALUES_SUPPORTED),
+        encryption_required=agency.encryption_required,
+    )
+
+
 def credential_issuer_metadata(
-    agency: Agency, base_url: str, preferred: Sequence[str] = ()
+    agency: Agency,
+    base_url: str,
+    preferred: Sequence[str] = (),
+    *,
+    request_key: dict[str, str],
 ) -> tuple[CredentialIssuerMetadata, list[str]]:
-    """The metadata, and the locales it carries (for ``Content-Language``)."""
+    """The metadata, and the locales it carries (for ``Content-Language``);
+    ``request_key`` is the public JWK of the agency's key for encrypted requests."""
     display = preferred_subset(agency.display, preferred)
     metadata = CredentialIssuerMetadata(
         credential_issuer=agency.identifier(base_url),
         credential_endpoint=endpoint(agency, base_url, "credential"),
         nonce_endpoint=endpoint(agency, base_url, "nonce"),
         notification_endpoint=endpoint(agency, base_url, "notification"),
+        credential_request_encryption=credential_request_encryption(agency, request_key),
+        credential_response_encryption=credential_response_encryption(agency),
         batch_credential_issuance=BatchCredentialIssuance(batch_size=BATCH_SIZE),
         display=_issuer_display(agency, base_url, display) or UNSET,
         credential_configurations_supported={

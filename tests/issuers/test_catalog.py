@@ -324,3 +324,20 @@ def test_wallet_attestations_are_asked_for_online_issuance_by_default() -> None:
             _broken(lambda d: d.update(wallet_attestation_required={"implicit": True})),
             source="civil-registry.json",
         )
+
+
+def test_encryption_is_required_only_where_the_catalog_says_so() -> None:
+    """OpenID4VCI 1.0 §10: wallets may encrypt; an agency may require it."""
+    demo = parse_agency(copy.deepcopy(CIVIL), source="civil-registry.json")
+    assert demo.encryption_required is False
+    stricter = parse_agency(
+        _broken(lambda d: d.update(credential_encryption={"required": True})),
+        source="civil-registry.json",
+    )
+    assert stricter.encryption_required is True
+    for wrong in ({"required": "yes"}, {"requested": True}, True):
+        with pytest.raises(CatalogError, match="credential_encryption"):
+            parse_agency(
+                _broken(lambda d, wrong=wrong: d.update(credential_encryption=wrong)),
+                source="civil-registry.json",
+            )
