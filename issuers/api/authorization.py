@@ -70,6 +70,9 @@ class AuthorizationController(Controller):
         data: URLEncodedBody[PushedAuthorizationRequest],
     ) -> Response[PushedAuthorizationResponse]:
         agency = known_agency(context, issuer_id)
+        # the framework converts form bodies without the message's own rules: check them
+        # (PKCE S256, no request objects, response_type code) before anything is spent
+        data.check()
         # RFC 9449 §10: the key the code will be exchanged with; checked before the
         # attestation, whose PoP is single-use
         dpop_jkt = await pushed_request_key(

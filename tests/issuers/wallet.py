@@ -59,6 +59,8 @@ class Wallet:
     dpop_key: ec.EllipticCurvePrivateKey | None = None
     #: The latest nonce the server handed out in ``DPoP-Nonce``.
     dpop_nonce: str | None = None
+    #: How far the server's clock is ahead of this one (proofs are dated in its time).
+    clock_offset: float = 0.0
 
     @property
     def dpop_jkt(self) -> str:
@@ -72,7 +74,11 @@ class Wallet:
         if access_token is not None:
             claims.setdefault("ath", access_token_hash(access_token))
         return make_proof(
-            self.dpop_key, htu=url, iat=time.time(), jti=secrets.token_urlsafe(16), claims=claims
+            self.dpop_key,
+            htu=url,
+            iat=time.time() + self.clock_offset,
+            jti=secrets.token_urlsafe(16),
+            claims=claims,
         )
 
     def post_with_dpop(
