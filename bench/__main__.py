@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench import (
     capacity,
+    http_haip_issuance,
     http_issuance,
     http_verification,
     http_wallet,
@@ -40,6 +41,7 @@ def main() -> int:
         notes.append(f"- PostgreSQL was not measured: {why_not}")
     os.sched_setaffinity(0, os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
     http = http_issuance.run(databases)
+    haip = http_haip_issuance.run(databases)
     verification = http_verification.run(databases)
     wallet = http_wallet.run(databases)
     load = capacity.run(databases)
@@ -52,6 +54,7 @@ def main() -> int:
             notes=notes,
             qr=qr,
             http=http,
+            haip=haip,
             verification=verification,
             wallet=wallet,
             capacity=load,

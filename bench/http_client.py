@@ -85,12 +85,15 @@ class Connection:
             headers=headers,
         )
 
-    async def post_form(self, path: str, form: dict[str, str]) -> Response:
+    async def post_form(
+        self, path: str, form: dict[str, str], *, headers: dict[str, str] | None = None
+    ) -> Response:
         return await self.request(
             "POST",
             path,
             body=urlencode(form).encode(),
             content_type="application/x-www-form-urlencoded",
+            headers=headers,
         )
 
     async def close(self) -> None:

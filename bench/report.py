@@ -9,6 +9,8 @@ import cryptography
 
 from bench.capacity import Capacity
 from bench.capacity import tables as capacity_tables
+from bench.http_haip_issuance import HaipResult
+from bench.http_haip_issuance import table as haip_table
 from bench.http_issuance import LoadResult, latency_table
 from bench.measure import Measurement
 from bench.rate_limit_overhead import RateLimitOverhead
@@ -68,6 +70,7 @@ def render(
     capacity: Capacity | None = None,
     scale: list[ScaleResult] | None = None,
     rate_limits: RateLimitOverhead | None = None,
+    haip: HaipResult | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -158,6 +161,22 @@ def render(
         *latency_table(http),
     ]
     lines += _summary(http, "issuance", "issuances", round_trips=20)
+    if haip is not None:
+        lines += [
+            "",
+            "## Issuance at HAIP level over HTTP",
+            "",
+            "The same set-up, with the development authenticator and a wallet provider the",
+            "server trusts. An authorization-code issuance is what a HAIP wallet does: the pushed",
+            "request with a wallet attestation and its PoP, the authorization (the citizen signed",
+            "in at once, the redirect read), the token request with a DPoP proof (nonce) and a",
+            "fresh PoP, the nonce, and the credential request with a DPoP proof (`ath`) and a jwt",
+            "proof carrying a key attestation. Beside it, in the same run on the same server, the",
+            "pre-authorized issuance (token + nonce + credential) and the trivial endpoint; the",
+            "worker's CPU time per operation is read from `/proc`.",
+            "",
+            *haip_table(haip),
+        ]
     lines += [
         "",
         "## Verification over HTTP",

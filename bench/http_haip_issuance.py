@@ -1,0 +1,309 @@
+"""Issuance through the authorization code flow at HAIP level over HTTP, beside the
+pre-authorized issuance and ``GET /health`` of the same server in the same run.
+
+One ``idwallet serve`` worker pinned to one CPU, with the development authenticator
+(``IDWALLET_TEST_CITIZEN``) and a wallet provider it trusts; the load generator on the
+other CPU plays wallet instances that each make, per issuance: the pushed request with a
+wallet attestation and its PoP, the authorization (the citizen is signed in at once and
+the browser's redirect read), the token request with a DPoP proof and a fresh PoP, the
+nonce, and the credential request with a DPoP proof (``ath``) and a jwt proof whose key a
+key attestation covers. The worker's CPU time per issuance is read from ``/proc``: the
+target is at most twice that of a pre-authorized issuance (token + nonce + credential).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench.cpu_time import CpuWatch, wait_until_idle, watching
+from bench.http_client import Connection
+from bench.http_issuance import (
+    LoadResult,
+    _create_offers,
+    _database_env,
+    _drive,
+    _issue,
+    fresh_postgres_database,
+)
+from core.dpop import access_token_hash
+from core.jose.jws import sign_compact
+from core.keys.signer import SoftwareSigner
+from core.oauth import pkce_s256_challenge
+from tests.support.dpop_proofs import make_proof
+from tests.support.key_attestations import WalletProvider as KeyAttester
+from tests.support.server import ROOT, idwallet_env, running_server
+from tests.support.wallet_provider import (
+    CLIENT_ID,
+    WalletProvider,
+    attestation_headers,
+    new_instance,
+)
+
+REDIRECT = "https://wallet.example.eu/cb"
+AUTHORIZATION_CODE = "complete issuance, authorization code at HAIP level (5 requests)"
+PRE_AUTHORIZED = "complete issuance, pre-authorized code (3 requests)"
+HEALTH = "GET /health"
+#: At most this many times a pre-authorized issuance's worker CPU.
+CPU_TARGET = 2.0
+
+
+@dataclass(frozen=True)
+class HaipResult:
+    loads: list[LoadResult]
+
+    def cpu_ms(self, name: str) -> float | None:
+        for load in self.loads:
+            if load.name == name and load.cpu is not None:
+                return load.cpu.workers / load.completed * 1000
+        return None
+
+
+class HaipWallet:
+    """One wallet instance: its attestation key, DPoP key and a key-attested holder key."""
+
+    def __init__(self, provider: WalletProvider, attester: KeyAttester, issuer: str) -> None:
+        self.provider, self.issuer = provider, issuer
+        self.instance = new_instance()
+        self.dpop_key = ec.generate_private_key(ec.SECP256R1())
+        self.holder = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
+        self.attester = attester
+        self.dpop_nonce = ""
+
+    def attested(self) -> dict[str, str]:
+        return attestation_headers(
+            self.provider, self.instance, audience=self.issuer, issued_at=time.time()
+        )
+
+    def dpop(self, endpoint: str, access_token: str | None = None) -> str:
+        claims = {"nonce": self.dpop_nonce}
+        if access_token is not None:
+            claims["ath"] = access_token_hash(access_token)
+        return make_proof(
+            self.dpop_key,
+            htu=f"{self.issuer}/{endpoint}",
+            iat=time.time(),
+            jti=secrets.token_urlsafe(12),
+            claims=claims,
+        )
+
+    def proof(self, c_nonce: str) -> str:
+        """A jwt proof whose key a key attestation made for this ``c_nonce`` covers (as the
+        wallet provider would make it on request, Appendix D.1)."""
+        attestation = self.attester.attest([self.holder.public_jwk()], nonce=c_nonce)
+        return sign_compact(
+            {"aud": self.issuer, "iat": int(time.time()), "nonce": c_nonce},
+            self.holder,
+            typ="openid4vci-proof+jwt",
+            header={"jwk": self.holder.public_jwk(), "key_attestation": attestation},
+            include_kid=False,
+        )
+
+    async def issue(self, connection: Connection) -> None:
+        verifier = secrets.token_urlsafe(32)
+        pushed = await connection.post_form(
+            "/issuers/civil-registry/par",
+            {
+                "response_type": "code",
+                "client_id": CLIENT_ID,
+                "redirect_uri": REDIRECT,
+                "code_challenge": pkce_s256_challenge(verifier),
+                "code_challenge_method": "S256",
+                "scope": "national_id",
+            },
+            headers=self.attested(),
+        )
+        _expect(pushed.status, 201, pushed.body)
+        query = urlencode(
+            {"client_id": CLIENT_ID, "request_uri": json.loads(pushed.body)["request_uri"]}
+        )
+        authorized = await connection.get(f"/issuers/civil-registry/authorize?{query}")
+        _expect(authorized.status, 303, authorized.body)
+        code = parse_qs(urlsplit(authorized.headers["location"]).query)["code"][0]
+        token = await connection.post_form(
+            "/issuers/civil-registry/token",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+                "client_id": CLIENT_ID,
+            },
+            headers={**self.attested(), "DPoP": self.dpop("token")},
+        )
+        _expect(token.status, 200, token.body)
+        self.dpop_nonce = token.headers.get("dpop-nonce", self.dpop_nonce)
+        access = json.loads(token.body)["access_token"]
+        nonce = await connection.request("POST", "/issuers/civil-registry/nonce")
+        c_nonce = json.loads(nonce.body)["c_nonce"]
+        credential = await connection.post_json(
+            "/issuers/civil-registry/credential",
+            {
+                "credential_configuration_id": "national_id",
+                "proofs": {"jwt": [self.proof(c_nonce)]},
+            },
+            headers={"Authorization": f"DPoP {access}", "DPoP": self.dpop("credential", access)},
+        )
+        _expect(credential.status, 200, credential.body)
+        self.dpop_nonce = credential.headers.get("dpop-nonce", self.dpop_nonce)
+
+
+def _expect(status: int, wanted: int, body: bytes) -> None:
+    if status != wanted:
+        raise RuntimeError(f"HAIP issuance failed with {status}: {body[:300]!r}")
+
+
+async def _measure(
+    base: str, var_dir: Path, database: str, concurrency: int, count: int, watch: CpuWatch
+) -> list[LoadResult]:
+    provider, attester = _providers(var_dir)
+    key = json.loads((var_dir / "operator-keys.json").read_text())["civil-registry"]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        issuer = (
+            await client.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
+        ).json()["credential_issuer"]
+        codes = await _create_offers(client, key, count)
+        first_nonce = (await client.post("/issuers/civil-registry/nonce")).headers["dpop-nonce"]
+    wallets = [HaipWallet(provider, attester, issuer) for _ in range(concurrency)]
+    for wallet in wallets:
+        wallet.dpop_nonce = first_nonce
+    holders = [w.holder for w in wallets]
+    connections = [Connection(base) for _ in range(concurrency)]
+
+    async def haip(connection: Connection, index: int) -> None:
+        await wallets[index % concurrency].issue(connection)
+
+    async def pre_authorized(connection: Connection, index: int) -> None:
+        await _issue(connection, issuer, codes[index], holders[index % concurrency])
+
+    async def health(connection: Connection, _: int) -> None:
+        if (await connection.get("/health")).status != 200:
+            raise RuntimeError("health failed")
+
+    results: list[LoadResult] = []
+    try:
+        await _drive(concurrency * 2, connections, health)
+        with watching(watch):
+            for name, one, times in (
+                (AUTHORIZATION_CODE, haip, count),
+                (PRE_AUTHORIZED, pre_authorized, count),
+                (HEALTH, health, count * 5),
+            ):
+                driven = await _drive(times, connections, one)
+                results.append(
+                    LoadResult(
+                        name,
+                        database,
+                        concurrency,
+                        times,
+                        driven.seconds,
+                        driven.latencies,
+                        cpu=driven.cpu,
+                    )
+                )
+    finally:
+        for connection in connections:
+            await connection.close()
+    return results
+
+
+_PROVIDERS: dict[Path, tuple[WalletProvider, KeyAttester]] = {}
+
+
+def _providers(var_dir: Path) -> tuple[WalletProvider, KeyAttester]:
+    if var_dir not in _PROVIDERS:
+        _PROVIDERS[var_dir] = (WalletProvider("Benchmark Wallet Provider"), KeyAttester.create())
+    return _PROVIDERS[var_dir]
+
+
+def run(
+    databases: dict[str, str | None], *, concurrencies: tuple[int, ...] = (1, 16), count: int = 200
+) -> HaipResult:
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # load generator: other CPU
+    loads: list[LoadResult] = []
+    for database, server_url in databases.items():
+        for concurrency in concurrencies:
+            with tempfile.TemporaryDirectory(prefix="idwallet-bench-haip-") as directory:
+                var_dir = Path(directory)
+                provider, attester = _providers(var_dir)
+                anchors = var_dir / "wallet-provider-roots.pem"
+                anchors.write_bytes(
+                    b"".join(
+                        c.public_bytes(serialization.Encoding.PEM)
+                        for c in (provider.root, attester.anchor)
+                    )
+                )
+                url = fresh_postgres_database(server_url) if server_url else None
+                env = {
+                    **_database_env(url),
+                    "IDWALLET_TEST_CITIZEN": "demo-citizen",
+                    "IDWALLET_WALLET_PROVIDER_ANCHORS": str(anchors),
+                }
+                subprocess.run(
+                    [sys.executable, "-m", "app.cli", "migrate"],
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    env=idwallet_env(var_dir, **env),
+                )
+                prefix = (
+                    ["taskset", "-c", "0"]
+                    if hasattr(os, "sched_getaffinity") and (os.cpu_count() or 1) > 1
+                    else []
+                )
+                with running_server(var_dir, command_prefix=prefix, **env) as server:
+                    pid = server.process.pid
+                    wait_until_idle([pid])
+                    watch = CpuWatch([pid], database=url is not None)
+                    loads += asyncio.run(
+                        _measure(server.base_url, var_dir, database, concurrency, count, watch)
+                    )
+                _PROVIDERS.pop(var_dir, None)
+    return HaipResult(loads)
+
+
+def table(result: HaipResult) -> list[str]:
+    lines = [
+        "| measurement | database | wallets | per second | p50 ms | p99 ms | worker CPU ms each |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result.loads:
+        cpu = f"{r.cpu.workers / r.completed * 1000:,.2f}" if r.cpu is not None else ""
+        lines.append(
+            f"| {r.name} | {r.database} | {r.concurrency} | {r.per_second:,.1f} "
+            f"| {r.percentile(0.5):,.1f} | {r.percentile(0.99):,.1f} | {cpu} |"
+        )
+    lines.append("")
+    for database in dict.fromkeys(r.database for r in result.loads):
+        for concurrency in dict.fromkeys(r.concurrency for r in result.loads):
+            pair = {
+                r.name: r
+                for r in result.loads
+                if r.database == database and r.concurrency == concurrency and r.cpu
+            }
+            haip, pre = pair.get(AUTHORIZATION_CODE), pair.get(PRE_AUTHORIZED)
+            if haip is None or pre is None or haip.cpu is None or pre.cpu is None:
+                continue
+            ratio = (haip.cpu.workers / haip.completed) / (pre.cpu.workers / pre.completed)
+            met = "met" if ratio <= CPU_TARGET else "not met"
+            lines.append(
+                f"- {database}, {concurrency} wallets: an authorization-code issuance costs the "
+                f"worker {ratio:.2f}× the CPU of a pre-authorized one (target at most "
+                f"{CPU_TARGET:.0f}×: {met}); {haip.per_second:,.1f} against "
+                f"{pre.per_second:,.1f} issuances per second."
+            )
+    return lines
