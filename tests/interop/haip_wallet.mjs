@@ -20,13 +20,13 @@
 //  "wallet_provider": {"issuer": str, "x5c": [str], "private_jwk": {EC P-256 JWK with d}},
 //  "cases": [{"name": str, "credential_issuer": str, "credential_configuration_id": str,
 //             "options": {see OPTIONS below}}]}
-// The wallet provider's key signs the wallet attestation of this wallet instance and the
-// key attestations of its holder keys; its certificate chain (x5c, leaf first, without the
+// The wallet provider's key signs the wallet attestations of this wallet (one for each
+// case, so for each issuer) and the key attestations of its holder keys; its certificate chain (x5c, leaf first, without the
 // root) leads to a root the server trusts.
 //
-// Output on stdout: {"library": {"name": version}, "wallet": {"client_id", "instance_jwk"},
-// "results": [one object per case]}, each
-// {"name", "ok": true, "credential_issuer", "credential_configuration_id", "format",
+// Output on stdout: {"library": {"name": version}, "results": [one object per case]}, each
+// {"name", "ok": true, "wallet": {"client_id", "instance_jwk"}, "credential_issuer",
+//  "credential_configuration_id", "format",
 //  "openid4vci_version", "authorization_server", "library_support", "authorization",
 //  "dpop_jwk", "token", "batches": [{"credentials", "holder_jwks", "key_attestation",
 //  "proof_headers", "dpop_nonce", "notification_id"}], "refresh", "reuse",
@@ -179,11 +179,12 @@ async function recordingFetch(input, init = {}) {
 
 // -- the wallet --------------------------------------------------------------------------
 
-/** The wallet instance: its key (the attestation's cnf) and its wallet attestation from
- * the wallet provider (OpenID4VCI 1.0 Appendix E), made with the library's own builder. */
+/** The wallet instance as one issuer sees it: a key (the attestation's cnf) and a wallet
+ * attestation from the wallet provider (OpenID4VCI 1.0 Appendix E), made with the library's
+ * own builder. Each issuer gets its own: HAIP 1.0 §4.4.1 forbids reusing a wallet
+ * attestation across issuers. */
 async function walletInstance(request) {
   const provider = request.wallet_provider;
-  await importProviderKey(provider.x5c, provider.private_jwk);
   const instanceJwk = await newKey();
   const walletProvider = new Openid4vciWalletProvider({ callbacks });
   const now = new Date();
@@ -332,12 +333,13 @@ async function refused(attempt) {
   return { refused: false };
 }
 
-async function runCase(wallet, walletCase) {
+async function runCase(request, walletCase) {
   const options = { ...OPTIONS };
   for (const [name, value] of Object.entries(walletCase.options ?? {})) {
     if (!(name in OPTIONS)) throw new Error(`unknown case option ${name}`);
     options[name] = value;
   }
+  const wallet = await walletInstance(request);
   const { oauth2, openid4vci } = clientsFor(wallet);
   const credentialIssuer = walletCase.credential_issuer;
   const configurationId = walletCase.credential_configuration_id;
@@ -450,6 +452,7 @@ async function runCase(wallet, walletCase) {
   return {
     name: walletCase.name,
     ok: true,
+    wallet: { client_id: wallet.clientId, instance_jwk: wallet.instanceJwk },
     credential_issuer: credentialIssuer,
     credential_configuration_id: configurationId,
     format: configuration.format,
@@ -494,14 +497,15 @@ function installedVersion(name) {
 const request = JSON.parse(readFileSync(0, "utf8"));
 // The library's own switch for plain-http URLs, for a development server on loopback.
 setGlobalConfig({ allowInsecureUrls: request.allow_insecure_urls === true });
-const wallet = await walletInstance(request);
+const provider = request.wallet_provider;
+await importProviderKey(provider.x5c, provider.private_jwk);
 const results = [];
 for (const walletCase of request.cases) {
   exchanges = [];
   corrections.length = 0;
   let result;
   try {
-    result = await runCase(wallet, walletCase);
+    result = await runCase(request, walletCase);
   } catch (error) {
     result = failure(walletCase.name, error);
   }
@@ -513,10 +517,4 @@ const library = Object.fromEntries(
     installedVersion(n),
   ]),
 );
-process.stdout.write(
-  `${JSON.stringify({
-    library,
-    wallet: { client_id: wallet.clientId, instance_jwk: wallet.instanceJwk },
-    results,
-  })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ library, results })}\n`);

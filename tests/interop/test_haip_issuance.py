@@ -261,7 +261,6 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     assert output["library"] == PACKAGES
     yield {
         "base_url": server.base_url,
-        "output": output,
         "results": {result["name"]: result for result in output["results"]},
         "anchor": x509.load_pem_x509_certificate((var_dir / "trust-anchor.pem").read_bytes()),
         "jwks": jwks,
@@ -363,6 +362,15 @@ async def test_a_refresh_gives_a_new_batch_and_the_used_refresh_token_is_refused
         )
 
 
+def test_each_agency_sees_its_own_wallet_attestation(issued: dict[str, Any]) -> None:
+    """HAIP 1.0 §4.4.1: a wallet attestation is not reused across issuers; ``sub`` is the
+    wallet type's client_id, the same for all."""
+    results = [_result(issued, configuration_id) for configuration_id in CREDENTIALS]
+    assert {result["wallet"]["client_id"] for result in results} == {CLIENT_ID}
+    instance_keys = {json.dumps(result["wallet"]["instance_jwk"]) for result in results}
+    assert len(instance_keys) == len(CREDENTIALS)
+
+
 def _exchanges(result: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
     return [e for e in result["exchanges"] if urlsplit(e["url"]).path.endswith(f"/{endpoint}")]
 
@@ -376,7 +384,7 @@ def test_the_wallet_authenticates_every_authorization_server_request_with_its_at
     PoP for this authorization server, a fresh one each time."""
     result = _result(issued, configuration_id)
     issuer = _issuer(issued, configuration_id)
-    instance_jwk = issued["output"]["wallet"]["instance_jwk"]
+    instance_jwk = result["wallet"]["instance_jwk"]
     authenticated = _exchanges(result, "par") + _exchanges(result, "token")
     for exchange in authenticated:
         attestation = exchange["client_attestation"]
