@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +35,7 @@ from cryptography import x509
 from core.jose.jwk import public_jwk, public_key_from_jwk
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.sdjwt_vc.profile import verify_sd_jwt_vc
+from tests.interop.node_wallets import PACKAGES, pinned_node
 from tests.issuers.test_catalog import CITIZEN, DRIVER
 from tests.issuers.test_metadata import png_dimensions
 from tests.support.server import RunningServer, running_server
@@ -44,7 +43,6 @@ from tests.support.write_load import operator_headers
 
 INTEROP = Path(__file__).resolve().parent
 WALLET = INTEROP / "openid4vci_wallet.mjs"
-PACKAGES = json.loads((INTEROP / "package.json").read_text(encoding="utf-8"))["dependencies"]
 
 CREDENTIALS = {
     "national_id": ("civil-registry", CITIZEN),
@@ -58,40 +56,6 @@ CASES = [
 ]
 PUBLIC_ORIGIN = "https://idwallet.test"
 PROXIED_CASES = [f"{configuration}-behind-an-https-proxy" for configuration in CREDENTIALS]
-
-
-def _unavailable(reason: str) -> NoReturn:
-    message = f"the @openid4vc/openid4vci oracle cannot run: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _installed_version(package: str) -> str | None:
-    manifest = INTEROP / "node_modules" / package / "package.json"
-    if not manifest.exists():
-        return None
-    version: str = json.loads(manifest.read_text(encoding="utf-8"))["version"]
-    return version
-
-
-def _node() -> str:
-    """node, with the pinned packages installed (``npm ci`` when any is missing or differs)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        _unavailable("node and npm are not installed")
-    if any(_installed_version(name) != version for name, version in PACKAGES.items()):
-        installed = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=INTEROP,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if installed.returncode != 0:
-            _unavailable(f"npm ci in tests/interop failed:\n{installed.stderr[-3000:]}")
-    return node
 
 
 def _offer(http: httpx.Client, var_dir: Path, configuration: str, tx_code: bool) -> Any:
@@ -138,7 +102,7 @@ def _start_together(
 def received(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """All cases, run by one node process against the two servers: the results by case
     name, and for each its server's trust anchor and the agencies' published keys."""
-    node = _node()
+    node = pinned_node()
     development_var = tmp_path_factory.mktemp("interop-development")
     proxied_var = tmp_path_factory.mktemp("interop-https")
     with ExitStack() as servers:
