@@ -20,7 +20,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.observability import count_protocol_failure
 from app.typed_bodies import body_rejection
-from core.errors import Problem, ProtocolError, UseDpopNonce
+from core.dpop import DPOP_ALGORITHMS
+from core.errors import AccessTokenMissing, Problem, ProtocolError, UseDpopNonce
 from core.storage.driver import (
     DISK_FULL,
     UNSTORABLE_TEXT,
@@ -30,15 +31,22 @@ from core.storage.driver import (
 
 log = logging.getLogger("idwallet.errors")
 NO_STORE = {"Cache-Control": "no-store"}
+DPOP_ALGS = f'algs="{" ".join(sorted(DPOP_ALGORITHMS))}"'
 
 
 def protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[dict[str, str]]:
     log.info("protocol error %s: %s", exc.error, exc.detail)
     count_protocol_failure(exc.error)
     headers = dict(NO_STORE)
-    if exc.status_code == 401:
-        # RFC 6750 §3 for bearer tokens; RFC 9449 §7.1 for DPoP-bound ones
-        headers["WWW-Authenticate"] = f'{exc.challenge_scheme} error="{exc.error}"'
+    if isinstance(exc, AccessTokenMissing):
+        headers["WWW-Authenticate"] = f"Bearer, DPoP {DPOP_ALGS}"
+    elif exc.status_code == 401:
+        # RFC 6750 §3 for bearer tokens; RFC 9449 §7.1 for DPoP-bound ones, with the
+        # algorithms the proofs may use
+        challenge = f'{exc.challenge_scheme} error="{exc.error}"'
+        if exc.challenge_scheme == "DPoP":
+            challenge += f", {DPOP_ALGS}"
+        headers["WWW-Authenticate"] = challenge
     if isinstance(exc, UseDpopNonce):
         # RFC 9449 §8, §9: the nonce the next proof must carry
         headers["DPoP-Nonce"] = exc.dpop_nonce

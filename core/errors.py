@@ -153,6 +153,12 @@ class InvalidToken(ProtocolError):
     status_code = 401
 
 
+class AccessTokenMissing(InvalidToken):
+    """A request to a protected resource with no access token at all. Its challenge names
+    no error code (RFC 6750 §3.1) and offers every scheme the resource takes: ``Bearer``
+    and ``DPoP`` with its algorithms (RFC 9449 §7.1, §7.2)."""
+
+
 class InvalidDpopBoundToken(InvalidToken):
     """An access token presented with the ``DPoP`` scheme that is not bound to the proof's
     key, or not DPoP-bound at all (RFC 9449 §7.1). The resource answers 401 with

@@ -34,7 +34,7 @@ from core.dpop import (
     check_token_scheme,
     presented_access_token,
 )
-from core.errors import InvalidDpopBoundToken, InvalidDpopProof, InvalidToken
+from core.errors import AccessTokenMissing, InvalidDpopBoundToken, InvalidDpopProof
 from issuers.services.context import IssuerContext
 from issuers.services.metadata import endpoint
 
@@ -134,7 +134,7 @@ async def presented_token(
     POST to the endpoint's public URL)."""
     presented = presented_access_token(request.authorization, max_token_length=512)
     if presented is None:
-        raise InvalidToken("an access token is required (Authorization: DPoP or Bearer)")
+        raise AccessTokenMissing("an access token is required (Authorization: DPoP or Bearer)")
     if presented.scheme is AccessTokenScheme.BEARER:
         return PresentedToken(presented.token, presented.scheme, None)
     agency = context.agency(issuer_id)
@@ -153,4 +153,4 @@ def check_token_header(request: ProtectedRequest) -> None:
     header is refused (``invalid_token``), one with a malformed header too
     (``invalid_request``, RFC 6750 §3.1)."""
     if presented_access_token(request.authorization, max_token_length=512) is None:
-        raise InvalidToken("an access token is required (Authorization: DPoP or Bearer)")
+        raise AccessTokenMissing("an access token is required (Authorization: DPoP or Bearer)")

@@ -19,19 +19,21 @@ from core.errors import (
     UseDpopNonceAtResource,
 )
 
+ALGS = 'algs="ES256 ES384 ES512 EdDSA"'  # RFC 9449 §7.1: the algorithms proofs may use
+
 
 @pytest.mark.parametrize(
     ("error", "status", "challenge", "nonce"),
     [
         (InvalidToken("expired"), 401, 'Bearer error="invalid_token"', None),
-        (InvalidDpopBoundToken("bound"), 401, 'DPoP error="invalid_token"', None),
-        (InvalidDpopProofAtResource("bad"), 401, 'DPoP error="invalid_dpop_proof"', None),
+        (InvalidDpopBoundToken("bound"), 401, 'DPoP error="invalid_token", ' + ALGS, None),
+        (InvalidDpopProofAtResource("bad"), 401, 'DPoP error="invalid_dpop_proof", ' + ALGS, None),
         (InvalidDpopProof("bad"), 400, None, None),
         (UseDpopNonce("nonce", dpop_nonce="n-1"), 400, None, "n-1"),
         (
             UseDpopNonceAtResource("nonce", dpop_nonce="n-2"),
             401,
-            'DPoP error="use_dpop_nonce"',
+            'DPoP error="use_dpop_nonce", ' + ALGS,
             "n-2",
         ),
     ],

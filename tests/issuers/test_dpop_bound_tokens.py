@@ -390,3 +390,22 @@ def test_the_metadata_names_the_dpop_algorithms(client: TestClient[Any]) -> None
     metadata = client.get("/.well-known/oauth-authorization-server/issuers/civil-registry").json()
     assert set(metadata["dpop_signing_alg_values_supported"]) >= {"ES256"}
     assert "none" not in metadata["dpop_signing_alg_values_supported"]
+
+
+def test_a_request_without_a_token_is_offered_both_schemes_and_the_dpop_algorithms(
+    client: TestClient[Any], instance: SoftwareSigner
+) -> None:
+    """RFC 6750 §3.1: no error code when no token came; RFC 9449 §7.1, §7.2: both schemes
+    offered, the DPoP one with ``algs``."""
+    answer = client.post("/issuers/civil-registry/credential", json={})
+    assert answer.status_code == 401
+    challenge = answer.headers["www-authenticate"]
+    assert challenge.startswith("Bearer, DPoP algs=") and "ES256" in challenge
+    assert "error=" not in challenge
+    token = _bound_token(client, instance, _new_key())
+    refused = client.post(
+        "/issuers/civil-registry/credential",
+        json=_credential_body(client, Wallet(client).new_holder()),
+        headers={"Authorization": f"DPoP {token}"},
+    )
+    assert refused.headers["www-authenticate"].startswith('DPoP error="invalid_dpop_proof", algs=')
