@@ -5,7 +5,10 @@
 - redeemed offers keep their row (state for the single-use rules, history for the desk)
   but their claims are redacted once no live access token can still use them;
 - access tokens, used ``c_nonce`` values and kept credential responses are deleted once
-  expired.
+  expired;
+- applications for credentials a clerk approves first are deleted once past their deadline
+  (a delivered one once its window for a repeated request has closed); a refused or
+  delivered one has forgotten its claims and holder keys already.
 
 Each is one statement whose condition uses an index, so a pass costs what there is to
 forget, not what the tables hold.
@@ -18,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from issuers.domain import OfferState
 from issuers.storage.offer_claims import REDACTED, UNREDACTED_OFFERS
-from issuers.storage.tables import GRANTS, OFFERS, RESPONSES, AuthorizationRow, NonceRow
+from issuers.storage.tables import (
+    APPLICATIONS,
+    GRANTS,
+    OFFERS,
+    RESPONSES,
+    AuthorizationRow,
+    NonceRow,
+)
 
 _LIVE_GRANT = exists(
     select(GRANTS.c.token_hash).where(
@@ -55,6 +65,7 @@ class SqlIssuerHousekeeping:
                 delete(RESPONSES).where(RESPONSES.c.expires_at <= now),
                 delete(NonceRow).where(NonceRow.expires_at <= now),
                 delete(AuthorizationRow).where(AuthorizationRow.expires_at <= now),
+                delete(APPLICATIONS).where(APPLICATIONS.c.expires_at <= now),
             ):
                 result = await connection.execute(statement)
                 changed += max(result.rowcount, 0)
