@@ -21,6 +21,7 @@ from core.oid4vci import (
     NonceResponse,
     NotificationRequest,
 )
+from issuers.api.deferred import DEFERRED_ANSWER, credential_answer
 from issuers.api.requests import (
     ACCESS_TOKEN,
     ISSUER_CONTEXT,
@@ -129,6 +130,7 @@ class IssuanceController(Controller):
         before_request=require_bearer_token,
         dependencies=ACCESS_TOKEN,
         request_max_body_size=MAX_JSON_BYTES,
+        responses={202: DEFERRED_ANSWER},
     )
     async def credential(
         self,
@@ -138,9 +140,7 @@ class IssuanceController(Controller):
         data: JSONBody[CredentialRequest],
     ) -> Response[CredentialResponse]:
         known_agency(context, issuer_id)
-        return Response(
-            await issue_credentials(context, issuer_id, access_token, data), headers=NO_STORE
-        )
+        return credential_answer(await issue_credentials(context, issuer_id, access_token, data))
 
     @post(
         "/notification",

@@ -12,6 +12,7 @@ from core.pending_cap import PendingCap
 from core.replay import SeenOnce
 from issuers.domain import Agency, Authorization, CredentialConfiguration
 from issuers.ports import (
+    ApplicationStore,
     AuditLog,
     AuthorizationStore,
     CitizenAuthenticator,
@@ -44,6 +45,10 @@ class IssuancePolicy:
     authentication_lifetime: float = 600.0
     #: An authorization code lives this long (RFC 6749 §4.1.2: short, a minute here).
     authorization_code_lifetime: float = 60.0
+    #: How long credentials collected at the Deferred Credential Endpoint are answered
+    #: again to the same request (a response lost on the way), and their access token is
+    #: good at the Notification Endpoint.
+    deferred_response_lifetime: float = 300.0
 
 
 class UnknownAgency(LookupError):
@@ -72,6 +77,7 @@ class IssuerContext:
     ledger: CredentialLedger
     audit: AuditLog
     authorizations: AuthorizationStore
+    applications: ApplicationStore
     secret: bytes
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK

@@ -190,6 +190,12 @@ def test_a_configuration_may_wait_for_a_clerk() -> None:
     assert [r.locale for r in national_id.approval_reason] == ["en", "de", "fr"]
     assert agency.deferred_issuance.interval == 3600  # the default, where the agency says none
     assert not NATIONAL_ID.approval_required and not AGENCIES["civil-registry"].defers_issuance
+    transport = AGENCIES["transport-agency"]
+    professional = transport.configurations["professional_driving_licence"]
+    assert professional.approval_required and not LICENCE.approval_required
+    assert "medical certificate" in professional.approval_reason[0].text
+    assert transport.deferred_issuance.interval == 300
+    assert transport.deferred_issuance.application_lifetime == 14 * 86400
 
 
 def test_key_attestations_are_not_required_unless_the_catalog_says_so() -> None:
