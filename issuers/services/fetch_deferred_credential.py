@@ -12,7 +12,8 @@ The access token names the application (one credential request per token, §8.3)
   Credential Endpoint, recorded with their status entries in the transaction that moves
   the application to ``delivered`` (200, §9.2); the same request is answered with the same
   credentials for a few minutes after (a response lost on the way), and afterwards the
-  ``transaction_id`` is ``invalid_transaction_id``, used (§9.1);
+  ``transaction_id`` is ``invalid_transaction_id``, used (§9.1); while another request of
+  the wallet is collecting them (or its collection failed and was undone), 202 again;
 - refused by a clerk, or not decided or collected before its deadline:
   ``credential_request_denied`` (§9.3: the issuer "can no longer issue the credential").
   The clerk's reason stays with the agency.
@@ -57,19 +58,20 @@ async def fetch_deferred_credential(
     if request.credential_response_encryption is not UNSET:
         raise InvalidEncryptionParameters("this issuer does not encrypt credential responses")
     state = application.effective_state(now)
-    if state is ApplicationState.PENDING:
-        return CredentialResponse(
-            transaction_id=request.transaction_id, interval=agency.deferred_issuance.interval
-        )
     if state is ApplicationState.APPROVED:
         delivered = await _deliver(context, application, access_token, now)
         if delivered is not None:
             return delivered
-        # another request of the wallet collected them meanwhile: answer as it was answered
+        # another request of the wallet moved it meanwhile: answer as that one left it
         application = await context.applications.by_token(issuer_id, token_hash)
-        if application is None:
-            raise InvalidTransactionId(USED)
+        if application is None or application.state is ApplicationState.WITHDRAWN:
+            raise InvalidToken("the access token is not valid")
         state = application.effective_state(now)
+    if state in (ApplicationState.PENDING, ApplicationState.APPROVED):
+        # not decided yet, or approved and being issued to a request that has not finished
+        return CredentialResponse(
+            transaction_id=request.transaction_id, interval=agency.deferred_issuance.interval
+        )
     if state is ApplicationState.DELIVERED:
         return _repeated(application, access_token, now)
     raise CredentialRequestDenied("the agency does not issue this credential")

@@ -7,7 +7,10 @@ tells the agency it kept them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -19,6 +22,7 @@ from app.settings import Settings
 from core.encoding import b64url_decode
 from core.keys.signer import SoftwareSigner
 from core.status_list.bits import StatusList
+from issuers.ports import ApplicationDelivery, ApplicationStore
 from tests.issuers.concurrent_client import concurrent_client
 from tests.issuers.conftest import PUBLIC_BASE_URL, without_rate_limits
 from tests.issuers.test_catalog import DRIVER
@@ -69,6 +73,23 @@ def _pending_application(client: TestClient[Any], subject: str = "driver-7") -> 
     assert len(mine) == 1, listed.json()
     application: dict[str, Any] = mine[0]
     return application
+
+
+@contextmanager
+def _later(client: TestClient[Any], seconds: float) -> Iterator[None]:
+    """The agency's clock ``seconds`` ahead while inside."""
+    context = client.app.state.issuers
+    real_now = context.clock.now
+
+    class Later:
+        def now(self) -> float:
+            return real_now() + seconds
+
+    object.__setattr__(context, "clock", Later())
+    try:
+        yield
+    finally:
+        object.__setattr__(context, "clock", type(context).__dataclass_fields__["clock"].default)
 
 
 def _payload(credential: str) -> dict[str, Any]:
@@ -265,16 +286,8 @@ def test_unknown_foreign_and_used_transaction_ids(client: TestClient[Any]) -> No
         f"{APPLICATIONS}/{application['application_id']}/approve", headers=_operator(client)
     )
     assert ask(first, first_id).status_code == 200
-    context = client.app.state.issuers
-    real_now = context.clock.now
-    lifetime = context.policy.deferred_response_lifetime
-
-    class Later:
-        def now(self) -> float:
-            return real_now() + lifetime + 1
-
-    object.__setattr__(context, "clock", Later())
-    try:
+    lifetime = client.app.state.issuers.policy.deferred_response_lifetime
+    with _later(client, lifetime + 1):
         used = ask(first, first_id)
         assert used.status_code == 400 and used.json()["error"] == "invalid_transaction_id"
         notified = client.post(
@@ -285,8 +298,6 @@ def test_unknown_foreign_and_used_transaction_ids(client: TestClient[Any]) -> No
         assert notified.status_code == 401
         still_pending = ask(second, second_id)  # the other one waits for its clerk
         assert still_pending.status_code == 202
-    finally:
-        object.__setattr__(context, "clock", type(context).__dataclass_fields__["clock"].default)
 
 
 def test_the_access_token_must_be_the_one_that_asked(client: TestClient[Any]) -> None:
@@ -426,17 +437,9 @@ def test_an_application_waits_no_longer_than_the_agency_says(client: TestClient[
     wallet, asked = _apply(client)
     transaction_id = _deferred(client, asked)
     application = _pending_application(client)
-    context = client.app.state.issuers
-    lifetime = context.agency(AGENCY).deferred_issuance.application_lifetime
+    lifetime = client.app.state.issuers.agency(AGENCY).deferred_issuance.application_lifetime
     assert lifetime == 14 * 86400
-    real_now = context.clock.now
-
-    class Later:
-        def now(self) -> float:
-            return real_now() + lifetime + 1
-
-    object.__setattr__(context, "clock", Later())
-    try:
+    with _later(client, lifetime + 1):
         late = client.post(
             f"{APPLICATIONS}/{application['application_id']}/approve", headers=_operator(client)
         )
@@ -450,5 +453,44 @@ def test_an_application_waits_no_longer_than_the_agency_says(client: TestClient[
         assert client.get(
             APPLICATIONS, params={"state": "pending"}, headers=_operator(client)
         ).json() == {"applications": []}
-    finally:
-        object.__setattr__(context, "clock", type(context).__dataclass_fields__["clock"].default)
+
+
+class _CollectedElsewhereFirst:
+    """The real store, except that the first delivery finds the application moved by
+    another request of the wallet whose transaction was then undone (a failure on its way)."""
+
+    def __init__(self, store: ApplicationStore) -> None:
+        self._store = store
+        self.refused_deliveries = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    @asynccontextmanager
+    async def open_delivery(
+        self, issuer_id: str, application_id: str, now: float
+    ) -> AsyncIterator[ApplicationDelivery | None]:
+        if not self.refused_deliveries:
+            self.refused_deliveries += 1
+            yield None
+            return
+        async with self._store.open_delivery(issuer_id, application_id, now) as work:
+            yield work
+
+
+def test_a_collection_undone_elsewhere_tells_the_wallet_to_ask_again(
+    client: TestClient[Any],
+) -> None:
+    wallet, asked = _apply(client)
+    transaction_id = _deferred(client, asked)
+    application_id = _pending_application(client)["application_id"]
+    client.post(f"{APPLICATIONS}/{application_id}/approve", headers=_operator(client))
+    context = client.app.state.issuers
+    client.app.state.issuers = dataclasses.replace(
+        context, applications=_CollectedElsewhereFirst(context.applications)
+    )
+    again = wallet.deferred_credential(asked.metadata, asked.access_token, transaction_id)
+    assert again.status_code == 202, again.text
+    assert again.json() == {"transaction_id": transaction_id, "interval": 300}
+    collected = wallet.deferred_credential(asked.metadata, asked.access_token, transaction_id)
+    assert collected.status_code == 200 and len(collected.json()["credentials"]) == 1
