@@ -13,7 +13,7 @@ from core.clock import rfc3339
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
 from issuers.api.operator import MAX_OPERATOR_BODY, OPERATOR_DEPENDENCIES, require_operator_key
-from issuers.domain import Application, ApplicationState
+from issuers.domain import APPLICATION_MOVES, Application, ApplicationState
 from issuers.services.application_messages import (
     ApplicationList,
     ApplicationRefusal,
@@ -31,13 +31,10 @@ MAX_LISTED = 1000
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-_UNDECIDED = frozenset({ApplicationState.PENDING, ApplicationState.APPROVED})
-
-
 def application_view(application: Application, now: float) -> ApplicationView:
     """The application as it is at ``now``; what it would issue only while it may."""
     state = application.effective_state(now)
-    live = state in _UNDECIDED
+    live = not APPLICATION_MOVES.is_final(state)
     return ApplicationView(
         application_id=application.application_id,
         credential_configuration_id=application.configuration_id,

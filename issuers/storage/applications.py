@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from issuers.domain import Application, ApplicationState
+from issuers.domain import APPLICATION_MOVES, Application, ApplicationState
 from issuers.ports import ApplicationDelivery
 from issuers.storage.application_records import ApplicationRecords
 from issuers.storage.grant_work import (
@@ -30,7 +30,8 @@ from issuers.storage.offer_claims import REDACTED, SealedClaims
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
 from issuers.storage.tables import APPLICATIONS
 
-_LIVE = (ApplicationState.PENDING.value, ApplicationState.APPROVED.value)
+#: The stored states an application may still move out of (pending, approved).
+_LIVE = tuple(s.value for s in ApplicationState if not APPLICATION_MOVES.is_final(s))
 
 
 class TransactionDelivery(TransactionIssuance):
