@@ -46,8 +46,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.issuers.test_catalog import CITIZEN
-from tests.issuers.test_deferred_issuance import LORRY_DRIVER
-from tests.issuers.wallet import Wallet
+from tests.issuers.test_deferred_issuance import apply_for_professional_licence
 from tests.support.server import ROOT
 from tests.wallet.phone import Phone
 
@@ -255,18 +254,7 @@ def _application(client: httpx.Client, keys: dict[str, str]) -> tuple[str, str]:
     """An application of the transport agency for a credential a clerk approves first:
     its id and the access token that made it."""
     headers = {"Authorization": f"Bearer {keys['transport-agency']}"}
-    created = client.post(
-        "/issuers/transport-agency/offers",
-        json={
-            "subject_id": "fuzz-driver",
-            "credential_configuration_id": "professional_driving_licence",
-            "claims": LORRY_DRIVER,
-        },
-        headers=headers,
-    )
-    assert created.status_code == 201, created.text
-    asked = Wallet(client).request(created.json()["offer_uri"])  # type: ignore[arg-type]
-    assert asked.response.status_code == 202, asked.response.text
+    asked = apply_for_professional_licence(client, keys["transport-agency"], "fuzz-driver")
     listed = client.get("/issuers/transport-agency/applications", headers=headers)
     application_id: str = listed.json()["applications"][0]["application_id"]
     return application_id, asked.access_token

@@ -45,6 +45,24 @@ def _operator(client: TestClient[Any], issuer_id: str = AGENCY) -> dict[str, str
     return {"Authorization": f"Bearer {operator_key(client, issuer_id)}"}
 
 
+def apply_for_professional_licence(client: Any, operator_key: str, subject: str) -> Request:
+    """Over a test client or an ``httpx`` client of a running server: a clerk's offer of
+    the professional licence, and a wallet's credential request for it, deferred (202)."""
+    created = client.post(
+        f"/issuers/{AGENCY}/offers",
+        json={
+            "subject_id": subject,
+            "credential_configuration_id": PROFESSIONAL,
+            "claims": LORRY_DRIVER,
+        },
+        headers={"Authorization": f"Bearer {operator_key}"},
+    )
+    assert created.status_code == 201, created.text
+    asked = Wallet(client).request(created.json()["offer_uri"])
+    assert asked.response.status_code == 202, asked.response.text
+    return asked
+
+
 def _apply(
     client: TestClient[Any], *, batch: int = 1, subject: str = "driver-7"
 ) -> tuple[Wallet, Request]:

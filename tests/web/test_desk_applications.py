@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, expect
 
-from tests.issuers.test_deferred_issuance import LORRY_DRIVER
-from tests.issuers.wallet import Request, Wallet
+from tests.issuers.test_deferred_issuance import apply_for_professional_licence
+from tests.issuers.wallet import Wallet
 from tests.support.server import RunningServer
 from tests.web.conftest import SCREENS, no_serious_accessibility_violations, screenshot
 from tests.web.test_wallet_screen import _keys
@@ -20,29 +20,13 @@ from tests.web.test_wallet_screen import _keys
 AGENCY = "transport-agency"
 
 
-def _apply(client: httpx.Client, key: str, subject: str) -> Request:
-    created = client.post(
-        f"/issuers/{AGENCY}/offers",
-        json={
-            "subject_id": subject,
-            "credential_configuration_id": "professional_driving_licence",
-            "claims": LORRY_DRIVER,
-        },
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    assert created.status_code == 201, created.text
-    asked = Wallet(client).request(created.json()["offer_uri"])  # type: ignore[arg-type]
-    assert asked.response.status_code == 202, asked.response.text
-    return asked
-
-
 def test_the_clerk_approves_one_application_and_refuses_another(
     browser: Browser, server: RunningServer, var_dir: Path
 ) -> None:
     key = _keys(var_dir)[AGENCY]
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        approved = _apply(client, key, "driver-approved")
-        refused = _apply(client, key, "driver-refused")
+        approved = apply_for_professional_licence(client, key, "driver-approved")
+        refused = apply_for_professional_licence(client, key, "driver-refused")
 
         desk = browser.new_context(locale="en-GB").new_page()
         desk.goto(f"{server.base_url}/desk/{AGENCY}")
@@ -111,7 +95,7 @@ def test_the_clerk_approves_one_application_and_refuses_another(
         assert denied.json()["error"] == "credential_request_denied"
 
         # a clerk at another desk decided meanwhile: this desk says so and lists what is left
-        late = _apply(client, key, "driver-late")
+        late = apply_for_professional_licence(client, key, "driver-late")
         desk.get_by_role("button", name="Refresh the list").click()
         expect(items).to_have_count(1)
         listed = client.get(
