@@ -1,5 +1,5 @@
-"""``idwallet offer`` and ``idwallet credential``: agency scripts talking to a running
-server over its operator API, printing one JSON object each."""
+"""``idwallet offer``, ``idwallet credential`` and ``idwallet application``: agency scripts
+talking to a running server over its operator API, printing one JSON object each."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from app.operator_keys import operator_keys_path
 from app.settings import Settings
+from issuers.domain import ApplicationState
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -56,6 +58,32 @@ def add_agency_commands(sub: Any) -> None:
     credential.add_argument("--status-idx", type=int, help="the index found inside a credential")
     credential.add_argument("--reason", default="", help="why (kept in the audit trail)")
 
+    application = sub.add_parser(
+        "application",
+        help="applications for credentials a clerk approves first (deferred issuance)",
+    )
+    application_sub = application.add_subparsers(dest="application_command", required=True)
+    listing = application_sub.add_parser("list", help="the agency's applications, oldest first")
+    _common(listing)
+    listing.add_argument(
+        "--state", choices=[state.value for state in ApplicationState], help="only in this state"
+    )
+    approve = application_sub.add_parser(
+        "approve", help="approve: the wallet's next deferred request collects the credentials"
+    )
+    _common(approve)
+    approve.add_argument("application_id")
+    refuse = application_sub.add_parser(
+        "refuse", help="refuse: the wallet is told the credential will not be issued"
+    )
+    _common(refuse)
+    refuse.add_argument("application_id")
+    refuse.add_argument(
+        "--reason",
+        default="",
+        help="why (kept with the application for the agency; never sent to the wallet)",
+    )
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -88,11 +116,25 @@ def _operator_key(args: argparse.Namespace, settings: Settings) -> str:
     return key
 
 
-def _post(args: argparse.Namespace, settings: Settings, path: str, body: dict[str, Any]) -> int:
+def _post(
+    args: argparse.Namespace, settings: Settings, path: str, body: dict[str, Any] | None
+) -> int:
+    return _call(args, settings, "POST", path, body=body)
+
+
+def _call(
+    args: argparse.Namespace,
+    settings: Settings,
+    method: str,
+    path: str,
+    *,
+    body: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> int:
     url = f"{args.server.rstrip('/')}/issuers/{args.issuer}/{path}"
     headers = {"Authorization": f"Bearer {_operator_key(args, settings)}"}
     try:
-        response = httpx.post(url, json=body, headers=headers, timeout=30)
+        response = httpx.request(method, url, json=body, params=params, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
         print(json.dumps({"error": "server_unreachable", "detail": str(exc)}), file=sys.stderr)
         return 1
@@ -141,3 +183,13 @@ def run_credential(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         body.update(status_uri=args.status_uri, status_idx=args.status_idx)
     return _post(args, settings, f"credentials/{args.action}", body)
+
+
+def run_application(args: argparse.Namespace, settings: Settings) -> int:
+    if args.application_command == "list":
+        params = {"state": args.state} if args.state else None
+        return _call(args, settings, "GET", "applications", params=params)
+    path = f"applications/{quote(args.application_id, safe='')}/{args.application_command}"
+    if args.application_command == "refuse":
+        return _post(args, settings, path, {"reason": args.reason})
+    return _post(args, settings, path, None)

@@ -1,4 +1,6 @@
-"""The ``idwallet`` command: ``serve``, ``migrate``, ``keys`` and ``openapi``."""
+"""The ``idwallet`` command: ``serve``, ``migrate``, ``keys`` and ``openapi``; the agency,
+counter and wallet scripts (``offer``, ``credential``, ``application``, ``presentation``,
+``wallet``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.agency_cli import add_agency_commands, run_credential, run_offer
+from app.agency_cli import add_agency_commands, run_application, run_credential, run_offer
 from app.counter_cli import add_counter_commands, run_presentation
 from app.settings import Settings, SettingsError
 from app.wallet_cli import add_wallet_commands, run_wallet
@@ -229,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_offer(args, settings)
         if args.command == "credential":
             return run_credential(args, settings)
+        if args.command == "application":
+            return run_application(args, settings)
         if args.command == "presentation":
             return run_presentation(args, settings)
         return _openapi(args, settings)

@@ -56,7 +56,10 @@ OPENAPI_TAGS = [
     ),
     Tag(
         name="agency operator API",
-        description="Agency clerks' tools: offers, QR codes. Bearer operator key of the agency.",
+        description=(
+            "Agency clerks' tools: offers, QR codes, credential statuses, applications to "
+            "decide. Bearer operator key of the agency."
+        ),
     ),
     Tag(
         name="wallet-facing verifier protocol",

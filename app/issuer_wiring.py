@@ -1,7 +1,8 @@
 """Assembling the issuer role: the agencies and their keys, the offer and credential
 stores (PostgreSQL takes the issuance hot path in its own driver's terms), pending offers'
-claims sealed under a key derived from the key-encryption key, and the housekeeping that
-forgets ended offers, expired tokens and used nonces."""
+claims and applications waiting for a clerk sealed under a key derived from the
+key-encryption key, and the housekeeping that forgets ended offers and applications,
+expired tokens and used nonces."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from core.storage.driver import is_postgresql
 from core.storage.single_use import SqlSingleUse
 from issuers.domain import Agency
 from issuers.services.context import IssuancePolicy, IssuerContext, NoCitizenAuthentication
+from issuers.storage.applications import SqlApplicationStore
 from issuers.storage.authorizations import SqlAuthorizationStore
 from issuers.storage.housekeeping import SqlIssuerHousekeeping
 from issuers.storage.offer_claims import SealedClaims
@@ -54,6 +56,7 @@ async def issuer_role(
         audit=SqlAuditLog(sessions),
         authorizations=SqlAuthorizationStore(sessions),
         refresh_tokens=SqlRefreshTokenStore(sessions),
+        applications=SqlApplicationStore(deployment.engine, claims, settings.status_list_size),
         secret=deployment.derived_secret("issuer codes"),
         policy=IssuancePolicy(
             status_list_ttl=settings.status_list_ttl,
@@ -76,7 +79,7 @@ async def issuer_role(
     async with every_minute(
         forget_ended,
         log,
-        "ended offers and authorizations, expired tokens, used nonces and proof ids",
+        "ended offers, applications and authorizations, expired tokens, used nonces and proof ids",
         deployment.engine,
     ):
         yield context

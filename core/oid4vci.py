@@ -1,6 +1,7 @@
 """OpenID4VCI 1.0 messages: the Credential Offer (§4.1.1), the Nonce Response (§7.2),
-the Credential Request and Response (§8.2, §8.3), the Notification Request (§11.1) and
-the parts of Credential Issuer Metadata (§12.2.4) a wallet reads. Unrecognized members
+the Credential Request and Response (§8.2, §8.3), the Deferred Credential Request (§9.1),
+the Notification Request (§11.1) and the parts of Credential Issuer Metadata (§12.2.4) a
+wallet reads. Unrecognized members
 are ignored, as each of these sections asks of the receiver."""
 
 from __future__ import annotations
@@ -183,6 +184,19 @@ class CredentialResponse(Message):
             raise InvalidRequest("a credential response holds credentials or a transaction_id")
         if self.transaction_id is not UNSET and self.interval is UNSET:
             raise InvalidRequest("a deferred credential response needs an interval")
+
+
+# §9.1 Deferred Credential Request ----------------------------------------------------
+
+
+class DeferredCredentialRequest(Message):
+    """§9.1: the ``transaction_id`` of a deferred credential response (§8.3). A malformed
+    request is ``invalid_credential_request`` (§9.3 refers to §8.3.1.2)."""
+
+    malformed = InvalidCredentialRequest
+
+    transaction_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    credential_response_encryption: CredentialResponseEncryption | UnsetType = UNSET
 
 
 # §11.1 Notification Request ----------------------------------------------------------

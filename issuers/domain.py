@@ -10,6 +10,11 @@ and sends its pre-authorized code to the token endpoint (§6), which moves it to
 ``redeemed``, once. An offer nobody redeemed in time is ``expired``: that state is read
 from the offer's ``expires_at``, never stored (housekeeping deletes such an offer).
 ``OFFER_MOVES`` lists every move.
+
+Where a credential configuration needs a clerk's approval, the credential request does not
+sign: it leaves an application (OpenID4VCI 1.0 §8.3, deferred issuance), ``pending`` until a
+clerk of the agency approves or refuses it, and the wallet collects the credentials at the
+Deferred Credential Endpoint (§9) once approved. ``APPLICATION_MOVES`` lists every move.
 """
 
 from __future__ import annotations
@@ -90,6 +95,15 @@ class KeyAttestationRequirement:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalReason:
+    """Why a clerk must approve a credential before it is issued, in one language: what
+    the desk tells the clerk to check."""
+
+    locale: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialConfiguration:
     id: str
     validity_days: int
@@ -98,10 +112,30 @@ class CredentialConfiguration:
     #: None: the wallet's keys need no key attestation (§12.2.4 ``key_attestations_required``
     #: absent from the metadata).
     key_attestations_required: KeyAttestationRequirement | None = None
+    #: Empty: issued at once. Otherwise a clerk approves each credential first (deferred
+    #: issuance), and this says why, in every language of the configuration's display.
+    approval_reason: tuple[ApprovalReason, ...] = ()
 
     @property
     def disclosable_paths(self) -> tuple[ClaimPath, ...]:
         return tuple(c.path for c in self.claims if c.selectively_disclosable)
+
+    @property
+    def approval_required(self) -> bool:
+        return bool(self.approval_reason)
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredIssuancePolicy:
+    """How an agency runs deferred issuance (OpenID4VCI 1.0 §8.3, §9)."""
+
+    #: Seconds a wallet waits before asking the Deferred Credential Endpoint again
+    #: (§8.3 ``interval``).
+    interval: int = 3600
+    #: How long an application waits for a clerk's decision and then for the wallet to
+    #: collect the credentials; its access token stays good at the Deferred Credential
+    #: Endpoint as long.
+    application_lifetime: float = 30 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +160,12 @@ class Agency:
     #: responses (OpenID4VCI 1.0 §10, ``encryption_required`` of both in §12.2.4); either
     #: is their choice where not.
     encryption_required: bool = False
+    deferred_issuance: DeferredIssuancePolicy = field(default_factory=DeferredIssuancePolicy)
+
+    @property
+    def defers_issuance(self) -> bool:
+        """Whether any of its credentials waits for a clerk's approval."""
+        return any(c.approval_required for c in self.configurations.values())
 
     def identifier(self, public_base_url: str) -> str:
         """The Credential Issuer Identifier (OpenID4VCI 1.0 §12.2.1)."""
@@ -271,6 +311,37 @@ REFRESH_MOVES = Moves.of(
 )
 
 
+class ApplicationState(StrEnum):
+    """Where an application for a credential that a clerk approves first is in its life;
+    the values are what the database and the operator API hold."""
+
+    PENDING = "pending"  # the wallet asked (§8.3: 202 with a transaction_id); no decision yet
+    APPROVED = "approved"  # a clerk approved; the wallet's next deferred request gets it
+    REFUSED = "refused"  # a clerk refused; the wallet gets credential_request_denied (§9.3)
+    DELIVERED = "delivered"  # signed and answered at the Deferred Credential Endpoint, once
+    #: the access token that asked was revoked (a reused authorization code, RFC 6749 §4.1.2)
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"  # not decided or not collected in time; read from ``expires_at``
+
+
+APPLICATION_MOVES = Moves.of(
+    "application",
+    {
+        ApplicationState.PENDING: {
+            ApplicationState.APPROVED,
+            ApplicationState.REFUSED,
+            ApplicationState.WITHDRAWN,
+            ApplicationState.EXPIRED,
+        },
+        ApplicationState.APPROVED: {
+            ApplicationState.DELIVERED,
+            ApplicationState.WITHDRAWN,
+            ApplicationState.EXPIRED,
+        },
+    },
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshToken:
     """One refresh token (RFC 6749 §1.5) of an authorization: the wallet comes back for a
@@ -290,6 +361,52 @@ class RefreshToken:
     state: RefreshState
     created_at: float
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """A wallet's credential request that waits for a clerk (deferred issuance): what it
+    asked for, for whom, and the holder keys its proofs showed, so that the credentials
+    can be signed once approved without asking the wallet again. Only hashes of the
+    ``transaction_id`` and of the access token are kept; the claims and the holder keys
+    are sealed at rest and forgotten once the application has ended."""
+
+    application_id: str
+    issuer_id: str
+    offer_id: str
+    configuration_id: str
+    subject_id: str
+    #: The claims the credentials would carry (``{}`` once the application has ended).
+    claims: dict[str, Any]
+    #: The public JWKs of the verified proofs, one credential each (empty once ended).
+    holder_keys: tuple[dict[str, str], ...]
+    transaction_hash: str
+    token_hash: str
+    #: The ``notification_id`` the delivered credentials carry (§8.3, §11).
+    notification_id: str
+    state: ApplicationState
+    created_at: float
+    #: The application's deadline; once delivered, the end of the window in which the same
+    #: deferred request is answered again (a response lost on the way).
+    expires_at: float
+    #: The DPoP key the access token is bound to (RFC 9449 §6), None for a bearer token: the
+    #: token is taken at the Deferred Credential Endpoint only as it is bound.
+    dpop_jkt: str | None = None
+    decided_at: float | None = None
+    #: Why a clerk refused (sealed at rest; shown to the agency only, never to the wallet).
+    refusal_reason: str | None = None
+    delivered_at: float | None = None
+    #: The delivered credential response, sealed under the access token, for a repeat of
+    #: the deferred request that collected it (a response lost on the way).
+    kept_response: bytes | None = field(default=None, repr=False)
+
+    def effective_state(self, now: float) -> ApplicationState:
+        """The stored state, or ``expired`` once an application that may expire ran out."""
+        if now >= self.expires_at and APPLICATION_MOVES.allows(
+            self.state, ApplicationState.EXPIRED
+        ):
+            return ApplicationState.EXPIRED
+        return self.state
 
 
 @dataclass(frozen=True, slots=True)

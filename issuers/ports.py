@@ -12,6 +12,8 @@ from core.status_list.token import StatusReference
 from issuers.domain import (
     AccessGrant,
     Agency,
+    Application,
+    ApplicationState,
     AuditEvent,
     Authorization,
     AuthorizationState,
@@ -149,16 +151,9 @@ class CitizenAuthenticator(Protocol):
 SignCredentials = Callable[[list[StatusReference]], list[str]]
 
 
-class GrantWork(Protocol):
-    """One credential request's work on a live access grant, inside one transaction that
-    has already used the grant up: it commits with ``issue`` and rolls back (giving the
-    grant back) if anything raises."""
-
-    @property
-    def grant(self) -> AccessGrant: ...
-
-    @property
-    def offer(self) -> Offer: ...
+class CredentialIssuance(Protocol):
+    """Issuing credentials inside one open transaction that commits them together with
+    their ledger entries, or rolls everything back if anything raises."""
 
     async def issue(
         self,
@@ -169,13 +164,90 @@ class GrantWork(Protocol):
         status_list_uri: Callable[[str], str],
         sign: SignCredentials,
         nonces: list[tuple[str, float]],
+        notification_id: str | None = None,
     ) -> tuple[list[IssuedCredential], list[str]]:
         """Use up the ``c_nonce`` values (hash, expiry), take ``count`` fresh random status
-        indices, sign, record. ``NonceReused`` when a nonce was used before."""
+        indices, sign, record, under ``notification_id`` (a new one when None).
+        ``NonceReused`` when a nonce was used before."""
+        ...
+
+
+class GrantWork(CredentialIssuance, Protocol):
+    """One credential request's work on a live access grant, inside one transaction that
+    has already used the grant up: it commits with ``issue`` (or ``defer``) and rolls back
+    (giving the grant back) if anything raises."""
+
+    @property
+    def grant(self) -> AccessGrant: ...
+
+    @property
+    def offer(self) -> Offer: ...
+
+    async def defer(self, application: Application, nonces: list[tuple[str, float]]) -> None:
+        """Instead of issuing: use up the ``c_nonce`` values and record the application, in
+        the same transaction. ``NonceReused`` when a nonce was used before."""
         ...
 
     async def remember_response(self, response: DeliveredResponse) -> None:
         """Keep the response, in the same transaction, for a retry of the request."""
+        ...
+
+
+class ApplicationDelivery(CredentialIssuance, Protocol):
+    """An approved application's delivery, inside one transaction that has already moved it
+    to ``delivered``: it commits with the credentials, or rolls back (approved again)."""
+
+    @property
+    def application(self) -> Application: ...
+
+    async def keep_response(self, sealed: bytes, until: float) -> None:
+        """Keep the sealed response for a repeat of the same deferred request until
+        ``until``, and forget the application's claims and holder keys."""
+        ...
+
+
+class ApplicationStore(Protocol):
+    """Applications for credentials a clerk approves first (deferred issuance)."""
+
+    async def by_token(self, issuer_id: str, token_hash: str) -> Application | None:
+        """The application the access token of this hash made at this agency."""
+        ...
+
+    async def get(self, issuer_id: str, application_id: str) -> Application | None: ...
+
+    async def listed(
+        self, issuer_id: str, *, now: float, state: ApplicationState | None, limit: int
+    ) -> list[Application]:
+        """The agency's applications, oldest first, in ``state`` (as ``effective_state``
+        reads it at ``now``) when one is given."""
+        ...
+
+    async def move(
+        self,
+        issuer_id: str,
+        application_id: str,
+        *,
+        expected: ApplicationState,
+        state: ApplicationState,
+        now: float,
+        refusal_reason: str | None = None,
+    ) -> bool:
+        """Compare-and-set from ``expected`` (unexpired at ``now``) to ``state`` (the caller
+        checked the move against ``APPLICATION_MOVES``); exactly one racing caller wins. A
+        refused application forgets its claims and holder keys."""
+        ...
+
+    async def withdraw_for_offer(self, offer_id: str, now: float) -> int:
+        """Withdraw the offer's live application, if it has one (its access token was
+        revoked); how many were withdrawn."""
+        ...
+
+    def open_delivery(
+        self, issuer_id: str, application_id: str, now: float
+    ) -> AbstractAsyncContextManager[ApplicationDelivery | None]:
+        """The delivery of an approved, unexpired application (one connection, one
+        transaction whose first statement moves it to ``delivered``), or None when it is
+        not approved (any more)."""
         ...
 
 

@@ -15,6 +15,8 @@ from litestar import Request, Response
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.openapi.spec import RequestBody as OpenAPIRequestBody
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from msgspec import UNSET
 
 from core.oid4vci import CredentialResponse
 from core.oid4vci_encryption import JWT_MEDIA_TYPE, ResponseEncryption
@@ -61,23 +63,29 @@ def _compact_jwe(description: str) -> OpenAPIMediaType:
 
 @dataclass
 class EncryptedAlternatives(Operation):
-    """An operation whose request body and 200 response may also be a compact JWE."""
+    """An operation whose request body and 200 (and 202) responses may also be compact
+    JWEs."""
 
     def __post_init__(self) -> None:
         body = self.request_body
-        answer = (self.responses or {}).get("200")
-        if not isinstance(body, OpenAPIRequestBody) or not isinstance(answer, OpenAPIResponse):
+        answers = [
+            answer
+            for status, answer in (self.responses or {}).items()
+            if status in ("200", "202") and isinstance(answer, OpenAPIResponse)
+        ]
+        if not isinstance(body, OpenAPIRequestBody) or not answers:
             raise LookupError(f"{self.operation_id} documents no request body or 200 response")
         body.content[JWT_MEDIA_TYPE] = _compact_jwe(
             "The request's JSON, encrypted to the agency's key (OpenID4VCI 1.0 §10)"
         )
-        answer.content = {
-            **(answer.content or {}),
-            JWT_MEDIA_TYPE: _compact_jwe(
-                "The response's JSON, encrypted to the key of credential_response_encryption "
-                "(OpenID4VCI 1.0 §10)"
-            ),
-        }
+        for answer in answers:
+            answer.content = {
+                **(answer.content or {}),
+                JWT_MEDIA_TYPE: _compact_jwe(
+                    "The response's JSON, encrypted to the key of "
+                    "credential_response_encryption (OpenID4VCI 1.0 §10)"
+                ),
+            }
 
 
 async def open_encrypted_body(request: Request[Any, Any, Any], body: bytes) -> bytes:
@@ -99,11 +107,15 @@ def credential_answer(
     encryption: ResponseEncryption | None,
     headers: dict[str, str],
 ) -> Response[Any]:
-    """The Credential Response as JSON, or as a compact JWE where the request asked so."""
+    """The Credential Response as JSON, or as a compact JWE where the request asked so;
+    200 with credentials, 202 with a ``transaction_id`` and ``interval`` while they are
+    deferred (§8.3, §9.2), encrypted alike (§10)."""
+    status = HTTP_202_ACCEPTED if response.transaction_id is not UNSET else HTTP_200_OK
     if encryption is None:
-        return Response(response, headers=headers)
+        return Response(response, status_code=status, headers=headers)
     return Response(
         encrypt_credential_response(response, encryption),
+        status_code=status,
         media_type=JWT_MEDIA_TYPE,
         headers=headers,
     )

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from core.clock import rfc3339
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
-from core.messages import LocalizedName
+from core.messages import LocalizedName, LocalizedText
 from issuers.api.operator import (
     MAX_OPERATOR_BODY,
     OPERATOR_DEPENDENCIES,
@@ -147,6 +147,11 @@ class OperatorCredentialController(Controller):
                             )
                             for claim in config.claims
                         ],
+                        approval_reason=[
+                            LocalizedText(locale=r.locale, text=r.text)
+                            for r in config.approval_reason
+                        ]
+                        or None,
                     )
                     for config in agency.configurations.values()
                 ],

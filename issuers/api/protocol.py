@@ -27,6 +27,7 @@ from issuers.api.credential_encryption import (
     credential_answer,
     open_encrypted_body,
 )
+from issuers.api.deferred import DEFERRED_ANSWER
 from issuers.api.requests import (
     ACCESS_TOKEN,
     ISSUER_CONTEXT,
@@ -124,7 +125,7 @@ class IssuanceController(Controller):
         description=ENCRYPTION_DESCRIPTION,
         operation_id="issueCredential",
         operation_class=EncryptedAlternatives,
-        responses={200: CREDENTIAL_ANSWER},
+        responses={200: CREDENTIAL_ANSWER, 202: DEFERRED_ANSWER},
         security=[{"accessToken": []}],
         status_code=HTTP_200_OK,
         before_request=require_access_token,

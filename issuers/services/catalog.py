@@ -11,6 +11,13 @@ value (``iso_18045_high``, ``iso_18045_moderate``, ``iso_18045_enhanced-basic``,
 
 An agency may require encrypted credential requests and responses (OpenID4VCI 1.0 §10):
 ``"credential_encryption": {"required": true}``; by default wallets may encrypt, and choose.
+A configuration may need a clerk's approval before each credential is issued
+(``"approval_required": true``; OpenID4VCI 1.0 §8.3 deferred issuance), with
+``approval_reason``: what the clerk checks, as ``{"locale", "text"}`` in every language of
+the configuration's display. The agency says how it runs deferred issuance in
+``deferred_issuance``: ``interval`` (seconds a wallet waits between deferred requests, §8.3)
+and ``application_lifetime_days`` (how long an application waits for the decision and then
+for the wallet).
 
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
@@ -40,9 +47,11 @@ from core.validation import explain
 from issuers.domain import (
     CLAIM_TYPES,
     Agency,
+    ApprovalReason,
     ClaimDefinition,
     ClaimLabel,
     CredentialConfiguration,
+    DeferredIssuancePolicy,
     Display,
     KeyAttestationRequirement,
     Logo,
@@ -101,11 +110,26 @@ class _KeyAttestations(msgspec.Struct, forbid_unknown_fields=True):
     user_authentication: list[str] | None = None
 
 
+class _Reason(msgspec.Struct, forbid_unknown_fields=True):
+    locale: str
+    text: str
+
+
 class _Configuration(msgspec.Struct, forbid_unknown_fields=True):
     validity_days: int
     display: list[_Display]
     claims: list[_Claim]
     key_attestations_required: _KeyAttestations | None = None
+    approval_required: bool = False
+    approval_reason: list[_Reason] | None = None
+
+
+_DEFERRED_DEFAULTS = DeferredIssuancePolicy()
+
+
+class _DeferredIssuance(msgspec.Struct, forbid_unknown_fields=True):
+    interval: int = _DEFERRED_DEFAULTS.interval
+    application_lifetime_days: int = int(_DEFERRED_DEFAULTS.application_lifetime // 86400)
 
 
 class _WalletAttestation(msgspec.Struct, forbid_unknown_fields=True):
@@ -143,6 +167,7 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     credential_encryption: _CredentialEncryption = msgspec.field(
         default_factory=_CredentialEncryption
     )
+    deferred_issuance: _DeferredIssuance = msgspec.field(default_factory=_DeferredIssuance)
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -295,6 +320,42 @@ def _key_attestations(raw: _KeyAttestations | None, where: str) -> KeyAttestatio
     )
 
 
+def _approval_reason(
+    config: _Configuration, display: tuple[Display, ...], where: str
+) -> tuple[ApprovalReason, ...]:
+    """Why a clerk approves each credential, in every language the configuration is
+    displayed in; nothing when it is issued at once."""
+    if not config.approval_required:
+        if config.approval_reason is not None:
+            raise CatalogError(f"{where}: approval_reason goes with approval_required: true")
+        return ()
+    if not config.approval_reason:
+        raise CatalogError(
+            f"{where}: approval_required needs approval_reason, what the clerk checks"
+        )
+    reasons = {r.locale.lower(): r for r in config.approval_reason}
+    if len(reasons) != len(config.approval_reason):
+        raise CatalogError(f"{where}: a locale appears twice in approval_reason")
+    missing = [d.locale for d in display if d.locale.lower() not in reasons]
+    if missing:
+        raise CatalogError(f"{where}: approval_reason needs {', '.join(missing)} too")
+    if any(not r.text.strip() or len(r.text) > 500 for r in config.approval_reason):
+        raise CatalogError(f"{where}: an approval_reason text is empty or over 500 characters")
+    return tuple(ApprovalReason(r.locale, r.text) for r in config.approval_reason)
+
+
+def _deferred_issuance(raw: _DeferredIssuance, source: str) -> DeferredIssuancePolicy:
+    if not 1 <= raw.interval <= 30 * 86400:
+        raise CatalogError(f"{source}: deferred_issuance.interval must be 1 to 2592000 seconds")
+    if not 1 <= raw.application_lifetime_days <= 365:
+        raise CatalogError(
+            f"{source}: deferred_issuance.application_lifetime_days must be 1 to 365"
+        )
+    return DeferredIssuancePolicy(
+        interval=raw.interval, application_lifetime=raw.application_lifetime_days * 86400.0
+    )
+
+
 def parse_agency(
     document: object, *, source: str, images_directory: Path = CATALOG_DIR / IMAGES
 ) -> Agency:
@@ -315,12 +376,14 @@ def parse_agency(
             )
         if not 1 <= config.validity_days <= 36500:
             raise CatalogError(f"{where}: validity_days must be between 1 and 36500")
+        display = _displays(config.display, images, where)
         configurations[config_id] = CredentialConfiguration(
             id=config_id,
             validity_days=config.validity_days,
-            display=_displays(config.display, images, where),
+            display=display,
             claims=_claims(config.claims, where),
             key_attestations_required=_key_attestations(config.key_attestations_required, where),
+            approval_reason=_approval_reason(config, display, where),
         )
     if not configurations:
         raise CatalogError(f"{source}: an agency needs at least one credential configuration")
@@ -335,6 +398,7 @@ def parse_agency(
         attestation_for_pre_authorized_code=raw.wallet_attestation_required.pre_authorized_code,
         refresh_token_lifetime=raw.refresh_tokens.lifetime_days * 86400.0,
         encryption_required=raw.credential_encryption.required,
+        deferred_issuance=_deferred_issuance(raw.deferred_issuance, source),
     )
 
 

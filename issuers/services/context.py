@@ -12,6 +12,7 @@ from core.pending_cap import PendingCap
 from core.replay import SeenOnce
 from issuers.domain import Agency, Authorization, CredentialConfiguration
 from issuers.ports import (
+    ApplicationStore,
     AuditLog,
     AuthorizationStore,
     CitizenAuthenticator,
@@ -47,6 +48,10 @@ class IssuancePolicy:
     authorization_code_lifetime: float = 60.0
     #: A ``DPoP-Nonce`` is accepted in proofs this long after it was handed out.
     dpop_nonce_lifetime: float = 300.0
+    #: How long credentials collected at the Deferred Credential Endpoint are answered
+    #: again to the same request (a response lost on the way), and their access token is
+    #: good at the Notification Endpoint.
+    deferred_response_lifetime: float = 300.0
 
 
 class UnknownAgency(LookupError):
@@ -76,6 +81,7 @@ class IssuerContext:
     audit: AuditLog
     authorizations: AuthorizationStore
     refresh_tokens: RefreshTokenStore
+    applications: ApplicationStore
     secret: bytes
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK

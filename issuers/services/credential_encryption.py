@@ -37,7 +37,7 @@ from msgspec import UNSET
 
 from core.errors import InvalidEncryptionParameters
 from core.messages import MAX_MESSAGE_BYTES
-from core.oid4vci import CredentialRequest, CredentialResponse
+from core.oid4vci import CredentialRequest, CredentialResponse, DeferredCredentialRequest
 from core.oid4vci_encryption import (
     EncryptedToAnotherKey,
     ResponseEncryption,
@@ -67,7 +67,11 @@ async def open_credential_request(context: IssuerContext, issuer_id: str, body: 
 
 
 def response_encryption(
-    context: IssuerContext, issuer_id: str, request: CredentialRequest, *, encrypted: bool
+    context: IssuerContext,
+    issuer_id: str,
+    request: CredentialRequest | DeferredCredentialRequest,
+    *,
+    encrypted: bool,
 ) -> ResponseEncryption | None:
     """How to answer ``request`` (which arrived encrypted or not): the checked encryption
     to the wallet's key, or None for a plain response; ``invalid_encryption_parameters``

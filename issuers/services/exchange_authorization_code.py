@@ -4,9 +4,11 @@
 The code is single-use and short-lived: one compare-and-set moves its authorization from
 ``code_issued`` to ``redeemed``, so of any number of racing exchanges one wins, whichever
 worker serves it. A code presented again revokes the access token its first use gave
-(RFC 6749 §4.1.2). The code must come from the client it was issued to, with the same
-``redirect_uri`` and the PKCE verifier of the pushed challenge, and from the key a DPoP
-proof bound the pushed request to (RFC 9449 §10). Then the authorization's offer is
+(RFC 6749 §4.1.2), and the application for a credential a clerk approves first that the
+token made, so that it collects nothing at the Deferred Credential Endpoint. The code must
+come from the client it was issued to, with the same ``redirect_uri`` and the PKCE
+verifier of the pushed challenge, and from the key a DPoP proof bound the pushed request
+to (RFC 9449 §10). Then the authorization's offer is
 redeemed as a pre-authorized code would redeem it, and the access token is the same
 kind of grant, bound to the key of the request's DPoP proof (RFC 9449 §5, HAIP 1.0 §4),
 with the first refresh token of the authorization where the agency gives them
@@ -18,9 +20,11 @@ from __future__ import annotations
 from core.errors import InvalidDpopProof, InvalidGrant, InvalidRequest, UnsupportedGrantType
 from core.oauth import AUTHORIZATION_CODE_GRANT, TokenRequest, TokenResponse, pkce_matches
 from issuers.domain import (
+    APPLICATION_MOVES,
     AUTHORIZATION_MOVES,
     OFFER_MOVES,
     AccessGrant,
+    ApplicationState,
     Authorization,
     AuthorizationState,
     OfferState,
@@ -100,3 +104,6 @@ async def exchange_authorization_code(
 async def _revoke(context: IssuerContext, authorization: Authorization) -> None:
     if authorization.offer_id is not None:
         await context.grants.revoke_for_offer(authorization.offer_id)
+        for live in (ApplicationState.PENDING, ApplicationState.APPROVED):
+            APPLICATION_MOVES.check(live, ApplicationState.WITHDRAWN)
+        await context.applications.withdraw_for_offer(authorization.offer_id, context.clock.now())

@@ -17,6 +17,7 @@ the endpoint encrypts it (``credential_encryption``, §10).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 
 from msgspec import UNSET
 
@@ -35,10 +36,12 @@ from core.keys.signer import Signer
 from core.oid4vci import CredentialRequest, CredentialResponse, IssuedCredential
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
-from issuers.domain import DeliveredResponse, NonceReused
-from issuers.ports import GrantWork
+from issuers.domain import Agency, DeliveredResponse, NonceReused
+from issuers.domain import IssuedCredential as RecordedCredential
+from issuers.ports import CredentialIssuance, GrantWork
 from issuers.services.codes import sha256_hex
 from issuers.services.context import IssuerContext
+from issuers.services.defer_issuance import defer_issuance
 from issuers.services.delivered_responses import (
     UnreadableResponse,
     open_response,
@@ -86,6 +89,64 @@ def issuance_times(
 def status_list_uri(context: IssuerContext, issuer_id: str, list_id: str) -> str:
     agency = context.agency(issuer_id)
     return f"{agency.identifier(context.public_base_url)}/status-lists/{list_id}"
+
+
+async def sign_and_record(
+    context: IssuerContext,
+    agency: Agency,
+    configuration_id: str,
+    *,
+    work: CredentialIssuance,
+    signer: Signer,
+    claims: Mapping[str, object],
+    holder_keys: Sequence[Mapping[str, str]],
+    nonces: list[tuple[str, float]],
+    now: float,
+    notification_id: str | None = None,
+) -> tuple[list[RecordedCredential], list[str]]:
+    """One SD-JWT VC of ``claims`` bound to each holder key, each with its own issuance
+    time and random status index, signed and recorded in ``work``'s open transaction
+    together with the ``c_nonce`` values it uses up. ``NonceReused`` when one was used."""
+    issuer_id = agency.issuer_id
+    configuration = context.configuration(issuer_id, configuration_id)
+    audience = agency.identifier(context.public_base_url)
+    times = issuance_times(
+        now,
+        context.policy.issued_at_precision,
+        configuration.validity_days * DAY,
+        len(holder_keys),
+    )
+    expires_at = float(max(expires for _, expires in times))
+
+    def sign(references: list[StatusReference]) -> list[str]:
+        signed = [
+            issue_sd_jwt_vc(
+                claims,
+                signer,
+                vct=agency.vct(context.public_base_url, configuration_id),
+                issuer=audience,
+                holder_jwk=holder_key,
+                disclosable=configuration.disclosable_paths,
+                issued_at=issued_at,
+                expires_at=expires,
+                status=reference,
+            ).serialize()
+            for holder_key, reference, (issued_at, expires) in zip(
+                holder_keys, references, times, strict=True
+            )
+        ]
+        context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
+        return signed
+
+    return await work.issue(
+        count=len(holder_keys),
+        now=now,
+        expires_at=expires_at,
+        status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
+        sign=sign,
+        nonces=nonces,
+        notification_id=notification_id,
+    )
 
 
 def _requested_configuration(
@@ -246,45 +307,32 @@ async def _issue(
     if configuration_id != offer.configuration_id:
         raise CredentialRequestDenied("the access token is not for this credential configuration")
     configuration = context.configuration(issuer_id, configuration_id)
-    audience = agency.identifier(context.public_base_url)
     proofs = _verified_proofs(context, issuer_id, configuration_id, request, now)
     nonces = [
         (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
         for nonce in dict.fromkeys(n for p in proofs for n in p.nonces)
     ]
-    times = issuance_times(
-        now, context.policy.issued_at_precision, configuration.validity_days * DAY, len(proofs)
-    )
-    expires_at = float(max(expires for _, expires in times))
-
-    def sign(references: list[StatusReference]) -> list[str]:
-        signed = [
-            issue_sd_jwt_vc(
-                offer.claims,
-                signer,
-                vct=agency.vct(context.public_base_url, configuration_id),
-                issuer=audience,
-                holder_jwk=proof.jwk,
-                disclosable=configuration.disclosable_paths,
-                issued_at=issued_at,
-                expires_at=expires,
-                status=reference,
-            ).serialize()
-            for proof, reference, (issued_at, expires) in zip(
-                proofs, references, times, strict=True
-            )
-        ]
-        context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
-        return signed
-
-    try:
-        records, credentials = await work.issue(
-            count=len(proofs),
-            now=now,
-            expires_at=expires_at,
-            status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
-            sign=sign,
+    if configuration.approval_required:
+        return await defer_issuance(
+            context,
+            issuer_id,
+            work=work,
+            access_token=access_token,
+            proofs=proofs,
             nonces=nonces,
+            now=now,
+        )
+    try:
+        records, credentials = await sign_and_record(
+            context,
+            agency,
+            configuration_id,
+            work=work,
+            signer=signer,
+            claims=offer.claims,
+            holder_keys=[proof.jwk for proof in proofs],
+            nonces=nonces,
+            now=now,
         )
     except NonceReused:
         raise InvalidNonce(

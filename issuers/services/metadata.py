@@ -251,6 +251,10 @@ def credential_issuer_metadata(
         credential_issuer=agency.identifier(base_url),
         credential_endpoint=endpoint(agency, base_url, "credential"),
         nonce_endpoint=endpoint(agency, base_url, "nonce"),
+        # §12.2.4: announced where some credential waits for a clerk's approval (§9)
+        deferred_credential_endpoint=endpoint(agency, base_url, "deferred_credential")
+        if agency.defers_issuance
+        else UNSET,
         notification_endpoint=endpoint(agency, base_url, "notification"),
         credential_request_encryption=credential_request_encryption(agency, request_key),
         credential_response_encryption=credential_response_encryption(agency),

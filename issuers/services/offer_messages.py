@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from core.messages import LocalizedName, Message, ProblemBody
+from core.messages import LocalizedName, LocalizedText, Message, ProblemBody
 from core.oid4vci import CredentialOffer
 from issuers.domain import OfferState
 from issuers.services.create_offer import MAX_SUBJECT_ID
@@ -116,6 +116,15 @@ class ConfigurationView(Message):
     credential_configuration_id: str
     display: list[LocalizedName]
     claims: list[ConfigurationClaim]
+    approval_reason: Annotated[
+        list[LocalizedText] | None,
+        msgspec.Meta(
+            description=(
+                "Present where a clerk approves each credential before it is issued: what "
+                "to check, per language."
+            )
+        ),
+    ] = None
 
 
 class AgencyConfigurations(Message):

@@ -16,8 +16,17 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.status_list.token import StatusReference
-from issuers.domain import AccessGrant, DeliveredResponse, IssuedCredential, NonceReused, Offer
+from issuers.domain import (
+    AccessGrant,
+    Application,
+    DeliveredResponse,
+    IssuedCredential,
+    NonceReused,
+    Offer,
+)
 from issuers.ports import SignCredentials
+from issuers.storage.application_records import ApplicationRecords
+from issuers.storage.offer_claims import SealedClaims
 
 STATUS_BITS = 2
 STATUS_LIST_SIZE = 1 << 17
@@ -54,6 +63,9 @@ class IssuanceStatements(Protocol):
 
     async def remember_response(self, values: dict[str, Any]) -> None:
         """Keep a sealed credential response for a retry."""
+
+    async def add_application(self, values: dict[str, Any]) -> None:
+        """Record an application that waits for a clerk's approval."""
 
 
 @dataclasses.dataclass
@@ -143,27 +155,42 @@ async def _active_list(
     raise RuntimeError("no status list could be opened")
 
 
-class TransactionGrantWork:
-    """A credential request's work on a grant its open transaction has used up."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class IssuanceTarget:
+    """Whose credentials a transaction records: the agency, the offer they come from, the
+    citizen and the credential configuration."""
+
+    issuer_id: str
+    offer_id: str
+    subject_id: str
+    configuration_id: str
+
+
+class TransactionIssuance:
+    """Credentials signed and recorded in a transaction the caller holds open."""
 
     def __init__(
-        self,
-        statements: IssuanceStatements,
-        places: StatusPlaces,
-        grant: AccessGrant,
-        offer: Offer,
+        self, statements: IssuanceStatements, places: StatusPlaces, target: IssuanceTarget
     ) -> None:
         self._statements = statements
         self._places = places
-        self.grant = grant
-        self.offer = offer
+        self._target = target
         self._reserved: PlaceBlock | None = None
 
     def committed(self) -> None:
         """The transaction committed: what is left of a block it reserved is shared."""
         if self._reserved is not None:
-            self._places.share(self.grant.issuer_id, self._reserved)
+            self._places.share(self._target.issuer_id, self._reserved)
             self._reserved = None
+
+    async def _use_nonces(self, nonces: list[tuple[str, float]], now: float) -> None:
+        for nonce_hash, nonce_expires_at in nonces:
+            if not await self._statements.use_nonce(
+                nonce_hash, self._target.issuer_id, nonce_expires_at
+            ):
+                raise NonceReused(nonce_hash)
+        if secrets.randbelow(SWEEP_ONE_IN) == 0:
+            await self._statements.sweep_nonces(now)
 
     async def issue(
         self,
@@ -174,19 +201,16 @@ class TransactionGrantWork:
         status_list_uri: Callable[[str], str],
         sign: SignCredentials,
         nonces: list[tuple[str, float]],
+        notification_id: str | None = None,
     ) -> tuple[list[IssuedCredential], list[str]]:
-        statements, offer = self._statements, self.offer
-        for nonce_hash, nonce_expires_at in nonces:
-            if not await statements.use_nonce(nonce_hash, offer.issuer_id, nonce_expires_at):
-                raise NonceReused(nonce_hash)
-        if secrets.randbelow(SWEEP_ONE_IN) == 0:
-            await statements.sweep_nonces(now)
-        taken = self._places.take_committed(offer.issuer_id, count)
+        issuer_id = self._target.issuer_id
+        await self._use_nonces(nonces, now)
+        taken = self._places.take_committed(issuer_id, count)
         if taken is None:
-            self._reserved = await self._places.reserve(statements, offer.issuer_id, count)
+            self._reserved = await self._places.reserve(self._statements, issuer_id, count)
             taken = self._reserved.list_id, self._reserved.size
         list_id, size = taken
-        notification_id = uuid.uuid4().hex
+        notification_id = notification_id or uuid.uuid4().hex
         issued = [
             await self._allocate(list_id, size, now, expires_at, notification_id)
             for _ in range(count)
@@ -197,22 +221,19 @@ class TransactionGrantWork:
             raise ValueError(f"{len(credentials)} credentials signed for {count} places")
         return issued, credentials
 
-    async def remember_response(self, response: DeliveredResponse) -> None:
-        await self._statements.remember_response(dataclasses.asdict(response))
-
     async def _allocate(
         self, list_id: str, size: int, now: float, expires_at: float, notification_id: str
     ) -> IssuedCredential:
         """A random index no credential on this list has ever had (the unique constraint
         decides under concurrency; a collision just draws again)."""
-        offer = self.offer
+        target = self._target
         for _ in range(MAX_INDEX_TRIES):
             credential = IssuedCredential(
                 credential_id=uuid.uuid4().hex,
-                issuer_id=offer.issuer_id,
-                offer_id=offer.offer_id,
-                subject_id=offer.subject_id,
-                configuration_id=offer.configuration_id,
+                issuer_id=target.issuer_id,
+                offer_id=target.offer_id,
+                subject_id=target.subject_id,
+                configuration_id=target.configuration_id,
                 status_list_id=list_id,
                 status_index=secrets.randbelow(size),
                 status=0,
@@ -224,3 +245,33 @@ class TransactionGrantWork:
             if await self._statements.add_credential(values):
                 return credential
         raise RuntimeError("no free status index found")
+
+
+class TransactionGrantWork(TransactionIssuance):
+    """A credential request's work on a grant its open transaction has used up."""
+
+    def __init__(
+        self,
+        statements: IssuanceStatements,
+        places: StatusPlaces,
+        grant: AccessGrant,
+        offer: Offer,
+        claims: SealedClaims,
+    ) -> None:
+        super().__init__(
+            statements,
+            places,
+            IssuanceTarget(
+                offer.issuer_id, offer.offer_id, offer.subject_id, offer.configuration_id
+            ),
+        )
+        self.grant = grant
+        self.offer = offer
+        self._applications = ApplicationRecords(claims)
+
+    async def defer(self, application: Application, nonces: list[tuple[str, float]]) -> None:
+        await self._use_nonces(nonces, application.created_at)
+        await self._statements.add_application(self._applications.values(application))
+
+    async def remember_response(self, response: DeliveredResponse) -> None:
+        await self._statements.remember_response(dataclasses.asdict(response))

@@ -5,7 +5,10 @@
 - redeemed offers keep their row (state for the single-use rules, history for the desk)
   but their claims are redacted once no live access token can still use them;
 - access tokens, used ``c_nonce`` values, kept credential responses and refresh tokens
-  are deleted once expired (a refresh token's family expires as one).
+  are deleted once expired (a refresh token's family expires as one);
+- applications for credentials a clerk approves first are deleted once past their deadline
+  (a delivered one once its window for a repeated request has closed); a refused or
+  delivered one has forgotten its claims and holder keys already.
 
 Each is one statement whose condition uses an index, so a pass costs what there is to
 forget, not what the tables hold.
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from issuers.domain import OfferState
 from issuers.storage.offer_claims import REDACTED, UNREDACTED_OFFERS
 from issuers.storage.tables import (
+    APPLICATIONS,
     GRANTS,
     OFFERS,
     RESPONSES,
@@ -63,6 +67,7 @@ class SqlIssuerHousekeeping:
                 delete(NonceRow).where(NonceRow.expires_at <= now),
                 delete(AuthorizationRow).where(AuthorizationRow.expires_at <= now),
                 delete(RefreshTokenRow).where(RefreshTokenRow.expires_at <= now),
+                delete(APPLICATIONS).where(APPLICATIONS.c.expires_at <= now),
             ):
                 result = await connection.execute(statement)
                 changed += max(result.rowcount, 0)

@@ -6,6 +6,10 @@ single-use rules and the desk, and no personal data.
 
 Rows written before offers were sealed hold plain JSON; they are read as such and
 redacted like the rest once their offer ends.
+
+The same key seals other records of the citizen's data the agency keeps for a while
+(an application waiting for a clerk), each kind under a context of its own
+(``for_kind``), so that no sealed value opens as another kind or for another row.
 """
 
 from __future__ import annotations
@@ -31,26 +35,30 @@ class UnreadableClaims(ValueError):
 
 
 class SealedClaims:
-    def __init__(self, sealer: Sealer) -> None:
+    def __init__(self, sealer: Sealer, kind: str = "offer claims") -> None:
         self._sealer = sealer
+        self._kind = kind
 
-    @staticmethod
-    def _context(offer_id: str) -> str:
-        return f"idwallet issuer/offer claims/{offer_id}"
+    def for_kind(self, kind: str) -> SealedClaims:
+        """Records of another kind, under the same key."""
+        return SealedClaims(self._sealer, kind)
 
-    def seal(self, offer_id: str, claims: dict[str, Any]) -> str:
-        return self._sealer.seal_text(json_dumps_bytes(claims), self._context(offer_id))
+    def _context(self, record_id: str) -> str:
+        return f"idwallet issuer/{self._kind}/{record_id}"
 
-    def open(self, offer_id: str, stored: str) -> dict[str, Any]:
-        """The claims, ``{}`` for a redacted offer."""
+    def seal(self, record_id: str, claims: dict[str, Any]) -> str:
+        return self._sealer.seal_text(json_dumps_bytes(claims), self._context(record_id))
+
+    def open(self, record_id: str, stored: str) -> dict[str, Any]:
+        """The claims, ``{}`` for a redacted record."""
         if stored == REDACTED:
             return {}
         try:
             if stored.startswith("{"):  # written before offers were sealed
                 return strict_json_object(stored, max_bytes=MAX_CLAIMS_BYTES)
             return strict_json_object(
-                self._sealer.open_text(stored, self._context(offer_id)),
+                self._sealer.open_text(stored, self._context(record_id)),
                 max_bytes=MAX_CLAIMS_BYTES,
             )
         except (SealError, StrictJsonError) as exc:
-            raise UnreadableClaims(offer_id) from exc
+            raise UnreadableClaims(record_id) from exc

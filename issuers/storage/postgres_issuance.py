@@ -20,7 +20,12 @@ from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
 from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.sql import SqlCredentialLedger, SqlOfferStore, offer_from_row
-from issuers.storage.tables import CredentialResponseRow, CredentialRow, StatusListRow
+from issuers.storage.tables import (
+    ApplicationRow,
+    CredentialResponseRow,
+    CredentialRow,
+    StatusListRow,
+)
 
 #: $8 true when the offer's transaction code was checked already; false redeems only
 #: offers without one. $9 the DPoP key the access token is bound to (NULL: a bearer token).
@@ -117,6 +122,10 @@ class PostgresIssuanceStatements:
         if not await self._insert_new(CredentialResponseRow, values):
             raise ValueError("a response for this access token is kept already")
 
+    async def add_application(self, values: dict[str, Any]) -> None:
+        if not await self._insert_new(ApplicationRow, values):
+            raise ValueError("an application for this access token exists already")
+
     async def _insert_new(self, table: Any, values: dict[str, Any]) -> bool:
         known = table.__table__.columns
         columns = tuple(name for name in values if name in known)
@@ -173,6 +182,7 @@ class PostgresCredentialLedger(SqlCredentialLedger):
                 self._places,
                 grant,
                 _offer(record, self._claims),
+                self._claims,
             )
             yield work
         # Only now, with the COMMIT done, may other transactions use places it reserved.

@@ -291,6 +291,7 @@ class SqlCredentialLedger:
                 self._places,
                 grant,
                 offer_from_row(offer, self._claims),
+                self._claims,
             )
             yield work
         # Only now, with the COMMIT done, may other transactions use places it reserved.

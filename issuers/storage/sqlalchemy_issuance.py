@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from issuers.storage import statements
 from issuers.storage.tables import (
+    APPLICATIONS,
     RESPONSES,
     STATUS_LISTS,
     CredentialRow,
@@ -61,3 +62,6 @@ class CoreIssuanceStatements:
 
     async def remember_response(self, values: dict[str, Any]) -> None:
         await self._connection.execute(RESPONSES.insert(), values)
+
+    async def add_application(self, values: dict[str, Any]) -> None:
+        await self._connection.execute(APPLICATIONS.insert(), values)

@@ -156,6 +156,34 @@ class CredentialResponseRow(Base):
     expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
+class ApplicationRow(Base):
+    """A credential request waiting for a clerk's approval (``issuers.domain.Application``).
+    ``sealed`` holds the claims and holder keys (``''`` once the application has ended),
+    ``refusal`` the clerk's sealed reason, ``response`` the sealed credential response
+    kept for a repeat of the deferred request that collected it."""
+
+    __tablename__ = "issuer_applications"
+    __table_args__ = (Index("ix_issuer_applications_queue", "issuer_id", "state", "created_at"),)
+
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    offer_id: Mapped[str] = mapped_column(String(64), index=True)
+    configuration_id: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    sealed: Mapped[str] = mapped_column(Text)
+    transaction_hash: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    notification_id: Mapped[str] = mapped_column(String(64))
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    refusal: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
 class StatusListRow(Base):
     __tablename__ = "issuer_status_lists"
 
@@ -188,3 +216,4 @@ OFFERS = cast(Table, OfferRow.__table__)
 GRANTS = cast(Table, GrantRow.__table__)
 STATUS_LISTS = cast(Table, StatusListRow.__table__)
 RESPONSES = cast(Table, CredentialResponseRow.__table__)
+APPLICATIONS = cast(Table, ApplicationRow.__table__)

@@ -1,5 +1,5 @@
-"""Agency scripts: ``idwallet offer create`` and ``idwallet credential …`` against a
-running server, as an agency would run them."""
+"""Agency scripts: ``idwallet offer create``, ``idwallet credential …`` and ``idwallet
+application …`` against a running server, as an agency would run them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from core.encoding import b64url_decode
+from tests.conftest import backend_url, migrated_database
 from tests.issuers.test_catalog import CITIZEN
+from tests.issuers.test_deferred_issuance import LORRY_DRIVER
 from tests.issuers.wallet import Wallet
 from tests.support.server import ROOT, running_server
 
@@ -147,3 +150,68 @@ def test_unreachable_server_is_reported(var_dir: Path, tmp_path: Path) -> None:
         "k" * 40,
     )
     assert code == 1 and "server_unreachable" in stderr
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_application_list_approve_and_refuse(backend: str, var_dir: Path, tmp_path: Path) -> None:
+    """A clerk's script decides the applications for a credential the agency approves
+    first; the wallets then collect the approved one and are denied the refused one."""
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps(LORRY_DRIVER), encoding="utf-8")
+    url = migrated_database(backend_url(backend, tmp_path))
+    with running_server(var_dir, IDWALLET_DATABASE_URL=url) as server:
+        env = server.env
+        agency = ("--issuer", "transport-agency", "--server", server.base_url)
+        asked = []
+        with httpx.Client(base_url=server.base_url) as client:
+            for subject in ("driver-1", "driver-2"):
+                code, offer, stderr = _cli(
+                    env,
+                    "offer",
+                    "create",
+                    *agency,
+                    "--credential",
+                    "professional_driving_licence",
+                    "--claims",
+                    str(claims),
+                    "--subject",
+                    subject,
+                )
+                assert code == 0, stderr
+                request = Wallet(client).request(offer["offer_uri"])  # type: ignore[arg-type]
+                assert request.response.status_code == 202, request.response.text
+                asked.append(request)
+            code, listed, stderr = _cli(env, "application", "list", *agency, "--state", "pending")
+            assert code == 0, stderr
+            by_subject = {a["subject_id"]: a for a in listed["applications"]}
+            assert set(by_subject) == {"driver-1", "driver-2"}
+            assert by_subject["driver-1"]["claims"] == LORRY_DRIVER
+            first, second = (by_subject[s]["application_id"] for s in ("driver-1", "driver-2"))
+
+            code, approved, stderr = _cli(env, "application", "approve", *agency, first)
+            assert code == 0 and approved["state"] == "approved", stderr
+            code, _, stderr = _cli(env, "application", "approve", *agency, first)
+            assert code == 1 and "cannot be decided any more" in stderr
+            reason = ("--reason", "certificate not signed by a doctor")
+            code, refused, stderr = _cli(env, "application", "refuse", *agency, second, *reason)
+            assert code == 0 and refused["state"] == "refused", stderr
+            assert refused["refusal_reason"] == "certificate not signed by a doctor"
+            code, _, stderr = _cli(env, "application", "refuse", *agency, "0" * 32)
+            assert code == 1 and "no such application" in stderr
+
+            collected, denied = (
+                Wallet(client).deferred_credential(  # type: ignore[arg-type]
+                    a.metadata, a.access_token, a.response.json()["transaction_id"]
+                )
+                for a in asked
+            )
+            assert collected.status_code == 200 and len(collected.json()["credentials"]) == 1
+            assert denied.status_code == 400
+            assert denied.json()["error"] == "credential_request_denied"
+        code, listed, stderr = _cli(env, "application", "list", *agency)
+        assert code == 0, stderr
+        assert [a["state"] for a in listed["applications"]] == ["delivered", "refused"]
+        code, pending, _ = _cli(env, "application", "list", *agency, "--state", "pending")
+        assert code == 0 and pending == {"applications": []}

@@ -46,6 +46,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.issuers.test_catalog import CITIZEN
+from tests.issuers.test_deferred_issuance import apply_for_professional_licence
 from tests.support.server import ROOT
 from tests.wallet.phone import Phone
 
@@ -135,6 +136,7 @@ _MEMBERS = (
     "session_token",
     "event",
     "notification_id",
+    "transaction_id",
 )
 
 
@@ -157,14 +159,18 @@ class Deployment:
     request_id: str
     finished_transaction_id: str
     presentation_id: str
+    application_id: str
+    deferred_access_token: str
     real_uris: list[str] = field(default_factory=list)
 
     def real_path_parameters(self, path: str) -> dict[str, list[str]]:
         """Real values for each path parameter of ``path``, the first the one that fits
         the others (the objects made here belong to ``civil-registry`` and ``bar-age-check``)."""
         wallet = path.startswith("/wallet/")
+        # the application belongs to the transport agency (its credential waits for a clerk)
+        agencies = ["civil-registry", "transport-agency"]
         return {
-            "issuer_id": ["civil-registry", "transport-agency"],
+            "issuer_id": agencies[::-1] if "/applications/" in path else agencies,
             "verifier_id": ["bar-age-check", "city-hall-counter", "bank-kyc"],
             "offer_id": [self.wallet_offer_id] if wallet else [self.issuer_offer_id],
             "list_id": [self.list_id],
@@ -178,6 +184,7 @@ class Deployment:
             "request_id": [self.request_id],
             "credential_id": [self.credential_id],
             "presentation_id": [self.presentation_id],
+            "application_id": [self.application_id],
         }
 
     def new_citizen(self) -> Phone:
@@ -210,6 +217,9 @@ class Deployment:
         if scheme == "citizenSession":
             return str(citizen.access_token)
         if scheme == "accessToken":
+            # the deferred endpoint knows only the tokens that asked for an application
+            if case.path.endswith("/deferred_credential"):
+                return self.deferred_access_token
             return self.access_token
         raise AssertionError(f"unknown security scheme {scheme}")
 
@@ -240,10 +250,21 @@ def _presentation(client: httpx.Client, keys: dict[str, str]) -> dict[str, Any]:
     return body
 
 
+def _application(client: httpx.Client, keys: dict[str, str]) -> tuple[str, str]:
+    """An application of the transport agency for a credential a clerk approves first:
+    its id and the access token that made it."""
+    headers = {"Authorization": f"Bearer {keys['transport-agency']}"}
+    asked = apply_for_professional_licence(client, keys["transport-agency"], "fuzz-driver")
+    listed = client.get("/issuers/transport-agency/applications", headers=headers)
+    application_id: str = listed.json()["applications"][0]["application_id"]
+    return application_id, asked.access_token
+
+
 def prepare(base_url: str, var_dir: Path, database: str, client: httpx.Client) -> Deployment:
     """The objects the fuzz names: offers (one pending, one redeemed for an access token),
     a citizen holding a credential with another offer and a presentation request pending,
-    and a presentation request the citizen declined (its event stream ends at once)."""
+    a presentation request the citizen declined (its event stream ends at once), and an
+    application waiting for a clerk."""
     keys: dict[str, str] = json.loads((var_dir / "operator-keys.json").read_text())
     subject = "fuzz-citizen"
     pending = _offer(client, keys, subject)
@@ -287,6 +308,8 @@ def prepare(base_url: str, var_dir: Path, database: str, client: httpx.Client) -
     )
     assert done.status_code == 200, done.text
 
+    application_id, deferred_access_token = _application(client, keys)
+
     return Deployment(
         base_url=base_url,
         database=database,
@@ -303,6 +326,8 @@ def prepare(base_url: str, var_dir: Path, database: str, client: httpx.Client) -
         request_id=unquote(asked["request_uri"]).rsplit("/", 1)[1],
         finished_transaction_id=declined["transaction_id"],
         presentation_id=consent.json()["presentation"]["presentation_id"],
+        application_id=application_id,
+        deferred_access_token=deferred_access_token,
         real_uris=[waiting_offer["offer_uri"], asked["uri"], pending["offer_uri"]],
     )
 

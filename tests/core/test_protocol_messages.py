@@ -1,5 +1,5 @@
 """The protocol message structs against the specifications' own examples (OpenID4VCI 1.0
-§4.1.1, §6.2, §7.2, §8.2, §8.3, §11.1; RFC 6749 §5.1, §5.2), each read and written back
+§4.1.1, §6.2, §7.2, §8.2, §8.3, §9.1, §9.2, §11.1; RFC 6749 §5.1, §5.2), each read and written back
 unchanged, and against what each section forbids, refused with the section's error code."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from core.oid4vci import (
     CredentialOffer,
     CredentialRequest,
     CredentialResponse,
+    DeferredCredentialRequest,
     NonceResponse,
     NotificationRequest,
 )
@@ -84,6 +85,13 @@ CREDENTIAL_RESPONSES: list[dict[str, Any]] = [
     },
     {"transaction_id": "8xLOxBtZp8", "interval": 3600},
 ]
+# §9.1
+DEFERRED_REQUEST = {"transaction_id": "8xLOxBtZp8"}
+# §9.2, both examples
+DEFERRED_RESPONSES: list[dict[str, Any]] = [
+    CREDENTIAL_RESPONSES[1],
+    {"transaction_id": "8xLOxBtZp8", "interval": 86400},
+]
 # §11.1
 NOTIFICATIONS: list[dict[str, Any]] = [
     {"notification_id": "3fwe98js", "event": "credential_accepted"},
@@ -103,6 +111,8 @@ VECTORS: list[tuple[type[Message], dict[str, Any]]] = [
     (NonceResponse, NONCE_RESPONSE),
     *((CredentialRequest, v) for v in CREDENTIAL_REQUESTS),
     *((CredentialResponse, v) for v in CREDENTIAL_RESPONSES),
+    (DeferredCredentialRequest, DEFERRED_REQUEST),
+    *((CredentialResponse, v) for v in DEFERRED_RESPONSES),
     *((NotificationRequest, v) for v in NOTIFICATIONS),
     (ErrorResponse, ERROR),
 ]
@@ -261,6 +271,16 @@ def test_deferred_and_immediate_responses_exclude_each_other() -> None:
         )
     with pytest.raises(InvalidRequest):
         convert_message({"transaction_id": "t"}, CredentialResponse)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{}, {"transaction_id": ""}, {"transaction_id": 8}, {"transaction_id": "x" * 257}, []],
+)
+def test_deferred_requests_that_break_section_9_1(value: Any) -> None:
+    """§9.3: a malformed Deferred Credential Request is answered as §8.3.1.2 says."""
+    with pytest.raises(InvalidCredentialRequest):
+        convert_message(value, DeferredCredentialRequest)
 
 
 def test_token_request_names_the_pre_authorized_code_as_the_specification_does() -> None:

@@ -431,7 +431,7 @@ def test_dpop_proofs_carry_the_servers_nonces_and_bind_the_tokens(
     assert all(e["dpop_nonce_answered"] for e in _exchanges(result, "nonce"))
     credential_requests = _exchanges(result, "credential")
     assert [(e["status"], e["www_authenticate"]) for e in credential_requests] == [
-        (401, 'DPoP error="use_dpop_nonce"'),
+        (401, 'DPoP error="use_dpop_nonce", algs="ES256 ES384 ES512 EdDSA"'),
         (200, None),
         (200, None),
     ]

@@ -36,7 +36,7 @@ from core.jose.jwk import public_jwk, public_key_from_jwk
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.sdjwt_vc.profile import verify_sd_jwt_vc
 from tests.interop.node_wallets import PACKAGES, pinned_node
-from tests.issuers.test_catalog import CITIZEN, DRIVER
+from tests.issuers.test_catalog import AGENCIES, CITIZEN, DRIVER
 from tests.issuers.test_metadata import png_dimensions
 from tests.support.server import RunningServer, running_server
 from tests.support.write_load import operator_headers
@@ -189,9 +189,10 @@ async def _check_credential(
     assert public_jwk(verified.issuer_key.key) in published  # the agency's own key
     assert {name: verified.claims.get(name) for name in claims} == claims
     assert verified.claims["cnf"]["jwk"] == result["holder_jwk"]
-    # The library accepted the metadata, logos included: the agency's and its credential's.
+    # The library accepted the metadata, logos included: the agency's and its credentials',
+    # in each of the three languages.
     logos: list[str] = result["logos"]
-    assert len(logos) == 6
+    assert len(logos) == 3 * (1 + len(AGENCIES[issuer_id].configurations))
     return logos
 
 

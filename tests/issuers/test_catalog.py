@@ -58,6 +58,13 @@ def _require_attestations(document: dict[str, Any], **requirement: Any) -> None:
     national_id["key_attestations_required"] = requirement
 
 
+def _require_approval(document: dict[str, Any], reasons: Any = "every", **more: Any) -> None:
+    national_id = document["credential_configurations"]["national_id"]
+    if reasons == "every":
+        reasons = [{"locale": d["locale"], "text": "Check"} for d in national_id["display"]]
+    national_id.update(approval_required=True, approval_reason=reasons, **more)
+
+
 def _broken(change: Any) -> dict[str, Any]:
     document = copy.deepcopy(CIVIL)
     change(document)
@@ -141,11 +148,54 @@ def _broken(change: Any) -> dict[str, Any]:
         ),
         (lambda d: _require_attestations(d, key_storage="iso_18045_high"), "key_storage"),
         (lambda d: _require_attestations(d, device="secure"), "device"),
+        (lambda d: _require_approval(d, reasons=None), "approval_required needs approval_reason"),
+        (lambda d: _require_approval(d, reasons=[]), "approval_required needs approval_reason"),
+        (
+            lambda d: _require_approval(d, reasons=[{"locale": "en", "text": "Check"}]),
+            "national_id: approval_reason needs de, fr too",
+        ),
+        (
+            lambda d: _require_approval(
+                d, reasons=[{"locale": loc, "text": " "} for loc in ("en", "de", "fr")]
+            ),
+            "empty",
+        ),
+        (
+            lambda d: _require_approval(d, reasons=[{"locale": "en", "text": "a"}] * 2),
+            "twice",
+        ),
+        (
+            lambda d: d["credential_configurations"]["national_id"].update(
+                approval_reason=[{"locale": "en", "text": "Check"}]
+            ),
+            "approval_reason goes with approval_required: true",
+        ),
+        (lambda d: d.update(deferred_issuance={"interval": 0}), "deferred_issuance.interval"),
+        (
+            lambda d: d.update(deferred_issuance={"application_lifetime_days": 400}),
+            "application_lifetime_days",
+        ),
+        (lambda d: d.update(deferred_issuance={"every": 5}), "every"),
     ],
 )
 def test_catalog_mistakes_are_named(change: Any, message: str) -> None:
     with pytest.raises(CatalogError, match=message):
         parse_agency(_broken(change), source="civil-registry.json")
+
+
+def test_a_configuration_may_wait_for_a_clerk() -> None:
+    agency = parse_agency(_broken(_require_approval), source="civil-registry.json")
+    national_id = agency.configurations["national_id"]
+    assert national_id.approval_required and agency.defers_issuance
+    assert [r.locale for r in national_id.approval_reason] == ["en", "de", "fr"]
+    assert agency.deferred_issuance.interval == 3600  # the default, where the agency says none
+    assert not NATIONAL_ID.approval_required and not AGENCIES["civil-registry"].defers_issuance
+    transport = AGENCIES["transport-agency"]
+    professional = transport.configurations["professional_driving_licence"]
+    assert professional.approval_required and not LICENCE.approval_required
+    assert "medical certificate" in professional.approval_reason[0].text
+    assert transport.deferred_issuance.interval == 300
+    assert transport.deferred_issuance.application_lifetime == 14 * 86400
 
 
 def test_key_attestations_are_not_required_unless_the_catalog_says_so() -> None:

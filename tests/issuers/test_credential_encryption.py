@@ -19,7 +19,7 @@ from core.encoding import b64url_decode, b64url_encode
 from issuers.services.context import IssuerContext
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_catalog import CITIZEN
-from tests.issuers.test_issuance import create_offer
+from tests.issuers.test_issuance import create_offer, operator_key
 from tests.issuers.wallet import Wallet, path_of, proof, read_offer
 
 ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
@@ -504,3 +504,64 @@ def test_a_lost_response_of_an_agency_requiring_encryption_is_sent_encrypted_onl
     _error(session.post_json(plain), "invalid_encryption_parameters")
     again = session.post_encrypted(body)
     assert _opened(again.text, key)[1] == _opened(first.text, key)[1]
+
+
+def test_a_deferred_answer_and_the_deferred_credential_are_encrypted_when_asked(
+    client: TestClient[Any],
+) -> None:
+    """§10: encryption applies to every Credential Response, the 202 of a deferred one
+    (§8.3) and the Deferred Credential Response (§9.2) included."""
+    agency = "transport-agency"
+    configuration = "professional_driving_licence"
+    register = client.app.state.issuers.agency(agency).register
+    claims = next(held[configuration] for held in register.values() if configuration in held)
+    offer = read_offer(
+        client,
+        create_offer(client, agency, configuration, claims, subject="driver-enc")["offer_uri"],
+    )
+    wallet = Wallet(client)
+    metadata = wallet.metadata(offer["credential_issuer"])
+    token = wallet.token(offer).json()["access_token"]
+    request_key = metadata["credential_request_encryption"]["jwks"]["keys"][0]
+    key, public = _wallet_key()
+    holder = wallet.new_holder()
+    body = {
+        "credential_configuration_id": configuration,
+        "proofs": {"jwt": [proof(holder, offer["credential_issuer"], wallet.nonce(metadata))]},
+        "credential_response_encryption": {"jwk": public, "enc": "A128GCM"},
+    }
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/jwt"}
+    deferred = client.post(
+        path_of(metadata["credential_endpoint"]),
+        content=_encrypted(body, request_key),
+        headers=headers,
+    )
+    assert deferred.status_code == 202, deferred.text
+    assert deferred.headers["content-type"].startswith("application/jwt")
+    _, answer = _opened(deferred.text, key)
+    assert set(answer) == {"transaction_id", "interval"}
+    operator = {"Authorization": f"Bearer {operator_key(client, agency)}"}
+    listed = client.get(f"/issuers/{agency}/applications", headers=operator).json()
+    (application,) = [a for a in listed["applications"] if a["subject_id"] == "driver-enc"]
+    approved = client.post(
+        f"/issuers/{agency}/applications/{application['application_id']}/approve",
+        headers=operator,
+    )
+    assert approved.status_code == 200, approved.text
+    other_key, other_public = _wallet_key("second-key")
+    collected = client.post(
+        path_of(metadata["deferred_credential_endpoint"]),
+        content=_encrypted(
+            {
+                "transaction_id": answer["transaction_id"],
+                "credential_response_encryption": {"jwk": other_public, "enc": "A256GCM"},
+            },
+            request_key,
+        ),
+        headers=headers,
+    )
+    assert collected.status_code == 200, collected.text
+    header, payload = _opened(collected.text, other_key)
+    assert header["kid"] == "second-key" and header["enc"] == "A256GCM"
+    (issued,) = payload["credentials"]
+    assert _holder_key_of(issued["credential"]) == holder.public_jwk()

@@ -1,7 +1,8 @@
 """A minimal OpenID4VCI 1.0 wallet for the tests: it knows only the spec (metadata by
-well-known URL, offer by value or reference, token, nonce, credential with jwt proofs),
-and DPoP (RFC 9449) when given a key: proofs at the token and credential endpoints, with
-the server's latest ``DPoP-Nonce`` and one retry on ``use_dpop_nonce``."""
+well-known URL, offer by value or reference, token, nonce, credential with jwt proofs,
+deferred credential), and DPoP (RFC 9449) when given a key: proofs at the token and
+credential endpoints, with the server's latest ``DPoP-Nonce`` and one retry on
+``use_dpop_nonce``."""
 
 from __future__ import annotations
 
@@ -139,9 +140,19 @@ class Wallet:
             metadata["credential_endpoint"], access_token, headers={}, json=body
         )
 
-    def receive(
-        self, offer_uri: str, *, tx_code: str | None = None, batch: int = 1
-    ) -> tuple[dict[str, Any], list[str], list[SoftwareSigner]]:
+    def deferred_credential(
+        self, metadata: dict[str, Any], access_token: str, transaction_id: str
+    ) -> Any:
+        """§9.1: ask the Deferred Credential Endpoint for the credentials of a transaction."""
+        return self.post_with_dpop(
+            metadata["deferred_credential_endpoint"],
+            access_token,
+            headers={},
+            json={"transaction_id": transaction_id},
+        )
+
+    def request(self, offer_uri: str, *, tx_code: str | None = None, batch: int = 1) -> Request:
+        """The credential request for an offer, as far as the Credential Endpoint's answer."""
         offer = read_offer(self.client, offer_uri)
         metadata = self.metadata(offer["credential_issuer"])
         token = self.token(offer, tx_code)
@@ -149,15 +160,29 @@ class Wallet:
         access_token = token.json()["access_token"]
         nonce = self.nonce(metadata)
         holders = [self.new_holder() for _ in range(batch)]
-        configuration_id = offer["credential_configuration_ids"][0]
-        response = self.credential(
-            metadata,
-            access_token,
-            {
-                "credential_configuration_id": configuration_id,
-                "proofs": {"jwt": [proof(h, offer["credential_issuer"], nonce) for h in holders]},
-            },
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        return body, [c["credential"] for c in body["credentials"]], holders
+        body = {
+            "credential_configuration_id": offer["credential_configuration_ids"][0],
+            "proofs": {"jwt": [proof(h, offer["credential_issuer"], nonce) for h in holders]},
+        }
+        response = self.credential(metadata, access_token, body)
+        return Request(metadata, access_token, holders, body, response)
+
+    def receive(
+        self, offer_uri: str, *, tx_code: str | None = None, batch: int = 1
+    ) -> tuple[dict[str, Any], list[str], list[SoftwareSigner]]:
+        asked = self.request(offer_uri, tx_code=tx_code, batch=batch)
+        assert asked.response.status_code == 200, asked.response.text
+        body = asked.response.json()
+        return body, [c["credential"] for c in body["credentials"]], asked.holders
+
+
+@dataclass
+class Request:
+    """A credential request the wallet made: where, with which token and keys, what it
+    sent and what the Credential Endpoint answered."""
+
+    metadata: dict[str, Any]
+    access_token: str
+    holders: list[SoftwareSigner]
+    body: dict[str, Any]
+    response: Any

@@ -1,6 +1,7 @@
 // An agency clerk's desk: look a citizen up, offer a credential from the agency's data,
 // show the QR code (on screen and as a printable letter) and the transaction code apart,
-// revoke or suspend what was issued. Everything goes through the operator API.
+// revoke or suspend what was issued, and decide the applications for credentials a clerk
+// approves first. Everything goes through the operator API.
 import { client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
 
@@ -14,6 +15,7 @@ let subject = null;
 
 function show(section) {
   for (const id of ["sign-in", "desk", "offer-made"]) $(id).hidden = id !== section;
+  $("applications").hidden = section !== "desk" || !decidesApplications();
   const heading = $(section).querySelector("h2");
   if (heading) { heading.tabIndex = -1; heading.focus(); }
 }
@@ -34,6 +36,7 @@ async function signIn(event) {
   say("");
   renderAgency();
   show("desk");
+  loadApplications().catch((error) => say(error.message));
 }
 
 function renderAgency() {
@@ -217,6 +220,99 @@ async function change(action, credentialIds) {
   } catch (error) { say(error.message); }
 }
 
+// Applications: credential requests that wait for a clerk of this agency (deferred issuance).
+let applications = [];
+
+function decidesApplications() {
+  return Boolean(agency?.configurations.some((c) => c.approval_reason));
+}
+
+async function loadApplications() {
+  if (!decidesApplications()) return;
+  applications = (await api("GET", "/applications?state=pending")).applications;
+  renderApplications();
+}
+
+// A claim's value in words: objects and rows of arrays as "label: value" parts.
+function described(value, path, claims) {
+  if (Array.isArray(value)) return value.map((row) => described(row, [...path, null], claims)).join("; ");
+  if (value && typeof value === "object") {
+    return Object.entries(value).map(([name, part]) => `${label([...path, name], claims)}: ${described(part, [...path, name], claims)}`).join(", ");
+  }
+  if (typeof value === "boolean") return t(`value.${value}`);
+  return String(value);
+}
+
+function label(path, claims) {
+  const claim = claims.find((c) => c.path.length === path.length && c.path.every((p, i) => p === path[i]));
+  return localized(claim?.display, "name") || String(path[path.length - 1]);
+}
+
+function renderApplications() {
+  const list = $("application-list");
+  list.replaceChildren();
+  $("no-applications").hidden = applications.length > 0;
+  for (const application of applications) {
+    const config = agency.configurations.find((c) => c.credential_configuration_id === application.credential_configuration_id);
+    const name = localized(config?.display, "name") || application.credential_configuration_id;
+    const item = document.createElement("li");
+    const heading = document.createElement("h3");
+    heading.textContent = `${name} · ${application.subject_id}`;
+    const when = document.createElement("p");
+    when.textContent = `${t("desk.requestedAt")}: ${new Date(application.requested_at).toLocaleString(document.documentElement.lang)}`;
+    const check = document.createElement("p");
+    check.className = "to-check";
+    check.textContent = `${t("desk.toCheck")}: ${localized(config?.approval_reason, "text")}`;
+    const claims = document.createElement("dl");
+    for (const [claimName, value] of Object.entries(application.claims)) {
+      const term = document.createElement("dt");
+      term.textContent = label([claimName], config?.claims || []);
+      const detail = document.createElement("dd");
+      detail.textContent = described(value, [claimName], config?.claims || []);
+      claims.append(term, detail);
+    }
+    const reasonId = `refusal-${application.application_id}`;
+    const reasonLabel = document.createElement("label");
+    reasonLabel.htmlFor = reasonId;
+    reasonLabel.textContent = t("desk.refusalReason");
+    const reason = document.createElement("input");
+    reason.id = reasonId;
+    reason.type = "text";
+    reason.maxLength = 500;
+    const approve = document.createElement("button");
+    approve.type = "button";
+    approve.textContent = t("desk.approve");
+    approve.setAttribute("aria-label", `${t("desk.approve")}: ${heading.textContent}`);
+    approve.onclick = () => decide(application, "approve");
+    const refuse = document.createElement("button");
+    refuse.type = "button";
+    refuse.className = "secondary";
+    refuse.textContent = t("desk.refuse");
+    refuse.setAttribute("aria-label", `${t("desk.refuse")}: ${heading.textContent}`);
+    refuse.onclick = () => {
+      if (!reason.value.trim()) { say(t("desk.needReason")); reason.focus(); return; }
+      decide(application, "refuse", reason.value.trim());
+    };
+    const approval = document.createElement("div");
+    approval.append(approve);
+    item.append(heading, when, check, claims, approval, reasonLabel, reason, refuse);
+    list.append(item);
+  }
+}
+
+async function decide(application, decision, reason) {
+  say("");
+  $("applications-status").textContent = "";
+  try {
+    const path = `/applications/${encodeURIComponent(application.application_id)}/${decision}`;
+    await api("POST", path, decision === "refuse" ? { reason } : undefined);
+    $("applications-status").textContent = decision === "approve" ? t("desk.approved") : t("desk.refused");
+  } catch (error) {
+    say(error.status === 409 ? t("desk.decidedAlready") : error.message);
+  }
+  await loadApplications().catch((error) => say(error.message));
+}
+
 // Signing in online authenticates the citizen; a transaction code goes with the QR code only.
 function online() { return $("grant-online").checked; }
 function showGrantChoice() { $("with-tx-code").disabled = online(); }
@@ -244,13 +340,14 @@ async function createOffer(event) {
   } catch (error) { say(error.message); }
 }
 
-applyLanguage(() => { renderAgency(); });
+applyLanguage(() => { renderAgency(); if (agency) renderApplications(); });
 $("sign-in-form").addEventListener("submit", signIn);
 $("lookup-form").addEventListener("submit", (e) => lookUp(e).catch((error) => say(error.message)));
 $("offer-form").addEventListener("submit", createOffer);
 $("grant-qr").addEventListener("change", showGrantChoice);
 $("grant-online").addEventListener("change", showGrantChoice);
 $("configuration").addEventListener("change", () => renderFields());
+$("refresh-applications").onclick = () => { $("applications-status").textContent = ""; loadApplications().catch((error) => say(error.message)); };
 $("print").onclick = () => window.print();
-$("another").onclick = () => { show("desk"); lookUp().catch(() => {}); };
+$("another").onclick = () => { show("desk"); lookUp().catch(() => {}); loadApplications().catch(() => {}); };
 if (sessionStorage.getItem(KEY_STORE)) signIn(); else show("sign-in");
