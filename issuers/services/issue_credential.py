@@ -61,6 +61,7 @@ from issuers.services.proofs import (
     VerifiedProof,
     verify_attestation_proof,
     verify_jwt_proof,
+    with_attested_keys,
 )
 from issuers.services.sender_constraint import (
     PresentedToken,
@@ -223,6 +224,8 @@ def _verified_proofs(
             proof.key_attestation.require(required)
     if len({p.thumbprint for p in proofs}) != len(proofs):
         raise InvalidProof("each proof must be for a different key")
+    if request.proof_type != ATTESTATION_PROOF:
+        proofs = with_attested_keys(proofs, algorithms=PROOF_ALGORITHMS, limit=BATCH_SIZE)
     return proofs
 
 

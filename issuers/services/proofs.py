@@ -163,6 +163,12 @@ def verify_attestation_proof(
         leeway=leeway,
     )
     nonce = _attestation_nonce(attestation)
+    return _attested(attestation, nonce, algorithms, limit)
+
+
+def _attested(
+    attestation: VerifiedKeyAttestation, nonce: str, algorithms: frozenset[str], limit: int
+) -> list[VerifiedProof]:
     keys = attestation.keys[:limit]
     for index, key in enumerate(keys):
         if key.algorithm not in algorithms:
@@ -170,3 +176,19 @@ def verify_attestation_proof(
                 f"attested_keys[{index}] is not a key for {', '.join(sorted(algorithms))}"
             )
     return [VerifiedProof(key.jwk, key.thumbprint, nonce, attestation) for key in keys]
+
+
+def with_attested_keys(
+    proofs: list[VerifiedProof], *, algorithms: frozenset[str], limit: int
+) -> list[VerifiedProof]:
+    """The keys of ``jwt`` proofs, then every other key their key attestations attest
+    (Appendix F.1: the issuer SHOULD issue a credential for each attested key), each once,
+    at most ``limit`` (the batch size)."""
+    keys = {proof.thumbprint: proof for proof in proofs}
+    for proof in proofs:
+        if proof.key_attestation is None:
+            continue
+        attested = _attested(proof.key_attestation, proof.nonce, algorithms, limit)
+        for key in attested:
+            keys.setdefault(key.thumbprint, key)
+    return list(keys.values())[:limit]

@@ -155,15 +155,16 @@ def test_the_metadata_states_the_requirement_for_both_proof_types(
     assert proof_types["attestation"]["key_attestations_required"] == {}
 
 
-def test_an_attested_jwt_proof_binds_the_credential_to_its_key(
+def test_an_attested_jwt_proof_binds_a_credential_to_each_attested_key_its_own_first(
     client: TestClient[Any], provider: WalletProvider
 ) -> None:
+    """Appendix F.1: the issuer SHOULD issue a credential for each key in attested_keys."""
     _requiring(client, provider)
     session = _Session.start(client)
     holder, other = _holder(), _holder()
     attestation = provider.attest([other.public_jwk(), holder.public_jwk()], nonce=session.nonce)
     response = session.request({"jwt": [_attested_proof(holder, session.nonce, attestation)]})
-    assert _bound_keys(response) == [holder.public_jwk()]
+    assert _bound_keys(response) == [holder.public_jwk(), other.public_jwk()]
 
 
 def test_a_did_jwk_proof_key_is_matched_against_the_attested_keys(
