@@ -82,7 +82,7 @@ const OPTIONS = {
   refresh: true,
   // Encrypt the credential requests to the agency's key for requests and ask for each
   // response encrypted to a new key of the wallet (OpenID4VCI 1.0 §8.2, §10), with this
-  // content encryption, "A128GCM" or "A256GCM" (HAIP 1.0 lists both); null: plain JSON.
+  // content encryption, "A128GCM" or "A256GCM" (the agencies publish both); null: plain JSON.
   encryption: null,
   // The credential waits for a clerk (§8.3): expect 202 with transaction_id and interval,
   // ask the Deferred Credential Endpoint once while it is pending (§9), wait for the clerk
@@ -157,7 +157,9 @@ async function signJwt(signer, { header, payload }) {
 
 const ECDH = { name: "ECDH", namedCurve: "P-256" };
 const KEY_AGREEMENT = "ECDH-ES";
-/** The content encryptions HAIP 1.0 names, by the size of their key in bits. */
+/** The content encryptions this wallet does, by the size of their key in bits: the two
+ * HAIP 1.0 §5 names for encrypted presentation responses, which the agencies take for
+ * credential requests and responses too. */
 const CONTENT_KEY_BITS = { A128GCM: 128, A256GCM: 256 };
 const JWT_MEDIA_TYPE = "application/jwt";
 
