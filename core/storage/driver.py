@@ -78,6 +78,12 @@ def storage_fault(exc: BaseException) -> str | None:
     return None
 
 
+def changed_rows(status: str) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched, from the command tag the driver
+    answers (``INSERT 0 1``, ``UPDATE 3``)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 def is_postgresql(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
 
