@@ -21,6 +21,7 @@ from issuers.storage.grant_work import TransactionGrantWork
 from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.sql import SqlCredentialLedger, SqlOfferStore, offer_from_row
 from issuers.storage.tables import (
+    OFFERS,
     ApplicationRow,
     CredentialResponseRow,
     CredentialRow,
@@ -135,7 +136,19 @@ class PostgresIssuanceStatements:
         return _changed_one(await self._connection.execute(sql, *values.values()))
 
 
+_OFFER_COLUMNS = tuple(column.name for column in OFFERS.columns)
+ADD_OFFER = (
+    f"INSERT INTO issuer_offers ({', '.join(_OFFER_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(_OFFER_COLUMNS) + 1))})"
+)
+
+
 class PostgresOfferStore(SqlOfferStore):
+    async def add(self, offer: Offer) -> None:
+        row = self._row(offer)
+        async with postgres_connection(self._engine) as connection:
+            await connection.execute(ADD_OFFER, *(row[name] for name in _OFFER_COLUMNS))
+
     async def _redeem(
         self, code_hash: str, now: float, grant: AccessGrant, *, without_tx_code: bool
     ) -> Offer | None:
