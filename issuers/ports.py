@@ -88,6 +88,21 @@ class AuthorizationStore(Protocol):
 
     async def by_code(self, issuer_id: str, code_hash: str) -> Authorization | None: ...
 
+    async def take_pushed(
+        self,
+        issuer_id: str,
+        request_uri_hash: str,
+        *,
+        client_id: str,
+        now: float,
+        state: AuthorizationState,
+        expires_at: float,
+    ) -> Authorization | None:
+        """The pushed request of this client, moved from ``pushed`` (unexpired at ``now``)
+        to ``state`` and ``expires_at`` by one compare-and-set, as it is after the move;
+        None when there is no such request to move. Exactly one racing caller wins."""
+        ...
+
     async def move(
         self,
         authorization_id: str,

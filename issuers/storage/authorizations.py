@@ -32,6 +32,18 @@ BY_REQUEST_URI = select(_TABLE).where(
 BY_CODE = select(_TABLE).where(
     _TABLE.c.code_hash == bindparam("hash"), _TABLE.c.issuer_id == bindparam("issuer")
 )
+TAKE_PUSHED = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.request_uri_hash == bindparam("hash"),
+        _TABLE.c.issuer_id == bindparam("issuer"),
+        _TABLE.c.client_id == bindparam("client"),
+        _TABLE.c.state == AuthorizationState.PUSHED.value,
+        _TABLE.c.expires_at > bindparam("now"),
+    )
+    .values(state=bindparam("state"), expires_at=bindparam("expires_at"))
+    .returning(*_TABLE.c)
+)
 #: What the caller passes as None is left as it is.
 MOVE = (
     update(_TABLE)
@@ -58,6 +70,11 @@ PG_BY_REQUEST_URI = (
     "SELECT * FROM issuer_authorizations WHERE request_uri_hash = $1 AND issuer_id = $2"
 )
 PG_BY_CODE = "SELECT * FROM issuer_authorizations WHERE code_hash = $1 AND issuer_id = $2"
+PG_TAKE_PUSHED = (
+    "UPDATE issuer_authorizations SET state = $5, expires_at = $6"
+    " WHERE request_uri_hash = $1 AND issuer_id = $2 AND client_id = $3"
+    " AND state = $7 AND expires_at > $4 RETURNING *"
+)
 PG_MOVE = (
     "UPDATE issuer_authorizations SET state = $2,"
     " expires_at = COALESCE($5::double precision, expires_at),"
@@ -141,6 +158,47 @@ class SqlAuthorizationStore:
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(statement, {"hash": hashed, "issuer": issuer_id})
+            ).first()
+        return None if row is None else _authorization(row._mapping)
+
+    async def take_pushed(
+        self,
+        issuer_id: str,
+        request_uri_hash: str,
+        *,
+        client_id: str,
+        now: float,
+        state: AuthorizationState,
+        expires_at: float,
+    ) -> Authorization | None:
+        """The read and the first move of the authorization endpoint in one statement:
+        ``UPDATE … WHERE state = 'pushed' AND expires_at > now … RETURNING``."""
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                record = await driver.fetchrow(
+                    PG_TAKE_PUSHED,
+                    request_uri_hash,
+                    issuer_id,
+                    client_id,
+                    now,
+                    state.value,
+                    expires_at,
+                    AuthorizationState.PUSHED.value,
+                )
+            return None if record is None else _authorization(record)
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    TAKE_PUSHED,
+                    {
+                        "hash": request_uri_hash,
+                        "issuer": issuer_id,
+                        "client": client_id,
+                        "now": now,
+                        "state": state.value,
+                        "expires_at": expires_at,
+                    },
+                )
             ).first()
         return None if row is None else _authorization(row._mapping)
 
