@@ -45,7 +45,10 @@ class IssuerKeys(Protocol):
 
 
 class OfferStore(Protocol):
-    async def add(self, offer: Offer) -> None: ...
+    async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
+        """The offer; with ``audit``, the audit entry of its making in the same
+        transaction (both are kept, or neither)."""
+        ...
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
         """The agency's live, unredeemed offers, counting no further than ``limit``."""

@@ -93,11 +93,15 @@ class SqlOfferStore:
         self._engine = _engine_of(sessions)
         self._claims = claims
 
-    async def add(self, offer: Offer) -> None:
-        # A statement built once on a plain connection: a citizen's authorization and
-        # every refresh add one.
+    async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
+        # Statements built once on a plain connection: a citizen's authorization and
+        # every refresh add an offer and its audit entry.
         async with self._engine.begin() as connection:
             await connection.execute(statements.INSERT_OFFER, self._row(offer))
+            if audit is not None:
+                await connection.execute(
+                    INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, audit_row(audit), strict=True))
+                )
 
     def _row(self, offer: Offer) -> dict[str, Any]:
         """The offer's columns, its claims sealed."""
@@ -423,17 +427,17 @@ class SqlCredentialLedger:
 
 
 _AUDIT = cast(Table, AuditRow.__table__)
-_AUDIT_COLUMNS = ("issuer_id", "at", "actor", "action", "object_id", "outcome", "detail")
+AUDIT_COLUMNS = ("issuer_id", "at", "actor", "action", "object_id", "outcome", "detail")
 INSERT_AUDIT = insert(_AUDIT)
 #: The same in the PostgreSQL driver's terms.
 PG_INSERT_AUDIT = (
-    f"INSERT INTO issuer_audit_events ({', '.join(_AUDIT_COLUMNS)})"  # noqa: S608
-    f" VALUES ({', '.join(f'${i}' for i in range(1, len(_AUDIT_COLUMNS) + 1))})"
+    f"INSERT INTO issuer_audit_events ({', '.join(AUDIT_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(AUDIT_COLUMNS) + 1))})"
 )
 
 
 def audit_row(event: AuditEvent) -> tuple[str, float, str, str, str, str, str]:
-    """The columns of an audit entry, in ``_AUDIT_COLUMNS`` order, each cut to its column:
+    """The columns of an audit entry, in ``AUDIT_COLUMNS`` order, each cut to its column:
     an audit entry never fails the action it records."""
     return (
         event.issuer_id,
@@ -463,7 +467,7 @@ class SqlAuditLog:
                 await driver.execute(PG_INSERT_AUDIT, *row)
             return
         async with self._engine.begin() as connection:
-            await connection.execute(INSERT_AUDIT, dict(zip(_AUDIT_COLUMNS, row, strict=True)))
+            await connection.execute(INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
     async def recent(self, issuer_id: str, limit: int) -> list[AuditEvent]:
         async with self._sessions() as session:
