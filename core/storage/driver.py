@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
 
@@ -89,6 +90,26 @@ def is_postgresql(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
 
 
+async def _checkout(engine: AsyncEngine) -> Any:
+    """A connection of the pool; one that cannot be made fails as ``engine.connect()``
+    fails, with the driver's error wrapped in SQLAlchemy's (``DBAPIError``, marked
+    ``connection_invalidated`` for a disconnect), which the application answers as any
+    other database error (503 for a database that is away)."""
+    dialect = engine.dialect
+    try:
+        return await engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            None,
+            None,
+            error,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=dialect.is_disconnect(error, None, None),
+            dialect=dialect,
+        ) from error
+
+
 @asynccontextmanager
 async def postgres_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     """An ``asyncpg.Connection`` from ``engine``'s pool, outside any transaction.
@@ -97,7 +118,7 @@ async def postgres_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     proxy and finalizer) is built around a connection that SQLAlchemy never executes on,
     which costs more than the statement itself for the one-statement uses here. It is
     checked in the usual way, reset as the pool resets every connection."""
-    fairy = await engine.raw_connection()  # its failures are SQLAlchemy's, handled as such
+    fairy = await _checkout(engine)
     try:
         try:
             yield fairy.driver_connection
