@@ -68,6 +68,8 @@ from core.jose.jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
 from core.jose.jws import UnverifiedJws, check_typ, decode_unverified, verify_decoded
 from core.keys.x509 import (
     CertificateError,
+    ValidatedChain,
+    ValidatedChains,
     leaf_public_key,
     subject_display_name,
     validate_x5c,
@@ -363,7 +365,12 @@ class ClientAttestationPolicy:
 
 
 class ClientAttestationVerifier:
-    """Verifies a wallet's Client Attestation and its PoP (-07 §9, -10 §7.1 and §7.2)."""
+    """Verifies a wallet's Client Attestation and its PoP (-07 §9, -10 §7.1 and §7.2).
+
+    ``chains``: where the wallet providers' certificate chains that validated are
+    remembered (``ValidatedChains``), as every instance of a wallet sends the same one;
+    without it each is path-validated afresh. The attestation's own signature, its claims
+    and its PoP are verified every time."""
 
     def __init__(
         self,
@@ -372,6 +379,7 @@ class ClientAttestationVerifier:
         seen_once: SeenOnce,
         challenges: AttestationChallenges | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        chains: ValidatedChains | None = None,
     ) -> None:
         if policy.challenge_required and challenges is None:
             raise ValueError("requiring challenges needs a challenge issuer")
@@ -379,6 +387,7 @@ class ClientAttestationVerifier:
         self._seen_once = seen_once
         self._challenges = challenges
         self._clock = clock
+        self._chains = chains
 
     async def verify(
         self, presentation: ClientAttestationPresentation, *, client_id: str | None
@@ -409,12 +418,7 @@ class ClientAttestationVerifier:
                 "the client attestation has no x5c header with its wallet provider's certificate"
             )
         try:
-            certificate = validate_x5c(
-                parsed.header["x5c"],
-                policy.wallet_provider_anchors,
-                at=dt.datetime.fromtimestamp(now, dt.UTC),
-            )
-            provider_key = leaf_public_key(certificate)
+            provider = self._provider_chain(parsed.header["x5c"], now)
         except CertificateError as exc:
             raise InvalidClientAttestation(
                 "the client attestation is not signed by a trusted wallet provider",
@@ -422,7 +426,7 @@ class ClientAttestationVerifier:
             ) from None
         payload = _verified_payload(
             parsed,
-            provider_key,
+            provider.key,
             typ=CLIENT_ATTESTATION_TYP,
             algorithms=policy.attestation_algorithms,
             max_bytes=MAX_CLIENT_ATTESTATION_BYTES,
@@ -454,10 +458,18 @@ class ClientAttestationVerifier:
                 )
         return VerifiedClientAttestation(
             claims=claims,
-            wallet_provider_certificate=certificate,
+            wallet_provider_certificate=provider.leaf,
             instance_key=instance_key,
             instance_key_thumbprint=jwk_thumbprint(public_jwk(instance_key)),
         )
+
+    def _provider_chain(self, x5c: object, now: float) -> ValidatedChain:
+        """The wallet provider's certificate and key, its chain validated to an anchor."""
+        anchors = self._policy.wallet_provider_anchors
+        if self._chains is not None:
+            return self._chains.validate(x5c, anchors, now=now)
+        leaf = validate_x5c(x5c, anchors, at=dt.datetime.fromtimestamp(now, dt.UTC))
+        return ValidatedChain(leaf, leaf_public_key(leaf))
 
     async def verify_pop(self, token: str, attestation: VerifiedClientAttestation) -> None:
         """The Client Attestation PoP JWT (-07 §5.2 and §9 rules 3, 4, 7 to 10 and 12;

@@ -38,7 +38,12 @@ from core.jose.claims import MAX_NUMERIC_DATE
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
 from core.jose.jws import UnverifiedJws, decode_unverified, verify_decoded
-from core.keys.x509 import CertificateError, leaf_public_key, validate_x5c
+from core.keys.x509 import (
+    CertificateError,
+    ValidatedChains,
+    leaf_public_key,
+    validate_x5c,
+)
 from core.messages import Message, convert_message
 from core.oid4vci_metadata import KeyAttestationsRequired
 
@@ -156,9 +161,12 @@ class _WalletProviderKey:
     """Chooses the attestation's signing key from its ``x5c`` chain, once the chain
     validates to one of the anchors, and keeps the signing certificate."""
 
-    def __init__(self, anchors: Sequence[x509.Certificate], at: dt.datetime) -> None:
+    def __init__(
+        self, anchors: Sequence[x509.Certificate], now: float, chains: ValidatedChains | None
+    ) -> None:
         self._anchors = anchors
-        self._at = at
+        self._now = now
+        self._chains = chains
         self.certificate: x509.Certificate | None = None
 
     def __call__(self, header: Mapping[str, Any]) -> PublicKey:
@@ -169,7 +177,12 @@ class _WalletProviderKey:
         if not self._anchors:
             raise InvalidProof("no wallet provider is trusted for key attestations")
         try:
-            self.certificate = validate_x5c(header["x5c"], self._anchors, at=self._at)
+            if self._chains is not None:
+                validated = self._chains.validate(header["x5c"], self._anchors, now=self._now)
+                self.certificate = validated.leaf
+                return validated.key
+            at = dt.datetime.fromtimestamp(self._now, dt.UTC)
+            self.certificate = validate_x5c(header["x5c"], self._anchors, at=at)
             return leaf_public_key(self.certificate)
         except CertificateError as exc:
             raise InvalidProof(
@@ -213,12 +226,15 @@ def verify_key_attestation(
     max_age: float,
     leeway: float,
     exp_required: bool = False,
+    chains: ValidatedChains | None = None,
 ) -> VerifiedKeyAttestation:
     """Verify a key attestation JWT (Appendix D.1) signed under one of ``anchors``.
 
     ``iat`` may be at most ``max_age`` seconds old and not in the future (both with
     ``leeway``); ``exp``, required where ``exp_required`` (a key attestation in a ``jwt``
-    proof, Appendix D.1), must not have passed.
+    proof, Appendix D.1), must not have passed. ``chains``: where the wallet providers'
+    chains that validated are remembered (``ValidatedChains``); without it the ``x5c``
+    chain is path-validated afresh. The signature and claims are verified every time.
     """
     if not isinstance(token, str) or not token:
         raise InvalidProof("a key attestation is a compact JWT")
@@ -227,7 +243,7 @@ def verify_key_attestation(
     try:
         parsed = decode_unverified(token, max_bytes=MAX_KEY_ATTESTATION_BYTES)
         payload = _payload(parsed)
-        signing_key = _WalletProviderKey(anchors, dt.datetime.fromtimestamp(now, dt.UTC))
+        signing_key = _WalletProviderKey(anchors, now, chains)
         verified = verify_decoded(
             parsed,
             signing_key,

@@ -45,7 +45,10 @@ class IssuerKeys(Protocol):
 
 
 class OfferStore(Protocol):
-    async def add(self, offer: Offer) -> None: ...
+    async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
+        """The offer; with ``audit``, the audit entry of its making in the same
+        transaction (both are kept, or neither)."""
+        ...
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
         """The agency's live, unredeemed offers, counting no further than ``limit``."""
@@ -87,6 +90,21 @@ class AuthorizationStore(Protocol):
     ) -> Authorization | None: ...
 
     async def by_code(self, issuer_id: str, code_hash: str) -> Authorization | None: ...
+
+    async def take_pushed(
+        self,
+        issuer_id: str,
+        request_uri_hash: str,
+        *,
+        client_id: str,
+        now: float,
+        state: AuthorizationState,
+        expires_at: float,
+    ) -> Authorization | None:
+        """The pushed request of this client, moved from ``pushed`` (unexpired at ``now``)
+        to ``state`` and ``expires_at`` by one compare-and-set, as it is after the move;
+        None when there is no such request to move. Exactly one racing caller wins."""
+        ...
 
     async def move(
         self,

@@ -14,6 +14,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -234,6 +235,89 @@ def leaf_public_key(cert: x509.Certificate) -> PublicKey:
     if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
         raise CertificateError("certificate key is not EC or Ed25519")
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedChain:
+    """An ``x5c`` chain that validated: its leaf and the leaf's public key."""
+
+    leaf: x509.Certificate
+    key: PublicKey
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    chain: ValidatedChain
+    not_before: float
+    until: float
+
+
+class ValidatedChains:
+    """``validate_x5c`` (and ``leaf_public_key``) that remembers the chains that validated,
+    so that the same wallet provider's or issuer's chain, sent with every request, is not
+    path-validated again each time.
+
+    A chain is remembered by its exact ``x5c`` values (so by its exact certificate bytes)
+    together with the exact set of anchors it was validated to, and only while the
+    validation would still give the same answer: from the latest ``not_valid_before`` to
+    the earliest ``not_valid_after`` of its certificates and those anchors, and never
+    longer than ``max_age`` seconds after it was validated. Only chains that validated
+    are remembered (a refused chain is validated afresh every time), at most
+    ``max_entries`` of them, the least recently used going first. What the chain signs
+    is the caller's to verify, every time.
+    """
+
+    def __init__(self, *, max_entries: int = 256, max_age: float = 300.0) -> None:
+        if max_entries < 1 or not 0 < max_age <= 3600:
+            raise ValueError("a chain cache holds at least one chain for at most an hour")
+        self._max_entries = max_entries
+        self._max_age = max_age
+        self._remembered: OrderedDict[
+            tuple[tuple[str, ...], frozenset[x509.Certificate]], _Remembered
+        ] = OrderedDict()
+
+    def validate(
+        self, x5c: object, anchors: Sequence[x509.Certificate], *, now: float
+    ) -> ValidatedChain:
+        """The leaf of ``x5c`` and its key, once the chain validates to one of ``anchors``
+        at ``now`` (seconds since the epoch); ``CertificateError`` otherwise."""
+        if not isinstance(x5c, list) or not all(isinstance(value, str) for value in x5c):
+            return self._validate(x5c, anchors, now)  # refused there, never remembered
+        cache_key = (tuple(x5c), frozenset(anchors))
+        remembered = self._remembered.get(cache_key)
+        if remembered is not None:
+            if remembered.not_before <= now < remembered.until:
+                self._remembered.move_to_end(cache_key)
+                return remembered.chain
+            del self._remembered[cache_key]
+        chain = parse_x5c(x5c)
+        validated = self._validate_parsed(chain, anchors, now)
+        certificates = [*chain, *anchors]
+        self._remembered[cache_key] = _Remembered(
+            validated,
+            not_before=max(c.not_valid_before_utc for c in certificates).timestamp(),
+            until=min(
+                now + self._max_age,
+                min(c.not_valid_after_utc for c in certificates).timestamp(),
+            ),
+        )
+        if len(self._remembered) > self._max_entries:
+            self._remembered.popitem(last=False)
+        return validated
+
+    def __len__(self) -> int:
+        return len(self._remembered)
+
+    @staticmethod
+    def _validate(x5c: object, anchors: Sequence[x509.Certificate], now: float) -> ValidatedChain:
+        return ValidatedChains._validate_parsed(parse_x5c(x5c), anchors, now)
+
+    @staticmethod
+    def _validate_parsed(
+        chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: float
+    ) -> ValidatedChain:
+        leaf = validate_chain(chain, anchors, at=dt.datetime.fromtimestamp(now, dt.UTC))
+        return ValidatedChain(leaf, leaf_public_key(leaf))
 
 
 def san_dns_names(cert: x509.Certificate) -> list[str]:

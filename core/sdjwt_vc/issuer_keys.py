@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,14 +24,7 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.jose.algorithms import PublicKey
 from core.jose.errors import JoseError
 from core.jose.jwk import JwkSet, public_key_from_jwk
-from core.keys.x509 import (
-    CertificateError,
-    leaf_public_key,
-    parse_x5c,
-    san_dns_names,
-    san_uris,
-    validate_x5c,
-)
+from core.keys.x509 import CertificateError, ValidatedChains, san_dns_names, san_uris
 
 JWT_VC_ISSUER_WELL_KNOWN = "/.well-known/jwt-vc-issuer"
 
@@ -92,9 +83,10 @@ def check_certificate_names_issuer(certificate: x509.Certificate, iss: object) -
 class X5cIssuerKeys:
     """Inline ``x5c`` validated to trust anchors.
 
-    A validated chain is remembered (bounded, by its exact ``x5c`` values) until the
-    earliest ``notAfter`` in it, so a busy counter does not re-run path validation for
-    every presentation of the same issuer; the ``iss`` binding is checked every time.
+    A validated chain is remembered (``ValidatedChains``: bounded, by its exact ``x5c``
+    values and the anchors, until the earliest ``notAfter`` in it and never beyond a few
+    minutes), so a busy counter does not re-run path validation for every presentation
+    of the same issuer; the ``iss`` binding is checked every time.
     """
 
     def __init__(
@@ -106,10 +98,7 @@ class X5cIssuerKeys:
     ) -> None:
         self._anchors = list(anchors)
         self._clock = clock
-        self._cache_size = cache_size
-        self._validated: OrderedDict[
-            tuple[str, ...], tuple[x509.Certificate, PublicKey, float, float]
-        ] = OrderedDict()
+        self._chains = ValidatedChains(max_entries=cache_size)
 
     async def resolve(
         self, header: Mapping[str, Any], payload: Mapping[str, Any]
@@ -117,29 +106,11 @@ class X5cIssuerKeys:
         return self.resolve_now(header, payload)
 
     def _validate(self, x5c: object) -> tuple[x509.Certificate, PublicKey]:
-        now = self._clock.now()
-        cache_key = (
-            tuple(x5c) if isinstance(x5c, list) and all(isinstance(c, str) for c in x5c) else None
-        )
-        if cache_key is not None:
-            hit = self._validated.get(cache_key)
-            if hit is not None and hit[2] <= now <= hit[3]:
-                self._validated.move_to_end(cache_key)
-                return hit[0], hit[1]
-        at = dt.datetime.fromtimestamp(now, dt.UTC)
         try:
-            leaf = validate_x5c(x5c, self._anchors, at=at)
-            key = leaf_public_key(leaf)
+            validated = self._chains.validate(x5c, self._anchors, now=self._clock.now())
         except CertificateError as exc:
             raise IssuerKeyError(str(exc)) from exc
-        if cache_key is not None:
-            chain = parse_x5c(list(cache_key))
-            not_before = max(c.not_valid_before_utc for c in chain).timestamp()
-            not_after = min(c.not_valid_after_utc for c in [*chain, *self._anchors]).timestamp()
-            self._validated[cache_key] = (leaf, key, not_before, not_after)
-            if len(self._validated) > self._cache_size:
-                self._validated.popitem(last=False)
-        return leaf, key
+        return validated.leaf, validated.key
 
     def resolve_now(
         self, header: Mapping[str, Any], payload: Mapping[str, Any]

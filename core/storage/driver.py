@@ -15,7 +15,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 #: Errors after which the connection cannot be trusted again.
 _CONNECTION_LOST: tuple[type[BaseException], ...] = (
@@ -78,24 +80,53 @@ def storage_fault(exc: BaseException) -> str | None:
     return None
 
 
+def changed_rows(status: str) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched, from the command tag the driver
+    answers (``INSERT 0 1``, ``UPDATE 3``)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 def is_postgresql(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
 
 
+async def _checkout(engine: AsyncEngine) -> Any:
+    """A connection of the pool; one that cannot be made fails as ``engine.connect()``
+    fails, with the driver's error wrapped in SQLAlchemy's (``DBAPIError``, marked
+    ``connection_invalidated`` for a disconnect), which the application answers as any
+    other database error (503 for a database that is away)."""
+    dialect = engine.dialect
+    try:
+        return await engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            None,
+            None,
+            error,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=dialect.is_disconnect(error, None, None),
+            dialect=dialect,
+        ) from error
+
+
 @asynccontextmanager
 async def postgres_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """An ``asyncpg.Connection`` from ``engine``'s pool, outside any transaction."""
-    connection = await engine.connect()  # its failures are SQLAlchemy's, handled as such
+    """An ``asyncpg.Connection`` from ``engine``'s pool, outside any transaction.
+
+    Borrowed as the pool's raw connection: no ``AsyncConnection`` (and its ``Connection``,
+    proxy and finalizer) is built around a connection that SQLAlchemy never executes on,
+    which costs more than the statement itself for the one-statement uses here. It is
+    checked in the usual way, reset as the pool resets every connection."""
+    fairy = await _checkout(engine)
     try:
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
         try:
-            yield driver
+            yield fairy.driver_connection
         except _CONNECTION_LOST as exc:
             # The others in the pool are most likely as dead as this one (a restart,
             # a failover): start the pool afresh, as SQLAlchemy does on a disconnect.
-            await connection.invalidate()
+            await greenlet_spawn(fairy.invalidate, exc)
             await engine.dispose()
             raise ConnectionError("the database connection was lost") from exc
     finally:
-        await connection.close()
+        await greenlet_spawn(fairy.close)

@@ -7,7 +7,9 @@ same value, the primary key lets exactly one row in, and its row count says whic
 saw the value first. A row whose ``keep_until`` has passed may be taken over by the same
 statement (``DO UPDATE … WHERE keep_until <= now``), so a value is remembered for exactly
 as long as asked even before housekeeping deletes it. Works on SQLite (3.24 or newer) and
-PostgreSQL.
+PostgreSQL. The statement is built once; on PostgreSQL it goes to the driver directly
+(one round trip, prepared once per connection, no transaction around it), as the
+issuance hot path does: it runs for every attestation PoP and DPoP proof.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import math
 from typing import Any, cast
 
-from sqlalchemy import Float, String, Table, delete
+from sqlalchemy import Float, String, Table, bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.storage.base import Base
+from core.storage.driver import changed_rows, is_postgresql, postgres_connection
 
 MAX_SCOPE_LENGTH = 32
 
@@ -39,6 +42,26 @@ class SingleUseRow(Base):
 _TABLE = cast(Table, SingleUseRow.__table__)
 
 
+def _first_use_statement(dialect: str) -> Any:
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_TABLE).values(
+        scope=bindparam("scope"), value_hash=bindparam("hash"), keep_until=bindparam("until")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_TABLE.c.scope, _TABLE.c.value_hash],
+        set_={"keep_until": statement.excluded.keep_until},
+        where=_TABLE.c.keep_until <= bindparam("now"),
+    )
+
+
+#: The same statement in the PostgreSQL driver's terms.
+FIRST_USE = (
+    "INSERT INTO single_use_values (scope, value_hash, keep_until) VALUES ($1, $2, $3)"
+    " ON CONFLICT (scope, value_hash) DO UPDATE SET keep_until = EXCLUDED.keep_until"
+    " WHERE single_use_values.keep_until <= $4"
+)
+
+
 def value_hash(value: str) -> str:
     """Hex SHA-256 of the value's UTF-8 bytes: what the table keeps instead of the value."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
@@ -51,24 +74,23 @@ class SqlSingleUse:
     def __init__(self, engine: AsyncEngine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
         self._clock = clock
-        insert: Any = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        self._insert = insert
+        self._postgres = is_postgresql(engine)
+        self._statement = _first_use_statement(engine.dialect.name)
 
     async def first_use(self, scope: str, value: str, keep_until: float) -> bool:
         if not scope or len(scope) > MAX_SCOPE_LENGTH:
             raise ValueError(f"a scope has 1 to {MAX_SCOPE_LENGTH} characters")
         if not math.isfinite(keep_until):
             raise ValueError("keep_until must be a time")
-        statement = self._insert(_TABLE).values(
-            scope=scope, value_hash=value_hash(value), keep_until=float(keep_until)
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[_TABLE.c.scope, _TABLE.c.value_hash],
-            set_={"keep_until": statement.excluded.keep_until},
-            where=_TABLE.c.keep_until <= self._clock.now(),
-        )
+        hashed, until, now = value_hash(value), float(keep_until), self._clock.now()
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                status = await driver.execute(FIRST_USE, scope, hashed, until, now)
+            return changed_rows(status) == 1
         async with self._engine.begin() as connection:
-            result = await connection.execute(statement)
+            result = await connection.execute(
+                self._statement, {"scope": scope, "hash": hashed, "until": until, "now": now}
+            )
         first: bool = result.rowcount == 1
         return first
 

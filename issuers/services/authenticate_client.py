@@ -49,5 +49,6 @@ async def attested_client(
         ),
         seen_once=context.seen_once,
         clock=context.clock,
+        chains=context.wallet_provider_chains,
     )
     return await verifier.verify(presentation, client_id=client_id)

@@ -12,7 +12,6 @@ whichever grant reaches it first.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from msgspec import UNSET
@@ -40,29 +39,31 @@ class AuthorizationRedirect:
 async def start_authorization(
     context: IssuerContext, issuer_id: str, *, client_id: str, request_uri: str
 ) -> Authorization:
-    """RFC 9126 §4: the pushed request of this client, used once, before it expires."""
+    """RFC 9126 §4: the pushed request of this client, used once, before it expires. One
+    compare-and-set takes it; only a request that cannot be taken is read, to say why."""
     context.agency(issuer_id)
     now = context.clock.now()
-    pushed = (
-        await context.authorizations.by_request_uri(issuer_id, sha256_hex(request_uri))
-        if len(request_uri) <= 512
-        else None
-    )
-    if pushed is None or pushed.effective_state(now) is not AuthorizationState.PUSHED:
-        raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
-    if pushed.client_id != client_id:
-        raise InvalidRequest("the request_uri was pushed by another client")
-    state = AUTHORIZATION_MOVES.check(pushed.state, AuthorizationState.AUTHENTICATING)
-    expires_at = now + context.policy.authentication_lifetime
-    if not await context.authorizations.move(
-        pushed.authorization_id,
-        expected=pushed.state,
-        state=state,
-        now=now,
-        expires_at=expires_at,
-    ):
-        raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
-    return dataclasses.replace(pushed, state=state, expires_at=expires_at)
+    state = AUTHORIZATION_MOVES.check(AuthorizationState.PUSHED, AuthorizationState.AUTHENTICATING)
+    if len(request_uri) <= 512:
+        request_uri_hash = sha256_hex(request_uri)
+        taken = await context.authorizations.take_pushed(
+            issuer_id,
+            request_uri_hash,
+            client_id=client_id,
+            now=now,
+            state=state,
+            expires_at=now + context.policy.authentication_lifetime,
+        )
+        if taken is not None:
+            return taken
+        pushed = await context.authorizations.by_request_uri(issuer_id, request_uri_hash)
+        if (
+            pushed is not None
+            and pushed.effective_state(now) is AuthorizationState.PUSHED
+            and pushed.client_id != client_id
+        ):
+            raise InvalidRequest("the request_uri was pushed by another client")
+    raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
 
 
 async def _offer_for(context: IssuerContext, authorization: Authorization, subject_id: str) -> str:

@@ -8,6 +8,7 @@ from cryptography import x509
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
+from core.keys.x509 import ValidatedChains
 from core.pending_cap import PendingCap
 from core.replay import SeenOnce
 from issuers.domain import Agency, Authorization, CredentialConfiguration
@@ -92,6 +93,9 @@ class IssuerContext:
     #: authentication) and key attestations (OpenID4VCI 1.0 Appendix D) must chain to;
     #: none trusted by default, so every attestation is refused.
     wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
+    #: The wallet providers' certificate chains that validated to those anchors, kept a
+    #: few minutes at most (every instance of a wallet sends the same chain each time).
+    wallet_provider_chains: ValidatedChains = field(default_factory=ValidatedChains)
     #: Single-use values (attestation PoP and DPoP proof identifiers), across workers.
     seen_once: SeenOnce | None = None
     #: Offers of one agency waiting to be redeemed, at most.

@@ -189,7 +189,11 @@ def _verified_proofs(
             f"this credential configuration accepts the proof types {', '.join(accepted)}"
         )
     policy = context.policy
-    trust = KeyAttestationTrust(context.wallet_provider_anchors, policy.key_attestation_max_age)
+    trust = KeyAttestationTrust(
+        context.wallet_provider_anchors,
+        policy.key_attestation_max_age,
+        context.wallet_provider_chains,
+    )
     if request.proof_type == ATTESTATION_PROOF:
         proofs = verify_attestation_proof(
             request.attestation_proof(),

@@ -29,6 +29,7 @@ from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
 from core.jose.jws import verify_compact
 from core.key_attestation import VerifiedKeyAttestation, verify_key_attestation
+from core.keys.x509 import ValidatedChains
 
 PROOF_TYP = "openid4vci-proof+jwt"
 #: A proof's header may carry a key attestation: the JWS header limit (16 KiB encoded)
@@ -41,10 +42,11 @@ KEY_ATTESTATION_HEADER = "key_attestation"
 @dataclass(frozen=True, slots=True)
 class KeyAttestationTrust:
     """What a key attestation is checked against: the wallet providers' anchors and how
-    old its ``iat`` may be."""
+    old its ``iat`` may be; ``chains`` remembers the providers' chains that validated."""
 
     anchors: Sequence[x509.Certificate]
     max_age: float
+    chains: ValidatedChains | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,7 @@ def verify_jwt_proof(
             max_age=key_attestations.max_age,
             leeway=leeway,
             exp_required=True,
+            chains=key_attestations.chains,
         )
         if not attestation.attests(thumbprint):
             raise InvalidProof("the proof's key is not among the key attestation's attested_keys")
@@ -161,6 +164,7 @@ def verify_attestation_proof(
         now=now,
         max_age=key_attestations.max_age,
         leeway=leeway,
+        chains=key_attestations.chains,
     )
     nonce = _attestation_nonce(attestation)
     return _attested(attestation, nonce, algorithms, limit)

@@ -2,7 +2,8 @@
 than by a clerk: when a citizen signs in at the authorization endpoint, and when a wallet
 refreshes a credential. Its claims are the register's at that moment, never typed in by
 anyone (the once-only principle); the offer is redeemed at once by the grant that made
-it, as any offer is redeemed, and the audit trail says who asked and why.
+it, as any offer is redeemed, and the audit trail says who asked and why (written with
+the offer, in one transaction).
 """
 
 from __future__ import annotations
@@ -45,10 +46,8 @@ async def offer_from_register(
             state=OfferState.OFFERED,
             created_at=now,
             expires_at=now + context.policy.offer_lifetime,
-        )
-    )
-    await context.audit.record(
-        AuditEvent(
+        ),
+        audit=AuditEvent(
             issuer_id=issuer_id,
             at=now,
             actor=actor[:100],
@@ -56,6 +55,6 @@ async def offer_from_register(
             object_id=offer_id,
             outcome=outcome,
             detail=f"{configuration_id} for subject {subject_id} from the register",
-        )
+        ),
     )
     return offer_id

@@ -3,84 +3,204 @@
 Every change of state is one compare-and-set on the state the caller read, so of two
 requests that race to use a request_uri or a code exactly one wins, whichever worker
 serves it.
+
+Each step of the flow runs one of these statements, so they are built once: Core
+statements on a plain connection (no ORM session), and on PostgreSQL the same statements
+in the driver's terms (one round trip each, prepared once per connection, no transaction
+around a single statement), as the issuance hot path does.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.storage.driver import changed_rows, is_postgresql, postgres_connection
 from issuers.domain import Authorization, AuthorizationState
 from issuers.storage.tables import AuthorizationRow
 
+_TABLE = cast(Table, AuthorizationRow.__table__)
+_COLUMNS = tuple(column.name for column in _TABLE.columns)
 
-def _authorization(row: AuthorizationRow) -> Authorization:
-    return Authorization(
-        authorization_id=row.authorization_id,
-        issuer_id=row.issuer_id,
-        request_uri_hash=row.request_uri_hash,
-        client_id=row.client_id,
-        redirect_uri=row.redirect_uri,
-        code_challenge=row.code_challenge,
-        configuration_ids=tuple(json.loads(row.configuration_ids)),
-        state=AuthorizationState(row.state),
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        wallet_state=row.wallet_state,
-        offer_id=row.offer_id,
-        dpop_jkt=row.dpop_jkt,
-        client_key=row.client_key,
-        subject_id=row.subject_id,
-        code_hash=row.code_hash,
+ADD = _TABLE.insert()
+BY_REQUEST_URI = select(_TABLE).where(
+    _TABLE.c.request_uri_hash == bindparam("hash"), _TABLE.c.issuer_id == bindparam("issuer")
+)
+BY_CODE = select(_TABLE).where(
+    _TABLE.c.code_hash == bindparam("hash"), _TABLE.c.issuer_id == bindparam("issuer")
+)
+TAKE_PUSHED = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.request_uri_hash == bindparam("hash"),
+        _TABLE.c.issuer_id == bindparam("issuer"),
+        _TABLE.c.client_id == bindparam("client"),
+        _TABLE.c.state == AuthorizationState.PUSHED.value,
+        _TABLE.c.expires_at > bindparam("now"),
     )
+    .values(state=bindparam("state"), expires_at=bindparam("expires_at"))
+    .returning(*_TABLE.c)
+)
+#: What the caller passes as None is left as it is.
+MOVE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.authorization_id == bindparam("id"),
+        _TABLE.c.state == bindparam("expected"),
+        _TABLE.c.expires_at > bindparam("now"),
+    )
+    .values(
+        state=bindparam("state"),
+        expires_at=func.coalesce(bindparam("expires_at"), _TABLE.c.expires_at),
+        subject_id=func.coalesce(bindparam("subject_id"), _TABLE.c.subject_id),
+        code_hash=func.coalesce(bindparam("code_hash"), _TABLE.c.code_hash),
+        offer_id=func.coalesce(bindparam("offer_id"), _TABLE.c.offer_id),
+    )
+)
+
+#: The same statements in the PostgreSQL driver's terms.
+PG_ADD = (
+    f"INSERT INTO issuer_authorizations ({', '.join(_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))})"
+)
+PG_BY_REQUEST_URI = (
+    "SELECT * FROM issuer_authorizations WHERE request_uri_hash = $1 AND issuer_id = $2"
+)
+PG_BY_CODE = "SELECT * FROM issuer_authorizations WHERE code_hash = $1 AND issuer_id = $2"
+PG_TAKE_PUSHED = (
+    "UPDATE issuer_authorizations SET state = $5, expires_at = $6"
+    " WHERE request_uri_hash = $1 AND issuer_id = $2 AND client_id = $3"
+    " AND state = $7 AND expires_at > $4 RETURNING *"
+)
+PG_MOVE = (
+    "UPDATE issuer_authorizations SET state = $2,"
+    " expires_at = COALESCE($5::double precision, expires_at),"
+    " subject_id = COALESCE($6::varchar, subject_id),"
+    " code_hash = COALESCE($7::varchar, code_hash),"
+    " offer_id = COALESCE($8::varchar, offer_id)"
+    " WHERE authorization_id = $1 AND state = $3 AND expires_at > $4"
+)
+
+
+def _authorization(row: Any) -> Authorization:
+    """From an asyncpg record or a Core row mapping: both are read by column name."""
+    return Authorization(
+        authorization_id=row["authorization_id"],
+        issuer_id=row["issuer_id"],
+        request_uri_hash=row["request_uri_hash"],
+        client_id=row["client_id"],
+        redirect_uri=row["redirect_uri"],
+        code_challenge=row["code_challenge"],
+        configuration_ids=tuple(json.loads(row["configuration_ids"])),
+        state=AuthorizationState(row["state"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        wallet_state=row["wallet_state"],
+        offer_id=row["offer_id"],
+        dpop_jkt=row["dpop_jkt"],
+        client_key=row["client_key"],
+        subject_id=row["subject_id"],
+        code_hash=row["code_hash"],
+    )
+
+
+def _values(authorization: Authorization) -> dict[str, Any]:
+    return {
+        "authorization_id": authorization.authorization_id,
+        "issuer_id": authorization.issuer_id,
+        "request_uri_hash": authorization.request_uri_hash,
+        "client_id": authorization.client_id,
+        "redirect_uri": authorization.redirect_uri,
+        "code_challenge": authorization.code_challenge,
+        "configuration_ids": json.dumps(list(authorization.configuration_ids)),
+        "state": authorization.state.value,
+        "created_at": authorization.created_at,
+        "expires_at": authorization.expires_at,
+        "wallet_state": authorization.wallet_state,
+        "offer_id": authorization.offer_id,
+        "dpop_jkt": authorization.dpop_jkt,
+        "client_key": authorization.client_key,
+        "subject_id": authorization.subject_id,
+        "code_hash": authorization.code_hash,
+    }
 
 
 class SqlAuthorizationStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
+        self._postgres = is_postgresql(self._engine)
 
     async def add(self, authorization: Authorization) -> None:
-        async with self._sessions.begin() as session:
-            session.add(
-                AuthorizationRow(
-                    authorization_id=authorization.authorization_id,
-                    issuer_id=authorization.issuer_id,
-                    request_uri_hash=authorization.request_uri_hash,
-                    client_id=authorization.client_id,
-                    redirect_uri=authorization.redirect_uri,
-                    code_challenge=authorization.code_challenge,
-                    configuration_ids=json.dumps(list(authorization.configuration_ids)),
-                    state=authorization.state.value,
-                    created_at=authorization.created_at,
-                    expires_at=authorization.expires_at,
-                    wallet_state=authorization.wallet_state,
-                    offer_id=authorization.offer_id,
-                    dpop_jkt=authorization.dpop_jkt,
-                    client_key=authorization.client_key,
-                )
-            )
+        values = _values(authorization)
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                await driver.execute(PG_ADD, *(values[name] for name in _COLUMNS))
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(ADD, values)
 
     async def by_request_uri(self, issuer_id: str, request_uri_hash: str) -> Authorization | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(AuthorizationRow).where(
-                    AuthorizationRow.request_uri_hash == request_uri_hash,
-                    AuthorizationRow.issuer_id == issuer_id,
-                )
-            )
-            return None if row is None else _authorization(row)
+        return await self._one(PG_BY_REQUEST_URI, BY_REQUEST_URI, request_uri_hash, issuer_id)
 
     async def by_code(self, issuer_id: str, code_hash: str) -> Authorization | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(AuthorizationRow).where(
-                    AuthorizationRow.code_hash == code_hash,
-                    AuthorizationRow.issuer_id == issuer_id,
+        return await self._one(PG_BY_CODE, BY_CODE, code_hash, issuer_id)
+
+    async def _one(
+        self, sql: str, statement: Any, hashed: str, issuer_id: str
+    ) -> Authorization | None:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                record = await driver.fetchrow(sql, hashed, issuer_id)
+            return None if record is None else _authorization(record)
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(statement, {"hash": hashed, "issuer": issuer_id})
+            ).first()
+        return None if row is None else _authorization(row._mapping)
+
+    async def take_pushed(
+        self,
+        issuer_id: str,
+        request_uri_hash: str,
+        *,
+        client_id: str,
+        now: float,
+        state: AuthorizationState,
+        expires_at: float,
+    ) -> Authorization | None:
+        """The read and the first move of the authorization endpoint in one statement:
+        ``UPDATE … WHERE state = 'pushed' AND expires_at > now … RETURNING``."""
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                record = await driver.fetchrow(
+                    PG_TAKE_PUSHED,
+                    request_uri_hash,
+                    issuer_id,
+                    client_id,
+                    now,
+                    state.value,
+                    expires_at,
+                    AuthorizationState.PUSHED.value,
                 )
-            )
-            return None if row is None else _authorization(row)
+            return None if record is None else _authorization(record)
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    TAKE_PUSHED,
+                    {
+                        "hash": request_uri_hash,
+                        "issuer": issuer_id,
+                        "client": client_id,
+                        "now": now,
+                        "state": state.value,
+                        "expires_at": expires_at,
+                    },
+                )
+            ).first()
+        return None if row is None else _authorization(row._mapping)
 
     async def move(
         self,
@@ -96,31 +216,39 @@ class SqlAuthorizationStore:
     ) -> bool:
         """Compare-and-set from ``expected`` (and not yet expired at ``now``) to ``state``;
         False when another request moved it first or it ran out."""
-        values: dict[str, object] = {"state": state.value}
-        if expires_at is not None:
-            values["expires_at"] = expires_at
-        if subject_id is not None:
-            values["subject_id"] = subject_id
-        if code_hash is not None:
-            values["code_hash"] = code_hash
-        if offer_id is not None:
-            values["offer_id"] = offer_id
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(AuthorizationRow)
-                .where(
-                    AuthorizationRow.authorization_id == authorization_id,
-                    AuthorizationRow.state == expected.value,
-                    AuthorizationRow.expires_at > now,
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                status = await driver.execute(
+                    PG_MOVE,
+                    authorization_id,
+                    state.value,
+                    expected.value,
+                    now,
+                    expires_at,
+                    subject_id,
+                    code_hash,
+                    offer_id,
                 )
-                .values(**values)
+            return changed_rows(status) == 1
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                MOVE,
+                {
+                    "id": authorization_id,
+                    "expected": expected.value,
+                    "now": now,
+                    "state": state.value,
+                    "expires_at": expires_at,
+                    "subject_id": subject_id,
+                    "code_hash": code_hash,
+                    "offer_id": offer_id,
+                },
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        moved: bool = result.rowcount == 1
+        return moved
 
     async def purge(self, before: float) -> int:
         """Forget authorizations that ended before ``before``."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(AuthorizationRow).where(AuthorizationRow.expires_at < before)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        async with self._engine.begin() as connection:
+            result = await connection.execute(delete(_TABLE).where(_TABLE.c.expires_at < before))
+        return max(result.rowcount, 0)

@@ -15,12 +15,19 @@ from types import SimpleNamespace
 from typing import Any
 
 from core.storage.driver import postgres_connection
-from issuers.domain import AccessGrant, Offer, OfferState
+from issuers.domain import AccessGrant, AuditEvent, Offer, OfferState
 from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
 from issuers.storage.offer_claims import SealedClaims
-from issuers.storage.sql import SqlCredentialLedger, SqlOfferStore, offer_from_row
+from issuers.storage.sql import (
+    AUDIT_COLUMNS,
+    SqlCredentialLedger,
+    SqlOfferStore,
+    audit_row,
+    offer_from_row,
+)
 from issuers.storage.tables import (
+    OFFERS,
     ApplicationRow,
     CredentialResponseRow,
     CredentialRow,
@@ -135,7 +142,32 @@ class PostgresIssuanceStatements:
         return _changed_one(await self._connection.execute(sql, *values.values()))
 
 
+_OFFER_COLUMNS = tuple(column.name for column in OFFERS.columns)
+ADD_OFFER = (
+    f"INSERT INTO issuer_offers ({', '.join(_OFFER_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(_OFFER_COLUMNS) + 1))})"
+)
+
+
+#: The offer and its audit entry in one statement (one round trip, one transaction).
+_AUDIT_PLACES = range(len(_OFFER_COLUMNS) + 1, len(_OFFER_COLUMNS) + len(AUDIT_COLUMNS) + 1)
+ADD_OFFER_WITH_AUDIT = (
+    f"WITH offer AS ({ADD_OFFER})"  # noqa: S608
+    f" INSERT INTO issuer_audit_events ({', '.join(AUDIT_COLUMNS)})"
+    f" VALUES ({', '.join(f'${i}' for i in _AUDIT_PLACES)})"
+)
+
+
 class PostgresOfferStore(SqlOfferStore):
+    async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
+        row = self._row(offer)
+        values = [row[name] for name in _OFFER_COLUMNS]
+        async with postgres_connection(self._engine) as connection:
+            if audit is None:
+                await connection.execute(ADD_OFFER, *values)
+            else:
+                await connection.execute(ADD_OFFER_WITH_AUDIT, *values, *audit_row(audit))
+
     async def _redeem(
         self, code_hash: str, now: float, grant: AccessGrant, *, without_tx_code: bool
     ) -> Offer | None:

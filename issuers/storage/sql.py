@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.storage.driver import is_postgresql, postgres_connection
 from issuers.domain import (
     AccessGrant,
     AuditEvent,
@@ -92,25 +93,34 @@ class SqlOfferStore:
         self._engine = _engine_of(sessions)
         self._claims = claims
 
-    async def add(self, offer: Offer) -> None:
-        async with self._sessions.begin() as session:
-            session.add(
-                OfferRow(
-                    offer_id=offer.offer_id,
-                    issuer_id=offer.issuer_id,
-                    configuration_id=offer.configuration_id,
-                    subject_id=offer.subject_id,
-                    claims=self._claims.seal(offer.offer_id, offer.claims),
-                    code_hash=offer.code_hash,
-                    tx_code_hash=offer.tx_code_hash,
-                    tx_code_attempts=offer.tx_code_attempts,
-                    tx_code_max_attempts=offer.tx_code_max_attempts,
-                    state=offer.state.value,
-                    created_at=offer.created_at,
-                    expires_at=offer.expires_at,
-                    grant_type=offer.grant_type,
+    async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
+        # Statements built once on a plain connection: a citizen's authorization and
+        # every refresh add an offer and its audit entry.
+        async with self._engine.begin() as connection:
+            await connection.execute(statements.INSERT_OFFER, self._row(offer))
+            if audit is not None:
+                await connection.execute(
+                    INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, audit_row(audit), strict=True))
                 )
-            )
+
+    def _row(self, offer: Offer) -> dict[str, Any]:
+        """The offer's columns, its claims sealed."""
+        return {
+            "offer_id": offer.offer_id,
+            "issuer_id": offer.issuer_id,
+            "configuration_id": offer.configuration_id,
+            "subject_id": offer.subject_id,
+            "claims": self._claims.seal(offer.offer_id, offer.claims),
+            "code_hash": offer.code_hash,
+            "tx_code_hash": offer.tx_code_hash,
+            "tx_code_attempts": offer.tx_code_attempts,
+            "tx_code_max_attempts": offer.tx_code_max_attempts,
+            "state": offer.state.value,
+            "created_at": offer.created_at,
+            "expires_at": offer.expires_at,
+            "redeemed_at": offer.redeemed_at,
+            "grant_type": offer.grant_type,
+        }
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
         pending = (
@@ -416,24 +426,48 @@ class SqlCredentialLedger:
             return updated
 
 
+_AUDIT = cast(Table, AuditRow.__table__)
+AUDIT_COLUMNS = ("issuer_id", "at", "actor", "action", "object_id", "outcome", "detail")
+INSERT_AUDIT = insert(_AUDIT)
+#: The same in the PostgreSQL driver's terms.
+PG_INSERT_AUDIT = (
+    f"INSERT INTO issuer_audit_events ({', '.join(AUDIT_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(AUDIT_COLUMNS) + 1))})"
+)
+
+
+def audit_row(event: AuditEvent) -> tuple[str, float, str, str, str, str, str]:
+    """The columns of an audit entry, in ``AUDIT_COLUMNS`` order, each cut to its column:
+    an audit entry never fails the action it records."""
+    return (
+        event.issuer_id,
+        event.at,
+        event.actor[:100],
+        event.action[:64],
+        event.object_id[:200],
+        event.outcome[:32],
+        event.detail,
+    )
+
+
 class SqlAuditLog:
+    """Entries are written by a statement built once, on a plain connection (on
+    PostgreSQL through the driver, one round trip): an authorization and a refresh write
+    one each."""
+
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
+        self._engine = _engine_of(sessions)
+        self._postgres = is_postgresql(self._engine)
 
     async def record(self, event: AuditEvent) -> None:
-        async with self._sessions.begin() as session:
-            session.add(
-                AuditRow(
-                    issuer_id=event.issuer_id,
-                    at=event.at,
-                    # cut to the columns: an audit entry never fails the action it records
-                    actor=event.actor[:100],
-                    action=event.action[:64],
-                    object_id=event.object_id[:200],
-                    outcome=event.outcome[:32],
-                    detail=event.detail,
-                )
-            )
+        row = audit_row(event)
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                await driver.execute(PG_INSERT_AUDIT, *row)
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
     async def recent(self, issuer_id: str, limit: int) -> list[AuditEvent]:
         async with self._sessions() as session:

@@ -32,6 +32,7 @@ def _redeem(*, without_tx_code: bool) -> Any:
 
 REDEEM = _redeem(without_tx_code=False)
 REDEEM_WITHOUT_TX_CODE = _redeem(without_tx_code=True)
+INSERT_OFFER = insert(OFFERS)
 INSERT_GRANT = insert(GRANTS)
 USE_GRANT = (
     update(GRANTS)

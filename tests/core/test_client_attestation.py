@@ -44,6 +44,7 @@ from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
 from core.jose.jws import decode_unverified, sign_compact, verify_decoded
 from core.keys.signer import SoftwareSigner
 from core.keys.x509 import (
+    ValidatedChains,
     leaf_public_key,
     parse_x5c,
     to_x5c,
@@ -58,6 +59,9 @@ SECRET = b"s" * 32
 VECTORS = json.loads(
     (Path(__file__).parents[1] / "vectors" / "client_attestation" / "examples.json").read_text()
 )
+#: Shared by every server of this module, as an agency shares one across requests: each
+#: refusal below is decided with the providers' chains already remembered.
+CHAINS = ValidatedChains()
 
 
 class MemorySeenOnce:
@@ -99,6 +103,7 @@ class Server:
             seen_once=self.seen,
             challenges=self.challenges,
             clock=self.clock,
+            chains=CHAINS,
         )
 
     async def verify(
@@ -295,6 +300,30 @@ async def test_a_tampered_attestation_is_refused(
     claims["sub"] = "https://forged.example"
     forged = f"{header}.{b64url_encode(json_dumps_bytes(claims))}.{signature}"
     await refused(Server(provider), forged, pop(instance), client_id=None)
+
+
+async def test_a_remembered_chain_vouches_for_no_signature(
+    provider: WalletProvider, instance: SoftwareSigner
+) -> None:
+    """Once the provider's chain is remembered, an attestation carrying it is still
+    refused when its own signature does not verify: tampered, or signed by another key."""
+    server = Server(provider)
+    await server.verify(provider.attest(instance), pop(instance))
+    header, payload, signature = provider.attest(instance).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["cnf"] = {"jwk": new_instance().public_jwk()}
+    forged = f"{header}.{b64url_encode(json_dumps_bytes(claims))}.{signature}"
+    await refused(server, forged, pop(instance))
+    impostor = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()), x5c=provider.signer.x5c)
+    signed_by_another = sign_compact(
+        json.loads(base64.urlsafe_b64decode(payload + "==")),
+        impostor,
+        typ=CLIENT_ATTESTATION_TYP,
+        include_kid=False,
+        include_x5c=True,
+    )
+    assert signed_by_another.split(".")[0] == header  # the same chain in the same header
+    await refused(server, signed_by_another, pop(instance))
 
 
 # -- the proof of possession ----------------------------------------------------------

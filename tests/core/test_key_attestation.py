@@ -21,7 +21,7 @@ from core.key_attestation import (
     verify_key_attestation,
 )
 from core.keys.signer import SoftwareSigner
-from core.keys.x509 import to_x5c
+from core.keys.x509 import ValidatedChains, to_x5c
 from core.messages import convert_message
 from core.oid4vci_metadata import KeyAttestationsRequired
 from tests.support.key_attestations import NO_EXP, WalletProvider
@@ -29,6 +29,9 @@ from tests.support.key_attestations import NO_EXP, WalletProvider
 ALGORITHMS = frozenset({"ES256"})
 MAX_AGE = 300.0
 LEEWAY = 60.0
+#: Shared by every verification of this module, as an agency shares one across requests:
+#: each refusal below is decided with the provider's chain already remembered.
+CHAINS = ValidatedChains()
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +53,7 @@ def _verify(
         now=time.time() if now is None else now,
         max_age=MAX_AGE,
         leeway=LEEWAY,
+        chains=options.pop("chains", CHAINS),
         **options,
     )
 
@@ -124,8 +128,18 @@ def test_the_signing_key_comes_from_x5c_only(provider: WalletProvider) -> None:
     )
     _refused(without_x5c, provider, "no x5c")
     other_key_same_chain = SoftwareSigner(key, x5c=provider.signer.x5c)
+    assert _verify(provider.attest([_key()]), provider).keys  # the chain is remembered now
     _refused(provider.attest([_key()], signer=other_key_same_chain), provider, "does not verify")
     assert bare.x5c is None
+
+
+def test_without_a_chain_memory_the_chain_is_validated_each_time(
+    provider: WalletProvider,
+) -> None:
+    assert _verify(provider.attest([_key()]), provider, chains=None).keys
+    later = time.time() + 400 * 86400
+    token = provider.attest([_key()], iat=later)
+    _refused(token, provider, "trusted wallet provider", now=later, chains=None)
 
 
 def test_the_chain_must_lead_to_a_configured_wallet_provider(provider: WalletProvider) -> None:

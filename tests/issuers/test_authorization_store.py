@@ -6,6 +6,7 @@ code and a request_uri are found only by the agency they belong to."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 
 import pytest
@@ -104,6 +105,38 @@ async def test_nothing_moves_once_it_ran_out(engine: AsyncEngine) -> None:
     assert await store.purge(NOW + 61) == 1
 
 
+async def test_a_pushed_request_is_taken_once_by_its_client_before_it_expires(
+    engine: AsyncEngine,
+) -> None:
+    store = SqlAuthorizationStore(session_factory(engine))
+    pushed = _pushed()
+    await store.add(pushed)
+
+    async def take(
+        issuer_id: str = "civil-registry", client_id: str = pushed.client_id, now: float = NOW
+    ) -> Authorization | None:
+        return await store.take_pushed(
+            issuer_id,
+            pushed.request_uri_hash,
+            client_id=client_id,
+            now=now,
+            state=AuthorizationState.AUTHENTICATING,
+            expires_at=NOW + 600,
+        )
+
+    assert await take(client_id="https://other-wallet.example") is None
+    assert await take(issuer_id="transport-agency") is None
+    assert await take(now=NOW + 60) is None  # ran out
+    found = await store.by_request_uri("civil-registry", pushed.request_uri_hash)
+    assert found == pushed  # none of those moved it
+    taken = await take()
+    assert taken == dataclasses.replace(
+        pushed, state=AuthorizationState.AUTHENTICATING, expires_at=NOW + 600
+    )
+    assert await take() is None
+    assert await store.by_request_uri("civil-registry", pushed.request_uri_hash) == taken
+
+
 def test_the_moves_are_the_designed_ones() -> None:
     assert AUTHORIZATION_MOVES.is_final(AuthorizationState.REDEEMED)
     assert AUTHORIZATION_MOVES.is_final(AuthorizationState.REFUSED)
@@ -139,5 +172,31 @@ async def test_fifty_racing_redemptions_of_one_code_have_one_winner(database_url
                 )
             )
             assert results.count(True) == 1
+        finally:
+            await other.dispose()
+
+
+async def test_fifty_racing_takes_of_one_request_uri_have_one_winner(database_url: str) -> None:
+    """Two workers (an engine each) get 50 concurrent uses of the same request_uri."""
+    async with fresh_engine(database_url) as engine:
+        other = create_engine(database_url)
+        try:
+            stores = [SqlAuthorizationStore(session_factory(e)) for e in (engine, other)]
+            pushed = _pushed()
+            await stores[0].add(pushed)
+            results = await asyncio.gather(
+                *(
+                    stores[i % 2].take_pushed(
+                        "civil-registry",
+                        pushed.request_uri_hash,
+                        client_id=pushed.client_id,
+                        now=NOW + 1,
+                        state=AuthorizationState.AUTHENTICATING,
+                        expires_at=NOW + 600,
+                    )
+                    for i in range(50)
+                )
+            )
+            assert sum(result is not None for result in results) == 1
         finally:
             await other.dispose()

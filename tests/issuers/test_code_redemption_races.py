@@ -22,7 +22,7 @@ import pytest
 
 from app import create_app
 from app.settings import Settings
-from issuers.domain import AccessGrant, Offer
+from issuers.domain import AccessGrant, AuditEvent, Offer
 from issuers.ports import OfferStore
 from issuers.services.context import IssuancePolicy, IssuerContext
 from tests.issuers.concurrent_client import concurrent_client, national_id_offer
@@ -50,8 +50,8 @@ class DelayedOfferStore:
         await asyncio.sleep(self._rng.uniform(0, MAX_DELAY))
         return result
 
-    async def add(self, offer: Offer) -> None:
-        await self._store.add(offer)
+    async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
+        await self._store.add(offer, audit=audit)
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
         return await self._store.count_pending(issuer_id, now, limit)

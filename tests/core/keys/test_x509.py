@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from core.keys import x509 as x509_module
 from core.keys.x509 import (
     AccessCertificateRequest,
     CertificateError,
+    ValidatedChains,
     create_trust_anchor,
     issue_access_certificate,
     parse_x5c,
@@ -132,3 +135,118 @@ def test_access_certificate_needs_a_name(
             anchor=anchor[1],
             now=NOW,
         )
+
+
+# -- chains remembered once validated ---------------------------------------------------
+
+AT = NOW.timestamp() + 60  # the certificates are valid from NOW minus five minutes
+Anchor = tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many times a chain was path-validated (``validate_chain`` ran)."""
+    ran: list[int] = []
+    validate = x509_module.validate_chain
+
+    def counted(*args: object, **kwargs: object) -> x509.Certificate:
+        ran.append(1)
+        return validate(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(x509_module, "validate_chain", counted)
+    yield ran
+
+
+def test_a_validated_chain_is_remembered_by_its_exact_values(
+    anchor: Anchor, validations: list[int]
+) -> None:
+    chains = ValidatedChains()
+    key, leaf = _leaf(anchor)
+    x5c = list(to_x5c([leaf]))
+    first = chains.validate(x5c, [anchor[1]], now=AT)
+    assert first.leaf == leaf
+    assert first.key.public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    assert chains.validate(list(x5c), [anchor[1]], now=AT + 1) is first
+    assert len(validations) == 1
+    _, other_leaf = _leaf(anchor)
+    assert chains.validate(list(to_x5c([other_leaf])), [anchor[1]], now=AT).leaf == other_leaf
+    assert len(validations) == 2
+
+
+def test_a_remembered_chain_counts_only_for_the_anchors_it_validated_to(
+    anchor: Anchor, validations: list[int]
+) -> None:
+    chains = ValidatedChains()
+    _, leaf = _leaf(anchor)
+    x5c = list(to_x5c([leaf]))
+    chains.validate(x5c, [anchor[1]], now=AT)
+    other = create_trust_anchor(ec.generate_private_key(ec.SECP256R1()), common_name="O", now=NOW)
+    with pytest.raises(CertificateError):
+        chains.validate(x5c, [other], now=AT)
+    chains.validate(x5c, [other, anchor[1]], now=AT)  # another set of anchors: validated again
+    assert len(validations) == 3
+
+
+def test_a_refused_chain_is_never_remembered(anchor: Anchor, validations: list[int]) -> None:
+    chains = ValidatedChains()
+    _, leaf = _leaf(anchor)
+    x5c = list(to_x5c([leaf, anchor[1]]))  # carries the anchor
+    for _ in range(2):
+        with pytest.raises(CertificateError):
+            chains.validate(x5c, [anchor[1]], now=AT)
+    assert len(validations) == 2
+    assert len(chains) == 0
+    with pytest.raises(CertificateError):
+        chains.validate("MIIB", [anchor[1]], now=AT)
+
+
+def test_a_remembered_chain_ends_with_its_earliest_certificate(
+    anchor: Anchor, validations: list[int]
+) -> None:
+    chains = ValidatedChains(max_age=3600)
+    _, leaf = _leaf(anchor, valid_days=1)
+    x5c = list(to_x5c([leaf]))
+    chains.validate(x5c, [anchor[1]], now=AT)
+    end = leaf.not_valid_after_utc.timestamp()
+    with pytest.raises(CertificateError):
+        chains.validate(x5c, [anchor[1]], now=end + 1)
+    # nor before the latest notBefore (a clock set back)
+    chains.validate(x5c, [anchor[1]], now=AT)
+    with pytest.raises(CertificateError):
+        chains.validate(x5c, [anchor[1]], now=leaf.not_valid_before_utc.timestamp() - 1)
+    assert len(validations) == 4
+
+
+def test_a_remembered_chain_is_validated_again_after_max_age(
+    anchor: Anchor, validations: list[int]
+) -> None:
+    chains = ValidatedChains(max_age=120)
+    _, leaf = _leaf(anchor)
+    x5c = list(to_x5c([leaf]))
+    chains.validate(x5c, [anchor[1]], now=AT)
+    chains.validate(x5c, [anchor[1]], now=AT + 119)
+    assert len(validations) == 1
+    chains.validate(x5c, [anchor[1]], now=AT + 120)
+    assert len(validations) == 2
+
+
+def test_the_memory_is_bounded_least_recently_used_first(
+    anchor: Anchor, validations: list[int]
+) -> None:
+    chains = ValidatedChains(max_entries=2)
+    x5cs = [list(to_x5c([_leaf(anchor)[1]])) for _ in range(3)]
+    for x5c in x5cs[:2]:
+        chains.validate(x5c, [anchor[1]], now=AT)
+    chains.validate(x5cs[0], [anchor[1]], now=AT)  # used: the second is now the oldest
+    chains.validate(x5cs[2], [anchor[1]], now=AT)
+    assert len(chains) == 2 and len(validations) == 3
+    chains.validate(x5cs[0], [anchor[1]], now=AT)
+    assert len(validations) == 3
+    chains.validate(x5cs[1], [anchor[1]], now=AT)
+    assert len(validations) == 4
+
+
+@pytest.mark.parametrize(("max_entries", "max_age"), [(0, 300), (1, 0), (1, 7200)])
+def test_a_chain_memory_is_small_and_short(max_entries: int, max_age: float) -> None:
+    with pytest.raises(ValueError):
+        ValidatedChains(max_entries=max_entries, max_age=max_age)
