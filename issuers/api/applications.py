@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from core.clock import rfc3339
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
-from issuers.api.operator import MAX_OPERATOR_BODY, OPERATOR_DEPENDENCIES, require_operator_key
+from issuers.api.operator import AgencyOperatorController
 from issuers.domain import APPLICATION_MOVES, Application, ApplicationState
 from issuers.services.application_messages import (
     ApplicationList,
@@ -79,15 +79,8 @@ async def _decide(
     return Response(application_view(decided, context.clock.now()), headers=NO_STORE)
 
 
-class OperatorApplicationController(Controller):
+class OperatorApplicationController(AgencyOperatorController):
     path = "/issuers/{issuer_id:str}/applications"
-    tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
-    security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
-    before_request = staticmethod(require_operator_key)
-    dependencies = OPERATOR_DEPENDENCIES
-    request_max_body_size = MAX_OPERATOR_BODY
-    # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
-    opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 
     @get(
         "/",

@@ -62,8 +62,11 @@ def _qr(offer_id: str, offer_uri: str) -> DrawnQr:
     return _QR_CODES.get(offer_id, offer_uri)
 
 
-class OperatorOfferController(Controller):
-    path = "/issuers/{issuer_id:str}/offers"
+class AgencyOperatorController(Controller):
+    """What every controller of the agency operator API shares: the operator key checked
+    before anything else, the issuer context, the body limit, the rate-limit class and
+    problem details for every error (a 429 too)."""
+
     tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
     security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
     before_request = staticmethod(require_operator_key)
@@ -71,6 +74,10 @@ class OperatorOfferController(Controller):
     request_max_body_size = MAX_OPERATOR_BODY
     # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
     opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
+
+
+class OperatorOfferController(AgencyOperatorController):
+    path = "/issuers/{issuer_id:str}/offers"
 
     @post(
         "/",

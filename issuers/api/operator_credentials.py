@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -15,11 +15,7 @@ from core.clock import rfc3339
 from core.errors import Problem
 from core.identifiers import InvalidIdentifier, checked_identifier
 from core.messages import LocalizedName, LocalizedText
-from issuers.api.operator import (
-    MAX_OPERATOR_BODY,
-    OPERATOR_DEPENDENCIES,
-    require_operator_key,
-)
+from issuers.api.operator import AgencyOperatorController
 from issuers.domain import ClaimLabel, Display, IssuedCredential
 from issuers.services.change_status import (
     STATUS_NAMES,
@@ -66,15 +62,8 @@ def credential_summary(
     )
 
 
-class OperatorCredentialController(Controller):
+class OperatorCredentialController(AgencyOperatorController):
     path = "/issuers/{issuer_id:str}"
-    tags = ["agency operator API"]  # noqa: RUF012 - litestar reads a list
-    security = [{"operatorKey": []}]  # noqa: RUF012 - litestar reads a list
-    before_request = staticmethod(require_operator_key)
-    dependencies = OPERATOR_DEPENDENCIES
-    request_max_body_size = MAX_OPERATOR_BODY
-    # the rate-limit class (app.rate_limits); errors, a 429 too, are problem details
-    opt = {"rate_limit": "operator", "problem_details": True}  # noqa: RUF012
 
     @post(
         "/credentials/{action:str}",
