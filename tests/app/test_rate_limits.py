@@ -21,6 +21,7 @@ from app.rate_limit_policy import CLASSES
 from tests.conftest import backend_url, migrated_database
 from tests.support.redis import redis_url, unique_key_prefix
 from tests.support.server import RunningServer, running_server
+from tests.support.workers import worker_of
 from tests.wallet.phone import Phone
 
 LIMIT = 3
@@ -115,17 +116,47 @@ def assert_served(response: httpx.Response, probe: Probe) -> None:
     assert re.fullmatch(rf'"{probe.endpoint_class}";r=\d+', response.headers["ratelimit"])
 
 
-def burst_every_class(server: RunningServer, var_dir: Path) -> None:
+BURST = 12
+
+
+def pinned_connections(server: RunningServer, workers: int) -> list[httpx.Client]:
+    """``BURST`` kept-alive connections from 127.0.0.1, as many to each of the server's
+    ``workers`` (new connections until each worker holds its share): a burst over them
+    reaches every worker, whatever the kernel does with new connections."""
+    if workers == 1:
+        return [client_from(server) for _ in range(BURST)]
+    port = int(server.base_url.rsplit(":", 1)[1])
+    share = BURST // workers
+    pinned: dict[int, list[httpx.Client]] = {}
+    for _ in range(BURST * 10):
+        connection = httpx.Client(
+            base_url=server.base_url,
+            transport=httpx.HTTPTransport(local_address="127.0.0.1"),
+            timeout=30,
+        )
+        worker = worker_of(server.process.pid, port, connection.get("/health"))
+        held = pinned.setdefault(worker, [])
+        if len(held) < share:
+            held.append(connection)
+        else:
+            connection.close()
+        if len(pinned) == workers and all(len(c) == share for c in pinned.values()):
+            return [c for held in pinned.values() for c in held]
+    raise AssertionError(f"connections reached the workers {sorted(pinned)} too unevenly")
+
+
+def burst_every_class(server: RunningServer, var_dir: Path, *, workers: int = 1) -> None:
     credentials = Credentials(server, var_dir)
     other_principal = {
         "citizen": "other citizen",
         "operator": OTHER_OPERATOR,
         "counter": OTHER_COUNTER,
     }
+    connections = pinned_connections(server, workers)
     with client_from(server) as crowd, client_from(server, "127.0.0.2") as neighbour:
         for probe in PROBES:
-            with ThreadPoolExecutor(max_workers=8) as pool:  # at once, over both workers
-                burst = list(pool.map(send, [crowd] * 12, [probe] * 12, [credentials] * 12))
+            with ThreadPoolExecutor(max_workers=BURST) as pool:  # at once, over every worker
+                burst = list(pool.map(send, connections, [probe] * BURST, [credentials] * BURST))
             served = [r for r in burst if r.status_code != 429]
             assert len(served) == LIMIT, (probe, [r.status_code for r in burst])
             for response in served:
@@ -142,6 +173,8 @@ def burst_every_class(server: RunningServer, var_dir: Path) -> None:
                 assert_refused(send(neighbour, probe, credentials), probe)
             else:  # counted per address: another address is served all along
                 assert_served(send(neighbour, probe, credentials), probe)
+    for connection in connections:
+        connection.close()
 
 
 def test_a_burst_per_class_on_sqlite_in_process(var_dir: Path) -> None:
@@ -166,7 +199,7 @@ def test_a_burst_per_class_on_postgresql_and_redis_with_two_workers(
         IDWALLET_REDIS_KEY_PREFIX=unique_key_prefix(),
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     ) as server:
-        burst_every_class(server, var_dir)
+        burst_every_class(server, var_dir, workers=2)
         # both workers answered requests of the bursts (each writes its own latency file)
         workers = {p.name.split("_")[-1] for p in metrics_dir.glob("histogram_*.db")}
     assert len(workers) == 2, sorted(p.name for p in metrics_dir.iterdir())
