@@ -1,12 +1,15 @@
 """Access certificates: an owner's active signing key certified under the deployment
-trust anchor, so that wallets and verifiers can validate its ``x5c`` chain."""
+trust anchor (or another authority of the deployment, such as its wallet-provider CA), so
+that wallets, verifiers and issuers can validate its ``x5c`` chain."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
+from app.bootstrap import TrustAnchor
 from app.deployment import Deployment
 from core.jose.jwk import public_key_from_jwk
 from core.keys.provider import SoftwareKeyProvider
@@ -28,10 +31,22 @@ class CannotCertify(RuntimeError):
     """This deployment has no anchor private key to issue access certificates with."""
 
 
-def _still_good(signer: Signer, request: AccessCertificateRequest, now: dt.datetime) -> bool:
+def _still_good(
+    signer: Signer,
+    request: AccessCertificateRequest,
+    issued_by: x509.Certificate | None,
+    now: dt.datetime,
+) -> bool:
+    """``issued_by``: the authority the certificate must come from directly (None: any,
+    as for access certificates an outside CA may have issued under the anchor)."""
     if not signer.x5c:
         return False
     leaf: x509.Certificate = parse_x5c(list(signer.x5c))[0]
+    if issued_by is not None:
+        try:
+            leaf.verify_directly_issued_by(issued_by)
+        except (ValueError, TypeError, InvalidSignature):
+            return False  # certified under another authority (one replaced since)
     return (
         sorted(san_dns_names(leaf)) == sorted(request.dns_names)
         and sorted(san_uris(leaf)) == sorted(request.uris)
@@ -44,19 +59,22 @@ async def ensure_access_certificate(
     owner: str,
     request: AccessCertificateRequest,
     *,
+    authority: TrustAnchor | None = None,
     now: dt.datetime | None = None,
 ) -> Signer:
-    """The owner's active signer, carrying a current access certificate for ``request``."""
+    """The owner's active signer, carrying a current access certificate for ``request``
+    issued by ``authority`` (the deployment trust anchor unless given)."""
     now = now or dt.datetime.now(dt.UTC)
     keys: SoftwareKeyProvider = deployment.keys
     signer = await keys.signer(owner)
     # Workers starting together may each create the owner's first key: the active one is
     # then whichever sorts last, possibly another worker's not yet certified. Certify
     # whatever is active until the active one carries a good certificate.
+    anchor = authority or deployment.trust_anchor
+    issued_by = None if authority is None else authority.certificate
     for _ in range(4):
-        if _still_good(signer, request, now):
+        if _still_good(signer, request, issued_by, now):
             return signer
-        anchor = deployment.trust_anchor
         if anchor.private_key is None:
             raise CannotCertify("set IDWALLET_TRUST_ANCHOR_KEY to issue access certificates here")
         certificate = issue_access_certificate(

@@ -1,10 +1,18 @@
-"""First-start material: the key-encryption key and the development trust anchor.
+"""First-start material: the key-encryption key, the development trust anchor and the
+development wallet-provider CA.
 
-In development both are generated into the git-ignored ``var/`` directory (file mode 0600,
-under a file lock so that several workers starting together agree). In production the
-KEK comes from ``IDWALLET_KEY_ENCRYPTION_KEY`` and the anchor from
+In development all three are generated into the git-ignored ``var/`` directory (file mode
+0600, under a file lock so that several workers starting together agree). In production
+the KEK comes from ``IDWALLET_KEY_ENCRYPTION_KEY``, the anchor from
 ``IDWALLET_TRUST_ANCHOR_CERT`` (and, where this deployment issues access certificates
-itself, ``IDWALLET_TRUST_ANCHOR_KEY``); nothing is generated.
+itself, ``IDWALLET_TRUST_ANCHOR_KEY``), and the wallet-provider CA from
+``IDWALLET_WALLET_PROVIDER_CA_CERT`` and ``IDWALLET_WALLET_PROVIDER_CA_KEY``; nothing is
+generated. A production deployment without the wallet-provider CA attests none of its
+wallet instances' keys (issuers that require key attestations then refuse its wallet).
+
+The wallet-provider CA is a root of its own, apart from the deployment trust anchor:
+issuers that trust it accept attestations signed under it, and nothing else this
+deployment certifies (an agency's or counter's signing key) can sign one.
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ KEK_FILE = "key-encryption-key"
 ANCHOR_CERT_FILE = "trust-anchor.pem"
 ANCHOR_KEY_FILE = "trust-anchor.key.wrapped"
 _ANCHOR_CONTEXT = "idwallet-trust-anchor"
+PROVIDER_CA_CERT_FILE = "wallet-provider-ca.pem"
+PROVIDER_CA_KEY_FILE = "wallet-provider-ca.key.wrapped"
+_PROVIDER_CA_CONTEXT = "idwallet-wallet-provider-ca"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,30 +94,82 @@ def load_key_encryption_key(settings: Settings) -> bytes:
     return _decode_kek(path.read_text(encoding="ascii"), str(path))
 
 
-def load_trust_anchor(settings: Settings, wrapper: KeyWrapper) -> TrustAnchor:
-    if settings.trust_anchor_cert is not None:
-        certificate = x509.load_pem_x509_certificate(settings.trust_anchor_cert.read_bytes())
-        key = None
-        if settings.trust_anchor_key is not None:
-            loaded = load_pem_private_key(settings.trust_anchor_key.read_bytes(), password=None)
-            if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-                raise SettingsError("IDWALLET_TRUST_ANCHOR_KEY must be an EC private key")
-            key = loaded
-        return TrustAnchor(certificate, key)
-    if settings.is_production:
-        raise SettingsError("IDWALLET_TRUST_ANCHOR_CERT is required in production")
-    cert_path = settings.var_dir / ANCHOR_CERT_FILE
-    key_path = settings.var_dir / ANCHOR_KEY_FILE
+def _configured_authority(cert: Path, key: Path | None, variable: str) -> TrustAnchor:
+    certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+    private = None
+    if key is not None:
+        loaded = load_pem_private_key(key.read_bytes(), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise SettingsError(f"{variable} must be an EC private key")
+        private = loaded
+    return TrustAnchor(certificate, private)
+
+
+def _development_authority(
+    settings: Settings, wrapper: KeyWrapper, files: tuple[str, str, str], name: str
+) -> TrustAnchor:
+    """A root CA generated at first start into ``var/``: ``files`` are its certificate
+    file, its wrapped key file and the wrapping context."""
+    cert_file, key_file, context = files
+    cert_path, key_path = settings.var_dir / cert_file, settings.var_dir / key_file
     with locked_var_dir(settings.var_dir):
         if not cert_path.exists() or not key_path.exists():
-            anchor_key = ec.generate_private_key(ec.SECP256R1())
+            key = ec.generate_private_key(ec.SECP256R1())
             certificate = create_trust_anchor(
-                anchor_key,
-                common_name="idwallet development trust anchor",
+                key,
+                common_name=name,
                 organization="idwallet (development)",
                 now=dt.datetime.now(dt.UTC),
             )
-            write_private_file(key_path, wrapper.wrap(anchor_key, context=_ANCHOR_CONTEXT))
+            write_private_file(key_path, wrapper.wrap(key, context=context))
             cert_path.write_bytes(certificate.public_bytes(Encoding.PEM))
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    return TrustAnchor(certificate, wrapper.unwrap(key_path.read_bytes(), context=_ANCHOR_CONTEXT))
+    return TrustAnchor(certificate, wrapper.unwrap(key_path.read_bytes(), context=context))
+
+
+def load_trust_anchor(settings: Settings, wrapper: KeyWrapper) -> TrustAnchor:
+    if settings.trust_anchor_cert is not None:
+        return _configured_authority(
+            settings.trust_anchor_cert, settings.trust_anchor_key, "IDWALLET_TRUST_ANCHOR_KEY"
+        )
+    if settings.is_production:
+        raise SettingsError("IDWALLET_TRUST_ANCHOR_CERT is required in production")
+    return _development_authority(
+        settings,
+        wrapper,
+        (ANCHOR_CERT_FILE, ANCHOR_KEY_FILE, _ANCHOR_CONTEXT),
+        "idwallet development trust anchor",
+    )
+
+
+def load_wallet_provider_ca(settings: Settings, wrapper: KeyWrapper) -> TrustAnchor | None:
+    """The CA of this deployment as wallet provider; None in a production deployment that
+    configures none."""
+    if settings.wallet_provider_ca_cert is not None:
+        return _configured_authority(
+            settings.wallet_provider_ca_cert,
+            settings.wallet_provider_ca_key,
+            "IDWALLET_WALLET_PROVIDER_CA_KEY",
+        )
+    if settings.is_production:
+        return None
+    return _development_authority(
+        settings,
+        wrapper,
+        (PROVIDER_CA_CERT_FILE, PROVIDER_CA_KEY_FILE, _PROVIDER_CA_CONTEXT),
+        "idwallet development wallet provider CA",
+    )
+
+
+def install_wallet_provider_ca(
+    settings: Settings, wrapper: KeyWrapper, certificate: x509.Certificate, key: PrivateKey
+) -> None:
+    """Put a given CA where development start-up looks for the wallet-provider CA (test
+    suites that hold the CA's key, to attest keys as this deployment's wallet would)."""
+    with locked_var_dir(settings.var_dir):
+        write_private_file(
+            settings.var_dir / PROVIDER_CA_KEY_FILE, wrapper.wrap(key, context=_PROVIDER_CA_CONTEXT)
+        )
+        (settings.var_dir / PROVIDER_CA_CERT_FILE).write_bytes(
+            certificate.public_bytes(Encoding.PEM)
+        )

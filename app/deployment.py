@@ -10,7 +10,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.bootstrap import TrustAnchor, load_key_encryption_key, load_trust_anchor
+from app.bootstrap import (
+    TrustAnchor,
+    load_key_encryption_key,
+    load_trust_anchor,
+    load_wallet_provider_ca,
+)
 from app.settings import Settings
 from core.keys.provider import SoftwareKeyProvider
 from core.keys.wrapping import KeyWrapper
@@ -27,6 +32,8 @@ class Deployment:
     keys: SoftwareKeyProvider
     trust_anchor: TrustAnchor
     key_encryption_key: bytes
+    #: The CA of this deployment as its citizens' wallet provider (None: it attests nothing).
+    wallet_provider_ca: TrustAnchor | None = None
 
     def derived_secret(self, purpose: str) -> bytes:
         """A 256-bit secret for one purpose, derived from the KEK (HKDF, RFC 5869)."""
@@ -49,6 +56,7 @@ class Deployment:
             keys=SoftwareKeyProvider(records, wrapper, alg=settings.signing_alg),
             trust_anchor=load_trust_anchor(settings, wrapper),
             key_encryption_key=kek,
+            wallet_provider_ca=load_wallet_provider_ca(settings, wrapper),
         )
 
     async def database_reachable(self) -> bool:

@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from cryptography.x509 import Certificate
 from litestar import Litestar
 
 from app.declared_citizen import DeclaredCitizen
@@ -32,6 +33,13 @@ from issuers.storage.refresh_tokens import SqlRefreshTokenStore
 from issuers.storage.sql import SqlAuditLog, SqlCredentialLedger, SqlGrantStore, SqlOfferStore
 
 log = logging.getLogger("idwallet.issuers")
+
+
+def wallet_provider_anchors(settings: Settings, deployment: Deployment) -> tuple[Certificate, ...]:
+    """The wallet providers whose attestations agencies accept: those of
+    ``IDWALLET_WALLET_PROVIDER_ANCHORS``, and always this deployment's own."""
+    own = deployment.wallet_provider_ca
+    return settings.wallet_provider_anchors + (() if own is None else (own.certificate,))
 
 
 @contextlib.asynccontextmanager
@@ -66,7 +74,7 @@ async def issuer_role(
         authenticator=NoCitizenAuthentication()
         if settings.test_citizen is None
         else DeclaredCitizen(settings.test_citizen),
-        wallet_provider_anchors=settings.wallet_provider_anchors,
+        wallet_provider_anchors=wallet_provider_anchors(settings, deployment),
         seen_once=single_use,
     )
     app.state.issuers = context

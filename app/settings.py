@@ -132,6 +132,18 @@ def _metrics_token(env: Mapping[str, str]) -> str | None:
     return token
 
 
+def _paired_files(
+    env: Mapping[str, str], first: str, second: str
+) -> tuple[Path, Path] | tuple[None, None]:
+    """Two file variables set together (a certificate and its key) or not at all."""
+    one, two = env.get(PREFIX + first) or None, env.get(PREFIX + second) or None
+    if one is None and two is None:
+        return None, None
+    if one is None or two is None:
+        raise SettingsError(f"{PREFIX}{first} and {PREFIX}{second} go together")
+    return Path(one), Path(two)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "development"
@@ -144,6 +156,10 @@ class Settings:
     key_encryption_key: str | None = None
     trust_anchor_cert: Path | None = None
     trust_anchor_key: Path | None = None
+    #: The CA under which the deployment, as wallet provider, certifies the key that signs
+    #: its wallet instances' attestations (PEM files); generated in development.
+    wallet_provider_ca_cert: Path | None = None
+    wallet_provider_ca_key: Path | None = None
     operator_keys_file: Path | None = None
     signing_alg: str = "ES256"
     log_level: str = "INFO"
@@ -211,6 +227,7 @@ class Settings:
             raise SettingsError(f"{PREFIX}KEY_ENCRYPTION_KEY is required in production")
         anchor_cert = env.get(PREFIX + "TRUST_ANCHOR_CERT") or None
         anchor_key = env.get(PREFIX + "TRUST_ANCHOR_KEY") or None
+        provider_ca = _paired_files(env, "WALLET_PROVIDER_CA_CERT", "WALLET_PROVIDER_CA_KEY")
         operator_keys = env.get(PREFIX + "OPERATOR_KEYS_FILE") or None
         signing_alg = get("SIGNING_ALG", "ES256")
         if signing_alg not in ("ES256", "ES384", "ES512", "EdDSA"):
@@ -265,6 +282,8 @@ class Settings:
             key_encryption_key=kek,
             trust_anchor_cert=Path(anchor_cert) if anchor_cert else None,
             trust_anchor_key=Path(anchor_key) if anchor_key else None,
+            wallet_provider_ca_cert=provider_ca[0],
+            wallet_provider_ca_key=provider_ca[1],
             operator_keys_file=Path(operator_keys) if operator_keys else None,
             signing_alg=signing_alg,
             log_level=log_level,

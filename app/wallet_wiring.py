@@ -22,6 +22,7 @@ from app.deployment import Deployment
 from app.housekeeping import every_minute
 from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
+from app.wallet_provider_keys import load_wallet_provider
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
@@ -53,6 +54,14 @@ async def forget_expired(context: WalletContext) -> int:
     )
 
 
+async def housekeeping(context: WalletContext, deployment: Deployment) -> int:
+    """Every minute: ``forget_expired``, and the wallet provider's key where the key
+    store was not reachable at start-up."""
+    if context.wallet_provider is None and deployment.wallet_provider_ca is not None:
+        context.wallet_provider = await load_wallet_provider(deployment)
+    return await forget_expired(context)
+
+
 @contextlib.asynccontextmanager
 async def wallet_role(
     app: Litestar, settings: Settings, deployment: Deployment
@@ -77,11 +86,12 @@ async def wallet_role(
         public_base_url=settings.public_base_url,
         token_secret=deployment.derived_secret("wallet access tokens"),
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
+        wallet_provider=await load_wallet_provider(deployment),
     )
     app.state.wallet = context
 
     purge = every_minute(
-        lambda: forget_expired(context),
+        lambda: housekeeping(context, deployment),
         log,
         "expired wallet flows, challenges and refresh tokens",
         deployment.engine,

@@ -45,6 +45,7 @@ from core.keys.signer import SoftwareSigner
 from core.oauth import pkce_s256_challenge
 from tests.support.dpop_proofs import make_proof
 from tests.support.key_attestations import WalletProvider as KeyAttester
+from tests.support.key_attestations import seed_wallet_provider
 from tests.support.server import ROOT, idwallet_env, running_server
 from tests.support.wallet_provider import (
     CLIENT_ID,
@@ -239,6 +240,7 @@ def run(
         for concurrency in concurrencies:
             with tempfile.TemporaryDirectory(prefix="idwallet-bench-haip-") as directory:
                 var_dir = Path(directory)
+                seed_wallet_provider(var_dir)  # the pre-authorized issuance's attestations
                 provider, attester = _providers(var_dir)
                 anchors = var_dir / "wallet-provider-roots.pem"
                 anchors.write_bytes(

@@ -27,6 +27,7 @@ from bench.http_client import Connection
 from bench.national_id import SUBJECT
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
+from tests.support.key_attestations import deployment_provider, seed_wallet_provider
 from tests.support.server import ROOT, idwallet_env, running_server
 
 GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -85,12 +86,15 @@ async def _create_offers(client: httpx.AsyncClient, key: str, count: int) -> lis
 
 
 def _proof(holder: SoftwareSigner, audience: str, nonce: str) -> str:
+    """A jwt proof with the key attestation the national ID requires (made by the
+    server's own wallet-provider CA, ``seed_wallet_provider``)."""
     payload = {"aud": audience, "iat": int(time.time()), "nonce": nonce}
+    attestation = deployment_provider().attest([holder.public_jwk()], nonce=nonce)
     return sign_compact(
         payload,
         holder,
         typ="openid4vci-proof+jwt",
-        header={"jwk": holder.public_jwk()},
+        header={"jwk": holder.public_jwk(), "key_attestation": attestation},
         include_kid=False,
     )
 
@@ -231,6 +235,7 @@ def run_on_fresh_servers(
         for concurrency in concurrencies:
             with tempfile.TemporaryDirectory(prefix="idwallet-bench-") as directory:
                 var_dir = Path(directory)
+                seed_wallet_provider(var_dir)  # before migrate: it makes the KEK too
                 url = fresh_postgres_database(server_url) if server_url else None
                 subprocess.run(
                     [sys.executable, "-m", "app.cli", "migrate"],

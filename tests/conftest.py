@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.models import metadata
 from core.storage.engine import create_engine
 from tests.support import postgres
+from tests.support.key_attestations import seed_wallet_provider
 from tests.support.log_canary import CanaryHandler, leaks
 
 _POSTGRES: dict[str, object] = {}
@@ -156,8 +157,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def var_dir(tmp_path: Path) -> Iterator[Path]:
+    """A deployment's ``var`` directory, its wallet-provider CA the tests' own
+    (``tests.support.key_attestations.deployment_provider``)."""
     path = tmp_path / "var"
     path.mkdir()
+    seed_wallet_provider(path)
     yield path
 
 

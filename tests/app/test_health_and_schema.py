@@ -123,8 +123,15 @@ def test_every_operation_has_a_stable_readable_operation_id() -> None:
 
 
 #: Operations anyone may call: the protocol endpoints a wallet reaches before it holds a
-#: token, and the mobile API's way in (challenge, registration, login, refresh).
-UNAUTHENTICATED_MOBILE = {"createChallenge", "registerAccount", "login", "refreshSession"}
+#: token, the mobile API's way in (challenge, registration, login, refresh), and the
+#: wallet provider's public trust material.
+UNAUTHENTICATED_MOBILE = {
+    "createChallenge",
+    "registerAccount",
+    "login",
+    "refreshSession",
+    "getWalletProvider",
+}
 
 
 def test_operations_behind_a_key_or_token_declare_their_security_scheme() -> None:

@@ -21,10 +21,17 @@ from wallet.services import (
     activity_messages,
     holding_messages,
     interaction_messages,
+    provider_messages,
 )
 
 _DOCUMENT: dict[str, Any] = json.loads(DOCUMENT.read_text(encoding="utf-8"))
-_MODULES = (account_messages, activity_messages, holding_messages, interaction_messages)
+_MODULES = (
+    account_messages,
+    activity_messages,
+    holding_messages,
+    interaction_messages,
+    provider_messages,
+)
 
 
 def _closed(schemas: dict[str, Any]) -> dict[str, Any]:

@@ -6,23 +6,28 @@
 // refuse what they do not accept, such as logo URIs), exchanges the pre-authorized code
 // (with the transaction code when the offer asks for one), fetches a c_nonce, builds the
 // key proof and requests the credential. This file supplies only what the library leaves
-// to the wallet: fetch, hashing, randomness, and an ES256 key held with WebCrypto.
+// to the wallet: fetch, hashing, randomness, and an ES256 key held with WebCrypto. Where
+// the issuer requires key attestations (key_attestations_required, OpenID4VCI 1.0
+// §12.2.4), the library's wallet-provider API makes one for the holder key (Appendix D.1),
+// signed with the wallet provider's key given on stdin, and the proof carries it.
 //
-// Input on stdin: {"runs": [{"allow_insecure_urls": bool, "proxy": null | {"public_origin":
+// Input on stdin: {"wallet_provider": {"issuer": str, "x5c": [str], "private_jwk": {EC
+// P-256 JWK with d}}, "runs": [{"allow_insecure_urls": bool, "proxy": null | {"public_origin":
 // str, "server_origin": str}, "cases": [{"name": str, "offer_uri": str, "tx_code": str |
 // null}]}]}. A run's proxy stands for a TLS-terminating reverse proxy: requests to the public
 // https origin go to the server's loopback address, as the deployment would route them.
 // Output on stdout: {"library": {"name": version}, "results": [one object per case]}, each
 // {"name", "ok": true, "credential_issuer", "credential_configuration_id", "format",
 //  "openid4vci_version", "credentials": [str], "holder_jwk", "tx_code_asked", "logos": [str],
-//  "fetched_logos": [{"uri", "status", "content_type", "bytes"}]} or
+//  "fetched_logos": [{"uri", "status", "content_type", "bytes"}], "key_attestation": str |
+//  null} or
 // {"name", "ok": false, "error": str, "details": str}.
 
 import { createHash, randomBytes, webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 import { clientAuthenticationAnonymous, setGlobalConfig } from "@openid4vc/oauth2";
-import { Openid4vciClient } from "@openid4vc/openid4vci";
+import { Openid4vciClient, Openid4vciWalletProvider } from "@openid4vc/openid4vci";
 
 const { subtle } = webcrypto;
 
@@ -44,20 +49,48 @@ async function newHolderKey() {
   return publicJwk;
 }
 
+/** The wallet provider's signing key, by the first certificate of its x5c. */
+const providerKeys = new Map();
+
+async function importProviderKey({ x5c, private_jwk: privateJwk }) {
+  const key = await subtle.importKey(
+    "jwk",
+    { ...privateJwk, ext: false },
+    { name: "ECDSA", namedCurve: "P-256" },
+    false,
+    ["sign"],
+  );
+  const { kty, crv, x, y } = privateJwk;
+  providerKeys.set(x5c[0], { key, publicJwk: { kty, crv, x, y } });
+}
+
+/** The key attestation's media type as OpenID4VCI 1.0 Appendix D.1 writes it; the library
+ * (0.4.6) writes the drafts' name, corrected before signing. */
+const KEY_ATTESTATION_TYP = "key-attestation+jwt";
+const LIBRARY_KEY_ATTESTATION_TYP = "keyattestation+jwt";
+
 async function signJwt(signer, { header, payload }) {
-  if (signer.method !== "jwk" || signer.alg !== "ES256") {
-    throw new Error(`this wallet signs only ES256 with a jwk, not ${signer.method}/${signer.alg}`);
+  let key;
+  let signerJwk;
+  if (signer.method === "jwk") {
+    key = privateKeys.get(signer.publicJwk.x);
+    signerJwk = signer.publicJwk;
+  } else if (signer.method === "x5c") {
+    ({ key, publicJwk: signerJwk } = providerKeys.get(signer.x5c[0]) ?? {});
   }
-  const key = privateKeys.get(signer.publicJwk.x);
-  if (key === undefined) throw new Error("no private key for the requested public key");
-  const input = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
+  if (key === undefined || signer.alg !== "ES256") {
+    throw new Error(`this wallet signs only ES256 with its own keys, not ${signer.method}`);
+  }
+  const protectedHeader =
+    header.typ === LIBRARY_KEY_ATTESTATION_TYP ? { ...header, typ: KEY_ATTESTATION_TYP } : header;
+  const input = `${base64url(JSON.stringify(protectedHeader))}.${base64url(JSON.stringify(payload))}`;
   // WebCrypto's ECDSA signature is r || s, the JWS form (RFC 7518 §3.4).
   const signature = await subtle.sign(
     { name: "ECDSA", hash: "SHA-256" },
     key,
     new TextEncoder().encode(input),
   );
-  return { jwt: `${input}.${base64url(new Uint8Array(signature))}`, signerJwk: signer.publicJwk };
+  return { jwt: `${input}.${base64url(new Uint8Array(signature))}`, signerJwk };
 }
 
 /** The current run's reverse proxy, or null. */
@@ -72,17 +105,38 @@ function proxiedFetch(input, init) {
   return fetch(input, init);
 }
 
-const client = new Openid4vciClient({
-  callbacks: {
-    fetch: proxiedFetch,
-    hash: (data, alg) => new Uint8Array(createHash(HASHES[alg]).update(data).digest()),
-    generateRandom: (length) => new Uint8Array(randomBytes(length)),
-    signJwt,
-    // The pre-authorized code grant needs no client authentication here (the agency's
-    // authorization server metadata says pre-authorized_grant_anonymous_access_supported).
-    clientAuthentication: clientAuthenticationAnonymous(),
-  },
-});
+const callbacks = {
+  fetch: proxiedFetch,
+  hash: (data, alg) => new Uint8Array(createHash(HASHES[alg]).update(data).digest()),
+  generateRandom: (length) => new Uint8Array(randomBytes(length)),
+  signJwt,
+  // The pre-authorized code grant needs no client authentication here (the agency's
+  // authorization server metadata says pre-authorized_grant_anonymous_access_supported).
+  clientAuthentication: clientAuthenticationAnonymous(),
+};
+const client = new Openid4vciClient({ callbacks });
+const walletProvider = new Openid4vciWalletProvider({ callbacks });
+
+/** The wallet provider given on stdin. */
+let provider = null;
+
+/** A key attestation of holderJwk for this c_nonce where the configuration requires one. */
+async function keyAttestationFor(configuration, holderJwk, nonce) {
+  if (configuration.proof_types_supported?.jwt?.key_attestations_required === undefined) {
+    return undefined;
+  }
+  const now = new Date();
+  return walletProvider.createKeyAttestationJwt({
+    use: "proof_type.jwt",
+    signer: { method: "x5c", alg: "ES256", x5c: provider.x5c },
+    attestedKeys: [holderJwk],
+    nonce,
+    issuedAt: now,
+    expiresAt: new Date(now.getTime() + 300 * 1000),
+    keyStorage: ["iso_18045_moderate"],
+    userAuthentication: ["iso_18045_moderate"],
+  });
+}
 
 function logosOf(issuerMetadata) {
   const issuer = issuerMetadata.credentialIssuer;
@@ -122,14 +176,18 @@ async function receive({ name, offer_uri: offerUri, tx_code: txCode }) {
     txCode: txCode ?? undefined,
   });
   const [credentialConfigurationId] = credentialOffer.credential_configuration_ids;
+  const configuration =
+    issuerMetadata.credentialIssuer.credential_configurations_supported[credentialConfigurationId];
   const { c_nonce: nonce } = await client.requestNonce({ issuerMetadata });
   const holderJwk = await newHolderKey();
+  const keyAttestation = await keyAttestationFor(configuration, holderJwk, nonce);
   const { jwt } = await client.createCredentialRequestJwtProof({
     issuerMetadata,
     credentialConfigurationId,
     signer: { method: "jwk", alg: "ES256", publicJwk: holderJwk },
     nonce,
     issuedAt: new Date(),
+    keyAttestationJwt: keyAttestation,
   });
   const { credentialResponse } = await client.retrieveCredentials({
     issuerMetadata,
@@ -137,8 +195,6 @@ async function receive({ name, offer_uri: offerUri, tx_code: txCode }) {
     credentialConfigurationId,
     proofs: { jwt: [jwt] },
   });
-  const configuration =
-    issuerMetadata.credentialIssuer.credential_configurations_supported[credentialConfigurationId];
   const logos = logosOf(issuerMetadata);
   return {
     name,
@@ -152,6 +208,7 @@ async function receive({ name, offer_uri: offerUri, tx_code: txCode }) {
     holder_jwk: holderJwk,
     logos,
     fetched_logos: await fetchLogos(logos),
+    key_attestation: keyAttestation ?? null,
   };
 }
 
@@ -168,6 +225,8 @@ function installedVersion(name) {
 }
 
 const request = JSON.parse(readFileSync(0, "utf8"));
+provider = request.wallet_provider;
+await importProviderKey(provider);
 const results = [];
 for (const run of request.runs) {
   // The library's own switch for plain-http URLs, for a development server on loopback.

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from core.jose.jwk import public_jwk, public_key_from_jwk
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
@@ -38,6 +39,7 @@ from core.sdjwt_vc.profile import verify_sd_jwt_vc
 from tests.interop.node_wallets import PACKAGES, pinned_node
 from tests.issuers.test_catalog import AGENCIES, CITIZEN, DRIVER
 from tests.issuers.test_metadata import png_dimensions
+from tests.support.key_attestations import deployment_provider
 from tests.support.server import RunningServer, running_server
 from tests.support.write_load import operator_headers
 
@@ -83,6 +85,29 @@ def _deployment(server: RunningServer, var_dir: Path) -> dict[str, Any]:
         }
     anchor = x509.load_pem_x509_certificate((var_dir / "trust-anchor.pem").read_bytes())
     return {"anchor": anchor, "jwks": jwks}
+
+
+def _b64url_int(value: int) -> str:
+    return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode("ascii")
+
+
+def _wallet_provider() -> dict[str, Any]:
+    """The wallet provider the node wallet attests its keys with: the one the test servers
+    trust as their own (``tests.support.key_attestations``), its signing certificate as
+    ``x5c`` (without the CA) and its key as a private JWK."""
+    provider = deployment_provider()
+    numbers = provider.key.private_numbers()
+    return {
+        "issuer": "https://wallet-provider.example",
+        "x5c": [base64.b64encode(provider.certificate.public_bytes(Encoding.DER)).decode()],
+        "private_jwk": {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": _b64url_int(numbers.public_numbers.x),
+            "y": _b64url_int(numbers.public_numbers.y),
+            "d": _b64url_int(numbers.private_value),
+        },
+    }
 
 
 def _start_together(
@@ -138,7 +163,7 @@ def received(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         ]
         wallet = subprocess.run(
             [node, str(WALLET)],
-            input=json.dumps({"runs": runs}),
+            input=json.dumps({"wallet_provider": _wallet_provider(), "runs": runs}),
             capture_output=True,
             text=True,
             timeout=120,
@@ -189,6 +214,16 @@ async def _check_credential(
     assert public_jwk(verified.issuer_key.key) in published  # the agency's own key
     assert {name: verified.claims.get(name) for name in claims} == claims
     assert verified.claims["cnf"]["jwk"] == result["holder_jwk"]
+    # The national ID requires key attestations (§12.2.4): the library made one for the
+    # holder key with its wallet-provider API, and the proof carried it; the licence none.
+    attestation = result["key_attestation"]
+    if configuration == "national_id":
+        header = json.loads(base64.urlsafe_b64decode(attestation.split(".")[0] + "=="))
+        payload = json.loads(base64.urlsafe_b64decode(attestation.split(".")[1] + "=="))
+        assert header["typ"] == "key-attestation+jwt"
+        assert payload["attested_keys"] == [result["holder_jwk"]]
+    else:
+        assert attestation is None
     # The library accepted the metadata, logos included: the agency's and its credentials',
     # in each of the three languages.
     logos: list[str] = result["logos"]

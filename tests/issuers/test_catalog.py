@@ -198,8 +198,9 @@ def test_a_configuration_may_wait_for_a_clerk() -> None:
     assert transport.deferred_issuance.application_lifetime == 14 * 86400
 
 
-def test_key_attestations_are_not_required_unless_the_catalog_says_so() -> None:
-    assert NATIONAL_ID.key_attestations_required is None
+def test_the_national_id_requires_key_attestations_and_the_licence_none() -> None:
+    # any level: the national ID is issued only to keys a trusted wallet provider attests
+    assert NATIONAL_ID.key_attestations_required == KeyAttestationRequirement()
     assert LICENCE.key_attestations_required is None
 
 

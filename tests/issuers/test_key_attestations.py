@@ -29,6 +29,9 @@ from tests.support.invariants import count_rows
 from tests.support.key_attestations import NO_EXP, WalletProvider
 
 ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
+#: A credential that requires no key attestation.
+LICENCE = ("transport-agency", "driving_licence")
+LICENCE_ISSUER = f"{PUBLIC_BASE_URL}/issuers/transport-agency"
 REQUIREMENT = KeyAttestationRequirement(key_storage=("iso_18045_high", "iso_18045_moderate"))
 
 
@@ -37,11 +40,12 @@ def provider() -> WalletProvider:
     return WalletProvider.create()
 
 
-def _trusting(client: TestClient[Any], provider: WalletProvider) -> None:
-    """The issuer trusts ``provider`` for key attestations."""
+def _trusting(client: TestClient[Any], provider: WalletProvider | None = None) -> None:
+    """The issuer trusts ``provider`` for key attestations, and no other (not even the
+    deployment's own wallet provider); None: it trusts none."""
     context: IssuerContext = client.app.state.issuers
     client.app.state.issuers = dataclasses.replace(
-        context, wallet_provider_anchors=(provider.anchor,)
+        context, wallet_provider_anchors=() if provider is None else (provider.anchor,)
     )
 
 
@@ -263,7 +267,7 @@ def test_a_jwt_proof_without_an_acceptable_attestation_is_refused(
     holder, attestation = _holder_and_attestation(provider, nonce)
     proofs = [_attested_proof(holder, nonce, attestation)]
     if case == "no attestation":
-        proofs = [proof(holder, ISSUER, nonce)]
+        proofs = [proof(holder, ISSUER, nonce, attested=False)]
     elif case == "untrusted chain":
         holder, attestation = _holder_and_attestation(WalletProvider.create("Unknown"), nonce)
         proofs = [_attested_proof(holder, nonce, attestation)]
@@ -284,7 +288,7 @@ def test_a_jwt_proof_without_an_acceptable_attestation_is_refused(
         holder, attestation = _holder_and_attestation(provider, nonce, exp=NO_EXP)
         proofs = [_attested_proof(holder, nonce, attestation)]
     elif case == "one of two proofs unattested":
-        proofs.append(proof(_holder(), ISSUER, nonce))
+        proofs.append(proof(_holder(), ISSUER, nonce, attested=False))
     _refused(client, session.request({"jwt": proofs}), "invalid_proof", description)
     # Nothing was issued and the access token is still good for an acceptable proof.
     good_holder, good = _holder_and_attestation(
@@ -346,7 +350,7 @@ def test_the_attestation_proof_type_is_refused_where_none_is_required(
     client: TestClient[Any], provider: WalletProvider
 ) -> None:
     _trusting(client, provider)
-    session = _Session.start(client)
+    session = _Session.start(client, *LICENCE)
     attestation = provider.attest([_holder().public_jwk()], nonce=session.nonce)
     _refused(
         client,
@@ -360,14 +364,16 @@ def test_an_attestation_sent_where_none_is_required_is_still_checked(
     client: TestClient[Any], provider: WalletProvider
 ) -> None:
     """A proof stating more than it needs to is refused when that statement is false."""
-    session = _Session.start(client)  # no wallet provider trusted at all
+    _trusting(client)  # no wallet provider trusted at all
+    session = _Session.start(client, *LICENCE)
     holder, attestation = _holder_and_attestation(provider, session.nonce)
+    attested = _attested_proof(holder, session.nonce, attestation, LICENCE_ISSUER)
     _refused(
         client,
-        session.request({"jwt": [_attested_proof(holder, session.nonce, attestation)]}),
+        session.request({"jwt": [attested]}),
         "invalid_proof",
         "no wallet provider is trusted",
     )
     _trusting(client, provider)
-    response = session.request({"jwt": [_attested_proof(holder, session.nonce, attestation)]})
+    response = session.request({"jwt": [attested]})
     assert _bound_keys(response) == [holder.public_jwk()]

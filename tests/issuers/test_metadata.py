@@ -49,8 +49,14 @@ def test_credential_issuer_metadata(client: TestClient[Any]) -> None:
     assert config["format"] == "dc+sd-jwt"
     assert config["vct"] == f"{ISSUER}/types/national_id"
     assert config["cryptographic_binding_methods_supported"] == ["jwk"]
+    # a key attestation of any level (§12.2.4: an empty object), in a jwt proof's header
+    # or as the proof itself (Appendix F.3)
     assert config["proof_types_supported"] == {
-        "jwt": {"proof_signing_alg_values_supported": ["ES256"]}  # no key attestation required
+        "jwt": {"proof_signing_alg_values_supported": ["ES256"], "key_attestations_required": {}},
+        "attestation": {
+            "proof_signing_alg_values_supported": ["ES256"],
+            "key_attestations_required": {},
+        },
     }
     paths = [c["path"] for c in config["credential_metadata"]["claims"]]
     assert ["address", "locality"] in paths and ["age_over_18"] in paths

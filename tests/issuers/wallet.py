@@ -21,6 +21,7 @@ from core.jose.jwk import jwk_thumbprint, public_jwk
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
 from tests.support.dpop_proofs import make_proof
+from tests.support.key_attestations import deployment_provider
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
@@ -41,11 +42,23 @@ def read_offer(client: TestClient[Any], offer_uri: str) -> dict[str, Any]:
     return offer
 
 
-def proof(holder: SoftwareSigner, audience: str, nonce: str | None, **overrides: Any) -> str:
+def proof(
+    holder: SoftwareSigner,
+    audience: str,
+    nonce: str | None,
+    *,
+    attested: bool = True,
+    **overrides: Any,
+) -> str:
+    """A jwt proof (§8.2.1.1) of ``holder`` for ``audience``; ``attested``: with the key's
+    attestation by the test deployment's own wallet provider (Appendix F.1), as the
+    national ID requires."""
     payload: dict[str, Any] = {"aud": audience, "iat": int(time.time())}
     if nonce is not None:
         payload["nonce"] = nonce
-    header = {"jwk": holder.public_jwk()}
+    header: dict[str, Any] = {"jwk": holder.public_jwk()}
+    if attested:
+        header["key_attestation"] = deployment_provider().attest([holder.public_jwk()], nonce=nonce)
     payload.update(overrides.pop("payload", {}))
     header.update(overrides.pop("header", {}))
     typ = overrides.pop("typ", "openid4vci-proof+jwt")

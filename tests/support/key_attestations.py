@@ -4,17 +4,22 @@ a certificate under it, and key attestations (OpenID4VCI 1.0 Appendix D.1) made 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from app.bootstrap import install_wallet_provider_ca, load_key_encryption_key
+from app.settings import Settings
 from core.jose.jws import sign_compact
 from core.key_attestation import KEY_ATTESTATION_TYP
 from core.keys.signer import SoftwareSigner
+from core.keys.wrapping import KeyWrapper
 from core.keys.x509 import (
     AccessCertificateRequest,
     create_trust_anchor,
@@ -93,3 +98,27 @@ class WalletProvider:
             include_kid=False,
             include_x5c=True,
         )
+
+
+_DEPLOYMENT_PROVIDER: list[WalletProvider] = []
+_DEPLOYMENT_PROVIDER_LOCK = threading.Lock()
+
+
+def deployment_provider() -> WalletProvider:
+    """The wallet provider of every test deployment (one per test process, also when
+    servers start in several threads at once): its CA is put in each test's ``var``
+    directory as the deployment's wallet-provider CA, which every agency trusts, so the
+    tests' wallets attest keys as this deployment's wallet does."""
+    with _DEPLOYMENT_PROVIDER_LOCK:
+        if not _DEPLOYMENT_PROVIDER:
+            _DEPLOYMENT_PROVIDER.append(WalletProvider.create("idwallet test wallet provider"))
+        return _DEPLOYMENT_PROVIDER[0]
+
+
+def seed_wallet_provider(var_dir: Path) -> None:
+    """Make ``deployment_provider()``'s CA the wallet-provider CA of a deployment started
+    on ``var_dir``."""
+    settings = Settings(var_dir=var_dir)
+    wrapper = KeyWrapper(load_key_encryption_key(settings))
+    provider = deployment_provider()
+    install_wallet_provider_ca(settings, wrapper, provider.anchor, provider.anchor_key)

@@ -1,4 +1,5 @@
-"""A real ``idwallet serve`` process on a free loopback port, for tests that need one."""
+"""A real ``idwallet serve`` process on a free loopback port, for tests that need one;
+its wallet-provider CA is the tests' own (``tests.support.key_attestations``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from app.bootstrap import PROVIDER_CA_CERT_FILE
+from tests.support.key_attestations import seed_wallet_provider
 from tests.support.log_canary import leaks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +58,8 @@ def running_server(
     port is ``IDWALLET_PORT`` when ``extra`` names one, a free one otherwise."""
     port = int(extra.get("IDWALLET_PORT") or free_port())
     env = idwallet_env(var_dir, **extra)
+    if not (var_dir / PROVIDER_CA_CERT_FILE).exists():
+        seed_wallet_provider(var_dir)  # its wallet provider attests as the tests' wallets do
     process = subprocess.Popen(
         [*command_prefix, sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=ROOT,

@@ -7,6 +7,7 @@ from wallet.api.interactions import (
     WalletPresentationController,
     WalletScanController,
 )
+from wallet.api.provider import WalletProviderController
 
 MOBILE = [
     WalletAccountController,
@@ -15,6 +16,7 @@ MOBILE = [
     WalletScanController,
     WalletOfferController,
     WalletPresentationController,
+    WalletProviderController,
 ]
 
 __all__ = ["MOBILE"]

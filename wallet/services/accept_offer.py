@@ -45,13 +45,24 @@ from wallet.services.offer_flow import (
     read_offer_flow,
 )
 from wallet.services.request_credentials import keys_of, request_credentials
+from wallet.services.wallet_provider import WalletProvider, attestation_for
 
 PROOF_TYP = "openid4vci-proof+jwt"
 
 
-def _proof_signing_input(key: HolderKey, audience: str, nonce: str | None, now: int) -> str:
-    """§8.2.1.1: the JOSE header and claims of a key proof, ready to be signed."""
-    header = {"alg": HOLDER_ALGORITHM, "typ": PROOF_TYP, "jwk": key.public_jwk}
+def _proof_signing_input(
+    key: HolderKey,
+    audience: str,
+    nonce: str | None,
+    now: int,
+    provider: WalletProvider | None,
+) -> str:
+    """§8.2.1.1: the JOSE header and claims of a key proof, ready to be signed; with the
+    key's attestation in its ``key_attestation`` header where ``provider`` is given
+    (Appendix F.1)."""
+    header: dict[str, Any] = {"alg": HOLDER_ALGORITHM, "typ": PROOF_TYP, "jwk": key.public_jwk}
+    if provider is not None:
+        header["key_attestation"] = provider.key_attestation(key, nonce=nonce, now=now)
     payload: dict[str, Any] = {"aud": audience, "iat": now}
     if nonce is not None:
         payload["nonce"] = nonce
@@ -67,6 +78,14 @@ async def accept_offer(
     try:
         if flow.tx_code is not None and tx_code is None:
             raise InvalidRequest("this offer needs the transaction code sent to the citizen")
+        for config_id, offered in flow.configurations.items():
+            # before the code is spent: what the issuer requires, this wallet can attest
+            attestation_for(
+                context.wallet_provider,
+                config_id,
+                Custody(body.custody),
+                offered.key_attestations_required,
+            )
         keys = _holder_keys(context, claimed, flow, body)
         token = await _token(context, flow, tx_code)
     except BaseException:
@@ -131,12 +150,19 @@ async def _prepare_requests(
                 nonce = read_answer(answer, NonceResponse, "nonce endpoint").c_nonce
             now = int(context.clock.now())
             config_keys = keys[index * per : (index + 1) * per]
+            attester = attestation_for(
+                context.wallet_provider,
+                config_id,
+                Custody(body.custody),
+                flow.configurations[config_id].key_attestations_required,
+            )
             flow.requests.append(
                 PreparedCredentialRequest(
                     configuration_id=config_id,
                     key_ids=[k.holder_key_id for k in config_keys],
                     signing_inputs=[
-                        _proof_signing_input(k, flow.issuer, nonce, now) for k in config_keys
+                        _proof_signing_input(k, flow.issuer, nonce, now, attester)
+                        for k in config_keys
                     ],
                 )
             )

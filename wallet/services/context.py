@@ -14,6 +14,7 @@ from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from wallet.domain import Flow, TooManyUnfinished
 from wallet.ports import Outbound, WalletStore
 from wallet.services.sealing import AccountBox, AccountVault
+from wallet.services.wallet_provider import WalletProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class WalletContext:
     #: Status list tokens already verified, by URI and the token's hash.
     verified_status_lists: dict[tuple[str, str], Any] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK
+    #: The deployment as wallet provider: attests its instances' keys (None: it has none).
+    wallet_provider: WalletProvider | None = None
 
     @property
     def audience(self) -> str:

@@ -11,6 +11,7 @@ import msgspec
 
 from core.encoding import b64url_decode, b64url_encode
 from core.oid4vci import TxCode
+from core.oid4vci_metadata import KeyAttestationsRequired
 from wallet.domain import Custody, FlowState, HolderKey, NotFound
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
@@ -23,6 +24,9 @@ class OfferedConfiguration(msgspec.Struct, kw_only=True):
     vct: str | None
     display: list[dict[str, Any]]
     claims: list[dict[str, Any]]
+    #: §12.2.4: the key attestation levels the issuer requires for ``jwt`` proofs (None:
+    #: it requires no key attestation).
+    key_attestations_required: KeyAttestationsRequired | None = None
 
 
 class KeptHolderKey(msgspec.Struct, kw_only=True):

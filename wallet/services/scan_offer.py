@@ -49,10 +49,13 @@ def _offered(config_id: str, config: CredentialConfiguration) -> OfferedConfigur
     if not isinstance(methods, UnsetType) and "jwk" not in methods:
         raise Refused(f"{config_id!r} cannot be bound to a holder key by jwk")
     proof_types = config.proof_types_supported
+    key_attestations = None
     if not isinstance(proof_types, UnsetType):
         jwt = proof_types.get("jwt")
         if jwt is None or HOLDER_ALGORITHM not in jwt.proof_signing_alg_values_supported:
             raise Refused(f"{config_id!r} does not take ES256 jwt proofs")
+        if not isinstance(jwt.key_attestations_required, UnsetType):
+            key_attestations = jwt.key_attestations_required
     metadata = config.credential_metadata
     display = None if isinstance(metadata, UnsetType) else metadata.display
     claims = None if isinstance(metadata, UnsetType) else metadata.claims
@@ -60,6 +63,7 @@ def _offered(config_id: str, config: CredentialConfiguration) -> OfferedConfigur
         vct=None if isinstance(config.vct, UnsetType) else config.vct,
         display=safe_display(_plain_list(display)),
         claims=claim_labels(_plain_list(claims)),
+        key_attestations_required=key_attestations,
     )
 
 

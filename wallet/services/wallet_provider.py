@@ -1,0 +1,143 @@
+"""The deployment as wallet provider of its citizens' wallet: key attestations for the
+holder keys of a credential request (OpenID4VCI 1.0 Appendix D.1, ``key-attestation+jwt``,
+profiled by HAIP 1.0 §4.5.1: signed by the provider's key, whose certificate is in
+``x5c`` and chains to the wallet-provider CA; the CA itself is not in ``x5c``).
+
+An attestation states only what this backend knows about where a key is kept
+(Appendix D.2 levels, ISO/IEC 18045 attack potential):
+
+- *server-held* keys are software keys, sealed at rest under the account's data key and
+  opened only inside a request the account authenticated: ``iso_18045_basic`` for both
+  key storage and user authentication. Nothing stronger is claimed (no secure element,
+  no HSM, no certification).
+- *device-bound* keys are the phone's: the API receives a public key and signatures, and
+  cannot know whether the phone keeps the key in a secure element or asks for a PIN or a
+  fingerprint before using it. Their attestation names neither ``key_storage`` nor
+  ``user_authentication``; it says only that the key belongs to an instance of this
+  wallet. An issuer that requires particular levels gets no attestation for them.
+
+Each attestation covers one key, carries the issuer's ``c_nonce`` when there is one, and
+lives as long as a key proof (``ATTESTATION_LIFETIME``): an issuer that requires key
+attestations gets a fresh one with every proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from msgspec import UNSET, UnsetType
+
+from core.jose.jws import sign_compact
+from core.key_attestation import KEY_ATTESTATION_TYP
+from core.keys.signer import Signer
+from core.oid4vci_metadata import KeyAttestationsRequired
+from wallet.domain import Custody, HolderKey, Refused
+from wallet.services.provider_messages import KeyLevels, WalletProviderDocument
+
+#: Seconds an attestation is good for: as long as an issuer takes a key proof.
+ATTESTATION_LIFETIME = 300
+#: What this backend can honestly attest of a key it keeps (Appendix D.2).
+SERVER_KEY_STORAGE = ("iso_18045_basic",)
+SERVER_USER_AUTHENTICATION = ("iso_18045_basic",)
+
+
+@dataclass(frozen=True, slots=True)
+class WalletProvider:
+    """``signer``: the provider's attestation key, its certificate (under ``ca``) in x5c."""
+
+    signer: Signer
+    ca: x509.Certificate
+    #: The identifier of this wallet (every instance's ``client_id``) and the provider's.
+    identifier: str
+    name: str
+    link: str
+
+    @property
+    def ca_pem(self) -> str:
+        return self.ca.public_bytes(Encoding.PEM).decode("ascii")
+
+    def levels(self, custody: Custody) -> dict[str, list[str]]:
+        """The Appendix D.2 levels this provider attests for keys of ``custody``."""
+        if custody is Custody.SERVER:
+            return {
+                "key_storage": list(SERVER_KEY_STORAGE),
+                "user_authentication": list(SERVER_USER_AUTHENTICATION),
+            }
+        return {}
+
+    def unmet(self, custody: Custody, required: KeyAttestationsRequired) -> tuple[str, ...]:
+        """The kinds of level ``required`` names of which this provider attests none for
+        keys of ``custody`` (§12.2.4: at least one accepted level of each kind named)."""
+        attested = self.levels(custody)
+        wanted = (
+            ("key_storage", required.key_storage),
+            ("user_authentication", required.user_authentication),
+        )
+        return tuple(
+            kind
+            for kind, accepted in wanted
+            if not isinstance(accepted, UnsetType)
+            and not set(accepted).intersection(attested.get(kind, ()))
+        )
+
+    def key_attestation(self, key: HolderKey, *, nonce: str | None, now: int) -> str:
+        """Appendix D.1: the attestation of one holder key, made now."""
+        claims: dict[str, Any] = {
+            "iss": self.identifier,
+            "iat": now,
+            "exp": now + ATTESTATION_LIFETIME,
+            "attested_keys": [key.public_jwk],
+            **self.levels(key.custody),
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return sign_compact(
+            claims, self.signer, typ=KEY_ATTESTATION_TYP, include_kid=False, include_x5c=True
+        )
+
+
+def attestation_for(
+    provider: WalletProvider | None,
+    configuration_id: str,
+    custody: Custody,
+    required: KeyAttestationsRequired | None,
+) -> WalletProvider | None:
+    """The provider to attest the keys of a credential the issuer asks key attestations
+    for, or None where it asks none; refused before anything is sent where this wallet
+    cannot give what the issuer requires."""
+    if required is None:
+        return None
+    if provider is None:
+        raise Refused(
+            f"{configuration_id!r} needs key attestations, and this deployment has no wallet"
+            " provider to make them"
+        )
+    unmet = provider.unmet(custody, required)
+    if unmet:
+        where = "on this phone" if custody is Custody.DEVICE else "by this service"
+        raise Refused(
+            f"{configuration_id!r} needs keys whose {' and '.join(unmet)} this wallet cannot"
+            f" attest for keys kept {where}"
+        )
+    return provider
+
+
+def describe(provider: WalletProvider) -> WalletProviderDocument:
+    levels = {}
+    for custody in Custody:
+        attested = provider.levels(custody)
+        levels[custody.value] = KeyLevels(
+            key_storage=attested.get("key_storage", UNSET),
+            user_authentication=attested.get("user_authentication", UNSET),
+        )
+    return WalletProviderDocument(
+        wallet_provider=provider.identifier,
+        wallet_name=provider.name,
+        wallet_link=provider.link,
+        certificate_authority=provider.ca_pem,
+        x5c=list(provider.signer.x5c or ()),
+        key_attestation_levels=levels,
+    )
