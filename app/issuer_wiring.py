@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509 import Certificate
 from litestar import Litestar
 
 from app.declared_citizen import DeclaredCitizen
 from app.deployment import Deployment
 from app.housekeeping import every_minute
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from core.faults import FaultPoints
+from core.http.client import OutboundClient
+from core.keys.signer import SoftwareSigner
+from core.oidc_login import OidcRelyingParty, ProviderClient
 from core.sealing import Sealer
 from core.storage.driver import is_postgresql
 from core.storage.single_use import SqlSingleUse
@@ -42,12 +48,60 @@ def wallet_provider_anchors(settings: Settings, deployment: Deployment) -> tuple
     return settings.wallet_provider_anchors + (() if own is None else (own.certificate,))
 
 
+def eid_parties(
+    settings: Settings, agencies: dict[str, Agency], outbound: OutboundClient
+) -> dict[str, OidcRelyingParty]:
+    """Each agency that logs citizens in at the national eID provider, as its client
+    there: the deployment's registration (``IDWALLET_EID_OIDC_*``) unless the agency's
+    catalog entry names its own. An agency whose provider is not configured has none."""
+    key = None
+    if settings.eid_oidc_client_key is not None:
+        try:
+            loaded = load_pem_private_key(settings.eid_oidc_client_key.read_bytes(), None)
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read IDWALLET_EID_OIDC_CLIENT_KEY: {exc}") from exc
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise SettingsError("IDWALLET_EID_OIDC_CLIENT_KEY must be an EC private key")
+        key = SoftwareSigner(loaded)
+    parties = {}
+    for issuer_id, agency in agencies.items():
+        login = agency.eid_login
+        if login is None:
+            continue
+        issuer = login.issuer or settings.eid_oidc_issuer
+        client_id = login.client_id or settings.eid_oidc_client_id
+        secret = settings.eid_oidc_client_secret
+        if login.client_secret_variable is not None:
+            secret = os.environ.get(login.client_secret_variable) or None
+            if secret is None:
+                raise SettingsError(
+                    f"{issuer_id}: eid_login.client_secret_variable names"
+                    f" {login.client_secret_variable}, which is not set"
+                )
+        if issuer is None or client_id is None or (secret is None and key is None):
+            continue
+        client = ProviderClient(
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=secret,
+            client_key=None if secret is not None else key,
+            scope=settings.eid_oidc_scope,
+        )
+        parties[issuer_id] = OidcRelyingParty(client, outbound)
+    return parties
+
+
 @contextlib.asynccontextmanager
 async def issuer_role(
     app: Litestar, settings: Settings, deployment: Deployment, agencies: dict[str, Agency]
 ) -> AsyncIterator[IssuerContext]:
     keys = tenant_issuer_keys(deployment, agencies)
     await keys.certify_all()
+    outbound = OutboundClient(
+        exceptions=settings.outbound_allow,
+        deadline=settings.outbound_deadline,
+        min_rate=settings.outbound_min_rate,
+    )
     sessions = deployment.sessions
     on_postgres = is_postgresql(deployment.engine)
     claims = SealedClaims(Sealer(deployment.derived_secret("issuer offer claims")))
@@ -76,6 +130,7 @@ async def issuer_role(
         else DeclaredCitizen(settings.test_citizen),
         wallet_provider_anchors=wallet_provider_anchors(settings, deployment),
         seen_once=single_use,
+        eid_parties=eid_parties(settings, agencies, outbound),
     )
     app.state.issuers = context
     housekeeping = SqlIssuerHousekeeping(deployment.engine)
@@ -84,10 +139,14 @@ async def issuer_role(
         now = context.clock.now()
         return await housekeeping.forget_ended(now) + await single_use.purge(now)
 
-    async with every_minute(
-        forget_ended,
-        log,
-        "ended offers, applications and authorizations, expired tokens, used nonces and proof ids",
-        deployment.engine,
-    ):
-        yield context
+    try:
+        async with every_minute(
+            forget_ended,
+            log,
+            "ended offers, applications and authorizations, expired tokens, used nonces and"
+            " proof ids",
+            deployment.engine,
+        ):
+            yield context
+    finally:
+        await outbound.close()

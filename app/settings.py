@@ -132,6 +132,48 @@ def _metrics_token(env: Mapping[str, str]) -> str | None:
     return token
 
 
+def _test_citizen(env: Mapping[str, str], environment: str) -> str | None:
+    test_citizen = env.get(PREFIX + "TEST_CITIZEN") or None
+    if test_citizen is not None and environment == "production":
+        raise SettingsError(
+            f"{PREFIX}TEST_CITIZEN authenticates anyone as one citizen: for development"
+            " and tests only, never in production"
+        )
+    return test_citizen
+
+
+def _eid_provider(
+    env: Mapping[str, str], environment: str
+) -> tuple[str | None, str | None, str | None, Path | None]:
+    """``IDWALLET_EID_OIDC_*``: the provider's issuer URL, the client id, and a client
+    secret or a private key file (one of them), all or none."""
+    issuer = env.get(PREFIX + "EID_OIDC_ISSUER") or None
+    client_id = env.get(PREFIX + "EID_OIDC_CLIENT_ID") or None
+    secret = env.get(PREFIX + "EID_OIDC_CLIENT_SECRET") or None
+    key = env.get(PREFIX + "EID_OIDC_CLIENT_KEY") or None
+    if issuer is None and client_id is None and secret is None and key is None:
+        return None, None, None, None
+    if issuer is None or client_id is None or (secret is None) == (key is None):
+        raise SettingsError(
+            f"{PREFIX}EID_OIDC_ISSUER and {PREFIX}EID_OIDC_CLIENT_ID go with either"
+            f" {PREFIX}EID_OIDC_CLIENT_SECRET or {PREFIX}EID_OIDC_CLIENT_KEY"
+        )
+    if not issuer.startswith("https://") and (
+        environment == "production" or not issuer.startswith("http://")
+    ):
+        raise SettingsError(f"{PREFIX}EID_OIDC_ISSUER must be the provider's https issuer URL")
+    return issuer, client_id, secret, Path(key) if key else None
+
+
+def _eid_scope(env: Mapping[str, str]) -> str:
+    scope = " ".join((env.get(PREFIX + "EID_OIDC_SCOPE") or "openid").split())
+    if "openid" not in scope.split(" ") or not all(
+        part.isascii() and part.isprintable() and '"' not in part for part in scope.split(" ")
+    ):
+        raise SettingsError(f"{PREFIX}EID_OIDC_SCOPE lists scopes, openid among them")
+    return scope
+
+
 def _paired_files(
     env: Mapping[str, str], first: str, second: str
 ) -> tuple[Path, Path] | tuple[None, None]:
@@ -181,6 +223,15 @@ class Settings:
     wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
     wallet_redirect_schemes: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
+    #: The national eID provider (OpenID Connect) agencies log citizens in at, and this
+    #: deployment's registration there: a client secret (``client_secret_basic``) or a
+    #: private key (PEM file, ``private_key_jwt``).
+    eid_oidc_issuer: str | None = None
+    eid_oidc_client_id: str | None = None
+    eid_oidc_client_secret: str | None = field(default=None, repr=False)
+    eid_oidc_client_key: Path | None = None
+    #: The scopes asked for: ``openid`` and those that release the claims agencies use.
+    eid_oidc_scope: str = "openid"
     #: Development and tests only: every citizen at an agency's authorization endpoint is
     #: taken to be this subject of its register (``IDWALLET_TEST_CITIZEN``).
     test_citizen: str | None = None
@@ -228,6 +279,7 @@ class Settings:
         anchor_cert = env.get(PREFIX + "TRUST_ANCHOR_CERT") or None
         anchor_key = env.get(PREFIX + "TRUST_ANCHOR_KEY") or None
         provider_ca = _paired_files(env, "WALLET_PROVIDER_CA_CERT", "WALLET_PROVIDER_CA_KEY")
+        eid = _eid_provider(env, environment)
         operator_keys = env.get(PREFIX + "OPERATOR_KEYS_FILE") or None
         signing_alg = get("SIGNING_ALG", "ES256")
         if signing_alg not in ("ES256", "ES384", "ES512", "EdDSA"):
@@ -256,12 +308,6 @@ class Settings:
                     f"{PREFIX}WALLET_REDIRECT_SCHEMES must list app URI schemes"
                     f" (such as eu.example.citizen-app), not {scheme!r}"
                 )
-        test_citizen = get("TEST_CITIZEN", "") or None
-        if test_citizen is not None and environment == "production":
-            raise SettingsError(
-                f"{PREFIX}TEST_CITIZEN authenticates anyone as one citizen: for development"
-                " and tests only, never in production"
-            )
         faults = _list(env, "FAULT")
         if faults and environment == "production":
             raise SettingsError(f"{PREFIX}FAULT is for crash tests only, never in production")
@@ -307,7 +353,12 @@ class Settings:
             wallet_provider_anchors=_ca_certificates(env, "WALLET_PROVIDER_ANCHORS"),
             wallet_redirect_schemes=redirect_schemes,
             faults=faults,
-            test_citizen=test_citizen,
+            test_citizen=_test_citizen(env, environment),
+            eid_oidc_issuer=eid[0],
+            eid_oidc_client_id=eid[1],
+            eid_oidc_client_secret=eid[2],
+            eid_oidc_client_key=eid[3],
+            eid_oidc_scope=_eid_scope(env),
             rate_limits=_rate_limits(env),
             redis_url=_redis_url(env),
             redis_key_prefix=_redis_key_prefix(env),

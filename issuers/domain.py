@@ -115,6 +115,9 @@ class CredentialConfiguration:
     #: Empty: issued at once. Otherwise a clerk approves each credential first (deferred
     #: issuance), and this says why, in every language of the configuration's display.
     approval_reason: tuple[ApprovalReason, ...] = ()
+    #: The eID login's levels of assurance (``acr`` values) accepted for this credential;
+    #: empty: whatever level the provider authenticated the citizen at.
+    eid_acr_values: tuple[str, ...] = ()
 
     @property
     def disclosable_paths(self) -> tuple[ClaimPath, ...]:
@@ -123,6 +126,20 @@ class CredentialConfiguration:
     @property
     def approval_required(self) -> bool:
         return bool(self.approval_reason)
+
+
+@dataclass(frozen=True, slots=True)
+class EidLoginPolicy:
+    """An agency that authenticates citizens online at the national eID provider (OpenID
+    Connect): which claim of the ID token is the subject id of its register, and where it
+    differs from the deployment's, its own provider registration."""
+
+    #: ``sub``, or a claim such as a personal number the provider releases.
+    subject_claim: str = "sub"
+    issuer: str | None = None
+    client_id: str | None = None
+    #: The environment variable holding the agency's client secret (never the catalog).
+    client_secret_variable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +178,8 @@ class Agency:
     #: is their choice where not.
     encryption_required: bool = False
     deferred_issuance: DeferredIssuancePolicy = field(default_factory=DeferredIssuancePolicy)
+    #: None: citizens are not authenticated at the national eID provider here.
+    eid_login: EidLoginPolicy | None = None
 
     @property
     def defers_issuance(self) -> bool:

@@ -91,6 +91,8 @@ class AuthorizationStore(Protocol):
 
     async def by_code(self, issuer_id: str, code_hash: str) -> Authorization | None: ...
 
+    async def get(self, issuer_id: str, authorization_id: str) -> Authorization | None: ...
+
     async def take_pushed(
         self,
         issuer_id: str,

@@ -8,34 +8,44 @@ cannot tie to a pushed request of that client is answered here, never redirected
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_303_SEE_OTHER
-from msgspec import UNSET, UnsetType
+from msgspec import UnsetType
 
-from core.errors import AccessDenied
+from core.errors import AccessDenied, InvalidRequest
 from core.messages import to_plain
 from core.oauth import (
-    AuthorizationErrorResponse,
     PushedAuthorizationRequest,
     PushedAuthorizationResponse,
     TokenRevocationRequest,
 )
 from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES, known_agency
 from issuers.services.authenticate_client import attested_client
-from issuers.services.authorize import authorize_citizen, start_authorization
+from issuers.services.authorize import authorize_citizen, denied_redirect, start_authorization
 from issuers.services.context import IssuerContext
+from issuers.services.eid_login import (
+    BROWSER_COOKIE,
+    CALLBACK_PATH,
+    EidCallback,
+    EidRedirect,
+    begin_eid_login,
+    finish_eid_login,
+    uses_eid_login,
+)
 from issuers.services.push_authorization import push_authorization_request
 from issuers.services.revoke_token import revoke_token
 from issuers.services.sender_constraint import pushed_request_key
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_QUERY_VALUE = 512
+#: An authorization code of the eID provider (opaque; providers keep them short).
+MAX_CALLBACK_VALUE = 2048
 
 
 def _redirect(redirect_uri: str, parameters: dict[str, Any]) -> Redirect:
@@ -132,7 +142,7 @@ class AuthorizationController(Controller):
         client_id: FromQuery[str],
         request_uri: FromQuery[str],
     ) -> Redirect:
-        known_agency(context, issuer_id)
+        agency = known_agency(context, issuer_id)
         authorization = await start_authorization(
             context,
             issuer_id,
@@ -140,14 +150,70 @@ class AuthorizationController(Controller):
             request_uri=request_uri[: MAX_QUERY_VALUE + 1],
         )
         try:
+            if uses_eid_login(context, agency):
+                login = await begin_eid_login(context, authorization)
+                return _to_eid_provider(context, agency.issuer_id, login)
             answer = await authorize_citizen(context, authorization)
         except AccessDenied as denied:
-            agency = context.agency(issuer_id)
-            error = AuthorizationErrorResponse(
-                error=denied.error,
-                error_description=denied.description,
-                iss=agency.identifier(context.public_base_url),
-                state=UNSET if authorization.wallet_state is None else authorization.wallet_state,
-            )
-            return _redirect(authorization.redirect_uri, to_plain(error))
+            answer = denied_redirect(context, authorization, denied)
         return _redirect(answer.redirect_uri, to_plain(answer.answer))
+
+    @get(
+        "/eid/callback",
+        opt={"rate_limit": "token"},
+        summary="Where the national eID provider sends the citizen back (OpenID Connect)",
+        operation_id="completeEidLogin",
+        status_code=HTTP_303_SEE_OTHER,
+        response_description="A redirect to the wallet's redirect_uri with code, state and "
+        "iss, or access_denied and iss when the login did not identify a citizen of the "
+        "agency's register",
+    )
+    async def eid_callback(
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        *,
+        login_state: Annotated[str, QueryParameter(name="state")],
+        code: FromQuery[str | None] = None,
+        error: FromQuery[str | None] = None,
+        iss: FromQuery[str | None] = None,
+    ) -> Redirect:
+        agency = known_agency(context, issuer_id)
+        if not uses_eid_login(context, agency):
+            raise InvalidRequest("this agency does not log citizens in at an eID provider")
+        answer = await finish_eid_login(
+            context,
+            issuer_id,
+            EidCallback(
+                state=login_state[:MAX_QUERY_VALUE],
+                code=None if code is None else code[:MAX_CALLBACK_VALUE],
+                error=None if error is None else error[:MAX_QUERY_VALUE],
+                iss=None if iss is None else iss[:MAX_QUERY_VALUE],
+            ),
+            browser_binding=request.cookies.get(BROWSER_COOKIE),
+        )
+        redirect = _redirect(answer.redirect_uri, to_plain(answer.answer))
+        redirect.delete_cookie(BROWSER_COOKIE, path=_cookie_path(issuer_id))
+        return redirect
+
+
+def _cookie_path(issuer_id: str) -> str:
+    return f"/issuers/{issuer_id}/{CALLBACK_PATH}"
+
+
+def _to_eid_provider(context: IssuerContext, issuer_id: str, login: EidRedirect) -> Redirect:
+    """The browser sent to the provider, carrying the cookie that binds the login to it
+    (sent back only to this agency's callback; SameSite=Lax, so the provider's redirect,
+    a top-level navigation, brings it along)."""
+    redirect = Redirect(login.url, status_code=HTTP_303_SEE_OTHER, headers=NO_STORE)
+    redirect.set_cookie(
+        BROWSER_COOKIE,
+        login.browser_binding,
+        path=_cookie_path(issuer_id),
+        max_age=int(context.policy.authentication_lifetime),
+        httponly=True,
+        secure=context.public_base_url.startswith("https://"),
+        samesite="lax",
+    )
+    return redirect

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from msgspec import UNSET
 
 from core.errors import AccessDenied, InvalidRequest
-from core.oauth import AuthorizationCodeResponse
+from core.oauth import AuthorizationCodeResponse, AuthorizationErrorResponse
 from issuers.domain import (
     AUTHORIZATION_MOVES,
     Authorization,
@@ -30,10 +30,27 @@ from issuers.services.register_offers import offer_from_register
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationRedirect:
-    """Where the citizen's browser goes next: the wallet's redirect URI with the answer."""
+    """Where the citizen's browser goes next: the wallet's redirect URI with the answer,
+    the code or the error (RFC 6749 §4.1.2 and §4.1.2.1, with ``iss`` of RFC 9207)."""
 
     redirect_uri: str
-    answer: AuthorizationCodeResponse
+    answer: AuthorizationCodeResponse | AuthorizationErrorResponse
+
+
+def denied_redirect(
+    context: IssuerContext, authorization: Authorization, denied: AccessDenied
+) -> AuthorizationRedirect:
+    """The wallet told that the citizen was not authorized (RFC 6749 §4.1.2.1)."""
+    agency = context.agency(authorization.issuer_id)
+    return AuthorizationRedirect(
+        authorization.redirect_uri,
+        AuthorizationErrorResponse(
+            error=denied.error,
+            error_description=denied.description,
+            iss=agency.identifier(context.public_base_url),
+            state=UNSET if authorization.wallet_state is None else authorization.wallet_state,
+        ),
+    )
 
 
 async def start_authorization(
@@ -66,7 +83,9 @@ async def start_authorization(
     raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
 
 
-async def _offer_for(context: IssuerContext, authorization: Authorization, subject_id: str) -> str:
+async def _offer_for(
+    context: IssuerContext, authorization: Authorization, subject_id: str, actor: str
+) -> str:
     """The offer whose claims the credential will carry: the clerk's (for the same
     citizen), or a new one from the agency's register."""
     issuer_id = authorization.issuer_id
@@ -81,7 +100,7 @@ async def _offer_for(context: IssuerContext, authorization: Authorization, subje
         issuer_id,
         configuration_id,
         subject_id,
-        actor=f"wallet {authorization.client_id}",
+        actor=actor,
         outcome="authorized",
     )
     if offer_id is None:
@@ -92,22 +111,34 @@ async def _offer_for(context: IssuerContext, authorization: Authorization, subje
 async def authorize_citizen(
     context: IssuerContext, authorization: Authorization
 ) -> AuthorizationRedirect:
-    """Authenticate the citizen of an authorization that is ``authenticating`` and answer
-    the wallet with a code, or with ``access_denied`` (RFC 6749 §4.1.2.1) when the citizen
-    is unknown to the agency or holds no such credential."""
+    """Authenticate the citizen of an authorization that is ``authenticating`` with the
+    agency's ``CitizenAuthenticator`` and answer the wallet with a code, or with
+    ``access_denied`` (RFC 6749 §4.1.2.1) when the citizen is unknown to the agency or
+    holds no such credential."""
+    agency = context.agency(authorization.issuer_id)
+    subject_id = await context.authenticator.authenticate(agency, authorization)
+    if subject_id is None:
+        await refuse_authorization(context, authorization)
+        raise AccessDenied("the citizen could not be authenticated")
+    return await grant_authorization(
+        context, authorization, subject_id, actor=f"wallet {authorization.client_id}"
+    )
+
+
+async def grant_authorization(
+    context: IssuerContext, authorization: Authorization, subject_id: str, *, actor: str
+) -> AuthorizationRedirect:
+    """The code for an authenticated citizen, with the claims from the clerk's offer or
+    the register; ``access_denied`` when the agency holds no such credential for them."""
     agency = context.agency(authorization.issuer_id)
     issuer = agency.identifier(context.public_base_url)
     wallet_state = UNSET if authorization.wallet_state is None else authorization.wallet_state
-    subject_id = await context.authenticator.authenticate(agency, authorization)
-    now = context.clock.now()
-    if subject_id is None:
-        await _refuse(context, authorization, now)
-        raise AccessDenied("the citizen could not be authenticated")
     try:
-        offer_id = await _offer_for(context, authorization, subject_id)
+        offer_id = await _offer_for(context, authorization, subject_id, actor)
     except AccessDenied:
-        await _refuse(context, authorization, now)
+        await refuse_authorization(context, authorization)
         raise
+    now = context.clock.now()
     code = random_token()
     state = AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.CODE_ISSUED)
     if not await context.authorizations.move(
@@ -127,8 +158,12 @@ async def authorize_citizen(
     )
 
 
-async def _refuse(context: IssuerContext, authorization: Authorization, now: float) -> None:
+async def refuse_authorization(context: IssuerContext, authorization: Authorization) -> None:
+    """The authorization ends without a code (nothing is issued for it)."""
     state = AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.REFUSED)
     await context.authorizations.move(
-        authorization.authorization_id, expected=authorization.state, state=state, now=now
+        authorization.authorization_id,
+        expected=authorization.state,
+        state=state,
+        now=context.clock.now(),
     )

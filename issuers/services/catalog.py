@@ -19,6 +19,13 @@ the configuration's display. The agency says how it runs deferred issuance in
 and ``application_lifetime_days`` (how long an application waits for the decision and then
 for the wallet).
 
+An agency may authenticate citizens online at the national eID provider (OpenID Connect):
+``"eid_login": {"subject_claim": "personal_number"}`` names the ID token claim that is the
+subject id of its register (``sub`` by default); ``issuer``, ``client_id`` and
+``client_secret_variable`` (the name of an environment variable, never the secret) override
+the deployment's provider registration for this agency. A configuration may accept only
+some levels of assurance: ``"eid_acr_values": [...]``, the ``acr`` values accepted.
+
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
 absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
@@ -53,6 +60,7 @@ from issuers.domain import (
     CredentialConfiguration,
     DeferredIssuancePolicy,
     Display,
+    EidLoginPolicy,
     KeyAttestationRequirement,
     Logo,
     LogoImage,
@@ -122,6 +130,7 @@ class _Configuration(msgspec.Struct, forbid_unknown_fields=True):
     key_attestations_required: _KeyAttestations | None = None
     approval_required: bool = False
     approval_reason: list[_Reason] | None = None
+    eid_acr_values: list[str] | None = None
 
 
 _DEFERRED_DEFAULTS = DeferredIssuancePolicy()
@@ -155,6 +164,13 @@ class _CredentialEncryption(msgspec.Struct, forbid_unknown_fields=True):
     required: bool = False
 
 
+class _EidLogin(msgspec.Struct, forbid_unknown_fields=True):
+    subject_claim: str = "sub"
+    issuer: str | None = None
+    client_id: str | None = None
+    client_secret_variable: str | None = None
+
+
 class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     issuer_id: str
     organization: str
@@ -168,6 +184,7 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
         default_factory=_CredentialEncryption
     )
     deferred_issuance: _DeferredIssuance = msgspec.field(default_factory=_DeferredIssuance)
+    eid_login: _EidLogin | None = None
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -356,6 +373,40 @@ def _deferred_issuance(raw: _DeferredIssuance, source: str) -> DeferredIssuanceP
     )
 
 
+_CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,99}")
+_VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]{0,99}")
+
+
+def _eid_login(raw: _EidLogin | None, source: str) -> EidLoginPolicy | None:
+    if raw is None:
+        return None
+    if not _CLAIM_NAME.fullmatch(raw.subject_claim):
+        raise CatalogError(f"{source}: eid_login.subject_claim is not a claim name")
+    if raw.issuer is not None and not raw.issuer.startswith(("https://", "http://")):
+        raise CatalogError(f"{source}: eid_login.issuer must be the provider's issuer URL")
+    if raw.client_secret_variable is not None and not _VARIABLE.fullmatch(
+        raw.client_secret_variable
+    ):
+        raise CatalogError(
+            f"{source}: eid_login.client_secret_variable names an environment variable"
+            " (upper-case letters, digits and _), never the secret itself"
+        )
+    return EidLoginPolicy(
+        subject_claim=raw.subject_claim,
+        issuer=raw.issuer,
+        client_id=raw.client_id,
+        client_secret_variable=raw.client_secret_variable,
+    )
+
+
+def _acr_values(values: list[str] | None, where: str) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if not values or any(not v or len(v) > 256 for v in values) or len(set(values)) != len(values):
+        raise CatalogError(f"{where}: eid_acr_values lists distinct acr values, at least one")
+    return tuple(values)
+
+
 def parse_agency(
     document: object, *, source: str, images_directory: Path = CATALOG_DIR / IMAGES
 ) -> Agency:
@@ -384,6 +435,7 @@ def parse_agency(
             claims=_claims(config.claims, where),
             key_attestations_required=_key_attestations(config.key_attestations_required, where),
             approval_reason=_approval_reason(config, display, where),
+            eid_acr_values=_acr_values(config.eid_acr_values, where),
         )
     if not configurations:
         raise CatalogError(f"{source}: an agency needs at least one credential configuration")
@@ -399,6 +451,7 @@ def parse_agency(
         refresh_token_lifetime=raw.refresh_tokens.lifetime_days * 86400.0,
         encryption_required=raw.credential_encryption.required,
         deferred_issuance=_deferred_issuance(raw.deferred_issuance, source),
+        eid_login=_eid_login(raw.eid_login, source),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -9,6 +10,7 @@ from cryptography import x509
 from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
 from core.keys.x509 import ValidatedChains
+from core.oidc_login import OidcRelyingParty
 from core.pending_cap import PendingCap
 from core.replay import SeenOnce
 from issuers.domain import Agency, Authorization, CredentialConfiguration
@@ -98,6 +100,9 @@ class IssuerContext:
     wallet_provider_chains: ValidatedChains = field(default_factory=ValidatedChains)
     #: Single-use values (attestation PoP and DPoP proof identifiers), across workers.
     seen_once: SeenOnce | None = None
+    #: The national eID provider as each agency that logs citizens in there is its client
+    #: (OpenID Connect), by ``issuer_id``.
+    eid_parties: Mapping[str, OidcRelyingParty] = field(default_factory=dict)
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
 

@@ -32,6 +32,9 @@ BY_REQUEST_URI = select(_TABLE).where(
 BY_CODE = select(_TABLE).where(
     _TABLE.c.code_hash == bindparam("hash"), _TABLE.c.issuer_id == bindparam("issuer")
 )
+BY_ID = select(_TABLE).where(
+    _TABLE.c.authorization_id == bindparam("hash"), _TABLE.c.issuer_id == bindparam("issuer")
+)
 TAKE_PUSHED = (
     update(_TABLE)
     .where(
@@ -70,6 +73,7 @@ PG_BY_REQUEST_URI = (
     "SELECT * FROM issuer_authorizations WHERE request_uri_hash = $1 AND issuer_id = $2"
 )
 PG_BY_CODE = "SELECT * FROM issuer_authorizations WHERE code_hash = $1 AND issuer_id = $2"
+PG_BY_ID = "SELECT * FROM issuer_authorizations WHERE authorization_id = $1 AND issuer_id = $2"
 PG_TAKE_PUSHED = (
     "UPDATE issuer_authorizations SET state = $5, expires_at = $6"
     " WHERE request_uri_hash = $1 AND issuer_id = $2 AND client_id = $3"
@@ -147,6 +151,9 @@ class SqlAuthorizationStore:
 
     async def by_code(self, issuer_id: str, code_hash: str) -> Authorization | None:
         return await self._one(PG_BY_CODE, BY_CODE, code_hash, issuer_id)
+
+    async def get(self, issuer_id: str, authorization_id: str) -> Authorization | None:
+        return await self._one(PG_BY_ID, BY_ID, authorization_id, issuer_id)
 
     async def _one(
         self, sql: str, statement: Any, hashed: str, issuer_id: str

@@ -48,6 +48,23 @@ def test_environment_overrides() -> None:
         {"IDWALLET_ISSUED_AT_PRECISION": "0"},
         {"IDWALLET_WALLET_REDIRECT_SCHEMES": "eu.example.app,javascript"},
         {"IDWALLET_WALLET_REDIRECT_SCHEMES": "not a scheme"},
+        {"IDWALLET_EID_OIDC_ISSUER": "https://eid.example"},  # no client
+        {
+            "IDWALLET_EID_OIDC_ISSUER": "https://eid.example",
+            "IDWALLET_EID_OIDC_CLIENT_ID": "idwallet",
+        },  # neither secret nor key
+        {
+            "IDWALLET_EID_OIDC_ISSUER": "https://eid.example",
+            "IDWALLET_EID_OIDC_CLIENT_ID": "idwallet",
+            "IDWALLET_EID_OIDC_CLIENT_SECRET": "s",
+            "IDWALLET_EID_OIDC_CLIENT_KEY": "/k.pem",
+        },  # both
+        {
+            "IDWALLET_EID_OIDC_ISSUER": "ftp://eid.example",
+            "IDWALLET_EID_OIDC_CLIENT_ID": "idwallet",
+            "IDWALLET_EID_OIDC_CLIENT_SECRET": "s",
+        },
+        {"IDWALLET_EID_OIDC_SCOPE": "profile"},  # without openid
         {"IDWALLET_ENVIRONMENT": "production", "IDWALLET_PUBLIC_BASE_URL": "https://id.example"},
         {
             "IDWALLET_ENVIRONMENT": "production",
@@ -118,3 +135,28 @@ def test_wallet_provider_anchors_must_be_readable_ca_certificates(tmp_path: Path
     not_a_ca.write_bytes(leaf.public_bytes(Encoding.PEM))
     with pytest.raises(SettingsError, match=f"{variable} .* not a CA: CN=Signer"):
         Settings.from_env({variable: str(not_a_ca)})
+
+
+def test_the_eid_provider_is_configured_all_together() -> None:
+    settings = Settings.from_env(
+        {
+            "IDWALLET_EID_OIDC_ISSUER": "https://eid.example.gov",
+            "IDWALLET_EID_OIDC_CLIENT_ID": "idwallet",
+            "IDWALLET_EID_OIDC_CLIENT_SECRET": "a secret",
+            "IDWALLET_EID_OIDC_SCOPE": "openid  personal_number",
+        }
+    )
+    assert settings.eid_oidc_issuer == "https://eid.example.gov"
+    assert settings.eid_oidc_scope == "openid personal_number"
+    assert "a secret" not in repr(settings)
+    with pytest.raises(SettingsError, match="https"):
+        Settings.from_env(
+            {
+                "IDWALLET_ENVIRONMENT": "production",
+                "IDWALLET_PUBLIC_BASE_URL": "https://id.example",
+                "IDWALLET_KEY_ENCRYPTION_KEY": "k" * 43,
+                "IDWALLET_EID_OIDC_ISSUER": "http://eid.example.gov",
+                "IDWALLET_EID_OIDC_CLIENT_ID": "idwallet",
+                "IDWALLET_EID_OIDC_CLIENT_SECRET": "a secret",
+            }
+        )

@@ -78,6 +78,17 @@ def _broken(change: Any) -> dict[str, Any]:
         (lambda d: d.update(display=[{"locale": "de", "name": "x"}]), "English"),
         (lambda d: d["display"].append({"locale": "en", "name": "again"}), "twice"),
         (lambda d: d.update(credential_configurations={}), "at least one"),
+        (lambda d: d.update(eid_login={"subject_claim": "a claim"}), "not a claim name"),
+        (lambda d: d.update(eid_login={"issuer": "eid.example"}), "issuer URL"),
+        (
+            lambda d: d.update(eid_login={"client_secret_variable": "hunter2 is my secret"}),
+            "never the secret itself",
+        ),
+        (lambda d: d.update(eid_login={"login": "yes"}), "login"),
+        (
+            lambda d: d["credential_configurations"]["national_id"].update(eid_acr_values=[]),
+            "eid_acr_values",
+        ),
         (
             lambda d: d["credential_configurations"]["national_id"].update(validity_days=0),
             "validity_days",
