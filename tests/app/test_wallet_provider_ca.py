@@ -26,8 +26,6 @@ from core.keys.wrapping import KeyWrapper
 from core.keys.x509 import create_trust_anchor, san_uris, validate_x5c
 from tests.support.key_attestations import WalletProvider
 
-NOW = dt.datetime.now(dt.UTC)
-
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
@@ -39,9 +37,14 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(var_dir=var, database_url=url)
 
 
+def _now() -> dt.datetime:
+    """Now, when the test runs (not when the module was collected, minutes earlier)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def _pem_files(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
-    ca = create_trust_anchor(key, common_name="Agency Wallet Provider CA", now=NOW)
+    ca = create_trust_anchor(key, common_name="Agency Wallet Provider CA", now=_now())
     cert_file, key_file = tmp_path / "provider-ca.pem", tmp_path / "provider-ca.key"
     cert_file.write_bytes(ca.public_bytes(Encoding.PEM))
     key_file.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
@@ -60,7 +63,7 @@ async def test_development_generates_a_ca_of_its_own_once(settings: Settings) ->
         assert again is not None and again.certificate == ca.certificate
         provider = await load_wallet_provider(deployment)
         assert provider is not None and provider.signer.x5c
-        leaf = validate_x5c(list(provider.signer.x5c), [ca.certificate], at=NOW)
+        leaf = validate_x5c(list(provider.signer.x5c), [ca.certificate], at=_now())
         assert san_uris(leaf) == [f"{settings.public_base_url}/wallet"]
         # the agencies trust it, beside the configured anchors
         other = WalletProvider.create("Other Wallet Provider")
@@ -94,7 +97,7 @@ async def test_a_replaced_ca_gets_the_provider_key_certified_again(
         )
         second = await load_wallet_provider(deployment)
         assert second is not None and second.signer.x5c != first.signer.x5c
-        validate_x5c(list(second.signer.x5c or ()), [ca.certificate], at=NOW)
+        validate_x5c(list(second.signer.x5c or ()), [ca.certificate], at=_now())
     finally:
         await deployment.close()
 
