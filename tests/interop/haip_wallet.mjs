@@ -28,6 +28,9 @@
 // case, so for each issuer) and the key attestations of its holder keys; its certificate chain (x5c, leaf first, without the
 // root) leads to a root the server trusts.
 //
+// A case with the browser option hands its authorization request to the test as to a
+// browser: {"event": "open_in_browser", "name", "url"} on stdout, {"location": str} back.
+//
 // While a deferred case waits for the clerk, the wallet writes a line on stdout,
 // {"event": "waiting_for_the_clerk", "name", "transaction_id", "interval"}, and reads the
 // next line of stdin ({"decided": str}, what the clerk did) before it asks again.
@@ -89,6 +92,11 @@ const OPTIONS = {
   // (see the input above), ask again and collect the credentials, then tell the agency
   // they were kept (Notification Endpoint, §11).
   deferred: false,
+  // Open the authorization request in the citizen's browser instead of fetching it: the
+  // wallet writes {"event": "open_in_browser", "name", "url"} on stdout and reads the
+  // redirect to its redirect_uri the browser ended at, {"location": str}, from stdin (the
+  // agency's login, at the national eID provider, happens in the browser).
+  browser: false,
 };
 
 // -- keys and signing ------------------------------------------------------------------
@@ -509,6 +517,16 @@ async function followAuthorization(authorizationRequestUrl) {
   return { status: response.status, location };
 }
 
+/** The citizen's browser, as a wallet app hands it the authorization request: the test
+ * plays the browser (and the citizen logging in) and answers with where it ended. */
+async function openInBrowser(name, authorizationRequestUrl) {
+  process.stdout.write(
+    `${JSON.stringify({ event: "open_in_browser", name, url: authorizationRequestUrl })}\n`,
+  );
+  const { location } = JSON.parse(await nextInputLine("the browser came back"));
+  return { status: 303, location };
+}
+
 /** Holder keys, their key attestation (when asked for), jwt proofs, and the credentials,
  * with a DPoP proof of ``dpopSigner`` carrying the nonce ``dpopNonce`` says where from:
  * "none" (the server's use_dpop_nonce answer gives one, and the library retries, RFC 9449
@@ -853,7 +871,9 @@ async function runCase(request, walletCase) {
     resource: credentialIssuer,
     dpop: { signer: dpopSigner },
   });
-  const redirect = await followAuthorization(initiated.authorizationRequestUrl);
+  const redirect = options.browser
+    ? await openInBrowser(walletCase.name, initiated.authorizationRequestUrl)
+    : await followAuthorization(initiated.authorizationRequestUrl);
   const authorizationResponse = openid4vci.parseAndVerifyAuthorizationResponseRedirectUrl({
     url: redirect.location,
     authorizationServerMetadata,

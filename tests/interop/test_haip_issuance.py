@@ -352,11 +352,19 @@ class Clerk:
         return {"decided": approved.json().get("state")}
 
 
-def _run_wallet(
-    node: str, request: dict[str, Any], clerk: Callable[[dict[str, Any]], dict[str, Any]]
+Answerer = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _no_browser(message: dict[str, Any]) -> dict[str, Any]:
+    raise AssertionError(f"the wallet asked for a browser: {message}")
+
+
+def run_wallet(
+    node: str, request: dict[str, Any], clerk: Answerer, browser: Answerer = _no_browser
 ) -> dict[str, Any]:
     """The node wallet on ``request``: while a case waits for a clerk it says so on stdout,
-    and the ``clerk``'s decision goes back on stdin; its last line is its output."""
+    and the ``clerk``'s decision goes back on stdin; a case that opens its authorization
+    request in a browser gets the ``browser``'s answer; its last line is its output."""
     output: dict[str, Any] | None = None
     other_lines: list[str] = []
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
@@ -380,8 +388,11 @@ def _run_wallet(
                 except ValueError:
                     other_lines.append(line)
                     continue
-                if message.get("event") == "waiting_for_the_clerk":
-                    wallet.stdin.write(json.dumps(clerk(message)) + "\n")
+                if message.get("event") in ("waiting_for_the_clerk", "open_in_browser"):
+                    answer = (clerk if message["event"] == "waiting_for_the_clerk" else browser)(
+                        message
+                    )
+                    wallet.stdin.write(json.dumps(answer) + "\n")
                     wallet.stdin.flush()
                 else:
                     output = message
@@ -435,7 +446,7 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 for name, case in CASES.items()
             ],
         }
-        output = _run_wallet(node, request, clerk)
+        output = run_wallet(node, request, clerk)
         jwks = {
             agency: http.get(f"/.well-known/jwt-vc-issuer/issuers/{agency}").json()["jwks"]
             for agency in agencies
