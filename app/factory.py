@@ -33,7 +33,7 @@ from app.openapi_errors import ClosedMessageSchemas, document_errors
 from app.openapi_links import document_links
 from app.operator_keys import keyrings
 from app.rate_limits import RateLimiter
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.typed_bodies import TypedBodyRequest
 from app.verifier_wiring import verifier_role
 from app.wallet_wiring import wallet_role
@@ -156,6 +156,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 app.state.operator_access, app.state.counter_access = keyrings(
                     settings, list(agencies), list(verifiers.parties)
                 )
+                for agency in agencies.values():
+                    login = agency.presentation_login
+                    party = None if login is None else verifiers.parties.get(login.verifier_id)
+                    if login is not None and (
+                        party is None or login.template not in party.purposes
+                    ):
+                        raise SettingsError(
+                            f"{agency.issuer_id}: presentation_login names the check"
+                            f" {login.template!r} of {login.verifier_id!r}, which"
+                            " verifiers/catalog does not register"
+                        )
                 yield
         finally:
             await limiter.close()

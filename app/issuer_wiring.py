@@ -11,14 +11,18 @@ import logging
 import os
 from collections.abc import AsyncIterator
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509 import Certificate
 from litestar import Litestar
 
+from app.counter_api import CounterApi
 from app.declared_citizen import DeclaredCitizen
 from app.deployment import Deployment
 from app.housekeeping import every_minute
+from app.operator_keys import load_operator_keys
+from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
 from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from core.faults import FaultPoints
@@ -91,6 +95,21 @@ def eid_parties(
     return parties
 
 
+def presentation_counter(
+    settings: Settings, agencies: dict[str, Agency], outbound: OutboundClient
+) -> CounterApi | None:
+    """The counter API, for the agencies that identify citizens by a presentation, with
+    the counter key of each one's verifier tenant (from the same key file as every
+    counter's); none where no agency does."""
+    verifier_ids = sorted(
+        {a.presentation_login.verifier_id for a in agencies.values() if a.presentation_login}
+    )
+    if not verifier_ids:
+        return None
+    keys = load_operator_keys(settings, verifier_ids)
+    return CounterApi(outbound, settings.public_base_url, {v: keys[v] for v in verifier_ids})
+
+
 @contextlib.asynccontextmanager
 async def issuer_role(
     app: Litestar, settings: Settings, deployment: Deployment, agencies: dict[str, Agency]
@@ -98,6 +117,10 @@ async def issuer_role(
     keys = tenant_issuer_keys(deployment, agencies)
     await keys.certify_all()
     outbound = OutboundClient(
+        # the deployment's own counters (presentation during issuance), in process
+        local={
+            settings.public_base_url: httpx.ASGITransport(app=app, client=IN_PROCESS_CLIENT)  # type: ignore[arg-type]
+        },
         exceptions=settings.outbound_allow,
         deadline=settings.outbound_deadline,
         min_rate=settings.outbound_min_rate,
@@ -131,6 +154,7 @@ async def issuer_role(
         wallet_provider_anchors=wallet_provider_anchors(settings, deployment),
         seen_once=single_use,
         eid_parties=eid_parties(settings, agencies, outbound),
+        presentation_counter=presentation_counter(settings, agencies, outbound),
     )
     app.state.issuers = context
     housekeeping = SqlIssuerHousekeeping(deployment.engine)

@@ -143,6 +143,47 @@ class EidLoginPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class PresentationLoginPolicy:
+    """An agency that identifies citizens by a presentation of a credential they already
+    hold (presentation during issuance): the counter (a verifier tenant registered for
+    exactly that purpose) whose check asks for it, and how the proven claims find the
+    citizen in the register: presented claim → claim of the register's record of the
+    configuration being issued, all equal, for exactly one citizen."""
+
+    verifier_id: str
+    template: str
+    match: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AskedPresentation:
+    """A presentation request a counter made for the agency: its transaction, the link
+    the wallet opens (the QR code's text), when it ends, and for the same-device flow the
+    token that releases the answer to the session that asked (OpenID4VP 1.0 §13.3)."""
+
+    transaction_id: str
+    uri: str
+    expires_at: str | None
+    session_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationAnswer:
+    """Where a presentation request stands at the counter (``waiting``,
+    ``request_fetched``, ``verified``, ``failed``, ``expired``), and once verified the
+    claims each presented credential proved; ``wallet_error`` when the wallet said no."""
+
+    status: str
+    proved: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    wallet_error: str | None = None
+
+
+class CounterUnavailable(Exception):
+    """The counter API could not be reached, or refused what the agency asked."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeferredIssuancePolicy:
     """How an agency runs deferred issuance (OpenID4VCI 1.0 §8.3, §9)."""
 
@@ -180,6 +221,8 @@ class Agency:
     deferred_issuance: DeferredIssuancePolicy = field(default_factory=DeferredIssuancePolicy)
     #: None: citizens are not authenticated at the national eID provider here.
     eid_login: EidLoginPolicy | None = None
+    #: None: citizens are not identified by a presentation of their wallet here.
+    presentation_login: PresentationLoginPolicy | None = None
 
     @property
     def defers_issuance(self) -> bool:
@@ -303,6 +346,9 @@ class Authorization:
     client_key: str | None = None
     subject_id: str | None = None
     code_hash: str | None = None
+    #: The counter's transaction asking the citizen's wallet for the presentation that
+    #: identifies them (presentation during issuance), as the store keeps it.
+    presentation: str | None = None
 
     def effective_state(self, now: float) -> AuthorizationState:
         """The stored state, or ``expired`` once an authorization that may expire ran out."""

@@ -14,6 +14,7 @@ from issuers.domain import (
     Agency,
     Application,
     ApplicationState,
+    AskedPresentation,
     AuditEvent,
     Authorization,
     AuthorizationState,
@@ -21,6 +22,7 @@ from issuers.domain import (
     DeliveredResponse,
     IssuedCredential,
     Offer,
+    PresentationAnswer,
     RefreshToken,
     StatusListState,
 )
@@ -124,7 +126,38 @@ class AuthorizationStore(Protocol):
         checked the move against ``AUTHORIZATION_MOVES``); exactly one racing caller wins."""
         ...
 
+    async def set_presentation(
+        self, authorization_id: str, presentation: str, *, now: float
+    ) -> bool:
+        """Keep the presentation the citizen's wallet was asked for on an authorization
+        that is ``authenticating`` (unexpired at ``now``); False when it is not."""
+        ...
+
     async def purge(self, before: float) -> int: ...
+
+
+class PresentationCounter(Protocol):
+    """The agencies' counters for presentation during issuance, over the verifier's
+    public counter API (as any counter uses it); raises ``CounterUnavailable``."""
+
+    async def ask(
+        self, verifier_id: str, template: str, *, same_device_return: str | None = None
+    ) -> AskedPresentation:
+        """A new request for the counter's check ``template``; with
+        ``same_device_return``, a same-device request whose wallet sends the browser
+        back there with the ``response_code``."""
+        ...
+
+    async def answer(self, verifier_id: str, transaction_id: str) -> PresentationAnswer:
+        """Where the request stands, with the proven claims once verified."""
+        ...
+
+    async def release(
+        self, verifier_id: str, transaction_id: str, *, response_code: str, session_token: str
+    ) -> PresentationAnswer | None:
+        """The same-device answer, once, for the ``response_code`` the wallet sent the
+        browser back with; None when the counter refuses to release it."""
+        ...
 
 
 class RefreshTokenStore(Protocol):

@@ -87,6 +87,7 @@ COUNTER_PAGE = render_page("counter.html")
 WALLET_PAGE = render_page("wallet.html")
 DESK_PAGE = render_page("desk.html")
 SAME_DEVICE_PAGE = render_page("same-device.html")
+ISSUANCE_PRESENTATION_PAGE = render_page("issuance-presentation.html")
 
 
 class ScreenController(Controller):
@@ -112,6 +113,14 @@ class ScreenController(Controller):
     ) -> Response[str]:
         """Where a wallet sends the citizen back after a same-device presentation."""
         return Response(SAME_DEVICE_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/issuers/{issuer_id:str}/presentation-login/{login:str}", media_type="text/html")
+    async def issuance_presentation(
+        self, issuer_id: FromPath[str], login: FromPath[str]
+    ) -> Response[str]:
+        """An agency's authorization page: the citizen shows who they are with a
+        credential their wallet holds; the page reads its endpoints from its own path."""
+        return Response(ISSUANCE_PRESENTATION_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/wallet-app", media_type="text/html")
     async def wallet(self) -> Response[str]:

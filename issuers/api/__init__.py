@@ -7,6 +7,7 @@ from issuers.api.deferred import DeferredCredentialController
 from issuers.api.metadata import IssuerMetadataController
 from issuers.api.operator import OperatorOfferController
 from issuers.api.operator_credentials import OperatorCredentialController
+from issuers.api.presentation_login import PresentationLoginController
 from issuers.api.protocol import IssuanceController
 
 WALLET_FACING = [
@@ -14,6 +15,7 @@ WALLET_FACING = [
     IssuanceController,
     DeferredCredentialController,
     AuthorizationController,
+    PresentationLoginController,
 ]
 OPERATOR = [OperatorOfferController, OperatorCredentialController, OperatorApplicationController]
 

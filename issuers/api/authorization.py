@@ -25,6 +25,7 @@ from core.oauth import (
     PushedAuthorizationResponse,
     TokenRevocationRequest,
 )
+from issuers.api.presentation_login import to_presentation_page
 from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES, known_agency
 from issuers.services.authenticate_client import attested_client
 from issuers.services.authorize import authorize_citizen, denied_redirect, start_authorization
@@ -37,6 +38,10 @@ from issuers.services.eid_login import (
     begin_eid_login,
     finish_eid_login,
     uses_eid_login,
+)
+from issuers.services.presentation_login import (
+    begin_presentation_login,
+    uses_presentation_login,
 )
 from issuers.services.push_authorization import push_authorization_request
 from issuers.services.revoke_token import revoke_token
@@ -153,6 +158,9 @@ class AuthorizationController(Controller):
             if uses_eid_login(context, agency):
                 login = await begin_eid_login(context, authorization)
                 return _to_eid_provider(context, agency.issuer_id, login)
+            elif uses_presentation_login(context, agency):
+                page = await begin_presentation_login(context, authorization)
+                return to_presentation_page(context, agency.issuer_id, page)
             answer = await authorize_citizen(context, authorization)
         except AccessDenied as denied:
             answer = denied_redirect(context, authorization, denied)

@@ -26,6 +26,13 @@ subject id of its register (``sub`` by default); ``issuer``, ``client_id`` and
 the deployment's provider registration for this agency. A configuration may accept only
 some levels of assurance: ``"eid_acr_values": [...]``, the ``acr`` values accepted.
 
+An agency may identify citizens by a presentation of a credential their wallet already
+holds (presentation during issuance): ``"presentation_login": {"verifier": "...",
+"template": "...", "match": {"given_name": "given_name", ...}}`` names the counter (a
+verifier tenant of ``verifiers/catalog``) and its check, and maps each presented claim to
+the top-level claim of the register's records it must equal (every configuration of the
+agency has it); exactly one citizen of the register must match.
+
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
 absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
@@ -64,6 +71,7 @@ from issuers.domain import (
     KeyAttestationRequirement,
     Logo,
     LogoImage,
+    PresentationLoginPolicy,
 )
 from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_claims
 
@@ -171,6 +179,12 @@ class _EidLogin(msgspec.Struct, forbid_unknown_fields=True):
     client_secret_variable: str | None = None
 
 
+class _PresentationLogin(msgspec.Struct, forbid_unknown_fields=True):
+    verifier: str
+    template: str
+    match: dict[str, str]
+
+
 class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     issuer_id: str
     organization: str
@@ -185,6 +199,7 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     )
     deferred_issuance: _DeferredIssuance = msgspec.field(default_factory=_DeferredIssuance)
     eid_login: _EidLogin | None = None
+    presentation_login: _PresentationLogin | None = None
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -399,6 +414,33 @@ def _eid_login(raw: _EidLogin | None, source: str) -> EidLoginPolicy | None:
     )
 
 
+def _presentation_login(
+    raw: _PresentationLogin | None,
+    configurations: dict[str, CredentialConfiguration],
+    source: str,
+) -> PresentationLoginPolicy | None:
+    if raw is None:
+        return None
+    where = f"{source}: presentation_login"
+    if not _IDENTIFIER.fullmatch(raw.verifier):
+        raise CatalogError(f"{where}.verifier must be a verifier id of verifiers/catalog")
+    if not _IDENTIFIER.fullmatch(raw.template):
+        raise CatalogError(f"{where}.template must be a check of that verifier")
+    if not raw.match:
+        raise CatalogError(f"{where}.match needs at least one presented claim")
+    for presented, held in raw.match.items():
+        if not _CLAIM_NAME.fullmatch(presented) or not _CLAIM_NAME.fullmatch(held):
+            raise CatalogError(f"{where}.match maps claim names to claim names")
+        for config_id, configuration in configurations.items():
+            if not any(claim.path == (held,) for claim in configuration.claims):
+                raise CatalogError(
+                    f"{where}.match: {config_id} has no top-level claim {held!r} to match"
+                )
+    return PresentationLoginPolicy(
+        verifier_id=raw.verifier, template=raw.template, match=tuple(raw.match.items())
+    )
+
+
 def _acr_values(values: list[str] | None, where: str) -> tuple[str, ...]:
     if values is None:
         return ()
@@ -452,6 +494,7 @@ def parse_agency(
         encryption_required=raw.credential_encryption.required,
         deferred_issuance=_deferred_issuance(raw.deferred_issuance, source),
         eid_login=_eid_login(raw.eid_login, source),
+        presentation_login=_presentation_login(raw.presentation_login, configurations, source),
     )
 
 

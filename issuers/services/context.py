@@ -23,6 +23,7 @@ from issuers.ports import (
     GrantStore,
     IssuerKeys,
     OfferStore,
+    PresentationCounter,
     RefreshTokenStore,
 )
 
@@ -103,6 +104,9 @@ class IssuerContext:
     #: The national eID provider as each agency that logs citizens in there is its client
     #: (OpenID Connect), by ``issuer_id``.
     eid_parties: Mapping[str, OidcRelyingParty] = field(default_factory=dict)
+    #: The agencies' counters, for the agencies that identify citizens by a presentation
+    #: of a credential their wallet holds (presentation during issuance).
+    presentation_counter: PresentationCounter | None = None
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
 

@@ -63,6 +63,16 @@ MOVE = (
         offer_id=func.coalesce(bindparam("offer_id"), _TABLE.c.offer_id),
     )
 )
+#: The presentation asked for, kept on an authorization still authenticating.
+SET_PRESENTATION = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.authorization_id == bindparam("id"),
+        _TABLE.c.state == AuthorizationState.AUTHENTICATING.value,
+        _TABLE.c.expires_at > bindparam("now"),
+    )
+    .values(presentation=bindparam("presentation"))
+)
 
 #: The same statements in the PostgreSQL driver's terms.
 PG_ADD = (
@@ -87,6 +97,10 @@ PG_MOVE = (
     " offer_id = COALESCE($8::varchar, offer_id)"
     " WHERE authorization_id = $1 AND state = $3 AND expires_at > $4"
 )
+PG_SET_PRESENTATION = (
+    "UPDATE issuer_authorizations SET presentation = $3"
+    " WHERE authorization_id = $1 AND state = $4 AND expires_at > $2"
+)
 
 
 def _authorization(row: Any) -> Authorization:
@@ -108,6 +122,7 @@ def _authorization(row: Any) -> Authorization:
         client_key=row["client_key"],
         subject_id=row["subject_id"],
         code_hash=row["code_hash"],
+        presentation=row["presentation"],
     )
 
 
@@ -129,6 +144,7 @@ def _values(authorization: Authorization) -> dict[str, Any]:
         "client_key": authorization.client_key,
         "subject_id": authorization.subject_id,
         "code_hash": authorization.code_hash,
+        "presentation": authorization.presentation,
     }
 
 
@@ -253,6 +269,29 @@ class SqlAuthorizationStore:
             )
         moved: bool = result.rowcount == 1
         return moved
+
+    async def set_presentation(
+        self, authorization_id: str, presentation: str, *, now: float
+    ) -> bool:
+        """Keep the presentation asked for on an authorization that is ``authenticating``
+        and unexpired at ``now`` (replacing one asked for before); False otherwise."""
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                status = await driver.execute(
+                    PG_SET_PRESENTATION,
+                    authorization_id,
+                    now,
+                    presentation,
+                    AuthorizationState.AUTHENTICATING.value,
+                )
+            return changed_rows(status) == 1
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                SET_PRESENTATION,
+                {"id": authorization_id, "now": now, "presentation": presentation},
+            )
+        changed: bool = result.rowcount == 1
+        return changed
 
     async def purge(self, before: float) -> int:
         """Forget authorizations that ended before ``before``."""

@@ -104,6 +104,8 @@ class AuthorizationRow(Base):
     client_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     subject_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    #: The presentation the citizen's wallet was asked for (presentation during issuance).
+    presentation: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class NonceRow(Base):

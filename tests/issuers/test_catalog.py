@@ -65,6 +65,10 @@ def _require_approval(document: dict[str, Any], reasons: Any = "every", **more: 
     national_id.update(approval_required=True, approval_reason=reasons, **more)
 
 
+#: A presentation login that fits the civil registry's national ID.
+_LOGIN = {"verifier": "id-check", "template": "identification", "match": {"sub": "given_name"}}
+
+
 def _broken(change: Any) -> dict[str, Any]:
     document = copy.deepcopy(CIVIL)
     change(document)
@@ -187,6 +191,26 @@ def _broken(change: Any) -> dict[str, Any]:
             "application_lifetime_days",
         ),
         (lambda d: d.update(deferred_issuance={"every": 5}), "every"),
+        (
+            lambda d: d.update(presentation_login={**_LOGIN, "verifier": "Id Check"}),
+            "presentation_login.verifier",
+        ),
+        (
+            lambda d: d.update(presentation_login={**_LOGIN, "match": {}}),
+            "presentation_login.match needs at least one",
+        ),
+        (
+            lambda d: d.update(presentation_login={**_LOGIN, "match": {"given name": "x"}}),
+            "maps claim names to claim names",
+        ),
+        (
+            lambda d: d.update(presentation_login={**_LOGIN, "match": {"given_name": "nickname"}}),
+            "national_id has no top-level claim 'nickname'",
+        ),
+        (
+            lambda d: d.update(presentation_login={"verifier": "id-check", "match": {"a": "b"}}),
+            "template",
+        ),
     ],
 )
 def test_catalog_mistakes_are_named(change: Any, message: str) -> None:
@@ -403,3 +427,18 @@ def test_encryption_is_required_only_where_the_catalog_says_so() -> None:
                 _broken(lambda d, wrong=wrong: d.update(credential_encryption=wrong)),
                 source="civil-registry.json",
             )
+
+
+def test_the_transport_agency_identifies_citizens_by_their_national_id() -> None:
+    """Presentation during issuance: the agency's own counter and check, and the claims
+    of the presented national ID that find the citizen's records in its register."""
+    agencies = load_catalog()
+    login = agencies["transport-agency"].presentation_login
+    assert login is not None and login.verifier_id == "transport-agency-id-check"
+    assert login.template == "identification"
+    assert dict(login.match) == {
+        "given_name": "given_name",
+        "family_name": "family_name",
+        "birthdate": "birthdate",
+    }
+    assert agencies["civil-registry"].presentation_login is None

@@ -96,6 +96,9 @@ def _options(asked: PresentationRequestCreation) -> PresentationRequestOptions:
         response_mode=asked.response_mode,
         same_device=asked.same_device,
         request_uri_method=asked.request_uri_method,
+        same_device_redirect_uri=None
+        if isinstance(asked.same_device_redirect_uri, UnsetType)
+        else asked.same_device_redirect_uri,
     )
 
 

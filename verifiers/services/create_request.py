@@ -44,6 +44,9 @@ class PresentationRequestOptions:
     response_mode: str = "direct_post"
     same_device: bool = False
     request_uri_method: str = "get"
+    #: Where the wallet sends the browser back after a same-device answer: a page of this
+    #: deployment (a counter's own screen, an agency's authorization page).
+    same_device_redirect_uri: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,18 @@ async def create_presentation_request(
         raise Problem(400, "Invalid request", "response_mode is direct_post or direct_post.jwt")
     if options.request_uri_method not in ("get", "post"):
         raise Problem(400, "Invalid request", "request_uri_method is get or post")
+    redirect_uri = options.same_device_redirect_uri
+    if redirect_uri is not None and (
+        not options.same_device
+        or not redirect_uri.startswith(f"{context.public_base_url}/")
+        or "#" in redirect_uri
+    ):
+        raise Problem(
+            400,
+            "Invalid request",
+            "same_device_redirect_uri goes with same_device and names a page of this"
+            " deployment, without a fragment",
+        )
     if options.template is not None:
         if options.template not in context.templates:
             raise Problem(404, "Unknown template", f"no check named {options.template!r}")
@@ -164,6 +179,7 @@ async def create_presentation_request(
         expires_at=now + context.policy.request_lifetime,
         extra={
             "request_uri_method": options.request_uri_method,
+            **({"redirect_uri": redirect_uri} if redirect_uri else {}),
             **(
                 {"session_token_hash": hashlib.sha256(session_token.encode()).hexdigest()}
                 if session_token

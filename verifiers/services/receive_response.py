@@ -168,6 +168,9 @@ async def receive_response(
         raise PresentationRejected(outcome.error or "the presentation is not valid")
     if response_code is None:
         return ResponseUriAnswer()
-    landing = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
-    redirect = f"{landing}/same-device#response_code={response_code}"
+    landing = transaction.extra.get("redirect_uri")
+    if not isinstance(landing, str):  # the verifier's own landing page
+        base = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
+        landing = f"{base}/same-device"
+    redirect = f"{landing}#response_code={response_code}"
     return ResponseUriAnswer(redirect_uri=redirect)

@@ -27,6 +27,18 @@ class PresentationRequestCreation(ProblemBody):
     same_device: bool = False
     request_uri_method: Annotated[str, msgspec.Meta(description="get or post")] = "get"
     qr_inline: bool = False
+    same_device_redirect_uri: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=2048,
+                description="Same-device only: the page of this deployment the wallet sends"
+                " the browser back to, with #response_code=… (by default the verifier's own"
+                " landing page)",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class RequestQr(Message):

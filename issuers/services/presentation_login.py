@@ -1,0 +1,419 @@
+"""The citizen proves who they are by presenting a credential their wallet already holds
+(presentation during issuance; OpenID4VP 1.0 through the verifier's public counter API,
+OpenID4VCI 1.0 §5 around it): the transport agency asks for the national ID before it
+issues a driving licence.
+
+The authorization endpoint asks the agency's counter (a verifier tenant registered for
+exactly this check) for a presentation and sends the browser to the authorization page,
+which shows the request as a QR code (cross-device) and, on demand, as a link that opens a
+wallet on this device (same-device, OpenID4VP 1.0 §13.3: the wallet sends the browser back
+to the page with a ``response_code`` that releases the answer, once, to this session). The
+page follows the request; once the counter has verified the presentation (every check of
+the verifier, the credential's status included) the page's completion matches the proven
+claims, as the agency's catalog maps them, against its register: exactly one citizen must
+match, and the credential then carries what the register holds for them (the citizen
+types nothing).
+
+As for the eID login, nothing is kept apart from the authorization: the page's ``state``
+is the authorization's id with a MAC under the agency's secret, the page is bound to the
+browser that the authorization endpoint sent there (a cookie derived from the same id),
+and the authorization's compare-and-set makes the completion single-use. Every failure
+ends the authorization: the wallet is sent ``access_denied`` (RFC 6749 §4.1.2.1) with
+``iss``, the audit trail records why (``authorization.refuse`` with a reason code, never
+the claims), and nothing is issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from core.encoding import b64url_encode
+from core.errors import AccessDenied, InvalidRequest
+from core.messages import LocalizedName
+from issuers.domain import (
+    Agency,
+    AskedPresentation,
+    AuditEvent,
+    Authorization,
+    AuthorizationState,
+    CounterUnavailable,
+    PresentationAnswer,
+    PresentationLoginPolicy,
+)
+from issuers.ports import PresentationCounter
+from issuers.services.authorize import (
+    AuthorizationRedirect,
+    denied_redirect,
+    grant_authorization,
+    refuse_authorization,
+)
+from issuers.services.context import IssuerContext
+from issuers.services.presentation_login_messages import PresentationLoginView, SameDeviceLink
+
+#: The authorization page, under the agency's identifier.
+PAGE_PATH = "presentation-login"
+#: The cookie binding the page to the browser the authorization endpoint sent there.
+BROWSER_COOKIE = "idwallet_presentation_login"
+#: The counter's states that are final.
+FINAL = frozenset({"verified", "failed", "expired"})
+
+#: What the citizen and the wallet are told, by the reason the identification failed.
+REFUSALS = {
+    "counter_unavailable": "the agency's identity check could not be reached; try again later",
+    "session_mismatch": "the identity check was started in another browser or session",
+    "presentation_declined": "the wallet did not share the credential the agency asked for",
+    "presentation_failed": "the shared credential could not be verified (revoked, expired or"
+    " not genuine)",
+    "presentation_expired": "the request to the wallet timed out",
+    "answer_not_released": "the wallet's answer came back to another session",
+    "claims_missing": "the shared credential did not say who you are",
+    "not_in_register": "the agency holds no such credential for the person shown",
+    "several_matches": "the person shown matches more than one record of the agency",
+    "other_citizen": "the credential shown is not of the citizen this offer was made for",
+}
+
+
+class _Kept(msgspec.Struct, forbid_unknown_fields=True):
+    """The request asked for, as the authorization keeps it."""
+
+    transaction_id: str
+    uri: str
+    expires_at: str | None = None
+    session_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationPage:
+    """Where the authorization endpoint sends the browser, and its binding cookie."""
+
+    url: str
+    browser_binding: str
+
+
+class PresentationLoginRefused(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def uses_presentation_login(context: IssuerContext, agency: Agency) -> bool:
+    return agency.presentation_login is not None and context.presentation_counter is not None
+
+
+def _derived(context: IssuerContext, purpose: str, authorization_id: str) -> str:
+    mac = hmac.new(
+        context.secret, f"presentation login {purpose}|{authorization_id}".encode(), hashlib.sha256
+    )
+    return b64url_encode(mac.digest())
+
+
+def page_state(context: IssuerContext, authorization_id: str) -> str:
+    return f"{authorization_id}.{_derived(context, 'state', authorization_id)}"
+
+
+def page_url(context: IssuerContext, agency: Agency, state: str) -> str:
+    return f"{agency.identifier(context.public_base_url)}/{PAGE_PATH}/{state}"
+
+
+def _policy(
+    context: IssuerContext, agency: Agency
+) -> tuple[PresentationLoginPolicy, PresentationCounter]:
+    policy, counter = agency.presentation_login, context.presentation_counter
+    if policy is None or counter is None:
+        raise InvalidRequest("this agency does not identify citizens by a presentation")
+    return policy, counter
+
+
+async def begin_presentation_login(
+    context: IssuerContext, authorization: Authorization
+) -> PresentationPage:
+    """A cross-device request at the agency's counter for an ``authenticating``
+    authorization, kept on it; the page the browser is sent to."""
+    agency = context.agency(authorization.issuer_id)
+    policy, counter = _policy(context, agency)
+    try:
+        asked = await counter.ask(policy.verifier_id, policy.template)
+    except CounterUnavailable as failed:
+        await _refused(context, authorization, "counter_unavailable", str(failed))
+        raise AccessDenied(REFUSALS["counter_unavailable"]) from failed
+    await _keep(context, authorization, asked)
+    state = page_state(context, authorization.authorization_id)
+    return PresentationPage(
+        page_url(context, agency, state),
+        _derived(context, "browser", authorization.authorization_id),
+    )
+
+
+async def _keep(
+    context: IssuerContext, authorization: Authorization, asked: AskedPresentation
+) -> None:
+    kept = _Kept(
+        transaction_id=asked.transaction_id,
+        uri=asked.uri,
+        expires_at=asked.expires_at,
+        session_token=asked.session_token,
+    )
+    if not await context.authorizations.set_presentation(
+        authorization.authorization_id,
+        msgspec.json.encode(kept).decode("utf-8"),
+        now=context.clock.now(),
+    ):
+        raise InvalidRequest("this authorization has ended; the wallet can start again")
+
+
+def _kept(authorization: Authorization) -> _Kept:
+    if authorization.presentation is None:
+        raise InvalidRequest("this authorization asked for no presentation")
+    return msgspec.json.decode(authorization.presentation, type=_Kept)
+
+
+async def _authorization_of(
+    context: IssuerContext, issuer_id: str, state: str, browser_binding: str | None
+) -> Authorization:
+    """The authorization a page's ``state`` names, if its MAC holds and the browser is
+    the one the authorization endpoint sent there."""
+    authorization_id, _, mac = state.partition(".")
+    expected = _derived(context, "state", authorization_id) if authorization_id else ""
+    if not mac or len(state) > 256 or not hmac.compare_digest(mac, expected):
+        raise InvalidRequest("this identity check is unknown to the agency")
+    authorization = await context.authorizations.get(issuer_id, authorization_id)
+    if authorization is None:
+        raise InvalidRequest("this identity check is unknown to the agency")
+    return authorization
+
+
+def _same_browser(
+    context: IssuerContext, authorization: Authorization, browser_binding: str | None
+) -> bool:
+    expected = _derived(context, "browser", authorization.authorization_id)
+    return browser_binding is not None and hmac.compare_digest(browser_binding, expected)
+
+
+def _names(displays: Any) -> list[LocalizedName]:
+    return [LocalizedName(locale=d.locale, name=d.name) for d in displays]
+
+
+async def presentation_login_view(
+    context: IssuerContext, issuer_id: str, state: str, *, browser_binding: str | None
+) -> PresentationLoginView:
+    """What the authorization page shows: who asks for what, and where the answer stands."""
+    agency = context.agency(issuer_id)
+    policy, counter = _policy(context, agency)
+    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    if not _same_browser(context, authorization, browser_binding):
+        raise AccessDenied(REFUSALS["session_mismatch"])
+    kept = _kept(authorization)
+    [configuration_id] = authorization.configuration_ids
+    url = page_url(context, agency, state)
+    view = PresentationLoginView(
+        status="ended",
+        agency=_names(agency.display),
+        credential=_names(agency.configurations[configuration_id].display),
+        verifier_id=policy.verifier_id,
+        uri=kept.uri,
+        same_device=kept.session_token is not None,
+        qr_svg_url=f"{url}/qr.svg",
+        complete_url=f"{url}/complete",
+        expires_at=kept.expires_at,
+    )
+    if authorization.effective_state(context.clock.now()) is not AuthorizationState.AUTHENTICATING:
+        return view
+    try:
+        answer = await counter.answer(policy.verifier_id, kept.transaction_id)
+    except CounterUnavailable as failed:
+        raise AccessDenied(REFUSALS["counter_unavailable"]) from failed
+    view.status = answer.status
+    if answer.status in ("failed", "expired"):
+        view.reason = _failure(answer)[0].removeprefix("presentation_")
+    return view
+
+
+async def qr_text(
+    context: IssuerContext, issuer_id: str, state: str, *, browser_binding: str | None
+) -> tuple[str, str]:
+    """The cross-device request's link (the QR code's text) and its transaction id."""
+    agency = context.agency(issuer_id)
+    _policy(context, agency)
+    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    if not _same_browser(context, authorization, browser_binding):
+        raise AccessDenied(REFUSALS["session_mismatch"])
+    kept = _kept(authorization)
+    return kept.uri, kept.transaction_id
+
+
+async def ask_same_device(
+    context: IssuerContext, issuer_id: str, state: str, *, browser_binding: str | None
+) -> SameDeviceLink:
+    """A same-device request in place of the cross-device one: the wallet on this device
+    answers it and sends the browser back to the page with the ``response_code``."""
+    agency = context.agency(issuer_id)
+    policy, counter = _policy(context, agency)
+    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    if not _same_browser(context, authorization, browser_binding):
+        raise AccessDenied(REFUSALS["session_mismatch"])
+    if authorization.effective_state(context.clock.now()) is not AuthorizationState.AUTHENTICATING:
+        raise InvalidRequest("this authorization has ended; the wallet can start again")
+    try:
+        asked = await counter.ask(
+            policy.verifier_id, policy.template, same_device_return=page_url(context, agency, state)
+        )
+    except CounterUnavailable as failed:
+        raise AccessDenied(REFUSALS["counter_unavailable"]) from failed
+    await _keep(context, authorization, asked)
+    return SameDeviceLink(link=asked.uri, expires_at=asked.expires_at)
+
+
+async def finish_presentation_login(
+    context: IssuerContext,
+    issuer_id: str,
+    state: str,
+    *,
+    browser_binding: str | None,
+    response_code: str | None,
+) -> AuthorizationRedirect | None:
+    """The verified presentation turned into the wallet's code, or the refusal; None
+    while the wallet has not answered yet (the page keeps waiting)."""
+    agency = context.agency(issuer_id)
+    policy, counter = _policy(context, agency)
+    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    if authorization.effective_state(context.clock.now()) is not AuthorizationState.AUTHENTICATING:
+        # a completion repeated or replayed: what the first one gave stands
+        await _audit(context, authorization, "login_ended", "a completion of an ended check")
+        return denied_redirect(
+            context, authorization, AccessDenied("this identity check has ended already")
+        )
+    try:
+        subject_id = await _identified(
+            context,
+            agency,
+            policy,
+            counter,
+            authorization,
+            browser_binding=browser_binding,
+            response_code=response_code,
+        )
+    except PresentationLoginRefused as refused:
+        await _refused(context, authorization, refused.reason, refused.detail)
+        return denied_redirect(context, authorization, AccessDenied(REFUSALS[refused.reason]))
+    if subject_id is None:
+        return None
+    try:
+        return await grant_authorization(
+            context,
+            authorization,
+            subject_id,
+            actor=f"wallet {authorization.client_id} (presentation of {policy.template})",
+        )
+    except AccessDenied:
+        reason = "other_citizen" if authorization.offer_id is not None else "not_in_register"
+        await _audit(context, authorization, reason, "the register entry does not fit")
+        return denied_redirect(context, authorization, AccessDenied(REFUSALS[reason]))
+
+
+def _failure(answer: PresentationAnswer) -> tuple[str, str]:
+    if answer.status == "expired":
+        return "presentation_expired", "the request expired unanswered"
+    if answer.wallet_error is not None:
+        return "presentation_declined", f"the wallet answered {answer.wallet_error}"[:200]
+    return "presentation_failed", f"the counter refused it: {answer.error or 'invalid'}"[:200]
+
+
+async def _identified(
+    context: IssuerContext,
+    agency: Agency,
+    policy: PresentationLoginPolicy,
+    counter: PresentationCounter,
+    authorization: Authorization,
+    *,
+    browser_binding: str | None,
+    response_code: str | None,
+) -> str | None:
+    if not _same_browser(context, authorization, browser_binding):
+        raise PresentationLoginRefused("session_mismatch", "completed without the page's cookie")
+    kept = _kept(authorization)
+    try:
+        answer: PresentationAnswer | None
+        if kept.session_token is not None and response_code is not None:
+            answer = await counter.release(
+                policy.verifier_id,
+                kept.transaction_id,
+                response_code=response_code[:256],
+                session_token=kept.session_token,
+            )
+            if answer is None:
+                raise PresentationLoginRefused(
+                    "answer_not_released", "the counter refused the response_code"
+                )
+        else:
+            answer = await counter.answer(policy.verifier_id, kept.transaction_id)
+    except CounterUnavailable as failed:
+        raise PresentationLoginRefused("counter_unavailable", str(failed)) from failed
+    if answer.status not in FINAL:
+        return None
+    if answer.status != "verified":
+        raise PresentationLoginRefused(*_failure(answer))
+    if kept.session_token is not None and response_code is None:
+        # a same-device answer is this session's only with the code the wallet sent the
+        # browser back with (OpenID4VP 1.0 §13.3): another browser holding the page
+        # cannot take it
+        raise PresentationLoginRefused(
+            "answer_not_released", "a same-device answer completed without its response_code"
+        )
+    return _matching_subject(agency, policy, authorization, answer)
+
+
+def _matching_subject(
+    agency: Agency,
+    policy: PresentationLoginPolicy,
+    authorization: Authorization,
+    answer: PresentationAnswer,
+) -> str:
+    """The one citizen of the register whose record of the configuration being issued
+    holds every mapped claim as the presentation proved it."""
+    if len(answer.proved) != 1:
+        raise PresentationLoginRefused("claims_missing", "not exactly one credential proved")
+    [proved] = answer.proved
+    wanted = {held: proved.get(presented) for presented, held in policy.match}
+    if any(not isinstance(v, str | int) or isinstance(v, bool) for v in wanted.values()):
+        raise PresentationLoginRefused("claims_missing", "a claim to match is missing")
+    [configuration_id] = authorization.configuration_ids
+    found = [
+        subject
+        for subject, records in agency.register.items()
+        if (record := records.get(configuration_id)) is not None
+        and all(record.get(held) == value for held, value in wanted.items())
+    ]
+    if not found:
+        raise PresentationLoginRefused("not_in_register", "no register entry matches")
+    if len(found) > 1:
+        raise PresentationLoginRefused("several_matches", f"{len(found)} register entries match")
+    return found[0]
+
+
+async def _refused(
+    context: IssuerContext, authorization: Authorization, reason: str, detail: str
+) -> None:
+    await refuse_authorization(context, authorization)
+    await _audit(context, authorization, reason, detail)
+
+
+async def _audit(
+    context: IssuerContext, authorization: Authorization, reason: str, detail: str
+) -> None:
+    await context.audit.record(
+        AuditEvent(
+            issuer_id=authorization.issuer_id,
+            at=context.clock.now(),
+            actor="presentation during issuance",
+            action="authorization.refuse",
+            object_id=authorization.authorization_id,
+            outcome=reason,
+            detail=f"{', '.join(authorization.configuration_ids)}: {detail}"[:500],
+        )
+    )
