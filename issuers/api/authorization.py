@@ -154,11 +154,13 @@ class AuthorizationController(Controller):
             client_id=client_id[:MAX_QUERY_VALUE],
             request_uri=request_uri[: MAX_QUERY_VALUE + 1],
         )
+        # development and tests declare the citizen, whatever ways the catalog names
+        asks = not context.declares_citizens
         try:
-            if uses_eid_login(context, agency):
+            if asks and uses_eid_login(context, agency):
                 login = await begin_eid_login(context, authorization)
                 return _to_eid_provider(context, agency.issuer_id, login)
-            elif uses_presentation_login(context, agency):
+            elif asks and uses_presentation_login(context, agency):
                 page = await begin_presentation_login(context, authorization)
                 return to_presentation_page(context, agency.issuer_id, page)
             answer = await authorize_citizen(context, authorization)

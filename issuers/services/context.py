@@ -110,6 +110,12 @@ class IssuerContext:
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
 
+    @property
+    def declares_citizens(self) -> bool:
+        """Whether citizens are taken to be who development and tests declare them to be
+        (``IDWALLET_TEST_CITIZEN``), ahead of the agencies' own ways of finding out."""
+        return not isinstance(self.authenticator, NoCitizenAuthentication)
+
     def agency(self, issuer_id: str) -> Agency:
         agency = self.agencies.get(issuer_id)
         if agency is None:
