@@ -10,6 +10,7 @@ from bench import (
     capacity,
     http_haip_issuance,
     http_issuance,
+    http_presentation_issuance,
     http_verification,
     http_wallet,
     qr_bench,
@@ -42,6 +43,7 @@ def main() -> int:
     os.sched_setaffinity(0, os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
     http = http_issuance.run(databases)
     haip = http_haip_issuance.run(databases)
+    presentation = http_presentation_issuance.run(databases)
     verification = http_verification.run(databases)
     wallet = http_wallet.run(databases)
     load = capacity.run(databases)
@@ -55,6 +57,7 @@ def main() -> int:
             qr=qr,
             http=http,
             haip=haip,
+            presentation=presentation,
             verification=verification,
             wallet=wallet,
             capacity=load,

@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -66,6 +67,11 @@ CPU_TARGET = 2.0
 class HaipResult:
     loads: list[LoadResult]
 
+    @staticmethod
+    def cpu_ms_of(load: LoadResult) -> float | None:
+        """The worker's CPU per operation of one measurement, in milliseconds."""
+        return None if load.cpu is None else load.cpu.workers / load.completed * 1000
+
     def cpu_ms(self, name: str) -> float | None:
         for load in self.loads:
             if load.name == name and load.cpu is not None:
@@ -74,10 +80,21 @@ class HaipResult:
 
 
 class HaipWallet:
-    """One wallet instance: its attestation key, DPoP key and a key-attested holder key."""
+    """One wallet instance: its attestation key, DPoP key and a holder key (key-attested
+    where the credential asks for it), asking ``agency`` for ``configuration``."""
 
-    def __init__(self, provider: WalletProvider, attester: KeyAttester, issuer: str) -> None:
+    def __init__(
+        self,
+        provider: WalletProvider,
+        attester: KeyAttester,
+        issuer: str,
+        *,
+        configuration: str = "national_id",
+        key_attested: bool = True,
+    ) -> None:
         self.provider, self.issuer = provider, issuer
+        self.path = urlsplit(issuer).path
+        self.configuration, self.key_attested = configuration, key_attested
         self.instance = new_instance()
         self.dpop_key = ec.generate_private_key(ec.SECP256R1())
         self.holder = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
@@ -102,28 +119,40 @@ class HaipWallet:
         )
 
     def proof(self, c_nonce: str) -> str:
-        """A jwt proof whose key a key attestation made for this ``c_nonce`` covers (as the
-        wallet provider would make it on request, Appendix D.1)."""
-        attestation = self.attester.attest([self.holder.public_jwk()], nonce=c_nonce)
+        """A jwt proof, with a key attestation made for this ``c_nonce`` covering its key
+        where the credential asks for one (as the wallet provider would make it on
+        request, Appendix D.1)."""
+        header: dict[str, Any] = {"jwk": self.holder.public_jwk()}
+        if self.key_attested:
+            header["key_attestation"] = self.attester.attest(
+                [self.holder.public_jwk()], nonce=c_nonce
+            )
         return sign_compact(
             {"aud": self.issuer, "iat": int(time.time()), "nonce": c_nonce},
             self.holder,
             typ="openid4vci-proof+jwt",
-            header={"jwk": self.holder.public_jwk(), "key_attestation": attestation},
+            header=header,
             include_kid=False,
         )
+
+    async def authorize(self, connection: Connection, query: str) -> str:
+        """The citizen's browser at the authorization endpoint (signed in at once by the
+        development authenticator): the code it is sent back to the wallet with."""
+        authorized = await connection.get(f"{self.path}/authorize?{query}")
+        _expect(authorized.status, 303, authorized.body)
+        return parse_qs(urlsplit(authorized.headers["location"]).query)["code"][0]
 
     async def issue(self, connection: Connection) -> None:
         verifier = secrets.token_urlsafe(32)
         pushed = await connection.post_form(
-            "/issuers/civil-registry/par",
+            f"{self.path}/par",
             {
                 "response_type": "code",
                 "client_id": CLIENT_ID,
                 "redirect_uri": REDIRECT,
                 "code_challenge": pkce_s256_challenge(verifier),
                 "code_challenge_method": "S256",
-                "scope": "national_id",
+                "scope": self.configuration,
             },
             headers=self.attested(),
         )
@@ -131,11 +160,9 @@ class HaipWallet:
         query = urlencode(
             {"client_id": CLIENT_ID, "request_uri": json.loads(pushed.body)["request_uri"]}
         )
-        authorized = await connection.get(f"/issuers/civil-registry/authorize?{query}")
-        _expect(authorized.status, 303, authorized.body)
-        code = parse_qs(urlsplit(authorized.headers["location"]).query)["code"][0]
+        code = await self.authorize(connection, query)
         token = await connection.post_form(
-            "/issuers/civil-registry/token",
+            f"{self.path}/token",
             {
                 "grant_type": "authorization_code",
                 "code": code,
@@ -148,12 +175,12 @@ class HaipWallet:
         _expect(token.status, 200, token.body)
         self.dpop_nonce = token.headers.get("dpop-nonce", self.dpop_nonce)
         access = json.loads(token.body)["access_token"]
-        nonce = await connection.request("POST", "/issuers/civil-registry/nonce")
+        nonce = await connection.request("POST", f"{self.path}/nonce")
         c_nonce = json.loads(nonce.body)["c_nonce"]
         credential = await connection.post_json(
-            "/issuers/civil-registry/credential",
+            f"{self.path}/credential",
             {
-                "credential_configuration_id": "national_id",
+                "credential_configuration_id": self.configuration,
                 "proofs": {"jwt": [self.proof(c_nonce)]},
             },
             headers={"Authorization": f"DPoP {access}", "DPoP": self.dpop("credential", access)},

@@ -34,7 +34,7 @@ VERIFIER = "city-hall-counter"
 CLAIMS = [("given_name",), ("family_name",), ("birthdate",), ("nationality",)]
 
 
-async def _issue_credential(
+async def issue_credential(
     client: httpx.AsyncClient, audience: str, code: str, holder: SoftwareSigner
 ) -> str:
     token = await client.post(
@@ -71,7 +71,14 @@ async def _verify(
     )
     if created.status != 201:
         raise RuntimeError(f"request failed: {created.body[:200]!r}")
-    request_uri = created.json()["request_uri"]
+    await answer_request(connection, created.json()["request_uri"], shown, holder)
+
+
+async def answer_request(
+    connection: Connection, request_uri: str, shown: str, holder: SoftwareSigner
+) -> None:
+    """The wallet's part: the signed request object fetched, the presentation of ``shown``
+    with a fresh KB-JWT posted by ``direct_post``."""
     fetched = await connection.get(urlsplit(request_uri).path)
     request = _payload(fetched.body.decode())
     client_id, nonce, state = request["client_id"], request["nonce"], request["state"]
@@ -104,7 +111,7 @@ async def measure_verifications(
             SoftwareSigner(ec.generate_private_key(ec.SECP256R1())) for _ in range(concurrency)
         ]
         credentials = [
-            present(await _issue_credential(client, audience, code, holder), CLAIMS).sd_jwt
+            present(await issue_credential(client, audience, code, holder), CLAIMS).sd_jwt
             for code, holder in zip(codes, holders, strict=True)
         ]
     connections = [Connection(base) for _ in range(concurrency)]

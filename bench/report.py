@@ -9,9 +9,11 @@ import cryptography
 
 from bench.capacity import Capacity
 from bench.capacity import tables as capacity_tables
-from bench.http_haip_issuance import HaipResult
+from bench.http_haip_issuance import AUTHORIZATION_CODE, HaipResult
 from bench.http_haip_issuance import table as haip_table
 from bench.http_issuance import LoadResult, latency_table
+from bench.http_presentation_issuance import PresentationIssuanceResult
+from bench.http_presentation_issuance import table as presentation_table
 from bench.measure import Measurement
 from bench.rate_limit_overhead import RateLimitOverhead
 from bench.rate_limit_overhead import section as rate_limit_section
@@ -71,6 +73,7 @@ def render(
     scale: list[ScaleResult] | None = None,
     rate_limits: RateLimitOverhead | None = None,
     haip: HaipResult | None = None,
+    presentation: PresentationIssuanceResult | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -176,6 +179,30 @@ def render(
             "worker's CPU time per operation is read from `/proc`.",
             "",
             *haip_table(haip),
+        ]
+    if presentation is not None:
+        haip_cpu = (
+            {}
+            if haip is None
+            else {
+                (r.database, r.concurrency): ms
+                for r in haip.loads
+                if (ms := haip.cpu_ms_of(r)) is not None and r.name == AUTHORIZATION_CODE
+            }
+        )
+        lines += [
+            "",
+            "## Issuance after a presentation during issuance",
+            "",
+            "The transport agency issues a driving licence online once the citizen's wallet has",
+            "shown the national ID (name and date of birth) to the agency's identity-check",
+            "counter, which the agency uses over its public counter API; the register supplies",
+            "the licence. Beside it on the same server, in the same run, a complete verification",
+            "of the same three claims at that counter and the trivial endpoint; the",
+            "authorization-code issuance it builds on is the one measured above (on a server",
+            "whose development authenticator would skip the presentation).",
+            "",
+            *presentation_table(presentation, haip_cpu),
         ]
     lines += [
         "",
