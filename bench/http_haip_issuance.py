@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,9 +258,21 @@ def _providers(var_dir: Path) -> tuple[WalletProvider, KeyAttester]:
     return _PROVIDERS[var_dir]
 
 
-def run(
-    databases: dict[str, str | None], *, concurrencies: tuple[int, ...] = (1, 16), count: int = 200
-) -> HaipResult:
+Measure = Callable[[str, Path, str, int, int, CpuWatch], Coroutine[Any, Any, list[LoadResult]]]
+
+
+def run_with_wallet_providers(
+    databases: dict[str, str | None],
+    measure: Measure,
+    *,
+    concurrencies: tuple[int, ...],
+    count: int,
+    env: dict[str, str],
+) -> list[LoadResult]:
+    """For each database and concurrency: a fresh server (one worker pinned to one CPU,
+    the load generator on the other) trusting the benchmark's wallet providers, with
+    ``env`` besides, and ``measure(base_url, var_dir, database, concurrency, count,
+    watch)`` on it."""
     if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # load generator: other CPU
     loads: list[LoadResult] = []
@@ -277,9 +290,9 @@ def run(
                     )
                 )
                 url = fresh_postgres_database(server_url) if server_url else None
-                env = {
+                server_env = {
                     **_database_env(url),
-                    "IDWALLET_TEST_CITIZEN": "demo-citizen",
+                    **env,
                     "IDWALLET_WALLET_PROVIDER_ANCHORS": str(anchors),
                 }
                 subprocess.run(
@@ -287,22 +300,36 @@ def run(
                     cwd=ROOT,
                     check=True,
                     capture_output=True,
-                    env=idwallet_env(var_dir, **env),
+                    env=idwallet_env(var_dir, **server_env),
                 )
                 prefix = (
                     ["taskset", "-c", "0"]
                     if hasattr(os, "sched_getaffinity") and (os.cpu_count() or 1) > 1
                     else []
                 )
-                with running_server(var_dir, command_prefix=prefix, **env) as server:
+                with running_server(var_dir, command_prefix=prefix, **server_env) as server:
                     pid = server.process.pid
                     wait_until_idle([pid])
                     watch = CpuWatch([pid], database=url is not None)
                     loads += asyncio.run(
-                        _measure(server.base_url, var_dir, database, concurrency, count, watch)
+                        measure(server.base_url, var_dir, database, concurrency, count, watch)
                     )
                 _PROVIDERS.pop(var_dir, None)
-    return HaipResult(loads)
+    return loads
+
+
+def run(
+    databases: dict[str, str | None], *, concurrencies: tuple[int, ...] = (1, 16), count: int = 200
+) -> HaipResult:
+    return HaipResult(
+        run_with_wallet_providers(
+            databases,
+            _measure,
+            concurrencies=concurrencies,
+            count=count,
+            env={"IDWALLET_TEST_CITIZEN": "demo-citizen"},
+        )
+    )
 
 
 def table(result: HaipResult) -> list[str]:

@@ -18,36 +18,31 @@ worker's CPU time per operation is read from ``/proc``."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.cpu_time import CpuWatch, wait_until_idle, watching
+from bench.cpu_time import CpuWatch, watching
 from bench.http_client import Connection
-from bench.http_haip_issuance import HaipWallet, _expect, _providers
+from bench.http_haip_issuance import (
+    HaipWallet,
+    _expect,
+    _providers,
+    run_with_wallet_providers,
+)
 from bench.http_issuance import (
     LoadResult,
     _create_offers,
-    _database_env,
     _drive,
-    fresh_postgres_database,
 )
 from bench.http_verification import answer_request, issue_credential
 from core.keys.signer import SoftwareSigner
 from core.sdjwt.present import present
 from tests.support.key_attestations import WalletProvider as KeyAttester
-from tests.support.key_attestations import seed_wallet_provider
-from tests.support.server import ROOT, idwallet_env, running_server
 from tests.support.wallet_provider import WalletProvider
 
 AGENCY = "transport-agency"
@@ -180,44 +175,12 @@ async def _measure(
 def run(
     databases: dict[str, str | None], *, concurrencies: tuple[int, ...] = (1, 16), count: int = 100
 ) -> PresentationIssuanceResult:
-    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # load generator: other CPU
-    loads: list[LoadResult] = []
-    for database, server_url in databases.items():
-        for concurrency in concurrencies:
-            with tempfile.TemporaryDirectory(prefix="idwallet-bench-present-") as directory:
-                var_dir = Path(directory)
-                seed_wallet_provider(var_dir)  # the national IDs' key attestations
-                provider, attester = _providers(var_dir)
-                anchors = var_dir / "wallet-provider-roots.pem"
-                anchors.write_bytes(
-                    b"".join(
-                        c.public_bytes(serialization.Encoding.PEM)
-                        for c in (provider.root, attester.anchor)
-                    )
-                )
-                url = fresh_postgres_database(server_url) if server_url else None
-                env = {**_database_env(url), "IDWALLET_WALLET_PROVIDER_ANCHORS": str(anchors)}
-                subprocess.run(
-                    [sys.executable, "-m", "app.cli", "migrate"],
-                    cwd=ROOT,
-                    check=True,
-                    capture_output=True,
-                    env=idwallet_env(var_dir, **env),
-                )
-                prefix = (
-                    ["taskset", "-c", "0"]
-                    if hasattr(os, "sched_getaffinity") and (os.cpu_count() or 1) > 1
-                    else []
-                )
-                with running_server(var_dir, command_prefix=prefix, **env) as server:
-                    pid = server.process.pid
-                    wait_until_idle([pid])
-                    watch = CpuWatch([pid], database=url is not None)
-                    loads += asyncio.run(
-                        _measure(server.base_url, var_dir, database, concurrency, count, watch)
-                    )
-    return PresentationIssuanceResult(loads)
+    # no development authenticator: the agency asks for the presentation
+    return PresentationIssuanceResult(
+        run_with_wallet_providers(
+            databases, _measure, concurrencies=concurrencies, count=count, env={}
+        )
+    )
 
 
 def table(

@@ -25,6 +25,7 @@ from core.oauth import (
     PushedAuthorizationResponse,
     TokenRevocationRequest,
 )
+from issuers.api.browser_binding import redirect_binding_browser
 from issuers.api.presentation_login import to_presentation_page
 from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES, known_agency
 from issuers.services.authenticate_client import attested_client
@@ -216,14 +217,10 @@ def _to_eid_provider(context: IssuerContext, issuer_id: str, login: EidRedirect)
     """The browser sent to the provider, carrying the cookie that binds the login to it
     (sent back only to this agency's callback; SameSite=Lax, so the provider's redirect,
     a top-level navigation, brings it along)."""
-    redirect = Redirect(login.url, status_code=HTTP_303_SEE_OTHER, headers=NO_STORE)
-    redirect.set_cookie(
-        BROWSER_COOKIE,
-        login.browser_binding,
+    return redirect_binding_browser(
+        context,
+        login.url,
+        cookie=BROWSER_COOKIE,
+        value=login.browser_binding,
         path=_cookie_path(issuer_id),
-        max_age=int(context.policy.authentication_lifetime),
-        httponly=True,
-        secure=context.public_base_url.startswith("https://"),
-        samesite="lax",
     )
-    return redirect

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
 from core.messages import to_plain
 from core.qr import RecentQrCodes
+from issuers.api.browser_binding import redirect_binding_browser
 from issuers.api.requests import ISSUER_CONTEXT, known_agency
 from issuers.services.context import IssuerContext
 from issuers.services.presentation_login import (
@@ -49,17 +50,13 @@ def to_presentation_page(
 ) -> Redirect:
     """The browser sent to the authorization page, carrying the cookie that binds the
     identity check to it (sent back only to the page and its endpoints)."""
-    redirect = Redirect(page.url, status_code=HTTP_303_SEE_OTHER, headers=NO_STORE)
-    redirect.set_cookie(
-        BROWSER_COOKIE,
-        page.browser_binding,
+    return redirect_binding_browser(
+        context,
+        page.url,
+        cookie=BROWSER_COOKIE,
+        value=page.browser_binding,
         path=cookie_path(issuer_id),
-        max_age=int(context.policy.authentication_lifetime),
-        httponly=True,
-        secure=context.public_base_url.startswith("https://"),
-        samesite="lax",
     )
-    return redirect
 
 
 def _to(url: str, parameters: dict[str, Any] | None = None) -> Redirect:

@@ -19,22 +19,27 @@ Every failure ends the authorization: the wallet is sent ``access_denied`` (RFC 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 
-from core.encoding import b64url_encode
-from core.errors import AccessDenied, InvalidRequest
+from core.errors import AccessDenied
 from core.oidc_login import EidLoginFailed, LoginRequest, OidcRelyingParty
-from issuers.domain import Agency, AuditEvent, Authorization, AuthorizationState
+from issuers.domain import Agency, Authorization, AuthorizationState
 from issuers.services.authorize import (
     AuthorizationRedirect,
     denied_redirect,
     grant_authorization,
     refuse_authorization,
 )
+from issuers.services.browser_logins import (
+    audit_refusal,
+    authorization_named,
+    derived,
+    same_browser,
+)
 from issuers.services.context import IssuerContext
 
+#: The family of values derived for this way of logging in (``browser_logins``).
+KIND = "eid login"
 #: Where the provider sends the citizen back, under the agency's identifier.
 CALLBACK_PATH = "eid/callback"
 #: The cookie binding a login to the browser that started it.
@@ -80,10 +85,7 @@ def callback_uri(context: IssuerContext, agency: Agency) -> str:
 
 
 def _derived(context: IssuerContext, purpose: str, authorization_id: str) -> str:
-    mac = hmac.new(
-        context.secret, f"eid login {purpose}|{authorization_id}".encode(), hashlib.sha256
-    )
-    return b64url_encode(mac.digest())
+    return derived(context, KIND, purpose, authorization_id)
 
 
 def _login(context: IssuerContext, agency: Agency, authorization: Authorization) -> LoginRequest:
@@ -112,19 +114,6 @@ async def begin_eid_login(context: IssuerContext, authorization: Authorization) 
     return EidRedirect(url, _derived(context, "browser", authorization.authorization_id))
 
 
-async def _authorization_of(context: IssuerContext, issuer_id: str, state: str) -> Authorization:
-    """The authorization a callback's ``state`` names, if its MAC holds; a callback for
-    no authorization of this agency cannot be answered at any wallet's redirect URI."""
-    authorization_id, _, mac = state.partition(".")
-    expected = _derived(context, "state", authorization_id) if authorization_id else ""
-    if not mac or len(state) > 256 or not hmac.compare_digest(mac, expected):
-        raise InvalidRequest("this eID login is unknown to the agency")
-    authorization = await context.authorizations.get(issuer_id, authorization_id)
-    if authorization is None:
-        raise InvalidRequest("this eID login is unknown to the agency")
-    return authorization
-
-
 async def finish_eid_login(
     context: IssuerContext,
     issuer_id: str,
@@ -134,7 +123,9 @@ async def finish_eid_login(
 ) -> AuthorizationRedirect:
     """The provider's answer, verified, turned into the wallet's code; or its refusal."""
     agency = context.agency(issuer_id)
-    authorization = await _authorization_of(context, issuer_id, callback.state)
+    authorization = await authorization_named(
+        context, KIND, issuer_id, callback.state, "this eID login is unknown to the agency"
+    )
     if authorization.effective_state(context.clock.now()) is not AuthorizationState.AUTHENTICATING:
         # a login answered twice (a replayed or doubled callback): what the first answer
         # gave stands, this one gets nothing
@@ -176,8 +167,7 @@ async def _verified_subject(
     callback: EidCallback,
     browser_binding: str | None,
 ) -> str:
-    expected = _derived(context, "browser", authorization.authorization_id)
-    if browser_binding is None or not hmac.compare_digest(browser_binding, expected):
+    if not same_browser(context, KIND, authorization, browser_binding):
         raise EidLoginFailed("session_mismatch", "the callback came without the login's cookie")
     if callback.iss is not None and callback.iss != party.client.issuer:
         raise EidLoginFailed("provider_mismatch", "the callback's iss is another issuer")
@@ -204,14 +194,4 @@ async def _refused(
 async def _audit(
     context: IssuerContext, authorization: Authorization, reason: str, detail: str
 ) -> None:
-    await context.audit.record(
-        AuditEvent(
-            issuer_id=authorization.issuer_id,
-            at=context.clock.now(),
-            actor="national eID login"[:100],
-            action="authorization.refuse",
-            object_id=authorization.authorization_id,
-            outcome=reason,
-            detail=f"{', '.join(authorization.configuration_ids)}: {detail}"[:500],
-        )
-    )
+    await audit_refusal(context, authorization, "national eID login", reason, detail)

@@ -25,20 +25,16 @@ the claims), and nothing is issued.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from core.encoding import b64url_encode
 from core.errors import AccessDenied, InvalidRequest
 from core.messages import LocalizedName
 from issuers.domain import (
     Agency,
     AskedPresentation,
-    AuditEvent,
     Authorization,
     AuthorizationState,
     CounterUnavailable,
@@ -51,6 +47,13 @@ from issuers.services.authorize import (
     denied_redirect,
     grant_authorization,
     refuse_authorization,
+)
+from issuers.services.browser_logins import (
+    audit_refusal,
+    authorization_named,
+    derived,
+    same_browser,
+    state_of,
 )
 from issuers.services.context import IssuerContext
 from issuers.services.presentation_login_messages import PresentationLoginView, SameDeviceLink
@@ -106,15 +109,12 @@ def uses_presentation_login(context: IssuerContext, agency: Agency) -> bool:
     return agency.presentation_login is not None and context.presentation_counter is not None
 
 
-def _derived(context: IssuerContext, purpose: str, authorization_id: str) -> str:
-    mac = hmac.new(
-        context.secret, f"presentation login {purpose}|{authorization_id}".encode(), hashlib.sha256
-    )
-    return b64url_encode(mac.digest())
+#: The family of values derived for this way of finding out who the citizen is.
+KIND = "presentation login"
 
 
 def page_state(context: IssuerContext, authorization_id: str) -> str:
-    return f"{authorization_id}.{_derived(context, 'state', authorization_id)}"
+    return state_of(context, KIND, authorization_id)
 
 
 def page_url(context: IssuerContext, agency: Agency, state: str) -> str:
@@ -146,7 +146,7 @@ async def begin_presentation_login(
     state = page_state(context, authorization.authorization_id)
     return PresentationPage(
         page_url(context, agency, state),
-        _derived(context, "browser", authorization.authorization_id),
+        derived(context, KIND, "browser", authorization.authorization_id),
     )
 
 
@@ -173,26 +173,17 @@ def _kept(authorization: Authorization) -> _Kept:
     return msgspec.json.decode(authorization.presentation, type=_Kept)
 
 
-async def _authorization_of(
-    context: IssuerContext, issuer_id: str, state: str, browser_binding: str | None
-) -> Authorization:
-    """The authorization a page's ``state`` names, if its MAC holds and the browser is
-    the one the authorization endpoint sent there."""
-    authorization_id, _, mac = state.partition(".")
-    expected = _derived(context, "state", authorization_id) if authorization_id else ""
-    if not mac or len(state) > 256 or not hmac.compare_digest(mac, expected):
-        raise InvalidRequest("this identity check is unknown to the agency")
-    authorization = await context.authorizations.get(issuer_id, authorization_id)
-    if authorization is None:
-        raise InvalidRequest("this identity check is unknown to the agency")
-    return authorization
+async def _authorization_of(context: IssuerContext, issuer_id: str, state: str) -> Authorization:
+    """The authorization a page's ``state`` names, if its MAC holds."""
+    return await authorization_named(
+        context, KIND, issuer_id, state, "this identity check is unknown to the agency"
+    )
 
 
 def _same_browser(
     context: IssuerContext, authorization: Authorization, browser_binding: str | None
 ) -> bool:
-    expected = _derived(context, "browser", authorization.authorization_id)
-    return browser_binding is not None and hmac.compare_digest(browser_binding, expected)
+    return same_browser(context, KIND, authorization, browser_binding)
 
 
 def _names(displays: Any) -> list[LocalizedName]:
@@ -205,7 +196,7 @@ async def presentation_login_view(
     """What the authorization page shows: who asks for what, and where the answer stands."""
     agency = context.agency(issuer_id)
     policy, counter = _policy(context, agency)
-    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    authorization = await _authorization_of(context, issuer_id, state)
     if not _same_browser(context, authorization, browser_binding):
         raise AccessDenied(REFUSALS["session_mismatch"])
     kept = _kept(authorization)
@@ -240,7 +231,7 @@ async def qr_text(
     """The cross-device request's link (the QR code's text) and its transaction id."""
     agency = context.agency(issuer_id)
     _policy(context, agency)
-    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    authorization = await _authorization_of(context, issuer_id, state)
     if not _same_browser(context, authorization, browser_binding):
         raise AccessDenied(REFUSALS["session_mismatch"])
     kept = _kept(authorization)
@@ -254,7 +245,7 @@ async def ask_same_device(
     answers it and sends the browser back to the page with the ``response_code``."""
     agency = context.agency(issuer_id)
     policy, counter = _policy(context, agency)
-    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    authorization = await _authorization_of(context, issuer_id, state)
     if not _same_browser(context, authorization, browser_binding):
         raise AccessDenied(REFUSALS["session_mismatch"])
     if authorization.effective_state(context.clock.now()) is not AuthorizationState.AUTHENTICATING:
@@ -281,7 +272,7 @@ async def finish_presentation_login(
     while the wallet has not answered yet (the page keeps waiting)."""
     agency = context.agency(issuer_id)
     policy, counter = _policy(context, agency)
-    authorization = await _authorization_of(context, issuer_id, state, browser_binding)
+    authorization = await _authorization_of(context, issuer_id, state)
     if authorization.effective_state(context.clock.now()) is not AuthorizationState.AUTHENTICATING:
         # a completion repeated or replayed: what the first one gave stands
         await _audit(context, authorization, "login_ended", "a completion of an ended check")
@@ -406,14 +397,4 @@ async def _refused(
 async def _audit(
     context: IssuerContext, authorization: Authorization, reason: str, detail: str
 ) -> None:
-    await context.audit.record(
-        AuditEvent(
-            issuer_id=authorization.issuer_id,
-            at=context.clock.now(),
-            actor="presentation during issuance",
-            action="authorization.refuse",
-            object_id=authorization.authorization_id,
-            outcome=reason,
-            detail=f"{', '.join(authorization.configuration_ids)}: {detail}"[:500],
-        )
-    )
+    await audit_refusal(context, authorization, "presentation during issuance", reason, detail)
