@@ -222,30 +222,47 @@ async def _measure(
         if (await connection.get("/health")).status != 200:
             raise RuntimeError("health failed")
 
-    results: list[LoadResult] = []
     try:
         await _drive(concurrency * 2, connections, health)
         with watching(watch):
-            for name, one, times in (
-                (AUTHORIZATION_CODE, haip, count),
-                (PRE_AUTHORIZED, pre_authorized, count),
-                (HEALTH, health, count * 5),
-            ):
-                driven = await _drive(times, connections, one)
-                results.append(
-                    LoadResult(
-                        name,
-                        database,
-                        concurrency,
-                        times,
-                        driven.seconds,
-                        driven.latencies,
-                        cpu=driven.cpu,
-                    )
-                )
+            results = await drive_each(
+                connections,
+                database,
+                ((AUTHORIZATION_CODE, haip, count), (PRE_AUTHORIZED, pre_authorized, count)),
+                health=(HEALTH, health, count * 5),
+            )
     finally:
         for connection in connections:
             await connection.close()
+    return results
+
+
+Operation = Callable[[Connection, int], Coroutine[Any, Any, None]]
+
+
+async def drive_each(
+    connections: list[Connection],
+    database: str,
+    operations: tuple[tuple[str, Operation, int], ...],
+    *,
+    health: tuple[str, Operation, int],
+) -> list[LoadResult]:
+    """Each named operation driven its number of times over ``connections``, in turn,
+    then the trivial endpoint; one result each."""
+    results = []
+    for name, one, times in (*operations, health):
+        driven = await _drive(times, connections, one)
+        results.append(
+            LoadResult(
+                name,
+                database,
+                len(connections),
+                times,
+                driven.seconds,
+                driven.latencies,
+                cpu=driven.cpu,
+            )
+        )
     return results
 
 

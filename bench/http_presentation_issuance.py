@@ -32,6 +32,7 @@ from bench.http_haip_issuance import (
     HaipWallet,
     _expect,
     _providers,
+    drive_each,
     run_with_wallet_providers,
 )
 from bench.http_issuance import (
@@ -144,28 +145,16 @@ async def _measure(
         if (await connection.get("/health")).status != 200:
             raise RuntimeError("health failed")
 
-    results: list[LoadResult] = []
     try:
         await _drive(concurrency * 2, connections, health)
         await _drive(1, connections[:1], verification)  # the status list, fetched and cached
         with watching(watch):
-            for name, one, times in (
-                (WITH_PRESENTATION, issuance, count),
-                (VERIFICATION, verification, count),
-                (HEALTH, health, count * 5),
-            ):
-                driven = await _drive(times, connections, one)
-                results.append(
-                    LoadResult(
-                        name,
-                        database,
-                        concurrency,
-                        times,
-                        driven.seconds,
-                        driven.latencies,
-                        cpu=driven.cpu,
-                    )
-                )
+            results = await drive_each(
+                connections,
+                database,
+                ((WITH_PRESENTATION, issuance, count), (VERIFICATION, verification, count)),
+                health=(HEALTH, health, count * 5),
+            )
     finally:
         for connection in connections:
             await connection.close()
