@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from core.keys.decrypter import Decrypter
 from core.keys.signer import Signer
+from core.replay import SingleUse
 from core.status_list.token import StatusReference
 from issuers.domain import (
     AccessGrant,
@@ -19,8 +20,10 @@ from issuers.domain import (
     AuthorizationState,
     CredentialSelector,
     DeliveredResponse,
+    FirstRefreshToken,
     IssuedCredential,
     Offer,
+    RedeemedCode,
     RefreshToken,
     StatusListState,
 )
@@ -81,9 +84,16 @@ class OfferStore(Protocol):
 
 
 class AuthorizationStore(Protocol):
-    """Wallets' authorizations in the authorization code flow."""
+    """Wallets' authorizations in the authorization code flow.
 
-    async def add(self, authorization: Authorization) -> None: ...
+    Where a method takes ``spend``, the single-use values of the request (``core.replay``)
+    are used up in the same statement or transaction as its change, all those seen for
+    the first time even when another was used before; ``UsedBefore`` names the first one
+    used before, and the change is then not made."""
+
+    async def add(
+        self, authorization: Authorization, *, spend: Sequence[SingleUse] = ()
+    ) -> None: ...
 
     async def by_request_uri(
         self, issuer_id: str, request_uri_hash: str
@@ -120,6 +130,32 @@ class AuthorizationStore(Protocol):
     ) -> bool:
         """Compare-and-set from ``expected`` (unexpired at ``now``) to ``state`` (the caller
         checked the move against ``AUTHORIZATION_MOVES``); exactly one racing caller wins."""
+        ...
+
+    async def redeem_code(
+        self,
+        issuer_id: str,
+        code_hash: str,
+        *,
+        now: float,
+        client_id: str | None,
+        redirect_uri: str | None,
+        code_challenge: str | None,
+        dpop_jkt: str,
+        grant: AccessGrant,
+        refresh_token: FirstRefreshToken | None,
+        spend: Sequence[SingleUse] = (),
+    ) -> RedeemedCode | None:
+        """The code's exchange in one step (the caller checked the moves against
+        ``AUTHORIZATION_MOVES`` and ``OFFER_MOVES``): the authorization of this code hash,
+        ``code_issued`` and unexpired at ``now``, pushed by ``client_id`` with
+        ``redirect_uri`` and the PKCE ``code_challenge`` the verifier hashes to (None for
+        any of them, as for a malformed verifier, matches nothing), bound to no key or to
+        ``dpop_jkt``, and with an offer, moves to ``redeemed`` by one compare-and-set; then
+        its offer (live, unredeemed, without a transaction code) is redeemed with ``grant``
+        (for that offer), and ``refresh_token`` kept for the authorization's citizen and
+        client. None when no authorization matched (read ``by_code`` to find out why);
+        exactly one racing caller wins."""
         ...
 
     async def purge(self, before: float) -> int: ...

@@ -14,8 +14,10 @@
   so is a bearer token sent as ``DPoP`` (§7.2). The nonce endpoint and every answer of
   these endpoints hand out a fresh nonce.
 
-Proof identifiers (``jti``) are single-use across workers (``IssuerContext.seen_once``).
-Nonces need no storage: each is a MAC of this deployment's over its expiry
+Proof identifiers (``jti``) are single-use across workers (``IssuerContext.seen_once``); at
+the pushed authorization request and the token endpoint a proof's ``jti`` is handed back
+unused, to be used up in the statement that stores what the proof allows. Nonces need no
+storage: each is a MAC of this deployment's over its expiry
 (``core.dpop.nonces``).
 """
 
@@ -27,14 +29,15 @@ from dataclasses import dataclass
 
 from core.dpop import (
     AccessTokenScheme,
+    CheckedDpopProof,
     DpopNonces,
     DpopProofVerifier,
     PresentedAccessToken,
-    VerifiedDpopProof,
     check_token_scheme,
     presented_access_token,
 )
 from core.errors import AccessTokenMissing, InvalidDpopBoundToken, InvalidDpopProof
+from core.replay import SingleUse
 from issuers.services.context import IssuerContext
 from issuers.services.metadata import endpoint
 
@@ -90,35 +93,46 @@ def _verifier(context: IssuerContext) -> DpopProofVerifier:
     return DpopProofVerifier(context.seen_once, dpop_nonces(context), clock=context.clock)
 
 
-async def pushed_request_key(
+@dataclass(frozen=True, slots=True)
+class PushedRequestKey:
+    """The key a pushed request binds its authorization to (None: none), and the ``jti``
+    of the DPoP proof that named it (None without a proof), still to be used up."""
+
+    jkt: str | None
+    proof_jti: SingleUse | None = None
+
+
+def pushed_request_key(
     context: IssuerContext,
     issuer_id: str,
     dpop_values: tuple[str, ...],
     *,
     dpop_jkt: str | None,
-) -> str | None:
+) -> PushedRequestKey:
     """The key the authorization is bound to (§10): the proof's, the ``dpop_jkt``
     parameter's, or None when the wallet names none. Both must agree (§10.1)."""
     if not dpop_values:
-        return dpop_jkt
+        return PushedRequestKey(dpop_jkt)
     agency = context.agency(issuer_id)
-    proof = await _verifier(context).verify(
+    checked = _verifier(context).check(
         dpop_values, method="POST", uri=endpoint(agency, context.public_base_url, "par")
     )
+    proof = checked.proof
     if dpop_jkt is not None and not hmac.compare_digest(dpop_jkt.encode(), proof.jkt.encode()):
         raise InvalidDpopProof("dpop_jkt is not the thumbprint of the DPoP proof's key")
-    return proof.jkt
+    return PushedRequestKey(proof.jkt, checked.jti)
 
 
-async def token_request_proof(
+def token_request_proof(
     context: IssuerContext, issuer_id: str, dpop_values: tuple[str, ...], *, required: bool
-) -> VerifiedDpopProof | None:
-    """The verified proof of a token request (§5), None when there is none and none is
-    ``required``. ``use_dpop_nonce`` with a fresh nonce when it carries none of ours."""
+) -> CheckedDpopProof | None:
+    """The checked proof of a token request (§5), its ``jti`` still to be used up; None
+    when there is none and none is ``required``. ``use_dpop_nonce`` with a fresh nonce
+    when it carries none of ours."""
     if not dpop_values and not required:
         return None
     agency = context.agency(issuer_id)
-    return await _verifier(context).verify(
+    return _verifier(context).check(
         dpop_values,
         method="POST",
         uri=endpoint(agency, context.public_base_url, "token"),
