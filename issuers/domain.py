@@ -364,6 +364,20 @@ class RefreshToken:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeIssue:
+    """An authorization's move to ``code_issued`` once its citizen is known (the caller
+    checked it against ``AUTHORIZATION_MOVES``): from ``expected``, unexpired at ``now``,
+    for ``subject_id``, with the code of hash ``code_hash``, live until ``expires_at``."""
+
+    authorization_id: str
+    expected: AuthorizationState
+    now: float
+    expires_at: float
+    subject_id: str
+    code_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class FirstRefreshToken:
     """The first refresh token of an authorization, kept as its code is redeemed: its
     hash, its family and its end; the citizen, the wallet, the credential and the key it

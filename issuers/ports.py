@@ -18,6 +18,7 @@ from issuers.domain import (
     AuditEvent,
     Authorization,
     AuthorizationState,
+    CodeIssue,
     CredentialSelector,
     DeliveredResponse,
     FirstRefreshToken,
@@ -51,6 +52,13 @@ class OfferStore(Protocol):
     async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
         """The offer; with ``audit``, the audit entry of its making in the same
         transaction (both are kept, or neither)."""
+        ...
+
+    async def add_with_code(self, offer: Offer, audit: AuditEvent, code: CodeIssue) -> bool:
+        """The offer a citizen's authorization will redeem, its audit entry, and the
+        authorization's move to ``code_issued`` for it (``offer_id`` the offer's), in one
+        transaction: all are kept, or none when the authorization could not move (another
+        request moved it, or it ran out). Whether it moved."""
         ...
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:

@@ -7,7 +7,8 @@ of RFC 9207).
 
 The claims wait in an offer, as for a clerk's: the code exchange redeems that offer the
 way the pre-authorized code would, so an offer is turned into an access token once,
-whichever grant reaches it first.
+whichever grant reaches it first. An offer made from the register is stored with its audit
+entry and the code that will redeem it, in one step: all or nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from issuers.domain import (
     AUTHORIZATION_MOVES,
     Authorization,
     AuthorizationState,
+    CodeIssue,
 )
 from issuers.services.codes import random_token, sha256_hex
 from issuers.services.context import IssuerContext
-from issuers.services.register_offers import offer_from_register
+from issuers.services.register_offers import register_offer
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +68,21 @@ async def start_authorization(
     raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
 
 
-async def _offer_for(context: IssuerContext, authorization: Authorization, subject_id: str) -> str:
-    """The offer whose claims the credential will carry: the clerk's (for the same
-    citizen), or a new one from the agency's register."""
+async def _issue_code(
+    context: IssuerContext, authorization: Authorization, code: CodeIssue
+) -> bool:
+    """The move to ``code_issued`` with the offer whose claims the credential will carry:
+    the clerk's (for the same citizen), or a new one from the agency's register, stored in
+    the same step. Whether the authorization moved."""
     issuer_id = authorization.issuer_id
+    subject_id = code.subject_id
     if authorization.offer_id is not None:
         offer = await context.offers.get(issuer_id, authorization.offer_id)
         if offer is None or offer.subject_id != subject_id:
             raise AccessDenied("this offer was made for another citizen")
-        return offer.offer_id
+        return await _move(context, code, offer.offer_id)
     [configuration_id] = authorization.configuration_ids  # one, as the pushed request was
-    offer_id = await offer_from_register(
+    made = register_offer(
         context,
         issuer_id,
         configuration_id,
@@ -84,9 +90,23 @@ async def _offer_for(context: IssuerContext, authorization: Authorization, subje
         actor=f"wallet {authorization.client_id}",
         outcome="authorized",
     )
-    if offer_id is None:
+    if made is None:
         raise AccessDenied("the agency holds no such credential for this citizen")
-    return offer_id
+    offer, audit = made
+    return await context.offers.add_with_code(offer, audit, code)
+
+
+async def _move(context: IssuerContext, code: CodeIssue, offer_id: str) -> bool:
+    return await context.authorizations.move(
+        code.authorization_id,
+        expected=code.expected,
+        state=AuthorizationState.CODE_ISSUED,
+        now=code.now,
+        expires_at=code.expires_at,
+        subject_id=code.subject_id,
+        code_hash=code.code_hash,
+        offer_id=offer_id,
+    )
 
 
 async def authorize_citizen(
@@ -103,23 +123,22 @@ async def authorize_citizen(
     if subject_id is None:
         await _refuse(context, authorization, now)
         raise AccessDenied("the citizen could not be authenticated")
-    try:
-        offer_id = await _offer_for(context, authorization, subject_id)
-    except AccessDenied:
-        await _refuse(context, authorization, now)
-        raise
     code = random_token()
-    state = AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.CODE_ISSUED)
-    if not await context.authorizations.move(
+    AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.CODE_ISSUED)
+    issue = CodeIssue(
         authorization.authorization_id,
         expected=authorization.state,
-        state=state,
         now=now,
         expires_at=now + context.policy.authorization_code_lifetime,
         subject_id=subject_id,
         code_hash=sha256_hex(code),
-        offer_id=offer_id,
-    ):
+    )
+    try:
+        issued = await _issue_code(context, authorization, issue)
+    except AccessDenied:
+        await _refuse(context, authorization, now)
+        raise
+    if not issued:
         raise InvalidRequest("this authorization has ended; the wallet can start again")
     return AuthorizationRedirect(
         authorization.redirect_uri,

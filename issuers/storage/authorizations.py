@@ -20,11 +20,10 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.replay import SingleUse, UsedBefore
-from core.storage.driver import changed_rows, is_postgresql, postgres_connection
+from core.storage.driver import changed_rows, is_postgresql, postgres_connection, typed_places
 from core.storage.single_use import (
     first_use_parameters,
     first_uses_in,
@@ -93,7 +92,7 @@ def pg_add_spending(spend: int, columns: str) -> str:
     """``PG_ADD`` that uses up ``spend`` single-use values first (their parameters after
     the columns' and the time's) and adds the authorization only when every one was seen
     first; it answers the hashes of those seen first. ``columns``: the parameters of the
-    columns, each cast to its column's type (``_typed_places``)."""
+    columns, each cast to its column's type (``typed_places``)."""
     now = len(_COLUMNS) + 1
     return (
         f"WITH spent AS ({pg_first_uses(spend, now + 1, now)}), added AS ("  # noqa: S608
@@ -120,15 +119,6 @@ PG_MOVE = (
     " offer_id = COALESCE($8::varchar, offer_id)"
     " WHERE authorization_id = $1 AND state = $3 AND expires_at > $4"
 )
-
-
-def _typed_places(dialect: Dialect) -> str:
-    """``$1::type, …`` for the table's columns in the dialect's type names: a ``SELECT``
-    list does not take its parameters' types from the columns it is inserted into."""
-    return ", ".join(
-        f"${i}::{column.type.compile(dialect=dialect)}"
-        for i, column in enumerate(_TABLE.columns, start=1)
-    )
 
 
 def _authorization(row: Any) -> Authorization:
@@ -178,7 +168,9 @@ class SqlAuthorizationStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._engine: AsyncEngine = sessions.kw["bind"]
         self._postgres = is_postgresql(self._engine)
-        self._typed_places = _typed_places(self._engine.dialect) if self._postgres else ""
+        self._typed_places = (
+            typed_places(_TABLE.columns, self._engine.dialect) if self._postgres else ""
+        )
 
     async def add(self, authorization: Authorization, *, spend: Sequence[SingleUse] = ()) -> None:
         """``spend`` is taken over where forgotten by the authorization's creation time."""

@@ -14,19 +14,24 @@ from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 
-from core.storage.driver import postgres_connection
-from issuers.domain import AccessGrant, AuditEvent, Offer, OfferState
+from sqlalchemy.engine import Dialect
+
+from core.storage.driver import postgres_connection, typed_places
+from issuers.domain import AccessGrant, AuditEvent, CodeIssue, Offer, OfferState
 from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
 from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.sql import (
     AUDIT_COLUMNS,
+    Sessions,
     SqlCredentialLedger,
     SqlOfferStore,
     audit_row,
+    code_move,
     offer_from_row,
 )
 from issuers.storage.tables import (
+    AUDIT,
     OFFERS,
     ApplicationRow,
     CredentialResponseRow,
@@ -158,7 +163,55 @@ ADD_OFFER_WITH_AUDIT = (
 )
 
 
+def _pg_add_with_code(dialect: Dialect) -> str:
+    """The authorization's move to ``code_issued`` (``PG_MOVE``'s, its parameters after
+    the offer's and the audit entry's), and the offer and its audit entry inserted only
+    when it moved; it answers how many moved."""
+    offer_places = typed_places(OFFERS.columns, dialect)
+    audit_places = typed_places(
+        [AUDIT.c[name] for name in AUDIT_COLUMNS], dialect, first=len(_OFFER_COLUMNS) + 1
+    )
+    first = len(_OFFER_COLUMNS) + len(AUDIT_COLUMNS)
+    move = [f"${first + i}" for i in range(1, 9)]
+    return (
+        "WITH moved AS ("  # noqa: S608
+        f" UPDATE issuer_authorizations SET state = {move[1]}, expires_at = {move[4]},"
+        f" subject_id = {move[5]}, code_hash = {move[6]}, offer_id = {move[7]}"
+        f" WHERE authorization_id = {move[0]} AND state = {move[2]}"
+        f" AND expires_at > {move[3]} RETURNING 1"
+        f"), offer AS (INSERT INTO issuer_offers ({', '.join(_OFFER_COLUMNS)})"
+        f" SELECT {offer_places} FROM moved"
+        f"), audit AS (INSERT INTO issuer_audit_events ({', '.join(AUDIT_COLUMNS)})"
+        f" SELECT {audit_places} FROM moved"
+        ") SELECT count(*) FROM moved"
+    )
+
+
 class PostgresOfferStore(SqlOfferStore):
+    def __init__(self, sessions: Sessions, claims: SealedClaims) -> None:
+        super().__init__(sessions, claims)
+        self._add_with_code = _pg_add_with_code(self._engine.dialect)
+
+    async def add_with_code(self, offer: Offer, audit: AuditEvent, code: CodeIssue) -> bool:
+        """One statement: the move first, the offer and its audit entry on its row."""
+        row = self._row(offer)
+        move = code_move(code, offer)
+        async with postgres_connection(self._engine) as connection:
+            moved = await connection.fetchval(
+                self._add_with_code,
+                *(row[name] for name in _OFFER_COLUMNS),
+                *audit_row(audit),
+                move["id"],
+                move["state"],
+                move["expected"],
+                move["now"],
+                move["expires_at"],
+                move["subject_id"],
+                move["code_hash"],
+                move["offer_id"],
+            )
+        return bool(moved == 1)
+
     async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
         row = self._row(offer)
         values = [row[name] for name in _OFFER_COLUMNS]

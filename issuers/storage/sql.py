@@ -18,8 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.storage.driver import is_postgresql, postgres_connection
 from issuers.domain import (
+    AUTHORIZATION_MOVES,
     AccessGrant,
     AuditEvent,
+    AuthorizationState,
+    CodeIssue,
     CredentialSelector,
     DeliveredResponse,
     IssuedCredential,
@@ -29,6 +32,7 @@ from issuers.domain import (
 )
 from issuers.ports import GrantWork
 from issuers.storage import statements
+from issuers.storage.authorizations import MOVE as MOVE_AUTHORIZATION
 from issuers.storage.grant_work import STATUS_LIST_SIZE, StatusPlaces, TransactionGrantWork
 from issuers.storage.offer_claims import UNREDACTED_OFFERS, SealedClaims
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
@@ -102,6 +106,17 @@ class SqlOfferStore:
                 await connection.execute(
                     INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, audit_row(audit), strict=True))
                 )
+
+    async def add_with_code(self, offer: Offer, audit: AuditEvent, code: CodeIssue) -> bool:
+        async with self._engine.begin() as connection:
+            moved = await connection.execute(MOVE_AUTHORIZATION, code_move(code, offer))
+            if moved.rowcount != 1:
+                return False
+            await connection.execute(statements.INSERT_OFFER, self._row(offer))
+            await connection.execute(
+                INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, audit_row(audit), strict=True))
+            )
+        return True
 
     def _row(self, offer: Offer) -> dict[str, Any]:
         """The offer's columns, its claims sealed."""
@@ -212,6 +227,21 @@ class SqlOfferStore:
                 },
             )
             return offer_from_row(row, self._claims)
+
+
+def code_move(code: CodeIssue, offer: Offer) -> dict[str, Any]:
+    """The parameters of the authorization's move to ``code_issued`` for ``offer``."""
+    AUTHORIZATION_MOVES.check(code.expected, AuthorizationState.CODE_ISSUED)
+    return {
+        "id": code.authorization_id,
+        "expected": code.expected.value,
+        "now": code.now,
+        "state": AuthorizationState.CODE_ISSUED.value,
+        "expires_at": code.expires_at,
+        "subject_id": code.subject_id,
+        "code_hash": code.code_hash,
+        "offer_id": offer.offer_id,
+    }
 
 
 class SqlGrantStore:
