@@ -315,11 +315,18 @@ class ApplicationStore(Protocol):
 
 class CredentialLedger(Protocol):
     def open_grant(
-        self, token_hash: str, now: float, dpop_jkt: str | None = None
+        self,
+        token_hash: str,
+        now: float,
+        dpop_jkt: str | None = None,
+        *,
+        spend: Sequence[SingleUse] = (),
     ) -> AbstractAsyncContextManager[GrantWork | None]:
         """The work on a live, unused grant bound to ``dpop_jkt`` (the key of the request's
         verified DPoP proof; None: a bearer token) in one connection and one transaction,
-        or None."""
+        or None. ``spend``: the request's single-use values, used up by the statement
+        that uses the grant up (and given back with it when the transaction rolls back);
+        ``UsedBefore`` (the grant untouched) when one was used before."""
         ...
 
     async def delivered_response(self, token_hash: str, now: float) -> DeliveredResponse | None:

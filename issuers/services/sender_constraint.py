@@ -15,9 +15,9 @@
   these endpoints hand out a fresh nonce.
 
 Proof identifiers (``jti``) are single-use across workers (``IssuerContext.seen_once``); at
-the pushed authorization request and the token endpoint a proof's ``jti`` is handed back
-unused, to be used up in the statement that stores what the proof allows. Nonces need no
-storage: each is a MAC of this deployment's over its expiry
+the pushed authorization request, the token endpoint and the credential endpoint a proof's
+``jti`` is handed back unused, to be used up in the statement that stores what the proof
+allows. Nonces need no storage: each is a MAC of this deployment's over its expiry
 (``core.dpop.nonces``).
 """
 
@@ -40,6 +40,7 @@ from core.errors import AccessTokenMissing, InvalidDpopBoundToken, InvalidDpopPr
 from core.replay import SingleUse
 from issuers.services.context import IssuerContext
 from issuers.services.metadata import endpoint
+from issuers.services.single_use import use_up_each
 
 _NONCE_KEY_LABEL = b"idwallet issuer DPoP nonces"
 
@@ -140,26 +141,48 @@ def token_request_proof(
     )
 
 
-async def presented_token(
+@dataclass(frozen=True, slots=True)
+class CheckedToken:
+    """An access token as the request presented it, and the ``jti`` of its DPoP proof
+    (None with the ``Bearer`` scheme), still to be used up."""
+
+    token: PresentedToken
+    proof_jti: SingleUse | None
+
+
+def checked_token(
     context: IssuerContext, issuer_id: str, request: ProtectedRequest, *, endpoint_name: str
-) -> PresentedToken:
+) -> CheckedToken:
     """The access token of a request to one of the agency's protected endpoints, with its
-    DPoP proof verified when presented with the ``DPoP`` scheme (§7.1; the request is a
-    POST to the endpoint's public URL)."""
+    DPoP proof checked when presented with the ``DPoP`` scheme (§7.1; the request is a
+    POST to the endpoint's public URL), but for the proof's ``jti``: the caller uses it up
+    with what the token allows."""
     presented = presented_access_token(request.authorization, max_token_length=512)
     if presented is None:
         raise AccessTokenMissing("an access token is required (Authorization: DPoP or Bearer)")
     if presented.scheme is AccessTokenScheme.BEARER:
-        return PresentedToken(presented.token, presented.scheme, None)
+        return CheckedToken(PresentedToken(presented.token, presented.scheme, None), None)
     agency = context.agency(issuer_id)
-    proof = await _verifier(context).verify(
+    checked = _verifier(context).check(
         request.dpop,
         method="POST",
         uri=endpoint(agency, context.public_base_url, endpoint_name),
         access_token=presented.token,
         nonce_server=_nonce_server(context, issuer_id),
     )
-    return PresentedToken(presented.token, presented.scheme, proof.jkt)
+    return CheckedToken(
+        PresentedToken(presented.token, presented.scheme, checked.proof.jkt), checked.jti
+    )
+
+
+async def presented_token(
+    context: IssuerContext, issuer_id: str, request: ProtectedRequest, *, endpoint_name: str
+) -> PresentedToken:
+    """``checked_token`` with the proof's ``jti`` used up on its own."""
+    checked = checked_token(context, issuer_id, request, endpoint_name=endpoint_name)
+    if checked.proof_jti is not None:
+        await use_up_each(context, (checked.proof_jti,))
+    return checked.token
 
 
 def check_token_header(request: ProtectedRequest) -> None:

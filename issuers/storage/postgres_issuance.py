@@ -9,14 +9,17 @@ Everything else goes through the SQLAlchemy implementations these classes extend
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from core.replay import SingleUse, UsedBefore
 from core.storage.driver import postgres_connection, typed_places
+from core.storage.single_use import first_use_parameters, pg_first_uses, used_before
 from issuers.domain import AccessGrant, AuditEvent, CodeIssue, Offer, OfferState
 from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
@@ -240,17 +243,56 @@ class PostgresOfferStore(SqlOfferStore):
         return _offer(record, self._claims) if record is not None else None
 
 
+@cache
+def pg_use_grant_spending(spend: int) -> str:
+    """``USE_GRANT`` that uses up ``spend`` single-use values first (their parameters from
+    $4 on) and the grant only when every one was seen first. One row: the hashes of the
+    values seen first, then the grant and its offer (NULL columns when none was used)."""
+    return (
+        f"WITH spent AS ({pg_first_uses(spend, 4, 2)}), used AS ("  # noqa: S608
+        " UPDATE issuer_access_grants SET used = true"
+        " WHERE token_hash = $1 AND NOT used AND expires_at > $2"
+        " AND dpop_jkt IS NOT DISTINCT FROM $3::varchar"
+        f" AND (SELECT count(*) FROM spent) = {spend}"
+        " RETURNING offer_id, issuer_id, expires_at, dpop_jkt"
+        ") SELECT ARRAY(SELECT value_hash FROM spent) AS first_uses,"
+        " used.issuer_id AS grant_issuer_id, used.expires_at AS grant_expires_at,"
+        " used.dpop_jkt AS grant_dpop_jkt, o.*"
+        " FROM (VALUES (1)) AS one (x) LEFT JOIN"
+        " (used JOIN issuer_offers o ON o.offer_id = used.offer_id) ON true"
+    )
+
+
 class PostgresCredentialLedger(SqlCredentialLedger):
     @asynccontextmanager
     async def open_grant(
-        self, token_hash: str, now: float, dpop_jkt: str | None = None
+        self,
+        token_hash: str,
+        now: float,
+        dpop_jkt: str | None = None,
+        *,
+        spend: Sequence[SingleUse] = (),
     ) -> AsyncIterator[GrantWork | None]:
         work: TransactionGrantWork | None = None
         async with (
             postgres_connection(self._engine) as connection,
             connection.transaction(),
         ):
-            record = await connection.fetchrow(USE_GRANT, token_hash, now, dpop_jkt)
+            if spend:
+                record = await connection.fetchrow(
+                    pg_use_grant_spending(len(spend)),
+                    token_hash,
+                    now,
+                    dpop_jkt,
+                    *first_use_parameters(spend),
+                )
+                refused = used_before(spend, record["first_uses"])
+                if refused is not None:
+                    raise UsedBefore(refused)
+                if record["offer_id"] is None:
+                    record = None
+            else:
+                record = await connection.fetchrow(USE_GRANT, token_hash, now, dpop_jkt)
             if record is None:
                 yield None
                 return

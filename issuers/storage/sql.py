@@ -9,14 +9,16 @@ concurrent requests on SQLite and PostgreSQL alike end with exactly one winner.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.replay import SingleUse, UsedBefore
 from core.storage.driver import is_postgresql, postgres_connection
+from core.storage.single_use import first_uses_in
 from issuers.domain import (
     AUTHORIZATION_MOVES,
     AccessGrant,
@@ -297,13 +299,21 @@ class SqlCredentialLedger:
 
     @asynccontextmanager
     async def open_grant(
-        self, token_hash: str, now: float, dpop_jkt: str | None = None
+        self,
+        token_hash: str,
+        now: float,
+        dpop_jkt: str | None = None,
+        *,
+        spend: Sequence[SingleUse] = (),
     ) -> AsyncIterator[GrantWork | None]:
-        """The grant is used up by the transaction's first statement (a write, so the
-        transaction holds the write lock from the start on SQLite too); anything raised
-        inside rolls it back and gives the grant back."""
+        """The single-use values and then the grant are used up by the transaction's first
+        statements (writes, so the transaction holds the write lock from the start on
+        SQLite too); anything raised inside rolls them back and gives the grant back."""
         work: TransactionGrantWork | None = None
         async with self._engine.begin() as connection:
+            refused = await first_uses_in(connection, spend, now)
+            if refused is not None:
+                raise UsedBefore(refused)
             used = (
                 await connection.execute(
                     statements.USE_GRANT, {"hash": token_hash, "now": now, "jkt": dpop_jkt}
