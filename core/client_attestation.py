@@ -13,7 +13,9 @@ A wallet instance presents two JWTs at the PAR and token endpoints:
 - the **Client Attestation PoP** (``OAuth-Client-Attestation-PoP``, -07 §5.2, -10 §5.1):
   signed by that ``cnf`` key for this server (``aud`` its issuer identifier), fresh
   (``iat``), single-use (``jti``, remembered through ``core.replay.SeenOnce`` until the end
-  of the freshness window) and, where this server hands out challenges, carrying one.
+  of the freshness window; ``check`` hands it back unused, for a caller that uses it up in
+  the statement that stores what the authentication allows) and, where this server hands
+  out challenges, carrying one.
 
 What the two drafts differ in, and how both are accepted here:
 
@@ -75,7 +77,7 @@ from core.keys.x509 import (
     validate_x5c,
 )
 from core.messages import Message, convert_message
-from core.replay import SeenOnce
+from core.replay import SeenOnce, SingleUse, use_up
 
 CLIENT_ATTESTATION_HEADER = "OAuth-Client-Attestation"
 CLIENT_ATTESTATION_POP_HEADER = "OAuth-Client-Attestation-PoP"
@@ -248,6 +250,16 @@ class AttestedClient(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedClientAttestation:
+    """A client whose attestation and PoP passed every check but the last: the PoP's
+    ``jti``, still to be used up (``core.replay``) before the client is taken as
+    authenticated."""
+
+    client: AttestedClient
+    pop_jti: SingleUse
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedClientAttestation:
     """A Client Attestation JWT that verified, before its proof of possession."""
 
@@ -395,13 +407,26 @@ class ClientAttestationVerifier:
         """Both JWTs, attestation first (-07 §6.1 recommends it). ``client_id``: the
         request's ``client_id`` parameter where it has one; it must be the attestation's
         ``sub`` (-07 §6.3, §6.4, §9 rule 13; -10 §7.1 rule 7; HAIP)."""
+        checked = self.check(presentation, client_id=client_id)
+        await use_up(self._seen_once, checked.pop_jti)
+        return checked.client
+
+    def check(
+        self, presentation: ClientAttestationPresentation, *, client_id: str | None
+    ) -> CheckedClientAttestation:
+        """``verify`` but for the PoP's ``jti``, handed back to be used up by the caller
+        (in the same statement as the change the authentication allows, where its storage
+        can) before it takes the client as authenticated."""
         attestation = self.verify_attestation(presentation.attestation, client_id=client_id)
-        await self.verify_pop(presentation.pop, attestation)
-        return AttestedClient(
-            client_id=attestation.claims.sub,
-            wallet_provider=subject_display_name(attestation.wallet_provider_certificate),
-            attestation=attestation.claims,
-            cnf_jkt=attestation.instance_key_thumbprint,
+        pop_jti = self.check_pop(presentation.pop, attestation)
+        return CheckedClientAttestation(
+            AttestedClient(
+                client_id=attestation.claims.sub,
+                wallet_provider=subject_display_name(attestation.wallet_provider_certificate),
+                attestation=attestation.claims,
+                cnf_jkt=attestation.instance_key_thumbprint,
+            ),
+            pop_jti,
         )
 
     def verify_attestation(self, token: str, *, client_id: str | None) -> VerifiedClientAttestation:
@@ -477,6 +502,10 @@ class ClientAttestationVerifier:
         ``cnf`` key, ``iat`` within the freshness window, ``aud`` this server, ``iss`` (when
         present) the ``client_id``, the challenge when one is expected, and a ``jti`` never
         seen before: recorded last, once everything else holds (-10 §9.7)."""
+        await use_up(self._seen_once, self.check_pop(token, attestation))
+
+    def check_pop(self, token: str, attestation: VerifiedClientAttestation) -> SingleUse:
+        """Every check of ``verify_pop`` but the last: the ``jti``, to be used up."""
         policy = self._policy
         now = self._clock.now()
         parsed = _decode(token, MAX_CLIENT_ATTESTATION_POP_BYTES, "client attestation PoP")
@@ -514,15 +543,14 @@ class ClientAttestationVerifier:
                 f"the client attestation PoP needs a jti of 1 to {MAX_JTI_LENGTH} characters"
             )
         self._check_challenge(payload)
-        first_use = await self._seen_once.first_use(
+        return SingleUse(
             POP_JTI_SCOPE,
             _jti_record(attestation.instance_key_thumbprint, jti),
-            keep_until=issued_at + policy.pop_lifetime + policy.clock_skew,
-        )
-        if not first_use:
-            raise InvalidClientAttestation(
+            issued_at + policy.pop_lifetime + policy.clock_skew,
+            InvalidClientAttestation(
                 "the client attestation PoP was used before; sign a new one for each request"
-            )
+            ),
+        )
 
     def _check_challenge(self, payload: dict[str, Any]) -> None:
         """-07 §9 rule 8, -10 §7.2 rules 5 and 8."""

@@ -263,9 +263,16 @@ def pkce_s256_challenge(code_verifier: str) -> str:
     return b64url_encode(hashlib.sha256(code_verifier.encode("ascii")).digest())
 
 
+def pkce_challenge_of(code_verifier: str | UnsetType) -> str | None:
+    """RFC 7636 §4.6: the S256 challenge a well-formed verifier hashes to; None for a
+    missing or malformed one, which matches no challenge."""
+    if isinstance(code_verifier, UnsetType) or not _CODE_VERIFIER.fullmatch(code_verifier):
+        return None
+    return pkce_s256_challenge(code_verifier)
+
+
 def pkce_matches(code_verifier: str | UnsetType, code_challenge: str) -> bool:
     """RFC 7636 §4.6: the verifier is well formed and hashes to the S256 challenge kept
     with the code (compared in constant time)."""
-    if isinstance(code_verifier, UnsetType) or not _CODE_VERIFIER.fullmatch(code_verifier):
-        return False
-    return hmac.compare_digest(pkce_s256_challenge(code_verifier), code_challenge)
+    challenge = pkce_challenge_of(code_verifier)
+    return challenge is not None and hmac.compare_digest(challenge, code_challenge)

@@ -429,6 +429,43 @@ class RefreshToken:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeIssue:
+    """An authorization's move to ``code_issued`` once its citizen is known (the caller
+    checked it against ``AUTHORIZATION_MOVES``): from ``expected``, unexpired at ``now``,
+    for ``subject_id``, with the code of hash ``code_hash``, live until ``expires_at``."""
+
+    authorization_id: str
+    expected: AuthorizationState
+    now: float
+    expires_at: float
+    subject_id: str
+    code_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FirstRefreshToken:
+    """The first refresh token of an authorization, kept as its code is redeemed: its
+    hash, its family and its end; the citizen, the wallet, the credential and the key it
+    is bound to are the authorization's and its access token's."""
+
+    token_hash: str
+    family_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemedCode:
+    """An authorization code that was redeemed: its authorization as it is now
+    (``redeemed``); whether its offer was redeemed too, with the access grant kept (not
+    when the offer was used already or expired); whether the first refresh token was
+    kept (only with the offer, and for an authorization with a citizen)."""
+
+    authorization: Authorization
+    offer_redeemed: bool
+    refresh_token_kept: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Application:
     """A wallet's credential request that waits for a clerk (deferred issuance): what it
     asked for, for whom, and the holder keys its proofs showed, so that the credentials

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from core.keys.decrypter import Decrypter
 from core.keys.signer import Signer
+from core.replay import SingleUse
 from core.status_list.token import StatusReference
 from issuers.domain import (
     AccessGrant,
@@ -18,11 +19,14 @@ from issuers.domain import (
     AuditEvent,
     Authorization,
     AuthorizationState,
+    CodeIssue,
     CredentialSelector,
     DeliveredResponse,
+    FirstRefreshToken,
     IssuedCredential,
     Offer,
     PresentationAnswer,
+    RedeemedCode,
     RefreshToken,
     StatusListState,
 )
@@ -50,6 +54,13 @@ class OfferStore(Protocol):
     async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
         """The offer; with ``audit``, the audit entry of its making in the same
         transaction (both are kept, or neither)."""
+        ...
+
+    async def add_with_code(self, offer: Offer, audit: AuditEvent, code: CodeIssue) -> bool:
+        """The offer a citizen's authorization will redeem, its audit entry, and the
+        authorization's move to ``code_issued`` for it (``offer_id`` the offer's), in one
+        transaction: all are kept, or none when the authorization could not move (another
+        request moved it, or it ran out). Whether it moved."""
         ...
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:
@@ -83,9 +94,16 @@ class OfferStore(Protocol):
 
 
 class AuthorizationStore(Protocol):
-    """Wallets' authorizations in the authorization code flow."""
+    """Wallets' authorizations in the authorization code flow.
 
-    async def add(self, authorization: Authorization) -> None: ...
+    Where a method takes ``spend``, the single-use values of the request (``core.replay``)
+    are used up in the same statement or transaction as its change, all those seen for
+    the first time even when another was used before; ``UsedBefore`` names the first one
+    used before, and the change is then not made."""
+
+    async def add(
+        self, authorization: Authorization, *, spend: Sequence[SingleUse] = ()
+    ) -> None: ...
 
     async def by_request_uri(
         self, issuer_id: str, request_uri_hash: str
@@ -131,6 +149,32 @@ class AuthorizationStore(Protocol):
     ) -> bool:
         """Keep the presentation the citizen's wallet was asked for on an authorization
         that is ``authenticating`` (unexpired at ``now``); False when it is not."""
+        ...
+
+    async def redeem_code(
+        self,
+        issuer_id: str,
+        code_hash: str,
+        *,
+        now: float,
+        client_id: str | None,
+        redirect_uri: str | None,
+        code_challenge: str | None,
+        dpop_jkt: str,
+        grant: AccessGrant,
+        refresh_token: FirstRefreshToken | None,
+        spend: Sequence[SingleUse] = (),
+    ) -> RedeemedCode | None:
+        """The code's exchange in one step (the caller checked the moves against
+        ``AUTHORIZATION_MOVES`` and ``OFFER_MOVES``): the authorization of this code hash,
+        ``code_issued`` and unexpired at ``now``, pushed by ``client_id`` with
+        ``redirect_uri`` and the PKCE ``code_challenge`` the verifier hashes to (None for
+        any of them, as for a malformed verifier, matches nothing), bound to no key or to
+        ``dpop_jkt``, and with an offer, moves to ``redeemed`` by one compare-and-set; then
+        its offer (live, unredeemed, without a transaction code) is redeemed with ``grant``
+        (for that offer), and ``refresh_token`` kept for the authorization's citizen and
+        client. None when no authorization matched (read ``by_code`` to find out why);
+        exactly one racing caller wins."""
         ...
 
     async def purge(self, before: float) -> int: ...
@@ -306,11 +350,18 @@ class ApplicationStore(Protocol):
 
 class CredentialLedger(Protocol):
     def open_grant(
-        self, token_hash: str, now: float, dpop_jkt: str | None = None
+        self,
+        token_hash: str,
+        now: float,
+        dpop_jkt: str | None = None,
+        *,
+        spend: Sequence[SingleUse] = (),
     ) -> AbstractAsyncContextManager[GrantWork | None]:
         """The work on a live, unused grant bound to ``dpop_jkt`` (the key of the request's
         verified DPoP proof; None: a bearer token) in one connection and one transaction,
-        or None."""
+        or None. ``spend``: the request's single-use values, used up by the statement
+        that uses the grant up (and given back with it when the transaction rolls back);
+        ``UsedBefore`` (the grant untouched) when one was used before."""
         ...
 
     async def delivered_response(self, token_hash: str, now: float) -> DeliveredResponse | None:

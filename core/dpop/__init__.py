@@ -20,6 +20,7 @@ from core.dpop.nonces import DpopNonces
 from core.dpop.proof import (
     DPOP_ALGORITHMS,
     DPOP_PROOF_TYPE,
+    CheckedDpopProof,
     DpopPolicy,
     DpopProofVerifier,
     VerifiedDpopProof,
@@ -30,6 +31,7 @@ __all__ = [
     "DPOP_ALGORITHMS",
     "DPOP_PROOF_TYPE",
     "AccessTokenScheme",
+    "CheckedDpopProof",
     "DpopNonces",
     "DpopPolicy",
     "DpopProofVerifier",

@@ -10,7 +10,9 @@ signature (check 6), the required claims (check 3), ``htm`` (check 8), ``htu`` (
 ``core.dpop.target_uri``), ``iat`` within the acceptance window (check 11, §11.1), ``ath``
 when an access token is presented (check 12, §7), the server nonce where the endpoint
 requires one (check 10, §8, §9), and last the ``jti``, recorded as used only once every
-other check has passed (§11.1), so a refused proof does not use it up.
+other check has passed (§11.1), so a refused proof does not use it up. ``check`` does
+every check but that last one and hands the ``jti`` back as a ``SingleUse``, for a caller
+that records it in the same statement as the change the proof authorizes.
 
 Refusals are :class:`InvalidDpopProof` (token endpoint, 400) or, when an access token is
 presented, :class:`InvalidDpopProofAtResource` (401 with ``WWW-Authenticate: DPoP``); a
@@ -49,7 +51,7 @@ from core.jose.errors import (
 )
 from core.jose.jwk import PRIVATE_MEMBERS, jwk_thumbprint, public_jwk, public_key_from_jwk
 from core.jose.jws import decode_unverified, verify_decoded
-from core.replay import SeenOnce
+from core.replay import SeenOnce, SingleUse, use_up
 
 DPOP_PROOF_TYPE = "dpop+jwt"
 #: The algorithms a proof may be signed with: the registry's asymmetric ones (RFC 9449 §4.2).
@@ -105,6 +107,14 @@ class VerifiedDpopProof:
             raise InvalidDpopBoundToken("the access token is not bound to the DPoP proof's key")
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedDpopProof:
+    """A proof that passed every check but the last: its ``jti``, still to be used up."""
+
+    proof: VerifiedDpopProof
+    jti: SingleUse
+
+
 def access_token_hash(access_token: str) -> str:
     """``ath``: base64url of the SHA-256 of the token's ASCII bytes (RFC 9449 §4.2)."""
     return b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
@@ -136,7 +146,29 @@ class DpopProofVerifier:
         access_token: str | None = None,
         nonce_server: str | None = None,
     ) -> VerifiedDpopProof:
-        """Check the proof of a request (RFC 9449 §4.3).
+        """Check the proof of a request (RFC 9449 §4.3), its ``jti`` last: ``check``, then
+        the ``jti`` used up."""
+        checked = self.check(
+            dpop_header_values,
+            method=method,
+            uri=uri,
+            access_token=access_token,
+            nonce_server=nonce_server,
+        )
+        await use_up(self._seen, checked.jti)
+        return checked.proof
+
+    def check(
+        self,
+        dpop_header_values: Sequence[str],
+        *,
+        method: str,
+        uri: str,
+        access_token: str | None = None,
+        nonce_server: str | None = None,
+    ) -> CheckedDpopProof:
+        """Every check of the proof of a request (RFC 9449 §4.3) but the ``jti``'s, which
+        the caller uses up (``core.replay``) before it acts on the proof.
 
         ``dpop_header_values``: every ``DPoP`` header value of the request, as received.
         ``method`` and ``uri``: the request's method and its target URI as the client
@@ -186,9 +218,15 @@ class DpopProofVerifier:
         # The proof is accepted until iat + max_age; remembered a leeway longer for workers
         # whose clocks run behind. Scoped by key: no one can use up another key's jti.
         keep_until = float(iat) + policy.max_age + policy.future_leeway
-        if not await self._seen.first_use(DPOP_REPLAY_SCOPE, f"{jkt} {jti}", keep_until):
-            raise refuse("the DPoP proof was used before")
-        return VerifiedDpopProof(jkt=jkt, jwk=key_jwk, jti=jti, issued_at=float(iat))
+        return CheckedDpopProof(
+            VerifiedDpopProof(jkt=jkt, jwk=key_jwk, jti=jti, issued_at=float(iat)),
+            SingleUse(
+                DPOP_REPLAY_SCOPE,
+                f"{jkt} {jti}",
+                keep_until,
+                refuse("the DPoP proof was used before"),
+            ),
+        )
 
     def _verified_claims(
         self, values: Sequence[str], refuse: type[InvalidDpopProof]

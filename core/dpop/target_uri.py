@@ -18,6 +18,8 @@ MAX_URI_LENGTH = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PERCENT_ENCODED = re.compile(r"%(?P<hex>[0-9A-Fa-f]{2})")
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+#: Spaces, control characters and DEL: urlsplit drops some of them silently.
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -33,7 +35,7 @@ def normalized_target_uri(uri: object) -> str | None:
     if not isinstance(uri, str) or not uri or len(uri) > MAX_URI_LENGTH or not uri.isascii():
         return None
     # urlsplit silently drops tabs and line breaks: refuse them (and spaces) before it runs.
-    if any(character <= " " or character == "\x7f" for character in uri):
+    if _SPACE_OR_CONTROL.search(uri):
         return None
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()

@@ -10,11 +10,13 @@ broke under a statement is invalidated with the rest of the pool and reported as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Column
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
@@ -84,6 +86,16 @@ def changed_rows(status: str) -> int:
     """How many rows an INSERT, UPDATE or DELETE touched, from the command tag the driver
     answers (``INSERT 0 1``, ``UPDATE 3``)."""
     return int(status.rsplit(" ", 1)[-1])
+
+
+def typed_places(columns: Iterable[Column[Any]], dialect: Dialect, *, first: int = 1) -> str:
+    """``$first::type, …`` for ``columns``, each in its column's type as ``dialect`` names
+    it: parameters in a ``SELECT`` list (``INSERT … SELECT``) do not take their types from
+    the columns they are inserted into."""
+    return ", ".join(
+        f"${place}::{column.type.compile(dialect=dialect)}"
+        for place, column in enumerate(columns, start=first)
+    )
 
 
 def is_postgresql(engine: AsyncEngine) -> bool:

@@ -28,7 +28,7 @@ from core.oauth import (
 from issuers.api.browser_binding import redirect_binding_browser
 from issuers.api.presentation_login import to_presentation_page
 from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES, known_agency
-from issuers.services.authenticate_client import attested_client
+from issuers.services.authenticate_client import checked_client
 from issuers.services.authorize import authorize_citizen, denied_redirect, start_authorization
 from issuers.services.context import IssuerContext
 from issuers.services.eid_login import (
@@ -90,27 +90,31 @@ class AuthorizationController(Controller):
         # (PKCE S256, no request objects, response_type code) before anything is spent
         data.check()
         # RFC 9449 §10: the key the code will be exchanged with; checked before the
-        # attestation, whose PoP is single-use
-        dpop_jkt = await pushed_request_key(
+        # attestation. Both single-use values are used up as the request is stored.
+        key = pushed_request_key(
             context,
             issuer_id,
             tuple(request.headers.getall("dpop", [])),
             dpop_jkt=None if isinstance(data.dpop_jkt, UnsetType) else data.dpop_jkt,
         )
-        client = (
-            await attested_client(
-                context, issuer_id, request.headers.items(), client_id=data.client_id
-            )
+        checked = (
+            checked_client(context, issuer_id, request.headers.items(), client_id=data.client_id)
             if agency.attestation_for_authorization_code
             else None
         )
+        client = None if checked is None else checked.client
         pushed = await push_authorization_request(
             context,
             issuer_id,
             data,
             attested_client_id=None if client is None else client.client_id,
             client_key=None if client is None else client.cnf_jkt,
-            dpop_jkt=dpop_jkt,
+            dpop_jkt=key.jkt,
+            spend=tuple(
+                single_use
+                for single_use in (key.proof_jti, None if checked is None else checked.pop_jti)
+                if single_use is not None
+            ),
         )
         return Response(pushed, status_code=HTTP_201_CREATED, headers=NO_STORE)
 

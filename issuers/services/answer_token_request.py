@@ -6,7 +6,9 @@ on a request that failed before: the presence of the wallet attestation where th
 asks for one for the grant (HAIP 1.0 §4), the DPoP proof (RFC 9449 §5; required for the
 authorization code grant, taken with the pre-authorized code; a proof without this
 agency's nonce is answered ``use_dpop_nonce`` before its ``jti`` is spent), then the
-wallet attestation and its PoP, then the grant itself.
+wallet attestation and its PoP, then the single-use values of both (the proof's and the
+PoP's ``jti``), then the grant itself. The authorization code grant uses them up in the
+statement that redeems the code; the other grants on their own first.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from core.oauth import (
     TokenRequest,
     TokenResponse,
 )
-from issuers.services.authenticate_client import attested_client, carries_client_attestation
+from core.replay import SingleUse
+from issuers.services.authenticate_client import carries_client_attestation, checked_client
 from issuers.services.context import IssuerContext
 from issuers.services.exchange_authorization_code import exchange_authorization_code
 from issuers.services.exchange_code import exchange_pre_authorized_code
 from issuers.services.exchange_refresh_token import exchange_refresh_token
 from issuers.services.sender_constraint import fresh_dpop_nonce, token_request_proof
+from issuers.services.single_use import use_up_each
 
 Headers = Iterable[tuple[str | bytes, str | bytes]]
 
@@ -63,18 +67,24 @@ async def answer_token_request(
     headers = list(headers)
     if attested and not carries_client_attestation(headers):
         raise InvalidClient("a wallet attestation (attest_jwt_client_auth) is required")
-    proof = await token_request_proof(context, issuer_id, dpop, required=by_code)
-    dpop_jkt = None if proof is None else proof.jkt
+    proof = token_request_proof(context, issuer_id, dpop, required=by_code)
+    dpop_jkt = None if proof is None else proof.proof.jkt
+    spend: list[SingleUse] = [] if proof is None else [proof.jti]
     if attested:
         client_id = None if isinstance(request.client_id, UnsetType) else request.client_id
-        client = await attested_client(context, issuer_id, headers, client_id=client_id)
+        checked = checked_client(context, issuer_id, headers, client_id=client_id)
+        spend.append(checked.pop_jti)
         if client_id is None:
-            request.client_id = client.client_id
-    if request.grant_type == REFRESH_TOKEN_GRANT:
+            request.client_id = checked.client.client_id
+    if request.grant_type == AUTHORIZATION_CODE_GRANT:
+        response = await exchange_authorization_code(
+            context, issuer_id, request, dpop_jkt=dpop_jkt, spend=spend
+        )
+    elif request.grant_type == REFRESH_TOKEN_GRANT:
+        await use_up_each(context, spend)
         response = await exchange_refresh_token(context, issuer_id, request, dpop_jkt=dpop_jkt)
-    elif by_code:
-        response = await exchange_authorization_code(context, issuer_id, request, dpop_jkt=dpop_jkt)
     else:
+        await use_up_each(context, spend)
         response = await exchange_pre_authorized_code(
             context, issuer_id, request, dpop_jkt=dpop_jkt
         )

@@ -4,6 +4,9 @@ Authentication, as OpenID4VCI 1.0 Appendix E and HAIP 1.0 "Wallet Attestation" p
 it, ``core.client_attestation``), for the agency as the attestation PoP's audience. HAIP
 1.0 §4: issuers MUST require client authentication at these endpoints in the
 authorization code flow.
+
+The PoP's ``jti`` comes back unused (``CheckedClientAttestation.pop_jti``): the endpoint
+uses it up in the statement that stores what the authentication allows, or on its own.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.client_attestation import (
-    AttestedClient,
+    CheckedClientAttestation,
     ClientAttestationPolicy,
     ClientAttestationVerifier,
     read_client_attestation_headers,
@@ -22,20 +25,21 @@ from issuers.services.context import IssuerContext
 
 def carries_client_attestation(headers: Iterable[tuple[str | bytes, str | bytes]]) -> bool:
     """Whether the request has the attestation headers at all (checked before anything
-    single-use of the request is spent; ``attested_client`` verifies them)."""
+    single-use of the request is spent; ``checked_client`` verifies them)."""
     return read_client_attestation_headers(headers) is not None
 
 
-async def attested_client(
+def checked_client(
     context: IssuerContext,
     issuer_id: str,
     headers: Iterable[tuple[str | bytes, str | bytes]],
     *,
     client_id: str | None,
-) -> AttestedClient:
-    """The attested wallet; ``invalid_client`` (401) without a wallet attestation, or with
-    one that does not verify (a wallet provider this deployment does not trust, a stale
-    or replayed PoP, another ``client_id``)."""
+) -> CheckedClientAttestation:
+    """The attested wallet, its PoP's ``jti`` still to be used up (a replayed PoP is
+    refused then); ``invalid_client`` (401) without a wallet attestation, or with one
+    that does not verify (a wallet provider this deployment does not trust, a stale PoP,
+    another ``client_id``)."""
     agency = context.agency(issuer_id)
     presentation = read_client_attestation_headers(headers)
     if presentation is None:
@@ -51,4 +55,4 @@ async def attested_client(
         clock=context.clock,
         chains=context.wallet_provider_chains,
     )
-    return await verifier.verify(presentation, client_id=client_id)
+    return verifier.check(presentation, client_id=client_id)

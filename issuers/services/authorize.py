@@ -22,10 +22,11 @@ from issuers.domain import (
     AUTHORIZATION_MOVES,
     Authorization,
     AuthorizationState,
+    CodeIssue,
 )
 from issuers.services.codes import random_token, sha256_hex
 from issuers.services.context import IssuerContext
-from issuers.services.register_offers import offer_from_register
+from issuers.services.register_offers import register_offer
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,29 +84,40 @@ async def start_authorization(
     raise InvalidRequest("the request_uri is unknown, used or expired; push the request again")
 
 
-async def _offer_for(
-    context: IssuerContext, authorization: Authorization, subject_id: str, actor: str
-) -> str:
-    """The offer whose claims the credential will carry: the clerk's (for the same
-    citizen), or a new one from the agency's register."""
+async def _issue_code(
+    context: IssuerContext, authorization: Authorization, code: CodeIssue, actor: str
+) -> bool:
+    """The move to ``code_issued`` with the offer whose claims the credential will carry:
+    the clerk's (for the same citizen), or a new one from the agency's register, stored in
+    the same step. Whether the authorization moved."""
     issuer_id = authorization.issuer_id
+    subject_id = code.subject_id
     if authorization.offer_id is not None:
         offer = await context.offers.get(issuer_id, authorization.offer_id)
         if offer is None or offer.subject_id != subject_id:
             raise AccessDenied("this offer was made for another citizen")
-        return offer.offer_id
+        return await _move(context, code, offer.offer_id)
     [configuration_id] = authorization.configuration_ids  # one, as the pushed request was
-    offer_id = await offer_from_register(
-        context,
-        issuer_id,
-        configuration_id,
-        subject_id,
-        actor=actor,
-        outcome="authorized",
+    made = register_offer(
+        context, issuer_id, configuration_id, subject_id, actor=actor, outcome="authorized"
     )
-    if offer_id is None:
+    if made is None:
         raise AccessDenied("the agency holds no such credential for this citizen")
-    return offer_id
+    offer, audit = made
+    return await context.offers.add_with_code(offer, audit, code)
+
+
+async def _move(context: IssuerContext, code: CodeIssue, offer_id: str) -> bool:
+    return await context.authorizations.move(
+        code.authorization_id,
+        expected=code.expected,
+        state=AuthorizationState.CODE_ISSUED,
+        now=code.now,
+        expires_at=code.expires_at,
+        subject_id=code.subject_id,
+        code_hash=code.code_hash,
+        offer_id=offer_id,
+    )
 
 
 async def authorize_citizen(
@@ -129,28 +141,28 @@ async def grant_authorization(
     context: IssuerContext, authorization: Authorization, subject_id: str, *, actor: str
 ) -> AuthorizationRedirect:
     """The code for an authenticated citizen, with the claims from the clerk's offer or
-    the register; ``access_denied`` when the agency holds no such credential for them."""
+    the register (the offer, its audit entry and the code stored in one step);
+    ``access_denied`` when the agency holds no such credential for them."""
     agency = context.agency(authorization.issuer_id)
     issuer = agency.identifier(context.public_base_url)
     wallet_state = UNSET if authorization.wallet_state is None else authorization.wallet_state
-    try:
-        offer_id = await _offer_for(context, authorization, subject_id, actor)
-    except AccessDenied:
-        await refuse_authorization(context, authorization)
-        raise
     now = context.clock.now()
     code = random_token()
-    state = AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.CODE_ISSUED)
-    if not await context.authorizations.move(
+    AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.CODE_ISSUED)
+    issue = CodeIssue(
         authorization.authorization_id,
         expected=authorization.state,
-        state=state,
         now=now,
         expires_at=now + context.policy.authorization_code_lifetime,
         subject_id=subject_id,
         code_hash=sha256_hex(code),
-        offer_id=offer_id,
-    ):
+    )
+    try:
+        issued = await _issue_code(context, authorization, issue, actor)
+    except AccessDenied:
+        await refuse_authorization(context, authorization)
+        raise
+    if not issued:
         raise InvalidRequest("this authorization has ended; the wallet can start again")
     return AuthorizationRedirect(
         authorization.redirect_uri,

@@ -8,17 +8,33 @@ worker serves it. A code presented again revokes the access token its first use 
 token made, so that it collects nothing at the Deferred Credential Endpoint. The code must
 come from the client it was issued to, with the same ``redirect_uri`` and the PKCE
 verifier of the pushed challenge, and from the key a DPoP proof bound the pushed request
-to (RFC 9449 §10). Then the authorization's offer is
-redeemed as a pre-authorized code would redeem it, and the access token is the same
+to (RFC 9449 §10): the compare-and-set matches all of these. Then the authorization's offer
+is redeemed as a pre-authorized code would redeem it, and the access token is the same
 kind of grant, bound to the key of the request's DPoP proof (RFC 9449 §5, HAIP 1.0 §4),
 with the first refresh token of the authorization where the agency gives them
 (``exchange_refresh_token``).
+
+The request's single-use values, the move, the offer's redemption with the grant and the
+refresh token are one step of the store (one statement on PostgreSQL); only a code that
+did not match is read again, to tell a reuse (which revokes) from a mistake.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
+from msgspec import UnsetType
+
 from core.errors import InvalidDpopProof, InvalidGrant, InvalidRequest, UnsupportedGrantType
-from core.oauth import AUTHORIZATION_CODE_GRANT, TokenRequest, TokenResponse, pkce_matches
+from core.oauth import (
+    AUTHORIZATION_CODE_GRANT,
+    TokenRequest,
+    TokenResponse,
+    pkce_challenge_of,
+    pkce_matches,
+)
+from core.replay import SingleUse, UsedBefore
 from issuers.domain import (
     APPLICATION_MOVES,
     AUTHORIZATION_MOVES,
@@ -27,12 +43,12 @@ from issuers.domain import (
     ApplicationState,
     Authorization,
     AuthorizationState,
+    FirstRefreshToken,
     OfferState,
 )
-from issuers.services.codes import pre_authorized_code, random_token, sha256_hex
+from issuers.services.codes import random_token, sha256_hex
 from issuers.services.context import IssuerContext
 from issuers.services.exchange_code import token_response
-from issuers.services.exchange_refresh_token import next_refresh_token
 
 INVALID_CODE = "the authorization code is not valid"
 
@@ -47,11 +63,18 @@ def _matches(authorization: Authorization, request: TokenRequest, dpop_jkt: str 
 
 
 async def exchange_authorization_code(
-    context: IssuerContext, issuer_id: str, request: TokenRequest, *, dpop_jkt: str | None
+    context: IssuerContext,
+    issuer_id: str,
+    request: TokenRequest,
+    *,
+    dpop_jkt: str | None,
+    spend: Sequence[SingleUse] = (),
 ) -> TokenResponse:
     """``dpop_jkt``: the thumbprint of the key of the request's verified DPoP proof, which
-    this grant requires (HAIP 1.0 §4: sender-constrained tokens)."""
-    context.agency(issuer_id)
+    this grant requires (HAIP 1.0 §4: sender-constrained tokens); ``spend``: the
+    request's single-use values, used up as the code is redeemed (each answered with its
+    own refusal when it was used before)."""
+    agency = context.agency(issuer_id)
     if dpop_jkt is None:
         raise InvalidDpopProof("a DPoP proof is required for the authorization code grant")
     if request.grant_type != AUTHORIZATION_CODE_GRANT:
@@ -59,45 +82,51 @@ async def exchange_authorization_code(
     if not isinstance(request.code, str) or len(request.code) > 128:
         raise InvalidRequest("code is required")
     now = context.clock.now()
-    authorization = await context.authorizations.by_code(issuer_id, sha256_hex(request.code))
-    if authorization is None:
-        raise InvalidGrant(INVALID_CODE)
-    if authorization.state is AuthorizationState.REDEEMED:
-        await _revoke(context, authorization)
-        raise InvalidGrant(INVALID_CODE)
-    if authorization.effective_state(now) is not AuthorizationState.CODE_ISSUED:
-        raise InvalidGrant(INVALID_CODE)
-    if not _matches(authorization, request, dpop_jkt) or authorization.offer_id is None:
-        raise InvalidGrant(INVALID_CODE)
-    state = AUTHORIZATION_MOVES.check(authorization.state, AuthorizationState.REDEEMED)
-    if not await context.authorizations.move(
-        authorization.authorization_id, expected=authorization.state, state=state, now=now
-    ):
-        # another exchange of the same code won: this one is the reuse
-        await _revoke(context, authorization)
-        raise InvalidGrant(INVALID_CODE)
+    code_hash = sha256_hex(request.code)
+    AUTHORIZATION_MOVES.check(AuthorizationState.CODE_ISSUED, AuthorizationState.REDEEMED)
+    OFFER_MOVES.check(OfferState.OFFERED, OfferState.REDEEMED)
     token = random_token()
     lifetime = context.policy.access_token_lifetime
     grant = AccessGrant(
         sha256_hex(token), "", issuer_id, now + lifetime, used=False, dpop_jkt=dpop_jkt
     )
-    OFFER_MOVES.check(OfferState.OFFERED, OfferState.REDEEMED)
-    offer_code = pre_authorized_code(context.secret, authorization.offer_id)
-    if await context.offers.redeem_without_tx_code(sha256_hex(offer_code), now, grant) is None:
+    refresh_token = random_token() if agency.refresh_token_lifetime > 0 else None
+    try:
+        redeemed = await context.authorizations.redeem_code(
+            issuer_id,
+            code_hash,
+            now=now,
+            client_id=None if isinstance(request.client_id, UnsetType) else request.client_id,
+            redirect_uri=(
+                None if isinstance(request.redirect_uri, UnsetType) else request.redirect_uri
+            ),
+            code_challenge=pkce_challenge_of(request.code_verifier),
+            dpop_jkt=dpop_jkt,
+            grant=grant,
+            refresh_token=None
+            if refresh_token is None
+            else FirstRefreshToken(
+                sha256_hex(refresh_token),
+                str(uuid.uuid4()),
+                now + agency.refresh_token_lifetime,
+            ),
+            spend=spend,
+        )
+    except UsedBefore as used:
+        raise used.refusal from None
+    if redeemed is None:
+        authorization = await context.authorizations.by_code(issuer_id, code_hash)
+        if authorization is not None and authorization.state is AuthorizationState.REDEEMED:
+            # used before, or another exchange of the same code won: this one is the reuse
+            await _revoke(context, authorization)
+        raise InvalidGrant(INVALID_CODE)
+    if not _matches(redeemed.authorization, request, dpop_jkt):  # as the statement matched
+        raise InvalidGrant(INVALID_CODE)
+    if not redeemed.offer_redeemed:
         raise InvalidGrant("the offer behind this authorization was used already or expired")
     response = token_response(token, lifetime, dpop_jkt)
-    if authorization.subject_id is not None:
-        refresh_token = await next_refresh_token(
-            context,
-            issuer_id,
-            family_id=None,
-            configuration_id=authorization.configuration_ids[0],
-            subject_id=authorization.subject_id,
-            client_id=authorization.client_id,
-            dpop_jkt=dpop_jkt,
-        )
-        if refresh_token is not None:
-            response.refresh_token = refresh_token
+    if redeemed.refresh_token_kept and refresh_token is not None:
+        response.refresh_token = refresh_token
     return response
 
 

@@ -34,6 +34,7 @@ from core.errors import (
 from core.faults import AFTER_COMMIT_BEFORE_RESPONSE, AFTER_SIGN_BEFORE_COMMIT
 from core.keys.signer import Signer
 from core.oid4vci import CredentialRequest, CredentialResponse, IssuedCredential
+from core.replay import UsedBefore
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
 from issuers.domain import Agency, DeliveredResponse, NonceReused
@@ -66,7 +67,7 @@ from issuers.services.proofs import (
 from issuers.services.sender_constraint import (
     PresentedToken,
     ProtectedRequest,
-    presented_token,
+    checked_token,
 )
 
 PROOF_ALGORITHMS = frozenset(SIGNING_ALGORITHMS)
@@ -238,27 +239,34 @@ async def issue_credentials(
 ) -> CredentialResponse:
     """The credentials for the access token the request presents (a bound token with the
     DPoP proof of its key, ``issuers.services.sender_constraint``)."""
-    presented = await presented_token(context, issuer_id, access, endpoint_name="credential")
+    checked = checked_token(context, issuer_id, access, endpoint_name="credential")
+    presented = checked.token
     access_token = presented.token
     now = context.clock.now()
     token_hash = sha256_hex(access_token)
     signer = await context.keys.signer(issuer_id)
-    # One connection and one transaction for the whole request: the grant (live, unused,
-    # bound to the key that signed the proof, or to none without one) is used up first
-    # and given back if any check below fails.
-    async with context.ledger.open_grant(token_hash, now, presented.dpop_jkt) as work:
-        if work is not None:
-            if work.grant.issuer_id != issuer_id:
-                raise InvalidToken("the access token is not valid")
-            response = await _issue(
-                context,
-                issuer_id,
-                signer=signer,
-                work=work,
-                access_token=access_token,
-                request=request,
-                now=now,
-            )
+    spend = () if checked.proof_jti is None else (checked.proof_jti,)
+    # One connection and one transaction for the whole request: the DPoP proof's jti and
+    # the grant (live, unused, bound to the key that signed the proof, or to none without
+    # one) are used up first, by one statement, and given back if any check below fails.
+    try:
+        async with context.ledger.open_grant(
+            token_hash, now, presented.dpop_jkt, spend=spend
+        ) as work:
+            if work is not None:
+                if work.grant.issuer_id != issuer_id:
+                    raise InvalidToken("the access token is not valid")
+                response = await _issue(
+                    context,
+                    issuer_id,
+                    signer=signer,
+                    work=work,
+                    access_token=access_token,
+                    request=request,
+                    now=now,
+                )
+    except UsedBefore as used:  # the proof's jti, as the grant was to be used up
+        raise used.refusal from None
     if work is None:  # used up already (perhaps the retry of a lost response), or not ours
         response = await _repeat_delivered(context, issuer_id, presented, request, now)
     context.faults.reach(AFTER_COMMIT_BEFORE_RESPONSE)

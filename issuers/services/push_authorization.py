@@ -7,18 +7,22 @@ the metadata publishes) or by ``openid_credential`` authorization details (§5.1
 ask for. The agency keeps what was asked and answers a single-use ``request_uri`` that
 lives ``pushed_request_lifetime`` seconds (at most a minute); only its hash is stored.
 The client was authenticated before this step runs (its wallet attestation), and a
-client that attested must push under the ``client_id`` it attested.
+client that attested must push under the ``client_id`` it attested. The single-use values
+of the request (its attestation PoP's and DPoP proof's ``jti``) are used up as the request
+is stored, in the same statement: a replayed one stores nothing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from msgspec import UnsetType
 
 from core.errors import InvalidAuthorizationDetails, InvalidClient, InvalidRequest, InvalidScope
 from core.oauth import PushedAuthorizationRequest, PushedAuthorizationResponse
+from core.replay import SingleUse, UsedBefore
 from issuers.domain import Agency, Authorization, AuthorizationState, OfferState
 from issuers.services.codes import offer_of_issuer_state, random_token, sha256_hex
 from issuers.services.context import IssuerContext
@@ -86,9 +90,11 @@ async def push_authorization_request(
     attested_client_id: str | None,
     client_key: str | None = None,
     dpop_jkt: str | None = None,
+    spend: Sequence[SingleUse] = (),
 ) -> PushedAuthorizationResponse:
     """``attested_client_id``: the ``client_id`` the wallet attestation was made for (None
-    when the agency does not require one for this flow)."""
+    when the agency does not require one for this flow); ``spend``: the request's
+    single-use values, each answered with its own refusal when it was used before."""
     agency = context.agency(issuer_id)
     if attested_client_id is not None and attested_client_id != request.client_id:
         raise InvalidClient("the client_id is not the one the wallet attestation names")
@@ -104,22 +110,24 @@ async def push_authorization_request(
     request_uri = REQUEST_URI_PREFIX + random_token()
     now = context.clock.now()
     lifetime = context.policy.pushed_request_lifetime
-    await context.authorizations.add(
-        Authorization(
-            authorization_id=str(uuid.uuid4()),
-            issuer_id=issuer_id,
-            request_uri_hash=sha256_hex(request_uri),
-            client_id=request.client_id,
-            redirect_uri=redirect_uri,
-            code_challenge=request.code_challenge,
-            configuration_ids=tuple(asked),
-            state=AuthorizationState.PUSHED,
-            created_at=now,
-            expires_at=now + lifetime,
-            wallet_state=None if isinstance(request.state, UnsetType) else request.state,
-            offer_id=offer_id,
-            dpop_jkt=dpop_jkt,
-            client_key=client_key,
-        )
+    authorization = Authorization(
+        authorization_id=str(uuid.uuid4()),
+        issuer_id=issuer_id,
+        request_uri_hash=sha256_hex(request_uri),
+        client_id=request.client_id,
+        redirect_uri=redirect_uri,
+        code_challenge=request.code_challenge,
+        configuration_ids=tuple(asked),
+        state=AuthorizationState.PUSHED,
+        created_at=now,
+        expires_at=now + lifetime,
+        wallet_state=None if isinstance(request.state, UnsetType) else request.state,
+        offer_id=offer_id,
+        dpop_jkt=dpop_jkt,
+        client_key=client_key,
     )
+    try:
+        await context.authorizations.add(authorization, spend=spend)
+    except UsedBefore as used:
+        raise used.refusal from None
     return PushedAuthorizationResponse(request_uri=request_uri, expires_in=int(lifetime))

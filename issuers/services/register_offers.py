@@ -15,7 +15,7 @@ from issuers.services.codes import pre_authorized_code, sha256_hex
 from issuers.services.context import IssuerContext
 
 
-async def offer_from_register(
+def register_offer(
     context: IssuerContext,
     issuer_id: str,
     configuration_id: str,
@@ -23,16 +23,16 @@ async def offer_from_register(
     *,
     actor: str,
     outcome: str,
-) -> str | None:
-    """The new offer's id; None when the register holds no such credential for the
-    citizen."""
+) -> tuple[Offer, AuditEvent] | None:
+    """A new offer of what the register holds now, and the audit entry of its making, to be
+    stored together; None when the register holds no such credential for the citizen."""
     agency = context.agency(issuer_id)
     claims = agency.register.get(subject_id, {}).get(configuration_id)
     if claims is None:
         return None
     now = context.clock.now()
     offer_id = str(uuid.uuid4())
-    await context.offers.add(
+    return (
         Offer(
             offer_id=offer_id,
             issuer_id=issuer_id,
@@ -47,7 +47,7 @@ async def offer_from_register(
             created_at=now,
             expires_at=now + context.policy.offer_lifetime,
         ),
-        audit=AuditEvent(
+        AuditEvent(
             issuer_id=issuer_id,
             at=now,
             actor=actor[:100],
@@ -57,4 +57,24 @@ async def offer_from_register(
             detail=f"{configuration_id} for subject {subject_id} from the register",
         ),
     )
-    return offer_id
+
+
+async def offer_from_register(
+    context: IssuerContext,
+    issuer_id: str,
+    configuration_id: str,
+    subject_id: str,
+    *,
+    actor: str,
+    outcome: str,
+) -> str | None:
+    """The new offer's id, stored with its audit entry; None when the register holds no
+    such credential for the citizen."""
+    made = register_offer(
+        context, issuer_id, configuration_id, subject_id, actor=actor, outcome=outcome
+    )
+    if made is None:
+        return None
+    offer, audit = made
+    await context.offers.add(offer, audit=audit)
+    return offer.offer_id

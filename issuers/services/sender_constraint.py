@@ -14,8 +14,10 @@
   so is a bearer token sent as ``DPoP`` (§7.2). The nonce endpoint and every answer of
   these endpoints hand out a fresh nonce.
 
-Proof identifiers (``jti``) are single-use across workers (``IssuerContext.seen_once``).
-Nonces need no storage: each is a MAC of this deployment's over its expiry
+Proof identifiers (``jti``) are single-use across workers (``IssuerContext.seen_once``); at
+the pushed authorization request, the token endpoint and the credential endpoint a proof's
+``jti`` is handed back unused, to be used up in the statement that stores what the proof
+allows. Nonces need no storage: each is a MAC of this deployment's over its expiry
 (``core.dpop.nonces``).
 """
 
@@ -27,16 +29,18 @@ from dataclasses import dataclass
 
 from core.dpop import (
     AccessTokenScheme,
+    CheckedDpopProof,
     DpopNonces,
     DpopProofVerifier,
     PresentedAccessToken,
-    VerifiedDpopProof,
     check_token_scheme,
     presented_access_token,
 )
 from core.errors import AccessTokenMissing, InvalidDpopBoundToken, InvalidDpopProof
+from core.replay import SingleUse
 from issuers.services.context import IssuerContext
 from issuers.services.metadata import endpoint
+from issuers.services.single_use import use_up_each
 
 _NONCE_KEY_LABEL = b"idwallet issuer DPoP nonces"
 
@@ -90,35 +94,46 @@ def _verifier(context: IssuerContext) -> DpopProofVerifier:
     return DpopProofVerifier(context.seen_once, dpop_nonces(context), clock=context.clock)
 
 
-async def pushed_request_key(
+@dataclass(frozen=True, slots=True)
+class PushedRequestKey:
+    """The key a pushed request binds its authorization to (None: none), and the ``jti``
+    of the DPoP proof that named it (None without a proof), still to be used up."""
+
+    jkt: str | None
+    proof_jti: SingleUse | None = None
+
+
+def pushed_request_key(
     context: IssuerContext,
     issuer_id: str,
     dpop_values: tuple[str, ...],
     *,
     dpop_jkt: str | None,
-) -> str | None:
+) -> PushedRequestKey:
     """The key the authorization is bound to (§10): the proof's, the ``dpop_jkt``
     parameter's, or None when the wallet names none. Both must agree (§10.1)."""
     if not dpop_values:
-        return dpop_jkt
+        return PushedRequestKey(dpop_jkt)
     agency = context.agency(issuer_id)
-    proof = await _verifier(context).verify(
+    checked = _verifier(context).check(
         dpop_values, method="POST", uri=endpoint(agency, context.public_base_url, "par")
     )
+    proof = checked.proof
     if dpop_jkt is not None and not hmac.compare_digest(dpop_jkt.encode(), proof.jkt.encode()):
         raise InvalidDpopProof("dpop_jkt is not the thumbprint of the DPoP proof's key")
-    return proof.jkt
+    return PushedRequestKey(proof.jkt, checked.jti)
 
 
-async def token_request_proof(
+def token_request_proof(
     context: IssuerContext, issuer_id: str, dpop_values: tuple[str, ...], *, required: bool
-) -> VerifiedDpopProof | None:
-    """The verified proof of a token request (§5), None when there is none and none is
-    ``required``. ``use_dpop_nonce`` with a fresh nonce when it carries none of ours."""
+) -> CheckedDpopProof | None:
+    """The checked proof of a token request (§5), its ``jti`` still to be used up; None
+    when there is none and none is ``required``. ``use_dpop_nonce`` with a fresh nonce
+    when it carries none of ours."""
     if not dpop_values and not required:
         return None
     agency = context.agency(issuer_id)
-    return await _verifier(context).verify(
+    return _verifier(context).check(
         dpop_values,
         method="POST",
         uri=endpoint(agency, context.public_base_url, "token"),
@@ -126,26 +141,48 @@ async def token_request_proof(
     )
 
 
-async def presented_token(
+@dataclass(frozen=True, slots=True)
+class CheckedToken:
+    """An access token as the request presented it, and the ``jti`` of its DPoP proof
+    (None with the ``Bearer`` scheme), still to be used up."""
+
+    token: PresentedToken
+    proof_jti: SingleUse | None
+
+
+def checked_token(
     context: IssuerContext, issuer_id: str, request: ProtectedRequest, *, endpoint_name: str
-) -> PresentedToken:
+) -> CheckedToken:
     """The access token of a request to one of the agency's protected endpoints, with its
-    DPoP proof verified when presented with the ``DPoP`` scheme (§7.1; the request is a
-    POST to the endpoint's public URL)."""
+    DPoP proof checked when presented with the ``DPoP`` scheme (§7.1; the request is a
+    POST to the endpoint's public URL), but for the proof's ``jti``: the caller uses it up
+    with what the token allows."""
     presented = presented_access_token(request.authorization, max_token_length=512)
     if presented is None:
         raise AccessTokenMissing("an access token is required (Authorization: DPoP or Bearer)")
     if presented.scheme is AccessTokenScheme.BEARER:
-        return PresentedToken(presented.token, presented.scheme, None)
+        return CheckedToken(PresentedToken(presented.token, presented.scheme, None), None)
     agency = context.agency(issuer_id)
-    proof = await _verifier(context).verify(
+    checked = _verifier(context).check(
         request.dpop,
         method="POST",
         uri=endpoint(agency, context.public_base_url, endpoint_name),
         access_token=presented.token,
         nonce_server=_nonce_server(context, issuer_id),
     )
-    return PresentedToken(presented.token, presented.scheme, proof.jkt)
+    return CheckedToken(
+        PresentedToken(presented.token, presented.scheme, checked.proof.jkt), checked.jti
+    )
+
+
+async def presented_token(
+    context: IssuerContext, issuer_id: str, request: ProtectedRequest, *, endpoint_name: str
+) -> PresentedToken:
+    """``checked_token`` with the proof's ``jti`` used up on its own."""
+    checked = checked_token(context, issuer_id, request, endpoint_name=endpoint_name)
+    if checked.proof_jti is not None:
+        await use_up_each(context, (checked.proof_jti,))
+    return checked.token
 
 
 def check_token_header(request: ProtectedRequest) -> None:

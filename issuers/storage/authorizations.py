@@ -7,19 +7,38 @@ serves it.
 Each step of the flow runs one of these statements, so they are built once: Core
 statements on a plain connection (no ORM session), and on PostgreSQL the same statements
 in the driver's terms (one round trip each, prepared once per connection, no transaction
-around a single statement), as the issuance hot path does.
+around a single statement), as the issuance hot path does. The single-use values of a
+pushed request and of a code's exchange are used up in the statement that makes the change
+they allow (``core.storage.single_use``); the exchange is ``code_redemption``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.storage.driver import changed_rows, is_postgresql, postgres_connection
-from issuers.domain import Authorization, AuthorizationState
+from core.replay import SingleUse, UsedBefore
+from core.storage.driver import changed_rows, is_postgresql, postgres_connection, typed_places
+from core.storage.single_use import (
+    first_use_parameters,
+    first_uses_in,
+    pg_first_uses,
+    used_before,
+)
+from issuers.domain import (
+    AccessGrant,
+    Authorization,
+    AuthorizationState,
+    FirstRefreshToken,
+    RedeemedCode,
+    RefreshState,
+)
+from issuers.storage import code_redemption
 from issuers.storage.tables import AuthorizationRow
 
 _TABLE = cast(Table, AuthorizationRow.__table__)
@@ -79,6 +98,23 @@ PG_ADD = (
     f"INSERT INTO issuer_authorizations ({', '.join(_COLUMNS)})"  # noqa: S608
     f" VALUES ({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))})"
 )
+
+
+@cache
+def pg_add_spending(spend: int, columns: str) -> str:
+    """``PG_ADD`` that uses up ``spend`` single-use values first (their parameters after
+    the columns' and the time's) and adds the authorization only when every one was seen
+    first; it answers the hashes of those seen first. ``columns``: the parameters of the
+    columns, each cast to its column's type (``typed_places``)."""
+    now = len(_COLUMNS) + 1
+    return (
+        f"WITH spent AS ({pg_first_uses(spend, now + 1, now)}), added AS ("  # noqa: S608
+        f" INSERT INTO issuer_authorizations ({', '.join(_COLUMNS)}) SELECT {columns}"
+        f" WHERE (SELECT count(*) FROM spent) = {spend} RETURNING 1"
+        ") SELECT ARRAY(SELECT value_hash FROM spent) AS first_uses"
+    )
+
+
 PG_BY_REQUEST_URI = (
     "SELECT * FROM issuer_authorizations WHERE request_uri_hash = $1 AND issuer_id = $2"
 )
@@ -152,15 +188,34 @@ class SqlAuthorizationStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._engine: AsyncEngine = sessions.kw["bind"]
         self._postgres = is_postgresql(self._engine)
+        self._typed_places = (
+            typed_places(_TABLE.columns, self._engine.dialect) if self._postgres else ""
+        )
 
-    async def add(self, authorization: Authorization) -> None:
+    async def add(self, authorization: Authorization, *, spend: Sequence[SingleUse] = ()) -> None:
+        """``spend`` is taken over where forgotten by the authorization's creation time."""
         values = _values(authorization)
+        now = authorization.created_at
         if self._postgres:
+            columns = [values[name] for name in _COLUMNS]
             async with postgres_connection(self._engine) as driver:
-                await driver.execute(PG_ADD, *(values[name] for name in _COLUMNS))
-            return
-        async with self._engine.begin() as connection:
-            await connection.execute(ADD, values)
+                if not spend:
+                    await driver.execute(PG_ADD, *columns)
+                    return
+                first = await driver.fetchval(
+                    pg_add_spending(len(spend), self._typed_places),
+                    *columns,
+                    now,
+                    *first_use_parameters(spend),
+                )
+            refused = used_before(spend, first)
+        else:
+            async with self._engine.begin() as connection:
+                refused = await first_uses_in(connection, spend, now)
+                if refused is None:
+                    await connection.execute(ADD, values)
+        if refused is not None:
+            raise UsedBefore(refused)
 
     async def by_request_uri(self, issuer_id: str, request_uri_hash: str) -> Authorization | None:
         return await self._one(PG_BY_REQUEST_URI, BY_REQUEST_URI, request_uri_hash, issuer_id)
@@ -292,6 +347,119 @@ class SqlAuthorizationStore:
             )
         changed: bool = result.rowcount == 1
         return changed
+
+    async def redeem_code(
+        self,
+        issuer_id: str,
+        code_hash: str,
+        *,
+        now: float,
+        client_id: str | None,
+        redirect_uri: str | None,
+        code_challenge: str | None,
+        dpop_jkt: str,
+        grant: AccessGrant,
+        refresh_token: FirstRefreshToken | None,
+        spend: Sequence[SingleUse] = (),
+    ) -> RedeemedCode | None:
+        """``client_id``, ``redirect_uri`` or ``code_challenge`` None: nothing matches."""
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                record = await driver.fetchrow(
+                    code_redemption.pg_redeem_code(len(spend)),
+                    code_hash,
+                    issuer_id,
+                    now,
+                    client_id,
+                    redirect_uri,
+                    code_challenge,
+                    dpop_jkt,
+                    grant.token_hash,
+                    grant.expires_at,
+                    None if refresh_token is None else refresh_token.token_hash,
+                    None if refresh_token is None else refresh_token.family_id,
+                    None if refresh_token is None else refresh_token.expires_at,
+                    *code_redemption.pg_state_parameters(),
+                    *first_use_parameters(spend),
+                )
+            refused = used_before(spend, record["first_uses"])
+            if refused is not None:
+                raise UsedBefore(refused)
+            if record["authorization_id"] is None:
+                return None
+            return RedeemedCode(
+                _authorization(record), record["offer_redeemed"], record["refresh_token_kept"]
+            )
+        redeemed: RedeemedCode | None = None
+        async with self._engine.begin() as connection:
+            refused = await first_uses_in(connection, spend, now)
+            if refused is None:
+                row = (
+                    await connection.execute(
+                        code_redemption.MOVE_CODE,
+                        {
+                            "code": code_hash,
+                            "issuer": issuer_id,
+                            "now": now,
+                            "client": client_id,
+                            "redirect": redirect_uri,
+                            "challenge": code_challenge,
+                            "jkt": dpop_jkt,
+                        },
+                    )
+                ).first()
+                if row is not None:
+                    redeemed = await self._redeem_offer(
+                        connection, _authorization(row._mapping), now, grant, refresh_token
+                    )
+        if refused is not None:
+            raise UsedBefore(refused)
+        return redeemed
+
+    @staticmethod
+    async def _redeem_offer(
+        connection: Any,
+        authorization: Authorization,
+        now: float,
+        grant: AccessGrant,
+        refresh_token: FirstRefreshToken | None,
+    ) -> RedeemedCode:
+        """The redeemed code's offer, grant and refresh token, in its transaction."""
+        result = await connection.execute(
+            code_redemption.REDEEM_OFFER,
+            {"offer": authorization.offer_id, "issuer": authorization.issuer_id, "now": now},
+        )
+        if result.rowcount != 1:
+            return RedeemedCode(authorization, offer_redeemed=False, refresh_token_kept=False)
+        await connection.execute(
+            code_redemption.INSERT_GRANT,
+            {
+                "token_hash": grant.token_hash,
+                "offer_id": authorization.offer_id,
+                "issuer_id": authorization.issuer_id,
+                "expires_at": grant.expires_at,
+                "used": False,
+                "dpop_jkt": grant.dpop_jkt,
+            },
+        )
+        if refresh_token is None or authorization.subject_id is None:
+            return RedeemedCode(authorization, offer_redeemed=True, refresh_token_kept=False)
+        await connection.execute(
+            code_redemption.INSERT_REFRESH_TOKEN,
+            {
+                "token_hash": refresh_token.token_hash,
+                "family_id": refresh_token.family_id,
+                "issuer_id": authorization.issuer_id,
+                "configuration_id": authorization.configuration_ids[0],
+                "subject_id": authorization.subject_id,
+                "client_id": authorization.client_id,
+                "dpop_jkt": grant.dpop_jkt,
+                "state": RefreshState.ACTIVE.value,
+                "created_at": now,
+                "expires_at": refresh_token.expires_at,
+            },
+        )
+        return RedeemedCode(authorization, offer_redeemed=True, refresh_token_kept=True)
 
     async def purge(self, before: float) -> int:
         """Forget authorizations that ended before ``before``."""

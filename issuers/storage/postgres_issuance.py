@@ -9,24 +9,32 @@ Everything else goes through the SQLAlchemy implementations these classes extend
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from core.storage.driver import postgres_connection
-from issuers.domain import AccessGrant, AuditEvent, Offer, OfferState
+from sqlalchemy.engine import Dialect
+
+from core.replay import SingleUse, UsedBefore
+from core.storage.driver import postgres_connection, typed_places
+from core.storage.single_use import first_use_parameters, pg_first_uses, used_before
+from issuers.domain import AccessGrant, AuditEvent, CodeIssue, Offer, OfferState
 from issuers.ports import GrantWork
 from issuers.storage.grant_work import TransactionGrantWork
 from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.sql import (
     AUDIT_COLUMNS,
+    Sessions,
     SqlCredentialLedger,
     SqlOfferStore,
     audit_row,
+    code_move,
     offer_from_row,
 )
 from issuers.storage.tables import (
+    AUDIT,
     OFFERS,
     ApplicationRow,
     CredentialResponseRow,
@@ -158,7 +166,55 @@ ADD_OFFER_WITH_AUDIT = (
 )
 
 
+def _pg_add_with_code(dialect: Dialect) -> str:
+    """The authorization's move to ``code_issued`` (``PG_MOVE``'s, its parameters after
+    the offer's and the audit entry's), and the offer and its audit entry inserted only
+    when it moved; it answers how many moved."""
+    offer_places = typed_places(OFFERS.columns, dialect)
+    audit_places = typed_places(
+        [AUDIT.c[name] for name in AUDIT_COLUMNS], dialect, first=len(_OFFER_COLUMNS) + 1
+    )
+    first = len(_OFFER_COLUMNS) + len(AUDIT_COLUMNS)
+    move = [f"${first + i}" for i in range(1, 9)]
+    return (
+        "WITH moved AS ("  # noqa: S608
+        f" UPDATE issuer_authorizations SET state = {move[1]}, expires_at = {move[4]},"
+        f" subject_id = {move[5]}, code_hash = {move[6]}, offer_id = {move[7]}"
+        f" WHERE authorization_id = {move[0]} AND state = {move[2]}"
+        f" AND expires_at > {move[3]} RETURNING 1"
+        f"), offer AS (INSERT INTO issuer_offers ({', '.join(_OFFER_COLUMNS)})"
+        f" SELECT {offer_places} FROM moved"
+        f"), audit AS (INSERT INTO issuer_audit_events ({', '.join(AUDIT_COLUMNS)})"
+        f" SELECT {audit_places} FROM moved"
+        ") SELECT count(*) FROM moved"
+    )
+
+
 class PostgresOfferStore(SqlOfferStore):
+    def __init__(self, sessions: Sessions, claims: SealedClaims) -> None:
+        super().__init__(sessions, claims)
+        self._add_with_code = _pg_add_with_code(self._engine.dialect)
+
+    async def add_with_code(self, offer: Offer, audit: AuditEvent, code: CodeIssue) -> bool:
+        """One statement: the move first, the offer and its audit entry on its row."""
+        row = self._row(offer)
+        move = code_move(code, offer)
+        async with postgres_connection(self._engine) as connection:
+            moved = await connection.fetchval(
+                self._add_with_code,
+                *(row[name] for name in _OFFER_COLUMNS),
+                *audit_row(audit),
+                move["id"],
+                move["state"],
+                move["expected"],
+                move["now"],
+                move["expires_at"],
+                move["subject_id"],
+                move["code_hash"],
+                move["offer_id"],
+            )
+        return bool(moved == 1)
+
     async def add(self, offer: Offer, *, audit: AuditEvent | None = None) -> None:
         row = self._row(offer)
         values = [row[name] for name in _OFFER_COLUMNS]
@@ -187,17 +243,56 @@ class PostgresOfferStore(SqlOfferStore):
         return _offer(record, self._claims) if record is not None else None
 
 
+@cache
+def pg_use_grant_spending(spend: int) -> str:
+    """``USE_GRANT`` that uses up ``spend`` single-use values first (their parameters from
+    $4 on) and the grant only when every one was seen first. One row: the hashes of the
+    values seen first, then the grant and its offer (NULL columns when none was used)."""
+    return (
+        f"WITH spent AS ({pg_first_uses(spend, 4, 2)}), used AS ("  # noqa: S608
+        " UPDATE issuer_access_grants SET used = true"
+        " WHERE token_hash = $1 AND NOT used AND expires_at > $2"
+        " AND dpop_jkt IS NOT DISTINCT FROM $3::varchar"
+        f" AND (SELECT count(*) FROM spent) = {spend}"
+        " RETURNING offer_id, issuer_id, expires_at, dpop_jkt"
+        ") SELECT ARRAY(SELECT value_hash FROM spent) AS first_uses,"
+        " used.issuer_id AS grant_issuer_id, used.expires_at AS grant_expires_at,"
+        " used.dpop_jkt AS grant_dpop_jkt, o.*"
+        " FROM (VALUES (1)) AS one (x) LEFT JOIN"
+        " (used JOIN issuer_offers o ON o.offer_id = used.offer_id) ON true"
+    )
+
+
 class PostgresCredentialLedger(SqlCredentialLedger):
     @asynccontextmanager
     async def open_grant(
-        self, token_hash: str, now: float, dpop_jkt: str | None = None
+        self,
+        token_hash: str,
+        now: float,
+        dpop_jkt: str | None = None,
+        *,
+        spend: Sequence[SingleUse] = (),
     ) -> AsyncIterator[GrantWork | None]:
         work: TransactionGrantWork | None = None
         async with (
             postgres_connection(self._engine) as connection,
             connection.transaction(),
         ):
-            record = await connection.fetchrow(USE_GRANT, token_hash, now, dpop_jkt)
+            if spend:
+                record = await connection.fetchrow(
+                    pg_use_grant_spending(len(spend)),
+                    token_hash,
+                    now,
+                    dpop_jkt,
+                    *first_use_parameters(spend),
+                )
+                refused = used_before(spend, record["first_uses"])
+                if refused is not None:
+                    raise UsedBefore(refused)
+                if record["offer_id"] is None:
+                    record = None
+            else:
+                record = await connection.fetchrow(USE_GRANT, token_hash, now, dpop_jkt)
             if record is None:
                 yield None
                 return

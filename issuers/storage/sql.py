@@ -9,17 +9,22 @@ concurrent requests on SQLite and PostgreSQL alike end with exactly one winner.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.replay import SingleUse, UsedBefore
 from core.storage.driver import is_postgresql, postgres_connection
+from core.storage.single_use import first_uses_in
 from issuers.domain import (
+    AUTHORIZATION_MOVES,
     AccessGrant,
     AuditEvent,
+    AuthorizationState,
+    CodeIssue,
     CredentialSelector,
     DeliveredResponse,
     IssuedCredential,
@@ -29,6 +34,7 @@ from issuers.domain import (
 )
 from issuers.ports import GrantWork
 from issuers.storage import statements
+from issuers.storage.authorizations import MOVE as MOVE_AUTHORIZATION
 from issuers.storage.grant_work import STATUS_LIST_SIZE, StatusPlaces, TransactionGrantWork
 from issuers.storage.offer_claims import UNREDACTED_OFFERS, SealedClaims
 from issuers.storage.sqlalchemy_issuance import CoreIssuanceStatements
@@ -102,6 +108,17 @@ class SqlOfferStore:
                 await connection.execute(
                     INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, audit_row(audit), strict=True))
                 )
+
+    async def add_with_code(self, offer: Offer, audit: AuditEvent, code: CodeIssue) -> bool:
+        async with self._engine.begin() as connection:
+            moved = await connection.execute(MOVE_AUTHORIZATION, code_move(code, offer))
+            if moved.rowcount != 1:
+                return False
+            await connection.execute(statements.INSERT_OFFER, self._row(offer))
+            await connection.execute(
+                INSERT_AUDIT, dict(zip(AUDIT_COLUMNS, audit_row(audit), strict=True))
+            )
+        return True
 
     def _row(self, offer: Offer) -> dict[str, Any]:
         """The offer's columns, its claims sealed."""
@@ -214,6 +231,21 @@ class SqlOfferStore:
             return offer_from_row(row, self._claims)
 
 
+def code_move(code: CodeIssue, offer: Offer) -> dict[str, Any]:
+    """The parameters of the authorization's move to ``code_issued`` for ``offer``."""
+    AUTHORIZATION_MOVES.check(code.expected, AuthorizationState.CODE_ISSUED)
+    return {
+        "id": code.authorization_id,
+        "expected": code.expected.value,
+        "now": code.now,
+        "state": AuthorizationState.CODE_ISSUED.value,
+        "expires_at": code.expires_at,
+        "subject_id": code.subject_id,
+        "code_hash": code.code_hash,
+        "offer_id": offer.offer_id,
+    }
+
+
 class SqlGrantStore:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
@@ -267,13 +299,21 @@ class SqlCredentialLedger:
 
     @asynccontextmanager
     async def open_grant(
-        self, token_hash: str, now: float, dpop_jkt: str | None = None
+        self,
+        token_hash: str,
+        now: float,
+        dpop_jkt: str | None = None,
+        *,
+        spend: Sequence[SingleUse] = (),
     ) -> AsyncIterator[GrantWork | None]:
-        """The grant is used up by the transaction's first statement (a write, so the
-        transaction holds the write lock from the start on SQLite too); anything raised
-        inside rolls it back and gives the grant back."""
+        """The single-use values and then the grant are used up by the transaction's first
+        statements (writes, so the transaction holds the write lock from the start on
+        SQLite too); anything raised inside rolls them back and gives the grant back."""
         work: TransactionGrantWork | None = None
         async with self._engine.begin() as connection:
+            refused = await first_uses_in(connection, spend, now)
+            if refused is not None:
+                raise UsedBefore(refused)
             used = (
                 await connection.execute(
                     statements.USE_GRANT, {"hash": token_hash, "now": now, "jkt": dpop_jkt}

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from msgspec import UNSET
 
 from core.errors import (
     InvalidAuthorizationDetails,
@@ -25,6 +26,7 @@ from core.oauth import (
     PushedAuthorizationResponse,
     TokenRequest,
     TokenResponse,
+    pkce_challenge_of,
     pkce_matches,
     pkce_s256_challenge,
 )
@@ -185,3 +187,7 @@ def test_pkce_s256_as_rfc_7636_appendix_b_computes_it() -> None:
     assert not pkce_matches(verifier[:-1] + "l", challenge)
     assert not pkce_matches("too-short", pkce_s256_challenge("too-short"))
     assert not pkce_matches(verifier + " ", challenge)
+    # what a code's exchange matches against: a malformed or missing verifier matches none
+    assert pkce_challenge_of(verifier) == challenge
+    assert pkce_challenge_of("too-short") is None
+    assert pkce_challenge_of(UNSET) is None

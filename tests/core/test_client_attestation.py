@@ -358,6 +358,25 @@ async def test_a_pop_jti_is_single_use(provider: WalletProvider, instance: Softw
     await server.verify(provider.attest(other), pop(other, jti=jti))
 
 
+async def test_check_hands_the_pop_jti_back_unused_with_its_refusal(
+    provider: WalletProvider, instance: SoftwareSigner
+) -> None:
+    """For a caller that uses the jti up with the change the authentication allows."""
+    server = Server(provider)
+    presentation = ClientAttestationPresentation(provider.attest(instance), pop(instance))
+    checked = server.verifier.check(presentation, client_id=CLIENT_ID)
+    assert server.seen.kept == {}
+    assert checked.client.client_id == CLIENT_ID
+    assert checked.client.cnf_jkt == jwk_thumbprint(instance.public_jwk())
+    assert checked.pop_jti.scope == POP_JTI_SCOPE
+    assert checked.pop_jti.keep_until == NOW.timestamp() + 300 + 60
+    assert isinstance(checked.pop_jti.refusal, InvalidClientAttestation)
+    assert await server.verifier.verify(presentation, client_id=CLIENT_ID) == checked.client
+    assert list(server.seen.kept) == [(POP_JTI_SCOPE, checked.pop_jti.value)]
+    error = await refused(server, presentation.attestation, presentation.pop)
+    assert "used before" in error.description
+
+
 @pytest.mark.parametrize("jti", [None, "", 42, "x" * 257])
 async def test_a_pop_without_a_sound_jti_is_refused(
     provider: WalletProvider, instance: SoftwareSigner, jti: object

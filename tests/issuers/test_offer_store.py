@@ -1,9 +1,11 @@
 """An offer made from the agency's register is written with its audit entry in one
 transaction (one statement on PostgreSQL), on SQLite and PostgreSQL: both are kept, or
-neither."""
+neither; one made for a citizen's authorization also with the authorization's move to
+``code_issued``, and nothing is kept when the authorization cannot move."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 
@@ -13,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.sealing import Sealer
 from core.storage.driver import is_postgresql
 from core.storage.engine import session_factory
-from issuers.domain import AuditEvent, Offer, OfferState
+from issuers.domain import (
+    AuditEvent,
+    Authorization,
+    AuthorizationState,
+    CodeIssue,
+    Offer,
+    OfferState,
+)
+from issuers.storage.authorizations import SqlAuthorizationStore
 from issuers.storage.offer_claims import SealedClaims
 from issuers.storage.postgres_issuance import PostgresOfferStore
 from issuers.storage.sql import SqlAuditLog, SqlOfferStore
@@ -73,3 +83,65 @@ async def test_an_offer_that_is_not_kept_leaves_no_audit_entry(engine: AsyncEngi
     assert [entry.actor for entry in await audit.recent("civil-registry", 10)] == [
         _made(offer).actor
     ]
+
+
+async def _authenticating(engine: AsyncEngine) -> Authorization:
+    authorization = Authorization(
+        authorization_id=str(uuid.uuid4()),
+        issuer_id="civil-registry",
+        request_uri_hash=uuid.uuid4().hex * 2,
+        client_id="https://wallet.example",
+        redirect_uri="https://wallet.example/cb",
+        code_challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        configuration_ids=("national_id",),
+        state=AuthorizationState.AUTHENTICATING,
+        created_at=NOW,
+        expires_at=NOW + 600,
+    )
+    await SqlAuthorizationStore(session_factory(engine)).add(authorization)
+    return authorization
+
+
+def _code(authorization: Authorization, now: float = NOW + 5) -> CodeIssue:
+    return CodeIssue(
+        authorization.authorization_id,
+        expected=AuthorizationState.AUTHENTICATING,
+        now=now,
+        expires_at=now + 60,
+        subject_id="citizen-1",
+        code_hash="c" * 64,
+    )
+
+
+async def test_an_offer_for_an_authorization_is_kept_with_its_code(engine: AsyncEngine) -> None:
+    offers, audit = _stores(engine)
+    authorization = await _authenticating(engine)
+    offer = _offer()
+    assert await offers.add_with_code(offer, _made(offer), _code(authorization))
+    assert await offers.get("civil-registry", offer.offer_id) == offer
+    assert await audit.recent("civil-registry", 10) == [_made(offer)]
+    issued = await SqlAuthorizationStore(session_factory(engine)).by_code(
+        "civil-registry", "c" * 64
+    )
+    assert issued == dataclasses.replace(
+        authorization,
+        state=AuthorizationState.CODE_ISSUED,
+        expires_at=NOW + 65,
+        subject_id="citizen-1",
+        code_hash="c" * 64,
+        offer_id=offer.offer_id,
+    )
+
+
+async def test_nothing_is_kept_for_an_authorization_that_cannot_move(engine: AsyncEngine) -> None:
+    offers, audit = _stores(engine)
+    authorization = await _authenticating(engine)
+    offer = _offer()
+    assert not await offers.add_with_code(offer, _made(offer), _code(authorization, NOW + 600))
+    moved = _offer()
+    assert await offers.add_with_code(moved, _made(moved), _code(authorization))
+    again = _offer()
+    assert not await offers.add_with_code(again, _made(again), _code(authorization))
+    for unkept in (offer, again):
+        assert await offers.get("civil-registry", unkept.offer_id) is None
+    assert await audit.recent("civil-registry", 10) == [_made(moved)]

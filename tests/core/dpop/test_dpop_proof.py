@@ -161,6 +161,33 @@ async def test_a_refused_proof_does_not_use_up_its_jti() -> None:
     await verifier(seen=seen).verify([proof], method="POST", uri=URI)
 
 
+async def test_check_hands_the_jti_back_unused_with_its_refusal() -> None:
+    """For a caller that uses the jti up with the change the proof allows: every other
+    check is made, nothing is recorded, and the value says how a replay is refused."""
+    seen = MemorySeenOnce()
+    proof = make_proof(new_key(), iat=NOW - 10)
+    checked = verifier(seen=seen).check([proof], method="POST", uri=URI)
+    assert seen.kept == {}
+    jkt = checked.proof.jkt
+    assert (checked.jti.scope, checked.jti.value, checked.jti.keep_until) == (
+        DPOP_REPLAY_SCOPE,
+        f"{jkt} proof-1-2Hq9Xw0d",
+        NOW - 10 + 60 + 5,
+    )
+    assert isinstance(checked.jti.refusal, InvalidDpopProof)
+    assert "used before" in checked.jti.refusal.description
+    at_resource = verifier().check(
+        [make_proof(new_key(), claims={"ath": access_token_hash(TOKEN)})],
+        method="POST",
+        uri=URI,
+        access_token=TOKEN,
+    )
+    assert isinstance(at_resource.jti.refusal, InvalidDpopProofAtResource)
+    assert await verifier(seen=seen).verify([proof], method="POST", uri=URI) == checked.proof
+    with pytest.raises(InvalidDpopProof, match="used before"):
+        await verifier(seen=seen).verify([proof], method="POST", uri=URI)
+
+
 async def test_replays_are_refused_through_the_sql_record(engine: AsyncEngine) -> None:
     clock = FixedClock(NOW)
     checker = DpopProofVerifier(

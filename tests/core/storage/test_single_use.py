@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import FixedClock
-from core.replay import SeenOnce
+from core.replay import SeenOnce, SingleUse, UsedBefore
 from core.storage.engine import create_engine
-from core.storage.single_use import SingleUseRow, SqlSingleUse
+from core.storage.single_use import SingleUseRow, SqlSingleUse, first_use_parameters, first_uses_in
 from tests.conftest import fresh_engine
 
 NOW = 1_800_000_000.0
@@ -92,3 +92,32 @@ async def test_malformed_scope_or_time_is_a_programming_error(
 ) -> None:
     with pytest.raises(ValueError):
         await SqlSingleUse(engine).first_use(scope, "v", keep_until)
+
+
+def _single_use(value: str, keep_until: float = NOW + 65) -> SingleUse:
+    return SingleUse("dpop", value, keep_until, ValueError(f"{value} used before"))
+
+
+async def test_values_used_up_in_a_transaction_follow_the_same_rules(engine: AsyncEngine) -> None:
+    """``first_uses_in``, for a storage that uses values up with the change they allow:
+    every value seen first is kept, the first one used before is named, an expired one is
+    taken over, and ``SeenOnce`` sees the same record."""
+    seen = SqlSingleUse(engine, clock=FixedClock(NOW))
+    assert await seen.first_use("dpop", "used", NOW + 65)
+    assert await seen.first_use("dpop", "expired", NOW - 1)
+    values = [_single_use("fresh"), _single_use("used"), _single_use("expired")]
+    async with engine.begin() as connection:
+        assert await first_uses_in(connection, values, NOW) is values[1]
+    assert not await seen.first_use("dpop", "fresh", NOW + 65)
+    assert not await seen.first_use("dpop", "expired", NOW + 65)
+    async with engine.begin() as connection:
+        assert await first_uses_in(connection, [_single_use("other")], NOW) is None
+
+
+def test_a_value_sent_twice_at_once_is_used_before() -> None:
+    twice = _single_use("twice")
+    with pytest.raises(UsedBefore) as used:
+        first_use_parameters([twice, _single_use("twice")])
+    assert str(used.value.refusal) == "twice used before"
+    with pytest.raises(ValueError):
+        first_use_parameters([_single_use("v", float("inf"))])
