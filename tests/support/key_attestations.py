@@ -13,8 +13,13 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from app.bootstrap import install_wallet_provider_ca, load_key_encryption_key
+from app.bootstrap import (
+    PROVIDER_CA_CERT_FILE,
+    install_wallet_provider_ca,
+    load_key_encryption_key,
+)
 from app.settings import Settings
 from core.jose.jws import sign_compact
 from core.key_attestation import KEY_ATTESTATION_TYP
@@ -117,8 +122,12 @@ def deployment_provider() -> WalletProvider:
 
 def seed_wallet_provider(var_dir: Path) -> None:
     """Make ``deployment_provider()``'s CA the wallet-provider CA of a deployment started
-    on ``var_dir``."""
+    on ``var_dir`` (also where a first start, ``idwallet migrate`` say, made its own: the
+    provider's key is then certified again under this one)."""
+    provider = deployment_provider()
+    installed = var_dir / PROVIDER_CA_CERT_FILE
+    if installed.exists() and installed.read_bytes() == provider.anchor.public_bytes(Encoding.PEM):
+        return
     settings = Settings(var_dir=var_dir)
     wrapper = KeyWrapper(load_key_encryption_key(settings))
-    provider = deployment_provider()
     install_wallet_provider_ca(settings, wrapper, provider.anchor, provider.anchor_key)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 
-from app.bootstrap import PROVIDER_CA_CERT_FILE
 from tests.support.key_attestations import seed_wallet_provider
 from tests.support.log_canary import leaks
 
@@ -58,8 +57,7 @@ def running_server(
     port is ``IDWALLET_PORT`` when ``extra`` names one, a free one otherwise."""
     port = int(extra.get("IDWALLET_PORT") or free_port())
     env = idwallet_env(var_dir, **extra)
-    if not (var_dir / PROVIDER_CA_CERT_FILE).exists():
-        seed_wallet_provider(var_dir)  # its wallet provider attests as the tests' wallets do
+    seed_wallet_provider(var_dir)  # its wallet provider attests as the tests' wallets do
     process = subprocess.Popen(
         [*command_prefix, sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=ROOT,
