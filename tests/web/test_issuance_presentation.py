@@ -7,7 +7,6 @@ declined presentation shows its reason in plain words with the way back to the w
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from playwright.sync_api import Browser, Page, Request, expect
 
-from tests.issuers.test_catalog import CITIZEN
 from tests.support.server import RunningServer, running_server
 from tests.support.wallet_provider import (
     CLIENT_ID,
@@ -27,8 +25,8 @@ from tests.support.wallet_provider import (
     attestation_headers,
     new_instance,
 )
-from tests.wallet.phone import Phone
 from tests.web.conftest import no_serious_accessibility_violations, screenshot
+from tests.web.test_counter_screen import _citizen
 
 AGENCY = "transport-agency"
 REDIRECT = "https://wallet.example.eu/cb"
@@ -41,24 +39,6 @@ def server(var_dir: Path) -> Iterator[RunningServer]:
     anchors.write_bytes(PROVIDER.root.public_bytes(Encoding.PEM))
     with running_server(var_dir, IDWALLET_WALLET_PROVIDER_ANCHORS=str(anchors)) as running:
         yield running
-
-
-def _citizen(server: RunningServer, var_dir: Path) -> Phone:
-    keys = json.loads((var_dir / "operator-keys.json").read_text())
-    http = httpx.Client(base_url=server.base_url, timeout=30)
-    offer = http.post(
-        "/issuers/civil-registry/offers",
-        json={
-            "subject_id": "citizen-web",
-            "credential_configuration_id": "national_id",
-            "claims": CITIZEN,
-        },
-        headers={"Authorization": f"Bearer {keys['civil-registry']}"},
-    ).json()
-    phone = Phone(http)
-    phone.register()
-    phone.receive(offer["offer_uri"])
-    return phone
 
 
 def _authorization_url(server: RunningServer) -> str:
