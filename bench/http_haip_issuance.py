@@ -218,26 +218,21 @@ async def _measure(
     async def pre_authorized(connection: Connection, index: int) -> None:
         await _issue(connection, issuer, codes[index], holders[index % concurrency])
 
-    async def health(connection: Connection, _: int) -> None:
-        if (await connection.get("/health")).status != 200:
-            raise RuntimeError("health failed")
-
-    try:
-        await _drive(concurrency * 2, connections, health)
-        with watching(watch):
-            results = await drive_each(
-                connections,
-                database,
-                ((AUTHORIZATION_CODE, haip, count), (PRE_AUTHORIZED, pre_authorized, count)),
-                health=(HEALTH, health, count * 5),
-            )
-    finally:
-        for connection in connections:
-            await connection.close()
-    return results
+    return await drive_each(
+        connections,
+        database,
+        ((AUTHORIZATION_CODE, haip, count), (PRE_AUTHORIZED, pre_authorized, count)),
+        watch=watch,
+        health_times=count * 5,
+    )
 
 
 Operation = Callable[[Connection, int], Coroutine[Any, Any, None]]
+
+
+async def _health(connection: Connection, _: int) -> None:
+    if (await connection.get("/health")).status != 200:
+        raise RuntimeError("health failed")
 
 
 async def drive_each(
@@ -245,25 +240,36 @@ async def drive_each(
     database: str,
     operations: tuple[tuple[str, Operation, int], ...],
     *,
-    health: tuple[str, Operation, int],
+    watch: CpuWatch,
+    health_times: int,
+    warm_up: Operation | None = None,
 ) -> list[LoadResult]:
-    """Each named operation driven its number of times over ``connections``, in turn,
-    then the trivial endpoint; one result each."""
-    results = []
-    for name, one, times in (*operations, health):
-        driven = await _drive(times, connections, one)
-        results.append(
-            LoadResult(
-                name,
-                database,
-                len(connections),
-                times,
-                driven.seconds,
-                driven.latencies,
-                cpu=driven.cpu,
-            )
-        )
-    return results
+    """The connections opened and warmed (and ``warm_up`` run once), then, with the
+    worker's CPU watched, each named operation driven its number of times, in turn, and
+    the trivial endpoint; one result each. The connections are closed at the end."""
+    try:
+        await _drive(len(connections) * 2, connections, _health)
+        if warm_up is not None:
+            await _drive(1, connections[:1], warm_up)
+        results = []
+        with watching(watch):
+            for name, one, times in (*operations, (HEALTH, _health, health_times)):
+                driven = await _drive(times, connections, one)
+                results.append(
+                    LoadResult(
+                        name,
+                        database,
+                        len(connections),
+                        times,
+                        driven.seconds,
+                        driven.latencies,
+                        cpu=driven.cpu,
+                    )
+                )
+        return results
+    finally:
+        for connection in connections:
+            await connection.close()
 
 
 _PROVIDERS: dict[Path, tuple[WalletProvider, KeyAttester]] = {}

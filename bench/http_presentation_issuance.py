@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.cpu_time import CpuWatch, watching
+from bench.cpu_time import CpuWatch
 from bench.http_client import Connection
 from bench.http_haip_issuance import (
     HaipWallet,
@@ -38,7 +38,6 @@ from bench.http_haip_issuance import (
 from bench.http_issuance import (
     LoadResult,
     _create_offers,
-    _drive,
 )
 from bench.http_verification import answer_request, issue_credential
 from core.keys.signer import SoftwareSigner
@@ -141,24 +140,14 @@ async def _measure(
             connection, created.json()["request_uri"], shown[wallet], presenters[wallet]
         )
 
-    async def health(connection: Connection, _: int) -> None:
-        if (await connection.get("/health")).status != 200:
-            raise RuntimeError("health failed")
-
-    try:
-        await _drive(concurrency * 2, connections, health)
-        await _drive(1, connections[:1], verification)  # the status list, fetched and cached
-        with watching(watch):
-            results = await drive_each(
-                connections,
-                database,
-                ((WITH_PRESENTATION, issuance, count), (VERIFICATION, verification, count)),
-                health=(HEALTH, health, count * 5),
-            )
-    finally:
-        for connection in connections:
-            await connection.close()
-    return results
+    return await drive_each(
+        connections,
+        database,
+        ((WITH_PRESENTATION, issuance, count), (VERIFICATION, verification, count)),
+        watch=watch,
+        health_times=count * 5,
+        warm_up=verification,  # the status list, fetched and cached
+    )
 
 
 def run(
