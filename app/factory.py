@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             async with (
                 issuer_role(app, settings, deployment, agencies),
                 verifier_role(app, settings, deployment) as verifiers,
-                wallet_role(app, settings, deployment),
+                wallet_role(app, settings, deployment, list(agencies)),
             ):
                 app.state.operator_access, app.state.counter_access = keyrings(
                     settings, list(agencies), list(verifiers.parties)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography import x509
 
@@ -55,6 +56,21 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in env.get(PREFIX + name, "").split(",") if v.strip())
+
+
+def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Absolute http(s) URLs without query or fragment (issuer identifiers)."""
+    urls = _list(env, name)
+    for url in urls:
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in ("https", "http")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
+            raise SettingsError(f"{PREFIX}{name}: {url!r} is not an issuer identifier URL")
+    return urls
 
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -222,6 +238,8 @@ class Settings:
     wallet_trust_anchors: tuple[str, ...] = ()
     wallet_provider_anchors: tuple[x509.Certificate, ...] = ()
     wallet_redirect_schemes: tuple[str, ...] = ()
+    #: Issuers besides the deployment's agencies that the wallet lists for citizens to ask.
+    wallet_issuers: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
     #: The national eID provider (OpenID Connect) agencies log citizens in at, and this
     #: deployment's registration there: a client secret (``client_secret_basic``) or a
@@ -352,6 +370,7 @@ class Settings:
             wallet_trust_anchors=_list(env, "WALLET_TRUST_ANCHORS"),
             wallet_provider_anchors=_ca_certificates(env, "WALLET_PROVIDER_ANCHORS"),
             wallet_redirect_schemes=redirect_schemes,
+            wallet_issuers=_urls(env, "WALLET_ISSUERS"),
             faults=faults,
             test_citizen=_test_citizen(env, environment),
             eid_oidc_issuer=eid[0],

@@ -64,7 +64,7 @@ async def housekeeping(context: WalletContext, deployment: Deployment) -> int:
 
 @contextlib.asynccontextmanager
 async def wallet_role(
-    app: Litestar, settings: Settings, deployment: Deployment
+    app: Litestar, settings: Settings, deployment: Deployment, agency_ids: list[str]
 ) -> AsyncIterator[WalletContext]:
     outbound = OutboundClient(
         local={
@@ -87,6 +87,10 @@ async def wallet_role(
         token_secret=deployment.derived_secret("wallet access tokens"),
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
         wallet_provider=await load_wallet_provider(deployment),
+        known_issuers=(
+            *(f"{settings.public_base_url}/issuers/{agency_id}" for agency_id in agency_ids),
+            *settings.wallet_issuers,
+        ),
     )
     app.state.wallet = context
 

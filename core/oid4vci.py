@@ -44,8 +44,10 @@ class PreAuthorizedCodeGrant(Message):
 
 
 class AuthorizationCodeGrant(Message):
-    issuer_state: str | UnsetType = UNSET
-    authorization_server: str | UnsetType = UNSET
+    issuer_state: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)] | UnsetType = UNSET
+    authorization_server: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=2048)] | UnsetType
+    ) = UNSET
 
 
 class Grants(Message):

@@ -1,8 +1,10 @@
 """What the wallet keeps for a citizen, and the states of its two interactions.
 
 Receiving (OpenID4VCI 1.0): ``offered`` → ``proofs_needed`` (device-bound keys sign) →
-``received``. Presenting (OpenID4VP 1.0): ``consent_needed`` → ``signatures_needed``
-(device-bound keys sign) → ``submitted`` | ``declined``. A step that moves a flow from one
+``received``; in the authorization code flow ``authorization_required`` comes first
+(the citizen is at the issuer's authorization page, the wallet waits for the redirect).
+Presenting (OpenID4VP 1.0): ``consent_needed`` → ``signatures_needed`` (device-bound
+keys sign) → ``submitted`` | ``declined``. A step that moves a flow from one
 state to the next claims it first (``busy``), so two taps on "approve" post one
 presentation; the claim ends in the next state, in ``failed``, or back where it started
 when the step was refused and may be tried again. ``OFFER_MOVES`` and
@@ -33,6 +35,7 @@ class FlowKind(StrEnum):
 
 class FlowState(StrEnum):
     OFFERED = "offered"
+    AUTHORIZATION_REQUIRED = "authorization_required"
     PROOFS_NEEDED = "proofs_needed"
     RECEIVED = "received"
     CONSENT_NEEDED = "consent_needed"
@@ -47,9 +50,11 @@ OFFER_MOVES = Moves.of(
     "credential offer",
     {
         FlowState.OFFERED: {FlowState.BUSY},
+        FlowState.AUTHORIZATION_REQUIRED: {FlowState.BUSY},
         FlowState.PROOFS_NEEDED: {FlowState.BUSY},
         FlowState.BUSY: {
             FlowState.OFFERED,
+            FlowState.AUTHORIZATION_REQUIRED,
             FlowState.PROOFS_NEEDED,
             FlowState.RECEIVED,
             FlowState.FAILED,
@@ -292,3 +297,13 @@ class CounterpartyError(ProtocolError):
         body = super().to_body()
         body["error"] = self.remote_error
         return body
+
+
+class DpopNonceRequired(CounterpartyError):
+    """The server wants DPoP proofs with its nonce (RFC 9449 §8, §9): ``nonce`` is the one
+    it handed out. The request is made again once with it; asked again, the wallet gives
+    up (a server that never takes its own nonce would keep it in a loop)."""
+
+    def __init__(self, nonce: str, description: str) -> None:
+        super().__init__("use_dpop_nonce", description)
+        self.nonce = nonce

@@ -127,6 +127,13 @@ class ScreenController(Controller):
         """The citizen web wallet, standing in for the phone app."""
         return Response(WALLET_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
+    @get("/wallet/callback", media_type="text/html")
+    async def wallet_callback(self) -> Response[str]:
+        """The wallet's redirect URI in the authorization code flow: the web wallet hands
+        the issuer's redirect (code, state, iss) to the mobile API and shows what came
+        of it; a phone app claims this URL as a universal link and does the same."""
+        return Response(WALLET_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
     @get("/assets/{digest:str}/{name:str}")
     async def asset(self, digest: FromPath[str], name: FromPath[str]) -> Response[bytes]:
         if digest != RELEASE or name not in ASSET_NAMES:

@@ -7,6 +7,7 @@ from wallet.api.interactions import (
     WalletPresentationController,
     WalletScanController,
 )
+from wallet.api.issuances import WalletIssuanceController, WalletIssuerController
 from wallet.api.provider import WalletProviderController
 
 MOBILE = [
@@ -15,6 +16,8 @@ MOBILE = [
     WalletActivityController,
     WalletScanController,
     WalletOfferController,
+    WalletIssuerController,
+    WalletIssuanceController,
     WalletPresentationController,
     WalletProviderController,
 ]

@@ -58,6 +58,11 @@ class WalletContext:
     clock: Clock = SYSTEM_CLOCK
     #: The deployment as wallet provider: attests its instances' keys (None: it has none).
     wallet_provider: WalletProvider | None = None
+    #: Issuers the citizen can ask for credentials: the deployment's agencies and those of
+    #: ``IDWALLET_WALLET_ISSUERS``.
+    known_issuers: tuple[str, ...] = ()
+    #: Their listings, by issuer and language, until the time given.
+    issuer_listings: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
 
     @property
     def audience(self) -> str:

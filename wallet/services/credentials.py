@@ -176,9 +176,9 @@ async def delete_credential(
         notified = await notify_issuer(
             context,
             credential.notification["endpoint"],
-            credential.notification["access_token"],
             credential.notification["id"],
             "credential_deleted",
+            access_token=credential.notification["access_token"],
         )
     await record(
         context,

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from msgspec import UNSET, UnsetType
 
-from core.encoding import EncodingError, b64url_decode
+from core.encoding import EncodingError, b64url_decode, b64url_encode
 from core.errors import InvalidRequest
 from core.jose.algorithms import allowed_algorithm
 from core.jose.errors import JoseError
@@ -33,6 +34,36 @@ from wallet.services.interaction_messages import MAX_DEVICE_KEYS, SigningRequest
 from wallet.services.sealing import AccountBox
 
 HOLDER_ALGORITHM = "ES256"
+
+
+class KeptHolderKey(msgspec.Struct, kw_only=True):
+    """A holder key made for this offer; stored with the credential once received."""
+
+    holder_key_id: str
+    custody: Custody
+    public_jwk: dict[str, str]
+    sealed_private_key: str | None
+
+    @classmethod
+    def of(cls, key: HolderKey) -> KeptHolderKey:
+        sealed = key.sealed_private_key
+        return cls(
+            holder_key_id=key.holder_key_id,
+            custody=key.custody,
+            public_jwk=key.public_jwk,
+            sealed_private_key=None if sealed is None else b64url_encode(sealed),
+        )
+
+    def holder_key(self, account_id: str, now: float) -> HolderKey:
+        sealed = self.sealed_private_key
+        return HolderKey(
+            self.holder_key_id,
+            account_id,
+            self.custody,
+            self.public_jwk,
+            None if sealed is None else b64url_decode(sealed),
+            now,
+        )
 
 
 def new_server_keys(box: AccountBox, count: int, now: float) -> list[HolderKey]:

@@ -132,3 +132,50 @@ DEVICE_LIST_EXAMPLE = DeviceList(
         ),
     ]
 )
+
+
+class IssuableCredential(Message):
+    """A credential an issuer describes that this wallet can hold (``dc+sd-jwt``)."""
+
+    credential_configuration_id: Annotated[str, msgspec.Meta(examples=["driving_licence"])]
+    name: Annotated[str, msgspec.Meta(examples=["Driving licence"])]
+    display: dict[str, Any]
+    holder_keys_needed: Annotated[
+        int, msgspec.Meta(description="Public keys the phone sends when it keeps the keys.")
+    ]
+
+
+class KnownIssuer(Message):
+    """An issuer the deployment knows: its own agencies and those it is configured with
+    (``IDWALLET_WALLET_ISSUERS``). ``available`` is false while its metadata cannot be
+    read; the citizen can try again later."""
+
+    credential_issuer: str
+    name: str
+    display: dict[str, Any]
+    available: bool
+    credentials: list[IssuableCredential]
+
+
+class IssuerList(Message):
+    issuers: list[KnownIssuer]
+
+
+ISSUER_LIST_EXAMPLE = IssuerList(
+    issuers=[
+        KnownIssuer(
+            credential_issuer="https://id.example.gov/issuers/transport-agency",
+            name="Transport Agency",
+            display={"name": "Transport Agency", "locale": "en"},
+            available=True,
+            credentials=[
+                IssuableCredential(
+                    credential_configuration_id="driving_licence",
+                    name="Driving licence",
+                    display={"name": "Driving licence", "locale": "en"},
+                    holder_keys_needed=3,
+                )
+            ],
+        )
+    ]
+)

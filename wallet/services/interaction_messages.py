@@ -67,6 +67,60 @@ class OfferAcceptance(Message, forbid_unknown_fields=True):
     ) = UNSET
 
 
+class IssuanceStart(Message, forbid_unknown_fields=True):
+    """The citizen asks an issuer for a credential (wallet-initiated issuance, OpenID4VCI
+    1.0 §3.4): the issuer's identifier (one of ``GET /wallet/issuers``, or any other),
+    the credential configuration, and who keeps the holder keys (as when accepting)."""
+
+    credential_issuer: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=2048,
+            examples=["https://id.example.gov/issuers/transport-agency"],
+        ),
+    ]
+    credential_configuration_id: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=256, examples=["driving_licence"])
+    ]
+    custody: Annotated[Literal["server", "device"], msgspec.Meta(examples=["server"])] = "server"
+    holder_keys: (
+        Annotated[
+            list[dict[str, Any]],
+            msgspec.Meta(min_length=1, max_length=MAX_DEVICE_KEYS, examples=[[_HOLDER_KEY]]),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class AuthorizationReturn(Message, forbid_unknown_fields=True):
+    """Where the issuer sent the citizen's browser back: the whole URL of
+    ``/wallet/callback`` with its ``code``, ``state`` and ``iss`` (or ``error``). The
+    issuance it finishes is named by its ``state``; ``issuance_id``, when given, must be
+    that one. A phone that keeps its holder keys sends them here if it did not before."""
+
+    redirect_url: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=4096,
+            examples=[
+                "https://id.example.gov/wallet/callback?code=SplxlOBeZQQYbYS6WxSbIA"
+                "&state=2b6f0cc9-4f7e-4b4f-9f8e-1c2d3e4f5a6b.Jx0ZC2r8c1s&iss=https%3A%2F%2F"
+                "id.example.gov%2Fissuers%2Ftransport-agency"
+            ],
+        ),
+    ]
+    issuance_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | UnsetType = UNSET
+    holder_keys: (
+        Annotated[
+            list[dict[str, Any]],
+            msgspec.Meta(min_length=1, max_length=MAX_DEVICE_KEYS, examples=[[_HOLDER_KEY]]),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
 class DeviceSignatures(Message, forbid_unknown_fields=True):
     """The phone's signatures over the signing inputs it was given, in their order,
     each base64url."""
@@ -121,6 +175,13 @@ class OfferView(Message):
         int, msgspec.Meta(description="Public keys the phone sends when it keeps the keys.")
     ]
     expires_at: Annotated[int, msgspec.Meta(description="Seconds since the epoch.")]
+    authorization_required: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The issuer asks the citizen to prove who they are in a browser "
+            "first (authorization code flow): accepting answers the URL to open."
+        ),
+    ] = False
 
 
 class SigningRequest(Message):
@@ -140,13 +201,20 @@ class ReceivedCredential(Message):
 
 
 class OfferOutcome(Message):
-    """``received`` with the credentials stored, or ``proofs_needed`` with what the phone
-    must sign first (device-held keys)."""
+    """``received`` with the credentials stored, ``proofs_needed`` with what the phone
+    must sign first (device-held keys), or ``authorization_required`` with the URL the
+    citizen opens in a browser to prove who they are at the issuer (authorization code
+    flow; the issuer sends the browser back to ``/wallet/callback``)."""
 
-    offer_id: str
-    status: Annotated[str, msgspec.Meta(examples=["received", "proofs_needed"])]
+    offer_id: Annotated[
+        str, msgspec.Meta(description="The offer's id, also the issuance's (issuance_id).")
+    ]
+    status: Annotated[
+        str, msgspec.Meta(examples=["received", "proofs_needed", "authorization_required"])
+    ]
     credentials: list[ReceivedCredential] | UnsetType = UNSET
     signing_requests: list[SigningRequest] | UnsetType = UNSET
+    authorization_url: str | UnsetType = UNSET
 
 
 class VerifierView(Message):
@@ -324,8 +392,16 @@ _RECEIVED = OfferOutcome(
         )
     ],
 )
+AUTHORIZATION_REQUIRED_EXAMPLE = OfferOutcome(
+    offer_id=OFFER_VIEW_EXAMPLE.offer_id,
+    status="authorization_required",
+    authorization_url="https://id.example.gov/issuers/transport-agency/authorize?client_id="
+    "https%3A%2F%2Fid.example.gov%2Fwallet&request_uri=urn%3Aietf%3Aparams%3Aoauth%3A"
+    "request_uri%3AbwcqgZ6mQ1W1d3Jv",
+)
 OFFER_OUTCOME_EXAMPLES = {
     "Received (keys kept by the wallet service)": _RECEIVED,
+    "Authorization required (authorization code flow)": AUTHORIZATION_REQUIRED_EXAMPLE,
     "Proofs needed (keys kept by the phone)": OfferOutcome(
         offer_id=OFFER_VIEW_EXAMPLE.offer_id,
         status="proofs_needed",

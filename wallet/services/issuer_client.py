@@ -23,7 +23,7 @@ from core.http.client import OutboundFailed, OutboundRefused
 from core.messages import Message, convert_message
 from core.oauth import ErrorResponse
 from core.oid4vci import CredentialOffer, TxCode
-from wallet.domain import CounterpartyError, CounterpartyFailed, Refused
+from wallet.domain import CounterpartyError, CounterpartyFailed, DpopNonceRequired, Refused
 from wallet.ports import Outbound
 from wallet.services.interaction_messages import TxCodePrompt
 
@@ -32,6 +32,8 @@ M = TypeVar("M", bound=Message)
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_CREDENTIAL_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_CONFIGURATIONS = 10
+#: A DPoP nonce longer than this is not taken (servers keep them short).
+MAX_NONCE_LENGTH = 512
 
 
 def well_known(identifier: str, segment: str) -> str:
@@ -110,6 +112,23 @@ class IssuerClient:
         """POST; the status and the JSON body (None when there is none). An OAuth error
         answer becomes :class:`CounterpartyError` with the issuer's code."""
         headers = {"Authorization": f"Bearer {access_token}"} if access_token else None
+        answer = await self.exchange(url, what, form=form, json_body=json_body, headers=headers)
+        return answer.status, answer.body
+
+    async def exchange(
+        self,
+        url: str,
+        what: str,
+        *,
+        form: Mapping[str, str] | None = None,
+        json_body: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> PostAnswer:
+        """POST with the given headers; the answer with the headers a sender-constrained
+        client reads (``DPoP-Nonce``). An OAuth error answer becomes
+        :class:`CounterpartyError` with the issuer's code; an answer asking for a DPoP
+        nonce (RFC 9449 §8, §9: ``use_dpop_nonce`` in the body or in ``WWW-Authenticate``)
+        becomes :class:`DpopNonceRequired` with the nonce to use."""
         try:
             answer = await self.outbound.send(
                 "POST",
@@ -124,19 +143,43 @@ class IssuerClient:
             raise Refused(f"the {what} URL is not one the wallet connects to") from exc
         except OutboundFailed as exc:
             raise CounterpartyFailed(f"the {what} could not be reached") from exc
+        nonce = _header(answer.headers, "dpop-nonce")
+        if answer.status >= 400:
+            challenge = _header(answer.headers, "www-authenticate") or ""
+            if nonce is not None and (
+                answer.status == 401 and 'error="use_dpop_nonce"' in challenge
+            ):
+                raise DpopNonceRequired(nonce, f"the {what} asks for a DPoP nonce")
         body = _json(answer.body, what) if answer.body.strip() else None
         if answer.status >= 400:
             try:
                 error = convert_message(body, ErrorResponse)
             except ProtocolError:
                 raise CounterpartyFailed(f"the {what} answered {answer.status}") from None
+            if error.error == "use_dpop_nonce" and nonce is not None:
+                raise DpopNonceRequired(nonce, f"the {what} asks for a DPoP nonce")
             said = (
                 error.error
                 if isinstance(error.error_description, UnsetType)
                 else (error.error_description)
             )
             raise CounterpartyError(error.error, f"the {what} refused: {said[:300]}")
-        return answer.status, body
+        return PostAnswer(answer.status, body, nonce)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return None if value is None or len(value) > MAX_NONCE_LENGTH else value
+
+
+@dataclass(frozen=True, slots=True)
+class PostAnswer:
+    status: int
+    body: Any
+    #: The ``DPoP-Nonce`` the server handed out with this answer (RFC 9449 §8.2, §9).
+    dpop_nonce: str | None
 
 
 def read_answer(body: object, message_type: type[M], what: str) -> M:
@@ -149,36 +192,56 @@ def read_answer(body: object, message_type: type[M], what: str) -> M:
 
 
 @dataclass(frozen=True, slots=True)
-class PreAuthorizedOffer:
-    """What the wallet takes from a Credential Offer of the pre-authorized code flow."""
+class ParsedOffer:
+    """What the wallet takes from a Credential Offer: the pre-authorized code grant when
+    there is one, else the authorization code grant (with its ``issuer_state``)."""
 
     credential_issuer: str
     credential_configuration_ids: list[str]
-    pre_authorized_code: str
+    pre_authorized_code: str | None
     tx_code: TxCode | None
+    issuer_state: str | None
     authorization_server: str | None
 
 
-def parse_offer(value: object) -> PreAuthorizedOffer:
+def _given(value: str | UnsetType) -> str | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+def parse_offer(value: object) -> ParsedOffer:
     """§4.1.1 through the shared ``CredentialOffer`` message: the issuer, the
-    configuration ids, the pre-authorized code grant."""
+    configuration ids, and the grant. An offer with both grants is taken by its
+    pre-authorized code (the citizen was identified already); one with no grant at all is
+    an authorization code offer (§4.1.1: the wallet then asks the authorization server)."""
     try:
         offer = convert_message(value, CredentialOffer)
     except ProtocolError as exc:
         raise Refused(f"the credential offer is malformed: {exc.description}") from None
     if len(offer.credential_configuration_ids) > MAX_CONFIGURATIONS:
         raise Refused(f"a credential offer of more than {MAX_CONFIGURATIONS} credentials")
-    grant = UNSET if isinstance(offer.grants, UnsetType) else offer.grants.pre_authorized_code
-    if isinstance(grant, UnsetType):
-        raise Refused("only offers with a pre-authorized code are supported")
-    return PreAuthorizedOffer(
+    grants = offer.grants
+    pre_authorized = UNSET if isinstance(grants, UnsetType) else grants.pre_authorized_code
+    if not isinstance(pre_authorized, UnsetType):
+        return ParsedOffer(
+            credential_issuer=offer.credential_issuer,
+            credential_configuration_ids=offer.credential_configuration_ids,
+            pre_authorized_code=pre_authorized.pre_authorized_code,
+            tx_code=None
+            if isinstance(pre_authorized.tx_code, UnsetType)
+            else pre_authorized.tx_code,
+            issuer_state=None,
+            authorization_server=_given(pre_authorized.authorization_server),
+        )
+    code = UNSET if isinstance(grants, UnsetType) else grants.authorization_code
+    return ParsedOffer(
         credential_issuer=offer.credential_issuer,
         credential_configuration_ids=offer.credential_configuration_ids,
-        pre_authorized_code=grant.pre_authorized_code,
-        tx_code=None if isinstance(grant.tx_code, UnsetType) else grant.tx_code,
+        pre_authorized_code=None,
+        tx_code=None,
+        issuer_state=None if isinstance(code, UnsetType) else _given(code.issuer_state),
         authorization_server=None
-        if isinstance(grant.authorization_server, UnsetType)
-        else grant.authorization_server,
+        if isinstance(code, UnsetType)
+        else _given(code.authorization_server),
     )
 
 

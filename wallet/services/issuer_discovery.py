@@ -39,6 +39,8 @@ class DiscoveredIssuer:
     metadata: CredentialIssuerMetadata
     authorization_server: str
     token_endpoint: str
+    #: The authorization server's metadata (RFC 8414), its ``issuer`` checked.
+    server: AuthorizationServerMetadata
 
     @property
     def nonce_endpoint(self) -> str | None:
@@ -98,11 +100,16 @@ async def discover_issuer(
         authorization_server = authorization_server_hint
     else:
         authorization_server = listed[0] if listed else issuer
-    token_endpoint = await _token_endpoint(client, authorization_server)
-    return DiscoveredIssuer(metadata, authorization_server, token_endpoint)
+    server = await _authorization_server(client, authorization_server)
+    assert not isinstance(server.token_endpoint, UnsetType)  # _authorization_server
+    return DiscoveredIssuer(metadata, authorization_server, server.token_endpoint, server)
 
 
-async def _token_endpoint(client: IssuerClient, authorization_server: str) -> str:
+async def _authorization_server(
+    client: IssuerClient, authorization_server: str
+) -> AuthorizationServerMetadata:
+    """The first metadata document found, with a token endpoint; every endpoint of the
+    authorization code flow it names must be one the wallet connects to."""
     for segment in AUTHORIZATION_SERVER_SEGMENTS:
         try:
             document = await client.get_json(
@@ -114,6 +121,11 @@ async def _token_endpoint(client: IssuerClient, authorization_server: str) -> st
         if metadata.issuer != authorization_server:
             raise Refused("the authorization server metadata names another issuer")
         if not isinstance(metadata.token_endpoint, UnsetType):
-            _reachable(client, "token_endpoint", metadata.token_endpoint)
-            return metadata.token_endpoint
+            for name in (
+                "token_endpoint",
+                "authorization_endpoint",
+                "pushed_authorization_request_endpoint",
+            ):
+                _reachable(client, name, getattr(metadata, name))
+            return metadata
     raise CounterpartyFailed("the issuer's token endpoint could not be discovered")

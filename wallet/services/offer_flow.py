@@ -1,20 +1,24 @@
 """What an offer flow keeps, sealed, between the citizen's steps (OpenID4VCI 1.0): the
-offer and where the issuer answers, from ``scan``; the access token, the holder keys and
-the prepared credential requests, from ``accept``; read back by ``accept`` and
-``complete``."""
+offer and where the issuer answers, from ``scan`` (or ``start_issuance``); in the
+authorization code flow, what the redirect back from the issuer is checked against and
+the keys the wallet instance proves itself with (``AuthorizationPlan``); the access token,
+the holder keys and the prepared credential requests, from ``accept`` or
+``finish_authorization``; read back by each step."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
-from core.encoding import b64url_decode, b64url_encode
 from core.oid4vci import TxCode
 from core.oid4vci_metadata import KeyAttestationsRequired
-from wallet.domain import Custody, FlowState, HolderKey, NotFound
+from wallet.domain import FlowState, HolderKey, NotFound
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
+from wallet.services.holder_keys import KeptHolderKey
+from wallet.services.instance_keys import InstanceKeys
 
 
 class OfferedConfiguration(msgspec.Struct, kw_only=True):
@@ -29,36 +33,6 @@ class OfferedConfiguration(msgspec.Struct, kw_only=True):
     key_attestations_required: KeyAttestationsRequired | None = None
 
 
-class KeptHolderKey(msgspec.Struct, kw_only=True):
-    """A holder key made for this offer; stored with the credential once received."""
-
-    holder_key_id: str
-    custody: Custody
-    public_jwk: dict[str, str]
-    sealed_private_key: str | None
-
-    @classmethod
-    def of(cls, key: HolderKey) -> KeptHolderKey:
-        sealed = key.sealed_private_key
-        return cls(
-            holder_key_id=key.holder_key_id,
-            custody=key.custody,
-            public_jwk=key.public_jwk,
-            sealed_private_key=None if sealed is None else b64url_encode(sealed),
-        )
-
-    def holder_key(self, account_id: str, now: float) -> HolderKey:
-        sealed = self.sealed_private_key
-        return HolderKey(
-            self.holder_key_id,
-            account_id,
-            self.custody,
-            self.public_jwk,
-            None if sealed is None else b64url_decode(sealed),
-            now,
-        )
-
-
 class PreparedCredentialRequest(msgspec.Struct, kw_only=True):
     """One credential request (§8.2): its key proofs' signing inputs, one per key."""
 
@@ -67,9 +41,52 @@ class PreparedCredentialRequest(msgspec.Struct, kw_only=True):
     signing_inputs: list[str]
 
 
+class AuthorizationPlan(msgspec.Struct, kw_only=True):
+    """The authorization code flow of one issuance (OpenID4VCI 1.0 §5, HAIP 1.0 §4)."""
+
+    #: The authorization server's issuer identifier: the ``iss`` of its redirect (RFC
+    #: 9207) and the ``aud`` of the attestation's proof of possession.
+    authorization_server: str
+    authorization_endpoint: str
+    #: RFC 9126: where the request is pushed (None: sent in the authorization URL).
+    par_endpoint: str | None
+    #: The offer's ``issuer_state`` (§4.1.1), sent back with the request.
+    issuer_state: str | None
+    #: The configuration's ``scope``, asked for instead of ``authorization_details``.
+    scope: str | None
+    redirect_uri: str
+    client_id: str
+    #: The secret part of ``state`` (the flow id is the other), compared on return.
+    state_secret: str
+    #: RFC 7636: the PKCE verifier of the S256 challenge sent.
+    code_verifier: str
+    #: Whether the authorization server takes wallet attestations (and so gets them).
+    attested: bool
+    #: Whether its tokens are DPoP-bound (it publishes DPoP algorithms).
+    dpop: bool
+    keys: InstanceKeys
+    #: The last ``DPoP-Nonce`` each server handed out, by endpoint origin.
+    dpop_nonces: dict[str, str] = msgspec.field(default_factory=dict)
+    #: The custody the citizen chose when starting; holder keys of a phone may follow.
+    custody: str = "server"
+    #: From the token response (§6.2): the identifier to ask each configuration by.
+    credential_identifiers: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def remember_nonce(self, endpoint: str, nonce: str) -> None:
+        """The newest ``DPoP-Nonce`` of the server at ``endpoint`` (RFC 9449 §8.2, §9)."""
+        self.dpop_nonces[origin_of(endpoint)] = nonce
+
+    def nonce_for(self, endpoint: str) -> str | None:
+        return self.dpop_nonces.get(origin_of(endpoint))
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class OfferFlow(msgspec.Struct, kw_only=True):
     issuer: str
-    pre_authorized_code: str
     tx_code: TxCode | None
     token_endpoint: str
     credential_endpoint: str
@@ -79,7 +96,11 @@ class OfferFlow(msgspec.Struct, kw_only=True):
     configurations: dict[str, OfferedConfiguration]
     #: Instances asked for per configuration (the issuer's batch size, within policy).
     instances: int
+    pre_authorized_code: str | None = None
+    authorization: AuthorizationPlan | None = None
     access_token: str | None = None
+    #: ``Bearer``, or ``DPoP`` for a token bound to ``authorization.keys.dpop``.
+    token_type: str = "Bearer"  # noqa: S105 - a token type (RFC 6749 §7.1), no secret
     requests: list[PreparedCredentialRequest] = msgspec.field(default_factory=list)
     keys: list[KeptHolderKey] = msgspec.field(default_factory=list)
 

@@ -37,9 +37,10 @@ from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.display import pick
 from wallet.services.interaction_messages import OfferOutcome, ReceivedCredential
-from wallet.services.issuer_client import IssuerClient, read_answer
+from wallet.services.issuer_client import read_answer
 from wallet.services.notify_issuer import notify_issuer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
+from wallet.services.sender_constrained import post_with_token
 from wallet.services.verify_received import verify_issued
 
 #: The registered JWT claims of an SD-JWT VC: the rest is what it says about the citizen.
@@ -69,8 +70,6 @@ async def request_credentials(
     """``signatures``: one per signing input of ``flow.requests``, in order."""
     if flow.access_token is None:
         raise RuntimeError("credential requests prepared without an access token")
-    access_token = flow.access_token
-    client = IssuerClient(context.outbound)
     received: list[Received] = []
     notifications: list[str] = []
     offset = 0
@@ -80,11 +79,9 @@ async def request_credentials(
             for signing_input in request.signing_inputs:
                 proofs.append(signing_input + "." + b64url_encode(signatures[offset]))
                 offset += 1
-            message = CredentialRequest(
-                credential_configuration_id=request.configuration_id, proofs={"jwt": proofs}
-            )
+            message = _credential_request(flow, request.configuration_id, proofs)
             answer = read_answer(
-                await _credential_response(client, flow.credential_endpoint, message, access_token),
+                await _credential_response(context, claimed, flow, message),
                 CredentialResponse,
                 "credential endpoint",
             )
@@ -108,7 +105,7 @@ async def request_credentials(
             )
     except Refused:
         for notification_id in notifications:
-            await _notify(context, flow, notification_id, "credential_failure")
+            await _notify(context, claimed, flow, notification_id, "credential_failure")
         await end_claim(context, claimed, FlowState.FAILED)
         raise
     except BaseException:
@@ -116,9 +113,8 @@ async def request_credentials(
         raise
     result = [await _keep(context, claimed, item) for item in received]
     await end_claim(context, claimed, FlowState.RECEIVED)
-    for _, _, record_ in received:
-        if record_.notification is not None:
-            await _notify(context, flow, record_.notification["id"], "credential_accepted")
+    for notification_id in notifications:
+        await _notify(context, claimed, flow, notification_id, "credential_accepted")
     return OfferOutcome(
         offer_id=claimed.flow_id, status=FlowState.RECEIVED.value, credentials=result
     )
@@ -149,26 +145,42 @@ async def _keep(context: WalletContext, claimed: ClaimedFlow, item: Received) ->
     )
 
 
+def _credential_request(
+    flow: OfferFlow, configuration_id: str, proofs: list[str]
+) -> CredentialRequest:
+    """§8.2: by the ``credential_identifier`` the token response gave for the
+    configuration (§6.2), else by the configuration's id."""
+    identifiers = {} if flow.authorization is None else flow.authorization.credential_identifiers
+    identifier = identifiers.get(configuration_id)
+    if identifier is not None:
+        return CredentialRequest(credential_identifier=identifier, proofs={"jwt": proofs})
+    return CredentialRequest(credential_configuration_id=configuration_id, proofs={"jwt": proofs})
+
+
 async def _credential_response(
-    client: IssuerClient, endpoint: str, message: CredentialRequest, access_token: str
+    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow, message: CredentialRequest
 ) -> object:
     """The credential endpoint's answer. A request whose answer was lost (the connection
     dropped, the issuer restarted) is repeated as it was: the issuer may have issued
     already, and an issuer that keeps its response answers the same request with the same
     credentials (OpenID4VCI 1.0 leaves retries to the wallet; ours does so)."""
     body = to_plain(message)
-    for pause in CREDENTIAL_RETRY_PAUSES:
+    for pause in (*CREDENTIAL_RETRY_PAUSES, None):
         try:
-            _, answer = await client.post(
-                endpoint, "credential endpoint", json_body=body, access_token=access_token
+            answer = await post_with_token(
+                context,
+                claimed.box,
+                flow,
+                flow.credential_endpoint,
+                "credential endpoint",
+                json_body=body,
             )
-            return answer
+            return answer.body
         except CounterpartyFailed:
+            if pause is None:
+                raise
             await asyncio.sleep(pause)
-    _, answer = await client.post(
-        endpoint, "credential endpoint", json_body=body, access_token=access_token
-    )
-    return answer
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _subject_claims(claims: dict[str, Any]) -> dict[str, Any]:
@@ -226,13 +238,17 @@ async def _verified(
         issuer_display=flow.issuer_display,
         credential_display=config.display,
         claim_display=config.claims,
+        # kept for telling the issuer of a deletion later: only a bearer token can be
+        # sent again without the flow's DPoP key
         notification=(
             {
                 "endpoint": flow.notification_endpoint,
                 "id": notification_id,
                 "access_token": flow.access_token or "",
             }
-            if notification_id is not None and flow.notification_endpoint
+            if notification_id is not None
+            and flow.notification_endpoint
+            and flow.token_type.lower() == "bearer"
             else None
         ),
         received_at=context.clock.now(),
@@ -250,9 +266,19 @@ async def _verified(
 
 
 async def _notify(
-    context: WalletContext, flow: OfferFlow, notification_id: str, event: NotificationEvent
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    notification_id: str,
+    event: NotificationEvent,
 ) -> None:
     if flow.notification_endpoint and flow.access_token:
         await notify_issuer(
-            context, flow.notification_endpoint, flow.access_token, notification_id, event
+            context,
+            flow.notification_endpoint,
+            notification_id,
+            event,
+            send=lambda url, body: post_with_token(
+                context, claimed.box, flow, url, "notification endpoint", json_body=body
+            ),
         )

@@ -1,10 +1,11 @@
-"""A citizen scans a credential offer (OpenID4VCI 1.0 §4.1, pre-authorized code flow).
+"""A citizen scans a credential offer (OpenID4VCI 1.0 §4.1).
 
 The offer (by value, or fetched by reference, §4.1.3), the issuer's metadata and its
-authorization server's token endpoint are fetched and checked (``issuer_discovery``);
-the citizen sees who offers what, whether a transaction code is needed, and how many
-holder keys a phone that keeps its own keys should make. Nothing is asked of the issuer
-yet: the offer flow waits, sealed, for the citizen's acceptance.
+authorization server's metadata are fetched and checked (``issuer_discovery``); the
+citizen sees who offers what, whether a transaction code is needed or the issuer will
+ask them to prove who they are first (authorization code flow), and how many holder keys
+a phone that keeps its own keys should make. Nothing is asked of the issuer yet: the
+offer flow waits, sealed, for the citizen's acceptance.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import msgspec
 from msgspec import UnsetType
 
 from core.messages import to_plain
+from core.oid4vci import TxCode
 from core.oid4vci_metadata import CredentialConfiguration, CredentialIssuerMetadata
 from wallet.domain import Flow, FlowKind, FlowState, OfferUnavailable, Refused
+from wallet.services.authorization_plan import plan_authorization
 from wallet.services.context import WalletContext
 from wallet.services.display import claim_labels, pick, safe_display
 from wallet.services.holder_keys import HOLDER_ALGORITHM
@@ -30,14 +33,15 @@ from wallet.services.issuer_client import (
     parse_offer_parameter,
     tx_code_prompt,
 )
-from wallet.services.issuer_discovery import discover_issuer
+from wallet.services.issuer_discovery import DiscoveredIssuer, discover_issuer
 from wallet.services.offer_flow import OfferedConfiguration, OfferFlow
+from wallet.services.sealing import AccountBox
 
 #: The credential formats this wallet holds.
 HELD_FORMATS = frozenset({"dc+sd-jwt"})
 
 
-def _plain_list(value: Sequence[msgspec.Struct] | UnsetType | None) -> Any:
+def plain_list(value: Sequence[msgspec.Struct] | UnsetType | None) -> Any:
     return [] if value is None or isinstance(value, UnsetType) else [to_plain(v) for v in value]
 
 
@@ -61,8 +65,8 @@ def _offered(config_id: str, config: CredentialConfiguration) -> OfferedConfigur
     claims = None if isinstance(metadata, UnsetType) else metadata.claims
     return OfferedConfiguration(
         vct=None if isinstance(config.vct, UnsetType) else config.vct,
-        display=safe_display(_plain_list(display)),
-        claims=claim_labels(_plain_list(claims)),
+        display=safe_display(plain_list(display)),
+        claims=claim_labels(plain_list(claims)),
         key_attestations_required=key_attestations,
     )
 
@@ -86,6 +90,49 @@ def _instances(context: WalletContext, metadata: CredentialIssuerMetadata) -> in
     if isinstance(batch, UnsetType):
         return 1
     return min(batch.batch_size, context.policy.batch_size)
+
+
+def offer_flow(
+    context: WalletContext,
+    box: AccountBox,
+    discovered: DiscoveredIssuer,
+    configuration_ids: Sequence[str],
+    *,
+    pre_authorized_code: str | None,
+    tx_code: TxCode | None,
+    issuer_state: str | None,
+) -> OfferFlow:
+    """The flow of receiving ``configuration_ids`` from a discovered issuer: by the
+    pre-authorized code, or else by the authorization code flow (planned now)."""
+    metadata = discovered.metadata
+    flow = OfferFlow(
+        issuer=discovered.metadata.credential_issuer,
+        pre_authorized_code=pre_authorized_code,
+        tx_code=tx_code,
+        token_endpoint=discovered.token_endpoint,
+        credential_endpoint=metadata.credential_endpoint,
+        nonce_endpoint=discovered.nonce_endpoint,
+        notification_endpoint=discovered.notification_endpoint,
+        issuer_display=safe_display(plain_list(metadata.display)),
+        configurations=_configurations(metadata, configuration_ids),
+        instances=_instances(context, metadata),
+    )
+    if pre_authorized_code is None:
+        scopes = [
+            metadata.credential_configurations_supported[config_id].scope
+            for config_id in configuration_ids
+        ]
+        flow.authorization = plan_authorization(
+            context,
+            box,
+            discovered,
+            issuer_state=issuer_state,
+            # RFC 6749 §3.3: space-delimited; only when every configuration has one
+            scope=None
+            if any(isinstance(scope, UnsetType) for scope in scopes)
+            else " ".join(dict.fromkeys(str(scope) for scope in scopes)),
+        )
+    return flow
 
 
 async def scan_offer(
@@ -112,20 +159,16 @@ async def scan_offer(
         authorization_server_hint=offer.authorization_server,
         language=language,
     )
-    metadata = discovered.metadata
-    flow = OfferFlow(
-        issuer=issuer,
+    box = await context.box(account_id)
+    flow = offer_flow(
+        context,
+        box,
+        discovered,
+        offer.credential_configuration_ids,
         pre_authorized_code=offer.pre_authorized_code,
         tx_code=offer.tx_code,
-        token_endpoint=discovered.token_endpoint,
-        credential_endpoint=metadata.credential_endpoint,
-        nonce_endpoint=discovered.nonce_endpoint,
-        notification_endpoint=discovered.notification_endpoint,
-        issuer_display=safe_display(_plain_list(metadata.display)),
-        configurations=_configurations(metadata, offer.credential_configuration_ids),
-        instances=_instances(context, metadata),
+        issuer_state=offer.issuer_state,
     )
-    box = await context.box(account_id)
     flow_id = str(uuid.uuid4())
     expires_at = context.clock.now() + context.policy.flow_lifetime
     await context.keep_flow(
@@ -168,4 +211,5 @@ def _offer_view(
         tx_code=tx_code_prompt(flow.tx_code),
         holder_keys_needed=flow.holder_keys_needed,
         expires_at=int(expires_at),
+        authorization_required=flow.authorization is not None,
     )

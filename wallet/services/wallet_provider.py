@@ -1,7 +1,8 @@
-"""The deployment as wallet provider of its citizens' wallet: key attestations for the
-holder keys of a credential request (OpenID4VCI 1.0 Appendix D.1, ``key-attestation+jwt``,
-profiled by HAIP 1.0 §4.5.1: signed by the provider's key, whose certificate is in
-``x5c`` and chains to the wallet-provider CA; the CA itself is not in ``x5c``).
+"""The deployment as wallet provider of its citizens' wallet: wallet attestations for the
+authorization code flow, and key attestations for the holder keys of a credential
+request (OpenID4VCI 1.0 Appendix D.1, ``key-attestation+jwt``, profiled by HAIP 1.0
+§4.5.1). Both are signed by the provider's key, whose certificate is in ``x5c`` and
+chains to the wallet-provider CA; the CA itself is not in ``x5c``.
 
 An attestation states only what this backend knows about where a key is kept
 (Appendix D.2 levels, ISO/IEC 18045 attack potential):
@@ -16,7 +17,15 @@ An attestation states only what this backend knows about where a key is kept
   ``user_authentication``; it says only that the key belongs to an instance of this
   wallet. An issuer that requires particular levels gets no attestation for them.
 
-Each attestation covers one key, carries the issuer's ``c_nonce`` when there is one, and
+A *wallet attestation* (OpenID4VCI 1.0 Appendix E, the client attestation JWT of OAuth 2.0
+Attestation-Based Client Authentication, profiled by HAIP 1.0 §4.3.1) says that the key in
+``cnf.jwk`` belongs to an instance of this wallet. Its ``sub`` is the client id every
+instance shares (this wallet's identifier), never one of an instance; its ``cnf`` key is
+made for one issuance at one issuer (``instance_keys``), so two issuers cannot link the
+instance by it (HAIP 1.0: "MUST NOT be reused across different Issuers"). It lives
+``WALLET_ATTESTATION_LIFETIME``: a device that is revoked simply gets no new ones.
+
+Each key attestation covers one key, carries the issuer's ``c_nonce`` when there is one, and
 lives as long as a key proof (``ATTESTATION_LIFETIME``): an issuer that requires key
 attestations gets a fresh one with every proof.
 """
@@ -30,6 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from msgspec import UNSET, UnsetType
 
+from core.client_attestation import CLIENT_ATTESTATION_TYP
 from core.jose.jws import sign_compact
 from core.key_attestation import KEY_ATTESTATION_TYP
 from core.keys.signer import Signer
@@ -39,6 +49,9 @@ from wallet.services.provider_messages import KeyLevels, WalletProviderDocument
 
 #: Seconds an attestation is good for: as long as an issuer takes a key proof.
 ATTESTATION_LIFETIME = 300
+#: Seconds a wallet attestation is good for: one request at the issuer's authorization
+#: server (each request gets a fresh one).
+WALLET_ATTESTATION_LIFETIME = 300
 #: What this backend can honestly attest of a key it keeps (Appendix D.2).
 SERVER_KEY_STORAGE = ("iso_18045_basic",)
 SERVER_USER_AUTHENTICATION = ("iso_18045_basic",)
@@ -81,6 +94,21 @@ class WalletProvider:
             for kind, accepted in wanted
             if not isinstance(accepted, UnsetType)
             and not set(accepted).intersection(attested.get(kind, ()))
+        )
+
+    def wallet_attestation(self, instance_jwk: dict[str, str], *, now: int) -> str:
+        """Appendix E: this wallet's attestation of an instance key, made now."""
+        claims: dict[str, Any] = {
+            "iss": self.identifier,
+            "sub": self.identifier,
+            "iat": now,
+            "exp": now + WALLET_ATTESTATION_LIFETIME,
+            "cnf": {"jwk": instance_jwk},
+            "wallet_name": self.name,
+            "wallet_link": self.link,
+        }
+        return sign_compact(
+            claims, self.signer, typ=CLIENT_ATTESTATION_TYP, include_kid=False, include_x5c=True
         )
 
     def key_attestation(self, key: HolderKey, *, nonce: str | None, now: int) -> str:

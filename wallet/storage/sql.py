@@ -47,6 +47,7 @@ UNFINISHED = [
     state.value
     for state in (
         FlowState.OFFERED,
+        FlowState.AUTHORIZATION_REQUIRED,
         FlowState.PROOFS_NEEDED,
         FlowState.CONSENT_NEEDED,
         FlowState.SIGNATURES_NEEDED,

@@ -1,0 +1,125 @@
+"""Requests of the authorization code flow that carry the wallet instance's proofs:
+
+- to the authorization server's token endpoint (``post_as_client``): the wallet
+  attestation and its proof of possession where the server takes them (HAIP 1.0 §4.3),
+  and a DPoP proof where its tokens are DPoP-bound (RFC 9449 §5);
+- with the access token (``post_with_token``): ``Authorization: Bearer``, or ``DPoP``
+  with a proof over this request and this token (``ath``, §7.1).
+
+A server that asks for a DPoP nonce (``use_dpop_nonce``, §8 and §9) gets the request once
+more with a fresh proof carrying it; asked again, the wallet gives up, so a server that
+never takes its own nonce cannot keep it in a loop. The newest nonce each server hands out
+is kept with the flow for the next proof.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wallet.domain import CounterpartyFailed, DpopNonceRequired
+from wallet.services.context import WalletContext
+from wallet.services.issuer_client import IssuerClient, PostAnswer
+from wallet.services.offer_flow import AuthorizationPlan, OfferFlow
+from wallet.services.sealing import AccountBox
+
+#: Requests made with the server's newest nonce after it asked for one.
+NONCE_RETRIES = 1
+
+
+def _plan(flow: OfferFlow) -> AuthorizationPlan:
+    if flow.authorization is None:
+        raise RuntimeError("a sender-constrained request of a flow without a plan")
+    return flow.authorization
+
+
+async def post_as_client(
+    context: WalletContext,
+    box: AccountBox,
+    flow: OfferFlow,
+    url: str,
+    what: str,
+    *,
+    form: Mapping[str, str],
+) -> PostAnswer:
+    """POST ``form`` to the authorization server as this wallet instance."""
+    plan = _plan(flow)
+    for attempt in range(NONCE_RETRIES + 1):
+        now = int(context.clock.now())
+        headers: dict[str, str] = {}
+        if plan.attested:
+            assert context.wallet_provider is not None  # plan_authorization
+            headers.update(
+                plan.keys.client_attestation(
+                    box, context.wallet_provider, audience=plan.authorization_server, now=now
+                )
+            )
+        if plan.dpop:
+            headers["DPoP"] = plan.keys.dpop_proof(
+                box, "POST", url, now=now, nonce=plan.nonce_for(url)
+            )
+        answer = await _exchange(context, plan, url, what, attempt, form=form, headers=headers)
+        if answer is not None:
+            return answer
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def post_with_token(
+    context: WalletContext,
+    box: AccountBox,
+    flow: OfferFlow,
+    url: str,
+    what: str,
+    *,
+    json_body: object = None,
+) -> PostAnswer:
+    """POST ``json_body`` with the flow's access token, bound or not."""
+    token = flow.access_token
+    if token is None:
+        raise RuntimeError("a request with the access token before there is one")
+    plan = flow.authorization
+    if plan is None or flow.token_type.lower() != "dpop":
+        return await IssuerClient(context.outbound).exchange(
+            url, what, json_body=json_body, headers={"Authorization": f"Bearer {token}"}
+        )
+    for attempt in range(NONCE_RETRIES + 1):
+        proof = plan.keys.dpop_proof(
+            box,
+            "POST",
+            url,
+            now=int(context.clock.now()),
+            nonce=plan.nonce_for(url),
+            access_token=token,
+        )
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+        answer = await _exchange(
+            context, plan, url, what, attempt, json_body=json_body, headers=headers
+        )
+        if answer is not None:
+            return answer
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _exchange(
+    context: WalletContext,
+    plan: AuthorizationPlan,
+    url: str,
+    what: str,
+    attempt: int,
+    *,
+    headers: dict[str, str],
+    form: Mapping[str, str] | None = None,
+    json_body: object = None,
+) -> PostAnswer | None:
+    """The answer; None when the server asked for a nonce and may be asked again."""
+    try:
+        answer = await IssuerClient(context.outbound).exchange(
+            url, what, form=form, json_body=json_body, headers=headers
+        )
+    except DpopNonceRequired as asked:
+        if attempt >= NONCE_RETRIES:
+            raise CounterpartyFailed(f"the {what} keeps asking for a new DPoP nonce") from asked
+        plan.remember_nonce(url, asked.nonce)
+        return None
+    if answer.dpop_nonce is not None:
+        plan.remember_nonce(url, answer.dpop_nonce)
+    return answer

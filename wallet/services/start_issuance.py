@@ -1,0 +1,68 @@
+"""The citizen asks an issuer for a credential without an offer (wallet-initiated issuance,
+OpenID4VCI 1.0 §3.4: "get my driving licence from the transport agency"): the issuer is
+discovered and checked as for a scanned offer (``issuer_discovery``), the authorization
+request is pushed (``authorization_plan``), and the citizen gets the URL to open. The
+issuance is an offer flow like any other from then on, its id the ``issuance_id``."""
+
+from __future__ import annotations
+
+import uuid
+
+from msgspec import UnsetType
+
+from wallet.domain import Custody, Flow, FlowKind, FlowState
+from wallet.services.authorization_plan import authorization_url
+from wallet.services.context import WalletContext
+from wallet.services.holder_keys import KeptHolderKey, device_keys
+from wallet.services.interaction_messages import IssuanceStart, OfferOutcome
+from wallet.services.issuer_client import IssuerClient
+from wallet.services.issuer_discovery import discover_issuer
+from wallet.services.scan_offer import offer_flow
+from wallet.services.wallet_provider import attestation_for
+
+
+async def start_issuance(
+    context: WalletContext, account_id: str, body: IssuanceStart, language: str | None
+) -> OfferOutcome:
+    discovered = await discover_issuer(
+        IssuerClient(context.outbound),
+        body.credential_issuer,
+        authorization_server_hint=None,
+        language=language,
+    )
+    box = await context.box(account_id)
+    flow = offer_flow(
+        context,
+        box,
+        discovered,
+        [body.credential_configuration_id],
+        pre_authorized_code=None,
+        tx_code=None,
+        issuer_state=None,
+    )
+    custody = Custody(body.custody)
+    for config_id, offered in flow.configurations.items():
+        attestation_for(
+            context.wallet_provider, config_id, custody, offered.key_attestations_required
+        )
+    plan = flow.authorization
+    assert plan is not None  # offer_flow plans every flow without a pre-authorized code
+    plan.custody = body.custody
+    now = context.clock.now()
+    if custody is Custody.DEVICE and not isinstance(body.holder_keys, UnsetType):
+        flow.keys = [KeptHolderKey.of(key) for key in device_keys(box, body.holder_keys, now)]
+    flow_id = str(uuid.uuid4())
+    url = await authorization_url(context, box, flow_id, flow)
+    await context.keep_flow(
+        Flow(
+            flow_id,
+            account_id,
+            FlowKind.OFFER,
+            FlowState.AUTHORIZATION_REQUIRED,
+            box.seal("flow", flow_id, flow.content()),
+            now + context.policy.flow_lifetime,
+        )
+    )
+    return OfferOutcome(
+        offer_id=flow_id, status=FlowState.AUTHORIZATION_REQUIRED.value, authorization_url=url
+    )
