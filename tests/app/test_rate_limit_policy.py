@@ -29,7 +29,12 @@ from tests.wallet.phone import Phone
 UNLIMITED = ("/health", "/ready", "/metrics", "/schema", "/assets/", "/counter/", "/desk/")
 #: Pages (static HTML, GET only): the wallet app, the verifier's same-device landing page
 #: and an agency's presentation-during-issuance page; what they call is limited.
-UNLIMITED_SCREENS = ("/wallet-app", "/same-device", "/presentation-login/{login:str}")
+UNLIMITED_SCREENS = (
+    "/wallet-app",
+    "/wallet/callback",
+    "/same-device",
+    "/presentation-login/{login:str}",
+)
 
 
 def _routes(app: Any) -> list[tuple[str, str, object]]:
