@@ -43,6 +43,16 @@ def add_wallet_commands(sub: Any) -> None:
     receive = commands.add_parser("receive", help="receive the credential of an offer")
     receive.add_argument("offer_uri", help="openid-credential-offer://… as scanned")
     receive.add_argument("--tx-code", help="the transaction code sent to the citizen")
+    issue = commands.add_parser(
+        "issue", help="ask an issuer for a credential (the citizen proves who they are online)"
+    )
+    issue.add_argument("--issuer", required=True, help="the issuer's identifier (a URL)")
+    issue.add_argument("--credential", required=True, help="the credential configuration id")
+    authorized = commands.add_parser(
+        "authorized", help="finish an issuance with the issuer's redirect back to the wallet"
+    )
+    authorized.add_argument("issuance_id", help="as printed by receive or issue")
+    authorized.add_argument("redirect_url", help="the …/wallet/callback?code=… URL reached")
     commands.add_parser("list", help="the credentials in the wallet")
     present = commands.add_parser("present", help="answer a presentation request")
     present.add_argument("request_uri", help="openid4vp://… as scanned")
@@ -185,20 +195,71 @@ class WalletClient:
                 {"error": "invalid_request", "error_description": "not a credential offer"}
             )
         offer = scanned["offer"]
-        keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(offer["holder_keys_needed"])]
-        for key in keys:
-            self.state["holder_keys"][public_jwk(key)["x"]] = _pem(key)
-        self.save()  # the keys exist before anything is signed with them
-        body: dict[str, Any] = {"custody": "device", "holder_keys": [public_jwk(k) for k in keys]}
+        body: dict[str, Any] = {
+            "custody": "device",
+            "holder_keys": self._new_holder_keys(offer["holder_keys_needed"]),
+        }
         if tx_code is not None:
             body["tx_code"] = tx_code
         accepted = self.call("POST", f"/wallet/offers/{offer['offer_id']}/accept", body)
+        if accepted["status"] == "authorization_required":
+            return self._authorization_required(accepted)
         completed = self.call(
             "POST",
             f"/wallet/offers/{offer['offer_id']}/complete",
             {"signatures": self._sign(accepted["signing_requests"])},
         )
         return {"issuer": offer["issuer"], **completed}
+
+    def _new_holder_keys(self, count: int) -> list[dict[str, str]]:
+        keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(count)]
+        for key in keys:
+            self.state["holder_keys"][public_jwk(key)["x"]] = _pem(key)
+        self.save()  # the keys exist before anything is signed with them
+        return [public_jwk(k) for k in keys]
+
+    def _authorization_required(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        """Printed for the citizen to open ``authorization_url`` in a browser; the keys
+        the redirect must bring are made when it does (``authorized``)."""
+        self.state.setdefault("issuances", {})[outcome["offer_id"]] = {
+            "holder_keys_needed": outcome.get("holder_keys_needed", 0)
+        }
+        self.save()
+        return {
+            "status": "authorization_required",
+            "issuance_id": outcome["offer_id"],
+            "authorization_url": outcome["authorization_url"],
+        }
+
+    def issue(self, issuer: str, credential: str) -> dict[str, Any]:
+        self.login()
+        started = self.call(
+            "POST",
+            "/wallet/issuances",
+            {
+                "credential_issuer": issuer,
+                "credential_configuration_id": credential,
+                "custody": "device",
+            },
+        )
+        return self._authorization_required(started)
+
+    def authorized(self, issuance_id: str, redirect_url: str) -> dict[str, Any]:
+        self.login()
+        pending = self.state.get("issuances", {}).get(issuance_id, {})
+        body: dict[str, Any] = {"redirect_url": redirect_url, "issuance_id": issuance_id}
+        if pending.get("holder_keys_needed"):
+            body["holder_keys"] = self._new_holder_keys(pending["holder_keys_needed"])
+        result = self.call("POST", "/wallet/issuances/authorized", body)
+        if result["status"] == "proofs_needed":
+            result = self.call(
+                "POST",
+                f"/wallet/offers/{issuance_id}/complete",
+                {"signatures": self._sign(result["signing_requests"])},
+            )
+        self.state.get("issuances", {}).pop(issuance_id, None)
+        self.save()
+        return result
 
     def present(self, uri: str, *, approve: bool, decline: bool, omit: list[str]) -> dict[str, Any]:
         self.login()
@@ -232,6 +293,10 @@ def run_wallet(args: argparse.Namespace) -> int:
             output = client.register(args.name)
         elif args.wallet_command == "receive":
             output = client.receive(args.offer_uri, args.tx_code)
+        elif args.wallet_command == "issue":
+            output = client.issue(args.issuer, args.credential)
+        elif args.wallet_command == "authorized":
+            output = client.authorized(args.issuance_id, args.redirect_url)
         elif args.wallet_command == "list":
             client.login()
             output = client.call("GET", "/wallet/credentials")

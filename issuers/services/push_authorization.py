@@ -31,14 +31,19 @@ from issuers.services.context import IssuerContext
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 #: Credentials one authorization may ask for: each is issued from its own offer.
 MAX_CONFIGURATIONS_PER_AUTHORIZATION = 1
+#: RFC 8252 §7.3 and §8.3: loopback redirects name the address, not ``localhost``.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
 
 
 def _checked_redirect_uri(redirect_uri: str) -> str:
-    """An ``https`` URL or a private-use scheme of a native app (RFC 8252 §7.1: a reverse
-    domain name, so with a dot), absolute, without a fragment (RFC 6749 §3.1.2)."""
+    """An ``https`` URL, a private-use scheme of a native app (RFC 8252 §7.1: a reverse
+    domain name, so with a dot), or ``http`` on a loopback address (§7.3, as a wallet
+    running on this machine has), absolute, without a fragment (RFC 6749 §3.1.2)."""
     parts = urlsplit(redirect_uri)
     if parts.fragment or "#" in redirect_uri:
         raise InvalidRequest("redirect_uri must not have a fragment")
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return redirect_uri
     if parts.scheme == "https":
         if not parts.netloc:
             raise InvalidRequest("redirect_uri must be an absolute https URL")

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.app.test_agency_cli import _cli
 from tests.issuers.test_catalog import CITIZEN
 from tests.support.server import ROOT, running_server
@@ -102,3 +104,61 @@ def test_a_mediator_receives_and_presents_for_a_citizen(var_dir: Path, tmp_path:
             env, url, wallet_file, "present", "https://example.org/not-a-request"
         )
         assert code == 1 and refused["error"] == "invalid_request"
+
+
+def _browse(url: str) -> str:
+    """The citizen's browser at the issuer's authorization page: where it is sent back."""
+    with httpx.Client() as browser:
+        answer = browser.get(url, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"]
+
+
+def test_a_citizen_gets_credentials_online_from_the_command_line(
+    var_dir: Path, tmp_path: Path
+) -> None:
+    """``issue`` and ``receive`` of an online offer print the URL to open; ``authorized``
+    finishes with the redirect the browser reached, the phone's keys signing."""
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps(CITIZEN), encoding="utf-8")
+    wallet_file = tmp_path / "citizen.json"
+    with running_server(var_dir, IDWALLET_TEST_CITIZEN="demo-citizen") as server:
+        env, url = server.env, server.base_url
+        assert _wallet(env, url, wallet_file, "register")[0] == 0
+        code, started = _wallet(
+            env, url, wallet_file, "issue", "--issuer", f"{url}/issuers/transport-agency",
+            "--credential", "driving_licence",
+        )  # fmt: skip
+        assert code == 0, started
+        assert started["status"] == "authorization_required"
+        assert set(started) == {"status", "issuance_id", "authorization_url"}
+        redirect = _browse(started["authorization_url"])
+        assert redirect.startswith(f"{url}/wallet/callback?")
+        code, received = _wallet(
+            env, url, wallet_file, "authorized", started["issuance_id"], redirect
+        )
+        assert code == 0, received
+        assert received["status"] == "received"
+        assert received["credentials"][0]["credential_configuration_id"] == "driving_licence"
+        # the same redirect again: refused with a JSON error, nothing more stored
+        code, again = _wallet(env, url, wallet_file, "authorized", started["issuance_id"], redirect)
+        assert code == 1 and again["error"] == "invalid_request"
+
+        code, offer, stderr = _cli(
+            env, "offer", "create", "--issuer", "civil-registry", "--credential", "national_id",
+            "--claims", str(claims), "--subject", "demo-citizen", "--grant", "authorization_code",
+            "--server", url,
+        )  # fmt: skip
+        assert code == 0, stderr
+        code, online = _wallet(env, url, wallet_file, "receive", offer["offer_uri"])
+        assert code == 0 and online["status"] == "authorization_required", online
+        code, received = _wallet(
+            env, url, wallet_file, "authorized", online["issuance_id"],
+            _browse(online["authorization_url"]),
+        )  # fmt: skip
+        assert code == 0 and received["status"] == "received", received
+        code, listed = _wallet(env, url, wallet_file, "list")
+        assert sorted(c["name"] for c in listed["credentials"]) == [
+            "Driving licence",
+            "National identity card",
+        ]

@@ -19,6 +19,8 @@ from app import create_app
 from app.settings import Settings
 from core.encoding import b64url_decode
 from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.issuers.test_catalog import CITIZEN
+from tests.issuers.test_issuance import operator_key
 from tests.wallet.phone import Phone, payload_of
 
 TRANSPORT = f"{PUBLIC_BASE_URL}/issuers/transport-agency"
@@ -201,3 +203,40 @@ def test_an_error_from_the_issuer_is_passed_on(client: TestClient[Any]) -> None:
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"] == "access_denied"
     assert "the citizen said no" in refused.json()["error_description"]
+
+
+def test_a_clerks_online_offer_is_scanned_and_received_through_the_citizens_login(
+    client: TestClient[Any],
+) -> None:
+    """The desk offers by online sign-in (grant authorization_code with issuer_state): the
+    wallet shows the offer, accepting answers the URL, and the credential is the clerk's."""
+    key = operator_key(client, "civil-registry")
+    made = client.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": "demo-citizen",
+            "credential_configuration_id": "national_id",
+            "claims": CITIZEN,
+            "grant": "authorization_code",
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert made.status_code == 201, made.text
+    phone = _phone(client)
+    scanned = phone.scan(made.json()["offer_uri"])
+    assert scanned.status_code == 201, scanned.text
+    offer = scanned.json()["offer"]
+    assert offer["authorization_required"] is True and offer["tx_code"] is None
+    accepted = phone.post(f"/wallet/offers/{offer['offer_id']}/accept", {"custody": "server"})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "authorization_required"
+    redirect = _browse(client, accepted.json()["authorization_url"])
+    received = phone.post("/wallet/issuances/authorized", {"redirect_url": redirect})
+    assert received.status_code == 200, received.text
+    [credential] = received.json()["credentials"]
+    shown = phone.get(f"/wallet/credentials/{credential['credential_id']}").json()
+    assert shown["claims"]["family_name"] == CITIZEN["family_name"]
+    # the offer was redeemed: scanning it again finds it gone
+    gone = phone.scan(made.json()["offer_uri"])
+    assert gone.status_code == 410, gone.text
+    assert gone.json()["error"] == "offer_unavailable"

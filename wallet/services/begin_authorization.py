@@ -36,4 +36,13 @@ async def begin_authorization(
         offer_id=claimed.flow_id,
         status=FlowState.AUTHORIZATION_REQUIRED.value,
         authorization_url=url,
+        holder_keys_needed=keys_still_needed(flow),
     )
+
+
+def keys_still_needed(flow: OfferFlow) -> int:
+    """The phone's public keys the redirect must bring (none for keys held here)."""
+    plan = flow.authorization
+    if plan is None or plan.custody != "device" or flow.keys:
+        return 0
+    return flow.holder_keys_needed

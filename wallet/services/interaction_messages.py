@@ -215,6 +215,13 @@ class OfferOutcome(Message):
     credentials: list[ReceivedCredential] | UnsetType = UNSET
     signing_requests: list[SigningRequest] | UnsetType = UNSET
     authorization_url: str | UnsetType = UNSET
+    holder_keys_needed: Annotated[
+        int | UnsetType,
+        msgspec.Meta(
+            description="With authorization_required: the public keys a phone that keeps "
+            "its keys sends with the redirect (none when it sent them already)."
+        ),
+    ] = UNSET
 
 
 class VerifierView(Message):

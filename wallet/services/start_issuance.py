@@ -12,6 +12,7 @@ from msgspec import UnsetType
 
 from wallet.domain import Custody, Flow, FlowKind, FlowState
 from wallet.services.authorization_plan import authorization_url
+from wallet.services.begin_authorization import keys_still_needed
 from wallet.services.context import WalletContext
 from wallet.services.holder_keys import KeptHolderKey, device_keys
 from wallet.services.interaction_messages import IssuanceStart, OfferOutcome
@@ -64,5 +65,8 @@ async def start_issuance(
         )
     )
     return OfferOutcome(
-        offer_id=flow_id, status=FlowState.AUTHORIZATION_REQUIRED.value, authorization_url=url
+        offer_id=flow_id,
+        status=FlowState.AUTHORIZATION_REQUIRED.value,
+        authorization_url=url,
+        holder_keys_needed=keys_still_needed(flow),
     )
