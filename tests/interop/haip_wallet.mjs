@@ -1022,10 +1022,8 @@ for (const walletCase of request.cases) {
   });
 }
 input.close();
+const manifest = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const library = Object.fromEntries(
-  ["@openid4vc/openid4vci", "@openid4vc/oauth2", "@openid4vc/utils"].map((n) => [
-    n,
-    installedVersion(n),
-  ]),
+  Object.keys(manifest.dependencies).map((n) => [n, installedVersion(n)]),
 );
 process.stdout.write(`${JSON.stringify({ library, results })}\n`);
