@@ -18,8 +18,9 @@
 // This file supplies what the libraries leave to a wallet: trusting the request object's
 // certificate chain (to the trust anchors the test gives), the holder keys' signatures, and
 // choosing which credential of a batch to use (a fresh one for each presentation, as HAIP
-// recommends against linkability). It decides nothing about what to share: the DCQL match
-// does.
+// recommends against linkability), and its own POST for a request object where the
+// library's falls short of OpenID4VP 1.0 §5.10.1 (LIBRARY_POST_WITHOUT_WALLET_NONCE). It
+// decides nothing about what to share: the DCQL match does.
 
 import { X509Certificate, randomBytes, verify as verifySignature } from "node:crypto";
 
@@ -40,6 +41,24 @@ const RESPONSE_ENCRYPTION = {
   authorization_encryption_alg_values_supported: ["ECDH-ES"],
   authorization_encryption_enc_values_supported: ["A128GCM", "A256GCM"],
 };
+
+/** What the wallet tells a verifier of itself when it fetches a request object by POST
+ * (OpenID4VP 1.0 §5.10.1, §10). */
+const WALLET_METADATA = {
+  vp_formats_supported: {
+    [SD_JWT_VC_FORMAT]: { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] },
+  },
+  client_id_prefixes_supported: ["x509_hash", "x509_san_dns"],
+  request_object_signing_alg_values_supported: ["ES256"],
+  response_modes_supported: ["direct_post", "direct_post.jwt"],
+};
+/** What @openid4vc/openid4vp 0.4.6 does with request_uri_method=post (fetchJarRequestObject):
+ * it posts the members of the wallet metadata as form parameters of their own instead of
+ * wallet_metadata (the metadata as one JSON object) and never sends the wallet_nonce it
+ * was given (OpenID4VP 1.0 §5.10.1), so a verifier cannot echo it; its own check of the
+ * request object then refuses it for lacking that wallet_nonce. */
+const LIBRARY_POST_WITHOUT_WALLET_NONCE =
+  'The "wallet_nonce" parameter MUST be present in the authorization request';
 
 function decoded(jwt) {
   try {
@@ -152,13 +171,79 @@ export function createHolder({ callbacks, signWith, trustAnchors }) {
     return { verified, signerJwk: leaf.publicKey.export({ format: "jwk" }) };
   }
 
+  /** The request objects the library fetched for the current request: method and the
+   * names of the form parameters it sent. */
+  let fetchedByLibrary = [];
+  let requestUri = null;
+  async function libraryFetch(input, init = {}) {
+    const request = new Request(input, init);
+    if (request.url === requestUri) {
+      const body = request.method === "POST" ? await request.clone().text() : "";
+      fetchedByLibrary.push({
+        method: request.method,
+        parameters: [...new URLSearchParams(body).keys()].sort(),
+      });
+    }
+    return callbacks.fetch(request);
+  }
+
   const openid4vp = new Openid4vpClient({
     callbacks: {
       ...callbacks,
+      fetch: libraryFetch,
       verifyJwt,
       getX509CertificateMetadata: (der) => sanNames(certificate(der)),
     },
   });
+
+  /** §5.10.1 as the specification has it: the request object by POST, with the wallet's
+   * metadata as one JSON object and a fresh wallet_nonce, form-encoded. */
+  async function postForRequestObject(uri, walletNonce) {
+    const answer = await callbacks.fetch(uri, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/oauth-authz-req+jwt",
+      },
+      body: new URLSearchParams({
+        wallet_metadata: JSON.stringify(WALLET_METADATA),
+        wallet_nonce: walletNonce,
+      }).toString(),
+    });
+    if (!answer.ok) throw new Error(`the request_uri answered ${answer.status} to a POST`);
+    return answer.text();
+  }
+
+  /** A request offered with request_uri_method=post: first as the library does it with
+   * the wallet's metadata and a wallet_nonce; where it falls short (see
+   * LIBRARY_POST_WITHOUT_WALLET_NONCE), the wallet posts as §5.10.1 says and hands the
+   * library the request object by value, with the nonce the object must carry. */
+  async function resolvePosted(params) {
+    const libraryNonce = base64url(randomBytes(16));
+    const post = { library: null, workaround: null };
+    try {
+      const resolved = await openid4vp.resolveOpenId4vpAuthorizationRequest({
+        authorizationRequestPayload: params,
+        wallet: { metadata: WALLET_METADATA, nonce: libraryNonce, expectedNonce: libraryNonce },
+      });
+      post.library = { fetched: fetchedByLibrary, error: null };
+      return { resolved, post };
+    } catch (error) {
+      post.library = { fetched: fetchedByLibrary, error: error.error_description ?? error.message };
+      if (!String(post.library.error).includes(LIBRARY_POST_WITHOUT_WALLET_NONCE)) throw error;
+    }
+    const walletNonce = base64url(randomBytes(16));
+    const requestObject = await postForRequestObject(params.request_uri, walletNonce);
+    const resolved = await openid4vp.resolveOpenId4vpAuthorizationRequest({
+      authorizationRequestPayload: { client_id: params.client_id, request: requestObject },
+      wallet: { expectedNonce: walletNonce },
+    });
+    post.workaround = {
+      wallet_nonce_sent: walletNonce,
+      wallet_nonce_returned: resolved.authorizationRequestPayload.wallet_nonce ?? null,
+    };
+    return { resolved, post };
+  }
 
   /** A credential the wallet received, bound (cnf) to one of its holder keys. */
   async function keep(configurationId, compact) {
@@ -171,9 +256,17 @@ export function createHolder({ callbacks, signWith, trustAnchors }) {
   /** The request behind an openid4vp:// link, resolved and verified by the library. */
   async function resolve(uri) {
     const parsed = openid4vp.parseOpenid4vpAuthorizationRequest({ authorizationRequest: uri });
-    const resolved = await openid4vp.resolveOpenId4vpAuthorizationRequest({
-      authorizationRequestPayload: parsed.params,
-    });
+    requestUri = parsed.params.request_uri ?? null;
+    fetchedByLibrary = [];
+    let resolved;
+    let post = null;
+    if (parsed.params.request_uri_method === "post") {
+      ({ resolved, post } = await resolvePosted(parsed.params));
+    } else {
+      resolved = await openid4vp.resolveOpenId4vpAuthorizationRequest({
+        authorizationRequestPayload: parsed.params,
+      });
+    }
     const request = resolved.authorizationRequestPayload;
     const summary = {
       link: {
@@ -198,6 +291,8 @@ export function createHolder({ callbacks, signWith, trustAnchors }) {
       nonce: request.nonce,
       state: request.state ?? null,
       dcql_query: resolved.dcql?.query ?? null,
+      fetched_by_library: fetchedByLibrary,
+      request_uri_post: post,
     };
     return { resolved, request, summary };
   }
