@@ -18,18 +18,28 @@
 // authorization endpoint's redirect with a plain fetch (there is no browser: the
 // development authenticator of the server signs the citizen in).
 //
+// The wallet keeps the credentials it received and presents them with OpenID4VP 1.0 when
+// the test asks it to (openid4vp_holder.mjs: @openid4vc/openid4vp, dcql, @sd-jwt).
+//
 // Input on stdin, one line:
 // {"allow_insecure_urls": bool,
 //  "client_id": str, "redirect_uri": str,
 //  "wallet_provider": {"issuer": str, "x5c": [str], "private_jwk": {EC P-256 JWK with d}},
+//  "verifier_trust_anchors": [PEM certificates the signed request objects must chain to],
 //  "cases": [{"name": str, "credential_issuer": str, "credential_configuration_id": str,
-//             "options": {see OPTIONS below}}]}
+//             "options": {see OPTIONS below}}
+//            or {"name": str, "presentation": true} (a case that only presents)]}
 // The wallet provider's key signs the wallet attestations of this wallet (one for each
-// case, so for each issuer) and the key attestations of its holder keys; its certificate chain (x5c, leaf first, without the
-// root) leads to a root the server trusts.
+// case, so for each issuer) and the key attestations of its holder keys; its certificate
+// chain (x5c, leaf first, without the root) leads to a root the server trusts.
 //
 // A case with the browser option hands its authorization request to the test as to a
 // browser: {"event": "open_in_browser", "name", "url"} on stdout, {"location": str} back.
+// Before that answer the test may ask the wallet to present (the agency's page showed a
+// request): {"present": openid4vp link, "resend": bool} or {"replay": openid4vp link,
+// "of": an earlier case's name}; the wallet answers each with {"event": "presented",
+// "name", "response", "error"} (see followTheTest). A presentation case starts with
+// {"event": "ready_to_present", "name"} and ends at {"done": true}.
 //
 // While a deferred case waits for the clerk, the wallet writes a line on stdout,
 // {"event": "waiting_for_the_clerk", "name", "transaction_id", "interval"}, and reads the
@@ -42,10 +52,10 @@
 //  "openid4vci_version", "authorization_server", "library_support", "authorization",
 //  "dpop_jwk", "token", "batches": [{"credentials", "holder_jwks", "key_attestation",
 //  "proof_headers", "dpop_nonce", "notification_id", "response_encryption", "deferred"}],
-//  "refresh", "reuse", "successor_after_reuse", "exchanges": [each HTTP exchange],
-//  "corrections": [str], "workarounds": [str]}
-// or {"name", "ok": false, "error": str, "details": str, "exchanges", "corrections",
-// "workarounds"}.
+//  "refresh", "reuse", "successor_after_reuse", "presentations": [what the holder reports
+//  of each], "exchanges": [each HTTP exchange], "corrections": [str], "workarounds": [str]}
+// or {"name", "ok": false, "error": str, "details": str, "presentations", "exchanges",
+// "corrections", "workarounds"}.
 // "corrections" lists what this wallet had to change in what the libraries built;
 // "workarounds" what it did itself where the libraries refused or lacked something the
 // specification asks for.
@@ -68,6 +78,8 @@ import {
   Openid4vciWalletProvider,
 } from "@openid4vc/openid4vci";
 import { ValidationError } from "@openid4vc/utils";
+
+import { createHolder } from "./openid4vp_holder.mjs";
 
 const { subtle } = webcrypto;
 
@@ -115,6 +127,13 @@ async function newKey() {
   const publicJwk = publicPart(await subtle.exportKey("jwk", pair.publicKey));
   privateKeys.set(publicJwk.x, pair.privateKey);
   return publicJwk;
+}
+
+/** ES256 signature (r || s) of ``bytes`` with the wallet's key of ``publicJwk``. */
+async function signWith(publicJwk, bytes) {
+  const key = privateKeys.get(publicJwk.x);
+  if (key === undefined) throw new Error("this wallet holds no such key");
+  return new Uint8Array(await subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, bytes));
 }
 
 async function importProviderKey(x5c, privateJwk) {
@@ -518,13 +537,66 @@ async function followAuthorization(authorizationRequestUrl) {
 }
 
 /** The citizen's browser, as a wallet app hands it the authorization request: the test
- * plays the browser (and the citizen logging in) and answers with where it ended. */
+ * plays the browser (and the citizen logging in, or showing a credential from this wallet
+ * where the agency asks for a presentation) and answers with where it ended. */
 async function openInBrowser(name, authorizationRequestUrl) {
-  process.stdout.write(
-    `${JSON.stringify({ event: "open_in_browser", name, url: authorizationRequestUrl })}\n`,
-  );
-  const { location } = JSON.parse(await nextInputLine("the browser came back"));
+  const { location } = await followTheTest(name, {
+    event: "open_in_browser",
+    name,
+    url: authorizationRequestUrl,
+  });
   return { status: 303, location };
+}
+
+// -- presentations (OpenID4VP 1.0), as the test asks for them -----------------------------
+
+/** The presenting side (openid4vp_holder.mjs), once the request is read. */
+let holder = null;
+/** The presentations of the current case, as the holder reports them. */
+let presentations = [];
+/** The first vp_token each case sent, by case name: what a later case may replay. */
+const sentTokens = new Map();
+
+/** Writes ``event`` on stdout and follows the test's instructions on stdin until one that
+ * is not about a presentation, which it returns: {"present": openid4vp link, "resend":
+ * bool} (answer the request; with resend, send the same response again afterwards) or
+ * {"replay": openid4vp link, "of": case name} (send that case's vp_token, as it is, in
+ * answer to this other request). After each it writes {"event": "presented", "name",
+ * "response": what the verifier answered, "error": null or why the wallet could not}. */
+async function followTheTest(name, event) {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+  for (;;) {
+    const instruction = JSON.parse(await nextInputLine(`the test's answer to ${event.event}`));
+    if (instruction.present === undefined && instruction.replay === undefined) return instruction;
+    let outcome;
+    try {
+      if (instruction.present !== undefined) {
+        outcome = await holder.present(instruction.present, { resend: instruction.resend === true });
+        if (!sentTokens.has(name)) sentTokens.set(name, outcome.vp_token);
+      } else {
+        const vpToken = sentTokens.get(instruction.of);
+        if (vpToken === undefined) throw new Error(`no vp_token sent in ${instruction.of}`);
+        outcome = await holder.replay(instruction.replay, vpToken);
+      }
+    } catch (error) {
+      outcome = { error: `${error.name}: ${error.message}`, details: error.stack };
+    }
+    presentations.push(outcome);
+    const answered = {
+      event: "presented",
+      name,
+      response: outcome.response ?? null,
+      error: outcome.error ?? null,
+    };
+    process.stdout.write(`${JSON.stringify(answered)}\n`);
+  }
+}
+
+/** A case that only presents: the test hands the wallet requests (a counter's QR code) until
+ * it says {"done": true}. */
+async function runPresentationCase(walletCase) {
+  await followTheTest(walletCase.name, { event: "ready_to_present", name: walletCase.name });
+  return { name: walletCase.name, ok: true };
 }
 
 /** Holder keys, their key attestation (when asked for), jwt proofs, and the credentials,
@@ -607,8 +679,10 @@ async function receiveBatch({
   } else if (credentialResponse.transaction_id !== undefined) {
     throw new Error(`the credential was deferred: ${JSON.stringify(credentialResponse)}`);
   }
+  const credentials = (credentialResponse.credentials ?? []).map((c) => c.credential);
+  for (const credential of credentials) await holder.keep(configurationId, credential);
   return {
-    credentials: (credentialResponse.credentials ?? []).map((c) => c.credential),
+    credentials,
     holder_jwks: holderJwks,
     key_attestation: keyAttestation ?? null,
     proof_headers: jwts.map((jwt) => decodeJwt({ jwt }).header),
@@ -1002,30 +1076,37 @@ const request = JSON.parse(await nextInputLine("the request"));
 setGlobalConfig({ allowInsecureUrls: request.allow_insecure_urls === true });
 const provider = request.wallet_provider;
 await importProviderKey(provider.x5c, provider.private_jwk);
+holder = createHolder({
+  callbacks: { ...callbacks, fetch: recordingFetch },
+  signWith,
+  trustAnchors: request.verifier_trust_anchors ?? [],
+});
 const results = [];
 for (const walletCase of request.cases) {
   exchanges = [];
   corrections.length = 0;
   workarounds.length = 0;
   sealing = null;
+  presentations = [];
   let result;
   try {
-    result = await runCase(request, walletCase);
+    result = walletCase.presentation
+      ? await runPresentationCase(walletCase)
+      : await runCase(request, walletCase);
   } catch (error) {
     result = failure(walletCase.name, error);
   }
   results.push({
     ...result,
+    presentations,
     exchanges,
     corrections: [...new Set(corrections)],
     workarounds: [...new Set(workarounds)],
   });
 }
 input.close();
+const manifest = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const library = Object.fromEntries(
-  ["@openid4vc/openid4vci", "@openid4vc/oauth2", "@openid4vc/utils"].map((n) => [
-    n,
-    installedVersion(n),
-  ]),
+  Object.keys(manifest.dependencies).map((n) => [n, installedVersion(n)]),
 );
 process.stdout.write(`${JSON.stringify({ library, results })}\n`);

@@ -71,7 +71,7 @@ import json
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -360,11 +360,22 @@ def _no_browser(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_wallet(
-    node: str, request: dict[str, Any], clerk: Answerer, browser: Answerer = _no_browser
+    node: str,
+    request: dict[str, Any],
+    clerk: Answerer,
+    browser: Answerer = _no_browser,
+    answerers: Mapping[str, Answerer] | None = None,
 ) -> dict[str, Any]:
     """The node wallet on ``request``: while a case waits for a clerk it says so on stdout,
     and the ``clerk``'s decision goes back on stdin; a case that opens its authorization
-    request in a browser gets the ``browser``'s answer; its last line is its output."""
+    request in a browser gets the ``browser``'s answer; any other event the wallet writes
+    (``presented``, ``ready_to_present``) is answered by the one ``answerers`` names; its
+    last line is its output."""
+    handlers = {
+        "waiting_for_the_clerk": clerk,
+        "open_in_browser": browser,
+        **(answerers or {}),
+    }
     output: dict[str, Any] | None = None
     other_lines: list[str] = []
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
@@ -388,10 +399,9 @@ def run_wallet(
                 except ValueError:
                     other_lines.append(line)
                     continue
-                if message.get("event") in ("waiting_for_the_clerk", "open_in_browser"):
-                    answer = (clerk if message["event"] == "waiting_for_the_clerk" else browser)(
-                        message
-                    )
+                handler = handlers.get(message.get("event"))
+                if handler is not None:
+                    answer = handler(message)
                     wallet.stdin.write(json.dumps(answer) + "\n")
                     wallet.stdin.flush()
                 else:
