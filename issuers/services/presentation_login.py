@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 
@@ -257,7 +258,25 @@ async def ask_same_device(
     except CounterUnavailable as failed:
         raise AccessDenied(REFUSALS["counter_unavailable"]) from failed
     await _keep(context, authorization, asked)
-    return SameDeviceLink(link=asked.uri, expires_at=asked.expires_at)
+    return SameDeviceLink(
+        link=_wallet_link(context, authorization, asked.uri), expires_at=asked.expires_at
+    )
+
+
+#: Where this deployment's own wallet takes a request handed over on the same device.
+WEB_WALLET_PATH = "/wallet-app"
+#: The redirect URI of this deployment's own wallet.
+WEB_WALLET_CALLBACK = "/wallet/callback"
+
+
+def _wallet_link(context: IssuerContext, authorization: Authorization, uri: str) -> str:
+    """The request as a link that opens the wallet asking: any wallet app claims
+    ``openid4vp://``; the citizen web wallet of this deployment (whose redirect URI is
+    this deployment's ``/wallet/callback``) takes it in its page, as a counter's
+    same-device link does."""
+    if authorization.redirect_uri == f"{context.public_base_url}{WEB_WALLET_CALLBACK}":
+        return f"{context.public_base_url}{WEB_WALLET_PATH}#{urlencode({'request': uri})}"
+    return uri
 
 
 async def finish_presentation_login(

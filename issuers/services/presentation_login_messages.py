@@ -47,5 +47,11 @@ class SameDeviceLink(Message):
     """A request for a wallet on this device: the link that opens it; the wallet sends the
     browser back to the authorization page once it has answered."""
 
-    link: Annotated[str, msgspec.Meta(description="openid4vp:// link of the request")]
+    link: Annotated[
+        str,
+        msgspec.Meta(
+            description="openid4vp:// link of the request; for this deployment's web wallet, "
+            "its page with the request"
+        ),
+    ]
     expires_at: str | None = None

@@ -112,7 +112,7 @@ def _check_answer(plan: AuthorizationPlan, parameters: dict[str, str]) -> None:
     error = parameters.get("error")
     if error is not None:
         said = parameters.get("error_description") or error
-        raise CounterpartyError(error, f"the issuer did not authorize: {said[:300]}")
+        raise CounterpartyError(error, said[:300])
     if not parameters.get("code"):
         raise Refused("the redirect carries neither a code nor an error")
 

@@ -5,7 +5,7 @@ import { applyLanguage, localized, t } from "./i18n.js";
 import { forgetAll, jws, loadKey, newKeyPair, publicJwk, saveKey, sign } from "./keys.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["welcome", "home", "card", "scan", "offer", "consent", "done", "activity", "settings"];
+const VIEWS = ["welcome", "home", "card", "scan", "get", "arriving", "offer", "consent", "done", "activity", "settings"];
 const PROOF_TYP = "wallet-device-proof+jwt";
 let token = null;
 let currentOffer = null;
@@ -151,27 +151,96 @@ function offer(view) {
   const list = $("offer-credentials");
   list.replaceChildren(...view.credentials.map((c) => { const li = document.createElement("li"); li.textContent = c.name; return li; }));
   $("tx-code-field").hidden = !view.tx_code;
+  $("offer-online").hidden = !view.authorization_required;
   $("tx-code").required = Boolean(view.tx_code);
   $("tx-code").value = "";
   show("offer");
 }
 
+async function newHolderKeys(count) {
+  const pairs = [];
+  for (let i = 0; i < count; i++) pairs.push(await newKeyPair());
+  const jwks = await Promise.all(pairs.map(publicJwk));
+  for (let i = 0; i < pairs.length; i++) await saveKey(`holder:${jwks[i].x}`, pairs[i]);
+  return jwks;
+}
+
+// Received, or the phone's keys sign first; an online issuance goes to the agency's page.
+async function received(outcome) {
+  if (outcome.status === "authorization_required") {
+    location.assign(outcome.authorization_url); // the agency sends the browser back to /wallet/callback
+    return;
+  }
+  if (outcome.status === "proofs_needed") {
+    const signatures = await signAll(outcome.signing_requests);
+    outcome = await call("POST", `/wallet/offers/${outcome.offer_id}/complete`, { signatures });
+  }
+  done(t("wallet.received"), outcome.credentials.map((c) => c.name).join(", "));
+}
+
 async function accept(event) {
   event.preventDefault();
   say("");
-  const pairs = [];
-  for (let i = 0; i < currentOffer.holder_keys_needed; i++) pairs.push(await newKeyPair());
-  const jwks = await Promise.all(pairs.map(publicJwk));
-  for (let i = 0; i < pairs.length; i++) await saveKey(`holder:${jwks[i].x}`, pairs[i]);
-  const body = { custody: "device", holder_keys: jwks };
+  const body = { custody: "device", holder_keys: await newHolderKeys(currentOffer.holder_keys_needed) };
   if (currentOffer.tx_code) body.tx_code = $("tx-code").value.trim();
   try {
-    const accepted = await call("POST", `/wallet/offers/${currentOffer.offer_id}/accept`, body);
-    const signatures = await signAll(accepted.signing_requests);
-    const completed = await call("POST", `/wallet/offers/${currentOffer.offer_id}/complete`, { signatures });
-    done(t("wallet.received"), completed.credentials.map((c) => c.name).join(", "));
+    await received(await call("POST", `/wallet/offers/${currentOffer.offer_id}/accept`, body));
   } catch (error) {
     say(error.code === "invalid_grant" ? t("wallet.wrongCode") : `${t("wallet.refused")} ${error.message}`);
+  }
+}
+
+async function issuers() {
+  say("");
+  const { issuers: listed } = await call("GET", "/wallet/issuers");
+  const items = [];
+  for (const issuer of listed) {
+    const li = document.createElement("li");
+    const name = document.createElement("strong");
+    name.textContent = issuer.name;
+    li.append(name);
+    if (!issuer.available) li.append(` — ${t("wallet.unavailable")}`);
+    for (const credential of issuer.credentials) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = `${t("wallet.getFrom")}: ${credential.name}`;
+      button.onclick = () => ask(issuer, credential).catch((e) => say(`${t("wallet.refused")} ${e.message}`));
+      li.append(" ", button);
+    }
+    items.push(li);
+  }
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.textContent = t("wallet.noIssuers");
+    items.push(li);
+  }
+  $("issuers").replaceChildren(...items);
+  show("get");
+}
+
+async function ask(issuer, credential) {
+  say("");
+  await received(await call("POST", "/wallet/issuances", {
+    credential_issuer: issuer.credential_issuer,
+    credential_configuration_id: credential.credential_configuration_id,
+    custody: "device",
+    holder_keys: await newHolderKeys(credential.holder_keys_needed),
+  }));
+}
+
+// Back from the agency's page: the redirect (code, state, iss) finishes the issuance.
+async function arrived() {
+  const redirect = location.href;
+  history.replaceState(null, "", "/wallet-app");
+  show("arriving");
+  try {
+    await received(await call("POST", "/wallet/issuances/authorized", { redirect_url: redirect }));
+  } catch (error) {
+    await home();
+    if (error.code === "access_denied") say(`${t("wallet.issuerDenied")} ${error.message}`);
+    else if (error.status === 404 || error.code === "invalid_request") say(t("wallet.returnUnknown"));
+    else say(`${t("wallet.refused")} ${error.message}`);
   }
 }
 
@@ -301,10 +370,11 @@ $("card-back").onclick = () => home();
 $("card-delete").onclick = () => deleteCard().catch((e) => say(e.message));
 $("delete-account").onclick = () => deleteAccount().catch((e) => say(e.message));
 for (const tab of document.querySelectorAll(".tab")) {
-  tab.onclick = () => ({ home, scan: () => show("scan"), activity, settings: () => show("settings") })[tab.dataset.view]();
+  tab.onclick = () => ({ home, scan: () => show("scan"), get: () => issuers().catch((e) => say(e.message)), activity, settings: () => show("settings") })[tab.dataset.view]();
 }
 async function start() {
   if (!(await login())) { show("welcome"); return; }
+  if (location.pathname === "/wallet/callback") { await arrived(); return; }
   // A link on this device (a service's "open my wallet") hands its request over here.
   const handed = new URLSearchParams(location.hash.slice(1)).get("request");
   if (handed) {

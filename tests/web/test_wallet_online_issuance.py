@@ -1,0 +1,79 @@
+"""The README's walk in Chromium: a citizen who got the national ID at the desk gets a
+driving licence at home. The citizen web wallet asks the transport agency for the licence
+(wallet-initiated, authorization code flow with PAR, PKCE, the wallet attestation and
+DPoP), the agency's page asks for the national ID, the citizen opens the request in the
+wallet on this device, shares what is asked, and the agency sends the browser back to
+the wallet with the code; the licence carries the register's data. Kept as screenshots,
+checked with axe-core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.server import RunningServer
+from tests.web.conftest import no_serious_accessibility_violations, screenshot
+from tests.web.test_wallet_screen import _desk, _offer_at_the_desk, _scan
+
+
+def _national_id_at_the_desk(
+    page: Page, browser: Browser, server: RunningServer, var_dir: Path
+) -> None:
+    page.goto(f"{server.base_url}/wallet-app")
+    page.get_by_role("button", name="Set up my wallet").click()
+    expect(page.get_by_text("No credentials yet")).to_be_visible()
+    offer = _offer_at_the_desk(_desk(browser, server, var_dir), "demo-citizen")
+    _scan(page, offer["offer_uri"])
+    page.get_by_label("Transaction code (sent to you separately)").fill(offer["tx_code"])
+    page.get_by_role("button", name="Add to my wallet").click()
+    expect(page.get_by_role("heading", name="Added to your wallet")).to_be_visible()
+
+
+def test_a_driving_licence_at_home_after_showing_the_national_id(
+    page: Page, browser: Browser, server: RunningServer, var_dir: Path
+) -> None:
+    _national_id_at_the_desk(page, browser, server, var_dir)
+
+    page.get_by_role("button", name="Get a credential").click()
+    expect(page.get_by_role("heading", name="Get a credential")).to_be_visible()
+    get_licence = page.get_by_role("button", name="Get: Driving licence", exact=True)
+    expect(get_licence).to_be_visible()
+    screenshot(page, "wallet-online-1-issuers")
+    no_serious_accessibility_violations(page)
+    get_licence.click()
+
+    # the agency's page: it asks for the national ID before it issues
+    expect(page.get_by_role("heading", name="Transport Agency asks", exact=False)).to_be_visible()
+    page.get_by_role("button", name="My wallet is on this device").click()
+
+    # the wallet on this device shows who asks, and why
+    expect(page.get_by_role("heading", name="Someone asks for your data")).to_be_visible()
+    expect(page.get_by_text("before issuing it to your wallet", exact=False)).to_be_visible()
+    screenshot(page, "wallet-online-2-consent")
+    no_serious_accessibility_violations(page)
+    page.get_by_role("button", name="Share").click()
+
+    # back at the agency, then back at the wallet with the code: the licence arrives
+    expect(page.get_by_role("heading", name="Added to your wallet")).to_be_visible(timeout=20_000)
+    expect(page.locator("#done-text")).to_have_text("Driving licence")
+    assert page.url.endswith("/wallet-app")  # the code left the address bar
+    screenshot(page, "wallet-online-3-received")
+    page.get_by_role("button", name="Back").click()
+    expect(page.locator("#cards li")).to_have_count(2)
+    page.get_by_role("button", name="Activity").click()
+    expect(page.get_by_text("Driving licence", exact=False).first).to_be_visible()
+
+
+def test_a_return_that_is_no_issuance_of_this_wallet_is_explained(
+    page: Page, server: RunningServer
+) -> None:
+    page.goto(f"{server.base_url}/wallet-app")
+    page.get_by_role("button", name="Set up my wallet").click()
+    expect(page.get_by_text("No credentials yet")).to_be_visible()
+    page.goto(
+        f"{server.base_url}/wallet/callback?code=abc&state=00000000-0000-0000-0000-"
+        f"000000000000.forged&iss={server.base_url}/issuers/transport-agency"
+    )
+    expect(page.get_by_role("alert")).to_contain_text("was not opened by an issuance")
+    no_serious_accessibility_violations(page)
