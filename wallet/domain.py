@@ -84,6 +84,7 @@ FLOW_MOVES = {FlowKind.OFFER: OFFER_MOVES, FlowKind.PRESENTATION: PRESENTATION_M
 class ActivityKind(StrEnum):
     CREDENTIAL_RECEIVED = "credential_received"
     CREDENTIAL_DELETED = "credential_deleted"
+    ISSUANCE_REFUSED = "issuance_refused"
     PRESENTATION_SENT = "presentation_sent"
     PRESENTATION_DECLINED = "presentation_declined"
     DEVICE_REGISTERED = "device_registered"

@@ -240,3 +240,28 @@ def test_a_clerks_online_offer_is_scanned_and_received_through_the_citizens_logi
     gone = phone.scan(made.json()["offer_uri"])
     assert gone.status_code == 410, gone.text
     assert gone.json()["error"] == "offer_unavailable"
+
+
+def test_refused_issuances_are_in_the_activity_log(client: TestClient[Any]) -> None:
+    phone = _phone(client)
+    outcome = _start(phone, TRANSPORT, "driving_licence")
+    redirect = _browse(client, outcome["authorization_url"])
+    query = _query(redirect)
+    denied = {"error": "access_denied", "state": query["state"], "iss": query["iss"]}
+    phone.post("/wallet/issuances/authorized", {"redirect_url": f"{CALLBACK}?{urlencode(denied)}"})
+    outcome = _start(phone, TRANSPORT, "driving_licence")
+    redirect = _browse(client, outcome["authorization_url"])
+    mixed_up = {**_query(redirect), "iss": CIVIL}
+    phone.post(
+        "/wallet/issuances/authorized", {"redirect_url": f"{CALLBACK}?{urlencode(mixed_up)}"}
+    )
+    entries = [e for e in phone.get("/wallet/activity").json()["activity"]]
+    refused = [e for e in entries if e["kind"] == "issuance_refused"]
+    assert [(e["error"], e["refused_by"]) for e in refused] == [
+        ("invalid_request", "wallet"),
+        ("access_denied", "issuer"),
+    ]
+    assert all(
+        e["issuer"] == TRANSPORT and e["credentials"] == ["Driving licence"] for e in refused
+    )
+    assert phone.get("/wallet/credentials").json()["credentials"] == []

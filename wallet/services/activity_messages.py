@@ -42,6 +42,23 @@ class CredentialDeletedEntry(_Entry, tag="credential_deleted", kw_only=True):
     issuer_notified: bool
 
 
+class IssuanceRefusedEntry(_Entry, tag="issuance_refused", kw_only=True):
+    """An issuance that ended without a credential: the issuer (or its authorization
+    server) refused, or the wallet refused what it sent. Nothing was stored."""
+
+    issuer: str
+    issuer_name: str
+    credentials: Annotated[list[str], msgspec.Meta(description="The credentials asked for.")]
+    error: Annotated[
+        str,
+        msgspec.Meta(
+            description="The error code: the issuer's (access_denied, invalid_grant…) or "
+            "the wallet's (invalid_request, invalid_credential…)."
+        ),
+    ]
+    refused_by: Literal["issuer", "wallet"]
+
+
 class SharedCredential(Message):
     credential_id: str
     credential: str
@@ -97,6 +114,7 @@ class DeviceRevokedEntry(_Entry, tag="device_revoked", kw_only=True):
 ActivityLogEntry = (
     CredentialReceivedEntry
     | CredentialDeletedEntry
+    | IssuanceRefusedEntry
     | PresentationSentEntry
     | PresentationDeclinedEntry
     | DeviceRegisteredEntry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from msgspec import UnsetType
 
+from core.errors import ProtocolError
 from wallet.domain import FlowState
 from wallet.services.authorization_plan import authorization_url
 from wallet.services.claim_flow import ClaimedFlow, end_claim
@@ -16,6 +17,7 @@ from wallet.services.context import WalletContext
 from wallet.services.holder_keys import KeptHolderKey, device_keys
 from wallet.services.interaction_messages import OfferAcceptance, OfferOutcome
 from wallet.services.offer_flow import OfferFlow
+from wallet.services.refused_issuance import record_refused_issuance
 
 
 async def begin_authorization(
@@ -30,7 +32,11 @@ async def begin_authorization(
     if body.custody == "device" and not isinstance(body.holder_keys, UnsetType):
         keys = device_keys(claimed.box, body.holder_keys, context.clock.now())
         flow.keys = [KeptHolderKey.of(key) for key in keys]
-    url = await authorization_url(context, claimed.box, claimed.flow_id, flow)
+    try:
+        url = await authorization_url(context, claimed.box, claimed.flow_id, flow)
+    except ProtocolError as refused:
+        await record_refused_issuance(context, claimed.box, flow, refused)
+        raise
     await end_claim(context, claimed, FlowState.AUTHORIZATION_REQUIRED, flow.content())
     return OfferOutcome(
         offer_id=claimed.flow_id,

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from msgspec import UnsetType
 
+from core.errors import ProtocolError
 from core.oauth import AUTHORIZATION_CODE_GRANT, TokenResponse
 from wallet.domain import (
     CounterpartyError,
@@ -40,6 +41,7 @@ from wallet.services.interaction_messages import AuthorizationReturn, OfferOutco
 from wallet.services.issuer_client import read_answer
 from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, read_offer_flow
 from wallet.services.prepare_credential_requests import prepare_requests
+from wallet.services.refused_issuance import record_refused_issuance
 from wallet.services.sender_constrained import post_as_client
 
 MAX_PARAMETER = 2048
@@ -96,6 +98,10 @@ async def finish_authorization(
         custody = Custody(plan.custody)
         keys = _holder_keys(context, claimed, flow, custody, body)
         await _redeem(context, claimed, flow, plan, parameters["code"])
+    except ProtocolError as refused:
+        await end_claim(context, claimed, FlowState.FAILED)
+        await record_refused_issuance(context, claimed.box, flow, refused)
+        raise
     except BaseException:
         await end_claim(context, claimed, FlowState.FAILED)
         raise

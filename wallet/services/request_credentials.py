@@ -23,6 +23,7 @@ from core.oid4vci import (
     NotificationEvent,
 )
 from wallet.domain import (
+    CounterpartyError,
     CounterpartyFailed,
     CredentialInstance,
     CredentialRecord,
@@ -40,6 +41,7 @@ from wallet.services.interaction_messages import OfferOutcome, ReceivedCredentia
 from wallet.services.issuer_client import read_answer
 from wallet.services.notify_issuer import notify_issuer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
+from wallet.services.refused_issuance import record_refused_issuance
 from wallet.services.sender_constrained import post_with_token
 from wallet.services.verify_received import verify_issued
 
@@ -103,10 +105,15 @@ async def request_credentials(
                     notification_id=notification_id,
                 )
             )
-    except Refused:
+    except Refused as refused:
         for notification_id in notifications:
             await _notify(context, claimed, flow, notification_id, "credential_failure")
         await end_claim(context, claimed, FlowState.FAILED)
+        await record_refused_issuance(context, claimed.box, flow, refused)
+        raise
+    except CounterpartyError as refused:
+        await end_claim(context, claimed, FlowState.FAILED)
+        await record_refused_issuance(context, claimed.box, flow, refused)
         raise
     except BaseException:
         await end_claim(context, claimed, FlowState.FAILED)

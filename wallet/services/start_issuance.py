@@ -10,6 +10,7 @@ import uuid
 
 from msgspec import UnsetType
 
+from core.errors import ProtocolError
 from wallet.domain import Custody, Flow, FlowKind, FlowState
 from wallet.services.authorization_plan import authorization_url
 from wallet.services.begin_authorization import keys_still_needed
@@ -18,6 +19,7 @@ from wallet.services.holder_keys import KeptHolderKey, device_keys
 from wallet.services.interaction_messages import IssuanceStart, OfferOutcome
 from wallet.services.issuer_client import IssuerClient
 from wallet.services.issuer_discovery import discover_issuer
+from wallet.services.refused_issuance import record_refused_issuance
 from wallet.services.scan_offer import offer_flow
 from wallet.services.wallet_provider import attestation_for
 
@@ -53,7 +55,11 @@ async def start_issuance(
     if custody is Custody.DEVICE and not isinstance(body.holder_keys, UnsetType):
         flow.keys = [KeptHolderKey.of(key) for key in device_keys(box, body.holder_keys, now)]
     flow_id = str(uuid.uuid4())
-    url = await authorization_url(context, box, flow_id, flow)
+    try:
+        url = await authorization_url(context, box, flow_id, flow)
+    except ProtocolError as refused:
+        await record_refused_issuance(context, box, flow, refused)
+        raise
     await context.keep_flow(
         Flow(
             flow_id,

@@ -336,7 +336,7 @@ async function activity() {
     const item = document.createElement("li");
     const when = new Date(entry.at * 1000).toLocaleString(document.documentElement.lang);
     const whom = entry.verifier || entry.issuer_name || entry.issuer || "";
-    const what = (entry.shared || []).flatMap((s) => s.claims).join(", ");
+    const what = (entry.shared || []).flatMap((s) => s.claims).concat(entry.credentials || []).join(", ");
     item.textContent = `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}`;
     list.append(item);
   }
