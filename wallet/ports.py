@@ -168,6 +168,7 @@ class Outbound(Protocol):
         accept: str,
         form: Mapping[str, str] | None = None,
         json_body: object = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         max_bytes: int = ...,
     ) -> FetchedDocument: ...

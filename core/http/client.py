@@ -256,17 +256,20 @@ class OutboundClient:
         accept: str,
         form: Mapping[str, str] | None = None,
         json_body: object = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> FetchedDocument:
-        """One request through the guard, whatever the status; the body is capped and the
-        exchange bounded by the deadline and the minimum rate."""
+        """One request through the guard, whatever the status; the body (a form, JSON, or
+        ``content`` as given, its type in ``headers``) is sent as it is, the answer's body is
+        capped and the exchange bounded by the deadline and the minimum rate."""
         return await self._exchange(
             method,
             url,
             accept=accept,
             form=form,
             json_body=json_body,
+            content=content,
             headers=headers,
             max_bytes=max_bytes,
             deadline_at=asyncio.get_running_loop().time() + self._deadline,
@@ -288,6 +291,7 @@ class OutboundClient:
         deadline_at: float,
         form: Mapping[str, str] | None = None,
         json_body: object = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> FetchedDocument:
@@ -304,6 +308,7 @@ class OutboundClient:
                     headers=request_headers,
                     data=dict(form) if form is not None else None,
                     json=json_body,
+                    content=content,
                 ) as response,
             ):
                 declared = response.headers.get("content-length")

@@ -32,6 +32,8 @@ M = TypeVar("M", bound=Message)
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_CREDENTIAL_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_CONFIGURATIONS = 10
+#: OpenID4VCI 1.0 §10: the media type of encrypted requests and responses.
+JWT_MEDIA_TYPE = "application/jwt"
 #: A DPoP nonce longer than this is not taken (servers keep them short).
 MAX_NONCE_LENGTH = 512
 
@@ -122,6 +124,7 @@ class IssuerClient:
         *,
         form: Mapping[str, str] | None = None,
         json_body: object = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> PostAnswer:
         """POST with the given headers; the answer with the headers a sender-constrained
@@ -136,6 +139,7 @@ class IssuerClient:
                 accept="application/json",
                 form=form,
                 json_body=json_body,
+                content=content,
                 headers=headers,
                 max_bytes=MAX_CREDENTIAL_RESPONSE_BYTES,
             )
@@ -143,6 +147,11 @@ class IssuerClient:
             raise Refused(f"the {what} URL is not one the wallet connects to") from exc
         except OutboundFailed as exc:
             raise CounterpartyFailed(f"the {what} could not be reached") from exc
+        if answer.status < 400 and answer.content_type == JWT_MEDIA_TYPE:
+            # an encrypted answer (OpenID4VCI 1.0 §10): the caller opens it
+            return PostAnswer(
+                answer.status, None, _header(answer.headers, "dpop-nonce"), answer.body
+            )
         nonce = _header(answer.headers, "dpop-nonce")
         if answer.status >= 400:
             challenge = _header(answer.headers, "www-authenticate") or ""
@@ -164,7 +173,7 @@ class IssuerClient:
                 else (error.error_description)
             )
             raise CounterpartyError(error.error, f"the {what} refused: {said[:300]}")
-        return PostAnswer(answer.status, body, nonce)
+        return PostAnswer(answer.status, body, nonce, None)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -180,6 +189,9 @@ class PostAnswer:
     body: Any
     #: The ``DPoP-Nonce`` the server handed out with this answer (RFC 9449 §8.2, §9).
     dpop_nonce: str | None
+    #: An ``application/jwt`` answer as it came (an encrypted response, §10); ``body`` is
+    #: then None.
+    jwt: bytes | None
 
 
 def read_answer(body: object, message_type: type[M], what: str) -> M:

@@ -19,6 +19,7 @@ from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.holder_keys import KeptHolderKey
 from wallet.services.instance_keys import InstanceKeys
+from wallet.services.response_encryption import EncryptionPlan
 
 
 class OfferedConfiguration(msgspec.Struct, kw_only=True):
@@ -98,6 +99,8 @@ class OfferFlow(msgspec.Struct, kw_only=True):
     instances: int
     pre_authorized_code: str | None = None
     authorization: AuthorizationPlan | None = None
+    #: How credential requests and responses are encrypted (None: they are not).
+    encryption: EncryptionPlan | None = None
     access_token: str | None = None
     #: ``Bearer``, or ``DPoP`` for a token bound to ``authorization.keys.dpop``.
     token_type: str = "Bearer"  # noqa: S105 - a token type (RFC 6749 §7.1), no secret

@@ -42,6 +42,7 @@ from wallet.services.issuer_client import read_answer
 from wallet.services.notify_issuer import notify_issuer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
 from wallet.services.refused_issuance import record_refused_issuance
+from wallet.services.response_encryption import seal_request
 from wallet.services.sender_constrained import post_with_token
 from wallet.services.verify_received import verify_issued
 
@@ -171,7 +172,7 @@ async def _credential_response(
     dropped, the issuer restarted) is repeated as it was: the issuer may have issued
     already, and an issuer that keeps its response answers the same request with the same
     credentials (OpenID4VCI 1.0 leaves retries to the wallet; ours does so)."""
-    body = to_plain(message)
+    sealed = seal_request(to_plain(message), flow.encryption)
     for pause in (*CREDENTIAL_RETRY_PAUSES, None):
         try:
             answer = await post_with_token(
@@ -180,9 +181,10 @@ async def _credential_response(
                 flow,
                 flow.credential_endpoint,
                 "credential endpoint",
-                json_body=body,
+                content=sealed.content,
+                content_type=sealed.content_type,
             )
-            return answer.body
+            return sealed.open(answer.jwt, answer.body)
         except CounterpartyFailed:
             if pause is None:
                 raise

@@ -35,6 +35,7 @@ from wallet.services.issuer_client import (
 )
 from wallet.services.issuer_discovery import DiscoveredIssuer, discover_issuer
 from wallet.services.offer_flow import OfferedConfiguration, OfferFlow
+from wallet.services.response_encryption import encryption_plan
 from wallet.services.sealing import AccountBox
 
 #: The credential formats this wallet holds.
@@ -116,6 +117,7 @@ def offer_flow(
         issuer_display=safe_display(plain_list(metadata.display)),
         configurations=_configurations(metadata, configuration_ids),
         instances=_instances(context, metadata),
+        encryption=encryption_plan(metadata),
     )
     if pre_authorized_code is None:
         scopes = [

@@ -71,15 +71,23 @@ async def post_with_token(
     what: str,
     *,
     json_body: object = None,
+    content: bytes | None = None,
+    content_type: str | None = None,
 ) -> PostAnswer:
-    """POST ``json_body`` with the flow's access token, bound or not."""
+    """POST ``json_body`` (or ``content`` of ``content_type``) with the flow's access
+    token, bound or not."""
     token = flow.access_token
     if token is None:
         raise RuntimeError("a request with the access token before there is one")
+    typed = {} if content_type is None else {"Content-Type": content_type}
     plan = flow.authorization
     if plan is None or flow.token_type.lower() != "dpop":
         return await IssuerClient(context.outbound).exchange(
-            url, what, json_body=json_body, headers={"Authorization": f"Bearer {token}"}
+            url,
+            what,
+            json_body=json_body,
+            content=content,
+            headers={"Authorization": f"Bearer {token}", **typed},
         )
     for attempt in range(NONCE_RETRIES + 1):
         proof = plan.keys.dpop_proof(
@@ -90,9 +98,16 @@ async def post_with_token(
             nonce=plan.nonce_for(url),
             access_token=token,
         )
-        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **typed}
         answer = await _exchange(
-            context, plan, url, what, attempt, json_body=json_body, headers=headers
+            context,
+            plan,
+            url,
+            what,
+            attempt,
+            json_body=json_body,
+            content=content,
+            headers=headers,
         )
         if answer is not None:
             return answer
@@ -109,11 +124,12 @@ async def _exchange(
     headers: dict[str, str],
     form: Mapping[str, str] | None = None,
     json_body: object = None,
+    content: bytes | None = None,
 ) -> PostAnswer | None:
     """The answer; None when the server asked for a nonce and may be asked again."""
     try:
         answer = await IssuerClient(context.outbound).exchange(
-            url, what, form=form, json_body=json_body, headers=headers
+            url, what, form=form, json_body=json_body, content=content, headers=headers
         )
     except DpopNonceRequired as asked:
         if attempt >= NONCE_RETRIES:
