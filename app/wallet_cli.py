@@ -53,6 +53,11 @@ def add_wallet_commands(sub: Any) -> None:
     )
     authorized.add_argument("issuance_id", help="as printed by receive or issue")
     authorized.add_argument("redirect_url", help="the …/wallet/callback?code=… URL reached")
+    commands.add_parser(
+        "pending", help="issuances whose credentials the issuer deferred (what is still to come)"
+    )
+    fetch = commands.add_parser("fetch", help="ask the issuer now for deferred credentials")
+    fetch.add_argument("issuance_id", help="as listed by pending")
     commands.add_parser("list", help="the credentials in the wallet")
     present = commands.add_parser("present", help="answer a presentation request")
     present.add_argument("request_uri", help="openid4vp://… as scanned")
@@ -297,6 +302,12 @@ def run_wallet(args: argparse.Namespace) -> int:
             output = client.issue(args.issuer, args.credential)
         elif args.wallet_command == "authorized":
             output = client.authorized(args.issuance_id, args.redirect_url)
+        elif args.wallet_command == "pending":
+            client.login()
+            output = client.call("GET", "/wallet/issuances")
+        elif args.wallet_command == "fetch":
+            client.login()
+            output = client.call("POST", f"/wallet/issuances/{args.issuance_id}/fetch")
         elif args.wallet_command == "list":
             client.login()
             output = client.call("GET", "/wallet/credentials")

@@ -2,7 +2,8 @@
 
 Receiving (OpenID4VCI 1.0): ``offered`` → ``proofs_needed`` (device-bound keys sign) →
 ``received``; in the authorization code flow ``authorization_required`` comes first
-(the citizen is at the issuer's authorization page, the wallet waits for the redirect).
+(the citizen is at the issuer's authorization page, the wallet waits for the redirect);
+a credential the issuer defers leaves the flow ``pending`` until it arrives.
 Presenting (OpenID4VP 1.0): ``consent_needed`` → ``signatures_needed`` (device-bound
 keys sign) → ``submitted`` | ``declined``. A step that moves a flow from one
 state to the next claims it first (``busy``), so two taps on "approve" post one
@@ -36,6 +37,7 @@ class FlowKind(StrEnum):
 class FlowState(StrEnum):
     OFFERED = "offered"
     AUTHORIZATION_REQUIRED = "authorization_required"
+    PENDING = "pending"  # the issuer defers a credential; the wallet asks again later
     PROOFS_NEEDED = "proofs_needed"
     RECEIVED = "received"
     CONSENT_NEEDED = "consent_needed"
@@ -52,9 +54,11 @@ OFFER_MOVES = Moves.of(
         FlowState.OFFERED: {FlowState.BUSY},
         FlowState.AUTHORIZATION_REQUIRED: {FlowState.BUSY},
         FlowState.PROOFS_NEEDED: {FlowState.BUSY},
+        FlowState.PENDING: {FlowState.BUSY},
         FlowState.BUSY: {
             FlowState.OFFERED,
             FlowState.AUTHORIZATION_REQUIRED,
+            FlowState.PENDING,
             FlowState.PROOFS_NEEDED,
             FlowState.RECEIVED,
             FlowState.FAILED,
@@ -143,6 +147,8 @@ class Flow:
     state: FlowState
     sealed: bytes
     expires_at: float
+    #: ``pending``: when the wallet next asks the issuer for the deferred credentials.
+    due_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,8 +111,17 @@ class Flows(Protocol):
         expected: FlowState,
         state: FlowState,
         sealed: bytes | None = None,
+        expires_at: float | None = None,
+        due_at: float | None = None,
     ) -> bool:
-        """Compare-and-set on the state (one statement); False if another step won."""
+        """Compare-and-set on the state (one statement); False if another step won. A
+        move sets ``due_at`` (None but for ``pending``) and, when given, ``expires_at``."""
+
+    async def pending(self, account_id: str, now: float) -> list[Flow]:
+        """The account's unexpired ``pending`` flows, the next due first."""
+
+    async def due(self, now: float, limit: int) -> list[tuple[str, str]]:
+        """(account id, flow id) of ``pending`` flows due by ``now``, the longest due first."""
 
     async def purge(self, before: float) -> int: ...
 

@@ -157,8 +157,35 @@ def test_a_citizen_gets_credentials_online_from_the_command_line(
             _browse(online["authorization_url"]),
         )  # fmt: skip
         assert code == 0 and received["status"] == "received", received
+        # a deferred credential: pending until a clerk approves, then fetched
+        code, started = _wallet(
+            env, url, wallet_file, "issue", "--issuer", f"{url}/issuers/transport-agency",
+            "--credential", "professional_driving_licence",
+        )  # fmt: skip
+        code, waiting = _wallet(
+            env, url, wallet_file, "authorized", started["issuance_id"],
+            _browse(started["authorization_url"]),
+        )  # fmt: skip
+        assert code == 0 and waiting["status"] == "pending", waiting
+        code, pending = _wallet(env, url, wallet_file, "pending")
+        assert [i["issuance_id"] for i in pending["issuances"]] == [started["issuance_id"]]
+        code, applications, stderr = _cli(
+            env, "application", "list", "--issuer", "transport-agency", "--server", url
+        )
+        assert code == 0, stderr
+        [application] = applications["applications"]
+        code, _, stderr = _cli(
+            env, "application", "approve", "--issuer", "transport-agency",
+            application["application_id"], "--server", url,
+        )  # fmt: skip
+        assert code == 0, stderr
+        code, fetched = _wallet(env, url, wallet_file, "fetch", started["issuance_id"])
+        assert code == 0 and fetched["status"] == "received", fetched
+        assert _wallet(env, url, wallet_file, "pending")[1] == {"issuances": []}
+
         code, listed = _wallet(env, url, wallet_file, "list")
         assert sorted(c["name"] for c in listed["credentials"]) == [
             "Driving licence",
             "National identity card",
+            "Professional driving licence",
         ]

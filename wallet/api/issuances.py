@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 from msgspec import to_builtins
 
@@ -22,16 +22,20 @@ from wallet.api.requests import (
     require_citizen_session,
 )
 from wallet.services.context import WalletContext
+from wallet.services.fetch_deferred import fetch_deferred
 from wallet.services.finish_authorization import finish_authorization
 from wallet.services.holding_messages import ISSUER_LIST_EXAMPLE, IssuerList
 from wallet.services.interaction_messages import (
     AUTHORIZATION_REQUIRED_EXAMPLE,
     OFFER_COMPLETED_EXAMPLE,
+    PENDING_ISSUANCES_EXAMPLE,
     AuthorizationReturn,
     IssuanceStart,
     OfferOutcome,
+    PendingIssuances,
 )
 from wallet.services.list_issuers import list_issuers
+from wallet.services.list_pending import list_pending
 from wallet.services.sessions import Session
 from wallet.services.start_issuance import start_issuance
 
@@ -104,6 +108,47 @@ class WalletIssuanceController(Controller):
             context, session.account_id, data, preferred[0] if preferred else None
         )
         return private(outcome, 201)
+
+    @get(
+        "/",
+        operation_id="listPendingIssuances",
+        summary="Issuances whose credentials the issuer deferred: what is still to come",
+        responses={
+            200: ResponseSpec(
+                PendingIssuances,
+                description="The citizen's pending issuances",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(PENDING_ISSUANCES_EXAMPLE))],
+            )
+        },
+    )
+    async def pending(
+        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
+    ) -> Response[PendingIssuances]:
+        return private(await list_pending(context, session.account_id))
+
+    @post(
+        "/{issuance_id:str}/fetch",
+        operation_id="fetchDeferredCredentials",
+        summary="Ask the issuer now for the credentials it deferred",
+        responses={
+            200: ResponseSpec(
+                OfferOutcome,
+                description="received, or still pending (with when the wallet asks next)",
+                generate_examples=False,
+                examples=[Example(value=to_builtins(OFFER_COMPLETED_EXAMPLE))],
+            )
+        },
+        opt={"errors": (404, 422, 502)},
+        status_code=200,
+    )
+    async def fetch(
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        issuance_id: FromPath[str],
+    ) -> Response[OfferOutcome]:
+        return private(await fetch_deferred(context, session.account_id, issuance_id))
 
     @post(
         "/authorized",

@@ -61,6 +61,9 @@ async def end_claim(
     claimed: ClaimedFlow,
     state: FlowState,
     content: dict[str, Any] | None = None,
+    *,
+    due_at: float | None = None,
+    expires_at: float | None = None,
 ) -> bool:
     """Move the claimed flow out of ``busy`` to ``state``, with new sealed ``content`` when
     given. Nobody else moves a busy flow; False only when it expired and was purged
@@ -73,4 +76,6 @@ async def end_claim(
         expected=FlowState.BUSY,
         state=state,
         sealed=None if content is None else claimed.box.seal("flow", flow.flow_id, content),
+        due_at=due_at,
+        expires_at=expires_at,
     )

@@ -29,6 +29,13 @@ class WalletPolicy:
     activity_limit: int = 1000
     #: Unfinished offers and presentations one citizen may have at once.
     max_unfinished_flows: int = 20
+    #: How long the wallet keeps asking for a deferred credential, in seconds.
+    pending_lifetime: int = 30 * 24 * 3600
+    #: Seconds at least between two questions to an issuer about a deferred credential,
+    #: whatever ``interval`` it names (and at most a day apart).
+    min_deferred_interval: int = 5
+    #: Pending issuances the housekeeping asks about in one pass.
+    deferred_per_pass: int = 50
 
 
 @dataclass(slots=True)

@@ -167,6 +167,7 @@ async def _redeem(
         raise Refused("the issuer answered a bearer token to a DPoP-bound request")
     flow.access_token = token.access_token
     flow.token_type = token.token_type
+    flow.refresh_token = None if isinstance(token.refresh_token, UnsetType) else token.refresh_token
     if not isinstance(token.authorization_details, UnsetType):
         for detail in token.authorization_details:
             if detail.credential_configuration_id in flow.configurations:

@@ -200,6 +200,17 @@ class ReceivedCredential(Message):
     instances: int
 
 
+class PendingCredential(Message):
+    """A credential the issuer will issue later (deferred issuance, OpenID4VCI 1.0 §9): the
+    wallet asks again by itself, or when the citizen asks it to."""
+
+    credential_configuration_id: str
+    name: str
+    next_check_at: Annotated[
+        int, msgspec.Meta(description="Seconds since the epoch: when the wallet asks next.")
+    ]
+
+
 class OfferOutcome(Message):
     """``received`` with the credentials stored, ``proofs_needed`` with what the phone
     must sign first (device-held keys), or ``authorization_required`` with the URL the
@@ -210,11 +221,16 @@ class OfferOutcome(Message):
         str, msgspec.Meta(description="The offer's id, also the issuance's (issuance_id).")
     ]
     status: Annotated[
-        str, msgspec.Meta(examples=["received", "proofs_needed", "authorization_required"])
+        str,
+        msgspec.Meta(examples=["received", "proofs_needed", "authorization_required", "pending"]),
     ]
     credentials: list[ReceivedCredential] | UnsetType = UNSET
     signing_requests: list[SigningRequest] | UnsetType = UNSET
     authorization_url: str | UnsetType = UNSET
+    pending: Annotated[
+        list[PendingCredential] | UnsetType,
+        msgspec.Meta(description="With status pending: the credentials still to come."),
+    ] = UNSET
     holder_keys_needed: Annotated[
         int | UnsetType,
         msgspec.Meta(
@@ -440,4 +456,36 @@ PRESENTATION_OUTCOME_EXAMPLES = {
 PRESENTATION_COMPLETED_EXAMPLE = _SUBMITTED
 PRESENTATION_DECLINED_EXAMPLE = PresentationOutcome(
     presentation_id=CONSENT_VIEW_EXAMPLE.presentation_id, status="declined", verifier_status=200
+)
+
+
+class PendingIssuance(Message):
+    """An issuance whose credentials the issuer deferred: who, what, and when the wallet
+    asks next."""
+
+    issuance_id: str
+    issuer: str
+    issuer_name: str
+    pending: list[PendingCredential]
+
+
+class PendingIssuances(Message):
+    issuances: Annotated[list[PendingIssuance], msgspec.Meta(description="The next due first.")]
+
+
+PENDING_ISSUANCES_EXAMPLE = PendingIssuances(
+    issuances=[
+        PendingIssuance(
+            issuance_id="2b6f0cc9-4f7e-4b4f-9f8e-1c2d3e4f5a6b",
+            issuer="https://id.example.gov/issuers/transport-agency",
+            issuer_name="Transport Agency",
+            pending=[
+                PendingCredential(
+                    credential_configuration_id="professional_driving_licence",
+                    name="Professional driving licence",
+                    next_check_at=1767225900,
+                )
+            ],
+        )
+    ]
 )

@@ -86,6 +86,17 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+class DeferredCredential(msgspec.Struct, kw_only=True):
+    """A credential the issuer deferred (§8.3, §9): asked for again with its
+    ``transaction_id`` no sooner than ``due_at``, bound to the keys of its request."""
+
+    configuration_id: str
+    transaction_id: str
+    key_ids: list[str]
+    interval: int
+    due_at: float
+
+
 class OfferFlow(msgspec.Struct, kw_only=True):
     issuer: str
     tx_code: TxCode | None
@@ -101,6 +112,12 @@ class OfferFlow(msgspec.Struct, kw_only=True):
     authorization: AuthorizationPlan | None = None
     #: How credential requests and responses are encrypted (None: they are not).
     encryption: EncryptionPlan | None = None
+    #: §12.2.4 ``deferred_credential_endpoint`` (None: the issuer defers nothing).
+    deferred_endpoint: str | None = None
+    #: §6.1 (RFC 6749 §6): to get a new access token when the one held has expired.
+    refresh_token: str | None = None
+    #: The credentials still to come.
+    deferred: list[DeferredCredential] = msgspec.field(default_factory=list)
     access_token: str | None = None
     #: ``Bearer``, or ``DPoP`` for a token bound to ``authorization.keys.dpop``.
     token_type: str = "Bearer"  # noqa: S105 - a token type (RFC 6749 §7.1), no secret
@@ -110,6 +127,11 @@ class OfferFlow(msgspec.Struct, kw_only=True):
     @property
     def holder_keys_needed(self) -> int:
         return self.instances * len(self.configurations)
+
+    @classmethod
+    def opened(cls, content: dict[str, Any]) -> OfferFlow:
+        """A flow's sealed content, opened; ``msgspec.ValidationError`` for another shape."""
+        return msgspec.convert(content, cls)
 
     def content(self) -> dict[str, Any]:
         """What ``claim_flow`` seals."""

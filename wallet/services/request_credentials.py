@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from msgspec import UnsetType
+from msgspec import UNSET, UnsetType
 
 from core.encoding import b64url_encode
 from core.messages import to_plain
@@ -37,10 +37,14 @@ from wallet.services.activity_messages import CredentialReceivedEntry
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.display import pick
-from wallet.services.interaction_messages import OfferOutcome, ReceivedCredential
+from wallet.services.interaction_messages import (
+    OfferOutcome,
+    PendingCredential,
+    ReceivedCredential,
+)
 from wallet.services.issuer_client import read_answer
 from wallet.services.notify_issuer import notify_issuer
-from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
+from wallet.services.offer_flow import DeferredCredential, OfferFlow, PreparedCredentialRequest
 from wallet.services.refused_issuance import record_refused_issuance
 from wallet.services.response_encryption import seal_request
 from wallet.services.sender_constrained import post_with_token
@@ -89,14 +93,15 @@ async def request_credentials(
                 "credential endpoint",
             )
             if isinstance(answer.credentials, UnsetType):
-                raise Refused("deferred issuance is not supported by this wallet")
+                flow.deferred.append(deferred(context, flow, request, answer))
+                continue
             notification_id = (
                 None if isinstance(answer.notification_id, UnsetType) else answer.notification_id
             )
             if notification_id is not None:
                 notifications.append(notification_id)
             received.append(
-                await _verified(
+                await verified(
                     context,
                     claimed,
                     flow,
@@ -119,12 +124,73 @@ async def request_credentials(
     except BaseException:
         await end_claim(context, claimed, FlowState.FAILED)
         raise
+    return await keep_received(context, claimed, flow, received, notifications)
+
+
+async def keep_received(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    received: list[Received],
+    notifications: list[str],
+) -> OfferOutcome:
+    """Store what was received and verified; the flow ends ``received``, or stays
+    ``pending`` while credentials are still to come; the issuer is told of each one kept."""
     result = [await _keep(context, claimed, item) for item in received]
-    await end_claim(context, claimed, FlowState.RECEIVED)
+    if flow.deferred:
+        now = context.clock.now()
+        await end_claim(
+            context,
+            claimed,
+            FlowState.PENDING,
+            flow.content(),
+            due_at=min(item.due_at for item in flow.deferred),
+            expires_at=max(claimed.flow.expires_at, now + context.policy.pending_lifetime),
+        )
+    else:
+        await end_claim(context, claimed, FlowState.RECEIVED)
     for notification_id in notifications:
         await _notify(context, claimed, flow, notification_id, "credential_accepted")
     return OfferOutcome(
-        offer_id=claimed.flow_id, status=FlowState.RECEIVED.value, credentials=result
+        offer_id=claimed.flow_id,
+        status=(FlowState.PENDING if flow.deferred else FlowState.RECEIVED).value,
+        credentials=result,
+        pending=[_pending(flow, item) for item in flow.deferred] if flow.deferred else UNSET,
+    )
+
+
+def deferred(
+    context: WalletContext,
+    flow: OfferFlow,
+    request: PreparedCredentialRequest,
+    answer: CredentialResponse,
+) -> DeferredCredential:
+    """§8.3: a credential the issuer will issue later, asked for again after ``interval``
+    (within the wallet's bounds)."""
+    if flow.deferred_endpoint is None:
+        raise Refused("the issuer deferred a credential and names no deferred credential endpoint")
+    assert not isinstance(answer.transaction_id, UnsetType)  # CredentialResponse.check
+    interval = deferral_interval(context, answer)
+    return DeferredCredential(
+        configuration_id=request.configuration_id,
+        transaction_id=answer.transaction_id,
+        key_ids=request.key_ids,
+        interval=interval,
+        due_at=context.clock.now() + interval,
+    )
+
+
+def deferral_interval(context: WalletContext, answer: CredentialResponse) -> int:
+    named = 0 if isinstance(answer.interval, UnsetType) else answer.interval
+    return min(max(named, context.policy.min_deferred_interval), 86400)
+
+
+def _pending(flow: OfferFlow, item: DeferredCredential) -> PendingCredential:
+    display = pick(flow.configurations[item.configuration_id].display, []) or {}
+    return PendingCredential(
+        credential_configuration_id=item.configuration_id,
+        name=display.get("name", item.configuration_id),
+        next_check_at=int(item.due_at),
     )
 
 
@@ -197,11 +263,11 @@ def _subject_claims(claims: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
 
 
-async def _verified(
+async def verified(
     context: WalletContext,
     claimed: ClaimedFlow,
     flow: OfferFlow,
-    request: PreparedCredentialRequest,
+    request: PreparedCredentialRequest | DeferredCredential,
     *,
     keys: list[HolderKey],
     credentials: list[IssuedCredential],

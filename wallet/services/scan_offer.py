@@ -118,6 +118,9 @@ def offer_flow(
         configurations=_configurations(metadata, configuration_ids),
         instances=_instances(context, metadata),
         encryption=encryption_plan(metadata),
+        deferred_endpoint=None
+        if isinstance(metadata.deferred_credential_endpoint, UnsetType)
+        else metadata.deferred_credential_endpoint,
     )
     if pre_authorized_code is None:
         scopes = [

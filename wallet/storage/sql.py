@@ -48,6 +48,7 @@ UNFINISHED = [
     for state in (
         FlowState.OFFERED,
         FlowState.AUTHORIZATION_REQUIRED,
+        FlowState.PENDING,
         FlowState.PROOFS_NEEDED,
         FlowState.CONSENT_NEEDED,
         FlowState.SIGNATURES_NEEDED,
@@ -420,14 +421,34 @@ class SqlFlows:
             if row.account_id != account_id:
                 _foreign(row.kind, flow_id, row.account_id, account_id)
                 return None
-            return Flow(
-                row.flow_id,
-                row.account_id,
-                FlowKind(row.kind),
-                FlowState(row.state),
-                row.sealed,
-                row.expires_at,
+            return _flow(row)
+
+    async def pending(self, account_id: str, now: float) -> list[Flow]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(FlowRow)
+                .where(
+                    FlowRow.account_id == account_id,
+                    FlowRow.state == FlowState.PENDING.value,
+                    FlowRow.expires_at > now,
+                )
+                .order_by(FlowRow.due_at)
             )
+            return [_flow(row) for row in rows]
+
+    async def due(self, now: float, limit: int) -> list[tuple[str, str]]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(FlowRow.account_id, FlowRow.flow_id)
+                .where(
+                    FlowRow.state == FlowState.PENDING.value,
+                    FlowRow.due_at <= now,
+                    FlowRow.expires_at > now,
+                )
+                .order_by(FlowRow.due_at)
+                .limit(limit)
+            )
+            return [(account_id, flow_id) for account_id, flow_id in rows]
 
     async def move(
         self,
@@ -437,10 +458,14 @@ class SqlFlows:
         expected: FlowState,
         state: FlowState,
         sealed: bytes | None = None,
+        expires_at: float | None = None,
+        due_at: float | None = None,
     ) -> bool:
-        values: dict[str, object] = {"state": state.value}
+        values: dict[str, object] = {"state": state.value, "due_at": due_at}
         if sealed is not None:
             values["sealed"] = sealed
+        if expires_at is not None:
+            values["expires_at"] = expires_at
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(FlowRow)
@@ -457,6 +482,18 @@ class SqlFlows:
         async with self._sessions.begin() as session:
             result = await session.execute(delete(FlowRow).where(FlowRow.expires_at < before))
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _flow(row: FlowRow) -> Flow:
+    return Flow(
+        row.flow_id,
+        row.account_id,
+        FlowKind(row.kind),
+        FlowState(row.state),
+        row.sealed,
+        row.expires_at,
+        row.due_at,
+    )
 
 
 class SqlActivity:

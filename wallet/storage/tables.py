@@ -91,6 +91,8 @@ class FlowRow(Base):
     state: Mapped[str] = mapped_column(String(24))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+    #: A pending (deferred) issuance: when the wallet next asks the issuer.
+    due_at: Mapped[float | None] = mapped_column(Float, index=True, nullable=True)
 
 
 class ActivityRow(Base):

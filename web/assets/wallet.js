@@ -175,6 +175,10 @@ async function received(outcome) {
     const signatures = await signAll(outcome.signing_requests);
     outcome = await call("POST", `/wallet/offers/${outcome.offer_id}/complete`, { signatures });
   }
+  if (outcome.status === "pending") {
+    done(t("wallet.pending"), outcome.pending.map((c) => c.name).join(", "));
+    return;
+  }
   done(t("wallet.received"), outcome.credentials.map((c) => c.name).join(", "));
 }
 

@@ -1,0 +1,144 @@
+"""Our wallet holds a credential the issuer defers (OpenID4VCI 1.0 §9): the transport
+agency's professional driving licence waits for a clerk's approval. The wallet keeps the
+issuance pending, lists it, asks again on demand and in its housekeeping (the access
+DPoP nonce renewed when the one kept has expired), stores the licence when it
+arrives and tells the activity log; a refused application ends the issuance."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app import create_app
+from app.settings import Settings
+from core.clock import FixedClock
+from tests.issuers.conftest import PUBLIC_BASE_URL
+from tests.issuers.test_issuance import operator_key
+from tests.wallet.phone import Phone
+from tests.wallet.test_authorization_code import TRANSPORT, _browse, _start
+from wallet.services.fetch_deferred import fetch_due_deferred
+
+APPLICATIONS = "/issuers/transport-agency/applications"
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient[Any]]:
+    declared = dataclasses.replace(settings, test_citizen="demo-citizen")
+    with TestClient(app=create_app(declared), base_url=PUBLIC_BASE_URL) as client:
+        yield client
+
+
+def _clerk(client: TestClient[Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {operator_key(client, 'transport-agency')}"}
+
+
+def _applied(client: TestClient[Any], custody: str = "server") -> tuple[Phone, dict[str, Any]]:
+    phone = Phone(client)
+    phone.register()
+    body: dict[str, Any] = {"custody": custody}
+    if custody == "device":
+        body["holder_keys"] = phone.new_holder_keys(3)
+    outcome = _start(phone, TRANSPORT, "professional_driving_licence", **body)
+    answered = phone.post(
+        "/wallet/issuances/authorized",
+        {"redirect_url": _browse(client, outcome["authorization_url"])},
+    )
+    assert answered.status_code == 200, answered.text
+    result: dict[str, Any] = answered.json()
+    if result["status"] == "proofs_needed":
+        completed = phone.post(
+            f"/wallet/offers/{outcome['offer_id']}/complete",
+            {"signatures": phone.sign_requests(result["signing_requests"])},
+        )
+        assert completed.status_code == 200, completed.text
+        result = completed.json()
+    return phone, result
+
+
+def _application(client: TestClient[Any]) -> str:
+    listed = client.get(APPLICATIONS, params={"state": "pending"}, headers=_clerk(client))
+    [application] = listed.json()["applications"]
+    return str(application["application_id"])
+
+
+@pytest.mark.parametrize("custody", ["server", "device"])
+def test_the_licence_arrives_once_the_clerk_approves(client: TestClient[Any], custody: str) -> None:
+    phone, result = _applied(client, custody)
+    assert result["status"] == "pending" and result["credentials"] == []
+    [pending] = result["pending"]
+    assert pending["credential_configuration_id"] == "professional_driving_licence"
+    assert pending["name"] == "Professional driving licence"
+
+    listed = phone.get("/wallet/issuances").json()["issuances"]
+    assert [i["issuance_id"] for i in listed] == [result["offer_id"]]
+    assert listed[0]["issuer"] == TRANSPORT and listed[0]["issuer_name"] == "Transport Agency"
+
+    asked = phone.post(f"/wallet/issuances/{result['offer_id']}/fetch")
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["status"] == "pending"  # no clerk has decided yet
+
+    approved = client.post(f"{APPLICATIONS}/{_application(client)}/approve", headers=_clerk(client))
+    assert approved.status_code == 200, approved.text
+    arrived = phone.post(f"/wallet/issuances/{result['offer_id']}/fetch")
+    assert arrived.status_code == 200, arrived.text
+    assert arrived.json()["status"] == "received"
+    [credential] = arrived.json()["credentials"]
+    assert credential["credential_configuration_id"] == "professional_driving_licence"
+    assert phone.get("/wallet/issuances").json() == {"issuances": []}
+    kinds = [e["kind"] for e in phone.get("/wallet/activity").json()["activity"]]
+    assert kinds[0] == "credential_received"
+
+
+def test_the_housekeeping_fetches_what_is_due_an_hour_later(
+    client: TestClient[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    phone, result = _applied(client)
+    client.post(f"{APPLICATIONS}/{_application(client)}/approve", headers=_clerk(client))
+    context = client.app.state.wallet
+    issuers = client.app.state.issuers
+    wallet_clock = context.clock
+    # an hour later: the deferral is due, and the agency's DPoP nonce the wallet kept has
+    # expired (the agency keeps the application by its access token, however old)
+    later = FixedClock(wallet_clock.now() + 3600)
+    context.clock = later
+    client.app.state.issuers = dataclasses.replace(issuers, clock=later)
+    caplog.clear()
+    try:
+        with client.portal() as portal:
+            arrived = portal.call(fetch_due_deferred, context)
+    finally:
+        context.clock = wallet_clock
+        client.app.state.issuers = issuers
+    assert arrived == 1
+    asked = [r.getMessage() for r in caplog.records if r.name == "idwallet.access"]
+    # the stale nonce is refused once, the fresh one taken
+    assert [line.split()[1:3] for line in asked[:2]] == [
+        ["/issuers/{issuer_id}/deferred_credential", "401"],
+        ["/issuers/{issuer_id}/deferred_credential", "200"],
+    ], asked
+    listed = phone.get("/wallet/credentials").json()["credentials"]
+    assert [c["name"] for c in listed] == ["Professional driving licence"]
+
+
+def test_a_refused_application_ends_the_issuance(client: TestClient[Any]) -> None:
+    phone, result = _applied(client)
+    client.post(
+        f"{APPLICATIONS}/{_application(client)}/refuse",
+        json={"reason": "not today"},
+        headers=_clerk(client),
+    )
+    refused = phone.post(f"/wallet/issuances/{result['offer_id']}/fetch")
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "credential_request_denied"
+    assert phone.get("/wallet/issuances").json() == {"issuances": []}
+    [entry] = [
+        e
+        for e in phone.get("/wallet/activity").json()["activity"]
+        if e["kind"] == "issuance_refused"
+    ]
+    assert entry["error"] == "credential_request_denied" and entry["refused_by"] == "issuer"
+    assert phone.get("/wallet/credentials").json()["credentials"] == []

@@ -1,0 +1,165 @@
+"""A credential the issuer deferred (OpenID4VCI 1.0 §9), asked for again: by the
+housekeeping when it is due (the issuer's ``interval``, within the wallet's bounds), or
+when the citizen asks (``POST /wallet/issuances/{id}/fetch``).
+
+Each deferred credential is asked for with its ``transaction_id`` at the deferred
+credential endpoint (§9.1), with the access token as it is bound (DPoP), encrypted as the
+issuer's metadata says (§10). An access token that expired meanwhile is renewed with the
+refresh token first (RFC 6749 §6, with the wallet attestation and a DPoP proof of the
+issuance's key). What arrives is verified and stored like any credential, the citizen's
+activity log says so, and the issuer is told (§11); what is still pending is asked for
+again after the interval the issuer names (§9.2: 202 with the same ``transaction_id``).
+The issuer's refusal (``invalid_transaction_id``, a refused application) ends the
+issuance, in the activity log; an issuer that cannot be reached is asked again after the
+interval, and what arrived before is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from msgspec import UnsetType
+
+from core.errors import ProtocolError
+from core.messages import to_plain
+from core.oauth import REFRESH_TOKEN_GRANT, TokenResponse
+from core.oid4vci import CredentialResponse, DeferredCredentialRequest
+from wallet.domain import (
+    CounterpartyError,
+    CounterpartyFailed,
+    FlowKind,
+    FlowState,
+    Refused,
+)
+from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
+from wallet.services.context import WalletContext
+from wallet.services.interaction_messages import OfferOutcome
+from wallet.services.issuer_client import read_answer
+from wallet.services.offer_flow import DeferredCredential, OfferFlow, read_offer_flow
+from wallet.services.refused_issuance import record_refused_issuance
+from wallet.services.request_credentials import (
+    Received,
+    deferral_interval,
+    keep_received,
+    verified,
+)
+from wallet.services.response_encryption import seal_request
+from wallet.services.sender_constrained import post_as_client, post_with_token
+
+log = logging.getLogger("idwallet.wallet")
+
+
+async def fetch_deferred(context: WalletContext, account_id: str, flow_id: str) -> OfferOutcome:
+    claimed = await claim_flow(context, account_id, flow_id, FlowKind.OFFER, FlowState.PENDING)
+    flow = await read_offer_flow(context, claimed)
+    now = context.clock.now()
+    keys = flow.holder_keys(account_id, now)
+    received: list[Received] = []
+    notifications: list[str] = []
+    try:
+        for item in list(flow.deferred):
+            answer = await _deferred_response(context, claimed, flow, item)
+            if isinstance(answer.credentials, UnsetType):
+                interval = deferral_interval(context, answer)
+                item.interval, item.due_at = interval, now + interval
+                continue
+            notification_id = (
+                None if isinstance(answer.notification_id, UnsetType) else answer.notification_id
+            )
+            received.append(
+                await verified(
+                    context,
+                    claimed,
+                    flow,
+                    item,
+                    keys=keys,
+                    credentials=answer.credentials,
+                    notification_id=notification_id,
+                )
+            )
+            if notification_id is not None:
+                notifications.append(notification_id)
+            flow.deferred.remove(item)
+    except CounterpartyFailed as unreachable:
+        # the issuer cannot be reached now: what arrived is kept, the rest asked for again
+        # after its interval
+        log.info("deferred credentials of flow %s: %s", flow_id, unreachable.error)
+        for item in flow.deferred:
+            item.due_at = now + item.interval
+    except (Refused, CounterpartyError) as refused:
+        await end_claim(context, claimed, FlowState.FAILED)
+        await record_refused_issuance(context, claimed.box, flow, refused)
+        raise
+    except BaseException:
+        await end_claim(context, claimed, FlowState.FAILED)
+        raise
+    return await keep_received(context, claimed, flow, received, notifications)
+
+
+async def _deferred_response(
+    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow, item: DeferredCredential
+) -> CredentialResponse:
+    """§9.1-§9.2: the issuer's answer for one deferred credential, the access token
+    renewed once if it expired."""
+    assert flow.deferred_endpoint is not None  # request_credentials.deferred
+    message = DeferredCredentialRequest(transaction_id=item.transaction_id)
+    for renewed in (False, True):
+        sealed = seal_request(to_plain(message), flow.encryption)
+        try:
+            answer = await post_with_token(
+                context,
+                claimed.box,
+                flow,
+                flow.deferred_endpoint,
+                "deferred credential endpoint",
+                content=sealed.content,
+                content_type=sealed.content_type,
+            )
+        except CounterpartyError as refused:
+            if refused.remote_error != "invalid_token" or renewed or flow.refresh_token is None:
+                raise
+            await _renew_access_token(context, claimed, flow)
+            continue
+        return read_answer(
+            sealed.open(answer.jwt, answer.body), CredentialResponse, "deferred credential endpoint"
+        )
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+async def _renew_access_token(
+    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow
+) -> None:
+    """RFC 6749 §6: a new access token (and the rotated refresh token)."""
+    plan = flow.authorization
+    assert plan is not None and flow.refresh_token is not None
+    answer = await post_as_client(
+        context,
+        claimed.box,
+        flow,
+        flow.token_endpoint,
+        "token endpoint",
+        form={
+            "grant_type": REFRESH_TOKEN_GRANT,
+            "refresh_token": flow.refresh_token,
+            "client_id": plan.client_id,
+        },
+    )
+    token = read_answer(answer.body, TokenResponse, "token endpoint")
+    flow.access_token, flow.token_type = token.access_token, token.token_type
+    if not isinstance(token.refresh_token, UnsetType):
+        flow.refresh_token = token.refresh_token
+
+
+async def fetch_due_deferred(context: WalletContext) -> int:
+    """The housekeeping's pass: every pending issuance that is due, asked about once.
+    How many credentials arrived."""
+    arrived = 0
+    due = await context.store.flows.due(context.clock.now(), context.policy.deferred_per_pass)
+    for account_id, flow_id in due:
+        try:
+            outcome = await fetch_deferred(context, account_id, flow_id)
+        except ProtocolError as failed:
+            log.info("deferred credentials of flow %s: %s", flow_id, failed.error)
+            continue
+        arrived += 0 if isinstance(outcome.credentials, UnsetType) else len(outcome.credentials)
+    return arrived
