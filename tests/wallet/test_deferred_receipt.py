@@ -96,7 +96,7 @@ def test_the_licence_arrives_once_the_clerk_approves(client: TestClient[Any], cu
 def test_the_housekeeping_fetches_what_is_due_an_hour_later(
     client: TestClient[Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    phone, result = _applied(client)
+    phone, _ = _applied(client)
     client.post(f"{APPLICATIONS}/{_application(client)}/approve", headers=_clerk(client))
     context = client.app.state.wallet
     issuers = client.app.state.issuers
