@@ -137,6 +137,8 @@ class StoredCredential:
     sealed: bytes
     presentations: int
     created_at: float
+    #: A one-time credential: the presentation count from which it needs a fresh batch.
+    renew_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,18 @@ class CredentialRecord:
     claim_display: list[dict[str, Any]] = field(default_factory=list)
     notification: dict[str, str] | None = None  # endpoint, id, access token (for deletion)
     received_at: float = 0.0
+    #: ``one_time``: each instance is shown once, fresh batches come with ``renewal``;
+    #: ``rotating``: the instances are shown in turn (an issuer that offers no renewal).
+    use_policy: str = "rotating"
+    #: What asking the issuer for a fresh batch takes (the issuance's sealed flow: its
+    #: endpoints, refresh token and instance keys); None where the issuer gives none.
+    renewal: dict[str, Any] | None = None
+    #: Presentations of this credential counted before its current instances.
+    shown_before: int = 0
+
+    def fresh_instances(self, presentations: int) -> int:
+        """Instances not shown yet (one-time credentials)."""
+        return max(0, len(self.instances) - (presentations - self.shown_before))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -203,6 +217,9 @@ class CredentialRecord:
             "claim_display": self.claim_display,
             "notification": self.notification,
             "received_at": self.received_at,
+            "use_policy": self.use_policy,
+            "renewal": self.renewal,
+            "shown_before": self.shown_before,
         }
 
     @classmethod
@@ -223,6 +240,9 @@ class CredentialRecord:
             claim_display=value.get("claim_display", []),
             notification=value.get("notification"),
             received_at=value.get("received_at", 0.0),
+            use_policy=value.get("use_policy", "rotating"),
+            renewal=value.get("renewal"),
+            shown_before=value.get("shown_before", 0),
         )
 
 

@@ -93,6 +93,24 @@ class Credentials(Protocol):
 
     async def count_presentation(self, account_id: str, credential_id: str) -> None: ...
 
+    async def replace(
+        self,
+        account_id: str,
+        credential_id: str,
+        sealed: bytes,
+        *,
+        expected_presentations: int,
+        renew_from: int | None,
+    ) -> bool:
+        """New sealed content (a fresh batch), unless the credential was shown since it was
+        read (``expected_presentations``): one compare-and-set."""
+
+    async def renewal_due(self, now: float, limit: int) -> Sequence[tuple[str, str]]:
+        """(account id, credential id) of one-time credentials due for a fresh batch."""
+
+    async def postpone_renewal(self, account_id: str, credential_id: str, until: float) -> None:
+        """A renewal that failed: not tried again before ``until``."""
+
     async def delete(self, account_id: str, credential_id: str) -> bool: ...
 
 

@@ -36,6 +36,12 @@ class WalletPolicy:
     min_deferred_interval: int = 5
     #: Pending issuances the housekeeping asks about in one pass.
     deferred_per_pass: int = 50
+    #: A one-time credential gets a fresh batch when fewer unshown instances remain.
+    renew_below: int = 1
+    #: One-time credentials the housekeeping renews in one pass, and how long a failed
+    #: renewal waits before it is tried again (seconds).
+    renewals_per_pass: int = 50
+    renewal_retry: int = 3600
 
 
 @dataclass(slots=True)

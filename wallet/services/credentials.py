@@ -12,6 +12,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from msgspec import UNSET
+
 from core.http.client import OutboundFailed, OutboundRefused
 from core.jose.algorithms import PublicKey
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
@@ -119,6 +121,10 @@ def _summary_fields(
         "instances": len(credential.instances),
         "received_at": int(credential.received_at),
         "expires_at": credential.expires_at,
+        "use_policy": credential.use_policy,
+        "fresh_instances": credential.fresh_instances(stored.presentations)
+        if credential.use_policy == "one_time"
+        else UNSET,
     }
 
 

@@ -22,7 +22,6 @@ from msgspec import UnsetType
 
 from core.errors import ProtocolError
 from core.messages import to_plain
-from core.oauth import REFRESH_TOKEN_GRANT, TokenResponse
 from core.oid4vci import CredentialResponse, DeferredCredentialRequest
 from wallet.domain import (
     CounterpartyError,
@@ -44,7 +43,7 @@ from wallet.services.request_credentials import (
     verified,
 )
 from wallet.services.response_encryption import seal_request
-from wallet.services.sender_constrained import post_as_client, post_with_token
+from wallet.services.sender_constrained import post_with_token, renew_access_token
 
 log = logging.getLogger("idwallet.wallet")
 
@@ -69,7 +68,7 @@ async def fetch_deferred(context: WalletContext, account_id: str, flow_id: str) 
             received.append(
                 await verified(
                     context,
-                    claimed,
+                    claimed.box,
                     flow,
                     item,
                     keys=keys,
@@ -118,36 +117,12 @@ async def _deferred_response(
         except CounterpartyError as refused:
             if refused.remote_error != "invalid_token" or renewed or flow.refresh_token is None:
                 raise
-            await _renew_access_token(context, claimed, flow)
+            await renew_access_token(context, claimed.box, flow)
             continue
         return read_answer(
             sealed.open(answer.jwt, answer.body), CredentialResponse, "deferred credential endpoint"
         )
     raise AssertionError("unreachable: the second attempt returns or raises")
-
-
-async def _renew_access_token(
-    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow
-) -> None:
-    """RFC 6749 §6: a new access token (and the rotated refresh token)."""
-    plan = flow.authorization
-    assert plan is not None and flow.refresh_token is not None
-    answer = await post_as_client(
-        context,
-        claimed.box,
-        flow,
-        flow.token_endpoint,
-        "token endpoint",
-        form={
-            "grant_type": REFRESH_TOKEN_GRANT,
-            "refresh_token": flow.refresh_token,
-            "client_id": plan.client_id,
-        },
-    )
-    token = read_answer(answer.body, TokenResponse, "token endpoint")
-    flow.access_token, flow.token_type = token.access_token, token.token_type
-    if not isinstance(token.refresh_token, UnsetType):
-        flow.refresh_token = token.refresh_token
 
 
 async def fetch_due_deferred(context: WalletContext) -> int:

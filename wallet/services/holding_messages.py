@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from core.messages import Message
 
@@ -20,7 +21,7 @@ class CredentialIssuer(Message):
     display: dict[str, Any]
 
 
-class CredentialSummary(Message):
+class CredentialSummary(Message, kw_only=True):
     credential_id: str
     name: Annotated[str, msgspec.Meta(examples=["National ID"])]
     display: dict[str, Any]
@@ -36,6 +37,21 @@ class CredentialSummary(Message):
     ]
     received_at: Timestamp
     expires_at: Timestamp | None
+    use_policy: Annotated[
+        Literal["one_time", "rotating"],
+        msgspec.Meta(
+            description="one_time: each copy is shown once and fresh copies come from the "
+            "issuer, so two verifiers cannot link presentations; rotating: the copies are "
+            "shown in turn (an issuer that gives no fresh copies)."
+        ),
+    ] = "rotating"
+    fresh_instances: Annotated[
+        int | UnsetType,
+        msgspec.Meta(
+            description="one_time: copies not shown yet (0: the next presentation can be "
+            "linked to an earlier one)."
+        ),
+    ] = UNSET
 
 
 class CredentialList(Message):

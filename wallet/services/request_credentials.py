@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.encoding import b64url_encode
@@ -47,6 +48,7 @@ from wallet.services.notify_issuer import notify_issuer
 from wallet.services.offer_flow import DeferredCredential, OfferFlow, PreparedCredentialRequest
 from wallet.services.refused_issuance import record_refused_issuance
 from wallet.services.response_encryption import seal_request
+from wallet.services.sealing import AccountBox
 from wallet.services.sender_constrained import post_with_token
 from wallet.services.verify_received import verify_issued
 
@@ -86,9 +88,9 @@ async def request_credentials(
             for signing_input in request.signing_inputs:
                 proofs.append(signing_input + "." + b64url_encode(signatures[offset]))
                 offset += 1
-            message = _credential_request(flow, request.configuration_id, proofs)
+            message = credential_request(flow, request.configuration_id, proofs)
             answer = read_answer(
-                await _credential_response(context, claimed, flow, message),
+                await credential_response(context, claimed.box, flow, message),
                 CredentialResponse,
                 "credential endpoint",
             )
@@ -103,7 +105,7 @@ async def request_credentials(
             received.append(
                 await verified(
                     context,
-                    claimed,
+                    claimed.box,
                     flow,
                     request,
                     keys=keys,
@@ -113,7 +115,7 @@ async def request_credentials(
             )
     except Refused as refused:
         for notification_id in notifications:
-            await _notify(context, claimed, flow, notification_id, "credential_failure")
+            await notify(context, claimed.box, flow, notification_id, "credential_failure")
         await end_claim(context, claimed, FlowState.FAILED)
         await record_refused_issuance(context, claimed.box, flow, refused)
         raise
@@ -150,7 +152,7 @@ async def keep_received(
     else:
         await end_claim(context, claimed, FlowState.RECEIVED)
     for notification_id in notifications:
-        await _notify(context, claimed, flow, notification_id, "credential_accepted")
+        await notify(context, claimed.box, flow, notification_id, "credential_accepted")
     return OfferOutcome(
         offer_id=claimed.flow_id,
         status=(FlowState.PENDING if flow.deferred else FlowState.RECEIVED).value,
@@ -219,7 +221,7 @@ async def _keep(context: WalletContext, claimed: ClaimedFlow, item: Received) ->
     )
 
 
-def _credential_request(
+def credential_request(
     flow: OfferFlow, configuration_id: str, proofs: list[str]
 ) -> CredentialRequest:
     """§8.2: by the ``credential_identifier`` the token response gave for the
@@ -231,8 +233,8 @@ def _credential_request(
     return CredentialRequest(credential_configuration_id=configuration_id, proofs={"jwt": proofs})
 
 
-async def _credential_response(
-    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow, message: CredentialRequest
+async def credential_response(
+    context: WalletContext, box: AccountBox, flow: OfferFlow, message: CredentialRequest
 ) -> object:
     """The credential endpoint's answer. A request whose answer was lost (the connection
     dropped, the issuer restarted) is repeated as it was: the issuer may have issued
@@ -243,7 +245,7 @@ async def _credential_response(
         try:
             answer = await post_with_token(
                 context,
-                claimed.box,
+                box,
                 flow,
                 flow.credential_endpoint,
                 "credential endpoint",
@@ -265,7 +267,7 @@ def _subject_claims(claims: dict[str, Any]) -> dict[str, Any]:
 
 async def verified(
     context: WalletContext,
-    claimed: ClaimedFlow,
+    box: AccountBox,
     flow: OfferFlow,
     request: PreparedCredentialRequest | DeferredCredential,
     *,
@@ -328,21 +330,53 @@ async def verified(
         ),
         received_at=context.clock.now(),
     )
+    one_time = renewable(flow)
+    if one_time:
+        record_.use_policy = "one_time"
+        record_.renewal = renewal_of(flow, request.configuration_id)
     credential_id = str(uuid.uuid4())
-    box = claimed.box
     stored = StoredCredential(
         credential_id,
         box.account_id,
         box.seal("credential", credential_id, record_.to_json()),
         0,
         context.clock.now(),
+        renew_from=renew_from(context, record_) if one_time else None,
     )
     return stored, used, record_
 
 
-async def _notify(
+def renewable(flow: OfferFlow) -> bool:
+    """One-time use needs fresh batches: an issuer that gave a refresh token for one
+    configuration (so no two credentials share it), to keys this service holds (the
+    housekeeping cannot ask a phone to sign)."""
+    plan = flow.authorization
+    return (
+        flow.refresh_token is not None
+        and plan is not None
+        and plan.custody == "server"
+        and len(flow.configurations) == 1
+    )
+
+
+def renewal_of(flow: OfferFlow, configuration_id: str) -> dict[str, Any]:
+    """What a fresh batch takes, kept sealed with the credential: the flow without what
+    was only for this issuance (its requests, keys and deferrals)."""
+    kept = msgspec.structs.replace(
+        flow, requests=[], keys=[], deferred=[], pre_authorized_code=None
+    )
+    return kept.content()
+
+
+def renew_from(context: WalletContext, record_: CredentialRecord) -> int:
+    """The presentation count from which the credential needs a fresh batch: when fewer
+    than ``renew_below`` instances are still unshown."""
+    return record_.shown_before + max(0, len(record_.instances) - context.policy.renew_below)
+
+
+async def notify(
     context: WalletContext,
-    claimed: ClaimedFlow,
+    box: AccountBox,
     flow: OfferFlow,
     notification_id: str,
     event: NotificationEvent,
@@ -354,6 +388,6 @@ async def _notify(
             notification_id,
             event,
             send=lambda url, body: post_with_token(
-                context, claimed.box, flow, url, "notification endpoint", json_body=body
+                context, box, flow, url, "notification endpoint", json_body=body
             ),
         )

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from msgspec import UnsetType
+
+from core.oauth import REFRESH_TOKEN_GRANT, TokenResponse
 from wallet.domain import CounterpartyFailed, DpopNonceRequired
 from wallet.services.context import WalletContext
-from wallet.services.issuer_client import IssuerClient, PostAnswer
+from wallet.services.issuer_client import IssuerClient, PostAnswer, read_answer
 from wallet.services.offer_flow import AuthorizationPlan, OfferFlow
 from wallet.services.sealing import AccountBox
 
@@ -139,3 +142,25 @@ async def _exchange(
     if answer.dpop_nonce is not None:
         plan.remember_nonce(url, answer.dpop_nonce)
     return answer
+
+
+async def renew_access_token(context: WalletContext, box: AccountBox, flow: OfferFlow) -> None:
+    """RFC 6749 §6: a new access token (and the rotated refresh token)."""
+    plan = flow.authorization
+    assert plan is not None and flow.refresh_token is not None
+    answer = await post_as_client(
+        context,
+        box,
+        flow,
+        flow.token_endpoint,
+        "token endpoint",
+        form={
+            "grant_type": REFRESH_TOKEN_GRANT,
+            "refresh_token": flow.refresh_token,
+            "client_id": plan.client_id,
+        },
+    )
+    token = read_answer(answer.body, TokenResponse, "token endpoint")
+    flow.access_token, flow.token_type = token.access_token, token.token_type
+    if not isinstance(token.refresh_token, UnsetType):
+        flow.refresh_token = token.refresh_token

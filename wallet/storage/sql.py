@@ -328,7 +328,9 @@ class SqlHolderKeys:
 
 
 def _credential(r: CredentialRow) -> StoredCredential:
-    return StoredCredential(r.credential_id, r.account_id, r.sealed, r.presentations, r.created_at)
+    return StoredCredential(
+        r.credential_id, r.account_id, r.sealed, r.presentations, r.created_at, r.renew_from
+    )
 
 
 class SqlCredentials:
@@ -344,7 +346,53 @@ class SqlCredentials:
                     sealed=credential.sealed,
                     presentations=credential.presentations,
                     created_at=credential.created_at,
+                    renew_from=credential.renew_from,
                 )
+            )
+
+    async def replace(
+        self,
+        account_id: str,
+        credential_id: str,
+        sealed: bytes,
+        *,
+        expected_presentations: int,
+        renew_from: int | None,
+    ) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(CredentialRow)
+                .where(
+                    CredentialRow.credential_id == credential_id,
+                    CredentialRow.account_id == account_id,
+                    CredentialRow.presentations == expected_presentations,
+                )
+                .values(sealed=sealed, renew_from=renew_from, renew_after=None)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def renewal_due(self, now: float, limit: int) -> list[tuple[str, str]]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(CredentialRow.account_id, CredentialRow.credential_id)
+                .where(
+                    CredentialRow.renew_from.is_not(None),
+                    CredentialRow.presentations >= CredentialRow.renew_from,
+                    (CredentialRow.renew_after.is_(None)) | (CredentialRow.renew_after <= now),
+                )
+                .limit(limit)
+            )
+            return [(account_id, credential_id) for account_id, credential_id in rows]
+
+    async def postpone_renewal(self, account_id: str, credential_id: str, until: float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(CredentialRow)
+                .where(
+                    CredentialRow.credential_id == credential_id,
+                    CredentialRow.account_id == account_id,
+                )
+                .values(renew_after=until)
             )
 
     async def list(self, account_id: str) -> list[StoredCredential]:

@@ -77,6 +77,10 @@ class CredentialRow(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     presentations: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[float] = mapped_column(Float)
+    #: A one-time credential: the presentation count from which it needs a fresh batch.
+    renew_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Not before then (a renewal that failed is tried again later).
+    renew_after: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class FlowRow(Base):
