@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from litestar.testing import TestClient
 
-from app import create_app
 from app.settings import Settings
 from core.encoding import b64url_decode
 from tests.issuers.conftest import PUBLIC_BASE_URL
@@ -29,10 +27,9 @@ CALLBACK = f"{PUBLIC_BASE_URL}/wallet/callback"
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient[Any]]:
-    declared = dataclasses.replace(settings, test_citizen="demo-citizen")
-    with TestClient(app=create_app(declared), base_url=PUBLIC_BASE_URL) as client:
-        yield client
+def settings(settings: Settings) -> Settings:
+    """The suite's settings, with the test authenticator: every citizen is demo-citizen."""
+    return dataclasses.replace(settings, test_citizen="demo-citizen")
 
 
 def _phone(client: TestClient[Any]) -> Phone:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.jose.jwk import public_jwk
 from core.oauth import pkce_s256_challenge
-from tests.wallet.test_one_time_credentials import CIVIL
+from tests.wallet.test_authorization_code import CIVIL
 from wallet.domain import Custody, Refused
 from wallet.services.authorization_plan import _pushed, state_of
 from wallet.services.holder_keys import KeptHolderKey

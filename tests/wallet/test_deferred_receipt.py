@@ -7,29 +7,29 @@ arrives and tells the activity log; a refused application ends the issuance."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
-from app import create_app
 from app.settings import Settings
 from core.clock import FixedClock
-from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_issuance import operator_key
 from tests.wallet.phone import Phone
-from tests.wallet.test_authorization_code import TRANSPORT, _browse, _start
+from tests.wallet.test_authorization_code import (
+    TRANSPORT,
+    _browse,
+    _start,
+)
 from wallet.services.fetch_deferred import fetch_due_deferred
 
 APPLICATIONS = "/issuers/transport-agency/applications"
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient[Any]]:
-    declared = dataclasses.replace(settings, test_citizen="demo-citizen")
-    with TestClient(app=create_app(declared), base_url=PUBLIC_BASE_URL) as client:
-        yield client
+def settings(settings: Settings) -> Settings:
+    """The suite's settings, with the test authenticator: every citizen is demo-citizen."""
+    return dataclasses.replace(settings, test_citizen="demo-citizen")
 
 
 def _clerk(client: TestClient[Any]) -> dict[str, str]:

@@ -28,14 +28,13 @@ from wallet.domain import (
     CounterpartyFailed,
     FlowKind,
     FlowState,
-    Refused,
 )
-from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
+from wallet.services.claim_flow import ClaimedFlow, claim_flow
 from wallet.services.context import WalletContext
 from wallet.services.interaction_messages import OfferOutcome
 from wallet.services.issuer_client import read_answer
 from wallet.services.offer_flow import DeferredCredential, OfferFlow, read_offer_flow
-from wallet.services.refused_issuance import record_refused_issuance
+from wallet.services.refused_issuance import fail_issuance
 from wallet.services.request_credentials import (
     Received,
     deferral_interval,
@@ -85,12 +84,8 @@ async def fetch_deferred(context: WalletContext, account_id: str, flow_id: str) 
         log.info("deferred credentials of flow %s: %s", flow_id, unreachable.error)
         for item in flow.deferred:
             item.due_at = now + item.interval
-    except (Refused, CounterpartyError) as refused:
-        await end_claim(context, claimed, FlowState.FAILED)
-        await record_refused_issuance(context, claimed.box, flow, refused)
-        raise
-    except BaseException:
-        await end_claim(context, claimed, FlowState.FAILED)
+    except BaseException as failed:
+        await fail_issuance(context, claimed, flow, failed)
         raise
     return await keep_received(context, claimed, flow, received, notifications)
 

@@ -22,26 +22,23 @@ from urllib.parse import parse_qs, urlsplit
 
 from msgspec import UnsetType
 
-from core.errors import ProtocolError
 from core.oauth import AUTHORIZATION_CODE_GRANT, TokenResponse
 from wallet.domain import (
     CounterpartyError,
     Custody,
     FlowKind,
     FlowState,
-    HolderKey,
     NotFound,
     Refused,
 )
 from wallet.services.authorization_plan import redirect_uri
 from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
 from wallet.services.context import WalletContext
-from wallet.services.holder_keys import device_keys, new_server_keys
 from wallet.services.interaction_messages import AuthorizationReturn, OfferOutcome
 from wallet.services.issuer_client import read_answer
 from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, read_offer_flow
-from wallet.services.prepare_credential_requests import prepare_requests
-from wallet.services.refused_issuance import record_refused_issuance
+from wallet.services.prepare_credential_requests import holder_keys_for, prepare_requests
+from wallet.services.refused_issuance import fail_issuance
 from wallet.services.sender_constrained import post_as_client
 
 MAX_PARAMETER = 2048
@@ -96,14 +93,10 @@ async def finish_authorization(
     try:
         _check_answer(plan, parameters)
         custody = Custody(plan.custody)
-        keys = _holder_keys(context, claimed, flow, custody, body)
+        keys = holder_keys_for(context, claimed, flow, plan.custody, body.holder_keys)
         await _redeem(context, claimed, flow, plan, parameters["code"])
-    except ProtocolError as refused:
-        await end_claim(context, claimed, FlowState.FAILED)
-        await record_refused_issuance(context, claimed.box, flow, refused)
-        raise
-    except BaseException:
-        await end_claim(context, claimed, FlowState.FAILED)
+    except BaseException as failed:
+        await fail_issuance(context, claimed, flow, failed)
         raise
     return await prepare_requests(context, claimed, flow, keys=keys, custody=custody)
 
@@ -121,27 +114,6 @@ def _check_answer(plan: AuthorizationPlan, parameters: dict[str, str]) -> None:
         raise CounterpartyError(error, said[:300])
     if not parameters.get("code"):
         raise Refused("the redirect carries neither a code nor an error")
-
-
-def _holder_keys(
-    context: WalletContext,
-    claimed: ClaimedFlow,
-    flow: OfferFlow,
-    custody: Custody,
-    body: AuthorizationReturn,
-) -> list[HolderKey]:
-    """Fresh keys made here, or the phone's: sent now, or kept from the start."""
-    now = context.clock.now()
-    needed = flow.holder_keys_needed
-    if custody is Custody.SERVER:
-        return new_server_keys(claimed.box, needed, now)
-    if not isinstance(body.holder_keys, UnsetType):
-        keys = device_keys(claimed.box, body.holder_keys, now)
-    else:
-        keys = flow.holder_keys(claimed.box.account_id, now)
-    if len(keys) != needed:
-        raise Refused(f"this issuance needs {needed} holder keys of the phone")
-    return keys
 
 
 async def _redeem(

@@ -64,14 +64,17 @@ def holder_keys_for(
     custody: str,
     sent: Sequence[dict[str, Any]] | UnsetType,
 ) -> list[HolderKey]:
-    """Fresh keys made here (``server``), or the phone's public keys (``device``): as many
-    as the flow needs."""
+    """Fresh keys made here (``server``), or the phone's public keys (``device``): sent
+    now, or kept from the start of an authorization code flow; as many as the flow
+    needs."""
     now = context.clock.now()
     needed = flow.holder_keys_needed
     if custody == Custody.SERVER.value:
         keys = new_server_keys(claimed.box, needed, now)
+    elif not isinstance(sent, UnsetType):
+        keys = device_keys(claimed.box, sent, now)
     else:
-        keys = device_keys(claimed.box, [] if isinstance(sent, UnsetType) else sent, now)
+        keys = flow.holder_keys(claimed.box.account_id, now)
     if len(keys) != needed:
         raise InvalidRequest(f"this offer needs {needed} holder keys")
     return keys

@@ -24,7 +24,6 @@ from core.oid4vci import (
     NotificationEvent,
 )
 from wallet.domain import (
-    CounterpartyError,
     CounterpartyFailed,
     CredentialInstance,
     CredentialRecord,
@@ -46,7 +45,7 @@ from wallet.services.interaction_messages import (
 from wallet.services.issuer_client import read_answer
 from wallet.services.notify_issuer import notify_issuer
 from wallet.services.offer_flow import DeferredCredential, OfferFlow, PreparedCredentialRequest
-from wallet.services.refused_issuance import record_refused_issuance
+from wallet.services.refused_issuance import fail_issuance
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
 from wallet.services.sender_constrained import post_with_token
@@ -113,18 +112,11 @@ async def request_credentials(
                     notification_id=notification_id,
                 )
             )
-    except Refused as refused:
-        for notification_id in notifications:
-            await notify(context, claimed.box, flow, notification_id, "credential_failure")
-        await end_claim(context, claimed, FlowState.FAILED)
-        await record_refused_issuance(context, claimed.box, flow, refused)
-        raise
-    except CounterpartyError as refused:
-        await end_claim(context, claimed, FlowState.FAILED)
-        await record_refused_issuance(context, claimed.box, flow, refused)
-        raise
-    except BaseException:
-        await end_claim(context, claimed, FlowState.FAILED)
+    except BaseException as failed:
+        if isinstance(failed, Refused):  # the wallet refused what came: the issuer is told
+            for notification_id in notifications:
+                await notify(context, claimed.box, flow, notification_id, "credential_failure")
+        await fail_issuance(context, claimed, flow, failed)
         raise
     return await keep_received(context, claimed, flow, received, notifications)
 
