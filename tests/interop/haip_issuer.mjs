@@ -76,6 +76,10 @@ const MODES = new Set([
   "unattested_key",
   // the credentials are of another vct than the configuration promises
   "other_vct",
+  // no misbehaviour (RFC 9449 §8.2: a server may change its nonce at any time): the
+  // resource server's nonce changes as soon as the nonce endpoint has handed it out, so
+  // the credential endpoint asks for the new one (§9, 401 and WWW-Authenticate)
+  "rotating_nonce",
 ]);
 
 const CONFIGURATION_ID = "library_card";
@@ -598,7 +602,9 @@ function nonce() {
   record({ endpoint: "nonce" });
   // HAIP 1.0 §4: the nonce endpoint hands out the resource server's DPoP nonce too
   const answer = credentialIssuer.createNonceResponse({ cNonce });
-  return [200, answer, { "DPoP-Nonce": resourceServerNonce }];
+  const handedOut = resourceServerNonce;
+  if (mode === "rotating_nonce") resourceServerNonce = random();
+  return [200, answer, { "DPoP-Nonce": handedOut }];
 }
 
 /** The DPoP-bound access token of a request to the credential or notification endpoint,
@@ -827,6 +833,7 @@ const server = http.createServer(async (request, response) => {
         endpoint: path.split("?")[0].slice(1),
         refused: body.error,
         description: body.error_description,
+        www_authenticate: headers["WWW-Authenticate"],
       });
     }
     send(response, status, body, headers);

@@ -7,7 +7,7 @@ the issuer identifier as a SAN URI (SD-JWT VC §2.5: our wallet binds ``iss`` to
 
 The test tells the issuer which wallet providers it trusts (the CA of our deployment's
 wallet provider, from ``GET /wallet/provider``, or another), and may switch it to a
-misbehaviour (``RunningIssuer.misbehave``); what each of its endpoints received and
+misbehaviour (``RunningIssuer.set_mode``); what each of its endpoints received and
 checked is read back with ``RunningIssuer.seen``."""
 
 from __future__ import annotations
@@ -40,7 +40,11 @@ CONFIGURATION_ID = "library_card"
 VCT = "https://credentials.example/library_card"
 BATCH_SIZE = 2
 
-Misbehaviour = Literal["wrong_iss", "metadata_issuer", "nonce_loop", "unattested_key", "other_vct"]
+#: The issuer's modes (``haip_issuer.mjs``): misbehaviours, and ``rotating_nonce``, a
+#: server's right (RFC 9449 §8.2) the wallet must cope with.
+Mode = Literal[
+    "wrong_iss", "metadata_issuer", "nonce_loop", "unattested_key", "other_vct", "rotating_nonce"
+]
 
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 5.0
@@ -179,8 +183,8 @@ class RunningIssuer:
         events: list[dict[str, Any]] = response.json()["events"]
         return events
 
-    def misbehave(self, mode: Misbehaviour | None) -> None:
-        """From now on, misbehave this way (``None``: behave)."""
+    def set_mode(self, mode: Mode | None) -> None:
+        """From now on, behave this way (``None``: as the specifications say)."""
         response = httpx.post(f"{self.issuer}/_test/mode", json={"mode": mode}, timeout=10)
         response.raise_for_status()
 
@@ -226,7 +230,7 @@ def running_haip_issuer(
     signing: Mapping[str, Any],
     wallet_provider_cas: list[str],
     citizen: Mapping[str, Any],
-    mode: Misbehaviour | None = None,
+    mode: Mode | None = None,
 ) -> Iterator[RunningIssuer]:
     """The issuer on ``127.0.0.1:port`` until the block ends (then SIGTERM, or SIGKILL
     when it does not stop). Skips the test when node is missing (fails under CI)."""

@@ -60,7 +60,7 @@ from tests.interop.node_issuer import (
     CONFIGURATION_ID,
     VCT,
     IssuerPki,
-    Misbehaviour,
+    Mode,
     RunningIssuer,
     running_haip_issuer,
 )
@@ -77,6 +77,16 @@ CITIZEN: dict[str, Any] = {"subject": "reader-4711", "claims": CLAIMS}
 #: ``server_error`` (500), not as ``invalid_client``. Our wallet sends ``exp`` as well. A
 #: release that takes such a PoP makes this test say so.
 LIBRARY_ANSWER_TO_POP_WITHOUT_EXP = (500, "server_error")
+#: The challenge @openid4vc/oauth2 0.4.6 writes for use_dpop_nonce at the credential
+#: endpoint (Oauth2ResourceUnauthorizedError.toHeaderValue): a parameter without a value
+#: becomes a bare ``scope``, which is no auth-param (RFC 7235 §2.1). Our wallet reads the
+#: error and the DPoP-Nonce header all the same.
+LIBRARY_NONCE_CHALLENGE = (
+    'DPoP error="use_dpop_nonce", error_description="use the DPoP-Nonce of this server", scope'
+)
+#: The requests of a whole issuance, as the issuer sees them: the first token request
+#: lacks the issuer's DPoP nonce and is asked for it (RFC 9449 §8).
+FULL_FLOW = ("par", "authorize", "token", "token", "nonce", "credential", "notification")
 
 
 @dataclass
@@ -140,7 +150,7 @@ def behaving(deployment: Deployment) -> Iterator[RunningIssuer]:
     try:
         yield deployment.issuer
     finally:
-        deployment.issuer.misbehave(None)
+        deployment.issuer.set_mode(None)
 
 
 def _query(url: str) -> dict[str, str]:
@@ -221,15 +231,7 @@ def _check_flow(
     its credential event."""
     provider = deployment.provider
     wallet_provider_ca = _common_name(provider["certificate_authority"])
-    assert [e["endpoint"] for e in events] == [
-        "par",
-        "authorize",
-        "token",  # without the issuer's DPoP nonce: asked for it
-        "token",
-        "nonce",
-        "credential",
-        "notification",
-    ], events
+    assert [e["endpoint"] for e in events] == list(FULL_FLOW), events
 
     # PAR: PKCE S256, dpop_jkt, the wallet attestation of our wallet provider and its PoP
     par = events[0]
@@ -386,6 +388,27 @@ def test_keys_on_the_phone(deployment: Deployment, behaving: RunningIssuer) -> N
     _check_stored(deployment, phone, completed.json(), credential)
 
 
+def test_the_credential_endpoint_asks_for_its_new_dpop_nonce(
+    deployment: Deployment, behaving: RunningIssuer
+) -> None:
+    """RFC 9449 §8.2, §9: the resource server changed its nonce after the nonce endpoint
+    handed it out; the credential request is answered 401 ``use_dpop_nonce`` with the new
+    one, and the wallet asks once more with it."""
+    phone = deployment.phone()
+    behaving.set_mode("rotating_nonce")
+    before = len(behaving.seen())
+    _, redirect = _authorized_redirect(deployment, phone, custody="server")
+    received = phone.post("/wallet/issuances/authorized", {"redirect_url": redirect})
+    assert received.status_code == 200, f"{received.text}\n{behaving.log()}"
+    events = _events_since(behaving, before)
+    asked = events.pop(5)
+    assert asked["endpoint"] == "credential"
+    assert asked["refused"] == "use_dpop_nonce"
+    assert asked["www_authenticate"] == LIBRARY_NONCE_CHALLENGE
+    credential = _check_flow(deployment, events, custody="server")
+    _check_stored(deployment, phone, received.json(), credential)
+
+
 @pytest.fixture(scope="module")
 def other_wallet_provider() -> other_provider.WalletProvider:
     """A wallet provider that is not our deployment (its own root)."""
@@ -476,7 +499,7 @@ class Hostile:
     """A misbehaviour, where the wallet refuses it, with what, and what the issuer saw of
     the wallet after it."""
 
-    mode: Misbehaviour
+    mode: Mode
     #: ``start`` (discovery refuses before anything is sent) or ``authorized``.
     refused_at: str
     status: int
@@ -486,7 +509,6 @@ class Hostile:
     seen: tuple[str, ...]
 
 
-FULL_FLOW = ("par", "authorize", "token", "token", "nonce", "credential", "notification")
 HOSTILE = [
     Hostile(
         "metadata_issuer",
@@ -536,7 +558,7 @@ def test_a_misbehaving_issuer_is_refused(
     deployment: Deployment, behaving: RunningIssuer, hostile: Hostile
 ) -> None:
     phone = deployment.phone()
-    behaving.misbehave(hostile.mode)
+    behaving.set_mode(hostile.mode)
     before = len(behaving.seen())
     if hostile.refused_at == "start":
         refused = _start(phone, behaving.issuer, custody="server")
