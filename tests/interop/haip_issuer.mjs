@@ -80,6 +80,10 @@ const MODES = new Set([
   // resource server's nonce changes as soon as the nonce endpoint has handed it out, so
   // the credential endpoint asks for the new one (§9, 401 and WWW-Authenticate)
   "rotating_nonce",
+  // no misbehaviour either: the authorization server takes no authorization_details, so
+  // the credential is asked for by its scope (OpenID4VCI 1.0 §5.1.2) and requested by its
+  // credential_configuration_id (§8.2: no credential_identifiers in the token response)
+  "scope_only",
 ]);
 
 const CONFIGURATION_ID = "library_card";
@@ -283,7 +287,9 @@ function authorizationServerMetadata() {
     client_attestation_pop_signing_alg_values_supported: [ALG],
     dpop_signing_alg_values_supported: [ALG],
     authorization_response_iss_parameter_supported: true,
-    authorization_details_types_supported: [OPENID_CREDENTIAL],
+    ...(mode === "scope_only"
+      ? {}
+      : { authorization_details_types_supported: [OPENID_CREDENTIAL] }),
     scopes_supported: [CONFIGURATION_ID],
   });
 }

@@ -40,10 +40,17 @@ CONFIGURATION_ID = "library_card"
 VCT = "https://credentials.example/library_card"
 BATCH_SIZE = 2
 
-#: The issuer's modes (``haip_issuer.mjs``): misbehaviours, and ``rotating_nonce``, a
-#: server's right (RFC 9449 §8.2) the wallet must cope with.
+#: The issuer's modes (``haip_issuer.mjs``): misbehaviours, and what a server may do that
+#: the wallet must cope with (``rotating_nonce``, RFC 9449 §8.2; ``scope_only``, OpenID4VCI
+#: 1.0 §5.1.2).
 Mode = Literal[
-    "wrong_iss", "metadata_issuer", "nonce_loop", "unattested_key", "other_vct", "rotating_nonce"
+    "wrong_iss",
+    "metadata_issuer",
+    "nonce_loop",
+    "unattested_key",
+    "other_vct",
+    "rotating_nonce",
+    "scope_only",
 ]
 
 _START_TIMEOUT = 30.0

@@ -225,7 +225,11 @@ def _verified_here(deployment: Deployment, credential: str) -> VerifiedCredentia
 
 
 def _check_flow(
-    deployment: Deployment, events: list[dict[str, Any]], *, custody: str
+    deployment: Deployment,
+    events: list[dict[str, Any]],
+    *,
+    custody: str,
+    asked_by: str = "authorization_details",
 ) -> dict[str, Any]:
     """What the issuer saw of one whole issuance: the checks it made, in order. Returns
     its credential event."""
@@ -238,7 +242,7 @@ def _check_flow(
     assert par["client_id"] == provider["wallet_provider"]
     assert par["redirect_uri"] == deployment.callback
     assert par["code_challenge_method"] == "S256"
-    assert par["asked"] == {"by": "authorization_details", "configuration_id": CONFIGURATION_ID}
+    assert par["asked"] == {"by": asked_by, "configuration_id": CONFIGURATION_ID}
     attestation = par["attestation"]
     assert attestation["typ"] == "oauth-client-attestation+jwt"
     assert attestation["sub"] == attestation["iss"] == provider["wallet_provider"]
@@ -267,7 +271,12 @@ def _check_flow(
     assert credential["scheme"] == "DPoP"
     assert credential["dpop_jkt"] == credential["token_cnf_jkt"] == dpop_jkt
     assert credential["token_client_id"] == provider["wallet_provider"]
-    assert credential["by"] == "credential_identifier"
+    # §8.2: by the identifier the token response gave (§6.2), where it gave one
+    assert credential["by"] == (
+        "credential_identifier"
+        if asked_by == "authorization_details"
+        else "credential_configuration_id"
+    )
     proofs = credential["proofs"]
     assert len(proofs) == len(credential["credentials"]) == BATCH_SIZE
     assert len({proof["jkt"] for proof in proofs}) == BATCH_SIZE
@@ -406,6 +415,22 @@ def test_the_credential_endpoint_asks_for_its_new_dpop_nonce(
     assert asked["refused"] == "use_dpop_nonce"
     assert asked["www_authenticate"] == LIBRARY_NONCE_CHALLENGE
     credential = _check_flow(deployment, events, custody="server")
+    _check_stored(deployment, phone, received.json(), credential)
+
+
+def test_an_authorization_server_without_authorization_details(
+    deployment: Deployment, behaving: RunningIssuer
+) -> None:
+    """OpenID4VCI 1.0 §5.1.2: the credential is asked for by its scope, and requested by
+    its configuration id, the token response naming no credential identifiers."""
+    phone = deployment.phone()
+    behaving.set_mode("scope_only")
+    before = len(behaving.seen())
+    _, redirect = _authorized_redirect(deployment, phone, custody="server")
+    received = phone.post("/wallet/issuances/authorized", {"redirect_url": redirect})
+    assert received.status_code == 200, f"{received.text}\n{behaving.log()}"
+    events = _events_since(behaving, before)
+    credential = _check_flow(deployment, events, custody="server", asked_by="scope")
     _check_stored(deployment, phone, received.json(), credential)
 
 
