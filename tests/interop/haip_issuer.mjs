@@ -102,6 +102,13 @@ const C_NONCE_LIFETIME = 300;
 const FRESHNESS = 60;
 const MAX_BODY = 64 * 1024;
 const HASHES = { "sha-256": "sha256", "sha-384": "sha384", "sha-512": "sha512" };
+/** What only a trusted wallet provider signs (with x5c): wallet and key attestations (the
+ * key attestation under its name in OpenID4VCI 1.0 and in the drafts). */
+const WALLET_PROVIDER_TYPES = new Set([
+  "oauth-client-attestation+jwt",
+  "key-attestation+jwt",
+  "keyattestation+jwt",
+]);
 
 async function readStdin() {
   const chunks = [];
@@ -214,6 +221,11 @@ const callbacks = {
   },
   async verifyJwt(signer, { header, compact }) {
     if (header.alg !== ALG) return { verified: false };
+    // the libraries take whatever signer the header names: an attestation signed with a
+    // key of its own (jwk) must not pass, nor anything else with x5c
+    if (WALLET_PROVIDER_TYPES.has(header.typ) !== (signer.method === "x5c")) {
+      return { verified: false };
+    }
     if (signer.method === "jwk") {
       const key = createPublicKey({ key: publicPart(signer.publicJwk), format: "jwk" });
       return es256Verifies(key, compact)
@@ -221,7 +233,6 @@ const callbacks = {
         : { verified: false };
     }
     if (signer.method === "x5c") {
-      // only the wallet providers' attestations come with x5c here
       const { leaf } = walletProviderLeaf(signer.x5c);
       const signerJwk = publicPart(leaf.publicKey.export({ format: "jwk" }));
       return es256Verifies(leaf.publicKey, compact)

@@ -50,9 +50,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from core.client_attestation import CLIENT_ATTESTATION_HEADER, CLIENT_ATTESTATION_POP_HEADER
+from core.client_attestation import (
+    CLIENT_ATTESTATION_HEADER,
+    CLIENT_ATTESTATION_POP_HEADER,
+    CLIENT_ATTESTATION_TYP,
+)
 from core.encoding import b64url_decode, b64url_encode
 from core.jose.jwk import jwk_thumbprint
+from core.jose.jws import sign_compact
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.sdjwt_vc.profile import VerifiedCredential, verify_sd_jwt_vc
 from tests.interop.node_issuer import (
@@ -471,11 +476,26 @@ def test_an_issuer_that_trusts_another_wallet_provider_refuses_at_par(
 
 
 def _pushed_by_the_other_provider(
-    issuer: RunningIssuer, provider: other_provider.WalletProvider, **pop_claims: Any
+    issuer: RunningIssuer,
+    provider: other_provider.WalletProvider,
+    *,
+    self_signed: bool = False,
+    **pop_claims: Any,
 ) -> httpx.Response:
     """A pushed authorization request of an instance of the other wallet provider's
-    wallet, made here claim by claim."""
+    wallet, made here claim by claim (``self_signed``: its attestation signed by the
+    instance key itself, named in a ``jwk`` header, instead of by the provider)."""
     instance = other_provider.new_instance()
+    attestation = provider.attest(instance)
+    if self_signed:
+        claims = json.loads(b64url_decode(attestation.split(".")[1]))
+        attestation = sign_compact(
+            claims,
+            instance,
+            typ=CLIENT_ATTESTATION_TYP,
+            include_kid=False,
+            header={"jwk": instance.public_jwk()},
+        )
     verifier = secrets.token_urlsafe(32)
     challenge = b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
     form = {
@@ -488,7 +508,7 @@ def _pushed_by_the_other_provider(
         "dpop_jkt": jwk_thumbprint(other_provider.new_instance().public_jwk()),
     }
     headers = {
-        CLIENT_ATTESTATION_HEADER: provider.attest(instance),
+        CLIENT_ATTESTATION_HEADER: attestation,
         CLIENT_ATTESTATION_POP_HEADER: other_provider.pop(
             instance,
             audience=issuer.issuer,
@@ -517,6 +537,20 @@ def test_the_library_takes_a_pop_only_with_exp(
         without_exp.json()["error"],
     ) == LIBRARY_ANSWER_TO_POP_WITHOUT_EXP, without_exp.text
     assert 'Expected number, received undefined at "exp"' in distrusting.log()
+
+
+def test_the_issuer_takes_attestations_of_trusted_wallet_providers_only(
+    distrusting: RunningIssuer, other_wallet_provider: other_provider.WalletProvider
+) -> None:
+    """What the issuer's record of a valid attestation is worth: the libraries verify a
+    client attestation with whatever key its header names, so an attestation the wallet
+    instance signed itself (``jwk``) would pass them; the issuer's callback takes only
+    wallet-provider certificates it trusts, and it is refused."""
+    refused = _pushed_by_the_other_provider(
+        distrusting, other_wallet_provider, self_signed=True, exp=int(time.time()) + 60
+    )
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"] == "invalid_client"
 
 
 @dataclass(frozen=True)
