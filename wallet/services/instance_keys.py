@@ -4,7 +4,9 @@ the authorization code flow, and what it signs with them:
 - the **attestation key**, the ``cnf`` key of the wallet attestation, which signs the
   attestation's proof of possession (OAuth 2.0 Attestation-Based Client Authentication,
   the ``oauth-client-attestation-pop+jwt`` of draft -07 §5.2 / -10 §5.1: ``aud`` the
-  authorization server's issuer identifier, a fresh ``jti``, ``iat``);
+  authorization server's issuer identifier, a fresh ``jti``, ``iat``; and ``exp``, which
+  drafts up to -04 required and later ones allow as another claim: servers built on
+  ``@openid4vc/oauth2`` 0.4, as Credo's issuer is, refuse a PoP without it);
 - the **DPoP key**, which signs the DPoP proofs of the token request and of every request
   the access token is sent with (RFC 9449 §4.2: ``htm``, ``htu``, ``iat``, ``jti``, the
   server's ``nonce`` when it asks for one, and ``ath`` beside an access token, §4.3).
@@ -35,6 +37,9 @@ from wallet.services.holder_keys import KeptHolderKey, new_server_keys, server_s
 from wallet.services.sealing import AccountBox
 from wallet.services.wallet_provider import WalletProvider
 
+#: Seconds a client attestation PoP is good for (its ``exp``): one request.
+POP_LIFETIME = 60
+
 
 class InstanceKeys(msgspec.Struct, kw_only=True):
     """The two keys of one issuance, sealed as the flow is."""
@@ -60,6 +65,7 @@ class InstanceKeys(msgspec.Struct, kw_only=True):
                 "aud": audience,
                 "jti": secrets.token_urlsafe(18),
                 "iat": now,
+                "exp": now + POP_LIFETIME,
             },
             server_signer(box, key),
             typ=CLIENT_ATTESTATION_POP_TYP,
