@@ -262,3 +262,22 @@ def test_refused_issuances_are_in_the_activity_log(client: TestClient[Any]) -> N
         e["issuer"] == TRANSPORT and e["credentials"] == ["Driving licence"] for e in refused
     )
     assert phone.get("/wallet/credentials").json()["credentials"] == []
+
+
+def test_a_second_issuance_uses_the_servers_nonce_without_asking_again(
+    client: TestClient[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    phone = _phone(client)
+    for _ in range(2):
+        caplog.clear()
+        outcome = _start(phone, TRANSPORT, "driving_licence")
+        redirect = _browse(client, outcome["authorization_url"])
+        done = phone.post("/wallet/issuances/authorized", {"redirect_url": redirect})
+        assert done.status_code == 200, done.text
+        token_answers = [
+            r.getMessage().split()[2]
+            for r in caplog.records
+            if r.name == "idwallet.access" and "/token " in r.getMessage()
+        ]
+    # the first issuance was told the agency's nonce once; the second knew it
+    assert token_answers == ["200"]

@@ -74,6 +74,8 @@ class WalletContext:
     #: Issuers the citizen can ask for credentials: the deployment's agencies and those of
     #: ``IDWALLET_WALLET_ISSUERS``.
     known_issuers: tuple[str, ...] = ()
+    #: The newest DPoP nonce each server handed this worker, until the time given.
+    dpop_nonces: dict[str, tuple[float, str]] = field(default_factory=dict)
     #: Their listings, by issuer and language, until the time given.
     issuer_listings: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
 

@@ -159,6 +159,8 @@ class IssuerClient:
                 answer.status == 401 and 'error="use_dpop_nonce"' in challenge
             ):
                 raise DpopNonceRequired(nonce, f"the {what} asks for a DPoP nonce")
+        if answer.status >= 500:  # the issuer's own failure, whatever it says: try later
+            raise CounterpartyFailed(f"the {what} failed ({answer.status})")
         body = _json(answer.body, what) if answer.body.strip() else None
         if answer.status >= 400:
             try:

@@ -9,7 +9,7 @@
 A server that asks for a DPoP nonce (``use_dpop_nonce``, §8 and §9) gets the request once
 more with a fresh proof carrying it; asked again, the wallet gives up, so a server that
 never takes its own nonce cannot keep it in a loop. The newest nonce each server hands out
-is kept with the flow for the next proof.
+is kept with the flow for its next proof, and by the worker for the next flow's first.
 """
 
 from __future__ import annotations
@@ -22,11 +22,35 @@ from core.oauth import REFRESH_TOKEN_GRANT, TokenResponse
 from wallet.domain import CounterpartyFailed, DpopNonceRequired
 from wallet.services.context import WalletContext
 from wallet.services.issuer_client import IssuerClient, PostAnswer, read_answer
-from wallet.services.offer_flow import AuthorizationPlan, OfferFlow
+from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, origin_of
 from wallet.services.sealing import AccountBox
 
 #: Requests made with the server's newest nonce after it asked for one.
 NONCE_RETRIES = 1
+#: Seconds a server's nonce is offered to the next flow (servers keep theirs longer).
+NONCE_KEPT_FOR = 60.0
+#: Servers whose nonce a worker keeps at most.
+MAX_REMEMBERED_SERVERS = 1000
+
+
+def _nonce(context: WalletContext, plan: AuthorizationPlan, url: str) -> str | None:
+    """The server's newest nonce this flow knows, else the newest this worker was handed
+    by that server for any flow (a nonce is the server's, not a citizen's: it saves the
+    round trip of asking, RFC 9449 §8.2)."""
+    known = plan.nonce_for(url)
+    if known is not None:
+        return known
+    kept = context.dpop_nonces.get(origin_of(url))
+    if kept is None or kept[0] <= context.clock.now():
+        return None
+    return kept[1]
+
+
+def _remember(context: WalletContext, plan: AuthorizationPlan, url: str, nonce: str) -> None:
+    plan.remember_nonce(url, nonce)
+    if len(context.dpop_nonces) >= MAX_REMEMBERED_SERVERS:
+        context.dpop_nonces.clear()
+    context.dpop_nonces[origin_of(url)] = (context.clock.now() + NONCE_KEPT_FOR, nonce)
 
 
 def _plan(flow: OfferFlow) -> AuthorizationPlan:
@@ -58,7 +82,7 @@ async def post_as_client(
             )
         if plan.dpop:
             headers["DPoP"] = plan.keys.dpop_proof(
-                box, "POST", url, now=now, nonce=plan.nonce_for(url)
+                box, "POST", url, now=now, nonce=_nonce(context, plan, url)
             )
         answer = await _exchange(context, plan, url, what, attempt, form=form, headers=headers)
         if answer is not None:
@@ -98,7 +122,7 @@ async def post_with_token(
             "POST",
             url,
             now=int(context.clock.now()),
-            nonce=plan.nonce_for(url),
+            nonce=_nonce(context, plan, url),
             access_token=token,
         )
         headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **typed}
@@ -137,10 +161,10 @@ async def _exchange(
     except DpopNonceRequired as asked:
         if attempt >= NONCE_RETRIES:
             raise CounterpartyFailed(f"the {what} keeps asking for a new DPoP nonce") from asked
-        plan.remember_nonce(url, asked.nonce)
+        _remember(context, plan, url, asked.nonce)
         return None
     if answer.dpop_nonce is not None:
-        plan.remember_nonce(url, answer.dpop_nonce)
+        _remember(context, plan, url, answer.dpop_nonce)
     return answer
 
 
