@@ -291,11 +291,13 @@ def run_with_wallet_providers(
     concurrencies: tuple[int, ...],
     count: int,
     env: dict[str, str],
+    database_name: str = "idwallet_bench",
 ) -> list[LoadResult]:
     """For each database and concurrency: a fresh server (one worker pinned to one CPU,
     the load generator on the other) trusting the benchmark's wallet providers, with
     ``env`` besides, and ``measure(base_url, var_dir, database, concurrency, count,
-    watch)`` on it."""
+    watch)`` on it. On PostgreSQL the database ``database_name`` is made afresh (another
+    name lets one benchmark run alone beside a ``make bench``)."""
     if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # load generator: other CPU
     loads: list[LoadResult] = []
@@ -312,7 +314,7 @@ def run_with_wallet_providers(
                         for c in (provider.root, attester.anchor)
                     )
                 )
-                url = fresh_postgres_database(server_url) if server_url else None
+                url = fresh_postgres_database(server_url, database_name) if server_url else None
                 server_env = {
                     **_database_env(url),
                     **env,
