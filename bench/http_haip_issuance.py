@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,10 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.cpu_time import CpuWatch, wait_until_idle, watching
+from bench.cpu_time import CpuUse, CpuWatch, wait_until_idle, watching
 from bench.http_client import Connection
 from bench.http_issuance import (
+    Driven,
     LoadResult,
     _create_offers,
     _database_env,
@@ -243,33 +244,71 @@ async def drive_each(
     watch: CpuWatch,
     health_times: int,
     warm_up: Operation | None = None,
+    rounds: int = 1,
 ) -> list[LoadResult]:
     """The connections opened and warmed (and ``warm_up`` run once), then, with the
     worker's CPU watched, each named operation driven its number of times, in turn, and
-    the trivial endpoint; one result each. The connections are closed at the end."""
+    the trivial endpoint; one result each. With ``rounds`` above 1 the operations take
+    turns that many times, each doing its share of its number (indices still run from 0
+    up, each once), so that a slow spell of a shared machine hits them alike; a result adds
+    up its rounds (the trivial endpoint runs once, after them). The connections are closed
+    at the end."""
     try:
         await _drive(len(connections) * 2, connections, _health)
         if warm_up is not None:
             await _drive(1, connections[:1], warm_up)
-        results = []
+        runs = (*operations, (HEALTH, _health, health_times))
+        driven: dict[str, list[Driven]] = {name: [] for name, _, _ in runs}
         with watching(watch):
-            for name, one, times in (*operations, (HEALTH, _health, health_times)):
-                driven = await _drive(times, connections, one)
-                results.append(
-                    LoadResult(
-                        name,
-                        database,
-                        len(connections),
-                        times,
-                        driven.seconds,
-                        driven.latencies,
-                        cpu=driven.cpu,
-                    )
-                )
-        return results
+            for turn in range(rounds):
+                for name, one, times in operations:
+                    start, stop = times * turn // rounds, times * (turn + 1) // rounds
+                    driven[name].append(await _drive(stop - start, connections, _from(start, one)))
+            # in one go: split, its few clock ticks of CPU would be read too coarsely
+            driven[HEALTH].append(await _drive(health_times, connections, _health))
+        return [
+            LoadResult(
+                name,
+                database,
+                len(connections),
+                times,
+                sum(d.seconds for d in driven[name]),
+                [latency for d in driven[name] for latency in d.latencies],
+                cpu=_added(d.cpu for d in driven[name]),
+            )
+            for name, _, times in runs
+        ]
     finally:
         for connection in connections:
             await connection.close()
+
+
+def _from(start: int, one: Operation) -> Operation:
+    """``one`` with its indices counted from ``start``."""
+
+    async def shifted(connection: Connection, index: int) -> None:
+        await one(connection, start + index)
+
+    return shifted
+
+
+def _added(uses: Iterable[CpuUse | None]) -> CpuUse | None:
+    """The CPU use of several sections together; None if any was not watched."""
+    listed = list(uses)
+    if not listed or any(use is None for use in listed):
+        return None
+    present = [use for use in listed if use is not None]
+    workers = sum(use.workers for use in present)
+    shares = tuple(
+        sum(use.workers * use.worker_shares[i] for use in present) / workers if workers else 0.0
+        for i in range(len(present[0].worker_shares))  # the same workers in every section
+    )
+    return CpuUse(
+        workers,
+        sum(use.database for use in present),
+        sum(use.load_generator for use in present),
+        shares,
+    )
 
 
 _PROVIDERS: dict[Path, tuple[WalletProvider, KeyAttester]] = {}
