@@ -13,6 +13,7 @@ from bench import (
     http_presentation_issuance,
     http_verification,
     http_wallet,
+    http_wallet_receipt,
     qr_bench,
     rate_limit_overhead,
     status_list_scale,
@@ -46,6 +47,7 @@ def main() -> int:
     presentation = http_presentation_issuance.run(databases)
     verification = http_verification.run(databases)
     wallet = http_wallet.run(databases)
+    receipt = http_wallet_receipt.run(databases)
     load = capacity.run(databases)
     scale = status_list_scale.run(databases)
     limiting = rate_limit_overhead.run()
@@ -60,6 +62,7 @@ def main() -> int:
             presentation=presentation,
             verification=verification,
             wallet=wallet,
+            receipt=receipt,
             capacity=load,
             scale=scale,
             rate_limits=limiting,

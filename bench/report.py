@@ -14,6 +14,8 @@ from bench.http_haip_issuance import table as haip_table
 from bench.http_issuance import LoadResult, latency_table
 from bench.http_presentation_issuance import PresentationIssuanceResult
 from bench.http_presentation_issuance import table as presentation_table
+from bench.http_wallet_receipt import ReceiptResult
+from bench.http_wallet_receipt import section as receipt_section
 from bench.measure import Measurement
 from bench.rate_limit_overhead import RateLimitOverhead
 from bench.rate_limit_overhead import section as rate_limit_section
@@ -74,6 +76,7 @@ def render(
     rate_limits: RateLimitOverhead | None = None,
     haip: HaipResult | None = None,
     presentation: PresentationIssuanceResult | None = None,
+    receipt: ReceiptResult | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -234,6 +237,8 @@ def render(
         "",
         *latency_table(wallet),
     ]
+    if receipt is not None:
+        lines += ["", *receipt_section(receipt)]
     if capacity is not None:
         lines += [
             "",
