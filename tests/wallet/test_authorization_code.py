@@ -281,3 +281,24 @@ def test_a_second_issuance_uses_the_servers_nonce_without_asking_again(
         ]
     # the first issuance was told the agency's nonce once; the second knew it
     assert token_answers == ["200"]
+
+
+def test_two_agencies_of_one_origin_keep_their_own_nonces(
+    client: TestClient[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each agency's DPoP nonces are its own (they are bound to its identifier): a wallet
+    alternating between them must not offer one the other's."""
+    phone = _phone(client)
+    for issuer, config in [(TRANSPORT, "driving_licence"), (CIVIL, "national_id")] * 2:
+        outcome = _start(phone, issuer, config)
+        done = phone.post(
+            "/wallet/issuances/authorized",
+            {"redirect_url": _browse(client, outcome["authorization_url"])},
+        )
+        assert done.status_code == 200, done.text
+    refused = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "idwallet.access" and "/token 400" in r.getMessage()
+    ]
+    assert len(refused) == 2  # once per agency, the first time only

@@ -75,15 +75,18 @@ class AuthorizationPlan(msgspec.Struct, kw_only=True):
 
     def remember_nonce(self, endpoint: str, nonce: str) -> None:
         """The newest ``DPoP-Nonce`` of the server at ``endpoint`` (RFC 9449 §8.2, §9)."""
-        self.dpop_nonces[origin_of(endpoint)] = nonce
+        self.dpop_nonces[server_of(endpoint)] = nonce
 
     def nonce_for(self, endpoint: str) -> str | None:
-        return self.dpop_nonces.get(origin_of(endpoint))
+        return self.dpop_nonces.get(server_of(endpoint))
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def server_of(endpoint: str) -> str:
+    """Whose nonce an endpoint takes: the endpoint without its last path segment (the
+    issuer or authorization server it belongs to), as several issuers may share an
+    origin, each with nonces of its own."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rsplit('/', 1)[0]}"
 
 
 class DeferredCredential(msgspec.Struct, kw_only=True):

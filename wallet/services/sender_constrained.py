@@ -22,7 +22,7 @@ from core.oauth import REFRESH_TOKEN_GRANT, TokenResponse
 from wallet.domain import CounterpartyFailed, DpopNonceRequired
 from wallet.services.context import WalletContext
 from wallet.services.issuer_client import IssuerClient, PostAnswer, read_answer
-from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, origin_of
+from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, server_of
 from wallet.services.sealing import AccountBox
 
 #: Requests made with the server's newest nonce after it asked for one.
@@ -40,7 +40,7 @@ def _nonce(context: WalletContext, plan: AuthorizationPlan, url: str) -> str | N
     known = plan.nonce_for(url)
     if known is not None:
         return known
-    kept = context.dpop_nonces.get(origin_of(url))
+    kept = context.dpop_nonces.get(server_of(url))
     if kept is None or kept[0] <= context.clock.now():
         return None
     return kept[1]
@@ -50,7 +50,7 @@ def _remember(context: WalletContext, plan: AuthorizationPlan, url: str, nonce: 
     plan.remember_nonce(url, nonce)
     if len(context.dpop_nonces) >= MAX_REMEMBERED_SERVERS:
         context.dpop_nonces.clear()
-    context.dpop_nonces[origin_of(url)] = (context.clock.now() + NONCE_KEPT_FOR, nonce)
+    context.dpop_nonces[server_of(url)] = (context.clock.now() + NONCE_KEPT_FOR, nonce)
 
 
 def _plan(flow: OfferFlow) -> AuthorizationPlan:
