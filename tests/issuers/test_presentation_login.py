@@ -341,3 +341,7 @@ def test_a_forged_page_state_is_refused_without_redirect(client: TestClient[Any]
     answer = client.get(f"{forged}/complete", follow_redirects=False)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert client.get("/issuers/civil-registry/presentation-login/x.y/status").status_code == 400
+    # a state that is not ASCII is refused like any other, never answered 500
+    not_ascii = f"/issuers/{AGENCY}/presentation-login/{authorization_id}.%C3%AE%C2%A0/status"
+    answer = client.get(not_ascii)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
