@@ -223,6 +223,9 @@ class Agency:
     eid_login: EidLoginPolicy | None = None
     #: None: citizens are not identified by a presentation of their wallet here.
     presentation_login: PresentationLoginPolicy | None = None
+    #: The name of the register the credentials' data comes from, per locale, as the
+    #: authorization pages show it; empty: "the agency's register".
+    register_display: tuple[Display, ...] = ()
 
     @property
     def defers_issuance(self) -> bool:

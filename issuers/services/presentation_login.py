@@ -26,12 +26,10 @@ the claims), and nothing is issued.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
 from core.errors import AccessDenied, InvalidRequest
-from core.messages import LocalizedName
 from issuers.domain import (
     Agency,
     AskedPresentation,
@@ -57,6 +55,7 @@ from issuers.services.browser_logins import (
 )
 from issuers.services.context import IssuerContext
 from issuers.services.presentation_login_messages import PresentationLoginView, SameDeviceLink
+from issuers.services.what_is_issued import localized_names, register_data
 
 #: The authorization page, under the agency's identifier.
 PAGE_PATH = "presentation-login"
@@ -186,10 +185,6 @@ def _same_browser(
     return same_browser(context, KIND, authorization, browser_binding)
 
 
-def _names(displays: Any) -> list[LocalizedName]:
-    return [LocalizedName(locale=d.locale, name=d.name) for d in displays]
-
-
 async def presentation_login_view(
     context: IssuerContext, issuer_id: str, state: str, *, browser_binding: str | None
 ) -> PresentationLoginView:
@@ -204,8 +199,9 @@ async def presentation_login_view(
     url = page_url(context, agency, state)
     view = PresentationLoginView(
         status="ended",
-        agency=_names(agency.display),
-        credential=_names(agency.configurations[configuration_id].display),
+        agency=localized_names(agency.display),
+        credential=localized_names(agency.configurations[configuration_id].display),
+        register=register_data(agency, configuration_id),
         verifier_id=policy.verifier_id,
         uri=kept.uri,
         same_device=kept.session_token is not None,

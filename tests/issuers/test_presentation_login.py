@@ -190,6 +190,13 @@ def test_a_citizen_shows_the_national_id_from_another_device_and_gets_the_licenc
     assert status["status"] == "waiting" and status["verifier_id"] == COUNTER
     assert {"locale": "de", "name": "Führerschein"} in status["credential"]
     assert {"locale": "en", "name": "Transport Agency"} in status["agency"]
+    # from which register data: the register's name and the licence's claims
+    assert {"locale": "de", "name": "Fahrerlaubnisregister"} in status["register"]["name"]
+    assert [c["name"] for c in status["register"]["claims"]][:3] == [
+        "given_name",
+        "family_name",
+        "birthdate",
+    ]
     assert status["uri"].startswith("openid4vp://") and status["same_device"] is False
     qr = client.get(status["qr_svg_url"].removeprefix(PUBLIC_BASE_URL))
     assert qr.status_code == 200 and qr.text.lstrip().startswith("<svg")

@@ -5,6 +5,7 @@
 // with the refusal. The page decides nothing itself: the agency does, at "complete".
 import { ApiError, client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
+import { renderFacts } from "./issuance-facts.js";
 
 const $ = (id) => document.getElementById(id);
 const base = location.pathname.replace(/\/+$/, ""); // /issuers/{id}/presentation-login/{state}
@@ -34,6 +35,7 @@ function render() {
   const credential = localized(view.credential, "name");
   $("asking-title").textContent = t("issuance.asks", { agency, credential });
   $("explanation").textContent = t("issuance.explain", { agency, credential });
+  renderFacts($("facts"), view);
   $("status-text").textContent = t(`status.${view.status}`);
   $("qr").alt = t("issuance.qrAlt");
   $("wallet-link").textContent = view.uri;
