@@ -88,6 +88,7 @@ WALLET_PAGE = render_page("wallet.html")
 DESK_PAGE = render_page("desk.html")
 SAME_DEVICE_PAGE = render_page("same-device.html")
 ISSUANCE_PRESENTATION_PAGE = render_page("issuance-presentation.html")
+ISSUANCE_SIGN_IN_PAGE = render_page("issuance-sign-in.html")
 
 
 class ScreenController(Controller):
@@ -121,6 +122,14 @@ class ScreenController(Controller):
         """An agency's authorization page: the citizen shows who they are with a
         credential their wallet holds; the page reads its endpoints from its own path."""
         return Response(ISSUANCE_PRESENTATION_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/issuers/{issuer_id:str}/sign-in/{choice:str}", media_type="text/html")
+    async def issuance_sign_in(
+        self, issuer_id: FromPath[str], choice: FromPath[str]
+    ) -> Response[str]:
+        """An agency's authorization page where the citizen chooses how to prove who they
+        are; the page reads its endpoints from its own path."""
+        return Response(ISSUANCE_SIGN_IN_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/wallet-app", media_type="text/html")
     async def wallet(self) -> Response[str]:

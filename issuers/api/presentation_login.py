@@ -21,10 +21,14 @@ from core.messages import to_plain
 from core.qr import RecentQrCodes
 from issuers.api.browser_binding import redirect_binding_browser
 from issuers.api.requests import ISSUER_CONTEXT, known_agency
+from issuers.services.cancel_sign_in import cancel_sign_in
 from issuers.services.context import IssuerContext
 from issuers.services.presentation_login import (
+    ACTOR,
     BROWSER_COOKIE,
+    KIND,
     PAGE_PATH,
+    UNKNOWN,
     PresentationPage,
     ask_same_device,
     finish_presentation_login,
@@ -164,6 +168,35 @@ class PresentationLoginController(Controller):
         )
         if answer is None:  # not answered yet: the page keeps waiting
             return _to(page_url(context, agency, login[:MAX_STATE]))
+        redirect = _to(answer.redirect_uri, to_plain(answer.answer))
+        redirect.delete_cookie(BROWSER_COOKIE, path=cookie_path(issuer_id))
+        return redirect
+
+    @get(
+        "/cancel",
+        summary="The citizen cancels the identity check: back to the wallet with access_denied",
+        operation_id="cancelPresentationLogin",
+        status_code=HTTP_303_SEE_OTHER,
+        response_description="A redirect to the wallet's redirect_uri with access_denied and "
+        "iss (the authorization ends)",
+    )
+    async def cancel(
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        login: FromPath[str],
+        request: Request[Any, Any, Any],
+    ) -> Redirect:
+        known_agency(context, issuer_id)
+        answer = await cancel_sign_in(
+            context,
+            KIND,
+            issuer_id,
+            login[:MAX_STATE],
+            browser_binding=request.cookies.get(BROWSER_COOKIE),
+            unknown=UNKNOWN,
+            actor=ACTOR,
+        )
         redirect = _to(answer.redirect_uri, to_plain(answer.answer))
         redirect.delete_cookie(BROWSER_COOKIE, path=cookie_path(issuer_id))
         return redirect

@@ -33,7 +33,8 @@ verifier tenant of ``verifiers/catalog``) and its check, and maps each presented
 the top-level claim of the register's records it must equal (every configuration of the
 agency has it); exactly one citizen of the register must match.
 
-``"register_display": [{"locale": "en", "name":
+An agency may allow both ways; when both can be used (the eID provider is configured),
+the citizen chooses on the agency's page. ``"register_display": [{"locale": "en", "name":
 "Driving licence register"}, ...]`` names the register its credentials' data comes from,
 as the authorization pages show it (English required, as for every display).
 

@@ -110,6 +110,10 @@ def uses_presentation_login(context: IssuerContext, agency: Agency) -> bool:
 
 #: The family of values derived for this way of finding out who the citizen is.
 KIND = "presentation login"
+#: What a page of an unknown or forged ``state`` is told (no wallet to tell).
+UNKNOWN = "this identity check is unknown to the agency"
+#: Who the audit trail names for what happens on the page.
+ACTOR = "presentation during issuance"
 
 
 def page_state(context: IssuerContext, authorization_id: str) -> str:
@@ -174,9 +178,7 @@ def _kept(authorization: Authorization) -> _Kept:
 
 async def _authorization_of(context: IssuerContext, issuer_id: str, state: str) -> Authorization:
     """The authorization a page's ``state`` names, if its MAC holds."""
-    return await authorization_named(
-        context, KIND, issuer_id, state, "this identity check is unknown to the agency"
-    )
+    return await authorization_named(context, KIND, issuer_id, state, UNKNOWN)
 
 
 def _same_browser(
@@ -393,4 +395,4 @@ async def _refused(
 async def _audit(
     context: IssuerContext, authorization: Authorization, reason: str, detail: str
 ) -> None:
-    await audit_refusal(context, authorization, "presentation during issuance", reason, detail)
+    await audit_refusal(context, authorization, ACTOR, reason, detail)

@@ -459,6 +459,16 @@ def test_the_transport_agency_identifies_citizens_by_their_national_id() -> None
     assert agencies["civil-registry"].presentation_login is None
 
 
+def test_the_transport_agency_allows_the_eid_login_as_well() -> None:
+    """Both ways: the citizen chooses where the eID provider is configured."""
+    agencies = load_catalog()
+    transport = agencies["transport-agency"]
+    assert transport.presentation_login is not None
+    assert transport.eid_login is not None and transport.eid_login.subject_claim == (
+        "personal_number"
+    )
+
+
 def test_each_demo_agency_names_its_register_in_english_and_german() -> None:
     for agency in load_catalog().values():
         names = {display.locale: display.name for display in agency.register_display}

@@ -352,3 +352,21 @@ def test_a_forged_page_state_is_refused_without_redirect(client: TestClient[Any]
     not_ascii = f"/issuers/{AGENCY}/presentation-login/{authorization_id}.%C3%AE%C2%A0/status"
     answer = client.get(not_ascii)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+
+
+def test_cancel_on_the_page_ends_the_authorization_at_the_wallet(client: TestClient[Any]) -> None:
+    """The page's "Cancel and go back to the wallet": the wallet is told access_denied at
+    once, even while its request is still waiting for an answer."""
+    phone = _holding_national_id(client)
+    page = _to_the_page(client, new_instance())
+    uri = _status(client, page)["uri"]
+    cancelled = client.get(f"{page}/cancel", follow_redirects=False)
+    assert cancelled.status_code == 303, cancelled.text
+    location = urlsplit(cancelled.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    _denied({k: v[0] for k, v in parse_qs(location.query).items()}, "cancelled")
+    assert [r["outcome"] for r in _refusals(client)] == ["cancelled"]
+    # a wallet answering afterwards opens nothing
+    assert _present(phone, uri)["outcome"] == "accepted"
+    _denied(_complete(client, page), "ended already")
+    assert _issued(client) == []

@@ -40,7 +40,7 @@ function render() {
   $("qr").alt = t("issuance.qrAlt");
   $("wallet-link").textContent = view.uri;
   $("wallet-link").href = view.uri;
-  $("cancel").href = `${base}/complete`;
+  $("cancel").href = `${base}/cancel`;
 }
 
 async function refresh() {
@@ -48,7 +48,8 @@ async function refresh() {
     view = await api.call("GET", "/status");
   } catch (error) {
     if (error instanceof ApiError) {
-      showProblem(t("issuance.otherSession"), false);
+      // unknown or forged: nothing to go back to; another browser's: not this one's to end
+      showProblem(error.code === "invalid_request" ? t("issuance.unknown") : t("issuance.otherSession"), false);
       return;
     }
     timer = setTimeout(refresh, POLL_MS * 2); // not reachable now: try again
