@@ -120,7 +120,9 @@ class AuthorizationController(Controller):
 
     @get(
         "/authorize",
-        opt={"rate_limit": "token"},
+        # a browser with an unknown, used or expired request_uri has no wallet to go back
+        # to: it is shown a page in plain words (API clients get the JSON error)
+        opt={"rate_limit": "token", "browser_problem": "request"},
         summary="Authorization endpoint: the citizen is authenticated, the wallet gets a code",
         operation_id="authorize",
         status_code=HTTP_303_SEE_OTHER,
@@ -158,7 +160,7 @@ class AuthorizationController(Controller):
 
     @get(
         "/eid/callback",
-        opt={"rate_limit": "token"},
+        opt={"rate_limit": "token", "browser_problem": "eid-login"},
         summary="Where the national eID provider sends the citizen back (OpenID Connect)",
         operation_id="completeEidLogin",
         status_code=HTTP_303_SEE_OTHER,

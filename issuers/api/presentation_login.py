@@ -43,6 +43,9 @@ MAX_STATE = 256
 #: A same-device response code (the verifier's are 43 characters).
 MAX_RESPONSE_CODE = 256
 _QR_CODES = RecentQrCodes(title="Scan with your wallet to show who you are")
+#: The page shown to a browser that reaches the completion or the cancel with an unknown
+#: or forged state (API clients get the JSON error).
+BROWSER_PROBLEM = {"browser_problem": "identity-check"}
 
 
 def cookie_path(issuer_id: str) -> str:
@@ -146,6 +149,7 @@ class PresentationLoginController(Controller):
         summary="The presentation's outcome: back to the wallet with the code, or the error",
         operation_id="completePresentationLogin",
         status_code=HTTP_303_SEE_OTHER,
+        opt=BROWSER_PROBLEM,
         response_description="A redirect to the wallet's redirect_uri with code, state and "
         "iss, or access_denied and iss when the presentation did not identify exactly one "
         "citizen of the agency's register; back to the page while the wallet has not answered",
@@ -179,6 +183,7 @@ class PresentationLoginController(Controller):
         status_code=HTTP_303_SEE_OTHER,
         response_description="A redirect to the wallet's redirect_uri with access_denied and "
         "iss (the authorization ends)",
+        opt=BROWSER_PROBLEM,
     )
     async def cancel(
         self,

@@ -5,6 +5,9 @@ issuance), and the way back to the wallet with ``access_denied`` (RFC 6749 §4.1
 ``iss`` of RFC 9207). The page itself is a screen (``web``); every endpoint here is bound
 to the browser the authorization endpoint sent there (a cookie) and to one authorization
 (the MAC'd ``state`` in the path).
+
+A browser that reaches the choice or the cancel with an unknown or forged ``state`` is
+shown a page in plain words (``opt["browser_problem"]``); API clients get the JSON error.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from issuers.services.sign_in_messages import SignInChoiceView
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_STATE = 256
+#: The page shown to a browser that reaches the choice with an unknown or forged state.
+BROWSER_PROBLEM = {"browser_problem": "sign-in"}
 
 
 def cookie_path(issuer_id: str) -> str:
@@ -87,12 +92,14 @@ class SignInChoiceController(Controller):
     @get(
         "/choose",
         summary="The citizen's choice: on to the eID provider or to the presentation page",
-        description="Made once per authorization: a second choice opens no second way.",
+        description="Made once per authorization: a second choice opens no second way. "
+        "A browser is shown a page in plain words for an unknown or forged choice.",
         operation_id="chooseSignInWay",
         status_code=HTTP_303_SEE_OTHER,
         response_description="A redirect to the way chosen (the national eID provider, or the "
         "agency's presentation page), with its browser-binding cookie; or to the wallet's "
         "redirect_uri with access_denied and iss when the choice cannot be made",
+        opt=BROWSER_PROBLEM,
     )
     async def choose(
         self,
@@ -124,6 +131,7 @@ class SignInChoiceController(Controller):
         status_code=HTTP_303_SEE_OTHER,
         response_description="A redirect to the wallet's redirect_uri with access_denied and "
         "iss (the authorization ends)",
+        opt=BROWSER_PROBLEM,
     )
     async def cancel(
         self,
