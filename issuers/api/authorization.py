@@ -1,10 +1,12 @@
 """The authorization code flow's endpoints of every agency (OpenID4VCI 1.0 §5; HAIP 1.0
 §4): the pushed authorization request (RFC 9126 §2, wallet attestation required), and the
 authorization endpoint the citizen's browser is sent to with its ``request_uri`` (RFC 9126
-§4), which answers by redirecting to the wallet with the code, or the error, and ``iss``
-(RFC 6749 §4.1.2, RFC 9207 §2), and token revocation (RFC 7009). A request the agency
-cannot tie to a pushed request of that client is answered here, never redirected (RFC
-6749 §4.1.2.1)."""
+§4), which sends the browser on to the agency's way of finding out who the citizen is (the
+eID provider, the presentation page, or first the page where the citizen chooses one) and
+in the end to the wallet with the code, or the error, and ``iss`` (RFC 6749 §4.1.2, RFC
+9207 §2), and token revocation (RFC 7009). A request the agency cannot tie to a pushed
+request of that client is answered here, never redirected (RFC 6749 §4.1.2.1): a browser
+is shown a page in plain words, an API client the JSON error."""
 
 from __future__ import annotations
 
