@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app.browser_problems import browser_problem
 from app.observability import count_protocol_failure
 from app.typed_bodies import body_rejection
 from core.dpop import DPOP_ALGORITHMS
@@ -34,9 +35,12 @@ NO_STORE = {"Cache-Control": "no-store"}
 DPOP_ALGS = f'algs="{" ".join(sorted(DPOP_ALGORITHMS))}"'
 
 
-def protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[dict[str, str]]:
+def protocol_error(request: Request[Any, Any, Any], exc: ProtocolError) -> Response[Any]:
     log.info("protocol error %s: %s", exc.error, exc.detail)
     count_protocol_failure(exc.error)
+    page = browser_problem(request, exc.error, exc.status_code)
+    if page is not None:
+        return page
     headers = dict(NO_STORE)
     if isinstance(exc, AccessTokenMissing):
         headers["WWW-Authenticate"] = f"Bearer, DPoP {DPOP_ALGS}"
@@ -59,6 +63,9 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     """A request the framework could not convert: refused by the handler's declared message
     in its family's format where it declares one, else as ``invalid_request``; described in
     our words (which parameter), never in the framework's."""
+    page = browser_problem(request, "invalid_request", 400)
+    if page is not None:
+        return page
     description = _what_is_malformed(exc)
     rejection = body_rejection(request.route_handler, description)
     if rejection is None and request.route_handler.opt.get("problem_details"):

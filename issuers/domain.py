@@ -155,6 +155,14 @@ class PresentationLoginPolicy:
     match: tuple[tuple[str, str], ...]
 
 
+class SignInWay(StrEnum):
+    """A way an agency finds out who the citizen is during online issuance, named as its
+    catalog setting is (``eid_login``, ``presentation_login``)."""
+
+    EID_LOGIN = "eid_login"  # the national eID login (OpenID Connect)
+    PRESENTATION_LOGIN = "presentation_login"  # a presentation from the citizen's wallet
+
+
 @dataclass(frozen=True, slots=True)
 class AskedPresentation:
     """A presentation request a counter made for the agency: its transaction, the link
@@ -223,6 +231,9 @@ class Agency:
     eid_login: EidLoginPolicy | None = None
     #: None: citizens are not identified by a presentation of their wallet here.
     presentation_login: PresentationLoginPolicy | None = None
+    #: The name of the register the credentials' data comes from, per locale, as the
+    #: authorization pages show it; empty: "the agency's register".
+    register_display: tuple[Display, ...] = ()
 
     @property
     def defers_issuance(self) -> bool:
@@ -299,6 +310,8 @@ class AuthorizationState(StrEnum):
     its life; the values are what the database holds."""
 
     PUSHED = "pushed"  # the pushed request was accepted; its request_uri is live (RFC 9126)
+    #: the citizen chooses how to prove who they are (the agency allows several ways)
+    CHOOSING = "choosing"
     AUTHENTICATING = "authenticating"  # the citizen is at the authorization endpoint
     CODE_ISSUED = "code_issued"  # the code went back to the wallet (RFC 6749 §4.1.2)
     REDEEMED = "redeemed"  # the code was exchanged at the token endpoint, once
@@ -309,7 +322,17 @@ class AuthorizationState(StrEnum):
 AUTHORIZATION_MOVES = Moves.of(
     "authorization",
     {
-        AuthorizationState.PUSHED: {AuthorizationState.AUTHENTICATING, AuthorizationState.EXPIRED},
+        AuthorizationState.PUSHED: {
+            AuthorizationState.AUTHENTICATING,
+            AuthorizationState.CHOOSING,
+            AuthorizationState.EXPIRED,
+        },
+        # the choice is made once: the move to authenticating opens exactly one way
+        AuthorizationState.CHOOSING: {
+            AuthorizationState.AUTHENTICATING,
+            AuthorizationState.REFUSED,
+            AuthorizationState.EXPIRED,
+        },
         AuthorizationState.AUTHENTICATING: {
             AuthorizationState.CODE_ISSUED,
             AuthorizationState.REFUSED,

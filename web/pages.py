@@ -88,6 +88,35 @@ WALLET_PAGE = render_page("wallet.html")
 DESK_PAGE = render_page("desk.html")
 SAME_DEVICE_PAGE = render_page("same-device.html")
 ISSUANCE_PRESENTATION_PAGE = render_page("issuance-presentation.html")
+ISSUANCE_SIGN_IN_PAGE = render_page("issuance-sign-in.html")
+
+#: What an agency's authorization endpoint could not tie to a wallet's request, by the
+#: endpoint a browser reached: the authorization endpoint (an unknown, used or expired
+#: request_uri), the eID login's callback, the page of a presentation during issuance and
+#: the choice of a way (an unknown or forged state).
+PROBLEM_KINDS = ("request", "eid-login", "identity-check", "sign-in")
+
+
+def _problem_pages() -> dict[str, str]:
+    """The problem page for each kind: its paragraph shown, the others' left hidden (the
+    page says what happened before any script runs)."""
+    page = render_page("issuance-problem.html")
+    pages = {}
+    for kind in PROBLEM_KINDS:
+        hidden = f'<p hidden data-problem="{kind}"'
+        if page.count(hidden) != 1:
+            raise KeyError(f"issuance-problem.html has no paragraph for {kind}")
+        pages[kind] = page.replace(hidden, f'<p data-problem="{kind}"')
+    return pages
+
+
+_PROBLEM_PAGES = _problem_pages()
+
+
+def problem_page(kind: str) -> str:
+    """The page in plain words for a browser whose request an agency could not tie to a
+    wallet's (there is no wallet to send it back to): what happened and what to do."""
+    return _PROBLEM_PAGES[kind]
 
 
 class ScreenController(Controller):
@@ -121,6 +150,14 @@ class ScreenController(Controller):
         """An agency's authorization page: the citizen shows who they are with a
         credential their wallet holds; the page reads its endpoints from its own path."""
         return Response(ISSUANCE_PRESENTATION_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/issuers/{issuer_id:str}/sign-in/{choice:str}", media_type="text/html")
+    async def issuance_sign_in(
+        self, issuer_id: FromPath[str], choice: FromPath[str]
+    ) -> Response[str]:
+        """An agency's authorization page where the citizen chooses how to prove who they
+        are; the page reads its endpoints from its own path."""
+        return Response(ISSUANCE_SIGN_IN_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/wallet-app", media_type="text/html")
     async def wallet(self) -> Response[str]:

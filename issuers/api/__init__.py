@@ -9,6 +9,7 @@ from issuers.api.operator import OperatorOfferController
 from issuers.api.operator_credentials import OperatorCredentialController
 from issuers.api.presentation_login import PresentationLoginController
 from issuers.api.protocol import IssuanceController
+from issuers.api.sign_in_choice import SignInChoiceController
 
 WALLET_FACING = [
     IssuerMetadataController,
@@ -16,6 +17,7 @@ WALLET_FACING = [
     DeferredCredentialController,
     AuthorizationController,
     PresentationLoginController,
+    SignInChoiceController,
 ]
 OPERATOR = [OperatorOfferController, OperatorCredentialController, OperatorApplicationController]
 

@@ -1,15 +1,16 @@
 """The authorization code flow's endpoints of every agency (OpenID4VCI 1.0 §5; HAIP 1.0
 §4): the pushed authorization request (RFC 9126 §2, wallet attestation required), and the
 authorization endpoint the citizen's browser is sent to with its ``request_uri`` (RFC 9126
-§4), which answers by redirecting to the wallet with the code, or the error, and ``iss``
-(RFC 6749 §4.1.2, RFC 9207 §2), and token revocation (RFC 7009). A request the agency
-cannot tie to a pushed request of that client is answered here, never redirected (RFC
-6749 §4.1.2.1)."""
+§4), which sends the browser on to the agency's way of finding out who the citizen is (the
+eID provider, the presentation page, or first the page where the citizen chooses one) and
+in the end to the wallet with the code, or the error, and ``iss`` (RFC 6749 §4.1.2, RFC
+9207 §2), and token revocation (RFC 7009). A request the agency cannot tie to a pushed
+request of that client is answered here, never redirected (RFC 6749 §4.1.2.1): a browser
+is shown a page in plain words, an API client the JSON error."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -19,50 +20,33 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_303_SEE_OT
 from msgspec import UnsetType
 
 from core.errors import AccessDenied, InvalidRequest
-from core.messages import to_plain
 from core.oauth import (
     PushedAuthorizationRequest,
     PushedAuthorizationResponse,
     TokenRevocationRequest,
 )
-from issuers.api.browser_binding import redirect_binding_browser
-from issuers.api.presentation_login import to_presentation_page
 from issuers.api.requests import ISSUER_CONTEXT, MAX_FORM_BYTES, known_agency
+from issuers.api.sign_in_choice import to_choice_page
+from issuers.api.sign_in_ways import eid_cookie_path, open_way, to_wallet
 from issuers.services.authenticate_client import checked_client
 from issuers.services.authorize import authorize_citizen, denied_redirect, start_authorization
 from issuers.services.context import IssuerContext
 from issuers.services.eid_login import (
     BROWSER_COOKIE,
-    CALLBACK_PATH,
     EidCallback,
-    EidRedirect,
-    begin_eid_login,
     finish_eid_login,
     uses_eid_login,
-)
-from issuers.services.presentation_login import (
-    begin_presentation_login,
-    uses_presentation_login,
 )
 from issuers.services.push_authorization import push_authorization_request
 from issuers.services.revoke_token import revoke_token
 from issuers.services.sender_constraint import pushed_request_key
+from issuers.services.sign_in_choice import begin_sign_in_choice
+from issuers.services.sign_in_ways import usable_ways
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_QUERY_VALUE = 512
 #: An authorization code of the eID provider (opaque; providers keep them short).
 MAX_CALLBACK_VALUE = 2048
-
-
-def _redirect(redirect_uri: str, parameters: dict[str, Any]) -> Redirect:
-    """The wallet's redirect URI with the answer as query parameters (RFC 6749 §4.1.2),
-    after any query it already has (§3.1.2)."""
-    joiner = "&" if "?" in redirect_uri else "?"
-    return Redirect(
-        f"{redirect_uri}{joiner}{urlencode(parameters)}",
-        status_code=HTTP_303_SEE_OTHER,
-        headers=NO_STORE,
-    )
 
 
 class AuthorizationController(Controller):
@@ -138,7 +122,9 @@ class AuthorizationController(Controller):
 
     @get(
         "/authorize",
-        opt={"rate_limit": "token"},
+        # a browser with an unknown, used or expired request_uri has no wallet to go back
+        # to: it is shown a page in plain words (API clients get the JSON error)
+        opt={"rate_limit": "token", "browser_problem": "request"},
         summary="Authorization endpoint: the citizen is authenticated, the wallet gets a code",
         operation_id="authorize",
         status_code=HTTP_303_SEE_OTHER,
@@ -153,29 +139,30 @@ class AuthorizationController(Controller):
         request_uri: FromQuery[str],
     ) -> Redirect:
         agency = known_agency(context, issuer_id)
+        # the agency's ways the deployment can use (none where development and tests
+        # declare the citizen): several, and the citizen chooses first
+        ways = usable_ways(context, agency)
         authorization = await start_authorization(
             context,
             issuer_id,
             client_id=client_id[:MAX_QUERY_VALUE],
             request_uri=request_uri[: MAX_QUERY_VALUE + 1],
+            choosing=len(ways) > 1,
         )
-        # development and tests declare the citizen, whatever ways the catalog names
-        asks = not context.declares_citizens
         try:
-            if asks and uses_eid_login(context, agency):
-                login = await begin_eid_login(context, authorization)
-                return _to_eid_provider(context, agency.issuer_id, login)
-            elif asks and uses_presentation_login(context, agency):
-                page = await begin_presentation_login(context, authorization)
-                return to_presentation_page(context, agency.issuer_id, page)
+            if len(ways) > 1:
+                page = begin_sign_in_choice(context, authorization)
+                return to_choice_page(context, agency.issuer_id, page)
+            if ways:
+                return await open_way(context, authorization, ways[0])
             answer = await authorize_citizen(context, authorization)
         except AccessDenied as denied:
             answer = denied_redirect(context, authorization, denied)
-        return _redirect(answer.redirect_uri, to_plain(answer.answer))
+        return to_wallet(answer)
 
     @get(
         "/eid/callback",
-        opt={"rate_limit": "token"},
+        opt={"rate_limit": "token", "browser_problem": "eid-login"},
         summary="Where the national eID provider sends the citizen back (OpenID Connect)",
         operation_id="completeEidLogin",
         status_code=HTTP_303_SEE_OTHER,
@@ -208,23 +195,6 @@ class AuthorizationController(Controller):
             ),
             browser_binding=request.cookies.get(BROWSER_COOKIE),
         )
-        redirect = _redirect(answer.redirect_uri, to_plain(answer.answer))
-        redirect.delete_cookie(BROWSER_COOKIE, path=_cookie_path(issuer_id))
+        redirect = to_wallet(answer)
+        redirect.delete_cookie(BROWSER_COOKIE, path=eid_cookie_path(issuer_id))
         return redirect
-
-
-def _cookie_path(issuer_id: str) -> str:
-    return f"/issuers/{issuer_id}/{CALLBACK_PATH}"
-
-
-def _to_eid_provider(context: IssuerContext, issuer_id: str, login: EidRedirect) -> Redirect:
-    """The browser sent to the provider, carrying the cookie that binds the login to it
-    (sent back only to this agency's callback; SameSite=Lax, so the provider's redirect,
-    a top-level navigation, brings it along)."""
-    return redirect_binding_browser(
-        context,
-        login.url,
-        cookie=BROWSER_COOKIE,
-        value=login.browser_binding,
-        path=_cookie_path(issuer_id),
-    )

@@ -21,10 +21,14 @@ from core.messages import to_plain
 from core.qr import RecentQrCodes
 from issuers.api.browser_binding import redirect_binding_browser
 from issuers.api.requests import ISSUER_CONTEXT, known_agency
+from issuers.services.cancel_sign_in import cancel_sign_in
 from issuers.services.context import IssuerContext
 from issuers.services.presentation_login import (
+    ACTOR,
     BROWSER_COOKIE,
+    KIND,
     PAGE_PATH,
+    UNKNOWN,
     PresentationPage,
     ask_same_device,
     finish_presentation_login,
@@ -39,6 +43,9 @@ MAX_STATE = 256
 #: A same-device response code (the verifier's are 43 characters).
 MAX_RESPONSE_CODE = 256
 _QR_CODES = RecentQrCodes(title="Scan with your wallet to show who you are")
+#: The page shown to a browser that reaches the completion or the cancel with an unknown
+#: or forged state (API clients get the JSON error).
+BROWSER_PROBLEM = {"browser_problem": "identity-check"}
 
 
 def cookie_path(issuer_id: str) -> str:
@@ -142,6 +149,7 @@ class PresentationLoginController(Controller):
         summary="The presentation's outcome: back to the wallet with the code, or the error",
         operation_id="completePresentationLogin",
         status_code=HTTP_303_SEE_OTHER,
+        opt=BROWSER_PROBLEM,
         response_description="A redirect to the wallet's redirect_uri with code, state and "
         "iss, or access_denied and iss when the presentation did not identify exactly one "
         "citizen of the agency's register; back to the page while the wallet has not answered",
@@ -164,6 +172,36 @@ class PresentationLoginController(Controller):
         )
         if answer is None:  # not answered yet: the page keeps waiting
             return _to(page_url(context, agency, login[:MAX_STATE]))
+        redirect = _to(answer.redirect_uri, to_plain(answer.answer))
+        redirect.delete_cookie(BROWSER_COOKIE, path=cookie_path(issuer_id))
+        return redirect
+
+    @get(
+        "/cancel",
+        summary="The citizen cancels the identity check: back to the wallet with access_denied",
+        operation_id="cancelPresentationLogin",
+        status_code=HTTP_303_SEE_OTHER,
+        response_description="A redirect to the wallet's redirect_uri with access_denied and "
+        "iss (the authorization ends)",
+        opt=BROWSER_PROBLEM,
+    )
+    async def cancel(
+        self,
+        context: NamedDependency[IssuerContext],
+        issuer_id: FromPath[str],
+        login: FromPath[str],
+        request: Request[Any, Any, Any],
+    ) -> Redirect:
+        known_agency(context, issuer_id)
+        answer = await cancel_sign_in(
+            context,
+            KIND,
+            issuer_id,
+            login[:MAX_STATE],
+            browser_binding=request.cookies.get(BROWSER_COOKIE),
+            unknown=UNKNOWN,
+            actor=ACTOR,
+        )
         redirect = _to(answer.redirect_uri, to_plain(answer.answer))
         redirect.delete_cookie(BROWSER_COOKIE, path=cookie_path(issuer_id))
         return redirect

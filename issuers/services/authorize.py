@@ -55,13 +55,23 @@ def denied_redirect(
 
 
 async def start_authorization(
-    context: IssuerContext, issuer_id: str, *, client_id: str, request_uri: str
+    context: IssuerContext,
+    issuer_id: str,
+    *,
+    client_id: str,
+    request_uri: str,
+    choosing: bool = False,
 ) -> Authorization:
     """RFC 9126 §4: the pushed request of this client, used once, before it expires. One
-    compare-and-set takes it; only a request that cannot be taken is read, to say why."""
+    compare-and-set takes it; only a request that cannot be taken is read, to say why.
+    ``choosing``: the citizen first chooses how to prove who they are (the agency allows
+    several ways), else the authorization is ``authenticating`` at once."""
     context.agency(issuer_id)
     now = context.clock.now()
-    state = AUTHORIZATION_MOVES.check(AuthorizationState.PUSHED, AuthorizationState.AUTHENTICATING)
+    state = AUTHORIZATION_MOVES.check(
+        AuthorizationState.PUSHED,
+        AuthorizationState.CHOOSING if choosing else AuthorizationState.AUTHENTICATING,
+    )
     if len(request_uri) <= 512:
         request_uri_hash = sha256_hex(request_uri)
         taken = await context.authorizations.take_pushed(

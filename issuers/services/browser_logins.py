@@ -39,7 +39,11 @@ def same_browser(
     """Whether ``binding`` (the cookie the browser brought) is the one the authorization
     endpoint gave the browser it sent on."""
     expected = derived(context, kind, "browser", authorization.authorization_id)
-    return binding is not None and hmac.compare_digest(binding, expected)
+    # compared as bytes: a cookie or path may hold any character, and compare_digest
+    # refuses non-ASCII text
+    return binding is not None and hmac.compare_digest(
+        binding.encode(errors="replace"), expected.encode()
+    )
 
 
 async def authorization_named(
@@ -49,7 +53,11 @@ async def authorization_named(
     ``unknown`` otherwise (no wallet to send the browser back to)."""
     authorization_id, _, mac = state.partition(".")
     expected = derived(context, kind, "state", authorization_id) if authorization_id else ""
-    if not mac or len(state) > MAX_STATE_LENGTH or not hmac.compare_digest(mac, expected):
+    if (
+        not mac
+        or len(state) > MAX_STATE_LENGTH
+        or not hmac.compare_digest(mac.encode(errors="replace"), expected.encode())
+    ):
         raise InvalidRequest(unknown)
     authorization = await context.authorizations.get(issuer_id, authorization_id)
     if authorization is None:

@@ -33,6 +33,11 @@ verifier tenant of ``verifiers/catalog``) and its check, and maps each presented
 the top-level claim of the register's records it must equal (every configuration of the
 agency has it); exactly one citizen of the register must match.
 
+An agency may allow both ways; when both can be used (the eID provider is configured),
+the citizen chooses on the agency's page. ``"register_display": [{"locale": "en", "name":
+"Driving licence register"}, ...]`` names the register its credentials' data comes from,
+as the authorization pages show it (English required, as for every display).
+
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
 absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
@@ -200,6 +205,7 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     deferred_issuance: _DeferredIssuance = msgspec.field(default_factory=_DeferredIssuance)
     eid_login: _EidLogin | None = None
     presentation_login: _PresentationLogin | None = None
+    register_display: list[_Label] | None = None
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -441,6 +447,21 @@ def _presentation_login(
     )
 
 
+def _register_display(items: list[_Label] | None, source: str) -> tuple[Display, ...]:
+    """The register's name per locale; nothing when the catalog names none."""
+    if items is None:
+        return ()
+    where = f"{source}: register_display"
+    locales = [item.locale.lower() for item in items]
+    if len(set(locales)) != len(locales):
+        raise CatalogError(f"{where}: a locale appears twice")
+    if "en" not in {locale.split("-")[0] for locale in locales}:
+        raise CatalogError(f"{where} needs English")
+    if any(not item.name.strip() or len(item.name) > 200 for item in items):
+        raise CatalogError(f"{where}: a name is empty or over 200 characters")
+    return tuple(Display(locale=item.locale, name=item.name) for item in items)
+
+
 def _acr_values(values: list[str] | None, where: str) -> tuple[str, ...]:
     if values is None:
         return ()
@@ -495,6 +516,7 @@ def parse_agency(
         deferred_issuance=_deferred_issuance(raw.deferred_issuance, source),
         eid_login=_eid_login(raw.eid_login, source),
         presentation_login=_presentation_login(raw.presentation_login, configurations, source),
+        register_display=_register_display(raw.register_display, source),
     )
 
 

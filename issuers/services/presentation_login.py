@@ -32,7 +32,6 @@ from urllib.parse import urlencode
 import msgspec
 
 from core.errors import AccessDenied, InvalidRequest
-from core.messages import LocalizedName
 from issuers.domain import (
     Agency,
     AskedPresentation,
@@ -58,6 +57,7 @@ from issuers.services.browser_logins import (
 )
 from issuers.services.context import IssuerContext
 from issuers.services.presentation_login_messages import PresentationLoginView, SameDeviceLink
+from issuers.services.what_is_issued import localized_names, register_data
 
 #: The authorization page, under the agency's identifier.
 PAGE_PATH = "presentation-login"
@@ -112,6 +112,10 @@ def uses_presentation_login(context: IssuerContext, agency: Agency) -> bool:
 
 #: The family of values derived for this way of finding out who the citizen is.
 KIND = "presentation login"
+#: What a page of an unknown or forged ``state`` is told (no wallet to tell).
+UNKNOWN = "this identity check is unknown to the agency"
+#: Who the audit trail names for what happens on the page.
+ACTOR = "presentation during issuance"
 
 
 def page_state(context: IssuerContext, authorization_id: str) -> str:
@@ -176,19 +180,13 @@ def _kept(authorization: Authorization) -> _Kept:
 
 async def _authorization_of(context: IssuerContext, issuer_id: str, state: str) -> Authorization:
     """The authorization a page's ``state`` names, if its MAC holds."""
-    return await authorization_named(
-        context, KIND, issuer_id, state, "this identity check is unknown to the agency"
-    )
+    return await authorization_named(context, KIND, issuer_id, state, UNKNOWN)
 
 
 def _same_browser(
     context: IssuerContext, authorization: Authorization, browser_binding: str | None
 ) -> bool:
     return same_browser(context, KIND, authorization, browser_binding)
-
-
-def _names(displays: Any) -> list[LocalizedName]:
-    return [LocalizedName(locale=d.locale, name=d.name) for d in displays]
 
 
 async def presentation_login_view(
@@ -205,8 +203,9 @@ async def presentation_login_view(
     url = page_url(context, agency, state)
     view = PresentationLoginView(
         status="ended",
-        agency=_names(agency.display),
-        credential=_names(agency.configurations[configuration_id].display),
+        agency=localized_names(agency.display),
+        credential=localized_names(agency.configurations[configuration_id].display),
+        register=register_data(agency, configuration_id),
         verifier_id=policy.verifier_id,
         uri=kept.uri,
         same_device=kept.session_token is not None,
@@ -416,4 +415,4 @@ async def _refused(
 async def _audit(
     context: IssuerContext, authorization: Authorization, reason: str, detail: str
 ) -> None:
-    await audit_refusal(context, authorization, "presentation during issuance", reason, detail)
+    await audit_refusal(context, authorization, ACTOR, reason, detail)

@@ -9,11 +9,13 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.messages import LocalizedName, Message
+from issuers.services.sign_in_messages import RegisterData
 
 
 class PresentationLoginView(Message):
-    """Which agency asks, what it will issue, the request the wallet answers (the QR
-    code's text, also a link for a wallet on this device), and where the answer stands."""
+    """Which agency asks, what it will issue and from which register data, the request the
+    wallet answers (the QR code's text, also a link for a wallet on this device), and
+    where the answer stands."""
 
     status: Annotated[
         str,
@@ -25,6 +27,7 @@ class PresentationLoginView(Message):
     ]
     agency: list[LocalizedName]
     credential: list[LocalizedName]
+    register: RegisterData
     verifier_id: str
     uri: Annotated[str, msgspec.Meta(description="openid4vp:// link of the request")]
     same_device: bool

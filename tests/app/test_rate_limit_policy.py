@@ -27,13 +27,15 @@ from tests.wallet.phone import Phone
 
 #: endpoints that are not limited: operations, the screens, the API documentation
 UNLIMITED = ("/health", "/ready", "/metrics", "/schema", "/assets/", "/counter/", "/desk/")
-#: Pages (static HTML, GET only): the wallet app, the verifier's same-device landing page
-#: and an agency's presentation-during-issuance page; what they call is limited.
+#: Pages (static HTML, GET only): the wallet app and its callback, the verifier's
+#: same-device landing page, and an agency's pages for presentation during issuance and
+#: for the choice of a way to prove who you are; what they call is limited.
 UNLIMITED_SCREENS = (
     "/wallet-app",
     "/wallet/callback",
     "/same-device",
     "/presentation-login/{login:str}",
+    "/sign-in/{choice:str}",
 )
 
 
@@ -60,6 +62,8 @@ def test_every_endpoint_has_a_class_or_is_an_operations_or_screen_endpoint(
     classes = {(m, p): n for m, p, n in routes}
     assert classes["POST", "/issuers/{issuer_id:str}/token"] == "token"
     assert classes["POST", "/wallet/sessions"] == "wallet_auth"
+    # the choice's endpoints keep their controller's class beside their own options
+    assert classes["GET", "/issuers/{issuer_id:str}/sign-in/{choice:str}/choose"] == "token"
     assert classes["POST", "/wallet/devices"] == "citizen"
     assert classes["POST", "/verifiers/{verifier_id:str}/responses/{request_id:str}"] == "response"
     assert {n for _, _, n in routes if n} == set(BY_NAME)  # every class has endpoints

@@ -211,6 +211,21 @@ def _broken(change: Any) -> dict[str, Any]:
             lambda d: d.update(presentation_login={"verifier": "id-check", "match": {"a": "b"}}),
             "template",
         ),
+        (
+            lambda d: d.update(register_display=[{"locale": "de", "name": "Melderegister"}]),
+            "register_display needs English",
+        ),
+        (
+            lambda d: d.update(
+                register_display=[{"locale": "en", "name": "A"}, {"locale": "EN", "name": "B"}]
+            ),
+            "register_display: a locale appears twice",
+        ),
+        (
+            lambda d: d.update(register_display=[{"locale": "en", "name": " "}]),
+            "register_display: a name is empty",
+        ),
+        (lambda d: d.update(register_display=[{"locale": "en"}]), "name"),
     ],
 )
 def test_catalog_mistakes_are_named(change: Any, message: str) -> None:
@@ -442,3 +457,23 @@ def test_the_transport_agency_identifies_citizens_by_their_national_id() -> None
         "birthdate": "birthdate",
     }
     assert agencies["civil-registry"].presentation_login is None
+
+
+def test_the_transport_agency_allows_the_eid_login_as_well() -> None:
+    """Both ways: the citizen chooses where the eID provider is configured."""
+    agencies = load_catalog()
+    transport = agencies["transport-agency"]
+    assert transport.presentation_login is not None
+    assert transport.eid_login is not None and transport.eid_login.subject_claim == (
+        "personal_number"
+    )
+
+
+def test_each_demo_agency_names_its_register_in_english_and_german() -> None:
+    for agency in load_catalog().values():
+        names = {display.locale: display.name for display in agency.register_display}
+        assert {"en", "de"} <= set(names), agency.issuer_id
+    assert (
+        parse_agency(_broken(lambda d: d.pop("register_display")), source="x.json").register_display
+        == ()
+    )

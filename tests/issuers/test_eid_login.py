@@ -40,6 +40,7 @@ from tests.issuers.test_authorization_endpoints import (
     _redirected,
     _token,
 )
+from tests.issuers.test_browser_problem_pages import BROWSER, problem_page_shown
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import operator_key
 from tests.issuers.wallet import Wallet, proof
@@ -305,6 +306,12 @@ def test_a_forged_state_is_answered_here_not_redirected(client: TestClient[Any])
         )
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"] == "invalid_request"
+        # a browser, which has no wallet to go back to, is told in plain words
+        shown = client.get(
+            f"/issuers/civil-registry/eid/callback?{urlencode({'state': state, 'code': 'x'})}",
+            headers=BROWSER,
+        )
+        problem_page_shown(shown, "eid-login")
 
 
 def test_a_private_key_jwt_client_logs_citizens_in_too(

@@ -190,6 +190,13 @@ def test_a_citizen_shows_the_national_id_from_another_device_and_gets_the_licenc
     assert status["status"] == "waiting" and status["verifier_id"] == COUNTER
     assert {"locale": "de", "name": "Führerschein"} in status["credential"]
     assert {"locale": "en", "name": "Transport Agency"} in status["agency"]
+    # from which register data: the register's name and the licence's claims
+    assert {"locale": "de", "name": "Fahrerlaubnisregister"} in status["register"]["name"]
+    assert [c["name"] for c in status["register"]["claims"]][:3] == [
+        "given_name",
+        "family_name",
+        "birthdate",
+    ]
     assert status["uri"].startswith("openid4vp://") and status["same_device"] is False
     qr = client.get(status["qr_svg_url"].removeprefix(PUBLIC_BASE_URL))
     assert qr.status_code == 200 and qr.text.lstrip().startswith("<svg")
@@ -341,3 +348,25 @@ def test_a_forged_page_state_is_refused_without_redirect(client: TestClient[Any]
     answer = client.get(f"{forged}/complete", follow_redirects=False)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert client.get("/issuers/civil-registry/presentation-login/x.y/status").status_code == 400
+    # a state that is not ASCII is refused like any other, never answered 500
+    not_ascii = f"/issuers/{AGENCY}/presentation-login/{authorization_id}.%C3%AE%C2%A0/status"
+    answer = client.get(not_ascii)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+
+
+def test_cancel_on_the_page_ends_the_authorization_at_the_wallet(client: TestClient[Any]) -> None:
+    """The page's "Cancel and go back to the wallet": the wallet is told access_denied at
+    once, even while its request is still waiting for an answer."""
+    phone = _holding_national_id(client)
+    page = _to_the_page(client, new_instance())
+    uri = _status(client, page)["uri"]
+    cancelled = client.get(f"{page}/cancel", follow_redirects=False)
+    assert cancelled.status_code == 303, cancelled.text
+    location = urlsplit(cancelled.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    _denied({k: v[0] for k, v in parse_qs(location.query).items()}, "cancelled")
+    assert [r["outcome"] for r in _refusals(client)] == ["cancelled"]
+    # a wallet answering afterwards opens nothing
+    assert _present(phone, uri)["outcome"] == "accepted"
+    _denied(_complete(client, page), "ended already")
+    assert _issued(client) == []

@@ -89,8 +89,8 @@ def _back_at_the_wallet(page: Page, visits: list[str]) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(arrived).query).items()}
 
 
-def _wallet_link(page: Page) -> str:
-    page.get_by_text("Cannot scan? Open this link in the wallet").click()
+def _wallet_link(page: Page, summary: str = "Cannot scan? Open this link in the wallet") -> str:
+    page.get_by_text(summary).click()
     link = page.locator("#wallet-link")
     expect(link).to_have_attribute("href", re.compile(r"^openid4vp://"))
     href = link.get_attribute("href")
@@ -154,3 +154,12 @@ def test_a_declined_presentation_explains_itself_and_leads_back(
     screenshot(page, "issuance-3-declined")
     page.get_by_role("link", name="Back to the wallet").click()
     assert _back_at_the_wallet(page, visits)["error"] == "access_denied"
+
+
+def test_cancel_goes_back_to_the_wallet_while_it_waits(page: Page, server: RunningServer) -> None:
+    visits = _catch_the_wallet_redirect(page)
+    page.goto(_authorization_url(server))
+    expect(page.locator("#qr")).to_be_visible()
+    page.get_by_role("link", name="Cancel and go back to the wallet").click()
+    answer = _back_at_the_wallet(page, visits)
+    assert answer["error"] == "access_denied" and answer["state"] == "web-state", answer

@@ -5,6 +5,7 @@
 // with the refusal. The page decides nothing itself: the agency does, at "complete".
 import { ApiError, client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
+import { renderFacts } from "./issuance-facts.js";
 
 const $ = (id) => document.getElementById(id);
 const base = location.pathname.replace(/\/+$/, ""); // /issuers/{id}/presentation-login/{state}
@@ -34,11 +35,12 @@ function render() {
   const credential = localized(view.credential, "name");
   $("asking-title").textContent = t("issuance.asks", { agency, credential });
   $("explanation").textContent = t("issuance.explain", { agency, credential });
+  renderFacts($("facts"), view);
   $("status-text").textContent = t(`status.${view.status}`);
   $("qr").alt = t("issuance.qrAlt");
   $("wallet-link").textContent = view.uri;
   $("wallet-link").href = view.uri;
-  $("cancel").href = `${base}/complete`;
+  $("cancel").href = `${base}/cancel`;
 }
 
 async function refresh() {
@@ -46,7 +48,8 @@ async function refresh() {
     view = await api.call("GET", "/status");
   } catch (error) {
     if (error instanceof ApiError) {
-      showProblem(t("issuance.otherSession"), false);
+      // unknown or forged: nothing to go back to; another browser's: not this one's to end
+      showProblem(error.code === "invalid_request" ? t("issuance.unknown") : t("issuance.otherSession"), false);
       return;
     }
     timer = setTimeout(refresh, POLL_MS * 2); // not reachable now: try again
