@@ -26,7 +26,6 @@ the claims), and nothing is issued.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
