@@ -5,6 +5,11 @@ agency's verifier tenant: the issuer role never imports the verifier role. On th
 deployment's own origin the calls stay in process (the outbound client's ``local``
 transport); a counter API elsewhere is reached through the SSRF guard like any peer.
 
+Every request asks for an encrypted answer, response mode ``direct_post.jwt`` (HAIP 1.0
+§5.1: "Response encryption MUST be used by utilizing response mode direct_post.jwt";
+OpenID4VP 1.0 §8.3.1): the citizen's identity data crosses the network only as a JWE to the
+transaction's own key. A counter that says it made a request of another mode is refused.
+
 Only the fields the issuer role reads are declared; the rest of each answer is ignored."""
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from core.http.client import OutboundClient, OutboundFailed, OutboundRefused
 from issuers.domain import AskedPresentation, CounterUnavailable, PresentationAnswer
 
 MAX_ANSWER_BYTES = 256 * 1024
+#: HAIP 1.0 §5.1: the response mode of every request the agencies' counters make.
+RESPONSE_MODE = "direct_post.jwt"
 
 
 class _Created(msgspec.Struct):
     transaction_id: str
     uri: str
+    response_mode: str | None = None
     expires_at: str | None = None
     session_token: str | None = None
 
@@ -100,7 +108,7 @@ class CounterApi:
     async def ask(
         self, verifier_id: str, template: str, *, same_device_return: str | None = None
     ) -> AskedPresentation:
-        body: dict[str, Any] = {"template": template}
+        body: dict[str, Any] = {"template": template, "response_mode": RESPONSE_MODE}
         if same_device_return is not None:
             body |= {"same_device": True, "same_device_redirect_uri": same_device_return}
         status, content = await self._call(
@@ -112,6 +120,10 @@ class CounterApi:
             created = msgspec.json.decode(content, type=_Created)
         except msgspec.DecodeError as exc:
             raise CounterUnavailable("the counter API's answer is not a request") from exc
+        if created.response_mode != RESPONSE_MODE:
+            raise CounterUnavailable(
+                f"the counter API made a request without response encryption ({RESPONSE_MODE})"
+            )
         return AskedPresentation(
             transaction_id=created.transaction_id,
             uri=created.uri,

@@ -26,6 +26,7 @@ from bench.http_issuance import (
     run_on_fresh_servers,
 )
 from core.encoding import b64url_decode, strict_json_object
+from core.jose.jwe import encrypt_compact
 from core.keys.signer import SoftwareSigner
 from core.sdjwt.key_binding import KeyBindingRequest, bind
 from core.sdjwt.present import present
@@ -74,11 +75,28 @@ async def _verify(
     await answer_request(connection, created.json()["request_uri"], shown, holder)
 
 
+def _encrypted(request: dict[str, object], parameters: dict[str, object]) -> str:
+    """OpenID4VP 1.0 §8.3: ``parameters`` as a JWE to the request's own key (its
+    ``client_metadata.jwks``, ECDH-ES on P-256, the key's ``kid``), A256GCM as HAIP 1.0 §5
+    has a wallet prefer when the verifier lists it."""
+    metadata = request["client_metadata"]
+    assert isinstance(metadata, dict)
+    [key] = metadata["jwks"]["keys"]
+    listed = metadata.get("encrypted_response_enc_values_supported", ["A128GCM"])
+    return encrypt_compact(
+        json.dumps(parameters).encode("utf-8"),
+        key,
+        enc="A256GCM" if "A256GCM" in listed else "A128GCM",
+        kid=key["kid"],
+    )
+
+
 async def answer_request(
     connection: Connection, request_uri: str, shown: str, holder: SoftwareSigner
 ) -> None:
     """The wallet's part: the signed request object fetched, the presentation of ``shown``
-    with a fresh KB-JWT posted by ``direct_post``."""
+    with a fresh KB-JWT posted by ``direct_post``, or as a JWE by ``direct_post.jwt`` where
+    the request asks for it (the agencies' identity checks, HAIP 1.0 §5.1)."""
     fetched = await connection.get(urlsplit(request_uri).path)
     request = _payload(fetched.body.decode())
     client_id, nonce, state = request["client_id"], request["nonce"], request["state"]
@@ -86,12 +104,15 @@ async def answer_request(
     answer = bind(shown, KeyBindingRequest(client_id, nonce, int(time.time())), holder)
     response_uri = request["response_uri"]
     assert isinstance(response_uri, str)
+    if request["response_mode"] == "direct_post.jwt":
+        parameters: dict[str, object] = {"vp_token": {"national_id": [answer]}, "state": state}
+        form = {"response": _encrypted(request, parameters)}
+    else:
+        form = {"vp_token": json.dumps({"national_id": [answer]}), "state": state}
     response = await connection.request(
         "POST",
         urlsplit(response_uri).path,
-        body=urlencode({"vp_token": json.dumps({"national_id": [answer]}), "state": state}).encode(
-            "ascii"
-        ),
+        body=urlencode(form).encode("ascii"),
         content_type="application/x-www-form-urlencoded",
     )
     if response.status != 200:

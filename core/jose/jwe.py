@@ -4,6 +4,9 @@ A128GCM/A256GCM content encryption, as OpenID4VP 1.0 §8.3 uses for encrypted re
 Built on jwcrypto, with our own bounds around it: the size limit is checked and the header
 parsed under strict JSON before jwcrypto sees the token; ``zip`` is refused (no
 decompression of attacker-controlled data); ``alg``/``enc`` come from explicit allow-lists.
+A recipient key is checked before anything is encrypted to it (``encryption_public_key``):
+a public EC key on P-256 whose point lies on the curve and whose ``alg`` and ``use``, where
+it names them, are ECDH-ES and ``enc``; a caller that passes ``max_bytes`` bounds the token.
 """
 
 from __future__ import annotations
@@ -17,12 +20,40 @@ from jwcrypto import jwk as _jwk
 from jwcrypto.common import JWException
 
 from core.encoding import EncodingError, b64url_decode, json_dumps, strict_json_object
-from core.jose.errors import AlgorithmNotAllowed, DecryptionFailed, MalformedJose
-from core.jose.jwk import public_key_from_jwk
+from core.jose.errors import AlgorithmNotAllowed, DecryptionFailed, InvalidJwk, MalformedJose
+from core.jose.jwk import PRIVATE_MEMBERS, public_key_from_jwk
 
 KEY_AGREEMENT_ALGORITHMS = frozenset({"ECDH-ES"})
 CONTENT_ENCRYPTION_ALGORITHMS = frozenset({"A128GCM", "A256GCM"})
 DEFAULT_MAX_JWE_BYTES = 256 * 1024
+#: Header members the caller of ``encrypt_compact`` cannot set through ``extra_header``:
+#: the algorithms and key come from the arguments, ``epk`` from the key agreement, and
+#: nothing is compressed or marked critical.
+_RESERVED_HEADER = frozenset({"alg", "enc", "kid", "epk", "zip", "crit", "jku", "jwk", "x5u"})
+#: Of the members of a recipient JWK, those that make the key (RFC 7518 §6.2.1).
+_EC_MEMBERS = ("kty", "crv", "x", "y")
+
+
+def encryption_public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
+    """The recipient's public key for ECDH-ES on P-256 (RFC 7518 §4.6, §6.2.1), checked:
+    no private member (a key whose private part travels is no key to encrypt to), ``kty``
+    EC on ``P-256`` (else ``AlgorithmNotAllowed``), the point on the curve, and ``alg`` /
+    ``use``, when present, ``ECDH-ES`` / ``enc`` (RFC 7517 §4.2, §4.4)."""
+    if not isinstance(jwk, Mapping):
+        raise InvalidJwk("the recipient JWK is not an object")
+    if PRIVATE_MEMBERS.intersection(jwk):
+        raise InvalidJwk("the recipient JWK holds private key material")
+    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+        raise AlgorithmNotAllowed("ECDH-ES needs a P-256 recipient key")
+    alg = jwk.get("alg", "ECDH-ES")
+    if not isinstance(alg, str) or alg not in KEY_AGREEMENT_ALGORITHMS:
+        raise AlgorithmNotAllowed("the recipient JWK is for another algorithm")
+    if jwk.get("use", "enc") != "enc":
+        raise InvalidJwk("the recipient JWK is not an encryption key")
+    key = public_key_from_jwk({name: jwk.get(name) for name in _EC_MEMBERS})
+    if not isinstance(key, ec.EllipticCurvePublicKey):  # kty EC makes it one
+        raise AlgorithmNotAllowed("ECDH-ES needs a P-256 recipient key")
+    return key
 
 
 def encrypt_compact(
@@ -33,14 +64,23 @@ def encrypt_compact(
     alg: str = "ECDH-ES",
     kid: str | None = None,
     extra_header: Mapping[str, Any] | None = None,
+    max_bytes: int | None = None,
 ) -> str:
+    """``plaintext`` as a compact JWE to ``recipient_jwk`` (``encryption_public_key``),
+    with ``kid`` in the protected header where given; with ``max_bytes``, ``MalformedJose``
+    when the token would be longer, checked on the plaintext before encrypting."""
     if alg not in KEY_AGREEMENT_ALGORITHMS:
         raise AlgorithmNotAllowed(f"key agreement {alg!r} is not supported")
     if enc not in CONTENT_ENCRYPTION_ALGORITHMS:
         raise AlgorithmNotAllowed(f"content encryption {enc!r} is not supported")
-    key = public_key_from_jwk({k: v for k, v in recipient_jwk.items() if k != "use"})
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        raise AlgorithmNotAllowed("ECDH-ES needs a P-256 recipient key")
+    if kid is not None and not isinstance(kid, str):
+        raise MalformedJose("kid must be a string (RFC 7517 §4.5)")
+    if extra_header and _RESERVED_HEADER.intersection(extra_header):
+        raise MalformedJose("extra_header cannot set what the encryption itself decides")
+    # the ciphertext is the plaintext's length, base64url (4/3) among the token's parts
+    if max_bytes is not None and len(plaintext) * 4 // 3 > max_bytes:
+        raise MalformedJose(f"the plaintext is too large for a JWE of {max_bytes} bytes")
+    key = encryption_public_key(recipient_jwk)
     header: dict[str, Any] = {"alg": alg, "enc": enc}
     if kid is not None:
         header["kid"] = kid
@@ -49,6 +89,8 @@ def encrypt_compact(
     token = _jwe.JWE(plaintext, protected=json_dumps(header))
     token.add_recipient(_jwk.JWK.from_pyca(key))
     result: str = token.serialize(compact=True)
+    if max_bytes is not None and len(result) > max_bytes:
+        raise MalformedJose(f"the JWE would be longer than {max_bytes} bytes")
     return result
 
 
@@ -76,9 +118,10 @@ def decrypt_compact(
     """Decrypt; returns the protected header and the plaintext."""
     header = read_header(token, max_bytes=max_bytes)
     alg, enc = header.get("alg"), header.get("enc")
-    if alg not in set(algorithms) & KEY_AGREEMENT_ALGORITHMS:
+    # a member of another JSON type (an array is unhashable) is refused like a wrong name
+    if not isinstance(alg, str) or alg not in set(algorithms) & KEY_AGREEMENT_ALGORITHMS:
         raise AlgorithmNotAllowed(f"key agreement {alg!r} is not allowed")
-    if enc not in set(encryptions) & CONTENT_ENCRYPTION_ALGORITHMS:
+    if not isinstance(enc, str) or enc not in set(encryptions) & CONTENT_ENCRYPTION_ALGORITHMS:
         raise AlgorithmNotAllowed(f"content encryption {enc!r} is not allowed")
     if "zip" in header or "crit" in header:
         raise MalformedJose("compressed or critical-extension JWEs are not accepted")

@@ -33,6 +33,7 @@ from tests.issuers.test_catalog import CITIZEN, DRIVER
 from tests.issuers.test_issuance import create_offer, operator_key
 from tests.issuers.wallet import Wallet, proof
 from tests.support.wallet_provider import CLIENT_ID, attestation_headers, new_instance
+from tests.verifiers.presenter import fetch_request
 from tests.wallet.phone import Phone
 
 AGENCY = "transport-agency"
@@ -238,6 +239,31 @@ def test_a_wallet_on_the_same_device_sends_the_browser_back_with_its_code(
     response_code = parse_qs(back.fragment)["response_code"][0]
     answer = _complete(client, page, response_code=response_code)
     assert answer["code"], answer
+    assert _licence(client, instance, answer["code"])["birthdate"] == DRIVER["birthdate"]
+    assert _refusals(client) == []
+
+
+def test_the_agency_asks_for_an_encrypted_answer_and_device_bound_keys_give_it(
+    client: TestClient[Any],
+) -> None:
+    """HAIP 1.0 §5.1: the agency's request asks for ``direct_post.jwt``, with the
+    transaction's key in its ``client_metadata`` (OpenID4VP 1.0 §8.3); a wallet whose
+    holder keys stay on the phone (approve, then the phone's signatures) answers it
+    encrypted, and the agency issues."""
+    phone = Phone(client)
+    phone.register()
+    offer = create_offer(client, "civil-registry", "national_id", CITIZEN)
+    phone.receive(offer["offer_uri"], custody="device")
+    instance = new_instance()
+    page = _to_the_page(client, instance)
+    uri = _status(client, page)["uri"]
+    request = fetch_request(client, uri).payload
+    assert request["response_mode"] == "direct_post.jwt"
+    [key] = request["client_metadata"]["jwks"]["keys"]
+    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("EC", "P-256", "ECDH-ES", "enc")
+    assert _present(phone, uri)["outcome"] == "accepted"
+    assert phone.holder_keys  # the phone signed the key binding JWT
+    answer = _complete(client, page)
     assert _licence(client, instance, answer["code"])["birthdate"] == DRIVER["birthdate"]
     assert _refusals(client) == []
 

@@ -1,9 +1,10 @@
 """The wallet's answer at the verifier's ``response_uri`` (OpenID4VP 1.0 §8.2, §8.3, §8.5).
 
 A presentation goes as ``vp_token`` keyed by credential query id with ``state``
-(``direct_post``, §8.2), or all of it as a JWE ``response`` (``direct_post.jwt``, §8.3.1);
-a refusal as ``error`` (§8.5). The verifier's verdict and, for same-device flows, its
-``redirect_uri`` are passed back to the phone when the wallet may follow it.
+(``direct_post``, §8.2), or all of it as a JWE ``response`` (``direct_post.jwt``, §8.3.1,
+encrypted as ``presentation_encryption`` chose when the request was scanned); a refusal as
+``error`` (§8.5), encrypted the same way. The verifier's verdict and, for same-device
+flows, its ``redirect_uri`` are passed back to the phone when the wallet may follow it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from msgspec import UNSET, UnsetType
 
 from core.errors import ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
-from core.jose.jwe import encrypt_compact
 from core.messages import decode_message
 from core.oid4vp import ResponseUriAnswer
 from wallet.domain import CounterpartyFailed, FlowState, Refused
@@ -26,8 +26,9 @@ from wallet.services.activity_messages import PresentationSentEntry, SharedCrede
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.interaction_messages import PresentationOutcome
+from wallet.services.presentation_encryption import encrypted_response
 from wallet.services.presentation_flow import PreparedCredential, verifier_name
-from wallet.services.request_object import CheckedRequest, response_encryption
+from wallet.services.request_object import CheckedRequest
 
 MAX_RESPONSE_BYTES = 64 * 1024
 #: Longest redirect the wallet follows; a longer one is refused, never cut.
@@ -60,24 +61,40 @@ async def post_answer(
     return answer.status, body
 
 
-def _response_form(request: CheckedRequest, vp_token: dict[str, list[str]]) -> dict[str, str]:
-    if request.response_mode == "direct_post.jwt":
-        key, enc = response_encryption(request.verifier_metadata)
-        content: dict[str, Any] = {"vp_token": vp_token}
-        if request.state is not None:
-            content["state"] = request.state
-        kid = key.get("kid") if isinstance(key.get("kid"), str) else None
-        token = encrypt_compact(
-            json.dumps(content).encode("utf-8"),
-            {k: v for k, v in key.items() if k in ("kty", "crv", "x", "y")},
-            enc=enc,
-            kid=kid,
-        )
-        return {"response": token}
-    form = {"vp_token": json.dumps(vp_token, separators=(",", ":"))}
-    if request.state is not None:
-        form["state"] = request.state
-    return form
+def response_form(request: CheckedRequest, parameters: dict[str, Any]) -> dict[str, str]:
+    """What is posted to the ``response_uri``: the response ``parameters`` as form fields
+    (``direct_post``, §8.2; ``vp_token`` as its JSON), or, for ``direct_post.jwt``, one
+    ``response`` field holding them all as the members of a JWE's payload (§8.3.1)."""
+    encryption = request.encryption
+    if encryption is not None:
+        return {"response": encrypted_response(encryption, parameters)}
+    return {
+        name: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        for name, value in parameters.items()
+    }
+
+
+def _with_state(request: CheckedRequest, parameters: dict[str, Any]) -> dict[str, Any]:
+    """§8.2, §8.5: ``state`` goes back with every response when the request had one."""
+    return parameters if request.state is None else {**parameters, "state": request.state}
+
+
+async def send_refusal(
+    context: WalletContext, request: CheckedRequest, error: str, description: str
+) -> bool:
+    """Tell the verifier no (§8.5 ``error``, ``error_description``, ``state``), encrypted
+    like any response to a ``direct_post.jwt`` request (§8.3); whether it was delivered.
+    Where the wallet cannot encrypt it, it goes unencrypted, as §8.3.1 allows."""
+    parameters = _with_state(request, {"error": error, "error_description": description})
+    try:
+        form = response_form(request, parameters)
+    except Refused:
+        form = {name: str(value) for name, value in parameters.items()}
+    try:
+        await post_answer(context, request, form)
+    except (Refused, CounterpartyFailed):
+        return False
+    return True
 
 
 async def send_presentation(
@@ -94,7 +111,8 @@ async def send_presentation(
             if part.presentation is None:
                 raise ValueError(f"the presentation for {part.query_id!r} is not signed")
             vp_token.setdefault(part.query_id, []).append(part.presentation)
-        status, body = await post_answer(context, request, _response_form(request, vp_token))
+        form = response_form(request, _with_state(request, {"vp_token": vp_token}))
+        status, body = await post_answer(context, request, form)
     except BaseException:
         await end_claim(context, claimed, FlowState.FAILED)
         raise

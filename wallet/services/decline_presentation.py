@@ -1,6 +1,7 @@
 """The citizen declines a presentation request: the verifier is told ``access_denied``
-(OpenID4VP 1.0 §8.5) where it can be reached, and the activity log records what was
-asked and whether the verifier heard the answer."""
+(OpenID4VP 1.0 §8.5; inside the JWE of §8.3 where it asked for ``direct_post.jwt``) where
+it can be reached, and the activity log records what was asked and whether the verifier
+heard the answer."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from msgspec import UnsetType
 
 from core.dcql.model import ClaimsQuery, CredentialQuery
 from core.dcql.parse import parse_dcql_query
-from wallet.domain import CounterpartyFailed, FlowState, Refused
+from wallet.domain import FlowState
 from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import PresentationDeclinedEntry, RequestedClaims
-from wallet.services.answer_verifier import post_answer
+from wallet.services.answer_verifier import send_refusal
 from wallet.services.claim_flow import end_claim
 from wallet.services.consent import path_name
 from wallet.services.context import WalletContext
@@ -30,14 +31,7 @@ async def decline(
         context, account_id, presentation_id, FlowState.CONSENT_NEEDED
     )
     request = content.request
-    form = {"error": "access_denied", "error_description": "the holder declined"}
-    if request.state is not None:
-        form["state"] = request.state
-    delivered = True
-    try:
-        await post_answer(context, request, form)
-    except (Refused, CounterpartyFailed):
-        delivered = False
+    delivered = await send_refusal(context, request, "access_denied", "the holder declined")
     await end_claim(context, claimed, FlowState.DECLINED)
     await record(
         context,

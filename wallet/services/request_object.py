@@ -18,7 +18,9 @@ before the citizen sees anything (SECURITY-CASES W08–W13, W17).
   ``response_uri`` and no ``redirect_uri`` with ``direct_post`` (§8.2). This wallet then
   asks for ``response_mode`` ``direct_post`` or ``direct_post.jwt``; not expired; ``aud``
   the static ``https://self-issued.me/v2`` when present (§5.8); a valid DCQL query; no
-  ``transaction_data`` (not supported, so refused rather than ignored, §5.1).
+  ``transaction_data`` (not supported, so refused rather than ignored, §5.1). For
+  ``direct_post.jwt`` the wallet must be able to make the encrypted response the request
+  asks for (§8.3, ``presentation_encryption``): a key and a content encryption it can use.
 - The ``response_uri`` must resolve to public addresses now (W17); it is checked again
   when the response is posted.
 """
@@ -59,11 +61,11 @@ from wallet.domain import (
     RequestUnavailable,
 )
 from wallet.services.context import WalletContext
+from wallet.services.presentation_encryption import PresentationEncryption, chosen_encryption
 from wallet.services.registration import verified_registration
 
 REQUEST_OBJECT_MEDIA_TYPES = frozenset({"application/oauth-authz-req+jwt", "application/jwt"})
 SIGNATURE_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "EdDSA"})
-CONTENT_ENCRYPTIONS = ("A128GCM", "A256GCM")
 MAX_REQUEST_OBJECT_BYTES = 64 * 1024
 LEEWAY = 60
 # Refusals of the request object that may pass: the verifier was slow or busy.
@@ -124,6 +126,14 @@ class CheckedRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def verifier_metadata(self) -> ClientMetadata:
         return read_client_metadata(self.client_metadata)
+
+    @property
+    def encryption(self) -> PresentationEncryption | None:
+        """How the response is encrypted (``direct_post.jwt``, §8.3), None when it is not;
+        ``checked_request`` has made sure it can be."""
+        if self.response_mode != "direct_post.jwt":
+            return None
+        return chosen_encryption(self.verifier_metadata)
 
     @property
     def nonce(self) -> str:
@@ -325,7 +335,7 @@ def _check_parameters(
     if not isinstance(formats, UnsetType) and "dc+sd-jwt" not in formats:
         raise Refused("the verifier does not accept dc+sd-jwt presentations")
     if request.response_mode == "direct_post.jwt":
-        response_encryption(metadata)
+        chosen_encryption(metadata)
 
 
 def read_client_metadata(value: dict[str, Any]) -> ClientMetadata:
@@ -333,34 +343,6 @@ def read_client_metadata(value: dict[str, Any]) -> ClientMetadata:
         return convert_message(value, ClientMetadata)
     except ProtocolError as exc:
         raise Refused(f"client_metadata is malformed: {exc.description}") from None
-
-
-def _encryption_key(key: dict[str, Any]) -> bool:
-    """A P-256 key for ECDH-ES, unless it says it is for something else."""
-    return (
-        key.get("kty") == "EC"
-        and key.get("crv") == "P-256"
-        and key.get("use", "enc") == "enc"
-        and key.get("alg", "ECDH-ES") == "ECDH-ES"
-    )
-
-
-def response_encryption(metadata: ClientMetadata) -> tuple[dict[str, Any], str]:
-    """§8.3: the verifier's P-256 key from ``client_metadata.jwks`` and the content
-    encryption to use (the first of ``encrypted_response_enc_values_supported`` that this
-    wallet supports; A128GCM when none is listed)."""
-    if isinstance(metadata.jwks, UnsetType):
-        raise Refused("direct_post.jwt needs the verifier's encryption key in client_metadata")
-    key = next((k for k in metadata.jwks.keys if _encryption_key(k)), None)
-    if key is None:
-        raise Refused("the verifier offers no P-256 ECDH-ES key for encrypted responses")
-    wanted = metadata.encrypted_response_enc_values_supported
-    if isinstance(wanted, UnsetType):
-        wanted = ["A128GCM"]
-    enc = next((e for e in wanted if e in CONTENT_ENCRYPTIONS), None)
-    if enc is None:
-        raise Refused("no content encryption in common with the verifier")
-    return key, enc
 
 
 async def checked_request(context: WalletContext, parameters: dict[str, str]) -> CheckedRequest:
