@@ -200,6 +200,16 @@ class CredentialRecord:
         """Instances not shown yet (one-time credentials)."""
         return max(0, len(self.instances) - (presentations - self.shown_before))
 
+    def instance_to_show(self, presentations: int) -> tuple[int, bool]:
+        """Which instance the next presentation shows, and whether it was shown before
+        (so verifiers could link the two presentations). One-time: the first unshown one,
+        or the last one again when none is left; rotating: each in turn."""
+        count = len(self.instances)
+        if self.use_policy == "one_time":
+            shown = presentations - self.shown_before
+            return (shown, False) if shown < count else (count - 1, True)
+        return presentations % count, presentations >= count
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format,

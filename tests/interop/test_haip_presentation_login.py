@@ -124,6 +124,12 @@ class Browser:
         browser = httpx.Client()  # its own cookies, as one browser has
         sent = browser.get(message["url"], follow_redirects=False)
         assert sent.status_code == 303, sent.text
+        if "/sign-in/" in sent.headers["location"]:
+            # the agency allows the eID login too: the citizen chooses the presentation
+            view = browser.get(f"{sent.headers['location']}/view").json()
+            [way] = [w for w in view["ways"] if w["way"] == "presentation_login"]
+            sent = browser.get(way["url"], follow_redirects=False)
+            assert sent.status_code == 303, sent.text
         seen: dict[str, Any] = {"authorize": message["url"], "sent_to": sent.headers["location"]}
         self.seen[name] = seen
         if name == NATIONAL_ID:

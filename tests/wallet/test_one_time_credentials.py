@@ -83,6 +83,14 @@ def test_a_fresh_batch_comes_before_the_copies_run_out(client: TestClient[Any]) 
     for _ in range(3):
         _present(client, phone)
     assert _renew(client) == 1
+    # each presentation showed a copy of its own, named in the activity log
+    shared = [
+        entry["shared"][0]
+        for entry in phone.get("/wallet/activity").json()["activity"]
+        if entry["kind"] == "presentation_sent"
+    ]
+    assert len(shared) == 5 and not any(s.get("linkable") for s in shared)
+    assert len({s["instance"] for s in shared}) == 5
 
 
 def test_a_revoked_credential_is_not_renewed(client: TestClient[Any]) -> None:
@@ -99,3 +107,23 @@ def test_a_revoked_credential_is_not_renewed(client: TestClient[Any]) -> None:
     shown = _shown(phone, credential_id)
     assert (shown["instances"], shown["fresh_instances"]) == (3, 1)
     assert _renew(client) == 0  # postponed, not asked again at once
+
+
+def test_the_citizen_is_told_when_only_a_copy_shown_before_is_left(
+    client: TestClient[Any],
+) -> None:
+    phone, credential_id = _national_id(client)
+    for _ in range(3):  # no renewal: the housekeeping does not run here
+        _present(client, phone)
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    consent = phone.scan(created["uri"]).json()["presentation"]
+    assert [c["linkable"] for c in consent["requests"][0]["candidates"]] == [True]
+    assert any(w.startswith("linkable:") for w in consent["warnings"])
+    assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
+    [last, before, *_] = [
+        entry["shared"][0]
+        for entry in phone.get("/wallet/activity").json()["activity"]
+        if entry["kind"] == "presentation_sent"
+    ]
+    # the last copy again: the log says so, and names the copy both verifiers saw
+    assert last["linkable"] and last["instance"] == before["instance"]

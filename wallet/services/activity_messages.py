@@ -64,6 +64,16 @@ class SharedCredential(Message):
     credential: str
     issuer: str
     claims: Annotated[list[str], msgspec.Meta(description="The shared claims, by their labels.")]
+    instance: Annotated[
+        str,
+        msgspec.Meta(
+            description="Which copy was shown: the same name wherever that copy went, so "
+            "the citizen sees which verifiers could link what they were shown."
+        ),
+    ] = ""
+    linkable: Annotated[
+        bool, msgspec.Meta(description="The copy had been shown before (no fresh one was left).")
+    ] = False
 
 
 class PresentationSentEntry(_Entry, tag="presentation_sent", kw_only=True):

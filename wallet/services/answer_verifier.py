@@ -157,6 +157,8 @@ async def send_presentation(
                     credential=p.credential,
                     issuer=p.issuer,
                     claims=p.claims,
+                    instance=p.instance,
+                    linkable=p.linkable,
                 )
                 for p in prepared
             ],

@@ -7,11 +7,13 @@ back, and ``complete_presentation`` receives the signatures."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from core.claim_paths import ClaimPathError
 from core.dcql.match import match_query
 from core.dcql.parse import parse_dcql_query
+from core.encoding import b64url_encode
 from core.errors import InvalidRequest
 from core.sdjwt.key_binding import KeyBindingRequest, prepare_key_binding
 from core.sdjwt.present import present
@@ -106,8 +108,8 @@ async def _prepare(
             raise InvalidRequest(f"that credential does not answer {query_id!r}")
         holding = by_id[credential_id]
         paths = claim_choice(queries[query_id], holding.record.claims, omitted)
-        instances = holding.record.instances
-        instance = instances[holding.stored.presentations % len(instances)]
+        index, linkable = holding.record.instance_to_show(holding.stored.presentations)
+        instance = holding.record.instances[index]
         try:
             shown = present(instance.sd_jwt, paths).sd_jwt
         except ClaimPathError as exc:
@@ -145,8 +147,17 @@ async def _prepare(
                 paths=[path_name(p) for p in paths],
                 presentation=presentation,
                 signing_request=waiting,
+                instance=instance_fingerprint(instance.sd_jwt),
+                linkable=linkable,
             )
         )
     if not prepared:
         raise InvalidRequest("nothing would be presented")
     return prepared
+
+
+def instance_fingerprint(sd_jwt: str) -> str:
+    """A short name of one copy of a credential, the same wherever it was shown: the
+    start of the SHA-256 of its issuer-signed JWT, base64url."""
+    issuer_signed = sd_jwt.split("~", 1)[0].encode("ascii")
+    return b64url_encode(hashlib.sha256(issuer_signed).digest())[:11]

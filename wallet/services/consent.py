@@ -136,6 +136,11 @@ def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> VerifierView
     )
 
 
+def _linkable(holding: Holding) -> bool:
+    """Whether the next presentation of this credential shows a copy shown before."""
+    return holding.record.instance_to_show(holding.stored.presentations)[1]
+
+
 def consent_view(
     presentation_id: str,
     expires_at: float,
@@ -182,6 +187,7 @@ def consent_view(
                         ).get("name", by_id[m.credential_id].record.configuration_id),
                         issuer=by_id[m.credential_id].record.issuer,
                         status=by_id[m.credential_id].status,
+                        linkable=_linkable(by_id[m.credential_id]),
                     )
                     for m in matches
                 ],
@@ -207,6 +213,22 @@ def consent_view(
         )
     if not match.satisfied:
         warnings.append("cannot_satisfy: none of your credentials can answer this request")
+    linkable = sorted(
+        {
+            str(
+                (
+                    pick(by_id[found[0].credential_id].record.credential_display, preferred) or {}
+                ).get("name", by_id[found[0].credential_id].record.configuration_id)
+            )
+            for found in match.candidates.values()
+            if found and _linkable(by_id[found[0].credential_id])
+        }
+    )
+    if linkable:
+        warnings.append(
+            "linkable: no fresh copy is left of " + ", ".join(linkable) + "; a verifier that "
+            "saw an earlier presentation could tell it is you again"
+        )
     if any(h.status in ("revoked", "expired", "suspended") for h in holdings):
         skipped = [h for h in holdings if h.status in ("revoked", "expired")]
         if skipped and any(

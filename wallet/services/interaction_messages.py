@@ -268,6 +268,13 @@ class AnsweringCredential(Message):
     name: str
     issuer: str
     status: str
+    linkable: Annotated[
+        bool,
+        msgspec.Meta(
+            description="No fresh copy is left: this verifier would get a copy another "
+            "verifier has seen, and the two could link the presentations."
+        ),
+    ] = False
 
 
 class RequestedCredential(Message):

@@ -42,6 +42,10 @@ class PreparedCredential(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     paths: list[str]
     presentation: str | None = None
     signing_request: SigningRequest | None = None
+    #: Which copy of the credential was shown (a short fingerprint of its issuer-signed
+    #: part), and whether it had been shown before (linkable to that presentation).
+    instance: str = ""
+    linkable: bool = False
 
 
 class PresentationFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
