@@ -112,7 +112,7 @@ def test_a_revoked_credential_is_not_renewed(client: TestClient[Any]) -> None:
 def test_the_citizen_is_told_when_only_a_copy_shown_before_is_left(
     client: TestClient[Any],
 ) -> None:
-    phone, credential_id = _national_id(client)
+    phone, _ = _national_id(client)
     for _ in range(3):  # no renewal: the housekeeping does not run here
         _present(client, phone)
     created = create_request(client, "bar-age-check", template="age_over_18")
