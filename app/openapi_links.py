@@ -149,6 +149,21 @@ MOBILE_LINKS: dict[str, dict[int, dict[str, Link]]] = {
     "completeOffer": {
         200: {"getCredential": _read_received("$response.body#/credentials/0/credential_id")}
     },
+    "finishAuthorization": {
+        200: {
+            "completeOffer": _link(
+                "completeOffer",
+                "proofs_needed: send the phone's signatures over the signing requests.",
+                offer_id="$response.body#/offer_id",
+            ),
+            "fetchDeferredCredentials": _link(
+                "fetchDeferredCredentials",
+                "pending: ask the issuer now for the credentials it deferred.",
+                issuance_id="$response.body#/offer_id",
+            ),
+            "getCredential": _read_received("$response.body#/credentials/0/credential_id"),
+        }
+    },
     "openPresentation": {
         201: {
             "approvePresentation": _approve("$response.body#/presentation_id"),

@@ -111,7 +111,15 @@ class AuthorizationReturn(Message, forbid_unknown_fields=True):
             ],
         ),
     ]
-    issuance_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | UnsetType = UNSET
+    issuance_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=64, examples=["2b6f0cc9-4f7e-4b4f-9f8e-1c2d3e4f5a6b"]
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     holder_keys: (
         Annotated[
             list[dict[str, Any]],
