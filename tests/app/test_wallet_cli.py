@@ -189,3 +189,50 @@ def test_a_citizen_gets_credentials_online_from_the_command_line(
             "National identity card",
             "Professional driving licence",
         ]
+
+
+def test_a_citizen_shows_the_national_id_from_the_command_line_to_get_a_licence(
+    var_dir: Path, tmp_path: Path
+) -> None:
+    """Presentation during issuance with the command-line wallet: ``issue`` prints the
+    agency's URL, the browser there shows the identity check's request, ``present``
+    answers it from the same wallet, the page sends the browser back, and ``authorized``
+    finishes with the licence from the register."""
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps(CITIZEN), encoding="utf-8")
+    wallet_file = tmp_path / "citizen.json"
+    with running_server(var_dir) as server:
+        env, url = server.env, server.base_url
+        assert _wallet(env, url, wallet_file, "register")[0] == 0
+        code, offer, stderr = _cli(
+            env, "offer", "create", "--issuer", "civil-registry", "--credential", "national_id",
+            "--claims", str(claims), "--server", url,
+        )  # fmt: skip
+        assert code == 0, stderr
+        assert _wallet(env, url, wallet_file, "receive", offer["offer_uri"])[0] == 0
+
+        code, started = _wallet(
+            env, url, wallet_file, "issue", "--issuer", f"{url}/issuers/transport-agency",
+            "--credential", "driving_licence",
+        )  # fmt: skip
+        assert code == 0, started
+        with httpx.Client() as browser:  # one browser, its cookies kept
+            sent = browser.get(started["authorization_url"], follow_redirects=False)
+            assert sent.status_code == 303, sent.text
+            page = sent.headers["location"]
+            assert "/presentation-login/" in page
+            asked = browser.get(f"{page}/status").json()
+            code, shared = _wallet(env, url, wallet_file, "present", asked["uri"], "--approve")
+            assert code == 0 and shared["outcome"] == "accepted", shared
+            assert browser.get(f"{page}/status").json()["status"] == "verified"
+            back = browser.get(f"{page}/complete", follow_redirects=False)
+            assert back.status_code == 303, back.text
+        redirect = back.headers["location"]
+        assert redirect.startswith(f"{url}/wallet/callback?")
+        code, received = _wallet(
+            env, url, wallet_file, "authorized", started["issuance_id"], redirect
+        )
+        assert code == 0 and received["status"] == "received", received
+        code, listed = _wallet(env, url, wallet_file, "list")
+        licence = next(c for c in listed["credentials"] if c["name"] == "Driving licence")
+        assert licence["status"] == "valid"
