@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from core.jose.jwe import decrypt_compact, encrypt_compact
 from core.jose.jwk import public_jwk
 from core.messages import convert_message
+from core.oid4vci import CredentialRequest
 from core.oid4vci_metadata import CredentialIssuerMetadata
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
@@ -71,7 +72,7 @@ def test_an_issuer_offering_encryption_gets_encrypted_requests_and_responses() -
     )
     assert plan is not None
     assert (plan.request_enc, plan.response_enc) == ("A128GCM", "A128GCM")
-    sealed = seal_request({"credential_configuration_id": "x"}, plan)
+    sealed = seal_request(CredentialRequest(credential_configuration_id="x"), plan)
     assert sealed.content_type == "application/jwt"
     header, plaintext = decrypt_compact(sealed.content.decode(), ISSUER_KEY)
     assert header["kid"] == "request-1"
@@ -85,7 +86,7 @@ def test_an_issuer_offering_encryption_gets_encrypted_requests_and_responses() -
 
 def test_no_encryption_offered_means_plain_json() -> None:
     assert encryption_plan(_metadata()) is None
-    sealed = seal_request({"a": 1}, None)
+    sealed = seal_request(CredentialRequest(credential_configuration_id="a"), None)
     assert sealed.content_type == "application/json"
     assert sealed.open(None, {"credentials": []}) == {"credentials": []}
     with pytest.raises(RefusedEncryption):  # an encrypted answer nobody asked for
@@ -125,7 +126,7 @@ def test_encrypted_responses_without_a_usable_request_key_fall_back_unless_requi
 @pytest.mark.parametrize("case", ["plain", "other key", "other enc", "garbage"])
 def test_answers_not_encrypted_as_asked_are_refused(case: str) -> None:
     plan = EncryptionPlan(request_key=ISSUER_JWK, request_enc="A128GCM", response_enc="A128GCM")
-    sealed = seal_request({"credential_configuration_id": "x"}, plan)
+    sealed = seal_request(CredentialRequest(credential_configuration_id="x"), plan)
     _, plaintext = decrypt_compact(sealed.content.decode(), ISSUER_KEY)
     asked = json.loads(plaintext)["credential_response_encryption"]["jwk"]
     stranger = {**public_jwk(ec.generate_private_key(ec.SECP256R1())), "alg": "ECDH-ES"}

@@ -21,7 +21,6 @@ import logging
 from msgspec import UnsetType
 
 from core.errors import ProtocolError
-from core.messages import to_plain
 from core.oid4vci import CredentialResponse, DeferredCredentialRequest
 from wallet.domain import (
     CounterpartyError,
@@ -98,7 +97,7 @@ async def _deferred_response(
     assert flow.deferred_endpoint is not None  # request_credentials.deferred
     message = DeferredCredentialRequest(transaction_id=item.transaction_id)
     for renewed in (False, True):
-        sealed = seal_request(to_plain(message), flow.encryption)
+        sealed = seal_request(message, flow.encryption)
         try:
             answer = await post_with_token(
                 context,

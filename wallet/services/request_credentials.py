@@ -16,7 +16,6 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.encoding import b64url_encode
-from core.messages import to_plain
 from core.oid4vci import (
     CredentialRequest,
     CredentialResponse,
@@ -232,7 +231,7 @@ async def credential_response(
     dropped, the issuer restarted) is repeated as it was: the issuer may have issued
     already, and an issuer that keeps its response answers the same request with the same
     credentials (OpenID4VCI 1.0 leaves retries to the wallet; ours does so)."""
-    sealed = seal_request(to_plain(message), flow.encryption)
+    sealed = seal_request(message, flow.encryption)
     for pause in (*CREDENTIAL_RETRY_PAUSES, None):
         try:
             answer = await post_with_token(

@@ -29,6 +29,12 @@ from core.encoding import EncodingError, json_dumps_bytes, strict_json_loads
 from core.jose.errors import JoseError
 from core.jose.jwe import decrypt_compact, encrypt_compact
 from core.jose.jwk import public_jwk, public_key_from_jwk
+from core.messages import to_plain
+from core.oid4vci import (
+    CredentialRequest,
+    CredentialResponseEncryption,
+    DeferredCredentialRequest,
+)
 from core.oid4vci_metadata import CredentialIssuerMetadata
 from wallet.domain import Refused
 from wallet.services.issuer_client import MAX_CREDENTIAL_RESPONSE_BYTES
@@ -149,22 +155,24 @@ class SealedRequest:
             raise RefusedEncryption("the encrypted answer is not acceptable JSON") from exc
 
 
-def seal_request(body: dict[str, Any], plan: EncryptionPlan | None) -> SealedRequest:
-    """``body`` (a credential request) with ``credential_response_encryption`` added and
-    encrypted to the issuer, as ``plan`` says."""
+def seal_request(
+    message: CredentialRequest | DeferredCredentialRequest, plan: EncryptionPlan | None
+) -> SealedRequest:
+    """A credential (or deferred credential) request with ``credential_response_encryption``
+    added and encrypted to the issuer, as ``plan`` says."""
     if plan is None:
-        return SealedRequest(json_dumps_bytes(body), "application/json", None, None)
+        return SealedRequest(json_dumps_bytes(to_plain(message)), "application/json", None, None)
     response_key = None
     if plan.response_enc is not None:
         response_key = ec.generate_private_key(ec.SECP256R1())
-        body = {
-            **body,
-            "credential_response_encryption": {
-                "jwk": {**public_jwk(response_key), "alg": KEY_AGREEMENT, "use": "enc"},
-                "enc": plan.response_enc,
-            },
-        }
-    plain = json_dumps_bytes(body)
+        message = msgspec.structs.replace(
+            message,
+            credential_response_encryption=CredentialResponseEncryption(
+                jwk={**public_jwk(response_key), "alg": KEY_AGREEMENT, "use": "enc"},
+                enc=plan.response_enc,
+            ),
+        )
+    plain = json_dumps_bytes(to_plain(message))
     if plan.request_key is None or plan.request_enc is None:
         return SealedRequest(plain, "application/json", response_key, plan.response_enc)
     token = encrypt_compact(
