@@ -26,6 +26,8 @@ from wallet.services.scan_offer import HELD_FORMATS, plain_list
 
 #: Seconds an issuer's listing is reused.
 LISTING_LIFETIME = 300.0
+#: Listings a worker keeps at most (issuers × languages asked for).
+MAX_LISTINGS = 1000
 
 
 async def list_issuers(context: WalletContext, preferred: Sequence[str]) -> IssuerList:
@@ -56,6 +58,8 @@ async def _listing(context: WalletContext, issuer: str, language: str) -> KnownI
             credential_issuer=issuer, name=issuer, display={}, available=False, credentials=[]
         )
     listing = _known(context, issuer, metadata, [language] if language else [])
+    if len(context.issuer_listings) >= MAX_LISTINGS:  # languages are the caller's to name
+        context.issuer_listings.clear()
     context.issuer_listings[(issuer, language)] = (now + LISTING_LIFETIME, listing)
     return listing
 
