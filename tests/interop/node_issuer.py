@@ -13,7 +13,6 @@ checked is read back with ``RunningIssuer.seen``."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import os
 import selectors
@@ -27,12 +26,12 @@ from typing import IO, Any, Literal
 
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from tests.interop.node_wallets import INTEROP, pinned_node
+from tests.support.certificates import signed_certificate
 
 ISSUER_SCRIPT = INTEROP / "haip_issuer.mjs"
 #: What the issuer issues (as ``haip_issuer.mjs`` describes it in its metadata).
@@ -70,53 +69,6 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _certificate(
-    subject: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
-    *,
-    issuer: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    ca: bool,
-    uri: str | None = None,
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    public_key = key.public_key()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-    )
-    if uri is not None:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 def _der_b64(certificate: x509.Certificate) -> str:
     return base64.b64encode(certificate.public_bytes(Encoding.DER)).decode("ascii")
 
@@ -134,8 +86,10 @@ class IssuerPki:
     def create(cls) -> IssuerPki:
         root_key, intermediate_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
         root_name = _name("Interop Issuer Root")
-        root = _certificate(root_name, root_key, issuer=root_name, issuer_key=root_key, ca=True)
-        intermediate = _certificate(
+        root = signed_certificate(
+            root_name, root_key, issuer=root_name, issuer_key=root_key, ca=True
+        )
+        intermediate = signed_certificate(
             _name("Interop Issuer CA"),
             intermediate_key,
             issuer=root_name,
@@ -151,7 +105,7 @@ class IssuerPki:
         """A new ES256 key and its chain (leaf first, without the root), the leaf naming
         ``issuer``; as the node issuer reads it."""
         key = ec.generate_private_key(ec.SECP256R1())
-        leaf = _certificate(
+        leaf = signed_certificate(
             _name("City Library credential signer"),
             key,
             issuer=self.intermediate.subject,

@@ -80,7 +80,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -93,6 +92,7 @@ from core.sdjwt_vc.profile import verify_sd_jwt_vc
 from issuers.services.catalog import CATALOG_DIR
 from issuers.services.metadata import BATCH_SIZE
 from tests.interop.node_wallets import PACKAGES, pinned_node
+from tests.support.certificates import signed_certificate
 from tests.support.server import running_server
 
 INTEROP = Path(__file__).resolve().parent
@@ -189,48 +189,6 @@ def _b64url_int(value: int) -> str:
     return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode("ascii")
 
 
-def _certificate(
-    subject: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
-    *,
-    issuer: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    ca: bool,
-    now: dt.datetime,
-) -> x509.Certificate:
-    public_key = key.public_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-        .sign(issuer_key, hashes.SHA256())
-    )
-
-
 @dataclass(frozen=True)
 class InteropWalletProvider:
     """The node wallet's wallet provider: a root CA, an intermediate CA and the certificate
@@ -256,7 +214,7 @@ class InteropWalletProvider:
         root_key, intermediate_key, signer_key = (
             ec.generate_private_key(ec.SECP256R1()) for _ in range(3)
         )
-        root = _certificate(
+        root = signed_certificate(
             name("Interop Wallet Provider Root"),
             root_key,
             issuer=name("Interop Wallet Provider Root"),
@@ -264,7 +222,7 @@ class InteropWalletProvider:
             ca=True,
             now=now,
         )
-        intermediate = _certificate(
+        intermediate = signed_certificate(
             name("Interop Wallet Provider CA"),
             intermediate_key,
             issuer=root.subject,
@@ -272,7 +230,7 @@ class InteropWalletProvider:
             ca=True,
             now=now,
         )
-        signer = _certificate(
+        signer = signed_certificate(
             name("Interop Wallet Attestation Signer"),
             signer_key,
             issuer=intermediate.subject,
