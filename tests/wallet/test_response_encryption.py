@@ -114,6 +114,10 @@ def test_encrypted_responses_without_a_usable_request_key_fall_back_unless_requi
         encryption_plan(
             _metadata(credential_response_encryption=_response_encryption(required=True))
         )
+    with pytest.raises(RefusedEncryption):  # a key without a kid the JWE could name
+        encryption_plan(
+            _metadata(credential_request_encryption=_request_encryption(required=True, kid=""))
+        )
     with pytest.raises(RefusedEncryption):  # required, by algorithms the wallet does not use
         encryption_plan(
             _metadata(

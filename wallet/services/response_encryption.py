@@ -27,8 +27,8 @@ from msgspec import UnsetType
 
 from core.encoding import EncodingError, json_dumps_bytes, strict_json_loads
 from core.jose.errors import JoseError
-from core.jose.jwe import decrypt_compact, encrypt_compact
-from core.jose.jwk import public_jwk, public_key_from_jwk
+from core.jose.jwe import decrypt_compact, encrypt_compact, encryption_public_key
+from core.jose.jwk import public_jwk
 from core.messages import to_plain
 from core.oid4vci import (
     CredentialRequest,
@@ -42,8 +42,6 @@ from wallet.services.issuer_client import MAX_CREDENTIAL_RESPONSE_BYTES
 KEY_AGREEMENT = "ECDH-ES"
 #: Content encryption the wallet uses, most preferred first.
 CONTENT_ENCRYPTIONS = ("A128GCM", "A256GCM")
-#: The members of a P-256 public JWK that make the key (its ``alg`` names the agreement).
-KEY_MEMBERS = ("kty", "crv", "x", "y")
 #: Keys of an issuer's JWK Set looked at, at most.
 MAX_ISSUER_KEYS = 10
 
@@ -72,16 +70,13 @@ def _issuer_key(jwks: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any] |
     if not isinstance(keys, list):
         return None
     for key in keys[:MAX_ISSUER_KEYS]:
-        if not isinstance(key, dict) or "d" in key or not isinstance(key.get("kid"), str):
-            continue
-        if key.get("alg", KEY_AGREEMENT) != KEY_AGREEMENT or key.get("use", "enc") != "enc":
+        if not isinstance(key, dict) or not key.get("kid") or not isinstance(key["kid"], str):
             continue
         try:
-            public = public_key_from_jwk({k: v for k, v in key.items() if k in KEY_MEMBERS})
+            encryption_public_key(key)
         except (JoseError, ValueError):
             continue
-        if isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp256r1":
-            return dict(key)
+        return dict(key)
     return None
 
 
@@ -177,7 +172,7 @@ def seal_request(
         return SealedRequest(plain, "application/json", response_key, plan.response_enc)
     token = encrypt_compact(
         plain,
-        {k: v for k, v in plan.request_key.items() if k in KEY_MEMBERS},
+        plan.request_key,
         enc=plan.request_enc,
         kid=str(plan.request_key["kid"]),
     )
