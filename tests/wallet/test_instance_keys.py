@@ -11,6 +11,10 @@ import os
 import time
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
 from core.client_attestation import (
     CLIENT_ATTESTATION_HEADER,
     CLIENT_ATTESTATION_POP_HEADER,
@@ -18,7 +22,8 @@ from core.client_attestation import (
     ClientAttestationPresentation,
     ClientAttestationVerifier,
 )
-from core.encoding import b64url_decode
+from core.encoding import b64url_decode, b64url_encode
+from core.jose.jwk import public_jwk
 from tests.support.key_attestations import deployment_provider
 from wallet.services.instance_keys import POP_LIFETIME, InstanceKeys
 from wallet.services.sealing import AccountBox
@@ -44,7 +49,7 @@ def _claims(jwt: str) -> dict[str, Any]:
     return value
 
 
-def test_the_pop_carries_exp_and_our_agencies_take_it() -> None:
+def _provider() -> tuple[WalletProvider, Any]:
     tests_provider = deployment_provider()
     provider = WalletProvider(
         signer=tests_provider.signer,
@@ -53,20 +58,12 @@ def test_the_pop_carries_exp_and_our_agencies_take_it() -> None:
         name="idwallet",
         link="https://wallet.example/",
     )
-    box = AccountBox("account-1", os.urandom(32))
-    now = int(time.time())
-    keys = InstanceKeys.new(box, now)
-    headers = keys.client_attestation(box, provider, audience=AUTHORIZATION_SERVER, now=now)
+    return provider, tests_provider.anchor
 
-    pop = _claims(headers[CLIENT_ATTESTATION_POP_HEADER])
-    assert set(pop) == {"iss", "aud", "jti", "iat", "exp"}
-    assert pop["iat"] == now and pop["exp"] == now + POP_LIFETIME
-    assert pop["iss"] == WALLET and pop["aud"] == AUTHORIZATION_SERVER
 
+def _accepted(anchor: Any, headers: dict[str, str]) -> str:
     verifier = ClientAttestationVerifier(
-        ClientAttestationPolicy(
-            issuer=AUTHORIZATION_SERVER, wallet_provider_anchors=(tests_provider.anchor,)
-        ),
+        ClientAttestationPolicy(issuer=AUTHORIZATION_SERVER, wallet_provider_anchors=(anchor,)),
         seen_once=SeenOnce(),
     )
     client = asyncio.run(
@@ -77,4 +74,44 @@ def test_the_pop_carries_exp_and_our_agencies_take_it() -> None:
             client_id=WALLET,
         )
     )
-    assert client.client_id == WALLET
+    return client.client_id
+
+
+def test_the_pop_carries_exp_and_our_agencies_take_it() -> None:
+    provider, anchor = _provider()
+    box = AccountBox("account-1", os.urandom(32))
+    now = int(time.time())
+    keys = InstanceKeys.new(box, now)
+    pop_input = keys.pop_input(provider, AUTHORIZATION_SERVER, now)
+    headers = keys.attestation_headers(provider, keys.sign_here(box, "attestation", pop_input), now)
+
+    pop = _claims(headers[CLIENT_ATTESTATION_POP_HEADER])
+    assert set(pop) == {"iss", "aud", "jti", "iat", "exp"}
+    assert pop["iat"] == now and pop["exp"] == now + POP_LIFETIME
+    assert pop["iss"] == WALLET and pop["aud"] == AUTHORIZATION_SERVER
+
+    assert _accepted(anchor, headers) == WALLET
+
+
+def test_a_pop_the_phone_signs_is_taken_and_the_attestation_names_the_phone_key() -> None:
+    """Instance keys on the phone: the wallet hands out the signing input, the phone's
+    key signs it, and the attestation's ``cnf`` is the phone's key."""
+    provider, anchor = _provider()
+    box = AccountBox("account-1", os.urandom(32))
+    now = int(time.time())
+    attestation_key, dpop_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    keys = InstanceKeys.of_device(box, public_jwk(attestation_key), public_jwk(dpop_key), now)
+    assert keys.on_device and keys.attestation.sealed_private_key is None
+    pop_input = keys.pop_input(provider, AUTHORIZATION_SERVER, now)
+    der = attestation_key.sign(pop_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+    r, s_ = decode_dss_signature(der)
+    pop = pop_input + "." + b64url_encode(r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+    headers = keys.attestation_headers(provider, pop, now)
+
+    assert _claims(headers[CLIENT_ATTESTATION_HEADER])["cnf"]["jwk"] == public_jwk(attestation_key)
+    assert _accepted(anchor, headers) == WALLET
+    dpop_input = keys.dpop_input("POST", "https://as.example/token?x=1", now=now, nonce="n-1")
+    claims = json.loads(b64url_decode(dpop_input.split(".")[1]))
+    assert claims["htu"] == "https://as.example/token" and claims["nonce"] == "n-1"
+    header = json.loads(b64url_decode(dpop_input.split(".")[0]))
+    assert header["jwk"] == public_jwk(dpop_key) and header["typ"] == "dpop+jwt"

@@ -35,6 +35,7 @@ from wallet.services.issuer_client import IssuerClient
 from wallet.services.issuer_discovery import DiscoveredIssuer
 from wallet.services.offer_flow import AuthorizationPlan, OfferFlow
 from wallet.services.sealing import AccountBox
+from wallet.services.sender_constrained import client_attestation, remember_nonce
 
 #: Where the issuer sends the citizen back: a page of this deployment that a phone app
 #: claims as a universal link, and the web wallet shows.
@@ -138,21 +139,16 @@ async def authorization_url(
         raise RuntimeError("an authorization asked for a flow without a plan")
     parameters = _parameters(flow_id, flow, plan)
     if plan.par_endpoint is not None:
-        headers = None
-        if plan.attested:
-            assert context.wallet_provider is not None  # plan_authorization
-            headers = plan.keys.client_attestation(
-                box,
-                context.wallet_provider,
-                audience=plan.authorization_server,
-                now=int(context.clock.now()),
-            )
+        headers = client_attestation(context, box, plan) if plan.attested else None
         answer = await IssuerClient(context.outbound).exchange(
             plan.par_endpoint,
             "pushed authorization request endpoint",
             form=parameters,
             headers=headers,
         )
+        if answer.dpop_nonce is not None and plan.dpop:
+            # the server's nonce for the token request's proof (RFC 9449 §8.2)
+            remember_nonce(context, plan, plan.par_endpoint, answer.dpop_nonce)
         pushed = _pushed(answer.body, plan)
         parameters = {"client_id": plan.client_id, "request_uri": pushed.request_uri}
     joiner = "&" if "?" in plan.authorization_endpoint else "?"

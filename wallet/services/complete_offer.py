@@ -1,32 +1,57 @@
-"""The phone has signed the key proofs of an accepted offer with the keys it keeps: the
-signatures are checked against the holder keys and the prepared signing inputs before
-the credentials are requested (``request_credentials``). A wrong signature leaves the
-offer waiting for the right ones."""
+"""The phone has signed what an issuance waits for with the keys it keeps: the holder
+keys' proofs of the credential requests, and where the wallet instance's keys are on the
+phone too, the proofs of the step under way (``device_rounds``). Every signature is
+checked against its key and signing input before the step goes on; a wrong one leaves the
+issuance waiting for the right ones."""
 
 from __future__ import annotations
 
+from core.errors import InvalidRequest
 from wallet.domain import FlowKind, FlowState
+from wallet.services.begin_authorization import resume_push
 from wallet.services.claim_flow import claim_flow, end_claim
 from wallet.services.context import WalletContext
-from wallet.services.holder_keys import device_signatures
+from wallet.services.device_rounds import accept_signatures
+from wallet.services.fetch_deferred import resume_deferred
+from wallet.services.finish_authorization import resume_token
 from wallet.services.interaction_messages import DeviceSignatures, OfferOutcome
 from wallet.services.offer_flow import read_offer_flow
-from wallet.services.request_credentials import keys_of, request_credentials
+from wallet.services.request_credentials import request_credentials
 
 
 async def complete_offer(
     context: WalletContext, account_id: str, offer_id: str, body: DeviceSignatures
 ) -> OfferOutcome:
-    claimed = await claim_flow(
-        context, account_id, offer_id, FlowKind.OFFER, FlowState.PROOFS_NEEDED
-    )
+    try:
+        claimed = await claim_flow(
+            context, account_id, offer_id, FlowKind.OFFER, FlowState.PROOFS_NEEDED
+        )
+    except InvalidRequest:
+        # a deferred issuance stays pending while the phone signs its requests' proofs
+        claimed = await claim_flow(context, account_id, offer_id, FlowKind.OFFER, FlowState.PENDING)
+        waiting = await read_offer_flow(context, claimed)
+        if waiting.round is None or waiting.round.step not in ("deferred", "refresh"):
+            await end_claim(context, claimed, FlowState.PENDING)
+            raise InvalidRequest("the issuance waits for no signatures") from None
     flow = await read_offer_flow(context, claimed)
     keys = flow.holder_keys(account_id, context.clock.now())
     try:
-        ordered = [k for r in flow.requests for k in keys_of(keys, r.key_ids)]
-        inputs = [i for r in flow.requests for i in r.signing_inputs]
-        signatures = device_signatures(ordered, inputs, body.signatures)
+        signatures = accept_signatures(context, flow, account_id, keys, body.signatures)
     except BaseException:
         await end_claim(context, claimed, FlowState.PROOFS_NEEDED)
         raise
-    return await request_credentials(context, claimed, flow, keys=keys, signatures=signatures)
+    step = "credentials" if flow.round is None else flow.round.step
+    if step == "push":
+        return await resume_push(context, claimed, flow)
+    if step == "token":
+        return await resume_token(context, claimed, flow)
+    if step in ("deferred", "refresh"):
+        return await resume_deferred(context, claimed, flow)
+    return await request_credentials(
+        context,
+        claimed,
+        flow,
+        keys=keys,
+        signatures=signatures,
+        resumed=flow.round is not None,
+    )

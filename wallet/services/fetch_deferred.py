@@ -12,6 +12,11 @@ again after the interval the issuer names (§9.2: 202 with the same ``transactio
 The issuer's refusal (``invalid_transaction_id``, a refused application) ends the
 issuance, in the activity log; an issuer that cannot be reached is asked again after the
 interval, and what arrived before is kept.
+
+Where the issuance's keys are on the phone, the housekeeping cannot ask: the issuance
+stays pending, listed with ``fetch_by_phone``, and the phone asks when it is due; each
+request's proof (and the token renewal's) is handed to the phone to sign first
+(``device_rounds``), and the phone completes with ``POST /wallet/offers/{id}/complete``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from wallet.domain import (
 )
 from wallet.services.claim_flow import ClaimedFlow, claim_flow
 from wallet.services.context import WalletContext
+from wallet.services.device_rounds import Step, await_round, phone_signs
 from wallet.services.interaction_messages import OfferOutcome
 from wallet.services.issuer_client import read_answer
 from wallet.services.offer_flow import DeferredCredential, OfferFlow, read_offer_flow
@@ -41,7 +47,11 @@ from wallet.services.request_credentials import (
     verified,
 )
 from wallet.services.response_encryption import seal_request
-from wallet.services.sender_constrained import post_with_token, renew_access_token
+from wallet.services.sender_constrained import (
+    PhoneMustSign,
+    post_with_token,
+    renew_access_token,
+)
 
 log = logging.getLogger("idwallet.wallet")
 
@@ -49,13 +59,54 @@ log = logging.getLogger("idwallet.wallet")
 async def fetch_deferred(context: WalletContext, account_id: str, flow_id: str) -> OfferOutcome:
     claimed = await claim_flow(context, account_id, flow_id, FlowKind.OFFER, FlowState.PENDING)
     flow = await read_offer_flow(context, claimed)
+    return await _fetch(context, claimed, flow, "deferred", resumed=False)
+
+
+async def resume_deferred(
+    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow
+) -> OfferOutcome:
+    """The phone signed the proofs of asking (``deferred``) or of renewing the access
+    token first (``refresh``)."""
+    step: Step = (
+        "refresh" if flow.round is not None and flow.round.step == "refresh" else "deferred"
+    )
+    return await _fetch(context, claimed, flow, step, resumed=True)
+
+
+class _TokenExpired(Exception):
+    """The access token expired, and the phone signs the proofs of renewing it."""
+
+
+async def _fetch(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    step: Step,
+    *,
+    resumed: bool,
+) -> OfferOutcome:
     now = context.clock.now()
-    keys = flow.holder_keys(account_id, now)
+    keys = flow.holder_keys(claimed.box.account_id, now)
     received: list[Received] = []
     notifications: list[str] = []
     try:
+        if step == "refresh":
+            try:
+                await renew_access_token(context, claimed.box, flow)
+            except PhoneMustSign:
+                return await _await_phone(context, claimed, flow, "refresh", again=resumed)
+            # the requests with the new token need proofs of their own
+            return await _await_phone(context, claimed, flow, "deferred", again=False)
         for item in list(flow.deferred):
-            answer = await _deferred_response(context, claimed, flow, item)
+            try:
+                answer = await _deferred_response(context, claimed, flow, item)
+            except (PhoneMustSign, _TokenExpired) as paused:
+                if received:  # keep what arrived; the phone asks for the rest again
+                    break
+                again_step: Step = "refresh" if isinstance(paused, _TokenExpired) else "deferred"
+                return await _await_phone(
+                    context, claimed, flow, again_step, again=resumed and again_step == step
+                )
             if isinstance(answer.credentials, UnsetType):
                 interval = deferral_interval(context, answer)
                 item.interval, item.due_at = interval, now + interval
@@ -80,13 +131,21 @@ async def fetch_deferred(context: WalletContext, account_id: str, flow_id: str) 
     except CounterpartyFailed as unreachable:
         # the issuer cannot be reached now: what arrived is kept, the rest asked for again
         # after its interval
-        log.info("deferred credentials of flow %s: %s", flow_id, unreachable.error)
+        log.info("deferred credentials of flow %s: %s", claimed.flow_id, unreachable.error)
         for item in flow.deferred:
             item.due_at = now + item.interval
     except BaseException as failed:
         await fail_issuance(context, claimed, flow, failed)
         raise
     return await keep_received(context, claimed, flow, received, notifications)
+
+
+async def _await_phone(
+    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow, step: Step, *, again: bool
+) -> OfferOutcome:
+    """The issuance stays pending (listed, never asked about by the housekeeping) while
+    the phone signs the proofs of ``step``."""
+    return await await_round(context, claimed, flow, step, again=again, state=FlowState.PENDING)
 
 
 async def _deferred_response(
@@ -111,6 +170,8 @@ async def _deferred_response(
         except CounterpartyError as refused:
             if refused.remote_error != "invalid_token" or renewed or flow.refresh_token is None:
                 raise
+            if phone_signs(flow):
+                raise _TokenExpired from refused
             await renew_access_token(context, claimed.box, flow)
             continue
         return read_answer(

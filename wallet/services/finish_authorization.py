@@ -28,18 +28,21 @@ from wallet.domain import (
     Custody,
     FlowKind,
     FlowState,
+    HolderKey,
     NotFound,
     Refused,
 )
 from wallet.services.authorization_plan import redirect_uri
 from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
 from wallet.services.context import WalletContext
+from wallet.services.device_rounds import await_round
+from wallet.services.holder_keys import KeptHolderKey
 from wallet.services.interaction_messages import AuthorizationReturn, OfferOutcome
 from wallet.services.issuer_client import read_answer
 from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, read_offer_flow
 from wallet.services.prepare_credential_requests import holder_keys_for, prepare_requests
 from wallet.services.refused_issuance import fail_issuance
-from wallet.services.sender_constrained import post_as_client
+from wallet.services.sender_constrained import PhoneMustSign, post_as_client
 
 MAX_PARAMETER = 2048
 
@@ -92,12 +95,46 @@ async def finish_authorization(
         raise
     try:
         _check_answer(plan, parameters)
-        custody = Custody(plan.custody)
         keys = holder_keys_for(context, claimed, flow, plan.custody, body.holder_keys)
-        await _redeem(context, claimed, flow, plan, parameters["code"])
     except BaseException as failed:
         await fail_issuance(context, claimed, flow, failed)
         raise
+    flow.keys = [KeptHolderKey.of(key) for key in keys]
+    plan.code = parameters["code"]
+    return await _token_then_requests(context, claimed, flow, plan, keys, resumed=False)
+
+
+async def resume_token(
+    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow
+) -> OfferOutcome:
+    """The phone signed the token request's proofs: the code is redeemed with them."""
+    plan = flow.authorization
+    assert plan is not None  # only a flow with a plan waits for the token step
+    keys = flow.holder_keys(claimed.box.account_id, context.clock.now())
+    return await _token_then_requests(context, claimed, flow, plan, keys, resumed=True)
+
+
+async def _token_then_requests(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    plan: AuthorizationPlan,
+    keys: list[HolderKey],
+    *,
+    resumed: bool,
+) -> OfferOutcome:
+    try:
+        if plan.code is None:
+            raise RuntimeError("a token request without the redirect's code")
+        try:
+            await _redeem(context, claimed, flow, plan, plan.code)
+        except PhoneMustSign:
+            return await await_round(context, claimed, flow, "token", again=resumed)
+    except BaseException as failed:
+        await fail_issuance(context, claimed, flow, failed)
+        raise
+    plan.code = None
+    custody = Custody(plan.custody)
     return await prepare_requests(context, claimed, flow, keys=keys, custody=custody)
 
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from msgspec import UNSET, UnsetType
 
-from core.encoding import EncodingError, b64url_decode, b64url_encode
+from core.encoding import EncodingError, b64url_decode, b64url_encode, json_dumps_bytes
 from core.errors import InvalidRequest
 from core.jose.algorithms import allowed_algorithm
 from core.jose.errors import JoseError
@@ -105,6 +105,18 @@ def device_keys(box: AccountBox, jwks: Sequence[dict[str, Any]], now: float) -> 
     if len({(k.public_jwk["x"], k.public_jwk["y"]) for k in keys}) != len(keys):
         raise InvalidRequest("each credential instance needs its own holder key")
     return keys
+
+
+def jws_signing_input(header: dict[str, Any], payload: dict[str, Any]) -> str:
+    """The JWS signing input (RFC 7515 §5.1) of a protected header and JSON claims: what a
+    key here or on the phone signs."""
+    return b64url_encode(json_dumps_bytes(header)) + "." + b64url_encode(json_dumps_bytes(payload))
+
+
+def keys_of(keys: Sequence[HolderKey], ids: Sequence[str]) -> list[HolderKey]:
+    """The keys of ``ids``, in that order."""
+    by_id = {k.holder_key_id: k for k in keys}
+    return [by_id[i] for i in ids]
 
 
 def server_signer(box: AccountBox, key: HolderKey) -> SoftwareSigner:

@@ -12,16 +12,17 @@ the authorization code flow, and what it signs with them:
   server's ``nonce`` when it asks for one, and ``ath`` beside an access token, §4.3).
 
 Both are made for one issuance (one issuer), so no two issuers see the same key of this
-instance, and are server-held like server-held holder keys: a P-256 key sealed under the
-account's data key, opened only inside a request the account authenticated. A phone that
-keeps its holder keys itself still lets the wallet service hold these two: the service is
-the OAuth client, and a proof needs signing at every request it makes.
+instance, and are kept as the citizen chose for the holder keys: *server-held*, a P-256
+key sealed under the account's data key and opened only inside a request the account
+authenticated, signing at once; or *device-bound*, the phone's own fresh keys, whose
+proofs the phone signs when the wallet hands it their signing inputs
+(``device_rounds``).
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -31,14 +32,30 @@ from core.client_attestation import (
     CLIENT_ATTESTATION_POP_TYP,
 )
 from core.dpop.proof import DPOP_PROOF_TYPE, access_token_hash
+from core.encoding import b64url_encode
 from core.jose.jwk import jwk_thumbprint
-from core.jose.jws import sign_compact
-from wallet.services.holder_keys import KeptHolderKey, new_server_keys, server_signer
+from wallet.domain import Custody
+from wallet.services.holder_keys import (
+    HOLDER_ALGORITHM,
+    KeptHolderKey,
+    device_keys,
+    jws_signing_input,
+    new_server_keys,
+    server_signer,
+)
 from wallet.services.sealing import AccountBox
 from wallet.services.wallet_provider import WalletProvider
 
-#: Seconds a client attestation PoP is good for (its ``exp``): one request.
+#: Seconds a client attestation PoP is good for (its ``exp``): one request, or the phone's
+#: signing of it first.
 POP_LIFETIME = 60
+
+InstanceKeyUse = Literal["attestation", "dpop"]
+
+
+def dpop_target(url: str) -> str:
+    """RFC 9449 §4.2 ``htu``: the URL without query and fragment (§4.3 rule 9)."""
+    return url.split("?", 1)[0].split("#", 1)[0]
 
 
 class InstanceKeys(msgspec.Struct, kw_only=True):
@@ -52,14 +69,25 @@ class InstanceKeys(msgspec.Struct, kw_only=True):
         attestation, dpop = new_server_keys(box, 2, now)
         return cls(attestation=KeptHolderKey.of(attestation), dpop=KeptHolderKey.of(dpop))
 
-    def client_attestation(
-        self, box: AccountBox, provider: WalletProvider, *, audience: str, now: int
-    ) -> dict[str, str]:
-        """The two headers of attestation-based client authentication at ``audience`` (the
-        authorization server's issuer identifier): a fresh wallet attestation of the
-        attestation key, and its proof of possession."""
-        key = self.attestation.holder_key(box.account_id, now)
-        pop = sign_compact(
+    @classmethod
+    def of_device(
+        cls, box: AccountBox, attestation: dict[str, Any], dpop: dict[str, Any], now: float
+    ) -> InstanceKeys:
+        """The phone's two fresh public keys (P-256, distinct)."""
+        kept = device_keys(box, [attestation, dpop], now)
+        return cls(attestation=KeptHolderKey.of(kept[0]), dpop=KeptHolderKey.of(kept[1]))
+
+    @property
+    def on_device(self) -> bool:
+        return self.dpop.custody is Custody.DEVICE
+
+    def key(self, use: InstanceKeyUse) -> KeptHolderKey:
+        return self.attestation if use == "attestation" else self.dpop
+
+    def pop_input(self, provider: WalletProvider, audience: str, now: int) -> str:
+        """The signing input of the attestation's proof of possession for ``audience``."""
+        return jws_signing_input(
+            {"alg": HOLDER_ALGORITHM, "typ": CLIENT_ATTESTATION_POP_TYP},
             {
                 "iss": provider.identifier,
                 "aud": audience,
@@ -67,18 +95,10 @@ class InstanceKeys(msgspec.Struct, kw_only=True):
                 "iat": now,
                 "exp": now + POP_LIFETIME,
             },
-            server_signer(box, key),
-            typ=CLIENT_ATTESTATION_POP_TYP,
-            include_kid=False,
         )
-        return {
-            CLIENT_ATTESTATION_HEADER: provider.wallet_attestation(key.public_jwk, now=now),
-            CLIENT_ATTESTATION_POP_HEADER: pop,
-        }
 
-    def dpop_proof(
+    def dpop_input(
         self,
-        box: AccountBox,
         method: str,
         url: str,
         *,
@@ -86,26 +106,35 @@ class InstanceKeys(msgspec.Struct, kw_only=True):
         nonce: str | None = None,
         access_token: str | None = None,
     ) -> str:
-        """RFC 9449 §4.2: a proof for one request to ``url`` (without query or fragment,
-        §4.3 rule 9)."""
-        key = self.dpop.holder_key(box.account_id, now)
+        """RFC 9449 §4.2: the signing input of a proof for one request to ``url``."""
         claims: dict[str, Any] = {
             "jti": secrets.token_urlsafe(18),
             "htm": method,
-            "htu": url.split("?", 1)[0].split("#", 1)[0],
+            "htu": dpop_target(url),
             "iat": now,
         }
         if nonce is not None:
             claims["nonce"] = nonce
         if access_token is not None:
             claims["ath"] = access_token_hash(access_token)
-        return sign_compact(
-            claims,
-            server_signer(box, key),
-            typ=DPOP_PROOF_TYPE,
-            header={"jwk": key.public_jwk},
-            include_kid=False,
-        )
+        header = {"alg": HOLDER_ALGORITHM, "typ": DPOP_PROOF_TYPE, "jwk": self.dpop.public_jwk}
+        return jws_signing_input(header, claims)
+
+    def sign_here(self, box: AccountBox, use: InstanceKeyUse, signing_input: str) -> str:
+        """A compact JWS of ``signing_input`` by a server-held key of this instance."""
+        key = self.key(use).holder_key(box.account_id, 0)
+        signature = server_signer(box, key).sign(signing_input.encode("ascii"))
+        return signing_input + "." + b64url_encode(signature)
+
+    def attestation_headers(self, provider: WalletProvider, pop: str, now: int) -> dict[str, str]:
+        """The two headers of attestation-based client authentication: a fresh wallet
+        attestation of the attestation key, and ``pop``, its proof of possession."""
+        return {
+            CLIENT_ATTESTATION_HEADER: provider.wallet_attestation(
+                self.attestation.public_jwk, now=now
+            ),
+            CLIENT_ATTESTATION_POP_HEADER: pop,
+        }
 
     @property
     def dpop_jkt(self) -> str:

@@ -48,6 +48,22 @@ class ScannedText(Message, forbid_unknown_fields=True):
     ]
 
 
+class InstanceKeyPair(Message, forbid_unknown_fields=True):
+    """The phone's two fresh public P-256 keys for one issuance in the authorization code
+    flow, when it keeps its keys: the wallet attestation's ``cnf`` key, whose proofs of
+    possession it signs, and the DPoP key its access token is bound to."""
+
+    attestation: Annotated[dict[str, Any], msgspec.Meta(examples=[_HOLDER_KEY])]
+    dpop: Annotated[dict[str, Any], msgspec.Meta(examples=[_HOLDER_KEY])]
+
+
+_INSTANCE_KEYS_DESCRIPTION = (
+    "With custody device, in the authorization code flow: the phone's keys of this "
+    "wallet instance for this issuer; every proof made with them is handed to the phone "
+    "to sign (proofs_needed). Without them the wallet service holds these two keys."
+)
+
+
 class OfferAcceptance(Message, forbid_unknown_fields=True):
     """Accept an offer: the transaction code when the offer asks for one, and who keeps
     the holder keys: the wallet service (``server``, the default) or the phone
@@ -65,6 +81,9 @@ class OfferAcceptance(Message, forbid_unknown_fields=True):
         ]
         | UnsetType
     ) = UNSET
+    instance_keys: Annotated[
+        InstanceKeyPair | UnsetType, msgspec.Meta(description=_INSTANCE_KEYS_DESCRIPTION)
+    ] = UNSET
 
 
 class IssuanceStart(Message, forbid_unknown_fields=True):
@@ -91,6 +110,9 @@ class IssuanceStart(Message, forbid_unknown_fields=True):
         ]
         | UnsetType
     ) = UNSET
+    instance_keys: Annotated[
+        InstanceKeyPair | UnsetType, msgspec.Meta(description=_INSTANCE_KEYS_DESCRIPTION)
+    ] = UNSET
 
 
 class AuthorizationReturn(Message, forbid_unknown_fields=True):
@@ -199,6 +221,14 @@ class SigningRequest(Message):
     alg: str
     signing_input: str
     query_id: str | UnsetType = UNSET
+    use: Annotated[
+        Literal["key_proof", "client_attestation_pop", "dpop"] | UnsetType,
+        msgspec.Meta(
+            description="In an issuance: what the signature is for: a holder key's proof "
+            "(key_proof), or a proof by the wallet instance's attestation key "
+            "(client_attestation_pop) or DPoP key (dpop) kept on the phone."
+        ),
+    ] = UNSET
 
 
 class ReceivedCredential(Message):
@@ -482,6 +512,14 @@ class PendingIssuance(Message):
     issuer: str
     issuer_name: str
     pending: list[PendingCredential]
+    fetch_by_phone: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The issuance's keys are on the phone, so the wallet does not ask by "
+            "itself: from next_check_at on the phone asks (POST /wallet/issuances/{id}/fetch) "
+            "and signs what it is handed (POST /wallet/offers/{id}/complete)."
+        ),
+    ] = False
 
 
 class PendingIssuances(Message):

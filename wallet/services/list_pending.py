@@ -29,6 +29,7 @@ def _pending(box: AccountBox, flow_id: str, sealed: bytes) -> PendingIssuance:
         issuance_id=flow_id,
         issuer=flow.issuer,
         issuer_name=issuer_display.get("name", flow.issuer),
+        fetch_by_phone=flow.authorization is not None and flow.authorization.keys.on_device,
         pending=[
             PendingCredential(
                 credential_configuration_id=item.configuration_id,

@@ -7,7 +7,7 @@ the holder keys and the prepared credential requests, from ``accept`` or
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -18,7 +18,7 @@ from wallet.domain import FlowState, HolderKey, NotFound
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.holder_keys import KeptHolderKey
-from wallet.services.instance_keys import InstanceKeys
+from wallet.services.instance_keys import InstanceKeys, InstanceKeyUse
 from wallet.services.response_encryption import EncryptionPlan
 
 
@@ -72,6 +72,12 @@ class AuthorizationPlan(msgspec.Struct, kw_only=True):
     custody: str = "server"
     #: From the token response (§6.2): the identifier to ask each configuration by.
     credential_identifiers: dict[str, str] = msgspec.field(default_factory=dict)
+    #: The authorization code of the redirect, kept while the phone signs the proofs of
+    #: the token request (keys on the phone).
+    code: str | None = None
+    #: Proofs the phone signed for the requests of the step under way, by slot
+    #: (``sender_constrained.pop_slot`` and ``dpop_slot``), each used once.
+    presigned: dict[str, list[str]] = msgspec.field(default_factory=dict)
 
     def remember_nonce(self, endpoint: str, nonce: str) -> None:
         """The newest ``DPoP-Nonce`` of the server at ``endpoint`` (RFC 9449 §8.2, §9)."""
@@ -87,6 +93,31 @@ def server_of(endpoint: str) -> str:
     origin, each with nonces of its own."""
     parts = urlsplit(endpoint)
     return f"{parts.scheme}://{parts.netloc}{parts.path.rsplit('/', 1)[0]}"
+
+
+class ProofSlot(msgspec.Struct, kw_only=True):
+    """A proof by a key of the wallet instance on the phone that a request of the step
+    under way needs: its slot name, the key and the signing input the phone signs."""
+
+    name: str
+    use: InstanceKeyUse
+    signing_input: str
+
+
+class DeviceRound(msgspec.Struct, kw_only=True):
+    """What the phone is asked to sign before the flow goes on: the step it resumes, and
+    the instance keys' proofs of that step (after the holder keys' proofs of
+    ``OfferFlow.requests``, when ``holder_proofs``)."""
+
+    step: Literal["push", "token", "credentials", "deferred", "refresh"]
+    slots: list[ProofSlot]
+    holder_proofs: bool = False
+    #: The holder keys' proof signatures (base64url) the phone gave in an earlier round of
+    #: this step, kept when only the instance keys' proofs need signing again.
+    holder_signatures: list[str] = msgspec.field(default_factory=list)
+    #: How often this step was asked for again (a server's new DPoP nonce), bounded so
+    #: that a server that never takes its own nonce cannot keep the phone signing.
+    repeated: int = 0
 
 
 class DeferredCredential(msgspec.Struct, kw_only=True):
@@ -126,6 +157,8 @@ class OfferFlow(msgspec.Struct, kw_only=True):
     token_type: str = "Bearer"  # noqa: S105 - a token type (RFC 6749 §7.1), no secret
     requests: list[PreparedCredentialRequest] = msgspec.field(default_factory=list)
     keys: list[KeptHolderKey] = msgspec.field(default_factory=list)
+    #: With keys on the phone: what it signs before the flow goes on.
+    round: DeviceRound | None = None
 
     @property
     def holder_keys_needed(self) -> int:

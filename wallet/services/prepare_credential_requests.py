@@ -15,16 +15,18 @@ from typing import Any
 
 from msgspec import UnsetType
 
-from core.encoding import b64url_encode, json_dumps_bytes
 from core.errors import InvalidRequest
 from core.oid4vci import NonceResponse
 from wallet.domain import Custody, FlowState, HolderKey
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
+from wallet.services.device_rounds import await_round, phone_signs
 from wallet.services.holder_keys import (
     HOLDER_ALGORITHM,
     KeptHolderKey,
     device_keys,
+    jws_signing_input,
+    keys_of,
     new_server_keys,
     server_signer,
     signing_request,
@@ -32,7 +34,7 @@ from wallet.services.holder_keys import (
 from wallet.services.interaction_messages import OfferOutcome
 from wallet.services.issuer_client import IssuerClient, read_answer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
-from wallet.services.request_credentials import keys_of, request_credentials
+from wallet.services.request_credentials import request_credentials
 from wallet.services.wallet_provider import WalletProvider, attestation_for
 
 PROOF_TYP = "openid4vci-proof+jwt"
@@ -54,7 +56,7 @@ def proof_signing_input(
     payload: dict[str, Any] = {"aud": audience, "iat": now}
     if nonce is not None:
         payload["nonce"] = nonce
-    return b64url_encode(json_dumps_bytes(header)) + "." + b64url_encode(json_dumps_bytes(payload))
+    return jws_signing_input(header, payload)
 
 
 def holder_keys_for(
@@ -127,7 +129,11 @@ async def prepare_requests(
                 keys_of(keys, request.key_ids), request.signing_inputs, strict=True
             )
         ]
+        if custody is Custody.DEVICE and phone_signs(flow):
+            # the credential requests' DPoP proofs are the phone's too: one round for all
+            return await await_round(context, claimed, flow, "credentials", again=False)
         if custody is Custody.DEVICE:
+            flow.round = None
             await end_claim(context, claimed, FlowState.PROOFS_NEEDED, flow.content())
             return OfferOutcome(
                 offer_id=claimed.flow_id,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -35,7 +34,9 @@ from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import CredentialReceivedEntry
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
+from wallet.services.device_rounds import await_round, phone_signs
 from wallet.services.display import pick
+from wallet.services.holder_keys import keys_of
 from wallet.services.interaction_messages import (
     OfferOutcome,
     PendingCredential,
@@ -47,7 +48,7 @@ from wallet.services.offer_flow import DeferredCredential, OfferFlow, PreparedCr
 from wallet.services.refused_issuance import fail_issuance
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
-from wallet.services.sender_constrained import post_with_token
+from wallet.services.sender_constrained import PhoneMustSign, post_with_token
 from wallet.services.verify_received import verify_issued
 
 #: The registered JWT claims of an SD-JWT VC: the rest is what it says about the citizen.
@@ -61,11 +62,6 @@ CREDENTIAL_RETRY_PAUSES = (1.0,)
 Received = tuple[StoredCredential, list[HolderKey], CredentialRecord]
 
 
-def keys_of(keys: Sequence[HolderKey], ids: Sequence[str]) -> list[HolderKey]:
-    by_id = {k.holder_key_id: k for k in keys}
-    return [by_id[i] for i in ids]
-
-
 async def request_credentials(
     context: WalletContext,
     claimed: ClaimedFlow,
@@ -73,25 +69,38 @@ async def request_credentials(
     *,
     keys: list[HolderKey],
     signatures: list[bytes],
+    resumed: bool = False,
 ) -> OfferOutcome:
-    """``signatures``: one per signing input of ``flow.requests``, in order."""
+    """``signatures``: one per signing input of ``flow.requests``, in order. ``resumed``:
+    the instance keys' proofs were signed by the phone for this step (``device_rounds``)."""
     if flow.access_token is None:
         raise RuntimeError("credential requests prepared without an access token")
     received: list[Received] = []
     notifications: list[str] = []
     offset = 0
     try:
-        for request in flow.requests:
+        for index, request in enumerate(flow.requests):
             proofs = []
             for signing_input in request.signing_inputs:
                 proofs.append(signing_input + "." + b64url_encode(signatures[offset]))
                 offset += 1
             message = credential_request(flow, request.configuration_id, proofs)
-            answer = read_answer(
-                await credential_response(context, claimed.box, flow, message),
-                CredentialResponse,
-                "credential endpoint",
-            )
+            try:
+                response = await credential_response(context, claimed.box, flow, message)
+            except PhoneMustSign:
+                if index > 0:  # what came before cannot be asked for again
+                    raise CounterpartyFailed(
+                        "the issuer asked for a new DPoP nonce in the middle of an issuance"
+                    ) from None
+                return await await_round(
+                    context,
+                    claimed,
+                    flow,
+                    "credentials",
+                    again=resumed,
+                    holder_signatures=signatures,
+                )
+            answer = read_answer(response, CredentialResponse, "credential endpoint")
             if isinstance(answer.credentials, UnsetType):
                 flow.deferred.append(deferred(context, flow, request, answer))
                 continue
@@ -130,6 +139,7 @@ async def keep_received(
     """Store what was received and verified; the flow ends ``received``, or stays
     ``pending`` while credentials are still to come; the issuer is told of each one kept."""
     result = [await _keep(context, claimed, item) for item in received]
+    flow.round = None
     if flow.deferred:
         now = context.clock.now()
         await end_claim(
@@ -137,7 +147,8 @@ async def keep_received(
             claimed,
             FlowState.PENDING,
             flow.content(),
-            due_at=min(item.due_at for item in flow.deferred),
+            # the housekeeping cannot sign with keys on the phone: the phone asks
+            due_at=None if phone_signs(flow) else min(item.due_at for item in flow.deferred),
             expires_at=max(claimed.flow.expires_at, now + context.policy.pending_lifetime),
         )
     else:
@@ -373,6 +384,8 @@ async def notify(
     event: NotificationEvent,
 ) -> None:
     if flow.notification_endpoint and flow.access_token:
+        # with keys on the phone, the proof it signed for this (``device_rounds``); a
+        # notification without one left is not sent (``notify_issuer`` gives up quietly)
         await notify_issuer(
             context,
             flow.notification_endpoint,

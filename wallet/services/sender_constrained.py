@@ -10,6 +10,11 @@ A server that asks for a DPoP nonce (``use_dpop_nonce``, §8 and §9) gets the r
 more with a fresh proof carrying it; asked again, the wallet gives up, so a server that
 never takes its own nonce cannot keep it in a loop. The newest nonce each server hands out
 is kept with the flow for its next proof, and by the worker for the next flow's first.
+
+Keys held here sign each proof as the request is made. Keys on the phone cannot: their
+proofs were signed by the phone beforehand (``device_rounds``) and are taken from the
+plan, one per request; a request whose proof is missing, or must be made again with a new
+nonce, stops the step with ``PhoneMustSign`` and the phone is asked to sign once more.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from msgspec import UnsetType
 from core.oauth import REFRESH_TOKEN_GRANT, TokenResponse
 from wallet.domain import CounterpartyFailed, DpopNonceRequired
 from wallet.services.context import WalletContext
+from wallet.services.instance_keys import dpop_target
 from wallet.services.issuer_client import IssuerClient, PostAnswer, read_answer
 from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, server_of
 from wallet.services.sealing import AccountBox
@@ -33,7 +39,67 @@ NONCE_KEPT_FOR = 60.0
 MAX_REMEMBERED_SERVERS = 1000
 
 
-def _nonce(context: WalletContext, plan: AuthorizationPlan, url: str) -> str | None:
+class PhoneMustSign(Exception):
+    """A request of this step needs a proof by a key on the phone that the phone has not
+    signed (yet): the step waits for the phone (``device_rounds``)."""
+
+
+def pop_slot(audience: str) -> str:
+    """The name a phone-signed attestation PoP for ``audience`` is kept under."""
+    return f"pop {audience}"
+
+
+def dpop_slot(method: str, url: str) -> str:
+    """The name a phone-signed DPoP proof for a request to ``url`` is kept under."""
+    return f"dpop {method} {dpop_target(url)}"
+
+
+def _take(plan: AuthorizationPlan, name: str) -> str:
+    signed = plan.presigned.get(name)
+    if not signed:
+        raise PhoneMustSign(name)
+    return signed.pop(0)
+
+
+def client_attestation(
+    context: WalletContext, box: AccountBox, plan: AuthorizationPlan
+) -> dict[str, str]:
+    """The wallet attestation and its proof of possession for the authorization server."""
+    provider = context.wallet_provider
+    assert provider is not None  # plan_authorization
+    now = int(context.clock.now())
+    keys = plan.keys
+    if keys.on_device:
+        pop = _take(plan, pop_slot(plan.authorization_server))
+    else:
+        pop = keys.sign_here(
+            box, "attestation", keys.pop_input(provider, plan.authorization_server, now)
+        )
+    return keys.attestation_headers(provider, pop, now)
+
+
+def dpop_proof(
+    context: WalletContext,
+    box: AccountBox,
+    plan: AuthorizationPlan,
+    url: str,
+    access_token: str | None = None,
+) -> str:
+    """A DPoP proof for a POST to ``url`` (with ``access_token``, when sent with one)."""
+    keys = plan.keys
+    if keys.on_device:
+        return _take(plan, dpop_slot("POST", url))
+    signing_input = keys.dpop_input(
+        "POST",
+        url,
+        now=int(context.clock.now()),
+        nonce=known_nonce(context, plan, url),
+        access_token=access_token,
+    )
+    return keys.sign_here(box, "dpop", signing_input)
+
+
+def known_nonce(context: WalletContext, plan: AuthorizationPlan, url: str) -> str | None:
     """The server's newest nonce this flow knows, else the newest this worker was handed
     by that server for any flow (a nonce is the server's, not a citizen's: it saves the
     round trip of asking, RFC 9449 §8.2)."""
@@ -46,7 +112,7 @@ def _nonce(context: WalletContext, plan: AuthorizationPlan, url: str) -> str | N
     return kept[1]
 
 
-def _remember(context: WalletContext, plan: AuthorizationPlan, url: str, nonce: str) -> None:
+def remember_nonce(context: WalletContext, plan: AuthorizationPlan, url: str, nonce: str) -> None:
     plan.remember_nonce(url, nonce)
     if len(context.dpop_nonces) >= MAX_REMEMBERED_SERVERS:
         context.dpop_nonces.clear()
@@ -71,19 +137,11 @@ async def post_as_client(
     """POST ``form`` to the authorization server as this wallet instance."""
     plan = _plan(flow)
     for attempt in range(NONCE_RETRIES + 1):
-        now = int(context.clock.now())
         headers: dict[str, str] = {}
         if plan.attested:
-            assert context.wallet_provider is not None  # plan_authorization
-            headers.update(
-                plan.keys.client_attestation(
-                    box, context.wallet_provider, audience=plan.authorization_server, now=now
-                )
-            )
+            headers.update(client_attestation(context, box, plan))
         if plan.dpop:
-            headers["DPoP"] = plan.keys.dpop_proof(
-                box, "POST", url, now=now, nonce=_nonce(context, plan, url)
-            )
+            headers["DPoP"] = dpop_proof(context, box, plan, url)
         answer = await _exchange(context, plan, url, what, attempt, form=form, headers=headers)
         if answer is not None:
             return answer
@@ -117,14 +175,7 @@ async def post_with_token(
             headers={"Authorization": f"Bearer {token}", **typed},
         )
     for attempt in range(NONCE_RETRIES + 1):
-        proof = plan.keys.dpop_proof(
-            box,
-            "POST",
-            url,
-            now=int(context.clock.now()),
-            nonce=_nonce(context, plan, url),
-            access_token=token,
-        )
+        proof = dpop_proof(context, box, plan, url, token)
         headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **typed}
         answer = await _exchange(
             context,
@@ -159,12 +210,16 @@ async def _exchange(
             url, what, form=form, json_body=json_body, content=content, headers=headers
         )
     except DpopNonceRequired as asked:
+        if plan.keys.on_device and attempt < NONCE_RETRIES:
+            # the phone signs the proof with the new nonce, in another round
+            remember_nonce(context, plan, url, asked.nonce)
+            raise PhoneMustSign(what) from asked
         if attempt >= NONCE_RETRIES:
             raise CounterpartyFailed(f"the {what} keeps asking for a new DPoP nonce") from asked
-        _remember(context, plan, url, asked.nonce)
+        remember_nonce(context, plan, url, asked.nonce)
         return None
     if answer.dpop_nonce is not None:
-        _remember(context, plan, url, answer.dpop_nonce)
+        remember_nonce(context, plan, url, answer.dpop_nonce)
     return answer
 
 

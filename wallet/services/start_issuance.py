@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import uuid
 
-from msgspec import UnsetType
-
 from core.errors import ProtocolError
 from wallet.domain import Custody, Flow, FlowKind, FlowState
 from wallet.services.authorization_plan import authorization_url
-from wallet.services.begin_authorization import keys_still_needed
+from wallet.services.begin_authorization import keys_still_needed, take_custody
 from wallet.services.context import WalletContext
-from wallet.services.holder_keys import KeptHolderKey, device_keys
+from wallet.services.device_rounds import new_round
 from wallet.services.interaction_messages import IssuanceStart, OfferOutcome
 from wallet.services.issuer_client import IssuerClient
 from wallet.services.issuer_discovery import discover_issuer
 from wallet.services.refused_issuance import record_refused_issuance
 from wallet.services.scan_offer import offer_flow
+from wallet.services.sender_constrained import PhoneMustSign
 from wallet.services.wallet_provider import attestation_for
 
 
@@ -48,15 +47,20 @@ async def start_issuance(
         attestation_for(
             context.wallet_provider, config_id, custody, offered.key_attestations_required
         )
-    plan = flow.authorization
-    assert plan is not None  # offer_flow plans every flow without a pre-authorized code
-    plan.custody = body.custody
     now = context.clock.now()
-    if custody is Custody.DEVICE and not isinstance(body.holder_keys, UnsetType):
-        flow.keys = [KeptHolderKey.of(key) for key in device_keys(box, body.holder_keys, now)]
+    take_custody(box, flow, body, now)
     flow_id = str(uuid.uuid4())
+    state, outcome = FlowState.AUTHORIZATION_REQUIRED, None
     try:
         url = await authorization_url(context, box, flow_id, flow)
+    except PhoneMustSign:
+        # the phone keeps the instance keys: it signs the pushed request's proof first
+        state = FlowState.PROOFS_NEEDED
+        outcome = OfferOutcome(
+            offer_id=flow_id,
+            status=state.value,
+            signing_requests=new_round(context, flow, account_id, "push", again=False),
+        )
     except ProtocolError as refused:
         await record_refused_issuance(context, box, flow, refused)
         raise
@@ -65,14 +69,16 @@ async def start_issuance(
             flow_id,
             account_id,
             FlowKind.OFFER,
-            FlowState.AUTHORIZATION_REQUIRED,
+            state,
             box.seal("flow", flow_id, flow.content()),
             now + context.policy.flow_lifetime,
         )
     )
+    if outcome is not None:
+        return outcome
     return OfferOutcome(
         offer_id=flow_id,
-        status=FlowState.AUTHORIZATION_REQUIRED.value,
+        status=state.value,
         authorization_url=url,
         holder_keys_needed=keys_still_needed(flow),
     )
