@@ -204,17 +204,32 @@ class WalletClient:
             "custody": "device",
             "holder_keys": self._new_holder_keys(offer["holder_keys_needed"]),
         }
+        if offer.get("authorization_required"):
+            body["instance_keys"] = self._new_instance_keys()
         if tx_code is not None:
             body["tx_code"] = tx_code
-        accepted = self.call("POST", f"/wallet/offers/{offer['offer_id']}/accept", body)
+        accepted = self._signed(
+            self.call("POST", f"/wallet/offers/{offer['offer_id']}/accept", body)
+        )
         if accepted["status"] == "authorization_required":
             return self._authorization_required(accepted)
-        completed = self.call(
-            "POST",
-            f"/wallet/offers/{offer['offer_id']}/complete",
-            {"signatures": self._sign(accepted["signing_requests"])},
-        )
-        return {"issuer": offer["issuer"], **completed}
+        return {"issuer": offer["issuer"], **accepted}
+
+    def _signed(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        """The issuance after the phone signed every round it was asked to (the holder
+        keys' proofs, and the proofs of the instance keys it keeps)."""
+        while outcome["status"] == "proofs_needed":
+            outcome = self.call(
+                "POST",
+                f"/wallet/offers/{outcome['offer_id']}/complete",
+                {"signatures": self._sign(outcome["signing_requests"])},
+            )
+        return outcome
+
+    def _new_instance_keys(self) -> dict[str, dict[str, str]]:
+        """The attestation and DPoP keys of this wallet instance for one issuer."""
+        attestation, dpop = self._new_holder_keys(2)
+        return {"attestation": attestation, "dpop": dpop}
 
     def _new_holder_keys(self, count: int) -> list[dict[str, str]]:
         keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(count)]
@@ -245,9 +260,10 @@ class WalletClient:
                 "credential_issuer": issuer,
                 "credential_configuration_id": credential,
                 "custody": "device",
+                "instance_keys": self._new_instance_keys(),
             },
         )
-        return self._authorization_required(started)
+        return self._authorization_required(self._signed(started))
 
     def authorized(self, issuance_id: str, redirect_url: str) -> dict[str, Any]:
         self.login()
@@ -255,16 +271,16 @@ class WalletClient:
         body: dict[str, Any] = {"redirect_url": redirect_url, "issuance_id": issuance_id}
         if pending.get("holder_keys_needed"):
             body["holder_keys"] = self._new_holder_keys(pending["holder_keys_needed"])
-        result = self.call("POST", "/wallet/issuances/authorized", body)
-        if result["status"] == "proofs_needed":
-            result = self.call(
-                "POST",
-                f"/wallet/offers/{issuance_id}/complete",
-                {"signatures": self._sign(result["signing_requests"])},
-            )
+        result = self._signed(self.call("POST", "/wallet/issuances/authorized", body))
         self.state.get("issuances", {}).pop(issuance_id, None)
         self.save()
         return result
+
+    def fetch(self, issuance_id: str) -> dict[str, Any]:
+        """Ask for the deferred credentials of an issuance, signing what the keys this
+        wallet keeps must sign."""
+        asked = self.call("POST", f"/wallet/issuances/{issuance_id}/fetch")
+        return self._signed(asked)
 
     def present(self, uri: str, *, approve: bool, decline: bool, omit: list[str]) -> dict[str, Any]:
         self.login()
@@ -307,7 +323,7 @@ def run_wallet(args: argparse.Namespace) -> int:
             output = client.call("GET", "/wallet/issuances")
         elif args.wallet_command == "fetch":
             client.login()
-            output = client.call("POST", f"/wallet/issuances/{args.issuance_id}/fetch")
+            output = client.fetch(args.issuance_id)
         elif args.wallet_command == "list":
             client.login()
             output = client.call("GET", "/wallet/credentials")

@@ -39,7 +39,7 @@ from issuers.services.eid_login import (
 )
 from issuers.services.push_authorization import push_authorization_request
 from issuers.services.revoke_token import revoke_token
-from issuers.services.sender_constraint import pushed_request_key
+from issuers.services.sender_constraint import fresh_dpop_nonce, pushed_request_key
 from issuers.services.sign_in_choice import begin_sign_in_choice
 from issuers.services.sign_in_ways import usable_ways
 
@@ -100,7 +100,12 @@ class AuthorizationController(Controller):
                 if single_use is not None
             ),
         )
-        return Response(pushed, status_code=HTTP_201_CREATED, headers=NO_STORE)
+        headers = NO_STORE
+        if key.jkt is not None:
+            # RFC 9449 §8.2: the nonce the token request's proof carries, so that a wallet
+            # whose proofs a phone signs needs no round of use_dpop_nonce first
+            headers = {**NO_STORE, "DPoP-Nonce": fresh_dpop_nonce(context, issuer_id)}
+        return Response(pushed, status_code=HTTP_201_CREATED, headers=headers)
 
     @post(
         "/revoke",

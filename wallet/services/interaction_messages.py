@@ -57,6 +57,15 @@ class InstanceKeyPair(Message, forbid_unknown_fields=True):
     dpop: Annotated[dict[str, Any], msgspec.Meta(examples=[_HOLDER_KEY])]
 
 
+_INSTANCE_KEYS = {
+    "attestation": _HOLDER_KEY,
+    "dpop": {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0",
+        "y": "SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps",
+    },
+}
 _INSTANCE_KEYS_DESCRIPTION = (
     "With custody device, in the authorization code flow: the phone's keys of this "
     "wallet instance for this issuer; every proof made with them is handed to the phone "
@@ -82,7 +91,8 @@ class OfferAcceptance(Message, forbid_unknown_fields=True):
         | UnsetType
     ) = UNSET
     instance_keys: Annotated[
-        InstanceKeyPair | UnsetType, msgspec.Meta(description=_INSTANCE_KEYS_DESCRIPTION)
+        InstanceKeyPair | UnsetType,
+        msgspec.Meta(description=_INSTANCE_KEYS_DESCRIPTION, examples=[_INSTANCE_KEYS]),
     ] = UNSET
 
 
@@ -111,7 +121,8 @@ class IssuanceStart(Message, forbid_unknown_fields=True):
         | UnsetType
     ) = UNSET
     instance_keys: Annotated[
-        InstanceKeyPair | UnsetType, msgspec.Meta(description=_INSTANCE_KEYS_DESCRIPTION)
+        InstanceKeyPair | UnsetType,
+        msgspec.Meta(description=_INSTANCE_KEYS_DESCRIPTION, examples=[_INSTANCE_KEYS]),
     ] = UNSET
 
 

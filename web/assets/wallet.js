@@ -86,7 +86,37 @@ async function home() {
     item.append(name, issuer, status, open);
     list.append(item);
   }
+  await requested();
   show("home");
+}
+
+// Credentials an agency will issue later: the wallet asks by itself, except where this
+// phone keeps the issuance's keys; then the citizen asks here, and the phone signs.
+async function requested() {
+  const { issuances } = await call("GET", "/wallet/issuances");
+  $("pending-title").hidden = issuances.length === 0;
+  $("pending").replaceChildren(...issuances.map((issuance) => {
+    const item = document.createElement("li");
+    const name = document.createElement("p");
+    name.className = "card-name";
+    name.textContent = issuance.pending.map((c) => c.name).join(", ");
+    const issuer = document.createElement("p");
+    issuer.textContent = `${t("wallet.from")}: ${issuance.issuer_name}`;
+    const check = document.createElement("button");
+    check.type = "button";
+    check.textContent = t("wallet.checkNow");
+    check.setAttribute("aria-label", `${t("wallet.checkNow")}: ${name.textContent}`);
+    check.onclick = async () => {
+      say("");
+      try {
+        await received(await call("POST", `/wallet/issuances/${issuance.issuance_id}/fetch`));
+      } catch (error) {
+        say(`${t("wallet.refused")} ${error.message}`);
+      }
+    };
+    item.append(name, issuer, check);
+    return item;
+  }));
 }
 
 async function card(id) {
@@ -165,15 +195,23 @@ async function newHolderKeys(count) {
   return jwks;
 }
 
+// This wallet instance's keys for one issuer: the wallet attestation's key and the DPoP key.
+async function newInstanceKeys() {
+  const [attestation, dpop] = await newHolderKeys(2);
+  return { attestation, dpop };
+}
+
 // Received, or the phone's keys sign first; an online issuance goes to the agency's page.
 async function received(outcome) {
+  // the phone signs each round it is asked to: the holder keys' proofs, and the proofs of
+  // this wallet instance's attestation and DPoP keys, which it keeps too
+  while (outcome.status === "proofs_needed") {
+    const signatures = await signAll(outcome.signing_requests);
+    outcome = await call("POST", `/wallet/offers/${outcome.offer_id}/complete`, { signatures });
+  }
   if (outcome.status === "authorization_required") {
     location.assign(outcome.authorization_url); // the agency sends the browser back to /wallet/callback
     return;
-  }
-  if (outcome.status === "proofs_needed") {
-    const signatures = await signAll(outcome.signing_requests);
-    outcome = await call("POST", `/wallet/offers/${outcome.offer_id}/complete`, { signatures });
   }
   if (outcome.status === "pending") {
     done(t("wallet.pending"), outcome.pending.map((c) => c.name).join(", "));
@@ -186,6 +224,7 @@ async function accept(event) {
   event.preventDefault();
   say("");
   const body = { custody: "device", holder_keys: await newHolderKeys(currentOffer.holder_keys_needed) };
+  if (currentOffer.authorization_required) body.instance_keys = await newInstanceKeys();
   if (currentOffer.tx_code) body.tx_code = $("tx-code").value.trim();
   try {
     await received(await call("POST", `/wallet/offers/${currentOffer.offer_id}/accept`, body));
@@ -230,6 +269,7 @@ async function ask(issuer, credential) {
     credential_configuration_id: credential.credential_configuration_id,
     custody: "device",
     holder_keys: await newHolderKeys(credential.holder_keys_needed),
+    instance_keys: await newInstanceKeys(),
   }));
 }
 
