@@ -1,19 +1,22 @@
 """Our wallet holds a credential the issuer defers (OpenID4VCI 1.0 §9): the transport
 agency's professional driving licence waits for a clerk's approval. The wallet keeps the
-issuance pending, lists it, asks again on demand and in its housekeeping (the access
-DPoP nonce renewed when the one kept has expired), stores the licence when it
-arrives and tells the activity log; a refused application ends the issuance."""
+issuance pending, lists it, asks again on demand and by its poller when the agency's
+``interval`` has passed (the access DPoP nonce renewed when the one kept has expired),
+stores the licence when it arrives and tells the activity log; a refused application
+ends the issuance."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from app.settings import Settings
-from core.clock import FixedClock
+from core.clock import SYSTEM_CLOCK, FixedClock
 from tests.issuers.test_issuance import operator_key
 from tests.wallet.phone import Phone
 from tests.wallet.test_authorization_code import (
@@ -21,7 +24,7 @@ from tests.wallet.test_authorization_code import (
     _browse,
     _start,
 )
-from wallet.services.fetch_deferred import fetch_due_deferred
+from wallet.services.poll_deferred import DeferredPoller
 
 APPLICATIONS = "/issuers/transport-agency/applications"
 
@@ -93,7 +96,7 @@ def test_the_licence_arrives_once_the_clerk_approves(client: TestClient[Any], cu
     assert kinds[0] == "credential_received"
 
 
-def test_the_housekeeping_fetches_what_is_due_an_hour_later(
+def test_the_pollers_pass_fetches_what_is_due_an_hour_later(
     client: TestClient[Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     phone, _ = _applied(client)
@@ -109,7 +112,7 @@ def test_the_housekeeping_fetches_what_is_due_an_hour_later(
     caplog.clear()
     try:
         with client.portal() as portal:
-            arrived = portal.call(fetch_due_deferred, context)
+            arrived = portal.call(DeferredPoller(context).poll)
     finally:
         context.clock = wallet_clock
         client.app.state.issuers = issuers
@@ -142,3 +145,67 @@ def test_a_refused_application_ends_the_issuance(client: TestClient[Any]) -> Non
     ]
     assert entry["error"] == "credential_request_denied" and entry["refused_by"] == "issuer"
     assert phone.get("/wallet/credentials").json()["credentials"] == []
+
+
+class _ShiftedClock:
+    """The system clock, moved on when the test says: the time the issuer's ``interval``
+    takes to pass, passed at once."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+
+    def now(self) -> float:
+        return SYSTEM_CLOCK.now() + self.shift
+
+
+def _wait_until(arrived: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not arrived():
+        assert time.monotonic() < deadline, "not arrived in time"
+        time.sleep(0.05)
+
+
+def test_the_poller_fetches_at_the_issuers_interval(client: TestClient[Any]) -> None:
+    """The agency defers with ``interval: 5``: once a clerk approved and those 5 seconds
+    passed, the worker's poller collects the licence, nobody asking for it, and the
+    activity log tells the citizen."""
+    context = client.app.state.wallet
+    issuers = client.app.state.issuers
+    transport = issuers.agencies["transport-agency"]
+    clock = _ShiftedClock()
+    client.app.state.issuers = dataclasses.replace(
+        issuers,
+        clock=clock,
+        agencies={
+            **issuers.agencies,
+            "transport-agency": dataclasses.replace(
+                transport,
+                deferred_issuance=dataclasses.replace(transport.deferred_issuance, interval=5),
+            ),
+        },
+    )
+    context.clock = clock
+    # the poller wakes when the issuance goes pending, then never sleeps longer than this
+    context.policy = dataclasses.replace(
+        context.policy, deferred_poll_longest=0.2, deferred_poll_shortest=0.05
+    )
+
+    phone, result = _applied(client)
+    [pending] = result["pending"]
+    assert pending["next_check_at"] - clock.now() <= 5
+    approved = client.post(f"{APPLICATIONS}/{_application(client)}/approve", headers=_clerk(client))
+    assert approved.status_code == 200, approved.text
+    assert phone.get("/wallet/credentials").json()["credentials"] == []  # not due yet
+
+    clock.shift = 5.0  # the agency's interval has passed
+    _wait_until(lambda: bool(phone.get("/wallet/credentials").json()["credentials"]))
+
+    [credential] = phone.get("/wallet/credentials").json()["credentials"]
+    assert credential["name"] == "Professional driving licence"
+    assert phone.get("/wallet/issuances").json() == {"issuances": []}
+    [told] = [
+        e
+        for e in phone.get("/wallet/activity").json()["activity"]
+        if e["kind"] == "credential_received"
+    ]
+    assert told["credential_id"] == credential["credential_id"]
