@@ -18,6 +18,7 @@ import httpx
 from cryptography import x509
 from litestar import Litestar
 
+from app.deferred_polling import polling_deferred
 from app.deployment import Deployment
 from app.housekeeping import every_minute
 from app.rate_limits import IN_PROCESS_CLIENT
@@ -27,7 +28,6 @@ from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from wallet.services.context import WalletContext
-from wallet.services.fetch_deferred import fetch_due_deferred
 from wallet.services.renew_credential import renew_due_credentials
 from wallet.services.sealing import AccountVault
 from wallet.storage.sql import SqlWalletStore
@@ -57,14 +57,11 @@ async def forget_expired(context: WalletContext) -> int:
 
 
 async def housekeeping(context: WalletContext, deployment: Deployment) -> int:
-    """Every minute: ``forget_expired``, the deferred credentials that are due, fresh
-    batches of one-time credentials, and the wallet provider's key where the key store was
-    not reachable at start-up."""
+    """Every minute: ``forget_expired``, fresh batches of one-time credentials, and the
+    wallet provider's key where the key store was not reachable at start-up. (Deferred
+    credentials are asked for by the poller, when each is due: ``polling_deferred``.)"""
     if context.wallet_provider is None and deployment.wallet_provider_ca is not None:
         context.wallet_provider = await load_wallet_provider(deployment)
-    arrived = await fetch_due_deferred(context)
-    if arrived:
-        log.info("%d deferred credentials arrived", arrived)
     renewed = await renew_due_credentials(context)
     if renewed:
         log.info("%d one-time credentials got a fresh batch", renewed)
@@ -110,7 +107,7 @@ async def wallet_role(
         deployment.engine,
     )
     try:
-        async with purge:
+        async with purge, polling_deferred(context, log):
             yield context
     finally:
         await outbound.close()

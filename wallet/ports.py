@@ -141,6 +141,10 @@ class Flows(Protocol):
     async def due(self, now: float, limit: int) -> list[tuple[str, str]]:
         """(account id, flow id) of ``pending`` flows due by ``now``, the longest due first."""
 
+    async def next_due(self, now: float) -> float | None:
+        """When the earliest unexpired ``pending`` flow is due (a time already past when
+        one is overdue); None when no flow is pending."""
+
     async def purge(self, before: float) -> int: ...
 
 

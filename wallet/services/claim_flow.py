@@ -67,10 +67,11 @@ async def end_claim(
 ) -> bool:
     """Move the claimed flow out of ``busy`` to ``state``, with new sealed ``content`` when
     given. Nobody else moves a busy flow; False only when it expired and was purged
-    while this step held it (the step's outcome stands: the flow had no later step)."""
+    while this step held it (the step's outcome stands: the flow had no later step). A
+    flow left ``pending`` wakes this worker's deferred-credential poller."""
     flow = claimed.flow
     FLOW_MOVES[flow.kind].check(FlowState.BUSY, state)
-    return await context.store.flows.move(
+    moved = await context.store.flows.move(
         flow.account_id,
         flow.flow_id,
         expected=FlowState.BUSY,
@@ -79,3 +80,6 @@ async def end_claim(
         due_at=due_at,
         expires_at=expires_at,
     )
+    if moved and state is FlowState.PENDING:
+        context.pending_changed.set()
+    return moved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +35,13 @@ class WalletPolicy:
     #: Seconds at least between two questions to an issuer about a deferred credential,
     #: whatever ``interval`` it names (and at most a day apart).
     min_deferred_interval: int = 5
-    #: Pending issuances the housekeeping asks about in one pass.
+    #: Pending issuances the deferred-credential poller asks about in one pass.
     deferred_per_pass: int = 50
+    #: Seconds the poller sleeps at most, waiting for the next pending issuance to be due:
+    #: it sees those other workers made meanwhile.
+    deferred_poll_longest: float = 60.0
+    #: Seconds at least between two of its passes, whatever woke it.
+    deferred_poll_shortest: float = 1.0
     #: A one-time credential gets a fresh batch when fewer unshown instances remain.
     renew_below: int = 1
     #: One-time credentials the housekeeping renews in one pass, and how long a failed
@@ -78,6 +84,9 @@ class WalletContext:
     dpop_nonces: dict[str, tuple[float, str]] = field(default_factory=dict)
     #: Their listings, by issuer and language, until the time given.
     issuer_listings: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
+    #: Set when this worker leaves an issuance pending (``end_claim``): wakes its
+    #: deferred-credential poller to sleep until that one is due.
+    pending_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def audience(self) -> str:

@@ -498,6 +498,17 @@ class SqlFlows:
             )
             return [(account_id, flow_id) for account_id, flow_id in rows]
 
+    async def next_due(self, now: float) -> float | None:
+        async with self._sessions() as session:
+            due: float | None = await session.scalar(
+                select(func.min(FlowRow.due_at)).where(
+                    FlowRow.state == FlowState.PENDING.value,
+                    FlowRow.due_at.is_not(None),
+                    FlowRow.expires_at > now,
+                )
+            )
+            return due
+
     async def move(
         self,
         account_id: str,
