@@ -1,6 +1,6 @@
 """A credential the issuer deferred (OpenID4VCI 1.0 §9), asked for again: by the
-housekeeping when it is due (the issuer's ``interval``, within the wallet's bounds), or
-when the citizen asks (``POST /wallet/issuances/{id}/fetch``).
+deferred-credential poller when it is due (``poll_deferred``: the issuer's ``interval``,
+within the wallet's bounds), or when the citizen asks (``POST /wallet/issuances/{id}/fetch``).
 
 Each deferred credential is asked for with its ``transaction_id`` at the deferred
 credential endpoint (§9.1), with the access token as it is bound (DPoP), encrypted as the
@@ -13,7 +13,7 @@ The issuer's refusal (``invalid_transaction_id``, a refused application) ends th
 issuance, in the activity log; an issuer that cannot be reached is asked again after the
 interval, and what arrived before is kept.
 
-Where the issuance's keys are on the phone, the housekeeping cannot ask: the issuance
+Where the issuance's keys are on the phone, the poller cannot ask: the issuance
 stays pending, listed with ``fetch_by_phone``, and the phone asks when it is due; each
 request's proof (and the token renewal's) is handed to the phone to sign first
 (``device_rounds``), and the phone completes with ``POST /wallet/offers/{id}/complete``.
@@ -25,7 +25,6 @@ import logging
 
 from msgspec import UnsetType
 
-from core.errors import ProtocolError
 from core.oid4vci import CredentialResponse, DeferredCredentialRequest
 from wallet.domain import (
     CounterpartyError,
@@ -143,7 +142,7 @@ async def _fetch(
 async def _await_phone(
     context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow, step: Step, *, again: bool
 ) -> OfferOutcome:
-    """The issuance stays pending (listed, never asked about by the housekeeping) while
+    """The issuance stays pending (listed, never asked about by the poller) while
     the phone signs the proofs of ``step``."""
     return await await_round(context, claimed, flow, step, again=again, state=FlowState.PENDING)
 
@@ -178,18 +177,3 @@ async def _deferred_response(
             sealed.open(answer.jwt, answer.body), CredentialResponse, "deferred credential endpoint"
         )
     raise AssertionError("unreachable: the second attempt returns or raises")
-
-
-async def fetch_due_deferred(context: WalletContext) -> int:
-    """The housekeeping's pass: every pending issuance that is due, asked about once.
-    How many credentials arrived."""
-    arrived = 0
-    due = await context.store.flows.due(context.clock.now(), context.policy.deferred_per_pass)
-    for account_id, flow_id in due:
-        try:
-            outcome = await fetch_deferred(context, account_id, flow_id)
-        except ProtocolError as failed:
-            log.info("deferred credentials of flow %s: %s", flow_id, failed.error)
-            continue
-        arrived += 0 if isinstance(outcome.credentials, UnsetType) else len(outcome.credentials)
-    return arrived

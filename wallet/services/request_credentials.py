@@ -147,7 +147,7 @@ async def keep_received(
             claimed,
             FlowState.PENDING,
             flow.content(),
-            # the housekeeping cannot sign with keys on the phone: the phone asks
+            # the poller cannot sign with keys on the phone: the phone asks
             due_at=None if phone_signs(flow) else min(item.due_at for item in flow.deferred),
             expires_at=max(claimed.flow.expires_at, now + context.policy.pending_lifetime),
         )
