@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -39,8 +39,10 @@ from app.verifier_wiring import verifier_role
 from app.wallet_wiring import wallet_role
 from core.errors import Problem, ProtocolError
 from issuers import api as issuer_api
+from issuers.domain import Agency
 from issuers.services.catalog import load_catalog
 from verifiers import api as verifier_api
+from verifiers.domain import RelyingParty
 from wallet import api as wallet_api
 from web.api_docs import SwaggerPage, docs_router
 from web.pages import ScreenController
@@ -124,6 +126,34 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+def _check_issuance_statements(
+    agencies: Mapping[str, Agency], parties: Mapping[str, RelyingParty]
+) -> None:
+    """A counter's purpose that serves the issuance of one of this deployment's agencies
+    (named by its agency id) names an agency and configurations the catalog has."""
+    for party in parties.values():
+        for name, purpose in party.purposes.items():
+            issuance = purpose.issuance
+            if issuance is None or "://" in issuance.credential_issuer:
+                continue
+            agency = agencies.get(issuance.credential_issuer)
+            unknown = (
+                list(issuance.credential_configuration_ids)
+                if agency is None
+                else [
+                    c
+                    for c in issuance.credential_configuration_ids
+                    if c not in agency.configurations
+                ]
+            )
+            if agency is None or unknown:
+                raise SettingsError(
+                    f"{party.verifier_id}: the purpose {name!r} serves the issuance of"
+                    f" {issuance.credential_issuer!r} ({', '.join(unknown)}), which"
+                    " issuers/catalog does not have"
+                )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -167,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                             f" {login.template!r} of {login.verifier_id!r}, which"
                             " verifiers/catalog does not register"
                         )
+                _check_issuance_statements(agencies, verifiers.parties)
                 yield
         finally:
             await limiter.close()

@@ -82,12 +82,32 @@ class Template:
 
 
 @dataclass(frozen=True, slots=True)
+class IssuanceService:
+    """A purpose that serves an issuer's issuance: the registered statement that the
+    counter asks on behalf of ``credential_issuer`` (an agency id of this deployment, or
+    the full ``https`` issuer identifier of another) before it issues these credential
+    configurations."""
+
+    credential_issuer: str
+    credential_configuration_ids: tuple[str, ...]
+
+    def issuer_identifier(self, public_base_url: str) -> str:
+        """The full credential issuer identifier: an agency id is one of this deployment's
+        issuers (``{public_base_url}/issuers/{agency_id}``)."""
+        if "://" in self.credential_issuer:
+            return self.credential_issuer
+        return f"{public_base_url}/issuers/{self.credential_issuer}"
+
+
+@dataclass(frozen=True, slots=True)
 class Purpose:
-    """A purpose a relying party is registered for: a template, perhaps with more claims."""
+    """A purpose a relying party is registered for: a template, perhaps with more claims,
+    perhaps serving an issuer's issuance."""
 
     template: str
     description: tuple[LocalizedText, ...]
     additional_claims: tuple[ClaimPath, ...] = ()
+    issuance: IssuanceService | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,10 @@ class Flows(Protocol):
     async def pending(self, account_id: str, now: float) -> list[Flow]:
         """The account's unexpired ``pending`` flows, the next due first."""
 
+    async def in_state(self, account_id: str, state: FlowState, now: float) -> list[Flow]:
+        """The account's unexpired flows in ``state`` (as many as its cap of unfinished
+        flows allows), the soonest to expire first."""
+
     async def due(self, now: float, limit: int) -> list[tuple[str, str]]:
         """(account id, flow id) of ``pending`` flows due by ``now``, the longest due first."""
 

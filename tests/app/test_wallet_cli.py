@@ -196,6 +196,7 @@ def test_a_citizen_shows_the_national_id_from_the_command_line_to_get_a_licence(
 ) -> None:
     """Presentation during issuance with the command-line wallet: ``issue`` prints the
     agency's URL, the browser there shows the identity check's request, ``present``
+    prints the consent view (the agency asks in order to issue the awaited licence) and
     answers it from the same wallet, the page sends the browser back, and ``authorized``
     finishes with the licence from the register."""
     claims = tmp_path / "claims.json"
@@ -222,6 +223,12 @@ def test_a_citizen_shows_the_national_id_from_the_command_line_to_get_a_licence(
             page = sent.headers["location"]
             assert "/presentation-login/" in page
             asked = browser.get(f"{page}/status").json()
+            # the consent printed says the agency asks for the licence this wallet awaits
+            code, shown = _wallet(env, url, wallet_file, "present", asked["uri"])
+            assert code == 0 and shown["answered"] is False, shown
+            issuance = shown["consent"]["issuance"]
+            assert issuance["issuer_name"] == "Transport Agency", issuance
+            assert issuance["awaiting_authorization"] is True, issuance
             code, shared = _wallet(env, url, wallet_file, "present", asked["uri"], "--approve")
             assert code == 0 and shared["outcome"] == "accepted", shared
             assert browser.get(f"{page}/status").json()["status"] == "verified"

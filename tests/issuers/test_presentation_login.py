@@ -111,6 +111,11 @@ def _present(phone: Phone, uri: str) -> dict[str, Any]:
         "family_name",
         "birthdate",
     ]
+    # the registrar's word: the check serves the agency's issuance; a HAIP wallet (not
+    # this one) waits for its authorization
+    issuance = consent["issuance"]
+    assert issuance["credential_issuer"] == ISSUER and issuance["issuer_name"] == "Transport Agency"
+    assert issuance["awaiting_authorization"] is False
     return phone.approve(consent["presentation_id"])
 
 

@@ -92,6 +92,8 @@ class StandIns:
     #: ``None``: no registration attached; ``"trusted"``/``"rogue"``: a registration for
     #: ``age_over_18`` only, signed by the stand-in root or by a root nobody trusts.
     registration: str | None = None
+    #: The registered purpose's ``issuance`` statement (None: it serves no issuance).
+    registration_issuance: dict[str, Any] | None = None
     codes: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
     nonces: set[str] = field(default_factory=set)
@@ -257,7 +259,8 @@ class StandIns:
         )
 
     def _registration(self, kept: dict[str, Any]) -> str:
-        """A registration for ``age_over_18`` only, signed by a root (trusted or not)."""
+        """A registration for ``age_over_18`` only, signed by a root (trusted or not),
+        perhaps serving an issuance."""
         registration = {
             "iss": "Stand-in registrar",
             "sub": kept["client_id"],
@@ -270,6 +273,11 @@ class StandIns:
                     "credentials": [
                         {"format": "dc+sd-jwt", "vct_values": [VCT], "claims": [["age_over_18"]]}
                     ],
+                    **(
+                        {}
+                        if self.registration_issuance is None
+                        else {"issuance": self.registration_issuance}
+                    ),
                 }
             ],
         }

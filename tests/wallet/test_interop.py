@@ -124,6 +124,49 @@ def test_a_verifier_registration_is_believed_only_when_attested(
 
 
 @pytest.mark.parametrize(
+    ("registration", "claims", "shown"),
+    [
+        ("trusted", ("age_over_18",), True),
+        # beyond the registration: no registered purpose covers the request
+        ("trusted", ("age_over_18", "given_name"), False),
+        # the same statement, signed by a registrar this wallet does not trust
+        ("rogue", ("age_over_18",), False),
+    ],
+)
+def test_only_a_verified_registration_says_a_presentation_serves_an_issuance(
+    client: TestClient[Any],
+    stand_ins: StandIns,
+    registration: str,
+    claims: tuple[str, ...],
+    shown: bool,
+) -> None:
+    phone = Phone(client)
+    phone.register()
+    phone.receive(stand_ins.offer_uri())
+    stand_ins.registration = registration
+    stand_ins.registration_issuance = {
+        "credential_issuer": stand_ins.base,
+        "credential_configuration_ids": ["pid"],
+    }
+    uri, _ = stand_ins.request_uri(dcql=_claims_query(*claims))
+    consent = phone.scan(uri).json()["presentation"]
+    if not shown:
+        assert "issuance" not in consent, consent
+        return
+    assert consent["purpose"]["description"] == "Checking you are an adult"
+    # nothing of this citizen waits there and no listing was read: the identifier and id
+    assert consent["issuance"] == {
+        "credential_issuer": stand_ins.base,
+        "issuer_name": stand_ins.base,
+        "credentials": [
+            {"credential_configuration_id": "pid", "name": "pid", "awaiting_authorization": False}
+        ],
+        "awaiting_authorization": False,
+        "statement": f"{stand_ins.base} asks for this in order to issue you pid",
+    }
+
+
+@pytest.mark.parametrize(
     ("redirect", "followed"),
     [
         ("https://verifier.example/done?session=1", True),

@@ -50,6 +50,14 @@ def test_a_driving_licence_at_home_after_showing_the_national_id(
     # the wallet on this device shows who asks, and why
     expect(page.get_by_role("heading", name="Someone asks for your data")).to_be_visible()
     expect(page.get_by_text("before issuing it to your wallet", exact=False)).to_be_visible()
+    # and, as the registrar attests, that the agency asks in order to issue the licence
+    # this wallet waits for
+    expect(page.locator("#consent-issuance-text")).to_have_text(
+        "Transport Agency asks for this in order to issue you Driving licence"
+    )
+    expect(page.locator("#consent-issuance-waiting")).to_have_text(
+        "You asked Transport Agency for it in this wallet; the issuance waits for this step."
+    )
     screenshot(page, "wallet-online-2-consent")
     no_serious_accessibility_violations(page)
     page.get_by_role("button", name="Share").click()

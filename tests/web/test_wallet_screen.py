@@ -118,6 +118,7 @@ def test_the_whole_story(
     expect(page.get_by_role("heading", name="Someone asks for your data")).to_be_visible()
     expect(page.locator("#consent-verifier")).to_have_text("Corner Bar")
     expect(page.get_by_text("Why: Serving alcohol only to adults")).to_be_visible()
+    expect(page.locator("#consent-issuance")).to_be_hidden()  # the bar issues nothing
     screenshot(page, "wallet-3-consent")
     no_serious_accessibility_violations(page)
     page.get_by_role("button", name="Share").click()

@@ -3,7 +3,10 @@ and the named checks they can pick (``templates.json``) at start-up.
 
 ``${public_base_url}`` in a template's ``vct_values`` stands for this deployment's own
 public URL, so the demo counters accept the demo agencies' credentials wherever they run.
-Any mistake stops start-up with the file and the reason.
+A purpose may state that it serves an issuer's issuance (``issuance``: the issuer, as an
+agency id of this deployment or a full ``https`` identifier, and the credential
+configurations it issues after the check). Any mistake stops start-up with the file and
+the reason.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from core.encoding import StrictJsonError, strict_json_loads
 from core.validation import explain
 from verifiers.domain import (
     CLIENT_ID_PREFIXES,
+    IssuanceService,
     LocalizedText,
     Purpose,
     RelyingParty,
@@ -28,6 +32,9 @@ from verifiers.domain import (
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 TEMPLATES_FILE = "templates.json"
 _IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_CONFIGURATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+_ISSUER_URL = re.compile(r"https://[^\s/?#]+(/[^\s?#]*)?")
+MAX_ISSUED_CONFIGURATIONS = 20
 
 
 class VerifierCatalogError(ValueError):
@@ -55,9 +62,15 @@ class _Template(msgspec.Struct, forbid_unknown_fields=True):
     credentials: list[_TemplateCredential]
 
 
+class _Issuance(msgspec.Struct, forbid_unknown_fields=True):
+    credential_issuer: str
+    credential_configuration_ids: list[str]
+
+
 class _Purpose(msgspec.Struct, forbid_unknown_fields=True):
     description: list[_Text]
     additional_claims: list[list[str | int | None]] = []
+    issuance: _Issuance | None = None
 
 
 class _Party(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,6 +97,28 @@ def _paths(
         return tuple(parse_claim_path(v) for v in values)
     except ClaimPathError as exc:
         raise VerifierCatalogError(f"{where}: {exc}") from exc
+
+
+def _issuance(where: str, issuance: _Issuance | None) -> IssuanceService | None:
+    if issuance is None:
+        return None
+    issuer = issuance.credential_issuer
+    if not (_IDENTIFIER.fullmatch(issuer) or (_ISSUER_URL.fullmatch(issuer) and len(issuer) < 300)):
+        raise VerifierCatalogError(
+            f"{where}: issuance.credential_issuer is an agency id or an https issuer identifier"
+        )
+    ids = issuance.credential_configuration_ids
+    if (
+        not ids
+        or len(ids) > MAX_ISSUED_CONFIGURATIONS
+        or len(set(ids)) != len(ids)
+        or not all(_CONFIGURATION_ID.fullmatch(i) for i in ids)
+    ):
+        raise VerifierCatalogError(
+            f"{where}: issuance.credential_configuration_ids lists 1 to"
+            f" {MAX_ISSUED_CONFIGURATIONS} distinct configuration ids"
+        )
+    return IssuanceService(issuer, tuple(ids))
 
 
 def load_templates(public_base_url: str, directory: Path = CATALOG_DIR) -> dict[str, Template]:
@@ -140,6 +175,7 @@ def load_relying_parties(
                 name,
                 tuple(LocalizedText(d.locale, d.text) for d in purpose.description),
                 _paths(f"{path.name}: {name}", purpose.additional_claims),
+                _issuance(f"{path.name}: {name}", purpose.issuance),
             )
         parties[party.verifier_id] = RelyingParty(
             party.verifier_id,

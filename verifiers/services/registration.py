@@ -8,6 +8,12 @@ the relying party by ``sub`` = its full client identifier, which the wallet has 
 authenticated through the request object's certificate (a claim-bound attestation,
 §5.11.1). A wallet that trusts the anchor can then show the registered purpose as fact
 and warn when a request asks for more than the registration covers.
+
+A purpose that serves an issuer's issuance carries ``issuance``: the full credential
+issuer identifier (an agency id of the catalog resolved under this deployment's public
+URL here, where the registrar signs) and the credential configurations issued after the
+check, so the wallet can say, as the registrar's word, on whose behalf and for what the
+counter asks.
 """
 
 from __future__ import annotations
@@ -36,13 +42,17 @@ def registration_claims(
                     "claims": [list(p) for p in paths],
                 }
             )
-        purposes.append(
-            {
-                "id": name,
-                "description": [{"locale": d.locale, "text": d.text} for d in purpose.description],
-                "credentials": credentials,
+        registered: dict[str, Any] = {
+            "id": name,
+            "description": [{"locale": d.locale, "text": d.text} for d in purpose.description],
+            "credentials": credentials,
+        }
+        if purpose.issuance is not None:
+            registered["issuance"] = {
+                "credential_issuer": purpose.issuance.issuer_identifier(context.public_base_url),
+                "credential_configuration_ids": list(purpose.issuance.credential_configuration_ids),
             }
-        )
+        purposes.append(registered)
     return {
         "iss": context.public_base_url,
         "sub": client_id,

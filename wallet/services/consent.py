@@ -3,7 +3,9 @@ who asks (the identity its certificate proves; a self-declared ``client_name`` o
 as unverified), for which claims of which credentials, which of the citizen's credentials
 can answer, which claims are optional (a ``claim_sets`` alternative works without them,
 §6.4.1) and which credential queries are optional (``credential_sets``, §6.2), with
-warnings. Choosing what to leave out is decided here too, for ``approve``.
+warnings; and, when the registered purpose serves an issuer's issuance, which issuer asks
+for what (``issuance_context``). Choosing what to leave out is decided here too, for
+``approve``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from core.claim_paths import ClaimPath, ClaimPathError, select
 from core.dcql.match import CandidateCredential, match_credential, match_query
@@ -21,14 +24,17 @@ from core.dcql.parse import parse_dcql_query
 from core.errors import InvalidRequest
 from core.oid4vp import client_names
 from wallet.domain import CredentialRecord, StoredCredential
+from wallet.services.context import WalletContext
 from wallet.services.display import label_for, pick
 from wallet.services.interaction_messages import (
     AnsweringCredential,
     ConsentView,
+    IssuanceContext,
     RequestedClaim,
     RequestedCredential,
     VerifierView,
 )
+from wallet.services.issuance_context import WaitingIssuance, issuance_context
 from wallet.services.registration import registered_purpose
 from wallet.services.request_object import CheckedRequest
 
@@ -141,13 +147,23 @@ def _linkable(holding: Holding) -> bool:
     return holding.record.instance_to_show(holding.stored.presentations)[1]
 
 
+def _organization(registration: dict[str, Any]) -> str | None:
+    organization = registration.get("organization")
+    return organization[:200] if isinstance(organization, str) and organization else None
+
+
 def consent_view(
+    context: WalletContext,
     presentation_id: str,
     expires_at: float,
     request: CheckedRequest,
     holdings: Sequence[Holding],
+    *,
     preferred: Sequence[str],
+    waiting: Sequence[WaitingIssuance] = (),
 ) -> ConsentView:
+    """The consent view; ``waiting``: the citizen's issuances waiting for an issuer's
+    authorization, read when the registration says a purpose serves an issuance."""
     query = parse_dcql_query(request.payload["dcql_query"])
     usable = [h for h in holdings if h.status not in ("revoked", "expired")]
     match = match_query(query, [candidate(h) for h in usable])
@@ -195,10 +211,21 @@ def consent_view(
         )
     warnings = []
     purpose = None
+    issuance: IssuanceContext | UnsetType = UNSET
     if request.registration is not None:
-        purpose, beyond = registered_purpose(
+        registered, beyond = registered_purpose(
             request.registration, request.payload["dcql_query"], preferred
         )
+        if registered is not None:
+            purpose = registered.shown
+            if registered.issuance is not None:
+                issuance = issuance_context(
+                    context,
+                    registered.issuance,
+                    _organization(request.registration),
+                    waiting,
+                    preferred,
+                )
         if beyond:
             warnings.append(
                 "beyond_registration: asks for more than the verifier is registered for: "
@@ -240,6 +267,7 @@ def consent_view(
         expires_at=int(expires_at),
         verifier=_verifier(request, preferred),
         purpose=purpose,
+        issuance=issuance,
         response_mode=request.response_mode,
         requests=requests,
         satisfiable=match.satisfied,

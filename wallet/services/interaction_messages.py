@@ -337,11 +337,74 @@ class RequestedCredential(Message):
     ]
 
 
+class IssuanceCredential(Message):
+    """A credential the issuer issues after this presentation, as the registration names
+    it."""
+
+    credential_configuration_id: Annotated[str, msgspec.Meta(examples=["driving_licence"])]
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            description="Its display name, where the wallet knows the issuer's metadata "
+            "(an issuance of this citizen waiting there, or the issuer listing); else the "
+            "configuration id.",
+            examples=["Driving licence"],
+        ),
+    ]
+    awaiting_authorization: Annotated[
+        bool,
+        msgspec.Meta(
+            description="An issuance of this credential that the citizen started waits for "
+            "this issuer's authorization."
+        ),
+    ]
+
+
+class IssuanceContext(Message):
+    """The registrar's word that the verifier asks in order that an issuer can issue the
+    citizen a credential (presentation during issuance): shown only from a registration
+    the wallet verified, and only for the registered purpose that covers the request."""
+
+    credential_issuer: Annotated[
+        str,
+        msgspec.Meta(
+            description="The issuer identifier the registration names.",
+            examples=["https://id.example.gov/issuers/transport-agency"],
+        ),
+    ]
+    issuer_name: Annotated[
+        str,
+        msgspec.Meta(
+            description="The issuer's display name where the wallet knows it; else the "
+            "registered organization of the verifier; else the identifier.",
+            examples=["Transport Agency"],
+        ),
+    ]
+    credentials: list[IssuanceCredential]
+    awaiting_authorization: Annotated[
+        bool,
+        msgspec.Meta(
+            description="An issuance this citizen started at this issuer waits for its "
+            "authorization (``authorization_required``): this request is most likely "
+            "that issuer's page asking."
+        ),
+    ]
+    statement: Annotated[
+        str,
+        msgspec.Meta(
+            description="The same in one plain English line; screens compose their own "
+            "from the members in the citizen's language.",
+            examples=["Transport Agency asks for this in order to issue you Driving licence"],
+        ),
+    ]
+
+
 class ConsentView(Message):
     """Everything the citizen decides on: who asks, the registered purpose, each requested
     claim (and whether it may be left out), which credentials can answer, and warnings
     (``beyond_registration``, ``registration_invalid``, ``unauthenticated_verifier``,
-    ``cannot_satisfy``, ``invalid_credentials``)."""
+    ``cannot_satisfy``, ``invalid_credentials``). ``issuance`` is present when the
+    registered purpose serves an issuer's issuance."""
 
     presentation_id: str
     expires_at: Annotated[int, msgspec.Meta(description="Seconds since the epoch.")]
@@ -351,6 +414,7 @@ class ConsentView(Message):
     requests: list[RequestedCredential]
     satisfiable: bool
     warnings: list[str]
+    issuance: IssuanceContext | UnsetType = UNSET
 
 
 class ScanResult(Message):

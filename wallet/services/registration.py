@@ -4,13 +4,22 @@ the wallet's trust anchors and it is bound to the authenticated client identifie
 a claim-bound attestation, §5.11.1). Then the consent view can name the registered purpose
 and warn when the request asks for more than the registration covers; an attestation that
 fails validation is ignored, with a warning (§5.11.1: ignore or reject).
+
+A registered purpose may carry ``issuance``: the registrar's statement that the purpose
+serves an issuer's issuance (``credential_issuer``, the issuer identifier, and the
+``credential_configuration_ids`` it issues after the check). It is read only from the
+purpose that covers the whole request of a verified registration; a statement of another
+shape is left out, as if not made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from core.claim_paths import ClaimPath
@@ -22,6 +31,27 @@ REGISTRATION_FORMAT = "urn:idwallet:verifier-registration"
 REGISTRATION_TYP = "verifier-registration+jwt"
 ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "EdDSA"})
 MAX_ATTESTATION_BYTES = 32 * 1024
+MAX_ISSUED_CONFIGURATIONS = 20
+
+
+class IssuanceStatement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A registered purpose's ``issuance``: the counter asks on behalf of this issuer
+    before it issues these credential configurations."""
+
+    credential_issuer: Annotated[str, msgspec.Meta(min_length=8, max_length=299)]
+    credential_configuration_ids: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]],
+        msgspec.Meta(min_length=1, max_length=MAX_ISSUED_CONFIGURATIONS),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredPurpose:
+    """The registered purpose covering a request: as shown (``id``, ``description`` in the
+    citizen's language) and the issuance it serves, if it says so."""
+
+    shown: dict[str, Any]
+    issuance: IssuanceStatement | None
 
 
 def verified_registration(
@@ -87,16 +117,39 @@ def _covers(purpose: dict[str, Any], vcts: frozenset[str], path: ClaimPath) -> b
     return False
 
 
+def issuance_statement(purpose: dict[str, Any]) -> IssuanceStatement | None:
+    """The purpose's ``issuance``, or None when it makes none or one of another shape
+    (an issuer identifier that is no http(s) URL with a host)."""
+    raw = purpose.get("issuance")
+    if raw is None:
+        return None
+    try:
+        statement = msgspec.convert(raw, IssuanceStatement)
+    except msgspec.ValidationError:
+        return None
+    parts = urlsplit(statement.credential_issuer)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        return None
+    return statement
+
+
+def serves_issuance(registration: dict[str, Any]) -> bool:
+    """Whether any registered purpose says it serves an issuance."""
+    return any(isinstance(p, dict) and "issuance" in p for p in registration["purposes"])
+
+
 def registered_purpose(
     registration: dict[str, Any], dcql: dict[str, Any], preferred: Sequence[str]
-) -> tuple[dict[str, Any] | None, list[str]]:
+) -> tuple[RegisteredPurpose | None, list[str]]:
     """The first registered purpose covering the whole request, and the claims no
     purpose covers (empty when the request stays within the registration)."""
     purposes = [p for p in registration["purposes"] if isinstance(p, dict)]
     wanted = _requested(dcql)
     for purpose in purposes:
         if all(_covers(purpose, vcts, path) for vcts, path in wanted):
-            return _localized(purpose, preferred), []
+            return RegisteredPurpose(
+                _localized(purpose, preferred), issuance_statement(purpose)
+            ), []
     beyond = [
         ".".join("*" if p is None else str(p) for p in path)
         for vcts, path in wanted

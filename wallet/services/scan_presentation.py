@@ -1,6 +1,8 @@
 """A presentation request scanned (OpenID4VP 1.0 §5): fetched and checked
 (``request_object``), kept as a presentation flow for the citizen's answer, and shown as
-the consent view (``consent``): who asks, for what, and which credentials can answer."""
+the consent view (``consent``): who asks, for what, and which credentials can answer;
+when the registration says a purpose serves an issuance, with the citizen's issuances
+waiting for an issuer's authorization (``issuance_context``)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from wallet.domain import Flow, FlowKind, FlowState
 from wallet.services.consent import consent_view
 from wallet.services.context import WalletContext
 from wallet.services.interaction_messages import ConsentView
+from wallet.services.issuance_context import waiting_issuances
 from wallet.services.presentation_flow import PresentationFlow, holdings
+from wallet.services.registration import serves_issuance
 from wallet.services.request_object import checked_request
 
 
@@ -36,4 +40,17 @@ async def scan_request(
             expires,
         )
     )
-    return consent_view(flow_id, expires, request, await holdings(context, box), preferred)
+    waiting = (
+        await waiting_issuances(context, account_id, box, preferred)
+        if request.registration is not None and serves_issuance(request.registration)
+        else []
+    )
+    return consent_view(
+        context,
+        flow_id,
+        expires,
+        request,
+        await holdings(context, box),
+        preferred=preferred,
+        waiting=waiting,
+    )

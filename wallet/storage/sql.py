@@ -484,6 +484,19 @@ class SqlFlows:
             )
             return [_flow(row) for row in rows]
 
+    async def in_state(self, account_id: str, state: FlowState, now: float) -> list[Flow]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(FlowRow)
+                .where(
+                    FlowRow.account_id == account_id,
+                    FlowRow.state == state.value,
+                    FlowRow.expires_at > now,
+                )
+                .order_by(FlowRow.expires_at)
+            )
+            return [_flow(row) for row in rows]
+
     async def due(self, now: float, limit: int) -> list[tuple[str, str]]:
         async with self._sessions() as session:
             rows = await session.execute(

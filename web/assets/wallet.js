@@ -297,12 +297,26 @@ async function signAll(requests) {
   return signatures;
 }
 
+function showIssuance(issuance) {
+  // The registrar's word that the verifier asks in order that an issuer can issue the
+  // citizen a credential: the ones this wallet waits for, else all it names.
+  $("consent-issuance").hidden = !issuance;
+  if (!issuance) return;
+  const waiting = issuance.credentials.filter((c) => c.awaiting_authorization);
+  const names = (waiting.length ? waiting : issuance.credentials).map((c) => c.name);
+  const credentials = names.length > 1 ? `${names.slice(0, -1).join(", ")} ${t("wallet.or")} ${names.at(-1)}` : names[0];
+  $("consent-issuance-text").textContent = t("wallet.issuance", { issuer: issuance.issuer_name, credentials });
+  $("consent-issuance-waiting").textContent = issuance.awaiting_authorization ? t("wallet.issuanceWaiting", { issuer: issuance.issuer_name }) : "";
+  $("consent-issuance-waiting").hidden = !issuance.awaiting_authorization;
+}
+
 function consent(view) {
   currentConsent = view;
   const verifier = view.verifier;
   $("consent-verifier").textContent = verifier.authenticated ? verifier.name : (verifier.claimed_name || verifier.client_id);
   $("consent-verified").textContent = verifier.authenticated ? t("wallet.verifiedVerifier") : t("wallet.unverifiedVerifier");
   $("consent-purpose").textContent = view.purpose?.description ? `${t("wallet.purpose")}: ${view.purpose.description}` : "";
+  showIssuance(view.issuance);
   const warnings = $("consent-warnings");
   warnings.replaceChildren(...view.warnings.map((w) => { const li = document.createElement("li"); li.textContent = t(`warning.${w.split(":")[0]}`); return li; }));
   const claims = $("consent-claims");
