@@ -13,8 +13,9 @@ credentials from a real ``idwallet serve`` through the authorization code flow a
   binding the code (RFC 9449 §10), the authorization endpoint signing in the register's
   ``demo-citizen`` (``IDWALLET_TEST_CITIZEN``) and redirecting back with ``code``, ``state``
   and ``iss`` (RFC 9207), checked by the library;
-- the token request with DPoP, retried by the library with the server's nonce
-  (``use_dpop_nonce``, RFC 9449 §8), giving a DPoP-bound access token and a refresh token;
+- the token request with DPoP and the server's nonce, which the pushed request's answer
+  handed out (``DPoP-Nonce``, RFC 9449 §8.2), giving a DPoP-bound access token and a
+  refresh token;
 - a ``c_nonce`` from the nonce endpoint (§7), a batch of ``jwt`` key proofs (Appendix F.1),
   each carrying the wallet provider's key attestation of the batch's keys in its
   ``key_attestation`` header (Appendix D.1), and the credential request with the bound
@@ -592,9 +593,10 @@ def test_dpop_proofs_carry_the_servers_nonces_and_bind_the_tokens(
     issued: dict[str, Any], name: str
 ) -> None:
     """One DPoP key for the flow: at the pushed request (binding the code, RFC 9449 §10, no
-    nonce asked there), at the token endpoint (a nonce of the server, asked for once with
-    ``use_dpop_nonce``, §8), and at the credential endpoint with the token (``ath``) and a
-    nonce: the first request had none and was told to use one (401, ``WWW-Authenticate:
+    nonce asked there; its answer hands the server's ``DPoP-Nonce``, §8.2), at the token
+    endpoint (with that nonce, which the library takes from the pushed request's answer,
+    so no ``use_dpop_nonce`` round), and at the credential endpoint with the token
+    (``ath``) and a nonce: the first request had none and was told to use one (401, ``WWW-Authenticate:
     DPoP``, §9), the second took the nonce endpoint's ``DPoP-Nonce``."""
     result = _result(issued, name)
     issuer = _issuer(issued, name)
@@ -604,7 +606,6 @@ def test_dpop_proofs_carry_the_servers_nonces_and_bind_the_tokens(
     token_requests = _exchanges(result, "token")
     # the code, the refresh token, the used refresh token and its successor
     assert [(e["status"], e["error"]) for e in token_requests] == [
-        (400, "use_dpop_nonce"),
         (200, None),
         (200, None),
         (400, "invalid_grant"),
@@ -613,8 +614,7 @@ def test_dpop_proofs_carry_the_servers_nonces_and_bind_the_tokens(
     for exchange in [par, *token_requests]:
         assert exchange["dpop"]["header"]["jwk"] == dpop_jwk
         assert exchange["dpop"]["payload"]["htm"] == "POST"
-    assert "nonce" not in token_requests[0]["dpop"]["payload"]
-    assert all(e["dpop"]["payload"]["nonce"] for e in token_requests[1:])
+    assert all(e["dpop"]["payload"]["nonce"] for e in token_requests)
     assert all(e["dpop_nonce_answered"] for e in _exchanges(result, "nonce"))
     credential_requests = _exchanges(result, "credential")
     assert [(e["status"], e["www_authenticate"]) for e in credential_requests] == [

@@ -655,3 +655,75 @@ def test_a_misbehaving_issuer_is_refused(
     if hostile.mode == "nonce_loop":
         assert [event.get("refused") for event in events[2:]] == ["use_dpop_nonce"] * 2
     _no_credentials(phone)
+
+
+def _signed_rounds(
+    phone: Phone, issuance_id: str, outcome: dict[str, Any]
+) -> tuple[dict[str, Any], list[list[str]]]:
+    """The phone signs every round it is asked to; what each round was for."""
+    rounds = []
+    while outcome["status"] == "proofs_needed":
+        requests = outcome["signing_requests"]
+        rounds.append([request["use"] for request in requests])
+        completed = phone.post(
+            f"/wallet/offers/{issuance_id}/complete",
+            {"signatures": phone.sign_requests(requests)},
+        )
+        assert completed.status_code == 200, completed.text
+        outcome = completed.json()
+    return outcome, rounds
+
+
+@pytest.mark.parametrize("mode", ["behaving", "rotating_nonce"])
+def test_instance_keys_on_the_phone(
+    deployment: Deployment, behaving: RunningIssuer, mode: str
+) -> None:
+    """The phone keeps the wallet instance's keys as well: the issuer we did not write
+    takes the attestation PoPs and the DPoP proofs the phone signed, and binds the token
+    to the phone's DPoP key; a credential endpoint that wants a new nonce gets the DPoP
+    proofs signed again, the holder keys' proofs kept."""
+    phone = deployment.phone()
+    if mode != "behaving":
+        behaving.set_mode(mode)
+    before = len(behaving.seen())
+    attestation, dpop = phone.new_holder_keys(2)
+    keys = phone.new_holder_keys(BATCH_SIZE)
+    started = _start(
+        phone,
+        behaving.issuer,
+        custody="device",
+        holder_keys=keys,
+        instance_keys={"attestation": attestation, "dpop": dpop},
+    )
+    assert started.status_code == 201, started.text
+    issuance_id = started.json()["offer_id"]
+    pushed, rounds = _signed_rounds(phone, issuance_id, started.json())
+    assert rounds == [["client_attestation_pop"]]
+    assert pushed["status"] == "authorization_required"
+    redirect = _browse(deployment, pushed["authorization_url"])
+
+    answered = phone.post("/wallet/issuances/authorized", {"redirect_url": redirect})
+    assert answered.status_code == 200, f"{answered.text}\n{behaving.log()}"
+    received, rounds = _signed_rounds(phone, issuance_id, answered.json())
+    assert received["status"] == "received", f"{received}\n{behaving.log()}"
+    token_rounds = [r for r in rounds if "client_attestation_pop" in r]
+    assert token_rounds and all(r == ["client_attestation_pop", "dpop"] for r in token_rounds)
+    [with_proofs] = [r for r in rounds if "key_proof" in r]
+    assert with_proofs.count("key_proof") == BATCH_SIZE
+    again = rounds[rounds.index(with_proofs) + 1 :]
+    if mode == "rotating_nonce":  # only the DPoP proofs, with the new nonce
+        assert len(again) == 1 and set(again[0]) == {"dpop"}
+    else:
+        assert again == []
+
+    events = _events_since(behaving, before)
+    refused = [e for e in events if e["endpoint"] == "credential" and "refused" in e]
+    assert len(refused) == (1 if mode == "rotating_nonce" else 0)
+    for event in refused:
+        events.remove(event)
+    credential = _check_flow(deployment, events, custody="device")
+    par = _settled(events)[0]
+    assert par["attestation"]["cnf_jwk"] == attestation
+    assert par["dpop_jkt"] == jwk_thumbprint(dpop)
+    assert {proof["jkt"] for proof in credential["proofs"]} == {jwk_thumbprint(key) for key in keys}
+    _check_stored(deployment, phone, received, credential)
