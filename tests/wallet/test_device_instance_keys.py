@@ -161,7 +161,9 @@ def test_a_deferred_licence_is_asked_for_by_the_phone(client: TestClient[Any]) -
     assert asked.status_code == 200, asked.text
     deferred_round = asked.json()
     assert {r["use"] for r in deferred_round["signing_requests"]} == {"dpop"}
-    # still listed while the phone signs
+    wrong = phone.post(f"/wallet/offers/{issuance}/complete", {"signatures": ["A" * 86]})
+    assert wrong.status_code == 400, wrong.text
+    # still listed while the phone signs, a wrong signature too
     assert [i["issuance_id"] for i in phone.get("/wallet/issuances").json()["issuances"]] == [
         issuance
     ]

@@ -29,16 +29,18 @@ async def complete_offer(
     except InvalidRequest:
         # a deferred issuance stays pending while the phone signs its requests' proofs
         claimed = await claim_flow(context, account_id, offer_id, FlowKind.OFFER, FlowState.PENDING)
-        waiting = await read_offer_flow(context, claimed)
-        if waiting.round is None or waiting.round.step not in ("deferred", "refresh"):
+        flow = await read_offer_flow(context, claimed)
+        if flow.round is None or flow.round.step not in ("deferred", "refresh"):
             await end_claim(context, claimed, FlowState.PENDING)
             raise InvalidRequest("the issuance waits for no signatures") from None
-    flow = await read_offer_flow(context, claimed)
+    else:
+        flow = await read_offer_flow(context, claimed)
     keys = flow.holder_keys(account_id, context.clock.now())
     try:
         signatures = accept_signatures(context, flow, account_id, keys, body.signatures)
     except BaseException:
-        await end_claim(context, claimed, FlowState.PROOFS_NEEDED)
+        # back to where it waited: proofs_needed, or pending for a deferred issuance
+        await end_claim(context, claimed, claimed.flow.state)
         raise
     step = "credentials" if flow.round is None else flow.round.step
     if step == "push":
