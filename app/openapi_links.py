@@ -117,6 +117,12 @@ MOBILE_LINKS: dict[str, dict[int, dict[str, Link]]] = {
                 "Delete the first listed credential.",
                 credential_id="$response.body#/credentials/0/credential_id",
             ),
+            "renewCredential": _link(
+                "renewCredential",
+                "renewal_due with renewed_by phone: ask for fresh copies of the first listed "
+                "credential.",
+                credential_id="$response.body#/credentials/0/credential_id",
+            ),
         }
     },
     "getCredential": {
@@ -125,7 +131,21 @@ MOBILE_LINKS: dict[str, dict[int, dict[str, Link]]] = {
                 "deleteCredential",
                 "Delete the credential shown.",
                 credential_id="$response.body#/credential_id",
-            )
+            ),
+            "renewCredential": _link(
+                "renewCredential",
+                "renewal_due with renewed_by phone: ask for fresh copies of the credential.",
+                credential_id="$response.body#/credential_id",
+            ),
+        }
+    },
+    "renewCredential": {
+        200: {
+            "completeOffer": _link(
+                "completeOffer",
+                "proofs_needed: send the phone's signatures over the signing requests.",
+                offer_id="$response.body#/offer_id",
+            ),
         }
     },
     "scan": {

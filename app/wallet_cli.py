@@ -59,6 +59,12 @@ def add_wallet_commands(sub: Any) -> None:
     fetch = commands.add_parser("fetch", help="ask the issuer now for deferred credentials")
     fetch.add_argument("issuance_id", help="as listed by pending")
     commands.add_parser("list", help="the credentials in the wallet")
+    renew = commands.add_parser(
+        "renew",
+        help="ask for fresh copies of a one-time credential (listed with renewal_due); "
+        "without an id, every credential due",
+    )
+    renew.add_argument("credential_id", nargs="?", help="as listed by list")
     present = commands.add_parser("present", help="answer a presentation request")
     present.add_argument("request_uri", help="openid4vp://… as scanned")
     answer = present.add_mutually_exclusive_group()
@@ -282,6 +288,34 @@ class WalletClient:
         asked = self.call("POST", f"/wallet/issuances/{issuance_id}/fetch")
         return self._signed(asked)
 
+    def renew(self, credential_id: str | None) -> dict[str, Any]:
+        """Fresh copies of a one-time credential whose keys this wallet keeps (the named
+        one, or each one due), signing every round; what each renewal gave."""
+        self.login()
+        listed = self.call("GET", "/wallet/credentials")["credentials"]
+        chosen = [
+            c
+            for c in listed
+            if c.get("renewed_by") == "phone"
+            and (c["credential_id"] == credential_id if credential_id else c.get("renewal_due"))
+        ]
+        if credential_id and not chosen:
+            raise WalletCommandError(
+                {
+                    "error": "invalid_request",
+                    "error_description": "no one-time credential of this wallet has that id",
+                }
+            )
+        renewed = []
+        for credential in chosen:
+            outcome = self.call(
+                "POST",
+                f"/wallet/credentials/{credential['credential_id']}/renew",
+                {"holder_keys": self._new_holder_keys(credential["holder_keys_needed"])},
+            )
+            renewed.extend(self._signed(outcome)["credentials"])
+        return {"renewed": renewed}
+
     def present(self, uri: str, *, approve: bool, decline: bool, omit: list[str]) -> dict[str, Any]:
         self.login()
         scanned = self.call("POST", "/wallet/scans", {"uri": uri})
@@ -327,6 +361,8 @@ def run_wallet(args: argparse.Namespace) -> int:
         elif args.wallet_command == "list":
             client.login()
             output = client.call("GET", "/wallet/credentials")
+        elif args.wallet_command == "renew":
+            output = client.renew(args.credential_id)
         elif args.wallet_command == "present":
             output = client.present(
                 args.request_uri, approve=args.approve, decline=args.decline, omit=args.omit

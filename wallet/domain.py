@@ -200,6 +200,18 @@ class CredentialRecord:
         """Instances not shown yet (one-time credentials)."""
         return max(0, len(self.instances) - (presentations - self.shown_before))
 
+    def renewal_due_from(self, renew_below: int) -> int:
+        """The presentation count from which a one-time credential needs a fresh batch:
+        when fewer than ``renew_below`` instances are still unshown."""
+        return self.shown_before + max(0, len(self.instances) - renew_below)
+
+    @property
+    def renewed_by_phone(self) -> bool:
+        """Whether the holder keys of the fresh batches are the phone's (so the phone asks
+        for them, not the housekeeping)."""
+        plan = (self.renewal or {}).get("authorization") or {}
+        return bool(plan.get("custody") == "device")
+
     def instance_to_show(self, presentations: int) -> tuple[int, bool]:
         """Which instance the next presentation shows, and whether it was shown before
         (so verifiers could link the two presentations). One-time: the first unshown one,

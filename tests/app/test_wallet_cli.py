@@ -189,6 +189,17 @@ def test_a_citizen_gets_credentials_online_from_the_command_line(
             "National identity card",
             "Professional driving licence",
         ]
+        # the national ID is one-time, its keys on this wallet: it asks for fresh copies
+        [national] = [c for c in listed["credentials"] if c["name"] == "National identity card"]
+        assert (national["use_policy"], national["renewed_by"]) == ("one_time", "phone")
+        assert _wallet(env, url, wallet_file, "renew") == (0, {"renewed": []})  # none due
+        code, renewed = _wallet(env, url, wallet_file, "renew", national["credential_id"])
+        assert code == 0, renewed
+        assert [(c["credential_id"], c["instances"]) for c in renewed["renewed"]] == [
+            (national["credential_id"], 2 * national["instances"])
+        ]
+        code, unknown = _wallet(env, url, wallet_file, "renew", "no-such-credential")
+        assert code == 1 and unknown["error"] == "invalid_request"
 
 
 def test_a_citizen_shows_the_national_id_from_the_command_line_to_get_a_licence(

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.server import RunningServer
 from tests.web.conftest import no_serious_accessibility_violations, screenshot
-from tests.web.test_wallet_screen import _desk, _offer_at_the_desk, _scan
+from tests.web.test_wallet_screen import _desk, _keys, _offer_at_the_desk, _scan
 
 
 def _national_id_at_the_desk(
@@ -71,6 +71,37 @@ def test_a_driving_licence_at_home_after_showing_the_national_id(
     expect(page.locator("#cards li")).to_have_count(2)
     page.get_by_role("button", name="Activity").click()
     expect(page.get_by_text("Driving licence", exact=False).first).to_be_visible()
+
+    # the licence is one-time: each copy is shown once, and this device, which keeps its
+    # keys, asks the agency for fresh copies before they run out
+    page.get_by_role("button", name="Credentials").click()
+    page.get_by_role("button", name="Open: Driving licence").click()
+    expect(page.locator("#card-copies")).to_have_text("Copies not shown to anyone yet: 3")
+    counter = _city_hall_counter(browser, server, var_dir)
+    for _ in range(2):
+        counter.get_by_label("Registering a vehicle in your name").check()
+        counter.get_by_role("button", name="Show the QR code").click()
+        expect(counter.get_by_role("heading", name="Please scan with your wallet")).to_be_visible()
+        _scan(page, counter.locator("#wallet-link").get_attribute("href") or "")
+        page.get_by_role("button", name="Share").click()
+        expect(counter.get_by_role("heading", name="Verified")).to_be_visible()
+        counter.get_by_role("button", name="Next citizen").click()
+    for _ in range(40):  # the wallet renews in the background when it opens
+        page.get_by_role("button", name="Credentials").click()
+        page.get_by_role("button", name="Open: Driving licence").click()
+        if page.locator("#card-copies").inner_text().endswith(": 4"):
+            break
+        page.wait_for_timeout(250)
+    expect(page.locator("#card-copies")).to_have_text("Copies not shown to anyone yet: 4")
+    counter.context.close()
+
+
+def _city_hall_counter(browser: Browser, server: RunningServer, var_dir: Path) -> Page:
+    counter = browser.new_context(locale="en-GB").new_page()
+    counter.goto(f"{server.base_url}/counter/city-hall-counter")
+    counter.get_by_label("Counter key").fill(_keys(var_dir)["city-hall-counter"])
+    counter.get_by_role("button", name="Open").click()
+    return counter
 
 
 def test_a_return_that_is_no_issuance_of_this_wallet_is_explained(

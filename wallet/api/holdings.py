@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from msgspec import to_builtins
 
 from wallet.api.requests import (
@@ -35,6 +35,12 @@ from wallet.services.holding_messages import (
     CredentialDetails,
     CredentialList,
 )
+from wallet.services.interaction_messages import (
+    OFFER_OUTCOME_EXAMPLES,
+    CredentialRenewal,
+    OfferOutcome,
+)
+from wallet.services.renew_on_phone import renew_on_phone
 from wallet.services.sessions import Session
 
 
@@ -113,6 +119,38 @@ class WalletCredentialController(Controller):
         credential_id: FromPath[str],
     ) -> Response[CredentialDeleted]:
         return private(await delete_credential(context, session.account_id, credential_id))
+
+    @post(
+        "/{credential_id:str}/renew",
+        operation_id="renewCredential",
+        summary="Ask for fresh copies of a one-time credential whose keys the phone keeps",
+        description="For a credential listed with `renewal_due` and `renewed_by: phone`: "
+        "the phone sends one fresh public key per copy; the answer is the proofs it signs "
+        "(`proofs_needed`, then `POST /wallet/offers/{offer_id}/complete`), and at the end "
+        "the credential with its fresh copies (`received`).",
+        responses={
+            200: ResponseSpec(
+                OfferOutcome,
+                description="The proofs the phone must sign, or the renewed credential",
+                generate_examples=False,
+                examples=[
+                    Example(summary=name, value=to_builtins(value))
+                    for name, value in OFFER_OUTCOME_EXAMPLES.items()
+                    if value.status != "authorization_required"
+                ],
+            )
+        },
+        opt={"errors": (409, 422, 502)},
+        status_code=200,
+    )
+    async def renew(
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        credential_id: FromPath[str],
+        data: JSONBody[CredentialRenewal],
+    ) -> Response[OfferOutcome]:
+        return private(await renew_on_phone(context, session.account_id, credential_id, data))
 
 
 class WalletActivityController(Controller):

@@ -16,6 +16,7 @@ from wallet.services.fetch_deferred import resume_deferred
 from wallet.services.finish_authorization import resume_token
 from wallet.services.interaction_messages import DeviceSignatures, OfferOutcome
 from wallet.services.offer_flow import read_offer_flow
+from wallet.services.renew_on_phone import resume_renewal
 from wallet.services.request_credentials import request_credentials
 
 
@@ -47,6 +48,8 @@ async def complete_offer(
         return await resume_push(context, claimed, flow)
     if step == "token":
         return await resume_token(context, claimed, flow)
+    if step == "refresh" and flow.renews is not None:
+        return await resume_renewal(context, claimed, flow)
     if step in ("deferred", "refresh"):
         return await resume_deferred(context, claimed, flow)
     return await request_credentials(

@@ -102,8 +102,13 @@ class StatusReader:
 
 
 def _summary_fields(
-    stored: StoredCredential, credential: CredentialRecord, preferred: Sequence[str], status: str
+    context: WalletContext,
+    stored: StoredCredential,
+    credential: CredentialRecord,
+    preferred: Sequence[str],
+    status: str,
 ) -> dict[str, Any]:
+    one_time = credential.use_policy == "one_time"
     display = pick(credential.credential_display, preferred) or {}
     issuer = pick(credential.issuer_display, preferred) or {}
     return {
@@ -122,8 +127,16 @@ def _summary_fields(
         "received_at": int(credential.received_at),
         "expires_at": credential.expires_at,
         "use_policy": credential.use_policy,
-        "fresh_instances": credential.fresh_instances(stored.presentations)
-        if credential.use_policy == "one_time"
+        "fresh_instances": credential.fresh_instances(stored.presentations) if one_time else UNSET,
+        "renewed_by": ("phone" if credential.renewed_by_phone else "wallet_service")
+        if one_time
+        else UNSET,
+        "holder_keys_needed": int((credential.renewal or {}).get("instances", 1))
+        if one_time and credential.renewed_by_phone
+        else UNSET,
+        "renewal_due": stored.presentations
+        >= credential.renewal_due_from(context.policy.renew_below)
+        if one_time
         else UNSET,
     }
 
@@ -137,7 +150,9 @@ async def list_credentials(
     for stored in await context.store.credentials.list(account_id):
         credential = open_record(box, stored)
         status = await reader.status(credential)
-        result.append(CredentialSummary(**_summary_fields(stored, credential, preferred, status)))
+        result.append(
+            CredentialSummary(**_summary_fields(context, stored, credential, preferred, status))
+        )
     return CredentialList(credentials=result)
 
 
@@ -160,7 +175,7 @@ async def show_credential(
     credential = open_record(box, stored)
     status = await StatusReader(context).status(credential)
     return CredentialDetails(
-        **_summary_fields(stored, credential, preferred, status),
+        **_summary_fields(context, stored, credential, preferred, status),
         claims=credential.claims,
         claim_labels=_claim_rows(credential.claims, credential.claim_display, preferred),
         presentations=stored.presentations,

@@ -52,6 +52,28 @@ class CredentialSummary(Message, kw_only=True):
             "linked to an earlier one)."
         ),
     ] = UNSET
+    renewed_by: Annotated[
+        Literal["wallet_service", "phone"] | UnsetType,
+        msgspec.Meta(
+            description="one_time: who asks the issuer for fresh copies: the wallet service "
+            "by itself (keys it holds), or the phone (keys on the phone: "
+            "POST /wallet/credentials/{credential_id}/renew when renewal_due)."
+        ),
+    ] = UNSET
+    holder_keys_needed: Annotated[
+        int | UnsetType,
+        msgspec.Meta(
+            description="renewed_by phone: the fresh public keys a renewal takes, one per "
+            "copy of the issuer's batch."
+        ),
+    ] = UNSET
+    renewal_due: Annotated[
+        bool | UnsetType,
+        msgspec.Meta(
+            description="one_time: fresh copies are due (fewer than the wallet keeps in "
+            "reserve are left unshown)."
+        ),
+    ] = UNSET
 
 
 class CredentialList(Message):
@@ -114,6 +136,11 @@ EXAMPLE_NATIONAL_ID = CredentialSummary(
     instances=3,
     received_at=1767225600,
     expires_at=1893456000,
+    use_policy="one_time",
+    fresh_instances=1,
+    renewed_by="phone",
+    holder_keys_needed=3,
+    renewal_due=True,
 )
 
 CREDENTIAL_LIST_EXAMPLE = CredentialList(credentials=[EXAMPLE_NATIONAL_ID])

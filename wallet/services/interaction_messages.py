@@ -162,6 +162,17 @@ class AuthorizationReturn(Message, forbid_unknown_fields=True):
     ) = UNSET
 
 
+class CredentialRenewal(Message, forbid_unknown_fields=True):
+    """A fresh batch of a one-time credential whose holder keys the phone keeps: one
+    fresh public P-256 JWK per copy (as many as the credential's ``instances`` when it
+    was received)."""
+
+    holder_keys: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(min_length=1, max_length=MAX_DEVICE_KEYS, examples=[[_HOLDER_KEY]]),
+    ]
+
+
 class DeviceSignatures(Message, forbid_unknown_fields=True):
     """The phone's signatures over the signing inputs it was given, in their order,
     each base64url."""

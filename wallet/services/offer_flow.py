@@ -159,6 +159,8 @@ class OfferFlow(msgspec.Struct, kw_only=True):
     keys: list[KeptHolderKey] = msgspec.field(default_factory=list)
     #: With keys on the phone: what it signs before the flow goes on.
     round: DeviceRound | None = None
+    #: The one-time credential this flow asks a fresh batch for (the phone renews it).
+    renews: str | None = None
 
     @property
     def holder_keys_needed(self) -> int:

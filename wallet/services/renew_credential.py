@@ -2,23 +2,25 @@
 presentations of one instance can be linked, so each instance is shown once; OpenID4VCI
 1.0 §6.1 with RFC 6749 §6: a refresh token gets the new batch without the citizen).
 
-When fewer than ``renew_below`` unshown instances remain (the clear ``renew_from`` count
-the housekeeping looks for), the wallet renews the access token with the refresh token
-(with the wallet attestation and the DPoP key of the issuance the credential came from),
-asks for a nonce, makes fresh server-held holder keys (one per instance of the issuer's
-batch) with key attestations, and asks the credential endpoint for the configuration
-again. What comes back is verified like any credential (``request_credentials.verified``)
-and joins the instances not yet shown, the shown ones dropped; the claims are the
-register's as they are now. The record is replaced by one compare-and-set on the
-presentation count, so a presentation made meanwhile is never lost (the renewal is then
-tried again). An issuer that refuses (the refresh token revoked with the credential, the
-citizen no longer in the register) leaves the credential as it is, shown linkably from
-then on, and the refusal is not tried again before ``renewal_retry``.
+This is the housekeeping's way, for credentials whose keys this service holds (the phone
+renews its own: ``renew_on_phone``). When fewer than ``renew_below`` unshown instances
+remain (the clear ``renew_from`` count the housekeeping looks for), the wallet renews the
+access token with the refresh token (with the wallet attestation and the DPoP key of the
+issuance the credential came from) and keeps the rotated refresh token with the
+credential at once, asks for a nonce, makes fresh server-held holder keys (one per
+instance of the issuer's batch) with key attestations, and asks the credential endpoint
+for the configuration again. What comes back is verified like any credential
+(``request_credentials.verified``) and joins the instances not yet shown, the shown ones
+dropped; the claims are the register's as they are now
+(``one_time_use.merge_fresh_batch``: a compare-and-set on the presentation count, read
+again when a presentation was made meanwhile, so none is lost). An issuer that refuses
+(the refresh token revoked with the credential, the citizen no longer in the register)
+leaves the credential as it is, shown linkably from then on, and the refusal is not tried
+again before ``renewal_retry``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 from msgspec import UnsetType
@@ -32,13 +34,12 @@ from wallet.services.credentials import open_record
 from wallet.services.holder_keys import new_server_keys, server_signer
 from wallet.services.issuer_client import IssuerClient, read_answer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
+from wallet.services.one_time_use import keep_refresh_token, merge_fresh_batch
 from wallet.services.prepare_credential_requests import proof_signing_input
 from wallet.services.request_credentials import (
     credential_request,
     credential_response,
     notify,
-    renew_from,
-    renewal_of,
     verified,
 )
 from wallet.services.sealing import AccountBox
@@ -55,39 +56,28 @@ async def renew_credential(context: WalletContext, account_id: str, credential_i
         return False
     box = await context.box(account_id)
     record = open_record(box, stored)
-    if record.renewal is None:
+    if record.renewal is None or record.renewed_by_phone:
         return False
     flow = OfferFlow.opened(record.renewal)
-    fresh = await _fresh_batch(context, box, flow, record.configuration_id)
-    used_keys, new_record = fresh
-    unshown = record.instances[
-        len(record.instances) - record.fresh_instances(stored.presentations) :
-    ]
-    renewed = dataclasses.replace(
-        record,
-        instances=unshown + new_record.instances,
-        claims=new_record.claims,
-        expires_at=new_record.expires_at,
-        renewal=renewal_of(flow, record.configuration_id),
-        shown_before=stored.presentations,
+    used_keys, fresh = await _fresh_batch(
+        context, box, flow, credential_id, record.configuration_id
     )
     await context.store.holder_keys.add(used_keys)
-    replaced = await context.store.credentials.replace(
-        account_id,
-        credential_id,
-        box.seal("credential", credential_id, renewed.to_json()),
-        expected_presentations=stored.presentations,
-        renew_from=renew_from(context, renewed),
-    )
-    if replaced and new_record.notification is not None:
-        await notify(context, box, flow, new_record.notification["id"], "credential_accepted")
-    return replaced
+    merged = await merge_fresh_batch(context, box, credential_id, flow, fresh)
+    if merged is not None and fresh.notification is not None:
+        await notify(context, box, flow, fresh.notification["id"], "credential_accepted")
+    return merged is not None
 
 
 async def _fresh_batch(
-    context: WalletContext, box: AccountBox, flow: OfferFlow, configuration_id: str
+    context: WalletContext,
+    box: AccountBox,
+    flow: OfferFlow,
+    credential_id: str,
+    configuration_id: str,
 ) -> tuple[list[HolderKey], CredentialRecord]:
     await renew_access_token(context, box, flow)
+    await keep_refresh_token(context, box, credential_id, flow)
     now = context.clock.now()
     nonce = None
     if flow.nonce_endpoint is not None:

@@ -11,7 +11,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.encoding import b64url_encode
@@ -27,6 +26,7 @@ from wallet.domain import (
     CredentialRecord,
     FlowState,
     HolderKey,
+    NotFound,
     Refused,
     StoredCredential,
 )
@@ -45,6 +45,7 @@ from wallet.services.interaction_messages import (
 from wallet.services.issuer_client import read_answer
 from wallet.services.notify_issuer import notify_issuer
 from wallet.services.offer_flow import DeferredCredential, OfferFlow, PreparedCredentialRequest
+from wallet.services.one_time_use import merge_fresh_batch, renew_from, renewable, renewal_of
 from wallet.services.refused_issuance import fail_issuance
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
@@ -102,6 +103,8 @@ async def request_credentials(
                 )
             answer = read_answer(response, CredentialResponse, "credential endpoint")
             if isinstance(answer.credentials, UnsetType):
+                if flow.renews is not None:
+                    raise Refused("the issuer deferred a fresh batch; the copies left are shown")
                 flow.deferred.append(deferred(context, flow, request, answer))
                 continue
             notification_id = (
@@ -137,8 +140,19 @@ async def keep_received(
     notifications: list[str],
 ) -> OfferOutcome:
     """Store what was received and verified; the flow ends ``received``, or stays
-    ``pending`` while credentials are still to come; the issuer is told of each one kept."""
-    result = [await _keep(context, claimed, item) for item in received]
+    ``pending`` while credentials are still to come; the issuer is told of each one kept.
+    A fresh batch of a one-time credential joins that credential."""
+    if flow.renews is not None:
+        try:
+            result = [
+                await _keep_fresh_batch(context, claimed, flow, flow.renews, item)
+                for item in received
+            ]
+        except NotFound:
+            await end_claim(context, claimed, FlowState.FAILED)
+            raise
+    else:
+        result = [await _keep(context, claimed, item) for item in received]
     flow.round = None
     if flow.deferred:
         now = context.clock.now()
@@ -220,6 +234,27 @@ async def _keep(context: WalletContext, claimed: ClaimedFlow, item: Received) ->
         credential_configuration_id=record_.configuration_id,
         name=display.get("name", record_.configuration_id),
         instances=len(record_.instances),
+    )
+
+
+async def _keep_fresh_batch(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    credential_id: str,
+    item: Received,
+) -> ReceivedCredential:
+    _, holder_keys, fresh = item
+    await context.store.holder_keys.add(holder_keys)
+    merged = await merge_fresh_batch(context, claimed.box, credential_id, flow, fresh)
+    if merged is None:
+        raise NotFound("the credential was deleted while its fresh copies were asked for")
+    display = pick(merged.credential_display, []) or {}
+    return ReceivedCredential(
+        credential_id=credential_id,
+        credential_configuration_id=merged.configuration_id,
+        name=display.get("name", merged.configuration_id),
+        instances=len(merged.instances),
     )
 
 
@@ -343,37 +378,9 @@ async def verified(
         box.seal("credential", credential_id, record_.to_json()),
         0,
         context.clock.now(),
-        renew_from=renew_from(context, record_) if one_time else None,
+        renew_from=renew_from(context, record_),
     )
     return stored, used, record_
-
-
-def renewable(flow: OfferFlow) -> bool:
-    """One-time use needs fresh batches: an issuer that gave a refresh token for one
-    configuration (so no two credentials share it), to keys this service holds (the
-    housekeeping cannot ask a phone to sign)."""
-    plan = flow.authorization
-    return (
-        flow.refresh_token is not None
-        and plan is not None
-        and plan.custody == "server"
-        and len(flow.configurations) == 1
-    )
-
-
-def renewal_of(flow: OfferFlow, configuration_id: str) -> dict[str, Any]:
-    """What a fresh batch takes, kept sealed with the credential: the flow without what
-    was only for this issuance (its requests, keys and deferrals)."""
-    kept = msgspec.structs.replace(
-        flow, requests=[], keys=[], deferred=[], pre_authorized_code=None
-    )
-    return kept.content()
-
-
-def renew_from(context: WalletContext, record_: CredentialRecord) -> int:
-    """The presentation count from which the credential needs a fresh batch: when fewer
-    than ``renew_below`` instances are still unshown."""
-    return record_.shown_before + max(0, len(record_.instances) - context.policy.renew_below)
 
 
 async def notify(

@@ -88,6 +88,26 @@ async function home() {
   }
   await requested();
   show("home");
+  renewDue(credentials);
+}
+
+// One-time credentials whose keys this phone keeps: only the phone can sign the proofs of
+// fresh copies, so it asks for them when they are due, quietly; a refusal is tried again
+// the next time the wallet opens.
+async function renewDue(credentials) {
+  for (const credential of credentials) {
+    if (credential.renewed_by !== "phone" || !credential.renewal_due) continue;
+    try {
+      const path = `/wallet/credentials/${encodeURIComponent(credential.credential_id)}/renew`;
+      let outcome = await call("POST", path, { holder_keys: await newHolderKeys(credential.holder_keys_needed) });
+      while (outcome.status === "proofs_needed") {
+        const signatures = await signAll(outcome.signing_requests);
+        outcome = await call("POST", `/wallet/offers/${outcome.offer_id}/complete`, { signatures });
+      }
+    } catch {
+      // the issuer or the network refused now; the copies left are shown meanwhile
+    }
+  }
 }
 
 // Credentials an agency will issue later: the wallet asks by itself, except where this
@@ -125,6 +145,9 @@ async function card(id) {
   $("card-title").textContent = credential.name;
   $("card-issuer").textContent = `${t("wallet.from")}: ${credential.issuer.name}`;
   $("card-status").textContent = statusText(credential.status);
+  // one-time credentials: each copy is shown once, so no two verifiers can link them
+  $("card-copies").hidden = credential.use_policy !== "one_time";
+  $("card-copies").textContent = t("wallet.freshCopies", { count: credential.fresh_instances ?? 0 });
   const body = $("card-claims").querySelector("tbody");
   body.replaceChildren();
   for (const row of credential.claim_labels) {
