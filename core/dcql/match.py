@@ -2,6 +2,8 @@
 credentials to which credentials, and which claim paths of each, satisfy it.
 
 Value matching (§6.3 ``values``) compares type and value exactly (``true`` is not ``1``).
+An mdoc's claims are given by namespace, then element, so that a claim path
+``[namespace, element]`` (B.2.4) selects one element.
 Where a pointer selects several elements, one matching element is enough.
 """
 
@@ -15,7 +17,7 @@ import msgspec
 
 from core.claim_paths import ClaimPath, ClaimPathError, select
 from core.dcql.model import ClaimsQuery, CredentialQuery, DcqlQuery
-from core.dcql.parse import SD_JWT_VC_FORMAT
+from core.dcql.parse import MDOC_FORMAT, SD_JWT_VC_FORMAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class CandidateCredential:
     holder_binding: bool = True
     #: base64url AuthorityKeyIdentifier values of the issuer's certificate chain.
     authority_key_identifiers: frozenset[str] = field(default_factory=frozenset)
+    #: An mdoc's ``docType`` (its ``claims`` are then by namespace, then element).
+    doctype: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,10 @@ def _meta_matches(query: CredentialQuery, credential: CandidateCredential) -> bo
     if query.format == SD_JWT_VC_FORMAT:
         wanted = set(query.meta.get("vct_values", ()))
         return credential.vct in wanted or bool(wanted.intersection(credential.vct_ancestors))
+    if query.format == MDOC_FORMAT:  # B.2.2: the one doctype asked for
+        return credential.doctype is not None and credential.doctype == query.meta.get(
+            "doctype_value"
+        )
     return True
 
 

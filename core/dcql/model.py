@@ -19,6 +19,9 @@ class ClaimsQuery(msgspec.Struct, frozen=True, omit_defaults=True):
     path: list[str | int | None]
     id: str | UnsetType = UNSET
     values: list[ClaimValue] | UnsetType = UNSET
+    #: B.2.3 (mdoc only): the verifier means to keep the element (ISO/IEC 18013-5
+    #: ``IntentToRetain``); the wallet shows it to the citizen.
+    intent_to_retain: bool | UnsetType = UNSET
 
 
 class TrustedAuthoritiesQuery(msgspec.Struct, frozen=True):

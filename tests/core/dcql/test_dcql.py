@@ -305,3 +305,46 @@ def test_a_query_built_from_a_credentials_own_claims_matches_it(
     else:
         del reduced[removed[0]][removed[1]]
     assert not match_query(query, [_cred("own", reduced)]).satisfied
+
+
+def test_an_mdoc_query_matches_its_doctype_and_elements() -> None:
+    """B.2.2-B.2.4: ``doctype_value`` against the mdoc's docType, claims by namespace and
+    element, ``intent_to_retain`` kept for the consent view."""
+    query = parse_dcql_query(
+        {
+            "credentials": [
+                {
+                    "id": "mdl",
+                    "format": "mso_mdoc",
+                    "meta": {"doctype_value": "org.iso.18013.5.1.mDL"},
+                    "claims": [
+                        {"path": ["org.iso.18013.5.1", "age_over_18"], "values": [True]},
+                        {"path": ["org.iso.18013.5.1", "portrait"], "intent_to_retain": True},
+                    ],
+                }
+            ]
+        }
+    )
+    assert query.credentials[0].claims[1].intent_to_retain is True  # type: ignore[index]
+    elements = {"org.iso.18013.5.1": {"age_over_18": True, "portrait": b"\x89PNG"}}
+    licence = CandidateCredential(
+        "licence", "mso_mdoc", elements, vct=None, doctype="org.iso.18013.5.1.mDL"
+    )
+    match = match_credential(query.credentials[0], licence)
+    assert match is not None and match.claim_paths == (
+        ("org.iso.18013.5.1", "age_over_18"),
+        ("org.iso.18013.5.1", "portrait"),
+    )
+    other = CandidateCredential(
+        "pid", "mso_mdoc", elements, vct=None, doctype="eu.europa.ec.eudi.pid.1"
+    )
+    assert match_credential(query.credentials[0], other) is None
+    under18 = CandidateCredential(
+        "young",
+        "mso_mdoc",
+        {"org.iso.18013.5.1": {"age_over_18": False, "portrait": b""}},
+        doctype="org.iso.18013.5.1.mDL",
+    )
+    assert match_credential(query.credentials[0], under18) is None
+    sd_jwt = CandidateCredential("sd", "dc+sd-jwt", elements, doctype="org.iso.18013.5.1.mDL")
+    assert match_credential(query.credentials[0], sd_jwt) is None
