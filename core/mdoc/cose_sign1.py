@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from core.jose.algorithms import EDDSA as JOSE_EDDSA
@@ -239,9 +240,16 @@ def x5chain_certificates(message: CoseSign1, where: str) -> list[x509.Certificat
         if type(der) is not bytes or len(der) > MAX_CERTIFICATE_BYTES:
             raise MalformedMdoc(f"{where} x5chain holds an item that is not a certificate")
         try:
-            certificates.append(x509.load_der_x509_certificate(der))
-        except (ValueError, binascii.Error) as exc:
+            certificate = x509.load_der_x509_certificate(der)
+            # cryptography parses some fields only when read: read those that path
+            # validation reads, so that a broken one is refused here, by name.
+            _ = (certificate.subject, certificate.issuer, certificate.extensions)
+            certificate.public_key()
+        except (ValueError, binascii.Error, x509.DuplicateExtension, x509.InvalidVersion) as exc:
             raise MalformedMdoc(f"{where} x5chain holds an item that is not DER") from exc
+        except UnsupportedAlgorithm as exc:
+            raise MalformedMdoc(f"{where} x5chain holds a certificate not understood") from exc
+        certificates.append(certificate)
     return certificates
 
 

@@ -143,6 +143,8 @@ def _verify(
         key = leaf_public_key(leaf)
     except (MalformedMdoc, CertificateError) as exc:
         raise UntrustedCertificate(f"the document signer is not trusted: {exc}") from exc
+    except ValueError as exc:  # a certificate field cryptography could not parse
+        raise UntrustedCertificate("the document signer certificate is malformed") from exc
     log.done(checks.TRUST_CHAIN)
 
     alg = verify_sign1(issuer_auth, key, algorithms=trust.algorithms, error=IssuerSignatureInvalid)
