@@ -28,7 +28,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from core.jose.algorithms import EDDSA as JOSE_EDDSA
 from core.jose.algorithms import ES256, ES384, ES512, PublicKey, SignatureAlgorithm
@@ -251,7 +250,3 @@ def x5chain_certificates(message: CoseSign1, where: str) -> list[x509.Certificat
             raise MalformedMdoc(f"{where} x5chain holds a certificate not understood") from exc
         certificates.append(certificate)
     return certificates
-
-
-def der_of(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(Encoding.DER)

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -182,6 +182,15 @@ def test_several_documents_in_one_response(
         {"age_over_18", "portrait"},
         {"family_name"},
     ]
+
+
+def test_ed25519_device_key_when_allowed(parties: Issuer) -> None:
+    device = SoftwareSigner(ed25519.Ed25519PrivateKey.generate())
+    issued = issue(parties.signer, device.public_jwk()).issuer_signed
+    response = _present(issued, device)
+    _refused(DeviceAuthInvalid, response, parties)  # -8 is not in the default allow-list
+    verified = _verify(response, parties, device_algorithms={-7, -8})
+    assert verified.documents[0].device_algorithm == -8
 
 
 def test_disclosing_an_element_the_mdoc_lacks(device: SoftwareSigner, issued: IssuerSigned) -> None:
