@@ -13,7 +13,7 @@ raw signature in place.
 Verification order: the ``alg`` from the protected header (RFC 9052 §3.1; ISO/IEC 18013-5
 §9.1.2.4 puts it there) in the caller's allow-list of COSE identifiers and fitting the
 key, no ``crit`` (we understand no critical extension), no label in both headers (RFC 9052
-§3), then the signature. Identifiers: ``-7`` ES256 (taken to mean P-256, as HAIP 1.0 §7
+§3), then the signature. Identifiers: ``-7`` ES256 (taken to mean P-256, as HAIP 1.0
 reads it), ``-35`` ES384, ``-36`` ES512, ``-8`` EdDSA (Ed25519), and the fully specified
 ones of RFC 9864 §2: ``-9`` ESP256, ``-51`` ESP384, ``-52`` ESP512, ``-19`` Ed25519.
 """
@@ -59,7 +59,7 @@ COSE_ALGORITHMS: dict[int, SignatureAlgorithm] = {
 }
 #: The identifier we sign with, by the signer's JOSE ``alg`` (the widely deployed ones).
 COSE_ID_FOR_JOSE = {"ES256": ES256_ID, "ES384": ES384_ID, "ES512": ES512_ID, "EdDSA": EDDSA_ID}
-#: HAIP 1.0 §7: ECDSA with P-256 and SHA-256, as ``-7`` or ``-9``.
+#: HAIP 1.0 "Requirements for Digital Signatures": ECDSA P-256 SHA-256, ``-7`` or ``-9``.
 DEFAULT_COSE_ALGORITHMS: frozenset[int] = frozenset({ES256_ID, ESP256_ID})
 
 _HEADER_LIMITS = CborLimits(max_bytes=4 * 1024, max_depth=4, max_items=64)

@@ -22,9 +22,9 @@ MSO names. The device key may live on the phone, so presenting is split:
 2. :func:`assemble_device_response` takes each prepared document with its raw signature
    (ES256: ``r || s``, 64 bytes) and gives the encoded ``DeviceResponse``.
 
-:func:`present_mdoc` does both with a :class:`core.keys.signer.Signer`. HAIP 1.0 §5.3.1
-wants each mdoc in its own ``DeviceResponse``; :func:`assemble_device_response` takes
-several for other profiles.
+:func:`present_mdoc` does both with a :class:`core.keys.signer.Signer`. HAIP 1.0 (its
+OpenID4VP rules for ISO mdocs) wants each mdoc in its own ``DeviceResponse``;
+:func:`assemble_device_response` takes several for other profiles.
 """
 
 from __future__ import annotations
