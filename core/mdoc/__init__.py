@@ -23,3 +23,58 @@ May import: the standard library, ``cbor2``, ``cryptography``, and ``core.jose``
 ``core.keys``, ``core.status_list``, ``core.encoding``, ``core.clock``.
 Tests: ``tests/core/mdoc``.
 """
+
+from core.mdoc.cbor import CborLimits, EncodedCbor
+from core.mdoc.cose_sign1 import DEFAULT_COSE_ALGORITHMS
+from core.mdoc.elements import MDL_DOC_TYPE, MDL_NAMESPACE, claims_to_json
+from core.mdoc.errors import MdocError
+from core.mdoc.issue import IssuedMdoc, issue_mdoc
+from core.mdoc.issuer_signed import IssuerSigned, decode_issuer_signed
+from core.mdoc.mso import DEFAULT_DIGEST_ALGORITHMS, ValidityInfo
+from core.mdoc.present import (
+    PreparedDocument,
+    assemble_device_response,
+    prepare_document,
+    present_mdoc,
+    to_vp_token_element,
+)
+from core.mdoc.session_transcript import (
+    openid4vp_dc_api_session_transcript,
+    openid4vp_session_transcript,
+)
+from core.mdoc.verify_issued import verify_issued_mdoc
+from core.mdoc.verify_issuer_signed import IssuerTrust, VerifiedIssuerSigned
+from core.mdoc.verify_presentation import (
+    VerifiedDeviceResponse,
+    VerifiedDocument,
+    verify_device_response,
+)
+
+__all__ = [
+    "DEFAULT_COSE_ALGORITHMS",
+    "DEFAULT_DIGEST_ALGORITHMS",
+    "MDL_DOC_TYPE",
+    "MDL_NAMESPACE",
+    "CborLimits",
+    "EncodedCbor",
+    "IssuedMdoc",
+    "IssuerSigned",
+    "IssuerTrust",
+    "MdocError",
+    "PreparedDocument",
+    "ValidityInfo",
+    "VerifiedDeviceResponse",
+    "VerifiedDocument",
+    "VerifiedIssuerSigned",
+    "assemble_device_response",
+    "claims_to_json",
+    "decode_issuer_signed",
+    "issue_mdoc",
+    "openid4vp_dc_api_session_transcript",
+    "openid4vp_session_transcript",
+    "prepare_document",
+    "present_mdoc",
+    "to_vp_token_element",
+    "verify_device_response",
+    "verify_issued_mdoc",
+]

@@ -13,7 +13,7 @@ raw signature in place.
 Verification order: the ``alg`` from the protected header (RFC 9052 §3.1; ISO/IEC 18013-5
 §9.1.2.4 puts it there) in the caller's allow-list of COSE identifiers and fitting the
 key, no ``crit`` (we understand no critical extension), no label in both headers (RFC 9052
-§3), then the signature. Identifiers: ``-7`` ES256 (taken to mean P-256, as HAIP 1.0 §7
+§3), then the signature. Identifiers: ``-7`` ES256 (taken to mean P-256, as HAIP 1.0
 reads it), ``-35`` ES384, ``-36`` ES512, ``-8`` EdDSA (Ed25519), and the fully specified
 ones of RFC 9864 §2: ``-9`` ESP256, ``-51`` ESP384, ``-52`` ESP512, ``-19`` Ed25519.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from core.jose.algorithms import EDDSA as JOSE_EDDSA
 from core.jose.algorithms import ES256, ES384, ES512, PublicKey, SignatureAlgorithm
@@ -59,7 +59,7 @@ COSE_ALGORITHMS: dict[int, SignatureAlgorithm] = {
 }
 #: The identifier we sign with, by the signer's JOSE ``alg`` (the widely deployed ones).
 COSE_ID_FOR_JOSE = {"ES256": ES256_ID, "ES384": ES384_ID, "ES512": ES512_ID, "EdDSA": EDDSA_ID}
-#: HAIP 1.0 §7: ECDSA with P-256 and SHA-256, as ``-7`` or ``-9``.
+#: HAIP 1.0 "Requirements for Digital Signatures": ECDSA P-256 SHA-256, ``-7`` or ``-9``.
 DEFAULT_COSE_ALGORITHMS: frozenset[int] = frozenset({ES256_ID, ESP256_ID})
 
 _HEADER_LIMITS = CborLimits(max_bytes=4 * 1024, max_depth=4, max_items=64)
@@ -239,11 +239,14 @@ def x5chain_certificates(message: CoseSign1, where: str) -> list[x509.Certificat
         if type(der) is not bytes or len(der) > MAX_CERTIFICATE_BYTES:
             raise MalformedMdoc(f"{where} x5chain holds an item that is not a certificate")
         try:
-            certificates.append(x509.load_der_x509_certificate(der))
-        except (ValueError, binascii.Error) as exc:
+            certificate = x509.load_der_x509_certificate(der)
+            # cryptography parses some fields only when read: read those that path
+            # validation reads, so that a broken one is refused here, by name.
+            _ = (certificate.subject, certificate.issuer, certificate.extensions)
+            certificate.public_key()
+        except (ValueError, binascii.Error, x509.DuplicateExtension, x509.InvalidVersion) as exc:
             raise MalformedMdoc(f"{where} x5chain holds an item that is not DER") from exc
+        except UnsupportedAlgorithm as exc:
+            raise MalformedMdoc(f"{where} x5chain holds a certificate not understood") from exc
+        certificates.append(certificate)
     return certificates
-
-
-def der_of(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(Encoding.DER)

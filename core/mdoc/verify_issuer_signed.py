@@ -9,7 +9,7 @@ In order, each a named check (:mod:`core.mdoc.checks`):
    certificate in the chain, as HAIP 1.0 asks of ``x5c``), so the document signer
    certificate is within its validity now (§9.3.1 step 1).
 2. ``issuer_signature``: the COSE_Sign1 verifies with the certificate's key, its ``alg``
-   protected and in the allow-list (§9.3.1 step 2; HAIP 1.0 §7: ``-7``/``-9`` at least).
+   protected and in the allow-list (§9.3.1 step 2; HAIP 1.0 requires ``-7``/``-9``).
    Then the MSO is read from the signed payload, never before.
 3. ``doc_type``: the MSO's ``docType`` is the document's and one the caller expects
    (§9.3.1 step 5).
@@ -143,6 +143,8 @@ def _verify(
         key = leaf_public_key(leaf)
     except (MalformedMdoc, CertificateError) as exc:
         raise UntrustedCertificate(f"the document signer is not trusted: {exc}") from exc
+    except ValueError as exc:  # a certificate field cryptography could not parse
+        raise UntrustedCertificate("the document signer certificate is malformed") from exc
     log.done(checks.TRUST_CHAIN)
 
     alg = verify_sign1(issuer_auth, key, algorithms=trust.algorithms, error=IssuerSignatureInvalid)

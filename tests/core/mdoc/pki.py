@@ -41,8 +41,9 @@ def document_signer(
     not_before: dt.datetime = NOW - dt.timedelta(days=10),
     not_after: dt.datetime = NOW + dt.timedelta(days=365),
     curve: ec.EllipticCurve | None = None,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> tuple[x509.Certificate, SoftwareSigner]:
-    key = ec.generate_private_key(curve or ec.SECP256R1())
+    key = key or ec.generate_private_key(curve or ec.SECP256R1())
     public = key.public_key()
     certificate = (
         x509.CertificateBuilder()
