@@ -120,6 +120,7 @@ def _development_authority(
                 common_name=name,
                 organization="idwallet (development)",
                 now=dt.datetime.now(dt.UTC),
+                country=settings.country,
             )
             write_private_file(key_path, wrapper.wrap(key, context=context))
             cert_path.write_bytes(certificate.public_bytes(Encoding.PEM))

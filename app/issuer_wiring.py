@@ -132,6 +132,7 @@ async def issuer_role(
     context = IssuerContext(
         agencies=agencies,
         public_base_url=settings.public_base_url,
+        country=settings.country,
         keys=keys,
         offers=(PostgresOfferStore if on_postgres else SqlOfferStore)(sessions, claims),
         grants=SqlGrantStore(sessions),

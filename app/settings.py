@@ -202,6 +202,12 @@ def _paired_files(
     return Path(one), Path(two)
 
 
+def _country(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise SettingsError(f"{PREFIX}COUNTRY is an ISO 3166-1 alpha-2 code, such as DE")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "development"
@@ -209,6 +215,9 @@ class Settings:
     port: int = 8000
     workers: int = 1
     public_base_url: str = "http://127.0.0.1:8000"
+    #: The state's ISO 3166-1 alpha-2 code: the agencies' certificates (C) and their
+    #: mdocs' ``issuing_country``.
+    country: str = "DE"
     var_dir: Path = Path("var")
     database_url: str = "sqlite+aiosqlite:///var/idwallet.db"
     key_encryption_key: str | None = None
@@ -341,6 +350,7 @@ class Settings:
             port=port,
             workers=_int(env, "WORKERS", 1, 1, 64),
             public_base_url=base,
+            country=_country(get("COUNTRY", "DE")),
             var_dir=var_dir,
             database_url=get("DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'idwallet.db'}"),
             key_encryption_key=kek,

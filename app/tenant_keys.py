@@ -24,7 +24,11 @@ log = logging.getLogger("idwallet.keys")
 
 
 def _certificate_request(
-    names: tuple[str, ...], organization: str, public_base_url: str, identifier: str
+    names: tuple[str, ...],
+    organization: str,
+    public_base_url: str,
+    identifier: str,
+    country: str | None = None,
 ) -> AccessCertificateRequest:
     host = urlsplit(public_base_url).hostname
     return AccessCertificateRequest(
@@ -32,6 +36,7 @@ def _certificate_request(
         organization=organization,
         dns_names=(host,) if host else (),
         uris=(identifier,),
+        country=country,
     )
 
 
@@ -97,6 +102,7 @@ def issuer_keys(deployment: Deployment, agencies: dict[str, Agency]) -> Deployme
                     agency.organization,
                     base,
                     agency.identifier(base),
+                    deployment.settings.country,
                 ),
             )
             for issuer_id, agency in agencies.items()

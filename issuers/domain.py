@@ -29,6 +29,8 @@ from core.oauth import PRE_AUTHORIZED_GRANT
 
 CLAIM_TYPES = frozenset({"string", "date", "boolean", "integer", "object", "array"})
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
+MDOC_FORMAT = "mso_mdoc"
+SD_JWT_VC_FORMAT = "dc+sd-jwt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,14 @@ class ClaimDefinition:
     mandatory: bool
     selectively_disclosable: bool
     display: tuple[ClaimLabel, ...]
+    #: An mdoc element's source: the claim of the register's record it is made from.
+    source: ClaimPath | None = None
+    #: An mdoc element the agency states the same for everyone (``issuing_country``).
+    constant: str | int | bool | None = None
+    #: An mdoc element worked out at issuance: ``issue_date`` or ``expiry_date`` (of the
+    #: mdoc itself), or ``age_over`` (with ``age``, from the ``source`` birth date).
+    computed: str | None = None
+    age: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,14 @@ class CredentialConfiguration:
     #: The eID login's levels of assurance (``acr`` values) accepted for this credential;
     #: empty: whatever level the provider authenticated the citizen at.
     eid_acr_values: tuple[str, ...] = ()
+    #: ``dc+sd-jwt`` (OpenID4VCI 1.0 Appendix A.3) or ``mso_mdoc`` (Appendix A.2).
+    format: str = "dc+sd-jwt"
+    #: ``mso_mdoc``: the ISO/IEC 18013-5 ``docType``; its claims are ``[namespace,
+    #: element]`` made from the record of ``record_configuration``.
+    doctype: str | None = None
+    #: The configuration whose register records (and offers' claims) this credential is
+    #: made from: another format of the same data, never typed in twice; None: its own.
+    record_configuration: str | None = None
 
     @property
     def disclosable_paths(self) -> tuple[ClaimPath, ...]:
@@ -126,6 +144,11 @@ class CredentialConfiguration:
     @property
     def approval_required(self) -> bool:
         return bool(self.approval_reason)
+
+    @property
+    def record_id(self) -> str:
+        """The configuration id the claims of its offers and register records are of."""
+        return self.record_configuration or self.id
 
 
 @dataclass(frozen=True, slots=True)

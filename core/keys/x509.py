@@ -41,10 +41,14 @@ class CertificateError(ValueError):
     """A certificate or chain that is malformed or does not validate to a trust anchor."""
 
 
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
+def _name(
+    common_name: str, organization: str | None = None, country: str | None = None
+) -> x509.Name:
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if organization:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    if country:
+        attributes.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country))
     return x509.Name(attributes)
 
 
@@ -59,9 +63,11 @@ def create_trust_anchor(
     organization: str | None = None,
     now: dt.datetime,
     valid_days: int = 3650,
+    country: str | None = None,
 ) -> x509.Certificate:
-    """A self-signed root CA that may issue end-entity certificates only (pathLen 0)."""
-    name = _name(common_name, organization)
+    """A self-signed root CA that may issue end-entity certificates only (pathLen 0);
+    with ``country`` (C), it can be an mdoc IACA (ISO/IEC 18013-5 Annex B.1.2)."""
+    name = _name(common_name, organization, country)
     public = key.public_key()
     return (
         x509.CertificateBuilder()
@@ -100,6 +106,9 @@ class AccessCertificateRequest:
     dns_names: tuple[str, ...] = ()
     uris: tuple[str, ...] = ()
     valid_days: int = 365
+    #: ISO 3166-1 alpha-2 (C): an mdoc's document signer names its state (ISO/IEC
+    #: 18013-5 Annex B), and verifiers compare it with the mdoc's ``issuing_country``.
+    country: str | None = None
 
 
 def issue_access_certificate(
@@ -118,7 +127,7 @@ def issue_access_certificate(
     not_after = min(now + dt.timedelta(days=request.valid_days), anchor.not_valid_after_utc)
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(request.common_name, request.organization))
+        .subject_name(_name(request.common_name, request.organization, request.country))
         .issuer_name(anchor.subject)
         .public_key(subject_key)
         .serial_number(x509.random_serial_number())

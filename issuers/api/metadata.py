@@ -19,6 +19,7 @@ from core.oid4vci_metadata import CredentialIssuerMetadata
 from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata
 from core.sdjwt_vc.type_metadata import TypeMetadata
 from issuers.api.requests import ISSUER_CONTEXT, etag_matches, known_agency
+from issuers.domain import SD_JWT_VC_FORMAT
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.metadata import (
     agency_image,
@@ -134,6 +135,8 @@ class IssuerMetadataController(Controller):
             config = context.configuration(issuer_id, configuration_id)
         except (UnknownAgency, UnknownConfiguration):
             raise NotFoundException("no such credential type") from None
+        if config.format != SD_JWT_VC_FORMAT:  # an mdoc is typed by its docType
+            raise NotFoundException("no such credential type")
         return Response(
             type_metadata(agency, context.public_base_url, config),
             headers={"Cache-Control": METADATA_CACHE},

@@ -134,8 +134,11 @@ class OperatorCredentialController(AgencyOperatorController):
                                 mandatory=claim.mandatory,
                                 display=names(claim.display),
                             )
-                            for claim in config.claims
+                            for claim in agency.configurations[config.record_id].claims
                         ],
+                        format=config.format,
+                        doctype=config.doctype,
+                        claims_of=config.record_configuration,
                         approval_reason=[
                             LocalizedText(locale=r.locale, text=r.text)
                             for r in config.approval_reason

@@ -38,6 +38,16 @@ the citizen chooses on the agency's page. ``"register_display": [{"locale": "en"
 "Driving licence register"}, ...]`` names the register its credentials' data comes from,
 as the authorization pages show it (English required, as for every display).
 
+A configuration is an SD-JWT VC (``dc+sd-jwt``, the default) or an ISO/IEC 18013-5 mdoc
+(``"format": "mso_mdoc"``, OpenID4VCI 1.0 Appendix A.2) with its ``doctype`` (the EU PID
+``eu.europa.ec.eudi.pid.1``, the mDL ``org.iso.18013.5.1.mDL``). An mdoc is another format
+of the data of an SD-JWT VC configuration of the same agency, named by ``claims_of``: its
+offers and register records are that configuration's, never typed in twice. Its claims
+are ``[namespace, element]`` paths, each made ``from`` a claim of that record (dates become
+``full-date``s), given as a constant ``value``, or ``computed`` when it is signed
+(``issue_date``, ``expiry_date``, ``issuing_country``: the deployment's country), with
+``"age_over": 18`` for an ``age_over_18`` worked out from a birth date.
+
 Logos (OpenID4VCI 1.0 §12.2.4 ``logo``, SD-JWT VC §5.5.1.1.1) are either an image file of
 the catalog (``images/<name>.png``, named by ``"image"``), served by the agency itself, or an
 absolute ``https`` URL hosted elsewhere (``"uri"``). An image must be a real PNG or JPEG
@@ -65,6 +75,8 @@ from core.key_attestation import ISO_18045_LEVELS
 from core.validation import explain
 from issuers.domain import (
     CLAIM_TYPES,
+    MDOC_FORMAT,
+    SD_JWT_VC_FORMAT,
     Agency,
     ApprovalReason,
     ClaimDefinition,
@@ -124,6 +136,11 @@ class _Claim(msgspec.Struct, forbid_unknown_fields=True):
     mandatory: bool = False
     sd: Literal["always", "never"] = "always"
     display: list[_Label] = []
+    #: mdoc elements: the claim of the record they are made from, or a constant.
+    from_: list[str | int | None] | None = msgspec.field(default=None, name="from")
+    value: str | int | bool | None = None
+    computed: Literal["issue_date", "expiry_date", "issuing_country"] | None = None
+    age_over: int | None = None
 
 
 class _KeyAttestations(msgspec.Struct, forbid_unknown_fields=True):
@@ -144,6 +161,9 @@ class _Configuration(msgspec.Struct, forbid_unknown_fields=True):
     approval_required: bool = False
     approval_reason: list[_Reason] | None = None
     eid_acr_values: list[str] | None = None
+    format: Literal["dc+sd-jwt", "mso_mdoc"] = "dc+sd-jwt"
+    doctype: str | None = None
+    claims_of: str | None = None
 
 
 _DEFERRED_DEFAULTS = DeferredIssuancePolicy()
@@ -302,6 +322,15 @@ def _claims(items: list[_Claim], where: str) -> tuple[ClaimDefinition, ...]:
     claims = []
     seen = set()
     for item in items:
+        if (
+            item.from_ is not None
+            or item.value is not None
+            or item.computed is not None
+            or item.age_over is not None
+        ):
+            raise CatalogError(
+                f"{where}: from, value, computed and age_over are for mso_mdoc elements only"
+            )
         try:
             path = parse_claim_path(item.path)
         except ClaimPathError as exc:
@@ -322,6 +351,95 @@ def _claims(items: list[_Claim], where: str) -> tuple[ClaimDefinition, ...]:
                 mandatory=item.mandatory,
                 selectively_disclosable=item.sd == "always",
                 display=tuple(ClaimLabel(label.locale, label.name) for label in item.display),
+            )
+        )
+    if not claims:
+        raise CatalogError(f"{where}: a configuration needs claims")
+    return tuple(claims)
+
+
+_DOCTYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_ELEMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+#: mdoc element types: a record claim's JSON type, a date as ``full-date`` (tag 1004).
+_MDOC_TYPES = frozenset({"string", "date", "boolean", "integer", "array", "object"})
+
+
+def _mdoc_claims(
+    items: list[_Claim], record: CredentialConfiguration, where: str
+) -> tuple[ClaimDefinition, ...]:
+    """An mdoc's elements (OpenID4VCI 1.0 Appendix A.2.2: paths ``[namespace, element]``),
+    each made from a claim of the record's configuration (``from``) or a constant
+    (``value``), of that claim's type."""
+    record_claims = {claim.path: claim for claim in record.claims}
+    claims = []
+    seen = set()
+    for item in items:
+        path = tuple(item.path)
+        name = list(item.path)
+        if (
+            len(path) != 2
+            or not isinstance(path[0], str)
+            or not isinstance(path[1], str)
+            or not _DOCTYPE.fullmatch(path[0])
+            or not _ELEMENT.fullmatch(path[1])
+        ):
+            raise CatalogError(f"{where}: an mdoc claim path is [namespace, element], not {name}")
+        if path in seen:
+            raise CatalogError(f"{where}: claim {name} is defined twice")
+        seen.add(path)
+        if item.type not in _MDOC_TYPES:
+            raise CatalogError(f"{where}: claim {name} has unknown type {item.type!r}")
+        source = None
+        if sum(x is not None for x in (item.from_, item.value, item.computed)) != 1:
+            raise CatalogError(
+                f"{where}: claim {name} needs exactly one of from, value and computed"
+            )
+        if item.computed is not None and item.type != (
+            "string" if item.computed == "issuing_country" else "date"
+        ):
+            raise CatalogError(f"{where}: claim {name}: {item.computed} has another type")
+        if item.age_over is not None and not (
+            item.type == "boolean" and item.from_ is not None and 0 < item.age_over < 150
+        ):
+            raise CatalogError(
+                f"{where}: claim {name}: age_over (1 to 149) is a boolean from a birth date"
+            )
+        if item.from_ is not None:
+            try:
+                source = parse_claim_path(item.from_)
+            except ClaimPathError as exc:
+                raise CatalogError(f"{where}: claim {name}: {exc}") from exc
+            origin = record_claims.get(source)
+            if origin is None:
+                raise CatalogError(
+                    f"{where}: claim {name} is from {list(source)}, no claim of {record.id}"
+                )
+            wanted = "date" if item.age_over is not None else item.type
+            if origin.value_type != wanted:
+                raise CatalogError(
+                    f"{where}: claim {name} needs a {wanted} source, {list(source)} is "
+                    f"{origin.value_type}"
+                )
+            if item.mandatory and not origin.mandatory:
+                raise CatalogError(
+                    f"{where}: claim {name} is mandatory, its source {list(source)} is not"
+                )
+        elif item.value is not None and (
+            item.type not in {"string", "boolean", "integer"}
+            or isinstance(item.value, bool) != (item.type == "boolean")
+        ):
+            raise CatalogError(f"{where}: claim {name}: a value of type {item.type}")
+        claims.append(
+            ClaimDefinition(
+                path=path,
+                value_type=item.type,
+                mandatory=item.mandatory or item.value is not None or item.computed is not None,
+                selectively_disclosable=True,
+                display=tuple(ClaimLabel(label.locale, label.name) for label in item.display),
+                source=source,
+                constant=item.value,
+                computed="age_over" if item.age_over is not None else item.computed,
+                age=item.age_over,
             )
         )
     if not claims:
@@ -438,6 +556,8 @@ def _presentation_login(
         if not _CLAIM_NAME.fullmatch(presented) or not _CLAIM_NAME.fullmatch(held):
             raise CatalogError(f"{where}.match maps claim names to claim names")
         for config_id, configuration in configurations.items():
+            if configuration.record_configuration is not None:
+                continue  # made from another configuration's records, checked there
             if not any(claim.path == (held,) for claim in configuration.claims):
                 raise CatalogError(
                     f"{where}.match: {config_id} has no top-level claim {held!r} to match"
@@ -470,6 +590,29 @@ def _acr_values(values: list[str] | None, where: str) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _doctype(config: _Configuration, where: str) -> str | None:
+    if config.format != MDOC_FORMAT:
+        if config.doctype is not None or config.claims_of is not None:
+            raise CatalogError(f"{where}: doctype and claims_of are for mso_mdoc configurations")
+        return None
+    if config.doctype is None or not _DOCTYPE.fullmatch(config.doctype):
+        raise CatalogError(f"{where}: an mso_mdoc configuration needs its doctype")
+    return config.doctype
+
+
+def _record_of(
+    config: _Configuration, configurations: dict[str, CredentialConfiguration], where: str
+) -> CredentialConfiguration:
+    """The SD-JWT VC configuration whose records an mdoc is made from."""
+    record = configurations.get(config.claims_of or "")
+    if record is None or record.format != SD_JWT_VC_FORMAT:
+        raise CatalogError(
+            f"{where}: claims_of must name an SD-JWT VC configuration of this agency, whose "
+            "register records the mdoc's elements are made from"
+        )
+    return record
+
+
 def parse_agency(
     document: object, *, source: str, images_directory: Path = CATALOG_DIR / IMAGES
 ) -> Agency:
@@ -481,8 +624,12 @@ def parse_agency(
         raise CatalogError(f"{source}: {explain(exc)}") from exc
     if not _IDENTIFIER.fullmatch(raw.issuer_id):
         raise CatalogError(f"{source}: issuer_id must be lower-case letters, digits, '-' or '_'")
-    configurations = {}
-    for config_id, config in raw.credential_configurations.items():
+    configurations: dict[str, CredentialConfiguration] = {}
+    # the SD-JWT VC configurations first: an mdoc is made from one's records
+    ordered = sorted(
+        raw.credential_configurations.items(), key=lambda c: c[1].format != SD_JWT_VC_FORMAT
+    )
+    for config_id, config in ordered:
         where = f"{source}: {config_id}"
         if not _IDENTIFIER.fullmatch(config_id):
             raise CatalogError(
@@ -495,11 +642,17 @@ def parse_agency(
             id=config_id,
             validity_days=config.validity_days,
             display=display,
-            claims=_claims(config.claims, where),
+            claims=_mdoc_claims(config.claims, _record_of(config, configurations, where), where)
+            if config.format == MDOC_FORMAT
+            else _claims(config.claims, where),
             key_attestations_required=_key_attestations(config.key_attestations_required, where),
             approval_reason=_approval_reason(config, display, where),
             eid_acr_values=_acr_values(config.eid_acr_values, where),
+            format=config.format,
+            doctype=_doctype(config, where),
+            record_configuration=config.claims_of,
         )
+    configurations = {c: configurations[c] for c in raw.credential_configurations}
     if not configurations:
         raise CatalogError(f"{source}: an agency needs at least one credential configuration")
     if not 0 <= raw.refresh_tokens.lifetime_days <= 366:

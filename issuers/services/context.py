@@ -109,6 +109,8 @@ class IssuerContext:
     presentation_counter: PresentationCounter | None = None
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
+    #: The state the agencies issue for (ISO 3166-1 alpha-2): an mdoc's ``issuing_country``.
+    country: str = "DE"
 
     @property
     def declares_citizens(self) -> bool:

@@ -115,7 +115,10 @@ async def create_offer(
     agency = context.agency(issuer_id)
     configuration = context.configuration(issuer_id, configuration_id)
     subject_id = checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
-    checked = check_subject_claims(configuration, claims)
+    # an mdoc's offer holds the record its elements are made from
+    checked = check_subject_claims(
+        context.configuration(issuer_id, configuration.record_id), claims
+    )
     now = context.clock.now()
     offer_id = random_token()
     tx_code = new_tx_code(context.policy.tx_code_length) if with_tx_code else None

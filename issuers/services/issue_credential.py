@@ -1,7 +1,9 @@
-"""The Credential Endpoint (OpenID4VCI 1.0 §8): SD-JWT VCs bound to the wallet's proof
-keys (the keys of its ``jwt`` proofs, or the attested keys of its ``attestation`` proof),
-one per distinct key up to the batch size, each with its own salts and its own
-random status index, committed together with their ledger entries before the response.
+"""The Credential Endpoint (OpenID4VCI 1.0 §8): SD-JWT VCs, or mdocs (Appendix A.2: the
+``IssuerSigned`` of ``core.mdoc``, its ``deviceKeyInfo`` the proof's key), bound to the
+wallet's proof keys (the keys of its ``jwt`` proofs, or the attested keys of its
+``attestation`` proof), one per distinct key up to the batch size, each with its own
+salts and its own random status index, committed together with their ledger entries
+before the response.
 
 Issuance times link credentials to each other and to the moment of issuance (RFC 9901
 §10.2, SD-JWT VC §12): each credential's ``iat`` is a random instant of the precision
@@ -16,9 +18,13 @@ the endpoint encrypts it (``credential_encryption``, §10).
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import math
 import secrets
 from collections.abc import Mapping, Sequence
 
+from cryptography import x509
 from msgspec import UNSET
 
 from core.errors import (
@@ -33,11 +39,12 @@ from core.errors import (
 )
 from core.faults import AFTER_COMMIT_BEFORE_RESPONSE, AFTER_SIGN_BEFORE_COMMIT
 from core.keys.signer import Signer
+from core.mdoc.issue import issue_mdoc
 from core.oid4vci import CredentialRequest, CredentialResponse, IssuedCredential
 from core.replay import UsedBefore
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
-from issuers.domain import Agency, DeliveredResponse, NonceReused
+from issuers.domain import MDOC_FORMAT, Agency, DeliveredResponse, NonceReused
 from issuers.domain import IssuedCredential as RecordedCredential
 from issuers.ports import CredentialIssuance, GrantWork
 from issuers.services.codes import sha256_hex
@@ -49,6 +56,7 @@ from issuers.services.delivered_responses import (
     request_fingerprint,
     seal_response,
 )
+from issuers.services.mdoc_elements import mdoc_name_spaces
 from issuers.services.metadata import (
     ATTESTATION_PROOF,
     BATCH_SIZE,
@@ -88,6 +96,20 @@ def issuance_times(
     return [(window - offset, window - offset + int(validity)) for offset in offsets]
 
 
+def _utc(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _certified_from(signer: Signer) -> int:
+    """When the signer's certificate (the mdoc's document signer) became valid."""
+    chain = signer.x5c
+    if not chain:
+        raise RuntimeError("an agency's signing key without its certificate cannot sign mdocs")
+    leaf = x509.load_der_x509_certificate(base64.b64decode(chain[0]))
+    # a minute after it, as libraries compare the MSO's time with it to the second
+    return math.ceil(leaf.not_valid_before_utc.timestamp()) + 60
+
+
 def status_list_uri(context: IssuerContext, issuer_id: str, list_id: str) -> str:
     agency = context.agency(issuer_id)
     return f"{agency.identifier(context.public_base_url)}/status-lists/{list_id}"
@@ -119,6 +141,50 @@ async def sign_and_record(
         len(holder_keys),
     )
     expires_at = float(max(expires for _, expires in times))
+
+    if configuration.format == MDOC_FORMAT:
+        assert configuration.doctype is not None  # catalog
+        record = context.configuration(issuer_id, configuration.record_id)
+        # ISO/IEC 18013-5 §9.3.1: the MSO is signed within the document signer
+        # certificate's validity, so a drawn instant never predates a new certificate
+        earliest = min(_certified_from(signer), int(now))
+
+        def sign_mdocs(references: list[StatusReference]) -> list[str]:
+            signed = [
+                issue_mdoc(
+                    mdoc_name_spaces(
+                        configuration,
+                        record,
+                        claims,
+                        issued_on=_utc(max(issued_at, earliest)).date(),
+                        expires_on=_utc(expires).date(),
+                        country=context.country,
+                    ),
+                    signer,
+                    doc_type=doctype,
+                    holder_jwk=holder_key,
+                    signed=_utc(max(issued_at, earliest)),
+                    valid_from=_utc(max(issued_at, earliest)),
+                    valid_until=_utc(expires),
+                    status=reference,
+                ).credential
+                for holder_key, reference, (issued_at, expires) in zip(
+                    holder_keys, references, times, strict=True
+                )
+            ]
+            context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
+            return signed
+
+        doctype = configuration.doctype
+        return await work.issue(
+            count=len(holder_keys),
+            now=now,
+            expires_at=expires_at,
+            status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
+            sign=sign_mdocs,
+            nonces=nonces,
+            notification_id=notification_id,
+        )
 
     def sign(references: list[StatusReference]) -> list[str]:
         signed = [

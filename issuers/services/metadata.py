@@ -58,6 +58,7 @@ from core.sdjwt_vc.issuer_keys import JwtVcIssuerMetadata
 from core.sdjwt_vc.type_metadata import ClaimDisplay as TypeClaimDisplay
 from core.sdjwt_vc.type_metadata import ClaimMetadata, TypeDisplay, TypeMetadata
 from issuers.domain import (
+    MDOC_FORMAT,
     SD_JWT_VC_FORMAT,
     Agency,
     ClaimLabel,
@@ -72,6 +73,8 @@ SIGNED_METADATA_TYP = "openidvci-issuer-metadata+jwt"
 SIGNED_METADATA_LIFETIME = 24 * 3600
 BATCH_SIZE = 10
 SIGNING_ALGORITHMS = ["ES256"]
+#: COSE algorithm identifiers of ``issuerAuth`` (OpenID4VCI 1.0 Appendix A.2.2).
+MDOC_SIGNING_ALGORITHMS = [-7, -9]
 JWT_PROOF = "jwt"
 ATTESTATION_PROOF = "attestation"
 
@@ -197,6 +200,23 @@ def _configuration(
         )
         for claim in config.claims
     ]
+    metadata = CredentialMetadata(
+        display=_credential_display(agency, base_url, preferred_subset(config.display, preferred))
+        or UNSET,
+        claims=claims or UNSET,
+    )
+    if config.format == MDOC_FORMAT:
+        # Appendix A.2.2: the docType; the device key is a COSE_Key; issuerAuth is ES256
+        # (-7), which with a P-256 key is also the fully specified ESP256 (-9)
+        return ConfigurationMetadata(
+            format=MDOC_FORMAT,
+            scope=config.id,
+            doctype=config.doctype or UNSET,
+            cryptographic_binding_methods_supported=["cose_key"],
+            credential_signing_alg_values_supported=list(MDOC_SIGNING_ALGORITHMS),
+            proof_types_supported=proof_types_supported(config),
+            credential_metadata=metadata,
+        )
     return ConfigurationMetadata(
         format=SD_JWT_VC_FORMAT,
         scope=config.id,
@@ -204,13 +224,7 @@ def _configuration(
         cryptographic_binding_methods_supported=["jwk"],
         credential_signing_alg_values_supported=list(SIGNING_ALGORITHMS),
         proof_types_supported=proof_types_supported(config),
-        credential_metadata=CredentialMetadata(
-            display=_credential_display(
-                agency, base_url, preferred_subset(config.display, preferred)
-            )
-            or UNSET,
-            claims=claims or UNSET,
-        ),
+        credential_metadata=metadata,
     )
 
 

@@ -115,7 +115,24 @@ class ConfigurationClaim(Message):
 class ConfigurationView(Message):
     credential_configuration_id: str
     display: list[LocalizedName]
-    claims: list[ConfigurationClaim]
+    claims: Annotated[
+        list[ConfigurationClaim],
+        msgspec.Meta(
+            description="What an offer's claims hold (for an mdoc: the record of "
+            "claims_of, which its elements are made from)."
+        ),
+    ]
+    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt", "mso_mdoc"])] = "dc+sd-jwt"
+    doctype: Annotated[
+        str | None, msgspec.Meta(description="mso_mdoc: the ISO/IEC 18013-5 docType.")
+    ] = None
+    claims_of: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="mso_mdoc: the configuration whose records (and offers' claims) the "
+            "mdoc is made from; the register holds them under that id."
+        ),
+    ] = None
     approval_reason: Annotated[
         list[LocalizedText] | None,
         msgspec.Meta(

@@ -391,10 +391,11 @@ def _matching_subject(
     if any(not isinstance(v, str | int) or isinstance(v, bool) for v in wanted.values()):
         raise PresentationLoginRefused("claims_missing", "a claim to match is missing")
     [configuration_id] = authorization.configuration_ids
+    record_id = agency.configurations[configuration_id].record_id
     found = [
         subject
         for subject, records in agency.register.items()
-        if (record := records.get(configuration_id)) is not None
+        if (record := records.get(record_id)) is not None
         and all(record.get(held) == value for held, value in wanted.items())
     ]
     if not found:

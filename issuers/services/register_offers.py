@@ -27,7 +27,8 @@ def register_offer(
     """A new offer of what the register holds now, and the audit entry of its making, to be
     stored together; None when the register holds no such credential for the citizen."""
     agency = context.agency(issuer_id)
-    claims = agency.register.get(subject_id, {}).get(configuration_id)
+    record_id = agency.configurations[configuration_id].record_id
+    claims = agency.register.get(subject_id, {}).get(record_id)
     if claims is None:
         return None
     now = context.clock.now()
