@@ -13,12 +13,17 @@
 // the DPoP key (cnf.jkt), the resource request verified (the token's signature, audience
 // and the DPoP proof with ath), the credential request parsed, the jwt proofs verified
 // (audience, nonce, signature) with their key attestation (signature, attested_keys
-// holding the proof's key), and the nonce and credential responses. This file supplies what
+// holding the proof's key), the refresh token grant (RFC 6749 §6: the DPoP proof against the
+// bound key, a fresh wallet attestation of the bound client id, a new random refresh token),
+// the deferred credential request and the nonce, credential and deferred credential
+// responses (OpenID4VCI 1.0 §8.3, §9). This file supplies what
 // the libraries leave to a server: HTTP, keys and signatures (ES256, node:crypto), the
 // X.509 chain of an x5c header validated to the wallet providers it trusts, state, the
 // DPoP nonces (the libraries' token and resource checks take none), one-time use of codes,
 // c_nonces and jtis, the freshness of DPoP proofs and PoPs (they check exp and nbf only),
-// the key attestation's nonce (they check the proof's), and the SD-JWT VC itself.
+// the key attestation's nonce (they check the proof's), the refresh tokens' state (which
+// grant each stands for, each used once and rotated), the deferred transactions, and the
+// SD-JWT VC itself.
 //
 // Input on stdin, one JSON object:
 // {"port": int (it listens on 127.0.0.1:port; the issuer is http://127.0.0.1:port),
@@ -33,8 +38,13 @@
 // runs until killed. Its own log goes to stderr.
 //
 // Test controls (no part of any protocol):
-//   GET  /_test/seen   {"events": [...]}: what each endpoint received and checked
-//   POST /_test/mode   {"mode": null | one of MODES}: from now on, misbehave that way
+//   GET  /_test/seen           {"events": [...]}: what each endpoint received and checked
+//   POST /_test/mode           {"mode": null | one of MODES}: from now on, behave that way
+//   POST /_test/ready          the deferred transactions waiting so far are ready: the
+//                              deferred credential endpoint answers them with credentials
+//   POST /_test/expire_tokens  every access token issued so far has expired: a request with
+//                              one is answered 401 invalid_token (RFC 6750 §3.1, RFC 9449
+//                              §7.1), as the library answers a token past its exp
 
 import {
   X509Certificate,
@@ -52,9 +62,11 @@ import {
   Oauth2ResourceServer,
   Oauth2ResourceUnauthorizedError,
   Oauth2ServerErrorResponseError,
+  authorizationCodeGrantIdentifier,
   calculateJwkThumbprint,
   clientAuthenticationNone,
   decodeJwt,
+  refreshTokenGrantIdentifier,
   setGlobalConfig,
 } from "@openid4vc/oauth2";
 import { Openid4vciIssuer } from "@openid4vc/openid4vci";
@@ -84,6 +96,9 @@ const MODES = new Set([
   // the credential is asked for by its scope (OpenID4VCI 1.0 §5.1.2) and requested by its
   // credential_configuration_id (§8.2: no credential_identifiers in the token response)
   "scope_only",
+  // no misbehaviour: the credential endpoint defers every request (OpenID4VCI 1.0 §8.3: 202
+  // with transaction_id and interval) until the test says the credentials are ready
+  "deferred",
 ]);
 
 const CONFIGURATION_ID = "library_card";
@@ -97,7 +112,11 @@ const OPENID_CREDENTIAL = "openid_credential";
 const PUSHED_LIFETIME = 60;
 const CODE_LIFETIME = 60;
 const TOKEN_LIFETIME = 300;
+const REFRESH_TOKEN_LIFETIME = 24 * 3600;
 const C_NONCE_LIFETIME = 300;
+/** Seconds the wallet is asked to wait before it asks for a deferred credential again: long
+ * enough that its poller leaves the asking to the test. */
+const DEFERRAL_INTERVAL = 3600;
 /** How far a DPoP proof's or a PoP's iat may be from now, in seconds. */
 const FRESHNESS = 60;
 const MAX_BODY = 64 * 1024;
@@ -255,6 +274,7 @@ const thumbprint = (jwk) =>
 const credentialIssuerMetadata = credentialIssuer.createCredentialIssuerMetadata({
   credential_issuer: issuer,
   credential_endpoint: `${issuer}/credential`,
+  deferred_credential_endpoint: `${issuer}/deferred_credential`,
   nonce_endpoint: `${issuer}/nonce`,
   notification_endpoint: `${issuer}/notification`,
   batch_credential_issuance: { batch_size: BATCH_SIZE },
@@ -291,7 +311,7 @@ function authorizationServerMetadata() {
     require_pushed_authorization_requests: true,
     jwks_uri: `${issuer}/jwks`,
     response_types_supported: ["code"],
-    grant_types_supported: ["authorization_code"],
+    grant_types_supported: [authorizationCodeGrantIdentifier, refreshTokenGrantIdentifier],
     code_challenge_methods_supported: ["S256"],
     token_endpoint_auth_methods_supported: [ATTESTATION_METHOD],
     client_attestation_signing_alg_values_supported: [ALG],
@@ -324,6 +344,10 @@ const pushed = new Map(); // request_uri -> the verified pushed request
 const codes = new Map(); // code -> the grant it stands for
 const cNonces = new Map(); // c_nonce -> expiry
 const usedJtis = new Set(); // DPoP proof and PoP jtis seen
+const refreshGrants = new Map(); // refresh token -> the grant it stands for, used or not
+const issuedTokens = new Set(); // jti of every access token issued
+const expiredTokens = new Set(); // jti of every access token the test expired
+const transactions = new Map(); // transaction_id -> the deferred credential request
 let authorizationServerNonce = random();
 let resourceServerNonce = random();
 
@@ -537,8 +561,11 @@ async function token(request) {
       "DPoP-Nonce": authorizationServerNonce,
     });
   }
-  if (parsed.grant.grantType !== "authorization_code") {
-    throw new Refusal(400, "unsupported_grant_type", "only authorization codes are redeemed here");
+  if (parsed.grant.grantType === refreshTokenGrantIdentifier) {
+    return refreshGrant(parsed, like, proof);
+  }
+  if (parsed.grant.grantType !== authorizationCodeGrantIdentifier) {
+    throw new Refusal(400, "unsupported_grant_type", "only codes and refresh tokens are redeemed");
   }
   const grant = codes.get(parsed.grant.code);
   codes.delete(parsed.grant.code);
@@ -578,18 +605,98 @@ async function token(request) {
     401,
     "invalid_client",
   );
-  const identifier = `${CONFIGURATION_ID}-${random(6)}`;
+  const answer = await tokenResponse({
+    subject: grant.subject,
+    clientId: grant.clientId,
+    dpopJwk: verified.dpop.jwk,
+    dpopJkt: verified.dpop.jwkThumbprint,
+    asked: grant.asked,
+    identifier: `${CONFIGURATION_ID}-${random(6)}`,
+  });
+  record({
+    endpoint: "token",
+    grant_type: parsed.grant.grantType,
+    dpop_jkt: verified.dpop.jwkThumbprint,
+    pushed_dpop_jkt: grant.dpopJkt,
+    dpop_nonce: proof.nonce,
+    ...described(answer),
+    attestation: describeAttestation(verified.clientAttestation),
+  });
+  return [200, answer, { "DPoP-Nonce": authorizationServerNonce }];
+}
+
+/** RFC 6749 §6 with RFC 9449 §5: a refresh token, bound to the client id and the DPoP key of
+ * its grant, redeemed once for a new DPoP-bound access token and its successor (rotation,
+ * RFC 9700 §4.14.2). */
+async function refreshGrant(parsed, like, proof) {
+  const presented = parsed.grant.refreshToken;
+  const grant = refreshGrants.get(presented);
+  if (grant === undefined) throw new Refusal(400, "invalid_grant", "no such refresh token");
+  const { client_id: clientId } = parsed.accessTokenRequest;
+  if (clientId !== undefined && clientId !== grant.clientId) {
+    throw new Refusal(400, "invalid_grant", "the refresh token is another client's");
+  }
+  const verified = await authorizationServer.verifyRefreshTokenAccessTokenRequest({
+    authorizationServerMetadata: asMetadata,
+    grant: parsed.grant,
+    accessTokenRequest: parsed.accessTokenRequest,
+    request: like,
+    // found by the token presented, so equal to it: what the library adds is the expiry
+    expectedRefreshToken: presented,
+    refreshTokenExpiresAt: new Date(grant.expiresAt * 1000),
+    dpop: {
+      required: true,
+      jwt: parsed.dpop?.jwt,
+      expectedJwkThumbprint: grant.dpopJkt,
+      allowedSigningAlgs: [ALG],
+    },
+    clientAttestation: {
+      required: true,
+      clientAttestationJwt: parsed.clientAttestation?.clientAttestationJwt,
+      clientAttestationPopJwt: parsed.clientAttestation?.clientAttestationPopJwt,
+      expectedClientId: grant.clientId,
+    },
+  });
+  freshAndUnused(parsed.dpop.jwt, "DPoP proof");
+  freshAndUnused(
+    parsed.clientAttestation.clientAttestationPopJwt,
+    "client attestation PoP",
+    401,
+    "invalid_client",
+  );
+  // single use, checked and spent with no await in between (two requests racing with one
+  // token: only one gets through)
+  if (grant.used) throw new Refusal(400, "invalid_grant", "the refresh token was used before");
+  grant.used = true;
+  const answer = await tokenResponse({ ...grant, dpopJwk: verified.dpop.jwk });
+  record({
+    endpoint: "token",
+    grant_type: parsed.grant.grantType,
+    dpop_jkt: verified.dpop.jwkThumbprint,
+    bound_dpop_jkt: grant.dpopJkt,
+    dpop_nonce: proof.nonce,
+    refresh_token_presented: fingerprint(presented),
+    ...described(answer),
+    attestation: describeAttestation(verified.clientAttestation),
+  });
+  return [200, answer, { "DPoP-Nonce": authorizationServerNonce }];
+}
+
+/** A DPoP-bound access token for a grant, with a refresh token for the same grant (the
+ * library makes it: 32 random bytes), kept for its redemption. */
+async function tokenResponse({ subject, clientId, dpopJwk, dpopJkt, asked, identifier }) {
   const answer = await authorizationServer.createAccessTokenResponse({
     authorizationServer: issuer,
     audience: issuer,
-    subject: grant.subject,
-    clientId: grant.clientId,
+    subject,
+    clientId,
     expiresInSeconds: TOKEN_LIFETIME,
     signer: { method: "jwk", alg: ALG, publicJwk: tokenJwk },
-    dpop: { jwk: verified.dpop.jwk },
+    dpop: { jwk: dpopJwk },
+    refreshToken: true,
     additionalAccessTokenPayload: { credential_identifiers: [identifier] },
     additionalAccessTokenResponsePayload:
-      grant.asked.by === "authorization_details"
+      asked.by === "authorization_details"
         ? {
             authorization_details: [
               {
@@ -601,16 +708,33 @@ async function token(request) {
           }
         : {},
   });
-  record({
-    endpoint: "token",
-    dpop_jkt: verified.dpop.jwkThumbprint,
-    pushed_dpop_jkt: grant.dpopJkt,
-    dpop_nonce: proof.nonce,
-    token_type: answer.token_type,
-    token_cnf_jkt: decodeJwt({ jwt: answer.access_token }).payload.cnf?.jkt,
-    attestation: describeAttestation(verified.clientAttestation),
+  issuedTokens.add(decodeJwt({ jwt: answer.access_token }).payload.jti);
+  refreshGrants.set(answer.refresh_token, {
+    subject,
+    clientId,
+    dpopJkt,
+    asked,
+    identifier,
+    expiresAt: now() + REFRESH_TOKEN_LIFETIME,
+    used: false,
   });
-  return [200, answer, { "DPoP-Nonce": authorizationServerNonce }];
+  return answer;
+}
+
+/** A token response as the test reads it back (the refresh token by its fingerprint). */
+function described(answer) {
+  const { payload } = decodeJwt({ jwt: answer.access_token });
+  return {
+    token_type: answer.token_type,
+    token_cnf_jkt: payload.cnf?.jkt,
+    access_token_jti: payload.jti,
+    refresh_token_issued: fingerprint(answer.refresh_token),
+  };
+}
+
+/** What the events show of a refresh token: enough to follow its rotation, not to use it. */
+function fingerprint(token) {
+  return createHash("sha256").update(token).digest("base64url").slice(0, 16);
 }
 
 function nonce() {
@@ -624,8 +748,9 @@ function nonce() {
   return [200, answer, { "DPoP-Nonce": handedOut }];
 }
 
-/** The DPoP-bound access token of a request to the credential or notification endpoint,
- * with this resource server's nonce in the proof (RFC 9449 §7, §9). */
+/** The DPoP-bound access token of a request to the credential, deferred credential or
+ * notification endpoint, not expired by the test, with this resource server's nonce in the
+ * proof (RFC 9449 §7, §9). */
 async function authorized(request) {
   const like = requestLike(request);
   const verified = await resourceServer.verifyResourceRequest({
@@ -634,6 +759,14 @@ async function authorized(request) {
     authorizationServers: [asMetadata],
     allowedAuthenticationSchemes: ["DPoP"],
   });
+  if (expiredTokens.has(verified.tokenPayload.jti)) {
+    // as the library refuses a token past its exp (verifyResourceRequest)
+    throw new Oauth2ResourceUnauthorizedError("the access token expired", {
+      scheme: verified.scheme,
+      error: Oauth2ErrorCodes.InvalidToken,
+      error_description: "the access token expired",
+    });
+  }
   const proof = decodeJwt({ jwt: like.headers.get("DPoP") }).payload;
   if (proof.nonce !== resourceServerNonce) {
     throw new Oauth2ResourceUnauthorizedError("the DPoP proof lacks this server's nonce", {
@@ -703,27 +836,44 @@ async function credential(request) {
       },
     });
   }
-  const credentials = [];
-  for (const proof of proofs) {
-    // misbehaving: bound to a key the wallet never attested
-    const holderJwk =
-      mode === "unattested_key"
-        ? publicPart((await ES256.generateKeyPair()).publicKey)
-        : publicPart(proof.jwk);
-    credentials.push({ credential: await issueSdJwtVc(holderJwk) });
-  }
-  const notificationId = random(12);
-  record({
+  const seen = {
     endpoint: "credential",
     scheme: verified.scheme,
     dpop_jkt: dpopJkt,
     token_cnf_jkt: verified.tokenPayload.cnf?.jkt,
     token_client_id: verified.tokenPayload.client_id,
+    token_jti: verified.tokenPayload.jti,
     by:
       parsed.credentialIdentifier !== undefined
         ? "credential_identifier"
         : "credential_configuration_id",
     proofs: proofs.map(({ jwk, ...rest }) => rest),
+  };
+  if (mode === "deferred") {
+    // §8.3: kept with the proofs' keys, issued at the deferred credential endpoint (§9) to
+    // this client with its DPoP key, once the test says it is ready
+    const transactionId = random();
+    transactions.set(transactionId, {
+      clientId: verified.tokenPayload.client_id,
+      subject: verified.tokenPayload.sub,
+      dpopJkt,
+      holderJwks: proofs.map(({ jwk }) => publicPart(jwk)),
+      ready: false,
+    });
+    record({ ...seen, transaction_id: transactionId, interval: DEFERRAL_INTERVAL });
+    return [
+      202,
+      credentialIssuer.createCredentialResponse({
+        credentialRequest: parsed,
+        transactionId,
+        interval: DEFERRAL_INTERVAL,
+      }),
+    ];
+  }
+  const credentials = await issueFor(proofs.map(({ jwk }) => publicPart(jwk)));
+  const notificationId = random(12);
+  record({
+    ...seen,
     credentials: credentials.map(({ credential: value }) => value),
     notification_id: notificationId,
   });
@@ -735,6 +885,75 @@ async function credential(request) {
       notificationId,
     }),
   ];
+}
+
+/** A credential for each holder key. */
+async function issueFor(holderJwks) {
+  const credentials = [];
+  for (const jwk of holderJwks) {
+    // misbehaving: bound to a key the wallet never attested
+    const holderJwk =
+      mode === "unattested_key" ? publicPart((await ES256.generateKeyPair()).publicKey) : jwk;
+    credentials.push({ credential: await issueSdJwtVc(holderJwk) });
+  }
+  return credentials;
+}
+
+/** §9: the credentials of a deferred request, for the access token of its client (a renewed
+ * one as well: it is bound to the same DPoP key), once ready; 202 with the interval until
+ * then (§9.2); an unknown or used transaction_id is invalid_transaction_id (§9.3). */
+async function deferredCredential(request) {
+  const { verified, dpopJkt } = await authorized(request);
+  const { deferredCredentialRequest } = credentialIssuer.parseDeferredCredentialRequest({
+    deferredCredentialRequest: JSON.parse(await readBody(request)),
+  });
+  const transactionId = deferredCredentialRequest.transaction_id;
+  const transaction = transactions.get(transactionId);
+  if (
+    transaction === undefined ||
+    transaction.clientId !== verified.tokenPayload.client_id ||
+    transaction.subject !== verified.tokenPayload.sub ||
+    transaction.dpopJkt !== dpopJkt
+  ) {
+    throw new Refusal(400, "invalid_transaction_id", "no such transaction of this client");
+  }
+  const seen = {
+    endpoint: "deferred_credential",
+    transaction_id: transactionId,
+    dpop_jkt: dpopJkt,
+    token_cnf_jkt: verified.tokenPayload.cnf?.jkt,
+    token_client_id: verified.tokenPayload.client_id,
+    token_jti: verified.tokenPayload.jti,
+  };
+  if (!transaction.ready) {
+    record({ ...seen, pending: true });
+    return [
+      202,
+      credentialIssuer.createDeferredCredentialResponse({
+        transactionId,
+        interval: DEFERRAL_INTERVAL,
+      }),
+    ];
+  }
+  transactions.delete(transactionId);
+  const credentials = await issueFor(transaction.holderJwks);
+  const notificationId = random(12);
+  // §9.2 lets the response carry a notification_id with the credentials; the library's
+  // schema (0.4.6) refuses exactly that (its check is the wrong way round: "notification_id
+  // MUST NOT be defined when credentials is not defined" fires when they are), so it is
+  // added to what the library made
+  const answer = {
+    ...credentialIssuer.createDeferredCredentialResponse({ credentials }),
+    notification_id: notificationId,
+  };
+  record({
+    ...seen,
+    pending: false,
+    holder_jkts: await Promise.all(transaction.holderJwks.map(thumbprint)),
+    credentials: credentials.map(({ credential: value }) => value),
+    notification_id: notificationId,
+  });
+  return [200, answer];
 }
 
 const signing = {
@@ -769,9 +988,14 @@ async function issueSdJwtVc(holderJwk) {
 }
 
 async function notification(request) {
-  await authorized(request);
+  const { verified } = await authorized(request);
   const body = JSON.parse(await readBody(request));
-  record({ endpoint: "notification", notification_id: body.notification_id, event: body.event });
+  record({
+    endpoint: "notification",
+    notification_id: body.notification_id,
+    event: body.event,
+    token_jti: verified.tokenPayload.jti,
+  });
   return [204, null];
 }
 
@@ -797,6 +1021,8 @@ async function route(request) {
       return nonce();
     case "POST /credential":
       return credential(request);
+    case "POST /deferred_credential":
+      return deferredCredential(request);
     case "POST /notification":
       return notification(request);
     case "GET /_test/seen":
@@ -808,6 +1034,16 @@ async function route(request) {
       }
       mode = wanted;
       return [200, { mode }];
+    }
+    case "POST /_test/ready": {
+      const ready = [...transactions].filter(([, transaction]) => !transaction.ready);
+      for (const [, transaction] of ready) transaction.ready = true;
+      return [200, { ready: ready.map(([transactionId]) => transactionId) }];
+    }
+    case "POST /_test/expire_tokens": {
+      const expired = [...issuedTokens].filter((jti) => !expiredTokens.has(jti));
+      for (const jti of expired) expiredTokens.add(jti);
+      return [200, { expired: expired.length }];
     }
     default:
       return [404, { error: "not_found" }];

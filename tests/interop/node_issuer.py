@@ -7,8 +7,9 @@ the issuer identifier as a SAN URI (SD-JWT VC §2.5: our wallet binds ``iss`` to
 
 The test tells the issuer which wallet providers it trusts (the CA of our deployment's
 wallet provider, from ``GET /wallet/provider``, or another), and may switch it to a
-misbehaviour (``RunningIssuer.set_mode``); what each of its endpoints received and
-checked is read back with ``RunningIssuer.seen``."""
+misbehaviour (``RunningIssuer.set_mode``), make the credentials it deferred ready
+(``ready``) and expire every access token it issued so far (``expire_tokens``); what each
+of its endpoints received and checked is read back with ``RunningIssuer.seen``."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ BATCH_SIZE = 2
 
 #: The issuer's modes (``haip_issuer.mjs``): misbehaviours, and what a server may do that
 #: the wallet must cope with (``rotating_nonce``, RFC 9449 §8.2; ``scope_only``, OpenID4VCI
-#: 1.0 §5.1.2).
+#: 1.0 §5.1.2; ``deferred``, §8.3 and §9).
 Mode = Literal[
     "wrong_iss",
     "metadata_issuer",
@@ -50,6 +51,7 @@ Mode = Literal[
     "other_vct",
     "rotating_nonce",
     "scope_only",
+    "deferred",
 ]
 
 _START_TIMEOUT = 30.0
@@ -148,6 +150,21 @@ class RunningIssuer:
         """From now on, behave this way (``None``: as the specifications say)."""
         response = httpx.post(f"{self.issuer}/_test/mode", json={"mode": mode}, timeout=10)
         response.raise_for_status()
+
+    def ready(self) -> list[str]:
+        """The deferred transactions waiting so far are ready to be collected: their ids."""
+        response = httpx.post(f"{self.issuer}/_test/ready", timeout=10)
+        response.raise_for_status()
+        ready: list[str] = response.json()["ready"]
+        return ready
+
+    def expire_tokens(self) -> int:
+        """Every access token issued so far has expired (``invalid_token`` from now on):
+        how many were live."""
+        response = httpx.post(f"{self.issuer}/_test/expire_tokens", timeout=10)
+        response.raise_for_status()
+        expired: int = response.json()["expired"]
+        return expired
 
 
 class IssuerStartError(RuntimeError):

@@ -59,13 +59,16 @@ async def renew_credential(context: WalletContext, account_id: str, credential_i
     if record.renewal is None or record.renewed_by_phone:
         return False
     flow = OfferFlow.opened(record.renewal)
-    used_keys, fresh = await _fresh_batch(
+    used_keys, fresh, notification_id = await _fresh_batch(
         context, box, flow, credential_id, record.configuration_id
     )
     await context.store.holder_keys.add(used_keys)
     merged = await merge_fresh_batch(context, box, credential_id, flow, fresh)
-    if merged is not None and fresh.notification is not None:
-        await notify(context, box, flow, fresh.notification["id"], "credential_accepted")
+    # the answer's notification_id, not the record's: a record keeps one only for a bearer
+    # token (to tell of a deletion later), and a DPoP-bound token's fresh batch is
+    # acknowledged too (§11)
+    if merged is not None and notification_id is not None:
+        await notify(context, box, flow, notification_id, "credential_accepted")
     return merged is not None
 
 
@@ -75,7 +78,7 @@ async def _fresh_batch(
     flow: OfferFlow,
     credential_id: str,
     configuration_id: str,
-) -> tuple[list[HolderKey], CredentialRecord]:
+) -> tuple[list[HolderKey], CredentialRecord, str | None]:
     await renew_access_token(context, box, flow)
     await keep_refresh_token(context, box, credential_id, flow)
     now = context.clock.now()
@@ -110,6 +113,9 @@ async def _fresh_batch(
         key_ids=[key.holder_key_id for key in keys],
         signing_inputs=signing_inputs,
     )
+    notification_id = (
+        None if isinstance(answer.notification_id, UnsetType) else answer.notification_id
+    )
     _, used, new_record = await verified(
         context,
         box,
@@ -117,11 +123,9 @@ async def _fresh_batch(
         request,
         keys=keys,
         credentials=answer.credentials,
-        notification_id=None
-        if isinstance(answer.notification_id, UnsetType)
-        else answer.notification_id,
+        notification_id=notification_id,
     )
-    return used, new_record
+    return used, new_record, notification_id
 
 
 async def renew_due_credentials(context: WalletContext) -> int:
