@@ -301,6 +301,8 @@ def test_a_refused_access_token_is_renewed_once_and_a_refusal_ends_the_issuance(
     assert _asked(caplog) == [
         "deferred_credential 401",  # the kept DPoP nonce is an hour old: a fresh one
         "deferred_credential 401",  # invalid_token
+        # the authorization server's own nonce (RFC 9449 §8) is an hour old too
+        "token 400",
         "token 200",  # renewed: the attestation and the DPoP proof were taken
         "deferred_credential 401",  # the renewed token: not the application's either
     ]

@@ -95,6 +95,7 @@ def plan_authorization(
         attested=attested,
         dpop=not isinstance(dpop_algorithms, UnsetType) and "ES256" in dpop_algorithms,
         keys=InstanceKeys.new(box, context.clock.now()),
+        token_endpoint=discovered.token_endpoint,
     )
 
 

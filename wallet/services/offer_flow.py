@@ -78,13 +78,24 @@ class AuthorizationPlan(msgspec.Struct, kw_only=True):
     #: Proofs the phone signed for the requests of the step under way, by slot
     #: (``sender_constrained.pop_slot`` and ``dpop_slot``), each used once.
     presigned: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    #: The authorization server's token endpoint (None in flows kept before it was kept).
+    token_endpoint: str | None = None
+
+    def nonce_scope(self, endpoint: str) -> str:
+        """Whose nonce a request to ``endpoint`` carries: the authorization server's at its
+        pushed-request and token endpoints (RFC 9449 §8), else the resource server's
+        (§9), the issuer the endpoint belongs to. The two keep nonces of their own even
+        where their endpoints share a path."""
+        if endpoint in (self.par_endpoint, self.token_endpoint):
+            return f"authorization server {self.authorization_server}"
+        return server_of(endpoint)
 
     def remember_nonce(self, endpoint: str, nonce: str) -> None:
         """The newest ``DPoP-Nonce`` of the server at ``endpoint`` (RFC 9449 §8.2, §9)."""
-        self.dpop_nonces[server_of(endpoint)] = nonce
+        self.dpop_nonces[self.nonce_scope(endpoint)] = nonce
 
     def nonce_for(self, endpoint: str) -> str | None:
-        return self.dpop_nonces.get(server_of(endpoint))
+        return self.dpop_nonces.get(self.nonce_scope(endpoint))
 
 
 def server_of(endpoint: str) -> str:

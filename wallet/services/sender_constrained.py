@@ -28,7 +28,7 @@ from wallet.domain import CounterpartyFailed, DpopNonceRequired
 from wallet.services.context import WalletContext
 from wallet.services.instance_keys import dpop_target
 from wallet.services.issuer_client import IssuerClient, PostAnswer, read_answer
-from wallet.services.offer_flow import AuthorizationPlan, OfferFlow, server_of
+from wallet.services.offer_flow import AuthorizationPlan, OfferFlow
 from wallet.services.sealing import AccountBox
 
 #: Requests made with the server's newest nonce after it asked for one.
@@ -106,7 +106,7 @@ def known_nonce(context: WalletContext, plan: AuthorizationPlan, url: str) -> st
     known = plan.nonce_for(url)
     if known is not None:
         return known
-    kept = context.dpop_nonces.get(server_of(url))
+    kept = context.dpop_nonces.get(plan.nonce_scope(url))
     if kept is None or kept[0] <= context.clock.now():
         return None
     return kept[1]
@@ -116,7 +116,7 @@ def remember_nonce(context: WalletContext, plan: AuthorizationPlan, url: str, no
     plan.remember_nonce(url, nonce)
     if len(context.dpop_nonces) >= MAX_REMEMBERED_SERVERS:
         context.dpop_nonces.clear()
-    context.dpop_nonces[server_of(url)] = (context.clock.now() + NONCE_KEPT_FOR, nonce)
+    context.dpop_nonces[plan.nonce_scope(url)] = (context.clock.now() + NONCE_KEPT_FOR, nonce)
 
 
 def _plan(flow: OfferFlow) -> AuthorizationPlan:
