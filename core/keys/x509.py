@@ -174,9 +174,19 @@ def parse_x5c(x5c: object) -> list[x509.Certificate]:
             certificates.append(
                 x509.load_der_x509_certificate(base64.b64decode(item, validate=True))
             )
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, x509.InvalidVersion, *_MALFORMED) as exc:
             raise CertificateError("x5c entry is not a DER certificate") from exc
     return certificates
+
+
+#: What reading a malformed certificate's fields raises (cryptography parses lazily).
+_MALFORMED = (
+    ValueError,
+    TypeError,  # a name attribute of a string type its OID does not allow
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
@@ -211,11 +221,14 @@ def validate_chain(
     if not chain:
         raise CertificateError("empty certificate chain")
     anchor_der = {a.public_bytes(Encoding.DER) for a in anchors}
-    for cert in chain:
-        if cert.public_bytes(Encoding.DER) in anchor_der or _is_self_signed(cert):
-            raise CertificateError(
-                "x5c must not contain the trust anchor or a self-signed certificate"
-            )
+    try:
+        for cert in chain:
+            if cert.public_bytes(Encoding.DER) in anchor_der or _is_self_signed(cert):
+                raise CertificateError(
+                    "x5c must not contain the trust anchor or a self-signed certificate"
+                )
+    except _MALFORMED as exc:
+        raise CertificateError(f"a certificate of the chain is malformed: {exc}") from exc
     verifier = (
         PolicyBuilder()
         .store(Store(list(anchors)))
@@ -230,6 +243,9 @@ def validate_chain(
         verifier.verify(chain[0], list(chain[1:]))
     except VerificationError as exc:
         raise CertificateError(f"certificate chain does not validate: {exc}") from exc
+    except _MALFORMED as exc:
+        # parsed lazily: a crafted certificate fails only when its parts are read
+        raise CertificateError(f"a certificate of the chain is malformed: {exc}") from exc
     return chain[0]
 
 

@@ -244,7 +244,14 @@ def x5chain_certificates(message: CoseSign1, where: str) -> list[x509.Certificat
             # validation reads, so that a broken one is refused here, by name.
             _ = (certificate.subject, certificate.issuer, certificate.extensions)
             certificate.public_key()
-        except (ValueError, binascii.Error, x509.DuplicateExtension, x509.InvalidVersion) as exc:
+        except (
+            ValueError,
+            TypeError,  # a name attribute of a string type its OID does not allow
+            binascii.Error,
+            x509.DuplicateExtension,
+            x509.InvalidVersion,
+            x509.UnsupportedGeneralNameType,
+        ) as exc:
             raise MalformedMdoc(f"{where} x5chain holds an item that is not DER") from exc
         except UnsupportedAlgorithm as exc:
             raise MalformedMdoc(f"{where} x5chain holds a certificate not understood") from exc

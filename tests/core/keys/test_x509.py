@@ -250,3 +250,29 @@ def test_the_memory_is_bounded_least_recently_used_first(
 def test_a_chain_memory_is_small_and_short(max_entries: int, max_age: float) -> None:
     with pytest.raises(ValueError):
         ValidatedChains(max_entries=max_entries, max_age=max_age)
+
+
+def test_a_corrupted_certificate_is_a_certificate_error_wherever_it_breaks(
+    anchor: tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
+) -> None:
+    """cryptography reads a certificate's fields lazily: a byte flipped in its version,
+    extensions or names fails only when the chain is checked, with ``ValueError``,
+    ``InvalidVersion`` or ``DuplicateExtension``; every one of them is a
+    ``CertificateError`` (a refusal), never an unexpected exception (a 500)."""
+    _, leaf = _leaf(anchor, country="DE")
+    der = bytearray(base64.b64decode(to_x5c([leaf])[0]))
+    outcomes: set[str] = set()
+    for position in range(len(der)):
+        for mask in (0x01, 0x80):
+            corrupted = (
+                bytes(der[:position]) + bytes([der[position] ^ mask]) + bytes(der[position + 1 :])
+            )
+            try:
+                validate_x5c([base64.b64encode(corrupted).decode()], [anchor[1]], at=NOW)
+            except CertificateError:
+                outcomes.add("refused")
+            else:
+                outcomes.add("accepted")
+    # a flip may land in a part no check reads (an unsigned outer length it survives,
+    # say), but nothing raises anything else
+    assert "refused" in outcomes
