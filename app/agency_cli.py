@@ -45,6 +45,14 @@ def add_agency_commands(sub: Any) -> None:
     create.add_argument(
         "--subject", help="the agency's id of the citizen (default: document_number)"
     )
+    create.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="CONFIG",
+        help="offer the same credential in another format too (made from the same claims),"
+        " e.g. --credential national_id --also national_id_mdoc",
+    )
 
     credential = sub.add_parser(
         "credential", help="revoke, suspend or unsuspend issued credentials"
@@ -161,13 +169,15 @@ def run_offer(args: argparse.Namespace, settings: Settings) -> int:
         or (claims.get("document_number") if isinstance(claims, dict) else None)
         or uuid.uuid4().hex
     )
-    body = {
+    body: dict[str, Any] = {
         "subject_id": subject,
         "credential_configuration_id": args.credential,
         "claims": claims,
         "tx_code": bool(args.tx_code),
         "grant": args.grant,
     }
+    if args.also:
+        body["other_formats"] = args.also
     return _post(args, settings, "offers", body)
 
 

@@ -320,6 +320,14 @@ class Offer:
     #: The grant the offer carries: the pre-authorized code (the QR code is enough), or
     #: the authorization code with ``issuer_state`` (the citizen authenticates online).
     grant_type: str = PRE_AUTHORIZED_GRANT
+    #: Configurations offered with ``configuration_id``, made from the same record (the
+    #: same credential in another format: the national ID as SD-JWT VC and as mdoc).
+    other_configurations: tuple[str, ...] = ()
+
+    @property
+    def configuration_ids(self) -> tuple[str, ...]:
+        """Every configuration the offer's access token may be used for, once each."""
+        return (self.configuration_id, *self.other_configurations)
 
     def effective_state(self, now: float) -> OfferState:
         """The stored state, or ``expired`` once an offer that may expire has run out."""

@@ -289,6 +289,13 @@ class GrantWork(CredentialIssuance, Protocol):
         """Keep the response, in the same transaction, for a retry of the request."""
         ...
 
+    async def use_for(self, configuration_id: str) -> bool:
+        """Use the grant for one configuration of its offer, in the same transaction: an
+        offer of several (one credential in several formats) gives each once, and the
+        grant stays open for the others. False when it was used for this one before
+        (then nothing else is used)."""
+        ...
+
 
 class ApplicationDelivery(CredentialIssuance, Protocol):
     """An approved application's delivery, inside one transaction that has already moved it

@@ -104,6 +104,7 @@ class OperatorOfferController(AgencyOperatorController):
                 grant_type=AUTHORIZATION_CODE_GRANT
                 if data.grant == "authorization_code"
                 else PRE_AUTHORIZED_GRANT,
+                other_configurations=data.other_formats,
             )
         except UnknownConfiguration:
             raise Problem(400, "Bad Request", "unknown credential_configuration_id") from None

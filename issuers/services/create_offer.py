@@ -5,6 +5,7 @@ is returned by value and by reference, with a transaction code when asked for.""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from core.oid4vci import (
     PreAuthorizedCodeGrant,
     TxCode,
 )
-from issuers.domain import Agency, AuditEvent, Offer, OfferState
+from issuers.domain import Agency, AuditEvent, CredentialConfiguration, Offer, OfferState
 from issuers.services.codes import (
     issuer_state,
     new_tx_code,
@@ -74,7 +75,7 @@ def credential_offer_document(context: IssuerContext, offer: Offer) -> Credentia
     )
     return CredentialOffer(
         credential_issuer=agency.identifier(context.public_base_url),
-        credential_configuration_ids=[offer.configuration_id],
+        credential_configuration_ids=list(offer.configuration_ids),
         grants=Grants(
             authorization_code=AuthorizationCodeGrant(
                 issuer_state=issuer_state(context.secret, offer.offer_id)
@@ -90,6 +91,25 @@ def credential_offer_document(context: IssuerContext, offer: Offer) -> Credentia
     )
 
 
+def _other_configurations(
+    context: IssuerContext,
+    issuer_id: str,
+    configuration: CredentialConfiguration,
+    requested: Sequence[str],
+) -> tuple[str, ...]:
+    others = tuple(dict.fromkeys(requested))
+    for other_id in others:
+        other = context.configuration(issuer_id, other_id)
+        if other.id == configuration.id or other.record_id != configuration.record_id:
+            raise ValueError(
+                f"{other_id} is not the same credential in another format: it is made from "
+                "another record"
+            )
+        if other.approval_required or configuration.approval_required:
+            raise ValueError("an offer of several formats cannot wait for a clerk's approval")
+    return others
+
+
 async def create_offer(
     context: IssuerContext,
     issuer_id: str,
@@ -100,14 +120,20 @@ async def create_offer(
     with_tx_code: bool,
     grant_type: str = PRE_AUTHORIZED_GRANT,
     actor: str = "operator",
+    other_configurations: Sequence[str] = (),
 ) -> CreatedOffer:
     """``grant_type``: the pre-authorized code (the QR code is enough), or the
     authorization code (the citizen authenticates online; the offer's ``issuer_state``
     ties the authorization to this citizen and credential).
 
     Raises ``UnknownAgency``, ``UnknownConfiguration``, ``InvalidSubjectClaims``,
-    ``ValueError`` (subject id, or a transaction code with the authorization code grant)
-    or ``TooManyPendingOffers``."""
+    ``ValueError`` (subject id, a transaction code with the authorization code grant, or
+    ``other_configurations`` that are not the same credential in other formats) or
+    ``TooManyPendingOffers``.
+
+    ``other_configurations``: offered in the same QR code, made from the same record (the
+    national ID as SD-JWT VC and as mdoc); one access token asks for each once
+    (pre-authorized code only)."""
     if grant_type not in (PRE_AUTHORIZED_GRANT, AUTHORIZATION_CODE_GRANT):
         raise ValueError("the grant is the pre-authorized code or the authorization code")
     if with_tx_code and grant_type == AUTHORIZATION_CODE_GRANT:
@@ -119,6 +145,9 @@ async def create_offer(
     checked = check_subject_claims(
         context.configuration(issuer_id, configuration.record_id), claims
     )
+    others = _other_configurations(context, issuer_id, configuration, other_configurations)
+    if others and grant_type != PRE_AUTHORIZED_GRANT:
+        raise ValueError("an offer of several formats goes with the pre-authorized code grant")
     now = context.clock.now()
     offer_id = random_token()
     tx_code = new_tx_code(context.policy.tx_code_length) if with_tx_code else None
@@ -136,6 +165,7 @@ async def create_offer(
         created_at=now,
         expires_at=now + context.policy.offer_lifetime,
         grant_type=grant_type,
+        other_configurations=others,
     )
     offers = context.offers
     if not await context.pending_offers.admit(

@@ -44,7 +44,7 @@ from core.oid4vci import CredentialRequest, CredentialResponse, IssuedCredential
 from core.replay import UsedBefore
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
-from issuers.domain import MDOC_FORMAT, Agency, DeliveredResponse, NonceReused
+from issuers.domain import MDOC_FORMAT, Agency, DeliveredResponse, NonceReused, Offer
 from issuers.domain import IssuedCredential as RecordedCredential
 from issuers.ports import CredentialIssuance, GrantWork
 from issuers.services.codes import sha256_hex
@@ -217,6 +217,19 @@ async def sign_and_record(
     )
 
 
+def other_response_key(token_hash: str, configuration_id: str) -> str:
+    """Where the response for a configuration other than an offer's first is kept."""
+    return sha256_hex(f"{token_hash} {configuration_id}")
+
+
+def response_key(token_hash: str, offer: Offer, configuration_id: str) -> str:
+    """Where the response of a credential request is kept for its retry: by the access
+    token's hash, or for another configuration of the same offer, apart from it."""
+    if configuration_id == offer.configuration_id:
+        return token_hash
+    return other_response_key(token_hash, configuration_id)
+
+
 def _requested_configuration(
     context: IssuerContext, issuer_id: str, request: CredentialRequest
 ) -> str:
@@ -319,6 +332,7 @@ async def issue_credentials(
         async with context.ledger.open_grant(
             token_hash, now, presented.dpop_jkt, spend=spend
         ) as work:
+            response = None
             if work is not None:
                 if work.grant.issuer_id != issuer_id:
                     raise InvalidToken("the access token is not valid")
@@ -333,7 +347,7 @@ async def issue_credentials(
                 )
     except UsedBefore as used:  # the proof's jti, as the grant was to be used up
         raise used.refusal from None
-    if work is None:  # used up already (perhaps the retry of a lost response), or not ours
+    if response is None:  # used up already (perhaps the retry of a lost response), or not ours
         response = await _repeat_delivered(context, issuer_id, presented, request, now)
     context.faults.reach(AFTER_COMMIT_BEFORE_RESPONSE)
     return response
@@ -354,9 +368,6 @@ async def _repeat_delivered(
     if grant is None or grant.issuer_id != issuer_id:
         raise InvalidToken("the access token is not valid")
     presented.check_binding(grant.dpop_jkt)
-    kept = await context.ledger.delivered_response(token_hash, now)
-    if kept is None:
-        raise InvalidToken("the access token is not valid")
     # The token is used up: whatever else is wrong with a request that is not the same
     # one, the answer is about the token.
     try:
@@ -364,6 +375,16 @@ async def _repeat_delivered(
         proofs = _verified_proofs(context, issuer_id, configuration_id, request, now)
     except ProtocolError:
         raise InvalidToken("the access token was used for another credential request") from None
+    kept = await context.ledger.delivered_response(token_hash, now)
+    if kept is not None and request_fingerprint(issuer_id, configuration_id, proofs) != (
+        kept.fingerprint
+    ):
+        # the response for another configuration of an offer of several, perhaps
+        kept = await context.ledger.delivered_response(
+            other_response_key(token_hash, configuration_id), now
+        )
+    if kept is None:
+        raise InvalidToken("the access token is not valid")
     if request_fingerprint(issuer_id, configuration_id, proofs) != kept.fingerprint:
         raise InvalidToken("the access token was used for another credential request")
     try:
@@ -381,14 +402,17 @@ async def _issue(
     access_token: str,
     request: CredentialRequest,
     now: float,
-) -> CredentialResponse:
+) -> CredentialResponse | None:
+    """The response, or None where the grant was used for this configuration before."""
     agency = context.agency(issuer_id)
     offer = work.offer
     configuration_id = _requested_configuration(context, issuer_id, request)
-    if configuration_id != offer.configuration_id:
+    if configuration_id not in offer.configuration_ids:
         raise CredentialRequestDenied("the access token is not for this credential configuration")
     configuration = context.configuration(issuer_id, configuration_id)
     proofs = _verified_proofs(context, issuer_id, configuration_id, request, now)
+    if not await work.use_for(configuration_id):
+        return None  # asked for already: perhaps the retry of a lost response
     nonces = [
         (sha256_hex(nonce), check_c_nonce(context, issuer_id, nonce))
         for nonce in dict.fromkeys(n for p in proofs for n in p.nonces)
@@ -426,7 +450,7 @@ async def _issue(
     token_hash = work.grant.token_hash
     await work.remember_response(
         DeliveredResponse(
-            token_hash=token_hash,
+            token_hash=response_key(token_hash, offer, configuration_id),
             fingerprint=request_fingerprint(issuer_id, configuration_id, proofs),
             sealed=seal_response(access_token, token_hash, response),
             expires_at=work.grant.expires_at,

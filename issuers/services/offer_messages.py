@@ -27,6 +27,18 @@ class OfferCreation(ProblemBody):
     ]
     claims: dict[str, Any]
     tx_code: bool = False
+    other_formats: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        msgspec.Meta(
+            max_length=4,
+            description=(
+                "Configurations of the same credential in other formats (made from the same "
+                "record, such as national_id_mdoc beside national_id), offered in the same "
+                "QR code; the wallet receives each. Pre-authorized code only."
+            ),
+            examples=[["national_id_mdoc"]],
+        ),
+    ] = msgspec.field(default_factory=list)
     grant: Annotated[
         Literal["pre-authorized_code", "authorization_code"],
         msgspec.Meta(

@@ -64,6 +64,17 @@ class IssuanceStatements(Protocol):
     async def remember_response(self, values: dict[str, Any]) -> None:
         """Keep a sealed credential response for a retry."""
 
+    async def use_grant_for(
+        self, token_hash: str, configuration_id: str, expires_at: float
+    ) -> bool:
+        """Record that the grant was used for this configuration; False if it was before."""
+
+    async def grant_uses(self, token_hash: str) -> int:
+        """For how many configurations the grant was used."""
+
+    async def reopen_grant(self, token_hash: str) -> None:
+        """The grant may be used again (for configurations of its offer not asked for)."""
+
     async def add_application(self, values: dict[str, Any]) -> None:
         """Record an application that waits for a clerk's approval."""
 
@@ -275,3 +286,18 @@ class TransactionGrantWork(TransactionIssuance):
 
     async def remember_response(self, response: DeliveredResponse) -> None:
         await self._statements.remember_response(dataclasses.asdict(response))
+
+    async def use_for(self, configuration_id: str) -> bool:
+        offer = self.offer
+        if not offer.other_configurations:
+            return True  # used up already, for its one configuration
+        token_hash = self.grant.token_hash
+        if not await self._statements.use_grant_for(
+            token_hash, configuration_id, self.grant.expires_at
+        ):
+            await self._statements.reopen_grant(token_hash)  # it was open: it stays so
+            return False
+        if await self._statements.grant_uses(token_hash) < len(offer.configuration_ids):
+            await self._statements.reopen_grant(token_hash)
+        self._target = dataclasses.replace(self._target, configuration_id=configuration_id)
+        return True

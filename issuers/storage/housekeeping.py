@@ -23,6 +23,7 @@ from issuers.domain import OfferState
 from issuers.storage.offer_claims import REDACTED, UNREDACTED_OFFERS
 from issuers.storage.tables import (
     APPLICATIONS,
+    GRANT_USES,
     GRANTS,
     OFFERS,
     RESPONSES,
@@ -49,6 +50,7 @@ class SqlIssuerHousekeeping:
             changed = 0
             for statement in (
                 delete(GRANTS).where(GRANTS.c.expires_at <= now),
+                delete(GRANT_USES).where(GRANT_USES.c.expires_at <= now),
                 delete(OFFERS).where(
                     UNREDACTED_OFFERS,
                     OFFERS.c.state == OfferState.OFFERED.value,

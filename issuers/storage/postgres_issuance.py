@@ -39,6 +39,7 @@ from issuers.storage.tables import (
     ApplicationRow,
     CredentialResponseRow,
     CredentialRow,
+    GrantUseRow,
     StatusListRow,
 )
 
@@ -65,6 +66,8 @@ USE_GRANT = (
     " used.dpop_jkt AS grant_dpop_jkt, o.*"
     " FROM used JOIN issuer_offers o ON o.offer_id = used.offer_id"
 )
+COUNT_GRANT_USES = "SELECT count(*) FROM issuer_grant_uses WHERE token_hash = $1"
+REOPEN_GRANT = "UPDATE issuer_access_grants SET used = false WHERE token_hash = $1"
 USE_NONCE = (
     "INSERT INTO issuer_nonces (nonce_hash, issuer_id, expires_at) VALUES ($1, $2, $3)"
     " ON CONFLICT DO NOTHING"
@@ -136,6 +139,23 @@ class PostgresIssuanceStatements:
     async def remember_response(self, values: dict[str, Any]) -> None:
         if not await self._insert_new(CredentialResponseRow, values):
             raise ValueError("a response for this access token is kept already")
+
+    async def use_grant_for(
+        self, token_hash: str, configuration_id: str, expires_at: float
+    ) -> bool:
+        row = {
+            "token_hash": token_hash,
+            "configuration_id": configuration_id,
+            "expires_at": expires_at,
+        }
+        return await self._insert_new(GrantUseRow, row)
+
+    async def grant_uses(self, token_hash: str) -> int:
+        count = await self._connection.fetchval(COUNT_GRANT_USES, token_hash)
+        return int(count or 0)
+
+    async def reopen_grant(self, token_hash: str) -> None:
+        await self._connection.execute(REOPEN_GRANT, token_hash)
 
     async def add_application(self, values: dict[str, Any]) -> None:
         if not await self._insert_new(ApplicationRow, values):

@@ -73,6 +73,7 @@ def offer_from_row(row: Any, claims: SealedClaims) -> Offer:
         expires_at=row.expires_at,
         redeemed_at=row.redeemed_at,
         grant_type=row.grant_type,
+        other_configurations=tuple(row.other_configurations.split()),
     )
 
 
@@ -137,6 +138,7 @@ class SqlOfferStore:
             "expires_at": offer.expires_at,
             "redeemed_at": offer.redeemed_at,
             "grant_type": offer.grant_type,
+            "other_configurations": " ".join(offer.other_configurations),
         }
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from issuers.storage import statements
 from issuers.storage.tables import (
     APPLICATIONS,
+    GRANT_USES,
+    GRANTS,
     RESPONSES,
     STATUS_LISTS,
     CredentialRow,
+    GrantUseRow,
     NonceRow,
     StatusListRow,
 )
@@ -62,6 +65,27 @@ class CoreIssuanceStatements:
 
     async def remember_response(self, values: dict[str, Any]) -> None:
         await self._connection.execute(RESPONSES.insert(), values)
+
+    async def use_grant_for(
+        self, token_hash: str, configuration_id: str, expires_at: float
+    ) -> bool:
+        row = {
+            "token_hash": token_hash,
+            "configuration_id": configuration_id,
+            "expires_at": expires_at,
+        }
+        return await insert_new(self._connection, GrantUseRow, row)
+
+    async def grant_uses(self, token_hash: str) -> int:
+        count = await self._connection.scalar(
+            select(func.count()).where(GRANT_USES.c.token_hash == token_hash)
+        )
+        return int(count or 0)
+
+    async def reopen_grant(self, token_hash: str) -> None:
+        await self._connection.execute(
+            update(GRANTS).where(GRANTS.c.token_hash == token_hash).values(used=False)
+        )
 
     async def add_application(self, values: dict[str, Any]) -> None:
         await self._connection.execute(APPLICATIONS.insert(), values)

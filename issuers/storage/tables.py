@@ -52,6 +52,8 @@ class OfferRow(Base):
     grant_type: Mapped[str] = mapped_column(
         String(64), default=PRE_AUTHORIZED_GRANT, server_default=PRE_AUTHORIZED_GRANT
     )
+    #: Other configurations offered with it (space-separated ids; empty: none).
+    other_configurations: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class GrantRow(Base):
@@ -63,6 +65,17 @@ class GrantRow(Base):
     expires_at: Mapped[float] = mapped_column(Float, index=True)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
     dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class GrantUseRow(Base):
+    """A configuration an access grant was used for, where its offer has several (each
+    is asked for once; the grant is used up once every one was)."""
+
+    __tablename__ = "issuer_grant_uses"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    configuration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class RefreshTokenRow(Base):
@@ -216,6 +229,7 @@ class AuditRow(Base):
 #: The tables themselves, for Core statements on the issuance path.
 OFFERS = cast(Table, OfferRow.__table__)
 GRANTS = cast(Table, GrantRow.__table__)
+GRANT_USES = cast(Table, GrantUseRow.__table__)
 STATUS_LISTS = cast(Table, StatusListRow.__table__)
 RESPONSES = cast(Table, CredentialResponseRow.__table__)
 APPLICATIONS = cast(Table, ApplicationRow.__table__)

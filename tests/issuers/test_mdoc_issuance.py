@@ -24,7 +24,7 @@ from core.status_list.bits import StatusList
 from tests.interop import mdoc_oracle
 from tests.issuers.test_catalog import CITIZEN, DRIVER
 from tests.issuers.test_issuance import create_offer, operator_key
-from tests.issuers.wallet import Wallet, path_of
+from tests.issuers.wallet import Wallet, path_of, proof
 
 PID = "eu.europa.ec.eudi.pid.1"
 
@@ -222,3 +222,81 @@ def test_revoking_the_citizen_revokes_the_mdoc(client: TestClient[Any]) -> None:
     )
     assert revoked.status_code == 200, revoked.text
     assert bit() == 1
+
+
+def _offer_both(client: TestClient[Any], **extra: Any) -> Any:
+    return client.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": "both-formats",
+            "credential_configuration_id": "national_id",
+            "claims": CITIZEN,
+            "other_formats": ["national_id_mdoc"],
+            **extra,
+        },
+        headers={"Authorization": f"Bearer {operator_key(client, 'civil-registry')}"},
+    )
+
+
+def test_one_offer_carries_the_national_id_in_both_formats(client: TestClient[Any]) -> None:
+    """One QR code, one access token: the SD-JWT VC and the PID mdoc, each asked for once;
+    the retry of a lost response gets what was kept, another request nothing."""
+    created = _offer_both(client)
+    assert created.status_code == 201, created.text
+    offer = created.json()
+    assert offer["credential_offer"]["credential_configuration_ids"] == [
+        "national_id",
+        "national_id_mdoc",
+    ]
+    wallet = Wallet(client)
+    first = wallet.request(offer["offer_uri"])
+    assert first.response.status_code == 200, first.response.text
+    assert "~" in first.response.json()["credentials"][0]["credential"]  # the SD-JWT VC
+
+    holder = wallet.new_holder()
+    issuer = first.metadata["credential_issuer"]
+    body = {
+        "credential_configuration_id": "national_id_mdoc",
+        "proofs": {"jwt": [proof(holder, issuer, wallet.nonce(first.metadata))]},
+    }
+    second = wallet.credential(first.metadata, first.access_token, body)
+    assert second.status_code == 200, second.text
+    [mdoc] = second.json()["credentials"]
+    verified = verify_issued_mdoc(
+        mdoc["credential"], trust=[_anchor(client)], expected_doc_type=PID,
+        holder_jwk=holder.public_jwk(),
+    )  # fmt: skip
+    assert verified.claims[PID]["family_name"] == CITIZEN["family_name"]
+
+    repeated = wallet.credential(first.metadata, first.access_token, body)
+    assert repeated.status_code == 200 and repeated.json() == second.json()
+    again = {
+        "credential_configuration_id": "national_id_mdoc",
+        "proofs": {"jwt": [proof(wallet.new_holder(), issuer, wallet.nonce(first.metadata))]},
+    }
+    refused = wallet.credential(first.metadata, first.access_token, again)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
+    record = client.get(
+        "/issuers/civil-registry/subjects/both-formats",
+        headers={"Authorization": f"Bearer {operator_key(client, 'civil-registry')}"},
+    ).json()
+    assert sorted(c["credential_configuration_id"] for c in record["credentials"]) == [
+        "national_id",
+        "national_id_mdoc",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ({"other_formats": ["mobile_driving_licence"]}, "unknown"),
+        ({"other_formats": ["national_id"]}, "another format"),
+        ({"grant": "authorization_code"}, "pre-authorized code"),
+    ],
+)
+def test_an_offer_of_several_formats_is_one_credential(
+    client: TestClient[Any], extra: dict[str, Any], why: str
+) -> None:
+    refused = _offer_both(client, **extra)
+    assert refused.status_code == 400, refused.text
+    assert why in refused.json()["detail"]
