@@ -452,10 +452,10 @@ def section(results: MdocResults) -> list[str]:
     full = results.ours["verify"].microseconds
     lines += [
         "",
-        f"Against the shim rows (ECDSA alike on both sides): issue {shim['issue']:.2f}×,",
-        f"verify {shim['verify']:.2f}×. Three ES256 verifications take {floor:,.1f} µs,",
-        f"{floor / full:.0%} of our full verify; the rest is path validation's own work, the",
-        "strict CBOR scan and the checks.",
+        "Against the shim rows (ECDSA alike on both sides): "
+        f"issue {shim['issue']:.2f}×, verify {shim['verify']:.2f}×.",
+        f"Three ES256 verifications take {floor:,.1f} µs, {floor / full:.0%} of our full verify;",
+        "the rest is path validation's own work, the strict CBOR scan and the checks.",
     ]
     return lines
 
