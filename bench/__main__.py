@@ -14,6 +14,7 @@ from bench import (
     http_verification,
     http_wallet,
     http_wallet_receipt,
+    mdoc_bench,
     qr_bench,
     rate_limit_overhead,
     status_list_scale,
@@ -30,6 +31,7 @@ OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 def main() -> int:
     pinning = pin_to_one_core()
     results = run()
+    mdoc = mdoc_bench.run()
     qr = qr_bench.run()
     notes = NOTES_FILE.read_text(encoding="utf-8").splitlines() if NOTES_FILE.exists() else []
     postgres = os.environ.get(
@@ -66,11 +68,17 @@ def main() -> int:
             capacity=load,
             scale=scale,
             rate_limits=limiting,
+            mdoc=mdoc,
         ),
         encoding="utf-8",
     )
     for target in targets(results):
         print(f"{target.name}: {target.achieved:.2f} (required {target.required:.2f})")
+    for operation in ("issue", "verify"):
+        print(
+            f"mdoc {operation} rate ÷ pymdoccbor {operation} rate: "
+            f"{mdoc.ratio(operation):.2f} (required {mdoc_bench.TARGET_RATIO:.2f})"
+        )
     print(f"wrote {OUTPUT}")
     return 0
 

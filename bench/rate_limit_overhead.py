@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.cpu_time import cpu_seconds
 from bench.http_client import Connection
+from bench.sections import splice_section
 from tests.support.server import running_server
 
 NONCE = "/issuers/civil-registry/nonce"
@@ -198,16 +199,7 @@ def section(overhead: RateLimitOverhead) -> list[str]:
 def splice(document: str, lines: list[str]) -> str:
     """``document`` with its rate-limit section replaced by ``lines`` (or added before the
     notes)."""
-    text = "\n".join(lines) + "\n"
-    if HEADING in document:
-        start = document.index(HEADING)
-        following = document.find("\n## ", start + len(HEADING))
-        end = len(document) if following == -1 else following + 1
-        return document[:start] + text + ("\n" if following != -1 else "") + document[end:]
-    notes = document.find("\n## Notes")
-    if notes == -1:
-        return document.rstrip("\n") + "\n\n" + text
-    return document[: notes + 1] + text + "\n" + document[notes + 1 :]
+    return splice_section(document, lines)
 
 
 def main() -> int:

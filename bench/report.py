@@ -16,6 +16,8 @@ from bench.http_presentation_issuance import PresentationIssuanceResult
 from bench.http_presentation_issuance import table as presentation_table
 from bench.http_wallet_receipt import ReceiptResult
 from bench.http_wallet_receipt import section as receipt_section
+from bench.mdoc_bench import MdocResults
+from bench.mdoc_bench import section as mdoc_section
 from bench.measure import Measurement
 from bench.rate_limit_overhead import RateLimitOverhead
 from bench.rate_limit_overhead import section as rate_limit_section
@@ -77,6 +79,7 @@ def render(
     haip: HaipResult | None = None,
     presentation: PresentationIssuanceResult | None = None,
     receipt: ReceiptResult | None = None,
+    mdoc: MdocResults | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -134,6 +137,8 @@ def render(
     lines.append(
         f"| everything else (checks, Python objects and calls) | {rest:,.1f} | {rest / full:.0%} |"
     )
+    if mdoc is not None:
+        lines += ["", *mdoc_section(mdoc)]
     lines += [
         "",
         "## QR codes",
