@@ -101,12 +101,16 @@ def prepare_document(
     disclose: Mapping[str, Collection[str]],
     session_transcript: bytes,
     device_algorithm: int = ES256_ID,
+    doc_type: str | None = None,
 ) -> PreparedDocument:
     """Choose the items to disclose (name space → element identifiers) and compute what
-    the device key signs. ``LookupError`` for an element the mdoc does not have."""
+    the device key signs. ``LookupError`` for an element the mdoc does not have.
+    ``doc_type``: the mdoc's, as verified when it was received (read from its MSO when
+    not given)."""
     if device_algorithm not in COSE_ALGORITHMS:
         raise ValueError(f"COSE algorithm {device_algorithm} is not supported")
-    doc_type = issuer_signed.unverified_mso().doc_type
+    if doc_type is None:
+        doc_type = issuer_signed.unverified_mso().doc_type
     selected = issuer_signed.select(disclose)
     payload = device_authentication_bytes(session_transcript, doc_type, EMPTY_DEVICE_NAME_SPACES)
     protected = protected_header_bytes(device_algorithm)
@@ -158,14 +162,16 @@ def present_mdoc(
     disclose: Mapping[str, Collection[str]],
     session_transcript: bytes,
     device_signer: Signer,
+    doc_type: str | None = None,
 ) -> bytes:
     """A ``DeviceResponse`` with one document, signed by ``device_signer`` (the key the
-    MSO names)."""
+    MSO names); ``doc_type`` as in :func:`prepare_document`."""
     prepared = prepare_document(
         issuer_signed,
         disclose=disclose,
         session_transcript=session_transcript,
         device_algorithm=cose_id_for(device_signer.alg),
+        doc_type=doc_type,
     )
     return assemble_device_response([(prepared, device_signer.sign(prepared.to_be_signed))])
 

@@ -25,6 +25,7 @@ In order, each a named check (:mod:`core.mdoc.checks`):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hmac
 from collections.abc import Collection, Mapping, Sequence
@@ -33,11 +34,25 @@ from typing import Any
 
 from cryptography import x509
 
-from core.keys.x509 import CertificateError, leaf_public_key, validate_chain
+from core.jose.algorithms import PublicKey
+from core.keys.x509 import (
+    MAX_CERTIFICATE_BYTES,
+    MAX_CHAIN_LENGTH,
+    CertificateError,
+    ValidatedChains,
+    leaf_public_key,
+    validate_chain,
+)
 from core.mdoc import checks
 from core.mdoc.cbor import DEFAULT_LIMITS, CborLimits
 from core.mdoc.checks import CheckLog
-from core.mdoc.cose_sign1 import DEFAULT_COSE_ALGORITHMS, verify_sign1, x5chain_certificates
+from core.mdoc.cose_sign1 import (
+    DEFAULT_COSE_ALGORITHMS,
+    HEADER_X5CHAIN,
+    CoseSign1,
+    verify_sign1,
+    x5chain_certificates,
+)
 from core.mdoc.errors import (
     DigestAlgorithmNotAllowed,
     DigestMismatch,
@@ -69,6 +84,9 @@ class IssuerTrust:
     digest_algorithms: Collection[str] = DEFAULT_DIGEST_ALGORITHMS
     #: Seconds of clock skew accepted on validity times.
     leeway: float = 60.0
+    #: Document signer chains that validated, remembered (the same agency's chain comes
+    #: with every mdoc); None: every chain is path-validated afresh.
+    chains: ValidatedChains | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +156,7 @@ def _verify(
     issuer_auth = issuer_signed.issuer_auth
     at = _at(now)
     try:
-        chain = x5chain_certificates(issuer_auth, "issuerAuth")
-        leaf = validate_chain(chain, trust.trust_anchors, at=at)
-        key = leaf_public_key(leaf)
+        leaf, key = _document_signer(issuer_auth, trust, at)
     except (MalformedMdoc, CertificateError) as exc:
         raise UntrustedCertificate(f"the document signer is not trusted: {exc}") from exc
     except ValueError as exc:  # a certificate field cryptography could not parse
@@ -174,6 +190,28 @@ def _verify(
         issuer_signed=issuer_signed,
         checks=tuple(log.passed),
     )
+
+
+def _document_signer(
+    issuer_auth: CoseSign1, trust: IssuerTrust, at: dt.datetime
+) -> tuple[x509.Certificate, PublicKey]:
+    """The document signer certificate of ``x5chain``, validated to the anchors (or found
+    among the chains that validated before), and its key."""
+    if trust.chains is None:
+        chain = x5chain_certificates(issuer_auth, "issuerAuth")
+        leaf = validate_chain(chain, trust.trust_anchors, at=at)
+        return leaf, leaf_public_key(leaf)
+    value = issuer_auth.header(HEADER_X5CHAIN)
+    ders = [value] if type(value) is bytes else value
+    if (
+        type(ders) is not list
+        or not 1 <= len(ders) <= MAX_CHAIN_LENGTH
+        or any(type(der) is not bytes or len(der) > MAX_CERTIFICATE_BYTES for der in ders)
+    ):
+        x5chain_certificates(issuer_auth, "issuerAuth")  # refused there, by name
+    x5c = [base64.b64encode(der).decode("ascii") for der in ders]
+    validated = trust.chains.validate(x5c, trust.trust_anchors, now=at.timestamp())
+    return validated.leaf, validated.key
 
 
 def _check_digests(

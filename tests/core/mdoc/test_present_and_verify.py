@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from core.clock import FixedClock
 from core.keys.signer import SoftwareSigner
+from core.keys.x509 import ValidatedChains
 from core.mdoc import checks
 from core.mdoc.cbor import CborLimits, EncodedCbor, decode, encode
 from core.mdoc.elements import MDL_DOC_TYPE, MDL_NAMESPACE
@@ -40,6 +41,7 @@ from core.mdoc.present import (
     to_vp_token_element,
 )
 from core.mdoc.session_transcript import openid4vp_session_transcript
+from core.mdoc.verify_issuer_signed import IssuerTrust
 from core.mdoc.verify_presentation import verify_device_response
 from core.status_list.token import StatusReference
 from tests.core.mdoc.forge import DISCLOSED, issue, replace_item, resign_mso, rewrite
@@ -497,3 +499,28 @@ _RESPONSE = present_mdoc(
     session_transcript=TRANSCRIPT,
     device_signer=_DEVICE,
 )
+
+
+def test_a_remembered_document_signer_chain_gives_the_same_answers(
+    parties: Issuer, device: SoftwareSigner, issued: IssuerSigned
+) -> None:
+    """With ``IssuerTrust.chains`` the agency's chain is path-validated once; a response
+    verifies as without it, and under anchors the chain does not lead to it is refused
+    all the same (chains are remembered with the anchors they validated to); the mdoc's
+    docType given to the wallet's presentation spares reading its MSO again."""
+    chains = ValidatedChains()
+    trust = IssuerTrust((parties.anchor,), chains=chains)
+    response = present_mdoc(
+        issued,
+        disclose=AGE,
+        session_transcript=TRANSCRIPT,
+        device_signer=device,
+        doc_type=MDL_DOC_TYPE,
+    )
+    for _ in range(2):
+        (document,) = _verify(response, parties, trust=trust).documents
+        assert document.claims[MDL_NAMESPACE]["age_over_18"] is True
+    other = IssuerTrust((issuer().anchor,), chains=chains)
+    assert _refused(UntrustedCertificate, response, parties, trust=other).check == (
+        checks.TRUST_CHAIN
+    )
