@@ -54,6 +54,7 @@ function renderAgency() {
   }));
   if (chosen) select.value = chosen;
   renderFields();
+  renderOtherFormats();
 }
 
 function configuration() {
@@ -208,6 +209,7 @@ async function lookUp(event) {
   if (claims) {
     $("configuration").value = configurationId;
     renderFields(claims);
+    renderOtherFormats();
   }
 }
 
@@ -315,7 +317,36 @@ async function decide(application, decision, reason) {
 
 // Signing in online authenticates the citizen; a transaction code goes with the QR code only.
 function online() { return $("grant-online").checked; }
-function showGrantChoice() { $("with-tx-code").disabled = online(); }
+function showGrantChoice() {
+  $("with-tx-code").disabled = online();
+  for (const box of $("other-format-list").querySelectorAll("input")) box.disabled = online();
+}
+
+// The same credential in other formats (an ISO mdoc made from the same record), offered in
+// the same QR code: one record filled in, every format the citizen's wallet may need.
+function renderOtherFormats() {
+  const chosen = $("configuration").value;
+  const others = agency.configurations.filter((c) => c.claims_of === chosen);
+  $("other-formats").hidden = others.length === 0;
+  $("other-format-list").replaceChildren(...others.map((c) => {
+    const row = document.createElement("div");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.id = `also-${c.credential_configuration_id}`;
+    box.value = c.credential_configuration_id;
+    box.disabled = online();
+    const label = document.createElement("label");
+    label.htmlFor = box.id;
+    label.textContent = localized(c.display, "name");
+    row.append(box, label);
+    return row;
+  }));
+}
+
+function otherFormats() {
+  if (online()) return [];
+  return [...$("other-format-list").querySelectorAll("input:checked")].map((box) => box.value);
+}
 
 async function createOffer(event) {
   event.preventDefault();
@@ -329,6 +360,7 @@ async function createOffer(event) {
       claims: collect(),
       grant: online() ? "authorization_code" : "pre-authorized_code",
       tx_code: !online() && $("with-tx-code").checked,
+      other_formats: otherFormats(),
     });
     $("offer-qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(offer.qr.svg)));
     $("offer-qr").alt = t("desk.qrAlt");
@@ -346,7 +378,7 @@ $("lookup-form").addEventListener("submit", (e) => lookUp(e).catch((error) => sa
 $("offer-form").addEventListener("submit", createOffer);
 $("grant-qr").addEventListener("change", showGrantChoice);
 $("grant-online").addEventListener("change", showGrantChoice);
-$("configuration").addEventListener("change", () => renderFields());
+$("configuration").addEventListener("change", () => { renderFields(); renderOtherFormats(); });
 $("refresh-applications").onclick = () => { $("applications-status").textContent = ""; loadApplications().catch((error) => say(error.message)); };
 $("print").onclick = () => window.print();
 $("another").onclick = () => { show("desk"); lookUp().catch(() => {}); loadApplications().catch(() => {}); };
