@@ -87,8 +87,9 @@ async def verifier_role(
         min_rate=settings.outbound_min_rate,
     )
     documents = PublishedDocuments(outbound, revalidate=settings.status_list_revalidate)
+    anchors = issuer_anchors(settings, deployment)
     trust = IssuerKeyPolicy(
-        x5c=X5cIssuerKeys(issuer_anchors(settings, deployment)),
+        x5c=X5cIssuerKeys(anchors),
         metadata=MetadataIssuerKeys(
             issuer_metadata_source(documents), trusted_issuers=settings.trusted_issuers
         ),
@@ -105,6 +106,7 @@ async def verifier_role(
         issuer_keys=trust,
         secret=deployment.derived_secret("verifier responses"),
         registrar=DeploymentRegistrar(deployment.trust_anchor),
+        issuer_anchors=tuple(anchors),
         policy=PresentationPolicy(
             request_lifetime=float(settings.presentation_request_lifetime),
             result_retention=float(settings.verifier_result_retention),

@@ -20,6 +20,8 @@ from core.claim_paths import ClaimPath
 from core.flow_states import Moves
 
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
+MDOC_FORMAT = "mso_mdoc"
+CREDENTIAL_FORMATS = frozenset({SD_JWT_VC_FORMAT, MDOC_FORMAT})
 CLIENT_ID_PREFIXES = frozenset({"x509_hash", "x509_san_dns"})
 RESPONSE_MODES = frozenset({"direct_post", "direct_post.jwt"})
 
@@ -65,20 +67,42 @@ class LocalizedText:
 
 @dataclass(frozen=True, slots=True)
 class TemplateCredential:
-    """One credential a template asks for: accepted types and the claims wanted."""
+    """One credential a template asks for: its format, the accepted types (SD-JWT VC
+    ``vct_values``, or an mdoc's ``doctype_value``, OpenID4VP 1.0 B.2.2) and the claims
+    wanted (an mdoc's as ``[namespace, element]``, B.2.4), and for an mdoc the elements
+    the counter keeps (``intent_to_retain``, B.2.3)."""
 
     id: str
     vct_values: tuple[str, ...]
     claims: tuple[ClaimPath, ...]
+    format: str = SD_JWT_VC_FORMAT
+    doctype_value: str | None = None
+    intent_to_retain: frozenset[ClaimPath] = frozenset()
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The credential types it accepts: its ``vct`` values, or its ``docType``."""
+        if self.format == MDOC_FORMAT and self.doctype_value is not None:
+            return (self.doctype_value,)
+        return self.vct_values
+
+    def meta(self) -> dict[str, Any]:
+        """The DCQL ``meta`` of its Credential Query (§6.1, B.2.2, B.3.5)."""
+        if self.format == MDOC_FORMAT:
+            return {"doctype_value": self.doctype_value}
+        return {"vct_values": list(self.vct_values)}
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A named check a counter can pick (``age_over_18``, ``identity``…)."""
+    """A named check a counter can pick (``age_over_18``, ``identity``…): the credentials
+    it asks for and, when it accepts alternatives (the PID as SD-JWT VC or as mdoc), the
+    DCQL ``credential_sets`` options (§6.2; empty: every credential is required)."""
 
     name: str
     display: tuple[LocalizedText, ...]
     credentials: tuple[TemplateCredential, ...]
+    credential_sets: tuple[tuple[tuple[str, ...], ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +125,18 @@ class IssuanceService:
 
 @dataclass(frozen=True, slots=True)
 class Purpose:
-    """A purpose a relying party is registered for: a template, perhaps with more claims,
-    perhaps serving an issuer's issuance."""
+    """A purpose a relying party is registered for: a template, perhaps with more claims
+    (by the template's credential id), perhaps serving an issuer's issuance."""
 
     template: str
     description: tuple[LocalizedText, ...]
-    additional_claims: tuple[ClaimPath, ...] = ()
+    additional_claims: dict[str, tuple[ClaimPath, ...]] = field(default_factory=dict)
     issuance: IssuanceService | None = None
+
+    def claims_for(self, credential: TemplateCredential) -> tuple[ClaimPath, ...]:
+        """What this purpose asks of one of its template's credentials."""
+        extra = self.additional_claims.get(credential.id, ())
+        return tuple(dict.fromkeys([*credential.claims, *extra]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -328,8 +328,9 @@ def test_6_a_counter_asks_for_age_over_18(journey: Journey) -> None:
     assert created.status == "waiting"
     assert created.uri.startswith("openid4vp://?client_id=")
     assert created.response_mode == "direct_post"
-    (query,) = created.dcql_query.to_dict()["credentials"]
-    assert query["claims"] == [{"path": ["age_over_18"]}]  # and nothing else
+    sd_jwt, mdoc = created.dcql_query.to_dict()["credentials"]  # the PID in either format
+    assert sd_jwt["claims"] == [{"path": ["age_over_18"]}]  # and nothing else
+    assert mdoc["claims"] == [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]}]
     assert created.status_url.endswith(f"/presentations/{created.transaction_id}")
     journey.found["request"] = created
 
@@ -352,8 +353,10 @@ def test_7_the_citizen_scans_the_request(journey: Journey) -> None:
         "id": "age_over_18",
         "description": "Serving alcohol only to adults",
     }
-    (asked,) = consent["requests"]
+    asked, alternative = consent["requests"]  # the PID as SD-JWT VC, or as mdoc
+    assert asked["query_id"] == "national_id"
     assert [c["name"] for c in asked["claims"]] == ["age_over_18"]
+    assert alternative["query_id"] == "national_id_mdoc" and alternative["candidates"] == []
     assert [c["credential_id"] for c in asked["candidates"]] == [credential_id]
     assert consent["satisfiable"] is True and consent["warnings"] == []
     journey.found["consent"] = consent

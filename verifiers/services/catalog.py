@@ -3,6 +3,12 @@ and the named checks they can pick (``templates.json``) at start-up.
 
 ``${public_base_url}`` in a template's ``vct_values`` stands for this deployment's own
 public URL, so the demo counters accept the demo agencies' credentials wherever they run.
+A template credential is an SD-JWT VC (``vct_values``, the default) or an ISO mdoc
+(``"format": "mso_mdoc"`` with its ``doctype_value``, claims as ``[namespace, element]``
+and, where the counter keeps an element, ``intent_to_retain``: OpenID4VP 1.0 B.2.2-B.2.4);
+a template that accepts either of several credentials lists the alternatives as DCQL
+``credential_sets`` options (§6.2). A purpose's ``additional_claims`` are a list (for
+every SD-JWT VC credential of its template) or an object by the template's credential id.
 A purpose may state that it serves an issuer's issuance (``issuance``: the issuer, as an
 agency id of this deployment or a full ``https`` identifier, and the credential
 configurations it issues after the check). Any mistake stops start-up with the file and
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -21,6 +28,8 @@ from core.encoding import StrictJsonError, strict_json_loads
 from core.validation import explain
 from verifiers.domain import (
     CLIENT_ID_PREFIXES,
+    MDOC_FORMAT,
+    SD_JWT_VC_FORMAT,
     IssuanceService,
     LocalizedText,
     Purpose,
@@ -51,15 +60,26 @@ class _Text(msgspec.Struct, forbid_unknown_fields=True):
     text: str
 
 
+_RawPath = list[str | int | None]
+
+
 class _TemplateCredential(msgspec.Struct, forbid_unknown_fields=True):
     id: str
-    vct_values: list[str]
-    claims: list[list[str | int | None]]
+    claims: list[_RawPath]
+    format: Literal["dc+sd-jwt", "mso_mdoc"] = "dc+sd-jwt"
+    vct_values: list[str] = []
+    doctype_value: str | None = None
+    intent_to_retain: list[_RawPath] = []
+
+
+class _CredentialSet(msgspec.Struct, forbid_unknown_fields=True):
+    options: list[list[str]]
 
 
 class _Template(msgspec.Struct, forbid_unknown_fields=True):
     display: list[_Name]
     credentials: list[_TemplateCredential]
+    credential_sets: list[_CredentialSet] = []
 
 
 class _Issuance(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,7 +89,7 @@ class _Issuance(msgspec.Struct, forbid_unknown_fields=True):
 
 class _Purpose(msgspec.Struct, forbid_unknown_fields=True):
     description: list[_Text]
-    additional_claims: list[list[str | int | None]] = []
+    additional_claims: list[_RawPath] | dict[str, list[_RawPath]] = []
     issuance: _Issuance | None = None
 
 
@@ -91,12 +111,87 @@ def _read(path: Path, kind: type[msgspec.Struct]) -> object:
 
 
 def _paths(
-    where: str, values: list[list[str | int | None]]
+    where: str, values: list[_RawPath], credential_format: str = SD_JWT_VC_FORMAT
 ) -> tuple[tuple[str | int | None, ...], ...]:
     try:
-        return tuple(parse_claim_path(v) for v in values)
+        paths = tuple(parse_claim_path(v) for v in values)
     except ClaimPathError as exc:
         raise VerifierCatalogError(f"{where}: {exc}") from exc
+    if credential_format == MDOC_FORMAT and not all(
+        len(p) == 2 and all(isinstance(part, str) for part in p) for p in paths
+    ):
+        raise VerifierCatalogError(f"{where}: an mdoc claim path is [namespace, element]")
+    return paths
+
+
+def _template_credential(
+    where: str, credential: _TemplateCredential, public_base_url: str
+) -> TemplateCredential:
+    if not _IDENTIFIER.fullmatch(credential.id):
+        raise VerifierCatalogError(f"{where}: credential ids are plain names")
+    where = f"{where}: {credential.id}"
+    claims = _paths(where, credential.claims, credential.format)
+    if credential.format == SD_JWT_VC_FORMAT:
+        if not credential.vct_values or credential.doctype_value or credential.intent_to_retain:
+            raise VerifierCatalogError(
+                f"{where}: an SD-JWT VC names its vct_values (doctype_value and"
+                " intent_to_retain are for mso_mdoc)"
+            )
+        vcts = tuple(
+            v.replace("${public_base_url}", public_base_url) for v in credential.vct_values
+        )
+        return TemplateCredential(credential.id, vcts, claims)
+    if not credential.doctype_value or credential.vct_values or not claims:
+        raise VerifierCatalogError(
+            f"{where}: an mso_mdoc credential names its doctype_value and claims, no vct_values"
+        )
+    retained = frozenset(_paths(where, credential.intent_to_retain, MDOC_FORMAT))
+    if not retained <= set(claims):
+        raise VerifierCatalogError(f"{where}: intent_to_retain names claims it does not ask for")
+    return TemplateCredential(
+        credential.id,
+        (),
+        claims,
+        format=MDOC_FORMAT,
+        doctype_value=credential.doctype_value,
+        intent_to_retain=retained,
+    )
+
+
+def _credential_sets(
+    where: str, sets: list[_CredentialSet], ids: list[str]
+) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    if len(set(ids)) != len(ids):
+        raise VerifierCatalogError(f"{where}: a credential id is used twice")
+    if not sets:
+        return ()
+    covered: set[str] = set()
+    for credential_set in sets:
+        for option in credential_set.options:
+            if not option or not set(option) <= set(ids):
+                raise VerifierCatalogError(
+                    f"{where}: a credential_sets option lists the template's credential ids"
+                )
+            covered.update(option)
+        if not credential_set.options:
+            raise VerifierCatalogError(f"{where}: a credential set needs options")
+    if covered != set(ids):
+        raise VerifierCatalogError(f"{where}: every credential belongs to a credential set")
+    return tuple(tuple(tuple(o) for o in s.options) for s in sets)
+
+
+def _additional_claims(
+    where: str, template: Template, raw: list[_RawPath] | dict[str, list[_RawPath]]
+) -> dict[str, tuple[tuple[str | int | None, ...], ...]]:
+    """By template credential id: a list is for every SD-JWT VC credential."""
+    credentials = {c.id: c for c in template.credentials}
+    if isinstance(raw, list):
+        paths = _paths(where, raw)
+        return {c.id: paths for c in template.credentials if c.format == SD_JWT_VC_FORMAT and paths}
+    unknown = sorted(set(raw) - set(credentials))
+    if unknown:
+        raise VerifierCatalogError(f"{where}: {template.name} has no credential {unknown[0]!r}")
+    return {i: _paths(where, v, credentials[i].format) for i, v in raw.items() if v}
 
 
 def _issuance(where: str, issuance: _Issuance | None) -> IssuanceService | None:
@@ -131,20 +226,15 @@ def load_templates(public_base_url: str, directory: Path = CATALOG_DIR) -> dict[
         where = f"{path.name}: {name}"
         if not _IDENTIFIER.fullmatch(name) or not template.credentials or not template.display:
             raise VerifierCatalogError(f"{where}: needs a plain name, display and credentials")
-        credentials = []
-        for credential in template.credentials:
-            if not _IDENTIFIER.fullmatch(credential.id) or not credential.vct_values:
-                raise VerifierCatalogError(f"{where}: credential ids are plain names with vcts")
-            vcts = tuple(
-                v.replace("${public_base_url}", public_base_url) for v in credential.vct_values
-            )
-            credentials.append(
-                TemplateCredential(credential.id, vcts, _paths(where, credential.claims))
-            )
+        credentials = [
+            _template_credential(where, credential, public_base_url)
+            for credential in template.credentials
+        ]
         templates[name] = Template(
             name,
             tuple(LocalizedText(d.locale, d.name) for d in template.display),
             tuple(credentials),
+            _credential_sets(where, template.credential_sets, [c.id for c in credentials]),
         )
     return templates
 
@@ -174,7 +264,9 @@ def load_relying_parties(
             purposes[name] = Purpose(
                 name,
                 tuple(LocalizedText(d.locale, d.text) for d in purpose.description),
-                _paths(f"{path.name}: {name}", purpose.additional_claims),
+                _additional_claims(
+                    f"{path.name}: {name}", templates[name], purpose.additional_claims
+                ),
                 _issuance(f"{path.name}: {name}", purpose.issuance),
             )
         parties[party.verifier_id] = RelyingParty(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cryptography import x509
+
 from core.clock import SYSTEM_CLOCK, Clock
 from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import IssuerKeyResolver
@@ -41,6 +43,9 @@ class VerifierContext:
     registrar: Registrar | None = None
     #: Unanswered, unexpired requests of one counter at most.
     open_requests: PendingCap = field(default_factory=lambda: PendingCap(10_000))
+    #: The anchors issuers' certificates chain to: an mdoc's ``x5chain`` (the same
+    #: anchors as ``issuer_keys`` holds for SD-JWT VC ``x5c``).
+    issuer_anchors: tuple[x509.Certificate, ...] = ()
 
     def party(self, verifier_id: str) -> RelyingParty:
         party = self.parties.get(verifier_id)
@@ -50,3 +55,7 @@ class VerifierContext:
 
     def base(self, verifier_id: str) -> str:
         return f"{self.public_base_url}/verifiers/{verifier_id}"
+
+    def response_uri(self, verifier_id: str, request_id: str) -> str:
+        """Where the wallet posts its answer (OpenID4VP 1.0 §8.2 ``response_uri``)."""
+        return f"{self.base(verifier_id)}/responses/{request_id}"

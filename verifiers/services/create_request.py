@@ -3,7 +3,9 @@
 The request asks only for what the relying party is registered for: a named template it
 holds a purpose for, or raw DCQL (§6) whose every credential type and claim lies within
 its registered purposes. Over-asking is refused when the request is created, before any
-wallet sees it.
+wallet sees it. Credential types are SD-JWT VC ``vct`` values or mdoc ``docType`` values
+(Appendix B.2.2), each with its format; an mdoc element may carry ``intent_to_retain``
+(B.2.3) only where the registration says the counter keeps it.
 
 The QR code carries only ``client_id``, ``request_uri`` and, when the counter wants it,
 ``request_uri_method=post`` (§5.10); everything else is in the signed request object.
@@ -21,14 +23,18 @@ from urllib.parse import urlencode, urlsplit
 import msgspec
 
 from core.claim_paths import ClaimPath
+from core.dcql.model import CredentialQuery
 from core.dcql.parse import DcqlError, parse_dcql_query
 from core.errors import Problem
 from core.keys.signer import Signer
 from core.keys.x509 import parse_x5c, x509_hash
 from verifiers.domain import (
+    CREDENTIAL_FORMATS,
+    MDOC_FORMAT,
     RESPONSE_MODES,
     SD_JWT_VC_FORMAT,
     RelyingParty,
+    TemplateCredential,
     Transaction,
     TransactionState,
 )
@@ -71,35 +77,65 @@ def _refused(detail: str) -> Problem:
     return Problem(422, "Request not allowed", detail)
 
 
+def _claims_query(credential: TemplateCredential, path: ClaimPath) -> dict[str, Any]:
+    claim: dict[str, Any] = {"path": list(path)}
+    if path in credential.intent_to_retain:
+        claim["intent_to_retain"] = True
+    return claim
+
+
 def template_query(context: VerifierContext, party: RelyingParty, name: str) -> dict[str, Any]:
     purpose = party.purposes.get(name)
     if purpose is None:
         raise _refused(f"{party.verifier_id} is not registered for the check {name!r}")
     template = context.templates[name]
-    credentials = []
-    for credential in template.credentials:
-        paths = list(dict.fromkeys([*credential.claims, *purpose.additional_claims]))
-        credentials.append(
-            {
-                "id": credential.id,
-                "format": SD_JWT_VC_FORMAT,
-                "meta": {"vct_values": list(credential.vct_values)},
-                "claims": [{"path": list(p)} for p in paths],
-            }
-        )
-    return {"credentials": credentials}
+    credentials = [
+        {
+            "id": credential.id,
+            "format": credential.format,
+            "meta": credential.meta(),
+            "claims": [_claims_query(credential, p) for p in purpose.claims_for(credential)],
+        }
+        for credential in template.credentials
+    ]
+    query: dict[str, Any] = {"credentials": credentials}
+    if template.credential_sets:
+        query["credential_sets"] = [
+            {"options": [list(option) for option in options]}
+            for options in template.credential_sets
+        ]
+    return query
 
 
-def _allowed(context: VerifierContext, party: RelyingParty) -> dict[str, set[ClaimPath]]:
-    """The claims the party may ask for, per credential type."""
-    allowed: dict[str, set[ClaimPath]] = {}
+@dataclass(slots=True)
+class _Registered:
+    """What a party may ask of one credential type (in one format)."""
+
+    claims: set[ClaimPath]
+    retained: set[ClaimPath]
+
+
+def _allowed(context: VerifierContext, party: RelyingParty) -> dict[tuple[str, str], _Registered]:
+    """The claims the party may ask for, per credential format and type."""
+    allowed: dict[tuple[str, str], _Registered] = {}
     for name, purpose in party.purposes.items():
         for credential in context.templates[name].credentials:
-            for vct in credential.vct_values:
-                allowed.setdefault(vct, set()).update(
-                    [*credential.claims, *purpose.additional_claims]
+            for kind in credential.types:
+                registered = allowed.setdefault(
+                    (credential.format, kind), _Registered(set(), set())
                 )
+                registered.claims.update(purpose.claims_for(credential))
+                registered.retained.update(credential.intent_to_retain)
     return allowed
+
+
+def _types_of(credential: CredentialQuery) -> list[str]:
+    if credential.format == MDOC_FORMAT:
+        return [credential.meta["doctype_value"]]  # a string: parse_dcql_query checked it
+    vcts = credential.meta.get("vct_values")
+    if not isinstance(vcts, list) or not vcts:
+        raise _refused(f"credential query {credential.id!r} must name its vct_values")
+    return vcts
 
 
 def check_registration(context: VerifierContext, party: RelyingParty, raw: Any) -> dict[str, Any]:
@@ -110,23 +146,28 @@ def check_registration(context: VerifierContext, party: RelyingParty, raw: Any) 
         raise Problem(400, "Invalid DCQL query", str(exc)) from exc
     allowed = _allowed(context, party)
     for credential in query.credentials:
-        if credential.format != SD_JWT_VC_FORMAT:
-            raise _refused(f"only {SD_JWT_VC_FORMAT} credentials can be requested")
-        vcts = credential.meta.get("vct_values")
-        if not isinstance(vcts, list) or not vcts:
-            raise _refused(f"credential query {credential.id!r} must name its vct_values")
-        unknown = [v for v in vcts if v not in allowed]
+        if credential.format not in CREDENTIAL_FORMATS:
+            raise _refused(
+                f"only {SD_JWT_VC_FORMAT} and {MDOC_FORMAT} credentials can be requested"
+            )
+        kinds = _types_of(credential)
+        unknown = [k for k in kinds if (credential.format, k) not in allowed]
         if unknown:
             raise _refused(
                 f"{party.verifier_id} is not registered for credentials of type {unknown[0]}"
             )
         if isinstance(credential.claims, msgspec.UnsetType):
             continue  # only what is always disclosed
+        registered = [allowed[(credential.format, k)] for k in kinds]
         for claim in credential.claims:
             path = tuple(claim.path)
-            if not all(path in allowed[v] for v in vcts):
+            if not all(path in r.claims for r in registered):
                 raise _refused(
                     f"{party.verifier_id} is not registered to ask for the claim {list(path)}"
+                )
+            if claim.intent_to_retain is True and not all(path in r.retained for r in registered):
+                raise _refused(
+                    f"{party.verifier_id} is not registered to keep the claim {list(path)}"
                 )
     result: dict[str, Any] = query.to_json()
     return result

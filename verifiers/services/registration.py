@@ -1,6 +1,8 @@
 """The relying party's registration, attested for wallets (OpenID4VP 1.0 §5.1
 ``verifier_info``, §5.11): which purposes it is registered for, in the citizen's
-languages, and which claims of which credential types each purpose covers.
+languages, and which claims of which credential types each purpose covers (an SD-JWT VC
+by its ``vct_values``, an mdoc by its ``doctype_value`` with the elements the counter
+keeps as ``intent_to_retain``).
 
 The deployment is the registrar of its counters: the attestation is a JWT signed by the
 registrar (the deployment's trust anchor key, where this deployment holds it), bound to
@@ -34,14 +36,16 @@ def registration_claims(
     for name, purpose in party.purposes.items():
         credentials = []
         for credential in context.templates[name].credentials:
-            paths = list(dict.fromkeys([*credential.claims, *purpose.additional_claims]))
-            credentials.append(
-                {
-                    "format": "dc+sd-jwt",
-                    "vct_values": list(credential.vct_values),
-                    "claims": [list(p) for p in paths],
-                }
-            )
+            entry: dict[str, Any] = {
+                "format": credential.format,
+                **credential.meta(),
+                "claims": [list(p) for p in purpose.claims_for(credential)],
+            }
+            if credential.intent_to_retain:
+                entry["intent_to_retain"] = sorted(
+                    (list(p) for p in credential.intent_to_retain), key=str
+                )
+            credentials.append(entry)
         registered: dict[str, Any] = {
             "id": name,
             "description": [{"locale": d.locale, "text": d.text} for d in purpose.description],

@@ -96,10 +96,17 @@ class LabelledClaim(Message):
 
 class ProvedCredential(Message):
     """What one presented credential proved: the requested claims only, with the issuer
-    (``iss``) and, where a certificate names it, the issuer's name."""
+    (``iss``) and, where a certificate names it, the issuer's name. An SD-JWT VC names its
+    ``vct``; an mdoc (``format`` ``mso_mdoc``) its ``doctype``, its claims by name space
+    and element (dates as ISO 8601 text, byte strings base64url)."""
 
-    vct: str
     claims: dict[str, Any]
+    vct: str | UnsetType = UNSET
+    format: (
+        Annotated[str, msgspec.Meta(examples=["mso_mdoc"], description="Absent: dc+sd-jwt.")]
+        | UnsetType
+    ) = UNSET
+    doctype: Annotated[str, msgspec.Meta(examples=["org.iso.18013.5.1.mDL"])] | UnsetType = UNSET
     iss: str | UnsetType = UNSET
     issuer_name: str | UnsetType = UNSET
     claim_labels: list[LabelledClaim] | UnsetType = UNSET

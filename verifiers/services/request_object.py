@@ -22,6 +22,7 @@ from msgspec import UNSET, UnsetType
 from core.errors import InvalidRequest
 from core.jose.jwk import JwkSet
 from core.jose.jws import sign_compact
+from core.mdoc import DEFAULT_COSE_ALGORITHMS
 from core.messages import decode_message, to_plain
 from core.oid4vp import (
     MAX_WALLET_METADATA,
@@ -39,6 +40,8 @@ from verifiers.services.registration import verifier_info
 from verifiers.services.response_keys import CONTENT_ENCRYPTIONS, response_public_jwk
 
 SIGNING_ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA"]
+#: COSE algorithms of mdoc issuerAuth and deviceSignature (HAIP 1.0: ES256, ESP256).
+COSE_ALGORITHMS = sorted(DEFAULT_COSE_ALGORITHMS)
 
 
 class RequestGone(LookupError):
@@ -60,9 +63,10 @@ def _wallet_parameters(posted: RequestUriPost | None) -> str | None:
 def client_metadata(
     context: VerifierContext, verifier_id: str, response_mode: str, request_id: str
 ) -> dict[str, Any]:
-    """§11.1 ``vp_formats_supported``; the relying party's name per locale (RFC 7591 §2.2
-    ``client_name#locale``) for the wallet's consent screen; for ``direct_post.jwt`` the
-    transaction's own encryption key and both content encryptions (HAIP)."""
+    """§11.1 ``vp_formats_supported`` (B.2.1 for mdoc); the relying party's name per
+    locale (RFC 7591 §2.2 ``client_name#locale``) for the wallet's consent screen; for
+    ``direct_post.jwt`` the transaction's own encryption key and both content encryptions
+    (HAIP)."""
     party = context.party(verifier_id)
     english = next((d.text for d in party.display if d.locale.split("-")[0] == "en"), None)
     metadata = ClientMetadata(
@@ -71,7 +75,11 @@ def client_metadata(
             "dc+sd-jwt": {
                 "sd-jwt_alg_values": SIGNING_ALGORITHMS,
                 "kb-jwt_alg_values": SIGNING_ALGORITHMS,
-            }
+            },
+            "mso_mdoc": {  # B.2.1
+                "issuerauth_alg_values": COSE_ALGORITHMS,
+                "deviceauth_alg_values": COSE_ALGORITHMS,
+            },
         },
     )
     if response_mode == "direct_post.jwt":
@@ -95,7 +103,6 @@ async def request_object(
     )
     if transaction is None:
         raise RequestGone(request_id)
-    base = context.base(verifier_id)
     info = await verifier_info(context, context.party(verifier_id), transaction.client_id)
     request = AuthorizationRequest(
         iss=transaction.client_id,
@@ -105,7 +112,7 @@ async def request_object(
         client_id=transaction.client_id,
         response_type="vp_token",
         response_mode=transaction.response_mode,
-        response_uri=f"{base}/responses/{request_id}",
+        response_uri=context.response_uri(verifier_id, request_id),
         nonce=transaction.nonce,
         state=transaction.state,
         dcql_query=transaction.dcql_query,

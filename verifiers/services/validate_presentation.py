@@ -11,6 +11,12 @@ suspended both fail), ``dcql`` (the credential answers its query: type, every re
 claim and value, and no disclosure beyond what was asked). Then ``dcql`` for the token as
 a whole (the right queries answered, none extra). The first failing check ends the
 validation; the counter sees every check that ran.
+
+An ``mso_mdoc`` presentation (Appendix B.2.5) is checked by
+:mod:`verifiers.services.validate_mdoc` (``cbor``, ``structure``, ``trust_chain``,
+``issuer_signature``, ``doc_type``, ``digests``, ``validity``, ``device_auth``), then
+``status`` and ``dcql`` as above, no element beyond those asked for. Its claims are shown
+by name space and element, as JSON (dates as ISO strings, bytes base64url).
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from core.dcql.parse import parse_dcql_query
 from core.encoding import StrictJsonError, json_dumps, strict_json_loads
 from core.jose.errors import JoseError
 from core.jose.jws import decode_unverified
-from core.keys.x509 import subject_display_name
+from core.keys.x509 import san_uris, subject_display_name
+from core.mdoc import VerifiedDocument, claims_to_json
 from core.sdjwt.errors import (
     ExpiredOrNotYetValid,
     IssuerSignatureInvalid,
@@ -49,9 +56,15 @@ from core.status_list.token import (
     VerifiedStatusList,
     verify_status_list_token,
 )
-from verifiers.domain import Check, Transaction
+from verifiers.domain import MDOC_FORMAT, Check, Transaction
 from verifiers.services.context import VerifierContext
 from verifiers.services.read_claim_labels import ClaimLabels
+from verifiers.services.validate_mdoc import (
+    MdocRefused,
+    check_device_response,
+    disclosed_beyond,
+    session_transcript_of,
+)
 
 MAX_VP_TOKEN_BYTES = 512 * 1024
 MAX_PRESENTATIONS = 16
@@ -248,6 +261,8 @@ class PresentationValidator:
         presentation: str,
         outcome: PresentationOutcome,
     ) -> dict[str, Any]:
+        if query.format == MDOC_FORMAT:
+            return await self._one_mdoc(transaction, query, presentation, outcome)
         context, policy = self._context, self._context.policy
         prefix = f"{query.id}: "
         try:
@@ -324,6 +339,58 @@ class PresentationValidator:
         )
         return proved
 
+    async def _one_mdoc(
+        self,
+        transaction: Transaction,
+        query: CredentialQuery,
+        presentation: str,
+        outcome: PresentationOutcome,
+    ) -> dict[str, Any]:
+        context = self._context
+        prefix = f"{query.id}: "
+        try:
+            checked = check_device_response(
+                presentation,
+                doctype=query.meta["doctype_value"],  # a string: parse_dcql_query checked it
+                session_transcript=session_transcript_of(context, transaction),
+                anchors=context.issuer_anchors,
+                clock=context.clock,
+                leeway=context.policy.leeway,
+            )
+        except MdocRefused as refused:
+            for passed in refused.passed:
+                outcome.passed(prefix + passed)
+            raise _Failed(prefix + refused.check, refused.detail) from refused
+        for passed in checked.checks:
+            outcome.passed(prefix + passed)
+        document = checked.document
+        issuer = document.issuer_signed.issuer_certificate
+        issuer_uris = san_uris(issuer)
+        iss = issuer_uris[0] if issuer_uris else None
+        if document.issuer_signed.mso.other_status_mechanisms and document.status is None:
+            raise _Failed(
+                prefix + "status", "the mdoc names a status mechanism this verifier cannot check"
+            )
+        if document.status is not None:
+            outcome.passed(prefix + "status", await self._status(document.status, iss, prefix))
+        else:
+            outcome.passed(prefix + "status", "no status reference")
+        claims = claims_to_json(document.claims)
+        _check_mdoc_answers(query, document, claims, prefix)
+        outcome.passed(prefix + "dcql")
+        proved: dict[str, Any] = {
+            "format": MDOC_FORMAT,
+            "doctype": document.doc_type,
+            "claims": claims,
+        }
+        if iss is not None:
+            proved["iss"] = iss
+        issuer_name = subject_display_name(issuer)
+        if issuer_name is not None:
+            proved["issuer_name"] = issuer_name
+        proved["claim_labels"] = []
+        return proved
+
     async def _status(self, reference: StatusReference, iss: object, prefix: str) -> str:
         context = self._context
         try:
@@ -367,6 +434,26 @@ def _proved(
     if issuer_name is not None:
         proved["issuer_name"] = issuer_name
     return proved
+
+
+def _check_mdoc_answers(
+    query: CredentialQuery,
+    document: VerifiedDocument,
+    claims: dict[str, dict[str, Any]],
+    prefix: str,
+) -> None:
+    """§6.4.1: the mdoc answers its query (docType, every requested element and value)
+    and discloses nothing the query did not ask for (§14.1.2)."""
+    candidate = CandidateCredential(
+        id=query.id, format=MDOC_FORMAT, claims=claims, doctype=document.doc_type
+    )
+    if match_credential(query, candidate) is None:
+        raise _Failed(prefix + "dcql", "the mdoc does not answer the query")
+    beyond = disclosed_beyond(document, _requested_paths(query))
+    if beyond:
+        raise _Failed(
+            prefix + "dcql", f"elements were disclosed that were not asked for: {list(beyond[0])}"
+        )
 
 
 def _requested_paths(query: CredentialQuery) -> list[ClaimPath]:

@@ -32,6 +32,15 @@ export function claimHeading(labels, path) {
   return path.map((_, i) => claimLabel(labels, path.slice(0, i + 1))).join(" › ");
 }
 
+function rowHeading(presentation, path) {
+  // An mdoc's claims are by name space, then element: the element reads without its
+  // name space ("Family name", "Vehicle categories").
+  if (presentation.format === "mso_mdoc" && path.length > 1) {
+    return path.slice(1).map((_, i) => claimLabel(presentation.claim_labels, path.slice(0, i + 2))).join(" › ");
+  }
+  return claimHeading(presentation.claim_labels, path);
+}
+
 export function display(value) {
   if (value === true) return t("value.true");
   if (value === false) return t("value.false");
@@ -49,7 +58,7 @@ export function renderResult(view, table, list) {
         const row = body.insertRow();
         const header = document.createElement("th");
         header.scope = "row";
-        header.textContent = claimHeading(presentation.claim_labels, path);
+        header.textContent = rowHeading(presentation, path);
         row.append(header);
         row.insertCell().textContent = display(value);
       }
