@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from core.encoding import b64url_encode, json_dumps
+from core.encoding import b64url_decode, b64url_encode, json_dumps
 from core.jose.jwk import public_jwk
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -194,8 +194,13 @@ class WalletClient:
                 raise WalletCommandError(
                     {"error": "unknown_key", "error_description": "a key this wallet does not hold"}
                 )
-            signature = _es256(_key(pem), request["signing_input"].encode("ascii"))
-            signatures.append(b64url_encode(signature))
+            # an mdoc's DeviceAuth: the COSE Sig_structure, base64url; else a JWS input
+            data = (
+                b64url_decode(request["signing_input"])
+                if request.get("encoding") == "base64url"
+                else request["signing_input"].encode("ascii")
+            )
+            signatures.append(b64url_encode(_es256(_key(pem), data)))
         return signatures
 
     def receive(self, offer_uri: str, tx_code: str | None) -> dict[str, Any]:

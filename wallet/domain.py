@@ -162,18 +162,28 @@ class ActivityEntry:
     sealed: bytes
 
 
+#: The credential formats the wallet holds (OpenID4VCI 1.0 Appendix A.3 and A.2).
+SD_JWT_VC = "dc+sd-jwt"
+MSO_MDOC = "mso_mdoc"
+
+
 @dataclass(frozen=True, slots=True)
 class CredentialInstance:
-    """One SD-JWT of a batch and the holder key its ``cnf`` names."""
+    """One credential of a batch and the holder key it is bound to: an SD-JWT (its
+    ``cnf``), or for ``mso_mdoc`` the base64url ``IssuerSigned`` as the issuer sent it
+    (its MSO's ``deviceKeyInfo``)."""
 
-    sd_jwt: str
+    credential: str
     holder_key_id: str
     status: dict[str, Any] | None = None  # the Token Status List reference of this instance
 
 
 @dataclass(slots=True)
 class CredentialRecord:
-    """The sealed content of a stored credential."""
+    """The sealed content of a stored credential. ``claims`` are the SD-JWT's claims, or
+    for ``mso_mdoc`` name space → element identifier → value as JSON
+    (``core.mdoc.elements.element_value_to_json``); an mdoc has a ``doctype`` and no
+    ``vct`` (empty)."""
 
     format: str
     vct: str
@@ -195,6 +205,8 @@ class CredentialRecord:
     renewal: dict[str, Any] | None = None
     #: Presentations of this credential counted before its current instances.
     shown_before: int = 0
+    #: ``mso_mdoc``: the ISO/IEC 18013-5 ``docType``.
+    doctype: str | None = None
 
     def fresh_instances(self, presentations: int) -> int:
         """Instances not shown yet (one-time credentials)."""
@@ -229,7 +241,7 @@ class CredentialRecord:
             "issuer": self.issuer,
             "configuration_id": self.configuration_id,
             "instances": [
-                {"sd_jwt": i.sd_jwt, "holder_key_id": i.holder_key_id, "status": i.status}
+                {"credential": i.credential, "holder_key_id": i.holder_key_id, "status": i.status}
                 for i in self.instances
             ],
             "claims": self.claims,
@@ -242,6 +254,7 @@ class CredentialRecord:
             "use_policy": self.use_policy,
             "renewal": self.renewal,
             "shown_before": self.shown_before,
+            "doctype": self.doctype,
         }
 
     @classmethod
@@ -252,7 +265,10 @@ class CredentialRecord:
             issuer=value["issuer"],
             configuration_id=value["configuration_id"],
             instances=[
-                CredentialInstance(i["sd_jwt"], i["holder_key_id"], i.get("status"))
+                # records sealed before mdocs name the SD-JWT ``sd_jwt``
+                CredentialInstance(
+                    i.get("credential", i.get("sd_jwt")), i["holder_key_id"], i.get("status")
+                )
                 for i in value["instances"]
             ],
             claims=value.get("claims", {}),
@@ -265,6 +281,7 @@ class CredentialRecord:
             use_policy=value.get("use_policy", "rotating"),
             renewal=value.get("renewal"),
             shown_before=value.get("shown_before", 0),
+            doctype=value.get("doctype"),
         )
 
 

@@ -126,7 +126,13 @@ class Phone:
         for request in requests:
             key = self.holder_keys[request["holder_key"]["x"]]
             assert request["alg"] == "ES256"
-            signatures.append(b64url_encode(es256(key, request["signing_input"].encode("ascii"))))
+            # an mdoc's DeviceAuth: the Sig_structure bytes, base64url; else a JWS input
+            data = (
+                b64url_decode(request["signing_input"])
+                if request.get("encoding") == "base64url"
+                else request["signing_input"].encode("ascii")
+            )
+            signatures.append(b64url_encode(es256(key, data)))
         return signatures
 
     def receive(

@@ -9,25 +9,33 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from core.claim_paths import ClaimPathError
+from core.claim_paths import ClaimPath, ClaimPathError
 from core.dcql.match import match_query
 from core.dcql.parse import parse_dcql_query
 from core.encoding import b64url_encode
 from core.errors import InvalidRequest
 from core.sdjwt.key_binding import KeyBindingRequest, prepare_key_binding
 from core.sdjwt.present import present
-from wallet.domain import Custody, FlowState
+from wallet.domain import MSO_MDOC, Custody, FlowState, HolderKey
 from wallet.services.answer_verifier import send_presentation
 from wallet.services.claim_flow import end_claim
 from wallet.services.consent import candidate, claim_choice, path_name, required_queries
 from wallet.services.context import WalletContext
 from wallet.services.display import label_for, pick
-from wallet.services.holder_keys import HOLDER_ALGORITHM, server_signer, signing_request
+from wallet.services.holder_keys import (
+    HOLDER_ALGORITHM,
+    mdoc_signing_request,
+    server_signer,
+    signing_request,
+)
 from wallet.services.interaction_messages import (
     PresentationConsent,
     PresentationOutcome,
+    SigningRequest,
 )
+from wallet.services.mdoc_presentation import device_response, prepare_mdoc, signing_input_text
 from wallet.services.presentation_flow import (
     PreparedCredential,
     PresentationFlow,
@@ -110,33 +118,37 @@ async def _prepare(
         paths = claim_choice(queries[query_id], holding.record.claims, omitted)
         index, linkable = holding.record.instance_to_show(holding.stored.presentations)
         instance = holding.record.instances[index]
-        try:
-            shown = present(instance.sd_jwt, paths).sd_jwt
-        except ClaimPathError as exc:
-            raise InvalidRequest(f"the credential lacks a requested claim: {exc}") from exc
-        binding = prepare_key_binding(
-            shown,
-            KeyBindingRequest(request.client_id, request.nonce, int(context.clock.now())),
-            alg=HOLDER_ALGORITHM,
-        )
         keys = await context.store.holder_keys.get(box.account_id, [instance.holder_key_id])
         if len(keys) != 1:
             raise InvalidRequest("the credential's holder key is missing")
         key = keys[0]
-        presentation, waiting = None, None
-        if key.custody is Custody.SERVER:
-            signature = server_signer(box, key).sign(binding.signing_input)
-            presentation = binding.assemble(signature)
+        if holding.record.format == MSO_MDOC:
+            signed = _mdoc_part(
+                box,
+                key,
+                credential=instance.credential,
+                paths=paths,
+                request=request,
+                query_id=query_id,
+            )
         else:
-            waiting = signing_request(key, binding.signing_input, query_id)
+            signed = _sd_jwt_part(
+                context,
+                box,
+                key,
+                credential=instance.credential,
+                paths=paths,
+                request=request,
+                query_id=query_id,
+            )
         prepared.append(
             PreparedCredential(
                 query_id=query_id,
                 credential_id=credential_id,
                 custody=key.custody,
                 holder_key_id=key.holder_key_id,
-                sd_jwt=shown,
-                signing_input=binding.signing_input.decode("ascii"),
+                sd_jwt=signed.sd_jwt,
+                signing_input=signed.signing_input,
                 credential=str(
                     (pick(holding.record.credential_display, preferred) or {}).get(
                         "name", holding.record.configuration_id
@@ -145,10 +157,12 @@ async def _prepare(
                 issuer=holding.record.issuer,
                 claims=[label_for(holding.record.claim_display, p, preferred) for p in paths],
                 paths=[path_name(p) for p in paths],
-                presentation=presentation,
-                signing_request=waiting,
-                instance=instance_fingerprint(instance.sd_jwt),
+                presentation=signed.presentation,
+                signing_request=signed.waiting,
+                instance=instance_fingerprint(holding.record.format, instance.credential),
                 linkable=linkable,
+                format=holding.record.format,
+                issuer_signed=signed.issuer_signed,
             )
         )
     if not prepared:
@@ -156,8 +170,69 @@ async def _prepare(
     return prepared
 
 
-def instance_fingerprint(sd_jwt: str) -> str:
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """One credential's presentation: signed (``presentation``), or its signing input
+    waiting for the phone (``waiting``)."""
+
+    signing_input: str
+    presentation: str | None
+    waiting: SigningRequest | None
+    sd_jwt: str = ""
+    issuer_signed: str | None = None
+
+
+def _sd_jwt_part(
+    context: WalletContext,
+    box: AccountBox,
+    key: HolderKey,
+    *,
+    credential: str,
+    paths: Sequence[ClaimPath],
+    request: CheckedRequest,
+    query_id: str,
+) -> _Signed:
+    """The SD-JWT cut down to ``paths`` and its KB-JWT (§4.3)."""
+    try:
+        shown = present(credential, paths).sd_jwt
+    except ClaimPathError as exc:
+        raise InvalidRequest(f"the credential lacks a requested claim: {exc}") from exc
+    binding = prepare_key_binding(
+        shown,
+        KeyBindingRequest(request.client_id, request.nonce, int(context.clock.now())),
+        alg=HOLDER_ALGORITHM,
+    )
+    signing_input = binding.signing_input.decode("ascii")
+    if key.custody is Custody.SERVER:
+        signature = server_signer(box, key).sign(binding.signing_input)
+        return _Signed(signing_input, binding.assemble(signature), None, sd_jwt=shown)
+    waiting = signing_request(key, binding.signing_input, query_id)
+    return _Signed(signing_input, None, waiting, sd_jwt=shown)
+
+
+def _mdoc_part(
+    box: AccountBox,
+    key: HolderKey,
+    *,
+    credential: str,
+    paths: Sequence[ClaimPath],
+    request: CheckedRequest,
+    query_id: str,
+) -> _Signed:
+    """The mdoc cut down to ``paths`` and its DeviceAuth (Appendix B.2)."""
+    to_sign = prepare_mdoc(credential, paths, request)
+    signing_input = signing_input_text(to_sign.to_be_signed)
+    if key.custody is Custody.SERVER:
+        signature = server_signer(box, key).sign(to_sign.to_be_signed)
+        presentation = device_response(to_sign.issuer_signed, signing_input, request, signature)
+        return _Signed(signing_input, presentation, None, issuer_signed=to_sign.issuer_signed)
+    waiting = mdoc_signing_request(key, to_sign.to_be_signed, query_id)
+    return _Signed(signing_input, None, waiting, issuer_signed=to_sign.issuer_signed)
+
+
+def instance_fingerprint(format_: str, credential: str) -> str:
     """A short name of one copy of a credential, the same wherever it was shown: the
-    start of the SHA-256 of its issuer-signed JWT, base64url."""
-    issuer_signed = sd_jwt.split("~", 1)[0].encode("ascii")
-    return b64url_encode(hashlib.sha256(issuer_signed).digest())[:11]
+    start of the SHA-256 of its issuer-signed part (an SD-JWT's issuer-signed JWT, an
+    mdoc's ``IssuerSigned`` as issued), base64url."""
+    issuer_signed = credential if format_ == MSO_MDOC else credential.split("~", 1)[0]
+    return b64url_encode(hashlib.sha256(issuer_signed.encode("ascii")).digest())[:11]

@@ -23,7 +23,7 @@ from core.dcql.model import ClaimsQuery, CredentialQuery, DcqlQuery
 from core.dcql.parse import parse_dcql_query
 from core.errors import InvalidRequest
 from core.oid4vp import client_names
-from wallet.domain import CredentialRecord, StoredCredential
+from wallet.domain import MSO_MDOC, CredentialRecord, StoredCredential
 from wallet.services.context import WalletContext
 from wallet.services.display import label_for, pick
 from wallet.services.interaction_messages import (
@@ -55,7 +55,8 @@ def candidate(holding: Holding) -> CandidateCredential:
         id=holding.stored.credential_id,
         format=holding.record.format,
         claims=holding.record.claims,
-        vct=holding.record.vct,
+        vct=holding.record.vct or None,
+        doctype=holding.record.doctype,
     )
 
 
@@ -124,6 +125,15 @@ def _optional_claims(query: CredentialQuery, claims: Any) -> set[str]:
     return everything - needed
 
 
+def _types(query: CredentialQuery) -> list[str]:
+    """The credential types a query asks for: its ``vct_values`` (SD-JWT VC), or its
+    ``doctype_value`` (mdoc, OpenID4VP 1.0 Appendix B.2.2)."""
+    if query.format == MSO_MDOC:
+        doctype = query.meta.get("doctype_value")
+        return [doctype] if isinstance(doctype, str) else []
+    return list(query.meta.get("vct_values", []))
+
+
 def _verifier(request: CheckedRequest, preferred: Sequence[str]) -> VerifierView:
     names = client_names(request.client_metadata)
     untagged = request.verifier_metadata.client_name
@@ -187,13 +197,15 @@ def consent_view(
                         name=name,
                         label=label_for(labels, claim.path, preferred),
                         optional=name in optional,
+                        intent_to_retain=True if claim.intent_to_retain is True else UNSET,
                     )
                 )
         requests.append(
             RequestedCredential(
                 query_id=credential_query.id,
                 required=credential_query.id in needed,
-                types=list(credential_query.meta.get("vct_values", [])),
+                format=credential_query.format,
+                types=_types(credential_query),
                 claims=claims,
                 candidates=[
                     AnsweringCredential(
@@ -240,6 +252,12 @@ def consent_view(
         )
     if not match.satisfied:
         warnings.append("cannot_satisfy: none of your credentials can answer this request")
+    retained = [c.label for r in requests for c in r.claims if c.intent_to_retain is True]
+    if retained:
+        warnings.append(
+            "intent_to_retain: the verifier says it will keep, after the check: "
+            + ", ".join(retained)
+        )
     linkable = sorted(
         {
             str(

@@ -19,7 +19,7 @@ from core.jose.algorithms import PublicKey
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from core.status_list.bits import StatusListError
 from core.status_list.token import StatusReference, verify_status_list_token
-from wallet.domain import CredentialRecord, NotFound, StoredCredential
+from wallet.domain import MSO_MDOC, CredentialRecord, NotFound, StoredCredential
 from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import CredentialDeletedEntry
 from wallet.services.context import WalletContext
@@ -121,7 +121,8 @@ def _summary_fields(
             display=issuer,
         ),
         "format": credential.format,
-        "vct": credential.vct,
+        "vct": credential.vct or None,
+        "doctype": UNSET if credential.doctype is None else credential.doctype,
         "status": status,
         "instances": len(credential.instances),
         "received_at": int(credential.received_at),
@@ -156,12 +157,24 @@ async def list_credentials(
     return CredentialList(credentials=result)
 
 
-def _claim_rows(
-    claims: Mapping[str, Any], labels: Sequence[dict[str, Any]], preferred: Sequence[str]
-) -> list[ClaimRow]:
+def _claim_rows(credential: CredentialRecord, preferred: Sequence[str]) -> list[ClaimRow]:
+    """One row per claim, labelled as the issuer's metadata names its path: ``[name]`` for
+    an SD-JWT VC's claims, ``[namespace, element]`` for an mdoc's elements (OpenID4VCI 1.0
+    Appendix A.2.2)."""
+    labels = credential.claim_display
+    paths: list[tuple[list[str | int | None], Any]]
+    if credential.format == MSO_MDOC:
+        paths = [
+            ([namespace, element], value)
+            for namespace, elements in credential.claims.items()
+            if isinstance(elements, Mapping)
+            for element, value in elements.items()
+        ]
+    else:
+        paths = [([name], value) for name, value in credential.claims.items()]
     return [
-        ClaimRow(path=[name], label=label_for(labels, [name], preferred), value=value)
-        for name, value in claims.items()
+        ClaimRow(path=path, label=label_for(labels, path, preferred), value=value)
+        for path, value in paths
     ]
 
 
@@ -177,7 +190,7 @@ async def show_credential(
     return CredentialDetails(
         **_summary_fields(context, stored, credential, preferred, status),
         claims=credential.claims,
-        claim_labels=_claim_rows(credential.claims, credential.claim_display, preferred),
+        claim_labels=_claim_rows(credential, preferred),
         presentations=stored.presentations,
     )
 

@@ -130,9 +130,11 @@ def server_signer(box: AccountBox, key: HolderKey) -> SoftwareSigner:
 
 
 def device_signatures(
-    keys: Sequence[HolderKey], signing_inputs: Sequence[str], signatures: Sequence[str]
+    keys: Sequence[HolderKey], signing_inputs: Sequence[str | bytes], signatures: Sequence[str]
 ) -> list[bytes]:
-    """The phone's signatures, one per signing input, each checked against its key."""
+    """The phone's signatures, one per signing input, each checked against its key. A
+    signing input is a JWS signing input (text, signed as its ASCII bytes) or the bytes
+    themselves (an mdoc's DeviceAuth ``Sig_structure``)."""
     if len(signatures) != len(signing_inputs):
         raise InvalidRequest(f"signatures must be a list of {len(signing_inputs)} values")
     algorithm = allowed_algorithm(HOLDER_ALGORITHM, {HOLDER_ALGORITHM})
@@ -140,9 +142,10 @@ def device_signatures(
     for key, signing_input, signature in zip(keys, signing_inputs, signatures, strict=True):
         try:
             raw = b64url_decode(signature)
-            algorithm.verify(
-                public_key_from_jwk(key.public_jwk), raw, signing_input.encode("ascii")
+            signed = (
+                signing_input.encode("ascii") if isinstance(signing_input, str) else signing_input
             )
+            algorithm.verify(public_key_from_jwk(key.public_jwk), raw, signed)
         except (EncodingError, JoseError) as exc:
             raise InvalidRequest("a signature does not verify with its holder key") from exc
         result.append(raw)
@@ -159,4 +162,18 @@ def signing_request(
         alg=HOLDER_ALGORITHM,
         signing_input=signing_input.decode("ascii"),
         query_id=query_id,
+    )
+
+
+def mdoc_signing_request(key: HolderKey, to_be_signed: bytes, query_id: str) -> SigningRequest:
+    """What the phone signs for an mdoc presentation: the COSE ``Sig_structure`` of its
+    DeviceAuth (RFC 9052 §4.4), as base64url, ``encoding`` saying so; ES256 over the
+    decoded bytes, the raw ``r || s`` returned as for a JWS."""
+    return SigningRequest(
+        holder_key=key.public_jwk,
+        alg=HOLDER_ALGORITHM,
+        signing_input=b64url_encode(to_be_signed),
+        query_id=query_id,
+        encoding="base64url",
+        format="mso_mdoc",
     )

@@ -26,8 +26,15 @@ class CredentialSummary(Message, kw_only=True):
     name: Annotated[str, msgspec.Meta(examples=["National ID"])]
     display: dict[str, Any]
     issuer: CredentialIssuer
-    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt"])]
-    vct: str | None
+    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt", "mso_mdoc"])]
+    vct: Annotated[str | None, msgspec.Meta(description="dc+sd-jwt: its type; null for an mdoc.")]
+    doctype: Annotated[
+        str | UnsetType,
+        msgspec.Meta(
+            description="mso_mdoc: the ISO/IEC 18013-5 docType.",
+            examples=["org.iso.18013.5.1.mDL"],
+        ),
+    ] = UNSET
     status: Annotated[
         CredentialStatus,
         msgspec.Meta(description="Live, from the issuer's status list; unknown if unreachable."),
@@ -81,13 +88,22 @@ class CredentialList(Message):
 
 
 class ClaimRow(Message):
-    path: list[str | int | None]
+    path: Annotated[
+        list[str | int | None],
+        msgspec.Meta(description="For an mdoc: [name space, element identifier]."),
+    ]
     label: Annotated[str, msgspec.Meta(examples=["Date of birth"])]
     value: Any
 
 
 class CredentialDetails(CredentialSummary):
-    claims: dict[str, Any]
+    claims: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="The credential's claims; for an mdoc by name space, then element "
+            "identifier (full-dates as YYYY-MM-DD, byte strings base64url)."
+        ),
+    ]
     claim_labels: list[ClaimRow]
     presentations: Annotated[int, msgspec.Meta(description="Times the credential was shown.")]
 
@@ -178,7 +194,8 @@ DEVICE_LIST_EXAMPLE = DeviceList(
 
 
 class IssuableCredential(Message):
-    """A credential an issuer describes that this wallet can hold (``dc+sd-jwt``)."""
+    """A credential an issuer describes that this wallet can hold (``dc+sd-jwt`` or
+    ``mso_mdoc``)."""
 
     credential_configuration_id: Annotated[str, msgspec.Meta(examples=["driving_licence"])]
     name: Annotated[str, msgspec.Meta(examples=["Driving licence"])]
@@ -186,6 +203,7 @@ class IssuableCredential(Message):
     holder_keys_needed: Annotated[
         int, msgspec.Meta(description="Public keys the phone sends when it keeps the keys.")
     ]
+    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt", "mso_mdoc"])] = "dc+sd-jwt"
 
 
 class KnownIssuer(Message):

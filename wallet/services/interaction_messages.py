@@ -204,7 +204,14 @@ class OfferedCredential(Message):
     name: Annotated[str, msgspec.Meta(examples=["National ID"])]
     display: dict[str, Any]
     vct: str | None
-    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt"])]
+    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt", "mso_mdoc"])]
+    doctype: Annotated[
+        str | UnsetType,
+        msgspec.Meta(
+            description="mso_mdoc: the ISO/IEC 18013-5 docType.",
+            examples=["org.iso.18013.5.1.mDL"],
+        ),
+    ] = UNSET
 
 
 class TxCodePrompt(Message):
@@ -237,12 +244,32 @@ class OfferView(Message):
 
 
 class SigningRequest(Message):
-    """What the phone signs with a device-held key: the JWS signing input, with the key."""
+    """What the phone signs with a device-held key, with the key: a JWS signing input
+    (a key proof, a KB-JWT), or for an mdoc presentation the COSE ``Sig_structure`` of
+    its DeviceAuth (``encoding`` ``base64url``). The signature is ES256 over those bytes,
+    returned as the raw ``r || s`` (64 bytes), base64url, in either case."""
 
     holder_key: dict[str, Any]
     alg: str
     signing_input: str
     query_id: str | UnsetType = UNSET
+    encoding: Annotated[
+        Literal["ascii", "base64url"] | UnsetType,
+        msgspec.Meta(
+            description="How signing_input gives the bytes to sign: absent or ascii, its "
+            "ASCII characters (a JWS signing input, RFC 7515 §5.1); base64url, the bytes it "
+            "decodes to (an mdoc's DeviceAuth: the COSE Sig_structure, RFC 9052 §4.4, over "
+            "the DeviceAuthentication of ISO/IEC 18013-5 §9.1.3 with the OpenID4VP session "
+            "transcript)."
+        ),
+    ] = UNSET
+    format: Annotated[
+        Literal["dc+sd-jwt", "mso_mdoc"] | UnsetType,
+        msgspec.Meta(
+            description="In a presentation: the format of the credential the signature "
+            "presents (a KB-JWT for dc+sd-jwt, a DeviceAuth signature for mso_mdoc)."
+        ),
+    ] = UNSET
     use: Annotated[
         Literal["key_proof", "client_attestation_pop", "dpop"] | UnsetType,
         msgspec.Meta(
@@ -317,10 +344,20 @@ class VerifierView(Message):
 
 
 class RequestedClaim(Message):
-    path: list[str | int | None]
+    path: Annotated[
+        list[str | int | None],
+        msgspec.Meta(description="For an mdoc: [name space, element identifier]."),
+    ]
     name: str
     label: Annotated[str, msgspec.Meta(examples=["Over 18"])]
     optional: Annotated[bool, msgspec.Meta(description="The citizen may leave it out.")]
+    intent_to_retain: Annotated[
+        bool | UnsetType,
+        msgspec.Meta(
+            description="mso_mdoc: the verifier says it will keep this element after the "
+            "check (OpenID4VP 1.0 Appendix B.2.4 intent_to_retain); absent: it did not say."
+        ),
+    ] = UNSET
 
 
 class AnsweringCredential(Message):
@@ -340,12 +377,16 @@ class AnsweringCredential(Message):
 class RequestedCredential(Message):
     query_id: str
     required: bool
-    types: list[str]
+    types: Annotated[
+        list[str],
+        msgspec.Meta(description="The credential types asked for: vct values, or the doctype."),
+    ]
     claims: list[RequestedClaim]
     candidates: Annotated[
         list[AnsweringCredential],
         msgspec.Meta(description="The citizen's credentials that can answer, best first."),
     ]
+    format: Annotated[str, msgspec.Meta(examples=["dc+sd-jwt", "mso_mdoc"])] = "dc+sd-jwt"
 
 
 class IssuanceCredential(Message):

@@ -94,6 +94,7 @@ def _known(
                 name=display.get("name", config_id),
                 display=display,
                 holder_keys_needed=instances,
+                format=config.format,
             )
         )
     display = pick(safe_display(plain_list(metadata.display)), preferred) or {}

@@ -29,6 +29,9 @@ class OfferedConfiguration(msgspec.Struct, kw_only=True):
     vct: str | None
     display: list[dict[str, Any]]
     claims: list[dict[str, Any]]
+    #: ``dc+sd-jwt`` or ``mso_mdoc`` (with its ``doctype``, Appendix A.2.2).
+    format: str = "dc+sd-jwt"
+    doctype: str | None = None
     #: §12.2.4: the key attestation levels the issuer requires for ``jwt`` proofs (None:
     #: it requires no key attestation).
     key_attestations_required: KeyAttestationsRequired | None = None

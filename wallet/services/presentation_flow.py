@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wallet.domain import Custody, FlowKind, FlowState, NotFound
+from wallet.domain import SD_JWT_VC, Custody, FlowKind, FlowState, NotFound
 from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
 from wallet.services.consent import Holding
 from wallet.services.context import WalletContext
@@ -26,8 +26,10 @@ UNKNOWN_PRESENTATION = "no such presentation request"
 
 
 class PreparedCredential(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One answered credential query: the SD-JWT cut down to the agreed claims, the
-    signing input of its KB-JWT, and the presentation once the holder key has signed
+    """One answered credential query: the SD-JWT cut down to the agreed claims and the
+    signing input of its KB-JWT, or for an mdoc the ``IssuerSigned`` cut down to the
+    agreed elements (``issuer_signed``) and its DeviceAuth's ``Sig_structure``
+    (``signing_input``, base64url); and the presentation once the holder key has signed
     (at once for a server-held key; ``signing_request`` for the phone otherwise)."""
 
     query_id: str
@@ -46,6 +48,8 @@ class PreparedCredential(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     #: part), and whether it had been shown before (linkable to that presentation).
     instance: str = ""
     linkable: bool = False
+    format: str = SD_JWT_VC
+    issuer_signed: str | None = None
 
 
 class PresentationFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from msgspec import UNSET, UnsetType
@@ -21,6 +22,7 @@ from core.oid4vci import (
     NotificationEvent,
 )
 from wallet.domain import (
+    MSO_MDOC,
     CounterpartyFailed,
     CredentialInstance,
     CredentialRecord,
@@ -44,13 +46,19 @@ from wallet.services.interaction_messages import (
 )
 from wallet.services.issuer_client import read_answer
 from wallet.services.notify_issuer import notify_issuer
-from wallet.services.offer_flow import DeferredCredential, OfferFlow, PreparedCredentialRequest
+from wallet.services.offer_flow import (
+    DeferredCredential,
+    OfferedConfiguration,
+    OfferFlow,
+    PreparedCredentialRequest,
+)
 from wallet.services.one_time_use import merge_fresh_batch, renew_from, renewable, renewal_of
 from wallet.services.refused_issuance import fail_issuance
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
 from wallet.services.sender_constrained import PhoneMustSign, post_with_token
 from wallet.services.verify_received import verify_issued
+from wallet.services.verify_received_mdoc import verify_issued_mdoc_from
 
 #: The registered JWT claims of an SD-JWT VC: the rest is what it says about the citizen.
 REGISTERED_CLAIMS = frozenset(
@@ -316,39 +324,19 @@ async def verified(
         raise Refused("the issuer returned no credentials or more than there were proofs")
     config = flow.configurations[request.configuration_id]
     candidates = keys_of(keys, request.key_ids)
-    taken: set[str] = set()
-    instances = []
-    used = []
-    for item in credentials:
-        value = item.credential
-        if not isinstance(value, str):
-            raise Refused("an SD-JWT VC is a string, not an object")
-        verified, key = await verify_issued(
-            value,
-            trust=context.issuer_trust,
-            issuer=flow.issuer,
-            vct=config.vct,
-            keys=candidates,
-            taken=taken,
-        )
-        status = verified.status
-        instances.append(
-            CredentialInstance(
-                value,
-                key.holder_key_id,
-                None if status is None else {"uri": status.uri, "idx": status.index},
-            )
-        )
-        used.append(key)
-    expires_at = verified.claims.get("exp")
+    if config.format == MSO_MDOC:
+        content = _mdoc_content(context, flow, config, credentials, candidates)
+    else:
+        content = await _sd_jwt_content(context, flow, config, credentials, candidates)
     record_ = CredentialRecord(
-        format="dc+sd-jwt",
-        vct=verified.vct,
+        format=config.format,
+        vct=content.vct,
+        doctype=content.doctype,
         issuer=flow.issuer,
         configuration_id=request.configuration_id,
-        instances=instances,
-        claims=_subject_claims(verified.claims),
-        expires_at=expires_at if isinstance(expires_at, int) else None,
+        instances=content.instances,
+        claims=content.claims,
+        expires_at=content.expires_at,
         issuer_display=flow.issuer_display,
         credential_display=config.display,
         claim_display=config.claims,
@@ -380,7 +368,97 @@ async def verified(
         context.clock.now(),
         renew_from=renew_from(context, record_),
     )
-    return stored, used, record_
+    return stored, content.used, record_
+
+
+@dataclass(slots=True)
+class _Content:
+    """What the credentials of one response say, verified, whatever their format."""
+
+    instances: list[CredentialInstance]
+    used: list[HolderKey]
+    claims: dict[str, Any]
+    expires_at: int | None
+    vct: str
+    doctype: str | None = None
+
+
+async def _sd_jwt_content(
+    context: WalletContext,
+    flow: OfferFlow,
+    config: OfferedConfiguration,
+    credentials: list[IssuedCredential],
+    candidates: list[HolderKey],
+) -> _Content:
+    taken: set[str] = set()
+    instances = []
+    used = []
+    for item in credentials:
+        value = item.credential
+        if not isinstance(value, str):
+            raise Refused("an SD-JWT VC is a string, not an object")
+        verified, key = await verify_issued(
+            value,
+            trust=context.issuer_trust,
+            issuer=flow.issuer,
+            vct=config.vct,
+            keys=candidates,
+            taken=taken,
+        )
+        status = verified.status
+        instances.append(
+            CredentialInstance(
+                value,
+                key.holder_key_id,
+                None if status is None else {"uri": status.uri, "idx": status.index},
+            )
+        )
+        used.append(key)
+    expires_at = verified.claims.get("exp")
+    return _Content(
+        instances=instances,
+        used=used,
+        claims=_subject_claims(verified.claims),
+        expires_at=expires_at if isinstance(expires_at, int) else None,
+        vct=verified.vct,
+    )
+
+
+def _mdoc_content(
+    context: WalletContext,
+    flow: OfferFlow,
+    config: OfferedConfiguration,
+    credentials: list[IssuedCredential],
+    candidates: list[HolderKey],
+) -> _Content:
+    """Appendix A.2.4: each credential a base64url ``IssuerSigned`` of the configuration's
+    ``doctype``, bound to one of the keys proved. The claims and expiry shown are the
+    last one's (a batch is the same document with other salts and keys)."""
+    taken: set[str] = set()
+    received = [
+        verify_issued_mdoc_from(
+            item.credential,
+            anchors=context.anchors,
+            issuer=flow.issuer,
+            doctype=config.doctype,
+            keys=candidates,
+            taken=taken,
+            clock=context.clock,
+        )
+        for item in credentials
+    ]
+    last = received[-1]
+    return _Content(
+        instances=[
+            CredentialInstance(str(item.credential), mdoc.holder_key.holder_key_id, mdoc.status)
+            for item, mdoc in zip(credentials, received, strict=True)
+        ],
+        used=[mdoc.holder_key for mdoc in received],
+        claims=dict(last.claims),
+        expires_at=min(mdoc.expires_at for mdoc in received),
+        vct="",
+        doctype=last.verified.doc_type,
+    )
 
 
 async def notify(

@@ -64,6 +64,8 @@ from wallet.services.context import WalletContext
 from wallet.services.presentation_encryption import PresentationEncryption, chosen_encryption
 from wallet.services.registration import verified_registration
 
+#: The credential formats this wallet presents.
+PRESENTED_FORMATS = frozenset({"dc+sd-jwt", "mso_mdoc"})
 REQUEST_OBJECT_MEDIA_TYPES = frozenset({"application/oauth-authz-req+jwt", "application/jwt"})
 SIGNATURE_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "EdDSA"})
 MAX_REQUEST_OBJECT_BYTES = 64 * 1024
@@ -76,7 +78,9 @@ _JSON_PARAMETERS = frozenset({"dcql_query", "client_metadata", "transaction_data
 #: What the wallet tells a verifier of itself when it fetches a request by POST (§5.10.1).
 WALLET_METADATA = WalletMetadata(
     vp_formats_supported={
-        "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}
+        "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]},
+        # Appendix B.2.3: COSE ES256 (-7) and its fully specified name (-9)
+        "mso_mdoc": {"issuerauth_alg_values": [-7, -9], "deviceauth_alg_values": [-7, -9]},
     },
     client_id_prefixes_supported=["x509_san_dns", "x509_hash", "redirect_uri"],
     request_object_signing_alg_values_supported=sorted(SIGNATURE_ALGORITHMS),
@@ -325,15 +329,19 @@ def _check_parameters(
     if not isinstance(request.transaction_data, UnsetType):
         raise Refused("transaction data is not supported by this wallet")
     try:
-        parse_dcql_query(_dcql_query(request))
+        query = parse_dcql_query(_dcql_query(request))
     except DcqlError as exc:
         raise Refused(f"the DCQL query is invalid: {exc}") from exc
     metadata = read_client_metadata(
         {} if isinstance(request.client_metadata, UnsetType) else request.client_metadata
     )
     formats = metadata.vp_formats_supported
-    if not isinstance(formats, UnsetType) and "dc+sd-jwt" not in formats:
-        raise Refused("the verifier does not accept dc+sd-jwt presentations")
+    wanted = {q.format for q in query.credentials} & PRESENTED_FORMATS
+    if not isinstance(formats, UnsetType) and wanted and not wanted & set(formats):
+        raise Refused(
+            f"the verifier does not accept {' or '.join(sorted(wanted))} presentations, "
+            "which it asks for"
+        )
     if request.response_mode == "direct_post.jwt":
         chosen_encryption(metadata)
 

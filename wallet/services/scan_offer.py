@@ -15,12 +15,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from msgspec import UnsetType
+from msgspec import UNSET, UnsetType
 
 from core.messages import to_plain
 from core.oid4vci import TxCode
 from core.oid4vci_metadata import CredentialConfiguration, CredentialIssuerMetadata
-from wallet.domain import Flow, FlowKind, FlowState, OfferUnavailable, Refused
+from wallet.domain import (
+    MSO_MDOC,
+    SD_JWT_VC,
+    Flow,
+    FlowKind,
+    FlowState,
+    OfferUnavailable,
+    Refused,
+)
 from wallet.services.authorization_plan import plan_authorization
 from wallet.services.context import WalletContext
 from wallet.services.display import claim_labels, pick, safe_display
@@ -38,8 +46,11 @@ from wallet.services.offer_flow import OfferedConfiguration, OfferFlow
 from wallet.services.response_encryption import encryption_plan
 from wallet.services.sealing import AccountBox
 
-#: The credential formats this wallet holds.
-HELD_FORMATS = frozenset({"dc+sd-jwt"})
+#: The credential formats this wallet holds, each with the key binding method it
+#: asks for (OpenID4VCI 1.0 Appendix A.3: ``jwk`` in ``cnf``; A.2: ``cose_key``, the MSO's
+#: ``deviceKeyInfo``).
+BINDING_METHODS = {SD_JWT_VC: "jwk", MSO_MDOC: "cose_key"}
+HELD_FORMATS = frozenset(BINDING_METHODS)
 
 
 def plain_list(value: Sequence[msgspec.Struct] | UnsetType | None) -> Any:
@@ -47,12 +58,17 @@ def plain_list(value: Sequence[msgspec.Struct] | UnsetType | None) -> Any:
 
 
 def _offered(config_id: str, config: CredentialConfiguration) -> OfferedConfiguration:
-    """The configuration, if this wallet can hold it bound to an ES256 key by ``jwk``."""
+    """The configuration, if this wallet can hold it bound to an ES256 key (by ``jwk``
+    for an SD-JWT VC, by ``cose_key`` for an mdoc, whose ``doctype`` it names)."""
     if config.format not in HELD_FORMATS:
-        raise Refused(f"{config_id!r} is not an SD-JWT VC (dc+sd-jwt)")
+        raise Refused(f"{config_id!r} is neither an SD-JWT VC (dc+sd-jwt) nor an mdoc (mso_mdoc)")
+    binding = BINDING_METHODS[config.format]
     methods = config.cryptographic_binding_methods_supported
-    if not isinstance(methods, UnsetType) and "jwk" not in methods:
-        raise Refused(f"{config_id!r} cannot be bound to a holder key by jwk")
+    if not isinstance(methods, UnsetType) and binding not in methods:
+        raise Refused(f"{config_id!r} cannot be bound to a holder key by {binding}")
+    doctype = None if isinstance(config.doctype, UnsetType) else config.doctype
+    if config.format == MSO_MDOC and not doctype:
+        raise Refused(f"{config_id!r} is an mdoc without its doctype (Appendix A.2.2)")
     proof_types = config.proof_types_supported
     key_attestations = None
     if not isinstance(proof_types, UnsetType):
@@ -66,6 +82,8 @@ def _offered(config_id: str, config: CredentialConfiguration) -> OfferedConfigur
     claims = None if isinstance(metadata, UnsetType) else metadata.claims
     return OfferedConfiguration(
         vct=None if isinstance(config.vct, UnsetType) else config.vct,
+        format=config.format,
+        doctype=doctype if config.format == MSO_MDOC else None,
         display=safe_display(plain_list(display)),
         claims=claim_labels(plain_list(claims)),
         key_attestations_required=key_attestations,
@@ -202,7 +220,8 @@ def _offer_view(
                 name=display.get("name", config_id),
                 display=display,
                 vct=config.vct,
-                format="dc+sd-jwt",
+                format=config.format,
+                doctype=UNSET if config.doctype is None else config.doctype,
             )
         )
     return OfferView(

@@ -42,9 +42,16 @@ export function b64url(bytes) {
   return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+export function fromB64url(text) {
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
 export async function sign(pair, signingInput) {
-  // WebCrypto's ECDSA signature is r||s, exactly the JWS form (RFC 7518 §3.4).
-  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, encoder.encode(signingInput));
+  // WebCrypto's ECDSA signature is r||s, exactly the JWS form (RFC 7518 §3.4). A string
+  // is a JWS signing input (signed as its characters); bytes are signed as they are.
+  const data = typeof signingInput === "string" ? encoder.encode(signingInput) : signingInput;
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, data);
   return b64url(signature);
 }
 

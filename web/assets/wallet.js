@@ -2,7 +2,7 @@
 // app. Keys never leave the browser; everything else is the API's.
 import { client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
-import { forgetAll, jws, loadKey, newKeyPair, publicJwk, saveKey, sign } from "./keys.js";
+import { forgetAll, fromB64url, jws, loadKey, newKeyPair, publicJwk, saveKey, sign } from "./keys.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["welcome", "home", "card", "scan", "get", "arriving", "offer", "consent", "done", "activity", "settings"];
@@ -315,7 +315,9 @@ async function signAll(requests) {
   const signatures = [];
   for (const request of requests) {
     const pair = await loadKey(`holder:${request.holder_key.x}`);
-    signatures.push(await sign(pair, request.signing_input));
+    // an mdoc's DeviceAuth comes as the COSE Sig_structure, base64url: its bytes are signed
+    const input = request.encoding === "base64url" ? fromB64url(request.signing_input) : request.signing_input;
+    signatures.push(await sign(pair, input));
   }
   return signatures;
 }
@@ -356,7 +358,8 @@ function consent(view) {
       input.disabled = !claim.optional;
       const label = document.createElement("label");
       label.htmlFor = input.id;
-      label.textContent = claim.label + (claim.optional ? ` (${t("wallet.optional")})` : "");
+      const notes = [claim.optional ? t("wallet.optional") : null, claim.intent_to_retain ? t("wallet.retained") : null].filter(Boolean);
+      label.textContent = claim.label + (notes.length ? ` (${notes.join(", ")})` : "");
       row.append(input, label);
       claims.append(row);
     }
