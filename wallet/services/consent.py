@@ -2,10 +2,11 @@
 who asks (the identity its certificate proves; a self-declared ``client_name`` only ever
 as unverified), for which claims of which credentials, which of the citizen's credentials
 can answer, which claims are optional (a ``claim_sets`` alternative works without them,
-§6.4.1) and which credential queries are optional (``credential_sets``, §6.2), with
-warnings; and, when the registered purpose serves an issuer's issuance, which issuer asks
-for what (``issuance_context``). Choosing what to leave out is decided here too, for
-``approve``.
+§6.4.1) and which credential queries are optional (``credential_sets``, §6.2: of
+alternatives, such as one credential in two formats, only the one the answer takes is
+shown while the request can be answered), with warnings; and, when the registered
+purpose serves an issuer's issuance, which issuer asks for what (``issuance_context``).
+Choosing what to leave out is decided here too, for ``approve``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from core.claim_paths import ClaimPath, ClaimPathError, select
-from core.dcql.match import CandidateCredential, match_credential, match_query
+from core.dcql.match import CandidateCredential, DcqlMatch, match_credential, match_query
 from core.dcql.model import ClaimsQuery, CredentialQuery, DcqlQuery
 from core.dcql.parse import parse_dcql_query
 from core.errors import InvalidRequest
@@ -71,6 +72,22 @@ def required_queries(query: DcqlQuery) -> set[str]:
             for option in credential_set.options[1:]:
                 common &= set(option)
             needed |= common
+    return needed
+
+
+def _chosen_for_required_sets(query: DcqlQuery, match: DcqlMatch) -> set[str]:
+    """The credential queries of the option the answer takes in each required credential
+    set (§6.2): needed for this answer, though another option could have stood in."""
+    if isinstance(query.credential_sets, msgspec.UnsetType) or not match.satisfied:
+        return set()
+    chosen = set(match.selected_queries)
+    needed: set[str] = set()
+    for credential_set in query.credential_sets:
+        if credential_set.required:
+            for option in credential_set.options:
+                if chosen.issuperset(option):
+                    needed |= set(option)
+                    break
     return needed
 
 
@@ -177,10 +194,12 @@ def consent_view(
     query = parse_dcql_query(request.payload["dcql_query"])
     usable = [h for h in holdings if h.status not in ("revoked", "expired")]
     match = match_query(query, [candidate(h) for h in usable])
-    needed = required_queries(query)
+    needed = required_queries(query) | _chosen_for_required_sets(query, match)
     by_id = {h.stored.credential_id: h for h in holdings}
     requests = []
     for credential_query in query.credentials:
+        if match.satisfied and credential_query.id not in match.selected_queries:
+            continue  # an alternative (credential_sets) the answer does not take
         matches = match.candidates.get(credential_query.id, [])
         first = by_id[matches[0].credential_id] if matches else None
         optional = (
