@@ -79,6 +79,9 @@ def main() -> int:
             f"mdoc {operation} rate ÷ pymdoccbor {operation} rate: "
             f"{mdoc.ratio(operation):.2f} (required {mdoc_bench.TARGET_RATIO:.2f})"
         )
+    print("complete verification over HTTP, one worker:")
+    for line in http_verification.comparison(verification):
+        print(f"  {line.removeprefix('- ')}")
     print(f"wrote {OUTPUT}")
     return 0
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,8 @@ from tests.support.key_attestations import deployment_provider, seed_wallet_prov
 from tests.support.server import ROOT, idwallet_env, running_server
 
 GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+ISSUANCE = "complete issuance (token + nonce + credential)"
+HEALTH = "GET /health"
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,11 @@ def server(database_url: str | None, var_dir: Path) -> Iterator[str]:
         yield running.base_url
 
 
-async def _create_offers(client: httpx.AsyncClient, key: str, count: int) -> list[str]:
+async def _create_offers(
+    client: httpx.AsyncClient, key: str, count: int, *, configuration: str = "national_id"
+) -> list[str]:
+    """``count`` pre-authorized offers of the civil registry's ``configuration`` (the
+    national ID, or another format of it such as ``national_id_mdoc``), for ``SUBJECT``."""
     codes: list[str] = []
     for start in range(0, count, 32):
         responses = await asyncio.gather(
@@ -71,7 +77,7 @@ async def _create_offers(client: httpx.AsyncClient, key: str, count: int) -> lis
                     "/issuers/civil-registry/offers",
                     json={
                         "subject_id": f"bench-{start + i}",
-                        "credential_configuration_id": "national_id",
+                        "credential_configuration_id": configuration,
                         "claims": SUBJECT,
                     },
                     headers={"Authorization": f"Bearer {key}"},
@@ -174,7 +180,7 @@ async def measure_issuances(
             await connection.close()
     return [
         LoadResult(
-            "complete issuance (token + nonce + credential)",
+            ISSUANCE,
             database,
             concurrency,
             count,
@@ -182,9 +188,7 @@ async def measure_issuances(
             measured.latencies,
             cpu=measured.cpu,
         ),
-        LoadResult(
-            "GET /health", database, concurrency, count * 10, trivial.seconds, trivial.latencies
-        ),
+        LoadResult(HEALTH, database, concurrency, count * 10, trivial.seconds, trivial.latencies),
     ]
 
 
@@ -265,4 +269,41 @@ def latency_table(results: list[LoadResult]) -> list[str]:
             f"| {r.name} | {r.database} | {r.concurrency} | {r.per_second:,.1f} "
             f"| {r.percentile(0.5):,.1f} | {r.percentile(0.99):,.1f} |"
         )
+    return lines
+
+
+def throughput_summary(
+    results: list[LoadResult], measured: Mapping[str, str], *, round_trips: int | None
+) -> list[str]:
+    """One line per database: for each of the ``measured`` rows (its exact name → what the
+    line calls its operations), throughput at each number of wallets (1 and 64 in
+    ``make bench``) and its cost in trivial round trips of the same server, beside the
+    targets. Rows are matched by name, not by a word in it: two rows may share a word."""
+    lines: list[str] = []
+    for database in dict.fromkeys(r.database for r in results):
+        lines.append("")
+        parts = []
+        for concurrency in sorted({r.concurrency for r in results if r.database == database}):
+            rows = {
+                r.name: r
+                for r in results
+                if r.database == database and r.concurrency == concurrency
+            }
+            trivial = rows.get(HEALTH)
+            found = [(rows[name], plural) for name, plural in measured.items() if name in rows]
+            if trivial is None or not found:
+                continue
+            wallets = "1 wallet" if concurrency == 1 else f"{concurrency} wallets"
+            parts.append(
+                f"{wallets}: "
+                + ", ".join(
+                    f"{row.per_second:,.1f} {plural} per second, one costing "
+                    f"{trivial.per_second / row.per_second:,.1f} trivial round trips"
+                    for row, plural in found
+                )
+            )
+        target = "500 per second on PostgreSQL"
+        if round_trips is not None:
+            target += f", {round_trips} round trips"
+        lines.append(f"- {database}: " + "; ".join(parts) + f" (targets: {target}).")
     return lines

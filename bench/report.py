@@ -11,9 +11,10 @@ from bench.capacity import Capacity
 from bench.capacity import tables as capacity_tables
 from bench.http_haip_issuance import AUTHORIZATION_CODE, HaipResult
 from bench.http_haip_issuance import table as haip_table
-from bench.http_issuance import LoadResult, latency_table
+from bench.http_issuance import ISSUANCE, LoadResult, latency_table, throughput_summary
 from bench.http_presentation_issuance import PresentationIssuanceResult
 from bench.http_presentation_issuance import table as presentation_table
+from bench.http_verification import section as verification_section
 from bench.http_wallet_receipt import ReceiptResult
 from bench.http_wallet_receipt import section as receipt_section
 from bench.mdoc_bench import MdocResults
@@ -171,7 +172,7 @@ def render(
         "",
         *latency_table(http),
     ]
-    lines += _summary(http, "issuance", "issuances", round_trips=20)
+    lines += throughput_summary(http, {ISSUANCE: "issuances"}, round_trips=20)
     if haip is not None:
         lines += [
             "",
@@ -212,21 +213,7 @@ def render(
             "",
             *presentation_table(presentation, haip_cpu),
         ]
-    lines += [
-        "",
-        "## Verification over HTTP",
-        "",
-        "The same set-up. A complete verification is what a counter and a wallet do for one",
-        "citizen: the counter creates a request for the 4-claim `identity` check, the wallet",
-        "fetches the signed request object and posts a presentation of 4 claims with a fresh",
-        "KB-JWT by `direct_post`; the verifier checks the x5c chain, the issuer signature, every",
-        "RFC 9901 check, key binding, freshness, the status list (revalidated every 10 s) and DCQL",
-        "satisfaction before it answers 200. Credentials are issued, and the Disclosures to show",
-        "chosen, before the clock starts; the KB-JWT is signed for each verification.",
-        "",
-        *latency_table(verification),
-    ]
-    lines += _summary(verification, "verification", "verifications", round_trips=None)
+    lines += ["", *verification_section(verification)]
     lines += [
         "",
         "## Presentations through the citizen mobile API",
@@ -298,36 +285,3 @@ def render(
         lines += ["", "## Notes", ""]
         lines += notes
     return "\n".join(lines) + "\n"
-
-
-def _summary(
-    results: list[LoadResult], kind: str, plural: str, *, round_trips: int | None
-) -> list[str]:
-    """One line per database: throughput at 1 and 64 wallets and its cost in trivial round
-    trips of the same server, beside the targets."""
-    lines: list[str] = []
-    for database in dict.fromkeys(r.database for r in results):
-        lines.append("")
-        parts = []
-        for concurrency in (1, 64):
-            measured = next(
-                r
-                for r in results
-                if r.database == database and r.concurrency == concurrency and kind in r.name
-            )
-            trivial = next(
-                r
-                for r in results
-                if r.database == database and r.concurrency == concurrency and "health" in r.name
-            )
-            wallets = "1 wallet" if concurrency == 1 else f"{concurrency} wallets"
-            cost = trivial.per_second / measured.per_second
-            parts.append(
-                f"{wallets}: {measured.per_second:,.1f} {plural} per second, "
-                f"one costing {cost:,.1f} trivial round trips"
-            )
-        target = "500 per second on PostgreSQL"
-        if round_trips is not None:
-            target += f", {round_trips} round trips"
-        lines.append(f"- {database}: " + "; ".join(parts) + f" (targets: {target}).")
-    return lines
