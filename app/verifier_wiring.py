@@ -39,6 +39,7 @@ from core.storage.driver import is_postgresql
 from verifiers.services.catalog import load_relying_parties, load_templates
 from verifiers.services.context import PresentationPolicy, VerifierContext
 from verifiers.services.read_claim_labels import ClaimLabels
+from verifiers.services.read_mdoc_labels import MdocClaimLabels
 from verifiers.services.validate_presentation import PresentationValidator, StatusListCache
 from verifiers.storage.postgres import PostgresTransactionStore
 from verifiers.storage.sql import SqlTransactionStore
@@ -114,7 +115,10 @@ async def verifier_role(
     )
     app.state.verifiers = context
     labels = ClaimLabels(outbound, own_origin=settings.public_base_url)
-    app.state.presentation_validator = PresentationValidator(context, StatusListCache(), labels)
+    mdoc_labels = MdocClaimLabels(outbound, own_origin=settings.public_base_url)
+    app.state.presentation_validator = PresentationValidator(
+        context, StatusListCache(), labels, mdoc_labels
+    )
     purge = every_minute(
         lambda: context.transactions.purge(context.clock.now() - context.policy.result_retention),
         log,

@@ -3,7 +3,7 @@ licence (its holder keys made with WebCrypto in the browser), shows the licence'
 elements with the agency's labels, and answers the city hall's vehicle registration with
 a DeviceResponse whose DeviceAuth the browser signs (the COSE Sig_structure it is handed
 as base64url); the consent screen says which elements the counter keeps, and the counter
-shows the licence verified."""
+shows the licence verified, its elements named by the agency's labels."""
 
 from __future__ import annotations
 
@@ -65,5 +65,8 @@ def test_the_web_wallet_shows_the_mobile_driving_licence(
     expect(page.get_by_role("heading", name="Shared")).to_be_visible()
     expect(counter.get_by_role("heading", name="Verified")).to_be_visible()
     expect(counter.get_by_text(DRIVER["family_name"]).first).to_be_visible()
+    # the elements are named as the agency's metadata names them, not by their identifiers
+    expect(counter.get_by_role("row", name=f"Family name {DRIVER['family_name']}")).to_be_visible()
+    expect(counter.get_by_role("rowheader", name="Vehicle categories")).to_be_visible()
     screenshot(counter, "counter-mdoc-verified")
     counter.context.close()

@@ -48,17 +48,13 @@ import binascii
 import hashlib
 import hmac
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from msgspec import UnsetType
 
 from core.claim_paths import ClaimPath, exists
 from core.encoding import StrictJsonError, strict_json_object
-from core.http.client import OutboundFailed, OutboundRefused
 from core.sdjwt_vc.type_metadata import (
     MAX_TYPE_METADATA_BYTES,
     ClaimDisplay,
@@ -67,42 +63,20 @@ from core.sdjwt_vc.type_metadata import (
     parse_type_metadata,
 )
 from verifiers.ports import PublishedDocumentFetch
+from verifiers.services.fetch_label_documents import (
+    LABELS_DEADLINE,
+    LabelDocuments,
+    LabelsUnavailable,
+    bounded_labels,
+)
 
 log = logging.getLogger("idwallet.verifiers")
 
-TYPE_METADATA_MEDIA_TYPE = "application/json"
 #: The credential's own type and the types it extends, at most (§7.4).
 MAX_TYPE_CHAIN = 4
-#: All the fetching for one credential's labels, in seconds.
-LABELS_DEADLINE = 3.0
-DEFAULT_TTL = 300.0
-MAX_TTL = 3600.0
-FAILURE_TTL = 60.0
-MAX_LABEL_LENGTH = 200
-MAX_LOCALE_LENGTH = 35  # a BCP 47 tag a person would use (RFC 5646 §4.4.1)
-MAX_LOCALES = 16
 #: §6 via W3C SRI §3: the algorithms understood, weakest first.
 INTEGRITY_ALGORITHMS = ("sha256", "sha384", "sha512")
 MAX_INTEGRITY_LENGTH = 1024
-
-
-class TypeMetadataUnavailable(Exception):
-    """The Type Metadata of a ``vct`` could not be fetched or processed (no labels)."""
-
-
-def _ttl_of(cache_control: str | None) -> float:
-    """RFC 9111 §5.2.2: ``no-store``/``no-cache`` forbid reuse; ``max-age`` is the lifetime."""
-    if cache_control is None:
-        return DEFAULT_TTL
-    ttl = DEFAULT_TTL
-    for directive in cache_control.lower().split(","):
-        name, _, value = directive.strip().partition("=")
-        if name in ("no-store", "no-cache"):
-            return 0.0
-        if name == "max-age":
-            value = value.strip().strip('"')
-            ttl = min(float(value), MAX_TTL) if value.isdigit() else 0.0
-    return ttl
 
 
 def check_integrity(document: bytes, integrity: str) -> None:
@@ -110,7 +84,7 @@ def check_integrity(document: bytes, integrity: str) -> None:
     expressions ``alg-base64digest[?options]`` separated by spaces); only the strongest
     supported algorithm present counts, and one of its digests must match."""
     if len(integrity) > MAX_INTEGRITY_LENGTH:
-        raise TypeMetadataUnavailable("the integrity metadata is too long")
+        raise LabelsUnavailable("the integrity metadata is too long")
     expected: dict[str, list[bytes]] = {}
     for expression in integrity.split():
         algorithm, _, rest = expression.partition("-")
@@ -123,26 +97,10 @@ def check_integrity(document: bytes, integrity: str) -> None:
             continue
     strongest = next((a for a in reversed(INTEGRITY_ALGORITHMS) if a in expected), None)
     if strongest is None:
-        raise TypeMetadataUnavailable("no supported hash in the integrity metadata")
+        raise LabelsUnavailable("no supported hash in the integrity metadata")
     actual = hashlib.new(strongest, document).digest()
     if not any(hmac.compare_digest(actual, digest) for digest in expected[strongest]):
-        raise TypeMetadataUnavailable("the document does not match its integrity metadata")
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    """Mark a shared fetch's outcome as seen, also when every waiter gave up on it."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _labels(display: Iterable[ClaimDisplay]) -> list[dict[str, str]]:
-    """Locale and label of each entry (descriptions left out), within sane bounds."""
-    kept = [
-        {"locale": entry.locale, "label": entry.label}
-        for entry in display
-        if 0 < len(entry.locale) <= MAX_LOCALE_LENGTH and 0 < len(entry.label) <= MAX_LABEL_LENGTH
-    ]
-    return kept[:MAX_LOCALES]
+        raise LabelsUnavailable("the document does not match its integrity metadata")
 
 
 def effective_claim_display(chain: list[TypeMetadata]) -> dict[ClaimPath, list[ClaimDisplay]]:
@@ -167,7 +125,7 @@ def labels_for(
     """The ``claim_labels`` of a result: every labelled path that selects a proven claim."""
     entries = []
     for path, entries_display in display.items():
-        labels = _labels(entries_display)
+        labels = bounded_labels((entry.locale, entry.label) for entry in entries_display)
         if labels and exists(proven, path):
             entries.append({"path": list(path), "display": labels})
     return entries
@@ -179,15 +137,9 @@ class ClaimLabels:
     def __init__(
         self, outbound: PublishedDocumentFetch, *, own_origin: str, size: int = 128
     ) -> None:
-        parts = urlsplit(own_origin)
-        self._own_origin = f"{parts.scheme}://{parts.netloc}".lower()
-        self._outbound = outbound
+        self._documents = LabelDocuments(outbound, own_origin=own_origin, size=size)
         self._size = size
-        self._documents: OrderedDict[str, tuple[float, bytes | TypeMetadataUnavailable]] = (
-            OrderedDict()
-        )
         self._by_integrity: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        self._pending: dict[str, asyncio.Task[bytes | TypeMetadataUnavailable]] = {}
 
     async def labels(
         self, vct: str, integrity: object, proven: dict[str, Any]
@@ -200,7 +152,7 @@ class ClaimLabels:
         except TimeoutError:
             log.info("no claim labels for %s: its Type Metadata took too long", vct)
             return []
-        except TypeMetadataUnavailable as exc:
+        except LabelsUnavailable as exc:
             log.info("no claim labels for %s: %s", vct, exc)
             return []
         except Exception:
@@ -215,39 +167,27 @@ class ClaimLabels:
         reference: str | None = vct
         while reference is not None:
             if reference in seen:
-                raise TypeMetadataUnavailable("the types extend each other in a circle")
+                raise LabelsUnavailable("the types extend each other in a circle")
             if len(chain) == MAX_TYPE_CHAIN:
-                raise TypeMetadataUnavailable(
-                    f"the extends chain is longer than {MAX_TYPE_CHAIN} types"
-                )
+                raise LabelsUnavailable(f"the extends chain is longer than {MAX_TYPE_CHAIN} types")
             seen.add(reference)
             document = await self._document(reference, integrity)
             try:
                 value = strict_json_object(document, max_bytes=MAX_TYPE_METADATA_BYTES)
                 metadata = parse_type_metadata(value, expected_vct=reference)
             except (StrictJsonError, TypeMetadataError) as exc:
-                raise TypeMetadataUnavailable(f"{reference}: {exc}") from exc
+                raise LabelsUnavailable(f"{reference}: {exc}") from exc
             chain.append(metadata)
             reference = None if isinstance(metadata.extends, UnsetType) else metadata.extends
             integrity = value.get("extends#integrity")
         return chain
 
-    def _fetchable(self, url: str) -> None:
-        """§5.3.1, §3: https only, or the deployment's own origin (served in process)."""
-        try:
-            parts = urlsplit(url)
-        except ValueError as exc:
-            raise TypeMetadataUnavailable("the type is not a URL") from exc
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
-        if parts.scheme != "https" and origin != self._own_origin:
-            raise TypeMetadataUnavailable("the type is not an https URL")
-
     async def _document(self, url: str, integrity: object) -> bytes:
-        self._fetchable(url)
+        self._documents.check_fetchable(url)
         if integrity is None:
             return await self._fetched(url)
         if not isinstance(integrity, str):
-            raise TypeMetadataUnavailable("the integrity metadata is not a string")
+            raise LabelsUnavailable("the integrity metadata is not a string")
         known = self._by_integrity.get((url, integrity))
         if known is not None:
             self._by_integrity.move_to_end((url, integrity))
@@ -260,38 +200,4 @@ class ClaimLabels:
         return document
 
     async def _fetched(self, url: str) -> bytes:
-        entry = self._documents.get(url)
-        if entry is not None and entry[0] > time.monotonic():
-            found = entry[1]
-        else:
-            task = self._pending.get(url)
-            if task is None:  # one fetch, shared; it finishes even if a waiter gives up
-                task = asyncio.get_running_loop().create_task(self._load(url))
-                task.add_done_callback(_retrieve)
-                self._pending[url] = task
-            found = await asyncio.shield(task)
-        if isinstance(found, TypeMetadataUnavailable):
-            raise found
-        return found
-
-    async def _load(self, url: str) -> bytes | TypeMetadataUnavailable:
-        found: bytes | TypeMetadataUnavailable
-        try:
-            document = await self._outbound.fetch(
-                url, accept=TYPE_METADATA_MEDIA_TYPE, max_bytes=MAX_TYPE_METADATA_BYTES
-            )
-            if document.content_type != TYPE_METADATA_MEDIA_TYPE:
-                raise OutboundFailed(f"{url} is not {TYPE_METADATA_MEDIA_TYPE}")
-            found, lifetime = document.body, _ttl_of(document.headers.get("cache-control"))
-        except (OutboundFailed, OutboundRefused) as exc:
-            found, lifetime = TypeMetadataUnavailable(str(exc)), FAILURE_TTL
-        finally:
-            self._pending.pop(url, None)
-        if lifetime > 0:
-            self._documents[url] = (time.monotonic() + lifetime, found)
-            self._documents.move_to_end(url)
-            if len(self._documents) > self._size:
-                self._documents.popitem(last=False)
-        else:
-            self._documents.pop(url, None)
-        return found
+        return await self._documents.fetched(url, max_bytes=MAX_TYPE_METADATA_BYTES)

@@ -88,7 +88,9 @@ class ClaimLabel(Message):
 
 
 class LabelledClaim(Message):
-    """What a proven claim is called, per language (its credential type's metadata)."""
+    """What a proven claim is called, per language: from an SD-JWT VC's Type Metadata, or
+    for an mdoc (``path`` ``[namespace, element]``) from its issuer's Credential Issuer
+    Metadata."""
 
     path: list[str | int | None]
     display: list[ClaimLabel]

@@ -17,6 +17,11 @@ An ``mso_mdoc`` presentation (Appendix B.2.5) is checked by
 ``issuer_signature``, ``doc_type``, ``digests``, ``validity``, ``device_auth``), then
 ``status`` and ``dcql`` as above, no element beyond those asked for. Its claims are shown
 by name space and element, as JSON (dates as ISO strings, bytes base64url).
+
+The claims of a verified credential carry labels: an SD-JWT VC's from its Type Metadata
+(:mod:`verifiers.services.read_claim_labels`), an mdoc's from its issuer's Credential
+Issuer Metadata (:mod:`verifiers.services.read_mdoc_labels`); neither ever changes the
+outcome.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from core.status_list.token import (
 from verifiers.domain import MDOC_FORMAT, Check, Transaction
 from verifiers.services.context import VerifierContext
 from verifiers.services.read_claim_labels import ClaimLabels
+from verifiers.services.read_mdoc_labels import MdocClaimLabels
 from verifiers.services.validate_mdoc import (
     MdocRefused,
     check_device_response,
@@ -221,10 +227,12 @@ class PresentationValidator:
         context: VerifierContext,
         statuses: StatusListCache,
         claim_labels: ClaimLabels | None = None,
+        mdoc_labels: MdocClaimLabels | None = None,
     ) -> None:
         self._context = context
         self._statuses = statuses
         self._claim_labels = claim_labels
+        self._mdoc_labels = mdoc_labels
 
     async def validate(self, transaction: Transaction, vp_token: str) -> PresentationOutcome:
         outcome = PresentationOutcome()
@@ -388,7 +396,11 @@ class PresentationValidator:
         issuer_name = subject_display_name(issuer)
         if issuer_name is not None:
             proved["issuer_name"] = issuer_name
-        proved["claim_labels"] = []
+        proved["claim_labels"] = (  # from the issuer's metadata, never a reason to refuse
+            await self._mdoc_labels.labels(iss, document.doc_type, claims)
+            if self._mdoc_labels is not None
+            else []
+        )
         return proved
 
     async def _status(self, reference: StatusReference, iss: object, prefix: str) -> str:
