@@ -11,6 +11,7 @@ issuer that offers several formats without refusing the ones it does not hold.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -157,3 +158,13 @@ class SignedMetadataClaims(CredentialIssuerMetadata, kw_only=True):
     iss: str | UnsetType = UNSET
     iat: int
     exp: int | UnsetType = UNSET
+
+
+def well_known_url(identifier: str, segment: str) -> str:
+    """RFC 8414 §3.1 / OpenID4VCI 1.0 §12.2.2: ``<scheme>://<host>/.well-known/<segment>``
+    followed by the identifier's path. ``ValueError`` for an identifier that is not a URL
+    without query or fragment (§12.2.1)."""
+    parts = urlsplit(identifier)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("the identifier is not a URL without query or fragment")
+    return f"{parts.scheme}://{parts.netloc}/.well-known/{segment}{parts.path.rstrip('/')}"

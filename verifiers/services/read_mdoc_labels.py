@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from msgspec import UnsetType
 
@@ -54,7 +53,7 @@ from core.claim_paths import ClaimPath, exists
 from core.encoding import StrictJsonError, strict_json_object
 from core.errors import ProtocolError
 from core.messages import convert_message
-from core.oid4vci_metadata import ClaimDescriptionDisplay, CredentialIssuerMetadata
+from core.oid4vci_metadata import ClaimDescriptionDisplay, CredentialIssuerMetadata, well_known_url
 from verifiers.domain import MDOC_FORMAT
 from verifiers.ports import PublishedDocumentFetch
 from verifiers.services.fetch_label_documents import (
@@ -76,13 +75,9 @@ def issuer_metadata_url(identifier: str) -> str:
     """§12.2.2: ``/.well-known/openid-credential-issuer`` between the identifier's host
     and its path; §12.2.1: an identifier has no query or fragment."""
     try:
-        parts = urlsplit(identifier)
+        return well_known_url(identifier, ISSUER_METADATA_SEGMENT)
     except ValueError as exc:
-        raise LabelsUnavailable("the issuer identifier is not a URL") from exc
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-        raise LabelsUnavailable("the issuer identifier is not a URL without query or fragment")
-    path = parts.path.rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}/.well-known/{ISSUER_METADATA_SEGMENT}{path}"
+        raise LabelsUnavailable(f"the issuer identifier is not usable: {exc}") from exc
 
 
 def _mdoc_path(path: list[str | int | None]) -> ClaimPath | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from msgspec import UNSET, UnsetType
 
@@ -23,6 +22,7 @@ from core.http.client import OutboundFailed, OutboundRefused
 from core.messages import Message, convert_message
 from core.oauth import ErrorResponse
 from core.oid4vci import CredentialOffer, TxCode
+from core.oid4vci_metadata import well_known_url
 from wallet.domain import CounterpartyError, CounterpartyFailed, DpopNonceRequired, Refused
 from wallet.ports import Outbound
 from wallet.services.interaction_messages import TxCodePrompt
@@ -40,10 +40,10 @@ MAX_NONCE_LENGTH = 512
 
 def well_known(identifier: str, segment: str) -> str:
     """RFC 8414 §3.1 / OpenID4VCI §12.2.2: ``https://host/.well-known/<segment>/path``."""
-    parts = urlsplit(identifier)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-        raise Refused("the issuer identifier is not a URL without query or fragment")
-    return f"{parts.scheme}://{parts.netloc}/.well-known/{segment}{parts.path.rstrip('/')}"
+    try:
+        return well_known_url(identifier, segment)
+    except ValueError:
+        raise Refused("the issuer identifier is not a URL without query or fragment") from None
 
 
 def _json(document_body: bytes, what: str) -> Any:
