@@ -14,42 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidDpopProofAtResource
 from core.replay import SingleUse
-from core.storage.driver import is_postgresql
 from core.storage.engine import create_engine, session_factory
-from issuers.domain import AccessGrant, Offer, OfferState
-from issuers.storage.postgres_issuance import PostgresOfferStore
-from issuers.storage.sql import SqlGrantStore, SqlOfferStore
+from issuers.storage.sql import SqlGrantStore
 from tests.conftest import fresh_engine
-from tests.issuers.test_grant_single_use import CLAIMS, JKT, NOW, _ledger
+from tests.issuers.test_grant_single_use import JKT, NOW, _ledger
+from tests.issuers.test_grant_single_use import _granted as granted
 
 FORMATS = ("national_id", "national_id_mdoc")
 
 
 async def _granted(engine: AsyncEngine) -> str:
-    offers = (PostgresOfferStore if is_postgresql(engine) else SqlOfferStore)(
-        session_factory(engine), CLAIMS
-    )
-    offer = Offer(
-        offer_id=str(uuid.uuid4()),
-        issuer_id="civil-registry",
-        configuration_id=FORMATS[0],
-        subject_id="citizen-1",
-        claims={"given_name": "Erika"},
-        code_hash=uuid.uuid4().hex * 2,
-        tx_code_hash=None,
-        tx_code_attempts=0,
-        tx_code_max_attempts=5,
-        state=OfferState.OFFERED,
-        created_at=NOW,
-        expires_at=NOW + 600,
-        other_configurations=FORMATS[1:],
-    )
-    await offers.add(offer)
-    token_hash = uuid.uuid4().hex * 2
-    grant = AccessGrant(token_hash, "", "civil-registry", NOW + 300, used=False, dpop_jkt=JKT)
-    redeemed = await offers.redeem_without_tx_code(offer.code_hash, NOW, grant)
-    assert redeemed is not None and redeemed.other_configurations == FORMATS[1:]
-    return token_hash
+    """A live grant of an offer of the national ID in both formats (the offer's other
+    configurations read back with it: ``_use`` checks them)."""
+    return await granted(engine, *FORMATS[1:])
 
 
 def _jti(value: str) -> SingleUse:

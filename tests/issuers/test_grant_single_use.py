@@ -35,8 +35,9 @@ def _ledger(engine: AsyncEngine) -> SqlCredentialLedger:
     return kind(session_factory(engine), CLAIMS)
 
 
-async def _granted(engine: AsyncEngine) -> str:
-    """The token hash of a live grant bound to ``JKT``, of a redeemed offer."""
+async def _granted(engine: AsyncEngine, *other_configurations: str) -> str:
+    """The token hash of a live grant bound to ``JKT``, of a redeemed offer (of the
+    national ID, and of ``other_configurations`` with it)."""
     offers = (PostgresOfferStore if is_postgresql(engine) else SqlOfferStore)(
         session_factory(engine), CLAIMS
     )
@@ -53,6 +54,7 @@ async def _granted(engine: AsyncEngine) -> str:
         state=OfferState.OFFERED,
         created_at=NOW,
         expires_at=NOW + 600,
+        other_configurations=other_configurations,
     )
     await offers.add(offer)
     token_hash = uuid.uuid4().hex * 2
