@@ -22,7 +22,7 @@ import base64
 import datetime as dt
 import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from cryptography import x509
 from msgspec import UNSET
@@ -44,7 +44,14 @@ from core.oid4vci import CredentialRequest, CredentialResponse, IssuedCredential
 from core.replay import UsedBefore
 from core.sdjwt_vc.profile import issue_sd_jwt_vc
 from core.status_list.token import StatusReference
-from issuers.domain import MDOC_FORMAT, Agency, DeliveredResponse, NonceReused, Offer
+from issuers.domain import (
+    MDOC_FORMAT,
+    Agency,
+    CredentialConfiguration,
+    DeliveredResponse,
+    NonceReused,
+    Offer,
+)
 from issuers.domain import IssuedCredential as RecordedCredential
 from issuers.ports import CredentialIssuance, GrantWork
 from issuers.services.codes import sha256_hex
@@ -128,12 +135,12 @@ async def sign_and_record(
     now: float,
     notification_id: str | None = None,
 ) -> tuple[list[RecordedCredential], list[str]]:
-    """One SD-JWT VC of ``claims`` bound to each holder key, each with its own issuance
-    time and random status index, signed and recorded in ``work``'s open transaction
+    """One credential of ``claims`` (an SD-JWT VC, or an mdoc of the configuration's
+    format) bound to each holder key, each with its own issuance time and random status
+    index, signed and recorded in ``work``'s open transaction
     together with the ``c_nonce`` values it uses up. ``NonceReused`` when one was used."""
     issuer_id = agency.issuer_id
     configuration = context.configuration(issuer_id, configuration_id)
-    audience = agency.identifier(context.public_base_url)
     times = issuance_times(
         now,
         context.policy.issued_at_precision,
@@ -142,63 +149,15 @@ async def sign_and_record(
     )
     expires_at = float(max(expires for _, expires in times))
 
-    if configuration.format == MDOC_FORMAT:
-        assert configuration.doctype is not None  # catalog
-        record = context.configuration(issuer_id, configuration.record_id)
-        # ISO/IEC 18013-5 §9.3.1: the MSO is signed within the document signer
-        # certificate's validity, so a drawn instant never predates a new certificate
-        earliest = min(_certified_from(signer), int(now))
-
-        def sign_mdocs(references: list[StatusReference]) -> list[str]:
-            signed = [
-                issue_mdoc(
-                    mdoc_name_spaces(
-                        configuration,
-                        record,
-                        claims,
-                        issued_on=_utc(max(issued_at, earliest)).date(),
-                        expires_on=_utc(expires).date(),
-                        country=context.country,
-                    ),
-                    signer,
-                    doc_type=doctype,
-                    holder_jwk=holder_key,
-                    signed=_utc(max(issued_at, earliest)),
-                    valid_from=_utc(max(issued_at, earliest)),
-                    valid_until=_utc(expires),
-                    status=reference,
-                ).credential
-                for holder_key, reference, (issued_at, expires) in zip(
-                    holder_keys, references, times, strict=True
-                )
-            ]
-            context.faults.reach(AFTER_SIGN_BEFORE_COMMIT)
-            return signed
-
-        doctype = configuration.doctype
-        return await work.issue(
-            count=len(holder_keys),
-            now=now,
-            expires_at=expires_at,
-            status_list_uri=lambda list_id: status_list_uri(context, issuer_id, list_id),
-            sign=sign_mdocs,
-            nonces=nonces,
-            notification_id=notification_id,
-        )
+    sign_one = (
+        _mdoc_signer(context, issuer_id, configuration, signer, claims, now=now)
+        if configuration.format == MDOC_FORMAT
+        else _sd_jwt_vc_signer(context, agency, configuration, signer, claims)
+    )
 
     def sign(references: list[StatusReference]) -> list[str]:
         signed = [
-            issue_sd_jwt_vc(
-                claims,
-                signer,
-                vct=agency.vct(context.public_base_url, configuration_id),
-                issuer=audience,
-                holder_jwk=holder_key,
-                disclosable=configuration.disclosable_paths,
-                issued_at=issued_at,
-                expires_at=expires,
-                status=reference,
-            ).serialize()
+            sign_one(holder_key, reference, issued_at, expires)
             for holder_key, reference, (issued_at, expires) in zip(
                 holder_keys, references, times, strict=True
             )
@@ -215,6 +174,78 @@ async def sign_and_record(
         nonces=nonces,
         notification_id=notification_id,
     )
+
+
+#: One credential: for a holder key, at a status reference, issued at and valid until.
+SignOne = Callable[[Mapping[str, str], StatusReference, int, int], str]
+
+
+def _sd_jwt_vc_signer(
+    context: IssuerContext,
+    agency: Agency,
+    configuration: CredentialConfiguration,
+    signer: Signer,
+    claims: Mapping[str, object],
+) -> SignOne:
+    def sign_one(
+        holder_key: Mapping[str, str], reference: StatusReference, issued_at: int, expires: int
+    ) -> str:
+        return issue_sd_jwt_vc(
+            claims,
+            signer,
+            vct=agency.vct(context.public_base_url, configuration.id),
+            issuer=agency.identifier(context.public_base_url),
+            holder_jwk=holder_key,
+            disclosable=configuration.disclosable_paths,
+            issued_at=issued_at,
+            expires_at=expires,
+            status=reference,
+        ).serialize()
+
+    return sign_one
+
+
+def _mdoc_signer(
+    context: IssuerContext,
+    issuer_id: str,
+    configuration: CredentialConfiguration,
+    signer: Signer,
+    claims: Mapping[str, object],
+    *,
+    now: float,
+) -> SignOne:
+    """Appendix A.2: the base64url IssuerSigned, its elements made from the offer's
+    record (``mdoc_elements``)."""
+    doc_type = configuration.doctype
+    assert doc_type is not None  # catalog
+    record = context.configuration(issuer_id, configuration.record_id)
+    # ISO/IEC 18013-5 §9.3.1: the MSO is signed within the document signer certificate's
+    # validity, so a drawn instant never predates a new certificate
+    earliest = min(_certified_from(signer), int(now))
+
+    def sign_one(
+        holder_key: Mapping[str, str], reference: StatusReference, issued_at: int, expires: int
+    ) -> str:
+        signed = _utc(max(issued_at, earliest))
+        return issue_mdoc(
+            mdoc_name_spaces(
+                configuration,
+                record,
+                claims,
+                issued_on=signed.date(),
+                expires_on=_utc(expires).date(),
+                country=context.country,
+            ),
+            signer,
+            doc_type=doc_type,
+            holder_jwk=holder_key,
+            signed=signed,
+            valid_from=signed,
+            valid_until=_utc(expires),
+            status=reference,
+        ).credential
+
+    return sign_one
 
 
 def other_response_key(token_hash: str, configuration_id: str) -> str:
