@@ -364,6 +364,7 @@ def test_the_wallet_lists_the_independent_issuer(deployment: Deployment) -> None
             "name": "Library card",
             "display": {"name": "Library card", "locale": "en", "background_color": "#2d5016"},
             "holder_keys_needed": BATCH_SIZE,
+            "format": "dc+sd-jwt",
         }
     ]
 
