@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from core.clock import SYSTEM_CLOCK, Clock
+from core.keys.x509 import ValidatedChains
 from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import IssuerKeyResolver
 from verifiers.domain import RelyingParty, Template
@@ -46,6 +47,9 @@ class VerifierContext:
     #: The anchors issuers' certificates chain to: an mdoc's ``x5chain`` (the same
     #: anchors as ``issuer_keys`` holds for SD-JWT VC ``x5c``).
     issuer_anchors: tuple[x509.Certificate, ...] = ()
+    #: Document signer chains that validated to ``issuer_anchors``, remembered (the same
+    #: agency's chain comes with every mdoc).
+    issuer_chains: ValidatedChains = field(default_factory=ValidatedChains)
 
     def party(self, verifier_id: str) -> RelyingParty:
         party = self.parties.get(verifier_id)

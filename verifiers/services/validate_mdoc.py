@@ -27,6 +27,7 @@ from cryptography import x509
 
 from core.claim_paths import ClaimPath
 from core.clock import Clock
+from core.keys.x509 import ValidatedChains
 from core.mdoc import (
     CborLimits,
     IssuerTrust,
@@ -89,10 +90,11 @@ def check_device_response(
     anchors: Sequence[x509.Certificate],
     clock: Clock,
     leeway: float,
+    chains: ValidatedChains | None = None,
 ) -> CheckedMdoc:
     """Every check of the module docstring, or :class:`MdocRefused` naming the first that
-    failed."""
-    trust = IssuerTrust(tuple(anchors), leeway=leeway)
+    failed. ``chains``: document signer chains that validated before, remembered."""
+    trust = IssuerTrust(tuple(anchors), leeway=leeway, chains=chains)
     try:
         response = verify_device_response(
             presentation,

@@ -364,6 +364,7 @@ class PresentationValidator:
                 anchors=context.issuer_anchors,
                 clock=context.clock,
                 leeway=context.policy.leeway,
+                chains=context.issuer_chains,
             )
         except MdocRefused as refused:
             for passed in refused.passed:
