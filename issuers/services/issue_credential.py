@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import math
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -112,8 +113,14 @@ def _certified_from(signer: Signer) -> int:
     chain = signer.x5c
     if not chain:
         raise RuntimeError("an agency's signing key without its certificate cannot sign mdocs")
-    leaf = x509.load_der_x509_certificate(base64.b64decode(chain[0]))
-    # a minute after it, as libraries compare the MSO's time with it to the second
+    return _not_before(chain[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _not_before(leaf_x5c: str) -> int:
+    """A minute after the certificate's ``notBefore``, read once per certificate (libraries
+    compare the MSO's time with it to the second)."""
+    leaf = x509.load_der_x509_certificate(base64.b64decode(leaf_x5c))
     return math.ceil(leaf.not_valid_before_utc.timestamp()) + 60
 
 
