@@ -2,13 +2,18 @@
 who decrypts for an owner (an agency's key for encrypted credential requests), and how
 verifiers find public keys by ``kid``.
 
-The software provider keeps private keys wrapped by a KEK in a ``KeyRecords`` store and
-unwraps them on first use. Rotation creates a new active key and retires the old one;
-retired keys stay resolvable by ``kid`` so that what they signed keeps verifying.
+Private keys live in *vaults*: in software, wrapped by the KEK in the ``KeyRecords`` store
+(``core.keys.software_vault``), or in a PKCS#11 token (``core.keys.pkcs11_vault``). A
+placement names, for each owner, where its signing keys are made; an owner whose active
+key is elsewhere (a deployment that moved its agencies' keys into the HSM) gets a new key
+where the placement says, through a rotation. Decryption keys stay in software.
 
-An owner has at most one active key, whatever the number of workers: the first key and
-every rotation are single-winner writes of the store (a unique index on the active key in
-SQL), and a worker that loses takes the winner's key.
+Rotation creates a new active key and retires the old one; retired keys stay resolvable by
+``kid`` so that what they signed keeps verifying, and their private part is destroyed after
+the overlap (``destroy_retired``). An owner has at most one active key, whatever the number
+of workers: the first key and every rotation are single-winner writes of the store (a
+unique index on the active key in SQL, and a rotation retires only the key it replaces),
+and a worker that loses takes the winner's key (a key it made for nothing is destroyed).
 
 An owner's keys are of one kind: signing keys (``alg`` a JWS algorithm) or decryption keys
 (``alg`` ``ECDH-ES``, ``core.keys.decrypter``); asking an owner for a key of the other kind
@@ -18,64 +23,35 @@ agrees keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-
 from core.clock import SYSTEM_CLOCK, Clock
-from core.jose.algorithms import SIGNATURE_ALGORITHMS, PrivateKey, PublicKey, ec_curve
-from core.jose.jwk import jwk_thumbprint, public_jwk, public_key_from_jwk
-from core.keys.decrypter import (
-    KEY_AGREEMENT_ALG,
-    KEY_AGREEMENT_CURVE,
-    Decrypter,
-    SoftwareDecrypter,
-)
-from core.keys.signer import Signer, SoftwareSigner
+from core.jose.algorithms import SIGNATURE_ALGORITHMS, PublicKey
+from core.jose.jwk import public_key_from_jwk
+from core.keys.decrypter import KEY_AGREEMENT_ALG, Decrypter
+from core.keys.records import KeyRecord, KeyRecords, UnknownKey, WrongKeyKind
+from core.keys.signer import Signer
+from core.keys.software_vault import SoftwareVault
+from core.keys.unavailable import KeyStoreUnavailable
 from core.keys.wrapping import KeyWrapper
 
+__all__ = [
+    "DeploymentKeyProvider",
+    "KeyEvents",
+    "KeyProvider",
+    "KeyRecord",
+    "KeyRecords",
+    "KeyResolver",
+    "KeyVault",
+    "SoftwareKeyProvider",
+    "UnknownKey",
+    "WrongKeyKind",
+]
 
-class UnknownKey(LookupError):
-    """No key with that ``kid``."""
-
-
-class WrongKeyKind(ValueError):
-    """A signer asked of an owner whose keys decrypt, or a decrypter of one whose keys sign."""
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    kid: str
-    owner: str
-    alg: str
-    public_jwk: dict[str, str]
-    wrapped_private_key: bytes
-    created_at: float
-    retired_at: float | None = None
-    certificate_chain: tuple[str, ...] = ()
-
-
-class KeyRecords(Protocol):
-    """Storage port for wrapped keys (SQL in ``core.storage``, memory for unit tests)."""
-
-    async def add_active(self, record: KeyRecord) -> bool:
-        """Store ``record`` as its owner's active key unless the owner has one already
-        (or the ``kid`` is taken): False then, and nothing is stored."""
-        ...
-
-    async def replace_active(self, record: KeyRecord, at: float) -> bool:
-        """In one step, retire the owner's active key at ``at`` and store ``record`` as
-        the active one; False (and nothing changed) when a concurrent replacement won."""
-        ...
-
-    async def by_kid(self, kid: str) -> KeyRecord | None: ...
-
-    async def for_owner(self, owner: str) -> list[KeyRecord]:
-        """All of the owner's keys, oldest first."""
-        ...
-
-    async def set_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None: ...
+log = logging.getLogger("idwallet.keys")
 
 
 class KeyResolver(Protocol):
@@ -98,129 +74,177 @@ class KeyProvider(KeyResolver, Protocol):
         ...
 
 
-#: Concurrent rotations of one owner each retry on the key that won.
+class KeyVault(Protocol):
+    """Where private keys are made and used (``location`` names it in the records)."""
+
+    location: str
+
+    def new_key(self, owner: str, alg: str, at: float) -> KeyRecord: ...
+
+    def signer(self, record: KeyRecord) -> Signer: ...
+
+    def decrypter(self, record: KeyRecord) -> Decrypter: ...
+
+    def destroy(self, record: KeyRecord) -> None: ...
+
+
+class KeyEvents(Protocol):
+    """Told of what happens to keys (for the audit trail): ``action`` is ``created``,
+    ``rotated``, ``moved`` or ``destroyed``; ``detail`` never holds key material."""
+
+    async def key_event(self, owner: str, kid: str, action: str, detail: str) -> None: ...
+
+
+class _NoKeyEvents:
+    async def key_event(self, owner: str, kid: str, action: str, detail: str) -> None:
+        return None
+
+
+#: Concurrent first keys and rotations of one owner: attempts before giving up.
 ROTATION_ATTEMPTS = 5
 
 
-def _generate(alg: str) -> PrivateKey:
-    if alg == "EdDSA":
-        return ed25519.Ed25519PrivateKey.generate()
-    if alg == KEY_AGREEMENT_ALG:
-        return ec.generate_private_key(KEY_AGREEMENT_CURVE)
-    return ec.generate_private_key(ec_curve(SIGNATURE_ALGORITHMS[alg].curve))
-
-
-class SoftwareKeyProvider:
+class DeploymentKeyProvider:
     def __init__(
         self,
         records: KeyRecords,
-        wrapper: KeyWrapper,
+        vaults: Mapping[str, KeyVault],
         *,
+        placement: Callable[[str], str] | None = None,
         alg: str = "ES256",
         clock: Clock = SYSTEM_CLOCK,
+        events: KeyEvents | None = None,
     ) -> None:
         if alg not in SIGNATURE_ALGORITHMS:
             raise ValueError(f"unsupported signing algorithm {alg}")
+        if "software" not in vaults:
+            raise ValueError("a software vault is needed (decryption keys are kept there)")
         self._records = records
-        self._wrapper = wrapper
+        self._vaults = dict(vaults)
+        self._placement = placement or (lambda owner: "software")
         self._alg = alg
         self._clock = clock
-        self._signers: dict[str, SoftwareSigner] = {}
-        self._decrypters: dict[str, SoftwareDecrypter] = {}
+        self.events: KeyEvents = events or _NoKeyEvents()
+        self._signers: dict[str, Signer] = {}
+        self._decrypters: dict[str, Decrypter] = {}
 
-    @staticmethod
-    def _context(kid: str, owner: str, alg: str) -> str:
-        kind = "decryption" if alg == KEY_AGREEMENT_ALG else "signing"
-        return f"idwallet-{kind}-key:{owner}:{kid}"
+    def placement(self, owner: str) -> str:
+        """Where the owner's signing keys are made."""
+        return self._placement(owner)
 
-    def _new_record(self, owner: str, alg: str | None = None) -> KeyRecord:
-        alg = alg or self._alg
-        key = _generate(alg)
-        jwk = public_jwk(key)
-        kid = jwk_thumbprint(jwk)
-        return KeyRecord(
-            kid=kid,
-            owner=owner,
-            alg=alg,
-            public_jwk=jwk,
-            wrapped_private_key=self._wrapper.wrap(key, context=self._context(kid, owner, alg)),
-            created_at=self._clock.now(),
-        )
+    def vault(self, location: str) -> KeyVault:
+        vault = self._vaults.get(location)
+        if vault is None:
+            raise KeyStoreUnavailable(f"keys kept in {location} cannot be reached here")
+        return vault
 
     async def active_record(self, owner: str) -> KeyRecord | None:
-        active = [r for r in await self._records.for_owner(owner) if r.retired_at is None]
-        return max(active, key=lambda r: (r.created_at, r.kid)) if active else None
+        return await self._records.active(owner)
 
-    def _signer_for(self, record: KeyRecord) -> SoftwareSigner:
+    def _signer_for(self, record: KeyRecord) -> Signer:
+        if record.alg not in SIGNATURE_ALGORITHMS:
+            raise WrongKeyKind(f"the keys of {record.owner} decrypt; they do not sign")
         cached = self._signers.get(record.kid)
         chain = record.certificate_chain or None
         if cached is None or cached.x5c != chain:
-            key = self._wrapper.unwrap(
-                record.wrapped_private_key,
-                context=self._context(record.kid, record.owner, record.alg),
-            )
-            cached = SoftwareSigner(key, kid=record.kid, x5c=chain)
+            cached = self.vault(record.location).signer(record)
             self._signers[record.kid] = cached
         return cached
 
-    def _decrypter_for(self, record: KeyRecord) -> SoftwareDecrypter:
+    def _decrypter_for(self, record: KeyRecord) -> Decrypter:
         if record.alg != KEY_AGREEMENT_ALG:
             raise WrongKeyKind(f"the keys of {record.owner} sign; they do not decrypt")
         cached = self._decrypters.get(record.kid)
         if cached is None:
-            key = self._wrapper.unwrap(
-                record.wrapped_private_key,
-                context=self._context(record.kid, record.owner, record.alg),
-            )
-            if not isinstance(key, ec.EllipticCurvePrivateKey):
-                raise WrongKeyKind(f"the key {record.kid} is not a key-agreement key")
-            cached = SoftwareDecrypter(key, kid=record.kid)
+            cached = self.vault(record.location).decrypter(record)
             self._decrypters[record.kid] = cached
         return cached
 
-    async def _active_or_first(self, owner: str, alg: str) -> KeyRecord:
+    def _discard(self, record: KeyRecord) -> None:
+        """A key made for a first key or a rotation that another worker won."""
+        try:
+            self.vault(record.location).destroy(record)
+        except KeyStoreUnavailable:
+            log.warning("a key made for a lost rotation of %s stays in its token", record.owner)
+
+    async def _first(self, owner: str, alg: str, location: str) -> KeyRecord:
         """The owner's active key; a new one of ``alg`` when the owner has none yet."""
-        record = await self.active_record(owner)
-        if record is None:
-            candidate = self._new_record(owner, alg)
+        for _ in range(ROTATION_ATTEMPTS):
+            record = await self._records.active(owner)
+            if record is not None:
+                return record
+            candidate = self.vault(location).new_key(owner, alg, self._clock.now())
             # Several workers may get here at once on an empty database: one key wins.
             if await self._records.add_active(candidate):
-                record = candidate
-            else:
-                record = await self.active_record(owner)
-                if record is None:
-                    raise RuntimeError(f"no active key for {owner} could be stored")
-        return record
+                await self.events.key_event(owner, candidate.kid, "created", location)
+                return candidate
+            self._discard(candidate)
+        raise RuntimeError(f"no active key for {owner} could be stored")
+
+    async def _replace(self, current: KeyRecord, alg: str, location: str, why: str) -> KeyRecord:
+        """Rotate ``current`` out; the winner's key when another rotation of it won."""
+        candidate = self.vault(location).new_key(current.owner, alg, self._clock.now())
+        if await self._records.replace_active(candidate, self._clock.now(), replacing=current.kid):
+            await self.events.key_event(
+                current.owner, candidate.kid, why, f"replaces {current.kid} ({location})"
+            )
+            return candidate
+        self._discard(candidate)
+        winner = await self._records.active(current.owner)
+        if winner is None:
+            raise RuntimeError(f"the key of {current.owner} is being rotated by others")
+        return winner
 
     async def signer(self, owner: str) -> Signer:
-        record = await self._active_or_first(owner, self._alg)
-        if record.alg not in SIGNATURE_ALGORITHMS:
-            raise WrongKeyKind(f"the keys of {owner} decrypt; they do not sign")
+        location = self._placement(owner)
+        record = await self._first(owner, self._alg, location)
+        if record.alg in SIGNATURE_ALGORITHMS and record.location != location:
+            record = await self._replace(record, self._alg, location, "moved")
         return self._signer_for(record)
 
     async def decrypter(self, owner: str) -> Decrypter:
         """The owner's active decryption key (ECDH-ES on P-256), created on first use."""
-        return self._decrypter_for(await self._active_or_first(owner, KEY_AGREEMENT_ALG))
-
-    async def _replace_active(self, owner: str, alg: str) -> KeyRecord:
-        for _ in range(ROTATION_ATTEMPTS):
-            record = self._new_record(owner, alg)
-            if await self._records.replace_active(record, self._clock.now()):
-                return record
-        raise RuntimeError(f"the key of {owner} is being rotated by others; try again")
+        return self._decrypter_for(await self._first(owner, KEY_AGREEMENT_ALG, "software"))
 
     async def rotate(self, owner: str) -> Signer:
-        active = await self.active_record(owner)
+        """A new active signing key where the placement says; concurrent rotations of the
+        same key have one winner, whose key every one of them returns."""
+        active = await self._records.active(owner)
         if active is not None and active.alg not in SIGNATURE_ALGORITHMS:
             raise WrongKeyKind(f"the keys of {owner} decrypt: rotate them with rotate_decrypter")
-        return self._signer_for(await self._replace_active(owner, self._alg))
+        location = self._placement(owner)
+        if active is None:
+            return self._signer_for(await self._first(owner, self._alg, location))
+        return self._signer_for(await self._replace(active, self._alg, location, "rotated"))
 
     async def rotate_decrypter(self, owner: str) -> Decrypter:
         """A new active decryption key; the old one is retired and decrypts no more."""
-        active = await self.active_record(owner)
+        active = await self._records.active(owner)
         if active is not None and active.alg != KEY_AGREEMENT_ALG:
             raise WrongKeyKind(f"the keys of {owner} sign: rotate them with rotate")
-        return self._decrypter_for(await self._replace_active(owner, KEY_AGREEMENT_ALG))
+        if active is None:
+            return self._decrypter_for(await self._first(owner, KEY_AGREEMENT_ALG, "software"))
+        return self._decrypter_for(
+            await self._replace(active, KEY_AGREEMENT_ALG, "software", "rotated")
+        )
+
+    async def destroy_retired(self, overlap: float) -> list[str]:
+        """Destroy the private part of keys retired more than ``overlap`` seconds ago (their
+        public keys stay, so what they signed keeps verifying); the ``kid``s destroyed. A
+        token that cannot be reached now leaves its keys for the next pass."""
+        destroyed = []
+        for record in await self._records.retired_before(self._clock.now() - overlap):
+            try:
+                self.vault(record.location).destroy(record)
+            except KeyStoreUnavailable as exc:
+                log.warning("retired key of %s not destroyed yet: %s", record.owner, exc.reason)
+                continue
+            if await self._records.mark_destroyed(record.kid, self._clock.now()):
+                self._signers.pop(record.kid, None)
+                self._decrypters.pop(record.kid, None)
+                await self.events.key_event(record.owner, record.kid, "destroyed", record.location)
+                destroyed.append(record.kid)
+        return destroyed
 
     async def attach_certificate_chain(self, kid: str, chain: tuple[str, ...]) -> None:
         await self._records.set_certificate_chain(kid, chain)
@@ -243,6 +267,20 @@ class SoftwareKeyProvider:
         ]
 
 
+class SoftwareKeyProvider(DeploymentKeyProvider):
+    """Every key in software, wrapped under ``wrapper`` (the embedded default)."""
+
+    def __init__(
+        self,
+        records: KeyRecords,
+        wrapper: KeyWrapper,
+        *,
+        alg: str = "ES256",
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        super().__init__(records, {"software": SoftwareVault(wrapper)}, alg=alg, clock=clock)
+
+
 class InMemoryKeyRecords:
     """The memory implementation of ``KeyRecords`` (unit tests, single-process tools)."""
 
@@ -258,12 +296,30 @@ class InMemoryKeyRecords:
         self._records[record.kid] = replace(record, retired_at=None)
         return True
 
-    async def replace_active(self, record: KeyRecord, at: float) -> bool:
-        if record.kid in self._records:
+    async def replace_active(self, record: KeyRecord, at: float, *, replacing: str) -> bool:
+        active = self._active(record.owner)
+        if record.kid in self._records or [r.kid for r in active] != [replacing]:
             return False
-        for old in self._active(record.owner):
-            self._records[old.kid] = replace(old, retired_at=at)
+        self._records[replacing] = replace(active[0], retired_at=at)
         self._records[record.kid] = replace(record, retired_at=None)
+        return True
+
+    async def active(self, owner: str) -> KeyRecord | None:
+        active = self._active(owner)
+        return active[0] if active else None
+
+    async def retired_before(self, cutoff: float) -> list[KeyRecord]:
+        return [
+            r
+            for r in self._records.values()
+            if r.retired_at is not None and r.retired_at < cutoff and r.destroyed_at is None
+        ]
+
+    async def mark_destroyed(self, kid: str, at: float) -> bool:
+        record = self._records.get(kid)
+        if record is None or record.destroyed_at is not None:
+            return False
+        self._records[kid] = replace(record, destroyed_at=at, wrapped_private_key=b"")
         return True
 
     async def by_kid(self, kid: str) -> KeyRecord | None:

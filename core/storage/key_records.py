@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Index, LargeBinary, String, Text, select, text, update
+from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.encoding import json_dumps, strict_json_loads
-from core.keys.provider import KeyRecord, UnknownKey
+from core.keys.records import KeyRecord, UnknownKey
 from core.storage.base import Base
 
 
@@ -41,6 +41,22 @@ class SigningKeyRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     retired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     certificate_chain: Mapped[str] = mapped_column(Text, default="[]")
+    location: Mapped[str] = mapped_column(String(16), default="software", server_default="software")
+    key_reference: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    destroyed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class KeyEventRow(Base):
+    """What happened to keys and to the token they are in (no key material, no PIN)."""
+
+    __tablename__ = "key_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    kid: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 def _to_record(row: SigningKeyRow) -> KeyRecord:
@@ -53,6 +69,9 @@ def _to_record(row: SigningKeyRow) -> KeyRecord:
         created_at=row.created_at,
         retired_at=row.retired_at,
         certificate_chain=tuple(strict_json_loads(row.certificate_chain)),
+        location=row.location,
+        key_reference=row.key_reference,
+        destroyed_at=row.destroyed_at,
     )
 
 
@@ -70,6 +89,9 @@ async def _insert_active(session: AsyncSession, record: KeyRecord) -> bool:
         "created_at": record.created_at,
         "retired_at": None,
         "certificate_chain": json_dumps(list(record.certificate_chain)),
+        "location": record.location,
+        "key_reference": record.key_reference,
+        "destroyed_at": None,
     }
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -86,19 +108,69 @@ class SqlKeyRecords:
         async with self._sessions.begin() as session:
             return await _insert_active(session, record)
 
-    async def replace_active(self, record: KeyRecord, at: float) -> bool:
+    async def replace_active(self, record: KeyRecord, at: float, *, replacing: str) -> bool:
         try:
             async with self._sessions.begin() as session:
-                await session.execute(
+                retired = await session.execute(
                     update(SigningKeyRow)
-                    .where(SigningKeyRow.owner == record.owner, SigningKeyRow.retired_at.is_(None))
+                    .where(
+                        SigningKeyRow.kid == replacing,
+                        SigningKeyRow.owner == record.owner,
+                        SigningKeyRow.retired_at.is_(None),
+                    )
                     .values(retired_at=at)
                 )
+                if retired.rowcount != 1:  # type: ignore[attr-defined]
+                    raise _RotationLost(record.owner)  # another rotation retired it first
                 if not await _insert_active(session, record):
                     raise _RotationLost(record.owner)  # rolls the retirement back
         except _RotationLost:
             return False
         return True
+
+    async def active(self, owner: str) -> KeyRecord | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(SigningKeyRow).where(
+                    SigningKeyRow.owner == owner, SigningKeyRow.retired_at.is_(None)
+                )
+            )
+            return _to_record(row) if row is not None else None
+
+    async def retired_before(self, cutoff: float) -> list[KeyRecord]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SigningKeyRow).where(
+                    SigningKeyRow.retired_at < cutoff, SigningKeyRow.destroyed_at.is_(None)
+                )
+            )
+            return [_to_record(r) for r in rows]
+
+    async def mark_destroyed(self, kid: str, at: float) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(SigningKeyRow)
+                .where(SigningKeyRow.kid == kid, SigningKeyRow.destroyed_at.is_(None))
+                .values(destroyed_at=at, wrapped_private_key=b"")
+            )
+            marked: bool = result.rowcount == 1  # type: ignore[attr-defined]
+            return marked
+
+    async def add_event(self, at: float, owner: str, kid: str, action: str, detail: str) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                KeyEventRow(
+                    at=at, owner=owner[:200], kid=kid[:128], action=action[:32], detail=detail
+                )
+            )
+
+    async def events(self, limit: int = 100) -> list[KeyEventRow]:
+        """The latest key events, newest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(KeyEventRow).order_by(KeyEventRow.id.desc()).limit(limit)
+            )
+            return list(rows)
 
     async def by_kid(self, kid: str) -> KeyRecord | None:
         async with self._sessions() as session:

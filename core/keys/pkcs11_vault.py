@@ -1,0 +1,132 @@
+"""Owners' keys in a PKCS#11 token: each key a token object (``CKA_ID`` a random 16 bytes,
+kept as ``key_reference`` of its record, ``CKA_LABEL`` the owner and ``kid``); nothing of
+the private key is in the database. ``Pkcs11Signer`` signs through the token; its signature
+is the JOSE form, r||s."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from core.encoding import b64url_decode
+from core.jose.algorithms import SIGNATURE_ALGORITHMS, SignatureAlgorithm, ec_curve
+from core.jose.errors import InvalidSignature
+from core.jose.jwk import jwk_thumbprint, public_jwk
+from core.keys.decrypter import Decrypter
+from core.keys.pkcs11_token import COORDINATE_BYTES, CURVE_PARAMETERS, Pkcs11Token
+from core.keys.records import KeyRecord, WrongKeyKind
+
+LOCATION = "pkcs11"
+
+
+def public_key_of_point(point: bytes, curve: str) -> ec.EllipticCurvePublicKey:
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec_curve(curve), point)
+
+
+def digest_of(algorithm: SignatureAlgorithm, data: bytes) -> bytes:
+    if algorithm.hash is None:
+        raise WrongKeyKind(f"{algorithm.name} is not an ECDSA algorithm")
+    hasher = hashes.Hash(algorithm.hash())
+    hasher.update(data)
+    return hasher.finalize()
+
+
+class Pkcs11Signer:
+    """A signer whose private key is an object of the token."""
+
+    __slots__ = ("_algorithm", "_key_id", "_kid", "_public", "_public_jwk", "_token", "_x5c")
+
+    def __init__(
+        self,
+        token: Pkcs11Token,
+        key_id: bytes,
+        *,
+        kid: str,
+        alg: str,
+        jwk: dict[str, str],
+        x5c: tuple[str, ...] | None = None,
+    ) -> None:
+        self._token = token
+        self._key_id = key_id
+        self._kid = kid
+        self._algorithm = SIGNATURE_ALGORITHMS[alg]
+        self._public_jwk = dict(jwk)
+        self._public = public_key_of_point(
+            b"\x04" + b64url_decode(jwk["x"]) + b64url_decode(jwk["y"]), self._algorithm.curve
+        )
+        self._x5c = x5c
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @property
+    def alg(self) -> str:
+        return self._algorithm.name
+
+    @property
+    def x5c(self) -> tuple[str, ...] | None:
+        return self._x5c
+
+    def public_jwk(self) -> dict[str, str]:
+        return dict(self._public_jwk)
+
+    def sign(self, data: bytes) -> bytes:
+        def verifies(signature: bytes) -> bool:
+            try:
+                self._algorithm.verify(self._public, signature, data)
+            except InvalidSignature:
+                return False
+            return True
+
+        return self._token.sign_digest(
+            self._key_id, digest_of(self._algorithm, data), verify=verifies
+        )
+
+
+class Pkcs11Vault:
+    """Signing keys of owners in one token. Decryption keys are not kept here (the
+    provider's placement leaves them to the software vault)."""
+
+    location = LOCATION
+
+    def __init__(self, token: Pkcs11Token) -> None:
+        self.token = token
+
+    def new_key(self, owner: str, alg: str, at: float) -> KeyRecord:
+        algorithm = SIGNATURE_ALGORITHMS.get(alg)
+        if algorithm is None or algorithm.curve not in CURVE_PARAMETERS:
+            raise WrongKeyKind(f"{alg} keys are not made in the token")
+        key_id = self.token.new_key_id()
+        point = self.token.generate_signing_key(key_id, owner, algorithm.curve)
+        jwk = public_jwk(public_key_of_point(point, algorithm.curve))
+        size = COORDINATE_BYTES[algorithm.curve]
+        if len(point) != 1 + 2 * size:
+            raise WrongKeyKind("the token made a key of another curve")
+        return KeyRecord(
+            kid=jwk_thumbprint(jwk),
+            owner=owner,
+            alg=alg,
+            public_jwk=jwk,
+            wrapped_private_key=b"",
+            created_at=at,
+            location=LOCATION,
+            key_reference=key_id.hex(),
+        )
+
+    def signer(self, record: KeyRecord) -> Pkcs11Signer:
+        return Pkcs11Signer(
+            self.token,
+            bytes.fromhex(record.key_reference),
+            kid=record.kid,
+            alg=record.alg,
+            jwk=record.public_jwk,
+            x5c=record.certificate_chain or None,
+        )
+
+    def decrypter(self, record: KeyRecord) -> Decrypter:
+        raise WrongKeyKind(f"the token keeps no decryption keys (key {record.kid})")
+
+    def destroy(self, record: KeyRecord) -> None:
+        if record.key_reference:
+            self.token.destroy(bytes.fromhex(record.key_reference))
