@@ -20,6 +20,7 @@ from core.storage.engine import create_engine
 from tests.support import postgres
 from tests.support.key_attestations import seed_wallet_provider
 from tests.support.log_canary import CanaryHandler, leaks
+from tests.support.softhsm import SoftHsm, new_softhsm, require_softhsm
 
 _POSTGRES: dict[str, object] = {}
 _CANARY = CanaryHandler()
@@ -152,6 +153,22 @@ def migrated_database(url: str) -> str:
     postgres.run_in_thread(empty())
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    """This test process's SoftHSM2 token directory (its module reads ``SOFTHSM2_CONF``
+    once per process, so the variable is set here for the rest of the session); each test
+    makes its own token in it (``softhsm.new_token``)."""
+    hsm = new_softhsm(tmp_path_factory.mktemp("softhsm"), require_softhsm())
+    os.environ.update(hsm.env())
+    return hsm
+
+
+@pytest.fixture
+def hsm_token(softhsm: SoftHsm) -> str:
+    """A fresh token of this test's own in the process's SoftHSM2 (its label)."""
+    return softhsm.new_token(f"t-{secrets.token_hex(6)}")
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
-from pkcs11.exceptions import PKCS11Error
+from pkcs11.exceptions import PKCS11Error, UserAlreadyLoggedIn
 
 from core.keys.unavailable import KeyStoreUnavailable
 
@@ -249,8 +249,18 @@ class Pkcs11Token:
         except KeyStoreUnavailable as exc:
             raise self._fail(exc.reason) from exc
         try:
-            token = library.module.get_token(token_label=self.config.token_label)
-            session = token.open(user_pin=pin, rw=True)
+            try:
+                token = library.module.get_token(token_label=self.config.token_label)
+            except PKCS11Error:
+                # tokens put in or taken out since the module was initialised are seen
+                # after a rescan
+                library.reinitialize()
+                token = library.module.get_token(token_label=self.config.token_label)
+            try:
+                session = token.open(user_pin=pin, rw=True)
+            except UserAlreadyLoggedIn:
+                # the login is the application's: another session of this process holds it
+                session = token.open(rw=True)
         except PKCS11Error as exc:
             raise self._fail(_reason(exc)) from exc
         self._session = session
