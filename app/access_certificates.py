@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from app.bootstrap import TrustAnchor
 from app.deployment import Deployment
 from core.jose.jwk import public_key_from_jwk
-from core.keys.provider import SoftwareKeyProvider
+from core.keys.provider import DeploymentKeyProvider
 from core.keys.signer import Signer
 from core.keys.x509 import (
     AccessCertificateRequest,
@@ -65,7 +65,7 @@ async def ensure_access_certificate(
     """The owner's active signer, carrying a current access certificate for ``request``
     issued by ``authority`` (the deployment trust anchor unless given)."""
     now = now or dt.datetime.now(dt.UTC)
-    keys: SoftwareKeyProvider = deployment.keys
+    keys: DeploymentKeyProvider = deployment.keys
     signer = await keys.signer(owner)
     # Workers starting together may each create the owner's first key: the active one is
     # then whichever sorts last, possibly another worker's not yet certified. Certify

@@ -16,11 +16,35 @@ from app.bootstrap import (
     load_trust_anchor,
     load_wallet_provider_ca,
 )
+from app.key_audit import KeyAudit
+from app.key_store_settings import key_class_of
 from app.settings import Settings
-from core.keys.provider import SoftwareKeyProvider
+from core.keys.pkcs11_token import Pkcs11Config, Pkcs11Token, shared_token
+from core.keys.pkcs11_vault import Pkcs11Vault
+from core.keys.provider import DeploymentKeyProvider, KeyVault
+from core.keys.software_vault import SoftwareVault
+from core.keys.unavailable import KeyStoreUnavailable
 from core.keys.wrapping import KeyWrapper
 from core.storage.engine import create_engine, session_factory
 from core.storage.key_records import SqlKeyRecords
+
+
+def open_token(settings: Settings, records: SqlKeyRecords) -> Pkcs11Token | None:
+    """The token named by the settings (opened on first use, not here: a worker process
+    logs in for itself), or None where every class of keys is kept in software."""
+    stores = settings.key_store
+    if not stores.uses_pkcs11 or stores.pkcs11_module is None or stores.pkcs11_token is None:
+        return None
+    token = shared_token(
+        Pkcs11Config(
+            stores.pkcs11_module,
+            stores.pkcs11_token,
+            pin=stores.pkcs11_pin,
+            pin_file=None if stores.pkcs11_pin_file is None else str(stores.pkcs11_pin_file),
+        )
+    )
+    token.set_events(KeyAudit(records, stores.pkcs11_token))
+    return token
 
 
 @dataclass(slots=True)
@@ -29,11 +53,13 @@ class Deployment:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     key_records: SqlKeyRecords
-    keys: SoftwareKeyProvider
+    keys: DeploymentKeyProvider
     trust_anchor: TrustAnchor
     key_encryption_key: bytes
     #: The CA of this deployment as its citizens' wallet provider (None: it attests nothing).
     wallet_provider_ca: TrustAnchor | None = None
+    #: The PKCS#11 token of the deployment, where some class of keys is kept in one.
+    token: Pkcs11Token | None = None
 
     def derived_secret(self, purpose: str) -> bytes:
         """A 256-bit secret for one purpose, derived from the KEK (HKDF, RFC 5869)."""
@@ -48,16 +74,39 @@ class Deployment:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         sessions = session_factory(engine)
         records = SqlKeyRecords(sessions)
+        token = open_token(settings, records)
+        vaults: dict[str, KeyVault] = {"software": SoftwareVault(wrapper)}
+        if token is not None:
+            vaults["pkcs11"] = Pkcs11Vault(token)
+        stores = settings.key_store
+        keys = DeploymentKeyProvider(
+            records,
+            vaults,
+            placement=lambda owner: stores.provider(key_class_of(owner)),
+            alg=settings.signing_alg,
+            events=KeyAudit(records, stores.pkcs11_token or ""),
+        )
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             key_records=records,
-            keys=SoftwareKeyProvider(records, wrapper, alg=settings.signing_alg),
+            keys=keys,
             trust_anchor=load_trust_anchor(settings, wrapper),
             key_encryption_key=kek,
             wallet_provider_ca=load_wallet_provider_ca(settings, wrapper),
+            token=token,
         )
+
+    def token_reachable(self) -> bool:
+        """False while the deployment's token does not answer (no token: True)."""
+        if self.token is None:
+            return True
+        try:
+            self.token.check()
+        except KeyStoreUnavailable:
+            return False
+        return True
 
     async def database_reachable(self) -> bool:
         try:

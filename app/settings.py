@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from app.key_store_settings import KeyStoreSettings, KeyStoreSettingsError
 from app.rate_limit_policy import RateLimitPolicy, RateLimitSyntaxError, parse_policy
 from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
@@ -202,6 +203,13 @@ def _paired_files(
     return Path(one), Path(two)
 
 
+def _key_store(env: Mapping[str, str]) -> KeyStoreSettings:
+    try:
+        return KeyStoreSettings.from_env(env)
+    except KeyStoreSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _country(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{2}", value):
         raise SettingsError(f"{PREFIX}COUNTRY is an ISO 3166-1 alpha-2 code, such as DE")
@@ -268,6 +276,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     metrics_port: int | None = None
     metrics_token: str | None = None
+    #: Where each class of keys is kept (software, or a PKCS#11 token).
+    key_store: KeyStoreSettings = field(default_factory=KeyStoreSettings)
 
     @property
     def is_production(self) -> bool:
@@ -394,4 +404,5 @@ class Settings:
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             metrics_port=_metrics_port(env, port),
             metrics_token=_metrics_token(env),
+            key_store=_key_store(env),
         )
