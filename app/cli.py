@@ -140,6 +140,29 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
             signer = await ensure_access_certificate(deployment, args.owner, request)
             print(f"{args.owner}: key {signer.kid} certified under the trust anchor")
             return 0
+        if args.action == "destroy-retired":
+            overlap = settings.key_store.retired_key_overlap
+            destroyed = await deployment.keys.destroy_retired(overlap)
+            print(json.dumps({"destroyed": destroyed, "overlap_seconds": overlap}, indent=2))
+            return 0
+        if args.action == "events":
+            events = await deployment.key_records.events(args.limit)
+            print(
+                json.dumps(
+                    [
+                        {
+                            "at": _iso(e.at),
+                            "owner": e.owner,
+                            "kid": e.kid,
+                            "action": e.action,
+                            "detail": e.detail,
+                        }
+                        for e in events
+                    ],
+                    indent=2,
+                )
+            )
+            return 0
         owners = [args.owner] if args.owner else await deployment.key_records.owners()
         rows = []
         for owner in owners:
@@ -151,6 +174,8 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
                         "alg": record.alg,
                         "created_at": _iso(record.created_at),
                         "retired_at": _iso(record.retired_at),
+                        "location": record.location,
+                        "destroyed_at": _iso(record.destroyed_at),
                         "certified": bool(record.certificate_chain),
                         "public_jwk": record.public_jwk,
                     }
@@ -190,7 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--revision", default="head", help="target revision (default head)")
 
     keys = sub.add_parser("keys", help="show or rotate keys, print the trust anchor")
-    keys.add_argument("action", choices=["show", "rotate", "certify", "trust-anchor"])
+    keys.add_argument(
+        "action",
+        choices=["show", "rotate", "certify", "trust-anchor", "events", "destroy-retired"],
+        help="show keys; rotate an owner's key; certify it; print the trust anchor; the key "
+        "events of the audit trail (newest first); destroy retired keys past the overlap",
+    )
+    keys.add_argument("--limit", type=int, default=100, help="events: how many (default 100)")
     keys.add_argument(
         "--owner",
         help="key owner, e.g. issuer:civil-registry, or issuer:civil-registry:request-encryption "

@@ -26,6 +26,7 @@ from app.errors import (
 )
 from app.header_limit import refuse_oversized_headers
 from app.health import HealthController, StorageHealth
+from app.housekeeping import every_minute
 from app.issuer_wiring import issuer_role
 from app.metrics_access import HOW_TO_ENABLE, metrics_controller
 from app.observability import configure_logging, correlation, prometheus_config
@@ -177,8 +178,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         deployment = Deployment.open(settings)
         app.state.deployment = deployment
         app.state.storage_health = StorageHealth()
+        overlap = settings.key_store.retired_key_overlap
+
+        async def destroy_retired_keys() -> int:
+            return len(await deployment.keys.destroy_retired(overlap))
+
         try:
             async with (
+                every_minute(destroy_retired_keys, log, "retired keys", deployment.engine),
                 issuer_role(app, settings, deployment, agencies),
                 verifier_role(app, settings, deployment) as verifiers,
                 wallet_role(app, settings, deployment, list(agencies)),

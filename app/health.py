@@ -5,7 +5,9 @@ still reads, but every issuance, presentation and login would fail, so it must l
 load balancer's rotation. A write is probed on every readiness check; a disk-full error
 seen by any request in the last ``RECENT_FAILURE`` seconds keeps the node not ready too
 (a probe of one tiny row can still find room where a credential no longer does), and on
-SQLite so does a disk with less than ``MIN_FREE_BYTES`` left.
+SQLite so does a disk with less than ``MIN_FREE_BYTES`` left. Where keys are kept in a
+PKCS#11 token, ready also means the token answers: a node that cannot sign leaves the
+rotation until its token is back.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ RECENT_FAILURE = 10.0
 MIN_FREE_BYTES = 1024 * 1024
 
 
-NotReadyReason = Literal["database unreachable", "database disk full", "database not writable"]
+NotReadyReason = Literal[
+    "database unreachable", "database disk full", "database not writable", "key store unavailable"
+]
 
 
 class Liveness(Message):
@@ -101,14 +105,15 @@ class HealthController(Controller):
 
     @get(
         "/ready",
-        summary="Readiness: the database is reachable and takes writes",
+        summary="Readiness: the database is reachable and takes writes, the key store answers",
         operation_id="checkReadiness",
         responses={
             503: ResponseSpec(
                 data_container=Readiness,
                 description=(
-                    "not ready: `reason` is `database unreachable`, `database disk full` or "
-                    "`database not writable`"
+                    "not ready: `reason` is `database unreachable`, `database disk full`, "
+                    "`database not writable` or `key store unavailable` (the hardware "
+                    "security module holding signing keys does not answer)"
                 ),
                 generate_examples=False,
             )
@@ -122,4 +127,6 @@ class HealthController(Controller):
         problem = await _write_problem(deployment, state.storage_health)
         if problem is not None:
             return _unavailable(problem)
+        if not deployment.token_reachable():
+            return _unavailable("key store unavailable")
         return Response(Readiness(status="ready"))

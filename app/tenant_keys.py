@@ -1,6 +1,7 @@
 """The roles' keys on the deployment's key provider: every agency and every relying party
 has its own signing key with an access certificate under the trust anchor, and every agency
-its own key for encrypted credential requests; each remembered for a minute per process."""
+its own key for encrypted credential requests. A signer is remembered per process while it
+is the owner's active key (checked on every use), its certificate for a minute."""
 
 from __future__ import annotations
 
@@ -68,11 +69,16 @@ class DeploymentTenantKeys:
                 return
 
     async def signer(self, tenant_id: str, *, fresh: bool = False) -> Signer:
+        """The tenant's active signer. Which key is active is read on every call (one row),
+        so that once a rotation is stored no worker signs with the retired key; the key's
+        certificate is checked again after a minute."""
+        owner, request = self._tenants[tenant_id]
         cached = self._signers.get(tenant_id)
         now = time.monotonic()
         if cached is not None and not fresh and now - cached[0] < SIGNER_CACHE_SECONDS:
-            return cached[1]
-        owner, request = self._tenants[tenant_id]
+            active = await self._deployment.keys.active_record(owner)
+            if active is not None and active.kid == cached[1].kid:
+                return cached[1]
         signer = await ensure_access_certificate(self._deployment, owner, request)
         self._signers[tenant_id] = (now, signer)
         return signer
