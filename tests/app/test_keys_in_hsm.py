@@ -6,9 +6,11 @@ key or PIN in the database, the environment or the logs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,8 @@ from sqlalchemy import text
 
 from app.bootstrap import ANCHOR_CERT_FILE
 from core.encoding import b64url_decode
+from core.jose.jws import verify_compact
+from core.keys.x509 import leaf_public_key, validate_x5c
 from core.storage.engine import create_engine
 from tests.conftest import migrated_database
 from tests.issuers.wallet import Wallet
@@ -226,3 +230,111 @@ def _signing_key_rows(url: str) -> list[tuple[str, bytes]]:
             await engine.dispose()
 
     return postgres.run_in_thread(read())
+
+
+def _verified_by(credential: str, anchor: x509.Certificate) -> str:
+    """The ``kid`` of the agency key whose signature of the credential verifies under its
+    ``x5c`` chain to the deployment's anchor."""
+    issuer_jwt = credential.split("~", maxsplit=1)[0]
+    header = _header(issuer_jwt)
+    leaf = validate_x5c(header["x5c"], [anchor], at=dt.datetime.now(dt.UTC))
+    verify_compact(issuer_jwt, leaf_public_key(leaf), algorithms={"ES256"}, typ=None)
+    kid: str = header["kid"]
+    return kid
+
+
+def test_rotation_under_load_switches_every_worker_at_once(
+    hsm: SoftHsm, var_dir: Path, database_url: str, tmp_path: Path
+) -> None:
+    """Issuances in flight on two workers while the agency's key is rotated: every
+    credential verifies, none begun after the rotation is signed by the retired key, the
+    status list is signed again with the new key, and once the retired key is destroyed in
+    the token what it signed still verifies."""
+    port = free_port()
+    with running_server(
+        var_dir,
+        IDWALLET_PORT=str(port),
+        IDWALLET_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        IDWALLET_DATABASE_URL=migrated_database(database_url),
+        IDWALLET_WORKERS="2",
+        IDWALLET_RETIRED_KEY_OVERLAP="0",
+        **hsm_env(hsm, tmp_path / "pin"),
+    ) as server:
+        env = _server_env(server)
+        anchor = x509.load_pem_x509_certificate((var_dir / ANCHOR_CERT_FILE).read_bytes())
+        issued: list[tuple[float, str, Any]] = []
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def issue() -> None:
+            with httpx.Client(base_url=server.base_url, timeout=30) as http:
+                while not stop.is_set():
+                    began = time.time()
+                    try:
+                        offer = offer_national_id(http, var_dir, f"rotating-{began}")
+                        _, credentials, holders = Wallet(http).receive(offer["offer_uri"])  # type: ignore[arg-type]
+                    except AssertionError as exc:
+                        failures.append(str(exc)[:300])
+                        continue
+                    issued.append((began, credentials[0], holders[0]))
+
+        threads = [threading.Thread(target=issue) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(2)
+            before = {
+                r["kid"] for r in _keys(var_dir, env) if r["owner"] == "issuer:civil-registry"
+            }
+            rotated = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "app.cli",
+                    "keys",
+                    "rotate",
+                    "--owner",
+                    "issuer:civil-registry",
+                ],
+                cwd=ROOT,
+                env=idwallet_env(var_dir, **env),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            switched = time.time()
+            time.sleep(2)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+        assert not failures, failures[:3]
+        (old,) = before
+        new = rotated.stdout.split("new active key ")[1].split()[0]
+        signed_by = [(began, _verified_by(credential, anchor)) for began, credential, _ in issued]
+        assert {kid for _, kid in signed_by} == {old, new}, signed_by
+        assert all(kid == new for began, kid in signed_by if began > switched)
+        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+            first = issued[0][1]
+            status = json.loads(b64url_decode(first.split(".")[1]))["status"]["status_list"]
+            listed = http.get(status["uri"].removeprefix(server.base_url))
+            assert listed.status_code == 200 and _header(listed.text)["kid"] == new
+
+            destroyed = subprocess.run(
+                [sys.executable, "-m", "app.cli", "keys", "destroy-retired"],
+                cwd=ROOT,
+                env=idwallet_env(var_dir, **env),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            assert old in json.loads(destroyed.stdout)["destroyed"]
+            # the credential signed by the destroyed key is still verified at a counter
+            _, credential, holder = next(i for i in issued if _verified_by(i[1], anchor) == old)
+            result = _present(http, var_dir, credential, holder)
+            assert result.json()["status"] == "verified", result.text
+        actions = [(e["kid"], e["action"]) for e in _events(var_dir, env)]
+        assert (new, "rotated") in actions and (old, "destroyed") in actions
+    assert "Traceback" not in server.output
