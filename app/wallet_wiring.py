@@ -23,6 +23,7 @@ from app.deployment import Deployment
 from app.housekeeping import every_minute
 from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
+from app.wallet_provider_keys import OWNER as WALLET_PROVIDER_OWNER
 from app.wallet_provider_keys import load_wallet_provider
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
@@ -58,10 +59,14 @@ async def forget_expired(context: WalletContext) -> int:
 
 async def housekeeping(context: WalletContext, deployment: Deployment) -> int:
     """Every minute: ``forget_expired``, fresh batches of one-time credentials, and the
-    wallet provider's key where the key store was not reachable at start-up. (Deferred
-    credentials are asked for by the poller, when each is due: ``polling_deferred``.)"""
-    if context.wallet_provider is None and deployment.wallet_provider_ca is not None:
-        context.wallet_provider = await load_wallet_provider(deployment)
+    wallet provider's key: loaded where the key store was not reachable at start-up, and
+    taken up within a minute of a rotation. (Deferred credentials are asked for by the
+    poller, when each is due: ``polling_deferred``.)"""
+    if deployment.wallet_provider_ca is not None:
+        current = context.wallet_provider
+        active = await deployment.keys.active_record(WALLET_PROVIDER_OWNER)
+        if current is None or active is None or active.kid != current.signer.kid:
+            context.wallet_provider = await load_wallet_provider(deployment) or current
     renewed = await renew_due_credentials(context)
     if renewed:
         log.info("%d one-time credentials got a fresh batch", renewed)

@@ -11,10 +11,14 @@ it names them, are ECDH-ES and ``enc``; a caller that passes ``max_bytes`` bound
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from jwcrypto import jwe as _jwe
 from jwcrypto import jwk as _jwk
 from jwcrypto.common import JWException
@@ -25,6 +29,7 @@ from core.jose.jwk import PRIVATE_MEMBERS, public_key_from_jwk
 
 KEY_AGREEMENT_ALGORITHMS = frozenset({"ECDH-ES"})
 CONTENT_ENCRYPTION_ALGORITHMS = frozenset({"A128GCM", "A256GCM"})
+_CONTENT_KEY_BYTES = {"A128GCM": 16, "A256GCM": 32}
 DEFAULT_MAX_JWE_BYTES = 256 * 1024
 #: Header members the caller of ``encrypt_compact`` cannot set through ``extra_header``:
 #: the algorithms and key come from the arguments, ``epk`` from the key agreement, and
@@ -107,15 +112,11 @@ def read_header(token: str, *, max_bytes: int = DEFAULT_MAX_JWE_BYTES) -> dict[s
         raise MalformedJose(f"malformed JWE header: {exc}") from exc
 
 
-def decrypt_compact(
-    token: str,
-    private_key: ec.EllipticCurvePrivateKey,
-    *,
-    algorithms: Collection[str] = KEY_AGREEMENT_ALGORITHMS,
-    encryptions: Collection[str] = CONTENT_ENCRYPTION_ALGORITHMS,
-    max_bytes: int = DEFAULT_MAX_JWE_BYTES,
-) -> tuple[dict[str, Any], bytes]:
-    """Decrypt; returns the protected header and the plaintext."""
+def _checked_header(
+    token: str, algorithms: Collection[str], encryptions: Collection[str], max_bytes: int
+) -> tuple[dict[str, Any], str, ec.EllipticCurvePublicKey]:
+    """The protected header, its ``enc`` and the sender's ephemeral key, after the checks
+    every decryption makes before any key is used."""
     header = read_header(token, max_bytes=max_bytes)
     alg, enc = header.get("alg"), header.get("enc")
     # a member of another JSON type (an array is unhashable) is refused like a wrong name
@@ -127,14 +128,80 @@ def decrypt_compact(
         raise MalformedJose("compressed or critical-extension JWEs are not accepted")
     epk = header.get("epk")
     try:
-        public_key_from_jwk(epk)  # on-curve check of the sender's ephemeral key
+        sender = public_key_from_jwk(epk)  # on-curve check of the sender's ephemeral key
     except ValueError as exc:
         raise MalformedJose("JWE epk is not a valid public key") from exc
+    if not isinstance(sender, ec.EllipticCurvePublicKey) or sender.curve.name != "secp256r1":
+        raise MalformedJose("JWE epk is not a P-256 key")
+    return header, enc, sender
+
+
+def decrypt_compact(
+    token: str,
+    private_key: ec.EllipticCurvePrivateKey,
+    *,
+    algorithms: Collection[str] = KEY_AGREEMENT_ALGORITHMS,
+    encryptions: Collection[str] = CONTENT_ENCRYPTION_ALGORITHMS,
+    max_bytes: int = DEFAULT_MAX_JWE_BYTES,
+) -> tuple[dict[str, Any], bytes]:
+    """Decrypt; returns the protected header and the plaintext."""
+    header, enc, _ = _checked_header(token, algorithms, encryptions, max_bytes)
     try:
         decoder = _jwe.JWE()
-        decoder.allowed_algs = [str(alg), str(enc)]
+        decoder.allowed_algs = [str(header["alg"]), enc]
         decoder.deserialize(token, key=_jwk.JWK.from_pyca(private_key))
         plaintext: bytes = decoder.payload
     except (JWException, ValueError, TypeError, KeyError) as exc:
+        raise DecryptionFailed("JWE does not decrypt") from exc
+    return header, plaintext
+
+
+def _length_prefixed(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def _party_info(header: Mapping[str, Any], name: str) -> bytes:
+    value = header.get(name, "")
+    if not isinstance(value, str):
+        raise MalformedJose(f"JWE {name} must be a base64url string")
+    try:
+        return b64url_decode(value)
+    except EncodingError as exc:
+        raise MalformedJose(f"JWE {name} is not base64url") from exc
+
+
+def decrypt_compact_agreed(
+    token: str,
+    agree: Callable[[ec.EllipticCurvePublicKey], bytes],
+    *,
+    algorithms: Collection[str] = KEY_AGREEMENT_ALGORITHMS,
+    encryptions: Collection[str] = CONTENT_ENCRYPTION_ALGORITHMS,
+    max_bytes: int = DEFAULT_MAX_JWE_BYTES,
+) -> tuple[dict[str, Any], bytes]:
+    """Decrypt with a key agreement done elsewhere (a hardware token): ``agree`` gives the
+    shared secret Z with the sender's ephemeral key. The content key is derived here by the
+    Concat KDF of RFC 7518 §4.6.2 (direct key agreement: AlgorithmID is ``enc``), and the
+    content decrypted with AES-GCM (§5.3) over the protected header as AAD."""
+    header, enc, sender = _checked_header(token, algorithms, encryptions, max_bytes)
+    parts = token.split(".")
+    if parts[1] != "":
+        raise MalformedJose("an ECDH-ES JWE has an empty encrypted key")
+    try:
+        iv, ciphertext, tag = (b64url_decode(p) for p in parts[2:])
+    except EncodingError as exc:
+        raise MalformedJose("JWE parts are not base64url") from exc
+    if len(iv) != 12 or len(tag) != 16:
+        raise MalformedJose("JWE iv or tag has the wrong length")
+    size = _CONTENT_KEY_BYTES[enc]
+    other_info = (
+        _length_prefixed(enc.encode("ascii"))
+        + _length_prefixed(_party_info(header, "apu"))
+        + _length_prefixed(_party_info(header, "apv"))
+        + (8 * size).to_bytes(4, "big")
+    )
+    content_key = ConcatKDFHash(hashes.SHA256(), size, other_info).derive(agree(sender))
+    try:
+        plaintext = AESGCM(content_key).decrypt(iv, ciphertext + tag, parts[0].encode("ascii"))
+    except InvalidTag as exc:
         raise DecryptionFailed("JWE does not decrypt") from exc
     return header, plaintext

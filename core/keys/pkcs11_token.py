@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import pkcs11
-from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import KDF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import PKCS11Error, UserAlreadyLoggedIn
 
 from core.keys.unavailable import KeyStoreUnavailable
@@ -167,6 +167,35 @@ _PUBLIC_SIGN = {
     Attribute.WRAP: pkcs11.DEFAULT,
     Attribute.DERIVE: pkcs11.DEFAULT,
 }
+_PUBLIC_DERIVE = {
+    Attribute.TOKEN: True,
+    Attribute.DERIVE: True,
+    Attribute.ENCRYPT: pkcs11.DEFAULT,
+    Attribute.VERIFY: pkcs11.DEFAULT,
+    Attribute.WRAP: pkcs11.DEFAULT,
+}
+_PRIVATE_DERIVE = {
+    Attribute.TOKEN: True,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.DERIVE: True,
+    Attribute.DECRYPT: pkcs11.DEFAULT,
+    Attribute.SIGN: pkcs11.DEFAULT,
+    Attribute.UNWRAP: pkcs11.DEFAULT,
+}
+#: The session object an ECDH derivation makes: readable once, then destroyed.
+_SHARED_SECRET = {
+    Attribute.SENSITIVE: False,
+    Attribute.EXTRACTABLE: True,
+    Attribute.ENCRYPT: pkcs11.DEFAULT,
+    Attribute.DECRYPT: pkcs11.DEFAULT,
+    Attribute.SIGN: pkcs11.DEFAULT,
+    Attribute.VERIFY: pkcs11.DEFAULT,
+    Attribute.WRAP: pkcs11.DEFAULT,
+    Attribute.UNWRAP: pkcs11.DEFAULT,
+    Attribute.DERIVE: pkcs11.DEFAULT,
+}
 _PRIVATE_SIGN = {
     Attribute.TOKEN: True,
     Attribute.PRIVATE: True,
@@ -290,7 +319,15 @@ class Pkcs11Token:
         return secrets.token_bytes(16)
 
     def generate_signing_key(self, key_id: bytes, label: str, curve: str) -> bytes:
-        """A new EC key pair in the token; its uncompressed public point."""
+        """A new EC key pair in the token for ECDSA; its uncompressed public point."""
+        return self._generate(key_id, label, curve, MechanismFlag.SIGN | MechanismFlag.VERIFY)
+
+    def generate_agreement_key(self, key_id: bytes, label: str, curve: str) -> bytes:
+        """A new EC key pair in the token for ECDH (``CKM_ECDH1_DERIVE``); its point."""
+        return self._generate(key_id, label, curve, MechanismFlag.DERIVE)
+
+    def _generate(self, key_id: bytes, label: str, curve: str, usage: MechanismFlag) -> bytes:
+        signs = bool(usage & MechanismFlag.SIGN)
 
         def generate(session: Any) -> bytes:
             parameters = session.create_domain_parameters(
@@ -300,13 +337,34 @@ class Pkcs11Token:
                 store=True,
                 id=key_id,
                 label=label,
-                capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                public_template=_PUBLIC_SIGN,
-                private_template=_PRIVATE_SIGN,
+                capabilities=usage,
+                public_template=_PUBLIC_SIGN if signs else _PUBLIC_DERIVE,
+                private_template=_PRIVATE_SIGN if signs else _PRIVATE_DERIVE,
             )
             return _ec_point(bytes(public[Attribute.EC_POINT]), curve)
 
         return self.call(generate)
+
+    def agree(self, key_id: bytes, peer_point: bytes) -> bytes:
+        """The ECDH shared secret Z (RFC 7518 §4.6.2) of the key ``key_id`` and a peer's
+        uncompressed public point, computed in the token. Z leaves the token, as the key
+        derivation after it is done here; the private key does not."""
+
+        def derive(session: Any) -> bytes:
+            secret = self._private_key(session, key_id).derive_key(
+                KeyType.GENERIC_SECRET,
+                8 * (len(peer_point) // 2),
+                mechanism=Mechanism.ECDH1_DERIVE,
+                mechanism_param=(KDF.NULL, None, peer_point),
+                store=False,
+                template=_SHARED_SECRET,
+            )
+            try:
+                return bytes(secret[Attribute.VALUE])
+            finally:
+                secret.destroy()
+
+        return self.call(derive)
 
     def _private_key(self, session: Any, key_id: bytes) -> Any:
         key = self._keys.get(key_id)

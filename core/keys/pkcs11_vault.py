@@ -1,18 +1,27 @@
 """Owners' keys in a PKCS#11 token: each key a token object (``CKA_ID`` a random 16 bytes,
-kept as ``key_reference`` of its record, ``CKA_LABEL`` the owner and ``kid``); nothing of
-the private key is in the database. ``Pkcs11Signer`` signs through the token; its signature
-is the JOSE form, r||s."""
+kept as ``key_reference`` of its record, ``CKA_LABEL`` the owner); nothing of the private
+key is in the database. ``Pkcs11Signer`` signs through the token (its signature is the
+JOSE form, r||s); ``Pkcs11Decrypter`` agrees keys there for ECDH-ES (RFC 7518 §4.6)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from core.encoding import b64url_decode
 from core.jose.algorithms import SIGNATURE_ALGORITHMS, SignatureAlgorithm, ec_curve
 from core.jose.errors import InvalidSignature
+from core.jose.jwe import (
+    CONTENT_ENCRYPTION_ALGORITHMS,
+    DEFAULT_MAX_JWE_BYTES,
+    decrypt_compact_agreed,
+)
 from core.jose.jwk import jwk_thumbprint, public_jwk
-from core.keys.decrypter import Decrypter
+from core.keys.decrypter import KEY_AGREEMENT_ALG
 from core.keys.pkcs11_token import COORDINATE_BYTES, CURVE_PARAMETERS, Pkcs11Token
 from core.keys.records import KeyRecord, WrongKeyKind
 
@@ -84,9 +93,52 @@ class Pkcs11Signer:
         )
 
 
+class Pkcs11Decrypter:
+    """A decryption key (ECDH-ES on P-256) whose private key is an object of the token:
+    the key agreement is done there, the rest of the JWE here
+    (``core.jose.jwe.decrypt_compact_agreed``)."""
+
+    __slots__ = ("_key_id", "_kid", "_public_jwk", "_token")
+
+    def __init__(self, token: Pkcs11Token, key_id: bytes, *, kid: str, jwk: dict[str, str]) -> None:
+        self._token = token
+        self._key_id = key_id
+        self._kid = kid
+        self._public_jwk = {**jwk, "kid": kid, "use": "enc", "alg": KEY_AGREEMENT_ALG}
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @property
+    def alg(self) -> str:
+        return KEY_AGREEMENT_ALG
+
+    def public_jwk(self) -> dict[str, str]:
+        return dict(self._public_jwk)
+
+    def decrypt(
+        self,
+        token: str,
+        *,
+        encryptions: Collection[str] = CONTENT_ENCRYPTION_ALGORITHMS,
+        max_bytes: int = DEFAULT_MAX_JWE_BYTES,
+    ) -> tuple[dict[str, Any], bytes]:
+        def agree(sender: ec.EllipticCurvePublicKey) -> bytes:
+            point = sender.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+            return self._token.agree(self._key_id, point)
+
+        return decrypt_compact_agreed(
+            token,
+            agree,
+            algorithms=(KEY_AGREEMENT_ALG,),
+            encryptions=encryptions,
+            max_bytes=max_bytes,
+        )
+
+
 class Pkcs11Vault:
-    """Signing keys of owners in one token. Decryption keys are not kept here (the
-    provider's placement leaves them to the software vault)."""
+    """Owners' signing keys and decryption keys in one token."""
 
     location = LOCATION
 
@@ -94,15 +146,19 @@ class Pkcs11Vault:
         self.token = token
 
     def new_key(self, owner: str, alg: str, at: float) -> KeyRecord:
-        algorithm = SIGNATURE_ALGORITHMS.get(alg)
-        if algorithm is None or algorithm.curve not in CURVE_PARAMETERS:
-            raise WrongKeyKind(f"{alg} keys are not made in the token")
         key_id = self.token.new_key_id()
-        point = self.token.generate_signing_key(key_id, owner, algorithm.curve)
-        jwk = public_jwk(public_key_of_point(point, algorithm.curve))
-        size = COORDINATE_BYTES[algorithm.curve]
-        if len(point) != 1 + 2 * size:
+        if alg == KEY_AGREEMENT_ALG:
+            curve = "P-256"
+            point = self.token.generate_agreement_key(key_id, owner, curve)
+        else:
+            algorithm = SIGNATURE_ALGORITHMS.get(alg)
+            if algorithm is None or algorithm.curve not in CURVE_PARAMETERS:
+                raise WrongKeyKind(f"{alg} keys are not made in the token")
+            curve = algorithm.curve
+            point = self.token.generate_signing_key(key_id, owner, curve)
+        if len(point) != 1 + 2 * COORDINATE_BYTES[curve]:
             raise WrongKeyKind("the token made a key of another curve")
+        jwk = public_jwk(public_key_of_point(point, curve))
         return KeyRecord(
             kid=jwk_thumbprint(jwk),
             owner=owner,
@@ -124,8 +180,12 @@ class Pkcs11Vault:
             x5c=record.certificate_chain or None,
         )
 
-    def decrypter(self, record: KeyRecord) -> Decrypter:
-        raise WrongKeyKind(f"the token keeps no decryption keys (key {record.kid})")
+    def decrypter(self, record: KeyRecord) -> Pkcs11Decrypter:
+        if record.alg != KEY_AGREEMENT_ALG:
+            raise WrongKeyKind(f"the key {record.kid} is not a key-agreement key")
+        return Pkcs11Decrypter(
+            self.token, bytes.fromhex(record.key_reference), kid=record.kid, jwk=record.public_jwk
+        )
 
     def destroy(self, record: KeyRecord) -> None:
         if record.key_reference:

@@ -4,9 +4,9 @@ verifiers find public keys by ``kid``.
 
 Private keys live in *vaults*: in software, wrapped by the KEK in the ``KeyRecords`` store
 (``core.keys.software_vault``), or in a PKCS#11 token (``core.keys.pkcs11_vault``). A
-placement names, for each owner, where its signing keys are made; an owner whose active
-key is elsewhere (a deployment that moved its agencies' keys into the HSM) gets a new key
-where the placement says, through a rotation. Decryption keys stay in software.
+placement names, for each owner, where its keys are made; an owner whose active key is
+elsewhere (a deployment that moved its agencies' keys into the HSM) gets a new key where
+the placement says, through a rotation.
 
 Rotation creates a new active key and retires the old one; retired keys stay resolvable by
 ``kid`` so that what they signed keeps verifying, and their private part is destroyed after
@@ -118,7 +118,7 @@ class DeploymentKeyProvider:
         if alg not in SIGNATURE_ALGORITHMS:
             raise ValueError(f"unsupported signing algorithm {alg}")
         if "software" not in vaults:
-            raise ValueError("a software vault is needed (decryption keys are kept there)")
+            raise ValueError("a software vault is needed (keys made before a token was used)")
         self._records = records
         self._vaults = dict(vaults)
         self._placement = placement or (lambda owner: "software")
@@ -129,7 +129,7 @@ class DeploymentKeyProvider:
         self._decrypters: dict[str, Decrypter] = {}
 
     def placement(self, owner: str) -> str:
-        """Where the owner's signing keys are made."""
+        """Where the owner's keys are made."""
         return self._placement(owner)
 
     def vault(self, location: str) -> KeyVault:
@@ -204,7 +204,11 @@ class DeploymentKeyProvider:
 
     async def decrypter(self, owner: str) -> Decrypter:
         """The owner's active decryption key (ECDH-ES on P-256), created on first use."""
-        return self._decrypter_for(await self._first(owner, KEY_AGREEMENT_ALG, "software"))
+        location = self._placement(owner)
+        record = await self._first(owner, KEY_AGREEMENT_ALG, location)
+        if record.alg == KEY_AGREEMENT_ALG and record.location != location:
+            record = await self._replace(record, KEY_AGREEMENT_ALG, location, "moved")
+        return self._decrypter_for(record)
 
     async def rotate(self, owner: str) -> Signer:
         """A new active signing key where the placement says; concurrent rotations of the
@@ -222,10 +226,11 @@ class DeploymentKeyProvider:
         active = await self._records.active(owner)
         if active is not None and active.alg != KEY_AGREEMENT_ALG:
             raise WrongKeyKind(f"the keys of {owner} sign: rotate them with rotate")
+        location = self._placement(owner)
         if active is None:
-            return self._decrypter_for(await self._first(owner, KEY_AGREEMENT_ALG, "software"))
+            return self._decrypter_for(await self._first(owner, KEY_AGREEMENT_ALG, location))
         return self._decrypter_for(
-            await self._replace(active, KEY_AGREEMENT_ALG, "software", "rotated")
+            await self._replace(active, KEY_AGREEMENT_ALG, location, "rotated")
         )
 
     async def destroy_retired(self, overlap: float) -> list[str]:

@@ -15,12 +15,16 @@ import pytest
 from jwcrypto import jwe, jwk
 from litestar.testing import TestClient
 
+from app import create_app
+from app.key_store_settings import KEY_CLASSES, KeyStoreSettings
+from app.settings import Settings
 from core.encoding import b64url_decode, b64url_encode
 from issuers.services.context import IssuerContext
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer, operator_key
 from tests.issuers.wallet import Wallet, path_of, proof, read_offer
+from tests.support.softhsm import SoftHsm
 
 ISSUER = f"{PUBLIC_BASE_URL}/issuers/civil-registry"
 REQUEST_KEY_OWNER = "issuer:civil-registry:request-encryption"
@@ -565,3 +569,38 @@ def test_a_deferred_answer_and_the_deferred_credential_are_encrypted_when_asked(
     assert header["kid"] == "second-key" and header["enc"] == "A256GCM"
     (issued,) = payload["credentials"]
     assert _holder_key_of(issued["credential"]) == holder.public_jwk()
+
+
+# Keys in a hardware security module ----------------------------------------------------
+
+
+@pytest.mark.parametrize("enc", ["A128GCM", "A256GCM"])
+def test_an_encrypted_request_to_a_key_in_the_token(
+    settings: Settings, softhsm: SoftHsm, hsm_token: str, enc: str
+) -> None:
+    """The agency's keys in a PKCS#11 token (SoftHSM2): a request jwcrypto encrypted to the
+    published key is read there (ECDH-ES in the token) and the credential signed there."""
+    in_token = dataclasses.replace(
+        settings,
+        key_store=KeyStoreSettings(
+            providers=dict.fromkeys(KEY_CLASSES, "pkcs11"),
+            pkcs11_module=softhsm.module,
+            pkcs11_token=hsm_token,
+            pkcs11_pin=softhsm.pin,
+        ),
+    )
+    with TestClient(app=create_app(in_token), base_url=PUBLIC_BASE_URL) as client:
+        session = _session(client)
+        key, public = _wallet_key()
+        body = session.body(credential_response_encryption={"jwk": public, "enc": enc})
+        response = session.post_encrypted(body, enc=enc)
+        assert response.status_code == 200, response.text
+        _, payload = _opened(response.text, key)
+        (issued,) = payload["credentials"]
+        keys = client.app.state.deployment.key_records
+        request_key = client.blocking_portal.call(keys.active, REQUEST_KEY_OWNER)
+        signing_key = client.blocking_portal.call(keys.active, "issuer:civil-registry")
+    assert request_key.location == "pkcs11" and not request_key.wrapped_private_key
+    assert signing_key.location == "pkcs11"
+    header = json.loads(b64url_decode(issued["credential"].split(".")[0]))
+    assert header["kid"] == signing_key.kid

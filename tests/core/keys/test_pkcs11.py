@@ -13,7 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.jose.algorithms import SIGNATURE_ALGORITHMS
-from core.jose.jwk import public_key_from_jwk
+from core.jose.errors import JoseError
+from core.jose.jwe import decrypt_compact, decrypt_compact_agreed, encrypt_compact
+from core.jose.jwk import public_jwk, public_key_from_jwk
 from core.jose.jws import sign_compact, verify_compact
 from core.keys.pkcs11_token import Pkcs11Config, Pkcs11Token
 from core.keys.pkcs11_vault import Pkcs11Vault
@@ -238,3 +240,49 @@ async def test_wrapped_keys_sign_in_the_token_and_only_under_their_wrapping_key(
         token.sign_with_wrapped_key("other-wrapping-key", blob, b"\0" * 32, verifies)
     with pytest.raises(KeyStoreUnavailable):  # a signature by another key is refused
         token.sign_with_wrapped_key("holder-keys", blob, b"\0" * 32, lambda s: False)
+
+
+@pytest.mark.parametrize("enc", ["A128GCM", "A256GCM"])
+async def test_a_decryption_key_in_the_token_opens_what_jwcrypto_encrypted_to_it(
+    softhsm: SoftHsm, hsm_token: str, kek: bytes, enc: str
+) -> None:
+    """ECDH-ES in the token, the Concat KDF and AES-GCM here: a JWE made by jwcrypto (with
+    ``apu``/``apv``) opens; a tampered one, one to another key and one whose ``epk`` is
+    not a point of P-256 do not."""
+    records = InMemoryKeyRecords()
+    token = token_of(softhsm, hsm_token)
+    provider = provider_of(records, token, kek)
+    decrypter = await provider.decrypter("issuer:civil-registry:request-encryption")
+    record = await records.by_kid(decrypter.kid)
+    assert record is not None and record.location == "pkcs11" and record.alg == "ECDH-ES"
+    assert token.private_key_attributes(bytes.fromhex(record.key_reference))["extractable"] is False
+    jwe = encrypt_compact(
+        b'{"proof": "yes"}',
+        decrypter.public_jwk(),
+        enc=enc,
+        kid=decrypter.kid,
+        extra_header={"apu": "YWxpY2U", "apv": "Ym9i"},
+    )
+    header, plaintext = decrypter.decrypt(jwe)
+    assert plaintext == b'{"proof": "yes"}' and header["kid"] == decrypter.kid
+    parts = jwe.split(".")
+    tampered = ".".join(
+        [*parts[:3], parts[3][:-2] + ("AA" if parts[3][-2:] != "AA" else "BB"), parts[4]]
+    )
+    with pytest.raises(JoseError):
+        decrypter.decrypt(tampered)
+    other = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(JoseError):
+        decrypter.decrypt(encrypt_compact(b"x", public_jwk(other), enc=enc))
+    with pytest.raises(JoseError):
+        decrypter.decrypt(jwe, encryptions={"A256GCM" if enc == "A128GCM" else "A128GCM"})
+    # the same token opened by a software key gives the same answer (the KDF is RFC 7518's)
+    software = ec.generate_private_key(ec.SECP256R1())
+    to_software = encrypt_compact(
+        b"same", public_jwk(software), enc=enc, extra_header={"apv": "eA"}
+    )
+    agreed = decrypt_compact_agreed(to_software, lambda peer: software.exchange(ec.ECDH(), peer))
+    assert agreed == decrypt_compact(to_software, software)
+    rotated = await provider.rotate_decrypter("issuer:civil-registry:request-encryption")
+    assert rotated.kid != decrypter.kid
+    assert (await records.by_kid(rotated.kid)).location == "pkcs11"  # type: ignore[union-attr]
