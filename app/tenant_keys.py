@@ -16,6 +16,7 @@ from app.access_certificates import ensure_access_certificate
 from app.deployment import Deployment
 from core.keys.decrypter import Decrypter
 from core.keys.signer import Signer
+from core.keys.unavailable import KeyStoreUnavailable
 from core.keys.x509 import AccessCertificateRequest
 from issuers.domain import Agency
 from verifiers.domain import RelyingParty
@@ -59,12 +60,12 @@ class DeploymentTenantKeys:
 
     async def certify_all(self) -> None:
         """At start-up: every tenant gets a current access certificate. A deployment that
-        cannot certify at all stops here; one whose database is not reachable yet starts
-        anyway (not ready) and certifies on first use."""
+        cannot certify at all stops here; one whose database or key store is not reachable
+        yet starts anyway (not ready) and certifies on first use."""
         for tenant_id in self._tenants:
             try:
                 await self.signer(tenant_id, fresh=True)
-            except (SQLAlchemyError, OSError) as exc:
+            except (SQLAlchemyError, OSError, KeyStoreUnavailable) as exc:
                 log.warning("access certificates not checked at start-up: %s", type(exc).__name__)
                 return
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.access_certificates import ensure_access_certificate
 from app.deployment import Deployment
+from core.keys.unavailable import KeyStoreUnavailable
 from core.keys.x509 import AccessCertificateRequest
 from wallet.services.wallet_provider import WalletProvider
 
@@ -49,7 +50,7 @@ async def load_wallet_provider(deployment: Deployment) -> WalletProvider | None:
     )
     try:
         signer = await ensure_access_certificate(deployment, OWNER, request, authority=ca)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, KeyStoreUnavailable) as exc:
         log.warning("wallet provider key not loaded yet: %s", type(exc).__name__)
         return None
     return WalletProvider(

@@ -341,3 +341,34 @@ def test_rotation_under_load_switches_every_worker_at_once(
         actions = [(e["kid"], e["action"]) for e in _events(var_dir, env)]
         assert (new, "rotated") in actions and (old, "destroyed") in actions
     assert "Traceback" not in server.output
+
+
+def test_a_server_started_while_its_token_is_away_serves_once_it_is_back(
+    hsm: SoftHsm, var_dir: Path, tmp_path: Path
+) -> None:
+    """No key exists yet and the token is away at start-up: the server comes up not ready
+    (nothing can be signed or certified), and serves without a restart once the token is
+    back, making its keys in the token then."""
+    hsm.remove("idwallet")
+    port = free_port()
+    with running_server(
+        var_dir,
+        IDWALLET_PORT=str(port),
+        IDWALLET_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        **hsm_env(hsm, tmp_path / "pin"),
+    ) as server:
+        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+            ready = http.get("/ready")
+            assert ready.status_code == 503 and ready.json()["reason"] == "key store unavailable"
+            offer = offer_national_id(http, var_dir, "early-citizen")  # nothing to sign
+            # the agency's metadata publishes a key the token has not made yet
+            refused = http.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
+            assert refused.status_code == 503 and "retry-after" in refused.headers, refused.text
+            hsm.restore("idwallet")
+            time.sleep(1.2)
+            assert http.get("/ready").status_code == 200
+            offer = offer_national_id(http, var_dir, "early-citizen")
+            _, credentials, holders = Wallet(http).receive(offer["offer_uri"])  # type: ignore[arg-type]
+            result = _present(http, var_dir, credentials[0], holders[0])
+            assert result.json()["status"] == "verified", result.text
+    assert "Traceback" not in server.output
