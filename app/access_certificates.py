@@ -13,7 +13,7 @@ from app.bootstrap import TrustAnchor
 from app.deployment import Deployment
 from core.jose.jwk import public_key_from_jwk
 from core.keys.provider import DeploymentKeyProvider
-from core.keys.signer import Signer
+from core.keys.signer import Signer, SoftwareSigner
 from core.keys.x509 import (
     AccessCertificateRequest,
     issue_access_certificate,
@@ -80,7 +80,7 @@ async def ensure_access_certificate(
         certificate = issue_access_certificate(
             request,
             public_key_from_jwk(signer.public_jwk()),
-            anchor_key=anchor.private_key,
+            anchor_signer=SoftwareSigner(anchor.private_key),
             anchor=anchor.certificate,
             now=now,
         )

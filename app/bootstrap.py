@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 from app.settings import Settings, SettingsError
 from core.encoding import EncodingError, b64url_decode, b64url_encode
 from core.jose.algorithms import PrivateKey
+from core.keys.signer import SoftwareSigner
 from core.keys.wrapping import KEK_BYTES, KeyWrapper
 from core.keys.x509 import create_trust_anchor
 
@@ -116,7 +117,7 @@ def _development_authority(
         if not cert_path.exists() or not key_path.exists():
             key = ec.generate_private_key(ec.SECP256R1())
             certificate = create_trust_anchor(
-                key,
+                SoftwareSigner(key),
                 common_name=name,
                 organization="idwallet (development)",
                 now=dt.datetime.now(dt.UTC),

@@ -225,12 +225,14 @@ def _device_authentication_reference(
 def run() -> MdocResults:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     anchor_key = ec.generate_private_key(ec.SECP256R1())
-    anchor = create_trust_anchor(anchor_key, common_name="Benchmark IACA", now=now, country="DE")
+    anchor = create_trust_anchor(
+        SoftwareSigner(anchor_key), common_name="Benchmark IACA", now=now, country="DE"
+    )
     issuer_key = ec.generate_private_key(ec.SECP256R1())
     certificate = issue_access_certificate(
         AccessCertificateRequest(common_name="Transport Agency", uris=(ISSUER,), country="DE"),
         issuer_key.public_key(),
-        anchor_key=anchor_key,
+        anchor_signer=SoftwareSigner(anchor_key),
         anchor=anchor,
         now=now,
     )

@@ -80,13 +80,13 @@ def run() -> SdJwtResults:
     now = int(time.time())
     anchor_key = ec.generate_private_key(ec.SECP256R1())
     anchor = create_trust_anchor(
-        anchor_key, common_name="Benchmark anchor", now=dt.datetime.now(dt.UTC)
+        SoftwareSigner(anchor_key), common_name="Benchmark anchor", now=dt.datetime.now(dt.UTC)
     )
     issuer_key = ec.generate_private_key(ec.SECP256R1())
     certificate = issue_access_certificate(
         AccessCertificateRequest(common_name="Civil Registry", uris=(ISSUER,)),
         issuer_key.public_key(),
-        anchor_key=anchor_key,
+        anchor_signer=SoftwareSigner(anchor_key),
         anchor=anchor,
         now=dt.datetime.now(dt.UTC),
     )

@@ -6,6 +6,11 @@ HAIP 1.0 and OpenID4VP 1.0 §5.9.3 say an ``x5c`` chain must not contain the tru
 validation refuses a chain that does, or that carries a self-signed certificate.
 Path validation itself is ``cryptography``'s verifier (RFC 5280 rules, CA extensions
 checked to the web PKI profile; leaf extensions as we issue them).
+
+Certificates are signed through a :class:`~core.keys.signer.Signer`, so that the issuing
+key may stay in a hardware module: ``cryptography`` builds the TBSCertificate, the signer
+signs it, and the certificate is assembled around that signature and verified with the
+signer's public key before it is returned.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import (
     Criticality,
@@ -31,7 +38,16 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from core.jose.algorithms import PrivateKey, PublicKey
+from core.jose.algorithms import (
+    SIGNATURE_ALGORITHMS,
+    PrivateKey,
+    PublicKey,
+    SignatureAlgorithm,
+    algorithm_for_key,
+)
+from core.jose.errors import InvalidJwk
+from core.jose.jwk import public_key_from_jwk
+from core.keys.signer import Signer
 
 MAX_CHAIN_LENGTH = 5
 MAX_CERTIFICATE_BYTES = 8 * 1024
@@ -39,6 +55,12 @@ MAX_CERTIFICATE_BYTES = 8 * 1024
 
 class CertificateError(ValueError):
     """A certificate or chain that is malformed or does not validate to a trust anchor."""
+
+
+class CertificateSigningError(CertificateError):
+    """The issuer's signer cannot sign a certificate that verifies with its public key (its
+    algorithm does not fit its key, it is not the issuing certificate's key, or it signed
+    with another key): no certificate is issued."""
 
 
 def _name(
@@ -52,12 +74,139 @@ def _name(
     return x509.Name(attributes)
 
 
-def _signature_hash(key: PrivateKey) -> hashes.SHA256 | None:
-    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+#: The hash of each certificate signature algorithm, named by its JWS algorithm: the one
+#: the signer hashes the TBSCertificate with (ecdsa-with-SHA256/384/512, RFC 5758 §3.2;
+#: Ed25519 hashes nothing of its own, RFC 8410 §6).
+_CERTIFICATE_HASHES: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None] = {
+    "ES256": hashes.SHA256(),
+    "ES384": hashes.SHA384(),
+    "ES512": hashes.SHA512(),
+    "EdDSA": None,
+}
+
+_DER_SEQUENCE = 0x30
+_DER_BIT_STRING = 0x03
+
+
+def _signer_key(signer: Signer) -> tuple[PublicKey, SignatureAlgorithm]:
+    """The signer's public key and its algorithm, which must be the one its key is used with."""
+    try:
+        public = public_key_from_jwk(signer.public_jwk())
+    except InvalidJwk as exc:
+        raise CertificateSigningError(f"signer {signer.kid!r} has no usable public key") from exc
+    algorithm = SIGNATURE_ALGORITHMS.get(signer.alg)
+    if (
+        algorithm is None
+        or algorithm is not algorithm_for_key(public)
+        or algorithm.name not in _CERTIFICATE_HASHES
+    ):
+        raise CertificateSigningError(
+            f"signer {signer.kid!r}: algorithm {signer.alg!r} does not fit its key"
+        )
+    return public, algorithm
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(octets)]) + octets
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + _der_length(len(content)) + content
+
+
+def _der_elements(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """The tag, whole encoding and content of each DER element of ``data``, a concatenation
+    of them (single-byte tags and definite lengths, as in a certificate's outer structure)."""
+    elements = []
+    position = 0
+    while position < len(data):
+        tag = data[position]
+        if position + 1 >= len(data):
+            raise CertificateError("truncated DER element")
+        first = data[position + 1]
+        start = position + 2
+        if first < 0x80:
+            length = first
+        else:
+            count = first & 0x7F
+            if not 1 <= count <= 4 or start + count > len(data):
+                raise CertificateError("unsupported DER length")
+            length = int.from_bytes(data[start : start + count], "big")
+            start += count
+        end = start + length
+        if end > len(data):
+            raise CertificateError("truncated DER element")
+        elements.append((tag, data[position:end], data[start:end]))
+        position = end
+    return elements
+
+
+def _signature_value(algorithm: SignatureAlgorithm, signature: bytes) -> bytes:
+    """The certificate's signature value from a JWS one: an ECDSA-Sig-Value (RFC 3279
+    §2.2.3) from raw r||s, or Ed25519's 64 bytes as they are (RFC 8410 §6)."""
+    if algorithm.hash is None:
+        if len(signature) != algorithm.size:
+            raise CertificateSigningError("the signer's signature has the wrong length")
+        return signature
+    if len(signature) != 2 * algorithm.size:
+        raise CertificateSigningError("the signer's signature has the wrong length")
+    r = int.from_bytes(signature[: algorithm.size], "big")
+    s = int.from_bytes(signature[algorithm.size :], "big")
+    return encode_dss_signature(r, s)
+
+
+def _sign(
+    builder: x509.CertificateBuilder, signer: Signer, algorithm: SignatureAlgorithm, key: PublicKey
+) -> x509.Certificate:
+    """The certificate ``builder`` describes, signed by ``signer`` (whose public key is
+    ``key``). Not yet verified: the caller checks it against its issuer.
+
+    ``cryptography`` encodes the TBSCertificate, with the signature algorithm of the
+    signer's curve, when it signs the certificate with a one-off key of that curve; the
+    signer then signs those exact bytes, and the certificate is SEQUENCE { tbsCertificate,
+    signatureAlgorithm, BIT STRING signature } (RFC 5280 §4.1) around its signature."""
+    one_off: PrivateKey = (
+        ec.generate_private_key(key.curve)
+        if isinstance(key, ec.EllipticCurvePublicKey)
+        else ed25519.Ed25519PrivateKey.generate()
+    )
+    template = builder.sign(one_off, _CERTIFICATE_HASHES[algorithm.name])
+    outer = _der_elements(template.public_bytes(Encoding.DER))
+    if len(outer) != 1 or outer[0][0] != _DER_SEQUENCE:
+        raise CertificateError("the built certificate is not one DER SEQUENCE")
+    parts = _der_elements(outer[0][2])
+    tbs = template.tbs_certificate_bytes
+    if len(parts) != 3 or parts[0][1] != tbs or parts[1][0] != _DER_SEQUENCE:
+        raise CertificateError("the built certificate has an unexpected structure")
+    signature_algorithm = parts[1][1]
+    value = _signature_value(algorithm, signer.sign(tbs))
+    der = _der(
+        _DER_SEQUENCE,
+        tbs + signature_algorithm + _der(_DER_BIT_STRING, b"\x00" + value),
+    )
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise CertificateSigningError("the signed certificate does not parse") from exc
+
+
+def _verified(certificate: x509.Certificate, issuer: x509.Certificate) -> x509.Certificate:
+    """``certificate`` once its signature verifies with ``issuer``'s key (itself for a
+    root): a signer that signed with another key than its public one issues nothing."""
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        raise CertificateSigningError(
+            "the certificate's signature does not verify with the signer's public key"
+        ) from exc
+    return certificate
 
 
 def create_trust_anchor(
-    key: PrivateKey,
+    signer: Signer,
     *,
     common_name: str,
     organization: str | None = None,
@@ -65,11 +214,12 @@ def create_trust_anchor(
     valid_days: int = 3650,
     country: str | None = None,
 ) -> x509.Certificate:
-    """A self-signed root CA that may issue end-entity certificates only (pathLen 0);
-    with ``country`` (C), it can be an mdoc IACA (ISO/IEC 18013-5 Annex B.1.2)."""
+    """A self-signed root CA over the signer's key that may issue end-entity certificates
+    only (pathLen 0); with ``country`` (C), it can be an mdoc IACA (ISO/IEC 18013-5 Annex
+    B.1.2)."""
+    public, algorithm = _signer_key(signer)
     name = _name(common_name, organization, country)
-    public = key.public_key()
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -93,8 +243,9 @@ def create_trust_anchor(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, _signature_hash(key))
     )
+    certificate = _sign(builder, signer, algorithm, public)
+    return _verified(certificate, certificate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +266,22 @@ def issue_access_certificate(
     request: AccessCertificateRequest,
     subject_key: PublicKey,
     *,
-    anchor_key: PrivateKey,
+    anchor_signer: Signer,
     anchor: x509.Certificate,
     now: dt.datetime,
 ) -> x509.Certificate:
-    """An end-entity certificate for an issuer's or verifier's signing key."""
+    """An end-entity certificate for an issuer's or verifier's signing key, signed by
+    ``anchor_signer``, whose key must be the one ``anchor`` certifies."""
     if not request.dns_names and not request.uris:
         raise ValueError("an access certificate needs at least one DNS name or URI")
+    anchor_public, algorithm = _signer_key(anchor_signer)
+    spki = Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    if anchor.public_key().public_bytes(*spki) != anchor_public.public_bytes(*spki):
+        raise CertificateSigningError("the signer's key is not the key of the anchor certificate")
     san: list[x509.GeneralName] = [x509.DNSName(d) for d in request.dns_names]
     san += [x509.UniformResourceIdentifier(u) for u in request.uris]
     not_after = min(now + dt.timedelta(days=request.valid_days), anchor.not_valid_after_utc)
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(request.common_name, request.organization, request.country))
         .issuer_name(anchor.subject)
@@ -151,11 +307,10 @@ def issue_access_certificate(
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(anchor.public_key()),  # type: ignore[arg-type]
-            critical=False,
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(anchor_public), critical=False
         )
-        .sign(anchor_key, _signature_hash(anchor_key))
     )
+    return _verified(_sign(builder, anchor_signer, algorithm, anchor_public), anchor)
 
 
 def to_x5c(chain: Sequence[x509.Certificate]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.metrics_access import HOW_TO_ENABLE
 from core.encoding import b64url_encode
+from core.keys.signer import SoftwareSigner
 from core.keys.x509 import create_trust_anchor
 from issuers.services.catalog import load_catalog
 from tests.support.server import free_port, running_server
@@ -82,7 +83,9 @@ def _production_env(directory: Path) -> dict[str, str]:
     """What production requires, made for this test: the key-encryption key, the trust
     anchor with its key, every agency's and relying party's operator key."""
     anchor_key = ec.generate_private_key(ec.SECP256R1())
-    anchor = create_trust_anchor(anchor_key, common_name="test anchor", now=dt.datetime.now(dt.UTC))
+    anchor = create_trust_anchor(
+        SoftwareSigner(anchor_key), common_name="test anchor", now=dt.datetime.now(dt.UTC)
+    )
     (directory / "anchor.pem").write_bytes(anchor.public_bytes(serialization.Encoding.PEM))
     (directory / "anchor.key").write_bytes(
         anchor_key.private_bytes(

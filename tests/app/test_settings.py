@@ -6,6 +6,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from app.settings import Settings, SettingsError
+from core.keys.signer import SoftwareSigner
 from core.keys.x509 import AccessCertificateRequest, create_trust_anchor, issue_access_certificate
 
 
@@ -96,7 +97,7 @@ def test_fault_points_are_for_crash_tests_only() -> None:
 
 def _root_pem(name: str) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    root = create_trust_anchor(key, common_name=name, now=dt.datetime.now(dt.UTC))
+    root = create_trust_anchor(SoftwareSigner(key), common_name=name, now=dt.datetime.now(dt.UTC))
     return root.public_bytes(Encoding.PEM)
 
 
@@ -123,11 +124,11 @@ def test_wallet_provider_anchors_must_be_readable_ca_certificates(tmp_path: Path
         ec.generate_private_key(ec.SECP256R1()),
         ec.generate_private_key(ec.SECP256R1()),
     )
-    root = create_trust_anchor(root_key, common_name="Root", now=now)
+    root = create_trust_anchor(SoftwareSigner(root_key), common_name="Root", now=now)
     leaf = issue_access_certificate(
         AccessCertificateRequest(common_name="Signer", uris=("https://provider.example",)),
         leaf_key.public_key(),
-        anchor_key=root_key,
+        anchor_signer=SoftwareSigner(root_key),
         anchor=root,
         now=now,
     )

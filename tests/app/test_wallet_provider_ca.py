@@ -22,6 +22,7 @@ from app.issuer_wiring import wallet_provider_anchors
 from app.migrate import upgrade
 from app.settings import Settings, SettingsError
 from app.wallet_provider_keys import load_wallet_provider
+from core.keys.signer import SoftwareSigner
 from core.keys.wrapping import KeyWrapper
 from core.keys.x509 import create_trust_anchor, san_uris, validate_x5c
 from tests.support.key_attestations import WalletProvider
@@ -44,7 +45,9 @@ def _now() -> dt.datetime:
 
 def _pem_files(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
-    ca = create_trust_anchor(key, common_name="Agency Wallet Provider CA", now=_now())
+    ca = create_trust_anchor(
+        SoftwareSigner(key), common_name="Agency Wallet Provider CA", now=_now()
+    )
     cert_file, key_file = tmp_path / "provider-ca.pem", tmp_path / "provider-ca.key"
     cert_file.write_bytes(ca.public_bytes(Encoding.PEM))
     key_file.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))

@@ -50,12 +50,12 @@ class WalletProvider:
     ) -> WalletProvider:
         at = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
         anchor_key = ec.generate_private_key(ec.SECP256R1())
-        anchor = create_trust_anchor(anchor_key, common_name=f"{name} Root", now=at)
+        anchor = create_trust_anchor(SoftwareSigner(anchor_key), common_name=f"{name} Root", now=at)
         key = ec.generate_private_key(ec.SECP256R1())
         certificate = issue_access_certificate(
             AccessCertificateRequest(common_name=name, uris=("https://wallet-provider.example",)),
             key.public_key(),
-            anchor_key=anchor_key,
+            anchor_signer=SoftwareSigner(anchor_key),
             anchor=anchor,
             now=at,
         )

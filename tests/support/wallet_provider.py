@@ -39,7 +39,7 @@ class WalletProvider:
         self.now = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         self.root = create_trust_anchor(
-            self.root_key, common_name=f"{organization} Root", now=self.now
+            SoftwareSigner(self.root_key), common_name=f"{organization} Root", now=self.now
         )
         key = ec.generate_private_key(ec.SECP256R1())
         self.certificate = issue_access_certificate(
@@ -47,7 +47,7 @@ class WalletProvider:
                 common_name="Wallet Attestation Signer", organization=organization, uris=(PROVIDER,)
             ),
             key.public_key(),
-            anchor_key=self.root_key,
+            anchor_signer=SoftwareSigner(self.root_key),
             anchor=self.root,
             now=self.now,
         )

@@ -28,7 +28,7 @@ from core.keys.x509 import (
 ISSUER_ID = "https://stand-in.example/issuer"
 NOW = dt.datetime.now(dt.UTC)
 _ANCHOR_KEY = ec.generate_private_key(ec.SECP256R1())
-ANCHOR = create_trust_anchor(_ANCHOR_KEY, common_name="Stand-in Root CA", now=NOW)
+ANCHOR = create_trust_anchor(SoftwareSigner(_ANCHOR_KEY), common_name="Stand-in Root CA", now=NOW)
 _LEAF_KEY = ec.generate_private_key(ec.SECP256R1())
 LEAF = issue_access_certificate(
     AccessCertificateRequest(
@@ -38,7 +38,7 @@ LEAF = issue_access_certificate(
         uris=(ISSUER_ID,),
     ),
     _LEAF_KEY.public_key(),
-    anchor_key=_ANCHOR_KEY,
+    anchor_signer=SoftwareSigner(_ANCHOR_KEY),
     anchor=ANCHOR,
     now=NOW,
 )

@@ -422,17 +422,17 @@ def test_v17_issuer_trust(client: TestClient[Any], flaw: str) -> None:
     else:
         if flaw == "unknown-root":
             root_key = ec.generate_private_key(ec.SECP256R1())
-            root = create_trust_anchor(root_key, common_name="Rogue Root", now=now)
+            root = create_trust_anchor(SoftwareSigner(root_key), common_name="Rogue Root", now=now)
             leaf = issue_access_certificate(
                 AccessCertificateRequest("Rogue", "Rogue", ("stand-in.example",), (ISSUER_ID,)),
                 key.public_key(),
-                anchor_key=root_key,
+                anchor_signer=SoftwareSigner(root_key),
                 anchor=root,
                 now=now,
             )
             chain = [leaf]
         else:
-            chain = [create_trust_anchor(key, common_name="Self", now=now)]
+            chain = [create_trust_anchor(SoftwareSigner(key), common_name="Self", now=now)]
         rogue = SoftwareSigner(key, x5c=tuple(to_x5c(chain)))
         sd_jwt = forged(
             _payload(_sd=[digest(AGE)]),

@@ -34,6 +34,7 @@ from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
+from core.keys.signer import SoftwareSigner
 from core.keys.x509 import (
     AccessCertificateRequest,
     create_trust_anchor,
@@ -43,9 +44,13 @@ from core.keys.x509 import (
 
 NOW = dt.datetime.now(dt.UTC)
 _ANCHOR_KEY = ec.generate_private_key(ec.SECP256R1())
-ANCHOR = create_trust_anchor(_ANCHOR_KEY, common_name="Stand-in Wallet Test Root", now=NOW)
+ANCHOR = create_trust_anchor(
+    SoftwareSigner(_ANCHOR_KEY), common_name="Stand-in Wallet Test Root", now=NOW
+)
 _ROGUE_KEY = ec.generate_private_key(ec.SECP256R1())
-ROGUE_ANCHOR = create_trust_anchor(_ROGUE_KEY, common_name="Nobody Trusts This Root", now=NOW)
+ROGUE_ANCHOR = create_trust_anchor(
+    SoftwareSigner(_ROGUE_KEY), common_name="Nobody Trusts This Root", now=NOW
+)
 VCT = "urn:example:stand-in:pid"
 PID = {
     "given_name": "Erika",
@@ -72,7 +77,7 @@ def _leaf(
     certificate = issue_access_certificate(
         AccessCertificateRequest(common_name=name, organization=name, dns_names=dns, uris=uris),
         key.public_key(),
-        anchor_key=_ROGUE_KEY if rogue else _ANCHOR_KEY,
+        anchor_signer=SoftwareSigner(_ROGUE_KEY if rogue else _ANCHOR_KEY),
         anchor=ROGUE_ANCHOR if rogue else ANCHOR,
         now=NOW,
     )

@@ -23,6 +23,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from app.settings import Settings
+from core.keys.signer import SoftwareSigner
 from core.keys.x509 import create_trust_anchor, to_x5c
 from tests.issuers.test_issuance import create_offer
 from tests.verifiers.presenter import create_request
@@ -174,7 +175,9 @@ def test_w10_unknown_or_reserved_prefixes(
 
 def _self_signed_x5c() -> list[str]:
     key = ec.generate_private_key(ec.SECP256R1())
-    return list(to_x5c([create_trust_anchor(key, common_name="localhost", now=NOW)]))
+    return list(
+        to_x5c([create_trust_anchor(SoftwareSigner(key), common_name="localhost", now=NOW)])
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import SignatureAlgorithmOID
 
+from core.jose.algorithms import PrivateKey
 from core.keys import x509 as x509_module
+from core.keys.signer import SoftwareSigner
 from core.keys.x509 import (
     AccessCertificateRequest,
     CertificateError,
+    CertificateSigningError,
     ValidatedChains,
     create_trust_anchor,
     issue_access_certificate,
@@ -21,6 +30,7 @@ from core.keys.x509 import (
     san_dns_names,
     san_uris,
     to_x5c,
+    validate_chain,
     validate_x5c,
     x509_hash,
 )
@@ -31,7 +41,7 @@ NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture(scope="module")
 def anchor() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key, create_trust_anchor(key, common_name="Test anchor", now=NOW)
+    return key, create_trust_anchor(SoftwareSigner(key), common_name="Test anchor", now=NOW)
 
 
 def _leaf(
@@ -45,7 +55,7 @@ def _leaf(
         **request,  # type: ignore[arg-type]
     )
     cert = issue_access_certificate(
-        req, key.public_key(), anchor_key=anchor[0], anchor=anchor[1], now=NOW
+        req, key.public_key(), anchor_signer=SoftwareSigner(anchor[0]), anchor=anchor[1], now=NOW
     )
     return key, cert
 
@@ -65,7 +75,7 @@ def test_chain_to_an_unknown_root_is_refused(
     anchor: tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
 ) -> None:
     other_key = ec.generate_private_key(ec.SECP256R1())
-    other = create_trust_anchor(other_key, common_name="Other", now=NOW)
+    other = create_trust_anchor(SoftwareSigner(other_key), common_name="Other", now=NOW)
     _, leaf = _leaf(anchor)
     with pytest.raises(CertificateError):
         validate_x5c(list(to_x5c([leaf])), [other], at=NOW)
@@ -78,7 +88,7 @@ def test_x5c_containing_the_anchor_or_a_self_signed_leaf_is_refused(
     with pytest.raises(CertificateError, match="trust anchor"):
         validate_x5c(list(to_x5c([leaf, anchor[1]])), [anchor[1]], at=NOW)
     self_key = ec.generate_private_key(ec.SECP256R1())
-    self_signed = create_trust_anchor(self_key, common_name="Self", now=NOW)
+    self_signed = create_trust_anchor(SoftwareSigner(self_key), common_name="Self", now=NOW)
     with pytest.raises(CertificateError):
         validate_x5c(list(to_x5c([self_signed])), [anchor[1]], at=NOW)
 
@@ -131,10 +141,215 @@ def test_access_certificate_needs_a_name(
         issue_access_certificate(
             AccessCertificateRequest(common_name="x"),
             ec.generate_private_key(ec.SECP256R1()).public_key(),
-            anchor_key=anchor[0],
+            anchor_signer=SoftwareSigner(anchor[0]),
             anchor=anchor[1],
             now=NOW,
         )
+
+
+# -- signed through a Signer (the key may stay in a hardware module) -------------------
+
+REQUEST = AccessCertificateRequest(
+    common_name="Civil Registry",
+    organization="Ministry of the Interior",
+    dns_names=("issuer.example.gov",),
+    uris=("https://issuer.example.gov/issuers/civil-registry",),
+    country="DE",
+)
+
+CURVES = pytest.mark.parametrize(
+    ("alg", "curve", "hash_type", "oid"),
+    [
+        ("ES256", ec.SECP256R1(), hashes.SHA256, SignatureAlgorithmOID.ECDSA_WITH_SHA256),
+        ("ES384", ec.SECP384R1(), hashes.SHA384, SignatureAlgorithmOID.ECDSA_WITH_SHA384),
+        ("ES512", ec.SECP521R1(), hashes.SHA512, SignatureAlgorithmOID.ECDSA_WITH_SHA512),
+    ],
+    ids=["ES256", "ES384", "ES512"],
+)
+
+
+class _SignsWithAnotherKey(SoftwareSigner):
+    """A signer that names one key and signs with another (a module holding the wrong key
+    under a label, say)."""
+
+    __slots__ = ("_other",)
+
+    def __init__(self, key: PrivateKey, other: PrivateKey) -> None:
+        super().__init__(key)
+        self._other = SoftwareSigner(other)
+
+    def sign(self, data: bytes) -> bytes:
+        return self._other.sign(data)
+
+
+class _Truncating(SoftwareSigner):
+    __slots__ = ()
+
+    def sign(self, data: bytes) -> bytes:
+        return super().sign(data)[:-1]
+
+
+class _NamesAnotherAlgorithm(SoftwareSigner):
+    __slots__ = ()
+
+    @property
+    def alg(self) -> str:
+        return "ES384"
+
+
+def _signer_chain(
+    curve: ec.EllipticCurve,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, x509.Certificate]:
+    """A root over a key of ``curve`` and an access certificate under it, both signed
+    through a ``Signer``: the root's key, the root, the leaf."""
+    anchor_key = ec.generate_private_key(curve)
+    signer = SoftwareSigner(anchor_key)
+    root = create_trust_anchor(
+        signer, common_name="Signer Root", organization="Agency", country="DE", now=NOW
+    )
+    leaf = issue_access_certificate(
+        REQUEST,
+        ec.generate_private_key(ec.SECP256R1()).public_key(),
+        anchor_signer=signer,
+        anchor=root,
+        now=NOW,
+    )
+    return anchor_key, root, leaf
+
+
+@CURVES
+def test_certificates_signed_through_a_signer_validate(
+    alg: str,
+    curve: ec.EllipticCurve,
+    hash_type: type[hashes.HashAlgorithm],
+    oid: x509.ObjectIdentifier,
+) -> None:
+    anchor_key, root, leaf = _signer_chain(curve)
+    assert SoftwareSigner(anchor_key).alg == alg
+    root.verify_directly_issued_by(root)
+    leaf.verify_directly_issued_by(root)
+    assert validate_chain([leaf], [root], at=NOW) == leaf
+    assert validate_x5c(list(to_x5c([leaf])), [root], at=NOW) == leaf
+    for certificate in (root, leaf):
+        assert certificate.signature_algorithm_oid == oid
+        assert isinstance(certificate.signature_hash_algorithm, hash_type)
+    # what depends on the issuer's key is the signer's key
+    anchor_public = anchor_key.public_key()
+    assert root.public_key() == anchor_public
+    ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert ski == x509.SubjectKeyIdentifier.from_public_key(anchor_public)
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
+    assert leaf.issuer == root.subject == root.issuer
+    assert leaf.subject.rfc4514_string() == "C=DE,O=Ministry of the Interior,CN=Civil Registry"
+    assert san_uris(leaf) == list(REQUEST.uris)
+
+
+def test_an_ed25519_signer_signs_certificates() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    signer = SoftwareSigner(key)
+    root = create_trust_anchor(signer, common_name="Ed25519 Root", now=NOW)
+    leaf = issue_access_certificate(
+        REQUEST,
+        ec.generate_private_key(ec.SECP256R1()).public_key(),
+        anchor_signer=signer,
+        anchor=root,
+        now=NOW,
+    )
+    root.verify_directly_issued_by(root)
+    leaf.verify_directly_issued_by(root)
+    assert (
+        root.signature_algorithm_oid
+        == leaf.signature_algorithm_oid
+        == SignatureAlgorithmOID.ED25519
+    )
+    assert root.public_key() == key.public_key()
+
+
+@CURVES
+def test_a_signer_that_signs_with_another_key_issues_nothing(
+    alg: str,
+    curve: ec.EllipticCurve,
+    hash_type: type[hashes.HashAlgorithm],
+    oid: x509.ObjectIdentifier,
+) -> None:
+    named, other = ec.generate_private_key(curve), ec.generate_private_key(curve)
+    with pytest.raises(CertificateSigningError, match="does not verify"):
+        create_trust_anchor(_SignsWithAnotherKey(named, other), common_name="Root", now=NOW)
+    root = create_trust_anchor(SoftwareSigner(named), common_name="Root", now=NOW)
+    with pytest.raises(CertificateSigningError, match="does not verify"):
+        issue_access_certificate(
+            REQUEST,
+            ec.generate_private_key(ec.SECP256R1()).public_key(),
+            anchor_signer=_SignsWithAnotherKey(named, other),
+            anchor=root,
+            now=NOW,
+        )
+
+
+def test_a_signer_for_another_key_than_the_anchors_issues_nothing() -> None:
+    anchor_key = ec.generate_private_key(ec.SECP256R1())
+    root = create_trust_anchor(SoftwareSigner(anchor_key), common_name="Root", now=NOW)
+    subject = ec.generate_private_key(ec.SECP256R1()).public_key()
+    # honest about its own key, but that key is not the one the anchor certifies
+    with pytest.raises(CertificateSigningError, match="not the key of the anchor"):
+        issue_access_certificate(
+            REQUEST,
+            subject,
+            anchor_signer=SoftwareSigner(ec.generate_private_key(ec.SECP256R1())),
+            anchor=root,
+            now=NOW,
+        )
+    # names the anchor's key, signs with the key it names, yet not as a signature of its size
+    with pytest.raises(CertificateSigningError, match="wrong length"):
+        issue_access_certificate(
+            REQUEST, subject, anchor_signer=_Truncating(anchor_key), anchor=root, now=NOW
+        )
+    with pytest.raises(CertificateSigningError, match="does not fit its key"):
+        create_trust_anchor(_NamesAnotherAlgorithm(anchor_key), common_name="Root", now=NOW)
+
+
+@CURVES
+def test_openssl_verifies_what_a_signer_signed(
+    alg: str,
+    curve: ec.EllipticCurve,
+    hash_type: type[hashes.HashAlgorithm],
+    oid: x509.ObjectIdentifier,
+    tmp_path: Path,
+) -> None:
+    """An implementation that shares no code with ours checks the chain: OpenSSL's
+    ``verify``, strict about the X.509 profile, at a time the certificates are valid."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed")
+    _, root, leaf = _signer_chain(curve)
+    _, stranger, _ = _signer_chain(curve)
+    for name, certificate in (("root", root), ("leaf", leaf), ("stranger", stranger)):
+        (tmp_path / f"{name}.pem").write_bytes(certificate.public_bytes(Encoding.PEM))
+
+    def verify(ca_file: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                openssl,
+                "verify",
+                "-x509_strict",
+                "-attime",
+                str(int(NOW.timestamp()) + 60),
+                "-CAfile",
+                ca_file,
+                "leaf.pem",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    accepted = verify("root.pem")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert accepted.stdout.strip() == "leaf.pem: OK"
+    refused = verify("stranger.pem")
+    assert refused.returncode != 0
 
 
 # -- chains remembered once validated ---------------------------------------------------
@@ -180,7 +395,9 @@ def test_a_remembered_chain_counts_only_for_the_anchors_it_validated_to(
     _, leaf = _leaf(anchor)
     x5c = list(to_x5c([leaf]))
     chains.validate(x5c, [anchor[1]], now=AT)
-    other = create_trust_anchor(ec.generate_private_key(ec.SECP256R1()), common_name="O", now=NOW)
+    other = create_trust_anchor(
+        SoftwareSigner(ec.generate_private_key(ec.SECP256R1())), common_name="O", now=NOW
+    )
     with pytest.raises(CertificateError):
         chains.validate(x5c, [other], now=AT)
     chains.validate(x5c, [other, anchor[1]], now=AT)  # another set of anchors: validated again

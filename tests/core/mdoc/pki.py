@@ -30,7 +30,9 @@ class Issuer:
 
 def trust_anchor(name: str = "Test IACA") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
-    anchor = create_trust_anchor(key, common_name=name, now=NOW - dt.timedelta(days=30))
+    anchor = create_trust_anchor(
+        SoftwareSigner(key), common_name=name, now=NOW - dt.timedelta(days=30)
+    )
     return anchor, key
 
 

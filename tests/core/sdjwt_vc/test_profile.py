@@ -47,14 +47,16 @@ VECTORS = Path(__file__).parents[2] / "vectors" / "sdjwt"
 class Deployment:
     def __init__(self) -> None:
         self.anchor_key = ec.generate_private_key(ec.SECP256R1())
-        self.anchor = create_trust_anchor(self.anchor_key, common_name="Test anchor", now=NOW)
+        self.anchor = create_trust_anchor(
+            SoftwareSigner(self.anchor_key), common_name="Test anchor", now=NOW
+        )
 
     def issuer(self, uris: tuple[str, ...] = (ISS,), dns: tuple[str, ...] = ()) -> SoftwareSigner:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = issue_access_certificate(
             AccessCertificateRequest(common_name="Civil Registry", uris=uris, dns_names=dns),
             key.public_key(),
-            anchor_key=self.anchor_key,
+            anchor_signer=SoftwareSigner(self.anchor_key),
             anchor=self.anchor,
             now=NOW,
         )
@@ -129,7 +131,7 @@ async def test_v17_chain_to_an_unknown_root(deployment: Deployment) -> None:
 
 async def test_v17_self_signed_leaf(deployment: Deployment) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    self_signed = create_trust_anchor(key, common_name="Me", now=NOW)
+    self_signed = create_trust_anchor(SoftwareSigner(key), common_name="Me", now=NOW)
     issued = _issue(SoftwareSigner(key, x5c=to_x5c([self_signed])))
     with pytest.raises(IssuerKeyError):
         await verify_sd_jwt_vc(
@@ -364,7 +366,7 @@ async def test_a_remembered_chain_stops_counting_when_it_expires(deployment: Dep
     cert = issue_access_certificate(
         AccessCertificateRequest(common_name="Short-lived", uris=(ISS,), valid_days=1),
         key.public_key(),
-        anchor_key=deployment.anchor_key,
+        anchor_signer=SoftwareSigner(deployment.anchor_key),
         anchor=deployment.anchor,
         now=NOW,
     )
