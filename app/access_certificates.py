@@ -13,7 +13,7 @@ from app.bootstrap import TrustAnchor
 from app.deployment import Deployment
 from core.jose.jwk import public_key_from_jwk
 from core.keys.provider import DeploymentKeyProvider
-from core.keys.signer import Signer, SoftwareSigner
+from core.keys.signer import Signer
 from core.keys.x509 import (
     AccessCertificateRequest,
     issue_access_certificate,
@@ -75,12 +75,12 @@ async def ensure_access_certificate(
     for _ in range(4):
         if _still_good(signer, request, issued_by, now):
             return signer
-        if anchor.private_key is None:
+        if anchor.signer is None:
             raise CannotCertify("set IDWALLET_TRUST_ANCHOR_KEY to issue access certificates here")
         certificate = issue_access_certificate(
             request,
             public_key_from_jwk(signer.public_jwk()),
-            anchor_signer=SoftwareSigner(anchor.private_key),
+            anchor_signer=anchor.signer,
             anchor=anchor.certificate,
             now=now,
         )

@@ -79,6 +79,9 @@ class Deployment:
         if token is not None:
             vaults["pkcs11"] = Pkcs11Vault(token)
         stores = settings.key_store
+        # the deployment's own authorities (trust anchor, wallet-provider CA) made in the
+        # token where that class is kept there, or named in it by a PKCS#11 URI
+        authorities = token if stores.provider("deployment") == "pkcs11" else None
         keys = DeploymentKeyProvider(
             records,
             vaults,
@@ -92,9 +95,9 @@ class Deployment:
             sessions=sessions,
             key_records=records,
             keys=keys,
-            trust_anchor=load_trust_anchor(settings, wrapper),
+            trust_anchor=load_trust_anchor(settings, wrapper, authorities),
             key_encryption_key=kek,
-            wallet_provider_ca=load_wallet_provider_ca(settings, wrapper),
+            wallet_provider_ca=load_wallet_provider_ca(settings, wrapper, authorities),
             token=token,
         )
 

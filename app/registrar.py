@@ -10,7 +10,6 @@ from typing import Any
 from app.bootstrap import TrustAnchor
 from core.clock import SYSTEM_CLOCK, Clock
 from core.jose.jws import sign_compact
-from core.keys.signer import SoftwareSigner
 
 REGISTRATION_TYP = "verifier-registration+jwt"
 RENEW_BEFORE = 3600
@@ -19,7 +18,7 @@ RENEW_BEFORE = 3600
 class DeploymentRegistrar:
     def __init__(self, anchor: TrustAnchor, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
-        self._signer = None if anchor.private_key is None else SoftwareSigner(anchor.private_key)
+        self._signer = anchor.signer
         self._signed: dict[tuple[str, str], tuple[int, str]] = {}
 
     async def attest(

@@ -392,6 +392,47 @@ class Pkcs11Token:
 
         return self.call(sign)
 
+    def find_private_key(self, *, label: str | None, key_id: bytes | None) -> bytes:
+        """The ``CKA_ID`` of the one private key with this label and/or id (a key an
+        operator made in the token); ``KeyStoreUnavailable`` when there is none or more."""
+
+        def find(session: Any) -> bytes:
+            template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
+            if label is not None:
+                template[Attribute.LABEL] = label
+            if key_id is not None:
+                template[Attribute.ID] = key_id
+            found = list(session.get_objects(template))
+            if len(found) != 1:
+                raise KeyStoreUnavailable(
+                    "the key named is not in the token"
+                    if not found
+                    else "the key named is in the token more than once"
+                )
+            return bytes(found[0][Attribute.ID])
+
+        return self.call(find)
+
+    def generate_named_signing_key(self, key_id: bytes, label: str, curve: str) -> bytes:
+        """A signing key under a fixed ``CKA_ID`` (the deployment's own authorities); the
+        existing one's point when the token already holds it."""
+
+        def existing(session: Any) -> bytes | None:
+            found = list(
+                session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id})
+            )
+            return _ec_point(bytes(found[0][Attribute.EC_POINT]), curve) if found else None
+
+        point = self.call(existing)
+        return point if point is not None else self.generate_signing_key(key_id, label, curve)
+
+    def public_point(self, key_id: bytes, curve: str) -> bytes:
+        def read(session: Any) -> bytes:
+            key = session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=key_id)
+            return _ec_point(bytes(key[Attribute.EC_POINT]), curve)
+
+        return self.call(read)
+
     def private_key_attributes(self, key_id: bytes) -> dict[str, bool]:
         """How the token keeps the key: ``sensitive``, ``extractable``, ``token`` (for
         checks and operators' reports)."""

@@ -5,7 +5,7 @@ JOSE form, r||s); ``Pkcs11Decrypter`` agrees keys there for ECDH-ES (RFC 7518 §
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -48,13 +48,14 @@ class Pkcs11Signer:
     def __init__(
         self,
         token: Pkcs11Token,
-        key_id: bytes,
+        key_id: bytes | Callable[[], bytes],
         *,
         kid: str,
         alg: str,
         jwk: dict[str, str],
         x5c: tuple[str, ...] | None = None,
     ) -> None:
+        """``key_id``: the key's ``CKA_ID``, or how to find it in the token at first use."""
         self._token = token
         self._key_id = key_id
         self._kid = kid
@@ -88,6 +89,8 @@ class Pkcs11Signer:
                 return False
             return True
 
+        if callable(self._key_id):
+            self._key_id = self._key_id()
         return self._token.sign_digest(
             self._key_id, digest_of(self._algorithm, data), verify=verifies
         )

@@ -21,7 +21,7 @@ import pytest
 from cryptography import x509
 from sqlalchemy import text
 
-from app.bootstrap import ANCHOR_CERT_FILE
+from app.bootstrap import ANCHOR_CERT_FILE, ANCHOR_KEY_FILE
 from core.encoding import b64url_decode
 from core.jose.jws import verify_compact
 from core.keys.x509 import leaf_public_key, validate_x5c
@@ -135,6 +135,8 @@ def test_issuance_status_lists_and_presentations_with_every_key_in_the_token(
     issuer_kid = _header(credential.split("~")[0])["kid"]
     list_kid = _header(listed.text)["kid"]
     assert issuer_kid == list_kid and keys[issuer_kid]["location"] == "pkcs11"
+    # the trust anchor was made in the token too: no wrapped key of it in var/
+    assert (var_dir / ANCHOR_CERT_FILE).exists() and not (var_dir / ANCHOR_KEY_FILE).exists()
     owners = (
         "issuer:civil-registry",
         "issuer:civil-registry:request-encryption",  # ECDH-ES in the token
@@ -349,26 +351,38 @@ def test_a_server_started_while_its_token_is_away_serves_once_it_is_back(
     """No key exists yet and the token is away at start-up: the server comes up not ready
     (nothing can be signed or certified), and serves without a restart once the token is
     back, making its keys in the token then."""
-    hsm.remove("idwallet")
     port = free_port()
-    with running_server(
-        var_dir,
-        IDWALLET_PORT=str(port),
-        IDWALLET_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+    env = {
+        "IDWALLET_PORT": str(port),
+        "IDWALLET_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **hsm_env(hsm, tmp_path / "pin"),
-    ) as server:
-        with httpx.Client(base_url=server.base_url, timeout=30) as http:
-            ready = http.get("/ready")
-            assert ready.status_code == 503 and ready.json()["reason"] == "key store unavailable"
-            offer = offer_national_id(http, var_dir, "early-citizen")  # nothing to sign
-            # the agency's metadata publishes a key the token has not made yet
-            refused = http.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
-            assert refused.status_code == 503 and "retry-after" in refused.headers, refused.text
-            hsm.restore("idwallet")
-            time.sleep(1.2)
-            assert http.get("/ready").status_code == 200
-            offer = offer_national_id(http, var_dir, "early-citizen")
-            _, credentials, holders = Wallet(http).receive(offer["offer_uri"])  # type: ignore[arg-type]
-            result = _present(http, var_dir, credentials[0], holders[0])
-            assert result.json()["status"] == "verified", result.text
+    }
+    # its first start made the trust anchor in the token; the agencies' keys are made at
+    # their first use
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        cwd=ROOT,
+        env=idwallet_env(var_dir, **env),
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    hsm.remove("idwallet")
+    with (
+        running_server(var_dir, **env) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as http,
+    ):
+        ready = http.get("/ready")
+        assert ready.status_code == 503 and ready.json()["reason"] == "key store unavailable"
+        offer = offer_national_id(http, var_dir, "early-citizen")  # nothing to sign
+        # the agency's metadata publishes a key the token has not made yet
+        refused = http.get("/.well-known/openid-credential-issuer/issuers/civil-registry")
+        assert refused.status_code == 503 and "retry-after" in refused.headers, refused.text
+        hsm.restore("idwallet")
+        time.sleep(1.2)
+        assert http.get("/ready").status_code == 200
+        offer = offer_national_id(http, var_dir, "early-citizen")
+        _, credentials, holders = Wallet(http).receive(offer["offer_uri"])  # type: ignore[arg-type]
+        result = _present(http, var_dir, credentials[0], holders[0])
+        assert result.json()["status"] == "verified", result.text
     assert "Traceback" not in server.output

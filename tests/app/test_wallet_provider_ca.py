@@ -58,7 +58,7 @@ async def test_development_generates_a_ca_of_its_own_once(settings: Settings) ->
     deployment = Deployment.open(settings)
     try:
         ca = deployment.wallet_provider_ca
-        assert ca is not None and ca.private_key is not None
+        assert ca is not None and ca.signer is not None
         # a root of its own: nothing else the deployment certifies chains to it
         assert ca.certificate != deployment.trust_anchor.certificate
         assert (settings.var_dir / PROVIDER_CA_CERT_FILE).exists()
@@ -117,7 +117,7 @@ def test_production_uses_the_configured_ca_or_none(tmp_path: Path) -> None:
     }
     configured = Settings.from_env(env)
     ca = load_wallet_provider_ca(configured, wrapper)
-    assert ca is not None and ca.private_key is not None
+    assert ca is not None and ca.signer is not None
 
 
 @pytest.mark.parametrize(
