@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench import (
     capacity,
+    hsm_keys,
     http_haip_issuance,
     http_issuance,
     http_presentation_issuance,
@@ -53,6 +54,7 @@ def main() -> int:
     load = capacity.run(databases)
     scale = status_list_scale.run(databases)
     limiting = rate_limit_overhead.run()
+    hsm = hsm_keys.run(databases)
     OUTPUT.write_text(
         render(
             results,
@@ -68,6 +70,7 @@ def main() -> int:
             capacity=load,
             scale=scale,
             rate_limits=limiting,
+            hsm=hsm,
             mdoc=mdoc,
         ),
         encoding="utf-8",

@@ -59,12 +59,17 @@ def _peak_bytes(operation: Callable[[], Any]) -> int:
 
 
 def measure_together(
-    operations: dict[str, Callable[[], Any]], *, seconds: float = 0.02, rounds: int = 40
+    operations: dict[str, Callable[[], Any]],
+    *,
+    seconds: float = 0.02,
+    rounds: int = 40,
+    statistic: Callable[[list[float]], float] = min,
 ) -> dict[str, Measurement]:
-    """Time several operations in interleaved rounds (best round of each), so that a
-    slow spell of the machine hits them all alike rather than whichever ran then."""
+    """Time several operations in interleaved rounds (the best round of each, or another
+    ``statistic`` of the rounds such as the median), so that a slow spell of the machine
+    hits them all alike rather than whichever ran then."""
     loops = {name: _calibrate(op, seconds) for name, op in operations.items()}
-    best = dict.fromkeys(operations, float("inf"))
+    times: dict[str, list[float]] = {name: [] for name in operations}
     for _ in range(rounds):
         for name, operation in operations.items():
             gc.collect()
@@ -73,7 +78,10 @@ def measure_together(
                 start = time.perf_counter()
                 for _ in range(loops[name]):
                     operation()
-                best[name] = min(best[name], (time.perf_counter() - start) / loops[name])
+                times[name].append((time.perf_counter() - start) / loops[name])
             finally:
                 gc.enable()
-    return {name: Measurement(name, best[name], _peak_bytes(op)) for name, op in operations.items()}
+    return {
+        name: Measurement(name, statistic(times[name]), _peak_bytes(op))
+        for name, op in operations.items()
+    }

@@ -9,6 +9,8 @@ import cryptography
 
 from bench.capacity import Capacity
 from bench.capacity import tables as capacity_tables
+from bench.hsm_keys import HsmResults
+from bench.hsm_keys import section as hsm_section
 from bench.http_haip_issuance import AUTHORIZATION_CODE, HaipResult
 from bench.http_haip_issuance import table as haip_table
 from bench.http_issuance import ISSUANCE, LoadResult, latency_table, throughput_summary
@@ -81,6 +83,7 @@ def render(
     presentation: PresentationIssuanceResult | None = None,
     receipt: ReceiptResult | None = None,
     mdoc: MdocResults | None = None,
+    hsm: HsmResults | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -281,6 +284,8 @@ def render(
         ]
     if rate_limits is not None:
         lines += ["", *rate_limit_section(rate_limits)]
+    if hsm is not None:
+        lines += ["", *hsm_section(hsm)]
     if notes:
         lines += ["", "## Notes", ""]
         lines += notes
