@@ -88,8 +88,17 @@ class SoftHsm:
 
     def new_token(self, label: str) -> str:
         subprocess.run(
-            [UTIL, "--init-token", "--free", "--label", label, "--pin", self.pin,
-             "--so-pin", self.so_pin],
+            [
+                UTIL,
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                self.pin,
+                "--so-pin",
+                self.so_pin,
+            ],
             check=True,
             capture_output=True,
             env={**os.environ, **self.env()},
