@@ -59,4 +59,5 @@ async def load_wallet_provider(deployment: Deployment) -> WalletProvider | None:
         identifier=identifier,
         name=WALLET_NAME,
         link=f"{base}/",
+        hsm_key_storage=deployment.settings.key_store.hsm_key_storage,
     )

@@ -1,5 +1,6 @@
 """Assembling the wallet role: its store, the per-citizen vault under a key derived from
-the deployment's key-encryption key, the trust anchors for issuers and verifiers (the
+the deployment's key-encryption key, where server-held holder keys are made and used
+(``holder_key_vaults``), the trust anchors for issuers and verifiers (the
 deployment's own and ``IDWALLET_WALLET_TRUST_ANCHORS``), and the guarded outbound client.
 
 Requests to the deployment's own public origin go to the application itself, in process:
@@ -20,6 +21,7 @@ from litestar import Litestar
 
 from app.deferred_polling import polling_deferred
 from app.deployment import Deployment
+from app.holder_key_vaults import server_held_keys
 from app.housekeeping import every_minute
 from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
@@ -97,6 +99,7 @@ async def wallet_role(
         public_base_url=settings.public_base_url,
         token_secret=deployment.derived_secret("wallet access tokens"),
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
+        server_keys=server_held_keys(deployment),
         wallet_provider=await load_wallet_provider(deployment),
         known_issuers=(
             *(f"{settings.public_base_url}/issuers/{agency_id}" for agency_id in agency_ids),

@@ -29,6 +29,14 @@ class Custody(StrEnum):
     SERVER = "server"  # this backend's key provider, sealed under the account's data key
 
 
+class KeyMaterial(StrEnum):
+    """How the private part of a server-held key is kept (sealed under the account's data
+    key either way; the first byte of what is sealed says which)."""
+
+    SOFTWARE = "software"  # the key itself (PKCS#8), used in this process
+    HSM = "hsm"  # wrapped by the deployment's hardware security module, usable only inside it
+
+
 class FlowKind(StrEnum):
     OFFER = "offer"
     PRESENTATION = "presentation"

@@ -1,4 +1,5 @@
-"""What the wallet's use cases need from storage and from the network, as small protocols.
+"""What the wallet's use cases need from storage, from the network and from the key store,
+as small protocols.
 
 Every method that reads or changes a citizen's data takes the ``account_id``: a lookup of
 another account's object finds nothing (the API answers 404, never 403).
@@ -10,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from core.http.client import FetchedDocument
+from core.keys.signer import Signer
 from wallet.domain import (
     Account,
     ActivityEntry,
@@ -207,3 +209,17 @@ class Outbound(Protocol):
         headers: Mapping[str, str] | None = None,
         max_bytes: int = ...,
     ) -> FetchedDocument: ...
+
+
+class HolderKeyVault(Protocol):
+    """Where server-held holder keys are made and sign: in this process (software keys),
+    or in the deployment's hardware security module (``core.keys.wrapped_keys``). A key's
+    private part leaves the vault only as its *kept* bytes, which the wallet seals under
+    the account's data key; the vault needs them back, with the public key on record, to
+    sign. A vault that cannot be reached raises ``KeyStoreUnavailable`` (503)."""
+
+    def new_key(self) -> tuple[dict[str, str], bytes]:
+        """A fresh P-256 key: its public JWK and its kept bytes."""
+
+    def signer(self, kept: bytes, public_jwk: Mapping[str, str], kid: str) -> Signer:
+        """The signer of a key this vault made."""

@@ -27,6 +27,7 @@ from core.jose.jwk import public_jwk
 from tests.support.key_attestations import deployment_provider
 from wallet.services.instance_keys import POP_LIFETIME, InstanceKeys
 from wallet.services.sealing import AccountBox
+from wallet.services.server_held_keys import ServerHeldKeys
 from wallet.services.wallet_provider import WalletProvider
 
 AUTHORIZATION_SERVER = "https://issuer.example/issuers/library"
@@ -81,9 +82,12 @@ def test_the_pop_carries_exp_and_our_agencies_take_it() -> None:
     provider, anchor = _provider()
     box = AccountBox("account-1", os.urandom(32))
     now = int(time.time())
-    keys = InstanceKeys.new(box, now)
+    server_keys = ServerHeldKeys()
+    keys = InstanceKeys.new(server_keys, box, now)
     pop_input = keys.pop_input(provider, AUTHORIZATION_SERVER, now)
-    headers = keys.attestation_headers(provider, keys.sign_here(box, "attestation", pop_input), now)
+    headers = keys.attestation_headers(
+        provider, keys.sign_here(server_keys, box, "attestation", pop_input), now
+    )
 
     pop = _claims(headers[CLIENT_ATTESTATION_POP_HEADER])
     assert set(pop) == {"iss", "aud", "jti", "iat", "exp"}

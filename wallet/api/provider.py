@@ -38,7 +38,11 @@ class WalletProviderController(Controller):
         },
     )
     async def provider(self, state: State) -> Response[WalletProviderDocument]:
-        provider = wallet_context(state).wallet_provider
+        context = wallet_context(state)
+        provider = context.wallet_provider
         if provider is None:
             raise NotFound("this deployment attests no wallet instances")
-        return Response(describe(provider), headers={"Cache-Control": PROVIDER_CACHE})
+        return Response(
+            describe(provider, context.server_keys.new_in),
+            headers={"Cache-Control": PROVIDER_CACHE},
+        )

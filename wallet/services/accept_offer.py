@@ -38,7 +38,11 @@ async def accept_offer(
         for config_id, offered in flow.configurations.items():
             # before the code is spent: what the issuer requires, this wallet can attest
             attestation_for(
-                context.wallet_provider, config_id, custody, offered.key_attestations_required
+                context.wallet_provider,
+                config_id,
+                custody,
+                offered.key_attestations_required,
+                context.server_keys.new_in,
             )
         if flow.pre_authorized_code is None:
             return await begin_authorization(context, claimed, flow, body)

@@ -27,7 +27,6 @@ from wallet.services.display import label_for, pick
 from wallet.services.holder_keys import (
     HOLDER_ALGORITHM,
     mdoc_signing_request,
-    server_signer,
     signing_request,
 )
 from wallet.services.interaction_messages import (
@@ -124,6 +123,7 @@ async def _prepare(
         key = keys[0]
         if holding.record.format == MSO_MDOC:
             signed = _mdoc_part(
+                context,
                 box,
                 key,
                 credential=instance.credential,
@@ -204,13 +204,14 @@ def _sd_jwt_part(
     )
     signing_input = binding.signing_input.decode("ascii")
     if key.custody is Custody.SERVER:
-        signature = server_signer(box, key).sign(binding.signing_input)
+        signature = context.server_keys.signer(box, key).sign(binding.signing_input)
         return _Signed(signing_input, binding.assemble(signature), None, sd_jwt=shown)
     waiting = signing_request(key, binding.signing_input, query_id)
     return _Signed(signing_input, None, waiting, sd_jwt=shown)
 
 
 def _mdoc_part(
+    context: WalletContext,
     box: AccountBox,
     key: HolderKey,
     *,
@@ -223,7 +224,7 @@ def _mdoc_part(
     to_sign = prepare_mdoc(credential, paths, request)
     signing_input = signing_input_text(to_sign.to_be_signed)
     if key.custody is Custody.SERVER:
-        signature = server_signer(box, key).sign(to_sign.to_be_signed)
+        signature = context.server_keys.signer(box, key).sign(to_sign.to_be_signed)
         presentation = device_response(to_sign.issuer_signed, signing_input, request, signature)
         return _Signed(signing_input, presentation, None, issuer_signed=to_sign.issuer_signed)
     waiting = mdoc_signing_request(key, to_sign.to_be_signed, query_id)

@@ -94,7 +94,7 @@ def plan_authorization(
         code_verifier=secrets.token_urlsafe(48),
         attested=attested,
         dpop=not isinstance(dpop_algorithms, UnsetType) and "ES256" in dpop_algorithms,
-        keys=InstanceKeys.new(box, context.clock.now()),
+        keys=InstanceKeys.new(context.server_keys, box, context.clock.now()),
         token_endpoint=discovered.token_endpoint,
     )
 

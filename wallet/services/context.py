@@ -15,6 +15,7 @@ from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from wallet.domain import Flow, TooManyUnfinished
 from wallet.ports import Outbound, WalletStore
 from wallet.services.sealing import AccountBox, AccountVault
+from wallet.services.server_held_keys import ServerHeldKeys
 from wallet.services.wallet_provider import WalletProvider
 
 
@@ -75,6 +76,9 @@ class WalletContext:
     #: Status list tokens already verified, by URI and the token's hash.
     verified_status_lists: dict[tuple[str, str], Any] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK
+    #: Where server-held keys are made and which vault signs with each (software, or the
+    #: deployment's hardware security module: ``IDWALLET_KEY_PROVIDER_HOLDER``).
+    server_keys: ServerHeldKeys = field(default_factory=ServerHeldKeys)
     #: The deployment as wallet provider: attests its instances' keys (None: it has none).
     wallet_provider: WalletProvider | None = None
     #: Issuers the citizen can ask for credentials: the deployment's agencies and those of

@@ -1,8 +1,9 @@
 """Holder keys: one fresh key per credential instance, so presentations of the same
 credential to different verifiers cannot be linked by its ``cnf`` key.
 
-*Server-held*: a P-256 key made here, its PKCS#8 sealed under the account's data key,
-opened only inside an authenticated request of that account. *Device-bound*: the phone
+*Server-held*: a P-256 key made by the deployment's key store (in software, or in its
+hardware security module), sealed under the account's data key and opened only inside an
+authenticated request of that account (``server_held_keys``). *Device-bound*: the phone
 made the key and sends its public JWK; what needs signing is handed to the phone
 (``signing_input``), and the signature it returns is checked here before anything is sent.
 """
@@ -15,12 +16,6 @@ from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_der_private_key,
-)
 from msgspec import UNSET, UnsetType
 
 from core.encoding import EncodingError, b64url_decode, b64url_encode, json_dumps_bytes
@@ -28,7 +23,6 @@ from core.errors import InvalidRequest
 from core.jose.algorithms import allowed_algorithm
 from core.jose.errors import JoseError
 from core.jose.jwk import public_jwk, public_key_from_jwk
-from core.keys.signer import SoftwareSigner
 from wallet.domain import Custody, HolderKey
 from wallet.services.interaction_messages import MAX_DEVICE_KEYS, SigningRequest
 from wallet.services.sealing import AccountBox
@@ -66,25 +60,6 @@ class KeptHolderKey(msgspec.Struct, kw_only=True):
         )
 
 
-def new_server_keys(box: AccountBox, count: int, now: float) -> list[HolderKey]:
-    keys = []
-    for _ in range(count):
-        key = ec.generate_private_key(ec.SECP256R1())
-        key_id = str(uuid.uuid4())
-        der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-        keys.append(
-            HolderKey(
-                key_id,
-                box.account_id,
-                Custody.SERVER,
-                public_jwk(key),
-                box.seal_bytes("holder key", key_id, der),
-                now,
-            )
-        )
-    return keys
-
-
 def device_keys(box: AccountBox, jwks: Sequence[dict[str, Any]], now: float) -> list[HolderKey]:
     """The phone's fresh public keys (P-256 JWKs), one per credential instance."""
     if not 0 < len(jwks) <= MAX_DEVICE_KEYS:
@@ -117,16 +92,6 @@ def keys_of(keys: Sequence[HolderKey], ids: Sequence[str]) -> list[HolderKey]:
     """The keys of ``ids``, in that order."""
     by_id = {k.holder_key_id: k for k in keys}
     return [by_id[i] for i in ids]
-
-
-def server_signer(box: AccountBox, key: HolderKey) -> SoftwareSigner:
-    if key.custody is not Custody.SERVER or key.sealed_private_key is None:
-        raise ValueError("not a server-held key")
-    der = box.open_bytes("holder key", key.holder_key_id, key.sealed_private_key)
-    private = load_der_private_key(der, password=None)
-    if not isinstance(private, ec.EllipticCurvePrivateKey):
-        raise ValueError("a server-held holder key is not an EC key")
-    return SoftwareSigner(private, kid=key.holder_key_id)
 
 
 def device_signatures(

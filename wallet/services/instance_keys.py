@@ -12,8 +12,9 @@ the authorization code flow, and what it signs with them:
   server's ``nonce`` when it asks for one, and ``ath`` beside an access token, §4.3).
 
 Both are made for one issuance (one issuer), so no two issuers see the same key of this
-instance, and are kept as the citizen chose for the holder keys: *server-held*, a P-256
-key sealed under the account's data key and opened only inside a request the account
+instance, and are kept as the citizen chose for the holder keys: *server-held*, made
+where the deployment makes holder keys (``server_held_keys``: in software or in its HSM),
+sealed under the account's data key and used only inside a request the account
 authenticated, signing at once; or *device-bound*, the phone's own fresh keys, whose
 proofs the phone signs when the wallet hands it their signing inputs
 (``device_rounds``).
@@ -40,10 +41,9 @@ from wallet.services.holder_keys import (
     KeptHolderKey,
     device_keys,
     jws_signing_input,
-    new_server_keys,
-    server_signer,
 )
 from wallet.services.sealing import AccountBox
+from wallet.services.server_held_keys import ServerHeldKeys
 from wallet.services.wallet_provider import WalletProvider
 
 #: Seconds a client attestation PoP is good for (its ``exp``): one request, or the phone's
@@ -65,8 +65,8 @@ class InstanceKeys(msgspec.Struct, kw_only=True):
     dpop: KeptHolderKey
 
     @classmethod
-    def new(cls, box: AccountBox, now: float) -> InstanceKeys:
-        attestation, dpop = new_server_keys(box, 2, now)
+    def new(cls, server_keys: ServerHeldKeys, box: AccountBox, now: float) -> InstanceKeys:
+        attestation, dpop = server_keys.new_keys(box, 2, now)
         return cls(attestation=KeptHolderKey.of(attestation), dpop=KeptHolderKey.of(dpop))
 
     @classmethod
@@ -120,10 +120,12 @@ class InstanceKeys(msgspec.Struct, kw_only=True):
         header = {"alg": HOLDER_ALGORITHM, "typ": DPOP_PROOF_TYPE, "jwk": self.dpop.public_jwk}
         return jws_signing_input(header, claims)
 
-    def sign_here(self, box: AccountBox, use: InstanceKeyUse, signing_input: str) -> str:
+    def sign_here(
+        self, server_keys: ServerHeldKeys, box: AccountBox, use: InstanceKeyUse, signing_input: str
+    ) -> str:
         """A compact JWS of ``signing_input`` by a server-held key of this instance."""
         key = self.key(use).holder_key(box.account_id, 0)
-        signature = server_signer(box, key).sign(signing_input.encode("ascii"))
+        signature = server_keys.signer(box, key).sign(signing_input.encode("ascii"))
         return signing_input + "." + b64url_encode(signature)
 
     def attestation_headers(self, provider: WalletProvider, pop: str, now: int) -> dict[str, str]:

@@ -17,7 +17,7 @@ from msgspec import UnsetType
 
 from core.errors import InvalidRequest
 from core.oid4vci import NonceResponse
-from wallet.domain import Custody, FlowState, HolderKey
+from wallet.domain import Custody, FlowState, HolderKey, KeyMaterial
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.device_rounds import await_round, phone_signs
@@ -27,8 +27,6 @@ from wallet.services.holder_keys import (
     device_keys,
     jws_signing_input,
     keys_of,
-    new_server_keys,
-    server_signer,
     signing_request,
 )
 from wallet.services.interaction_messages import OfferOutcome
@@ -46,13 +44,15 @@ def proof_signing_input(
     nonce: str | None,
     now: int,
     provider: WalletProvider | None,
+    *,
+    material: KeyMaterial | None,
 ) -> str:
     """§8.2.1.1: the JOSE header and claims of a key proof, ready to be signed; with the
     key's attestation in its ``key_attestation`` header where ``provider`` is given
-    (Appendix F.1)."""
+    (Appendix F.1), its levels those of the key as it is kept (``material``)."""
     header: dict[str, Any] = {"alg": HOLDER_ALGORITHM, "typ": PROOF_TYP, "jwk": key.public_jwk}
     if provider is not None:
-        header["key_attestation"] = provider.key_attestation(key, nonce=nonce, now=now)
+        header["key_attestation"] = provider.key_attestation(key, material, nonce=nonce, now=now)
     payload: dict[str, Any] = {"aud": audience, "iat": now}
     if nonce is not None:
         payload["nonce"] = nonce
@@ -72,7 +72,7 @@ def holder_keys_for(
     now = context.clock.now()
     needed = flow.holder_keys_needed
     if custody == Custody.SERVER.value:
-        keys = new_server_keys(claimed.box, needed, now)
+        keys = context.server_keys.new_keys(claimed.box, needed, now)
     elif not isinstance(sent, UnsetType):
         keys = device_keys(claimed.box, sent, now)
     else:
@@ -110,14 +110,20 @@ async def prepare_requests(
                 config_id,
                 custody,
                 flow.configurations[config_id].key_attestations_required,
+                context.server_keys.new_in,
             )
+            # attested as each key is kept (only server-held keys have levels)
+            materials = [
+                None if attester is None else context.server_keys.material_of(claimed.box, k)
+                for k in config_keys
+            ]
             flow.requests.append(
                 PreparedCredentialRequest(
                     configuration_id=config_id,
                     key_ids=[k.holder_key_id for k in config_keys],
                     signing_inputs=[
-                        proof_signing_input(k, flow.issuer, nonce, now, attester)
-                        for k in config_keys
+                        proof_signing_input(k, flow.issuer, nonce, now, attester, material=m)
+                        for k, m in zip(config_keys, materials, strict=True)
                     ],
                 )
             )
@@ -144,7 +150,7 @@ async def prepare_requests(
                 ],
             )
         signatures = [
-            server_signer(claimed.box, key).sign(signing_input.encode("ascii"))
+            context.server_keys.signer(claimed.box, key).sign(signing_input.encode("ascii"))
             for key, signing_input in signing
         ]
     except BaseException:

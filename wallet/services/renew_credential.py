@@ -31,7 +31,6 @@ from core.oid4vci import CredentialResponse, NonceResponse
 from wallet.domain import CredentialRecord, Custody, HolderKey, Refused
 from wallet.services.context import WalletContext
 from wallet.services.credentials import open_record
-from wallet.services.holder_keys import new_server_keys, server_signer
 from wallet.services.issuer_client import IssuerClient, read_answer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
 from wallet.services.one_time_use import keep_refresh_token, merge_fresh_batch
@@ -88,18 +87,30 @@ async def _fresh_batch(
         nonce = read_answer(asked.body, NonceResponse, "nonce endpoint").c_nonce
         if flow.authorization is not None and asked.dpop_nonce is not None:
             flow.authorization.remember_nonce(flow.credential_endpoint, asked.dpop_nonce)
-    keys = new_server_keys(box, flow.instances, now)
+    server_keys = context.server_keys
+    keys = server_keys.new_keys(box, flow.instances, now)
     attester = attestation_for(
         context.wallet_provider,
         configuration_id,
         Custody.SERVER,
         flow.configurations[configuration_id].key_attestations_required,
+        server_keys.new_in,
     )
     signing_inputs = [
-        proof_signing_input(key, flow.issuer, nonce, int(now), attester) for key in keys
+        proof_signing_input(
+            key,
+            flow.issuer,
+            nonce,
+            int(now),
+            attester,
+            material=None if attester is None else server_keys.material_of(box, key),
+        )
+        for key in keys
     ]
     proofs = [
-        signing_input + "." + b64url_encode(server_signer(box, key).sign(signing_input.encode()))
+        signing_input
+        + "."
+        + b64url_encode(server_keys.signer(box, key).sign(signing_input.encode()))
         for key, signing_input in zip(keys, signing_inputs, strict=True)
     ]
     answer_body = await credential_response(

@@ -73,7 +73,10 @@ def client_attestation(
         pop = _take(plan, pop_slot(plan.authorization_server))
     else:
         pop = keys.sign_here(
-            box, "attestation", keys.pop_input(provider, plan.authorization_server, now)
+            context.server_keys,
+            box,
+            "attestation",
+            keys.pop_input(provider, plan.authorization_server, now),
         )
     return keys.attestation_headers(provider, pop, now)
 
@@ -96,7 +99,7 @@ def dpop_proof(
         nonce=known_nonce(context, plan, url),
         access_token=access_token,
     )
-    return keys.sign_here(box, "dpop", signing_input)
+    return keys.sign_here(context.server_keys, box, "dpop", signing_input)
 
 
 def known_nonce(context: WalletContext, plan: AuthorizationPlan, url: str) -> str | None:

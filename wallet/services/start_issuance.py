@@ -45,7 +45,11 @@ async def start_issuance(
     custody = Custody(body.custody)
     for config_id, offered in flow.configurations.items():
         attestation_for(
-            context.wallet_provider, config_id, custody, offered.key_attestations_required
+            context.wallet_provider,
+            config_id,
+            custody,
+            offered.key_attestations_required,
+            context.server_keys.new_in,
         )
     now = context.clock.now()
     take_custody(box, flow, body, now)

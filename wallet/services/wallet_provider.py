@@ -7,10 +7,16 @@ chains to the wallet-provider CA; the CA itself is not in ``x5c``.
 An attestation states only what this backend knows about where a key is kept
 (Appendix D.2 levels, ISO/IEC 18045 attack potential):
 
-- *server-held* keys are software keys, sealed at rest under the account's data key and
-  opened only inside a request the account authenticated: ``iso_18045_basic`` for both
-  key storage and user authentication. Nothing stronger is claimed (no secure element,
-  no HSM, no certification).
+- *server-held* keys are used only inside a request the account authenticated:
+  ``iso_18045_basic`` user authentication. Their key storage is claimed per key, by how
+  its private part is kept (``KeyMaterial``, read from the key's sealed material):
+  a *software* key, sealed at rest under the account's data key and used in this
+  process, is ``iso_18045_basic``; a key in the deployment's *HSM*, made inside it and
+  kept outside only wrapped under a key that never leaves it, is what the deployment
+  states of its module's certification (``hsm_key_storage``,
+  ``IDWALLET_PKCS11_KEY_STORAGE``). Nothing else is claimed (no secure element). What
+  the keys made now get is published (``GET /wallet/provider``) and checked against an
+  issuer's requirements before anything is sent.
 - *device-bound* keys are the phone's: the API receives a public key and signatures, and
   cannot know whether the phone keeps the key in a secure element or asks for a PIN or a
   fingerprint before using it. Their attestation names neither ``key_storage`` nor
@@ -44,7 +50,7 @@ from core.jose.jws import sign_compact
 from core.key_attestation import KEY_ATTESTATION_TYP
 from core.keys.signer import Signer
 from core.oid4vci_metadata import KeyAttestationsRequired
-from wallet.domain import Custody, HolderKey, Refused
+from wallet.domain import Custody, HolderKey, KeyMaterial, Refused
 from wallet.services.provider_messages import KeyLevels, WalletProviderDocument
 
 #: Seconds an attestation is good for: as long as an issuer takes a key proof.
@@ -67,24 +73,33 @@ class WalletProvider:
     identifier: str
     name: str
     link: str
+    #: Appendix D.2 ``key_storage`` of server-held keys kept in the deployment's HSM: the
+    #: attack potential its module is certified to resist (``IDWALLET_PKCS11_KEY_STORAGE``).
+    #: Unless stated, no more than for software keys.
+    hsm_key_storage: tuple[str, ...] = SERVER_KEY_STORAGE
 
     @property
     def ca_pem(self) -> str:
         return self.ca.public_bytes(Encoding.PEM).decode("ascii")
 
-    def levels(self, custody: Custody) -> dict[str, list[str]]:
-        """The Appendix D.2 levels this provider attests for keys of ``custody``."""
-        if custody is Custody.SERVER:
-            return {
-                "key_storage": list(SERVER_KEY_STORAGE),
-                "user_authentication": list(SERVER_USER_AUTHENTICATION),
-            }
-        return {}
+    def levels(self, custody: Custody, material: KeyMaterial | None) -> dict[str, list[str]]:
+        """The Appendix D.2 levels this provider attests for a key of ``custody`` whose
+        private part is kept as ``material`` (None: not known, the least is claimed)."""
+        if custody is not Custody.SERVER:
+            return {}
+        storage = self.hsm_key_storage if material is KeyMaterial.HSM else SERVER_KEY_STORAGE
+        return {
+            "key_storage": list(storage),
+            "user_authentication": list(SERVER_USER_AUTHENTICATION),
+        }
 
-    def unmet(self, custody: Custody, required: KeyAttestationsRequired) -> tuple[str, ...]:
+    def unmet(
+        self, custody: Custody, required: KeyAttestationsRequired, material: KeyMaterial | None
+    ) -> tuple[str, ...]:
         """The kinds of level ``required`` names of which this provider attests none for
-        keys of ``custody`` (§12.2.4: at least one accepted level of each kind named)."""
-        attested = self.levels(custody)
+        keys of ``custody`` kept as ``material`` (§12.2.4: at least one accepted level of
+        each kind named)."""
+        attested = self.levels(custody, material)
         wanted = (
             ("key_storage", required.key_storage),
             ("user_authentication", required.user_authentication),
@@ -111,14 +126,16 @@ class WalletProvider:
             claims, self.signer, typ=CLIENT_ATTESTATION_TYP, include_kid=False, include_x5c=True
         )
 
-    def key_attestation(self, key: HolderKey, *, nonce: str | None, now: int) -> str:
-        """Appendix D.1: the attestation of one holder key, made now."""
+    def key_attestation(
+        self, key: HolderKey, material: KeyMaterial | None, *, nonce: str | None, now: int
+    ) -> str:
+        """Appendix D.1: the attestation of one holder key kept as ``material``, made now."""
         claims: dict[str, Any] = {
             "iss": self.identifier,
             "iat": now,
             "exp": now + ATTESTATION_LIFETIME,
             "attested_keys": [key.public_jwk],
-            **self.levels(key.custody),
+            **self.levels(key.custody, material),
         }
         if nonce is not None:
             claims["nonce"] = nonce
@@ -132,10 +149,12 @@ def attestation_for(
     configuration_id: str,
     custody: Custody,
     required: KeyAttestationsRequired | None,
+    server_keys_in: KeyMaterial,
 ) -> WalletProvider | None:
     """The provider to attest the keys of a credential the issuer asks key attestations
     for, or None where it asks none; refused before anything is sent where this wallet
-    cannot give what the issuer requires."""
+    cannot give what the issuer requires of the keys it makes now (server-held ones made
+    as ``server_keys_in``)."""
     if required is None:
         return None
     if provider is None:
@@ -143,7 +162,7 @@ def attestation_for(
             f"{configuration_id!r} needs key attestations, and this deployment has no wallet"
             " provider to make them"
         )
-    unmet = provider.unmet(custody, required)
+    unmet = provider.unmet(custody, required, server_keys_in if custody is Custody.SERVER else None)
     if unmet:
         where = "on this phone" if custody is Custody.DEVICE else "by this service"
         raise Refused(
@@ -153,10 +172,12 @@ def attestation_for(
     return provider
 
 
-def describe(provider: WalletProvider) -> WalletProviderDocument:
+def describe(provider: WalletProvider, server_keys_in: KeyMaterial) -> WalletProviderDocument:
+    """The provider's public description, with the levels keys made now get (server-held
+    ones made as ``server_keys_in``)."""
     levels = {}
     for custody in Custody:
-        attested = provider.levels(custody)
+        attested = provider.levels(custody, server_keys_in if custody is Custody.SERVER else None)
         levels[custody.value] = KeyLevels(
             key_storage=attested.get("key_storage", UNSET),
             user_authentication=attested.get("user_authentication", UNSET),
