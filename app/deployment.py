@@ -31,9 +31,10 @@ from core.storage.key_records import SqlKeyRecords
 
 def open_token(settings: Settings, records: SqlKeyRecords) -> Pkcs11Token | None:
     """The token named by the settings (opened on first use, not here: a worker process
-    logs in for itself), or None where every class of keys is kept in software."""
+    logs in for itself), or None where none is named. A token stays open after its class
+    moved back to software, for the keys made in it before."""
     stores = settings.key_store
-    if not stores.uses_pkcs11 or stores.pkcs11_module is None or stores.pkcs11_token is None:
+    if not stores.names_a_token or stores.pkcs11_module is None or stores.pkcs11_token is None:
         return None
     token = shared_token(
         Pkcs11Config(

@@ -53,6 +53,13 @@ class KeyStoreSettings:
     def uses_pkcs11(self) -> bool:
         return "pkcs11" in self.providers.values()
 
+    @property
+    def names_a_token(self) -> bool:
+        """A token is configured: opened even where no class makes new keys in it any
+        more, so that the keys made there before keep working."""
+        pin_given = self.pkcs11_pin is not None or self.pkcs11_pin_file is not None
+        return self.pkcs11_module is not None and self.pkcs11_token is not None and pin_given
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KeyStoreSettings:
         def get(name: str) -> str | None:

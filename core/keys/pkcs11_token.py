@@ -228,7 +228,7 @@ class Pkcs11Token:
         self._last_attempt = float("-inf")
         self._keys: dict[bytes, Any] = {}  # CKA_ID → private key object of this session
         self._checked: set[bytes] = set()  # keys whose signature verified in this session
-        self._wrapping: dict[str, Any] = {}
+        self._wrapping: dict[str, list[Any]] = {}
 
     @property
     def failure(self) -> str | None:
@@ -466,24 +466,29 @@ class Pkcs11Token:
 
     # -- keys kept outside, wrapped (holder keys) -----------------------------------------
 
-    def _wrapping_key(self, session: Any, label: str) -> Any:
-        key = self._wrapping.get(label)
-        if key is not None:
-            return key
-        found = list(
-            session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: label})
-        )
-        if len(found) > 1:
-            raise KeyStoreUnavailable(f"the token holds the wrapping key {label} twice")
-        if found:
-            key = found[0]
-        else:
-            key = session.generate_key(
+    def _wrapping_keys(self, session: Any, label: str, *, create: bool) -> list[Any]:
+        """The token's wrapping keys of ``label``, in ``CKA_ID`` order; one made first when
+        there is none and ``create``. Workers of several nodes making their first holder
+        keys at once may each make one: every worker then wraps under the first of them and
+        unwraps with whichever opens the blob, so a second one costs nothing."""
+        keys = self._wrapping.get(label)
+        if keys:
+            return keys
+
+        def listed() -> list[Any]:
+            found = session.get_objects(
+                {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: label}
+            )
+            return sorted(found, key=lambda key: bytes(key[Attribute.ID]))
+
+        keys = listed()
+        if not keys and create:
+            session.generate_key(
                 KeyType.AES,
                 WRAPPING_KEY_BITS,
                 store=True,
                 label=label,
-                id=label.encode(),
+                id=self.new_key_id(),
                 capabilities=MechanismFlag.WRAP | MechanismFlag.UNWRAP,
                 template={
                     Attribute.SENSITIVE: True,
@@ -493,15 +498,17 @@ class Pkcs11Token:
                     Attribute.DECRYPT: False,
                 },
             )
-        self._wrapping[label] = key
-        return key
+            keys = listed()
+        if keys:
+            self._wrapping[label] = keys
+        return keys
 
     def generate_wrapped_key(self, wrapping_label: str, curve: str) -> tuple[bytes, bytes]:
         """A new EC key pair made in the token and exported only wrapped: its uncompressed
         public point and the wrapped private key."""
 
         def generate(session: Any) -> tuple[bytes, bytes]:
-            wrapping = self._wrapping_key(session, wrapping_label)
+            wrapping = self._wrapping_keys(session, wrapping_label, create=True)[0]
             parameters = session.create_domain_parameters(
                 KeyType.EC, {Attribute.EC_PARAMS: CURVE_PARAMETERS[curve]}, local=True
             )
@@ -530,32 +537,42 @@ class Pkcs11Token:
         self, wrapping_label: str, blob: bytes, digest: bytes, verify: Callable[[bytes], bool]
     ) -> bytes:
         """Raw ECDSA r||s by a wrapped key: unwrapped into a session object for this one
-        signature, then destroyed. The signature must verify under the key on record."""
+        signature, then destroyed. The signature must verify under the key on record. A
+        blob no wrapping key of its label opens makes this one key unusable
+        (``KeyStoreUnavailable`` for this request), not the token."""
 
         def sign(session: Any) -> bytes:
-            wrapping = self._wrapping_key(session, wrapping_label)
-            key = wrapping.unwrap_key(
-                ObjectClass.PRIVATE_KEY,
-                KeyType.EC,
-                blob,
-                mechanism=Mechanism.AES_KEY_WRAP_PAD,
-                store=False,
-                capabilities=MechanismFlag.SIGN,
-                template={
-                    Attribute.SENSITIVE: True,
-                    Attribute.EXTRACTABLE: False,
-                    Attribute.ENCRYPT: pkcs11.DEFAULT,
-                    Attribute.VERIFY: pkcs11.DEFAULT,
-                    Attribute.WRAP: pkcs11.DEFAULT,
-                },
-            )
-            try:
-                signature = bytes(key.sign(digest, mechanism=Mechanism.ECDSA))
-            finally:
-                key.destroy()
-            if not verify(signature):
-                raise KeyStoreUnavailable("a wrapped key is not the key on record")
-            return signature
+            for wrapping in self._wrapping_keys(session, wrapping_label, create=False):
+                try:
+                    key = wrapping.unwrap_key(
+                        ObjectClass.PRIVATE_KEY,
+                        KeyType.EC,
+                        blob,
+                        mechanism=Mechanism.AES_KEY_WRAP_PAD,
+                        store=False,
+                        capabilities=MechanismFlag.SIGN,
+                        template={
+                            Attribute.SENSITIVE: True,
+                            Attribute.EXTRACTABLE: False,
+                            Attribute.ENCRYPT: pkcs11.DEFAULT,
+                            Attribute.VERIFY: pkcs11.DEFAULT,
+                            Attribute.WRAP: pkcs11.DEFAULT,
+                        },
+                    )
+                except PKCS11Error:
+                    # a blob not wrapped under this key (AES key wrap's integrity check) or
+                    # damaged; some modules say so only as a general error, so the token
+                    # is asked whether it still answers: if not, that is the failure
+                    bytes(wrapping[Attribute.ID])
+                    continue
+                try:
+                    signature = bytes(key.sign(digest, mechanism=Mechanism.ECDSA))
+                finally:
+                    key.destroy()
+                if not verify(signature):
+                    raise KeyStoreUnavailable("a wrapped key is not the key on record")
+                return signature
+            raise KeyStoreUnavailable("no wrapping key in the token opens this key")
 
         return self.call(sign)
 

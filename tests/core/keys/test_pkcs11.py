@@ -9,6 +9,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import pkcs11
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -236,10 +237,44 @@ async def test_wrapped_keys_sign_in_the_token_and_only_under_their_wrapping_key(
     )
     algorithm.verify(public, signature, b"data")
     assert token.count_objects() == 1  # the wrapping key; the holder key is not kept
-    with pytest.raises(KeyStoreUnavailable):
+    with pytest.raises(KeyStoreUnavailable):  # no wrapping key of that label
         token.sign_with_wrapped_key("other-wrapping-key", blob, b"\0" * 32, verifies)
     with pytest.raises(KeyStoreUnavailable):  # a signature by another key is refused
         token.sign_with_wrapped_key("holder-keys", blob, b"\0" * 32, lambda s: False)
+    damaged = blob[:-1] + bytes([blob[-1] ^ 1])
+    with pytest.raises(KeyStoreUnavailable):  # one unusable blob ...
+        token.sign_with_wrapped_key("holder-keys", damaged, b"\0" * 32, verifies)
+    assert token.failure is None  # ... is not a token that failed
+
+    # Two workers making the first wrapping key at once may make two of one label: keys
+    # wrapped under either keep signing, in this process and in a fresh one
+    second = Pkcs11Token(Pkcs11Config(softhsm.module, hsm_token, pin=softhsm.pin), retry_interval=0)
+    second.call(
+        lambda session: session.generate_key(
+            pkcs11.KeyType.AES,
+            256,
+            store=True,
+            label="holder-keys",
+            id=b"\xff" * 16,
+            capabilities=pkcs11.MechanismFlag.WRAP | pkcs11.MechanismFlag.UNWRAP,
+            template={pkcs11.Attribute.SENSITIVE: True, pkcs11.Attribute.EXTRACTABLE: False},
+        )
+    )
+    assert token.count_objects() == 2
+    for signing in (token, second):
+        signature = signing.sign_with_wrapped_key(
+            "holder-keys", blob, hashlib.sha256(b"data").digest(), verifies
+        )
+        algorithm.verify(public, signature, b"data")
+    point, later = second.generate_wrapped_key("holder-keys", "P-256")
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    algorithm.verify(
+        public,
+        token.sign_with_wrapped_key(
+            "holder-keys", later, hashlib.sha256(b"data").digest(), verifies
+        ),
+        b"data",
+    )
 
 
 @pytest.mark.parametrize("enc", ["A128GCM", "A256GCM"])
