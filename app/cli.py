@@ -125,7 +125,17 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
             if active is not None and active.alg == KEY_AGREEMENT_ALG:
                 rotated = await deployment.keys.rotate_decrypter(args.owner)
             else:
-                rotated = await deployment.keys.rotate(args.owner)
+                rotated = await deployment.keys.rotate(args.owner, replacing=args.replacing)
+                if (
+                    args.replacing is not None
+                    and active is not None
+                    and (active.kid != args.replacing)
+                ):
+                    print(
+                        f"{args.owner}: {args.replacing} is no longer the active key;"
+                        f" the active key is {rotated.kid} ({rotated.alg})"
+                    )
+                    return 0
             print(f"{args.owner}: new active key {rotated.kid} ({rotated.alg})")
             return 0
         if args.action == "certify":
@@ -222,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         "events of the audit trail (newest first); destroy retired keys past the overlap",
     )
     keys.add_argument("--limit", type=int, default=100, help="events: how many (default 100)")
+    keys.add_argument(
+        "--replacing",
+        metavar="KID",
+        help="rotate: only if KID is still the owner's active signing key (a rotation asked "
+        "for by several nodes' scripts then happens once)",
+    )
     keys.add_argument(
         "--owner",
         help="key owner, e.g. issuer:civil-registry, or issuer:civil-registry:request-encryption "

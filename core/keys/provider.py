@@ -210,12 +210,18 @@ class DeploymentKeyProvider:
             record = await self._replace(record, KEY_AGREEMENT_ALG, location, "moved")
         return self._decrypter_for(record)
 
-    async def rotate(self, owner: str) -> Signer:
+    async def rotate(self, owner: str, *, replacing: str | None = None) -> Signer:
         """A new active signing key where the placement says; concurrent rotations of the
-        same key have one winner, whose key every one of them returns."""
+        same key have one winner, whose key every one of them returns. With ``replacing``
+        (a ``kid``), only that key is rotated: once it is no longer active, the active key
+        is returned as it is (a rotation asked for on several nodes happens once)."""
         active = await self._records.active(owner)
         if active is not None and active.alg not in SIGNATURE_ALGORITHMS:
             raise WrongKeyKind(f"the keys of {owner} decrypt: rotate them with rotate_decrypter")
+        if replacing is not None and (active is None or active.kid != replacing):
+            if active is None:
+                raise UnknownKey(replacing)
+            return self._signer_for(active)
         location = self._placement(owner)
         if active is None:
             return self._signer_for(await self._first(owner, self._alg, location))

@@ -47,6 +47,34 @@ def test_keys_rotate_show_and_trust_anchor(var_dir: Path) -> None:
     assert [k["owner"] for k in shown] == ["issuer:civil-registry"] * 2
     assert shown[0]["retired_at"] is not None and shown[1]["retired_at"] is None
     assert all("d" not in k["public_jwk"] for k in shown)
+    assert [k["location"] for k in shown] == ["software"] * 2
+    # a rotation of a key that is no longer active (asked for again by another node's
+    # script) rotates nothing
+    stale = _idwallet(
+        var_dir,
+        "keys",
+        "rotate",
+        "--owner",
+        "issuer:civil-registry",
+        "--replacing",
+        shown[0]["kid"],
+    )
+    assert stale.returncode == 0 and "is no longer the active key" in stale.stdout
+    assert shown[1]["kid"] in stale.stdout
+    once = _idwallet(
+        var_dir,
+        "keys",
+        "rotate",
+        "--owner",
+        "issuer:civil-registry",
+        "--replacing",
+        shown[1]["kid"],
+    )
+    assert once.returncode == 0 and "new active key" in once.stdout
+    assert len(json.loads(_idwallet(var_dir, "keys", "show").stdout)) == 3
+    events = json.loads(_idwallet(var_dir, "keys", "events").stdout)
+    assert [e["action"] for e in events] == ["rotated", "rotated", "created"]  # newest first
+    assert all(set(e) == {"at", "owner", "kid", "action", "detail"} for e in events)
     pem = _idwallet(var_dir, "keys", "trust-anchor").stdout
     anchor = x509.load_pem_x509_certificate(pem.encode())
     assert anchor.extensions.get_extension_for_class(x509.BasicConstraints).value.ca

@@ -130,7 +130,9 @@ async def test_concurrent_rotations_make_one_key_and_leave_no_orphans_in_the_tok
             ]
             first = await asyncio.gather(*(p.signer("issuer:race") for p in providers))
             assert len({s.kid for s in first}) == 1
-            rotated = await asyncio.gather(*(p.rotate("issuer:race") for p in providers))
+            rotated = await asyncio.gather(
+                *(p.rotate("issuer:race", replacing=first[0].kid) for p in providers)
+            )
             assert len({s.kid for s in rotated}) == 1 and rotated[0].kid != first[0].kid
             owned = await SqlKeyRecords(session_factory(engine)).for_owner("issuer:race")
             assert len(owned) == 2 and [r.retired_at is None for r in owned] == [False, True]

@@ -141,7 +141,10 @@ async def test_first_key_is_single_winner_across_workers(database_url: str, kek:
             ]
             signers = await asyncio.gather(*(p.signer("issuer:race") for p in providers))
             assert len({s.kid for s in signers}) == 1
-            rotated = await asyncio.gather(*(p.rotate("issuer:race") for p in providers[:4]))
+            first = signers[0].kid
+            rotated = await asyncio.gather(
+                *(p.rotate("issuer:race", replacing=first) for p in providers[:4])
+            )
             assert len({s.kid for s in rotated}) == 1
             assert rotated[0].kid != signers[0].kid
             owned = await SqlKeyRecords(session_factory(engine)).for_owner("issuer:race")
