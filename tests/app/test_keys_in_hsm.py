@@ -100,9 +100,10 @@ def _present(http: httpx.Client, var_dir: Path, credential: str, holder: Any) ->
     )
 
 
-def _keys(var_dir: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    shown = subprocess.run(
-        [sys.executable, "-m", "app.cli", "keys", "show"],
+def _idwallet(var_dir: Path, env: dict[str, str], *args: str) -> str:
+    """What ``idwallet ARGS`` prints, run beside the server with its environment."""
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
         cwd=ROOT,
         env=idwallet_env(var_dir, **env),
         capture_output=True,
@@ -110,7 +111,11 @@ def _keys(var_dir: Path, env: dict[str, str]) -> list[dict[str, Any]]:
         timeout=120,
         check=True,
     )
-    rows: list[dict[str, Any]] = json.loads(shown.stdout)
+    return done.stdout
+
+
+def _keys(var_dir: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(_idwallet(var_dir, env, "keys", "show"))
     return rows
 
 
@@ -209,16 +214,7 @@ def test_the_token_taken_away_fails_closed_and_service_resumes_when_it_is_back(
 
 
 def _events(var_dir: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    shown = subprocess.run(
-        [sys.executable, "-m", "app.cli", "keys", "events"],
-        cwd=ROOT,
-        env=idwallet_env(var_dir, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    events: list[dict[str, Any]] = json.loads(shown.stdout)
+    events: list[dict[str, Any]] = json.loads(_idwallet(var_dir, env, "keys", "events"))
     return list(reversed(events))
 
 
@@ -291,23 +287,7 @@ def test_rotation_under_load_switches_every_worker_at_once(
             before = {
                 r["kid"] for r in _keys(var_dir, env) if r["owner"] == "issuer:civil-registry"
             }
-            rotated = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "app.cli",
-                    "keys",
-                    "rotate",
-                    "--owner",
-                    "issuer:civil-registry",
-                ],
-                cwd=ROOT,
-                env=idwallet_env(var_dir, **env),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-            )
+            rotated = _idwallet(var_dir, env, "keys", "rotate", "--owner", "issuer:civil-registry")
             switched = time.time()
             time.sleep(2)
         finally:
@@ -316,7 +296,7 @@ def test_rotation_under_load_switches_every_worker_at_once(
                 thread.join(timeout=60)
         assert not failures, failures[:3]
         (old,) = before
-        new = rotated.stdout.split("new active key ")[1].split()[0]
+        new = rotated.split("new active key ")[1].split()[0]
         signed_by = [(began, _verified_by(credential, anchor)) for began, credential, _ in issued]
         assert {kid for _, kid in signed_by} == {old, new}, signed_by
         assert all(kid == new for began, kid in signed_by if began > switched)
@@ -326,16 +306,8 @@ def test_rotation_under_load_switches_every_worker_at_once(
             listed = http.get(status["uri"].removeprefix(server.base_url))
             assert listed.status_code == 200 and _header(listed.text)["kid"] == new
 
-            destroyed = subprocess.run(
-                [sys.executable, "-m", "app.cli", "keys", "destroy-retired"],
-                cwd=ROOT,
-                env=idwallet_env(var_dir, **env),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-            )
-            assert old in json.loads(destroyed.stdout)["destroyed"]
+            destroyed = json.loads(_idwallet(var_dir, env, "keys", "destroy-retired"))
+            assert old in destroyed["destroyed"]
             # the credential signed by the destroyed key is still verified at a counter
             _, credential, holder = next(i for i in issued if _verified_by(i[1], anchor) == old)
             result = _present(http, var_dir, credential, holder)
@@ -359,14 +331,7 @@ def test_a_server_started_while_its_token_is_away_serves_once_it_is_back(
     }
     # its first start made the trust anchor in the token; the agencies' keys are made at
     # their first use
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        cwd=ROOT,
-        env=idwallet_env(var_dir, **env),
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
+    _idwallet(var_dir, env, "migrate")
     hsm.remove("idwallet")
     with (
         running_server(var_dir, **env) as server,

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,19 +22,23 @@ import pytest
 
 from tests.support.server import ROOT
 
-MODULE_PATHS = (
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-)
 UTIL = "softhsm2-util"
+LIBRARY = "libsofthsm2.so"
+
+
+def _candidates() -> list[Path]:
+    """Where Debian's package puts the module: its own directory, and the multiarch one."""
+    places = [Path("/usr/lib/softhsm")]
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    if multiarch:
+        places.append(Path("/usr/lib") / multiarch / "softhsm")
+    return [place / LIBRARY for place in places]
 
 
 def _found() -> str | None:
-    for path in MODULE_PATHS:
-        if Path(path).exists() and shutil.which(UTIL):
-            return path
-    return None
+    if shutil.which(UTIL) is None:
+        return None
+    return next((str(path) for path in _candidates() if path.is_file()), None)
 
 
 def softhsm_module() -> str | None:
