@@ -65,6 +65,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_welcome(settings: Settings, host: str, port: int) -> None:
+    from app.key_store_settings import KEY_CLASSES
     from issuers.services.catalog import load_catalog
 
     local = f"http://{host}:{port}"
@@ -82,6 +83,15 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
         lines.append(
             "  metrics             not served: set IDWALLET_METRICS_PORT or IDWALLET_METRICS_TOKEN"
         )
+    stores = settings.key_store
+    in_token = [c.replace("_", " ") for c in KEY_CLASSES if stores.provider(c) == "pkcs11"]
+    if in_token:
+        rest = "" if len(in_token) == len(KEY_CLASSES) else " (the rest in software)"
+        lines.append(
+            f"  keys in PKCS#11     token {stores.pkcs11_token!r}: {', '.join(in_token)}{rest}"
+        )
+    else:
+        lines.append("  keys                software, wrapped under the key-encryption key")
     for issuer_id, agency in load_catalog().items():
         configurations = ", ".join(agency.configurations)
         identifier = agency.identifier(settings.public_base_url)
