@@ -1,6 +1,7 @@
 """The key events of the audit trail (``key_events``): keys created, rotated, moved into
-the token and destroyed, and the token becoming unavailable and answering again. Each is
-logged too; none carries key material or a PIN."""
+the token and destroyed (written by the key records with the change itself), and the token
+becoming unavailable and answering again (written here). Each is logged too; none carries
+key material or a PIN."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ class KeyAudit:
         self._pending: set[asyncio.Task[None]] = set()
 
     async def key_event(self, owner: str, kid: str, action: str, detail: str) -> None:
+        """Logged only: the key records wrote the entry with the change itself."""
         log.info("key %s of %s: %s (%s)", kid, owner, action, detail)
-        await self._records.add_event(_now(), owner, kid, action, detail)
 
     def _record_soon(self, action: str, detail: str) -> None:
         # The token reports from inside a signature (synchronous code): the entry is

@@ -89,8 +89,9 @@ class KeyVault(Protocol):
 
 
 class KeyEvents(Protocol):
-    """Told of what happens to keys (for the audit trail): ``action`` is ``created``,
-    ``rotated``, ``moved`` or ``destroyed``; ``detail`` never holds key material."""
+    """Told of what happens to keys once it is stored (the key records write the audit
+    trail's entry in the same transaction): ``action`` is ``created``, ``rotated``,
+    ``moved`` or ``destroyed``; ``detail`` never holds key material."""
 
     async def key_event(self, owner: str, kid: str, action: str, detail: str) -> None: ...
 
@@ -184,7 +185,9 @@ class DeploymentKeyProvider:
     async def _replace(self, current: KeyRecord, alg: str, location: str, why: str) -> KeyRecord:
         """Rotate ``current`` out; the winner's key when another rotation of it won."""
         candidate = self.vault(location).new_key(current.owner, alg, self._clock.now())
-        if await self._records.replace_active(candidate, self._clock.now(), replacing=current.kid):
+        if await self._records.replace_active(
+            candidate, self._clock.now(), replacing=current.kid, why=why
+        ):
             await self.events.key_event(
                 current.owner, candidate.kid, why, f"replaces {current.kid} ({location})"
             )
@@ -307,7 +310,9 @@ class InMemoryKeyRecords:
         self._records[record.kid] = replace(record, retired_at=None)
         return True
 
-    async def replace_active(self, record: KeyRecord, at: float, *, replacing: str) -> bool:
+    async def replace_active(
+        self, record: KeyRecord, at: float, *, replacing: str, why: str = "rotated"
+    ) -> bool:
         active = self._active(record.owner)
         if record.kid in self._records or [r.kid for r in active] != [replacing]:
             return False

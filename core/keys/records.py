@@ -44,10 +44,14 @@ class KeyRecords(Protocol):
         (or the ``kid`` is taken): False then, and nothing is stored."""
         ...
 
-    async def replace_active(self, record: KeyRecord, at: float, *, replacing: str) -> bool:
+    async def replace_active(
+        self, record: KeyRecord, at: float, *, replacing: str, why: str = "rotated"
+    ) -> bool:
         """In one step, retire the owner's active key ``replacing`` at ``at`` and store
         ``record`` as the active one; False (and nothing changed) when ``replacing`` is no
-        longer the active key (a concurrent rotation won)."""
+        longer the active key (a concurrent rotation won). ``why`` (``rotated``, ``moved``)
+        is what the key event of the audit trail says, written in the same step, as the
+        first key's ``created`` and a destruction's ``destroyed`` are."""
         ...
 
     async def active(self, owner: str) -> KeyRecord | None:

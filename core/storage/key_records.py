@@ -75,6 +75,11 @@ def _to_record(row: SigningKeyRow) -> KeyRecord:
     )
 
 
+def _event(at: float, record: KeyRecord, action: str, detail: str) -> KeyEventRow:
+    """A key event written in the transaction that stores what it records."""
+    return KeyEventRow(at=at, owner=record.owner, kid=record.kid, action=action, detail=detail)
+
+
 class _RotationLost(Exception):
     """Another rotation's key became active first."""
 
@@ -106,9 +111,14 @@ class SqlKeyRecords:
 
     async def add_active(self, record: KeyRecord) -> bool:
         async with self._sessions.begin() as session:
-            return await _insert_active(session, record)
+            if not await _insert_active(session, record):
+                return False
+            session.add(_event(record.created_at, record, "created", record.location))
+            return True
 
-    async def replace_active(self, record: KeyRecord, at: float, *, replacing: str) -> bool:
+    async def replace_active(
+        self, record: KeyRecord, at: float, *, replacing: str, why: str = "rotated"
+    ) -> bool:
         try:
             async with self._sessions.begin() as session:
                 retired = await session.execute(
@@ -124,6 +134,7 @@ class SqlKeyRecords:
                     raise _RotationLost(record.owner)  # another rotation retired it first
                 if not await _insert_active(session, record):
                     raise _RotationLost(record.owner)  # rolls the retirement back
+                session.add(_event(at, record, why, f"replaces {replacing} ({record.location})"))
         except _RotationLost:
             return False
         return True
@@ -152,9 +163,15 @@ class SqlKeyRecords:
                 update(SigningKeyRow)
                 .where(SigningKeyRow.kid == kid, SigningKeyRow.destroyed_at.is_(None))
                 .values(destroyed_at=at, wrapped_private_key=b"")
+                .returning(SigningKeyRow.owner, SigningKeyRow.location)
             )
-            marked: bool = result.rowcount == 1  # type: ignore[attr-defined]
-            return marked
+            marked = result.first()
+            if marked is None:
+                return False
+            session.add(
+                KeyEventRow(at=at, owner=marked[0], kid=kid, action="destroyed", detail=marked[1])
+            )
+            return True
 
     async def add_event(self, at: float, owner: str, kid: str, action: str, detail: str) -> None:
         async with self._sessions.begin() as session:
