@@ -5,7 +5,7 @@ JOSE form, r||s); ``Pkcs11Decrypter`` agrees keys there for ECDH-ES (RFC 7518 §
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -30,6 +30,26 @@ LOCATION = "pkcs11"
 
 def public_key_of_point(point: bytes, curve: str) -> ec.EllipticCurvePublicKey:
     return ec.EllipticCurvePublicKey.from_encoded_point(ec_curve(curve), point)
+
+
+def public_key_of_jwk(jwk: Mapping[str, str], curve: str) -> ec.EllipticCurvePublicKey:
+    """The EC public key on record (a JWK of the curve) as ``cryptography`` takes it."""
+    return public_key_of_point(b"\x04" + b64url_decode(jwk["x"]) + b64url_decode(jwk["y"]), curve)
+
+
+def signature_check(
+    algorithm: SignatureAlgorithm, public: ec.EllipticCurvePublicKey, data: bytes
+) -> Callable[[bytes], bool]:
+    """Whether a signature the token made over ``data`` verifies under the key on record."""
+
+    def verifies(signature: bytes) -> bool:
+        try:
+            algorithm.verify(public, signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verifies
 
 
 def digest_of(algorithm: SignatureAlgorithm, data: bytes) -> bytes:
@@ -61,9 +81,7 @@ class Pkcs11Signer:
         self._kid = kid
         self._algorithm = SIGNATURE_ALGORITHMS[alg]
         self._public_jwk = dict(jwk)
-        self._public = public_key_of_point(
-            b"\x04" + b64url_decode(jwk["x"]) + b64url_decode(jwk["y"]), self._algorithm.curve
-        )
+        self._public = public_key_of_jwk(jwk, self._algorithm.curve)
         self._x5c = x5c
 
     @property
@@ -82,17 +100,12 @@ class Pkcs11Signer:
         return dict(self._public_jwk)
 
     def sign(self, data: bytes) -> bytes:
-        def verifies(signature: bytes) -> bool:
-            try:
-                self._algorithm.verify(self._public, signature, data)
-            except InvalidSignature:
-                return False
-            return True
-
         if callable(self._key_id):
             self._key_id = self._key_id()
         return self._token.sign_digest(
-            self._key_id, digest_of(self._algorithm, data), verify=verifies
+            self._key_id,
+            digest_of(self._algorithm, data),
+            verify=signature_check(self._algorithm, self._public, data),
         )
 
 

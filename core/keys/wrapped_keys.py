@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.encoding import b64url_decode
 from core.jose.algorithms import SIGNATURE_ALGORITHMS
-from core.jose.errors import InvalidSignature
 from core.jose.jwk import public_jwk
 from core.keys.pkcs11_token import CURVE_PARAMETERS, Pkcs11Token
-from core.keys.pkcs11_vault import digest_of, public_key_of_point
+from core.keys.pkcs11_vault import (
+    digest_of,
+    public_key_of_jwk,
+    public_key_of_point,
+    signature_check,
+)
 from core.keys.records import WrongKeyKind
 
 #: Longest wrapping key label (its length is one byte of the kept bytes).
@@ -76,9 +79,7 @@ class WrappedKeySigner:
         if jwk.get("kty") != "EC" or jwk.get("crv") != self._algorithm.curve:
             raise WrongKeyKind(f"a wrapped key on record is not a {self._algorithm.curve} key")
         self._public_jwk = dict(jwk)
-        self._public = public_key_of_point(
-            b"\x04" + b64url_decode(jwk["x"]) + b64url_decode(jwk["y"]), self._algorithm.curve
-        )
+        self._public = public_key_of_jwk(jwk, self._algorithm.curve)
 
     @property
     def kid(self) -> str:
@@ -96,15 +97,11 @@ class WrappedKeySigner:
         return dict(self._public_jwk)
 
     def sign(self, data: bytes) -> bytes:
-        def verifies(signature: bytes) -> bool:
-            try:
-                self._algorithm.verify(self._public, signature, data)
-            except InvalidSignature:
-                return False
-            return True
-
         return self._token.sign_with_wrapped_key(
-            self._label, self._blob, digest_of(self._algorithm, data), verifies
+            self._label,
+            self._blob,
+            digest_of(self._algorithm, data),
+            signature_check(self._algorithm, self._public, data),
         )
 
 
