@@ -50,10 +50,6 @@ class KeyStoreSettings:
         return self.providers[key_class]
 
     @property
-    def uses_pkcs11(self) -> bool:
-        return "pkcs11" in self.providers.values()
-
-    @property
     def names_a_token(self) -> bool:
         """A token is configured: opened even where no class makes new keys in it any
         more, so that the keys made there before keep working."""

@@ -426,13 +426,6 @@ class Pkcs11Token:
         point = self.call(existing)
         return point if point is not None else self.generate_signing_key(key_id, label, curve)
 
-    def public_point(self, key_id: bytes, curve: str) -> bytes:
-        def read(session: Any) -> bytes:
-            key = session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=key_id)
-            return _ec_point(bytes(key[Attribute.EC_POINT]), curve)
-
-        return self.call(read)
-
     def private_key_attributes(self, key_id: bytes) -> dict[str, bool]:
         """How the token keeps the key: ``sensitive``, ``extractable``, ``token`` (for
         checks and operators' reports)."""
