@@ -3,6 +3,7 @@ from settings and shared by the HTTP app and the command line."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
@@ -25,6 +26,7 @@ from core.keys.provider import DeploymentKeyProvider, KeyVault
 from core.keys.software_vault import SoftwareVault
 from core.keys.unavailable import KeyStoreUnavailable
 from core.keys.wrapping import KeyWrapper
+from core.storage.audit_trail import SqlAuditTrail
 from core.storage.engine import create_engine, session_factory
 from core.storage.key_records import SqlKeyRecords
 
@@ -56,6 +58,8 @@ class Deployment:
     key_records: SqlKeyRecords
     keys: DeploymentKeyProvider
     trust_anchor: TrustAnchor
+    #: Where every role appends what it audits (``core.audit``).
+    audit_trail: SqlAuditTrail
     key_encryption_key: bytes
     #: The CA of this deployment as its citizens' wallet provider (None: it attests nothing).
     wallet_provider_ca: TrustAnchor | None = None
@@ -96,6 +100,7 @@ class Deployment:
             sessions=sessions,
             key_records=records,
             keys=keys,
+            audit_trail=SqlAuditTrail(sessions, time.time),
             trust_anchor=load_trust_anchor(settings, wrapper, authorities),
             key_encryption_key=kek,
             wallet_provider_ca=load_wallet_provider_ca(settings, wrapper, authorities),

@@ -1,6 +1,7 @@
 """Every SQLAlchemy table of the deployment, for Alembic and the schema tests."""
 
-from core.storage import key_records as _key_records  # noqa: F401  (registers its table)
+from core.storage import audit_trail as _audit_trail  # noqa: F401  (registers its table)
+from core.storage import key_records as _key_records  # noqa: F401
 from core.storage import readiness as _readiness  # noqa: F401
 from core.storage import single_use as _single_use  # noqa: F401
 from core.storage.base import Base
