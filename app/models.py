@@ -1,5 +1,6 @@
 """Every SQLAlchemy table of the deployment, for Alembic and the schema tests."""
 
+from core.storage import audit_chain as _audit_chain  # noqa: F401  (registers its table)
 from core.storage import audit_trail as _audit_trail  # noqa: F401  (registers its table)
 from core.storage import key_records as _key_records  # noqa: F401
 from core.storage import readiness as _readiness  # noqa: F401

@@ -8,14 +8,14 @@ order from any number of workers. The chain (``position``, ``previous_hash``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.audit.trail import AuditEntry, FactValue
-from core.encoding import json_dumps
+from core.audit.chain import canonical_facts
+from core.audit.trail import AuditEntry
 from core.storage.base import Base
 
 
@@ -35,16 +35,6 @@ class AuditEntryRow(Base):
     position: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
     previous_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     entry_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-
-def canonical_facts(facts: Mapping[str, FactValue]) -> str:
-    """The facts as the JSON text the chain hashes: sorted keys, tuples as arrays."""
-    return json_dumps(
-        {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in sorted(facts.items())
-        }
-    )
 
 
 class SqlAuditTrail:

@@ -1,4 +1,5 @@
-"""The deployment's audit trail: one row per audited action, chained afterwards
+"""The deployment's audit trail: one row per audited action, chained afterwards, and
+the signed heads of the chain
 
 Revision ID: 0020
 Revises: 0019
@@ -34,8 +35,28 @@ def upgrade() -> None:
         sa.UniqueConstraint("position", name=op.f("uq_audit_entries_position")),
     )
     op.create_index(op.f("ix_audit_entries_at"), "audit_entries", ["at"])
+    unchained = sa.text("position IS NULL")
+    op.create_index(
+        "ix_audit_entries_unchained",
+        "audit_entries",
+        ["id"],
+        postgresql_where=unchained,
+        sqlite_where=unchained,
+    )
+    op.create_table(
+        "audit_heads",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("entry_hash", sa.String(64), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.Column("jws", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_heads")),
+        sa.UniqueConstraint("position", name=op.f("uq_audit_heads_position")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("audit_heads")
+    op.drop_index("ix_audit_entries_unchained", table_name="audit_entries")
     op.drop_index(op.f("ix_audit_entries_at"), table_name="audit_entries")
     op.drop_table("audit_entries")
