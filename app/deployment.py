@@ -31,7 +31,9 @@ from core.storage.engine import create_engine, session_factory
 from core.storage.key_records import SqlKeyRecords
 
 
-def open_token(settings: Settings, records: SqlKeyRecords) -> Pkcs11Token | None:
+def open_token(
+    settings: Settings, records: SqlKeyRecords, trail: SqlAuditTrail | None = None
+) -> Pkcs11Token | None:
     """The token named by the settings (opened on first use, not here: a worker process
     logs in for itself), or None where none is named. A token stays open after its class
     moved back to software, for the keys made in it before."""
@@ -46,7 +48,7 @@ def open_token(settings: Settings, records: SqlKeyRecords) -> Pkcs11Token | None
             pin_file=None if stores.pkcs11_pin_file is None else str(stores.pkcs11_pin_file),
         )
     )
-    token.set_events(KeyAudit(records, stores.pkcs11_token))
+    token.set_events(KeyAudit(records, stores.pkcs11_token, trail))
     return token
 
 
@@ -79,7 +81,8 @@ class Deployment:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         sessions = session_factory(engine)
         records = SqlKeyRecords(sessions)
-        token = open_token(settings, records)
+        audit_trail = SqlAuditTrail(sessions, time.time)
+        token = open_token(settings, records, audit_trail)
         vaults: dict[str, KeyVault] = {"software": SoftwareVault(wrapper)}
         if token is not None:
             vaults["pkcs11"] = Pkcs11Vault(token)
@@ -92,7 +95,7 @@ class Deployment:
             vaults,
             placement=lambda owner: stores.provider(key_class_of(owner)),
             alg=settings.signing_alg,
-            events=KeyAudit(records, stores.pkcs11_token or ""),
+            events=KeyAudit(records, stores.pkcs11_token or "", audit_trail),
         )
         return cls(
             settings=settings,
@@ -100,7 +103,7 @@ class Deployment:
             sessions=sessions,
             key_records=records,
             keys=keys,
-            audit_trail=SqlAuditTrail(sessions, time.time),
+            audit_trail=audit_trail,
             trust_anchor=load_trust_anchor(settings, wrapper, authorities),
             key_encryption_key=kek,
             wallet_provider_ca=load_wallet_provider_ca(settings, wrapper, authorities),

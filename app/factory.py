@@ -15,6 +15,7 @@ from litestar.types import ControllerRouterHandler, Middleware
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app.audit_sealing import audit_sealing
 from app.deployment import Deployment
 from app.errors import (
     database_unavailable,
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             async with (
                 every_minute(destroy_retired_keys, log, "retired keys", deployment.engine),
+                audit_sealing(deployment),
                 issuer_role(app, settings, deployment, agencies),
                 verifier_role(app, settings, deployment) as verifiers,
                 wallet_role(app, settings, deployment, list(agencies)),

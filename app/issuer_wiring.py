@@ -144,6 +144,7 @@ async def issuer_role(
         refresh_tokens=SqlRefreshTokenStore(sessions),
         applications=SqlApplicationStore(deployment.engine, claims, settings.status_list_size),
         secret=deployment.derived_secret("issuer codes"),
+        audit_trail=deployment.audit_trail,
         policy=IssuancePolicy(
             status_list_ttl=settings.status_list_ttl,
             issued_at_precision=settings.issued_at_precision,

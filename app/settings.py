@@ -278,6 +278,10 @@ class Settings:
     metrics_token: str | None = None
     #: Where each class of keys is kept (software, or a PKCS#11 token).
     key_store: KeyStoreSettings = field(default_factory=KeyStoreSettings)
+    #: Seconds between signed heads of the audit trail (``core.audit.chain``).
+    audit_head_interval: int = 60
+    #: Days audit entries are kept (removed down to a signed head); 0 keeps them forever.
+    audit_retention_days: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -405,4 +409,6 @@ class Settings:
             metrics_port=_metrics_port(env, port),
             metrics_token=_metrics_token(env),
             key_store=_key_store(env),
+            audit_head_interval=_int(env, "AUDIT_HEAD_INTERVAL", 60, 1, 86400),
+            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 0, 0, 100 * 365),
         )

@@ -106,6 +106,7 @@ async def verifier_role(
         status_lists=documents,
         issuer_keys=trust,
         secret=deployment.derived_secret("verifier responses"),
+        audit_trail=deployment.audit_trail,
         registrar=DeploymentRegistrar(deployment.trust_anchor),
         issuer_anchors=tuple(anchors),
         policy=PresentationPolicy(

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.audit.trail import AuditEntry
 from core.identifiers import InvalidIdentifier, checked_identifier
 from issuers.domain import STATUS_ACTIONS, AuditEvent, CredentialSelector, IssuedCredential
 from issuers.services.context import IssuerContext
 from issuers.services.issue_credential import status_list_uri
 
 STATUS_NAMES = {0: "valid", 1: "revoked", 2: "suspended"}
+#: The audit trail's name of each action (``core.audit.trail``).
+AUDITED_ACTIONS = {
+    "revoke": "credential.revoked",
+    "suspend": "credential.suspended",
+    "unsuspend": "credential.reinstated",
+}
 
 
 class InvalidSelection(ValueError):
@@ -111,6 +118,18 @@ async def change_status(
             object_id=target,
             outcome=f"{len(changed)} changed, {unchanged} unchanged",
             detail=reason[:500],
+        )
+    )
+    # the deployment's trail: the configuration(s) concerned, never which credential
+    await context.audit_trail.append(
+        AuditEntry(
+            "operator",
+            issuer_id,
+            AUDITED_ACTIONS[action],
+            facts={
+                "credential_configuration": ",".join(sorted({c.configuration_id for c in changed})),
+                "changed": len(changed),
+            },
         )
     )
     return StatusChange(action, changed, unchanged)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
+from core.audit.trail import AuditTrail
 from core.clock import SYSTEM_CLOCK, Clock
 from core.faults import NO_FAULTS, FaultPoints
 from core.keys.x509 import ValidatedChains
@@ -87,6 +88,9 @@ class IssuerContext:
     refresh_tokens: RefreshTokenStore
     applications: ApplicationStore
     secret: bytes
+    #: The deployment's audit trail (``core.audit``): what operators did and what was
+    #: issued, never a citizen's or a credential's identifier.
+    audit_trail: AuditTrail
     policy: IssuancePolicy = field(default_factory=IssuancePolicy)
     clock: Clock = SYSTEM_CLOCK
     faults: FaultPoints = NO_FAULTS

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from msgspec import UNSET
 
+from core.audit.trail import AuditEntry
 from core.identifiers import checked_identifier
 from core.messages import to_plain
 from core.oauth import AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT
@@ -187,6 +188,14 @@ async def create_offer(
             detail=f"{configuration_id} for subject {subject_id}"
             + (" with tx_code" if tx_code else "")
             + (" by online authorization" if grant_type == AUTHORIZATION_CODE_GRANT else ""),
+        )
+    )
+    await context.audit_trail.append(
+        AuditEntry(
+            "operator",
+            issuer_id,
+            "offer.created",
+            facts={"credential_configuration": configuration_id},
         )
     )
     document = credential_offer_document(context, offer)

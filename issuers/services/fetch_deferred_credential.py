@@ -31,7 +31,7 @@ from issuers.domain import Application, ApplicationState
 from issuers.services.codes import same, sha256_hex
 from issuers.services.context import IssuerContext
 from issuers.services.delivered_responses import UnreadableResponse, open_response, seal_response
-from issuers.services.issue_credential import sign_and_record
+from issuers.services.issue_credential import audit_issued, sign_and_record
 from issuers.services.sender_constraint import ProtectedRequest, presented_token
 
 USED = "this transaction_id was used to obtain its credentials already"
@@ -113,6 +113,7 @@ async def _deliver(
             seal_response(access_token, approved.token_hash, response),
             now + context.policy.deferred_response_lifetime,
         )
+    await audit_issued(context, issuer_id, approved.configuration_id, len(credentials))
     return response
 
 

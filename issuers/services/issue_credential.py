@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cryptography import x509
 from msgspec import UNSET
 
+from core.audit.trail import AuditEntry
 from core.errors import (
     CredentialRequestDenied,
     InvalidCredentialRequest,
@@ -127,6 +128,26 @@ def _not_before(leaf_x5c: str) -> int:
 def status_list_uri(context: IssuerContext, issuer_id: str, list_id: str) -> str:
     agency = context.agency(issuer_id)
     return f"{agency.identifier(context.public_base_url)}/status-lists/{list_id}"
+
+
+async def audit_issued(
+    context: IssuerContext, issuer_id: str, configuration_id: str, count: int
+) -> None:
+    """One entry of the deployment's audit trail per issuance (``count`` credentials of
+    one configuration: a batch is one action)."""
+    configuration = context.configuration(issuer_id, configuration_id)
+    await context.audit_trail.append(
+        AuditEntry(
+            "agency",
+            issuer_id,
+            "credential.issued",
+            facts={
+                "credential_configuration": configuration_id,
+                "format": configuration.format,
+                "count": count,
+            },
+        )
+    )
 
 
 async def sign_and_record(
@@ -387,6 +408,9 @@ async def issue_credentials(
         raise used.refusal from None
     if response is None:  # used up already (perhaps the retry of a lost response), or not ours
         response = await _repeat_delivered(context, issuer_id, presented, request, now)
+    elif response.credentials is not UNSET:  # issued now (not deferred, not repeated)
+        configuration_id = _requested_configuration(context, issuer_id, request)
+        await audit_issued(context, issuer_id, configuration_id, len(response.credentials))
     context.faults.reach(AFTER_COMMIT_BEFORE_RESPONSE)
     return response
 

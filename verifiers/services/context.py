@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
+from core.audit.trail import AuditTrail
 from core.clock import SYSTEM_CLOCK, Clock
 from core.keys.x509 import ValidatedChains
 from core.pending_cap import PendingCap
@@ -38,6 +39,9 @@ class VerifierContext:
     status_lists: StatusListSource
     issuer_keys: IssuerKeyResolver
     secret: bytes
+    #: The deployment's audit trail (``core.audit``): what counters asked for and how
+    #: it ended (``verifiers.services.audit_facts``).
+    audit_trail: AuditTrail
     policy: PresentationPolicy = field(default_factory=PresentationPolicy)
     clock: Clock = SYSTEM_CLOCK
     #: Signs the relying parties' registrations for wallets (None: none is signed).

@@ -38,9 +38,12 @@ from verifiers.domain import (
     Transaction,
     TransactionState,
 )
+from verifiers.services.audit_facts import audit_presentation, presentation_facts
 from verifiers.services.context import VerifierContext
 
 WALLET_SCHEME = "openid4vp://"
+#: The status of a request refused for going beyond the party's registration.
+REFUSED = 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ def client_id_for(party: RelyingParty, signer: Signer, public_base_url: str) -> 
 
 
 def _refused(detail: str) -> Problem:
-    return Problem(422, "Request not allowed", detail)
+    return Problem(REFUSED, "Request not allowed", detail)
 
 
 def _claims_query(credential: TemplateCredential, path: ClaimPath) -> dict[str, Any]:
@@ -173,6 +176,24 @@ def check_registration(context: VerifierContext, party: RelyingParty, raw: Any) 
     return result
 
 
+def _asked(context: VerifierContext, options: PresentationRequestOptions) -> dict[str, Any]:
+    """What a refused request asked for, as DCQL: the template's whole query, or the raw
+    query once it parsed (a refusal comes after the parse)."""
+    if options.template is not None:
+        template = context.templates[options.template]
+        return {
+            "credentials": [
+                {"claims": [{"path": list(path)} for path in credential.claims]}
+                for credential in template.credentials
+            ]
+        }
+    try:
+        asked: dict[str, Any] = parse_dcql_query(options.dcql_query).to_json()
+    except DcqlError:
+        return {}
+    return asked
+
+
 async def create_presentation_request(
     context: VerifierContext, verifier_id: str, options: PresentationRequestOptions
 ) -> CreatedRequest:
@@ -195,12 +216,24 @@ async def create_presentation_request(
             "same_device_redirect_uri goes with same_device and names a page of this"
             " deployment, without a fragment",
         )
-    if options.template is not None:
-        if options.template not in context.templates:
-            raise Problem(404, "Unknown template", f"no check named {options.template!r}")
-        dcql = template_query(context, party, options.template)
-    else:
-        dcql = check_registration(context, party, options.dcql_query)
+    if options.template is not None and options.template not in context.templates:
+        raise Problem(404, "Unknown template", f"no check named {options.template!r}")
+    try:
+        dcql = (
+            template_query(context, party, options.template)
+            if options.template is not None
+            else check_registration(context, party, options.dcql_query)
+        )
+    except Problem as refusal:
+        if refusal.status == REFUSED:  # beyond the registration: the trail says so
+            await audit_presentation(
+                context,
+                verifier_id,
+                "presentation.refused",
+                presentation_facts(_asked(context, options), options.template),
+                "refused",
+            )
+        raise
     signer = await context.keys.signer(verifier_id)
     now = context.clock.now()
     session_token = secrets.token_urlsafe(32) if options.same_device else None
@@ -241,6 +274,12 @@ async def create_presentation_request(
             " answered or expire within minutes",
         )
     await store.add(transaction)
+    await audit_presentation(
+        context,
+        verifier_id,
+        "presentation.requested",
+        presentation_facts(dcql, options.template),
+    )
     return CreatedRequest(
         transaction,
         wallet_uri(context, transaction),

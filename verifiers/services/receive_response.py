@@ -32,6 +32,7 @@ from core.jose.jwe import decrypt_compact, read_header
 from core.messages import to_plain
 from core.oid4vp import AuthorizationResponse, ResponseUriAnswer
 from verifiers.domain import TRANSACTION_MOVES, Transaction, TransactionState
+from verifiers.services.audit_facts import audit_answer, wallet_outcome
 from verifiers.services.context import VerifierContext
 from verifiers.services.response_keys import response_key_id, response_private_key
 from verifiers.services.validate_presentation import (
@@ -143,6 +144,7 @@ async def receive_response(
             response_code_hash=None,
         ):
             raise InvalidRequest("this presentation request is not waiting for an answer")
+        await audit_answer(context, transaction, wallet_outcome(error))
         return ResponseUriAnswer()
     vp_token = parameters.get("vp_token")
     if isinstance(vp_token, dict):
@@ -164,6 +166,7 @@ async def receive_response(
     )
     if not recorded:
         raise InvalidRequest("this presentation request was answered already")
+    await audit_answer(context, transaction, "ok" if outcome.verified else "invalid_request")
     if not outcome.verified:
         raise PresentationRejected(outcome.error or "the presentation is not valid")
     if response_code is None:

@@ -1,0 +1,95 @@
+"""The deployment's side of the audit trail: its audit key (owner ``deployment:audit``,
+kept where the deployment's own keys are: in the token when that class is placed there)
+certified under the trust anchor, so that a signed head carries an ``x5c`` chain anyone
+with the anchor certificate can check; and the housekeeping every worker runs: chain what
+was appended every few seconds, sign a head every ``IDWALLET_AUDIT_HEAD_INTERVAL``
+seconds, and remove entries past ``IDWALLET_AUDIT_RETENTION_DAYS`` down to a signed head.
+
+Every worker runs it; one chainer works at a time (``core.storage.audit_chain``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+from app.access_certificates import ensure_access_certificate
+from app.deployment import Deployment
+from app.housekeeping import every_minute
+from core.audit.store import HeadPolicy
+from core.keys.signer import Signer
+from core.keys.x509 import AccessCertificateRequest
+from core.storage.audit_chain import SqlAuditChain
+
+#: The key that signs the heads of the audit trail.
+AUDIT_KEY_OWNER = "deployment:audit"
+#: How often each worker chains what was appended (seconds).
+CHAIN_EVERY_SECONDS = 5.0
+DAY = 86400.0
+
+log = logging.getLogger("idwallet.audit")
+
+
+def audit_chain(deployment: Deployment) -> SqlAuditChain:
+    return SqlAuditChain(deployment.sessions, time.time)
+
+
+def audit_certificate_request(deployment: Deployment) -> AccessCertificateRequest:
+    base = deployment.settings.public_base_url
+    host = urlsplit(base).hostname
+    return AccessCertificateRequest(
+        common_name="Audit trail",
+        organization="idwallet deployment",
+        dns_names=(host,) if host else (),
+        uris=(f"{base}/audit",),
+    )
+
+
+def head_policy(deployment: Deployment) -> HeadPolicy:
+    async def signer() -> Signer:
+        return await ensure_access_certificate(
+            deployment, AUDIT_KEY_OWNER, audit_certificate_request(deployment)
+        )
+
+    return HeadPolicy(
+        signer,
+        issuer=deployment.settings.public_base_url,
+        interval=float(deployment.settings.audit_head_interval),
+    )
+
+
+async def prune_expired(deployment: Deployment, chain: SqlAuditChain) -> int:
+    """Entries past the retention, down to the last head signed before the cut-off."""
+    days = deployment.settings.audit_retention_days
+    if days == 0:
+        return 0
+    return await chain.prune(time.time() - days * DAY)
+
+
+@contextlib.asynccontextmanager
+async def audit_sealing(deployment: Deployment) -> AsyncIterator[None]:
+    chain = audit_chain(deployment)
+    heads = head_policy(deployment)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await chain.seal(heads)
+            except Exception as exc:  # the database or the token may be away: next time
+                log.warning("chaining the audit trail failed: %s", type(exc).__name__)
+            await asyncio.sleep(CHAIN_EVERY_SECONDS)
+
+    async def prune() -> int:
+        return await prune_expired(deployment, chain)
+
+    task = asyncio.create_task(loop())
+    try:
+        async with every_minute(prune, log, "audit entries past retention", deployment.engine):
+            yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
