@@ -16,11 +16,12 @@ import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-from app.access_certificates import ensure_access_certificate
+from app.access_certificates import CannotCertify, ensure_access_certificate
 from app.deployment import Deployment
 from app.housekeeping import every_minute
 from core.audit.store import HeadPolicy
 from core.keys.signer import Signer
+from core.keys.unavailable import KeyStoreUnavailable
 from core.keys.x509 import AccessCertificateRequest
 from core.storage.audit_chain import SqlAuditChain
 
@@ -69,16 +70,32 @@ async def prune_expired(deployment: Deployment, chain: SqlAuditChain) -> int:
     return await chain.prune(time.time() - days * DAY)
 
 
+async def _chain_only(chain: SqlAuditChain) -> None:
+    try:
+        await chain.seal(None)
+    except Exception as exc:
+        log.warning("chaining the audit trail failed: %s", type(exc).__name__)
+
+
 @contextlib.asynccontextmanager
 async def audit_sealing(deployment: Deployment) -> AsyncIterator[None]:
     chain = audit_chain(deployment)
     heads = head_policy(deployment)
 
     async def loop() -> None:
+        unsigned = False
         while True:
             try:
                 await chain.seal(heads)
-            except Exception as exc:  # the database or the token may be away: next time
+                unsigned = False
+            except (CannotCertify, KeyStoreUnavailable) as exc:
+                # no head now (no certificate for the audit key, the token away): the
+                # entries are chained all the same, and signed once the key is back
+                if not unsigned:
+                    log.warning("audit trail heads not signed: %s", exc)
+                unsigned = True
+                await _chain_only(chain)
+            except Exception as exc:  # the database may be away: next time
                 log.warning("chaining the audit trail failed: %s", type(exc).__name__)
             await asyncio.sleep(CHAIN_EVERY_SECONDS)
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench import (
+    audit_trail,
     capacity,
     hsm_keys,
     http_haip_issuance,
@@ -23,6 +24,7 @@ from bench import (
 from bench.measure import pin_to_one_core
 from bench.report import render, targets
 from bench.sdjwt_bench import run
+from bench.sections import splice_section
 from tests.support.postgres import reachable
 
 NOTES_FILE = Path(__file__).with_name("notes.md")
@@ -55,6 +57,7 @@ def main() -> int:
     scale = status_list_scale.run(databases)
     limiting = rate_limit_overhead.run()
     hsm = hsm_keys.run(databases)
+    audit = audit_trail.run(databases)
     OUTPUT.write_text(
         render(
             results,
@@ -73,6 +76,10 @@ def main() -> int:
             hsm=hsm,
             mdoc=mdoc,
         ),
+        encoding="utf-8",
+    )
+    OUTPUT.write_text(
+        splice_section(OUTPUT.read_text(encoding="utf-8"), audit_trail.section(audit)),
         encoding="utf-8",
     )
     for target in targets(results):
