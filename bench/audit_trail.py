@@ -1,7 +1,7 @@
 """What the audit trail costs (``core.audit``): an append per audited action beside a
 complete issuance, and how fast the chainer chains and signs, on SQLite and PostgreSQL.
 
-- **Append**: ``SqlAuditTrail.append`` (one insert in a transaction of its own), one after
+- **Append**: ``SqlAuditTrail.append`` (one insert committed on its own), one after
   another on a freshly migrated database, the median latency and the process CPU per
   append; then appends from 16 concurrent tasks (as a busy worker's requests make them),
   appends per second.
@@ -162,8 +162,9 @@ def section(figures: list[AuditFigures]) -> list[str]:
     lines = [
         HEADING,
         "",
-        "What an audited action adds: one insert into `audit_entries` in a transaction of its",
-        f"own (`SqlAuditTrail.append`), {SEQUENTIAL} one after another (median latency, process",
+        "What an audited action adds: one insert into `audit_entries` committed on its own",
+        "(`SqlAuditTrail.append`: on PostgreSQL one statement on a pooled asyncpg connection,",
+        f"on SQLite a Core insert), {SEQUENTIAL} one after another (median latency, process",
         f"CPU per append) and {CONCURRENT_TASKS} tasks appending at once (appends per second),",
         "in the benchmark's process on a freshly migrated database; beside it, a complete",
         f"issuance by one wallet on `idwallet serve` ({ISSUANCES} issuances, median), which",

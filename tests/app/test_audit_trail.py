@@ -75,7 +75,12 @@ def _run(var_dir: Path, http: httpx.Client) -> list[str]:
         headers=operator_headers(var_dir, "civil-registry"),
     )
     assert revoked.status_code == 200, revoked.text
+    changed = revoked.json()["changed"]
+    assert changed
     return [
+        *(c["credential_id"] for c in changed),
+        *(c["offer_id"] for c in changed),
+        *(f"{c['status_uri']}#{c['status_idx']}" for c in changed),
         SUBJECT,
         offer["offer_uri"],
         asked.json()["transaction_id"],
