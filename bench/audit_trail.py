@@ -192,7 +192,9 @@ def section(figures: list[AuditFigures]) -> list[str]:
             f"A head's ES256 signature in software: {figures[0].head_sign_us:,.0f} µs (one per",
             "`IDWALLET_AUDIT_HEAD_INTERVAL`, 60 s by default, whatever the traffic). The share",
             "column is two appends' latency against one issuance's; the appends run in the",
-            "worker's request, each on a connection of the pool.",
+            "worker's request, each on a connection of the pool. An append's latency beyond its",
+            "CPU is the commit's flush to disk (PostgreSQL's write-ahead log, SQLite's",
+            "`synchronous=FULL`), as for every commit of an issuance.",
         ]
     return lines
 
