@@ -103,6 +103,9 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
         lines.append(f"  counter screen      {local}/counter/{verifier_id}")
     lines.append(f"  citizen web wallet  {local}/wallet-app")
     lines.append("  demo citizen        demo-citizen (in each demo agency's register)")
+    from app.register_wiring import describe_connector
+
+    lines.append(f"  registers read from {describe_connector(settings)}")
     if not settings.is_production:
         keys = settings.operator_keys_file or settings.var_dir / "operator-keys.json"
         lines.append(f"  operator keys       {keys}")

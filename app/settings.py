@@ -18,6 +18,7 @@ from cryptography import x509
 
 from app.key_store_settings import KeyStoreSettings, KeyStoreSettingsError
 from app.rate_limit_policy import RateLimitPolicy, RateLimitSyntaxError, parse_policy
+from app.register_settings import RegisterSettings, RegisterSettingsError, register_settings
 from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
 
@@ -210,6 +211,13 @@ def _key_store(env: Mapping[str, str]) -> KeyStoreSettings:
         raise SettingsError(str(exc)) from None
 
 
+def _register(env: Mapping[str, str], environment: str) -> RegisterSettings:
+    try:
+        return register_settings(env, production=environment == "production")
+    except RegisterSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _country(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{2}", value):
         raise SettingsError(f"{PREFIX}COUNTRY is an ISO 3166-1 alpha-2 code, such as DE")
@@ -278,6 +286,8 @@ class Settings:
     metrics_token: str | None = None
     #: Where each class of keys is kept (software, or a PKCS#11 token).
     key_store: KeyStoreSettings = field(default_factory=KeyStoreSettings)
+    #: How the agencies read their registers (``app.register_settings``).
+    register: RegisterSettings = field(default_factory=RegisterSettings)
 
     @property
     def is_production(self) -> bool:
@@ -405,4 +415,5 @@ class Settings:
             metrics_port=_metrics_port(env, port),
             metrics_token=_metrics_token(env),
             key_store=_key_store(env),
+            register=_register(env, environment),
         )
