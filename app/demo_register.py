@@ -63,6 +63,7 @@ from core.register_exchange import (
     client_certified_as,
     read_query,
     sign_answer,
+    unverified_echo,
 )
 from issuers.domain import Agency, RegisterPurpose
 from issuers.services.catalog import load_catalog
@@ -198,10 +199,12 @@ class DemoRegister:
         now = self._clock()
         if body is None or content_type != QUERY_MEDIA_TYPE:
             return 400, self._refused(None, "invalid_query", "send one register query JWS", now)
+        token = body.decode("ascii", "replace")
         try:
-            received = read_query(body.decode("ascii", "replace"), self._trusted, now=now)
+            received = read_query(token, self._trusted, now=now)
         except ExchangeRefused as refused:
-            return 400, self._refused(None, refused.error, refused.description, now)
+            echo = unverified_echo(token)
+            return 400, self._refused(None, refused.error, refused.description, now, echo)
         query = received.query
         agency = self._agencies.get(query.client)
         if agency is None or not client_certified_as(
@@ -238,7 +241,12 @@ class DemoRegister:
         return 200, sign_answer(received, answer, self._signer, now=now)
 
     def _refused(
-        self, received: ReceivedQuery | None, error: str, description: str, now: float
+        self,
+        received: ReceivedQuery | None,
+        error: str,
+        description: str,
+        now: float,
+        echo: dict[str, str] | None = None,
     ) -> str:
         log.info("query refused: %s", error)
         return sign_answer(
@@ -246,6 +254,7 @@ class DemoRegister:
             RegisterAnswerMessage("refused", error=error, error_description=description),
             self._signer,
             now=now,
+            echo=echo,
         )
 
 

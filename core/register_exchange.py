@@ -52,10 +52,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from core.encoding import b64url_encode
+from core.encoding import EncodingError, b64url_encode, strict_json_object
 from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
-from core.jose.jws import sign_compact, verify_compact
+from core.jose.jws import decode_unverified, sign_compact, verify_compact
 from core.keys.signer import Signer
 from core.keys.x509 import (
     CertificateError,
@@ -251,16 +251,34 @@ def client_certified_as(certificate: x509.Certificate, identifier: str) -> bool:
     return identifier in san_uris(certificate)
 
 
+def unverified_echo(token: str) -> dict[str, str]:
+    """What a refusal of a query that failed its checks can still repeat, so that the
+    agency can tell it answers its query (X-Road answers errors with the request's id
+    too): the hash of what was sent, and the ``id``, ``client`` and ``service`` it named,
+    read without trusting them."""
+    echo = {"request_hash": request_hash(token)} if token.isascii() else {}
+    try:
+        payload = decode_unverified(token, max_bytes=MAX_QUERY_BYTES).payload_bytes
+        named = strict_json_object(payload, max_bytes=MAX_QUERY_BYTES, max_depth=4)
+    except (JoseError, EncodingError):
+        return echo
+    for member in ("id", "client", "service"):
+        value = named.get(member)
+        if isinstance(value, str) and len(value) <= 200:
+            echo[member] = value
+    return echo
+
+
 def sign_answer(
     received: ReceivedQuery | None,
     answer: RegisterAnswerMessage,
     signer: Signer,
     *,
     now: float,
-    query_id: str | None = None,
+    echo: Mapping[str, str] | None = None,
 ) -> str:
     """The register's signed answer to a query (``received``; None for a query that
-    could not be read at all, answered ``refused`` with what could be named)."""
+    failed its checks, answered ``refused`` with what ``echo`` repeats of it)."""
     payload: dict[str, Any] = {
         "iat": int(now),
         "exp": int(now) + LIFETIME,
@@ -273,8 +291,8 @@ def sign_answer(
             "service": received.query.service,
             "request_hash": received.request_hash,
         }
-    elif query_id is not None:
-        payload["id"] = query_id
+    elif echo is not None:
+        payload |= dict(echo)
     for member in ("person", "claims", "error", "error_description"):
         value = getattr(answer, member)
         if value is not None:
