@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import ipaddress
 import json
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.x509.oid import NameOID
 from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -187,3 +196,77 @@ def test_a_register_stalled_past_the_deadline_fails_the_offer(settings: Settings
         e for e in _audit_entries(settings) if json.loads(e["facts"])["purpose"] != "desk_lookup"
     ]
     assert entry["outcome"] == "unreachable"
+
+
+def _tls_files(directory: Path) -> dict[str, Path]:
+    """A TLS CA, the register's server certificate for 127.0.0.1 and the agency side's
+    client certificate, all under that CA (PEM files)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "register TLS CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = {"ca": directory / "ca.pem"}
+    files["ca"].write_bytes(ca.public_bytes(Encoding.PEM))
+    for name, san in (
+        ("server", x509.IPAddress(ipaddress.ip_address("127.0.0.1"))),
+        ("client", x509.UniformResourceIdentifier(f"{PUBLIC_BASE_URL}/issuers/transport-agency")),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        files[name] = directory / f"{name}.pem"
+        files[name].write_bytes(certificate.public_bytes(Encoding.PEM))
+        files[f"{name}-key"] = directory / f"{name}.key"
+        files[f"{name}-key"].write_bytes(
+            key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        )
+    return files
+
+
+def test_the_register_behind_mutual_tls(settings: Settings, tmp_path: Path) -> None:
+    """The register asks every client for a certificate under its CA: the agency with
+    its client certificate is answered; without one, nothing is offered."""
+    tls = _tls_files(tmp_path)
+    args = (
+        "--tls-cert", str(tls["server"]), "--tls-key", str(tls["server-key"]),
+        "--tls-client-ca", str(tls["ca"]),
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(tls["ca"]))
+    context.load_cert_chain(str(tls["client"]), str(tls["client-key"]))
+    health = {"verify": context}
+    with running_register(
+        settings.var_dir, public_base_url=PUBLIC_BASE_URL, args=args, scheme="https", health=health
+    ) as register:
+        mutual = RegisterSettings(
+            connector="http",
+            url=register.url,
+            tls_client_cert=tls["client"],
+            tls_client_key=tls["client-key"],
+            tls_ca=tls["ca"],
+        )
+        for registers, status in ((mutual, 201), (dataclasses.replace(mutual, tls_client_cert=None, tls_client_key=None), 503)):  # fmt: skip
+            with TestClient(
+                app=create_app(dataclasses.replace(settings, register=registers)),
+                base_url=PUBLIC_BASE_URL,
+            ) as client:
+                offered = _desk_offer(client)
+                assert offered.status_code == status, offered.text

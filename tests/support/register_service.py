@@ -10,10 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -34,21 +35,29 @@ class RunningRegister:
 
 @contextmanager
 def running_register(
-    var_dir: Path, *, public_base_url: str, **extra: str
+    var_dir: Path,
+    *,
+    public_base_url: str,
+    args: Sequence[str] = (),
+    scheme: str = "http",
+    health: Mapping[str, Any] | None = None,
+    **extra: str,
 ) -> Iterator[RunningRegister]:
     """The demo register for the agencies of ``public_base_url`` (their certificates name
-    it), its key under the trust anchor of ``var_dir`` (made there if absent)."""
+    it), its key under the trust anchor of ``var_dir`` (made there if absent); ``args``
+    go to ``idwallet register serve`` (TLS files), ``health`` to the health check's
+    client (its ``verify`` and ``cert`` for a register behind mutual TLS)."""
     port = free_port()
     env = idwallet_env(var_dir, IDWALLET_PUBLIC_BASE_URL=public_base_url, **extra)
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "register", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "register", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    register = RunningRegister(f"http://127.0.0.1:{port}", process)
+    register = RunningRegister(f"{scheme}://127.0.0.1:{port}", process)
     stdout = process.stdout
     assert stdout is not None
     drain = threading.Thread(target=lambda: register.output.extend(stdout), daemon=True)
@@ -57,7 +66,8 @@ def running_register(
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{register.url}/health", timeout=2).status_code == 200:
+                answer = httpx.get(f"{register.url}/health", timeout=2, **(health or {}))
+                if answer.status_code == 200:
                     break
             except httpx.TransportError:
                 pass
