@@ -38,6 +38,7 @@ from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_issuance import operator_key
 from tests.support.register_service import RunningRegister, running_register, stalled_register
 from tests.wallet.phone import Phone
+from tests.wallet.test_deferred_receipt import _applied
 
 TRANSPORT = f"{PUBLIC_BASE_URL}/issuers/transport-agency"
 CITIZEN = "demo-citizen"
@@ -270,3 +271,19 @@ def test_the_register_behind_mutual_tls(settings: Settings, tmp_path: Path) -> N
             ) as client:
                 offered = _desk_offer(client)
                 assert offered.status_code == status, offered.text
+
+
+def test_an_online_issuance_deferred_for_a_clerk_says_the_register_was_read(
+    client: TestClient[Any],
+) -> None:
+    """The citizen signs in online for the professional licence, which a clerk approves
+    first: the register is read at once, and the wallet's activity log says so while the
+    licence is still to come."""
+    phone, result = _applied(client)
+    assert result["status"] == "pending"
+    activity = phone.get("/wallet/activity").json()["activity"]
+    [read] = [entry for entry in activity if entry["kind"] == "register_read"]
+    assert "credential_id" not in read
+    assert read["credential"] == "Professional driving licence"
+    assert read["issuer_name"] == "Transport Agency"
+    assert {"locale": "de", "name": "Fahrerlaubnisregister"} in read["register"]

@@ -118,7 +118,13 @@ class RegisterReadEntry(_Entry, tag="register_read", kw_only=True):
     credential response said (the ``register_reads`` extension): "the transport agency
     read your data from the driving licence register to issue your driving licence"."""
 
-    credential_id: str
+    credential_id: (
+        Annotated[
+            str,
+            msgspec.Meta(description="Absent while the issuer has deferred the credential."),
+        ]
+        | UnsetType
+    ) = UNSET
     issuer: str
     issuer_name: str
     credential: Annotated[str, msgspec.Meta(description="The credential's name.")]

@@ -14,6 +14,7 @@ from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import RegisterReadEntry
 from wallet.services.context import WalletContext
 from wallet.services.display import pick
+from wallet.services.offer_flow import OfferFlow
 from wallet.services.sealing import AccountBox
 
 
@@ -24,7 +25,9 @@ async def record_register_reads(
     record_: CredentialRecord,
     reads: Sequence[RegisterRead],
 ) -> None:
+    """The reads behind a credential received."""
     display = pick(record_.credential_display, []) or {}
+    issuer_name = (pick(record_.issuer_display, []) or {}).get("name", record_.issuer)
     for read in reads:
         await record(
             context,
@@ -33,8 +36,35 @@ async def record_register_reads(
                 **stamp(context),
                 credential_id=credential_id,
                 issuer=record_.issuer,
-                issuer_name=(pick(record_.issuer_display, []) or {}).get("name", record_.issuer),
+                issuer_name=issuer_name,
                 credential=display.get("name", record_.configuration_id),
+                register=read.register,
+                purpose=read.purpose,
+                read_at=read.read_at,
+            ),
+        )
+
+
+async def record_deferred_register_reads(
+    context: WalletContext,
+    box: AccountBox,
+    flow: OfferFlow,
+    configuration_id: str,
+    reads: Sequence[RegisterRead],
+) -> None:
+    """The reads behind a credential the issuer deferred (its response said so already;
+    the credential comes later)."""
+    display = pick(flow.configurations[configuration_id].display, []) or {}
+    issuer_name = (pick(flow.issuer_display, []) or {}).get("name", flow.issuer)
+    for read in reads:
+        await record(
+            context,
+            box,
+            RegisterReadEntry(
+                **stamp(context),
+                issuer=flow.issuer,
+                issuer_name=issuer_name,
+                credential=display.get("name", configuration_id),
                 register=read.register,
                 purpose=read.purpose,
                 read_at=read.read_at,

@@ -55,7 +55,10 @@ from wallet.services.offer_flow import (
 )
 from wallet.services.one_time_use import merge_fresh_batch, renew_from, renewable, renewal_of
 from wallet.services.refused_issuance import fail_issuance
-from wallet.services.register_reads import record_register_reads
+from wallet.services.register_reads import (
+    record_deferred_register_reads,
+    record_register_reads,
+)
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
 from wallet.services.sender_constrained import PhoneMustSign, post_with_token
@@ -117,6 +120,10 @@ async def request_credentials(
                 if flow.renews is not None:
                     raise Refused("the issuer deferred a fresh batch; the copies left are shown")
                 flow.deferred.append(deferred(context, flow, request, answer))
+                if not isinstance(answer.register_reads, UnsetType):
+                    await record_deferred_register_reads(
+                        context, claimed.box, flow, request.configuration_id, answer.register_reads
+                    )
                 continue
             notification_id = (
                 None if isinstance(answer.notification_id, UnsetType) else answer.notification_id
