@@ -30,12 +30,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
 from app.bootstrap import (
     load_key_encryption_key,
@@ -69,7 +64,8 @@ from issuers.domain import Agency, RegisterPurpose
 from issuers.services.catalog import load_catalog
 
 log = logging.getLogger("idwallet.register")
-KEY_FILE = "register.key.pem"
+KEY_FILE = "register.key.wrapped"
+_KEY_CONTEXT = "idwallet-demo-register"
 CERT_FILE = "register.pem"
 #: What each agency may ask its register for: every purpose of the agencies' use cases.
 #: A real register's access rights are agreed per client and purpose; here each agency
@@ -110,15 +106,14 @@ def register_signer(
             raise SettingsError("the register's key must be an EC private key")
         return SoftwareSigner(key, x5c=to_x5c(chain))
     directory = settings.var_dir / "register"
-    anchor = load_trust_anchor(settings, KeyWrapper(load_key_encryption_key(settings)))
+    wrapper = KeyWrapper(load_key_encryption_key(settings))
+    anchor = load_trust_anchor(settings, wrapper)
     with locked_var_dir(directory):
         key_path, cert_path = directory / KEY_FILE, directory / CERT_FILE
-        if not key_path.exists():
+        if not key_path.exists():  # wrapped under the key-encryption key, as every key
             made = ec.generate_private_key(ec.SECP256R1())
-            write_private_file(
-                key_path, made.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-            )
-        key = load_pem_private_key(key_path.read_bytes(), None)
+            write_private_file(key_path, wrapper.wrap(made, context=_KEY_CONTEXT))
+        key = wrapper.unwrap(key_path.read_bytes(), context=_KEY_CONTEXT)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise SettingsError(f"{key_path} is not an EC private key")
         now = dt.datetime.now(dt.UTC)
