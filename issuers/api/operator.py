@@ -98,7 +98,7 @@ class OperatorOfferController(AgencyOperatorController):
     ) -> Response[OfferCreated]:
         claims: object = data.claims
         read_at = None
-        if data.claims is None:  # once only: read from the agency's register, now
+        if not data.claims:  # once only: read from the agency's register, now
             try:
                 read = await claims_for_offer(
                     context, issuer_id, data.credential_configuration_id, data.subject_id

@@ -27,17 +27,17 @@ class OfferCreation(ProblemBody):
         str, msgspec.Meta(min_length=1, max_length=200, examples=["national_id"])
     ]
     claims: Annotated[
-        dict[str, Any] | None,
+        dict[str, Any],
         msgspec.Meta(
             description=(
-                "The credential's claims as the clerk confirmed them; left out, the agency "
-                "reads them from its register for this offer (404 when it holds none, 503 "
-                "when the register cannot be read: nothing is offered), and the wallet is "
-                "told its data came from the register."
+                "The credential's claims as the clerk confirmed them; left out (or empty), "
+                "the agency reads them from its register for this offer (404 when it holds "
+                "none, 503 when the register cannot be read: nothing is offered), and the "
+                "wallet is told its data came from the register."
             ),
             examples=[{"given_name": "Erika", "family_name": "Mustermann"}],
         ),
-    ] = None
+    ] = msgspec.field(default_factory=dict)
     tx_code: bool = False
     other_formats: Annotated[
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],

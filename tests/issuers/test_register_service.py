@@ -147,7 +147,7 @@ def test_a_desk_offer_reads_the_register_and_the_wallet_says_so(
 def test_a_register_that_is_down_fails_the_offer_and_leaves_nothing(
     client: TestClient[Any], settings: Settings, register: RunningRegister
 ) -> None:
-    assert _desk_offer(client, claims=None).status_code == 201
+    assert _desk_offer(client).status_code == 201
     offers_before = len(_subject(client)["offers"])
     register.stop()
 
