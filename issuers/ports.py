@@ -429,7 +429,3 @@ class RegisterConnector(Protocol):
         outbound deadline, refused, or an answer that fails a check) and, for an
         ``identity`` query, ``SeveralInRegister``."""
         ...
-
-    def describe(self) -> str:
-        """What this connector reads (for the operator's start-up lines)."""
-        ...

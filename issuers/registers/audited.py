@@ -21,9 +21,6 @@ class AuditedRegister:
         self._trail = trail
         self._register_of = register_of
 
-    def describe(self) -> str:
-        return self._inner.describe()
-
     async def read(self, query: RegisterQuery) -> RegisterRecord | None:
         try:
             record = await self._inner.read(query)

@@ -19,9 +19,6 @@ class FileRegister:
     def __init__(self, agencies: dict[str, Agency]) -> None:
         self._agencies = agencies
 
-    def describe(self) -> str:
-        return "the register files of issuers/catalog/registers (development)"
-
     async def read(self, query: RegisterQuery) -> RegisterRecord | None:
         agency = self._agencies.get(query.issuer_id)
         if agency is None:

@@ -70,10 +70,6 @@ class HttpRegister:
         self._trusted = trusted
         self._clock = clock
 
-    def describe(self) -> str:
-        urls = sorted({endpoint.url for endpoint in self._endpoints.values()})
-        return "the register service at " + ", ".join(urls) + " (signed queries)"
-
     async def read(self, query: RegisterQuery) -> RegisterRecord | None:
         endpoint = self._endpoints.get(query.issuer_id)
         agency = self._agencies.get(query.issuer_id)

@@ -85,9 +85,6 @@ class NoCitizenAuthentication:
 class NoRegister:
     """Where no register is connected, every read fails as a register that is down."""
 
-    def describe(self) -> str:
-        return "no register"
-
     async def read(self, query: RegisterQuery) -> RegisterRecord | None:
         raise RegisterUnavailable("unreachable", "no register is connected")
 
