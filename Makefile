@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= $(or $(IDWALLET_PORT),8000)
 HOST ?= $(or $(IDWALLET_HOST),127.0.0.1)
+# The demo register service's port (make run starts it beside the API).
+REGISTER_PORT ?= 8100
 # Test processes of make unit / make test (files are spread over them whole).
 TEST_WORKERS ?= 2
 
@@ -22,6 +24,12 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/idwallet migrate
+	@# the demo register service beside the API (its own process, stopped with it); the
+	@# agencies read it over signed queries unless IDWALLET_REGISTER_CONNECTOR says otherwise
+	IDWALLET_PORT=$(PORT) $(BIN)/idwallet register serve --host $(HOST) --port $(REGISTER_PORT) & \
+	register=$$!; trap 'kill $$register 2>/dev/null' EXIT INT TERM; \
+	IDWALLET_REGISTER_CONNECTOR=$${IDWALLET_REGISTER_CONNECTOR:-http} \
+	IDWALLET_REGISTER_URL=$${IDWALLET_REGISTER_URL:-http://$(HOST):$(REGISTER_PORT)} \
 	$(BIN)/idwallet serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

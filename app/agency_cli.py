@@ -30,7 +30,10 @@ def add_agency_commands(sub: Any) -> None:
         "--credential", required=True, help="credential configuration id, e.g. national_id"
     )
     create.add_argument(
-        "--claims", required=True, type=Path, help="JSON file with the citizen's claims"
+        "--claims",
+        type=Path,
+        help="JSON file with the citizen's claims; left out, the agency reads them from its "
+        "register for --subject (once only)",
     )
     create.add_argument(
         "--tx-code", action="store_true", help="protect the offer with a transaction code"
@@ -159,6 +162,19 @@ def _call(
 
 
 def run_offer(args: argparse.Namespace, settings: Settings) -> int:
+    if args.claims is None:  # once only: the agency reads its register for this citizen
+        if not args.subject:
+            print("offer create needs --claims, or --subject to read the register", file=sys.stderr)
+            return 2
+        asked: dict[str, Any] = {
+            "subject_id": args.subject,
+            "credential_configuration_id": args.credential,
+            "tx_code": bool(args.tx_code),
+            "grant": args.grant,
+        }
+        if args.also:
+            asked["other_formats"] = args.also
+        return _post(args, settings, "offers", asked)
     try:
         claims = json.loads(args.claims.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

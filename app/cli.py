@@ -16,6 +16,7 @@ from pathlib import Path
 from app.agency_cli import add_agency_commands, run_application, run_credential, run_offer
 from app.audit_cli import add_audit_commands, run_audit
 from app.counter_cli import add_counter_commands, run_presentation
+from app.register_cli import add_register_commands, run_register
 from app.settings import Settings, SettingsError
 from app.wallet_cli import add_wallet_commands, run_wallet
 
@@ -104,6 +105,9 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
         lines.append(f"  counter screen      {local}/counter/{verifier_id}")
     lines.append(f"  citizen web wallet  {local}/wallet-app")
     lines.append("  demo citizen        demo-citizen (in each demo agency's register)")
+    from app.register_wiring import describe_connector
+
+    lines.append(f"  registers read from {describe_connector(settings)}")
     if not settings.is_production:
         keys = settings.operator_keys_file or settings.var_dir / "operator-keys.json"
         lines.append(f"  operator keys       {keys}")
@@ -262,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_counter_commands(sub)
     add_wallet_commands(sub)
     add_audit_commands(sub)
+    add_register_commands(sub)
 
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
@@ -296,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_presentation(args, settings)
         if args.command == "audit":
             return run_audit(args, settings)
+        if args.command == "register":
+            return run_register(args, settings)
         return _openapi(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

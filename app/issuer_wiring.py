@@ -23,6 +23,7 @@ from app.deployment import Deployment
 from app.housekeeping import every_minute
 from app.operator_keys import load_operator_keys
 from app.rate_limits import IN_PROCESS_CLIENT
+from app.register_wiring import register_connector
 from app.settings import Settings, SettingsError
 from app.tenant_keys import issuer_keys as tenant_issuer_keys
 from core.faults import FaultPoints
@@ -116,6 +117,7 @@ async def issuer_role(
 ) -> AsyncIterator[IssuerContext]:
     keys = tenant_issuer_keys(deployment, agencies)
     await keys.certify_all()
+    stack = contextlib.AsyncExitStack()
     outbound = OutboundClient(
         # the deployment's own counters (presentation during issuance), in process
         local={
@@ -124,6 +126,9 @@ async def issuer_role(
         exceptions=settings.outbound_allow,
         deadline=settings.outbound_deadline,
         min_rate=settings.outbound_min_rate,
+    )
+    register = await stack.enter_async_context(
+        register_connector(settings, deployment, agencies, keys)
     )
     sessions = deployment.sessions
     on_postgres = is_postgresql(deployment.engine)
@@ -157,6 +162,7 @@ async def issuer_role(
         seen_once=single_use,
         eid_parties=eid_parties(settings, agencies, outbound),
         presentation_counter=presentation_counter(settings, agencies, outbound),
+        register=register,
     )
     app.state.issuers = context
     housekeeping = SqlIssuerHousekeeping(deployment.engine)
@@ -176,3 +182,4 @@ async def issuer_role(
             yield context
     finally:
         await outbound.close()
+        await stack.aclose()

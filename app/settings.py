@@ -18,6 +18,7 @@ from cryptography import x509
 
 from app.key_store_settings import KeyStoreSettings, KeyStoreSettingsError
 from app.rate_limit_policy import RateLimitPolicy, RateLimitSyntaxError, parse_policy
+from app.register_settings import RegisterSettings, RegisterSettingsError, register_settings
 from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
 
@@ -210,6 +211,13 @@ def _key_store(env: Mapping[str, str]) -> KeyStoreSettings:
         raise SettingsError(str(exc)) from None
 
 
+def _register(env: Mapping[str, str], environment: str) -> RegisterSettings:
+    try:
+        return register_settings(env, production=environment == "production")
+    except RegisterSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _country(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{2}", value):
         raise SettingsError(f"{PREFIX}COUNTRY is an ISO 3166-1 alpha-2 code, such as DE")
@@ -282,6 +290,8 @@ class Settings:
     audit_head_interval: int = 60
     #: Days audit entries are kept (removed down to a signed head); 0 keeps them forever.
     audit_retention_days: int = 0
+    #: How the agencies read their registers (``app.register_settings``).
+    register: RegisterSettings = field(default_factory=RegisterSettings)
 
     @property
     def is_production(self) -> bool:
@@ -411,4 +421,5 @@ class Settings:
             key_store=_key_store(env),
             audit_head_interval=_int(env, "AUDIT_HEAD_INTERVAL", 60, 1, 86400),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 0, 0, 100 * 365),
+            register=_register(env, environment),
         )

@@ -18,7 +18,7 @@ from core.errors import (
     InvalidProof,
     InvalidRequest,
 )
-from core.messages import Message
+from core.messages import LocalizedName, Message
 from core.oauth import ERROR_DESCRIPTION_PATTERN, PRE_AUTHORIZED_GRANT
 
 _Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
@@ -173,6 +173,29 @@ class IssuedCredential(Message):
     credential: str | dict[str, Any]
 
 
+class RegisterRead(Message):
+    """An extension of the Credential Response (§8.3 allows more members; wallets that do
+    not know it ignore it): the issuer read the credential's data from a register for this
+    issuance (the once-only principle), so the citizen's wallet can say so in its activity
+    log. Absent where a clerk typed the data in."""
+
+    register: Annotated[
+        list[LocalizedName],
+        msgspec.Meta(
+            description="The register's name per locale (empty: the issuer's own).", max_length=20
+        ),
+    ]
+    purpose: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=64,
+            description="Why it was read: issue_credential or refresh_credential.",
+            examples=["issue_credential"],
+        ),
+    ]
+    read_at: Annotated[int, msgspec.Meta(ge=0, description="When, in seconds since the epoch.")]
+
+
 class CredentialResponse(Message):
     """§8.3: the credentials, or a ``transaction_id`` for deferred issuance."""
 
@@ -180,6 +203,17 @@ class CredentialResponse(Message):
     transaction_id: str | UnsetType = UNSET
     interval: Annotated[int, msgspec.Meta(gt=0)] | UnsetType = UNSET
     notification_id: str | UnsetType = UNSET
+    register_reads: (
+        Annotated[
+            list[RegisterRead],
+            msgspec.Meta(
+                max_length=10,
+                description="Extension: the registers the issuer read this credential's "
+                "data from for this issuance (ignored by wallets that do not know it).",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
     def check(self) -> None:
         if (self.credentials is UNSET) == (self.transaction_id is UNSET):

@@ -317,6 +317,10 @@ class Offer:
     created_at: float
     expires_at: float
     redeemed_at: float | None = None
+    #: When the offer's claims were read from the agency's register for it (the
+    #: once-only principle; the wallet is told, ``register_reads``); None: a clerk typed
+    #: them in.
+    register_read_at: float | None = None
     #: The grant the offer carries: the pre-authorized code (the QR code is enough), or
     #: the authorization code with ``issuer_state`` (the citizen authenticates online).
     grant_type: str = PRE_AUTHORIZED_GRANT
@@ -655,3 +659,54 @@ class AuditEvent:
 
 class NonceReused(Exception):
     """A ``c_nonce`` that was already used for an earlier credential request."""
+
+
+class RegisterPurpose(StrEnum):
+    """Why an agency reads a citizen's record from a register: what the register checks
+    against what the agency may ask it for, and what the audit trail and the citizen's
+    activity log say (X-Road's ``issue`` header field: the case the query serves)."""
+
+    ISSUE_CREDENTIAL = "issue_credential"  # an offer or an online issuance, now
+    DESK_LOOKUP = "desk_lookup"  # a clerk looks the citizen up at the desk
+    IDENTIFY_CITIZEN = "identify_citizen"  # who showed these identity claims
+    REFRESH_CREDENTIAL = "refresh_credential"  # a wallet's fresh batch of a credential
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterQuery:
+    """One question to an agency's register: the records of one person for one credential
+    configuration (``configuration_id``: the configuration whose records they are, an
+    mdoc's ``record_id``), for one purpose. The person is named by their identifier in the
+    register (``subject_id``), or found by ``identity`` claims of the record that must
+    all be equal (exactly one person may match)."""
+
+    issuer_id: str
+    configuration_id: str
+    purpose: RegisterPurpose
+    subject_id: str | None = None
+    identity: tuple[tuple[str, str | int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRecord:
+    """What the register holds of one person for one configuration, checked against the
+    configuration (exactly what would be signed)."""
+
+    subject_id: str
+    claims: dict[str, Any]
+
+
+class RegisterUnavailable(Exception):
+    """The register could not be read: ``reason`` is ``unreachable`` (no connection, or
+    no answer within the outbound deadline), ``refused`` (the register would not answer
+    this agency or purpose) or ``invalid_answer`` (a signature, request id, freshness or
+    schema check failed). Nothing is issued on it."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class SeveralInRegister(Exception):
+    """Several people of the register match the identity claims asked about."""

@@ -28,6 +28,8 @@ from issuers.domain import (
     PresentationAnswer,
     RedeemedCode,
     RefreshToken,
+    RegisterQuery,
+    RegisterRecord,
     StatusListState,
 )
 
@@ -414,3 +416,16 @@ class AuditLog(Protocol):
     async def record(self, event: AuditEvent) -> None: ...
 
     async def recent(self, issuer_id: str, limit: int) -> list[AuditEvent]: ...
+
+
+class RegisterConnector(Protocol):
+    """An agency's register, read once for each use (the once-only principle): the file
+    beside the catalog in development, the register's own service over a signed exchange
+    elsewhere (``issuers.registers``). Every read is audited (``register.read``)."""
+
+    async def read(self, query: RegisterQuery) -> RegisterRecord | None:
+        """The person's record of the configuration, checked against it; None when the
+        register holds none. Raises ``RegisterUnavailable`` (unreachable, slow past the
+        outbound deadline, refused, or an answer that fails a check) and, for an
+        ``identity`` query, ``SeveralInRegister``."""
+        ...

@@ -101,6 +101,7 @@ class ActivityKind(StrEnum):
     PRESENTATION_DECLINED = "presentation_declined"
     DEVICE_REGISTERED = "device_registered"
     DEVICE_REVOKED = "device_revoked"
+    REGISTER_READ = "register_read"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -146,7 +147,10 @@ class OutboundClient:
         rate_grace: float = DEFAULT_RATE_GRACE,
         local: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         exceptions: Iterable[str] = (),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: the TLS context of every connection over the network (a client
+        certificate and the peer's CA, for mutual TLS); the system's defaults if None."""
         if deadline <= 0 or min_rate < 0 or rate_grace < 0:
             raise ValueError("the deadline must be positive, the rate and its grace not negative")
         self._timeout = timeout
@@ -155,7 +159,11 @@ class OutboundClient:
         self._rate_grace = rate_grace
         self._local = {origin.rstrip("/").lower(): t for origin, t in (local or {}).items()}
         self._exceptions = frozenset(parse_exception(e) for e in exceptions)
-        transport = httpx.AsyncHTTPTransport(retries=0)
+        transport = (
+            httpx.AsyncHTTPTransport(retries=0)
+            if tls is None
+            else httpx.AsyncHTTPTransport(retries=0, verify=tls)
+        )
         pool = transport._pool  # the connection pool whose network backend we guard
         pool._network_backend = _GuardedBackend(pool._network_backend, self._exceptions)
         self._network = httpx.AsyncClient(

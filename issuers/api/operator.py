@@ -16,12 +16,15 @@ from litestar.status_codes import HTTP_201_CREATED
 from core.clock import rfc3339
 from core.errors import Problem
 from core.http.tenant_key_check import require_tenant_key
+from core.identifiers import InvalidIdentifier
 from core.oauth import AUTHORIZATION_CODE_GRANT, PRE_AUTHORIZED_GRANT
 from core.qr import DrawnQr, RecentQrCodes
 from issuers.api.requests import ISSUER_CONTEXT, issuer_context
+from issuers.domain import RegisterUnavailable
 from issuers.ports import OperatorAccess
 from issuers.services.context import IssuerContext, UnknownAgency, UnknownConfiguration
 from issuers.services.create_offer import TooManyPendingOffers, create_offer, offer_uri
+from issuers.services.desk_register import NotInRegister, claims_for_offer
 from issuers.services.offer_messages import OfferCreated, OfferCreation, OfferQr
 from issuers.services.subject_claims import InvalidSubjectClaims
 
@@ -83,7 +86,7 @@ class OperatorOfferController(AgencyOperatorController):
         "/",
         summary="Offer a credential to a citizen from the agency's data",
         operation_id="createOffer",
-        opt={"errors": (422,)},
+        opt={"errors": (404, 422, 503)},
         status_code=HTTP_201_CREATED,
     )
     async def create(
@@ -93,13 +96,36 @@ class OperatorOfferController(AgencyOperatorController):
         request: Request[Any, Any, Any],
         data: JSONBody[OfferCreation],
     ) -> Response[OfferCreated]:
+        claims: object = data.claims
+        read_at = None
+        if not data.claims:  # once only: read from the agency's register, now
+            try:
+                read = await claims_for_offer(
+                    context, issuer_id, data.credential_configuration_id, data.subject_id
+                )
+            except UnknownConfiguration:
+                raise Problem(400, "Bad Request", "unknown credential_configuration_id") from None
+            except InvalidIdentifier as exc:
+                raise Problem(400, "Bad Request", str(exc)) from None
+            except NotInRegister as exc:
+                raise Problem(404, "Not Found", str(exc)) from None
+            except RegisterUnavailable as failed:
+                raise Problem(
+                    503,
+                    "Service Unavailable",
+                    f"the agency's register could not be read ({failed.reason}); nothing was"
+                    " offered, try again later",
+                    register=failed.reason,
+                ) from None
+            claims, read_at = read.claims, read.read_at
         try:
             created = await create_offer(
                 context,
                 issuer_id,
                 configuration_id=data.credential_configuration_id,
                 subject_id=data.subject_id,
-                claims=data.claims,
+                claims=claims,
+                register_read_at=read_at,
                 with_tx_code=data.tx_code,
                 grant_type=AUTHORIZATION_CODE_GRANT
                 if data.grant == "authorization_code"

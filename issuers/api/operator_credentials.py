@@ -25,6 +25,7 @@ from issuers.services.change_status import (
 )
 from issuers.services.context import IssuerContext
 from issuers.services.create_offer import MAX_SUBJECT_ID
+from issuers.services.desk_register import records_for_desk
 from issuers.services.issue_credential import status_list_uri
 from issuers.services.offer_messages import (
     AgencyConfigurations,
@@ -167,6 +168,7 @@ class OperatorCredentialController(AgencyOperatorController):
             checked_identifier(subject_id, what="subject_id", max_length=MAX_SUBJECT_ID)
         except InvalidIdentifier as exc:
             raise Problem(400, "Bad Request", str(exc)) from None
+        desk = await records_for_desk(context, issuer_id, subject_id)
         offers = await context.offers.for_subject(issuer_id, subject_id)
         credentials = await context.ledger.for_subject(issuer_id, subject_id)
         now = context.clock.now()
@@ -174,7 +176,8 @@ class OperatorCredentialController(AgencyOperatorController):
             SubjectRecord(
                 subject_id=subject_id,
                 # what the agency's register holds of this citizen, per configuration
-                register=dict(context.agency(issuer_id).register.get(subject_id, {})),
+                register=dict(desk.records),
+                register_unavailable=desk.unavailable,
                 offers=[
                     SubjectOffer(
                         offer_id=o.offer_id,

@@ -23,10 +23,11 @@ from issuers.domain import (
     Authorization,
     AuthorizationState,
     CodeIssue,
+    RegisterUnavailable,
 )
 from issuers.services.codes import random_token, sha256_hex
 from issuers.services.context import IssuerContext
-from issuers.services.register_offers import register_offer
+from issuers.services.register_offers import RegisterNotRead, register_offer
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +109,12 @@ async def _issue_code(
             raise AccessDenied("this offer was made for another citizen")
         return await _move(context, code, offer.offer_id)
     [configuration_id] = authorization.configuration_ids  # one, as the pushed request was
-    made = register_offer(
-        context, issuer_id, configuration_id, subject_id, actor=actor, outcome="authorized"
-    )
+    try:
+        made = await register_offer(
+            context, issuer_id, configuration_id, subject_id, actor=actor, outcome="authorized"
+        )
+    except RegisterUnavailable as failed:
+        raise RegisterNotRead(failed) from failed
     if made is None:
         raise AccessDenied("the agency holds no such credential for this citizen")
     offer, audit = made

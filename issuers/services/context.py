@@ -14,7 +14,14 @@ from core.keys.x509 import ValidatedChains
 from core.oidc_login import OidcRelyingParty
 from core.pending_cap import PendingCap
 from core.replay import SeenOnce
-from issuers.domain import Agency, Authorization, CredentialConfiguration
+from issuers.domain import (
+    Agency,
+    Authorization,
+    CredentialConfiguration,
+    RegisterQuery,
+    RegisterRecord,
+    RegisterUnavailable,
+)
 from issuers.ports import (
     ApplicationStore,
     AuditLog,
@@ -26,6 +33,7 @@ from issuers.ports import (
     OfferStore,
     PresentationCounter,
     RefreshTokenStore,
+    RegisterConnector,
 )
 
 
@@ -75,6 +83,13 @@ class NoCitizenAuthentication:
         return None
 
 
+class NoRegister:
+    """Where no register is connected, every read fails as a register that is down."""
+
+    async def read(self, query: RegisterQuery) -> RegisterRecord | None:
+        raise RegisterUnavailable("unreachable", "no register is connected")
+
+
 @dataclass(frozen=True, slots=True)
 class IssuerContext:
     agencies: dict[str, Agency]
@@ -113,6 +128,8 @@ class IssuerContext:
     presentation_counter: PresentationCounter | None = None
     #: Offers of one agency waiting to be redeemed, at most.
     pending_offers: PendingCap = field(default_factory=lambda: PendingCap(100_000))
+    #: The agencies' registers (read once for each use, every read audited).
+    register: RegisterConnector = field(default_factory=NoRegister)
     #: The state the agencies issue for (ISO 3166-1 alpha-2): an mdoc's ``issuing_country``.
     country: str = "DE"
 

@@ -122,6 +122,7 @@ async def create_offer(
     grant_type: str = PRE_AUTHORIZED_GRANT,
     actor: str = "operator",
     other_configurations: Sequence[str] = (),
+    register_read_at: float | None = None,
 ) -> CreatedOffer:
     """``grant_type``: the pre-authorized code (the QR code is enough), or the
     authorization code (the citizen authenticates online; the offer's ``issuer_state``
@@ -134,7 +135,8 @@ async def create_offer(
 
     ``other_configurations``: offered in the same QR code, made from the same record (the
     national ID as SD-JWT VC and as mdoc); one access token asks for each once
-    (pre-authorized code only)."""
+    (pre-authorized code only). ``register_read_at``: the claims were read from the
+    agency's register for this offer then (``offer_from_desk``), not typed in."""
     if grant_type not in (PRE_AUTHORIZED_GRANT, AUTHORIZATION_CODE_GRANT):
         raise ValueError("the grant is the pre-authorized code or the authorization code")
     if with_tx_code and grant_type == AUTHORIZATION_CODE_GRANT:
@@ -167,6 +169,7 @@ async def create_offer(
         expires_at=now + context.policy.offer_lifetime,
         grant_type=grant_type,
         other_configurations=others,
+        register_read_at=register_read_at,
     )
     offers = context.offers
     if not await context.pending_offers.admit(
@@ -187,7 +190,8 @@ async def create_offer(
             outcome="created",
             detail=f"{configuration_id} for subject {subject_id}"
             + (" with tx_code" if tx_code else "")
-            + (" by online authorization" if grant_type == AUTHORIZATION_CODE_GRANT else ""),
+            + (" by online authorization" if grant_type == AUTHORIZATION_CODE_GRANT else "")
+            + (" from the register" if register_read_at is not None else ""),
         )
     )
     await context.audit_trail.append(

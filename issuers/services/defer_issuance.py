@@ -23,6 +23,7 @@ from issuers.services.codes import random_token, sha256_hex
 from issuers.services.context import IssuerContext
 from issuers.services.delivered_responses import request_fingerprint, seal_response
 from issuers.services.proofs import VerifiedProof
+from issuers.services.register_reads import register_reads
 
 
 async def defer_issuance(
@@ -61,7 +62,12 @@ async def defer_issuance(
         raise InvalidNonce(
             "the c_nonce was used already; fetch a fresh one from the nonce endpoint"
         ) from None
-    response = CredentialResponse(transaction_id=transaction_id, interval=policy.interval)
+    response = CredentialResponse(
+        transaction_id=transaction_id,
+        interval=policy.interval,
+        # the register was read for this offer already: the wallet may say so now
+        register_reads=register_reads(context.agency(issuer_id), offer),
+    )
     await work.remember_response(
         DeliveredResponse(
             token_hash=grant.token_hash,

@@ -37,6 +37,7 @@ from issuers.services.browser_logins import (
     same_browser,
 )
 from issuers.services.context import IssuerContext
+from issuers.services.register_offers import RegisterNotRead
 
 #: The family of values derived for this way of logging in (``browser_logins``).
 KIND = "eid login"
@@ -153,6 +154,9 @@ async def finish_eid_login(
             subject_id,
             actor=f"wallet {authorization.client_id} (national eID login)",
         )
+    except RegisterNotRead as not_read:
+        await _audit(context, authorization, "register_unavailable", not_read.detail[:200])
+        return denied_redirect(context, authorization, not_read)
     except AccessDenied as denied:
         await _audit(context, authorization, "not_in_register", "no such credential")
         return denied_redirect(context, authorization, denied)

@@ -23,7 +23,13 @@ from __future__ import annotations
 import hmac
 import uuid
 
-from core.errors import InvalidDpopProof, InvalidGrant, InvalidRequest, UnsupportedGrantType
+from core.errors import (
+    InvalidDpopProof,
+    InvalidGrant,
+    InvalidRequest,
+    TemporarilyUnavailable,
+    UnsupportedGrantType,
+)
 from core.oauth import REFRESH_TOKEN_GRANT, TokenRequest, TokenResponse
 from issuers.domain import (
     OFFER_MOVES,
@@ -33,11 +39,13 @@ from issuers.domain import (
     OfferState,
     RefreshState,
     RefreshToken,
+    RegisterPurpose,
+    RegisterUnavailable,
 )
 from issuers.services.codes import pre_authorized_code, random_token, sha256_hex
 from issuers.services.context import IssuerContext
 from issuers.services.exchange_code import token_response
-from issuers.services.register_offers import offer_from_register
+from issuers.services.register_offers import register_offer
 
 INVALID_REFRESH_TOKEN = "the refresh token is not valid"  # noqa: S105 - a message
 MAX_REFRESH_TOKEN_LENGTH = 128
@@ -105,22 +113,34 @@ async def exchange_refresh_token(
         or not hmac.compare_digest(token.dpop_jkt.encode(), dpop_jkt.encode())
     ):
         raise InvalidGrant(INVALID_REFRESH_TOKEN)
+    # the register first: a register that cannot be read now leaves the token as it was,
+    # for the wallet to try again
+    try:
+        made = await register_offer(
+            context,
+            issuer_id,
+            token.configuration_id,
+            token.subject_id,
+            actor=f"wallet {token.client_id}",
+            outcome="refreshed",
+            purpose=RegisterPurpose.REFRESH_CREDENTIAL,
+        )
+    except RegisterUnavailable as failed:
+        raise TemporarilyUnavailable(
+            "the agency's register could not be read; try again later",
+            detail=f"register {failed.reason}: {failed.detail}"[:300],
+        ) from failed
     REFRESH_MOVES.check(token.state, RefreshState.ROTATED)
     if not await context.refresh_tokens.rotate(token.token_hash, now):
         # another exchange of the same token won: this one is the reuse
         await _end_family(context, token, "reused")
         raise InvalidGrant(INVALID_REFRESH_TOKEN)
-    offer_id = await offer_from_register(
-        context,
-        issuer_id,
-        token.configuration_id,
-        token.subject_id,
-        actor=f"wallet {token.client_id}",
-        outcome="refreshed",
-    )
-    if offer_id is None:
+    if made is None:
         await _end_family(context, token, "the register no longer holds it")
         raise InvalidGrant("the agency no longer holds this credential for the citizen")
+    offer, audit = made
+    await context.offers.add(offer, audit=audit)
+    offer_id = offer.offer_id
     access_token = random_token()
     lifetime = context.policy.access_token_lifetime
     grant = AccessGrant(

@@ -81,6 +81,7 @@ from issuers.services.proofs import (
     verify_jwt_proof,
     with_attested_keys,
 )
+from issuers.services.register_reads import register_reads
 from issuers.services.sender_constraint import (
     PresentedToken,
     ProtectedRequest,
@@ -508,6 +509,7 @@ async def _issue(
     response = CredentialResponse(
         credentials=[IssuedCredential(credential=c) for c in credentials],
         notification_id=records[0].notification_id,
+        register_reads=register_reads(agency, offer),
     )
     token_hash = work.grant.token_hash
     await work.remember_response(

@@ -15,8 +15,9 @@ from issuers.services.create_offer import MAX_SUBJECT_ID
 
 class OfferCreation(ProblemBody):
     """Offer a credential to a citizen: who (the agency's own subject id), which
-    credential, the claims from the agency's register, and whether the wallet must enter a
-    transaction code (sent to the citizen apart from the QR code)."""
+    credential, the claims (left out: read from the agency's register now, the once-only
+    principle), and whether the wallet must enter a transaction code (sent to the citizen
+    apart from the QR code)."""
 
     subject_id: Annotated[
         str,
@@ -25,7 +26,18 @@ class OfferCreation(ProblemBody):
     credential_configuration_id: Annotated[
         str, msgspec.Meta(min_length=1, max_length=200, examples=["national_id"])
     ]
-    claims: dict[str, Any]
+    claims: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description=(
+                "The credential's claims as the clerk confirmed them; left out (or empty), "
+                "the agency reads them from its register for this offer (404 when it holds "
+                "none, 503 when the register cannot be read: nothing is offered), and the "
+                "wallet is told its data came from the register."
+            ),
+            examples=[{"given_name": "Erika", "family_name": "Mustermann"}],
+        ),
+    ] = msgspec.field(default_factory=dict)
     tx_code: bool = False
     other_formats: Annotated[
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
@@ -184,6 +196,12 @@ class SubjectRecord(Message):
     register: dict[str, Any]
     offers: list[SubjectOffer]
     credentials: list[IssuedCredentialView]
+    register_unavailable: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Why the register could not be read (its records are then missing)."
+        ),
+    ] = None
 
 
 class AuditEvent(Message):

@@ -39,6 +39,10 @@ from issuers.domain import (
     CounterUnavailable,
     PresentationAnswer,
     PresentationLoginPolicy,
+    RegisterPurpose,
+    RegisterQuery,
+    RegisterUnavailable,
+    SeveralInRegister,
 )
 from issuers.ports import PresentationCounter
 from issuers.services.authorize import (
@@ -56,6 +60,7 @@ from issuers.services.browser_logins import (
 )
 from issuers.services.context import IssuerContext
 from issuers.services.presentation_login_messages import PresentationLoginView, SameDeviceLink
+from issuers.services.register_offers import RegisterNotRead
 from issuers.services.what_is_issued import localized_names, register_data
 
 #: The authorization page, under the agency's identifier.
@@ -309,6 +314,9 @@ async def finish_presentation_login(
     except PresentationLoginRefused as refused:
         await _refused(context, authorization, refused.reason, refused.detail)
         return denied_redirect(context, authorization, AccessDenied(REFUSALS[refused.reason]))
+    except RegisterNotRead as not_read:
+        await _refused(context, authorization, "register_unavailable", not_read.detail[:200])
+        return denied_redirect(context, authorization, not_read)
     if subject_id is None:
         return None
     try:
@@ -318,6 +326,9 @@ async def finish_presentation_login(
             subject_id,
             actor=f"wallet {authorization.client_id} (presentation of {policy.template})",
         )
+    except RegisterNotRead as not_read:
+        await _audit(context, authorization, "register_unavailable", not_read.detail[:200])
+        return denied_redirect(context, authorization, not_read)
     except AccessDenied:
         reason = "other_citizen" if authorization.offer_id is not None else "not_in_register"
         await _audit(context, authorization, reason, "the register entry does not fit")
@@ -373,36 +384,42 @@ async def _identified(
         raise PresentationLoginRefused(
             "answer_not_released", "a same-device answer completed without its response_code"
         )
-    return _matching_subject(agency, policy, authorization, answer)
+    return await _matching_subject(context, agency, policy, authorization, answer)
 
 
-def _matching_subject(
+async def _matching_subject(
+    context: IssuerContext,
     agency: Agency,
     policy: PresentationLoginPolicy,
     authorization: Authorization,
     answer: PresentationAnswer,
 ) -> str:
     """The one citizen of the register whose record of the configuration being issued
-    holds every mapped claim as the presentation proved it."""
+    holds every mapped claim as the presentation proved it (the register is asked,
+    ``identify_citizen``)."""
     if len(answer.proved) != 1:
         raise PresentationLoginRefused("claims_missing", "not exactly one credential proved")
     [proved] = answer.proved
     wanted = {held: proved.get(presented) for presented, held in policy.match}
-    if any(not isinstance(v, str | int) or isinstance(v, bool) for v in wanted.values()):
-        raise PresentationLoginRefused("claims_missing", "a claim to match is missing")
+    identity: list[tuple[str, str | int]] = []
+    for held, value in wanted.items():
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise PresentationLoginRefused("claims_missing", "a claim to match is missing")
+        identity.append((held, value))
     [configuration_id] = authorization.configuration_ids
     record_id = agency.configurations[configuration_id].record_id
-    found = [
-        subject
-        for subject, records in agency.register.items()
-        if (record := records.get(record_id)) is not None
-        and all(record.get(held) == value for held, value in wanted.items())
-    ]
-    if not found:
+    query = RegisterQuery(
+        agency.issuer_id, record_id, RegisterPurpose.IDENTIFY_CITIZEN, identity=tuple(identity)
+    )
+    try:
+        found = await context.register.read(query)
+    except SeveralInRegister as exc:
+        raise PresentationLoginRefused("several_matches", str(exc)) from exc
+    except RegisterUnavailable as failed:
+        raise RegisterNotRead(failed) from failed
+    if found is None:
         raise PresentationLoginRefused("not_in_register", "no register entry matches")
-    if len(found) > 1:
-        raise PresentationLoginRefused("several_matches", f"{len(found)} register entries match")
-    return found[0]
+    return found.subject_id
 
 
 async def _refused(

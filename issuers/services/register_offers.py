@@ -1,21 +1,65 @@
 """An offer of what the agency's register holds for a citizen, made for a wallet rather
-than by a clerk: when a citizen signs in at the authorization endpoint, and when a wallet
-refreshes a credential. Its claims are the register's at that moment, never typed in by
-anyone (the once-only principle); the offer is redeemed at once by the grant that made
-it, as any offer is redeemed, and the audit trail says who asked and why (written with
-the offer, in one transaction).
+than by a clerk: when a citizen signs in at the authorization endpoint, when a wallet
+refreshes a credential, and when a clerk offers without typing the claims in. Its claims
+are the register's at that moment, read through the agency's register connector (the
+once-only principle; each read audited as ``register.read``), never typed in by anyone;
+the offer is redeemed at once by the grant that made it, as any offer is redeemed, and the
+audit trail says who asked and why (written with the offer, in one transaction).
+
+A register that cannot be read (unreachable, too slow, refusing, or answering something
+that fails a check) leaves nothing behind: no offer, no code, no status index; the wallet
+is told ``temporarily_unavailable`` (RFC 6749 §4.1.2.1), the desk a 503 problem.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from issuers.domain import AuditEvent, Offer, OfferState
+from core.errors import AccessDenied
+from issuers.domain import (
+    AuditEvent,
+    Offer,
+    OfferState,
+    RegisterPurpose,
+    RegisterQuery,
+    RegisterRecord,
+    RegisterUnavailable,
+)
 from issuers.services.codes import pre_authorized_code, sha256_hex
 from issuers.services.context import IssuerContext
 
 
-def register_offer(
+class RegisterNotRead(AccessDenied):
+    """The register could not be read, so nothing was issued: the wallet may try again
+    (``temporarily_unavailable``, RFC 6749 §4.1.2.1)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def __init__(self, failed: RegisterUnavailable) -> None:
+        super().__init__(
+            "the agency's register could not be read; nothing was issued, try again later",
+            detail=f"register {failed.reason}: {failed.detail}"[:300],
+        )
+        self.reason = failed.reason
+
+
+async def read_record(
+    context: IssuerContext,
+    issuer_id: str,
+    configuration_id: str,
+    subject_id: str,
+    purpose: RegisterPurpose,
+) -> RegisterRecord | None:
+    """The register's record of the citizen for the configuration (an mdoc's: the record
+    it is made from). Raises ``RegisterUnavailable``."""
+    record_id = context.configuration(issuer_id, configuration_id).record_id
+    return await context.register.read(
+        RegisterQuery(issuer_id, record_id, purpose, subject_id=subject_id)
+    )
+
+
+async def register_offer(
     context: IssuerContext,
     issuer_id: str,
     configuration_id: str,
@@ -23,14 +67,29 @@ def register_offer(
     *,
     actor: str,
     outcome: str,
+    purpose: RegisterPurpose = RegisterPurpose.ISSUE_CREDENTIAL,
 ) -> tuple[Offer, AuditEvent] | None:
     """A new offer of what the register holds now, and the audit entry of its making, to be
-    stored together; None when the register holds no such credential for the citizen."""
-    agency = context.agency(issuer_id)
-    record_id = agency.configurations[configuration_id].record_id
-    claims = agency.register.get(subject_id, {}).get(record_id)
-    if claims is None:
+    stored together; None when the register holds no such credential for the citizen.
+    Raises ``RegisterUnavailable`` when the register could not be read."""
+    record = await read_record(context, issuer_id, configuration_id, subject_id, purpose)
+    if record is None:
         return None
+    return offer_of_record(
+        context, issuer_id, configuration_id, record, actor=actor, outcome=outcome
+    )
+
+
+def offer_of_record(
+    context: IssuerContext,
+    issuer_id: str,
+    configuration_id: str,
+    record: RegisterRecord,
+    *,
+    actor: str,
+    outcome: str,
+) -> tuple[Offer, AuditEvent]:
+    """The offer of a record just read, redeemed at once by the grant that asked."""
     now = context.clock.now()
     offer_id = str(uuid.uuid4())
     return (
@@ -38,8 +97,8 @@ def register_offer(
             offer_id=offer_id,
             issuer_id=issuer_id,
             configuration_id=configuration_id,
-            subject_id=subject_id,
-            claims=dict(claims),
+            subject_id=record.subject_id,
+            claims=dict(record.claims),
             code_hash=sha256_hex(pre_authorized_code(context.secret, offer_id)),
             tx_code_hash=None,
             tx_code_attempts=0,
@@ -47,6 +106,7 @@ def register_offer(
             state=OfferState.OFFERED,
             created_at=now,
             expires_at=now + context.policy.offer_lifetime,
+            register_read_at=now,
         ),
         AuditEvent(
             issuer_id=issuer_id,
@@ -55,7 +115,7 @@ def register_offer(
             action="offer.create",
             object_id=offer_id,
             outcome=outcome,
-            detail=f"{configuration_id} for subject {subject_id} from the register",
+            detail=f"{configuration_id} for subject {record.subject_id} from the register",
         ),
     )
 
@@ -68,11 +128,18 @@ async def offer_from_register(
     *,
     actor: str,
     outcome: str,
+    purpose: RegisterPurpose = RegisterPurpose.ISSUE_CREDENTIAL,
 ) -> str | None:
     """The new offer's id, stored with its audit entry; None when the register holds no
-    such credential for the citizen."""
-    made = register_offer(
-        context, issuer_id, configuration_id, subject_id, actor=actor, outcome=outcome
+    such credential for the citizen. Raises ``RegisterUnavailable``."""
+    made = await register_offer(
+        context,
+        issuer_id,
+        configuration_id,
+        subject_id,
+        actor=actor,
+        outcome=outcome,
+        purpose=purpose,
     )
     if made is None:
         return None

@@ -74,6 +74,7 @@ def offer_from_row(row: Any, claims: SealedClaims) -> Offer:
         redeemed_at=row.redeemed_at,
         grant_type=row.grant_type,
         other_configurations=tuple(row.other_configurations.split()),
+        register_read_at=row.register_read_at,
     )
 
 
@@ -139,6 +140,7 @@ class SqlOfferStore:
             "redeemed_at": offer.redeemed_at,
             "grant_type": offer.grant_type,
             "other_configurations": " ".join(offer.other_configurations),
+            "register_read_at": offer.register_read_at,
         }
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:

@@ -54,6 +54,7 @@ class OfferRow(Base):
     )
     #: Other configurations offered with it (space-separated ids; empty: none).
     other_configurations: Mapped[str] = mapped_column(Text, default="", server_default="")
+    register_read_at: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
 
 class GrantRow(Base):

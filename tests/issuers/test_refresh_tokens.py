@@ -24,6 +24,7 @@ from core.errors import InvalidGrant
 from core.keys.signer import SoftwareSigner
 from core.messages import convert_message
 from core.oauth import TokenRequest
+from issuers.registers.file import FileRegister
 from issuers.services.exchange_refresh_token import exchange_refresh_token
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_authorization_endpoints import (
@@ -106,12 +107,12 @@ def _change_register(client: TestClient[Any], subject: str, claims: dict[str, An
         register.pop(subject)
     else:
         register[subject] = {**register[subject], "national_id": claims}
+    agencies = {
+        **context.agencies,
+        "civil-registry": dataclasses.replace(agency, register=register),
+    }
     client.app.state.issuers = dataclasses.replace(
-        context,
-        agencies={
-            **context.agencies,
-            "civil-registry": dataclasses.replace(agency, register=register),
-        },
+        context, agencies=agencies, register=FileRegister(agencies)
     )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from core.messages import Message
+from core.messages import LocalizedName, Message
 from wallet.services.holding_messages import (
     EXAMPLE_ISSUER,
     EXAMPLE_NATIONAL_ID,
@@ -113,6 +113,29 @@ class PresentationDeclinedEntry(_Entry, tag="presentation_declined", kw_only=Tru
     ]
 
 
+class RegisterReadEntry(_Entry, tag="register_read", kw_only=True):
+    """The issuer read the citizen's data from a register to issue a credential, as its
+    credential response said (the ``register_reads`` extension): "the transport agency
+    read your data from the driving licence register to issue your driving licence"."""
+
+    credential_id: (
+        Annotated[
+            str,
+            msgspec.Meta(description="Absent while the issuer has deferred the credential."),
+        ]
+        | UnsetType
+    ) = UNSET
+    issuer: str
+    issuer_name: str
+    credential: Annotated[str, msgspec.Meta(description="The credential's name.")]
+    register: Annotated[
+        list[LocalizedName],
+        msgspec.Meta(description="The register's name per locale (empty: the issuer's own)."),
+    ]
+    purpose: Annotated[str, msgspec.Meta(examples=["issue_credential"])]
+    read_at: Annotated[int, msgspec.Meta(description="When the issuer read it (epoch seconds).")]
+
+
 class DeviceRegisteredEntry(_Entry, tag="device_registered", kw_only=True):
     device_id: str
 
@@ -129,6 +152,7 @@ ActivityLogEntry = (
     | PresentationDeclinedEntry
     | DeviceRegisteredEntry
     | DeviceRevokedEntry
+    | RegisterReadEntry
 )
 
 

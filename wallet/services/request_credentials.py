@@ -20,6 +20,7 @@ from core.oid4vci import (
     CredentialResponse,
     IssuedCredential,
     NotificationEvent,
+    RegisterRead,
 )
 from wallet.domain import (
     MSO_MDOC,
@@ -54,6 +55,10 @@ from wallet.services.offer_flow import (
 )
 from wallet.services.one_time_use import merge_fresh_batch, renew_from, renewable, renewal_of
 from wallet.services.refused_issuance import fail_issuance
+from wallet.services.register_reads import (
+    record_deferred_register_reads,
+    record_register_reads,
+)
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
 from wallet.services.sender_constrained import PhoneMustSign, post_with_token
@@ -85,6 +90,7 @@ async def request_credentials(
     if flow.access_token is None:
         raise RuntimeError("credential requests prepared without an access token")
     received: list[Received] = []
+    register_reads: list[list[RegisterRead]] = []  # what the issuer read, per received
     notifications: list[str] = []
     offset = 0
     try:
@@ -114,6 +120,10 @@ async def request_credentials(
                 if flow.renews is not None:
                     raise Refused("the issuer deferred a fresh batch; the copies left are shown")
                 flow.deferred.append(deferred(context, flow, request, answer))
+                if not isinstance(answer.register_reads, UnsetType):
+                    await record_deferred_register_reads(
+                        context, claimed.box, flow, request.configuration_id, answer.register_reads
+                    )
                 continue
             notification_id = (
                 None if isinstance(answer.notification_id, UnsetType) else answer.notification_id
@@ -131,13 +141,18 @@ async def request_credentials(
                     notification_id=notification_id,
                 )
             )
+            register_reads.append(
+                [] if isinstance(answer.register_reads, UnsetType) else answer.register_reads
+            )
     except BaseException as failed:
         if isinstance(failed, Refused):  # the wallet refused what came: the issuer is told
             for notification_id in notifications:
                 await notify(context, claimed.box, flow, notification_id, "credential_failure")
         await fail_issuance(context, claimed, flow, failed)
         raise
-    return await keep_received(context, claimed, flow, received, notifications)
+    return await keep_received(
+        context, claimed, flow, received, notifications, register_reads=register_reads
+    )
 
 
 async def keep_received(
@@ -146,6 +161,8 @@ async def keep_received(
     flow: OfferFlow,
     received: list[Received],
     notifications: list[str],
+    *,
+    register_reads: list[list[RegisterRead]] | None = None,
 ) -> OfferOutcome:
     """Store what was received and verified; the flow ends ``received``, or stays
     ``pending`` while credentials are still to come; the issuer is told of each one kept.
@@ -161,6 +178,8 @@ async def keep_received(
             raise
     else:
         result = [await _keep(context, claimed, item) for item in received]
+        for kept, item, reads in zip(result, received, register_reads or [], strict=False):
+            await record_register_reads(context, claimed.box, kept.credential_id, item[2], reads)
     flow.round = None
     if flow.deferred:
         now = context.clock.now()

@@ -159,6 +159,7 @@ async function lookUp(event) {
   say("");
   subject = $("subject").value.trim();
   const view = await api("GET", `/subjects/${encodeURIComponent(subject)}`);
+  if (view.register_unavailable) say(t("desk.registerUnavailable"));
   const body = $("issued").querySelector("tbody");
   body.replaceChildren();
   // A batch (one offer, several unlinkable copies in the wallet) is one credential to the

@@ -421,7 +421,9 @@ async function activity() {
     const when = new Date(entry.at * 1000).toLocaleString(document.documentElement.lang);
     const whom = entry.verifier || entry.issuer_name || entry.issuer || "";
     const what = (entry.shared || []).flatMap((s) => s.claims).concat(entry.credentials || []).join(", ");
-    item.textContent = `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}`;
+    item.textContent = entry.kind === "register_read"
+      ? `${when}: ${t("activity.register_read_text", { issuer: entry.issuer_name, register: localized(entry.register, "name") || t("activity.own_register"), credential: entry.credential })}`
+      : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}`;
     list.append(item);
   }
   show("activity");

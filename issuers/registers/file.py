@@ -1,0 +1,37 @@
+"""The register as a file beside the catalog (``issuers/catalog/registers/<agency>.json``,
+loaded and checked at start-up): for development and tests, where no register service
+runs. It answers exactly as a register service would."""
+
+from __future__ import annotations
+
+from issuers.domain import (
+    Agency,
+    RegisterQuery,
+    RegisterRecord,
+    RegisterUnavailable,
+    SeveralInRegister,
+)
+
+
+class FileRegister:
+    """Each agency's register file, as ``load_catalog`` read it."""
+
+    def __init__(self, agencies: dict[str, Agency]) -> None:
+        self._agencies = agencies
+
+    async def read(self, query: RegisterQuery) -> RegisterRecord | None:
+        agency = self._agencies.get(query.issuer_id)
+        if agency is None:
+            raise RegisterUnavailable("refused", "no register for this agency")
+        if query.subject_id is not None:
+            claims = agency.register.get(query.subject_id, {}).get(query.configuration_id)
+            return None if claims is None else RegisterRecord(query.subject_id, dict(claims))
+        found = [
+            RegisterRecord(subject, dict(record))
+            for subject, records in agency.register.items()
+            if (record := records.get(query.configuration_id)) is not None
+            and all(record.get(name) == value for name, value in query.identity)
+        ]
+        if len(found) > 1:
+            raise SeveralInRegister(f"{len(found)} register entries match")
+        return found[0] if found else None
