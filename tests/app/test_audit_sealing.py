@@ -23,7 +23,7 @@ from app.audit_sealing import (
 )
 from app.deployment import Deployment
 from app.migrate import upgrade
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from core.audit.chain import anchored_head_keys, verify_chain
 from core.audit.trail import AuditEntry
 from core.storage.audit_chain import AuditHeadRow
@@ -118,3 +118,17 @@ def test_retention_keeps_a_chain_that_verifies(
     out = capsys.readouterr().out
     assert "OK: the chain holds" in out
     assert f"positions {removed + 1} to" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AUDIT_HEAD_INTERVAL", "0"), ("AUDIT_RETENTION_DAYS", "-1"), ("AUDIT_HEAD_INTERVAL", "x")],
+)
+def test_audit_settings_out_of_range_stop_start_up(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"IDWALLET_{name}"):
+        Settings.from_env({f"IDWALLET_{name}": value})
+
+
+def test_audit_settings_defaults() -> None:
+    settings = Settings.from_env({})
+    assert (settings.audit_head_interval, settings.audit_retention_days) == (60, 0)

@@ -1,7 +1,8 @@
 """The deployment's audit trail end to end, on a real ``idwallet serve`` (SQLite and
-PostgreSQL): an agency's offer, issuance and revocation, a counter's requests (answered,
-declined by the citizen, refused for going beyond its registration) and the key events
-all land in the trail, with no citizen's or credential's identifier in it; ``idwallet
+PostgreSQL; its worker chains every few seconds, beside ``idwallet audit seal``): an
+agency's offer, issuance and revocation, a counter's requests (answered, declined by the
+citizen, refused for going beyond its registration) and the key events all land in the
+trail, with no citizen's or credential's identifier in it; ``idwallet
 audit seal``, ``verify`` and ``export`` work on it; a changed row in the database and a
 changed line of an exported copy are each reported at their position."""
 
