@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from app.key_store_settings import KeyStoreSettings, KeyStoreSettingsError
+from app.notification_settings import NotificationSettings, NotificationSettingsError
 from app.rate_limit_policy import RateLimitPolicy, RateLimitSyntaxError, parse_policy
 from core.faults import FAULT_POINTS
 from core.http.client import parse_exception
@@ -278,6 +279,8 @@ class Settings:
     metrics_token: str | None = None
     #: Where each class of keys is kept (software, or a PKCS#11 token).
     key_store: KeyStoreSettings = field(default_factory=KeyStoreSettings)
+    #: The citizens' notifications: expiry notices, status-list watching, Web Push.
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @property
     def is_production(self) -> bool:
@@ -405,4 +408,12 @@ class Settings:
             metrics_port=_metrics_port(env, port),
             metrics_token=_metrics_token(env),
             key_store=_key_store(env),
+            notifications=_notifications(env),
         )
+
+
+def _notifications(env: Mapping[str, str]) -> NotificationSettings:
+    try:
+        return NotificationSettings.from_env(env)
+    except NotificationSettingsError as exc:
+        raise SettingsError(str(exc)) from exc
