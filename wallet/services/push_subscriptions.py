@@ -18,7 +18,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from core.errors import InvalidRequest
-from core.http.client import OutboundRefused
+from core.http.client import OutboundFailed, OutboundRefused
 from core.web_push import PushSubscriptionError, check_subscription_keys
 from wallet.domain import NotFound, StoredPushSubscription, TooManyUnfinished
 from wallet.services.context import WalletContext
@@ -52,10 +52,11 @@ def server_key(context: WalletContext) -> PushServerKey:
     return PushServerKey(application_server_key=context.vapid.public_key)
 
 
-def _check_endpoint(context: WalletContext, endpoint: str) -> None:
+async def _check_endpoint(context: WalletContext, endpoint: str) -> None:
+    """Refused up front (the address is checked again at every delivery)."""
     try:
-        context.outbound.check_url(endpoint)
-    except OutboundRefused as exc:
+        await context.outbound.vet(endpoint)
+    except (OutboundRefused, OutboundFailed) as exc:
         raise InvalidRequest(
             "endpoint must be an https URL of a push service", detail=str(exc)
         ) from exc
@@ -70,7 +71,7 @@ async def subscribe(
 ) -> PushSubscriptionCreated:
     if context.vapid is None:
         raise PushUnavailable("this wallet sends no push messages")
-    _check_endpoint(context, body.endpoint)
+    await _check_endpoint(context, body.endpoint)
     try:
         check_subscription_keys(body.keys.p256dh, body.keys.auth)
     except PushSubscriptionError as exc:
