@@ -505,6 +505,9 @@ class Fuzzer:
                 if name in own:
                     case.path_parameters[name] = own[name][index]
             headers = self.headers(operation, case, citizen, credentials)
+            if run.operation_id == "streamNotifications":
+                # a stream stays open until told otherwise: for a second, within the budget
+                case.query = {**(case.query or {}), "wait": 1}
             if mode is None and isinstance(body, dict) and "uri" in body and uri is not None:
                 body["uri"] = uri
             self._send(run, case, headers, body if mode is None else None, mode is None)

@@ -23,6 +23,7 @@ from tests.issuers.test_issuance import create_offer, operator_key
 from tests.wallet.phone import Phone
 from tests.wallet.test_deferred_receipt import _application, _applied, _clerk
 from wallet.services.context import WalletContext
+from wallet.services.notification_hub import NotificationHub, TooManyStreams
 from wallet.services.watch_statuses import StatusWatcher, WatchReport, watch_pass
 from wallet.storage.notification_tables import (
     CredentialWatchRow,
@@ -299,3 +300,39 @@ def test_one_worker_at_a_time_holds_the_watching(client: TestClient[Any]) -> Non
     assert not lease("worker-b", now + 89)
     assert lease("worker-b", now + 91)  # lapsed: taken over
     assert not lease("worker-a", now + 92)
+
+
+def test_the_stream_sends_what_is_new_and_ends_when_asked(client: TestClient[Any]) -> None:
+    phone = Phone(client)
+    phone.register()
+    _add = client.post(
+        "/wallet/devices",
+        json={"device_proof": Phone(client).proof(by_kid=False), "device_name": "tablet"},
+        headers=phone.headers,
+    )
+    assert _add.status_code == 201
+    with client.stream(
+        "GET", "/wallet/notifications/stream?wait=1", headers=phone.headers
+    ) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        text = "".join(stream.iter_text())
+    [told] = _feed(phone)["notifications"]
+    assert "event: notification" in text and f"id: {told['notification_id']}" in text
+    assert '"kind":"device_added"' in text
+    refused = client.get("/wallet/notifications/stream?wait=0", headers=phone.headers)
+    assert refused.status_code == 400
+    assert client.get("/wallet/notifications/stream").status_code == 401
+
+
+def test_streams_are_bounded_per_citizen_and_per_worker() -> None:
+    hub = NotificationHub(max_streams=6, streams_per_account=5)
+    opened = [hub.open_stream("citizen-a") for _ in range(5)]
+    with pytest.raises(TooManyStreams):
+        hub.open_stream("citizen-a")
+    hub.open_stream("citizen-b")
+    with pytest.raises(TooManyStreams):
+        hub.open_stream("citizen-c")
+    hub.close_stream("citizen-a", opened[0])
+    hub.open_stream("citizen-c")
+    assert hub.open_streams == 6

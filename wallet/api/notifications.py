@@ -83,13 +83,12 @@ class WalletNotificationController(Controller):
         request: Request[Any, Any, Any],
         limit: Annotated[
             int,
-            QueryParameter(
-                ge=1, le=100, description="Notifications on this page (1 to 100).", examples=[]
-            ),
+            QueryParameter(name="limit", ge=1, le=100, description="Notifications on this page."),
         ] = 50,
         before: Annotated[
             str | None,
             QueryParameter(
+                name="before",
                 max_length=36,
                 description="The `next_before` of the previous page: older ones only.",
             ),
@@ -156,15 +155,32 @@ class WalletNotificationController(Controller):
         opt={"errors": (503,)},
     )
     async def stream(
-        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
+        self,
+        context: NamedDependency[WalletContext],
+        session: NamedDependency[Session],
+        request: Request[Any, Any, Any],
+        wait: Annotated[
+            int | None,
+            QueryParameter(
+                name="wait",
+                ge=1,
+                le=3600,
+                description="Seconds the stream stays open at most (the access token's "
+                "lifetime when not given, and never beyond it): a client on a network that "
+                "cuts long connections asks for less and opens the next one itself.",
+            ),
+        ] = None,
     ) -> ServerSentEvent:
+        unknown = sorted(set(request.query_params) - {"wait"})
+        if unknown:
+            raise InvalidRequest(f"unknown query parameter {unknown[0][:64]!r}")
         try:
             event = context.notices.open_stream(session.account_id)
         except TooManyStreams:
             raise ServiceBusy("too many notification streams are open; retry shortly") from None
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
-            async for notification in follow_notifications(context, session, event):
+            async for notification in follow_notifications(context, session, event, wait):
                 if notification is None:
                     yield ServerSentEventMessage(comment="keep-alive")
                 else:

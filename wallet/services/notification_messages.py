@@ -30,6 +30,11 @@ NotificationKindName = Annotated[
 ]
 
 
+_EXAMPLE_P256DH = (
+    "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+)
+
+
 class NotificationContent(Message):
     """What a notification is about, sealed under the citizen's data key."""
 
@@ -77,9 +82,7 @@ class PushKeys(Message, forbid_unknown_fields=True):
         msgspec.Meta(
             pattern=r"^[A-Za-z0-9_-]{86,88}={0,2}$",
             description="The browser's P-256 public key (uncompressed point, base64url).",
-            examples=[
-                "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
-            ],
+            examples=[_EXAMPLE_P256DH],
         ),
     ]
     auth: Annotated[
@@ -103,9 +106,28 @@ class PushSubscriptionBody(Message, forbid_unknown_fields=True):
             examples=["https://push.example.net/push/v2/gAAAAABkZ3x7"],
         ),
     ]
-    keys: PushKeys
+    keys: Annotated[
+        PushKeys,
+        msgspec.Meta(
+            description="The browser's keys for the message encryption (RFC 8291 §3).",
+            examples=[
+                {
+                    "p256dh": _EXAMPLE_P256DH,
+                    "auth": "tBHItJI5svbpez7KI4CCXg",
+                }
+            ],
+        ),
+    ]
     expirationTime: (  # noqa: N815 - the Push API's member name
-        Annotated[int, msgspec.Meta(ge=0)] | UnsetType | None
+        Annotated[
+            int | None,
+            msgspec.Meta(
+                description="When the subscription ends (ms since the epoch), as the browser "
+                "says; not used.",
+                examples=[1767312000000],
+            ),
+        ]
+        | UnsetType
     ) = UNSET
 
 

@@ -24,16 +24,18 @@ DEVICE_CHECK = 30.0
 
 
 async def follow_notifications(
-    context: WalletContext, session: Session, wake: asyncio.Event
+    context: WalletContext, session: Session, wake: asyncio.Event, wait: float | None = None
 ) -> AsyncIterator[Notification | None]:
     """New notifications as they come; None for a keep-alive. ``wake`` is the stream's
-    event from ``NotificationHub.open_stream``, closed when the stream ends."""
+    event from ``NotificationHub.open_stream``, closed when the stream ends; ``wait``: the
+    seconds it stays open at most (never beyond the access token's lifetime)."""
     loop = asyncio.get_running_loop()
     policy = context.policy
     account_id = session.account_id
     try:
         box = await context.box(account_id)
-        ends = loop.time() + policy.access_token_lifetime
+        lifetime = float(policy.access_token_lifetime)
+        ends = loop.time() + (lifetime if wait is None else min(wait, lifetime))
         cursor = context.clock.now()
         sent: dict[str, float] = {}
         spoke = checked = loop.time()
