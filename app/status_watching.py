@@ -3,7 +3,8 @@ every ``IDWALLET_STATUS_WATCH_EVERY`` seconds the worker tries to take the deplo
 lease on the task (``wallet_task_leases``: one statement decides, on SQLite and
 PostgreSQL alike); the one that holds it runs a pass, the others sleep. A worker that
 stops or dies loses the lease when it lapses (three intervals, at least two minutes), and
-another takes it over. A pass that fails (the database away) is logged by its kind."""
+another takes it over; the holder renews it before each list it fetches, and stops the
+pass where it finds it taken. A pass that fails (the database away) is logged by its kind."""
 
 from __future__ import annotations
 
@@ -24,9 +25,13 @@ def lease_seconds(every: float) -> float:
 async def watch_once(context: WalletContext, holder: str, every: float) -> WatchReport | None:
     """One pass when this worker holds the lease (None when another does)."""
     store = context.store.status_watching
-    if not await store.lease(WATCH_TASK, holder, context.clock.now(), lease_seconds(every)):
+
+    async def keep_lease() -> bool:
+        return await store.lease(WATCH_TASK, holder, context.clock.now(), lease_seconds(every))
+
+    if not await keep_lease():
         return None
-    return await watch_pass(context)
+    return await watch_pass(context, keep_lease)
 
 
 @contextlib.asynccontextmanager

@@ -336,3 +336,16 @@ def test_streams_are_bounded_per_citizen_and_per_worker() -> None:
     hub.close_stream("citizen-a", opened[0])
     hub.open_stream("citizen-c")
     assert hub.open_streams == 6
+
+
+def test_a_pass_stops_where_the_lease_was_taken_over(client: TestClient[Any]) -> None:
+    phone = Phone(client)
+    phone.register()
+    phone.receive(create_offer(client, "civil-registry", "national_id", CITIZEN)["offer_uri"])
+
+    async def taken_over() -> bool:
+        return False
+
+    stopped: WatchReport = client.blocking_portal.call(watch_pass, _context(client), taken_over)
+    assert stopped.lists_checked == 0
+    assert _pass(client).lists_checked == 1  # the worker holding it goes on

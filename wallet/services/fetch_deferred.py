@@ -40,7 +40,7 @@ from wallet.services.display import pick
 from wallet.services.interaction_messages import OfferOutcome
 from wallet.services.issuer_client import read_answer
 from wallet.services.notification_messages import NotificationContent
-from wallet.services.notifications import notify
+from wallet.services.notifications import tell
 from wallet.services.offer_flow import DeferredCredential, OfferFlow, read_offer_flow
 from wallet.services.refused_issuance import fail_issuance
 from wallet.services.request_credentials import (
@@ -154,7 +154,7 @@ async def _tell_ready(
         return
     issuer_name = (pick(flow.issuer_display, []) or {}).get("name", flow.issuer)
     for arrived in outcome.credentials:
-        await notify(
+        await tell(
             context,
             claimed.box,
             NotificationKind.DEFERRED_READY,

@@ -13,6 +13,7 @@ device have their own entries there already: ``credential_received``,
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import msgspec
@@ -30,6 +31,8 @@ from wallet.services.notification_messages import (
 )
 from wallet.services.push_delivery import deliver_push
 from wallet.services.sealing import AccountBox
+
+log = logging.getLogger("idwallet.wallet")
 
 
 def view(box: AccountBox, stored: StoredNotification) -> Notification:
@@ -73,6 +76,17 @@ async def notify(
     if context.vapid is not None:
         context.notices.spawn(deliver_push(context, box, made))
     return made
+
+
+async def tell(
+    context: WalletContext, box: AccountBox, kind: NotificationKind, content: NotificationContent
+) -> None:
+    """``notify`` where what it tells of is done already (a device added, a credential
+    stored): a failure is logged, never the failure of what was done."""
+    try:
+        await notify(context, box, kind, content)
+    except Exception as exc:
+        log.warning("a %s notification was not made: %s", kind.value, type(exc).__name__)
 
 
 async def list_notifications(

@@ -40,7 +40,7 @@ from wallet.services.activity_messages import DeviceRegisteredEntry, DeviceRevok
 from wallet.services.context import WalletContext
 from wallet.services.holding_messages import DeviceList, DeviceView
 from wallet.services.notification_messages import NotificationContent
-from wallet.services.notifications import notify
+from wallet.services.notifications import tell
 
 DEVICE_PROOF_TYP = "wallet-device-proof+jwt"
 DEVICE_ALGORITHMS = frozenset({"ES256"})
@@ -281,7 +281,7 @@ async def add_device(
         )
     )
     await record(context, box, DeviceRegisteredEntry(**stamp(context), device_id=device_id))
-    await notify(
+    await tell(
         context, box, NotificationKind.DEVICE_ADDED, NotificationContent(device_id=device_id)
     )
     return AddedDevice(device_id=device_id)

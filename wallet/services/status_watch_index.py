@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 
 from wallet.domain import CredentialRecord
 from wallet.services.context import WalletContext
 
+log = logging.getLogger("idwallet.wallet")
 #: How long a list referenced by a credential without ``exp`` stays watched.
 NO_EXPIRY_HORIZON = 400 * 86400.0
 
@@ -77,6 +79,17 @@ async def watch_credential(
         needed_until=max(needed_until, now),
         now=now,
     )
+
+
+async def watch_stored_credential(
+    context: WalletContext, account_id: str, credential_id: str, record: CredentialRecord
+) -> None:
+    """``watch_credential`` where a credential was just stored or renewed: a failure does
+    not fail the storing (the watching's next pass indexes what is not indexed yet)."""
+    try:
+        await watch_credential(context, account_id, credential_id, record)
+    except Exception as exc:
+        log.warning("credential %s not indexed yet: %s", credential_id, type(exc).__name__)
 
 
 async def unwatch_credential(context: WalletContext, account_id: str, credential_id: str) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,10 +198,14 @@ async def _tell(
 class StatusWatcher:
     """One pass of the watching (see the module's text)."""
 
-    def __init__(self, context: WalletContext) -> None:
+    def __init__(
+        self, context: WalletContext, keep_lease: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
         self.context = context
         self.boxes = _Boxes(context)
         self.report = WatchReport()
+        #: Renews this worker's lease on the task; False: another worker holds it now.
+        self.keep_lease = keep_lease
 
     async def run(self) -> WatchReport:
         await self.index_unwatched()
@@ -210,6 +214,8 @@ class StatusWatcher:
         for watched in await self.context.store.status_watching.due_lists(
             now, policy.watch_lists_per_pass
         ):
+            if self.keep_lease is not None and not await self.keep_lease():
+                return self.report  # the lease lapsed: the worker that took it goes on
             await self.check_list(watched)
         self.report.lists_forgotten = await self.context.store.status_watching.forget_lists(now)
         await self.expiry_notices()
@@ -355,5 +361,7 @@ class StatusWatcher:
         self.report.kinds[kind.value] = self.report.kinds.get(kind.value, 0) + 1
 
 
-async def watch_pass(context: WalletContext) -> WatchReport:
-    return await StatusWatcher(context).run()
+async def watch_pass(
+    context: WalletContext, keep_lease: Callable[[], Awaitable[bool]] | None = None
+) -> WatchReport:
+    return await StatusWatcher(context, keep_lease).run()
