@@ -26,7 +26,10 @@ def _parse(text: str, source: str) -> ec.EllipticCurvePrivateKey:
         if text.startswith("-----BEGIN"):
             key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
         else:
-            key = ec.derive_private_key(int.from_bytes(b64url_decode(text), "big"), ec.SECP256R1())
+            scalar = b64url_decode(text)
+            if len(scalar) != 32:
+                raise ValueError("a raw P-256 private key is 32 bytes")
+            key = ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
     except (ValueError, TypeError, EncodingError) as exc:
         raise SettingsError(f"{source} is not a P-256 private key") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
