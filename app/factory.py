@@ -48,6 +48,7 @@ from verifiers.domain import RelyingParty
 from wallet import api as wallet_api
 from web.api_docs import SwaggerPage, docs_router
 from web.pages import ScreenController
+from web.service_worker import ServiceWorkerController
 
 VERSION = "0.1.0"
 DOCS_PATH = "/schema"
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *verifier_api.COUNTER,
         *wallet_api.MOBILE,
         ScreenController,
+        ServiceWorkerController,
     ]
     if settings.metrics_on_public_port:
         handlers.append(metrics_controller(settings.metrics_token))

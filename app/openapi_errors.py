@@ -37,6 +37,7 @@ from litestar._openapi.schema_generation.schema import SchemaCreator
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, Schema
+from litestar.params import QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
@@ -122,7 +123,11 @@ def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> set[int]:
     statuses: set[int] = set()
     takes_body = "data" in handler.parsed_fn_signature.parameters
     takes_query = any(
-        field.kwarg_definition is not None and getattr(field.kwarg_definition, "query", None)
+        field.kwarg_definition is not None
+        and (
+            getattr(field.kwarg_definition, "query", None)
+            or isinstance(field.kwarg_definition, QueryParameter)
+        )
         for field in handler.parsed_fn_signature.parameters.values()
     )
     if takes_body or takes_query or route.path_parameters:

@@ -199,6 +199,24 @@ MOBILE_LINKS: dict[str, dict[int, dict[str, Link]]] = {
             )
         }
     },
+    "listNotifications": {
+        200: {
+            "markNotificationRead": _link(
+                "markNotificationRead",
+                "Mark the newest notification read.",
+                notification_id="$response.body#/notifications/0/notification_id",
+            )
+        }
+    },
+    "subscribePush": {
+        201: {
+            "unsubscribePush": _link(
+                "unsubscribePush",
+                "Remove the browser's push subscription just made.",
+                subscription_id="$response.body#/subscription_id",
+            )
+        }
+    },
 }
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from app.key_store_settings import KeyStoreSettings, KeyStoreSettingsError
+from app.notification_settings import NotificationSettings, NotificationSettingsError
 from app.rate_limit_policy import RateLimitPolicy, RateLimitSyntaxError, parse_policy
 from app.register_settings import RegisterSettings, RegisterSettingsError, register_settings
 from core.faults import FAULT_POINTS
@@ -292,6 +293,8 @@ class Settings:
     audit_retention_days: int = 0
     #: How the agencies read their registers (``app.register_settings``).
     register: RegisterSettings = field(default_factory=RegisterSettings)
+    #: The citizens' notifications: expiry notices, status-list watching, Web Push.
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @property
     def is_production(self) -> bool:
@@ -422,4 +425,12 @@ class Settings:
             audit_head_interval=_int(env, "AUDIT_HEAD_INTERVAL", 60, 1, 86400),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 0, 0, 100 * 365),
             register=_register(env, environment),
+            notifications=_notifications(env),
         )
+
+
+def _notifications(env: Mapping[str, str]) -> NotificationSettings:
+    try:
+        return NotificationSettings.from_env(env)
+    except NotificationSettingsError as exc:
+        raise SettingsError(str(exc)) from exc

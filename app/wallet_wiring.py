@@ -11,6 +11,7 @@ over HTTP like any stranger's, without opening the outbound guard to loopback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,12 +26,15 @@ from app.holder_key_vaults import server_held_keys
 from app.housekeeping import every_minute
 from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
+from app.status_watching import watching_statuses
+from app.vapid_keys import load_vapid_key
 from app.wallet_provider_keys import OWNER as WALLET_PROVIDER_OWNER
 from app.wallet_provider_keys import load_wallet_provider
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from wallet.services.context import WalletContext
+from wallet.services.notification_hub import NotificationHub
 from wallet.services.renew_credential import renew_due_credentials
 from wallet.services.sealing import AccountVault
 from wallet.storage.sql import SqlWalletStore
@@ -106,6 +110,16 @@ async def wallet_role(
             *settings.wallet_issuers,
         ),
     )
+    notices = settings.notifications
+    context.policy = dataclasses.replace(
+        context.policy,
+        expiry_notice_days=notices.expiry_notice_days,
+        watch_floor=float(notices.watch_floor),
+        watch_ceiling=float(notices.watch_ceiling),
+    )
+    context.notices = NotificationHub(max_streams=notices.max_streams)
+    context.vapid = load_vapid_key(settings)
+    context.watch_secret = deployment.derived_secret("wallet status watches")
     app.state.wallet = context
 
     purge = every_minute(
@@ -115,7 +129,8 @@ async def wallet_role(
         deployment.engine,
     )
     try:
-        async with purge, polling_deferred(context, log):
+        watching = watching_statuses(context, log, float(notices.watch_every))
+        async with purge, polling_deferred(context, log), watching:
             yield context
     finally:
         await outbound.close()

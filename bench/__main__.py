@@ -20,6 +20,7 @@ from bench import (
     qr_bench,
     rate_limit_overhead,
     status_list_scale,
+    status_watching,
 )
 from bench.measure import pin_to_one_core
 from bench.report import render, targets
@@ -81,6 +82,11 @@ def main() -> int:
     OUTPUT.write_text(
         splice_section(OUTPUT.read_text(encoding="utf-8"), audit_trail.section(audit)),
         encoding="utf-8",
+    )
+    # the status-list watching's section, spliced in (bench/status_watching.py)
+    watching = status_watching.section(status_watching.run(databases))
+    OUTPUT.write_text(
+        splice_section(OUTPUT.read_text(encoding="utf-8"), watching), encoding="utf-8"
     )
     for target in targets(results):
         print(f"{target.name}: {target.achieved:.2f} (required {target.required:.2f})")

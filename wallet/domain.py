@@ -102,6 +102,12 @@ class ActivityKind(StrEnum):
     DEVICE_REGISTERED = "device_registered"
     DEVICE_REVOKED = "device_revoked"
     REGISTER_READ = "register_read"
+    # what the status-list watching and the expiry notices found (``watch_statuses``)
+    CREDENTIAL_REVOKED = "credential_revoked"
+    CREDENTIAL_SUSPENDED = "credential_suspended"
+    CREDENTIAL_REINSTATED = "credential_reinstated"
+    CREDENTIAL_EXPIRING_SOON = "credential_expiring_soon"
+    CREDENTIAL_EXPIRED = "credential_expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +175,67 @@ class ActivityEntry:
     at: float
     kind: ActivityKind
     sealed: bytes
+
+
+class NotificationKind(StrEnum):
+    """What the citizen is told of (``GET /wallet/notifications``, live and by Web Push)."""
+
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    REINSTATED = "reinstated"
+    EXPIRING_SOON = "expiring_soon"
+    EXPIRED = "expired"
+    DEFERRED_READY = "deferred_ready"
+    DEVICE_ADDED = "device_added"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotification:
+    """A notification as stored: only the kind, the time and whether it was read in the
+    clear; what it is about sealed under the account's data key."""
+
+    notification_id: str
+    account_id: str
+    at: float
+    kind: NotificationKind
+    read_at: float | None
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPushSubscription:
+    """A browser's Web Push subscription (its endpoint and keys sealed)."""
+
+    subscription_id: str
+    account_id: str
+    endpoint_key: str
+    sealed: bytes
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedList:
+    """A status list some held credential references, as the watching last saw it."""
+
+    list_key: str
+    uri: str
+    issuer: str
+    next_fetch_at: float
+    needed_until: float
+    last_list: str | None
+    last_digest: str | None
+    fetches: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryDue:
+    """A held credential whose next expiry notice is due."""
+
+    credential_id: str
+    account_id: str
+    expires_at: float
+    stage: int
 
 
 #: The credential formats the wallet holds (OpenID4VCI 1.0 Appendix A.3 and A.2).

@@ -16,10 +16,14 @@ from wallet.domain import (
     Account,
     ActivityEntry,
     Device,
+    ExpiryDue,
     Flow,
     FlowState,
     HolderKey,
     StoredCredential,
+    StoredNotification,
+    StoredPushSubscription,
+    WatchedList,
 )
 
 
@@ -160,6 +164,95 @@ class Activity(Protocol):
     async def list(self, account_id: str, limit: int) -> list[ActivityEntry]: ...
 
 
+class Notifications(Protocol):
+    async def add(self, notification: StoredNotification) -> None: ...
+
+    async def page(
+        self, account_id: str, limit: int, before: str | None = None
+    ) -> list[StoredNotification]:
+        """Newest first, at most ``limit``; older than the notification ``before`` names."""
+
+    async def since(self, account_id: str, at: float, limit: int) -> list[StoredNotification]:
+        """Those made at ``at`` or later, oldest first (what a live stream sends next)."""
+
+    async def unread(self, account_id: str) -> int: ...
+
+    async def mark_read(self, account_id: str, notification_id: str, at: float) -> bool:
+        """False when it is not this account's (already read stays read: True)."""
+
+    async def mark_all_read(self, account_id: str, at: float) -> int: ...
+
+    async def get(self, account_id: str, notification_id: str) -> StoredNotification | None: ...
+
+
+class PushSubscriptions(Protocol):
+    async def add(self, subscription: StoredPushSubscription, cap: int) -> bool:
+        """Store it (replacing the row of the same endpoint) unless the account has
+        ``cap`` subscriptions already (False then)."""
+
+    async def list(self, account_id: str) -> list[StoredPushSubscription]: ...
+
+    async def delete(self, account_id: str, subscription_id: str) -> bool: ...
+
+
+class StatusWatching(Protocol):
+    """The deployment-wide status-list watching (``watch_statuses``)."""
+
+    async def watch(
+        self,
+        account_id: str,
+        credential_id: str,
+        *,
+        lists: Sequence[tuple[str, str, str]],
+        watch_keys: Sequence[str],
+        expires_at: float | None,
+        due_at: float | None,
+        needed_until: float,
+        now: float,
+    ) -> None:
+        """In one transaction: the credential's watch rows replaced by ``watch_keys``, its
+        expiry row by ``expires_at``/``due_at``, and each of ``lists`` (list key, uri,
+        issuer) watched until ``needed_until`` at least (new ones fetched at ``now``)."""
+
+    async def unwatch(self, account_id: str, credential_id: str) -> None: ...
+
+    async def unwatched(self, limit: int) -> list[tuple[str, str]]:
+        """(account id, credential id) of held credentials not watched yet (stored before
+        the watching began)."""
+
+    async def due_lists(self, now: float, limit: int) -> list[WatchedList]: ...
+
+    async def fetched(
+        self,
+        list_key: str,
+        *,
+        last_list: str | None,
+        last_digest: str | None,
+        next_fetch_at: float,
+        failures: int,
+        counted: bool,
+        at: float,
+    ) -> None:
+        """After a fetch (``counted``: one request went to the issuer) or a failure."""
+
+    async def watchers(self, watch_keys: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(watch key, account id, credential id) of the given keys that are watched."""
+
+    async def forget_lists(self, now: float) -> int:
+        """Lists no held credential needs any more."""
+
+    async def expiry_due(self, now: float, limit: int) -> list[ExpiryDue]: ...
+
+    async def expiry_noticed(
+        self, credential_id: str, stage: int, *, next_stage: int, due_at: float | None
+    ) -> bool:
+        """Compare-and-set on the stage: True for the one caller that moves it."""
+
+    async def lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
+        """Hold the named task until ``now + seconds``: True while no other holder's
+        lease is live (one statement decides)."""
+
+
 class WalletStore(Protocol):
     @property
     def accounts(self) -> Accounts: ...
@@ -184,6 +277,15 @@ class WalletStore(Protocol):
 
     @property
     def activity(self) -> Activity: ...
+
+    @property
+    def notifications(self) -> Notifications: ...
+
+    @property
+    def push_subscriptions(self) -> PushSubscriptions: ...
+
+    @property
+    def status_watching(self) -> StatusWatching: ...
 
 
 class Outbound(Protocol):

@@ -224,6 +224,15 @@ class Deployment:
         raise AssertionError(f"unknown security scheme {scheme}")
 
 
+def _fits_wait(case: Case) -> bool:
+    """Whether the stream's ``wait`` is absent or one the document allows (1 to 3600)."""
+    wait = (case.query or {}).get("wait")
+    if wait is None:
+        return True
+    text = str(wait)
+    return not isinstance(wait, bool) and text.isdigit() and 1 <= int(text) <= 3600
+
+
 def _offer(client: httpx.Client, keys: dict[str, str], subject: str) -> dict[str, Any]:
     created = client.post(
         "/issuers/civil-registry/offers",
@@ -505,6 +514,10 @@ class Fuzzer:
                 if name in own:
                     case.path_parameters[name] = own[name][index]
             headers = self.headers(operation, case, citizen, credentials)
+            if run.operation_id == "streamNotifications" and _fits_wait(case):
+                # a stream stays open until told otherwise: for a second, within the budget
+                # (a wait that does not fit is sent as it is, and refused)
+                case.query = {**(case.query or {}), "wait": 1}
             if mode is None and isinstance(body, dict) and "uri" in body and uri is not None:
                 body["uri"] = uri
             self._send(run, case, headers, body if mode is None else None, mode is None)

@@ -8,6 +8,10 @@ from wallet.api.interactions import (
     WalletScanController,
 )
 from wallet.api.issuances import WalletIssuanceController, WalletIssuerController
+from wallet.api.notifications import (
+    WalletNotificationController,
+    WalletPushSubscriptionController,
+)
 from wallet.api.provider import WalletProviderController
 
 MOBILE = [
@@ -20,6 +24,8 @@ MOBILE = [
     WalletIssuanceController,
     WalletPresentationController,
     WalletProviderController,
+    WalletNotificationController,
+    WalletPushSubscriptionController,
 ]
 
 __all__ = ["MOBILE"]

@@ -144,6 +144,35 @@ class DeviceRevokedEntry(_Entry, tag="device_revoked", kw_only=True):
     device_id: str
 
 
+class StatusEntry(_Entry, kw_only=True):
+    """What the status-list watching or the expiry notices found about a held credential
+    (its issuer's status list changed, or its ``exp`` comes near or passed)."""
+
+    credential_id: str
+    issuer: str
+    credential: str
+
+
+class CredentialRevokedEntry(StatusEntry, tag="credential_revoked", kw_only=True):
+    pass
+
+
+class CredentialSuspendedEntry(StatusEntry, tag="credential_suspended", kw_only=True):
+    pass
+
+
+class CredentialReinstatedEntry(StatusEntry, tag="credential_reinstated", kw_only=True):
+    pass
+
+
+class CredentialExpiringSoonEntry(StatusEntry, tag="credential_expiring_soon", kw_only=True):
+    pass
+
+
+class CredentialExpiredEntry(StatusEntry, tag="credential_expired", kw_only=True):
+    pass
+
+
 ActivityLogEntry = (
     CredentialReceivedEntry
     | CredentialDeletedEntry
@@ -153,6 +182,11 @@ ActivityLogEntry = (
     | DeviceRegisteredEntry
     | DeviceRevokedEntry
     | RegisterReadEntry
+    | CredentialRevokedEntry
+    | CredentialSuspendedEntry
+    | CredentialReinstatedEntry
+    | CredentialExpiringSoonEntry
+    | CredentialExpiredEntry
 )
 
 

@@ -12,8 +12,10 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.http.published_documents import PublishedDocuments
 from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
+from core.web_push import VapidKey
 from wallet.domain import Flow, TooManyUnfinished
 from wallet.ports import Outbound, WalletStore
+from wallet.services.notification_hub import NotificationHub
 from wallet.services.sealing import AccountBox, AccountVault
 from wallet.services.server_held_keys import ServerHeldKeys
 from wallet.services.wallet_provider import WalletProvider
@@ -49,6 +51,25 @@ class WalletPolicy:
     #: renewal waits before it is tried again (seconds).
     renewals_per_pass: int = 50
     renewal_retry: int = 3600
+    #: Days before a held credential's ``exp`` that the citizen is told it expires soon.
+    expiry_notice_days: int = 30
+    #: Seconds between two fetches of one watched status list: its ``ttl``, within these.
+    watch_floor: float = 60.0
+    watch_ceiling: float = 86400.0
+    #: Status lists fetched, credentials taken into the watching, and expiry notices given
+    #: in one pass of the status-list watching.
+    watch_lists_per_pass: int = 200
+    watch_backfill_per_pass: int = 500
+    expiry_notices_per_pass: int = 500
+    #: Notifications on one page of ``GET /wallet/notifications`` at most.
+    notifications_page_max: int = 100
+    #: Browsers one citizen may subscribe to Web Push.
+    push_subscriptions_per_account: int = 10
+    #: Live streams: seconds between two looks at the store, between two keep-alive
+    #: comments; a stream ends after ``access_token_lifetime`` (the client opens another
+    #: with its fresh token).
+    stream_poll: float = 2.0
+    stream_keepalive: float = 15.0
 
 
 @dataclass(slots=True)
@@ -91,6 +112,13 @@ class WalletContext:
     #: Set when this worker leaves an issuance pending (``end_claim``): wakes its
     #: deferred-credential poller to sleep until that one is due.
     pending_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: This worker's live notification streams and push deliveries.
+    notices: NotificationHub = field(default_factory=NotificationHub)
+    #: The deployment's Web Push key (None: Web Push is off).
+    vapid: VapidKey | None = None
+    #: Keys the status-list watch index and the push endpoints' hashes (derived from the
+    #: key-encryption key, never stored).
+    watch_secret: bytes = b""
 
     @property
     def audience(self) -> str:

@@ -34,6 +34,7 @@ from wallet.services.holding_messages import (
 )
 from wallet.services.notify_issuer import notify_issuer
 from wallet.services.sealing import AccountBox
+from wallet.services.status_watch_index import unwatch_credential
 
 log = logging.getLogger("idwallet.wallet")
 STATUS_NAMES = {0: "valid", 1: "revoked", 2: "suspended"}
@@ -205,6 +206,7 @@ async def delete_credential(
     credential = open_record(box, stored)
     if not await context.store.credentials.delete(account_id, credential_id):
         raise NotFound("no such credential")
+    await unwatch_credential(context, account_id, credential_id)
     notified = False
     if credential.notification is not None:
         notified = await notify_issuer(

@@ -31,12 +31,16 @@ from wallet.domain import (
     CounterpartyFailed,
     FlowKind,
     FlowState,
+    NotificationKind,
 )
 from wallet.services.claim_flow import ClaimedFlow, claim_flow
 from wallet.services.context import WalletContext
 from wallet.services.device_rounds import Step, await_round, phone_signs
+from wallet.services.display import pick
 from wallet.services.interaction_messages import OfferOutcome
 from wallet.services.issuer_client import read_answer
+from wallet.services.notification_messages import NotificationContent
+from wallet.services.notifications import tell
 from wallet.services.offer_flow import DeferredCredential, OfferFlow, read_offer_flow
 from wallet.services.refused_issuance import fail_issuance
 from wallet.services.request_credentials import (
@@ -136,7 +140,31 @@ async def _fetch(
     except BaseException as failed:
         await fail_issuance(context, claimed, flow, failed)
         raise
-    return await keep_received(context, claimed, flow, received, notifications)
+    outcome = await keep_received(context, claimed, flow, received, notifications)
+    await _tell_ready(context, claimed, flow, outcome)
+    return outcome
+
+
+async def _tell_ready(
+    context: WalletContext, claimed: ClaimedFlow, flow: OfferFlow, outcome: OfferOutcome
+) -> None:
+    """The citizen is told of each deferred credential that arrived (the activity log has
+    its ``credential_received`` entry already)."""
+    if isinstance(outcome.credentials, UnsetType):
+        return
+    issuer_name = (pick(flow.issuer_display, []) or {}).get("name", flow.issuer)
+    for arrived in outcome.credentials:
+        await tell(
+            context,
+            claimed.box,
+            NotificationKind.DEFERRED_READY,
+            NotificationContent(
+                credential_id=arrived.credential_id,
+                credential=arrived.name,
+                issuer=flow.issuer,
+                issuer_name=issuer_name,
+            ),
+        )
 
 
 async def _await_phone(

@@ -25,6 +25,7 @@ from wallet.services.context import WalletContext
 from wallet.services.credentials import open_record
 from wallet.services.offer_flow import OfferFlow
 from wallet.services.sealing import AccountBox
+from wallet.services.status_watch_index import watch_stored_credential
 
 #: Compare-and-set attempts before a change to a credential shown meanwhile gives up.
 _ATTEMPTS = 5
@@ -132,4 +133,7 @@ async def merge_fresh_batch(
             shown_before=stored.presentations,
         )
 
-    return await change_credential(context, box, credential_id, merged)
+    changed = await change_credential(context, box, credential_id, merged)
+    if changed is not None:  # the fresh instances have status indices of their own
+        await watch_stored_credential(context, box.account_id, credential_id, changed)
+    return changed

@@ -62,6 +62,7 @@ from wallet.services.register_reads import (
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
 from wallet.services.sender_constrained import PhoneMustSign, post_with_token
+from wallet.services.status_watch_index import watch_stored_credential
 from wallet.services.verify_received import verify_issued
 from wallet.services.verify_received_mdoc import verify_issued_mdoc_from
 
@@ -243,6 +244,7 @@ async def _keep(context: WalletContext, claimed: ClaimedFlow, item: Received) ->
     credential, holder_keys, record_ = item
     await context.store.holder_keys.add(holder_keys)
     await context.store.credentials.add(credential)
+    await watch_stored_credential(context, credential.account_id, credential.credential_id, record_)
     display = pick(record_.credential_display, []) or {}
     await record(
         context,

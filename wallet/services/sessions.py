@@ -25,7 +25,7 @@ from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
 from core.jose.jws import decode_unverified, verify_decoded
-from wallet.domain import Account, Device, NotFound
+from wallet.domain import Account, Device, NotFound, NotificationKind
 from wallet.services.account_messages import (
     MAX_PROOF_BYTES,
     AddedDevice,
@@ -39,6 +39,8 @@ from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import DeviceRegisteredEntry, DeviceRevokedEntry
 from wallet.services.context import WalletContext
 from wallet.services.holding_messages import DeviceList, DeviceView
+from wallet.services.notification_messages import NotificationContent
+from wallet.services.notifications import tell
 
 DEVICE_PROOF_TYP = "wallet-device-proof+jwt"
 DEVICE_ALGORITHMS = frozenset({"ES256"})
@@ -279,6 +281,9 @@ async def add_device(
         )
     )
     await record(context, box, DeviceRegisteredEntry(**stamp(context), device_id=device_id))
+    await tell(
+        context, box, NotificationKind.DEVICE_ADDED, NotificationContent(device_id=device_id)
+    )
     return AddedDevice(device_id=device_id)
 
 

@@ -29,6 +29,17 @@ from wallet.domain import (
     HolderKey,
     StoredCredential,
 )
+from wallet.storage.notification_sql import (
+    SqlNotifications,
+    SqlPushSubscriptions,
+    SqlStatusWatching,
+)
+from wallet.storage.notification_tables import (
+    CredentialWatchRow,
+    NotificationRow,
+    PushSubscriptionRow,
+    StatusWatchRow,
+)
 from wallet.storage.tables import (
     AccountRow,
     ActivityRow,
@@ -41,6 +52,8 @@ from wallet.storage.tables import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+#: The account's rows of the notifications and the watching, erased with it.
+NOTIFICATION_TABLES = (NotificationRow, PushSubscriptionRow, StatusWatchRow, CredentialWatchRow)
 FLOWS = cast(Table, FlowRow.__table__)
 #: Flows still waiting for a step of the citizen's (or a worker between two steps).
 UNFINISHED = [
@@ -66,7 +79,15 @@ def _foreign(kind: str, object_id: str, owner: str, asking: str) -> None:
     )
 
 
-_OWNED = (ActivityRow, FlowRow, CredentialRow, HolderKeyRow, RefreshTokenRow, DeviceRow)
+_OWNED = (
+    *NOTIFICATION_TABLES,
+    ActivityRow,
+    FlowRow,
+    CredentialRow,
+    HolderKeyRow,
+    RefreshTokenRow,
+    DeviceRow,
+)
 
 
 def _device(r: DeviceRow) -> Device:
@@ -608,3 +629,6 @@ class SqlWalletStore:
         self.credentials = SqlCredentials(sessions)
         self.flows = SqlFlows(sessions)
         self.activity = SqlActivity(sessions)
+        self.notifications = SqlNotifications(sessions)
+        self.push_subscriptions = SqlPushSubscriptions(sessions)
+        self.status_watching = SqlStatusWatching(sessions)

@@ -3,6 +3,7 @@
 import { client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
 import { forgetAll, fromB64url, jws, loadKey, newKeyPair, publicJwk, saveKey, sign } from "./keys.js";
+import { followNotices, loadNotices, markAllRead, stopNotices, subscribePush } from "./wallet-notices.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["welcome", "home", "card", "scan", "get", "arriving", "offer", "consent", "done", "activity", "settings"];
@@ -11,7 +12,7 @@ let token = null;
 let currentOffer = null;
 let currentConsent = null;
 let currentCard = null;
-const { call } = client({ key: () => token });
+const { call, send } = client({ key: () => token });
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -41,6 +42,7 @@ async function register() {
   await saveKey("device", pair);
   localStorage.setItem("idwallet.device", session.device_id);
   token = session.access_token;
+  notices().catch(() => {});
   await home();
 }
 
@@ -57,8 +59,10 @@ function statusText(status) {
   return t(`cardStatus.${status}`);
 }
 
-async function home() {
-  say("");
+// `quiet`: the cards brought up to date where they are shown, the focus left alone (a
+// notification that a status changed).
+async function home({ quiet = false } = {}) {
+  if (!quiet) say("");
   const { credentials } = await call("GET", "/wallet/credentials");
   const list = $("cards");
   list.replaceChildren();
@@ -87,6 +91,7 @@ async function home() {
     list.append(item);
   }
   await requested();
+  if (quiet) return;
   show("home");
   renewDue(credentials);
 }
@@ -440,6 +445,8 @@ async function deleteAccount() {
   await forgetAll();
   localStorage.removeItem("idwallet.device");
   token = null;
+  stopNotices();
+  $("notices").hidden = true;
   show("welcome");
 }
 
@@ -455,11 +462,24 @@ $("done-home").onclick = () => home();
 $("card-back").onclick = () => home();
 $("card-delete").onclick = () => deleteCard().catch((e) => say(e.message));
 $("delete-account").onclick = () => deleteAccount().catch((e) => say(e.message));
+$("notices-read").onclick = () => markAllRead(call).catch((e) => say(e.message));
+$("push-on").onclick = () => subscribePush(call);
+
+// The notifications: the feed once signed in, then new ones live; a status that changed
+// shows on the cards at once.
+const STATUS_NOTICES = ["revoked", "suspended", "reinstated", "expired", "deferred_ready"];
+async function notices() {
+  await loadNotices(call);
+  followNotices(send, login, (notice) => {
+    if (STATUS_NOTICES.includes(notice.kind) && !$("home").hidden) home({ quiet: true }).catch(() => {});
+  });
+}
 for (const tab of document.querySelectorAll(".tab")) {
   tab.onclick = () => ({ home, scan: () => show("scan"), get: () => issuers().catch((e) => say(e.message)), activity, settings: () => show("settings") })[tab.dataset.view]();
 }
 async function start() {
   if (!(await login())) { show("welcome"); return; }
+  notices().catch(() => {});
   if (location.pathname === "/wallet/callback") { await arrived(); return; }
   // A link on this device (a service's "open my wallet") hands its request over here.
   const handed = new URLSearchParams(location.hash.slice(1)).get("request");
