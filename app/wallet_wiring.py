@@ -30,9 +30,10 @@ from app.wallet_provider_keys import load_wallet_provider
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
-from wallet.services.context import WalletContext
+from wallet.services.context import WalletContext, WalletPolicy
 from wallet.services.renew_credential import renew_due_credentials
 from wallet.services.sealing import AccountVault
+from wallet.storage.mediations import SqlMediations
 from wallet.storage.sql import SqlWalletStore
 
 log = logging.getLogger("idwallet.wallet")
@@ -56,6 +57,7 @@ async def forget_expired(context: WalletContext) -> int:
         await store.flows.purge(now)
         + await store.challenges.purge(now)
         + await store.refresh_tokens.purge(now)
+        + await context.mediations.purge(now)
     )
 
 
@@ -98,6 +100,9 @@ async def wallet_role(
         verifier_trust=X5cIssuerKeys(anchors),
         public_base_url=settings.public_base_url,
         token_secret=deployment.derived_secret("wallet access tokens"),
+        audit=deployment.audit_trail,
+        mediations=SqlMediations(deployment.sessions),
+        policy=WalletPolicy(mediation_lifetime=settings.mediation_minutes * 60),
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
         server_keys=server_held_keys(deployment),
         wallet_provider=await load_wallet_provider(deployment),

@@ -8,6 +8,7 @@ from wallet.api.interactions import (
     WalletScanController,
 )
 from wallet.api.issuances import WalletIssuanceController, WalletIssuerController
+from wallet.api.mediation import MediatorController, WalletMediationController
 from wallet.api.provider import WalletProviderController
 
 MOBILE = [
@@ -20,6 +21,8 @@ MOBILE = [
     WalletIssuanceController,
     WalletPresentationController,
     WalletProviderController,
+    WalletMediationController,
+    MediatorController,
 ]
 
 __all__ = ["MOBILE"]

@@ -8,12 +8,13 @@ from typing import Any
 
 from cryptography import x509
 
+from core.audit.trail import AuditTrail
 from core.clock import SYSTEM_CLOCK, Clock
 from core.http.published_documents import PublishedDocuments
 from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from wallet.domain import Flow, TooManyUnfinished
-from wallet.ports import Outbound, WalletStore
+from wallet.ports import Mediations, Outbound, WalletStore
 from wallet.services.sealing import AccountBox, AccountVault
 from wallet.services.server_held_keys import ServerHeldKeys
 from wallet.services.wallet_provider import WalletProvider
@@ -49,6 +50,10 @@ class WalletPolicy:
     #: renewal waits before it is tried again (seconds).
     renewals_per_pass: int = 50
     renewal_retry: int = 3600
+    #: How long a citizen's consent lets a mediator act (``IDWALLET_MEDIATION_MINUTES``),
+    #: and how long a mediator's help request waits for it, in seconds.
+    mediation_lifetime: int = 30 * 60
+    help_request_lifetime: int = 300
 
 
 @dataclass(slots=True)
@@ -67,6 +72,10 @@ class WalletContext:
     verifier_trust: X5cIssuerKeys
     public_base_url: str
     token_secret: bytes
+    #: The deployment's audit trail (``core.audit``): what mediators do for citizens.
+    audit: AuditTrail
+    #: Citizen spaces, mediators, help requests and mediations (docs/mediators.md).
+    mediations: Mediations
     policy: WalletPolicy = field(default_factory=WalletPolicy)
     #: Custom URI schemes (apps on the phone) a verifier may send the citizen back to,
     #: besides https and this deployment's own origin (``IDWALLET_WALLET_REDIRECT_SCHEMES``).

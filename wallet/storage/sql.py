@@ -29,6 +29,7 @@ from wallet.domain import (
     HolderKey,
     StoredCredential,
 )
+from wallet.storage.mediation_tables import HelpRequestRow, MediationRow
 from wallet.storage.tables import (
     AccountRow,
     ActivityRow,
@@ -66,7 +67,16 @@ def _foreign(kind: str, object_id: str, owner: str, asking: str) -> None:
     )
 
 
-_OWNED = (ActivityRow, FlowRow, CredentialRow, HolderKeyRow, RefreshTokenRow, DeviceRow)
+_OWNED = (
+    ActivityRow,
+    FlowRow,
+    CredentialRow,
+    HolderKeyRow,
+    RefreshTokenRow,
+    DeviceRow,
+    MediationRow,  # assisted access: the account's mediations, the help requests it took
+    HelpRequestRow,
+)
 
 
 def _device(r: DeviceRow) -> Device:
