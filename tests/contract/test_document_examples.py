@@ -21,6 +21,7 @@ from wallet.services import (
     activity_messages,
     holding_messages,
     interaction_messages,
+    mediation_messages,
     provider_messages,
 )
 
@@ -30,6 +31,7 @@ _MODULES = (
     activity_messages,
     holding_messages,
     interaction_messages,
+    mediation_messages,
     provider_messages,
 )
 
@@ -108,7 +110,11 @@ _WITH_ANSWER = sorted(o for o, op in _mobile_operations().items() if _success(op
 
 def test_the_mobile_api_has_bodies_and_answers_to_show() -> None:
     assert len(_WITH_BODY) >= 10 and len(_WITH_ANSWER) >= 18
-    assert set(_mobile_operations()) - set(_WITH_ANSWER) == {"revokeDevice", "deleteAccount"}
+    assert set(_mobile_operations()) - set(_WITH_ANSWER) == {
+        "revokeDevice",
+        "deleteAccount",
+        "endMediation",
+    }
 
 
 @pytest.mark.parametrize("operation_id", _WITH_BODY)
