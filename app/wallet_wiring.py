@@ -19,10 +19,13 @@ import httpx
 from cryptography import x509
 from litestar import Litestar
 
+from app.consent_counter import CONSENT_COUNTER, ConsentCounter
+from app.counter_api import CounterApi
 from app.deferred_polling import polling_deferred
 from app.deployment import Deployment
 from app.holder_key_vaults import server_held_keys
 from app.housekeeping import every_minute
+from app.operator_keys import load_operator_keys
 from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
 from app.wallet_provider_keys import OWNER as WALLET_PROVIDER_OWNER
@@ -47,6 +50,18 @@ def wallet_anchors(settings: Settings, deployment: Deployment) -> list[x509.Cert
         except (OSError, ValueError) as exc:
             raise SettingsError(f"cannot read IDWALLET_WALLET_TRUST_ANCHORS {path}: {exc}") from exc
     return anchors
+
+
+def consent_counter(settings: Settings, outbound: OutboundClient) -> ConsentCounter | None:
+    """The consent counter over the counter API with its key (docs/mediators.md); None
+    where the deployment has no key for it (a citizen then consents with the code only)."""
+    try:
+        keys = load_operator_keys(settings, [CONSENT_COUNTER])
+    except SettingsError:
+        return None
+    return ConsentCounter(
+        CounterApi(outbound, settings.public_base_url, {CONSENT_COUNTER: keys[CONSENT_COUNTER]})
+    )
 
 
 async def forget_expired(context: WalletContext) -> int:
@@ -106,6 +121,7 @@ async def wallet_role(
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
         server_keys=server_held_keys(deployment),
         wallet_provider=await load_wallet_provider(deployment),
+        identity_check=consent_counter(settings, outbound),
         known_issuers=(
             *(f"{settings.public_base_url}/issuers/{agency_id}" for agency_id in agency_ids),
             *settings.wallet_issuers,

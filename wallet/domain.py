@@ -414,6 +414,11 @@ class HelpRequest:
     expires_at: float
     #: Set when a citizen consented: the mediation it started.
     mediation_id: str | None = None
+    #: ``wallet`` (the code typed in the citizen's wallet) or ``national_id`` (the citizen
+    #: presents their national ID to the deployment's consent counter).
+    mode: str = "wallet"
+    #: ``national_id``: the verifier's transaction of that presentation request.
+    transaction_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

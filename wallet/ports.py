@@ -254,7 +254,11 @@ class Mediations(Protocol):
         code_hash: str,
         token_hash: str,
         expires_at: float,
-    ) -> None: ...
+        answer_hash: str | None = None,
+        transaction_id: str | None = None,
+    ) -> None:
+        """``answer_hash``: the consent is a presentation to that response URI (its
+        SHA-256), of the verifier's ``transaction_id``; else it is the code."""
 
     async def help_request(self, mediator_id: str, request_id: str) -> HelpRequest | None:
         """The mediator's own request, expired or not."""
@@ -267,6 +271,12 @@ class Mediations(Protocol):
     ) -> Mediation | None:
         """One atomic claim of the request: the mediation it starts, for exactly one
         caller of an unexpired, unconsented code; None for every other."""
+
+    async def consent_by_answer(
+        self, answer_hash: str, account_id: str, mediation_id: str, *, now: float, lifetime: float
+    ) -> Mediation | None:
+        """As ``consent``, for the help request answered by a presentation to the response
+        URI whose SHA-256 is ``answer_hash``."""
 
     async def mediation_by_token(self, token_hash: str) -> Mediation | None: ...
 
@@ -286,3 +296,15 @@ class Mediations(Protocol):
 
     async def purge(self, now: float) -> int:
         """Forget expired help requests and mediations ended or expired a day ago."""
+
+
+class IdentityCheck(Protocol):
+    """The deployment's consent counter (a verifier tenant) over its public counter API:
+    asks a citizen's wallet for the national ID, and tells what it proved."""
+
+    async def ask(self) -> tuple[str, str, str]:
+        """A new presentation request: its transaction id, its ``openid4vp://`` URI and
+        its ``request_uri``."""
+
+    async def proven_names(self, transaction_id: str) -> dict[str, str] | None:
+        """The given and family name the verified presentation proved; None until then."""

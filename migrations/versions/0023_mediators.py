@@ -51,6 +51,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Float(), nullable=False),
         sa.Column("account_id", sa.String(36), nullable=True),
         sa.Column("mediation_id", sa.String(36), nullable=True),
+        sa.Column("mode", sa.String(16), nullable=False),
+        sa.Column("answer_hash", sa.String(64), nullable=True),
+        sa.Column("transaction_id", sa.String(64), nullable=True),
         sa.ForeignKeyConstraint(
             ["mediator_id"],
             ["mediators.mediator_id"],
@@ -65,6 +68,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("request_id", name=op.f("pk_mediation_help_requests")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_mediation_help_requests_code_hash")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_mediation_help_requests_token_hash")),
+        sa.UniqueConstraint("answer_hash", name=op.f("uq_mediation_help_requests_answer_hash")),
     )
     for column in ("mediator_id", "expires_at", "account_id"):
         op.create_index(

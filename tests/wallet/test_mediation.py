@@ -306,3 +306,74 @@ def test_one_code_starts_one_mediation_however_many_consent_at_once(
             )
         )
     assert sorted(answers) == [201] + [404] * 5
+
+
+def test_a_citizen_consents_by_presenting_the_national_id(client: TestClient[Any]) -> None:
+    """The mediator's screen shows the consent counter's request; the citizen's own wallet
+    presents the national ID to it; the mediation is bound to that wallet's account."""
+    phone = Phone(client)
+    phone.register()
+    phone.receive(create_offer(client, "civil-registry", "national_id", CITIZEN)["offer_uri"])
+    bystander = Phone(client)
+    bystander.register()
+    mediator = _mediator(client)
+    created = client.post(
+        "/mediator/api/help-requests", json={"consent": "national_id"}, headers=mediator
+    )
+    assert created.status_code == 201, created.text
+    request = created.json()
+    assert request["consent"] == "national_id"
+    assert request["consent_uri"].startswith("openid4vp://")
+    # the code of a national-ID request is no code a wallet can type
+    assert phone.post("/wallet/mediations", {"code": request["code"]}).status_code == 404
+
+    scanned = phone.scan(request["consent_uri"])
+    assert scanned.status_code == 201, scanned.text
+    consent = scanned.json()["presentation"]
+    assert consent["verifier"]["name"] == "Citizen spaces"  # its certificate's organisation
+    assert consent["purpose"]["id"] == "identification"
+    assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
+
+    status = client.get(f"/mediator/api/help-requests/{request['request_id']}", headers=mediator)
+    assert status.json()["status"] == "consented", status.text
+    assert status.json()["proven_name"] == f"{CITIZEN['given_name']} {CITIZEN['family_name']}"
+    [live] = phone.get("/wallet/mediations").json()["mediations"]
+    assert live["mediation_id"] == status.json()["mediation"]["mediation_id"]
+    assert bystander.get("/wallet/mediations").json()["mediations"] == []
+    listed = client.get("/wallet/credentials", headers=_as(request))
+    assert listed.status_code == 200 and len(listed.json()["credentials"]) == 1
+    started = phone.get("/wallet/activity").json()["activity"][0]
+    assert started["kind"] == "mediation_started" and started["mediator"] == "Ana Sousa"
+    assert any(
+        e.action == "mediation.started" and '"consent":"national_id"' in e.facts
+        for e in _audit(client)
+    )
+
+
+def test_a_declined_or_mediated_presentation_is_no_consent(client: TestClient[Any]) -> None:
+    phone, mediator, first = _mediated(client)
+    phone.receive(create_offer(client, "civil-registry", "national_id", CITIZEN)["offer_uri"])
+    asked = client.post(
+        "/mediator/api/help-requests", json={"consent": "national_id"}, headers=mediator
+    ).json()
+    # presented through the mediation that exists: it never starts another
+    scanned = client.post("/wallet/scans", json={"uri": asked["consent_uri"]}, headers=_as(first))
+    assert scanned.status_code == 201, scanned.text
+    presentation_id = scanned.json()["presentation"]["presentation_id"]
+    approved = client.post(
+        f"/wallet/presentations/{presentation_id}/approve", json={}, headers=_as(first)
+    )
+    assert approved.json()["outcome"] == "accepted"
+    status = client.get(f"/mediator/api/help-requests/{asked['request_id']}", headers=mediator)
+    assert status.json()["status"] == "waiting"
+    assert len(phone.get("/wallet/mediations").json()["mediations"]) == 1
+
+    declined = client.post(
+        "/mediator/api/help-requests", json={"consent": "national_id"}, headers=mediator
+    ).json()
+    consent = phone.scan(declined["consent_uri"]).json()["presentation"]
+    phone.post(f"/wallet/presentations/{consent['presentation_id']}/decline")
+    status = client.get(f"/mediator/api/help-requests/{declined['request_id']}", headers=mediator)
+    assert status.json()["status"] == "waiting"
+    bad = client.post("/mediator/api/help-requests", json={"consent": "phone"}, headers=mediator)
+    assert bad.status_code == 400

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.issuers.test_catalog import CITIZEN
 from tests.support.server import RunningServer
+from tests.wallet.phone import Phone
 from tests.web.conftest import no_serious_accessibility_violations, screenshot
 
 
@@ -280,3 +281,43 @@ def test_the_mediator_screen_works_with_the_keyboard_alone_in_german(
     wallet.get_by_role("button", name="Help", exact=True).click()
     expect(wallet.get_by_text("Nobody. Only you use your wallet.")).to_be_visible()
     wallet.context.close()
+
+
+def test_consent_by_presenting_the_national_id(
+    browser: Browser, server: RunningServer, var_dir: Path
+) -> None:
+    """The citizen's phone scans the mediator's QR code and shares the national ID; the
+    screen shows whose ID it was, to compare with the person beside the mediator."""
+    key = _mediator_key(server)
+    phone = Phone(httpx.Client(base_url=server.base_url, timeout=30))
+    phone.register()
+    offer = _offer(server, var_dir)
+    phone.receive(offer["offer_uri"], tx_code=offer["tx_code"])
+    screen = _open_mediator(browser, server, key)
+    screen.get_by_role("button", name="The citizen shows their national ID instead").click()
+    expect(screen.get_by_role("heading", name="Ask the citizen to agree")).to_be_focused()
+    expect(screen.locator("#ask-by-id")).to_be_visible()
+    expect(screen.locator("#code-panel")).to_be_hidden()
+    assert screen.locator("#help-qr").evaluate("img => img.complete && img.naturalWidth > 0")
+    screenshot(screen, "mediator-6-national-id")
+    no_serious_accessibility_violations(screen)
+    uri = screen.locator("#consent-link").get_attribute("href") or ""
+    assert uri.startswith("openid4vp://")
+
+    scanned = phone.scan(uri)
+    assert scanned.status_code == 201, scanned.text
+    assert phone.approve(scanned.json()["presentation"]["presentation_id"])["outcome"] == (
+        "accepted"
+    )
+    expect(screen.get_by_role("heading", name="You are helping the citizen")).to_be_visible()
+    expect(screen.locator("#helping-proven")).to_have_text(
+        f"The national ID shown is of {CITIZEN['given_name']} {CITIZEN['family_name']}."
+        " Check it is the person beside you."
+    )
+    no_serious_accessibility_violations(screen)
+    screen.get_by_role("button", name="Their credentials").click()
+    expect(screen.locator("#credential-list li")).to_have_count(1)
+    [live] = phone.get("/wallet/mediations").json()["mediations"]
+    assert phone.delete(f"/wallet/mediations/{live['mediation_id']}").status_code == 204
+    screen.get_by_role("button", name="Their activity").click()
+    expect(screen.get_by_role("heading", name="Your help has ended")).to_be_visible()

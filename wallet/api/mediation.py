@@ -39,6 +39,7 @@ from wallet.services.mediation_messages import (
     MEDIATOR_PROFILE_EXAMPLE,
     HelpCode,
     HelpRequestCreated,
+    HelpRequestOptions,
     HelpRequestStatus,
     HelpRequestView,
     MediationList,
@@ -111,7 +112,8 @@ class MediatorController(Controller):
 
     @post(
         "/help-requests",
-        summary="Ask to help a citizen: a code and QR code for the citizen's wallet",
+        summary="Ask to help a citizen: a code and QR code for the citizen's wallet, or the "
+        "consent counter's request for the national ID",
         operation_id="createHelpRequest",
         responses={
             201: ResponseSpec(
@@ -121,15 +123,20 @@ class MediatorController(Controller):
                 examples=[Example(value=to_builtins(HELP_REQUEST_CREATED_EXAMPLE))],
             )
         },
+        opt={"errors": (502,)},
         status_code=HTTP_201_CREATED,
     )
     async def create(
-        self, context: NamedDependency[WalletContext], mediator: NamedDependency[Mediator]
+        self,
+        context: NamedDependency[WalletContext],
+        mediator: NamedDependency[Mediator],
+        data: JSONBody[HelpRequestOptions | None] = None,
     ) -> Response[HelpRequestCreated]:
-        return private(await start_help_request(context, mediator), 201)
+        consent_by = (data or HelpRequestOptions()).consent
+        return private(await start_help_request(context, mediator, consent_by), 201)
 
     @get(
-        "/help-requests/{request_id:str}",
+        "/help-requests/{help_request_id:str}",
         summary="Whether the citizen consented (and until when the mediation lasts)",
         operation_id="getHelpRequest",
         responses={
@@ -145,9 +152,9 @@ class MediatorController(Controller):
         self,
         context: NamedDependency[WalletContext],
         mediator: NamedDependency[Mediator],
-        request_id: FromPath[str],
+        help_request_id: FromPath[str],
     ) -> Response[HelpRequestStatus]:
-        return private(await help_request_status(context, mediator, request_id))
+        return private(await help_request_status(context, mediator, help_request_id))
 
     @delete(
         "/mediations/{mediation_id:str}",
@@ -180,6 +187,7 @@ class WalletMediationController(Controller):
         "/help-requests/lookup",
         summary="Who asks to help, where, for how long, doing what (the code stays unused)",
         operation_id="lookUpHelpRequest",
+        opt={"errors": (404,)},
         responses={
             200: ResponseSpec(
                 HelpRequestView,
@@ -202,6 +210,7 @@ class WalletMediationController(Controller):
         "/mediations",
         summary="Consent: let the mediator act for me for a limited time and actions",
         operation_id="consentToMediation",
+        opt={"errors": (404,)},
         responses={
             201: ResponseSpec(
                 MediationView,

@@ -14,7 +14,7 @@ from core.http.published_documents import PublishedDocuments
 from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from wallet.domain import Flow, TooManyUnfinished
-from wallet.ports import Mediations, Outbound, WalletStore
+from wallet.ports import IdentityCheck, Mediations, Outbound, WalletStore
 from wallet.services.sealing import AccountBox, AccountVault
 from wallet.services.server_held_keys import ServerHeldKeys
 from wallet.services.wallet_provider import WalletProvider
@@ -90,6 +90,9 @@ class WalletContext:
     server_keys: ServerHeldKeys = field(default_factory=ServerHeldKeys)
     #: The deployment as wallet provider: attests its instances' keys (None: it has none).
     wallet_provider: WalletProvider | None = None
+    #: The deployment's consent counter, where a citizen consents to a mediator by
+    #: presenting their national ID (None: only the code in the wallet).
+    identity_check: IdentityCheck | None = None
     #: Issuers the citizen can ask for credentials: the deployment's agencies and those of
     #: ``IDWALLET_WALLET_ISSUERS``.
     known_issuers: tuple[str, ...] = ()

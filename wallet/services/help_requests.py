@@ -8,6 +8,12 @@ the token of the mediation it will become. The citizen's wallet looks the code u
 would help, where, how long, doing what) and consents: one atomic claim of the code
 starts the mediation, whichever worker is asked, however many at once; the code is then
 spent. Codes and tokens are stored only as their SHA-256.
+
+Or the citizen consents by presenting their national ID (OpenID4VP 1.0) to the
+deployment's consent counter, whose request the mediator's screen shows: the wallet
+service, having posted an accepted presentation from the citizen's own session to that
+request's response URI, starts the mediation for that account
+(``consent_by_presentation``).
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import secrets
 import uuid
 
 from core.qr import render_qr
-from wallet.domain import Mediation, Mediator, NotFound
+from wallet.domain import CounterpartyFailed, Mediation, Mediator, NotFound
 from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import MediationStartedEntry
+from wallet.services.assistance import ASSISTING
 from wallet.services.context import WalletContext
 from wallet.services.mediation_messages import (
     MEDIATION_ACTIONS,
@@ -30,6 +37,7 @@ from wallet.services.mediation_messages import (
     MediationView,
 )
 from wallet.services.mediators import audit, secret_hash
+from wallet.services.sealing import AccountBox
 from wallet.services.sessions import Session
 
 #: Upper-case letters and digits without 0/O, 1/I/L: read aloud or typed without doubt.
@@ -67,22 +75,43 @@ def mediation_view(mediation: Mediation) -> MediationView:
     )
 
 
-async def start_help_request(context: WalletContext, mediator: Mediator) -> HelpRequestCreated:
+def expected_answer(request_uri: str) -> str:
+    """Where the wallet posts its answer to the consent counter's request: this
+    deployment's verifier serves a request at ``…/requests/{id}`` and takes its answer at
+    ``…/responses/{id}`` (``verifiers.services.context.response_uri``)."""
+    base, _, request_id = request_uri.rpartition("/requests/")
+    if not base or not request_id or "/" in request_id:
+        raise CounterpartyFailed("the consent counter's request_uri is not one it serves")
+    return f"{base}/responses/{request_id}"
+
+
+async def start_help_request(
+    context: WalletContext, mediator: Mediator, consent_by: str = "wallet"
+) -> HelpRequestCreated:
     code = new_code()
     token = MEDIATION_TOKEN_PREFIX + secrets.token_urlsafe(32)
     request_id = str(uuid.uuid4())
     lifetime = context.policy.help_request_lifetime
+    answer_hash = transaction_id = None
+    uri = f"{context.public_base_url}/wallet-app#help={code}"
+    if consent_by == "national_id":
+        if context.identity_check is None:
+            raise CounterpartyFailed("this deployment has no consent counter")
+        transaction_id, uri, request_uri = await context.identity_check.ask()
+        answer_hash = secret_hash(expected_answer(request_uri))
     await context.mediations.add_help_request(
         request_id,
         mediator.mediator_id,
         code_hash=secret_hash(code),
         token_hash=secret_hash(token),
         expires_at=context.clock.now() + lifetime,
+        answer_hash=answer_hash,
+        transaction_id=transaction_id,
     )
-    await audit(context, mediator, "requested", subject_key=None)
-    uri = f"{context.public_base_url}/wallet-app#help={code}"
+    await audit(context, mediator, "requested", subject_key=None, consent=consent_by)
     return HelpRequestCreated(
         request_id=request_id,
+        consent="national_id" if consent_by == "national_id" else "wallet",
         code=code,
         consent_uri=uri,
         qr_svg=render_qr(uri, title="Help request").svg,
@@ -107,9 +136,16 @@ async def help_request_status(
     mediation = await context.mediations.mediation(found.mediation_id)
     if mediation is None or not mediation.live(now):
         return HelpRequestStatus(request_id=request_id, status="ended")
-    return HelpRequestStatus(
+    status = HelpRequestStatus(
         request_id=request_id, status="consented", mediation=mediation_view(mediation)
     )
+    if found.transaction_id is not None and context.identity_check is not None:
+        names = await context.identity_check.proven_names(found.transaction_id)
+        if names:
+            status.proven_name = " ".join(
+                names[n] for n in ("given_name", "family_name") if n in names
+            )
+    return status
 
 
 async def look_up(context: WalletContext, code: str) -> HelpRequestView:
@@ -143,6 +179,34 @@ async def consent(context: WalletContext, session: Session, code: str) -> Mediat
     if mediation is None:
         raise NotFound("no help request has this code: it was used, has expired, or is mistyped")
     box = await context.box(session.account_id)
+    await _started(context, box, mediation, "wallet")
+    return mediation_view(mediation)
+
+
+async def consent_by_presentation(
+    context: WalletContext, box: AccountBox, response_uri: str
+) -> None:
+    """After the citizen's own wallet posted a presentation that the verifier accepted:
+    where it answered a mediator's help request for the national ID, the presentation is
+    the citizen's consent, and the mediation is bound to this account (the one whose
+    credential the wallet service presented; nobody else can make it post one). A
+    presentation made through a mediation never starts another."""
+    if ASSISTING.get() is not None:
+        return
+    mediation = await context.mediations.consent_by_answer(
+        secret_hash(response_uri),
+        box.account_id,
+        str(uuid.uuid4()),
+        now=context.clock.now(),
+        lifetime=context.policy.mediation_lifetime,
+    )
+    if mediation is not None:
+        await _started(context, box, mediation, "national_id")
+
+
+async def _started(
+    context: WalletContext, box: AccountBox, mediation: Mediation, consent_by: str
+) -> None:
     await record(
         context,
         box,
@@ -154,5 +218,6 @@ async def consent(context: WalletContext, session: Session, code: str) -> Mediat
             until=int(mediation.expires_at),
         ),
     )
-    await audit(context, mediation.mediator, "started", subject_key=box.subject_key)
-    return mediation_view(mediation)
+    await audit(
+        context, mediation.mediator, "started", subject_key=box.subject_key, consent=consent_by
+    )

@@ -49,15 +49,29 @@ class MediatorProfile(Message):
     actions: list[str]
 
 
+class HelpRequestOptions(Message, forbid_unknown_fields=True):
+    """How the citizen will consent: with the code in their own wallet (``wallet``), or by
+    presenting their national ID from their wallet to the consent counter
+    (``national_id``)."""
+
+    consent: Annotated[Literal["wallet", "national_id"], msgspec.Meta(examples=["national_id"])] = (
+        "wallet"
+    )
+
+
 class HelpRequestCreated(Message):
     """A help request: the code and link the citizen's wallet takes, and the token of the
     mediation it becomes once the citizen consents (keep it on this screen only)."""
 
     request_id: str
+    consent: Literal["wallet", "national_id"]
     code: _Code
     consent_uri: Annotated[
         str,
-        msgspec.Meta(description="The link (and QR code) that opens the consent in the wallet."),
+        msgspec.Meta(
+            description="What the QR code carries: the wallet link that opens the consent "
+            "(``wallet``), or the OpenID4VP request for the national ID (``national_id``)."
+        ),
     ]
     qr_svg: Annotated[str, msgspec.Meta(description="The QR code of consent_uri, as SVG.")]
     expires_in: int
@@ -92,6 +106,14 @@ class HelpRequestStatus(Message):
     request_id: str
     status: Literal["waiting", "consented", "ended", "expired"]
     mediation: MediationView | UnsetType = UNSET
+    proven_name: Annotated[
+        str | UnsetType,
+        msgspec.Meta(
+            description="``national_id``: the name the citizen's national ID proved, for "
+            "the mediator to compare with the person beside them.",
+            examples=["Erika Mustermann"],
+        ),
+    ] = UNSET
 
 
 class HelpCode(Message, forbid_unknown_fields=True):
@@ -128,6 +150,7 @@ MEDIATOR_PROFILE_EXAMPLE = MediatorProfile(
 )
 HELP_REQUEST_CREATED_EXAMPLE = HelpRequestCreated(
     request_id="5b0c1c1e-8c1f-4c44-9d1c-0b7e5a3f2d10",
+    consent="wallet",
     code="KX7M-3QPA",
     consent_uri="https://id.example.gov/wallet-app#help=KX7M-3QPA",
     qr_svg="<svg xmlns='http://www.w3.org/2000/svg'>…</svg>",

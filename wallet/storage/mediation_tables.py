@@ -53,6 +53,10 @@ class HelpRequestRow(Base):
         index=True,
     )
     mediation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: ``wallet`` (the code) or ``national_id`` (a presentation to ``answer_hash``).
+    mode: Mapped[str] = mapped_column(String(16), default="wallet")
+    answer_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    transaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class MediationRow(Base):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -142,6 +143,8 @@ class SqlMediations:
         code_hash: str,
         token_hash: str,
         expires_at: float,
+        answer_hash: str | None = None,
+        transaction_id: str | None = None,
     ) -> None:
         async with self._sessions.begin() as session:
             session.add(
@@ -151,13 +154,23 @@ class SqlMediations:
                     code_hash=code_hash,
                     token_hash=token_hash,
                     expires_at=expires_at,
+                    mode="wallet" if answer_hash is None else "national_id",
+                    answer_hash=answer_hash,
+                    transaction_id=transaction_id,
                 )
             )
 
     async def _help_request(self, session: AsyncSession, row: HelpRequestRow) -> HelpRequest:
         mediator = await self._mediator(session, row.mediator_id)
         assert mediator is not None  # a foreign key
-        return HelpRequest(row.request_id, mediator, row.expires_at, row.mediation_id)
+        return HelpRequest(
+            row.request_id,
+            mediator,
+            row.expires_at,
+            row.mediation_id,
+            row.mode,
+            row.transaction_id,
+        )
 
     async def help_request(self, mediator_id: str, request_id: str) -> HelpRequest | None:
         async with self._sessions() as session:
@@ -174,6 +187,7 @@ class SqlMediations:
             row = await session.scalar(
                 select(HelpRequestRow).where(
                     HelpRequestRow.code_hash == code_hash,
+                    HelpRequestRow.mode == "wallet",
                     HelpRequestRow.expires_at > now,
                     HelpRequestRow.account_id.is_(None),
                 )
@@ -183,11 +197,39 @@ class SqlMediations:
     async def consent(
         self, code_hash: str, account_id: str, mediation_id: str, *, now: float, lifetime: float
     ) -> Mediation | None:
+        return await self._claim(
+            (HelpRequestRow.code_hash == code_hash, HelpRequestRow.mode == "wallet"),
+            account_id,
+            mediation_id,
+            now=now,
+            lifetime=lifetime,
+        )
+
+    async def consent_by_answer(
+        self, answer_hash: str, account_id: str, mediation_id: str, *, now: float, lifetime: float
+    ) -> Mediation | None:
+        return await self._claim(
+            (HelpRequestRow.answer_hash == answer_hash,),
+            account_id,
+            mediation_id,
+            now=now,
+            lifetime=lifetime,
+        )
+
+    async def _claim(
+        self,
+        which: tuple[Any, ...],
+        account_id: str,
+        mediation_id: str,
+        *,
+        now: float,
+        lifetime: float,
+    ) -> Mediation | None:
         async with self._sessions.begin() as session:
             claimed = await session.execute(
                 update(HelpRequestRow)
                 .where(
-                    HelpRequestRow.code_hash == code_hash,
+                    *which,
                     HelpRequestRow.expires_at > now,
                     HelpRequestRow.account_id.is_(None),
                 )

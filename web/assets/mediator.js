@@ -59,18 +59,24 @@ function renderProfile() {
   $("whoami").textContent = t("mediator.whoami", { name: profile.name, space: profile.space.name, minutes: profile.mediation_minutes });
 }
 
-async function startHelp() {
+async function startHelp(consent) {
   say("");
   try {
-    helpRequest = await mediatorApi.call("POST", "/help-requests");
+    helpRequest = await mediatorApi.call("POST", "/help-requests", { consent });
   } catch {
     say(t("mediator.unavailable"));
     return;
   }
   mediationToken = helpRequest.mediation_token;
+  const byId = helpRequest.consent === "national_id";
+  $("ask-by-code").hidden = byId;
+  $("code-panel").hidden = byId;
+  $("ask-by-id").hidden = !byId;
   $("help-code").textContent = helpRequest.code;
+  $("consent-link").href = helpRequest.consent_uri;
+  $("consent-link").textContent = helpRequest.consent_uri;
   $("help-qr").src = "data:image/svg+xml;base64," + btoa(unescape(encodeURIComponent(helpRequest.qr_svg)));
-  $("help-qr").alt = t("mediator.qrAlt", { code: helpRequest.code });
+  $("help-qr").alt = byId ? t("mediator.qrAltById") : t("mediator.qrAlt", { code: helpRequest.code });
   setStatus("waiting");
   show("asking");
   clearInterval(poller);
@@ -93,7 +99,7 @@ async function follow() {
   setStatus(status.status);
   if (status.status === "consented") {
     clearInterval(poller);
-    mediation = status.mediation;
+    mediation = { ...status.mediation, proven_name: status.proven_name };
     renderHelping();
     show("helping");
   } else if (status.status !== "waiting") {
@@ -106,6 +112,9 @@ function renderHelping() {
   if (!mediation) return;
   $("helping-until").textContent = t("mediator.until", { time: time(mediation.expires_at) });
   $("helping-check").textContent = t("mediator.check", { number: mediation.confirmation });
+  // consent by the national ID: the name it proved, to compare with the person beside
+  $("helping-proven").hidden = !mediation.proven_name;
+  $("helping-proven").textContent = mediation.proven_name ? t("mediator.proven", { name: mediation.proven_name }) : "";
 }
 
 function task(name) {
@@ -275,7 +284,8 @@ applyLanguage(() => {
   if (endedReason) $("ended-text").textContent = t(`helpEnded.${endedReason}`);
 });
 $("sign-in-form").addEventListener("submit", signIn);
-$("start-help").onclick = () => startHelp();
+$("start-help").onclick = () => startHelp("wallet");
+$("start-by-id").onclick = () => startHelp("national_id");
 $("cancel").onclick = () => end("cancelled");
 $("again").onclick = () => { endedReason = null; show("start"); };
 $("stop").onclick = () => stop();
