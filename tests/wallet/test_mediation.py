@@ -377,3 +377,34 @@ def test_a_declined_or_mediated_presentation_is_no_consent(client: TestClient[An
     assert status.json()["status"] == "waiting"
     bad = client.post("/mediator/api/help-requests", json={"consent": "phone"}, headers=mediator)
     assert bad.status_code == 400
+
+
+def test_the_account_deleted_takes_its_mediations_and_old_ones_are_forgotten(
+    client: TestClient[Any],
+) -> None:
+    phone, mediator, request = _mediated(client)
+    context: WalletContext = client.app.state.wallet
+    [live] = phone.get("/wallet/mediations").json()["mediations"]
+    # a day after it ended, the housekeeping forgets the mediation and its help request
+    assert phone.delete(f"/wallet/mediations/{live['mediation_id']}").status_code == 204
+    later = context.clock.now() + 2 * 24 * 3600 + 600
+
+    async def purge() -> tuple[int, object, object]:
+        forgotten = await context.mediations.purge(later)
+        return (
+            forgotten,
+            await context.mediations.mediation(live["mediation_id"]),
+            await context.mediations.help_request("ana-sousa", request["request_id"]),
+        )
+
+    forgotten, mediation, help_request = client.blocking_portal.call(purge)
+    assert forgotten == 2 and mediation is None and help_request is None
+
+    # an account deleted takes its live mediations with it
+    second = _help_request(client, mediator)
+    assert phone.post("/wallet/mediations", {"code": second["code"]}).status_code == 201
+    assert client.get("/wallet/credentials", headers=_as(second)).status_code == 200
+    assert phone.delete("/wallet/account").status_code == 204
+    assert client.get("/wallet/credentials", headers=_as(second)).status_code == 401
+    status = client.get(f"/mediator/api/help-requests/{second['request_id']}", headers=mediator)
+    assert status.status_code == 404
