@@ -103,6 +103,9 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
     for verifier_id in load_relying_parties(load_templates(settings.public_base_url)):
         lines.append(f"  counter screen      {local}/counter/{verifier_id}")
     lines.append(f"  citizen web wallet  {local}/wallet-app")
+    lines.append(
+        f"  mediator screen     {local}/mediator  (idwallet mediator add: docs/mediators.md)"
+    )
     lines.append("  demo citizen        demo-citizen (in each demo agency's register)")
     if not settings.is_production:
         keys = settings.operator_keys_file or settings.var_dir / "operator-keys.json"
