@@ -16,6 +16,7 @@ from pathlib import Path
 from app.agency_cli import add_agency_commands, run_application, run_credential, run_offer
 from app.audit_cli import add_audit_commands, run_audit
 from app.counter_cli import add_counter_commands, run_presentation
+from app.mediator_cli import add_mediator_commands, run_mediator
 from app.register_cli import add_register_commands, run_register
 from app.settings import Settings, SettingsError
 from app.wallet_cli import add_wallet_commands, run_wallet
@@ -104,6 +105,9 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
     for verifier_id in load_relying_parties(load_templates(settings.public_base_url)):
         lines.append(f"  counter screen      {local}/counter/{verifier_id}")
     lines.append(f"  citizen web wallet  {local}/wallet-app")
+    lines.append(
+        f"  mediator screen     {local}/mediator  (idwallet mediator add: docs/mediators.md)"
+    )
     lines.append("  demo citizen        demo-citizen (in each demo agency's register)")
     from app.register_wiring import describe_connector
 
@@ -267,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_wallet_commands(sub)
     add_audit_commands(sub)
     add_register_commands(sub)
+    add_mediator_commands(sub)
 
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
@@ -303,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_audit(args, settings)
         if args.command == "register":
             return run_register(args, settings)
+        if args.command == "mediator":
+            return run_mediator(args, settings)
         return _openapi(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

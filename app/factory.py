@@ -85,6 +85,13 @@ OPENAPI_TAGS = [
             "any OpenID4VP verifier, the activity log. Bearer access token of a device session."
         ),
     ),
+    Tag(
+        name="mediator API",
+        description=(
+            "Mediators at citizen spaces: help requests a citizen consents to in their "
+            "wallet (docs/mediators.md). Bearer mediator key."
+        ),
+    ),
 ]
 
 
@@ -103,6 +110,11 @@ SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
         type="http",
         scheme="bearer",
         description="The access token of a citizen's device session (POST /wallet/sessions).",
+    ),
+    "mediatorKey": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="A mediator's key (idwallet mediator add): the mediator API.",
     ),
     "accessToken": SecurityScheme(
         type="http",

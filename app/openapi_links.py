@@ -87,6 +87,24 @@ MOBILE_LINKS: dict[str, dict[int, dict[str, Link]]] = {
     "registerAccount": _after_a_session(201),
     "login": _after_a_session(200),
     "refreshSession": _after_a_session(200),
+    "consentToMediation": {
+        201: {
+            "endMediation": _link(
+                "endMediation",
+                "End the mediation just started: the mediator's next action is refused.",
+                mediation_id="$response.body#/mediation_id",
+            )
+        }
+    },
+    "listMediations": {
+        200: {
+            "endMediation": _link(
+                "endMediation",
+                "End the first listed mediation.",
+                mediation_id="$response.body#/mediations/0/mediation_id",
+            )
+        }
+    },
     "listDevices": {
         200: {
             "revokeDevice": _link(

@@ -73,6 +73,7 @@ CLASSES: tuple[EndpointClass, ...] = (
     EndpointClass("citizen", Budget.ACCOUNT, "300/minute", "the rest of the citizen mobile API"),
     EndpointClass("operator", Budget.AGENCY, "3000/minute", "the agency operator API"),
     EndpointClass("counter", Budget.RELYING_PARTY, "3000/minute", "the counter API"),
+    EndpointClass("mediator", Budget.ADDRESS, "600/minute", "the mediator API (/mediator/api)"),
 )
 BY_NAME = {c.name: c for c in CLASSES}
 

@@ -266,6 +266,8 @@ class Settings:
     wallet_redirect_schemes: tuple[str, ...] = ()
     #: Issuers besides the deployment's agencies that the wallet lists for citizens to ask.
     wallet_issuers: tuple[str, ...] = ()
+    #: How long a citizen's consent lets a mediator act for them (docs/mediators.md).
+    mediation_minutes: int = 30
     faults: tuple[str, ...] = ()
     #: The national eID provider (OpenID Connect) agencies log citizens in at, and this
     #: deployment's registration there: a client secret (``client_secret_basic``) or a
@@ -408,6 +410,7 @@ class Settings:
             wallet_provider_anchors=_ca_certificates(env, "WALLET_PROVIDER_ANCHORS"),
             wallet_redirect_schemes=redirect_schemes,
             wallet_issuers=_urls(env, "WALLET_ISSUERS"),
+            mediation_minutes=_int(env, "MEDIATION_MINUTES", 30, 5, 120),
             faults=faults,
             test_citizen=_test_citizen(env, environment),
             eid_oidc_issuer=eid[0],

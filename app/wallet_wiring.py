@@ -20,10 +20,13 @@ import httpx
 from cryptography import x509
 from litestar import Litestar
 
+from app.consent_counter import CONSENT_COUNTER, ConsentCounter
+from app.counter_api import CounterApi
 from app.deferred_polling import polling_deferred
 from app.deployment import Deployment
 from app.holder_key_vaults import server_held_keys
 from app.housekeeping import every_minute
+from app.operator_keys import load_operator_keys
 from app.rate_limits import IN_PROCESS_CLIENT
 from app.settings import Settings, SettingsError
 from app.status_watching import watching_statuses
@@ -33,10 +36,11 @@ from app.wallet_provider_keys import load_wallet_provider
 from core.http.client import OutboundClient
 from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
-from wallet.services.context import WalletContext
+from wallet.services.context import WalletContext, WalletPolicy
 from wallet.services.notification_hub import NotificationHub
 from wallet.services.renew_credential import renew_due_credentials
 from wallet.services.sealing import AccountVault
+from wallet.storage.mediations import SqlMediations
 from wallet.storage.sql import SqlWalletStore
 
 log = logging.getLogger("idwallet.wallet")
@@ -52,6 +56,18 @@ def wallet_anchors(settings: Settings, deployment: Deployment) -> list[x509.Cert
     return anchors
 
 
+def consent_counter(settings: Settings, outbound: OutboundClient) -> ConsentCounter | None:
+    """The consent counter over the counter API with its key (docs/mediators.md); None
+    where the deployment has no key for it (a citizen then consents with the code only)."""
+    try:
+        keys = load_operator_keys(settings, [CONSENT_COUNTER])
+    except SettingsError:
+        return None
+    return ConsentCounter(
+        CounterApi(outbound, settings.public_base_url, {CONSENT_COUNTER: keys[CONSENT_COUNTER]})
+    )
+
+
 async def forget_expired(context: WalletContext) -> int:
     """The wallet's housekeeping pass: expired flows, challenges and refresh tokens."""
     now = context.clock.now()
@@ -60,6 +76,7 @@ async def forget_expired(context: WalletContext) -> int:
         await store.flows.purge(now)
         + await store.challenges.purge(now)
         + await store.refresh_tokens.purge(now)
+        + await context.mediations.purge(now)
     )
 
 
@@ -102,9 +119,13 @@ async def wallet_role(
         verifier_trust=X5cIssuerKeys(anchors),
         public_base_url=settings.public_base_url,
         token_secret=deployment.derived_secret("wallet access tokens"),
+        audit=deployment.audit_trail,
+        mediations=SqlMediations(deployment.sessions),
+        policy=WalletPolicy(mediation_lifetime=settings.mediation_minutes * 60),
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
         server_keys=server_held_keys(deployment),
         wallet_provider=await load_wallet_provider(deployment),
+        identity_check=consent_counter(settings, outbound),
         known_issuers=(
             *(f"{settings.public_base_url}/issuers/{agency_id}" for agency_id in agency_ids),
             *settings.wallet_issuers,

@@ -48,12 +48,14 @@ from core.keys.x509 import (
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.status_list.bits import StatusList
 from core.status_list.token import build_status_list_token
+from core.storage.audit_trail import SqlAuditTrail
 from core.storage.engine import create_engine, session_factory
 from wallet.domain import CredentialInstance, CredentialRecord
 from wallet.services.context import WalletContext
 from wallet.services.sealing import AccountVault
 from wallet.services.status_watch_index import list_key, watch_key
 from wallet.services.watch_statuses import watch_pass
+from wallet.storage.mediations import SqlMediations
 from wallet.storage.notification_tables import (
     CredentialWatchRow,
     StatusListRow,
@@ -294,8 +296,9 @@ async def _measure(database: str, url: str, provider: _Provider) -> WatchingResu
     engine = create_engine(url)
     clock = _Later()
     outbound = OutboundClient(exceptions=[f"localhost:{provider.port}"])
+    sessions = session_factory(engine)
     context = WalletContext(
-        store=SqlWalletStore(session_factory(engine)),
+        store=SqlWalletStore(sessions),
         outbound=outbound,
         documents=PublishedDocuments(outbound, clock=clock),
         vault=AccountVault(os.urandom(32)),
@@ -306,6 +309,8 @@ async def _measure(database: str, url: str, provider: _Provider) -> WatchingResu
         token_secret=os.urandom(32),
         clock=clock,
         watch_secret=os.urandom(32),
+        audit=SqlAuditTrail(sessions, time.time),
+        mediations=SqlMediations(sessions),
     )
     try:
         held = await _populate(context, provider, url)

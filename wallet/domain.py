@@ -108,6 +108,8 @@ class ActivityKind(StrEnum):
     CREDENTIAL_REINSTATED = "credential_reinstated"
     CREDENTIAL_EXPIRING_SOON = "credential_expiring_soon"
     CREDENTIAL_EXPIRED = "credential_expired"
+    MEDIATION_STARTED = "mediation_started"
+    MEDIATION_ENDED = "mediation_ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,3 +451,54 @@ class DpopNonceRequired(CounterpartyError):
     def __init__(self, nonce: str, description: str) -> None:
         super().__init__("use_dpop_nonce", description)
         self.nonce = nonce
+
+
+# Assisted access (docs/mediators.md) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MediationSpace:
+    """A citizen space (an Espaço Cidadão, a France Services) where mediators help."""
+
+    space_id: str
+    name: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mediator:
+    mediator_id: str
+    name: str
+    languages: tuple[str, ...]
+    space: MediationSpace
+
+
+@dataclass(frozen=True, slots=True)
+class HelpRequest:
+    """A mediator's request to help a citizen, until the citizen consents to it (once)."""
+
+    request_id: str
+    mediator: Mediator
+    expires_at: float
+    #: Set when a citizen consented: the mediation it started.
+    mediation_id: str | None = None
+    #: ``wallet`` (the code typed in the citizen's wallet) or ``national_id`` (the citizen
+    #: presents their national ID to the deployment's consent counter).
+    mode: str = "wallet"
+    #: ``national_id``: the verifier's transaction of that presentation request.
+    transaction_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mediation:
+    """A mediator acting for one citizen's account, for a limited time and actions."""
+
+    mediation_id: str
+    account_id: str
+    mediator: Mediator
+    started_at: float
+    expires_at: float
+    ended_at: float | None = None
+
+    def live(self, now: float) -> bool:
+        return self.ended_at is None and now < self.expires_at

@@ -19,7 +19,11 @@ from wallet.domain import (
     ExpiryDue,
     Flow,
     FlowState,
+    HelpRequest,
     HolderKey,
+    Mediation,
+    MediationSpace,
+    Mediator,
     StoredCredential,
     StoredNotification,
     StoredPushSubscription,
@@ -325,3 +329,84 @@ class HolderKeyVault(Protocol):
 
     def signer(self, kept: bytes, public_jwk: Mapping[str, str], kid: str) -> Signer:
         """The signer of a key this vault made."""
+
+
+class Mediations(Protocol):
+    """Citizen spaces, their mediators, help requests and mediations (docs/mediators.md).
+    Secrets (a mediator's key, a help request's code, a mediation token) are stored only
+    as their SHA-256."""
+
+    async def add_space(self, space: MediationSpace) -> bool:
+        """False if the space id is taken."""
+
+    async def add_mediator(
+        self, mediator_id: str, space_id: str, name: str, languages: Sequence[str], key_hash: str
+    ) -> bool:
+        """False if the mediator id is taken or the space is unknown."""
+
+    async def mediator_by_key(self, key_hash: str) -> Mediator | None: ...
+
+    async def spaces(self) -> list[tuple[MediationSpace, list[Mediator]]]: ...
+
+    async def add_help_request(
+        self,
+        request_id: str,
+        mediator_id: str,
+        *,
+        code_hash: str,
+        token_hash: str,
+        expires_at: float,
+        answer_hash: str | None = None,
+        transaction_id: str | None = None,
+    ) -> None:
+        """``answer_hash``: the consent is a presentation to that response URI (its
+        SHA-256), of the verifier's ``transaction_id``; else it is the code."""
+
+    async def help_request(self, mediator_id: str, request_id: str) -> HelpRequest | None:
+        """The mediator's own request, expired or not."""
+
+    async def help_request_by_code(self, code_hash: str, now: float) -> HelpRequest | None:
+        """An unexpired request no citizen consented to yet."""
+
+    async def consent(
+        self, code_hash: str, account_id: str, mediation_id: str, *, now: float, lifetime: float
+    ) -> Mediation | None:
+        """One atomic claim of the request: the mediation it starts, for exactly one
+        caller of an unexpired, unconsented code; None for every other."""
+
+    async def consent_by_answer(
+        self, answer_hash: str, account_id: str, mediation_id: str, *, now: float, lifetime: float
+    ) -> Mediation | None:
+        """As ``consent``, for the help request answered by a presentation to the response
+        URI whose SHA-256 is ``answer_hash``."""
+
+    async def mediation_by_token(self, token_hash: str) -> Mediation | None: ...
+
+    async def mediation(self, mediation_id: str) -> Mediation | None: ...
+
+    async def live_mediations(self, account_id: str, now: float) -> list[Mediation]: ...
+
+    async def end(
+        self,
+        mediation_id: str,
+        now: float,
+        *,
+        account_id: str | None = None,
+        mediator_id: str | None = None,
+    ) -> bool:
+        """End a live mediation of that account (or of that mediator); False if none."""
+
+    async def purge(self, now: float) -> int:
+        """Forget expired help requests and mediations ended or expired a day ago."""
+
+
+class IdentityCheck(Protocol):
+    """The deployment's consent counter (a verifier tenant) over its public counter API:
+    asks a citizen's wallet for the national ID, and tells what it proved."""
+
+    async def ask(self) -> tuple[str, str, str]:
+        """A new presentation request: its transaction id, its ``openid4vp://`` URI and
+        its ``request_uri``."""
+
+    async def proven_names(self, transaction_id: str) -> dict[str, str] | None:
+        """The given and family name the verified presentation proved; None until then."""

@@ -89,6 +89,7 @@ DESK_PAGE = render_page("desk.html")
 SAME_DEVICE_PAGE = render_page("same-device.html")
 ISSUANCE_PRESENTATION_PAGE = render_page("issuance-presentation.html")
 ISSUANCE_SIGN_IN_PAGE = render_page("issuance-sign-in.html")
+MEDIATOR_PAGE = render_page("mediator.html")
 
 #: What an agency's authorization endpoint could not tie to a wallet's request, by the
 #: endpoint a browser reached: the authorization endpoint (an unknown, used or expired
@@ -170,6 +171,11 @@ class ScreenController(Controller):
         the issuer's redirect (code, state, iss) to the mobile API and shows what came
         of it; a phone app claims this URL as a universal link and does the same."""
         return Response(WALLET_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/mediator", media_type="text/html")
+    async def mediator(self) -> Response[str]:
+        """A mediator's screen at a citizen space, used with the citizen beside them."""
+        return Response(MEDIATOR_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/assets/{digest:str}/{name:str}")
     async def asset(self, digest: FromPath[str], name: FromPath[str]) -> Response[bytes]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -162,6 +164,11 @@ class Deployment:
     application_id: str
     deferred_access_token: str
     real_uris: list[str] = field(default_factory=list)
+    #: Assisted access (docs/mediators.md): a mediator's key, their help request and the
+    #: mediation the citizen consented to.
+    mediator_key: str = ""
+    help_request_id: str = ""
+    mediation_id: str = ""
 
     def real_path_parameters(self, path: str) -> dict[str, list[str]]:
         """Real values for each path parameter of ``path``, the first the one that fits
@@ -185,6 +192,8 @@ class Deployment:
             "credential_id": [self.credential_id],
             "presentation_id": [self.presentation_id],
             "application_id": [self.application_id],
+            "help_request_id": [self.help_request_id],
+            "mediation_id": [self.mediation_id],
         }
 
     def new_citizen(self) -> Phone:
@@ -216,6 +225,8 @@ class Deployment:
             return self.keys.get(str(path.get("verifier_id")), self.keys["bar-age-check"])
         if scheme == "citizenSession":
             return str(citizen.access_token)
+        if scheme == "mediatorKey":
+            return self.mediator_key
         if scheme == "accessToken":
             # the deferred endpoint knows only the tokens that asked for an application
             if case.path.endswith("/deferred_credential"):
@@ -269,7 +280,49 @@ def _application(client: httpx.Client, keys: dict[str, str]) -> tuple[str, str]:
     return application_id, asked.access_token
 
 
-def prepare(base_url: str, var_dir: Path, database: str, client: httpx.Client) -> Deployment:
+def _mediator(env: dict[str, str], citizen: Phone, client: httpx.Client) -> tuple[str, str, str]:
+    """A mediator registered with ``idwallet mediator``, their help request, and the
+    mediation the citizen consented to: the key, the request's id, the mediation's id."""
+
+    def idwallet(*args: str) -> dict[str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "mediator", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        answer: dict[str, str] = json.loads(done.stdout)
+        return answer
+
+    idwallet("add-space", "--space", "fuzz-space", "--name", "Fuzz space", "--languages", "en")
+    key = idwallet(
+        "add",
+        "--mediator",
+        "fuzz-mediator",
+        "--space",
+        "fuzz-space",
+        "--name",
+        "Fuzz",
+        "--languages",
+        "en",
+    )["mediator_key"]
+    asked = client.post("/mediator/api/help-requests", headers={"Authorization": f"Bearer {key}"})
+    assert asked.status_code == 201, asked.text
+    consented = citizen.post("/wallet/mediations", {"code": asked.json()["code"]})
+    assert consented.status_code == 201, consented.text
+    return key, asked.json()["request_id"], consented.json()["mediation_id"]
+
+
+def prepare(
+    base_url: str,
+    var_dir: Path,
+    database: str,
+    client: httpx.Client,
+    env: dict[str, str] | None = None,
+) -> Deployment:
     """The objects the fuzz names: offers (one pending, one redeemed for an access token),
     a citizen holding a credential with another offer and a presentation request pending,
     a presentation request the citizen declined (its event stream ends at once), and an
@@ -318,6 +371,9 @@ def prepare(base_url: str, var_dir: Path, database: str, client: httpx.Client) -
     assert done.status_code == 200, done.text
 
     application_id, deferred_access_token = _application(client, keys)
+    mediator_key, help_request_id, mediation_id = (
+        _mediator(env, citizen, client) if env is not None else ("", "", "")
+    )
 
     return Deployment(
         base_url=base_url,
@@ -338,6 +394,9 @@ def prepare(base_url: str, var_dir: Path, database: str, client: httpx.Client) -
         application_id=application_id,
         deferred_access_token=deferred_access_token,
         real_uris=[waiting_offer["offer_uri"], asked["uri"], pending["offer_uri"]],
+        mediator_key=mediator_key,
+        help_request_id=help_request_id,
+        mediation_id=mediation_id,
     )
 
 

@@ -21,6 +21,7 @@ from wallet.services import (
     activity_messages,
     holding_messages,
     interaction_messages,
+    mediation_messages,
     notification_messages,
     provider_messages,
 )
@@ -32,6 +33,7 @@ _MODULES = (
     holding_messages,
     interaction_messages,
     notification_messages,
+    mediation_messages,
     provider_messages,
 )
 
@@ -115,6 +117,7 @@ def test_the_mobile_api_has_bodies_and_answers_to_show() -> None:
         "revokeDevice",
         "deleteAccount",
         "streamNotifications",
+        "endMediation",
     }
 
 

@@ -83,7 +83,7 @@ def fuzzer(
         ) as server,
         httpx.Client(base_url=server.base_url, timeout=30) as client,
     ):
-        deployment = prepare(server.base_url, var_dir, database, client)
+        deployment = prepare(server.base_url, var_dir, database, client, server.env)
         fuzzer = Fuzzer(deployment, load_schema(server.base_url))
         yield fuzzer
         write_report(database, fuzzer, time.monotonic() - started)

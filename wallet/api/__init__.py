@@ -8,6 +8,7 @@ from wallet.api.interactions import (
     WalletScanController,
 )
 from wallet.api.issuances import WalletIssuanceController, WalletIssuerController
+from wallet.api.mediation import MediatorController, WalletMediationController
 from wallet.api.notifications import (
     WalletNotificationController,
     WalletPushSubscriptionController,
@@ -26,6 +27,8 @@ MOBILE = [
     WalletProviderController,
     WalletNotificationController,
     WalletPushSubscriptionController,
+    WalletMediationController,
+    MediatorController,
 ]
 
 __all__ = ["MOBILE"]

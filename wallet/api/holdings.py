@@ -65,6 +65,7 @@ class WalletCredentialController(Controller):
             )
         },
         summary="The citizen's credentials, with display data and live status",
+        opt={"mediation": "read"},
     )
     async def list(
         self,
@@ -174,6 +175,7 @@ class WalletActivityController(Controller):
             )
         },
         summary="Who received and used the citizen's data, newest first",
+        opt={"mediation": "read"},
     )
     async def list(
         self, context: NamedDependency[WalletContext], session: NamedDependency[Session]

@@ -46,6 +46,7 @@ from wallet.services.interaction_messages import (
     ScannedText,
     ScanResult,
 )
+from wallet.services.mediation_sessions import keep_keys_on_the_server
 from wallet.services.scan import parse_scanned
 from wallet.services.scan_offer import scan_offer
 from wallet.services.scan_presentation import scan_request
@@ -78,7 +79,7 @@ class WalletScanController(Controller):
                 ],
             )
         },
-        opt={"errors": (409, 410, 422, 502)},
+        opt={"mediation": "scan", "errors": (409, 410, 422, 502)},
         status_code=HTTP_201_CREATED,
     )
     async def scan(
@@ -119,7 +120,7 @@ class WalletOfferController(Controller):
                 examples=[Example(value=to_builtins(OFFER_VIEW_EXAMPLE))],
             )
         },
-        opt={"errors": (409, 410, 422, 502)},
+        opt={"mediation": "receive", "errors": (409, 410, 422, 502)},
         summary="Open a credential offer: who offers what",
         status_code=HTTP_201_CREATED,
     )
@@ -154,7 +155,7 @@ class WalletOfferController(Controller):
                 ],
             )
         },
-        opt={"errors": (410, 422, 502)},
+        opt={"mediation": "receive", "errors": (410, 422, 502)},
         status_code=200,
     )
     async def accept(
@@ -165,6 +166,7 @@ class WalletOfferController(Controller):
         data: JSONBody[OfferAcceptance | None] = None,
     ) -> Response[OfferOutcome]:
         body = data or OfferAcceptance()
+        await keep_keys_on_the_server(context, session, body.custody)
         return private(await accept_offer(context, session.account_id, offer_id, body))
 
     @post(
@@ -212,7 +214,7 @@ class WalletPresentationController(Controller):
                 examples=[Example(value=to_builtins(CONSENT_VIEW_EXAMPLE))],
             )
         },
-        opt={"errors": (409, 410, 422, 502)},
+        opt={"mediation": "present", "errors": (409, 410, 422, 502)},
         summary="Open a presentation request: the consent view",
         status_code=HTTP_201_CREATED,
     )
@@ -246,7 +248,7 @@ class WalletPresentationController(Controller):
                 ],
             )
         },
-        opt={"errors": (422, 502)},
+        opt={"mediation": "present", "errors": (422, 502)},
         status_code=200,
     )
     async def approve(
@@ -297,7 +299,7 @@ class WalletPresentationController(Controller):
                 examples=[Example(value=to_builtins(PRESENTATION_DECLINED_EXAMPLE))],
             )
         },
-        opt={"errors": (502,)},
+        opt={"mediation": "present", "errors": (502,)},
         summary="Refuse: the verifier is told",
         status_code=200,
     )

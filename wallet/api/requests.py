@@ -11,6 +11,7 @@ from litestar.di import Provide
 
 from core.language import parse_accept_language
 from wallet.services.context import WalletContext
+from wallet.services.mediation_sessions import is_mediation_token, mediated_session
 from wallet.services.sessions import Session, authenticate
 
 #: The largest body the mobile API reads (each controller's ``request_max_body_size``).
@@ -23,13 +24,26 @@ def wallet_context(state: State) -> WalletContext:
     return context
 
 
+async def _checked_session(request: Request[Any, Any, Any]) -> Session:
+    context = wallet_context(request.app.state)
+    authorization = request.headers.get("authorization")
+    if is_mediation_token(authorization):
+        handler = request.route_handler
+        operation = handler.operation_id if isinstance(handler.operation_id, str) else None
+        return await mediated_session(
+            context,
+            str(authorization),
+            action=handler.opt.get("mediation"),
+            operation=operation or handler.handler_name,
+        )
+    return await authenticate(context, authorization)
+
+
 async def require_citizen_session(request: Request[Any, Any, Any]) -> None:
     """Before the request (ahead of reading the body): the citizen's session is checked
-    (``invalid_token``, RFC 6750 §3.1) and kept for the handler."""
-    context = wallet_context(request.app.state)
-    request.state.citizen_session = await authenticate(
-        context, request.headers.get("authorization")
-    )
+    (``invalid_token``, RFC 6750 §3.1) and kept for the handler. A mediator's token
+    (docs/mediators.md) passes only where the operation names a mediation action."""
+    request.state.citizen_session = await _checked_session(request)
 
 
 async def citizen_session(request: Request[Any, Any, Any]) -> Session:
@@ -37,9 +51,7 @@ async def citizen_session(request: Request[Any, Any, Any]) -> Session:
     session = getattr(request.state, "citizen_session", None)
     if isinstance(session, Session):
         return session
-    return await authenticate(
-        wallet_context(request.app.state), request.headers.get("authorization")
-    )
+    return await _checked_session(request)
 
 
 #: What the mobile API's handlers are given: the wallet's context and, where a citizen

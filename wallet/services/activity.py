@@ -15,6 +15,7 @@ import msgspec
 
 from wallet.domain import ActivityEntry, ActivityKind
 from wallet.services.activity_messages import ActivityLogEntry
+from wallet.services.assistance import ASSISTING
 from wallet.services.context import WalletContext
 from wallet.services.sealing import AccountBox
 
@@ -30,6 +31,10 @@ def stamp(context: WalletContext) -> Stamp:
 
 
 async def record(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> None:
+    """Store ``entry``; done through a mediation (``ASSISTING``), it says so."""
+    assisted = ASSISTING.get()
+    if assisted is not None and isinstance(entry.assisted_by, msgspec.UnsetType):
+        entry = msgspec.structs.replace(entry, assisted_by=assisted)
     kind = ActivityKind(str(type(entry).__struct_config__.tag))
     await context.store.activity.add(
         ActivityEntry(

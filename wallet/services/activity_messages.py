@@ -20,9 +20,18 @@ from wallet.services.holding_messages import (
 _EntryId = Annotated[str, msgspec.Meta(examples=["a-0002"])]
 
 
+class AssistedBy(Message):
+    """Done with the help of a mediator at a citizen space (docs/mediators.md)."""
+
+    mediation_id: str
+    mediator: Annotated[str, msgspec.Meta(examples=["Ana Sousa"])]
+    space: Annotated[str, msgspec.Meta(examples=["Espaço Cidadão Lisboa"])]
+
+
 class _Entry(Message, tag_field="kind", kw_only=True):
     entry_id: _EntryId
     at: Timestamp
+    assisted_by: AssistedBy | UnsetType = UNSET
 
 
 class CredentialReceivedEntry(_Entry, tag="credential_received", kw_only=True):
@@ -173,6 +182,22 @@ class CredentialExpiredEntry(StatusEntry, tag="credential_expired", kw_only=True
     pass
 
 
+class MediationStartedEntry(_Entry, tag="mediation_started", kw_only=True):
+    """The citizen let a mediator act for them (receive, present, read) until ``until``."""
+
+    mediation_id: str
+    mediator: str
+    space: str
+    until: Timestamp
+
+
+class MediationEndedEntry(_Entry, tag="mediation_ended", kw_only=True):
+    mediation_id: str
+    mediator: str
+    space: str
+    ended_by: Literal["citizen", "mediator"]
+
+
 ActivityLogEntry = (
     CredentialReceivedEntry
     | CredentialDeletedEntry
@@ -187,6 +212,8 @@ ActivityLogEntry = (
     | CredentialReinstatedEntry
     | CredentialExpiringSoonEntry
     | CredentialExpiredEntry
+    | MediationStartedEntry
+    | MediationEndedEntry
 )
 
 

@@ -25,6 +25,7 @@ from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import PresentationSentEntry, SharedCredential
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
+from wallet.services.help_requests import consent_by_presentation
 from wallet.services.interaction_messages import PresentationOutcome
 from wallet.services.presentation_encryption import encrypted_response
 from wallet.services.presentation_flow import PreparedCredential, verifier_name
@@ -168,6 +169,8 @@ async def send_presentation(
             redirect_refused=UNSET if refused_redirect is None else refused_redirect,
         ),
     )
+    if accepted:  # a mediator's help request for the national ID: the citizen's consent
+        await consent_by_presentation(context, box, request.response_uri)
     return msgspec.convert(outcome, PresentationOutcome)
 
 

@@ -8,13 +8,14 @@ from typing import Any
 
 from cryptography import x509
 
+from core.audit.trail import AuditTrail
 from core.clock import SYSTEM_CLOCK, Clock
 from core.http.published_documents import PublishedDocuments
 from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.web_push import VapidKey
 from wallet.domain import Flow, TooManyUnfinished
-from wallet.ports import Outbound, WalletStore
+from wallet.ports import IdentityCheck, Mediations, Outbound, WalletStore
 from wallet.services.notification_hub import NotificationHub
 from wallet.services.sealing import AccountBox, AccountVault
 from wallet.services.server_held_keys import ServerHeldKeys
@@ -70,6 +71,10 @@ class WalletPolicy:
     #: with its fresh token).
     stream_poll: float = 2.0
     stream_keepalive: float = 15.0
+    #: How long a citizen's consent lets a mediator act (``IDWALLET_MEDIATION_MINUTES``),
+    #: and how long a mediator's help request waits for it, in seconds.
+    mediation_lifetime: int = 30 * 60
+    help_request_lifetime: int = 300
 
 
 @dataclass(slots=True)
@@ -88,6 +93,10 @@ class WalletContext:
     verifier_trust: X5cIssuerKeys
     public_base_url: str
     token_secret: bytes
+    #: The deployment's audit trail (``core.audit``): what mediators do for citizens.
+    audit: AuditTrail
+    #: Citizen spaces, mediators, help requests and mediations (docs/mediators.md).
+    mediations: Mediations
     policy: WalletPolicy = field(default_factory=WalletPolicy)
     #: Custom URI schemes (apps on the phone) a verifier may send the citizen back to,
     #: besides https and this deployment's own origin (``IDWALLET_WALLET_REDIRECT_SCHEMES``).
@@ -102,6 +111,9 @@ class WalletContext:
     server_keys: ServerHeldKeys = field(default_factory=ServerHeldKeys)
     #: The deployment as wallet provider: attests its instances' keys (None: it has none).
     wallet_provider: WalletProvider | None = None
+    #: The deployment's consent counter, where a citizen consents to a mediator by
+    #: presenting their national ID (None: only the code in the wallet).
+    identity_check: IdentityCheck | None = None
     #: Issuers the citizen can ask for credentials: the deployment's agencies and those of
     #: ``IDWALLET_WALLET_ISSUERS``.
     known_issuers: tuple[str, ...] = ()

@@ -9,6 +9,8 @@ account does not open.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -24,6 +26,15 @@ class AccountBox:
     def __init__(self, account_id: str, data_key: bytes) -> None:
         self.account_id = account_id
         self._sealer = Sealer(data_key)
+        self._subject_key = hmac.new(
+            data_key, b"idwallet audit subject/" + account_id.encode(), hashlib.sha256
+        ).hexdigest()
+
+    @property
+    def subject_key(self) -> str:
+        """The account as the audit trail names it (``AuditEntry.subject_key``): a keyed
+        hash under the account's data key, so it is forgotten with the account."""
+        return self._subject_key
 
     def _context(self, kind: str, record_id: str) -> str:
         return f"idwallet wallet/{self.account_id}/{kind}/{record_id}"

@@ -25,7 +25,7 @@ from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
 from core.jose.jws import decode_unverified, verify_decoded
-from wallet.domain import Account, Device, NotFound, NotificationKind
+from wallet.domain import Account, Device, Mediation, NotFound, NotificationKind
 from wallet.services.account_messages import (
     MAX_PROOF_BYTES,
     AddedDevice,
@@ -51,6 +51,8 @@ ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
 class Session:
     account_id: str
     device_id: str
+    #: A mediator's session within this mediation (docs/mediators.md); no device then.
+    mediation: Mediation | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from wallet.domain import (
     HolderKey,
     StoredCredential,
 )
+from wallet.storage.mediation_tables import HelpRequestRow, MediationRow
 from wallet.storage.notification_sql import (
     SqlNotifications,
     SqlPushSubscriptions,
@@ -87,6 +88,8 @@ _OWNED = (
     HolderKeyRow,
     RefreshTokenRow,
     DeviceRow,
+    MediationRow,  # assisted access: the account's mediations, the help requests it took
+    HelpRequestRow,
 )
 
 

@@ -6,7 +6,7 @@ import { forgetAll, fromB64url, jws, loadKey, newKeyPair, publicJwk, saveKey, si
 import { followNotices, loadNotices, markAllRead, stopNotices, subscribePush } from "./wallet-notices.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["welcome", "home", "card", "scan", "get", "arriving", "offer", "consent", "done", "activity", "settings"];
+const VIEWS = ["welcome", "home", "card", "scan", "get", "arriving", "offer", "consent", "done", "activity", "settings", "help", "help-consent"];
 const PROOF_TYP = "wallet-device-proof+jwt";
 let token = null;
 let currentOffer = null;
@@ -424,11 +424,13 @@ async function activity() {
   for (const entry of entries) {
     const item = document.createElement("li");
     const when = new Date(entry.at * 1000).toLocaleString(document.documentElement.lang);
-    const whom = entry.verifier || entry.issuer_name || entry.issuer || "";
+    const whom = entry.verifier || entry.issuer_name || entry.issuer || entry.mediator || "";
     const what = (entry.shared || []).flatMap((s) => s.claims).concat(entry.credentials || []).join(", ");
+    // done through a mediation: said with the entry (docs/mediators.md)
+    const helped = entry.assisted_by ? ` — ${t("activity.assisted", entry.assisted_by)}` : "";
     item.textContent = entry.kind === "register_read"
-      ? `${when}: ${t("activity.register_read_text", { issuer: entry.issuer_name, register: localized(entry.register, "name") || t("activity.own_register"), credential: entry.credential })}`
-      : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}`;
+      ? `${when}: ${t("activity.register_read_text", { issuer: entry.issuer_name, register: localized(entry.register, "name") || t("activity.own_register"), credential: entry.credential })}${helped}`
+      : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}${helped}`;
     list.append(item);
   }
   show("activity");
@@ -450,7 +452,71 @@ async function deleteAccount() {
   show("welcome");
 }
 
+// Help from a mediator at a citizen space (docs/mediators.md): the citizen consents with
+// the mediator's code, sees who may help now, and ends it at any time.
+let helpCode = null;
+
+async function helpers() {
+  say("");
+  const { mediations } = await call("GET", "/wallet/mediations");
+  $("no-helpers").hidden = mediations.length > 0;
+  $("helpers").replaceChildren(...mediations.map((m) => {
+    const item = document.createElement("li");
+    const who = document.createElement("p");
+    who.className = "card-name";
+    who.textContent = t("wallet.helper", { mediator: m.mediator, space: m.space });
+    const until = document.createElement("p");
+    const time = new Date(m.expires_at * 1000).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
+    until.textContent = t("wallet.helperUntil", { time, number: m.confirmation });
+    const end = document.createElement("button");
+    end.type = "button";
+    end.textContent = t("wallet.helpEndNow");
+    end.setAttribute("aria-label", `${t("wallet.helpEndNow")}: ${m.mediator}`);
+    end.onclick = () => endHelp(m).catch((e) => say(e.message));
+    item.append(who, until, end);
+    return item;
+  }));
+  show("help");
+}
+
+async function lookUpHelp(event) {
+  event?.preventDefault();
+  say("");
+  helpCode = $("help-code").value.trim();
+  try {
+    const view = await call("POST", "/wallet/help-requests/lookup", { code: helpCode });
+    $("help-mediator").textContent = `${view.mediator} (${view.mediator_languages.join(", ")})`;
+    $("help-space").textContent = view.space;
+    $("help-minutes").textContent = t("wallet.helpMinutes", { minutes: view.minutes });
+    show("help-consent");
+  } catch (error) {
+    say(error.status === 404 ? t("wallet.helpUnknown") : `${t("wallet.refused")} ${error.message}`);
+  }
+}
+
+async function allowHelp() {
+  say("");
+  try {
+    await call("POST", "/wallet/mediations", { code: helpCode });
+  } catch (error) {
+    await helpers();
+    say(error.status === 404 ? t("wallet.helpUnknown") : `${t("wallet.refused")} ${error.message}`);
+    return;
+  }
+  $("help-code").value = "";
+  helpCode = null;
+  await helpers();
+}
+
+async function endHelp(mediation) {
+  await call("DELETE", `/wallet/mediations/${encodeURIComponent(mediation.mediation_id)}`);
+  await helpers();
+}
+
 applyLanguage();
+$("help-form").addEventListener("submit", lookUpHelp);
+$("help-allow").onclick = () => allowHelp();
+$("help-refuse").onclick = () => { helpCode = null; $("help-code").value = ""; helpers().catch((e) => say(e.message)); };
 $("camera-area").hidden = !("BarcodeDetector" in window && navigator.mediaDevices?.getUserMedia);
 $("camera").onclick = () => camera().catch((e) => say(`${t("wallet.refused")} ${e.message}`));
 $("register").onclick = () => register().catch((e) => say(e.message));
@@ -475,7 +541,7 @@ async function notices() {
   });
 }
 for (const tab of document.querySelectorAll(".tab")) {
-  tab.onclick = () => ({ home, scan: () => show("scan"), get: () => issuers().catch((e) => say(e.message)), activity, settings: () => show("settings") })[tab.dataset.view]();
+  tab.onclick = () => ({ home, scan: () => show("scan"), get: () => issuers().catch((e) => say(e.message)), activity, settings: () => show("settings"), help: () => helpers().catch((e) => say(e.message)) })[tab.dataset.view]();
 }
 async function start() {
   if (!(await login())) { show("welcome"); return; }
@@ -483,6 +549,14 @@ async function start() {
   if (location.pathname === "/wallet/callback") { await arrived(); return; }
   // A link on this device (a service's "open my wallet") hands its request over here.
   const handed = new URLSearchParams(location.hash.slice(1)).get("request");
+  // A mediator's QR code (#help=CODE): the consent, once the citizen has read it.
+  const help = new URLSearchParams(location.hash.slice(1)).get("help");
+  if (help) {
+    history.replaceState(null, "", location.pathname);
+    $("help-code").value = help;
+    await lookUpHelp();
+    return;
+  }
   if (handed) {
     history.replaceState(null, "", location.pathname);
     $("scanned").value = handed;

@@ -1,0 +1,145 @@
+"""A mediator acting for a citizen through the citizen mobile API (docs/mediators.md).
+
+A mediation token (``mdt.…``, given to the mediator's screen with the help request) is a
+bearer token of the mobile API once the citizen consented. It is scoped to that one
+account, expires with the mediation, and opens only the operations that name a mediation
+action (``opt={"mediation": "receive" | "present" | "read"}``); everything else (deleting
+the account or a credential, devices, keys, the mediations themselves) is refused with a
+403 problem. Each use reads the mediation's row, so one the citizen ended is refused by
+every worker at once. Every use is audited (``mediation.acted`` or ``mediation.refused``)
+and marks the activity-log entries its request records (``ASSISTING``).
+"""
+
+from __future__ import annotations
+
+from core.errors import InvalidToken, Problem
+from wallet.domain import Mediation, Mediator, NotFound
+from wallet.services.activity import record, stamp
+from wallet.services.activity_messages import AssistedBy, MediationEndedEntry
+from wallet.services.assistance import ASSISTING
+from wallet.services.context import WalletContext
+from wallet.services.help_requests import MEDIATION_TOKEN_PREFIX, mediation_view
+from wallet.services.mediation_messages import MEDIATION_ACTIONS, MediationList
+from wallet.services.mediators import audit, secret_hash
+from wallet.services.sessions import Session
+
+
+class NotInMediation(Problem):
+    """What a mediation may never do (RFC 9457 problem, 403)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(403, "Forbidden", detail, error="not_allowed_in_mediation")
+
+
+def is_mediation_token(authorization: str | None) -> bool:
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and token.strip().startswith(MEDIATION_TOKEN_PREFIX)
+
+
+async def mediated_session(
+    context: WalletContext, authorization: str, *, action: str | None, operation: str
+) -> Session:
+    """The session of a live mediation allowed ``action``; ``invalid_token`` when the
+    mediation is unknown, ended or expired; 403 when the operation is not one a mediation
+    may do."""
+    token = authorization.partition(" ")[2].strip()
+    mediation = (
+        await context.mediations.mediation_by_token(secret_hash(token))
+        if len(token) <= 256
+        else None
+    )
+    if mediation is None or not mediation.live(context.clock.now()):
+        raise InvalidToken("the mediation has ended or expired, or never started")
+    box = await context.box(mediation.account_id)
+    if action not in (*MEDIATION_ACTIONS, "scan"):
+        await audit(
+            context,
+            mediation.mediator,
+            "refused",
+            subject_key=box.subject_key,
+            outcome="forbidden",
+            action="other",
+            operation=operation[:64],
+        )
+        raise NotInMediation(
+            "a mediator may receive and present credentials and read the activity log for "
+            "the citizen, nothing else; the citizen does this in their own wallet"
+        )
+    await audit(
+        context,
+        mediation.mediator,
+        "acted",
+        subject_key=box.subject_key,
+        action=action,
+        operation=operation[:64],
+    )
+    ASSISTING.set(
+        AssistedBy(
+            mediation_id=mediation.mediation_id,
+            mediator=mediation.mediator.name,
+            space=mediation.mediator.space.name,
+        )
+    )
+    return Session(mediation.account_id, "", mediation)
+
+
+async def keep_keys_on_the_server(context: WalletContext, session: Session, custody: str) -> None:
+    """A credential received through a mediation is bound to keys the wallet service
+    keeps for the citizen, never to keys the mediator's device would hold."""
+    mediation = session.mediation
+    if mediation is not None and custody != "server":
+        box = await context.box(mediation.account_id)
+        await audit(
+            context,
+            mediation.mediator,
+            "refused",
+            subject_key=box.subject_key,
+            outcome="forbidden",
+            action="receive",
+            operation="device_custody",
+        )
+        raise NotInMediation("through a mediation, the wallet service keeps the holder keys")
+
+
+async def live_mediations(context: WalletContext, session: Session) -> MediationList:
+    mediations = await context.mediations.live_mediations(session.account_id, context.clock.now())
+    return MediationList(mediations=[mediation_view(m) for m in mediations])
+
+
+async def _ended(context: WalletContext, mediation: Mediation, ended_by: str) -> None:
+    box = await context.box(mediation.account_id)
+    await record(
+        context,
+        box,
+        MediationEndedEntry(
+            **stamp(context),
+            mediation_id=mediation.mediation_id,
+            mediator=mediation.mediator.name,
+            space=mediation.mediator.space.name,
+            ended_by="citizen" if ended_by == "citizen" else "mediator",
+        ),
+    )
+    await audit(
+        context, mediation.mediator, "ended", subject_key=box.subject_key, ended_by=ended_by
+    )
+
+
+async def end_by_citizen(context: WalletContext, session: Session, mediation_id: str) -> None:
+    """The citizen ends a mediation: refused from this moment, by every worker."""
+    if len(mediation_id) > 36 or not await context.mediations.end(
+        mediation_id, context.clock.now(), account_id=session.account_id
+    ):
+        raise NotFound("no such mediation, or it has ended already")
+    mediation = await context.mediations.mediation(mediation_id)
+    if mediation is not None:
+        await _ended(context, mediation, "citizen")
+
+
+async def end_by_mediator(context: WalletContext, mediator: Mediator, mediation_id: str) -> None:
+    if len(mediation_id) > 36 or not await context.mediations.end(
+        mediation_id, context.clock.now(), mediator_id=mediator.mediator_id
+    ):
+        raise NotFound("no such mediation, or it has ended already")
+    mediation = await context.mediations.mediation(mediation_id)
+    if mediation is not None:
+        await _ended(context, mediation, "mediator")
