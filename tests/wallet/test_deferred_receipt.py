@@ -220,6 +220,11 @@ def _approved_then_expired(client: TestClient[Any]) -> tuple[Phone, str, str]:
     clock = _ShiftedClock()
     client.app.state.issuers = dataclasses.replace(issuers, clock=clock)
     context.clock = clock
+    # the app's own poller stays asleep: these tests ask the agency themselves, and the
+    # poller asking about the same issuance at that moment would find it busy
+    context.policy = dataclasses.replace(
+        context.policy, deferred_poll_shortest=86400.0, deferred_poll_longest=86400.0
+    )
     phone, result = _applied(client)
     clock.shift = 3600.0
     assert clock.shift > issuers.policy.access_token_lifetime
