@@ -27,16 +27,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_digest", name=op.f("uq_oversight_auditors_key_digest")),
     )
     op.create_table(
-        "oversight_rollup",
-        sa.Column("day", sa.Integer(), nullable=False),
-        sa.Column("group_hash", sa.String(64), nullable=False),
+        "oversight_groups",
+        sa.Column("group_id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("actor_kind", sa.String(32), nullable=False),
         sa.Column("actor", sa.String(200), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("outcome", sa.String(64), nullable=False),
         sa.Column("facts", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("group_id", name=op.f("pk_oversight_groups")),
+    )
+    op.create_index(
+        "ix_oversight_groups_action_actor", "oversight_groups", ["action", "actor"]
+    )
+    op.create_table(
+        "oversight_rollup",
+        sa.Column("day", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("group_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "group_hash", name=op.f("pk_oversight_rollup")),
+        sa.PrimaryKeyConstraint("day", "group_id", name=op.f("pk_oversight_rollup")),
     )
     op.create_table(
         "oversight_rollup_state",
@@ -59,4 +67,6 @@ def downgrade() -> None:
     op.drop_table("oversight_rollup_gaps")
     op.drop_table("oversight_rollup_state")
     op.drop_table("oversight_rollup")
+    op.drop_index("ix_oversight_groups_action_actor", table_name="oversight_groups")
+    op.drop_table("oversight_groups")
     op.drop_table("oversight_auditors")

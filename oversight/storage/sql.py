@@ -1,9 +1,10 @@
 """SQL implementations of the oversight ports (SQLite and PostgreSQL alike).
 
 Counting never scans the whole trail: a roll-up keeps daily counts per group (actor kind,
-actor, action, outcome, facts), and a read sums the days of its period and counts only the
-entries not rolled up yet, in one statement, so it sees one snapshot: an entry is counted
-once, rolled up or not.
+actor, action, outcome, facts: ``oversight_groups``), made in SQL from the entries
+(``INSERT … SELECT … GROUP BY``, nothing per entry in Python), and a read sums the days of
+its period and counts only the entries not rolled up yet, in one statement, so it sees one
+snapshot: an entry is counted once, rolled up or not.
 
 The roll-up: one worker at a time holds its lease (a conditional update of the state row:
 the row count decides). It takes the next entries by ``id`` in batches, each batch one
@@ -17,19 +18,18 @@ rolled back, or a sequence that skipped ids, leaves a gap that never fills).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit.trail import FactValue
-from oversight.domain import Auditor, CountedGroup, Period, day_of
+from oversight.domain import Auditor, CountedGroup, Period
 from oversight.storage.tables import AuditorRow, RollupGapRow, RollupStateRow
 
 #: Entries one roll-up transaction takes.
@@ -41,10 +41,6 @@ GAP_HORIZON = 3600.0
 _STATE_ID = 1
 
 Group = tuple[str, str, str, str, str]  # actor kind, actor, action, outcome, facts (JSON)
-
-
-def group_hash(group: Group) -> str:
-    return hashlib.sha256(json.dumps(list(group), separators=(",", ":")).encode()).hexdigest()
 
 
 def decode_facts(facts: str) -> dict[str, FactValue]:
@@ -115,45 +111,72 @@ class SqlAuditors:
 
 
 _GROUP_COLUMNS = "actor_kind, actor, action, outcome, facts"
+_SAME_GROUP = (
+    "g.actor_kind = e.actor_kind AND g.actor = e.actor AND g.action = e.action"
+    " AND g.outcome = e.outcome AND g.facts = e.facts"
+)
+#: Entries not rolled up yet: beyond the cursor, or in a gap below it.
+_BEYOND_CURSOR = (
+    "e.id > :seen_cursor"
+    " AND e.id > COALESCE((SELECT rolled_through FROM oversight_rollup_state WHERE id = 1), 0)"
+)
 
-# Constant SQL: the f-strings below join only this module's column names.
+# Constant SQL: the f-strings below join only this module's names and clauses. One
+# statement, one snapshot: the rolled-up days, the entries beyond the cursor, those in gaps.
 _COUNT = text(
     f"""
-    SELECT {_GROUP_COLUMNS}, SUM(n) FROM (
-      SELECT {_GROUP_COLUMNS}, SUM(count) AS n FROM oversight_rollup
-       WHERE day >= :first_day AND day <= :last_day AND action IN :actions
-       GROUP BY {_GROUP_COLUMNS}
-      UNION ALL
-      SELECT {_GROUP_COLUMNS}, COUNT(*) AS n FROM audit_entries
-       WHERE id > :seen_cursor
-         AND id > COALESCE((SELECT rolled_through FROM oversight_rollup_state WHERE id = 1), 0)
-         AND at >= :starts_at AND at < :ends_before AND action IN :actions
-       GROUP BY {_GROUP_COLUMNS}
-      UNION ALL
-      SELECT {_GROUP_COLUMNS}, COUNT(*) AS n FROM audit_entries
-       WHERE EXISTS (SELECT 1 FROM oversight_rollup_gaps g
-                      WHERE audit_entries.id >= g.first_id AND audit_entries.id <= g.last_id)
-         AND at >= :starts_at AND at < :ends_before AND action IN :actions
-       GROUP BY {_GROUP_COLUMNS}
-    ) counted
-    GROUP BY {_GROUP_COLUMNS}
+    SELECT g.actor_kind, g.actor, g.action, g.outcome, g.facts, r.n
+      FROM (SELECT group_id, SUM(count) AS n FROM oversight_rollup
+             WHERE day >= :first_day AND day <= :last_day GROUP BY group_id) r
+      JOIN oversight_groups g ON g.group_id = r.group_id
+     WHERE g.action IN :actions
+    UNION ALL
+    SELECT {_GROUP_COLUMNS}, COUNT(*) FROM audit_entries e
+     WHERE {_BEYOND_CURSOR}
+       AND e.at >= :starts_at AND e.at < :ends_before AND e.action IN :actions
+     GROUP BY {_GROUP_COLUMNS}
+    UNION ALL
+    SELECT {_GROUP_COLUMNS}, COUNT(*) FROM audit_entries e
+     WHERE e.id >= COALESCE((SELECT MIN(first_id) FROM oversight_rollup_gaps), 0)
+       AND e.id <= COALESCE((SELECT MAX(last_id) FROM oversight_rollup_gaps), -1)
+       AND EXISTS (SELECT 1 FROM oversight_rollup_gaps gap
+                    WHERE e.id >= gap.first_id AND e.id <= gap.last_id)
+       AND e.at >= :starts_at AND e.at < :ends_before AND e.action IN :actions
+     GROUP BY {_GROUP_COLUMNS}
     """  # noqa: S608
 ).bindparams(bindparam("actions", expanding=True))
 
-_UPSERT = text(
-    f"""
-    INSERT INTO oversight_rollup (day, group_hash, {_GROUP_COLUMNS}, count)
-    VALUES (:day, :group_hash, :actor_kind, :actor, :action, :outcome, :facts, :count)
-    ON CONFLICT (day, group_hash) DO UPDATE SET count = oversight_rollup.count + excluded.count
-    """  # noqa: S608
-)
+
+def _rolling(day: str, entries: str) -> tuple[TextClause, TextClause]:
+    """The two statements that roll up the entries ``entries`` (a condition on ``e``)
+    selects: the groups not seen before added, then each day's count per group added to
+    the roll-up."""
+    new_groups = text(
+        f"""
+        INSERT INTO oversight_groups ({_GROUP_COLUMNS})
+        SELECT DISTINCT {_GROUP_COLUMNS} FROM audit_entries e
+         WHERE {entries}
+           AND NOT EXISTS (SELECT 1 FROM oversight_groups g WHERE {_SAME_GROUP})
+        """  # noqa: S608
+    )
+    counts = text(
+        f"""
+        INSERT INTO oversight_rollup (day, group_id, count)
+        SELECT {day}, g.group_id, COUNT(*) FROM audit_entries e
+          JOIN oversight_groups g ON {_SAME_GROUP}
+         WHERE {entries}
+         GROUP BY {day}, g.group_id
+        ON CONFLICT (day, group_id) DO UPDATE SET count = oversight_rollup.count + excluded.count
+        """  # noqa: S608
+    )
+    return new_groups, counts
 
 
 def _day_expression(engine: AsyncEngine) -> str:
-    """The UTC day number of ``at`` in SQL (PostgreSQL rounds a cast; SQLite truncates)."""
+    """The UTC day number of an entry in SQL (PostgreSQL rounds a cast; SQLite truncates)."""
     if engine.dialect.name == "postgresql":
-        return "CAST(floor(at / 86400) AS INTEGER)"
-    return "CAST(at / 86400 AS INTEGER)"
+        return "CAST(floor(e.at / 86400) AS INTEGER)"
+    return "CAST(e.at / 86400 AS INTEGER)"
 
 
 def missing_ranges(after: int, through: int, present: Iterable[int]) -> list[tuple[int, int]]:
@@ -177,7 +200,13 @@ class SqlAuditCounts:
     def __init__(self, engine: AsyncEngine, *, batch: int = BATCH) -> None:
         self._engine = engine
         self._batch = batch
-        self._day = _day_expression(engine)
+        day = _day_expression(engine)
+        self._batch_statements = _rolling(day, "e.id > :cursor AND e.id <= :through")
+        # the entries found in the gaps, by id: one committing meanwhile waits for the next pass
+        self._gap_statements = tuple(
+            statement.bindparams(bindparam("ids", expanding=True))
+            for statement in _rolling(day, "e.id IN :ids")
+        )
 
     async def count(self, period: Period, actions: Sequence[str]) -> list[CountedGroup]:
         async with self._engine.connect() as connection:
@@ -195,17 +224,20 @@ class SqlAuditCounts:
                     "actions": list(actions),
                 },
             )
-            return [
-                CountedGroup(
-                    actor_kind=r[0],
-                    actor=r[1],
-                    action=r[2],
-                    outcome=r[3],
-                    facts=decode_facts(r[4]),
-                    count=int(r[5]),
-                )
-                for r in rows
-            ]
+            merged: Counter[Group] = Counter()
+            for r in rows:
+                merged[(r[0], r[1], r[2], r[3], r[4])] += int(r[5])
+        return [
+            CountedGroup(
+                actor_kind=group[0],
+                actor=group[1],
+                action=group[2],
+                outcome=group[3],
+                facts=decode_facts(group[4]),
+                count=count,
+            )
+            for group, count in merged.items()
+        ]
 
     async def _cursor(self, connection: AsyncConnection) -> int:
         value = (
@@ -219,6 +251,8 @@ class SqlAuditCounts:
         holder = secrets.token_hex(16)
         if not await self._take_lease(holder, now):
             return 0
+        # Cancelled (the worker stopping), the pass leaves its lease to run out: nothing
+        # more is asked of the database on the way out.
         rolled = 0
         try:
             rolled += await self._fill_gaps(holder, now)
@@ -229,14 +263,19 @@ class SqlAuditCounts:
                     break
         except LeaseLost:
             return rolled
-        finally:
-            async with self._engine.begin() as connection:
-                await connection.execute(
-                    update(RollupStateRow)
-                    .where(RollupStateRow.id == _STATE_ID, RollupStateRow.holder == holder)
-                    .values(holder=None, lease_until=0.0)
-                )
+        except Exception:
+            await self._release(holder)
+            raise
+        await self._release(holder)
         return rolled
+
+    async def _release(self, holder: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(RollupStateRow)
+                .where(RollupStateRow.id == _STATE_ID, RollupStateRow.holder == holder)
+                .values(holder=None, lease_until=0.0)
+            )
 
     async def _take_lease(self, holder: str, now: float) -> bool:
         async with self._engine.begin() as connection:
@@ -277,26 +316,6 @@ class SqlAuditCounts:
         if not renewed.rowcount:
             raise LeaseLost
 
-    async def _add(self, connection: AsyncConnection, counts: Counter[tuple[int, Group]]) -> None:
-        if not counts:
-            return
-        await connection.execute(
-            _UPSERT,
-            [
-                {
-                    "day": day,
-                    "group_hash": group_hash(group),
-                    "actor_kind": group[0],
-                    "actor": group[1],
-                    "action": group[2],
-                    "outcome": group[3],
-                    "facts": group[4],
-                    "count": count,
-                }
-                for (day, group), count in counts.items()
-            ],
-        )
-
     async def _next_batch(self, holder: str, now: float) -> tuple[int, bool]:
         """One batch rolled up: (entries added, whether more may follow)."""
         async with self._engine.begin() as connection:
@@ -324,18 +343,8 @@ class SqlAuditCounts:
                     {"cursor": cursor, "through": through},
                 )
                 gaps = missing_ranges(cursor, through, (r[0] for r in present))
-            grouped = await connection.execute(
-                text(
-                    f"SELECT {self._day} AS day, {_GROUP_COLUMNS}, COUNT(*) FROM audit_entries"  # noqa: S608
-                    f" WHERE id > :cursor AND id <= :through GROUP BY {self._day},"
-                    f" {_GROUP_COLUMNS}"
-                ),
-                {"cursor": cursor, "through": through},
-            )
-            counts: Counter[tuple[int, Group]] = Counter()
-            for row in grouped:
-                counts[(int(row[0]), (row[1], row[2], row[3], row[4], row[5]))] += int(row[6])
-            await self._add(connection, counts)
+            for statement in self._batch_statements:
+                await connection.execute(statement, {"cursor": cursor, "through": through})
             if gaps:
                 await connection.execute(
                     insert(RollupGapRow),
@@ -363,19 +372,17 @@ class SqlAuditCounts:
             arrived = (
                 await connection.execute(
                     text(
-                        f"SELECT id, at, {_GROUP_COLUMNS} FROM audit_entries WHERE EXISTS"  # noqa: S608
-                        " (SELECT 1 FROM oversight_rollup_gaps g WHERE audit_entries.id >="
-                        " g.first_id AND audit_entries.id <= g.last_id) ORDER BY id"
+                        "SELECT e.id FROM oversight_rollup_gaps gap CROSS JOIN audit_entries e"
+                        " WHERE e.id >= gap.first_id AND e.id <= gap.last_id ORDER BY e.id"
                     )
                 )
             ).all()
             if not arrived and all(noticed >= now - GAP_HORIZON for _, _, noticed in ranges):
                 return 0
-            counts: Counter[tuple[int, Group]] = Counter()
-            for row in arrived:
-                counts[(day_of(row[1]), (row[2], row[3], row[4], row[5], row[6]))] += 1
-            await self._add(connection, counts)
             ids = [int(row[0]) for row in arrived]
+            if ids:
+                for statement in self._gap_statements:
+                    await connection.execute(statement, {"ids": ids})
             still: list[dict[str, Any]] = []
             for first, last, noticed in ranges:
                 if noticed < now - GAP_HORIZON:

@@ -1,7 +1,8 @@
 """Tables of the oversight role; portable types only (SQLite and PostgreSQL alike).
 
-The roll-up keeps, per UTC day, how many entries of the audit trail share actor, action,
-outcome and facts (the facts as the trail's canonical JSON); ``oversight_rollup_state``
+The roll-up keeps, per UTC day, how many entries of the audit trail fall in each group
+(``oversight_groups``: actor kind, actor, action, outcome and facts as the trail's canonical
+JSON); ``oversight_rollup_state``
 says up to which ``audit_entries.id`` entries are rolled up and which worker holds the
 roll-up lease; ``oversight_rollup_gaps`` lists ranges of ids at or below that cursor that
 had no committed entry when the pass went by (an append still in flight, or one rolled
@@ -9,7 +10,7 @@ back), looked at again by every pass for an hour."""
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, String, Text
+from sqlalchemy import Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.base import Base
@@ -26,19 +27,28 @@ class AuditorRow(Base):
     registered_at: Mapped[float] = mapped_column(Float)
 
 
-class RollupRow(Base):
-    """How many entries of one day share actor, action, outcome and facts."""
+class GroupRow(Base):
+    """One kind of entry the roll-up counts: actor kind, actor, action, outcome and facts
+    (the trail's canonical JSON). Only the roll-up's lease holder adds groups."""
 
-    __tablename__ = "oversight_rollup"
+    __tablename__ = "oversight_groups"
+    __table_args__ = (Index("ix_oversight_groups_action_actor", "action", "actor"),)
 
-    day: Mapped[int] = mapped_column(Integer, primary_key=True)
-    #: SHA-256 of the group (actor kind, actor, action, outcome, facts): the key within a day.
-    group_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     actor_kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(64))
     facts: Mapped[str] = mapped_column(Text)
+
+
+class RollupRow(Base):
+    """How many entries of one group one UTC day had."""
+
+    __tablename__ = "oversight_rollup"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    group_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer)
 
 
