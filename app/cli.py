@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.agency_cli import add_agency_commands, run_application, run_credential, run_offer
+from app.auditor_cli import add_auditor_commands, run_auditor
 from app.counter_cli import add_counter_commands, run_presentation
 from app.settings import Settings, SettingsError
 from app.wallet_cli import add_wallet_commands, run_wallet
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agency_commands(sub)
     add_counter_commands(sub)
     add_wallet_commands(sub)
+    add_auditor_commands(sub)
 
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
@@ -292,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_application(args, settings)
         if args.command == "presentation":
             return run_presentation(args, settings)
+        if args.command == "auditor":
+            return run_auditor(args, settings)
         return _openapi(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

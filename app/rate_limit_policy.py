@@ -73,6 +73,7 @@ CLASSES: tuple[EndpointClass, ...] = (
     EndpointClass("citizen", Budget.ACCOUNT, "300/minute", "the rest of the citizen mobile API"),
     EndpointClass("operator", Budget.AGENCY, "3000/minute", "the agency operator API"),
     EndpointClass("counter", Budget.RELYING_PARTY, "3000/minute", "the counter API"),
+    EndpointClass("oversight", Budget.ADDRESS, "60/minute", "the oversight API (auditors)"),
 )
 BY_NAME = {c.name: c for c in CLASSES}
 

@@ -278,6 +278,8 @@ class Settings:
     metrics_token: str | None = None
     #: Where each class of keys is kept (software, or a PKCS#11 token).
     key_store: KeyStoreSettings = field(default_factory=KeyStoreSettings)
+    #: Oversight figures from 1 to this minus 1 are reported as suppressed.
+    oversight_min_count: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -405,4 +407,5 @@ class Settings:
             metrics_port=_metrics_port(env, port),
             metrics_token=_metrics_token(env),
             key_store=_key_store(env),
+            oversight_min_count=_int(env, "OVERSIGHT_MIN_COUNT", 5, 2, 1000),
         )

@@ -89,6 +89,7 @@ DESK_PAGE = render_page("desk.html")
 SAME_DEVICE_PAGE = render_page("same-device.html")
 ISSUANCE_PRESENTATION_PAGE = render_page("issuance-presentation.html")
 ISSUANCE_SIGN_IN_PAGE = render_page("issuance-sign-in.html")
+OVERSIGHT_PAGE = render_page("oversight.html")
 
 #: What an agency's authorization endpoint could not tie to a wallet's request, by the
 #: endpoint a browser reached: the authorization endpoint (an unknown, used or expired
@@ -170,6 +171,11 @@ class ScreenController(Controller):
         the issuer's redirect (code, state, iss) to the mobile API and shows what came
         of it; a phone app claims this URL as a universal link and does the same."""
         return Response(WALLET_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/oversight", media_type="text/html")
+    async def oversight(self) -> Response[str]:
+        """The oversight body's screen: aggregates of the audit trail for a period."""
+        return Response(OVERSIGHT_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/assets/{digest:str}/{name:str}")
     async def asset(self, digest: FromPath[str], name: FromPath[str]) -> Response[bytes]:

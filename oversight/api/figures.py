@@ -28,8 +28,6 @@ from oversight.services.context import OversightContext
 from oversight.services.read_figures import Figures, parse_period, read_figures
 
 NO_STORE = {"Cache-Control": "no-store"}
-#: The dates are ten characters; anything much longer is refused before it is read.
-MAX_DATE_PARAMETER = 32
 
 
 def oversight_context(state: State) -> OversightContext:
@@ -145,27 +143,29 @@ class OversightController(Controller):
         context: NamedDependency[OversightContext],
         auditor: NamedDependency[Auditor],
         first: Annotated[
-            str,
+            str | None,
             QueryParameter(
                 name="from",
-                description="The first day of the period (UTC), YYYY-MM-DD.",
+                description="Required: the first day of the period (UTC), YYYY-MM-DD.",
                 examples=[Example(value="2026-01-01")],
-                max_length=MAX_DATE_PARAMETER,
             ),
-        ],
+        ] = None,
         last: Annotated[
-            str,
+            str | None,
             QueryParameter(
                 name="to",
-                description="The last day of the period (UTC, inclusive), YYYY-MM-DD.",
+                description="Required: the last day of the period (UTC, inclusive), YYYY-MM-DD.",
                 examples=[Example(value="2026-01-31")],
-                max_length=MAX_DATE_PARAMETER,
             ),
-        ],
+        ] = None,
     ) -> Response[OversightFigures]:
         unknown = sorted(set(request.query_params) - {"from", "to"})
         if unknown:
             raise Problem(400, "Bad Request", f"unknown query parameter {unknown[0][:64]!r}")
+        if first is None or last is None:
+            raise Problem(
+                400, "Bad Request", "from and to are required: the period's first and last day"
+            )
         period = parse_period(context, first, last)
         return Response(
             _figures_view(await read_figures(context, auditor, period)), headers=NO_STORE
