@@ -36,6 +36,7 @@ UNLIMITED_SCREENS = (
     "/same-device",
     "/presentation-login/{login:str}",
     "/sign-in/{choice:str}",
+    "/oversight",
 )
 
 
