@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -216,12 +218,29 @@ class Deployment:
             return self.keys.get(str(path.get("verifier_id")), self.keys["bar-age-check"])
         if scheme == "citizenSession":
             return str(citizen.access_token)
+        if scheme == "auditorKey":
+            return self.keys["auditor:fuzz"]
         if scheme == "accessToken":
             # the deferred endpoint knows only the tokens that asked for an application
             if case.path.endswith("/deferred_credential"):
                 return self.deferred_access_token
             return self.access_token
         raise AssertionError(f"unknown security scheme {scheme}")
+
+
+def auditor_key(env: dict[str, str]) -> str:
+    """A key of an auditor registered for the fuzz (``idwallet auditor add``)."""
+    added = subprocess.run(
+        [sys.executable, "-m", "app.cli", "auditor", "add", "fuzz", "--name", "Fuzz"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key: str = json.loads(added.stdout)["auditor_key"]
+    return key
 
 
 def _offer(client: httpx.Client, keys: dict[str, str], subject: str) -> dict[str, Any]:
