@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import create_app
 from app.cli import main
@@ -237,3 +238,37 @@ def test_a_new_key_replaces_the_old_and_a_removed_auditor_is_refused(
     assert main(["auditor", "remove", "dpa"]) == 0
     assert client.get("/oversight/api/auditor", headers=_bearer(new)).status_code == 401
     assert main(["auditor", "remove", "dpa"]) == 2
+
+
+async def _rolled_through(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            value = (
+                await connection.execute(
+                    text("SELECT rolled_through FROM oversight_rollup_state WHERE id = 1")
+                )
+            ).scalar()
+            return int(value or 0)
+    finally:
+        await engine.dispose()
+
+
+def test_the_housekeeping_rolls_the_trail_up_and_the_figures_stay(
+    client: TestClient[Any],
+    url: str,
+    var_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The app's minute task rolls up at start: the seeded entries end up in the daily
+    counts (waited for, the pass runs beside the requests), and March reads the same."""
+    key = add_auditor(monkeypatch, capsys, url, var_dir)
+    seeded = len(realistic_mix())
+    deadline = time.monotonic() + 60
+    while asyncio.run(_rolled_through(url)) < seeded:
+        assert time.monotonic() < deadline, "the housekeeping did not roll the trail up"
+        time.sleep(0.2)
+    figures = client.get("/oversight/api/figures", params=MARCH, headers=_bearer(key)).json()
+    assert figures["counters"][1]["requested"] == 12
+    assert figures["agencies"][0]["issued"] == 7
