@@ -204,7 +204,9 @@ async def _measure(engine: AsyncEngine, database: str) -> OversightScaleResult:
     counts = SqlAuditCounts(engine)
     now = YEAR.ends_before
     started = time.perf_counter()
-    rolled = await counts.roll_up(now)
+    rolled = 0
+    while passed := await counts.roll_up(now):  # passes of at most MAX_BATCHES batches
+        rolled += passed
     roll_up_s = time.perf_counter() - started
     assert rolled == count, (rolled, count)
     async with engine.connect() as connection:

@@ -9,11 +9,13 @@ snapshot: an entry is counted once, rolled up or not.
 The roll-up: one worker at a time holds its lease (a conditional update of the state row:
 the row count decides). It takes the next entries by ``id`` in batches, each batch one
 transaction that adds its counts, moves the cursor and renews the lease, checking the
-lease is still its own. An append gets its id when it inserts and commits later, so a
-batch may pass over an id whose entry is not committed yet: the ids missing below the
-cursor are kept as gaps, counted by every read and looked at again by every pass until
-their entry arrives (then rolled up) or ``GAP_HORIZON`` has passed (an append that was
-rolled back, or a sequence that skipped ids, leaves a gap that never fills).
+lease is still its own; a pass takes ``MAX_BATCHES`` at most, so a backlog is caught up
+over several passes and no pass outlasts its lease. An append gets its id when it
+inserts and commits later, so a batch may pass over an id whose entry is not committed
+yet: the ids missing below the cursor are kept as gaps, counted by every read and looked
+at again by every pass until their entry arrives (then rolled up) or ``GAP_HORIZON`` has
+passed (an append that was rolled back, or a sequence that skipped ids, leaves a gap that
+never fills).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from oversight.storage.tables import AuditorRow, RollupGapRow, RollupStateRow
 
 #: Entries one roll-up transaction takes.
 BATCH = 50_000
+#: Batches one pass takes at most (a backlog is caught up over several minutes' passes),
+#: so that a pass ends well within its lease.
+MAX_BATCHES = 40
 #: Seconds a roll-up lease lasts unless renewed (each batch renews it).
 LEASE_SECONDS = 300.0
 #: Seconds a gap in the ids is waited for before it is taken to be a rolled-back append.
@@ -262,7 +267,7 @@ class SqlAuditCounts:
         rolled = 0
         try:
             rolled += await self._fill_gaps(holder, now)
-            while True:
+            for _ in range(MAX_BATCHES):
                 added, more = await self._next_batch(holder, now)
                 rolled += added
                 if not more:

@@ -16,6 +16,7 @@ from core.audit.trail import AuditEntry
 from core.storage.audit_trail import AuditEntryRow, SqlAuditTrail, canonical_facts
 from core.storage.engine import create_engine, session_factory
 from oversight.domain import COUNTED_ACTIONS, Period
+from oversight.storage import sql
 from oversight.storage.sql import GAP_HORIZON, SqlAuditCounts, missing_ranges
 from oversight.storage.tables import RollupGapRow, RollupRow, RollupStateRow
 from tests.conftest import backend_url, fresh_engine
@@ -149,3 +150,14 @@ async def test_an_append_in_flight_on_postgresql_is_not_missed(tmp_path: object)
         assert await counts.roll_up(MARCH_FIRST + 180) == 1
         assert await _gaps(engine) == []
         assert await _issued(counts) == 3
+
+
+async def test_a_backlog_is_caught_up_over_several_passes(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "MAX_BATCHES", 3)
+    counts = SqlAuditCounts(engine, batch=4)
+    await _insert(engine, *range(1, 31))
+    passes = [await counts.roll_up(MARCH_FIRST + n) for n in range(4)]
+    assert passes == [12, 12, 6, 0]
+    assert await _issued(counts) == 30
