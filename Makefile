@@ -34,7 +34,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check core issuers verifiers wallet web app bench tests
+	$(BIN)/ruff format --check core issuers verifiers wallet oversight web app bench tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

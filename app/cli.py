@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app.agency_cli import add_agency_commands, run_application, run_credential, run_offer
 from app.audit_cli import add_audit_commands, run_audit
+from app.auditor_cli import add_auditor_commands, run_auditor
 from app.counter_cli import add_counter_commands, run_presentation
 from app.mediator_cli import add_mediator_commands, run_mediator
 from app.register_cli import add_register_commands, run_register
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_commands(sub)
     add_register_commands(sub)
     add_mediator_commands(sub)
+    add_auditor_commands(sub)
 
     api = sub.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", default="-", help="file to write, or - for standard output")
@@ -310,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_register(args, settings)
         if args.command == "mediator":
             return run_mediator(args, settings)
+        if args.command == "auditor":
+            return run_auditor(args, settings)
         return _openapi(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -34,6 +34,7 @@ from app.observability import configure_logging, correlation, prometheus_config
 from app.openapi_errors import ClosedMessageSchemas, document_errors
 from app.openapi_links import document_links
 from app.operator_keys import keyrings
+from app.oversight_wiring import oversight_role
 from app.rate_limits import RateLimiter
 from app.settings import Settings, SettingsError
 from app.typed_bodies import TypedBodyRequest
@@ -43,6 +44,7 @@ from core.errors import Problem, ProtocolError
 from issuers import api as issuer_api
 from issuers.domain import Agency
 from issuers.services.catalog import load_catalog
+from oversight import api as oversight_api
 from verifiers import api as verifier_api
 from verifiers.domain import RelyingParty
 from wallet import api as wallet_api
@@ -92,6 +94,14 @@ OPENAPI_TAGS = [
             "wallet (docs/mediators.md). Bearer mediator key."
         ),
     ),
+    Tag(
+        name="oversight API",
+        description=(
+            "The oversight body (a data-protection authority): aggregates of the audit trail "
+            "per counter and per agency for a period, small counts suppressed, no personal "
+            "data. Bearer auditor key (idwallet auditor add)."
+        ),
+    ),
 ]
 
 
@@ -115,6 +125,11 @@ SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
         type="http",
         scheme="bearer",
         description="A mediator's key (idwallet mediator add): the mediator API.",
+    ),
+    "auditorKey": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="The key of a registered auditor (oversight API).",
     ),
     "accessToken": SecurityScheme(
         type="http",
@@ -204,6 +219,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 issuer_role(app, settings, deployment, agencies),
                 verifier_role(app, settings, deployment) as verifiers,
                 wallet_role(app, settings, deployment, list(agencies)),
+                oversight_role(app, settings, deployment),
             ):
                 app.state.operator_access, app.state.counter_access = keyrings(
                     settings, list(agencies), list(verifiers.parties)
@@ -233,6 +249,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *verifier_api.WALLET_FACING,
         *verifier_api.COUNTER,
         *wallet_api.MOBILE,
+        *oversight_api.AUDITOR,
         ScreenController,
         ServiceWorkerController,
     ]

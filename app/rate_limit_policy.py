@@ -74,6 +74,7 @@ CLASSES: tuple[EndpointClass, ...] = (
     EndpointClass("operator", Budget.AGENCY, "3000/minute", "the agency operator API"),
     EndpointClass("counter", Budget.RELYING_PARTY, "3000/minute", "the counter API"),
     EndpointClass("mediator", Budget.ADDRESS, "600/minute", "the mediator API (/mediator/api)"),
+    EndpointClass("oversight", Budget.ADDRESS, "60/minute", "the oversight API (auditors)"),
 )
 BY_NAME = {c.name: c for c in CLASSES}
 

@@ -297,6 +297,8 @@ class Settings:
     register: RegisterSettings = field(default_factory=RegisterSettings)
     #: The citizens' notifications: expiry notices, status-list watching, Web Push.
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    #: Oversight figures from 1 to this minus 1 are reported as suppressed.
+    oversight_min_count: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -429,6 +431,7 @@ class Settings:
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 0, 0, 100 * 365),
             register=_register(env, environment),
             notifications=_notifications(env),
+            oversight_min_count=_int(env, "OVERSIGHT_MIN_COUNT", 5, 2, 1000),
         )
 
 

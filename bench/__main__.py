@@ -17,6 +17,7 @@ from bench import (
     http_wallet,
     http_wallet_receipt,
     mdoc_bench,
+    oversight_scale,
     qr_bench,
     rate_limit_overhead,
     status_list_scale,
@@ -59,6 +60,7 @@ def main() -> int:
     limiting = rate_limit_overhead.run()
     hsm = hsm_keys.run(databases)
     audit = audit_trail.run(databases)
+    oversight = oversight_scale.run(databases)
     OUTPUT.write_text(
         render(
             results,
@@ -88,6 +90,7 @@ def main() -> int:
     OUTPUT.write_text(
         splice_section(OUTPUT.read_text(encoding="utf-8"), watching), encoding="utf-8"
     )
+    oversight_scale.write(oversight)  # its section, spliced in before the notes
     for target in targets(results):
         print(f"{target.name}: {target.achieved:.2f} (required {target.required:.2f})")
     for operation in ("issue", "verify"):

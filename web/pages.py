@@ -90,6 +90,7 @@ SAME_DEVICE_PAGE = render_page("same-device.html")
 ISSUANCE_PRESENTATION_PAGE = render_page("issuance-presentation.html")
 ISSUANCE_SIGN_IN_PAGE = render_page("issuance-sign-in.html")
 MEDIATOR_PAGE = render_page("mediator.html")
+OVERSIGHT_PAGE = render_page("oversight.html")
 
 #: What an agency's authorization endpoint could not tie to a wallet's request, by the
 #: endpoint a browser reached: the authorization endpoint (an unknown, used or expired
@@ -176,6 +177,11 @@ class ScreenController(Controller):
     async def mediator(self) -> Response[str]:
         """A mediator's screen at a citizen space, used with the citizen beside them."""
         return Response(MEDIATOR_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+    @get("/oversight", media_type="text/html")
+    async def oversight(self) -> Response[str]:
+        """The oversight body's screen: aggregates of the audit trail for a period."""
+        return Response(OVERSIGHT_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/assets/{digest:str}/{name:str}")
     async def asset(self, digest: FromPath[str], name: FromPath[str]) -> Response[bytes]:

@@ -7,6 +7,7 @@ action goes to the audit trail."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from core.audit.trail import AuditEntry
@@ -120,16 +121,16 @@ async def change_status(
             detail=reason[:500],
         )
     )
-    # the deployment's trail: the configuration(s) concerned, never which credential
-    await context.audit_trail.append(
-        AuditEntry(
-            "operator",
-            issuer_id,
-            AUDITED_ACTIONS[action],
-            facts={
-                "credential_configuration": ",".join(sorted({c.configuration_id for c in changed})),
-                "changed": len(changed),
-            },
+    # the deployment's trail: how many of each configuration changed, never which credential
+    # (one entry per configuration, so the oversight figures count each type apart)
+    per_configuration = Counter(c.configuration_id for c in changed)
+    for configuration_id, number in sorted(per_configuration.items()) or [("", 0)]:
+        await context.audit_trail.append(
+            AuditEntry(
+                "operator",
+                issuer_id,
+                AUDITED_ACTIONS[action],
+                facts={"credential_configuration": configuration_id, "changed": number},
+            )
         )
-    )
     return StatusChange(action, changed, unchanged)

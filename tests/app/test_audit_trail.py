@@ -8,6 +8,7 @@ changed line of an exported copy are each reported at their position."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -91,6 +92,43 @@ def _run(var_dir: Path, http: httpx.Client) -> list[str]:
     ]
 
 
+def _oversight_figures_count_the_run(server: RunningServer, http: httpx.Client) -> None:
+    """An auditor's figures for today count what the roles did in ``_run``, from the trail
+    those actions appended: the two requests of the age check shown, every single case
+    (one answer, one refusal, one issuance, one revocation) suppressed below 2."""
+    added = subprocess.run(
+        [sys.executable, "-m", "app.cli", "auditor", "add", "dpa", "--name", "Authority"],
+        capture_output=True,
+        text=True,
+        env=server.env,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    key = json.loads(added.stdout)["auditor_key"]
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    read = http.get(
+        "/oversight/api/figures",
+        params={"from": today, "to": today},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert read.status_code == 200, read.text
+    figures = read.json()
+    assert figures["min_count"] == 2
+    by_purpose = {row["purpose"]: row for row in figures["counters"] if row["counter"] == COUNTER}
+    age = by_purpose["age_over_18"]
+    assert age["requested"] == 2
+    assert age["answered_ok"] == age["declined"] == "suppressed"
+    assert age["failed"] == 0
+    assert by_purpose["identity"]["refused"] == "suppressed"
+    agencies = {
+        (row["agency"], row["credential_configuration"]): row for row in figures["agencies"]
+    }
+    national_id = agencies[("civil-registry", "national_id")]
+    assert national_id["issued"] == national_id["revoked"] == "suppressed"
+    assert national_id["suspended"] == national_id["reinstated"] == 0
+
+
 async def _change_row(url: str, position: int) -> None:
     engine = create_engine(url)
     try:
@@ -115,9 +153,11 @@ def test_the_roles_actions_are_chained_signed_exported_and_checked(
         IDWALLET_PUBLIC_BASE_URL=base,
         IDWALLET_DATABASE_URL=url,
         IDWALLET_AUDIT_HEAD_INTERVAL="1",
+        IDWALLET_OVERSIGHT_MIN_COUNT="2",
     ) as server:
         with httpx.Client(base_url=base, timeout=30) as http:
             secrets = _run(var_dir, http)
+            _oversight_figures_count_the_run(server, http)
 
         sealed = _idwallet(server, "seal")
         assert sealed.returncode == 0, sealed.stderr

@@ -154,7 +154,7 @@ def test_operations_behind_a_key_or_token_declare_their_security_scheme() -> Non
 def test_errors_are_documented_as_the_api_sends_them() -> None:
     """OAuth error JSON on the protocol endpoints and the mobile API, problem details on
     the operator and counter APIs; never the framework's own error body."""
-    problem_tags = {"agency operator API", "counter API"}
+    problem_tags = {"agency operator API", "counter API", "oversight API"}
     for method, path, operation in _operations():
         if operation["operationId"] == "checkReadiness":
             continue  # the readiness probe's own body, for load balancers

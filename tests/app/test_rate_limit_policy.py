@@ -37,6 +37,7 @@ UNLIMITED_SCREENS = (
     "/presentation-login/{login:str}",
     "/sign-in/{choice:str}",
     "/mediator",  # the mediator's screen (docs/mediators.md)
+    "/oversight",
 )
 
 

@@ -227,6 +227,8 @@ class Deployment:
             return str(citizen.access_token)
         if scheme == "mediatorKey":
             return self.mediator_key
+        if scheme == "auditorKey":
+            return self.keys["auditor:fuzz"]
         if scheme == "accessToken":
             # the deferred endpoint knows only the tokens that asked for an application
             if case.path.endswith("/deferred_credential"):
@@ -242,6 +244,21 @@ def _fits_wait(case: Case) -> bool:
         return True
     text = str(wait)
     return not isinstance(wait, bool) and text.isdigit() and 1 <= int(text) <= 3600
+
+
+def auditor_key(env: dict[str, str]) -> str:
+    """A key of an auditor registered for the fuzz (``idwallet auditor add``)."""
+    added = subprocess.run(
+        [sys.executable, "-m", "app.cli", "auditor", "add", "fuzz", "--name", "Fuzz"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key: str = json.loads(added.stdout)["auditor_key"]
+    return key
 
 
 def _offer(client: httpx.Client, keys: dict[str, str], subject: str) -> dict[str, Any]:

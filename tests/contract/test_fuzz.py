@@ -21,6 +21,7 @@ from tests.contract.fuzz import (
     RATE_LIMITS,
     TIME_BUDGET,
     Fuzzer,
+    auditor_key,
     link_count,
     load_schema,
     prepare,
@@ -84,6 +85,7 @@ def fuzzer(
         httpx.Client(base_url=server.base_url, timeout=30) as client,
     ):
         deployment = prepare(server.base_url, var_dir, database, client, server.env)
+        deployment.keys["auditor:fuzz"] = auditor_key(server.env)
         fuzzer = Fuzzer(deployment, load_schema(server.base_url))
         yield fuzzer
         write_report(database, fuzzer, time.monotonic() - started)

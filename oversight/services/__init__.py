@@ -1,0 +1,1 @@
+"""The oversight use cases, one per module."""
