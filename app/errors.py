@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.browser_problems import browser_problem
 from app.observability import count_protocol_failure
+from app.refusal_audit import append_after_answer
 from app.typed_bodies import body_rejection
 from core.dpop import DPOP_ALGORITHMS
 from core.errors import AccessTokenMissing, Problem, ProtocolError, UseDpopNonce
@@ -56,7 +57,12 @@ def protocol_error(request: Request[Any, Any, Any], exc: ProtocolError) -> Respo
         headers["DPoP-Nonce"] = exc.dpop_nonce
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
-    return Response(exc.to_body(), status_code=exc.status_code, headers=headers)
+    return Response(
+        exc.to_body(),
+        status_code=exc.status_code,
+        headers=headers,
+        background=append_after_answer(request, exc.error),
+    )
 
 
 def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

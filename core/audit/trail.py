@@ -17,6 +17,8 @@ action                             actor_kind  facts
                                                access_denied, or the verifier's error)
 ``presentation.refused``           counter     claims, purpose, template (went beyond the
                                                counter's registration)
+``protocol.refused``               agency or   endpoint (the path template after the
+                                   counter     tenant; outcome: the error code answered)
 ``wallet.device_added``            citizen     (none)
 ``mediation.*``                    mediator    space, action
 ``oversight.*`` ``audit.*``        auditor     period, what was read or exported
