@@ -5,6 +5,8 @@ so the choice is off there."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,3 +47,44 @@ def test_the_desk_offers_the_national_id_in_both_formats(
     [reference] = parse_qs(urlsplit(uri).query)["credential_offer_uri"]
     offer = httpx.get(reference, timeout=10).json()
     assert offer["credential_configuration_ids"] == ["national_id", "national_id_mdoc"]
+
+
+def _register_reads(var_dir: Path) -> list[str]:
+    """The purposes of the register reads in the deployment's audit trail."""
+    [database] = var_dir.glob("*.db")
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT facts FROM audit_entries WHERE action = 'register.read' ORDER BY id"
+        ).fetchall()
+    return [json.loads(facts)["purpose"] for (facts,) in rows]
+
+
+def test_an_offer_of_the_register_record_as_it_is_reads_the_register(
+    browser: Browser, server: RunningServer, var_dir: Path
+) -> None:
+    """The clerk looks the citizen up and offers what the register holds, untouched: the
+    agency reads the register for the offer itself (so the wallet is told where the data
+    came from). Data the clerk changed (here in the offer still pending, which now fills
+    the form) is offered as the form holds it, with no read of the register."""
+    desk = _desk(browser, server, var_dir)
+    desk.get_by_label("Citizen number in the agency's register").fill("demo-citizen")
+    desk.get_by_role("button", name="Look up").click()
+    family = desk.locator('#claim-fields > div > input[data-name="family_name"]')
+    expect(family).not_to_have_value("")
+    assert _register_reads(var_dir) == ["desk_lookup"]
+    desk.get_by_role("button", name="Create the offer").click()
+    expect(desk.get_by_role("heading", name="The offer is ready")).to_be_visible()
+    assert _register_reads(var_dir) == ["desk_lookup", "issue_credential"]
+
+    desk = _desk(browser, server, var_dir)
+    desk.get_by_label("Citizen number in the agency's register").fill("demo-citizen")
+    desk.get_by_role("button", name="Look up").click()
+    family = desk.locator('#claim-fields > div > input[data-name="family_name"]')
+    expect(family).not_to_have_value("")
+    family.fill("Corrected")
+    with desk.expect_request(lambda r: r.method == "POST" and r.url.endswith("/offers")) as sent:
+        desk.get_by_role("button", name="Create the offer").click()
+    body = sent.value.post_data_json
+    assert body is not None and body["claims"]["family_name"] == "Corrected"
+    expect(desk.get_by_role("heading", name="The offer is ready")).to_be_visible()
+    assert _register_reads(var_dir)[-1] != "issue_credential"

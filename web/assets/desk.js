@@ -12,6 +12,10 @@ const { call: api } = client({ base, key: () => sessionStorage.getItem(KEY_STORE
 const $ = (id) => document.getElementById(id);
 let agency = null;
 let subject = null;
+// The register's record, shown and left as it is: the offer asks the agency to read the
+// register itself, so the citizen's wallet is told where the data came from. Any edit by
+// the clerk (or another credential chosen) sends what the form holds instead.
+let fromRegister = null;
 
 function show(section) {
   for (const id of ["sign-in", "desk", "offer-made"]) $(id).hidden = id !== section;
@@ -211,6 +215,7 @@ async function lookUp(event) {
     $("configuration").value = configurationId;
     renderFields(claims);
     renderOtherFormats();
+    fromRegister = latest?.claims ? null : configurationId;
   }
 }
 
@@ -358,7 +363,7 @@ async function createOffer(event) {
     const offer = await api("POST", "/offers", {
       subject_id: subject,
       credential_configuration_id: $("configuration").value,
-      claims: collect(),
+      claims: fromRegister === $("configuration").value ? {} : collect(),
       grant: online() ? "authorization_code" : "pre-authorized_code",
       tx_code: !online() && $("with-tx-code").checked,
       other_formats: otherFormats(),
@@ -379,7 +384,8 @@ $("lookup-form").addEventListener("submit", (e) => lookUp(e).catch((error) => sa
 $("offer-form").addEventListener("submit", createOffer);
 $("grant-qr").addEventListener("change", showGrantChoice);
 $("grant-online").addEventListener("change", showGrantChoice);
-$("configuration").addEventListener("change", () => { renderFields(); renderOtherFormats(); });
+$("configuration").addEventListener("change", () => { fromRegister = null; renderFields(); renderOtherFormats(); });
+for (const edited of ["input", "change"]) $("claim-fields").addEventListener(edited, () => { fromRegister = null; });
 $("refresh-applications").onclick = () => { $("applications-status").textContent = ""; loadApplications().catch((error) => say(error.message)); };
 $("print").onclick = () => window.print();
 $("another").onclick = () => { show("desk"); lookUp().catch(() => {}); loadApplications().catch(() => {}); };
