@@ -116,6 +116,12 @@ def _print_welcome(settings: Settings, host: str, port: int) -> None:
     if not settings.is_production:
         keys = settings.operator_keys_file or settings.var_dir / "operator-keys.json"
         lines.append(f"  operator keys       {keys}")
+        from app.demo_mediator import DEMO_MEDIATOR_ID, DEMO_SPACE, demo_mediator_key_path
+
+        lines.append(
+            f"  demo mediator       {DEMO_MEDIATOR_ID} at {DEMO_SPACE.space_id}, key in"
+            f" {demo_mediator_key_path(settings)}"
+        )
     print("\n".join(lines), flush=True)
 
 

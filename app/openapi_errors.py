@@ -9,6 +9,11 @@ error bodies it can really answer with, in the format of its family.
   where it declares a security scheme; 404 where its path names something; 429 where it
   is rate limited; and whatever else a handler names in ``opt["errors"]``. A handler's
   own ``responses`` win.
+- 403 ``not_allowed_in_mediation`` (problem details, RFC 9457) on the citizen mobile
+  operations a mediator's token reaches and is refused at (docs/mediators.md): it is a
+  ``citizenSession`` bearer token, refused where the operation names no mediation action
+  (``opt["mediation"]``) or names one with a refusal of its own
+  (``opt["mediation_refusal"]``, the detail it is refused with).
 
 Without this, the framework documents its own 400 body (``{detail, extra, status_code}``),
 which this API never sends.
@@ -43,6 +48,7 @@ from litestar.typing import FieldDefinition
 
 from core.messages import ProblemDetails
 from core.oauth import ErrorResponse
+from wallet.services.mediation_messages import MediationRefusal, mediation_refusal_example
 
 _OAUTH_EXAMPLES: dict[int, dict[str, Any]] = {
     400: {"error": "invalid_request", "error_description": "$.uri: expected a string"},
@@ -102,6 +108,24 @@ def _problem(status: int) -> ResponseSpec:
     )
 
 
+def _mediation_refusal(handler: HTTPRouteHandler) -> ResponseSpec | None:
+    """The 403 a mediator's token gets at this operation, if it can get one."""
+    if not any("citizenSession" in scheme for scheme in handler.resolve_security() or ()):
+        return None
+    refusal = handler.opt.get("mediation_refusal")
+    if handler.opt.get("mediation") and not refusal:
+        return None
+    example = mediation_refusal_example(*([refusal] if isinstance(refusal, str) else []))
+    return ResponseSpec(
+        data_container=MediationRefusal,
+        description="Forbidden: not for a mediator's token (not_allowed_in_mediation,"
+        " docs/mediators.md); problem details (RFC 9457)",
+        media_type="application/problem+json",
+        generate_examples=False,
+        examples=[Example(summary="refused in a mediation", value=example)],
+    )
+
+
 class ClosedMessageSchemas(StructSchemaPlugin):
     """The schema of a message that refuses unknown members (``forbid_unknown_fields``)
     declares ``additionalProperties: false``."""
@@ -155,6 +179,9 @@ def document_errors(app: Litestar) -> None:
                 continue
             family = _problem if handler.opt.get("problem_details") else _oauth
             documented = {status: family(status) for status in sorted(_statuses(route, handler))}
+            refusal = _mediation_refusal(handler)
+            if refusal is not None:
+                documented = dict(sorted({**documented, 403: refusal}.items()))
             own = {
                 status: _verbatim(answer) for status, answer in (handler.responses or {}).items()
             }

@@ -23,6 +23,7 @@ from litestar import Litestar
 from app.consent_counter import CONSENT_COUNTER, ConsentCounter
 from app.counter_api import CounterApi
 from app.deferred_polling import polling_deferred
+from app.demo_mediator import seed_demo_mediator
 from app.deployment import Deployment
 from app.holder_key_vaults import server_held_keys
 from app.housekeeping import every_minute
@@ -142,6 +143,7 @@ async def wallet_role(
     context.vapid = load_vapid_key(settings)
     context.watch_secret = deployment.derived_secret("wallet status watches")
     app.state.wallet = context
+    await seed_demo_mediator(settings, context.mediations)  # development only
 
     purge = every_minute(
         lambda: housekeeping(context, deployment),

@@ -153,7 +153,8 @@ def test_operations_behind_a_key_or_token_declare_their_security_scheme() -> Non
 
 def test_errors_are_documented_as_the_api_sends_them() -> None:
     """OAuth error JSON on the protocol endpoints and the mobile API, problem details on
-    the operator and counter APIs; never the framework's own error body."""
+    the operator, counter and oversight APIs (and on the mobile API the 403 a mediator's
+    token gets); never the framework's own error body."""
     problem_tags = {"agency operator API", "counter API", "oversight API"}
     for method, path, operation in _operations():
         if operation["operationId"] == "checkReadiness":
@@ -168,6 +169,10 @@ def test_errors_are_documented_as_the_api_sends_them() -> None:
                     "application/problem+json",
                     "#/components/schemas/ProblemDetails",
                 ), (method, path, status)
+            elif status == "403" and media_type == "application/problem+json":
+                # a mediator's token refused (docs/mediators.md): the mobile API's one problem
+                assert path.startswith("/wallet/"), (method, path, status)
+                assert reference == "#/components/schemas/MediationRefusal", (method, path)
             else:
                 assert reference == "#/components/schemas/ErrorResponse", (method, path, status)
 

@@ -63,7 +63,7 @@ def _mediator(server: RunningServer) -> dict[str, str]:
         timeout=120,
         check=True,
     )
-    [space] = json.loads(done.stdout)
+    [space] = [s for s in json.loads(done.stdout) if s["space"] == "france-services-lyon"]
     assert space["mediators"] == [
         {"mediator": "claire-martin", "name": "Claire Martin", "languages": ["fr"]}
     ]

@@ -149,7 +149,11 @@ def test_a_mediator_receives_and_presents_for_the_citizen(client: TestClient[Any
     facts = [e.facts for e in acted]
     assert '{"action":"present","operation":"approvePresentation","space":"espaco-lisboa"}' in facts
     assert '{"action":"receive","operation":"acceptOffer","space":"espaco-lisboa"}' in facts
-    subjects = {e.subject_key for e in entries if e.action != "mediation.requested"}
+    subjects = {
+        e.subject_key
+        for e in entries
+        if e.actor_kind == "mediator" and e.action != "mediation.requested"
+    }
     assert len(subjects) == 1 and str(phone.account_id) not in str(subjects)
 
 

@@ -46,6 +46,7 @@ from wallet.services.interaction_messages import (
     ScannedText,
     ScanResult,
 )
+from wallet.services.mediation_messages import DEVICE_CUSTODY_IN_MEDIATION
 from wallet.services.mediation_sessions import keep_keys_on_the_server
 from wallet.services.scan import parse_scanned
 from wallet.services.scan_offer import scan_offer
@@ -155,7 +156,11 @@ class WalletOfferController(Controller):
                 ],
             )
         },
-        opt={"mediation": "receive", "errors": (410, 422, 502)},
+        opt={
+            "mediation": "receive",
+            "mediation_refusal": DEVICE_CUSTODY_IN_MEDIATION,
+            "errors": (410, 422, 502),
+        },
         status_code=200,
     )
     async def accept(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from core.messages import Message
+from core.messages import Message, ProblemDetails
 from wallet.services.holding_messages import Timestamp
 
 #: What a mediation may do for the citizen, and what it never may.
@@ -180,3 +180,32 @@ HELP_REQUEST_VIEW_EXAMPLE = HelpRequestView(
     never=list(NEVER_IN_MEDIATION),
 )
 MEDIATION_LIST_EXAMPLE = MediationList(mediations=[MEDIATION_VIEW_EXAMPLE])
+
+
+#: Why a mediation token is refused (403): an operation that names no mediation action,
+#: or a credential the mediator's device would hold the keys of.
+NOT_IN_MEDIATION = (
+    "a mediator may receive and present credentials and read the activity log for "
+    "the citizen, nothing else; the citizen does this in their own wallet"
+)
+DEVICE_CUSTODY_IN_MEDIATION = "through a mediation, the wallet service keeps the holder keys"
+
+
+class MediationRefusal(ProblemDetails, kw_only=True):
+    """RFC 9457 problem (403, ``application/problem+json``): a mediator's token
+    (docs/mediators.md) asked for what a mediation may not do."""
+
+    error: Literal["not_allowed_in_mediation"]
+
+
+def mediation_refusal_example(detail: str = NOT_IN_MEDIATION) -> dict[str, object]:
+    example: dict[str, object] = msgspec.to_builtins(
+        MediationRefusal(
+            type="about:blank",
+            title="Forbidden",
+            status=403,
+            detail=detail,
+            error="not_allowed_in_mediation",
+        )
+    )
+    return example

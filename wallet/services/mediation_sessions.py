@@ -19,7 +19,12 @@ from wallet.services.activity_messages import AssistedBy, MediationEndedEntry
 from wallet.services.assistance import ASSISTING
 from wallet.services.context import WalletContext
 from wallet.services.help_requests import MEDIATION_TOKEN_PREFIX, mediation_view
-from wallet.services.mediation_messages import MEDIATION_ACTIONS, MediationList
+from wallet.services.mediation_messages import (
+    DEVICE_CUSTODY_IN_MEDIATION,
+    MEDIATION_ACTIONS,
+    NOT_IN_MEDIATION,
+    MediationList,
+)
 from wallet.services.mediators import audit, secret_hash
 from wallet.services.sessions import Session
 
@@ -61,10 +66,7 @@ async def mediated_session(
             action="other",
             operation=operation[:64],
         )
-        raise NotInMediation(
-            "a mediator may receive and present credentials and read the activity log for "
-            "the citizen, nothing else; the citizen does this in their own wallet"
-        )
+        raise NotInMediation(NOT_IN_MEDIATION)
     await audit(
         context,
         mediation.mediator,
@@ -98,7 +100,7 @@ async def keep_keys_on_the_server(context: WalletContext, session: Session, cust
             action="receive",
             operation="device_custody",
         )
-        raise NotInMediation("through a mediation, the wallet service keeps the holder keys")
+        raise NotInMediation(DEVICE_CUSTODY_IN_MEDIATION)
 
 
 async def live_mediations(context: WalletContext, session: Session) -> MediationList:
