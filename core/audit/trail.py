@@ -11,6 +11,8 @@ action                             actor_kind  facts
 ``credential.revoked``             operator    credential_configuration
 ``credential.suspended``           operator    credential_configuration
 ``credential.reinstated``          operator    credential_configuration
+``application.approved``           operator    credential_configuration (a clerk's
+``application.refused``                        decision on an application)
 ``register.read``                  agency      register, purpose, credential_configuration
 ``presentation.requested``         counter     claims, purpose, template
 ``presentation.answered``          counter     claims, purpose, template (outcome: ok,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from enum import StrEnum
 
+from core.audit.trail import AuditEntry
 from issuers.domain import APPLICATION_MOVES, Application, ApplicationState, AuditEvent
 from issuers.services.context import IssuerContext
 
@@ -85,6 +86,15 @@ async def decide_application(
             object_id=application_id,
             outcome=outcome.value,
             detail=application.configuration_id,
+        )
+    )
+    # the deployment's trail: the clerk's decision and the configuration, nothing else
+    await context.audit_trail.append(
+        AuditEntry(
+            "operator",
+            issuer_id,
+            f"application.{outcome.value}",
+            facts={"credential_configuration": application.configuration_id},
         )
     )
     if outcome is ApplicationState.REFUSED:  # what it forgot with the refusal

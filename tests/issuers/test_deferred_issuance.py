@@ -16,12 +16,14 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import TestClient
+from sqlalchemy import select
 
 from app import create_app
 from app.settings import Settings
 from core.encoding import b64url_decode
 from core.keys.signer import SoftwareSigner
 from core.status_list.bits import StatusList
+from core.storage.audit_trail import AuditEntryRow
 from issuers.ports import ApplicationDelivery, ApplicationStore
 from tests.issuers.concurrent_client import concurrent_client
 from tests.issuers.conftest import PUBLIC_BASE_URL, without_rate_limits
@@ -228,6 +230,25 @@ def test_a_lost_credential_response_is_answered_again_with_its_transaction_id(
     assert len(client.get(APPLICATIONS, headers=_operator(client)).json()["applications"]) == 1
 
 
+def _trail(client: TestClient[Any]) -> list[tuple[str, str, str, str]]:
+    deployment = client.app.state.deployment
+
+    async def read() -> list[tuple[str, str, str, str]]:
+        async with deployment.sessions() as session:
+            rows = await session.execute(
+                select(
+                    AuditEntryRow.actor_kind,
+                    AuditEntryRow.actor,
+                    AuditEntryRow.action,
+                    AuditEntryRow.facts,
+                )
+            )
+            return [tuple(row) for row in rows.all()]  # type: ignore[misc]
+
+    with client.portal() as portal:
+        return portal.call(read)
+
+
 def test_a_refused_application_is_denied_and_the_reason_stays_with_the_agency(
     client: TestClient[Any],
 ) -> None:
@@ -253,6 +274,15 @@ def test_a_refused_application_is_denied_and_the_reason_stays_with_the_agency(
     assert shown["refusal_reason"] == reason and shown["claims"] == {}
     audit = client.get(f"/issuers/{AGENCY}/audit", headers=_operator(client)).json()["events"]
     assert audit[0]["action"] == "application.refuse" and "medical" not in json.dumps(audit)
+    # the deployment's trail has the decision and the configuration, not the application
+    trail = _trail(client)
+    assert (
+        "operator",
+        AGENCY,
+        "application.refused",
+        '{"credential_configuration":"professional_driving_licence"}',
+    ) in trail
+    assert application["application_id"] not in repr(trail) and "medical" not in repr(trail)
 
     approve = client.post(
         f"{APPLICATIONS}/{application['application_id']}/approve", headers=_operator(client)
