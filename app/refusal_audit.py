@@ -33,7 +33,8 @@ _TENANTS = (
 def refusal_entry(request: Request[Any, Any, Any], error: str) -> AuditEntry | None:
     """The audit entry of a protocol refusal at ``request``, or None where no known agency
     or counter was addressed."""
-    template = str(request.scope.get("path_template") or "")
+    scope = getattr(request, "scope", None) or {}  # rendered outside a request: nothing
+    template = str(scope.get("path_template") or "")
     for prefix, parameter, actor_kind, state in _TENANTS:
         if not template.startswith(prefix):
             continue
@@ -59,8 +60,10 @@ def _known(request: Request[Any, Any, Any], state: str, tenant: str) -> bool:
 def append_after_answer(request: Request[Any, Any, Any], error: str) -> BackgroundTask | None:
     """The append of the refusal at ``request``, run once the answer is sent."""
     entry = refusal_entry(request, error)
+    if entry is None:
+        return None
     deployment = getattr(request.app.state, "deployment", None)
-    if entry is None or deployment is None:
+    if deployment is None:
         return None
     return BackgroundTask(_append, deployment.audit_trail, entry)
 

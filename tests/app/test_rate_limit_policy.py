@@ -38,6 +38,7 @@ UNLIMITED_SCREENS = (
     "/sign-in/{choice:str}",
     "/mediator",  # the mediator's screen (docs/mediators.md)
     "/oversight",
+    "/wallet-app/sw.js",  # the web wallet's service worker, a static script like the screens
 )
 
 

@@ -63,6 +63,9 @@ PROBES = (
     Probe("citizen", "GET", "/wallet/credentials", who="citizen"),
     Probe("operator", "GET", f"/issuers/{OPERATOR}/audit", who=OPERATOR),
     Probe("counter", "GET", f"/verifiers/{COUNTER}/presentations/checks", who=COUNTER),
+    # counted per address: an unknown key is refused (401), within the budget
+    Probe("mediator", "GET", "/mediator/api/me"),
+    Probe("oversight", "GET", "/oversight/api/auditor"),
 )
 
 
@@ -104,7 +107,7 @@ def assert_refused(response: httpx.Response, probe: Probe) -> None:
     assert response.headers["ratelimit"] == f'"{name}";r=0;t={seconds}'
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    if name in ("operator", "counter"):  # problem details, like their other errors
+    if name in ("operator", "counter", "oversight"):  # problem details, as their APIs answer
         assert response.headers["content-type"].startswith("application/problem+json")
         assert body["status"] == 429 and body["violated-policies"] == [name]
     else:  # OAuth error JSON, like every protocol error

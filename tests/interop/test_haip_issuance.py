@@ -770,6 +770,8 @@ def test_every_answer_is_encrypted_to_the_key_its_request_named(
         assert statuses == [202, 202, 200]
         transaction_id = result["batches"][0]["deferred"]["credential_response"]["transaction_id"]
         for _, payload in answered[:2]:
+            # the register's read is named too (``register_reads``, ignorable by wallets)
+            payload.pop("register_reads", None)
             assert payload == {"transaction_id": transaction_id, "interval": _deferred_interval()}
 
 
