@@ -711,12 +711,88 @@ def write_report(database: str, fuzzer: Fuzzer, seconds: float) -> dict[str, Any
 
 # Citizen journeys: Schemathesis' stateful mode walks the document's links ----------------
 
-# Scenarios (each with a citizen of its own) and the most calls in one. The walk is
-# derandomized but still a sample: at 40 scenarios a change elsewhere in the document could
-# leave a journey (revoking a device) unwalked; at 100 each journey was walked ten times
-# or more, in about 18 s per database. Deeper runs: IDWALLET_TEST_JOURNEYS.
-JOURNEYS = int(os.environ.get("IDWALLET_TEST_JOURNEYS") or 100)
+# The walks: each part of the mobile API is walked on its own, so that every journey is
+# reached by construction rather than by the luck of a sample over the whole document (a
+# walk over all of it left revoking a device unwalked once the document grew notification,
+# mediation and push operations). Each walk names its operations (the links among them are
+# followed), its share of the scenarios, and the journeys that must go through along a
+# link. Scenarios have a citizen of their own and at most ``JOURNEY_STEPS`` calls; the walk
+# is derandomized. Deeper runs: IDWALLET_TEST_JOURNEYS (scenarios over all walks).
+JOURNEYS = int(os.environ.get("IDWALLET_TEST_JOURNEYS") or 80)
 JOURNEY_STEPS = 10
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One part of the mobile API walked along its links."""
+
+    operations: tuple[str, ...]
+    share: float
+    journeys: dict[str, frozenset[str]]
+    holds_credential: bool = True
+
+    def scenarios(self) -> int:
+        return max(10, round(JOURNEYS * self.share))
+
+
+WALKS: dict[str, Walk] = {
+    "credentials": Walk(
+        operations=(
+            "scan",
+            "openOffer",
+            "acceptOffer",
+            "completeOffer",
+            "listCredentials",
+            "getCredential",
+            "deleteCredential",
+            "renewCredential",
+            "openPresentation",
+            "approvePresentation",
+            "declinePresentation",
+            "completePresentation",
+            "finishAuthorization",
+            "fetchDeferredCredentials",
+        ),
+        share=0.6,
+        journeys={
+            "receiving a credential": frozenset({"acceptOffer 200"}),
+            "answering a presentation request": frozenset(
+                {"approvePresentation 200", "declinePresentation 200"}
+            ),
+            "reading or deleting a credential": frozenset(
+                {"getCredential 200", "deleteCredential 200"}
+            ),
+        },
+    ),
+    "devices and sessions": Walk(
+        operations=(
+            "registerAccount",
+            "login",
+            "refreshSession",
+            "listDevices",
+            "addDevice",
+            "revokeDevice",
+        ),
+        share=0.2,
+        journeys={"revoking a device": frozenset({"revokeDevice 204"})},
+        holds_credential=False,
+    ),
+    "notices and help": Walk(
+        operations=(
+            "listNotifications",
+            "markNotificationRead",
+            "listMediations",
+            "consentToMediation",
+            "endMediation",
+            "subscribePush",
+            "unsubscribePush",
+        ),
+        share=0.2,
+        journeys={"reading a notification": frozenset({"markNotificationRead 200"})},
+    ),
+}
+
+
 # Operations that read the text of a QR code: mostly sent a real one, made for the call.
 _SCANNING = {
     "scan": ("offer", "presentation"),
@@ -763,13 +839,14 @@ def operation_id(case: Case) -> str:
     return str(case.operation.definition.raw["operationId"])
 
 
-def citizen_journeys(deployment: Deployment, run: JourneyRun) -> type[Any]:
-    """The state machine of the document's links, as one citizen per scenario walks them:
+def citizen_journeys(deployment: Deployment, walk: Walk, run: JourneyRun) -> type[Any]:
+    """The state machine of the links among ``walk``'s operations, as one citizen per
+    scenario walks them:
     a phone registered for the scenario and holding a national ID, its session on every
     call, and real offers and presentation requests in most scanned texts. Every answer is
     checked (no 5xx, within the time budget, conforming to the document) and findings are
     kept in ``run`` rather than raised, so that one run reports them all."""
-    schema = load_schema(deployment.base_url)
+    schema = load_schema(deployment.base_url).include(operation_id=list(walk.operations))
     # the document's own links, not links Schemathesis would infer: they are under test
     schema.config.phases.stateful.inference.algorithms = []
     # journeys of data that fits the document: the operations' own fuzz sends the rest
@@ -780,7 +857,8 @@ def citizen_journeys(deployment: Deployment, run: JourneyRun) -> type[Any]:
         def setup(self) -> None:
             run.scenarios += 1
             self.citizen = deployment.second_phone()
-            self.citizen.receive(real_scan(deployment, "offer"))
+            if walk.holds_credential:
+                self.citizen.receive(real_scan(deployment, "offer"))
             self.operations_by_case: dict[str, str] = {}
 
         def step(self, input: Any) -> Any:
@@ -842,21 +920,22 @@ def _check(case: Case, answer: Response, check: Callable[..., Any]) -> list[str]
 
 
 def walk_journeys(deployment: Deployment) -> JourneyRun:
-    """``JOURNEYS`` scenarios of at most ``JOURNEY_STEPS`` calls along the links; what
-    they found is also written next to the operations' reports."""
+    """Every walk of ``WALKS``, its scenarios of at most ``JOURNEY_STEPS`` calls along the
+    links; what they found is also written next to the operations' reports."""
     run = JourneyRun()
     started = time.monotonic()
-    citizen_journeys(deployment, run).run(
-        settings=settings(
-            max_examples=JOURNEYS,
-            stateful_step_count=JOURNEY_STEPS,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            report_multiple_bugs=False,
+    for walk in WALKS.values():
+        citizen_journeys(deployment, walk, run).run(
+            settings=settings(
+                max_examples=walk.scenarios(),
+                stateful_step_count=JOURNEY_STEPS,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                report_multiple_bugs=False,
+            )
         )
-    )
     run.seconds = round(time.monotonic() - started, 1)
     REPORTS.mkdir(parents=True, exist_ok=True)
     report = REPORTS / f"{deployment.database}-journeys.json"

@@ -16,10 +16,10 @@ import pytest
 from tests.conftest import backend_url, migrated_database
 from tests.contract.fuzz import (
     DOCUMENT,
-    JOURNEYS,
     NOT_YET_CONFORMING,
     RATE_LIMITS,
     TIME_BUDGET,
+    WALKS,
     Fuzzer,
     auditor_key,
     link_count,
@@ -114,6 +114,23 @@ def test_operation_withstands_fuzzing(fuzzer: Fuzzer, operation_id: str) -> None
         )
 
 
+def test_every_linked_operation_is_walked() -> None:
+    """A link the document declares is followed by one of the walks: both its ends are
+    operations of the same walk."""
+    unwalked = []
+    for item in _DOCUMENT["paths"].values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            source = operation.get("operationId")
+            for answer in operation.get("responses", {}).values():
+                for link in answer.get("links", {}).values():
+                    target = link["operationId"]
+                    if not any({source, target} <= set(walk.operations) for walk in WALKS.values()):
+                        unwalked.append(f"{source} -> {target}")
+    assert not unwalked, f"links no walk follows: {unwalked}"
+
+
 def test_citizen_journeys_follow_the_links(fuzzer: Fuzzer) -> None:
     """Schemathesis' stateful mode walks the document's links as citizens do (scan, accept,
     read, delete; scan, approve or decline; list and revoke devices; refresh the session),
@@ -121,7 +138,8 @@ def test_citizen_journeys_follow_the_links(fuzzer: Fuzzer) -> None:
     assert link_count(_DOCUMENT), "the document declares no links to follow"
     run = walk_journeys(fuzzer.deployment)
     summary = json.dumps(run.as_json(), indent=2, ensure_ascii=False)
-    assert run.scenarios >= JOURNEYS and run.steps >= 2 * run.scenarios, summary
+    scenarios = sum(walk.scenarios() for walk in WALKS.values())
+    assert run.scenarios >= scenarios and run.steps >= 2 * run.scenarios, summary
     assert not run.server_errors, "a journey met a server error:\n" + summary
     assert not run.over_budget, f"a journey met an answer slower than {TIME_BUDGET} s:\n{summary}"
     assert not run.nonconforming, "a journey met an answer off the document:\n" + summary
@@ -131,11 +149,10 @@ def test_citizen_journeys_follow_the_links(fuzzer: Fuzzer) -> None:
         for followed in run.followed
         if followed.endswith((" 200", " 204"))
     }
-    journeys = {
-        "receiving a credential": {"acceptOffer 200"},
-        "answering a presentation request": {"approvePresentation 200", "declinePresentation 200"},
-        "reading or deleting a credential": {"getCredential 200", "deleteCredential 200"},
-        "revoking a device": {"revokeDevice 204"},
-    }
-    missed = sorted(name for name, moves in journeys.items() if not moves & reached)
+    missed = sorted(
+        name
+        for walk in WALKS.values()
+        for name, moves in walk.journeys.items()
+        if not moves & reached
+    )
     assert not missed, f"no link led through {missed}:\n{summary}"
