@@ -18,6 +18,7 @@ from bench import (
     http_wallet_receipt,
     mdoc_bench,
     oversight_scale,
+    presentation_cost,
     qr_bench,
     rate_limit_overhead,
     status_list_scale,
@@ -91,6 +92,10 @@ def main() -> int:
         splice_section(OUTPUT.read_text(encoding="utf-8"), watching), encoding="utf-8"
     )
     oversight_scale.write(oversight)  # its section, spliced in before the notes
+    costs = presentation_cost.run()  # on a PostgreSQL cluster of its own
+    presentation_cost.write(costs)
+    for line in presentation_cost.section(costs)[-3:]:
+        print(line)
     for target in targets(results):
         print(f"{target.name}: {target.achieved:.2f} (required {target.required:.2f})")
     for operation in ("issue", "verify"):

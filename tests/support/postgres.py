@@ -15,7 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -120,7 +120,9 @@ def _free_port() -> int:
         return port
 
 
-def start_throwaway() -> PostgresServer:
+def start_throwaway(settings: Sequence[str] = ()) -> PostgresServer:
+    """A cluster of its own in a temporary directory, with ``settings`` (``name=value``)
+    besides the defaults."""
     binaries = _binaries()
     if binaries is None:
         return PostgresServer(
@@ -142,6 +144,7 @@ def start_throwaway() -> PostgresServer:
         return PostgresServer(None, f"initdb failed: {result.stderr.strip()[:300]}")
     port = _free_port()
     options = f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options += "".join(f" -c {setting}" for setting in settings)
     result = _run(
         [pg_ctl, "-D", data_dir, "-o", options, "-w", "-l", f"{data_dir}/log", "start"], run_as
     )
