@@ -18,6 +18,7 @@ from wallet.domain import (
     Device,
     ExpiryDue,
     Flow,
+    FlowKind,
     FlowState,
     HelpRequest,
     HolderKey,
@@ -43,6 +44,10 @@ class Accounts(Protocol):
 
 class Devices(Protocol):
     async def add(self, device: Device) -> None: ...
+
+    async def session_account(self, account_id: str, device_id: str) -> Account | None:
+        """The account, when ``device_id`` is its device and not revoked: one read for the
+        check every authenticated request makes and the wrapped key it then needs."""
 
     async def by_thumbprint(self, thumbprint: str) -> Device | None: ...
 
@@ -125,6 +130,13 @@ class Credentials(Protocol):
 
 
 class Flows(Protocol):
+    async def claim(
+        self, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState, now: float
+    ) -> Flow | None:
+        """One conditional update: the unexpired flow of ``kind`` and this account moved
+        from ``expected`` to ``busy``, and returned as the step found it (in ``expected``;
+        ``due_at`` cleared); None when it is not there in that state (``get`` tells why)."""
+
     async def add(self, flow: Flow, now: float, cap: int) -> bool:
         """Store the flow unless its account has ``cap`` unfinished ones (False then)."""
 

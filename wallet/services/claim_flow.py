@@ -40,18 +40,17 @@ async def claim_flow(
 ) -> ClaimedFlow:
     """The flow, moved from ``expected`` to ``busy``; ``NotFound`` for an unknown flow, one
     of another kind or another citizen's, ``InvalidRequest`` when it is elsewhere."""
-    moves = FLOW_MOVES[kind]
-    name = _NAMES[kind]
-    flow = await context.store.flows.get(account_id, flow_id, context.clock.now())
-    if flow is None or flow.kind is not kind:
-        raise NotFound(_UNKNOWN[kind])
-    if flow.state is not expected:
-        raise InvalidRequest(f"the {name} is {flow.state.value}, not {expected.value}")
-    moves.check(expected, FlowState.BUSY)
-    if not await context.store.flows.move(
-        account_id, flow_id, expected=expected, state=FlowState.BUSY
-    ):
-        raise InvalidRequest(f"the {name} is being handled by another request")
+    FLOW_MOVES[kind].check(expected, FlowState.BUSY)
+    now = context.clock.now()
+    flow = await context.store.flows.claim(account_id, flow_id, kind, expected, now)
+    if flow is None:
+        name = _NAMES[kind]
+        kept = await context.store.flows.get(account_id, flow_id, now)
+        if kept is None or kept.kind is not kind:
+            raise NotFound(_UNKNOWN[kind])
+        if kept.state is FlowState.BUSY:
+            raise InvalidRequest(f"the {name} is being handled by another request")
+        raise InvalidRequest(f"the {name} is {kept.state.value}, not {expected.value}")
     box = await context.box(account_id)
     return ClaimedFlow(flow, box, box.open("flow", flow_id, flow.sealed))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from core.http.published_documents import PublishedDocuments
 from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.web_push import VapidKey
-from wallet.domain import Flow, TooManyUnfinished
+from wallet.domain import Account, Flow, TooManyUnfinished
 from wallet.ports import IdentityCheck, Mediations, Outbound, WalletStore
 from wallet.services.notification_hub import NotificationHub
 from wallet.services.sealing import AccountBox, AccountVault
@@ -147,7 +148,20 @@ class WalletContext:
             )
 
     async def box(self, account_id: str) -> AccountBox:
-        account = await self.store.accounts.get(account_id)
+        account = _SIGNED_IN.get()
+        if account is None or account.account_id != account_id:
+            account = await self.store.accounts.get(account_id)
         if account is None:
             raise LookupError("no such account")
         return self.vault.box(account_id, account.wrapped_data_key)
+
+
+#: The account of the request's checked session, read with the check itself: the box of
+#: that account needs no second read within the request. Each request runs in a task of
+#: its own, whose context starts without it.
+_SIGNED_IN: ContextVar[Account | None] = ContextVar("signed_in_account", default=None)
+
+
+def signed_in(account: Account) -> None:
+    """The account whose session this request's check found (``sessions.authenticate``)."""
+    _SIGNED_IN.set(account)

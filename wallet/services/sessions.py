@@ -37,7 +37,7 @@ from wallet.services.account_messages import (
 )
 from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import DeviceRegisteredEntry, DeviceRevokedEntry
-from wallet.services.context import WalletContext
+from wallet.services.context import WalletContext, signed_in
 from wallet.services.holding_messages import DeviceList, DeviceView
 from wallet.services.notification_messages import NotificationContent
 from wallet.services.notifications import tell
@@ -250,11 +250,11 @@ def account_of_access_token(context: WalletContext, authorization: str | None) -
 async def authenticate(context: WalletContext, authorization: str | None) -> Session:
     """The session behind ``Authorization: Bearer …``, or ``invalid_token`` (RFC 6750)."""
     session = _access_token_holder(context, authorization)
-    account_id, device_id = session.account_id, session.device_id
-    device = await context.store.devices.get(account_id, device_id)
-    if device is None or not device.active:
+    account = await context.store.devices.session_account(session.account_id, session.device_id)
+    if account is None:
         raise InvalidToken("the device is revoked")
-    return Session(account_id, device_id)
+    signed_in(account)
+    return session
 
 
 async def add_device(

@@ -1,5 +1,11 @@
 """The wallet store on SQLAlchemy (SQLite and PostgreSQL alike).
 
+What every request of a citizen's phone does (the session check with the account's
+wrapped key, reading the credentials and holder keys, keeping and moving a flow, the
+activity entry, counting a presentation) is one statement, sent to PostgreSQL through
+the driver directly (``core.storage.driver``) and to SQLite through SQLAlchemy Core, never
+through the ORM's unit of work: there the machinery costs more than the round trip.
+
 Single-use values are decided by one statement's row count: a challenge is consumed by a
 ``DELETE`` of the unexpired row, a refresh token rotated by an ``UPDATE`` of the unrotated
 row, a flow step claimed by an ``UPDATE`` on its expected state. Concurrent callers cannot
@@ -11,12 +17,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.storage.capped import capped_insert
+from core.storage.driver import changed_rows, is_postgresql, postgres_connection
 from wallet.domain import (
     Account,
     ActivityEntry,
@@ -105,10 +113,23 @@ def _device(r: DeviceRow) -> Device:
     )
 
 
-class SqlAccounts:
+class _HotPath:
+    """The engine behind ``sessions``, and whether it is PostgreSQL through asyncpg."""
+
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
+        self._postgres = is_postgresql(self._engine)
 
+
+_ACCOUNTS = cast(Table, AccountRow.__table__)
+_DEVICES = cast(Table, DeviceRow.__table__)
+_CREDENTIALS = cast(Table, CredentialRow.__table__)
+_HOLDER_KEYS = cast(Table, HolderKeyRow.__table__)
+_ACTIVITY = cast(Table, ActivityRow.__table__)
+
+
+class SqlAccounts(_HotPath):
     async def create(self, account: Account, device: Device) -> None:
         async with self._sessions.begin() as session:
             session.add(
@@ -122,11 +143,24 @@ class SqlAccounts:
             session.add(_device_row(device))
 
     async def get(self, account_id: str) -> Account | None:
-        async with self._sessions() as session:
-            row = await session.get(AccountRow, account_id)
-            if row is None:
-                return None
-            return Account(row.account_id, row.wrapped_data_key, row.created_at)
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                row = await driver.fetchrow(
+                    "SELECT account_id, wrapped_data_key, created_at FROM wallet_accounts"
+                    " WHERE account_id = $1",
+                    account_id,
+                )
+        else:
+            columns = _ACCOUNTS.c
+            async with self._engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        select(
+                            columns.account_id, columns.wrapped_data_key, columns.created_at
+                        ).where(columns.account_id == account_id)
+                    )
+                ).first()
+        return None if row is None else Account(row[0], bytes(row[1]), row[2])
 
     async def delete(self, account_id: str) -> bool:
         async with self._sessions.begin() as session:
@@ -150,9 +184,32 @@ def _device_row(device: Device) -> DeviceRow:
     )
 
 
-class SqlDevices:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
+class SqlDevices(_HotPath):
+    async def session_account(self, account_id: str, device_id: str) -> Account | None:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                row = await driver.fetchrow(
+                    "SELECT a.account_id, a.wrapped_data_key, a.created_at"
+                    " FROM wallet_devices d JOIN wallet_accounts a ON a.account_id = d.account_id"
+                    " WHERE d.device_id = $1 AND d.account_id = $2 AND d.revoked_at IS NULL",
+                    device_id,
+                    account_id,
+                )
+        else:
+            accounts, devices = _ACCOUNTS.c, _DEVICES.c
+            async with self._engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        select(accounts.account_id, accounts.wrapped_data_key, accounts.created_at)
+                        .join_from(_DEVICES, _ACCOUNTS, accounts.account_id == devices.account_id)
+                        .where(
+                            devices.device_id == device_id,
+                            devices.account_id == account_id,
+                            devices.revoked_at.is_(None),
+                        )
+                    )
+                ).first()
+        return None if row is None else Account(row[0], bytes(row[1]), row[2])
 
     async def add(self, device: Device) -> None:
         async with self._sessions.begin() as session:
@@ -312,10 +369,7 @@ class SqlRefreshTokens:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-class SqlHolderKeys:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
-
+class SqlHolderKeys(_HotPath):
     async def add(self, keys: Sequence[HolderKey]) -> None:
         async with self._sessions.begin() as session:
             for key in keys:
@@ -331,24 +385,45 @@ class SqlHolderKeys:
                 )
 
     async def get(self, account_id: str, holder_key_ids: Sequence[str]) -> list[HolderKey]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(HolderKeyRow).where(
-                    HolderKeyRow.account_id == account_id,
-                    HolderKeyRow.holder_key_id.in_(list(holder_key_ids)),
+        rows: Sequence[Sequence[object]]
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                rows = await driver.fetch(
+                    "SELECT holder_key_id, account_id, custody, public_jwk, sealed_private_key,"
+                    " created_at FROM wallet_holder_keys"
+                    " WHERE account_id = $1 AND holder_key_id = ANY($2::varchar[])",
+                    account_id,
+                    list(holder_key_ids),
                 )
+        else:
+            columns = _HOLDER_KEYS.c
+            async with self._engine.connect() as connection:
+                rows = (
+                    await connection.execute(
+                        select(
+                            columns.holder_key_id,
+                            columns.account_id,
+                            columns.custody,
+                            columns.public_jwk,
+                            columns.sealed_private_key,
+                            columns.created_at,
+                        ).where(
+                            columns.account_id == account_id,
+                            columns.holder_key_id.in_(list(holder_key_ids)),
+                        )
+                    )
+                ).all()
+        return [
+            HolderKey(
+                str(r[0]),
+                str(r[1]),
+                Custody(str(r[2])),
+                json.loads(cast(str, r[3])),
+                None if r[4] is None else bytes(cast(bytes, r[4])),
+                cast(float, r[5]),
             )
-            return [
-                HolderKey(
-                    r.holder_key_id,
-                    r.account_id,
-                    Custody(r.custody),
-                    json.loads(r.public_jwk),
-                    r.sealed_private_key,
-                    r.created_at,
-                )
-                for (r,) in rows
-            ]
+            for r in rows
+        ]
 
 
 def _credential(r: CredentialRow) -> StoredCredential:
@@ -357,10 +432,7 @@ def _credential(r: CredentialRow) -> StoredCredential:
     )
 
 
-class SqlCredentials:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
-
+class SqlCredentials(_HotPath):
     async def add(self, credential: StoredCredential) -> None:
         async with self._sessions.begin() as session:
             session.add(
@@ -420,13 +492,43 @@ class SqlCredentials:
             )
 
     async def list(self, account_id: str) -> list[StoredCredential]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(CredentialRow)
-                .where(CredentialRow.account_id == account_id)
-                .order_by(CredentialRow.created_at, CredentialRow.credential_id)
+        rows: Sequence[Sequence[object]]
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                rows = await driver.fetch(
+                    "SELECT credential_id, account_id, sealed, presentations, created_at,"
+                    " renew_from FROM wallet_credentials WHERE account_id = $1"
+                    " ORDER BY created_at, credential_id",
+                    account_id,
+                )
+        else:
+            columns = _CREDENTIALS.c
+            async with self._engine.connect() as connection:
+                rows = (
+                    await connection.execute(
+                        select(
+                            columns.credential_id,
+                            columns.account_id,
+                            columns.sealed,
+                            columns.presentations,
+                            columns.created_at,
+                            columns.renew_from,
+                        )
+                        .where(columns.account_id == account_id)
+                        .order_by(columns.created_at, columns.credential_id)
+                    )
+                ).all()
+        return [
+            StoredCredential(
+                str(r[0]),
+                str(r[1]),
+                bytes(cast(bytes, r[2])),
+                cast(int, r[3]),
+                cast(float, r[4]),
+                cast("int | None", r[5]),
             )
-            return [_credential(r) for (r,) in rows]
+            for r in rows
+        ]
 
     async def get(self, account_id: str, credential_id: str) -> StoredCredential | None:
         async with self._sessions() as session:
@@ -439,14 +541,21 @@ class SqlCredentials:
             return _credential(row)
 
     async def count_presentation(self, account_id: str, credential_id: str) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(CredentialRow)
-                .where(
-                    CredentialRow.credential_id == credential_id,
-                    CredentialRow.account_id == account_id,
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                await driver.execute(
+                    "UPDATE wallet_credentials SET presentations = presentations + 1"
+                    " WHERE credential_id = $1 AND account_id = $2",
+                    credential_id,
+                    account_id,
                 )
-                .values(presentations=CredentialRow.presentations + 1)
+            return
+        columns = _CREDENTIALS.c
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(_CREDENTIALS)
+                .where(columns.credential_id == credential_id, columns.account_id == account_id)
+                .values(presentations=columns.presentations + 1)
             )
 
     async def delete(self, account_id: str, credential_id: str) -> bool:
@@ -460,10 +569,15 @@ class SqlCredentials:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-class SqlFlows:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
+_FLOW_COLUMNS = "flow_id, account_id, kind, state, sealed, expires_at, due_at"
+_CLAIM = (
+    "UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2 AND account_id = $3"
+    " AND kind = $4 AND state = $5 AND expires_at > $6"
+    " RETURNING flow_id, account_id, kind, state, sealed, expires_at, due_at"
+)
 
+
+class SqlFlows(_HotPath):
     async def add(self, flow: Flow, now: float, cap: int) -> bool:
         values = {
             "flow_id": flow.flow_id,
@@ -479,11 +593,64 @@ class SqlFlows:
             & (columns.expires_at > now)
             & columns.state.in_(UNFINISHED)
         )
-        async with self._sessions.begin() as session:
-            result = await session.execute(
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                status = await driver.execute(
+                    "INSERT INTO wallet_flows (flow_id, account_id, kind, state, sealed,"
+                    " expires_at) SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar,"
+                    " $5::bytea, $6::float WHERE (SELECT count(*) FROM (SELECT 1 FROM wallet_flows"
+                    " WHERE account_id = $2 AND expires_at > $7 AND state = ANY($8::varchar[])"
+                    " LIMIT $9) AS unfinished) < $9",
+                    flow.flow_id,
+                    flow.account_id,
+                    flow.kind.value,
+                    flow.state.value,
+                    flow.sealed,
+                    flow.expires_at,
+                    now,
+                    UNFINISHED,
+                    cap,
+                )
+            return changed_rows(status) == 1
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
                 capped_insert(FLOWS, values, counted=unfinished, cap=cap)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
+
+    async def claim(
+        self, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState, now: float
+    ) -> Flow | None:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                row = await driver.fetchrow(
+                    _CLAIM,
+                    FlowState.BUSY.value,
+                    flow_id,
+                    account_id,
+                    kind.value,
+                    expected.value,
+                    now,
+                )
+        else:
+            columns = FLOWS.c
+            async with self._engine.begin() as connection:
+                row = (
+                    await connection.execute(
+                        update(FLOWS)
+                        .where(
+                            columns.flow_id == flow_id,
+                            columns.account_id == account_id,
+                            columns.kind == kind.value,
+                            columns.state == expected.value,
+                            columns.expires_at > now,
+                        )
+                        .values(state=FlowState.BUSY.value, due_at=None)
+                        .returning(*(columns[name] for name in _FLOW_COLUMNS.split(", ")))
+                    )
+                ).first()
+        # as the step found it: in the state it was claimed from
+        return None if row is None else replace(_flow_of(row), state=expected)
 
     async def get(self, account_id: str, flow_id: str, now: float) -> Flow | None:
         async with self._sessions() as session:
@@ -562,22 +729,50 @@ class SqlFlows:
             values["sealed"] = sealed
         if expires_at is not None:
             values["expires_at"] = expires_at
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(FlowRow)
+        if self._postgres:
+            names = list(values)
+            # the names are this method's own columns, never input
+            assignments = ", ".join(f"{name} = ${place}" for place, name in enumerate(names, 4))
+            async with postgres_connection(self._engine) as driver:
+                status = await driver.execute(
+                    f"UPDATE wallet_flows SET {assignments}"  # noqa: S608
+                    " WHERE flow_id = $1 AND account_id = $2 AND state = $3",
+                    flow_id,
+                    account_id,
+                    expected.value,
+                    *(values[name] for name in names),
+                )
+            return changed_rows(status) == 1
+        columns = FLOWS.c
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(FLOWS)
                 .where(
-                    FlowRow.flow_id == flow_id,
-                    FlowRow.account_id == account_id,
-                    FlowRow.state == expected.value,
+                    columns.flow_id == flow_id,
+                    columns.account_id == account_id,
+                    columns.state == expected.value,
                 )
                 .values(**values)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
 
     async def purge(self, before: float) -> int:
         async with self._sessions.begin() as session:
             result = await session.execute(delete(FlowRow).where(FlowRow.expires_at < before))
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _flow_of(row: Sequence[object]) -> Flow:
+    """A flow from the columns of ``_FLOW_COLUMNS``, in that order."""
+    return Flow(
+        str(row[0]),
+        str(row[1]),
+        FlowKind(str(row[2])),
+        FlowState(str(row[3])),
+        bytes(cast(bytes, row[4])),
+        cast(float, row[5]),
+        cast("float | None", row[6]),
+    )
 
 
 def _flow(row: FlowRow) -> Flow:
@@ -592,14 +787,23 @@ def _flow(row: FlowRow) -> Flow:
     )
 
 
-class SqlActivity:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
-
+class SqlActivity(_HotPath):
     async def add(self, entry: ActivityEntry) -> None:
-        async with self._sessions.begin() as session:
-            session.add(
-                ActivityRow(
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                await driver.execute(
+                    "INSERT INTO wallet_activity (entry_id, account_id, at, kind, sealed)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    entry.entry_id,
+                    entry.account_id,
+                    entry.at,
+                    entry.kind.value,
+                    entry.sealed,
+                )
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                insert(_ACTIVITY).values(
                     entry_id=entry.entry_id,
                     account_id=entry.account_id,
                     at=entry.at,
