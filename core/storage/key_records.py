@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.encoding import json_dumps, strict_json_loads
 from core.keys.records import KeyRecord, UnknownKey
 from core.storage.base import Base
+from core.storage.driver import is_postgresql, postgres_connection
 
 
 class SigningKeyRow(Base):
@@ -105,9 +106,33 @@ async def _insert_active(session: AsyncSession, record: KeyRecord) -> bool:
     return inserted
 
 
+_ACTIVE_COLUMNS = (
+    SigningKeyRow.kid,
+    SigningKeyRow.owner,
+    SigningKeyRow.alg,
+    SigningKeyRow.public_jwk,
+    SigningKeyRow.wrapped_private_key,
+    SigningKeyRow.created_at,
+    SigningKeyRow.retired_at,
+    SigningKeyRow.certificate_chain,
+    SigningKeyRow.location,
+    SigningKeyRow.key_reference,
+)
+_ACTIVE = (
+    "SELECT kid, owner, alg, public_jwk, wrapped_private_key, created_at, retired_at,"
+    " certificate_chain, location, key_reference FROM signing_keys"
+    " WHERE owner = $1 AND retired_at IS NULL"
+)
+#: Active keys whose parsed rows are kept (every tenant's, with room to spare).
+_PARSED_KEPT = 256
+
+
 class SqlKeyRecords:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
+        self._postgres = is_postgresql(self._engine)
+        self._parsed: dict[str, tuple[str, KeyRecord]] = {}
 
     async def add_active(self, record: KeyRecord) -> bool:
         async with self._sessions.begin() as session:
@@ -140,13 +165,43 @@ class SqlKeyRecords:
         return True
 
     async def active(self, owner: str) -> KeyRecord | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(SigningKeyRow).where(
-                    SigningKeyRow.owner == owner, SigningKeyRow.retired_at.is_(None)
-                )
-            )
-            return _to_record(row) if row is not None else None
+        """Read on every call (one statement): once a rotation is stored, no worker goes on
+        with the retired key. The row's parse is kept while its chain is unchanged."""
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                row = await driver.fetchrow(_ACTIVE, owner)
+        else:
+            async with self._engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        select(*_ACTIVE_COLUMNS).where(
+                            SigningKeyRow.owner == owner, SigningKeyRow.retired_at.is_(None)
+                        )
+                    )
+                ).first()
+        if row is None:
+            return None
+        kid, chain = str(row[0]), str(row[7])
+        known = self._parsed.get(kid)
+        if known is not None and known[0] == chain:
+            return known[1]
+        record = KeyRecord(
+            kid=kid,
+            owner=str(row[1]),
+            alg=str(row[2]),
+            public_jwk=strict_json_loads(row[3]),
+            wrapped_private_key=bytes(row[4]),
+            created_at=float(row[5]),
+            retired_at=None,
+            certificate_chain=tuple(strict_json_loads(chain)),
+            location=str(row[8]),
+            key_reference=str(row[9]),
+            destroyed_at=None,
+        )
+        if len(self._parsed) >= _PARSED_KEPT:
+            self._parsed.clear()
+        self._parsed[kid] = (chain, record)
+        return record
 
     async def retired_before(self, cutoff: float) -> list[KeyRecord]:
         async with self._sessions() as session:
