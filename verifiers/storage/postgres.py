@@ -1,5 +1,5 @@
 """The transaction store on PostgreSQL in its own driver's terms: every operation of a
-verification (add, read, the two transitions) is one autocommitted statement, one round
+verification (add, the two reads, the two transitions) is one autocommitted statement, one round
 trip, on the driver's connection borrowed from the engine's pool. The rest goes through
 the SQLAlchemy implementation this class extends."""
 
@@ -19,6 +19,7 @@ INSERT = (
     " expires_at, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 )
 BY_REQUEST = "SELECT * FROM verifier_transactions WHERE request_id = $1"
+BY_ID = "SELECT * FROM verifier_transactions WHERE transaction_id = $1 AND verifier_id = $2"
 MARK_FETCHED = (
     "UPDATE verifier_transactions SET status = $3,"
     " request_fetched_at = coalesce(request_fetched_at, $2), wallet_nonce = $4"
@@ -57,6 +58,11 @@ class PostgresTransactionStore(SqlTransactionStore):
                 transaction.expires_at,
                 json_dumps(transaction.extra),
             )
+
+    async def get(self, verifier_id: str, transaction_id: str) -> Transaction | None:
+        async with postgres_connection(self._engine) as connection:
+            record = await connection.fetchrow(BY_ID, transaction_id, verifier_id)
+        return _transaction(record) if record is not None else None
 
     async def by_request_id(self, request_id: str) -> Transaction | None:
         async with postgres_connection(self._engine) as connection:

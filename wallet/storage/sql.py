@@ -223,9 +223,21 @@ class SqlDevices(_HotPath):
             return None if row is None else _device(row)
 
     async def by_device_id(self, device_id: str) -> Device | None:
-        async with self._sessions() as session:
-            row = await session.get(DeviceRow, device_id)
-            return None if row is None else _device(row)
+        if not self._postgres:
+            async with self._sessions() as session:
+                row = await session.get(DeviceRow, device_id)
+                return None if row is None else _device(row)
+        async with postgres_connection(self._engine) as driver:
+            found = await driver.fetchrow(
+                "SELECT device_id, account_id, thumbprint, public_jwk, sealed_name, created_at,"
+                " revoked_at FROM wallet_devices WHERE device_id = $1",
+                device_id,
+            )
+        if found is None:
+            return None
+        return Device(
+            found[0], found[1], found[2], json.loads(found[3]), bytes(found[4]), found[5], found[6]
+        )
 
     async def get(self, account_id: str, device_id: str) -> Device | None:
         async with self._sessions() as session:
@@ -265,11 +277,16 @@ class SqlDevices(_HotPath):
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-class SqlChallenges:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
-
+class SqlChallenges(_HotPath):
     async def issue(self, challenge_hash: str, expires_at: float) -> None:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                await driver.execute(
+                    "INSERT INTO wallet_challenges (challenge_hash, expires_at) VALUES ($1, $2)",
+                    challenge_hash,
+                    expires_at,
+                )
+            return
         async with self._sessions.begin() as session:
             await session.execute(
                 insert(ChallengeRow).values(challenge_hash=challenge_hash, expires_at=expires_at)
@@ -284,6 +301,14 @@ class SqlChallenges:
         return int(counted or 0)
 
     async def consume(self, challenge_hash: str, now: float) -> bool:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                status = await driver.execute(
+                    "DELETE FROM wallet_challenges WHERE challenge_hash = $1 AND expires_at > $2",
+                    challenge_hash,
+                    now,
+                )
+            return changed_rows(status) == 1
         async with self._sessions.begin() as session:
             result = await session.execute(
                 delete(ChallengeRow).where(
@@ -300,10 +325,7 @@ class SqlChallenges:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-class SqlRefreshTokens:
-    def __init__(self, sessions: Sessions) -> None:
-        self._sessions = sessions
-
+class SqlRefreshTokens(_HotPath):
     async def issue(
         self,
         token_hash: str,
@@ -313,6 +335,18 @@ class SqlRefreshTokens:
         device_id: str,
         expires_at: float,
     ) -> None:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                await driver.execute(
+                    "INSERT INTO wallet_refresh_tokens (token_hash, family_id, account_id,"
+                    " device_id, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    token_hash,
+                    family_id,
+                    account_id,
+                    device_id,
+                    expires_at,
+                )
+            return
         async with self._sessions.begin() as session:
             await session.execute(
                 insert(RefreshTokenRow).values(
