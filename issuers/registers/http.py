@@ -81,6 +81,7 @@ class HttpRegister:
             service=endpoint.service,
             purpose=query.purpose.value,
             records=query.configuration_id,
+            audience=endpoint.url.rstrip("/"),
             person=query.subject_id,
             identity=dict(query.identity),
         )

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.demo_register import DemoRegister, RegisterAccess
+from app.demo_register import DemoRegister, RegisterAccess, SeenQueries
 from core.audit.trail import AuditEntry
 from core.encoding import b64url_decode
 from core.http.client import OutboundClient
@@ -33,6 +33,7 @@ from core.register_exchange import (
     ANSWER_MEDIA_TYPE,
     ANSWER_TYPE,
     QUERY_MEDIA_TYPE,
+    QUERY_TYPE,
     TrustedSigners,
 )
 from issuers.domain import (
@@ -117,6 +118,7 @@ def _demo(agencies: dict[str, Agency], **options: Any) -> DemoRegister:
     return DemoRegister(
         agencies=agencies,
         public_base_url=BASE,
+        url=REGISTER,
         anchors=(ANCHOR[1],),
         signer=options.pop("signer", REGISTER_SIGNER),
         **options,
@@ -317,3 +319,86 @@ async def test_every_read_is_audited_without_the_person(agencies: dict[str, Agen
         assert entry.subject_key is None
         assert "demo-citizen" not in repr(entry) and "Erika" not in repr(entry)
     assert trail.entries[0].facts["register"] == "licences"
+
+
+def _raw_query(**changes: Any) -> bytes:
+    """A query the transport agency signs itself, as a client that sends what it likes."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "client": AGENCY,
+        "service": AGENCY,
+        "id": "0b7c1e7e-6f0e-4a8b-9d31-1c2d3e4f5a6b",
+        "iat": now,
+        "exp": now + 60,
+        "aud": REGISTER,
+        "purpose": "issue_credential",
+        "records": "driving_licence",
+        "person": "demo-citizen",
+    }
+    payload.update(changes)
+    payload = {name: value for name, value in payload.items() if value is not ...}
+    return sign_compact(payload, AGENCY_SIGNER, typ=QUERY_TYPE, include_x5c=True).encode()
+
+
+def _answer_of(token: str) -> dict[str, Any]:
+    answer: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    return answer
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"person": None},  # no one named: must not match the first citizen
+        {"person": ""},
+        {"person": 7},
+        {"person": ..., "identity": {}},  # an empty question matches everyone
+        {"person": None, "identity": {"given_name": "Erika"}},
+    ],
+)
+def test_a_query_that_names_nobody_is_refused(
+    agencies: dict[str, Agency], changes: dict[str, Any]
+) -> None:
+    status, token = _demo(agencies).answer(AGENCY, QUERY_MEDIA_TYPE, _raw_query(**changes))
+    answer = _answer_of(token)
+    assert status == 400 and answer["status"] == "refused", answer
+    assert answer["error"] == "invalid_query"
+    assert "claims" not in answer and "person" not in answer
+
+
+def test_a_query_for_another_register_is_refused(agencies: dict[str, Agency]) -> None:
+    for audience in ("http://elsewhere.test", ...):
+        status, token = _demo(agencies).answer(
+            AGENCY, QUERY_MEDIA_TYPE, _raw_query(aud=audience, id=f"query-{audience!s:.20}")
+        )
+        answer = _answer_of(token)
+        assert status == 400 and answer["error"] == "invalid_query", answer
+        assert "not addressed to this register" in answer["error_description"]
+
+
+def test_a_query_is_answered_once(agencies: dict[str, Agency]) -> None:
+    demo = _demo(agencies)
+    query = _raw_query()
+    status, token = demo.answer(AGENCY, QUERY_MEDIA_TYPE, query)
+    assert status == 200 and _answer_of(token)["status"] == "found"
+    status, token = demo.answer(AGENCY, QUERY_MEDIA_TYPE, query)
+    replayed = _answer_of(token)
+    assert status == 409 and replayed["status"] == "refused", replayed
+    assert replayed["error"] == "replayed_query" and "claims" not in replayed
+    # the same id signed again (a fresh iat) is the same query: refused too
+    status, _ = demo.answer(AGENCY, QUERY_MEDIA_TYPE, _raw_query(iat=int(time.time()) - 1))
+    assert status == 409
+    # another id is a new query
+    status, _ = demo.answer(AGENCY, QUERY_MEDIA_TYPE, _raw_query(id="another-query-id"))
+    assert status == 200
+
+
+def test_the_remembered_queries_are_bounded() -> None:
+    seen = SeenQueries(limit=2)
+    assert seen.first_use(AGENCY, "query-one", keep_until=100, now=0)
+    assert seen.first_use(AGENCY, "query-two", keep_until=200, now=0)
+    assert not seen.first_use(AGENCY, "query-one", keep_until=100, now=50)
+    # full of live ids: refused rather than let through unchecked
+    assert not seen.first_use(AGENCY, "query-three", keep_until=300, now=50)
+    # once the first expired, it is forgotten and there is room
+    assert seen.first_use(AGENCY, "query-three", keep_until=300, now=150)
+    assert not seen.first_use(AGENCY, "query-three", keep_until=300, now=160)
