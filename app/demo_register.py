@@ -72,7 +72,8 @@ _KEY_CONTEXT = "idwallet-demo-register"
 CERT_FILE = "register.pem"
 #: What each agency may ask its register for: every purpose of the agencies' use cases.
 #: A real register's access rights are agreed per client and purpose; here each agency
-#: is registered with its own register, and no other.
+#: is registered with its own register and with those the catalog says it reads
+#: (``register_reads``: the transport agency with the population register), no other.
 DEMO_PURPOSES = frozenset(p.value for p in RegisterPurpose)
 
 #: How many query ids the register remembers at most (each until its query expires, about
@@ -123,9 +124,14 @@ class SeenQueries:
 
 
 def demo_access(agencies: Mapping[str, Agency]) -> RegisterAccess:
-    return RegisterAccess(
-        {issuer_id: {issuer_id: DEMO_PURPOSES} for issuer_id, a in agencies.items() if a.register}
-    )
+    rights: dict[str, dict[str, frozenset[str]]] = {
+        issuer_id: {issuer_id: DEMO_PURPOSES} for issuer_id, a in agencies.items() if a.register
+    }
+    for reader in agencies.values():
+        for source in reader.register_sources.values():
+            if source.register in rights:
+                rights[source.register][reader.issuer_id] = DEMO_PURPOSES
+    return RegisterAccess(rights)
 
 
 def register_signer(
@@ -257,7 +263,7 @@ class DemoRegister:
             return 409, self._refused(
                 received, "replayed_query", "this query was answered already", now
             )
-        register = self._agencies[service].register
+        register = self._agencies[service].register  # allows: a register of the catalog
         log.info("query %s from %s for %s", query.id, query.client, query.purpose)
         if query.person is not None:
             record = register.get(query.person, {}).get(query.records)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.demo_register import DemoRegister, RegisterAccess, SeenQueries
+from app.demo_register import DemoRegister, RegisterAccess, SeenQueries, demo_access
 from core.audit.trail import AuditEntry
 from core.encoding import b64url_decode
 from core.http.client import OutboundClient
@@ -38,15 +40,17 @@ from core.register_exchange import (
 )
 from issuers.domain import (
     Agency,
+    Display,
     RegisterPurpose,
     RegisterQuery,
+    RegisterSource,
     RegisterUnavailable,
     SeveralInRegister,
 )
 from issuers.registers.audited import AuditedRegister
 from issuers.registers.file import FileRegister
 from issuers.registers.http import HttpRegister, RegisterEndpoint
-from issuers.services.catalog import load_catalog
+from issuers.services.catalog import CATALOG_DIR, CatalogError, load_catalog
 
 BASE = "https://id.example.gov"
 REGISTER = "http://register.test"
@@ -148,7 +152,7 @@ def _connector(
     outbound = OutboundClient(local={REGISTER: httpx.ASGITransport(app=_asgi(answering))})
     return HttpRegister(
         agencies=agencies,
-        endpoints={AGENCY: RegisterEndpoint(REGISTER, AGENCY)},
+        endpoints={AGENCY: RegisterEndpoint(REGISTER)},
         keys=_Keys(signer),
         outbound=outbound,
         trusted=TrustedSigners((ANCHOR[1],)),
@@ -274,7 +278,7 @@ async def test_an_unreachable_register_fails_the_read(agencies: dict[str, Agency
     outbound = OutboundClient(exceptions=["127.0.0.1:9"], deadline=2)
     register = HttpRegister(
         agencies=agencies,
-        endpoints={AGENCY: RegisterEndpoint("http://127.0.0.1:9", AGENCY)},
+        endpoints={AGENCY: RegisterEndpoint("http://127.0.0.1:9")},
         keys=_Keys(AGENCY_SIGNER),
         outbound=outbound,
         trusted=TrustedSigners((ANCHOR[1],)),
@@ -297,9 +301,7 @@ async def test_every_read_is_audited_without_the_person(agencies: dict[str, Agen
     trail = _Trail()
     twin = dict(agencies[AGENCY].register) | {"twin": agencies[AGENCY].register["demo-citizen"]}
     doubled = agencies | {AGENCY: dataclasses.replace(agencies[AGENCY], register=twin)}
-    audited = AuditedRegister(
-        _connector(_through(_demo(doubled)), doubled), trail, {AGENCY: "licences"}
-    )
+    audited = AuditedRegister(_connector(_through(_demo(doubled)), doubled), trail, doubled)
     await audited.read(_query())
     await audited.read(_query("nobody"))
     with pytest.raises(SeveralInRegister):
@@ -307,7 +309,7 @@ async def test_every_read_is_audited_without_the_person(agencies: dict[str, Agen
     broken = AuditedRegister(
         _connector(_through(_demo(agencies), lambda p: p.update(id="x" * 10)), agencies),
         trail,
-        {},
+        agencies,
     )
     with pytest.raises(RegisterUnavailable):
         await broken.read(_query())
@@ -318,7 +320,96 @@ async def test_every_read_is_audited_without_the_person(agencies: dict[str, Agen
         assert entry.facts["credential_configuration"] == "driving_licence"
         assert entry.subject_key is None
         assert "demo-citizen" not in repr(entry) and "Erika" not in repr(entry)
-    assert trail.entries[0].facts["register"] == "licences"
+    assert trail.entries[0].facts["register"] == AGENCY
+
+
+POPULATION = "civil-registry"
+POPULATION_REGISTER = RegisterSource(
+    POPULATION, (Display(locale="en", name="Population register"),)
+)
+
+
+def _reading_the_population_register(agencies: dict[str, Agency]) -> dict[str, Agency]:
+    """The transport agency configured to read the driving licence's records from the
+    population register (the civil registry's), which holds them."""
+    transport, population = agencies[AGENCY], agencies[POPULATION]
+    moved = {
+        person: {
+            **population.register.get(person, {}),
+            "driving_licence": records["driving_licence"],
+        }
+        for person, records in transport.register.items()
+    }
+    return agencies | {
+        AGENCY: dataclasses.replace(
+            transport,
+            register={},
+            register_sources={"driving_licence": POPULATION_REGISTER},
+        ),
+        POPULATION: dataclasses.replace(population, register=moved),
+    }
+
+
+async def test_an_agency_reads_the_register_its_catalog_names(
+    agencies: dict[str, Agency],
+) -> None:
+    configured = _reading_the_population_register(agencies)
+    asked: list[str] = []
+
+    def answering(demo: DemoRegister) -> Answering:
+        async def answer(body: bytes) -> tuple[int, str, bytes]:
+            service = json.loads(b64url_decode(body.decode().split(".")[1]))["service"]
+            asked.append(service)
+            status, token = demo.answer(service, QUERY_MEDIA_TYPE, body)
+            return status, ANSWER_MEDIA_TYPE, token.encode()
+
+        return answer
+
+    trail = _Trail()
+    register = AuditedRegister(
+        _connector(answering(_demo(configured)), configured), trail, configured
+    )
+    found = await register.read(_query())
+    assert found is not None and found.claims["family_name"] == "Mustermann"
+    assert asked == [POPULATION]
+    assert trail.entries[0].facts["register"] == POPULATION
+    assert found == await FileRegister(configured).read(_query())
+    # a register grants only the agencies the catalog says read it
+    unconfigured = configured | {AGENCY: agencies[AGENCY]}
+    demo = _demo(configured, access=demo_access(unconfigured))
+    with pytest.raises(RegisterUnavailable, match="purpose_not_allowed"):
+        await _connector(answering(demo), configured).read(_query())
+
+
+def test_the_catalog_names_the_register_read_and_checks_its_records(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG_DIR, catalog)
+    transport = json.loads((catalog / "transport-agency.json").read_text())
+    transport["register_reads"] = {
+        "driving_licence": {
+            "register": POPULATION,
+            "register_display": [{"locale": "en", "name": "Population register"}],
+        }
+    }
+    (catalog / "transport-agency.json").write_text(json.dumps(transport))
+    population = json.loads((catalog / "registers" / "civil-registry.json").read_text())
+    licences = json.loads((catalog / "registers" / "transport-agency.json").read_text())
+    population["subjects"]["demo-citizen"]["driving_licence"] = licences["subjects"][
+        "demo-citizen"
+    ]["driving_licence"]
+    (catalog / "registers" / "civil-registry.json").write_text(json.dumps(population))
+    loaded = load_catalog(catalog)
+    assert loaded[AGENCY].register_for("driving_licence") == POPULATION
+    assert loaded[AGENCY].register_for("professional_driving_licence") == AGENCY
+    assert loaded[AGENCY].register_display_for("driving_licence")[0].name == "Population register"
+    assert "driving_licence" in loaded[POPULATION].register["demo-citizen"]
+    # a record of a configuration nobody reads from there is refused, as before
+    population["subjects"]["demo-citizen"]["professional_driving_licence"] = licences["subjects"][
+        "demo-citizen"
+    ]["professional_driving_licence"]
+    (catalog / "registers" / "civil-registry.json").write_text(json.dumps(population))
+    with pytest.raises(CatalogError, match="unknown 'professional_driving_licence'"):
+        load_catalog(catalog)
 
 
 def _raw_query(**changes: Any) -> bytes:
