@@ -1,6 +1,8 @@
 """Every register read in the audit trail (``register.read``, ``core.audit.trail``): who
 read (the agency), which register, for what purpose and which credential configuration,
-and how it went (``ok``, ``not_found``, ``ambiguous``, or why it failed). Never the
+and how it went (``ok``, ``not_found``, ``ambiguous``, or why it failed: ``unreachable``,
+``refused``, ``invalid_answer``, or ``error`` for any other failure of the connector, such
+as the agency's signing key, which is then reported as the register unavailable). Never the
 person's identifier nor anything read."""
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class AuditedRegister:
         except SeveralInRegister:
             await self._append(query, "ambiguous")
             raise
+        except Exception as failed:  # a signer that failed, a bug: no read, nothing issued
+            await self._append(query, "error")
+            raise RegisterUnavailable("error", "the register could not be read") from failed
         await self._append(query, "ok" if record is not None else "not_found")
         return record
 

@@ -493,3 +493,24 @@ def test_the_remembered_queries_are_bounded() -> None:
     # once the first expired, it is forgotten and there is room
     assert seen.first_use(AGENCY, "query-three", keep_until=300, now=150)
     assert not seen.first_use(AGENCY, "query-three", keep_until=300, now=160)
+
+
+async def test_any_other_failure_is_audited_and_the_register_unavailable(
+    agencies: dict[str, Agency],
+) -> None:
+    class _Broken:
+        async def signer(self, issuer_id: str) -> SoftwareSigner:
+            raise KeyError(issuer_id)  # no signing key for the agency
+
+    trail = _Trail()
+    register = HttpRegister(
+        agencies=agencies,
+        endpoints={AGENCY: RegisterEndpoint(REGISTER)},
+        keys=_Broken(),  # type: ignore[arg-type]
+        outbound=OutboundClient(),
+        trusted=TrustedSigners((ANCHOR[1],)),
+    )
+    with pytest.raises(RegisterUnavailable) as failed:
+        await AuditedRegister(register, trail, agencies).read(_query())
+    assert failed.value.reason == "error"
+    assert [e.outcome for e in trail.entries] == ["error"]
