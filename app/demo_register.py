@@ -8,7 +8,9 @@ register would answer over a data-exchange layer.
   verify under the deployment trust anchor, its certificate must name the querying agency
   (the SAN URI of its Credential Issuer Identifier), the agency must be registered with
   this register and the purpose allowed for it; otherwise the answer is ``refused`` (403;
-  400 for a query that cannot be read), signed like every answer.
+  400 for a query that cannot be read), signed like every answer. The query's ``aud``
+  must be this service's URL, and a query's ``id`` is answered once per client: the same
+  query again, before it expires, is refused (``replayed_query``, 409).
 - ``GET /health``: liveness.
 
 Its signing key and certificate (under the deployment trust anchor, SAN URI: the
@@ -49,6 +51,7 @@ from core.keys.x509 import (
 )
 from core.register_exchange import (
     ANSWER_MEDIA_TYPE,
+    LEEWAY,
     MAX_QUERY_BYTES,
     QUERY_MEDIA_TYPE,
     ExchangeRefused,
@@ -69,8 +72,13 @@ _KEY_CONTEXT = "idwallet-demo-register"
 CERT_FILE = "register.pem"
 #: What each agency may ask its register for: every purpose of the agencies' use cases.
 #: A real register's access rights are agreed per client and purpose; here each agency
-#: is registered with its own register, and no other.
+#: is registered with its own register and with those the catalog says it reads
+#: (``register_reads``: the transport agency with the population register), no other.
 DEMO_PURPOSES = frozenset(p.value for p in RegisterPurpose)
+
+#: How many query ids the register remembers at most (each until its query expires, about
+#: two minutes): far above what one demo service is asked in that time.
+MAX_REMEMBERED_QUERIES = 100_000
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -87,10 +95,43 @@ class RegisterAccess:
         return purpose in self.rights.get(service, {}).get(client, frozenset())
 
 
+class SeenQueries:
+    """The query ids this register has answered, by client, each until its query expires
+    (plus the clock leeway): a query that comes again is refused.
+
+    Kept in the process's memory: the demo register is one process (``idwallet register
+    serve`` runs a single worker), so every query reaches this one record. A register
+    served by several processes keeps it in a store they share. Bounded: expired ids are
+    forgotten first; past ``limit`` live ids, new queries are refused rather than let
+    through unchecked."""
+
+    def __init__(self, limit: int = MAX_REMEMBERED_QUERIES) -> None:
+        self._limit = limit
+        self._until: dict[tuple[str, str], float] = {}
+
+    def first_use(self, client: str, query_id: str, keep_until: float, now: float) -> bool:
+        """True the first time; False for a query seen before, or when full."""
+        key = (client, query_id)
+        remembered = self._until.get(key)
+        if remembered is not None and remembered >= now:
+            return False
+        if len(self._until) >= self._limit:
+            self._until = {k: until for k, until in self._until.items() if until >= now}
+            if len(self._until) >= self._limit:
+                return False
+        self._until[key] = keep_until
+        return True
+
+
 def demo_access(agencies: Mapping[str, Agency]) -> RegisterAccess:
-    return RegisterAccess(
-        {issuer_id: {issuer_id: DEMO_PURPOSES} for issuer_id, a in agencies.items() if a.register}
-    )
+    rights: dict[str, dict[str, frozenset[str]]] = {
+        issuer_id: {issuer_id: DEMO_PURPOSES} for issuer_id, a in agencies.items() if a.register
+    }
+    for reader in agencies.values():
+        for source in reader.register_sources.values():
+            if source.register in rights:
+                rights[source.register][reader.issuer_id] = DEMO_PURPOSES
+    return RegisterAccess(rights)
 
 
 def register_signer(
@@ -154,12 +195,16 @@ class DemoRegister:
         *,
         agencies: Mapping[str, Agency],
         public_base_url: str,
+        url: str,
         anchors: tuple[x509.Certificate, ...],
         signer: Signer,
         access: RegisterAccess | None = None,
         clock: Callable[[], float] = time.time,
+        seen: SeenQueries | None = None,
     ) -> None:
         self._agencies = agencies
+        self._url = url.rstrip("/")
+        self._seen = seen or SeenQueries()
         self._base = public_base_url.rstrip("/")
         self._trusted = TrustedSigners(anchors)
         self._signer = signer
@@ -196,7 +241,7 @@ class DemoRegister:
             return 400, self._refused(None, "invalid_query", "send one register query JWS", now)
         token = body.decode("ascii", "replace")
         try:
-            received = read_query(token, self._trusted, now=now)
+            received = read_query(token, self._trusted, audience=self._url, now=now)
         except ExchangeRefused as refused:
             echo = unverified_echo(token)
             return 400, self._refused(None, refused.error, refused.description, now, echo)
@@ -214,11 +259,17 @@ class DemoRegister:
             return 403, self._refused(
                 received, "purpose_not_allowed", "this client may not ask this for that", now
             )
-        register = self._agencies[service].register
+        if not self._seen.first_use(query.client, query.id, received.expires_at + LEEWAY, now):
+            return 409, self._refused(
+                received, "replayed_query", "this query was answered already", now
+            )
+        register = self._agencies[service].register  # allows: a register of the catalog
         log.info("query %s from %s for %s", query.id, query.client, query.purpose)
         if query.person is not None:
             record = register.get(query.person, {}).get(query.records)
             found = [] if record is None else [(query.person, record)]
+        elif not query.identity:  # read_query refuses it; an empty question matches none
+            found = []
         else:
             found = [
                 (person, record)
@@ -315,6 +366,7 @@ def serve(options: ServeOptions, settings: Settings) -> int:
     app = DemoRegister(
         agencies=agencies,
         public_base_url=settings.public_base_url,
+        url=options.url,
         anchors=(anchor.certificate,),
         signer=signer,
     )

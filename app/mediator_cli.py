@@ -1,6 +1,8 @@
 """``idwallet mediator``: registering citizen spaces and their mediators
 (docs/mediators.md), in the deployment's database, like counters: an id, a name, the
-languages spoken; a mediator's key is printed once and only its hash is kept."""
+languages spoken; a mediator's key is printed once and only its hash is kept. ``new-key``
+replaces a mediator's key, ``remove`` removes the mediator (its key, its live mediations,
+its open help requests); both are audited in the deployment's audit trail."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.settings import Settings
 from core.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from app.deployment import Deployment
+    from wallet.services.context import WalletContext
 
 
 def add_mediator_commands(sub: Any) -> None:
@@ -27,6 +33,42 @@ def add_mediator_commands(sub: Any) -> None:
     add.add_argument("--name", required=True, help="the name citizens are shown")
     add.add_argument("--languages", required=True, help="comma-separated, e.g. pt,en")
     commands.add_parser("list", help="the spaces and their mediators")
+    new_key = commands.add_parser(
+        "new-key", help="a new key for the mediator (the old one stops working); prints it"
+    )
+    new_key.add_argument("--mediator", required=True)
+    remove = commands.add_parser(
+        "remove", help="remove the mediator: its key, its live mediations end"
+    )
+    remove.add_argument("--mediator", required=True)
+
+
+def _wallet_context(settings: Settings, deployment: Deployment) -> WalletContext:
+    """What ending a citizen's mediation needs: the mediations, the citizens' accounts
+    (their activity logs, sealed under each account's key) and the audit trail; nothing
+    of this context reaches outside (no outbound request is made)."""
+    from core.http.client import OutboundClient
+    from core.http.published_documents import PublishedDocuments
+    from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
+    from wallet.services.context import WalletContext
+    from wallet.services.sealing import AccountVault
+    from wallet.storage.mediations import SqlMediations
+    from wallet.storage.sql import SqlWalletStore
+
+    outbound = OutboundClient()
+    return WalletContext(
+        store=SqlWalletStore(deployment.sessions),
+        outbound=outbound,
+        documents=PublishedDocuments(outbound),
+        vault=AccountVault(deployment.derived_secret("wallet data keys")),
+        anchors=[],
+        issuer_trust=X5cIssuerKeys([]),
+        verifier_trust=X5cIssuerKeys([]),
+        public_base_url=settings.public_base_url,
+        token_secret=b"",
+        audit=deployment.audit_trail,
+        mediations=SqlMediations(deployment.sessions),
+    )
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -37,6 +79,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     deployment = Deployment.open(settings)
     mediations = SqlMediations(deployment.sessions)
     try:
+        if args.mediator_command in ("new-key", "remove"):
+            return await _key_command(args, settings, deployment)
         if args.mediator_command == "list":
             listed = [
                 {
@@ -70,6 +114,25 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     finally:
         await deployment.close()
+
+
+async def _key_command(args: argparse.Namespace, settings: Settings, deployment: Deployment) -> int:
+    from core.http.client import OutboundClient
+    from wallet.services.mediator_keys import remove_mediator, replace_mediator_key
+
+    context = _wallet_context(settings, deployment)
+    try:
+        if args.mediator_command == "remove":
+            ended = await remove_mediator(context, args.mediator)
+            print(json.dumps({"mediator": args.mediator, "removed": True, "ended": ended}))
+            return 0
+        key = await replace_mediator_key(context, args.mediator)
+        print(json.dumps({"mediator": args.mediator, "mediator_key": key}))
+        return 0
+    finally:
+        outbound = context.outbound
+        if isinstance(outbound, OutboundClient):
+            await outbound.close()
 
 
 def run_mediator(args: argparse.Namespace, settings: Settings) -> int:

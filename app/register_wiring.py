@@ -33,10 +33,10 @@ async def register_connector(
 ) -> AsyncIterator[RegisterConnector]:
     """The connector for the issuer role's life (its outbound client closed after)."""
     registers = settings.register
-    # each agency reads its own register: the register's name is the agency's id
-    register_of = {issuer_id: issuer_id for issuer_id in agencies}
+    # which register an agency reads for which configuration: the catalog says
+    # (``register_reads``), the agency's own by default
     if registers.connector == "file":
-        yield AuditedRegister(FileRegister(agencies), deployment.audit_trail, register_of)
+        yield AuditedRegister(FileRegister(agencies), deployment.audit_trail, agencies)
         return
     try:
         check_agencies(registers, agencies)
@@ -45,7 +45,7 @@ async def register_connector(
     except RegisterSettingsError as exc:
         raise SettingsError(str(exc)) from None
     endpoints = {
-        issuer_id: RegisterEndpoint(url, register_of[issuer_id])
+        issuer_id: RegisterEndpoint(url)
         for issuer_id in agencies
         if (url := registers.url_for(issuer_id)) is not None
     }
@@ -65,7 +65,7 @@ async def register_connector(
         trusted=TrustedSigners((deployment.trust_anchor.certificate,), pinned),
     )
     try:
-        yield AuditedRegister(http, deployment.audit_trail, register_of)
+        yield AuditedRegister(http, deployment.audit_trail, agencies)
     finally:
         await outbound.close()
 

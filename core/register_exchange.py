@@ -16,8 +16,8 @@ the agency the register without a security server in between.
 Query (``typ: register-query+jwt``, signed by the agency's key with ``x5c``)::
 
     {"client": "transport-agency", "service": "transport-agency", "id": "<uuid>",
-     "iat": 1767225600, "exp": 1767225660, "purpose": "issue_credential",
-     "records": "driving_licence", "person": "demo-citizen"}
+     "iat": 1767225600, "exp": 1767225660, "aud": "https://registers.example.gov",
+     "purpose": "issue_credential", "records": "driving_licence", "person": "demo-citizen"}
 
 or, to find the person by identity claims of the record, ``"identity": {"given_name":
 "Erika", ...}`` instead of ``person``.
@@ -36,7 +36,12 @@ Answer (``typ: register-answer+jwt``, signed by the register's key with ``x5c``)
 Checks on both sides: the size before parsing, strict JSON, an allow-listed ``alg``, the
 explicit ``typ``, the certificate chain to the trust anchors at the time of checking, the
 signature, ``iat``/``exp`` within a short window; the answer's ``id``, ``client``,
-``service`` and ``request_hash`` must be those of the query it answers.
+``service`` and ``request_hash`` must be those of the query it answers. The register also
+checks that the query's ``aud`` is its own URL (a query captured on its way to one register
+is not answered by another), that ``person`` is a non-empty identifier or ``identity``
+names 1 to 10 claims (never an empty question that would match everyone), and answers a
+query's ``id`` from one ``client`` once only, until the query expires
+(``refused``, ``error: replayed_query``).
 """
 
 from __future__ import annotations
@@ -96,6 +101,10 @@ class RegisterQueryMessage:
     service: str
     purpose: str
     records: str
+    #: Who the query is for: the register service's URL (``aud``, RFC 7519 §4.1.3), which
+    #: the register checks is its own, so that a query sent to one register is never
+    #: answered by another.
+    audience: str
     person: str | None = None
     identity: Mapping[str, str | int] = field(default_factory=dict)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -117,6 +126,9 @@ class ReceivedQuery:
     query: RegisterQueryMessage
     certificate: x509.Certificate
     request_hash: str
+    #: Until when the query is good (its ``exp``): a register remembers its id until then
+    #: (plus ``LEEWAY``) to refuse it if it comes again.
+    expires_at: int
 
 
 def request_hash(token: str) -> str:
@@ -208,6 +220,7 @@ def sign_query(query: RegisterQueryMessage, signer: Signer, *, now: float) -> st
         "id": query.id,
         "iat": int(now),
         "exp": int(now) + LIFETIME,
+        "aud": query.audience,
         "purpose": query.purpose,
         "records": query.records,
     }
@@ -218,17 +231,20 @@ def sign_query(query: RegisterQueryMessage, signer: Signer, *, now: float) -> st
     return sign_compact(payload, signer, typ=QUERY_TYPE, include_x5c=True)
 
 
-def read_query(token: str, trusted: TrustedSigners, *, now: float) -> ReceivedQuery:
+def read_query(token: str, trusted: TrustedSigners, *, audience: str, now: float) -> ReceivedQuery:
     """The register's side: a query verified (signature under the trust anchors,
-    freshness, members); the caller checks that the certificate is the client's."""
+    freshness, addressed to ``audience``, members); the caller checks that the
+    certificate is the client's, and that the query was not seen before."""
     payload, leaf = _verified(
         token, QUERY_TYPE, trusted, now=now, max_bytes=MAX_QUERY_BYTES, error="invalid_query"
     )
     _times(payload, now)
-    person = payload.get("person")
+    if payload.get("aud") != audience:
+        raise ExchangeRefused("invalid_query", "the query is not addressed to this register")
     if ("person" in payload) == ("identity" in payload):
         raise ExchangeRefused("invalid_query", "a query names exactly one of person and identity")
-    if person is not None and (not isinstance(person, str) or not 0 < len(person) <= 200):
+    person = payload.get("person")
+    if "person" in payload and (not isinstance(person, str) or not 0 < len(person) <= 200):
         raise ExchangeRefused("invalid_query", "person is not an identifier")
     message_id = payload.get("id")
     if not isinstance(message_id, str) or not 8 <= len(message_id) <= 64:
@@ -238,11 +254,13 @@ def read_query(token: str, trusted: TrustedSigners, *, now: float) -> ReceivedQu
         service=_name(payload, "service"),
         purpose=_name(payload, "purpose"),
         records=_name(payload, "records"),
+        audience=audience,
         person=person,
+        # 1 to 10 claims: an empty identity would match everyone
         identity={} if "identity" not in payload else _identity(payload["identity"]),
         id=message_id,
     )
-    return ReceivedQuery(query, leaf, request_hash(token))
+    return ReceivedQuery(query, leaf, request_hash(token), int(payload["exp"]))
 
 
 def client_certified_as(certificate: x509.Certificate, identifier: str) -> bool:

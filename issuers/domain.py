@@ -228,6 +228,17 @@ class DeferredIssuancePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterSource:
+    """The register an agency reads a configuration's records from, when it is not the
+    agency's own (the transport agency reading the population register for the driving
+    licence): its name at the register service (``service`` of the queries, the register
+    file in development) and its name for citizens, per locale."""
+
+    register: str
+    display: tuple[Display, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Agency:
     """An issuing agency: one tenant of the issuer role."""
 
@@ -257,6 +268,19 @@ class Agency:
     #: The name of the register the credentials' data comes from, per locale, as the
     #: authorization pages show it; empty: "the agency's register".
     register_display: tuple[Display, ...] = ()
+    #: Configuration (whose records are read) → the register read for it, where it is not
+    #: the agency's own (catalog ``register_reads``).
+    register_sources: dict[str, RegisterSource] = field(default_factory=dict)
+
+    def register_for(self, configuration_id: str) -> str:
+        """The register read for a configuration's records: its name at the service."""
+        source = self.register_sources.get(configuration_id)
+        return self.issuer_id if source is None else source.register
+
+    def register_display_for(self, configuration_id: str) -> tuple[Display, ...]:
+        """The name, per locale, of the register read for a configuration's records."""
+        source = self.register_sources.get(configuration_id)
+        return self.register_display if source is None else source.display
 
     @property
     def defers_issuance(self) -> bool:

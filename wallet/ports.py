@@ -356,7 +356,20 @@ class Mediations(Protocol):
     ) -> bool:
         """False if the mediator id is taken or the space is unknown."""
 
-    async def mediator_by_key(self, key_hash: str) -> Mediator | None: ...
+    async def mediator_by_key(self, key_hash: str) -> Mediator | None:
+        """The mediator whose key this is; None for a removed mediator."""
+
+    async def replace_mediator_key(self, mediator_id: str, key_hash: str, now: float) -> bool:
+        """The mediator's new key (the old one stops opening anything), and its help
+        requests no citizen consented to yet expire; False for no such (or a removed)
+        mediator."""
+
+    async def remove_mediator(
+        self, mediator_id: str, now: float
+    ) -> tuple[Mediator, list[Mediation]] | None:
+        """Remove the mediator's key, end its live mediations and expire its unconsented
+        help requests, in one transaction: the mediator and the mediations ended; None for
+        no such (or an already removed) mediator."""
 
     async def spaces(self) -> list[tuple[MediationSpace, list[Mediator]]]: ...
 

@@ -41,15 +41,14 @@ from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_
 
 @dataclass(frozen=True, slots=True)
 class RegisterEndpoint:
-    """Where an agency's register answers: the service's base URL (its certificate must
-    name it, a SAN URI) and the register's name there."""
+    """Where an agency's registers answer: the service's base URL (its certificate must
+    name it, a SAN URI). The register asked there (``service``) is the one the catalog
+    names for the configuration (``Agency.register_for``)."""
 
     url: str
-    service: str
 
-    @property
-    def queries_url(self) -> str:
-        return f"{self.url.rstrip('/')}/registers/{self.service}/queries"
+    def queries_url(self, service: str) -> str:
+        return f"{self.url.rstrip('/')}/registers/{service}/queries"
 
 
 class HttpRegister:
@@ -76,11 +75,13 @@ class HttpRegister:
         if endpoint is None or agency is None:
             raise RegisterUnavailable("refused", "no register is configured for this agency")
         configuration = agency.configurations[query.configuration_id]
+        service = agency.register_for(query.configuration_id)
         message = RegisterQueryMessage(
             client=query.issuer_id,
-            service=endpoint.service,
+            service=service,
             purpose=query.purpose.value,
             records=query.configuration_id,
+            audience=endpoint.url.rstrip("/"),
             person=query.subject_id,
             identity=dict(query.identity),
         )
@@ -89,7 +90,7 @@ class HttpRegister:
         try:
             sent = await self._outbound.send(
                 "POST",
-                endpoint.queries_url,
+                endpoint.queries_url(service),
                 accept=ANSWER_MEDIA_TYPE,
                 content=token.encode("ascii"),
                 headers={

@@ -37,6 +37,12 @@ An agency may allow both ways; when both can be used (the eID provider is config
 the citizen chooses on the agency's page. ``"register_display": [{"locale": "en", "name":
 "Driving licence register"}, ...]`` names the register its credentials' data comes from,
 as the authorization pages show it (English required, as for every display).
+``"register_reads": {"driving_licence": {"register": "civil-registry", "register_display":
+[{"locale": "en", "name": "Population register"}]}}`` reads a configuration's records from
+another register than the agency's own (the transport agency reading the population
+register): its name at the register service (the register file of that agency in
+development, whose records of that configuration are checked against it) and its name for
+citizens.
 
 A configuration is an SD-JWT VC (``dc+sd-jwt``, the default) or an ISO/IEC 18013-5 mdoc
 (``"format": "mso_mdoc"``, OpenID4VCI 1.0 Appendix A.2) with its ``doctype`` (the EU PID
@@ -89,6 +95,7 @@ from issuers.domain import (
     Logo,
     LogoImage,
     PresentationLoginPolicy,
+    RegisterSource,
 )
 from issuers.services.subject_claims import InvalidSubjectClaims, check_subject_claims
 
@@ -204,6 +211,11 @@ class _EidLogin(msgspec.Struct, forbid_unknown_fields=True):
     client_secret_variable: str | None = None
 
 
+class _RegisterRead(msgspec.Struct, forbid_unknown_fields=True):
+    register: str
+    register_display: list[_Label]
+
+
 class _PresentationLogin(msgspec.Struct, forbid_unknown_fields=True):
     verifier: str
     template: str
@@ -226,6 +238,30 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     eid_login: _EidLogin | None = None
     presentation_login: _PresentationLogin | None = None
     register_display: list[_Label] | None = None
+    register_reads: dict[str, _RegisterRead] | None = None
+
+
+def _register_sources(
+    raw: dict[str, _RegisterRead] | None,
+    configurations: dict[str, CredentialConfiguration],
+    source: str,
+) -> dict[str, RegisterSource]:
+    """``register_reads``: configuration → the register read for its records, where it is
+    not the agency's own."""
+    sources = {}
+    for configuration_id, read in (raw or {}).items():
+        where = f"{source}: register_reads.{configuration_id}"
+        if configuration_id not in configurations:
+            raise CatalogError(f"{where}: no such credential configuration")
+        if not _REGISTER_NAME.fullmatch(read.register):
+            raise CatalogError(f"{where}: register must be a name (letters, digits, - _ .)")
+        sources[configuration_id] = RegisterSource(
+            read.register, _register_display(read.register_display, where)
+        )
+    return sources
+
+
+_REGISTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def _image_media_type(content: bytes) -> str | None:
@@ -670,12 +706,19 @@ def parse_agency(
         eid_login=_eid_login(raw.eid_login, source),
         presentation_login=_presentation_login(raw.presentation_login, configurations, source),
         register_display=_register_display(raw.register_display, source),
+        register_sources=_register_sources(raw.register_reads, configurations, source),
     )
 
 
-def load_register(agency: Agency, path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+def load_register(
+    agency: Agency,
+    path: Path,
+    read_by: dict[str, CredentialConfiguration] | None = None,
+) -> dict[str, dict[str, dict[str, Any]]]:
     """``registers/<agency file>``: ``{"subjects": {subject: {configuration: claims}}}``,
-    every record checked against its configuration like an offer's claims."""
+    every record checked against its configuration like an offer's claims: one of the
+    agency's own, or of another agency that reads this register for it (``read_by``)."""
+    configurations = {**(read_by or {}), **agency.configurations}
     try:
         document = strict_json_loads(path.read_bytes(), max_bytes=4 * 1024 * 1024)
     except StrictJsonError as exc:
@@ -689,7 +732,7 @@ def load_register(agency: Agency, path: Path) -> dict[str, dict[str, dict[str, A
             raise CatalogError(f"registers/{path.name}: {subject!r} needs an object")
         register[subject] = {}
         for configuration_id, claims in records.items():
-            configuration = agency.configurations.get(configuration_id)
+            configuration = configurations.get(configuration_id)
             if configuration is None:
                 raise CatalogError(
                     f"registers/{path.name}: {subject!r} has unknown {configuration_id!r}"
@@ -702,18 +745,28 @@ def load_register(agency: Agency, path: Path) -> dict[str, dict[str, dict[str, A
 
 
 def load_catalog(directory: Path = CATALOG_DIR) -> dict[str, Agency]:
-    """Every ``*.json`` in ``directory``, keyed by ``issuer_id``."""
+    """Every ``*.json`` in ``directory``, keyed by ``issuer_id``, each with its register
+    file (``registers/<the same name>``) where there is one."""
     agencies: dict[str, Agency] = {}
+    files: dict[str, Path] = {}
     for path in sorted(directory.glob("*.json")):
         try:
             document = strict_json_loads(path.read_bytes(), max_bytes=1024 * 1024)
         except StrictJsonError as exc:
             raise CatalogError(f"{path.name}: not valid JSON ({exc})") from exc
         agency = parse_agency(document, source=path.name, images_directory=directory / IMAGES)
-        register = directory / "registers" / path.name
-        if register.exists():
-            agency = replace(agency, register=load_register(agency, register))
         if agency.issuer_id in agencies:
             raise CatalogError(f"{path.name}: issuer_id {agency.issuer_id!r} is used twice")
         agencies[agency.issuer_id] = agency
+        files[agency.issuer_id] = path
+    for issuer_id, agency in list(agencies.items()):
+        register = directory / "registers" / files[issuer_id].name
+        if register.exists():
+            read_by = {
+                configuration_id: reader.configurations[configuration_id]
+                for reader in agencies.values()
+                for configuration_id, source in reader.register_sources.items()
+                if source.register == issuer_id
+            }
+            agencies[issuer_id] = replace(agency, register=load_register(agency, register, read_by))
     return agencies

@@ -19,8 +19,17 @@ def register_reads(agency: Agency, offer: Offer) -> list[RegisterRead] | UnsetTy
         return UNSET
     return [
         RegisterRead(
-            register=[LocalizedName(locale=d.locale, name=d.name) for d in agency.register_display],
+            register=[
+                LocalizedName(locale=d.locale, name=d.name)
+                for d in agency.register_display_for(_record_id(agency, offer.configuration_id))
+            ],
             purpose=RegisterPurpose.ISSUE_CREDENTIAL.value,
             read_at=int(offer.register_read_at),
         )
     ]
+
+
+def _record_id(agency: Agency, configuration_id: str) -> str:
+    """The configuration whose records an offer's claims are (an mdoc's SD-JWT twin)."""
+    configuration = agency.configurations.get(configuration_id)
+    return configuration_id if configuration is None else configuration.record_id

@@ -20,7 +20,7 @@ def register_data(agency: Agency, configuration_id: str) -> RegisterData:
     catalog's order (nested claims go with their parent)."""
     configuration = agency.configurations[configuration_id]
     return RegisterData(
-        name=localized_names(agency.register_display),
+        name=localized_names(agency.register_display_for(configuration.record_id)),
         claims=[
             RegisterClaim(name=str(claim.path[0]), display=localized_names(claim.display))
             for claim in configuration.claims

@@ -113,3 +113,27 @@ def test_keys_certify(var_dir: Path) -> None:
     )
     assert shown[0]["certified"] is True
     assert _idwallet(var_dir, "keys", "certify", "--owner", "x").returncode == 2
+
+
+def test_mediator_new_key_and_remove(var_dir: Path) -> None:
+    assert _idwallet(var_dir, "migrate").returncode == 0
+    space = ("--space", "espaco-porto")
+    added = _idwallet(
+        var_dir, "mediator", "add-space", *space, "--name", "Porto", "--languages", "pt"
+    )
+    assert added.returncode == 0, added.stderr
+    who = ("--mediator", "rui-costa")
+    made = _idwallet(var_dir, "mediator", "add", *who, *space, "--name", "Rui", "--languages", "pt")
+    first = json.loads(made.stdout)["mediator_key"]
+    renewed = _idwallet(var_dir, "mediator", "new-key", *who)
+    assert renewed.returncode == 0, renewed.stderr
+    second = json.loads(renewed.stdout)["mediator_key"]
+    assert second != first and len(second) >= 43
+    removed = _idwallet(var_dir, "mediator", "remove", *who)
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(removed.stdout) == {"mediator": "rui-costa", "removed": True, "ended": 0}
+    listed = json.loads(_idwallet(var_dir, "mediator", "list").stdout)
+    assert [s["mediators"] for s in listed if s["space"] == "espaco-porto"] == [[]]
+    again = _idwallet(var_dir, "mediator", "remove", *who)
+    assert again.returncode == 2 and "removed already" in again.stderr
+    assert _idwallet(var_dir, "mediator", "new-key", "--mediator", "nobody").returncode == 2

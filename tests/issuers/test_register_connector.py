@@ -9,15 +9,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.demo_register import DemoRegister, RegisterAccess
+from app.demo_register import DemoRegister, RegisterAccess, SeenQueries, demo_access
 from core.audit.trail import AuditEntry
 from core.encoding import b64url_decode
 from core.http.client import OutboundClient
@@ -33,19 +35,22 @@ from core.register_exchange import (
     ANSWER_MEDIA_TYPE,
     ANSWER_TYPE,
     QUERY_MEDIA_TYPE,
+    QUERY_TYPE,
     TrustedSigners,
 )
 from issuers.domain import (
     Agency,
+    Display,
     RegisterPurpose,
     RegisterQuery,
+    RegisterSource,
     RegisterUnavailable,
     SeveralInRegister,
 )
 from issuers.registers.audited import AuditedRegister
 from issuers.registers.file import FileRegister
 from issuers.registers.http import HttpRegister, RegisterEndpoint
-from issuers.services.catalog import load_catalog
+from issuers.services.catalog import CATALOG_DIR, CatalogError, load_catalog
 
 BASE = "https://id.example.gov"
 REGISTER = "http://register.test"
@@ -117,6 +122,7 @@ def _demo(agencies: dict[str, Agency], **options: Any) -> DemoRegister:
     return DemoRegister(
         agencies=agencies,
         public_base_url=BASE,
+        url=REGISTER,
         anchors=(ANCHOR[1],),
         signer=options.pop("signer", REGISTER_SIGNER),
         **options,
@@ -146,7 +152,7 @@ def _connector(
     outbound = OutboundClient(local={REGISTER: httpx.ASGITransport(app=_asgi(answering))})
     return HttpRegister(
         agencies=agencies,
-        endpoints={AGENCY: RegisterEndpoint(REGISTER, AGENCY)},
+        endpoints={AGENCY: RegisterEndpoint(REGISTER)},
         keys=_Keys(signer),
         outbound=outbound,
         trusted=TrustedSigners((ANCHOR[1],)),
@@ -272,7 +278,7 @@ async def test_an_unreachable_register_fails_the_read(agencies: dict[str, Agency
     outbound = OutboundClient(exceptions=["127.0.0.1:9"], deadline=2)
     register = HttpRegister(
         agencies=agencies,
-        endpoints={AGENCY: RegisterEndpoint("http://127.0.0.1:9", AGENCY)},
+        endpoints={AGENCY: RegisterEndpoint("http://127.0.0.1:9")},
         keys=_Keys(AGENCY_SIGNER),
         outbound=outbound,
         trusted=TrustedSigners((ANCHOR[1],)),
@@ -295,9 +301,7 @@ async def test_every_read_is_audited_without_the_person(agencies: dict[str, Agen
     trail = _Trail()
     twin = dict(agencies[AGENCY].register) | {"twin": agencies[AGENCY].register["demo-citizen"]}
     doubled = agencies | {AGENCY: dataclasses.replace(agencies[AGENCY], register=twin)}
-    audited = AuditedRegister(
-        _connector(_through(_demo(doubled)), doubled), trail, {AGENCY: "licences"}
-    )
+    audited = AuditedRegister(_connector(_through(_demo(doubled)), doubled), trail, doubled)
     await audited.read(_query())
     await audited.read(_query("nobody"))
     with pytest.raises(SeveralInRegister):
@@ -305,7 +309,7 @@ async def test_every_read_is_audited_without_the_person(agencies: dict[str, Agen
     broken = AuditedRegister(
         _connector(_through(_demo(agencies), lambda p: p.update(id="x" * 10)), agencies),
         trail,
-        {},
+        agencies,
     )
     with pytest.raises(RegisterUnavailable):
         await broken.read(_query())
@@ -316,4 +320,197 @@ async def test_every_read_is_audited_without_the_person(agencies: dict[str, Agen
         assert entry.facts["credential_configuration"] == "driving_licence"
         assert entry.subject_key is None
         assert "demo-citizen" not in repr(entry) and "Erika" not in repr(entry)
-    assert trail.entries[0].facts["register"] == "licences"
+    assert trail.entries[0].facts["register"] == AGENCY
+
+
+POPULATION = "civil-registry"
+POPULATION_REGISTER = RegisterSource(
+    POPULATION, (Display(locale="en", name="Population register"),)
+)
+
+
+def _reading_the_population_register(agencies: dict[str, Agency]) -> dict[str, Agency]:
+    """The transport agency configured to read the driving licence's records from the
+    population register (the civil registry's), which holds them."""
+    transport, population = agencies[AGENCY], agencies[POPULATION]
+    moved = {
+        person: {
+            **population.register.get(person, {}),
+            "driving_licence": records["driving_licence"],
+        }
+        for person, records in transport.register.items()
+    }
+    return agencies | {
+        AGENCY: dataclasses.replace(
+            transport,
+            register={},
+            register_sources={"driving_licence": POPULATION_REGISTER},
+        ),
+        POPULATION: dataclasses.replace(population, register=moved),
+    }
+
+
+async def test_an_agency_reads_the_register_its_catalog_names(
+    agencies: dict[str, Agency],
+) -> None:
+    configured = _reading_the_population_register(agencies)
+    asked: list[str] = []
+
+    def answering(demo: DemoRegister) -> Answering:
+        async def answer(body: bytes) -> tuple[int, str, bytes]:
+            service = json.loads(b64url_decode(body.decode().split(".")[1]))["service"]
+            asked.append(service)
+            status, token = demo.answer(service, QUERY_MEDIA_TYPE, body)
+            return status, ANSWER_MEDIA_TYPE, token.encode()
+
+        return answer
+
+    trail = _Trail()
+    register = AuditedRegister(
+        _connector(answering(_demo(configured)), configured), trail, configured
+    )
+    found = await register.read(_query())
+    assert found is not None and found.claims["family_name"] == "Mustermann"
+    assert asked == [POPULATION]
+    assert trail.entries[0].facts["register"] == POPULATION
+    assert found == await FileRegister(configured).read(_query())
+    # a register grants only the agencies the catalog says read it
+    unconfigured = configured | {AGENCY: agencies[AGENCY]}
+    demo = _demo(configured, access=demo_access(unconfigured))
+    with pytest.raises(RegisterUnavailable, match="purpose_not_allowed"):
+        await _connector(answering(demo), configured).read(_query())
+
+
+def test_the_catalog_names_the_register_read_and_checks_its_records(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG_DIR, catalog)
+    transport = json.loads((catalog / "transport-agency.json").read_text())
+    transport["register_reads"] = {
+        "driving_licence": {
+            "register": POPULATION,
+            "register_display": [{"locale": "en", "name": "Population register"}],
+        }
+    }
+    (catalog / "transport-agency.json").write_text(json.dumps(transport))
+    population = json.loads((catalog / "registers" / "civil-registry.json").read_text())
+    licences = json.loads((catalog / "registers" / "transport-agency.json").read_text())
+    population["subjects"]["demo-citizen"]["driving_licence"] = licences["subjects"][
+        "demo-citizen"
+    ]["driving_licence"]
+    (catalog / "registers" / "civil-registry.json").write_text(json.dumps(population))
+    loaded = load_catalog(catalog)
+    assert loaded[AGENCY].register_for("driving_licence") == POPULATION
+    assert loaded[AGENCY].register_for("professional_driving_licence") == AGENCY
+    assert loaded[AGENCY].register_display_for("driving_licence")[0].name == "Population register"
+    assert "driving_licence" in loaded[POPULATION].register["demo-citizen"]
+    # a record of a configuration nobody reads from there is refused, as before
+    population["subjects"]["demo-citizen"]["professional_driving_licence"] = licences["subjects"][
+        "demo-citizen"
+    ]["professional_driving_licence"]
+    (catalog / "registers" / "civil-registry.json").write_text(json.dumps(population))
+    with pytest.raises(CatalogError, match="unknown 'professional_driving_licence'"):
+        load_catalog(catalog)
+
+
+def _raw_query(**changes: Any) -> bytes:
+    """A query the transport agency signs itself, as a client that sends what it likes."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "client": AGENCY,
+        "service": AGENCY,
+        "id": "0b7c1e7e-6f0e-4a8b-9d31-1c2d3e4f5a6b",
+        "iat": now,
+        "exp": now + 60,
+        "aud": REGISTER,
+        "purpose": "issue_credential",
+        "records": "driving_licence",
+        "person": "demo-citizen",
+    }
+    payload.update(changes)
+    payload = {name: value for name, value in payload.items() if value is not ...}
+    return sign_compact(payload, AGENCY_SIGNER, typ=QUERY_TYPE, include_x5c=True).encode()
+
+
+def _answer_of(token: str) -> dict[str, Any]:
+    answer: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    return answer
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"person": None},  # no one named: must not match the first citizen
+        {"person": ""},
+        {"person": 7},
+        {"person": ..., "identity": {}},  # an empty question matches everyone
+        {"person": None, "identity": {"given_name": "Erika"}},
+    ],
+)
+def test_a_query_that_names_nobody_is_refused(
+    agencies: dict[str, Agency], changes: dict[str, Any]
+) -> None:
+    status, token = _demo(agencies).answer(AGENCY, QUERY_MEDIA_TYPE, _raw_query(**changes))
+    answer = _answer_of(token)
+    assert status == 400 and answer["status"] == "refused", answer
+    assert answer["error"] == "invalid_query"
+    assert "claims" not in answer and "person" not in answer
+
+
+def test_a_query_for_another_register_is_refused(agencies: dict[str, Agency]) -> None:
+    for audience in ("http://elsewhere.test", ...):
+        status, token = _demo(agencies).answer(
+            AGENCY, QUERY_MEDIA_TYPE, _raw_query(aud=audience, id=f"query-{audience!s:.20}")
+        )
+        answer = _answer_of(token)
+        assert status == 400 and answer["error"] == "invalid_query", answer
+        assert "not addressed to this register" in answer["error_description"]
+
+
+def test_a_query_is_answered_once(agencies: dict[str, Agency]) -> None:
+    demo = _demo(agencies)
+    query = _raw_query()
+    status, token = demo.answer(AGENCY, QUERY_MEDIA_TYPE, query)
+    assert status == 200 and _answer_of(token)["status"] == "found"
+    status, token = demo.answer(AGENCY, QUERY_MEDIA_TYPE, query)
+    replayed = _answer_of(token)
+    assert status == 409 and replayed["status"] == "refused", replayed
+    assert replayed["error"] == "replayed_query" and "claims" not in replayed
+    # the same id signed again (a fresh iat) is the same query: refused too
+    status, _ = demo.answer(AGENCY, QUERY_MEDIA_TYPE, _raw_query(iat=int(time.time()) - 1))
+    assert status == 409
+    # another id is a new query
+    status, _ = demo.answer(AGENCY, QUERY_MEDIA_TYPE, _raw_query(id="another-query-id"))
+    assert status == 200
+
+
+def test_the_remembered_queries_are_bounded() -> None:
+    seen = SeenQueries(limit=2)
+    assert seen.first_use(AGENCY, "query-one", keep_until=100, now=0)
+    assert seen.first_use(AGENCY, "query-two", keep_until=200, now=0)
+    assert not seen.first_use(AGENCY, "query-one", keep_until=100, now=50)
+    # full of live ids: refused rather than let through unchecked
+    assert not seen.first_use(AGENCY, "query-three", keep_until=300, now=50)
+    # once the first expired, it is forgotten and there is room
+    assert seen.first_use(AGENCY, "query-three", keep_until=300, now=150)
+    assert not seen.first_use(AGENCY, "query-three", keep_until=300, now=160)
+
+
+async def test_any_other_failure_is_audited_and_the_register_unavailable(
+    agencies: dict[str, Agency],
+) -> None:
+    class _Broken:
+        async def signer(self, issuer_id: str) -> SoftwareSigner:
+            raise KeyError(issuer_id)  # no signing key for the agency
+
+    trail = _Trail()
+    register = HttpRegister(
+        agencies=agencies,
+        endpoints={AGENCY: RegisterEndpoint(REGISTER)},
+        keys=_Broken(),  # type: ignore[arg-type]
+        outbound=OutboundClient(),
+        trusted=TrustedSigners((ANCHOR[1],)),
+    )
+    with pytest.raises(RegisterUnavailable) as failed:
+        await AuditedRegister(register, trail, agencies).read(_query())
+    assert failed.value.reason == "error"
+    assert [e.outcome for e in trail.entries] == ["error"]

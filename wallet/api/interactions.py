@@ -46,7 +46,10 @@ from wallet.services.interaction_messages import (
     ScannedText,
     ScanResult,
 )
-from wallet.services.mediation_messages import DEVICE_CUSTODY_IN_MEDIATION
+from wallet.services.mediation_messages import (
+    DEVICE_CUSTODY_IN_MEDIATION,
+    PRESENTATION_IN_MEDIATION,
+)
 from wallet.services.mediation_sessions import keep_keys_on_the_server
 from wallet.services.scan import parse_scanned
 from wallet.services.scan_offer import scan_offer
@@ -80,7 +83,11 @@ class WalletScanController(Controller):
                 ],
             )
         },
-        opt={"mediation": "scan", "errors": (409, 410, 422, 502)},
+        opt={
+            "mediation": "scan",
+            "mediation_refusal": PRESENTATION_IN_MEDIATION,
+            "errors": (409, 410, 422, 502),
+        },
         status_code=HTTP_201_CREATED,
     )
     async def scan(
@@ -219,7 +226,11 @@ class WalletPresentationController(Controller):
                 examples=[Example(value=to_builtins(CONSENT_VIEW_EXAMPLE))],
             )
         },
-        opt={"mediation": "present", "errors": (409, 410, 422, 502)},
+        opt={
+            "mediation": "present",
+            "mediation_refusal": PRESENTATION_IN_MEDIATION,
+            "errors": (409, 410, 422, 502),
+        },
         summary="Open a presentation request: the consent view",
         status_code=HTTP_201_CREATED,
     )
@@ -253,7 +264,11 @@ class WalletPresentationController(Controller):
                 ],
             )
         },
-        opt={"mediation": "present", "errors": (422, 502)},
+        opt={
+            "mediation": "present",
+            "mediation_refusal": PRESENTATION_IN_MEDIATION,
+            "errors": (422, 502),
+        },
         status_code=200,
     )
     async def approve(

@@ -20,6 +20,7 @@ from wallet.services.claim_flow import claim_flow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.interaction_messages import OfferAcceptance, OfferOutcome
 from wallet.services.issuer_client import IssuerClient, read_answer
+from wallet.services.mediation_guard import mediation_still_live
 from wallet.services.offer_flow import OfferFlow, read_offer_flow
 from wallet.services.prepare_credential_requests import holder_keys_for, prepare_requests
 from wallet.services.wallet_provider import attestation_for
@@ -47,6 +48,7 @@ async def accept_offer(
         if flow.pre_authorized_code is None:
             return await begin_authorization(context, claimed, flow, body)
         keys = holder_keys_for(context, claimed, flow, body.custody, body.holder_keys)
+        await mediation_still_live(context)  # before the offer's code is spent
         token = await _token(context, flow, flow.pre_authorized_code, tx_code)
         flow.access_token = read_answer(token, TokenResponse, "token endpoint").access_token
     except BaseException:

@@ -195,7 +195,8 @@ class MediationEndedEntry(_Entry, tag="mediation_ended", kw_only=True):
     mediation_id: str
     mediator: str
     space: str
-    ended_by: Literal["citizen", "mediator"]
+    #: ``removed``: the deployment removed the mediator (``idwallet mediator remove``).
+    ended_by: Literal["citizen", "mediator", "removed"]
 
 
 ActivityLogEntry = (

@@ -4,7 +4,8 @@ A presentation goes as ``vp_token`` keyed by credential query id with ``state``
 (``direct_post``, §8.2), or all of it as a JWE ``response`` (``direct_post.jwt``, §8.3.1,
 encrypted as ``presentation_encryption`` chose when the request was scanned); a refusal as
 ``error`` (§8.5), encrypted the same way. The verifier's verdict and, for same-device
-flows, its ``redirect_uri`` are passed back to the phone when the wallet may follow it.
+flows, its ``redirect_uri`` are passed back to the phone when the wallet may follow it
+(never to a mediator's screen: its ``response_code`` would release the answer there).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.help_requests import consent_by_presentation
 from wallet.services.interaction_messages import PresentationOutcome
+from wallet.services.mediation_guard import assisted, mediation_still_live
 from wallet.services.presentation_encryption import encrypted_response
 from wallet.services.presentation_flow import PreparedCredential, verifier_name
 from wallet.services.request_object import CheckedRequest
@@ -34,6 +36,11 @@ from wallet.services.request_object import CheckedRequest
 MAX_RESPONSE_BYTES = 64 * 1024
 #: Longest redirect the wallet follows; a longer one is refused, never cut.
 MAX_REDIRECT = 2048
+#: Why a mediator's screen is never sent on where the verifier asks (same device).
+WITHHELD_IN_MEDIATION = (
+    "the verifier asked to send the citizen on; through a mediation, the wallet does not "
+    "send the mediator's browser on"
+)
 
 
 async def post_answer(
@@ -113,6 +120,7 @@ async def send_presentation(
                 raise ValueError(f"the presentation for {part.query_id!r} is not signed")
             vp_token.setdefault(part.query_id, []).append(part.presentation)
         form = response_form(request, _with_state(request, {"vp_token": vp_token}))
+        await mediation_still_live(context)  # ended while this request was under way
         status, body = await post_answer(context, request, form)
     except BaseException:
         await end_claim(context, claimed, FlowState.FAILED)
@@ -128,7 +136,10 @@ async def send_presentation(
     if body is not None:
         redirect = body.redirect_uri
         if accepted and not isinstance(redirect, UnsetType):
-            if followable_redirect(context, redirect):
+            if assisted():
+                # its response_code would release the answer to the mediator's browser
+                outcome["redirect_refused"] = WITHHELD_IN_MEDIATION
+            elif followable_redirect(context, redirect):
                 outcome["redirect_uri"] = redirect
             else:
                 refused_redirect = _scheme_of(redirect)

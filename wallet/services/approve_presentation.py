@@ -35,6 +35,7 @@ from wallet.services.interaction_messages import (
     SigningRequest,
 )
 from wallet.services.mdoc_presentation import device_response, prepare_mdoc, signing_input_text
+from wallet.services.mediation_guard import refuse_issuance_login
 from wallet.services.presentation_flow import (
     PreparedCredential,
     PresentationFlow,
@@ -57,6 +58,7 @@ async def approve(
     )
     request = content.request
     try:
+        await refuse_issuance_login(context, request)
         prepared = await _prepare(
             context,
             claimed.box,

@@ -33,6 +33,7 @@ from wallet.domain import (
     FlowState,
     NotificationKind,
 )
+from wallet.services.assistance import marked_as
 from wallet.services.claim_flow import ClaimedFlow, claim_flow
 from wallet.services.context import WalletContext
 from wallet.services.device_rounds import Step, await_round, phone_signs
@@ -81,6 +82,19 @@ class _TokenExpired(Exception):
 
 
 async def _fetch(
+    context: WalletContext,
+    claimed: ClaimedFlow,
+    flow: OfferFlow,
+    step: Step,
+    *,
+    resumed: bool,
+) -> OfferOutcome:
+    """Accepted through a mediation: what arrives is marked as received with its help."""
+    with marked_as(flow.assisted_by):
+        return await _fetch_marked(context, claimed, flow, step, resumed=resumed)
+
+
+async def _fetch_marked(
     context: WalletContext,
     claimed: ClaimedFlow,
     flow: OfferFlow,

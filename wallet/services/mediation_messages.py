@@ -189,6 +189,23 @@ NOT_IN_MEDIATION = (
     "the citizen, nothing else; the citizen does this in their own wallet"
 )
 DEVICE_CUSTODY_IN_MEDIATION = "through a mediation, the wallet service keeps the holder keys"
+#: A presentation request that identifies the citizen for an issuance (an issuer's login
+#: by presentation): the credential would go to whichever wallet started that issuance.
+ISSUANCE_LOGIN_IN_MEDIATION = (
+    "this request identifies the citizen for an issuance; only the citizen answers it, "
+    "in their own wallet"
+)
+#: A presentation request whose registration the wallet cannot verify: it cannot be told
+#: apart from an issuer's login by presentation.
+UNREGISTERED_VERIFIER_IN_MEDIATION = (
+    "through a mediation, the wallet presents only to verifiers whose registration it "
+    "can verify; the citizen answers this one in their own wallet"
+)
+#: What a presentation request may be refused with through a mediation.
+PRESENTATION_IN_MEDIATION = (
+    "through a mediation, the wallet presents only to verifiers whose registration it can "
+    "verify, and never for an issuance (an issuer's login by presentation)"
+)
 
 
 class MediationRefusal(ProblemDetails, kw_only=True):

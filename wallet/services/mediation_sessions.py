@@ -12,6 +12,8 @@ and marks the activity-log entries its request records (``ASSISTING``).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from core.errors import InvalidToken, Problem
 from wallet.domain import Mediation, Mediator, NotFound
 from wallet.services.activity import record, stamp
@@ -108,8 +110,16 @@ async def live_mediations(context: WalletContext, session: Session) -> Mediation
     return MediationList(mediations=[mediation_view(m) for m in mediations])
 
 
-async def _ended(context: WalletContext, mediation: Mediation, ended_by: str) -> None:
-    box = await context.box(mediation.account_id)
+EndedBy = Literal["citizen", "mediator", "removed"]
+
+
+async def record_end(context: WalletContext, mediation: Mediation, ended_by: EndedBy) -> None:
+    """The end in the citizen's activity log and in the audit trail (``ended_by``:
+    ``citizen``, ``mediator``, or ``removed``: the deployment removed the mediator)."""
+    try:
+        box = await context.box(mediation.account_id)
+    except LookupError:  # the account was deleted meanwhile, and its mediations with it
+        return
     await record(
         context,
         box,
@@ -118,7 +128,7 @@ async def _ended(context: WalletContext, mediation: Mediation, ended_by: str) ->
             mediation_id=mediation.mediation_id,
             mediator=mediation.mediator.name,
             space=mediation.mediator.space.name,
-            ended_by="citizen" if ended_by == "citizen" else "mediator",
+            ended_by=ended_by,
         ),
     )
     await audit(
@@ -134,7 +144,7 @@ async def end_by_citizen(context: WalletContext, session: Session, mediation_id:
         raise NotFound("no such mediation, or it has ended already")
     mediation = await context.mediations.mediation(mediation_id)
     if mediation is not None:
-        await _ended(context, mediation, "citizen")
+        await record_end(context, mediation, "citizen")
 
 
 async def end_by_mediator(context: WalletContext, mediator: Mediator, mediation_id: str) -> None:
@@ -144,4 +154,4 @@ async def end_by_mediator(context: WalletContext, mediator: Mediator, mediation_
         raise NotFound("no such mediation, or it has ended already")
     mediation = await context.mediations.mediation(mediation_id)
     if mediation is not None:
-        await _ended(context, mediation, "mediator")
+        await record_end(context, mediation, "mediator")

@@ -79,7 +79,7 @@ async def audit(
     *,
     subject_key: str | None,
     outcome: str = "ok",
-    **facts: str,
+    **facts: str | int,
 ) -> None:
     """One ``mediation.<what>`` entry of the audit trail (``facts``: the space, and the
     action a mediation did or was refused, where there is one)."""

@@ -15,6 +15,7 @@ import msgspec
 from core.oid4vci import TxCode
 from core.oid4vci_metadata import KeyAttestationsRequired
 from wallet.domain import FlowState, HolderKey, NotFound
+from wallet.services.activity_messages import AssistedBy
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.holder_keys import KeptHolderKey
@@ -175,6 +176,9 @@ class OfferFlow(msgspec.Struct, kw_only=True):
     round: DeviceRound | None = None
     #: The one-time credential this flow asks a fresh batch for (the phone renews it).
     renews: str | None = None
+    #: Accepted through a mediation (docs/mediators.md): the credentials still to come are
+    #: marked as received with that mediator's help when they arrive, whoever fetches them.
+    assisted_by: AssistedBy | None = None
 
     @property
     def holder_keys_needed(self) -> int:

@@ -35,6 +35,7 @@ from wallet.domain import (
 )
 from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import CredentialReceivedEntry
+from wallet.services.assistance import ASSISTING
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
 from wallet.services.device_rounds import await_round, phone_signs
@@ -46,6 +47,7 @@ from wallet.services.interaction_messages import (
     ReceivedCredential,
 )
 from wallet.services.issuer_client import read_answer
+from wallet.services.mediation_guard import mediation_still_live
 from wallet.services.notify_issuer import notify_issuer
 from wallet.services.offer_flow import (
     DeferredCredential,
@@ -145,6 +147,8 @@ async def request_credentials(
             register_reads.append(
                 [] if isinstance(answer.register_reads, UnsetType) else answer.register_reads
             )
+        # the mediation may have ended while the issuer answered: nothing is stored then
+        await mediation_still_live(context)
     except BaseException as failed:
         if isinstance(failed, Refused):  # the wallet refused what came: the issuer is told
             for notification_id in notifications:
@@ -183,6 +187,8 @@ async def keep_received(
             await record_register_reads(context, claimed.box, kept.credential_id, item[2], reads)
     flow.round = None
     if flow.deferred:
+        if flow.assisted_by is None:  # the credentials still to come keep the mark
+            flow.assisted_by = ASSISTING.get()
         now = context.clock.now()
         await end_claim(
             context,

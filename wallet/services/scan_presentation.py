@@ -16,6 +16,7 @@ from wallet.services.consent import consent_view
 from wallet.services.context import WalletContext
 from wallet.services.interaction_messages import ConsentView
 from wallet.services.issuance_context import waiting_issuances
+from wallet.services.mediation_guard import refuse_issuance_login
 from wallet.services.presentation_flow import PresentationFlow, holdings
 from wallet.services.registration import serves_issuance
 from wallet.services.request_object import checked_request
@@ -25,6 +26,7 @@ async def scan_request(
     context: WalletContext, account_id: str, parameters: dict[str, str], preferred: Sequence[str]
 ) -> ConsentView:
     request = await checked_request(context, parameters)
+    await refuse_issuance_login(context, request)
     box = await context.box(account_id)
     flow_id = str(uuid.uuid4())
     expires = context.clock.now() + context.policy.flow_lifetime

@@ -29,8 +29,10 @@ class MediatorRow(Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     languages: Mapped[str] = mapped_column(String(100))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: None once the mediator is removed (``idwallet mediator remove``).
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    removed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class HelpRequestRow(Base):

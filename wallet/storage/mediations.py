@@ -112,10 +112,68 @@ class SqlMediations:
                 await session.execute(
                     select(MediatorRow, MediationSpaceRow)
                     .join(MediationSpaceRow, MediationSpaceRow.space_id == MediatorRow.space_id)
-                    .where(MediatorRow.key_hash == key_hash)
+                    .where(MediatorRow.key_hash == key_hash, MediatorRow.removed_at.is_(None))
                 )
             ).first()
             return None if row is None else _mediator(row[0], row[1])
+
+    async def replace_mediator_key(self, mediator_id: str, key_hash: str, now: float) -> bool:
+        async with self._sessions.begin() as session:
+            replaced = await session.execute(
+                update(MediatorRow)
+                .where(MediatorRow.mediator_id == mediator_id, MediatorRow.removed_at.is_(None))
+                .values(key_hash=key_hash)
+            )
+            if not replaced.rowcount:  # type: ignore[attr-defined]
+                return False
+            await self._expire_help_requests(session, mediator_id, now)
+            return True
+
+    async def remove_mediator(
+        self, mediator_id: str, now: float
+    ) -> tuple[Mediator, list[Mediation]] | None:
+        async with self._sessions.begin() as session:
+            removed = await session.execute(
+                update(MediatorRow)
+                .where(MediatorRow.mediator_id == mediator_id, MediatorRow.removed_at.is_(None))
+                .values(key_hash=None, removed_at=now)
+            )
+            if not removed.rowcount:  # type: ignore[attr-defined]
+                return None
+            await self._expire_help_requests(session, mediator_id, now)
+            ended = (
+                await session.execute(
+                    update(MediationRow)
+                    .where(
+                        MediationRow.mediator_id == mediator_id,
+                        MediationRow.ended_at.is_(None),
+                        MediationRow.expires_at > now,
+                    )
+                    .values(ended_at=now)
+                    .returning(MediationRow.mediation_id)
+                )
+            ).all()
+            mediator = await self._mediator(session, mediator_id)
+            assert mediator is not None  # updated above, in this transaction
+            rows = (
+                await session.scalars(
+                    select(MediationRow).where(MediationRow.mediation_id.in_([r[0] for r in ended]))
+                )
+            ).all()
+            return mediator, [_mediation(row, mediator) for row in rows]
+
+    @staticmethod
+    async def _expire_help_requests(session: AsyncSession, mediator_id: str, now: float) -> None:
+        """The mediator's help requests no citizen consented to yet can no longer be."""
+        await session.execute(
+            update(HelpRequestRow)
+            .where(
+                HelpRequestRow.mediator_id == mediator_id,
+                HelpRequestRow.account_id.is_(None),
+                HelpRequestRow.expires_at > now,
+            )
+            .values(expires_at=now)
+        )
 
     async def spaces(self) -> list[tuple[MediationSpace, list[Mediator]]]:
         async with self._sessions() as session:
@@ -125,7 +183,11 @@ class SqlMediations:
                 )
             ).all()
             mediators = (
-                await session.scalars(select(MediatorRow).order_by(MediatorRow.mediator_id))
+                await session.scalars(
+                    select(MediatorRow)
+                    .where(MediatorRow.removed_at.is_(None))
+                    .order_by(MediatorRow.mediator_id)
+                )
             ).all()
         listed = []
         for space in spaces:
