@@ -23,8 +23,13 @@ TEMPLATE = "identification"
 
 
 class ConsentCounter:
-    def __init__(self, counter: CounterApi) -> None:
+    def __init__(self, counter: CounterApi, public_base_url: str) -> None:
         self._counter = counter
+        # where this counter takes its answers (``verifiers.services.context.response_uri``)
+        self._responses = f"{public_base_url.rstrip('/')}/verifiers/{CONSENT_COUNTER}/responses/"
+
+    def answers_to(self, response_uri: str) -> bool:
+        return response_uri.startswith(self._responses)
 
     async def ask(self) -> tuple[str, str, str]:
         try:

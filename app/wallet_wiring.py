@@ -65,7 +65,8 @@ def consent_counter(settings: Settings, outbound: OutboundClient) -> ConsentCoun
     except SettingsError:
         return None
     return ConsentCounter(
-        CounterApi(outbound, settings.public_base_url, {CONSENT_COUNTER: keys[CONSENT_COUNTER]})
+        CounterApi(outbound, settings.public_base_url, {CONSENT_COUNTER: keys[CONSENT_COUNTER]}),
+        settings.public_base_url,
     )
 
 

@@ -435,3 +435,6 @@ class IdentityCheck(Protocol):
 
     async def proven_names(self, transaction_id: str) -> dict[str, str] | None:
         """The given and family name the verified presentation proved; None until then."""
+
+    def answers_to(self, response_uri: str) -> bool:
+        """Whether a presentation posted to ``response_uri`` answers this counter."""

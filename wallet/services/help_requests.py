@@ -191,8 +191,9 @@ async def consent_by_presentation(
     the citizen's consent, and the mediation is bound to this account (the one whose
     credential the wallet service presented; nobody else can make it post one). A
     presentation made through a mediation never starts another."""
-    if ASSISTING.get() is not None:
-        return
+    check = context.identity_check
+    if ASSISTING.get() is not None or check is None or not check.answers_to(response_uri):
+        return  # not the consent counter's request: no help request to look for
     mediation = await context.mediations.consent_by_answer(
         secret_hash(response_uri),
         box.account_id,
