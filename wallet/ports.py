@@ -137,6 +137,14 @@ class Flows(Protocol):
         from ``expected`` to ``busy``, and returned as the step found it (in ``expected``;
         ``due_at`` cleared); None when it is not there in that state (``get`` tells why)."""
 
+    async def submit(
+        self, account_id: str, flow_id: str, shown: Sequence[str], entry: ActivityEntry
+    ) -> bool:
+        """A presentation delivered, in one transaction: its busy flow moved to
+        ``submitted``, each credential of ``shown`` counted once more per time it is named,
+        and the activity entry stored; False when the flow was no longer busy (expired and
+        purged while the step held it), the rest being stored all the same."""
+
     async def add(self, flow: Flow, now: float, cap: int) -> bool:
         """Store the flow unless its account has ``cap`` unfinished ones (False then)."""
 

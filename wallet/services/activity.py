@@ -32,18 +32,22 @@ def stamp(context: WalletContext) -> Stamp:
 
 async def record(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> None:
     """Store ``entry``; done through a mediation (``ASSISTING``), it says so."""
+    await context.store.activity.add(sealed_entry(context, box, entry))
+
+
+def sealed_entry(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> ActivityEntry:
+    """``entry`` as it is stored, for a step that stores it with other changes at once;
+    done through a mediation (``ASSISTING``), it says so."""
     assisted = ASSISTING.get()
     if assisted is not None and isinstance(entry.assisted_by, msgspec.UnsetType):
         entry = msgspec.structs.replace(entry, assisted_by=assisted)
     kind = ActivityKind(str(type(entry).__struct_config__.tag))
-    await context.store.activity.add(
-        ActivityEntry(
-            entry.entry_id,
-            box.account_id,
-            context.clock.now(),
-            kind,
-            box.seal("activity", entry.entry_id, msgspec.to_builtins(entry)),
-        )
+    return ActivityEntry(
+        entry.entry_id,
+        box.account_id,
+        context.clock.now(),
+        kind,
+        box.seal("activity", entry.entry_id, msgspec.to_builtins(entry)),
     )
 
 

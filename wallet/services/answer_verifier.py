@@ -21,8 +21,8 @@ from core.errors import ProtocolError
 from core.http.client import OutboundFailed, OutboundRefused
 from core.messages import decode_message
 from core.oid4vp import ResponseUriAnswer
-from wallet.domain import CounterpartyFailed, FlowState, Refused
-from wallet.services.activity import record, stamp
+from wallet.domain import FLOW_MOVES, CounterpartyFailed, FlowState, Refused
+from wallet.services.activity import sealed_entry, stamp
 from wallet.services.activity_messages import PresentationSentEntry, SharedCredential
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
@@ -151,11 +151,9 @@ async def send_presentation(
             outcome["error"] = body.error
             if not isinstance(body.error_description, UnsetType):
                 outcome["error_description"] = body.error_description
-    await end_claim(context, claimed, FlowState.SUBMITTED)
     box = claimed.box
-    for part in prepared:
-        await context.store.credentials.count_presentation(box.account_id, part.credential_id)
-    await record(
+    FLOW_MOVES[claimed.flow.kind].check(FlowState.BUSY, FlowState.SUBMITTED)
+    sent = sealed_entry(
         context,
         box,
         PresentationSentEntry(
@@ -179,6 +177,10 @@ async def send_presentation(
             # the scheme only: the address itself may carry a bearer response_code
             redirect_refused=UNSET if refused_redirect is None else refused_redirect,
         ),
+    )
+    # the flow ends, each credential's use is counted and what was shared is logged at once
+    await context.store.flows.submit(
+        box.account_id, claimed.flow_id, [p.credential_id for p in prepared], sent
     )
     if accepted:  # a mediator's help request for the national ID: the citizen's consent
         await consent_by_presentation(context, box, request.response_uri)

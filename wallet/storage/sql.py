@@ -604,6 +604,17 @@ class SqlCredentials(_HotPath):
 
 
 _FLOW_COLUMNS = "flow_id, account_id, kind, state, sealed, expires_at, due_at"
+_SUBMIT = (
+    "WITH moved AS (UPDATE wallet_flows SET state = $3, due_at = NULL"
+    " WHERE flow_id = $1 AND account_id = $2 AND state = $4 RETURNING 1),"
+    " counted AS (UPDATE wallet_credentials AS c SET presentations = c.presentations + u.n"
+    " FROM (SELECT id, count(*) AS n FROM unnest($5::varchar[]) AS id GROUP BY id) AS u"
+    " WHERE c.account_id = $2 AND c.credential_id = u.id RETURNING 1),"
+    " logged AS (INSERT INTO wallet_activity (entry_id, account_id, at, kind, sealed)"
+    " VALUES ($6, $2, $7, $8, $9) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM moved) + 0 * (SELECT count(*) FROM counted)"
+    " + 0 * (SELECT count(*) FROM logged)"
+)
 _CLAIM = (
     "UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2 AND account_id = $3"
     " AND kind = $4 AND state = $5 AND expires_at > $6"
@@ -649,6 +660,55 @@ class SqlFlows(_HotPath):
         async with self._engine.begin() as connection:
             result = await connection.execute(
                 capped_insert(FLOWS, values, counted=unfinished, cap=cap)
+            )
+            return bool(result.rowcount)
+
+    async def submit(
+        self, account_id: str, flow_id: str, shown: Sequence[str], entry: ActivityEntry
+    ) -> bool:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                moved = await driver.fetchval(
+                    _SUBMIT,
+                    flow_id,
+                    account_id,
+                    FlowState.SUBMITTED.value,
+                    FlowState.BUSY.value,
+                    list(shown),
+                    entry.entry_id,
+                    entry.at,
+                    entry.kind.value,
+                    entry.sealed,
+                )
+            return bool(moved)
+        columns, credentials = FLOWS.c, _CREDENTIALS.c
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(FLOWS)
+                .where(
+                    columns.flow_id == flow_id,
+                    columns.account_id == account_id,
+                    columns.state == FlowState.BUSY.value,
+                )
+                .values(state=FlowState.SUBMITTED.value, due_at=None)
+            )
+            for credential_id in shown:
+                await connection.execute(
+                    update(_CREDENTIALS)
+                    .where(
+                        credentials.credential_id == credential_id,
+                        credentials.account_id == account_id,
+                    )
+                    .values(presentations=credentials.presentations + 1)
+                )
+            await connection.execute(
+                insert(_ACTIVITY).values(
+                    entry_id=entry.entry_id,
+                    account_id=account_id,
+                    at=entry.at,
+                    kind=entry.kind.value,
+                    sealed=entry.sealed,
+                )
             )
             return bool(result.rowcount)
 
