@@ -9,8 +9,9 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
 from core.audit.trail import AuditEntry
 from core.storage.audit_trail import AuditEntryRow, SqlAuditTrail, canonical_facts
@@ -161,3 +162,41 @@ async def test_a_backlog_is_caught_up_over_several_passes(
     passes = [await counts.roll_up(MARCH_FIRST + n) for n in range(4)]
     assert passes == [12, 12, 6, 0]
     assert await _issued(counts) == 30
+
+
+@pytest.mark.postgres
+async def test_an_append_committing_in_the_middle_of_a_batch_is_counted_once(
+    tmp_path: object,
+) -> None:
+    """The append in flight commits between the batch's read of the ids present and its
+    counting statements: the batch either counts it or keeps its id as a gap, not both."""
+    async with fresh_engine(backend_url("postgresql", tmp_path)) as engine:  # type: ignore[arg-type]
+        trail = SqlAuditTrail(session_factory(engine), lambda: MARCH_FIRST + 60)
+        counts = SqlAuditCounts(engine)
+        await trail.append(ISSUED)
+        async with engine.connect() as slow:
+            transaction = await slow.begin()
+            await slow.execute(insert(AuditEntryRow).values(_row(None)))  # id 2, in flight
+            await trail.append(ISSUED)  # id 3, committed
+
+            def commit_after_the_ids_are_read(
+                connection: object, cursor: object, statement: str, *args: object
+            ) -> None:
+                if statement.startswith("SELECT id FROM audit_entries WHERE id > "):
+                    await_only(transaction.commit())
+
+            event.listen(engine.sync_engine, "after_cursor_execute", commit_after_the_ids_are_read)
+            try:
+                await counts.roll_up(MARCH_FIRST + 120)
+            finally:
+                event.remove(
+                    engine.sync_engine, "after_cursor_execute", commit_after_the_ids_are_read
+                )
+        assert not transaction.is_active
+        assert await _issued(counts) == 3
+        await counts.roll_up(MARCH_FIRST + 180)
+        assert await _gaps(engine) == []
+        assert await _issued(counts) == 3
+        async with engine.connect() as connection:
+            rolled = (await connection.execute(select(RollupRow.count))).scalars().all()
+        assert sum(rolled) == 3
