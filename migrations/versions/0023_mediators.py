@@ -1,7 +1,7 @@
 """Assisted access at citizen spaces: spaces, mediators, help requests, mediations
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 Create Date: 2026-11-30 21:00:00
 """
 

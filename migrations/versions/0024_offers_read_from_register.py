@@ -2,7 +2,7 @@
 (the wallet is told which register the credential's data came from)
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0023
 Create Date: 2026-11-30 20:50:00
 """
 

@@ -1,7 +1,7 @@
 """Oversight: registered auditors, and the daily roll-up of the audit trail
 
 Revision ID: 0025
-Revises: 0020
+Revises: 0024
 Create Date: 2026-11-30 21:00:00
 """
 
