@@ -30,7 +30,7 @@ signer's ``x5c``.
 
 ``seal``, ``export`` and ``verify`` on the database are appended to the trail themselves
 (``audit.sealed``, ``audit.exported``, ``audit.verified``; actor kind ``deployment``,
-actor ``cli``). Checking an exported copy involves no deployment and appends nothing.
+actor ``administrator``). Checking an exported copy involves no deployment and appends nothing.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cli_entry(action: str, outcome: str = "ok", **facts: str | int) -> AuditEntry:
-    return AuditEntry("deployment", "cli", action, outcome, facts)
+    return AuditEntry("deployment", "administrator", action, outcome, facts)
 
 
 async def _with_deployment(args: argparse.Namespace, settings: Settings) -> int:
