@@ -10,13 +10,14 @@ import asyncio
 import datetime as dt
 import json
 import sys
+import time
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
 from app.settings import Settings
-from core.audit.trail import AuditEntry
-from core.storage.engine import create_engine
+from core.storage.audit_trail import SqlAuditTrail
+from core.storage.engine import create_engine, session_factory
 from oversight.services.context import OversightContext
 from oversight.services.register_auditor import (
     AuditorRefused,
@@ -42,17 +43,13 @@ def add_auditor_commands(sub: Any) -> None:
     auditor_sub.add_parser("list", help="the registered auditors")
 
 
-class _NoTrail:
-    """Registering appends nothing itself (the CLI is not an auditor reading figures)."""
-
-    async def append(self, entry: AuditEntry) -> None:
-        return None
-
-
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(settings.database_url, pool_size=1)
+    # the changes are appended to the deployment's trail (chained by its workers, or by
+    # ``idwallet audit seal``)
+    trail = SqlAuditTrail(session_factory(engine), time.time)
     context = OversightContext(
-        auditors=SqlAuditors(engine), counts=SqlAuditCounts(engine), trail=_NoTrail()
+        auditors=SqlAuditors(engine), counts=SqlAuditCounts(engine), trail=trail
     )
     try:
         command = args.auditor_command

@@ -17,6 +17,7 @@ all shown tells nothing new.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -72,7 +73,7 @@ class Period:
         not a date, the period ends before it starts, or is longer than ``max_days``."""
         dates = []
         for name, text in (("from", first), ("to", last)):
-            if len(text) != 10:
+            if not _CALENDAR_DATE.fullmatch(text):
                 raise PeriodError(f"{name} must be a date written YYYY-MM-DD")
             try:
                 dates.append(dt.date.fromisoformat(text))
@@ -114,6 +115,8 @@ class Period:
 
 
 _EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
+#: A calendar date, ``YYYY-MM-DD`` and nothing else (``fromisoformat`` also takes week dates).
+_CALENDAR_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 def day_of(timestamp: float) -> int:

@@ -3,8 +3,9 @@ unit tests and single-process tools; the same contract as the SQL one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from core.audit.chain import (
     GENESIS,
@@ -15,7 +16,7 @@ from core.audit.chain import (
     link,
     sign_head,
 )
-from core.audit.store import HeadPolicy, Sealed
+from core.audit.store import ChainSnapshot, HeadPolicy, Sealed
 from core.audit.trail import AuditEntry
 
 
@@ -88,8 +89,13 @@ class MemoryAuditTrail:
     async def read_entries(self, after: int, limit: int) -> list[ChainedEntry]:
         return [e for e in self._chain if e.position > after][:limit]
 
-    async def read_heads(self) -> list[SignedHead]:
-        return list(self._heads)
+    async def read_heads(self, after: int = 0, limit: int | None = None) -> list[SignedHead]:
+        heads = [h for h in self._heads if h.position > after]
+        return heads if limit is None else heads[:limit]
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[ChainSnapshot]:
+        yield _MemorySnapshot(list(self._chain), list(self._heads))
 
     async def prune(self, cutoff: float) -> int:
         older = [h for h in self._heads if h.at < cutoff]
@@ -102,6 +108,22 @@ class MemoryAuditTrail:
         if not self._chain:
             self._base = (anchor.position, anchor.entry_hash)
         return before - len(self._chain)
+
+
+class _MemorySnapshot:
+    def __init__(self, chain: list[ChainedEntry], heads: list[SignedHead]) -> None:
+        self._chain = chain
+        self._heads = heads
+
+    async def read_entries(self, after: int, limit: int) -> list[ChainedEntry]:
+        return [e for e in self._chain if e.position > after][:limit]
+
+    async def read_heads(self, after: int = 0, limit: int | None = None) -> list[SignedHead]:
+        heads = [h for h in self._heads if h.position > after]
+        return heads if limit is None else heads[:limit]
+
+    async def last_head(self) -> SignedHead | None:
+        return self._heads[-1] if self._heads else None
 
 
 def _facts(text: str) -> dict[str, str | int | tuple[str, ...]]:

@@ -10,6 +10,7 @@ every worker and process) and ``core.audit.memory.MemoryAuditTrail``; both pass
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +41,22 @@ class Sealed:
     ran: bool = True
 
 
+class ChainSnapshot(Protocol):
+    """Reads of the chain that all see it as it was at the first of them."""
+
+    async def read_entries(self, after: int, limit: int) -> list[ChainedEntry]:
+        """Chained entries of positions above ``after``, in position order."""
+        ...
+
+    async def read_heads(self, after: int = 0, limit: int | None = None) -> list[SignedHead]:
+        """Heads of positions above ``after``, in position order."""
+        ...
+
+    async def last_head(self) -> SignedHead | None:
+        """The head of the highest position."""
+        ...
+
+
 class ChainedTrail(Protocol):
     async def seal(self, heads: HeadPolicy | None = None, *, force: bool = False) -> Sealed:
         """Chains the entries appended so far and signs a head where one is due."""
@@ -49,11 +66,17 @@ class ChainedTrail(Protocol):
         """Chained entries of positions above ``after``, in position order."""
         ...
 
-    async def read_heads(self) -> list[SignedHead]:
-        """Every stored head, in position order."""
+    async def read_heads(self, after: int = 0, limit: int | None = None) -> list[SignedHead]:
+        """Stored heads of positions above ``after``, in position order."""
+        ...
+
+    def snapshot(self) -> AbstractAsyncContextManager[ChainSnapshot]:
+        """Reads of one state of the chain (a verification or an export, while retention
+        and the chainer go on)."""
         ...
 
     async def prune(self, cutoff: float) -> int:
         """Removes the entries covered by the last head signed before ``cutoff`` (and
-        the heads before it): the number of entries removed."""
+        the heads before it): the number of entries removed. The chain holds at every
+        commit of the way."""
         ...

@@ -21,9 +21,15 @@ action                             actor_kind  facts
                                                counter's registration)
 ``protocol.refused``               agency or   endpoint (the path template after the
                                    counter     tenant; outcome: the error code answered)
-``wallet.device_added``            citizen     (none)
+``wallet.device_added``            citizen     (none; the account as ``subject_key``)
 ``mediation.*``                    mediator    space, action
-``oversight.*`` ``audit.*``        auditor     period, what was read or exported
+``oversight.*``                    auditor     period, what was read
+``auditor.registered``             deployment  auditor (actor ``administrator``: the
+``auditor.key_replaced``                       command line, ``idwallet auditor``)
+``auditor.removed``
+``audit.sealed``                   deployment  through (the last position read; actor
+``audit.exported``                             ``administrator``, ``idwallet audit``;
+``audit.verified``                             verified: outcome ok or the break's kind)
 ``key.*``                          deployment  owner_kind, owner, kid
 =================================  ==========  ==========================================
 

@@ -13,14 +13,15 @@ pass, after them: the chain's order is the order of chaining, which is what it a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy import Float, Index, Integer, String, Text, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.audit.chain import GENESIS, ChainedEntry, SignedHead, UnchainedEntry, link, sign_head
-from core.audit.store import HeadPolicy, Sealed
+from core.audit.store import ChainSnapshot, HeadPolicy, Sealed
 from core.keys.signer import Signer
 from core.storage.audit_trail import AuditEntryRow
 from core.storage.base import Base
@@ -29,6 +30,8 @@ from core.storage.base import Base
 CHAINER_LOCK = 0x6964774155444954
 #: Entries chained per transaction (the lock is held for one batch at a time).
 CHAIN_BATCH = 2000
+#: About how many entries retention removes per transaction.
+PRUNE_BATCH = 5000
 
 
 class AuditHeadRow(Base):
@@ -196,38 +199,100 @@ class SqlAuditChain:
 
     async def read_entries(self, after: int, limit: int) -> list[ChainedEntry]:
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(AuditEntryRow)
-                .where(AuditEntryRow.position > after)
-                .order_by(AuditEntryRow.position)
-                .limit(limit)
-            )
-            return [_chained(row) for row in rows]
+            return await _SqlSnapshot(session).read_entries(after, limit)
 
-    async def read_heads(self) -> list[SignedHead]:
+    async def read_heads(self, after: int = 0, limit: int | None = None) -> list[SignedHead]:
         async with self._sessions() as session:
-            rows = await session.scalars(select(AuditHeadRow).order_by(AuditHeadRow.position))
-            return [_head(row) for row in rows]
+            return await _SqlSnapshot(session).read_heads(after, limit)
 
-    async def prune(self, cutoff: float) -> int:
-        async with self._sessions.begin() as session:
-            if not await self._lock(session):
-                return 0
-            anchor = await session.scalar(
-                select(AuditHeadRow)
-                .where(AuditHeadRow.at < cutoff)
-                .order_by(AuditHeadRow.position.desc())
-                .limit(1)
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[ChainSnapshot]:
+        """Reads that all see the trail as it was at the first of them, whatever retention
+        or the chainer commits meanwhile: one REPEATABLE READ transaction on PostgreSQL,
+        one read transaction on SQLite (its write-ahead log keeps the pages it reads)."""
+        async with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            else:
+                connection = await session.connection()
+                await connection.exec_driver_sql("BEGIN")
+            yield _SqlSnapshot(session)
+
+    async def prune(self, cutoff: float, *, batch: int = PRUNE_BATCH) -> int:
+        """In transactions of about ``batch`` entries each, every one ending at a signed
+        head that stays (so the chain holds between them, and no transaction holds the
+        write lock for long); the heads below each such head go with its entries."""
+        removed = 0
+        while True:
+            async with self._sessions.begin() as session:
+                if not await self._lock(session):
+                    return removed
+                anchor = await session.scalar(
+                    select(AuditHeadRow.position)
+                    .where(AuditHeadRow.at < cutoff)
+                    .order_by(AuditHeadRow.position.desc())
+                    .limit(1)
+                )
+                if anchor is None:
+                    return removed
+                first = await session.scalar(
+                    select(func.min(AuditEntryRow.position)).where(
+                        AuditEntryRow.position.is_not(None)
+                    )
+                )
+                step = anchor
+                if first is not None and first <= anchor:
+                    step = await self._prune_step(session, first, min(anchor, first + batch - 1))
+                deleted = await session.execute(
+                    delete(AuditEntryRow).where(AuditEntryRow.position <= step)
+                )
+                await session.execute(delete(AuditHeadRow).where(AuditHeadRow.position < step))
+                removed += int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+                if step == anchor:
+                    return removed
+
+    @staticmethod
+    async def _prune_step(session: AsyncSession, first: int, through: int) -> int:
+        """The highest head from ``first`` to ``through``, else the lowest above them."""
+        within = await session.scalar(
+            select(func.max(AuditHeadRow.position)).where(
+                AuditHeadRow.position >= first, AuditHeadRow.position <= through
             )
-            if anchor is None:
-                return 0
-            removed = await session.execute(
-                delete(AuditEntryRow).where(AuditEntryRow.position <= anchor.position)
-            )
-            await session.execute(
-                delete(AuditHeadRow).where(AuditHeadRow.position < anchor.position)
-            )
-            return int(removed.rowcount or 0)  # type: ignore[attr-defined]
+        )
+        if within is not None:
+            return int(within)
+        above = await session.scalar(
+            select(func.min(AuditHeadRow.position)).where(AuditHeadRow.position > through)
+        )
+        assert above is not None  # the anchor itself is above
+        return int(above)
+
+
+class _SqlSnapshot:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def read_entries(self, after: int, limit: int) -> list[ChainedEntry]:
+        rows = await self._session.scalars(
+            select(AuditEntryRow)
+            .where(AuditEntryRow.position > after)
+            .order_by(AuditEntryRow.position)
+            .limit(limit)
+        )
+        return [_chained(row) for row in rows]
+
+    async def read_heads(self, after: int = 0, limit: int | None = None) -> list[SignedHead]:
+        rows = await self._session.scalars(
+            select(AuditHeadRow)
+            .where(AuditHeadRow.position > after)
+            .order_by(AuditHeadRow.position)
+            .limit(limit)
+        )
+        return [_head(row) for row in rows]
+
+    async def last_head(self) -> SignedHead | None:
+        row = await SqlAuditChain._last_head(self._session)
+        return None if row is None else _head(row)
 
 
 def _unchained(row: AuditEntryRow) -> UnchainedEntry:

@@ -22,9 +22,12 @@ from core.storage.driver import is_postgresql, postgres_connection
 
 class AuditEntryRow(Base):
     __tablename__ = "audit_entries"
+    # SQLite: ids are never reused, even once retention has removed every row (the
+    # oversight roll-up's cursor is an id); PostgreSQL's sequence never reuses them anyway.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[float] = mapped_column(Float, index=True)
+    at: Mapped[float] = mapped_column(Float)
     actor_kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))

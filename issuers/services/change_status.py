@@ -122,9 +122,10 @@ async def change_status(
         )
     )
     # the deployment's trail: how many of each configuration changed, never which credential
-    # (one entry per configuration, so the oversight figures count each type apart)
+    # (one entry per configuration, so the oversight figures count each type apart); an
+    # action that changed nothing is one entry of outcome ``unchanged``, which no figure counts
     per_configuration = Counter(c.configuration_id for c in changed)
-    for configuration_id, number in sorted(per_configuration.items()) or [("", 0)]:
+    for configuration_id, number in sorted(per_configuration.items()):
         await context.audit_trail.append(
             AuditEntry(
                 "operator",
@@ -132,5 +133,9 @@ async def change_status(
                 AUDITED_ACTIONS[action],
                 facts={"credential_configuration": configuration_id, "changed": number},
             )
+        )
+    if not per_configuration:
+        await context.audit_trail.append(
+            AuditEntry("operator", issuer_id, AUDITED_ACTIONS[action], "unchanged", {"changed": 0})
         )
     return StatusChange(action, changed, unchanged)

@@ -2,7 +2,7 @@
 and help requests name it) but no key
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0027
 Create Date: 2026-12-01 01:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0028"
-down_revision = "0025"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

@@ -15,6 +15,10 @@ What each figure counts (``core.audit.trail`` vocabulary):
 - issued, revoked, suspended, reinstated: ``credential.*`` with outcome ``ok``; the agency
   is the entry's ``agency`` fact where it has one, otherwise its actor (the agency itself,
   or its operators, who act with the agency's operator key).
+
+Suppression counts entries, not credentials: a status change that changed a hundred
+credentials is one act, suppressed like any single act. Within a counter's row, a single
+suppressed answer figure takes the smallest other non-zero one with it (``suppressed_row``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from oversight.domain import (
     PRESENTATION_ANSWERED,
     PRESENTATION_REFUSED,
     PRESENTATION_REQUESTED,
+    SUPPRESSED,
     Auditor,
     CountedGroup,
     Figure,
@@ -53,6 +58,8 @@ _CREDENTIAL_COLUMNS = {
     CREDENTIAL_REINSTATED: "reinstated",
 }
 PRESENTATION_COLUMNS = ("requested", "answered_ok", "declined", "failed", "refused")
+#: Requested, then the answers it nearly adds up to (``suppressed_row``).
+LINKED_PRESENTATION_COLUMNS = ("requested", "answered_ok", "declined", "failed")
 CREDENTIAL_COLUMNS = tuple(_CREDENTIAL_COLUMNS.values())
 
 
@@ -109,17 +116,20 @@ def _presentation_column(group: CountedGroup) -> str:
     return "declined" if group.outcome == DECLINED else "failed"
 
 
+#: Exact counts of one row by column: (the figure, the number of entries it is made of).
+Cells = dict[str, tuple[int, int]]
+
+
 def tabulate(
     groups: Iterable[CountedGroup],
-) -> tuple[
-    dict[tuple[str, str, tuple[str, ...]], dict[str, int]], dict[tuple[str, str], dict[str, int]]
-]:
-    """The exact counts by counter row and by agency row (before suppression)."""
-    counters: dict[tuple[str, str, tuple[str, ...]], dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(PRESENTATION_COLUMNS, 0)
+) -> tuple[dict[tuple[str, str, tuple[str, ...]], Cells], dict[tuple[str, str], Cells]]:
+    """The exact counts by counter row and by agency row (before suppression), each with
+    the number of entries (actions) it is made of."""
+    counters: dict[tuple[str, str, tuple[str, ...]], Cells] = defaultdict(
+        lambda: dict.fromkeys(PRESENTATION_COLUMNS, (0, 0))
     )
-    agencies: dict[tuple[str, str], dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(CREDENTIAL_COLUMNS, 0)
+    agencies: dict[tuple[str, str], Cells] = defaultdict(
+        lambda: dict.fromkeys(CREDENTIAL_COLUMNS, (0, 0))
     )
     for group in groups:
         if group.action in (PRESENTATION_REQUESTED, PRESENTATION_ANSWERED, PRESENTATION_REFUSED):
@@ -128,7 +138,7 @@ def tabulate(
                 _text(group.facts.get("purpose")),
                 _claims(group.facts.get("claims")),
             )
-            counters[key][_presentation_column(group)] += group.count
+            _add(counters[key], _presentation_column(group), group.count, group.count)
         elif group.action in _CREDENTIAL_COLUMNS and group.outcome == OK:
             agency = _text(group.facts.get("agency")) or group.actor
             configuration = _text(group.facts.get("credential_configuration"))
@@ -136,10 +146,37 @@ def tabulate(
             # issuance is one credential whatever the number of copies in its batch
             changed = group.facts.get("changed", 1)
             weight = changed if isinstance(changed, int) else 1
-            agencies[(agency, configuration)][_CREDENTIAL_COLUMNS[group.action]] += (
-                group.count * weight
+            _add(
+                agencies[(agency, configuration)],
+                _CREDENTIAL_COLUMNS[group.action],
+                group.count * weight,
+                group.count,
             )
     return counters, agencies
+
+
+def _add(cells: Cells, column: str, figure: int, entries: int) -> None:
+    shown, made_of = cells[column]
+    cells[column] = (shown + figure, made_of + entries)
+
+
+def suppressed_row(cells: Cells, least: int, linked: tuple[str, ...] = ()) -> dict[str, Figure]:
+    """The row as reported. A figure made of 1 to ``least - 1`` entries is suppressed,
+    however many credentials those entries changed (one operator's one revocation of a
+    whole batch is still one person's one act). ``linked``: columns one of which is nearly
+    the sum of the others (requested ≈ answered + declined + failed, but for requests
+    that expired): where just one of them is suppressed, the smallest other that is not
+    zero is suppressed too, so the suppressed one cannot be had by subtraction."""
+    row: dict[str, Figure] = {}
+    for column, (figure, entries) in cells.items():
+        row[column] = figure if suppress(entries, least) != SUPPRESSED else SUPPRESSED
+    hidden = [c for c in linked if row[c] == SUPPRESSED]
+    if len(hidden) == 1:
+        answers = [c for c in linked[1:] if c not in hidden and cells[c][0] > 0]
+        others = answers or [c for c in linked[:1] if cells[c][0] > 0]
+        if others:
+            row[min(others, key=lambda c: cells[c][0])] = SUPPRESSED
+    return row
 
 
 async def read_figures(context: OversightContext, auditor: Auditor, period: Period) -> Figures:
@@ -161,7 +198,7 @@ async def read_figures(context: OversightContext, auditor: Auditor, period: Peri
                 counter=counter,
                 purpose=purpose,
                 claims=claims,
-                figures={k: suppress(v, least) for k, v in counts.items()},
+                figures=suppressed_row(counts, least, LINKED_PRESENTATION_COLUMNS),
             )
             for (counter, purpose, claims), counts in sorted(counters.items())
         ],
@@ -169,7 +206,7 @@ async def read_figures(context: OversightContext, auditor: Auditor, period: Peri
             AgencyRow(
                 agency=agency,
                 credential_configuration=configuration,
-                figures={k: suppress(v, least) for k, v in counts.items()},
+                figures=suppressed_row(counts, least),
             )
             for (agency, configuration), counts in sorted(agencies.items())
         ],

@@ -1,6 +1,11 @@
 """Registering an oversight body (``idwallet auditor add``), giving it a new key, removing
 it. The key is shown once and kept only as its SHA-256 digest: a 256-bit random key needs
-no slow hash, and a digest read from the database opens nothing."""
+no slow hash, and a digest read from the database opens nothing.
+
+Each change is appended to the deployment's audit trail (``auditor.registered``,
+``auditor.key_replaced``, ``auditor.removed``; actor kind ``deployment``, actor
+``administrator``: whoever runs the command line; the fact ``auditor``, an
+organisation's id), once it is made."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import hashlib
 import re
 import secrets
 
+from core.audit.trail import AuditEntry
 from oversight.domain import Auditor
 from oversight.services.context import OversightContext
 
@@ -43,6 +49,7 @@ async def register_auditor(context: OversightContext, auditor_id: str, name: str
     auditor = Auditor(auditor_id=auditor_id, name=name, registered_at=context.clock.now())
     if not await context.auditors.register(auditor, key_digest(key)):
         raise AuditorRefused(f"an auditor {auditor_id!r} is registered already")
+    await _audit(context, "auditor.registered", auditor_id)
     return key
 
 
@@ -51,9 +58,17 @@ async def replace_auditor_key(context: OversightContext, auditor_id: str) -> str
     key = _new_key()
     if not await context.auditors.replace_key(auditor_id, key_digest(key)):
         raise AuditorRefused(f"no auditor {auditor_id!r} is registered")
+    await _audit(context, "auditor.key_replaced", auditor_id)
     return key
 
 
 async def remove_auditor(context: OversightContext, auditor_id: str) -> None:
     if not await context.auditors.remove(auditor_id):
         raise AuditorRefused(f"no auditor {auditor_id!r} is registered")
+    await _audit(context, "auditor.removed", auditor_id)
+
+
+async def _audit(context: OversightContext, action: str, auditor_id: str) -> None:
+    await context.trail.append(
+        AuditEntry("deployment", "administrator", action, facts={"auditor": auditor_id})
+    )

@@ -12,7 +12,11 @@ transaction that adds its counts, moves the cursor and renews the lease, checkin
 lease is still its own; a pass takes ``MAX_BATCHES`` at most, so a backlog is caught up
 over several passes and no pass outlasts its lease. An append gets its id when it
 inserts and commits later, so a batch may pass over an id whose entry is not committed
-yet: the ids missing below the cursor are kept as gaps, counted by every read and looked
+yet. Every statement of a batch reads one snapshot (on PostgreSQL the batch runs at
+REPEATABLE READ; on SQLite its first statement takes the write lock, so nothing commits
+until it ends): an entry that commits while the batch runs is either seen by all of its
+statements or by none, never counted by the batch and kept as a gap as well. The ids
+missing below the cursor are kept as gaps, counted by every read and looked
 at again by every pass until their entry arrives (then rolled up) or ``GAP_HORIZON`` has
 passed (an append that was rolled back, or a sequence that skipped ids, leaves a gap that
 never fills).
@@ -22,12 +26,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import TextClause, bindparam, delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit.trail import FactValue
@@ -44,6 +49,8 @@ LEASE_SECONDS = 300.0
 #: Seconds a gap in the ids is waited for before it is taken to be a rolled-back append.
 GAP_HORIZON = 3600.0
 _STATE_ID = 1
+#: PostgreSQL's SQLSTATE for a REPEATABLE READ transaction that met a concurrent update.
+SERIALIZATION_FAILURE = "40001"
 
 Group = tuple[str, str, str, str, str]  # actor kind, actor, action, outcome, facts (JSON)
 
@@ -206,6 +213,14 @@ class LeaseLost(Exception):
 class SqlAuditCounts:
     def __init__(self, engine: AsyncEngine, *, batch: int = BATCH) -> None:
         self._engine = engine
+        #: The running pass's ``now`` and when it started (monotonic seconds).
+        self._pass_started = (0.0, time.monotonic())
+        # a batch's statements share one snapshot (the module docstring says why)
+        self._snapshot_engine = (
+            engine.execution_options(isolation_level="REPEATABLE READ")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._batch = batch
         day = _day_expression(engine)
         self._batch_statements = _rolling(day, "e.id > :cursor AND e.id <= :through")
@@ -262,6 +277,7 @@ class SqlAuditCounts:
         holder = secrets.token_hex(16)
         if not await self._take_lease(holder, now):
             return 0
+        self._pass_started = (now, time.monotonic())
         # Cancelled (the worker stopping), the pass leaves its lease to run out: nothing
         # more is asked of the database on the way out.
         rolled = 0
@@ -317,19 +333,30 @@ class SqlAuditCounts:
         return bool(taken.rowcount)
 
     async def _renew(self, connection: AsyncConnection, holder: str, now: float) -> None:
-        """First statement of every batch: the lease renewed (and the state row locked
-        until the batch commits), or ``LeaseLost``."""
+        """First statement of every batch: the lease renewed from this moment (the pass's
+        ``now`` and the time it has taken so far), the state row locked until the batch
+        commits; or ``LeaseLost``."""
+        started, monotonic_start = self._pass_started
         renewed = await connection.execute(
             update(RollupStateRow)
             .where(RollupStateRow.id == _STATE_ID, RollupStateRow.holder == holder)
-            .values(lease_until=now + LEASE_SECONDS)
+            .values(lease_until=started + (time.monotonic() - monotonic_start) + LEASE_SECONDS)
         )
         if not renewed.rowcount:
             raise LeaseLost
 
     async def _next_batch(self, holder: str, now: float) -> tuple[int, bool]:
-        """One batch rolled up: (entries added, whether more may follow)."""
-        async with self._engine.begin() as connection:
+        """One batch rolled up: (entries added, whether more may follow). A concurrent
+        update of the state row (another worker took over) is a lost lease."""
+        try:
+            return await self._batch_in_snapshot(holder, now)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == SERIALIZATION_FAILURE:
+                raise LeaseLost from exc
+            raise
+
+    async def _batch_in_snapshot(self, holder: str, now: float) -> tuple[int, bool]:
+        async with self._snapshot_engine.begin() as connection:
             await self._renew(connection, holder, now)
             cursor = await self._cursor(connection)
             window = (

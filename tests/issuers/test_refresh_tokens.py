@@ -26,6 +26,9 @@ from core.messages import convert_message
 from core.oauth import TokenRequest
 from issuers.registers.file import FileRegister
 from issuers.services.exchange_refresh_token import exchange_refresh_token
+from oversight.domain import CountedGroup
+from oversight.services.read_figures import tabulate
+from oversight.storage.sql import decode_facts
 from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_authorization_endpoints import (
     ISSUER,
@@ -39,6 +42,7 @@ from tests.issuers.test_authorization_endpoints import (
 from tests.issuers.test_issuance import operator_key
 from tests.issuers.wallet import Wallet, proof
 from tests.support.wallet_provider import CLIENT_ID, new_instance
+from tests.wallet.test_mediation import _audit
 
 
 @pytest.fixture
@@ -254,3 +258,31 @@ def test_twenty_racing_refreshes_give_one_successor(
 
     results = client.blocking_portal.call(race)
     assert len([r for r in results if not isinstance(r, InvalidGrant)]) == 1
+
+
+def test_a_status_change_that_changed_nothing_shows_in_no_figure(
+    client: TestClient[Any], instance: SoftwareSigner, wallet: Wallet
+) -> None:
+    """Revoking what is revoked already: the operator's act is in the trail (outcome
+    ``unchanged``), but no agency row of the oversight figures is made of it."""
+    first = _signed_in(client, instance, wallet)
+    _credential_claims(wallet, first["access_token"])
+    for _ in range(2):
+        revoked = client.post(
+            "/issuers/civil-registry/credentials/revoke",
+            json={"subject_id": "demo-citizen", "reason": "the citizen asked at the desk"},
+            headers={"Authorization": f"Bearer {operator_key(client, 'civil-registry')}"},
+        )
+        assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["changed"] == []
+    entries = [e for e in _audit(client) if e.action == "credential.revoked"]
+    assert [e.outcome for e in entries] == ["ok", "unchanged"]
+    assert entries[1].facts == '{"changed":0}'
+    groups = [
+        CountedGroup(e.actor_kind, e.actor, e.action, e.outcome, decode_facts(e.facts), 1)
+        for e in entries
+    ]
+    agencies = tabulate(groups)[1]
+    assert list(agencies) == [
+        ("civil-registry", json.loads(entries[0].facts)["credential_configuration"])
+    ]

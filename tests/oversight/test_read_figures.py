@@ -16,7 +16,7 @@ from oversight.domain import SUPPRESSED, Auditor, Period, PeriodError, suppress
 from oversight.services.context import OversightContext
 from oversight.services.read_figures import parse_period, read_figures
 from oversight.storage.memory import MemoryAuditors, MemoryAuditTrail
-from tests.oversight.entries import MARCH_FIRST, realistic_mix
+from tests.oversight.entries import AGE, MARCH_FIRST, answered, asked, credential, realistic_mix
 
 MARCH = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 DPA = Auditor("dpa", "Data Protection Authority", 0.0)
@@ -49,6 +49,9 @@ def test_a_period_is_two_dates_in_order_and_not_too_long() -> None:
         ("2026-3-1", "2026-03-31", "from must be a date"),
         ("2026-03-01", "31.03.2026", "to must be a date"),
         ("2026-03-01T00:00", "2026-03-31", "from must be a date"),
+        ("2026-W01-1", "2026-03-31", "from must be a date"),
+        ("2026-03-01", "2026W101", "to must be a date"),
+        ("２０２６-03-01", "2026-03-31", "from must be a date"),
         ("2026-03-31", "2026-03-01", "ends (to) before it starts"),
         ("2023-01-01", "2026-01-01", "1096 days at most"),
     ]:
@@ -83,8 +86,61 @@ async def test_the_figures_of_march() -> None:
 async def test_a_lower_threshold_shows_more() -> None:
     context, _ = await _context(min_count=2)
     figures = await read_figures(context, DPA, MARCH)
+    agencies = {(r.agency, r.credential_configuration): dict(r.figures) for r in figures.agencies}
+    assert agencies[("civil-registry", "residence_permit")]["issued"] == 2
     age = next(r for r in figures.counters if r.claims == ("age_equal_or_over.18",))
-    assert (age.figures["declined"], age.figures["failed"]) == (2, SUPPRESSED)
+    # failed (1) alone would be 12 - 9 - 2 where nothing expired: declined goes with it
+    assert dict(age.figures) == {
+        "requested": 12,
+        "answered_ok": 9,
+        "declined": SUPPRESSED,
+        "failed": SUPPRESSED,
+        "refused": 0,
+    }
+
+
+async def test_a_single_suppressed_answer_figure_takes_another_with_it() -> None:
+    trail = MemoryAuditTrail(lambda: MARCH_FIRST + 60)
+    for entry in [
+        *[asked("bar-age-check", "age_over_18", AGE)] * 12,
+        *[answered("bar-age-check", "age_over_18", AGE, "ok")] * 11,
+        answered("bar-age-check", "age_over_18", AGE, "access_denied"),
+    ]:
+        await trail.append(entry)
+    context = OversightContext(auditors=MemoryAuditors(), counts=trail, trail=trail)
+    [row] = (await read_figures(context, DPA, MARCH)).counters
+    # declined would be 12 - 11 - 0 with answered_ok shown: it is not shown either
+    assert dict(row.figures) == {
+        "requested": 12,
+        "answered_ok": SUPPRESSED,
+        "declined": SUPPRESSED,
+        "failed": 0,
+        "refused": 0,
+    }
+
+
+async def test_suppression_counts_acts_not_the_credentials_they_changed() -> None:
+    """One operator's one revocation of a batch of twenty is one act: suppressed."""
+    trail = MemoryAuditTrail(lambda: MARCH_FIRST + 60)
+    batch = credential("credential.revoked", "civil-registry", "national_id")
+    await trail.append(
+        AuditEntry(
+            batch.actor_kind, batch.actor, batch.action, facts={**batch.facts, "changed": 20}
+        )
+    )
+    for _ in range(5):
+        await trail.append(
+            AuditEntry(
+                batch.actor_kind,
+                batch.actor,
+                "credential.suspended",
+                facts={**batch.facts, "changed": 2},
+            )
+        )
+    context = OversightContext(auditors=MemoryAuditors(), counts=trail, trail=trail)
+    [row] = (await read_figures(context, DPA, MARCH)).agencies
+    assert row.figures["revoked"] == SUPPRESSED
+    assert row.figures["suspended"] == 10  # five acts, ten credentials
 
 
 async def test_the_read_is_appended_before_anything_is_counted() -> None:

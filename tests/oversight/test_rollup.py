@@ -7,21 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
+from app.migrate import downgrade, upgrade
 from core.audit.trail import AuditEntry
+from core.storage.audit_chain import SqlAuditChain
 from core.storage.audit_trail import AuditEntryRow, SqlAuditTrail, canonical_facts
 from core.storage.engine import create_engine, session_factory
 from oversight.domain import COUNTED_ACTIONS, Period
 from oversight.storage import sql
 from oversight.storage.sql import GAP_HORIZON, SqlAuditCounts, missing_ranges
 from oversight.storage.tables import RollupGapRow, RollupRow, RollupStateRow
-from tests.conftest import backend_url, fresh_engine
+from tests.conftest import backend_url, fresh_engine, migrated_database
 from tests.oversight.entries import MARCH_FIRST
+from tests.support.audit import audit_pki
+from tests.support.postgres import run_in_thread
 
+PKI = audit_pki()
 MARCH = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 ISSUED = AuditEntry(
     "agency", "civil-registry", "credential.issued", facts={"credential_configuration": "pid"}
@@ -161,3 +168,101 @@ async def test_a_backlog_is_caught_up_over_several_passes(
     passes = [await counts.roll_up(MARCH_FIRST + n) for n in range(4)]
     assert passes == [12, 12, 6, 0]
     assert await _issued(counts) == 30
+
+
+@pytest.mark.postgres
+async def test_an_append_committing_in_the_middle_of_a_batch_is_counted_once(
+    tmp_path: object,
+) -> None:
+    """The append in flight commits between the batch's read of the ids present and its
+    counting statements: the batch either counts it or keeps its id as a gap, not both."""
+    async with fresh_engine(backend_url("postgresql", tmp_path)) as engine:  # type: ignore[arg-type]
+        trail = SqlAuditTrail(session_factory(engine), lambda: MARCH_FIRST + 60)
+        counts = SqlAuditCounts(engine)
+        await trail.append(ISSUED)
+        async with engine.connect() as slow:
+            transaction = await slow.begin()
+            await slow.execute(insert(AuditEntryRow).values(_row(None)))  # id 2, in flight
+            await trail.append(ISSUED)  # id 3, committed
+
+            def commit_after_the_ids_are_read(
+                connection: object, cursor: object, statement: str, *args: object
+            ) -> None:
+                if statement.startswith("SELECT id FROM audit_entries WHERE id > "):
+                    await_only(transaction.commit())
+
+            event.listen(engine.sync_engine, "after_cursor_execute", commit_after_the_ids_are_read)
+            try:
+                await counts.roll_up(MARCH_FIRST + 120)
+            finally:
+                event.remove(
+                    engine.sync_engine, "after_cursor_execute", commit_after_the_ids_are_read
+                )
+        assert not transaction.is_active
+        assert await _issued(counts) == 3
+        await counts.roll_up(MARCH_FIRST + 180)
+        assert await _gaps(engine) == []
+        assert await _issued(counts) == 3
+        async with engine.connect() as connection:
+            rolled = (await connection.execute(select(RollupRow.count))).scalars().all()
+        assert sum(rolled) == 3
+
+
+async def test_entries_appended_after_retention_removed_every_row_are_counted(
+    engine: AsyncEngine,
+) -> None:
+    """Ids are never given twice (SQLite: AUTOINCREMENT), so the roll-up's cursor, past
+    the removed rows' ids, still finds the new entries."""
+    clock = MARCH_FIRST + 60
+    sessions = session_factory(engine)
+    chain = SqlAuditChain(sessions, lambda: clock)
+    counts = SqlAuditCounts(engine)
+    await _insert_appended(engine, 3)
+    await chain.seal(PKI.heads(), force=True)
+    await counts.roll_up(clock)
+    assert await chain.prune(clock + 1) == 3  # every row gone, its counts kept
+    await _insert_appended(engine, 2)
+    await counts.roll_up(clock + 60)
+    assert await _issued(counts) == 5
+
+
+async def _insert_appended(engine: AsyncEngine, count: int) -> None:
+    trail = SqlAuditTrail(session_factory(engine), lambda: MARCH_FIRST + 150)
+    for _ in range(count):
+        await trail.append(ISSUED)
+
+
+def test_the_migration_keeps_ids_of_a_trail_emptied_before_it_from_coming_back(
+    tmp_path: Path,
+) -> None:
+    url = backend_url("sqlite", tmp_path)
+    migrated_database(url)
+    downgrade(url, "0025")
+
+    async def before() -> None:
+        engine = create_engine(url)
+        try:
+            counts = SqlAuditCounts(engine)
+            await _insert(engine, 1, 2, 3, 4)
+            await counts.roll_up(MARCH_FIRST)
+            async with engine.begin() as connection:  # retention took every row
+                await connection.execute(delete(AuditEntryRow))
+        finally:
+            await engine.dispose()
+
+    async def after() -> int:
+        engine = create_engine(url)
+        try:
+            counts = SqlAuditCounts(engine)
+            await _insert_appended(engine, 2)
+            await counts.roll_up(MARCH_FIRST + 60)
+            async with engine.connect() as connection:
+                ids = (await connection.execute(select(AuditEntryRow.id))).scalars().all()
+            assert sorted(ids) == [5, 6]
+            return await _issued(counts)
+        finally:
+            await engine.dispose()
+
+    run_in_thread(before())
+    upgrade(url)
+    assert run_in_thread(after()) == 6

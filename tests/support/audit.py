@@ -3,6 +3,7 @@ under it, as a deployment has them (``app.audit_sealing``), and a clock that mov
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -27,6 +28,8 @@ from core.keys.x509 import (
 class AuditPki:
     anchor: x509.Certificate
     signer: Signer
+    #: The anchor's own key (certifies other keys under it).
+    anchor_signer: Signer
 
     @property
     def keys(self) -> HeadKeys:
@@ -45,15 +48,23 @@ def audit_pki() -> AuditPki:
     now = dt.datetime.now(dt.UTC)
     root = SoftwareSigner(ec.generate_private_key(ec.SECP256R1()))
     anchor = create_trust_anchor(root, common_name="Test anchor", now=now)
+    pki = AuditPki(anchor, root, root)
+    return dataclasses.replace(
+        pki, signer=certified_signer(pki, uris=("https://audit.example/audit",))
+    )
+
+
+def certified_signer(pki: AuditPki, *, uris: tuple[str, ...]) -> Signer:
+    """A new key certified under the PKI's anchor, naming ``uris``."""
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = issue_access_certificate(
-        AccessCertificateRequest("Audit", uris=("https://audit.example/audit",)),
+        AccessCertificateRequest("Audit", uris=uris),
         key.public_key(),
-        anchor_signer=root,
-        anchor=anchor,
-        now=now,
+        anchor_signer=pki.anchor_signer,
+        anchor=pki.anchor,
+        now=dt.datetime.now(dt.UTC),
     )
-    return AuditPki(anchor, SoftwareSigner(key, x5c=to_x5c([certificate])))
+    return SoftwareSigner(key, x5c=to_x5c([certificate]))
 
 
 def ticking_clock(step: float = 1.0) -> Callable[[], float]:

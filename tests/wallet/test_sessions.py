@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
 from tests.wallet.phone import Phone
+from tests.wallet.test_mediation import _audit
 
 CONCURRENT = 8
 
@@ -90,6 +91,9 @@ def test_a_lost_phone_is_revoked_at_once(client: TestClient[Any]) -> None:
     )
     assert added.status_code == 201
     second.device_id = added.json()["device_id"]
+    [entry] = [e for e in _audit(client) if e.action == "wallet.device_added"]
+    assert (entry.actor_kind, entry.actor, entry.facts) == ("citizen", "", "{}")
+    assert entry.subject_key and second.device_id not in str(vars(entry))
     second.login()
     assert second.get("/wallet/credentials").status_code == 200
     assert phone.delete(f"/wallet/devices/{second.device_id}").status_code == 204

@@ -2,6 +2,13 @@
 requests: the claims asked for (their paths, sorted), the purpose and template, and how
 the request ended; never a citizen's data, a transaction id or a nonce.
 
+Only claims the deployment knows are recorded by name: those of its templates and of
+the counter's registration. A raw DCQL query may name anything (it is the counter's own
+text, and the trail is never erased), so any other path is recorded as ``unregistered``,
+once, and at most ``MAX_AUDITED_CLAIMS`` names are kept. The purpose is the template's
+name, or for raw DCQL the registered purposes the query falls within (their names,
+sorted, comma-separated; empty when none does, as for a request refused for that).
+
 Outcomes of an answer: ``ok``, the wallet's error code when it is one of OpenID4VP 1.0
 §8.5 (``access_denied`` for a citizen who declined), ``wallet_error`` for any other code a
 wallet sent, ``invalid_request`` for a presentation that failed a check.
@@ -34,6 +41,10 @@ WALLET_ERRORS = frozenset(
 )
 #: A claim path element that is no name: an array index or any element (DCQL §7).
 _ANY = "*"
+#: What the trail records for claim paths neither a template nor the registration names.
+UNREGISTERED = "unregistered"
+#: Claim names one entry records at most.
+MAX_AUDITED_CLAIMS = 32
 
 
 def _path_text(path: Any) -> str | None:
@@ -50,24 +61,98 @@ def _path_text(path: Any) -> str | None:
     return "/".join(parts)
 
 
-def requested_claims(dcql: Mapping[str, Any]) -> tuple[str, ...]:
+def requested_paths(dcql: Mapping[str, Any]) -> tuple[str, ...]:
     """The claim paths a DCQL query asks for, each as ``a/b/c`` (``*`` for an index or
     any element), sorted and without repeats."""
     paths: set[str] = set()
     credentials = dcql.get("credentials")
     for credential in credentials if isinstance(credentials, list) else ():
-        claims = credential.get("claims") if isinstance(credential, dict) else None
-        for claim in claims if isinstance(claims, list) else ():
-            text = _path_text(claim.get("path")) if isinstance(claim, dict) else None
-            if text is not None:
-                paths.add(text)
+        paths.update(_credential_paths(credential))
     return tuple(sorted(paths))
 
 
-def presentation_facts(dcql: Mapping[str, Any], template: str | None) -> dict[str, FactValue]:
+def _credential_paths(credential: object) -> set[str]:
+    claims = credential.get("claims") if isinstance(credential, dict) else None
+    paths = set()
+    for claim in claims if isinstance(claims, list) else ():
+        text = _path_text(claim.get("path")) if isinstance(claim, dict) else None
+        if text is not None:
+            paths.add(text)
+    return paths
+
+
+def known_claims(context: VerifierContext, verifier_id: str) -> frozenset[str]:
+    """The claim paths the deployment knows: its templates' and the counter's registered
+    ones (a purpose may add claims to its template's)."""
+    known = {
+        text
+        for template in context.templates.values()
+        for credential in template.credentials
+        for path in credential.claims
+        if (text := _path_text(list(path))) is not None
+    }
+    party = context.parties.get(verifier_id)
+    for purpose in party.purposes.values() if party is not None else ():
+        for extra in purpose.additional_claims.values():
+            known.update(t for path in extra if (t := _path_text(list(path))) is not None)
+    return frozenset(known)
+
+
+def requested_claims(dcql: Mapping[str, Any], known: frozenset[str]) -> tuple[str, ...]:
+    """The known claim paths a query asks for, sorted; ``unregistered`` once for any
+    others; at most ``MAX_AUDITED_CLAIMS``."""
+    paths = requested_paths(dcql)
+    named = [p for p in paths if p in known]
+    if len(named) == len(paths):
+        return tuple(named[:MAX_AUDITED_CLAIMS])
+    return (*named[: MAX_AUDITED_CLAIMS - 1], UNREGISTERED)
+
+
+def matched_purposes(context: VerifierContext, verifier_id: str, dcql: Mapping[str, Any]) -> str:
+    """The counter's registered purposes a raw query falls within: those with a credential
+    of a type and format the query asks for and the claims it asks of it (or any, where it
+    asks none), comma-separated and sorted."""
+    party = context.parties.get(verifier_id)
+    credentials = dcql.get("credentials")
+    if party is None or not isinstance(credentials, list):
+        return ""
+    matched = set()
+    for asked in credentials:
+        if not isinstance(asked, dict):
+            continue
+        kinds = _types(asked)
+        paths = _credential_paths(asked)
+        for name, purpose in party.purposes.items():
+            template = context.templates.get(name)
+            for credential in template.credentials if template is not None else ():
+                if credential.format != asked.get("format") or not kinds & set(credential.types):
+                    continue
+                allowed = {_path_text(list(p)) for p in purpose.claims_for(credential)}
+                if paths <= allowed:
+                    matched.add(name)
+    return ",".join(sorted(matched))
+
+
+def _types(asked: Mapping[str, Any]) -> set[str]:
+    meta = asked.get("meta")
+    if not isinstance(meta, dict):
+        return set()
+    kinds = meta.get("vct_values")
+    doctype = meta.get("doctype_value")
+    found = {k for k in kinds if isinstance(k, str)} if isinstance(kinds, list) else set()
+    if isinstance(doctype, str):
+        found.add(doctype)
+    return found
+
+
+def presentation_facts(
+    context: VerifierContext, verifier_id: str, dcql: Mapping[str, Any], template: str | None
+) -> dict[str, FactValue]:
     return {
-        "claims": requested_claims(dcql),
-        "purpose": template or "",
+        "claims": requested_claims(dcql, known_claims(context, verifier_id)),
+        "purpose": template
+        if template is not None
+        else matched_purposes(context, verifier_id, dcql),
         "template": template or "",
     }
 
@@ -87,7 +172,9 @@ async def audit_answer(context: VerifierContext, transaction: Transaction, outco
         context,
         transaction.verifier_id,
         "presentation.answered",
-        presentation_facts(transaction.dcql_query, transaction.purpose),
+        presentation_facts(
+            context, transaction.verifier_id, transaction.dcql_query, transaction.purpose
+        ),
         outcome,
     )
 

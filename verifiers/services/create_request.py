@@ -230,7 +230,9 @@ async def create_presentation_request(
                 context,
                 verifier_id,
                 "presentation.refused",
-                presentation_facts(_asked(context, options), options.template),
+                presentation_facts(
+                    context, verifier_id, _asked(context, options), options.template
+                ),
                 "refused",
             )
         raise
@@ -278,7 +280,7 @@ async def create_presentation_request(
         context,
         verifier_id,
         "presentation.requested",
-        presentation_facts(dcql, options.template),
+        presentation_facts(context, verifier_id, dcql, options.template),
     )
     return CreatedRequest(
         transaction,

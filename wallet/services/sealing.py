@@ -9,13 +9,12 @@ account does not open.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # data keys are made here
 
+from core.audit.subject import subject_key
 from core.encoding import json_dumps_bytes
 from core.sealing import Sealer
 
@@ -28,14 +27,13 @@ class AccountBox:
     def __init__(self, account_id: str, data_key: bytes) -> None:
         self.account_id = account_id
         self._sealer = Sealer(data_key)
-        self._subject_key = hmac.new(
-            data_key, b"idwallet audit subject/" + account_id.encode(), hashlib.sha256
-        ).hexdigest()
+        self._subject_key = subject_key(data_key, account_id)
 
     @property
     def subject_key(self) -> str:
         """The account as the audit trail names it (``AuditEntry.subject_key``): a keyed
-        hash under the account's data key, so it is forgotten with the account."""
+        hash under the account's data key (``core.audit.subject``), so it is forgotten
+        with the account."""
         return self._subject_key
 
     def _context(self, kind: str, record_id: str) -> str:

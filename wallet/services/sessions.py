@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 from msgspec import UnsetType
 
+from core.audit.trail import AuditEntry
 from core.errors import InvalidGrant, InvalidRequest, InvalidToken, ServiceBusy
 from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
@@ -283,6 +284,10 @@ async def add_device(
         )
     )
     await record(context, box, DeviceRegisteredEntry(**stamp(context), device_id=device_id))
+    # the deployment's trail: the account only as its keyed hash, no device id or name
+    await context.audit.append(
+        AuditEntry("citizen", "", "wallet.device_added", subject_key=box.subject_key)
+    )
     await tell(
         context, box, NotificationKind.DEVICE_ADDED, NotificationContent(device_id=device_id)
     )

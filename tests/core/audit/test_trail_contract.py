@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from core.audit.chain import GENESIS, ChainedEntry, verify_chain
 from core.audit.memory import MemoryAuditTrail
@@ -121,6 +121,10 @@ async def test_retention_removes_whole_signed_stretches_and_the_rest_verifies(
     assert verify_chain(entries, remaining, PKI.keys).ok
     # everything signed so far goes; the chain goes on from the last head
     assert await trail.chain.prune(remaining[-1].at + 0.5) == 2
+    # nothing left but the last head: the chain holds, signed through it
+    assert await _all(trail.chain) == []
+    report = verify_chain([], await trail.chain.read_heads(), PKI.keys)
+    assert report.ok and report.signed_through == 6
     await trail.trail.append(_entry(6))
     await trail.chain.seal(PKI.heads())
     entries = await _all(trail.chain)
@@ -186,3 +190,62 @@ async def test_a_changed_row_is_found_at_its_position(backend: str, tmp_path: Pa
         report = verify_chain(await chain.read_entries(0, 100), await chain.read_heads(), PKI.keys)
         assert report.first_break is not None
         assert (report.first_break.position, report.first_break.kind) == (3, "hash_mismatch")
+
+
+async def test_a_snapshot_reads_one_state_while_retention_removes_everything(
+    trail: Trail,
+) -> None:
+    """A verification or an export that reads page by page while retention runs sees the
+    chain as it was when it began: whole, never a start without the head it follows."""
+    for i in range(6):
+        await trail.trail.append(_entry(i))
+        if i % 2:
+            await trail.chain.seal(PKI.heads())
+    async with trail.chain.snapshot() as snapshot:
+        first_page = await snapshot.read_entries(0, 2)
+        last = await trail.chain.read_heads()
+        assert await trail.chain.prune(last[-1].at + 0.5) == 6  # meanwhile, elsewhere
+        rest = await snapshot.read_entries(2, 100)
+        heads = await snapshot.read_heads()
+        assert (await snapshot.last_head()) == heads[-1]
+    assert [e.position for e in [*first_page, *rest]] == [1, 2, 3, 4, 5, 6]
+    assert [h.position for h in heads] == [2, 4, 6]
+    report = verify_chain([*first_page, *rest], heads, PKI.keys)
+    assert report.ok and report.signed_through == 6
+    assert await _all(trail.chain) == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_retention_removes_in_steps_each_ending_at_a_head(
+    backend: str, tmp_path: Path
+) -> None:
+    clock = ticking_clock()
+    async with fresh_engine(backend_url(backend, tmp_path)) as engine:
+        sessions = session_factory(engine)
+        trail, chain = SqlAuditTrail(sessions, clock), SqlAuditChain(sessions, clock)
+        for i in range(7):
+            await trail.append(_entry(i))
+            if i % 2:
+                await chain.seal(PKI.heads())
+        await chain.seal(PKI.heads())
+        heads = await chain.read_heads()
+        assert [h.position for h in heads] == [2, 4, 6, 7]
+        deletes: list[str] = []
+
+        def seen(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+            if statement.startswith("DELETE FROM audit_entries"):
+                deletes.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            assert await chain.prune(heads[2].at + 0.5, batch=2) == 6
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        assert len(deletes) == 3  # through the heads of positions 2, 4 and 6
+        entries = await _all(chain)
+        assert [e.position for e in entries] == [7]
+        remaining = await chain.read_heads()
+        assert [h.position for h in remaining] == [6, 7]
+        assert verify_chain(entries, remaining, PKI.keys).ok
