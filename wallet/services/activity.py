@@ -30,21 +30,25 @@ def stamp(context: WalletContext) -> Stamp:
     return {"entry_id": str(uuid.uuid4()), "at": int(context.clock.now())}
 
 
-async def record(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> None:
-    """Store ``entry``; done through a mediation (``ASSISTING``), it says so."""
+def sealed_entry(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> ActivityEntry:
+    """``entry`` as stored (where it is written with something else in one transaction);
+    done through a mediation (``ASSISTING``), it says so."""
     assisted = ASSISTING.get()
     if assisted is not None and isinstance(entry.assisted_by, msgspec.UnsetType):
         entry = msgspec.structs.replace(entry, assisted_by=assisted)
     kind = ActivityKind(str(type(entry).__struct_config__.tag))
-    await context.store.activity.add(
-        ActivityEntry(
-            entry.entry_id,
-            box.account_id,
-            context.clock.now(),
-            kind,
-            box.seal("activity", entry.entry_id, msgspec.to_builtins(entry)),
-        )
+    return ActivityEntry(
+        entry.entry_id,
+        box.account_id,
+        context.clock.now(),
+        kind,
+        box.seal("activity", entry.entry_id, msgspec.to_builtins(entry)),
     )
+
+
+async def record(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> None:
+    """Store ``entry``; done through a mediation (``ASSISTING``), it says so."""
+    await context.store.activity.add(sealed_entry(context, box, entry))
 
 
 async def activity_log(context: WalletContext, account_id: str) -> list[ActivityLogEntry]:

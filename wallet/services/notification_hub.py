@@ -2,7 +2,8 @@
 ``GET /wallet/notifications/stream``), woken at once when this worker stores a
 notification for their account (streams also look at the store every few seconds, so
 what other workers store reaches them too), and the Web Push deliveries under way
-(bounded: past the bound a push is left out, the feed and the streams still have it)."""
+(bounded: the status watching waits for room, ``queue``; a request past the bound leaves
+its push out, ``spawn``: the feed and the streams still have it)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,20 @@ class NotificationHub:
             delivery.close()
             log.warning("push deliveries: %d under way, one left out", len(self._pushes))
             return
+        self._start(delivery)
+
+    async def queue(self, delivery: Coroutine[Any, Any, None]) -> None:
+        """Run a push delivery in the background once fewer than ``max_pushes`` are under
+        way (the caller waits for room: none is left out)."""
+        try:
+            while len(self._pushes) >= self.max_pushes:
+                await asyncio.wait(set(self._pushes), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            delivery.close()
+            raise
+        self._start(delivery)
+
+    def _start(self, delivery: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(delivery)
         self._pushes.add(task)
         task.add_done_callback(self._pushes.discard)
