@@ -3,9 +3,11 @@ events, WHATWG HTML §9.2), and the browsers subscribed to Web Push (W3C Push AP
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import jwt
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
@@ -25,7 +27,6 @@ from wallet.api.requests import (
     require_citizen_session,
 )
 from wallet.services.context import WalletContext
-from wallet.services.notification_hub import TooManyStreams
 from wallet.services.notification_messages import (
     NOTIFICATION_EXAMPLE,
     NOTIFICATION_LIST_EXAMPLE,
@@ -41,7 +42,7 @@ from wallet.services.notification_messages import (
     PushSubscriptionCreated,
     PushSubscriptionDeleted,
 )
-from wallet.services.notification_stream import follow_notifications
+from wallet.services.notification_stream import notification_stream
 from wallet.services.notifications import list_notifications, mark_all_read, mark_read
 from wallet.services.push_subscriptions import server_key, subscribe, unsubscribe
 from wallet.services.sessions import Session
@@ -49,6 +50,13 @@ from wallet.services.sessions import Session
 
 def _example(value: Any) -> list[Example]:
     return [Example(value=to_builtins(value))]
+
+
+def _token_expiry(authorization: str | None) -> float:
+    """The ``exp`` of the access token ``require_citizen_session`` verified."""
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"])
 
 
 class WalletNotificationController(Controller):
@@ -174,21 +182,26 @@ class WalletNotificationController(Controller):
         unknown = sorted(set(request.query_params) - {"wait"})
         if unknown:
             raise InvalidRequest(f"unknown query parameter {unknown[0][:64]!r}")
-        try:
-            event = context.notices.open_stream(session.account_id)
-        except TooManyStreams:
-            raise ServiceBusy("too many notification streams are open; retry shortly") from None
+        if not context.notices.has_room(session.account_id):
+            raise ServiceBusy("too many notification streams are open; retry shortly")
+        ends_at = _token_expiry(request.headers.get("authorization"))
+        opened_at = context.clock.now()
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
-            async for notification in follow_notifications(context, session, event, wait):
-                if notification is None:
-                    yield ServerSentEventMessage(comment="keep-alive")
-                else:
-                    yield ServerSentEventMessage(
-                        data=msgspec.json.encode(notification).decode("utf-8"),
-                        event="notification",
-                        id=notification.notification_id,
-                    )
+            # the stream's slot is taken when the body starts and given back however it
+            # ends: a client gone before the first byte holds none
+            async with contextlib.aclosing(
+                notification_stream(context, session, ends_at, wait, opened_at=opened_at)
+            ) as notes:
+                async for notification in notes:
+                    if notification is None:
+                        yield ServerSentEventMessage(comment="keep-alive")
+                    else:
+                        yield ServerSentEventMessage(
+                            data=msgspec.json.encode(notification).decode("utf-8"),
+                            event="notification",
+                            id=notification.notification_id,
+                        )
 
         return ServerSentEvent(events(), headers={**NO_STORE, "X-Accel-Buffering": "no"})
 

@@ -313,6 +313,7 @@ async def revoke_device(context: WalletContext, session: Session, device_id: str
         raise NotFound("no such device")
     if not await context.store.devices.revoke(session.account_id, device_id, context.clock.now()):
         raise NotFound("no such device")
+    context.notices.end_device(session.account_id, device_id)
     box = await context.box(session.account_id)
     await record(context, box, DeviceRevokedEntry(**stamp(context), device_id=device_id))
 
