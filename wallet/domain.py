@@ -213,6 +213,8 @@ class StoredPushSubscription:
     endpoint_key: str
     sealed: bytes
     created_at: float
+    #: The device whose session subscribed (revoking it ends the subscription).
+    device_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,11 +194,15 @@ class Notifications(Protocol):
 class PushSubscriptions(Protocol):
     async def add(self, subscription: StoredPushSubscription, cap: int) -> bool:
         """Store it (replacing the row of the same endpoint) unless the account has
-        ``cap`` subscriptions already (False then)."""
+        ``cap`` subscriptions already besides that endpoint's (False then, and nothing
+        changed)."""
 
     async def list(self, account_id: str) -> list[StoredPushSubscription]: ...
 
     async def delete(self, account_id: str, subscription_id: str) -> bool: ...
+
+    async def delete_for_device(self, account_id: str, device_id: str) -> int:
+        """Those the device subscribed (it was revoked)."""
 
 
 class StatusWatching(Protocol):
@@ -343,6 +347,9 @@ class Outbound(Protocol):
     def check_url(self, url: str) -> None: ...
 
     async def vet(self, url: str) -> None: ...
+
+    def serves_locally(self, url: str) -> bool:
+        """Whether ``url`` is on an origin this deployment serves itself, in process."""
 
     async def fetch(
         self, url: str, *, accept: str, max_bytes: int = ..., max_redirects: int = ...

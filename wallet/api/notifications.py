@@ -34,6 +34,7 @@ from wallet.services.notification_messages import (
     PUSH_SERVER_KEY_EXAMPLE,
     PUSH_SUBSCRIPTION_CREATED_EXAMPLE,
     PUSH_SUBSCRIPTION_DELETED_EXAMPLE,
+    PUSH_SUBSCRIPTION_LIST_EXAMPLE,
     Notification,
     NotificationList,
     NotificationsRead,
@@ -41,10 +42,16 @@ from wallet.services.notification_messages import (
     PushSubscriptionBody,
     PushSubscriptionCreated,
     PushSubscriptionDeleted,
+    PushSubscriptionList,
 )
 from wallet.services.notification_stream import notification_stream
 from wallet.services.notifications import list_notifications, mark_all_read, mark_read
-from wallet.services.push_subscriptions import server_key, subscribe, unsubscribe
+from wallet.services.push_subscriptions import (
+    list_subscriptions,
+    server_key,
+    subscribe,
+    unsubscribe,
+)
 from wallet.services.sessions import Session
 
 
@@ -236,7 +243,8 @@ class WalletPushSubscriptionController(Controller):
         operation_id="subscribePush",
         summary="Subscribe a browser to Web Push (its PushSubscription.toJSON())",
         description="The endpoint must be a push service's https URL; the same endpoint "
-        "subscribing again replaces its subscription. At most 10 per citizen (409).",
+        "subscribing again replaces its subscription. At most 10 per citizen (409). The "
+        "subscription belongs to this session's device: revoking the device removes it.",
         responses={
             201: ResponseSpec(
                 PushSubscriptionCreated,
@@ -254,7 +262,30 @@ class WalletPushSubscriptionController(Controller):
         session: NamedDependency[Session],
         data: JSONBody[PushSubscriptionBody],
     ) -> Response[PushSubscriptionCreated]:
-        return private(await subscribe(context, session.account_id, data), status_code=201)
+        return private(
+            await subscribe(context, session.account_id, session.device_id, data),
+            status_code=201,
+        )
+
+    @get(
+        "/",
+        operation_id="listPushSubscriptions",
+        summary="The browsers subscribed to Web Push",
+        description="Each subscription with the device whose session made it (revoking "
+        "that device removes it) and whether it is this session's device.",
+        responses={
+            200: ResponseSpec(
+                PushSubscriptionList,
+                description="The subscriptions",
+                generate_examples=False,
+                examples=_example(PUSH_SUBSCRIPTION_LIST_EXAMPLE),
+            )
+        },
+    )
+    async def list(
+        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
+    ) -> Response[PushSubscriptionList]:
+        return private(await list_subscriptions(context, session.account_id, session.device_id))
 
     @delete(
         "/{subscription_id:str}",

@@ -190,6 +190,16 @@ class SqlPushSubscriptions:
 
     async def add(self, subscription: StoredPushSubscription, cap: int) -> bool:
         async with self._sessions.begin() as session:
+            held = await session.scalar(
+                select(func.count())
+                .select_from(PushSubscriptionRow)
+                .where(
+                    PushSubscriptionRow.account_id == subscription.account_id,
+                    PushSubscriptionRow.endpoint_key != subscription.endpoint_key,
+                )
+            )
+            if int(held or 0) >= cap:
+                return False  # decided before anything is changed
             # the same browser subscribing again (under this account or another): its
             # endpoint now belongs to this subscription alone
             await session.execute(
@@ -197,18 +207,12 @@ class SqlPushSubscriptions:
                     PushSubscriptionRow.endpoint_key == subscription.endpoint_key
                 )
             )
-            held = await session.scalar(
-                select(func.count())
-                .select_from(PushSubscriptionRow)
-                .where(PushSubscriptionRow.account_id == subscription.account_id)
-            )
-            if int(held or 0) >= cap:
-                return False
             session.add(
                 PushSubscriptionRow(
                     subscription_id=subscription.subscription_id,
                     account_id=subscription.account_id,
                     endpoint_key=subscription.endpoint_key,
+                    device_id=subscription.device_id,
                     sealed=subscription.sealed,
                     created_at=subscription.created_at,
                 )
@@ -224,7 +228,12 @@ class SqlPushSubscriptions:
             )
             return [
                 StoredPushSubscription(
-                    r.subscription_id, r.account_id, r.endpoint_key, r.sealed, r.created_at
+                    r.subscription_id,
+                    r.account_id,
+                    r.endpoint_key,
+                    r.sealed,
+                    r.created_at,
+                    r.device_id,
                 )
                 for (r,) in rows
             ]
@@ -238,6 +247,16 @@ class SqlPushSubscriptions:
                 )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_for_device(self, account_id: str, device_id: str) -> int:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(PushSubscriptionRow).where(
+                    PushSubscriptionRow.account_id == account_id,
+                    PushSubscriptionRow.device_id == device_id,
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlStatusWatching:
