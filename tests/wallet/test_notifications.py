@@ -7,6 +7,7 @@ watch index alone."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from typing import Any
@@ -339,3 +340,31 @@ def test_a_pass_stops_where_the_lease_was_taken_over(client: TestClient[Any]) ->
     stopped: WatchReport = client.blocking_portal.call(watch_pass, _context(client), taken_over)
     assert stopped.lists_checked == 0
     assert _pass(client).lists_checked == 1  # the worker holding it goes on
+
+
+def test_the_watch_key_is_required(client: TestClient[Any]) -> None:
+    with pytest.raises(ValueError, match="watch_secret"):
+        dataclasses.replace(_context(client), watch_secret=b"")
+
+
+def test_the_watching_waits_for_room_among_the_pushes_instead_of_dropping() -> None:
+    async def run() -> list[int]:
+        hub = NotificationHub(max_pushes=2)
+        release = asyncio.Event()
+        done: list[int] = []
+
+        async def delivery(number: int) -> None:
+            await release.wait()
+            done.append(number)
+
+        for number in range(2):
+            await hub.queue(delivery(number))
+        third = asyncio.create_task(hub.queue(delivery(2)))
+        await asyncio.sleep(0)
+        assert not third.done()  # both places taken: it waits, nothing is left out
+        release.set()
+        await third
+        await hub.drain()
+        return sorted(done)
+
+    assert asyncio.run(run()) == [0, 1, 2]
