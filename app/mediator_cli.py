@@ -66,6 +66,7 @@ def _wallet_context(settings: Settings, deployment: Deployment) -> WalletContext
         verifier_trust=X5cIssuerKeys([]),
         public_base_url=settings.public_base_url,
         token_secret=b"",
+        watch_secret=deployment.derived_secret("wallet status watches"),
         audit=deployment.audit_trail,
         mediations=SqlMediations(deployment.sessions),
     )

@@ -235,6 +235,15 @@ MOBILE_LINKS: dict[str, dict[int, dict[str, Link]]] = {
             )
         }
     },
+    "listPushSubscriptions": {
+        200: {
+            "unsubscribePush": _link(
+                "unsubscribePush",
+                "Remove the first browser listed.",
+                subscription_id="$response.body#/subscriptions/0/subscription_id",
+            )
+        }
+    },
 }
 
 

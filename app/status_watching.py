@@ -4,7 +4,9 @@ lease on the task (``wallet_task_leases``: one statement decides, on SQLite and
 PostgreSQL alike); the one that holds it runs a pass, the others sleep. A worker that
 stops or dies loses the lease when it lapses (three intervals, at least two minutes), and
 another takes it over; the holder renews it before each list it fetches, and stops the
-pass where it finds it taken. A pass that fails (the database away) is logged by its kind."""
+pass where it finds it taken. A pass that leaves lists due (a mass event, more lists due
+than one pass fetches) is followed by the next at once. A pass that fails (the database
+away) is logged by its kind."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ async def watching_statuses(
 
     async def loop() -> None:
         while not stopping.is_set():
+            report = None
             try:
                 report = await watch_once(context, holder, every)
                 if report is not None and (report.notified or report.expiry_notices):
@@ -53,6 +56,9 @@ async def watching_statuses(
                     )
             except Exception as exc:
                 log.warning("status watching failed: %s", type(exc).__name__)
+            if report is not None and report.more:
+                await asyncio.sleep(0)  # let the worker's requests in between
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=every)
 

@@ -45,13 +45,23 @@ def _generated(path: Path) -> ec.EllipticCurvePrivateKey:
         serialization.NoEncryption(),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # several workers starting together: the first one's key is everyone's
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _parse(path.read_text(encoding="ascii"), str(path))
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem)
-    return key
+    # written whole under a name of its own, then linked into place (never replacing):
+    # several workers starting together all use the first one's key, and none reads a
+    # file another is still writing
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _parse(path.read_text(encoding="ascii"), str(path))
+        return key
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_vapid_key(settings: Settings) -> VapidKey | None:

@@ -123,6 +123,7 @@ async def wallet_role(
         token_secret=deployment.derived_secret("wallet access tokens"),
         audit=deployment.audit_trail,
         mediations=SqlMediations(deployment.sessions),
+        watch_secret=deployment.derived_secret("wallet status watches"),
         policy=WalletPolicy(mediation_lifetime=settings.mediation_minutes * 60),
         redirect_schemes=frozenset(settings.wallet_redirect_schemes),
         server_keys=server_held_keys(deployment),
@@ -142,7 +143,6 @@ async def wallet_role(
     )
     context.notices = NotificationHub(max_streams=notices.max_streams)
     context.vapid = load_vapid_key(settings)
-    context.watch_secret = deployment.derived_secret("wallet status watches")
     app.state.wallet = context
     await seed_demo_mediator(settings, context.mediations)  # development only
 

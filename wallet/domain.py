@@ -213,6 +213,8 @@ class StoredPushSubscription:
     endpoint_key: str
     sealed: bytes
     created_at: float
+    #: The device whose session subscribed (revoking it ends the subscription).
+    device_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,27 @@ class ExpiryDue:
     account_id: str
     expires_at: float
     stage: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWatch:
+    """A watched credential to look at again: a list it references has a new version, or
+    it was indexed (again). ``told``: the status last told (keyed hash, None: valid);
+    ``pending``: the counter seen, for the compare-and-set that settles it."""
+
+    credential_id: str
+    account_id: str
+    told: str | None
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What one telling writes, in one transaction with what decides it is told: the
+    notification and, for status changes and expiry, its activity entry."""
+
+    notification: StoredNotification
+    activity: ActivityEntry | None
 
 
 #: The credential formats the wallet holds (OpenID4VCI 1.0 Appendix A.3 and A.2).

@@ -25,6 +25,8 @@ from wallet.domain import (
     Mediation,
     MediationSpace,
     Mediator,
+    Notice,
+    PendingWatch,
     StoredCredential,
     StoredNotification,
     StoredPushSubscription,
@@ -212,11 +214,15 @@ class Notifications(Protocol):
 class PushSubscriptions(Protocol):
     async def add(self, subscription: StoredPushSubscription, cap: int) -> bool:
         """Store it (replacing the row of the same endpoint) unless the account has
-        ``cap`` subscriptions already (False then)."""
+        ``cap`` subscriptions already besides that endpoint's (False then, and nothing
+        changed)."""
 
     async def list(self, account_id: str) -> list[StoredPushSubscription]: ...
 
     async def delete(self, account_id: str, subscription_id: str) -> bool: ...
+
+    async def delete_for_device(self, account_id: str, device_id: str) -> int:
+        """Those the device subscribed (it was revoked)."""
 
 
 class StatusWatching(Protocol):
@@ -230,19 +236,22 @@ class StatusWatching(Protocol):
         lists: Sequence[tuple[str, str, str]],
         watch_keys: Sequence[str],
         expires_at: float | None,
-        due_at: float | None,
+        first_notice_at: float | None,
         needed_until: float,
         now: float,
     ) -> None:
-        """In one transaction: the credential's watch rows replaced by ``watch_keys``, its
-        expiry row by ``expires_at``/``due_at``, and each of ``lists`` (list key, uri,
-        issuer) watched until ``needed_until`` at least (new ones fetched at ``now``)."""
+        """The credential's watch rows replaced by ``watch_keys`` and its expiry row set
+        (the notice stage kept unless ``expires_at`` is later, ``expiry_plan``; what was
+        told kept), the credential marked to be looked at; each of ``lists`` (list key,
+        uri, issuer) watched until ``needed_until`` at least (new ones fetched at
+        ``now``)."""
 
     async def unwatch(self, account_id: str, credential_id: str) -> None: ...
 
-    async def unwatched(self, limit: int) -> list[tuple[str, str]]:
+    async def unwatched(self, limit: int, *, indexed_before: float) -> list[tuple[str, str]]:
         """(account id, credential id) of held credentials not watched yet (stored before
-        the watching began)."""
+        the watching began), or without ``exp`` and last indexed before
+        ``indexed_before``."""
 
     async def due_lists(self, now: float, limit: int) -> list[WatchedList]: ...
 
@@ -250,17 +259,50 @@ class StatusWatching(Protocol):
         self,
         list_key: str,
         *,
-        last_list: str | None,
-        last_digest: str | None,
+        seen_digest: str | None,
         next_fetch_at: float,
         failures: int,
-        counted: bool,
         at: float,
-    ) -> None:
-        """After a fetch (``counted``: one request went to the issuer) or a failure."""
+    ) -> bool:
+        """After a fetch that found the version seen, or a failure (``failures`` > 0):
+        only while the list's recorded version is still ``seen_digest``."""
+
+    async def claim_list(
+        self,
+        list_key: str,
+        *,
+        seen_digest: str | None,
+        last_list: str,
+        last_digest: str,
+        next_fetch_at: float,
+        at: float,
+        concerned: Sequence[str],
+    ) -> bool:
+        """Record the list's new version, and mark the ``concerned`` credentials to be
+        looked at, in one transaction: True for the one caller that replaces
+        ``seen_digest``."""
+
+    async def last_lists(self, list_keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(digest, ``status_list`` JSON) of the given lists that were fetched."""
 
     async def watchers(self, watch_keys: Sequence[str]) -> list[tuple[str, str, str]]:
         """(watch key, account id, credential id) of the given keys that are watched."""
+
+    async def pending(self, after: str, limit: int) -> list[PendingWatch]:
+        """Marked credentials, by credential id from after ``after``."""
+
+    async def settle(
+        self,
+        credential_id: str,
+        *,
+        pending: int,
+        told: str | None,
+        becomes: str | None,
+        notice: Notice | None,
+    ) -> bool:
+        """Compare-and-set on what was told and on the mark: when both are still as
+        seen, what was told becomes ``becomes``, the mark is cleared and ``notice`` is
+        written, in one transaction (False, and nothing written, otherwise)."""
 
     async def forget_lists(self, now: float) -> int:
         """Lists no held credential needs any more."""
@@ -268,9 +310,16 @@ class StatusWatching(Protocol):
     async def expiry_due(self, now: float, limit: int) -> list[ExpiryDue]: ...
 
     async def expiry_noticed(
-        self, credential_id: str, stage: int, *, next_stage: int, due_at: float | None
+        self,
+        credential_id: str,
+        stage: int,
+        *,
+        next_stage: int,
+        due_at: float | None,
+        notice: Notice | None,
     ) -> bool:
-        """Compare-and-set on the stage: True for the one caller that moves it."""
+        """Compare-and-set on the stage, with ``notice`` written in the same transaction:
+        True for the one caller that moves it."""
 
     async def lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
         """Hold the named task until ``now + seconds``: True while no other holder's
@@ -318,6 +367,9 @@ class Outbound(Protocol):
     def check_url(self, url: str) -> None: ...
 
     async def vet(self, url: str) -> None: ...
+
+    def serves_locally(self, url: str) -> bool:
+        """Whether ``url`` is on an origin this deployment serves itself, in process."""
 
     async def fetch(
         self, url: str, *, accept: str, max_bytes: int = ..., max_redirects: int = ...

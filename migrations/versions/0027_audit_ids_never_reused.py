@@ -3,7 +3,7 @@ roll-up's cursor, an id, still finds the entries appended after retention remove
 row; the unused index on the entries' time goes
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027"
-down_revision = "0025"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

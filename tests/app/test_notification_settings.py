@@ -95,3 +95,30 @@ def test_the_key_from_the_environment_a_file_or_var(tmp_path: Path) -> None:
     )
     with pytest.raises(SettingsError, match="P-256"):
         load_vapid_key(Settings.from_env({"IDWALLET_VAPID_PRIVATE_KEY": p384.decode()}))
+
+
+def test_workers_generating_the_key_together_all_use_the_first_whole_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker's key lands while this one writes its own: this one's is dropped
+    (never a file half written, nothing left over beside it)."""
+    import os
+
+    development = Settings.from_env({"IDWALLET_VAR_DIR": str(tmp_path / "var")})
+    theirs = ec.generate_private_key(ec.SECP256R1())
+    link = os.link
+
+    def overtaken(source: str | Path, target: str | Path) -> None:
+        Path(target).write_bytes(
+            theirs.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", overtaken)
+    loaded = load_vapid_key(development)
+    assert loaded is not None and loaded.public_key == _public(theirs)
+    assert [p.name for p in (tmp_path / "var").iterdir()] == [DEV_FILE]

@@ -785,6 +785,7 @@ WALKS: dict[str, Walk] = {
             "consentToMediation",
             "endMediation",
             "subscribePush",
+            "listPushSubscriptions",
             "unsubscribePush",
         ),
         share=0.2,

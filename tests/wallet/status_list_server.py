@@ -32,6 +32,8 @@ class StatusLists:
     versions: Counter[str] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)
     not_modified: Counter[str] = field(default_factory=Counter)
+    #: While set, every request is answered 503 (the Status Provider is down).
+    failing: bool = False
 
     def __post_init__(self) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -64,6 +66,11 @@ def _handler(lists: StatusLists) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             name = urlsplit(self.path).path.removeprefix("/lists/")
             lists.requests[name] += 1
+            if lists.failing:
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             etag = f'"{name}-{lists.versions[name]}"'
             if self.headers.get("If-None-Match") == etag:
                 lists.not_modified[name] += 1

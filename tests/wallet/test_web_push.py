@@ -3,8 +3,10 @@ port: the browser's keys are made here (as ``pushManager.subscribe`` makes them)
 message that arrives is decrypted here (RFC 8291, with ``http_ece``, the reference
 decoder) and its VAPID token checked (RFC 8292: ES256 under the key the wallet publishes,
 ``aud`` the push service's origin, ``exp`` within 24 hours, a ``sub``). A push service
-answering 410 loses its subscription. Subscriptions are refused for anything but a push
-service's URL and well-formed keys. On SQLite and PostgreSQL."""
+answering 404 or 410 loses its subscription; so does a device revoked, for those made
+from its sessions. Subscriptions are refused for anything but a push service's URL and
+well-formed keys, and past the citizen's bound without changing anything. On SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -50,7 +52,8 @@ def push_service() -> Iterator[PushService]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             path = urlsplit(self.path).path
             service.received.append((path, dict(self.headers.items()), body))
-            self.send_response(410 if path.startswith("/gone/") else 201)
+            status = {"/gone/": 410, "/missing/": 404}.get(path[: path.find("/", 1) + 1], 201)
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -226,3 +229,98 @@ def test_only_a_push_services_url_and_real_keys_are_taken(
     assert made.status_code == 201
     foreign = phone.delete(f"/wallet/push-subscriptions/{made.json()['subscription_id']}")
     assert foreign.status_code == 404 and foreign.json()["error"] == "not_found"
+
+
+def test_subscriptions_gone_at_the_push_service_or_with_their_device_are_removed(
+    client: TestClient[Any], push_service: PushService
+) -> None:
+    context: WalletContext = client.app.state.wallet
+    phone = Phone(client)
+    phone.register()
+    tablet = Phone(client)
+    added = client.post(
+        "/wallet/devices",
+        json={"device_proof": tablet.proof(by_kid=False), "device_name": "tablet"},
+        headers=phone.headers,
+    )
+    assert added.status_code == 201, added.text
+    tablet.account_id, tablet.device_id = phone.account_id, added.json()["device_id"]
+    tablet.login()
+    on_phone = phone.post(
+        "/wallet/push-subscriptions", Browser().subscription(f"{push_service.base}/push/p")
+    ).json()["subscription_id"]
+    on_tablet = tablet.post(
+        "/wallet/push-subscriptions", Browser().subscription(f"{push_service.base}/push/t")
+    ).json()["subscription_id"]
+    missing = phone.post(
+        "/wallet/push-subscriptions", Browser().subscription(f"{push_service.base}/missing/m")
+    ).json()["subscription_id"]
+    listed = phone.get("/wallet/push-subscriptions").json()["subscriptions"]
+    assert {(s["subscription_id"], s["device_id"], s["current"]) for s in listed} == {
+        (on_phone, phone.device_id, True),
+        (on_tablet, tablet.device_id, False),
+        (missing, phone.device_id, True),
+    }
+
+    _add_device(client, phone)  # told: pushed to the three; 404 says one is gone
+    client.blocking_portal.call(context.notices.drain)
+    left = [
+        s["subscription_id"]
+        for s in phone.get("/wallet/push-subscriptions").json()["subscriptions"]
+    ]
+    assert sorted(left) == sorted([on_phone, on_tablet])
+
+    assert phone.delete(f"/wallet/devices/{tablet.device_id}").status_code == 204
+    left = [
+        s["subscription_id"]
+        for s in phone.get("/wallet/push-subscriptions").json()["subscriptions"]
+    ]
+    assert left == [on_phone]
+
+
+def test_a_subscription_past_the_bound_changes_nothing(
+    client: TestClient[Any], push_service: PushService
+) -> None:
+    context: WalletContext = client.app.state.wallet
+    cap = context.policy.push_subscriptions_per_account
+    other = Phone(client)
+    other.register()
+    shared = Browser()  # a browser the other citizen subscribed first
+    made = other.post(
+        "/wallet/push-subscriptions", shared.subscription(f"{push_service.base}/push/shared")
+    )
+    assert made.status_code == 201
+    phone = Phone(client)
+    phone.register()
+    for n in range(cap):
+        answer = phone.post(
+            "/wallet/push-subscriptions", Browser().subscription(f"{push_service.base}/push/{n}")
+        )
+        assert answer.status_code == 201, answer.text
+    refused = phone.post(
+        "/wallet/push-subscriptions", shared.subscription(f"{push_service.base}/push/shared")
+    )
+    assert refused.status_code == 409
+    kept = other.get("/wallet/push-subscriptions").json()["subscriptions"]
+    assert [s["subscription_id"] for s in kept] == [made.json()["subscription_id"]]
+    again = phone.post(  # one of its own browsers subscribing again is no new one
+        "/wallet/push-subscriptions", Browser().subscription(f"{push_service.base}/push/0")
+    )
+    assert again.status_code == 201
+
+
+def test_this_wallets_origin_is_refused_however_written(
+    client: TestClient[Any], push_service: PushService
+) -> None:
+    phone = Phone(client)
+    phone.register()
+    own = urlsplit(PUBLIC_BASE_URL)
+    host, port = own.hostname or "", own.port or (443 if own.scheme == "https" else 80)
+    for endpoint in (
+        f"{own.scheme}://{host.upper()}:{port}/push/x",
+        f"{own.scheme}://{host}.:{port}/push/x",
+        f"{own.scheme}://{host}./push/x",
+    ):
+        answer = phone.post("/wallet/push-subscriptions", Browser().subscription(endpoint))
+        assert answer.status_code == 400, endpoint
+        assert answer.json()["error"] == "invalid_request"

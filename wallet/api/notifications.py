@@ -3,9 +3,11 @@ events, WHATWG HTML §9.2), and the browsers subscribed to Web Push (W3C Push AP
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import jwt
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
@@ -25,7 +27,6 @@ from wallet.api.requests import (
     require_citizen_session,
 )
 from wallet.services.context import WalletContext
-from wallet.services.notification_hub import TooManyStreams
 from wallet.services.notification_messages import (
     NOTIFICATION_EXAMPLE,
     NOTIFICATION_LIST_EXAMPLE,
@@ -33,6 +34,7 @@ from wallet.services.notification_messages import (
     PUSH_SERVER_KEY_EXAMPLE,
     PUSH_SUBSCRIPTION_CREATED_EXAMPLE,
     PUSH_SUBSCRIPTION_DELETED_EXAMPLE,
+    PUSH_SUBSCRIPTION_LIST_EXAMPLE,
     Notification,
     NotificationList,
     NotificationsRead,
@@ -40,15 +42,28 @@ from wallet.services.notification_messages import (
     PushSubscriptionBody,
     PushSubscriptionCreated,
     PushSubscriptionDeleted,
+    PushSubscriptionList,
 )
-from wallet.services.notification_stream import follow_notifications
+from wallet.services.notification_stream import notification_stream
 from wallet.services.notifications import list_notifications, mark_all_read, mark_read
-from wallet.services.push_subscriptions import server_key, subscribe, unsubscribe
+from wallet.services.push_subscriptions import (
+    list_subscriptions,
+    server_key,
+    subscribe,
+    unsubscribe,
+)
 from wallet.services.sessions import Session
 
 
 def _example(value: Any) -> list[Example]:
     return [Example(value=to_builtins(value))]
+
+
+def _token_expiry(authorization: str | None) -> float:
+    """The ``exp`` of the access token ``require_citizen_session`` verified."""
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"])
 
 
 class WalletNotificationController(Controller):
@@ -174,21 +189,26 @@ class WalletNotificationController(Controller):
         unknown = sorted(set(request.query_params) - {"wait"})
         if unknown:
             raise InvalidRequest(f"unknown query parameter {unknown[0][:64]!r}")
-        try:
-            event = context.notices.open_stream(session.account_id)
-        except TooManyStreams:
-            raise ServiceBusy("too many notification streams are open; retry shortly") from None
+        if not context.notices.has_room(session.account_id):
+            raise ServiceBusy("too many notification streams are open; retry shortly")
+        ends_at = _token_expiry(request.headers.get("authorization"))
+        opened_at = context.clock.now()
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
-            async for notification in follow_notifications(context, session, event, wait):
-                if notification is None:
-                    yield ServerSentEventMessage(comment="keep-alive")
-                else:
-                    yield ServerSentEventMessage(
-                        data=msgspec.json.encode(notification).decode("utf-8"),
-                        event="notification",
-                        id=notification.notification_id,
-                    )
+            # the stream's slot is taken when the body starts and given back however it
+            # ends: a client gone before the first byte holds none
+            async with contextlib.aclosing(
+                notification_stream(context, session, ends_at, wait, opened_at=opened_at)
+            ) as notes:
+                async for notification in notes:
+                    if notification is None:
+                        yield ServerSentEventMessage(comment="keep-alive")
+                    else:
+                        yield ServerSentEventMessage(
+                            data=msgspec.json.encode(notification).decode("utf-8"),
+                            event="notification",
+                            id=notification.notification_id,
+                        )
 
         return ServerSentEvent(events(), headers={**NO_STORE, "X-Accel-Buffering": "no"})
 
@@ -223,7 +243,8 @@ class WalletPushSubscriptionController(Controller):
         operation_id="subscribePush",
         summary="Subscribe a browser to Web Push (its PushSubscription.toJSON())",
         description="The endpoint must be a push service's https URL; the same endpoint "
-        "subscribing again replaces its subscription. At most 10 per citizen (409).",
+        "subscribing again replaces its subscription. At most 10 per citizen (409). The "
+        "subscription belongs to this session's device: revoking the device removes it.",
         responses={
             201: ResponseSpec(
                 PushSubscriptionCreated,
@@ -241,7 +262,30 @@ class WalletPushSubscriptionController(Controller):
         session: NamedDependency[Session],
         data: JSONBody[PushSubscriptionBody],
     ) -> Response[PushSubscriptionCreated]:
-        return private(await subscribe(context, session.account_id, data), status_code=201)
+        return private(
+            await subscribe(context, session.account_id, session.device_id, data),
+            status_code=201,
+        )
+
+    @get(
+        "/",
+        operation_id="listPushSubscriptions",
+        summary="The browsers subscribed to Web Push",
+        description="Each subscription with the device whose session made it (revoking "
+        "that device removes it) and whether it is this session's device.",
+        responses={
+            200: ResponseSpec(
+                PushSubscriptionList,
+                description="The subscriptions",
+                generate_examples=False,
+                examples=_example(PUSH_SUBSCRIPTION_LIST_EXAMPLE),
+            )
+        },
+    )
+    async def list(
+        self, context: NamedDependency[WalletContext], session: NamedDependency[Session]
+    ) -> Response[PushSubscriptionList]:
+        return private(await list_subscriptions(context, session.account_id, session.device_id))
 
     @delete(
         "/{subscription_id:str}",

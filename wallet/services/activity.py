@@ -30,13 +30,8 @@ def stamp(context: WalletContext) -> Stamp:
     return {"entry_id": str(uuid.uuid4()), "at": int(context.clock.now())}
 
 
-async def record(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> None:
-    """Store ``entry``; done through a mediation (``ASSISTING``), it says so."""
-    await context.store.activity.add(sealed_entry(context, box, entry))
-
-
 def sealed_entry(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> ActivityEntry:
-    """``entry`` as it is stored, for a step that stores it with other changes at once;
+    """``entry`` as stored (where it is written with something else in one transaction);
     done through a mediation (``ASSISTING``), it says so."""
     assisted = ASSISTING.get()
     if assisted is not None and isinstance(entry.assisted_by, msgspec.UnsetType):
@@ -49,6 +44,11 @@ def sealed_entry(context: WalletContext, box: AccountBox, entry: ActivityLogEntr
         kind,
         box.seal("activity", entry.entry_id, msgspec.to_builtins(entry)),
     )
+
+
+async def record(context: WalletContext, box: AccountBox, entry: ActivityLogEntry) -> None:
+    """Store ``entry``; done through a mediation (``ASSISTING``), it says so."""
+    await context.store.activity.add(sealed_entry(context, box, entry))
 
 
 async def activity_log(context: WalletContext, account_id: str) -> list[ActivityLogEntry]:

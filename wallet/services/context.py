@@ -98,6 +98,10 @@ class WalletContext:
     audit: AuditTrail
     #: Citizen spaces, mediators, help requests and mediations (docs/mediators.md).
     mediations: Mediations
+    #: Keys the status-list watch index, what was told of each credential and the push
+    #: endpoints' hashes (derived from the key-encryption key, never stored): required,
+    #: an empty key would make the hashes anyone's to compute.
+    watch_secret: bytes
     policy: WalletPolicy = field(default_factory=WalletPolicy)
     #: Custom URI schemes (apps on the phone) a verifier may send the citizen back to,
     #: besides https and this deployment's own origin (``IDWALLET_WALLET_REDIRECT_SCHEMES``).
@@ -129,9 +133,10 @@ class WalletContext:
     notices: NotificationHub = field(default_factory=NotificationHub)
     #: The deployment's Web Push key (None: Web Push is off).
     vapid: VapidKey | None = None
-    #: Keys the status-list watch index and the push endpoints' hashes (derived from the
-    #: key-encryption key, never stored).
-    watch_secret: bytes = b""
+
+    def __post_init__(self) -> None:
+        if len(self.watch_secret) < 32:
+            raise ValueError("watch_secret must be a key of 32 bytes at least")
 
     @property
     def audience(self) -> str:

@@ -2,7 +2,8 @@
 ``GET /wallet/notifications/stream``), woken at once when this worker stores a
 notification for their account (streams also look at the store every few seconds, so
 what other workers store reaches them too), and the Web Push deliveries under way
-(bounded: past the bound a push is left out, the feed and the streams still have it)."""
+(bounded: the status watching waits for room, ``queue``; a request past the bound leaves
+its push out, ``spawn``: the feed and the streams still have it)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,23 @@ class TooManyStreams(Exception):
     """This worker has as many open streams as it keeps (or the account has)."""
 
 
+@dataclass(eq=False, slots=True)
+class StreamSlot:
+    """One open stream: woken when something is stored for its account; ``ended`` when
+    its device was revoked on this worker."""
+
+    account_id: str
+    device_id: str
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+
+
 @dataclass(slots=True)
 class NotificationHub:
     max_streams: int = 500
     streams_per_account: int = 5
     max_pushes: int = 256
-    _waiting: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+    _waiting: dict[str, set[StreamSlot]] = field(default_factory=dict)
     _open: int = 0
     _pushes: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -32,28 +44,40 @@ class NotificationHub:
     def open_streams(self) -> int:
         return self._open
 
-    def open_stream(self, account_id: str) -> asyncio.Event:
-        """The event that wakes this stream; ``TooManyStreams`` beyond the bounds."""
-        events = self._waiting.get(account_id, set())
-        if self._open >= self.max_streams or len(events) >= self.streams_per_account:
-            raise TooManyStreams
-        event = asyncio.Event()
-        self._waiting.setdefault(account_id, set()).add(event)
-        self._open += 1
-        return event
+    def has_room(self, account_id: str) -> bool:
+        """Whether a stream of the account could open now (``open_stream`` decides)."""
+        held = len(self._waiting.get(account_id, ()))
+        return self._open < self.max_streams and held < self.streams_per_account
 
-    def close_stream(self, account_id: str, event: asyncio.Event) -> None:
-        events = self._waiting.get(account_id)
-        if events is None or event not in events:
+    def open_stream(self, account_id: str, device_id: str = "") -> StreamSlot:
+        """The stream's slot; ``TooManyStreams`` beyond the bounds. Whoever opens it
+        closes it (``close_stream``), in a ``finally``."""
+        if not self.has_room(account_id):
+            raise TooManyStreams
+        slot = StreamSlot(account_id, device_id)
+        self._waiting.setdefault(account_id, set()).add(slot)
+        self._open += 1
+        return slot
+
+    def close_stream(self, slot: StreamSlot) -> None:
+        slots = self._waiting.get(slot.account_id)
+        if slots is None or slot not in slots:
             return
-        events.discard(event)
+        slots.discard(slot)
         self._open -= 1
-        if not events:
-            del self._waiting[account_id]
+        if not slots:
+            del self._waiting[slot.account_id]
 
     def wake(self, account_id: str) -> None:
-        for event in self._waiting.get(account_id, ()):
-            event.set()
+        for slot in self._waiting.get(account_id, ()):
+            slot.wake.set()
+
+    def end_device(self, account_id: str, device_id: str) -> None:
+        """The device was revoked: its streams on this worker end at once."""
+        for slot in self._waiting.get(account_id, ()):
+            if slot.device_id == device_id:
+                slot.ended = True
+                slot.wake.set()
 
     def spawn(self, delivery: Coroutine[Any, Any, None]) -> None:
         """Run a push delivery in the background (the notification is stored already)."""
@@ -61,6 +85,20 @@ class NotificationHub:
             delivery.close()
             log.warning("push deliveries: %d under way, one left out", len(self._pushes))
             return
+        self._start(delivery)
+
+    async def queue(self, delivery: Coroutine[Any, Any, None]) -> None:
+        """Run a push delivery in the background once fewer than ``max_pushes`` are under
+        way (the caller waits for room: none is left out)."""
+        try:
+            while len(self._pushes) >= self.max_pushes:
+                await asyncio.wait(set(self._pushes), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            delivery.close()
+            raise
+        self._start(delivery)
+
+    def _start(self, delivery: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(delivery)
         self._pushes.add(task)
         task.add_done_callback(self._pushes.discard)

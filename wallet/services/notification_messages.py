@@ -140,6 +140,24 @@ class PushSubscriptionDeleted(Message):
     deleted: bool
 
 
+class PushSubscriptionView(Message, kw_only=True):
+    """A browser the citizen subscribed (its endpoint and keys stay sealed)."""
+
+    subscription_id: str
+    created_at: Annotated[int, msgspec.Meta(description="When it subscribed (seconds).")]
+    device_id: (
+        Annotated[str, msgspec.Meta(description="The device whose session subscribed it.")]
+        | UnsetType
+    ) = UNSET
+    current: Annotated[
+        bool, msgspec.Meta(description="Subscribed from the device of this session.")
+    ]
+
+
+class PushSubscriptionList(Message):
+    subscriptions: list[PushSubscriptionView]
+
+
 class PushServerKey(Message):
     application_server_key: Annotated[
         str,
@@ -194,4 +212,14 @@ PUSH_SUBSCRIPTION_CREATED_EXAMPLE = PushSubscriptionCreated(
 )
 PUSH_SUBSCRIPTION_DELETED_EXAMPLE = PushSubscriptionDeleted(
     subscription_id="5b0d1c3e-2f4a-4e6b-8c9d-0a1b2c3d4e5f", deleted=True
+)
+PUSH_SUBSCRIPTION_LIST_EXAMPLE = PushSubscriptionList(
+    subscriptions=[
+        PushSubscriptionView(
+            subscription_id="5b0d1c3e-2f4a-4e6b-8c9d-0a1b2c3d4e5f",
+            created_at=1767225600,
+            device_id="d-7e1f4a90",
+            current=True,
+        )
+    ]
 )

@@ -19,8 +19,8 @@ import uuid
 import msgspec
 from msgspec import UNSET
 
-from wallet.domain import NotFound, NotificationKind, StoredNotification
-from wallet.services.activity import record
+from wallet.domain import NotFound, Notice, NotificationKind, StoredNotification
+from wallet.services.activity import sealed_entry
 from wallet.services.activity_messages import ActivityLogEntry
 from wallet.services.context import WalletContext
 from wallet.services.notification_messages import (
@@ -49,16 +49,15 @@ def view(box: AccountBox, stored: StoredNotification) -> Notification:
     )
 
 
-async def notify(
+def prepare_notice(
     context: WalletContext,
     box: AccountBox,
     kind: NotificationKind,
     content: NotificationContent,
-    *,
     activity: ActivityLogEntry | None = None,
-) -> Notification:
-    """Store the notification (and its activity entry), wake this worker's streams of the
-    account, and push it to the citizen's browsers in the background."""
+) -> Notice:
+    """The notification (and its activity entry) as stored, for a store that writes it
+    in one transaction with what decides it is told (``announce`` once written)."""
     notification_id = str(uuid.uuid4())
     stored = StoredNotification(
         notification_id,
@@ -68,14 +67,43 @@ async def notify(
         None,
         box.seal("notification", notification_id, msgspec.to_builtins(content)),
     )
-    await context.store.notifications.add(stored)
-    if activity is not None:
-        await record(context, box, activity)
+    return Notice(stored, None if activity is None else sealed_entry(context, box, activity))
+
+
+def announce(context: WalletContext, box: AccountBox, stored: StoredNotification) -> Notification:
+    """A stored notification reaches the citizen live: this worker's streams of the
+    account are woken, and it is pushed to the citizen's browsers in the background."""
     context.notices.wake(box.account_id)
     made = view(box, stored)
     if context.vapid is not None:
         context.notices.spawn(deliver_push(context, box, made))
     return made
+
+
+async def announce_in_turn(
+    context: WalletContext, box: AccountBox, stored: StoredNotification
+) -> None:
+    """``announce`` for the housekeeping: where many are told at once (a list revoking
+    thousands), it waits for room among the pushes under way instead of leaving some out."""
+    context.notices.wake(box.account_id)
+    if context.vapid is not None:
+        await context.notices.queue(deliver_push(context, box, view(box, stored)))
+
+
+async def notify(
+    context: WalletContext,
+    box: AccountBox,
+    kind: NotificationKind,
+    content: NotificationContent,
+    *,
+    activity: ActivityLogEntry | None = None,
+) -> Notification:
+    """Store the notification (and its activity entry) and ``announce`` it."""
+    notice = prepare_notice(context, box, kind, content, activity)
+    await context.store.notifications.add(notice.notification)
+    if notice.activity is not None:
+        await context.store.activity.add(notice.activity)
+    return announce(context, box, notice.notification)
 
 
 async def tell(

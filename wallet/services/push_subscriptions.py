@@ -17,6 +17,8 @@ import hmac
 import uuid
 from urllib.parse import urlsplit
 
+from msgspec import UNSET
+
 from core.errors import InvalidRequest
 from core.http.client import OutboundFailed, OutboundRefused
 from core.web_push import PushSubscriptionError, check_subscription_keys
@@ -27,6 +29,8 @@ from wallet.services.notification_messages import (
     PushSubscriptionBody,
     PushSubscriptionCreated,
     PushSubscriptionDeleted,
+    PushSubscriptionList,
+    PushSubscriptionView,
 )
 
 
@@ -60,15 +64,33 @@ async def _check_endpoint(context: WalletContext, endpoint: str) -> None:
         raise InvalidRequest(
             "endpoint must be an https URL of a push service", detail=str(exc)
         ) from exc
-    own = urlsplit(context.public_base_url)
-    parts = urlsplit(endpoint)
-    if (parts.scheme, parts.netloc.lower()) == (own.scheme, own.netloc.lower()):
+    if context.outbound.serves_locally(endpoint) or _origin(endpoint) == _origin(
+        context.public_base_url
+    ):
         raise InvalidRequest("endpoint must be a push service's URL, not this wallet's")
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port as a client connects to them (the default port written or
+    not, the host's trailing dot or not, in any case)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (
+        scheme,
+        (parts.hostname or "").rstrip(".").lower(),
+        port or {"http": 80, "https": 443}.get(scheme),
+    )
+
+
 async def subscribe(
-    context: WalletContext, account_id: str, body: PushSubscriptionBody
+    context: WalletContext, account_id: str, device_id: str, body: PushSubscriptionBody
 ) -> PushSubscriptionCreated:
+    """The browser subscribed from the session of ``device_id`` (revoking that device
+    removes it)."""
     if context.vapid is None:
         raise PushUnavailable("this wallet sends no push messages")
     await _check_endpoint(context, body.endpoint)
@@ -85,6 +107,7 @@ async def subscribe(
         endpoint_key(context, body.endpoint),
         box.seal("push-subscription", subscription_id, held),
         context.clock.now(),
+        device_id,
     )
     cap = context.policy.push_subscriptions_per_account
     if not await context.store.push_subscriptions.add(stored, cap):
@@ -92,6 +115,22 @@ async def subscribe(
             f"you have {cap} browsers subscribed; remove one before adding another"
         )
     return PushSubscriptionCreated(subscription_id=subscription_id)
+
+
+async def list_subscriptions(
+    context: WalletContext, account_id: str, device_id: str
+) -> PushSubscriptionList:
+    return PushSubscriptionList(
+        subscriptions=[
+            PushSubscriptionView(
+                subscription_id=s.subscription_id,
+                created_at=int(s.created_at),
+                device_id=UNSET if s.device_id is None else s.device_id,
+                current=s.device_id == device_id,
+            )
+            for s in await context.store.push_subscriptions.list(account_id)
+        ]
+    )
 
 
 async def unsubscribe(

@@ -318,6 +318,8 @@ async def revoke_device(context: WalletContext, session: Session, device_id: str
         raise NotFound("no such device")
     if not await context.store.devices.revoke(session.account_id, device_id, context.clock.now()):
         raise NotFound("no such device")
+    context.notices.end_device(session.account_id, device_id)
+    await context.store.push_subscriptions.delete_for_device(session.account_id, device_id)
     box = await context.box(session.account_id)
     await record(context, box, DeviceRevokedEntry(**stamp(context), device_id=device_id))
 

@@ -17,12 +17,28 @@ One pass (run by one worker of the deployment at a time, ``app.status_watching``
    once per period: the number of fetches grows with the number of lists, not of
    credentials.
 3. A list whose token changed is compared with the last one verified: the indices whose
-   status changed are hashed with the watch key and looked up in the index; each held
-   credential found gets one notification (``revoked``, ``suspended`` or ``reinstated``)
-   and an activity entry. A list fetched for the first time is compared with a list of
-   valid entries (so a credential already revoked when the watching began is told of).
-4. Expiry notices that are due (``expiring_soon`` ``expiry_notice_days`` before ``exp``,
-   ``expired`` at it) are given, each once (a compare-and-set on the notice's stage).
+   status changed are hashed with the watch key and looked up in the index. The new
+   version is recorded, and the credentials found marked, in one transaction that only
+   the first worker to see that version gets to make (a compare-and-set on the version
+   seen before): another pass that fetched the same version at the same time, after
+   its lease lapsed, marks nothing. A list fetched for the first time is compared with a
+   list of valid entries (so a credential already revoked when the watching began is
+   told of). Whatever fails with one list is that list's failure alone.
+4. Each marked credential (and each credential just indexed) is looked at: its status is
+   that of its instances on every list it references, as last recorded (revoked if one
+   is, else suspended if one is, else valid). When that differs from what the citizen was
+   last told, they get one notification (``revoked``, ``suspended`` or ``reinstated``)
+   and an activity entry, written in the transaction that moves what was told on (a
+   compare-and-set on it and on the mark): a credential with instances on two lists is
+   told once, a further instance revoked is not news, and a suspension is over only when
+   no instance is suspended. What fails for one credential leaves it marked for the next
+   pass.
+5. Expiry notices that are due (``expiring_soon`` ``expiry_notice_days`` before ``exp``,
+   ``expired`` at it) are given, each once (a compare-and-set on the notice's stage, in
+   the transaction that writes the notification), whatever befell the lists.
+
+A pass that leaves lists due or credentials marked (a mass revocation) says so
+(``WatchReport.more``): the next one starts at once.
 
 The issuer learns nothing of which credentials the citizens hold: it sees one request per
 list per period from the deployment, the same whether one citizen holds a credential of
@@ -48,7 +64,9 @@ from wallet.domain import (
     ActivityKind,
     CredentialRecord,
     ExpiryDue,
+    Notice,
     NotificationKind,
+    PendingWatch,
     WatchedList,
 )
 from wallet.services.activity import stamp
@@ -62,9 +80,21 @@ from wallet.services.activity_messages import (
 from wallet.services.context import WalletContext
 from wallet.services.display import pick
 from wallet.services.notification_messages import NotificationContent
-from wallet.services.notifications import notify
+from wallet.services.notifications import announce_in_turn, prepare_notice
 from wallet.services.sealing import AccountBox
-from wallet.services.status_watch_index import watch_credential, watch_key
+from wallet.services.status_watch_index import (
+    REINDEX_AFTER,
+    REVOKED,
+    SUSPENDED,
+    TOLD_UNKNOWN,
+    VALID,
+    list_key,
+    status_references,
+    told_key,
+    told_status,
+    watch_credential,
+    watch_key,
+)
 
 log = logging.getLogger("idwallet.wallet")
 #: The named task the workers lease: one of them runs the passes at a time.
@@ -72,7 +102,8 @@ WATCH_TASK = "status-watching"
 #: Seconds between fetches of a list whose token names no ``ttl`` (within the bounds).
 DEFAULT_TTL = 3600.0
 _CHUNK = 4096
-_VALID, _REVOKED, _SUSPENDED = 0, 1, 2
+#: Marked credentials looked at together (their lists read once for them).
+_BATCH = 500
 _ENTRIES: dict[
     NotificationKind,
     type[CredentialRevokedEntry]
@@ -100,6 +131,8 @@ class WatchReport:
     expiry_notices: int = 0
     lists_forgotten: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    #: Lists were still due when the pass ended (the next one starts at once).
+    more: bool = False
 
 
 def changed_indices(old: StatusList | None, new: StatusList) -> list[int]:
@@ -125,15 +158,32 @@ def changed_indices(old: StatusList | None, new: StatusList) -> list[int]:
     return found
 
 
-def _transition(pairs: list[tuple[int, int]]) -> NotificationKind | None:
-    """What a credential's instances' (old, new) statuses amount to for the citizen."""
-    if any(new == _REVOKED and old != _REVOKED for old, new in pairs):
+def credential_status(record: CredentialRecord, lists: Mapping[str, StatusList]) -> int:
+    """The credential's status for the citizen from its instances' on ``lists`` (by list
+    key; a list not fetched yet counts as valid): revoked if one instance is, else
+    suspended if one is, else valid."""
+    status = VALID
+    for uri, index in status_references(record):
+        current = lists.get(list_key(record.issuer, uri))
+        if current is None or index >= current.capacity:
+            continue
+        value = current.get(index)
+        if value == REVOKED:
+            return REVOKED
+        if value == SUSPENDED:
+            status = SUSPENDED
+    return status
+
+
+def _transition(told: int, status: int) -> NotificationKind | None:
+    """What the credential's status moving from ``told`` to ``status`` is for the citizen."""
+    if status == told:
+        return None
+    if status == REVOKED:
         return NotificationKind.REVOKED
-    if any(new == _SUSPENDED and old != _SUSPENDED for old, new in pairs):
+    if status == SUSPENDED:
         return NotificationKind.SUSPENDED
-    if any(old == _SUSPENDED and new == _VALID for old, new in pairs):
-        return NotificationKind.REINSTATED
-    return None
+    return NotificationKind.REINSTATED
 
 
 def _status_list_claim(token: str) -> str:
@@ -141,6 +191,15 @@ def _status_list_claim(token: str) -> str:
     comparison without compressing the list again)."""
     payload = strict_json_object(b64url_decode(token.split(".")[1]), max_bytes=len(token))
     return json.dumps(payload["status_list"], separators=(",", ":"), sort_keys=True)
+
+
+def _parsed(last_list: str | None) -> StatusList | None:
+    if last_list is None:
+        return None
+    try:
+        return StatusList.from_json(json.loads(last_list))
+    except (StatusListError, ValueError, TypeError):
+        return None
 
 
 class _Boxes:
@@ -168,16 +227,15 @@ async def _record(
     return CredentialRecord.from_json(box.open("credential", credential_id, stored.sealed))
 
 
-async def _tell(
+def _notice(
     context: WalletContext,
     box: AccountBox,
     credential_id: str,
     record: CredentialRecord,
     kind: NotificationKind,
-) -> None:
+) -> Notice:
     name = (pick(record.credential_display, []) or {}).get("name", record.configuration_id)
     issuer_name = (pick(record.issuer_display, []) or {}).get("name", record.issuer)
-    expires_at = int(record.expires_at) if record.expires_at is not None else None
     entry = _ENTRIES[kind](
         **stamp(context),
         credential_id=credential_id,
@@ -187,12 +245,12 @@ async def _tell(
     content = NotificationContent(
         credential_id=credential_id, credential=name, issuer=record.issuer, issuer_name=issuer_name
     )
-    if expires_at is not None and kind in (
+    if record.expires_at is not None and kind in (
         NotificationKind.EXPIRING_SOON,
         NotificationKind.EXPIRED,
     ):
-        content.expires_at = expires_at
-    await notify(context, box, kind, content, activity=entry)
+        content.expires_at = int(record.expires_at)
+    return prepare_notice(context, box, kind, content, entry)
 
 
 class StatusWatcher:
@@ -206,31 +264,52 @@ class StatusWatcher:
         self.report = WatchReport()
         #: Renews this worker's lease on the task; False: another worker holds it now.
         self.keep_lease = keep_lease
+        #: Lists parsed this pass, by their digest.
+        self._parsed: dict[str, StatusList | None] = {}
+
+    async def _leased(self) -> bool:
+        return self.keep_lease is None or await self.keep_lease()
 
     async def run(self) -> WatchReport:
-        await self.index_unwatched()
-        policy = self.context.policy
-        now = self.context.clock.now()
-        for watched in await self.context.store.status_watching.due_lists(
-            now, policy.watch_lists_per_pass
-        ):
-            if self.keep_lease is not None and not await self.keep_lease():
-                return self.report  # the lease lapsed: the worker that took it goes on
-            await self.check_list(watched)
-        self.report.lists_forgotten = await self.context.store.status_watching.forget_lists(now)
+        store = self.context.store.status_watching
+        try:
+            await self.index_unwatched()
+            if await self.check_due_lists():
+                await self.settle_pending()
+                self.report.lists_forgotten = await store.forget_lists(self.context.clock.now())
+        except Exception as exc:
+            self.report.failures += 1
+            log.warning("status watching: %s", type(exc).__name__)
         await self.expiry_notices()
         return self.report
 
     async def index_unwatched(self) -> None:
         context = self.context
         for account_id, credential_id in await context.store.status_watching.unwatched(
-            context.policy.watch_backfill_per_pass
+            context.policy.watch_backfill_per_pass,
+            indexed_before=context.clock.now() - REINDEX_AFTER,
         ):
-            box = await self.boxes.get(account_id)
-            record = None if box is None else await _record(context, box, credential_id)
-            if record is not None:
-                await watch_credential(context, account_id, credential_id, record)
-                self.report.indexed += 1
+            try:
+                box = await self.boxes.get(account_id)
+                record = None if box is None else await _record(context, box, credential_id)
+                if record is not None:
+                    await watch_credential(context, account_id, credential_id, record)
+                    self.report.indexed += 1
+            except Exception as exc:
+                self.report.failures += 1
+                log.warning("credential %s not indexed: %s", credential_id, type(exc).__name__)
+
+    async def check_due_lists(self) -> bool:
+        """Fetch the lists that are due; False where the lease was taken over."""
+        context = self.context
+        limit = context.policy.watch_lists_per_pass
+        due = await context.store.status_watching.due_lists(context.clock.now(), limit + 1)
+        self.report.more = len(due) > limit
+        for watched in due[:limit]:
+            if not await self._leased():
+                return False  # the lease lapsed: the worker that took it goes on
+            await self.check_list(watched)
+        return True
 
     def _verified(self, watched: WatchedList, token: str) -> VerifiedStatusList:
         trust = self.context.issuer_trust
@@ -252,13 +331,12 @@ class StatusWatcher:
         return now + min(max(period, policy.watch_floor), policy.watch_ceiling)
 
     async def check_list(self, watched: WatchedList) -> None:
-        context, store = self.context, self.context.store.status_watching
-        now = context.clock.now()
+        """Fetch, verify and compare one list; any failure is this list's (asked again
+        after the floor, doubling with each further failure)."""
+        now = self.context.clock.now()
         self.report.lists_checked += 1
         try:
-            token = await context.documents.fetch(watched.uri)
-            verified = self._verified(watched, token)
-            claim = _status_list_claim(token)
+            await self._check_list(watched, now)
         except (
             OutboundFailed,
             OutboundRefused,
@@ -266,99 +344,185 @@ class StatusWatcher:
             IssuerKeyError,
             EncodingError,
         ) as exc:
-            failures = watched.failures + 1
-            backoff = context.policy.watch_floor * 2 ** min(failures - 1, 16)
             log.info("status list %s: %s", watched.list_key[:12], type(exc).__name__)
-            self.report.failures += 1
-            await store.fetched(
+            await self._failed(watched, now)
+        except Exception as exc:
+            log.warning("status list %s: %s", watched.list_key[:12], type(exc).__name__)
+            await self._failed(watched, now)
+
+    async def _failed(self, watched: WatchedList, now: float) -> None:
+        context = self.context
+        self.report.failures += 1
+        failures = watched.failures + 1
+        backoff = context.policy.watch_floor * 2 ** min(failures - 1, 16)
+        try:
+            await context.store.status_watching.fetched(
                 watched.list_key,
-                last_list=None,
-                last_digest=None,
+                seen_digest=watched.last_digest,
                 next_fetch_at=now + min(backoff, context.policy.watch_ceiling),
                 failures=failures,
-                counted=True,
+                at=now,
+            )
+        except Exception as exc:
+            log.warning("status list %s: %s", watched.list_key[:12], type(exc).__name__)
+
+    async def _check_list(self, watched: WatchedList, now: float) -> None:
+        context, store = self.context, self.context.store.status_watching
+        token = await context.documents.fetch(watched.uri)
+        verified = self._verified(watched, token)
+        claim = _status_list_claim(token)
+        digest = hashlib.sha256(token.encode("ascii")).hexdigest()
+        next_fetch_at = self._next_fetch(verified, now)
+        if digest == watched.last_digest:
+            await store.fetched(
+                watched.list_key,
+                seen_digest=digest,
+                next_fetch_at=next_fetch_at,
+                failures=0,
                 at=now,
             )
             return
-        digest = hashlib.sha256(token.encode("ascii")).hexdigest()
-        if digest != watched.last_digest:
-            previous = None
-            if watched.last_list is not None:
-                try:
-                    previous = StatusList.from_json(json.loads(watched.last_list))
-                except (StatusListError, ValueError):
-                    previous = None
-            if previous is None or previous.data != verified.status_list.data:
-                await self.tell_changes(watched, previous, verified.status_list)
-        await store.fetched(
+        previous = _parsed(watched.last_list)
+        current = verified.status_list
+        changed = (
+            changed_indices(previous, current)
+            if previous is None or previous.data != current.data or previous.bits != current.bits
+            else []
+        )
+        keys = [watch_key(context.watch_secret, watched.uri, index) for index in changed]
+        concerned = sorted({c for _, _, c in await store.watchers(keys)}) if keys else []
+        claimed = await store.claim_list(
             watched.list_key,
+            seen_digest=watched.last_digest,
             last_list=claim,
             last_digest=digest,
-            next_fetch_at=self._next_fetch(verified, now),
-            failures=0,
-            counted=True,
+            next_fetch_at=next_fetch_at,
             at=now,
+            concerned=concerned,
         )
+        if not claimed:
+            log.info("status list %s: recorded by another pass", watched.list_key[:12])
+        elif changed:
+            self.report.lists_changed += 1
 
-    async def tell_changes(
-        self, watched: WatchedList, previous: StatusList | None, current: StatusList
-    ) -> None:
+    async def settle_pending(self) -> None:
+        """Look at each marked credential (see the module's text), a batch at a time."""
+        store = self.context.store.status_watching
+        after = ""
+        while await self._leased():
+            batch = await store.pending(after, _BATCH)
+            if not batch:
+                return
+            after = batch[-1].credential_id
+            await self._settle_batch(batch)
+
+    async def _settle_batch(self, batch: list[PendingWatch]) -> None:
         context = self.context
-        changed = changed_indices(previous, current)
-        if not changed:
-            return
-        self.report.lists_changed += 1
-        by_key = {watch_key(context.watch_secret, watched.uri, index): index for index in changed}
-        per_credential: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        for key, account_id, credential_id in await context.store.status_watching.watchers(
-            list(by_key)
-        ):
-            index = by_key[key]
-            old = previous.get(index) if previous is not None and index < previous.capacity else 0
-            per_credential.setdefault((account_id, credential_id), []).append(
-                (old, current.get(index))
-            )
-        for (account_id, credential_id), pairs in per_credential.items():
-            kind = _transition(pairs)
-            if kind is None:
-                continue
-            box = await self.boxes.get(account_id)
-            record = None if box is None else await _record(context, box, credential_id)
-            if box is None or record is None:
-                continue  # deleted meanwhile
-            await _tell(context, box, credential_id, record, kind)
+        records: dict[str, tuple[AccountBox, CredentialRecord] | None] = {}
+        for pending in batch:
+            try:
+                box = await self.boxes.get(pending.account_id)
+                record = None if box is None else await _record(context, box, pending.credential_id)
+                records[pending.credential_id] = (
+                    None if box is None or record is None else (box, record)
+                )
+            except Exception as exc:
+                self.report.failures += 1
+                log.warning("credential %s: %s", pending.credential_id, type(exc).__name__)
+        # the lists as recorded now: read after the marks were, so a version recorded
+        # since moved the mark on, and settling with what was read here does nothing
+        keys = sorted(
+            {
+                list_key(record.issuer, uri)
+                for held in records.values()
+                if held is not None
+                for record in (held[1],)
+                for uri, _ in status_references(record)
+            }
+        )
+        lists: dict[str, StatusList] = {}
+        for key, (digest, last_list) in (
+            await context.store.status_watching.last_lists(keys)
+        ).items():
+            if digest not in self._parsed:
+                self._parsed[digest] = _parsed(last_list)
+            parsed = self._parsed[digest]
+            if parsed is not None:
+                lists[key] = parsed
+        for pending in batch:
+            if pending.credential_id not in records:
+                continue  # could not be opened: it stays marked
+            try:
+                await self._settle(pending, records[pending.credential_id], lists)
+            except Exception as exc:
+                self.report.failures += 1
+                log.warning("credential %s: %s", pending.credential_id, type(exc).__name__)
+
+    async def _settle(
+        self,
+        pending: PendingWatch,
+        held: tuple[AccountBox, CredentialRecord] | None,
+        lists: Mapping[str, StatusList],
+    ) -> None:
+        context, store = self.context, self.context.store.status_watching
+        secret = context.watch_secret
+        told = told_status(secret, pending.credential_id, pending.told)
+        status = told if held is None else credential_status(held[1], lists)
+        if held is None and pending.told == TOLD_UNKNOWN:
+            status = VALID
+        kind = None if pending.told == TOLD_UNKNOWN else _transition(told, status)
+        notice = None
+        if held is not None and kind is not None:
+            notice = _notice(context, held[0], pending.credential_id, held[1], kind)
+        settled = await store.settle(
+            pending.credential_id,
+            pending=pending.pending,
+            told=pending.told,
+            becomes=told_key(secret, pending.credential_id, status),
+            notice=notice,
+        )
+        if settled and notice is not None and kind is not None and held is not None:
             self.report.notified += 1
             self.report.kinds[kind.value] = self.report.kinds.get(kind.value, 0) + 1
+            await announce_in_turn(context, held[0], notice.notification)
 
     async def expiry_notices(self) -> None:
-        context, store = self.context, self.context.store.status_watching
+        context = self.context
         now = context.clock.now()
-        for due in await store.expiry_due(now, context.policy.expiry_notices_per_pass):
-            await self.expiry_notice(due, now)
+        try:
+            due = await context.store.status_watching.expiry_due(
+                now, context.policy.expiry_notices_per_pass
+            )
+        except Exception as exc:
+            self.report.failures += 1
+            log.warning("expiry notices: %s", type(exc).__name__)
+            return
+        for one in due:
+            try:
+                await self.expiry_notice(one, now)
+            except Exception as exc:
+                self.report.failures += 1
+                log.warning("credential %s: %s", one.credential_id, type(exc).__name__)
 
     async def expiry_notice(self, due: ExpiryDue, now: float) -> None:
         store = self.context.store.status_watching
         if due.stage == 0 and now < due.expires_at:
-            kind, moved = (
-                NotificationKind.EXPIRING_SOON,
-                await store.expiry_noticed(
-                    due.credential_id, 0, next_stage=1, due_at=due.expires_at
-                ),
-            )
+            kind, next_stage, due_at = NotificationKind.EXPIRING_SOON, 1, due.expires_at
         else:
-            kind, moved = (
-                NotificationKind.EXPIRED,
-                await store.expiry_noticed(due.credential_id, due.stage, next_stage=2, due_at=None),
-            )
-        if not moved:
-            return  # another pass gave it
+            kind, next_stage, due_at = NotificationKind.EXPIRED, 2, None
         box = await self.boxes.get(due.account_id)
         record = None if box is None else await _record(self.context, box, due.credential_id)
-        if box is None or record is None:
-            return
-        await _tell(self.context, box, due.credential_id, record, kind)
+        notice = None
+        if box is not None and record is not None:
+            notice = _notice(self.context, box, due.credential_id, record, kind)
+        moved = await store.expiry_noticed(
+            due.credential_id, due.stage, next_stage=next_stage, due_at=due_at, notice=notice
+        )
+        if not moved or notice is None or box is None:
+            return  # another pass gave it, or the credential is gone
         self.report.expiry_notices += 1
         self.report.kinds[kind.value] = self.report.kinds.get(kind.value, 0) + 1
+        await announce_in_turn(self.context, box, notice.notification)
 
 
 async def watch_pass(

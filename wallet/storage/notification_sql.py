@@ -1,7 +1,11 @@
 """The notifications, push subscriptions and status-list watching on SQLAlchemy (SQLite
 and PostgreSQL alike). What is decided under concurrency is decided by one statement's
 row count: a lease is taken by an ``UPDATE`` of an expired (or one's own) lease or by the
-``INSERT`` of the first one, an expiry notice moved on by an ``UPDATE`` on its stage."""
+``INSERT`` of the first one; a list's new version is recorded by an ``UPDATE`` on the
+version seen before (``IS NOT DISTINCT FROM``: the first version too), with the
+credentials it concerns marked in the same transaction; a credential's status is told by
+an ``UPDATE`` on what was told before and on its mark, an expiry notice by one on its
+stage, each with the notification and activity entry it writes."""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet.domain import (
     ExpiryDue,
+    Notice,
     NotificationKind,
+    PendingWatch,
     StoredNotification,
     StoredPushSubscription,
     WatchedList,
@@ -26,11 +32,57 @@ from wallet.storage.notification_tables import (
     StatusWatchRow,
     TaskLeaseRow,
 )
-from wallet.storage.tables import CredentialRow
+from wallet.storage.tables import ActivityRow, CredentialRow
 
 Sessions = async_sessionmaker[AsyncSession]
 #: Keys asked for in one ``IN (…)``: well within every engine's bound on parameters.
 _CHUNK = 500
+
+
+def expiry_plan(
+    old: tuple[float | None, int] | None,
+    expires_at: float | None,
+    first_notice_at: float | None,
+    now: float,
+) -> tuple[int, float | None]:
+    """The expiry notice stage and when the next notice is due, for a credential indexed
+    at ``now`` (``old``: the expiry and stage it was indexed with before). The stage a
+    credential reached stays unless its new ``exp`` is later (a renewal with the same
+    ``exp`` is not told of again); an early notice already past when it is stored is
+    left out (the citizen has just received it)."""
+    if expires_at is None:
+        return 0, None
+    if old is not None and old[0] is not None and expires_at <= old[0]:
+        stage = old[1]
+    else:
+        stage = 0 if first_notice_at is not None and first_notice_at > now else 1
+    return stage, {0: first_notice_at, 1: expires_at}.get(stage)
+
+
+def _notification_row(notification: StoredNotification) -> NotificationRow:
+    return NotificationRow(
+        notification_id=notification.notification_id,
+        account_id=notification.account_id,
+        at=notification.at,
+        kind=notification.kind.value,
+        read_at=notification.read_at,
+        sealed=notification.sealed,
+    )
+
+
+def _add_notice(session: AsyncSession, notice: Notice) -> None:
+    session.add(_notification_row(notice.notification))
+    entry = notice.activity
+    if entry is not None:
+        session.add(
+            ActivityRow(
+                entry_id=entry.entry_id,
+                account_id=entry.account_id,
+                at=entry.at,
+                kind=entry.kind.value,
+                sealed=entry.sealed,
+            )
+        )
 
 
 def _notification(row: NotificationRow) -> StoredNotification:
@@ -50,16 +102,7 @@ class SqlNotifications:
 
     async def add(self, notification: StoredNotification) -> None:
         async with self._sessions.begin() as session:
-            session.add(
-                NotificationRow(
-                    notification_id=notification.notification_id,
-                    account_id=notification.account_id,
-                    at=notification.at,
-                    kind=notification.kind.value,
-                    read_at=notification.read_at,
-                    sealed=notification.sealed,
-                )
-            )
+            session.add(_notification_row(notification))
 
     async def page(
         self, account_id: str, limit: int, before: str | None = None
@@ -147,6 +190,16 @@ class SqlPushSubscriptions:
 
     async def add(self, subscription: StoredPushSubscription, cap: int) -> bool:
         async with self._sessions.begin() as session:
+            held = await session.scalar(
+                select(func.count())
+                .select_from(PushSubscriptionRow)
+                .where(
+                    PushSubscriptionRow.account_id == subscription.account_id,
+                    PushSubscriptionRow.endpoint_key != subscription.endpoint_key,
+                )
+            )
+            if int(held or 0) >= cap:
+                return False  # decided before anything is changed
             # the same browser subscribing again (under this account or another): its
             # endpoint now belongs to this subscription alone
             await session.execute(
@@ -154,18 +207,12 @@ class SqlPushSubscriptions:
                     PushSubscriptionRow.endpoint_key == subscription.endpoint_key
                 )
             )
-            held = await session.scalar(
-                select(func.count())
-                .select_from(PushSubscriptionRow)
-                .where(PushSubscriptionRow.account_id == subscription.account_id)
-            )
-            if int(held or 0) >= cap:
-                return False
             session.add(
                 PushSubscriptionRow(
                     subscription_id=subscription.subscription_id,
                     account_id=subscription.account_id,
                     endpoint_key=subscription.endpoint_key,
+                    device_id=subscription.device_id,
                     sealed=subscription.sealed,
                     created_at=subscription.created_at,
                 )
@@ -181,7 +228,12 @@ class SqlPushSubscriptions:
             )
             return [
                 StoredPushSubscription(
-                    r.subscription_id, r.account_id, r.endpoint_key, r.sealed, r.created_at
+                    r.subscription_id,
+                    r.account_id,
+                    r.endpoint_key,
+                    r.sealed,
+                    r.created_at,
+                    r.device_id,
                 )
                 for (r,) in rows
             ]
@@ -195,6 +247,16 @@ class SqlPushSubscriptions:
                 )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_for_device(self, account_id: str, device_id: str) -> int:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(PushSubscriptionRow).where(
+                    PushSubscriptionRow.account_id == account_id,
+                    PushSubscriptionRow.device_id == device_id,
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlStatusWatching:
@@ -243,27 +305,84 @@ class SqlStatusWatching:
         lists: Sequence[tuple[str, str, str]],
         watch_keys: Sequence[str],
         expires_at: float | None,
-        due_at: float | None,
+        first_notice_at: float | None,
         needed_until: float,
         now: float,
     ) -> None:
         for list_key, uri, issuer in lists:
             await self._keep_list(list_key, uri, issuer, needed_until, now)
-        async with self._sessions.begin() as session:
-            await self._forget(session, account_id, credential_id)
-            session.add_all(
-                StatusWatchRow(watch_key=key, credential_id=credential_id, account_id=account_id)
-                for key in sorted(set(watch_keys))
+        for attempt in range(2):  # a concurrent first indexing of the same credential
+            try:
+                async with self._sessions.begin() as session:
+                    await self._index(
+                        session,
+                        account_id,
+                        credential_id,
+                        watch_keys=watch_keys,
+                        expires_at=expires_at,
+                        first_notice_at=first_notice_at,
+                        now=now,
+                    )
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+
+    @staticmethod
+    async def _index(
+        session: AsyncSession,
+        account_id: str,
+        credential_id: str,
+        *,
+        watch_keys: Sequence[str],
+        expires_at: float | None,
+        first_notice_at: float | None,
+        now: float,
+    ) -> None:
+        mine = (
+            CredentialWatchRow.credential_id == credential_id,
+            CredentialWatchRow.account_id == account_id,
+        )
+        old = (await session.execute(select(CredentialWatchRow).where(*mine))).scalar_one_or_none()
+        await session.execute(
+            delete(StatusWatchRow).where(
+                StatusWatchRow.credential_id == credential_id,
+                StatusWatchRow.account_id == account_id,
             )
+        )
+        session.add_all(
+            StatusWatchRow(watch_key=key, credential_id=credential_id, account_id=account_id)
+            for key in sorted(set(watch_keys))
+        )
+        stage, due_at = expiry_plan(
+            None if old is None else (old.expires_at, old.stage), expires_at, first_notice_at, now
+        )
+        if old is None:
             session.add(
                 CredentialWatchRow(
                     credential_id=credential_id,
                     account_id=account_id,
                     expires_at=expires_at,
                     due_at=due_at,
-                    stage=0,
+                    stage=stage,
+                    told=None,
+                    pending=1,
+                    indexed_at=now,
                 )
             )
+            return
+        # what the citizen was told stays (a renewal is not news); it is looked at again
+        await session.execute(
+            update(CredentialWatchRow)
+            .where(*mine)
+            .values(
+                expires_at=expires_at,
+                due_at=due_at,
+                stage=stage,
+                pending=CredentialWatchRow.pending + 1,
+                indexed_at=now,
+            )
+        )
 
     @staticmethod
     async def _forget(session: AsyncSession, account_id: str, credential_id: str) -> None:
@@ -284,14 +403,18 @@ class SqlStatusWatching:
         async with self._sessions.begin() as session:
             await self._forget(session, account_id, credential_id)
 
-    async def unwatched(self, limit: int) -> list[tuple[str, str]]:
+    async def unwatched(self, limit: int, *, indexed_before: float) -> list[tuple[str, str]]:
         async with self._sessions() as session:
-            watched = select(CredentialWatchRow.credential_id).where(
-                CredentialWatchRow.credential_id == CredentialRow.credential_id
+            current = select(CredentialWatchRow.credential_id).where(
+                CredentialWatchRow.credential_id == CredentialRow.credential_id,
+                or_(
+                    CredentialWatchRow.expires_at.is_not(None),
+                    CredentialWatchRow.indexed_at >= indexed_before,
+                ),
             )
             rows = await session.execute(
                 select(CredentialRow.account_id, CredentialRow.credential_id)
-                .where(~watched.exists())
+                .where(~current.exists())
                 .order_by(CredentialRow.created_at)
                 .limit(limit)
             )
@@ -324,22 +447,80 @@ class SqlStatusWatching:
         self,
         list_key: str,
         *,
-        last_list: str | None,
-        last_digest: str | None,
+        seen_digest: str | None,
         next_fetch_at: float,
         failures: int,
-        counted: bool,
         at: float,
-    ) -> None:
-        values: dict[str, object] = {"next_fetch_at": next_fetch_at, "failures": failures}
-        if last_digest is not None:
-            values.update(last_list=last_list, last_digest=last_digest, fetched_at=at)
-        if counted:
-            values["fetches"] = StatusListRow.fetches + 1
+    ) -> bool:
+        values: dict[str, object] = {
+            "next_fetch_at": next_fetch_at,
+            "failures": failures,
+            "fetches": StatusListRow.fetches + 1,
+        }
+        if not failures:
+            values["fetched_at"] = at
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(StatusListRow).where(StatusListRow.list_key == list_key).values(**values)
+            result = await session.execute(
+                update(StatusListRow)
+                .where(
+                    StatusListRow.list_key == list_key,
+                    StatusListRow.last_digest.is_not_distinct_from(seen_digest),
+                )
+                .values(**values)
             )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def claim_list(
+        self,
+        list_key: str,
+        *,
+        seen_digest: str | None,
+        last_list: str,
+        last_digest: str,
+        next_fetch_at: float,
+        at: float,
+        concerned: Sequence[str],
+    ) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(StatusListRow)
+                .where(
+                    StatusListRow.list_key == list_key,
+                    StatusListRow.last_digest.is_not_distinct_from(seen_digest),
+                )
+                .values(
+                    last_list=last_list,
+                    last_digest=last_digest,
+                    fetched_at=at,
+                    next_fetch_at=next_fetch_at,
+                    failures=0,
+                    fetches=StatusListRow.fetches + 1,
+                )
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            for start in range(0, len(concerned), _CHUNK):
+                await session.execute(
+                    update(CredentialWatchRow)
+                    .where(CredentialWatchRow.credential_id.in_(concerned[start : start + _CHUNK]))
+                    .values(pending=CredentialWatchRow.pending + 1)
+                )
+            return True
+
+    async def last_lists(self, list_keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        async with self._sessions() as session:
+            for start in range(0, len(list_keys), _CHUNK):
+                rows = await session.execute(
+                    select(
+                        StatusListRow.list_key, StatusListRow.last_digest, StatusListRow.last_list
+                    ).where(
+                        StatusListRow.list_key.in_(list_keys[start : start + _CHUNK]),
+                        StatusListRow.last_digest.is_not(None),
+                    )
+                )
+                found.update({k: (d, v) for k, d, v in rows if d is not None and v is not None})
+        return found
 
     async def watchers(self, watch_keys: Sequence[str]) -> list[tuple[str, str, str]]:
         found: list[tuple[str, str, str]] = []
@@ -354,6 +535,46 @@ class SqlStatusWatching:
                 )
                 found += [(k, a, c) for k, a, c in rows]
         return found
+
+    async def pending(self, after: str, limit: int) -> list[PendingWatch]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    CredentialWatchRow.credential_id,
+                    CredentialWatchRow.account_id,
+                    CredentialWatchRow.told,
+                    CredentialWatchRow.pending,
+                )
+                .where(CredentialWatchRow.pending > 0, CredentialWatchRow.credential_id > after)
+                .order_by(CredentialWatchRow.credential_id)
+                .limit(limit)
+            )
+            return [PendingWatch(c, a, t, p) for c, a, t, p in rows]
+
+    async def settle(
+        self,
+        credential_id: str,
+        *,
+        pending: int,
+        told: str | None,
+        becomes: str | None,
+        notice: Notice | None,
+    ) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(CredentialWatchRow)
+                .where(
+                    CredentialWatchRow.credential_id == credential_id,
+                    CredentialWatchRow.pending == pending,
+                    CredentialWatchRow.told.is_not_distinct_from(told),
+                )
+                .values(told=becomes, pending=0)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            if notice is not None:
+                _add_notice(session, notice)
+            return True
 
     async def forget_lists(self, now: float) -> int:
         async with self._sessions.begin() as session:
@@ -379,7 +600,13 @@ class SqlStatusWatching:
             ]
 
     async def expiry_noticed(
-        self, credential_id: str, stage: int, *, next_stage: int, due_at: float | None
+        self,
+        credential_id: str,
+        stage: int,
+        *,
+        next_stage: int,
+        due_at: float | None,
+        notice: Notice | None,
     ) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -390,7 +617,11 @@ class SqlStatusWatching:
                 )
                 .values(stage=next_stage, due_at=due_at)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            if notice is not None:
+                _add_notice(session, notice)
+            return True
 
     async def lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
         async with self._sessions.begin() as session:

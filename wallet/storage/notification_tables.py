@@ -14,8 +14,11 @@ explains the design):
   the key derived from the deployment's key-encryption key and never stored: a reader
   holding the issuer's lists cannot tell which index, which list or which issuer an
   account's credential has.
-- ``wallet_credential_watches``: that a credential is watched, and when it expires (the
-  ``exp`` it carries) and the next expiry notice is due.
+- ``wallet_credential_watches``: that a credential is watched, the day it expires (its
+  ``exp`` rounded up to the day) and the day the next expiry notice is due; what the
+  citizen was last told of its status as a keyed hash (without the key, "valid",
+  "revoked" and "suspended" cannot be told apart, except that valid is no hash at all);
+  whether something it depends on changed since it was last looked at.
 - ``wallet_task_leases``: which worker runs the watching now.
 """
 
@@ -49,6 +52,9 @@ class PushSubscriptionRow(Base):
     account_id: Mapped[str] = mapped_column(String(36), _account(), index=True)
     #: Keyed hash of the endpoint: the same browser subscribing again replaces its row.
     endpoint_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The device whose session subscribed: revoking the device removes it (None: made
+    #: before devices were recorded with subscriptions).
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[float] = mapped_column(Float)
 
@@ -89,6 +95,14 @@ class CredentialWatchRow(Base):
     due_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     #: 0: the expiring-soon notice is next; 1: the expired notice; 2: both were given.
     stage: Mapped[int] = mapped_column(Integer, default=0)
+    #: The status the citizen was last told of (keyed hash; None: valid, nothing told).
+    told: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Bumped when a list it references has a new version or it was indexed again; the
+    #: watching looks at it then and puts it back to 0 (unless bumped meanwhile).
+    pending: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    #: When it was last indexed (a credential without ``exp`` is indexed again well
+    #: before its lists' watch runs out).
+    indexed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class TaskLeaseRow(Base):

@@ -8,6 +8,8 @@ import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const RETRY_MS = 5000;
+const RETRY_MAX_MS = 5 * 60 * 1000;
+const PUSH_KEY = "idwallet.push";
 let following = null;
 let unread = 0;
 
@@ -50,18 +52,27 @@ export async function loadNotices(call) {
 }
 
 // Each event of the stream: the notification shown at the top, as it arrives. `relogin`
-// gives a fresh access token when the stream ended or the token was refused.
+// gives a fresh access token when the stream ended or the token was refused (false: the
+// device can no longer sign in, and the following stops). Failures are retried after a
+// pause that doubles each time, up to five minutes.
 export async function followNotices(send, relogin, onNotice) {
   following?.abort();
   const controller = new AbortController();
   following = controller;
+  let failures = 0;
+  const pause = () => sleep(Math.min(RETRY_MS * 2 ** Math.min(failures++, 10), RETRY_MAX_MS));
   while (!controller.signal.aborted) {
     try {
       const response = await send("/wallet/notifications/stream", {
         signal: controller.signal, headers: { "Accept": "text/event-stream" },
       });
-      if (response.status === 401) { await relogin(); continue; }
+      if (response.status === 401) {
+        if (!(await relogin())) return;
+        await pause();
+        continue;
+      }
       if (!response.ok || !response.body) throw new Error(String(response.status));
+      failures = 0;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -81,10 +92,10 @@ export async function followNotices(send, relogin, onNotice) {
           onNotice?.(notice);
         }
       }
-      await relogin(); // the stream ended with the token's lifetime
+      if (!(await relogin())) return; // the stream ended with the token's lifetime
     } catch (error) {
       if (controller.signal.aborted) return;
-      await sleep(RETRY_MS);
+      await pause();
     }
   }
 }
@@ -118,9 +129,22 @@ export async function subscribePush(call) {
     const subscription = await registration.pushManager.subscribe({
       userVisibleOnly: true, applicationServerKey: keyBytes(key),
     });
-    await call("POST", "/wallet/push-subscriptions", subscription.toJSON());
+    const { subscription_id: id } = await call("POST", "/wallet/push-subscriptions", subscription.toJSON());
+    localStorage.setItem(PUSH_KEY, id);
     state.textContent = t("notices.pushOn");
   } catch {
     state.textContent = t("notices.pushUnavailable");
   }
+}
+
+// This browser's push subscription ended (the account is deleted, the citizen signs out):
+// removed from the wallet while the session still can, and unsubscribed at the browser.
+export async function unsubscribePush(call) {
+  const id = localStorage.getItem(PUSH_KEY);
+  localStorage.removeItem(PUSH_KEY);
+  if (id) await call("DELETE", `/wallet/push-subscriptions/${encodeURIComponent(id)}`).catch(() => {});
+  if (!("serviceWorker" in navigator)) return;
+  const registration = await navigator.serviceWorker.getRegistration("/wallet-app").catch(() => null);
+  const subscription = await registration?.pushManager.getSubscription().catch(() => null);
+  await subscription?.unsubscribe().catch(() => {});
 }

@@ -3,7 +3,7 @@
 import { client } from "./api.js";
 import { applyLanguage, localized, t } from "./i18n.js";
 import { forgetAll, fromB64url, jws, loadKey, newKeyPair, publicJwk, saveKey, sign } from "./keys.js";
-import { followNotices, loadNotices, markAllRead, stopNotices, subscribePush } from "./wallet-notices.js";
+import { followNotices, loadNotices, markAllRead, stopNotices, subscribePush, unsubscribePush } from "./wallet-notices.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["welcome", "home", "card", "scan", "get", "arriving", "offer", "consent", "done", "activity", "settings", "help", "help-consent"];
@@ -443,6 +443,8 @@ async function deleteCard() {
 }
 
 async function deleteAccount() {
+  stopNotices();
+  await unsubscribePush(call);
   await call("DELETE", "/wallet/account");
   await forgetAll();
   localStorage.removeItem("idwallet.device");
