@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from sqlalchemy import Float, Index, Integer, String, Text, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -117,6 +118,29 @@ class SqlAuditChain:
             select(AuditHeadRow).order_by(AuditHeadRow.position.desc()).limit(1)
         )
 
+    @staticmethod
+    async def _link(session: AsyncSession, changes: list[dict[str, Any]]) -> None:
+        """The batch's positions and hashes written: on PostgreSQL in one statement over
+        arrays, elsewhere one update per entry."""
+        if session.get_bind().dialect.name != "postgresql":
+            await session.execute(update(AuditEntryRow), changes)
+            return
+        await session.execute(
+            text(
+                "UPDATE audit_entries AS e SET position = v.position,"
+                " previous_hash = v.previous_hash, entry_hash = v.entry_hash"
+                " FROM unnest(CAST(:ids AS INTEGER[]), CAST(:positions AS INTEGER[]),"
+                " CAST(:previous AS VARCHAR[]), CAST(:hashes AS VARCHAR[]))"
+                " AS v(id, position, previous_hash, entry_hash) WHERE e.id = v.id"
+            ),
+            {
+                "ids": [c["id"] for c in changes],
+                "positions": [c["position"] for c in changes],
+                "previous": [c["previous_hash"] for c in changes],
+                "hashes": [c["entry_hash"] for c in changes],
+            },
+        )
+
     async def seal(self, heads: HeadPolicy | None = None, *, force: bool = False) -> Sealed:
         # The signer is fetched before the chainer's lock is taken: fetching it may write
         # (the key's first creation, its certificate), which on SQLite would wait on us.
@@ -155,7 +179,7 @@ class SqlAuditChain:
                     )
                 session.expunge_all()
                 if changes:
-                    await session.execute(update(AuditEntryRow), changes)
+                    await self._link(session, changes)
                 chained += len(changes)
                 if len(rows) == self._batch:
                     continue  # more to chain: the next batch in its own transaction
