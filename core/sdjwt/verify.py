@@ -226,7 +226,7 @@ def _holder_key(claims: dict[str, Any]) -> PublicKey:
     if not isinstance(cnf, dict) or "jwk" not in cnf:
         raise KeyBindingInvalid("the SD-JWT has no cnf.jwk holder key")
     try:
-        return public_key_from_jwk(cnf["jwk"])
+        return public_key_from_jwk(cnf["jwk"], remember=False)
     except JoseError as exc:
         raise KeyBindingInvalid(f"cnf.jwk is not a usable public key: {exc}") from exc
 
