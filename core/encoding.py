@@ -24,6 +24,7 @@ MAX_INTEGER_DIGITS = 40
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
+_A2B = binascii.a2b_base64
 _ALPHABET_INDEX = {
     c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
@@ -43,22 +44,27 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(text: str | bytes) -> bytes:
     """Decode unpadded base64url; padding, other alphabets and bad lengths are errors."""
-    try:
-        raw = text.encode("ascii") if isinstance(text, str) else bytes(text)
-    except UnicodeEncodeError as exc:
-        raise EncodingError("base64url input is not ASCII") from exc
-    spare = len(raw) % 4
-    if spare == 1:
-        raise EncodingError("not unpadded base64url")
+    if isinstance(text, str):
+        try:
+            raw = text.encode("ascii")
+        except UnicodeEncodeError as exc:
+            raise EncodingError("base64url input is not ASCII") from exc
+    else:
+        raw = bytes(text)
+    spare = len(raw) & 3
     # One pass: "-_" become "+/", while "+", "/" and "=" become "!", which strict
     # decoding refuses like any other character outside the alphabet.
     try:
-        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[spare], strict_mode=True)
+        if not spare:
+            return _A2B(raw.translate(_TO_STANDARD), strict_mode=True)
+        if spare == 1:
+            raise EncodingError("not unpadded base64url")
+        data = _A2B(raw.translate(_TO_STANDARD) + _PADDING[spare], strict_mode=True)
     except binascii.Error as exc:
         raise EncodingError("not unpadded base64url") from exc
     # Canonical form only: the unused low bits of the last character must be zero, so
     # that one byte string has exactly one encoding (RFC 4648 §3.5).
-    if spare and _ALPHABET_INDEX[raw[-1]] & (0x0F if spare == 2 else 0x03):
+    if _ALPHABET_INDEX[raw[-1]] & (0x0F if spare == 2 else 0x03):
         raise EncodingError("non-canonical base64url")
     return data
 
