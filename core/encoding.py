@@ -172,8 +172,10 @@ def _fast_loads(data: str | bytes, max_depth: int) -> Any:
             raw = data.encode("utf-8")
         except UnicodeEncodeError:
             return _UNDECIDED
-    else:
+    elif isinstance(data, bytes):
         raw = data
+    else:  # a buffer passed where bytes are typed: the strict parser decides, as before
+        return _UNDECIDED  # type: ignore[unreachable]
     try:
         value = _FAST_DECODE(raw)
     except (msgspec.DecodeError, RecursionError):
