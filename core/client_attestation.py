@@ -72,7 +72,6 @@ from core.keys.x509 import (
     CertificateError,
     ValidatedChain,
     ValidatedChains,
-    leaf_public_key,
     subject_display_name,
     validate_x5c,
 )
@@ -494,7 +493,7 @@ class ClientAttestationVerifier:
         if self._chains is not None:
             return self._chains.validate(x5c, anchors, now=now)
         leaf = validate_x5c(x5c, anchors, at=dt.datetime.fromtimestamp(now, dt.UTC))
-        return ValidatedChain(leaf, leaf_public_key(leaf))
+        return ValidatedChain.from_leaf(leaf)
 
     async def verify_pop(self, token: str, attestation: VerifiedClientAttestation) -> None:
         """The Client Attestation PoP JWT (-07 §5.2 and §9 rules 3, 4, 7 to 10 and 12;

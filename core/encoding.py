@@ -24,6 +24,7 @@ MAX_INTEGER_DIGITS = 40
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
+_A2B = binascii.a2b_base64
 _ALPHABET_INDEX = {
     c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
@@ -43,22 +44,27 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(text: str | bytes) -> bytes:
     """Decode unpadded base64url; padding, other alphabets and bad lengths are errors."""
-    try:
-        raw = text.encode("ascii") if isinstance(text, str) else bytes(text)
-    except UnicodeEncodeError as exc:
-        raise EncodingError("base64url input is not ASCII") from exc
-    spare = len(raw) % 4
-    if spare == 1:
-        raise EncodingError("not unpadded base64url")
+    if isinstance(text, str):
+        try:
+            raw = text.encode("ascii")
+        except UnicodeEncodeError as exc:
+            raise EncodingError("base64url input is not ASCII") from exc
+    else:
+        raw = bytes(text)
+    spare = len(raw) & 3
     # One pass: "-_" become "+/", while "+", "/" and "=" become "!", which strict
     # decoding refuses like any other character outside the alphabet.
     try:
-        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[spare], strict_mode=True)
+        if not spare:
+            return _A2B(raw.translate(_TO_STANDARD), strict_mode=True)
+        if spare == 1:
+            raise EncodingError("not unpadded base64url")
+        data = _A2B(raw.translate(_TO_STANDARD) + _PADDING[spare], strict_mode=True)
     except binascii.Error as exc:
         raise EncodingError("not unpadded base64url") from exc
     # Canonical form only: the unused low bits of the last character must be zero, so
     # that one byte string has exactly one encoding (RFC 4648 §3.5).
-    if spare and _ALPHABET_INDEX[raw[-1]] & (0x0F if spare == 2 else 0x03):
+    if _ALPHABET_INDEX[raw[-1]] & (0x0F if spare == 2 else 0x03):
         raise EncodingError("non-canonical base64url")
     return data
 
@@ -87,6 +93,7 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+_ENCODER = msgspec.json.Encoder()
 _DECODER = json.JSONDecoder(
     object_pairs_hook=_object_without_duplicates,
     parse_constant=_reject_constant,
@@ -125,6 +132,76 @@ def strict_json_loads(
     """Parse one JSON text under the strict profile, or raise :class:`StrictJsonError`."""
     if len(data) > max_bytes:
         raise StrictJsonError(f"JSON text larger than {max_bytes} bytes")
+    value = _fast_loads(data, max_depth)
+    if value is _UNDECIDED:
+        value = _strict_loads(data, max_bytes, max_depth)
+    return value
+
+
+#: The fast parser's answer when only the strict parser may decide.
+_UNDECIDED: Any = object()
+_FAST_DECODE = msgspec.json.Decoder().decode
+#: One pass over the text screens it for the checks below: digits and minus signs become
+#: "0" (a run of them is a long integer, or part of one), "[" becomes "{" (openers of
+#: either kind), "A" becomes "a" (an escaped colon, ``\\u003a`` or ``\\u003A``, reads
+#: ``\\u000a``).
+_SCREEN = bytes.maketrans(b"-123456789[A", b"0000000000{a")
+_TOO_MANY_DIGITS = b"0" * (MAX_INTEGER_DIGITS + 1)
+_ESCAPED_COLON = b"\\u000a"
+_OPENER, _COLON, _BACKSLASH = b"{:\\"
+
+
+def _fast_loads(data: str | bytes, max_depth: int) -> Any:
+    """The compiled parser, where its answer is provably the strict parser's; otherwise
+    ``_UNDECIDED``, and the strict parser decides (and words the refusal).
+
+    The compiled parser refuses NaN, Infinity, overflowing numbers, control characters in
+    strings, bad escapes and bad UTF-8 itself; where it would accept what the strict
+    profile refuses, the input is handed on:
+
+    - integers written with more than ``MAX_INTEGER_DIGITS`` characters: any run of more
+      digits and minus signs;
+    - duplicate member names, which it keeps silently (the last wins). A text that is
+      exactly the encoding of the value has none (the value is a dict). Otherwise: every
+      member has one ``:`` of its own, and a string keeps its ``:`` through decoding and
+      encoding unless written ``\\u003a``, so the value, encoded again, has as many ``:``
+      as the text exactly when no member was dropped.
+    """
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:
+            return _UNDECIDED
+    elif isinstance(data, bytes):
+        raw = data
+    else:  # a buffer passed where bytes are typed: the strict parser decides, as before
+        return _UNDECIDED  # type: ignore[unreachable]
+    try:
+        value = _FAST_DECODE(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return _UNDECIDED
+    # (find, count and ``in`` with one byte as an int are the quickest scans of bytes.)
+    screened = raw.translate(_SCREEN)
+    if screened.find(_TOO_MANY_DIGITS) >= 0:
+        return _UNDECIDED
+    if _OPENER in raw:
+        encoded = _ENCODER.encode(value)
+        if encoded != raw and (
+            (_BACKSLASH in raw and screened.find(_ESCAPED_COLON) >= 0)
+            or raw.count(_COLON) != encoded.count(_COLON)
+        ):
+            return _UNDECIDED
+    # Nesting can only exceed the limit with more than that many openers (and closers).
+    if (
+        len(raw) > 2 * max_depth
+        and screened.count(_OPENER) > max_depth
+        and _depth_exceeds(value, max_depth)
+    ):
+        raise StrictJsonError("JSON nested too deeply")
+    return value
+
+
+def _strict_loads(data: str | bytes, max_bytes: int, max_depth: int) -> Any:
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8")
@@ -162,7 +239,6 @@ def strict_json_object(data: str | bytes, **limits: int) -> dict[str, Any]:
     return value
 
 
-_ENCODER = msgspec.json.Encoder()
 MAX_ENCODE_DEPTH = 64
 _STR_ONLY = frozenset({str})
 

@@ -15,6 +15,7 @@ from core.jose.errors import JoseError
 
 #: Year 9999: any NumericDate beyond it is nonsense.
 MAX_NUMERIC_DATE = 253_402_300_799
+_NUMBERS = (int, float)
 
 
 class InvalidClaims(JoseError):
@@ -25,7 +26,11 @@ def numeric_date(payload: Mapping[str, Any], name: str) -> float | None:
     if name not in payload:
         return None
     value = payload[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is int:  # the usual case, decided at once (a bool is not an int here)
+        if not 0 <= value <= MAX_NUMERIC_DATE:
+            raise InvalidClaims(f"{name} is out of range")
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS):
         raise InvalidClaims(f"{name} must be a NumericDate")
     if not math.isfinite(value) or not 0 <= value <= MAX_NUMERIC_DATE:
         raise InvalidClaims(f"{name} is out of range")

@@ -36,19 +36,24 @@ class JwkSet(msgspec.Struct, omit_defaults=True):
     keys: list[dict[str, Any]]
 
 
-def public_key_from_jwk(jwk: object) -> PublicKey:
-    """Validate a public JWK and return the key object (cached: parsing checks the point)."""
+def public_key_from_jwk(jwk: object, *, remember: bool = True) -> PublicKey:
+    """Validate a public JWK and return the key object.
+
+    Parsing checks the point, so keys that recur (a wallet instance's DPoP or attestation
+    key, an issuer's key) are remembered. A key that comes once with a credential, its
+    holder key, is parsed with ``remember=False``: a verifier sees each credential once,
+    and such keys would only push the recurring ones out.
+    """
     if type(jwk) is not dict and not isinstance(jwk, Mapping):
         raise InvalidJwk("JWK is not an object")
     if PRIVATE_MEMBERS.intersection(jwk):
         raise InvalidJwk("JWK contains private key material")
     kty, crv, x, y = jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y")
-    for value in (kty, crv, x):
-        if not isinstance(value, str):
-            raise InvalidJwk("JWK members kty, crv and x must be strings")
+    if not (isinstance(kty, str) and isinstance(crv, str) and isinstance(x, str)):
+        raise InvalidJwk("JWK members kty, crv and x must be strings")
     if y is not None and not isinstance(y, str):
         raise InvalidJwk("JWK member y must be a string")
-    key = _key_from_members(kty, crv, x, y)
+    key = (_key_from_members if remember else _parse_key_members)(kty, crv, x, y)
     alg = jwk.get("alg")
     if alg is not None:
         registered = SIGNATURE_ALGORITHMS.get(alg) if isinstance(alg, str) else None
@@ -60,8 +65,7 @@ def public_key_from_jwk(jwk: object) -> PublicKey:
     return key
 
 
-@lru_cache(maxsize=4096)
-def _key_from_members(kty: str, crv: str, x: str, y: str | None) -> PublicKey:
+def _parse_key_members(kty: str, crv: str, x: str, y: str | None) -> PublicKey:
     try:
         if kty == "EC":
             size = _EC_SIZES.get(crv)
@@ -84,6 +88,9 @@ def _key_from_members(kty: str, crv: str, x: str, y: str | None) -> PublicKey:
     except EncodingError as exc:
         raise InvalidJwk("JWK coordinates are not base64url") from exc
     raise InvalidJwk(f"unsupported key type {kty}/{crv}")
+
+
+_key_from_members = lru_cache(maxsize=4096)(_parse_key_members)
 
 
 def public_jwk(key: PublicKey | PrivateKey) -> dict[str, str]:

@@ -419,10 +419,25 @@ def leaf_public_key(cert: x509.Certificate) -> PublicKey:
 
 @dataclass(frozen=True, slots=True)
 class ValidatedChain:
-    """An ``x5c`` chain that validated: its leaf and the leaf's public key."""
+    """An ``x5c`` chain that validated: its leaf, the leaf's public key and the names in
+    its subjectAltName (read once, for every use of the remembered chain)."""
 
     leaf: x509.Certificate
     key: PublicKey
+    san_uris: frozenset[str]
+    san_dns_names: frozenset[str]
+
+    @classmethod
+    def from_leaf(cls, leaf: x509.Certificate) -> ValidatedChain:
+        """What is kept of a chain once it validated to ``leaf``."""
+        try:
+            uris, dns_names = frozenset(san_uris(leaf)), frozenset(san_dns_names(leaf))
+        except _MALFORMED as exc:
+            raise CertificateError(f"the leaf's subjectAltName is malformed: {exc}") from exc
+        return cls(leaf, leaf_public_key(leaf), uris, dns_names)
+
+
+_STR_ONLY = frozenset({str})
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,13 +472,21 @@ class ValidatedChains:
         ] = OrderedDict()
 
     def validate(
-        self, x5c: object, anchors: Sequence[x509.Certificate], *, now: float
+        self,
+        x5c: object,
+        anchors: Sequence[x509.Certificate] | frozenset[x509.Certificate],
+        *,
+        now: float,
     ) -> ValidatedChain:
         """The leaf of ``x5c`` and its key, once the chain validates to one of ``anchors``
-        at ``now`` (seconds since the epoch); ``CertificateError`` otherwise."""
-        if not isinstance(x5c, list) or not all(isinstance(value, str) for value in x5c):
-            return self._validate(x5c, anchors, now)  # refused there, never remembered
-        cache_key = (tuple(x5c), frozenset(anchors))
+        at ``now`` (seconds since the epoch); ``CertificateError`` otherwise.
+
+        A caller with fixed anchors passes them as a frozenset, which is then not built
+        (hashing every anchor) on each call."""
+        if type(x5c) is not list or not _STR_ONLY.issuperset(map(type, x5c)):
+            return self._validate(x5c, list(anchors), now)  # refused there, never remembered
+        anchor_set = anchors if type(anchors) is frozenset else frozenset(anchors)
+        cache_key = (tuple(x5c), anchor_set)
         remembered = self._remembered.get(cache_key)
         if remembered is not None:
             if remembered.not_before <= now < remembered.until:
@@ -471,8 +494,8 @@ class ValidatedChains:
                 return remembered.chain
             del self._remembered[cache_key]
         chain = parse_x5c(x5c)
-        validated = self._validate_parsed(chain, anchors, now)
-        certificates = [*chain, *anchors]
+        validated = self._validate_parsed(chain, list(anchor_set), now)
+        certificates = [*chain, *anchor_set]
         self._remembered[cache_key] = _Remembered(
             validated,
             not_before=max(c.not_valid_before_utc for c in certificates).timestamp(),
@@ -497,7 +520,7 @@ class ValidatedChains:
         chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: float
     ) -> ValidatedChain:
         leaf = validate_chain(chain, anchors, at=dt.datetime.fromtimestamp(now, dt.UTC))
-        return ValidatedChain(leaf, leaf_public_key(leaf))
+        return ValidatedChain.from_leaf(leaf)
 
 
 def san_dns_names(cert: x509.Certificate) -> list[str]:

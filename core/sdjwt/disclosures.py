@@ -72,16 +72,21 @@ def parse_disclosure(encoded: str, *, max_depth: int = 32) -> Disclosure:
         content = strict_json_loads(b64url_decode(encoded), max_depth=max_depth)
     except EncodingError as exc:
         raise InvalidDisclosure(f"Disclosure is not base64url JSON: {exc}") from exc
-    if not isinstance(content, list) or len(content) not in (2, 3):
+    if not isinstance(content, list):
         raise InvalidDisclosure("a Disclosure is a JSON array of two or three elements")
-    salt = content[0]
+    size = len(content)
+    if size == 2:
+        salt, value = content
+        if not isinstance(salt, str):
+            raise InvalidDisclosure("Disclosure salt must be a string")
+        return Disclosure(encoded, salt, None, value)
+    if size != 3:
+        raise InvalidDisclosure("a Disclosure is a JSON array of two or three elements")
+    salt, name, value = content
     if not isinstance(salt, str):
         raise InvalidDisclosure("Disclosure salt must be a string")
-    if len(content) == 2:
-        return Disclosure(encoded, salt, None, content[1])
-    name = content[1]
     if not isinstance(name, str):
         raise InvalidDisclosure("Disclosure claim name must be a string")
     if name in RESERVED_NAMES:
         raise InvalidDisclosure(f"Disclosure claim name {name!r} is reserved")
-    return Disclosure(encoded, salt, name, content[2])
+    return Disclosure(encoded, salt, name, value)

@@ -20,7 +20,7 @@ class SdJwtParts:
     @property
     def sd_jwt(self) -> str:
         """The SD-JWT without KB-JWT, ending in ``~``: the input of ``sd_hash`` (§4.3.1)."""
-        return "".join([self.issuer_jwt, "~", *(d + "~" for d in self.disclosures)])
+        return "~".join((self.issuer_jwt, *self.disclosures, ""))
 
     def serialize(self) -> str:
         return self.sd_jwt + (self.key_binding_jwt or "")
@@ -36,13 +36,14 @@ def split_sd_jwt(
         raise MalformedSdJwt("SD-JWT must be a string")
     if len(text) > max_bytes:
         raise MalformedSdJwt(f"SD-JWT larger than {max_bytes} bytes")
-    if text.count("~") > max_disclosures + 1:
+    # Split no further than the limit allows: more '~' than that remain in the last piece.
+    pieces = text.split("~", max_disclosures + 1)
+    if "~" in pieces[-1]:
         raise MalformedSdJwt(f"more than {max_disclosures} Disclosures")
-    pieces = text.split("~")
     if len(pieces) < 2:
         raise MalformedSdJwt("an SD-JWT contains at least one '~'")
     issuer_jwt, disclosures, key_binding = pieces[0], pieces[1:-1], pieces[-1]
-    if not issuer_jwt or any(not d for d in disclosures):
+    if not issuer_jwt or "" in disclosures:
         raise MalformedSdJwt("empty Issuer-signed JWT or Disclosure")
     if key_binding and key_binding.count(".") != 2:
         raise MalformedSdJwt("the element after the last '~' is not a compact JWT")

@@ -99,8 +99,15 @@ def parse_sd_jwt(text: str, *, max_bytes: int = DEFAULT_MAX_SD_JWT_BYTES) -> Par
     return ParsedSdJwt(parts, jws, payload)
 
 
+_CONTAINERS = (dict, list)
+
+
 class _Processor:
-    """§7.1 step 3: replace digests by disclosed values, checking every rule on the way."""
+    """§7.1 step 3: replace digests by disclosed values, checking every rule on the way.
+
+    Every container is visited, and every array element (removed digests aside), at
+    its depth; anything deeper than ``MAX_PROCESSING_DEPTH`` is refused.
+    """
 
     def __init__(self, disclosures: dict[str, Disclosure]) -> None:
         self._by_digest = disclosures
@@ -110,31 +117,40 @@ class _Processor:
     def _see_all(self, digests: list[str]) -> list[Disclosure]:
         """Record every digest (§7.1 step 4: none twice); return the disclosed ones in order."""
         seen = self._seen
-        if len(set(digests)) != len(digests) or not seen.isdisjoint(digests):
-            raise DuplicateDigest("a digest appears more than once")
+        before = len(seen)
         seen.update(digests)
-        by_digest = self._by_digest
-        found = [by_digest[d] for d in digests if d in by_digest]
+        if len(seen) != before + len(digests):
+            raise DuplicateDigest("a digest appears more than once")
+        found = list(filter(None, map(self._by_digest.get, digests)))
         self.used.extend(found)
         return found
 
     def value(self, node: Any, depth: int) -> Any:
-        if depth > MAX_PROCESSING_DEPTH:
-            raise InvalidSdStructure("Disclosures nested too deeply")
         if isinstance(node, dict):
             return self._object(node, depth)
         if isinstance(node, list):
             return self._array(node, depth)
+        if depth > MAX_PROCESSING_DEPTH:
+            raise InvalidSdStructure("Disclosures nested too deeply")
         return node
 
     def _object(self, node: dict[str, Any], depth: int) -> dict[str, Any]:
+        if depth > MAX_PROCESSING_DEPTH:
+            raise InvalidSdStructure("Disclosures nested too deeply")
         if "_sd_alg" in node:
             raise InvalidSdStructure("_sd_alg is only allowed at the top level (§4.1.1)")
-        result = {
-            k: self.value(v, depth + 1) if isinstance(v, dict | list) else v
-            for k, v in node.items()
-            if k != "_sd"
-        }
+        result = {}
+        for key, member in node.items():
+            if key == "_sd":
+                continue
+            if isinstance(member, _CONTAINERS):
+                result[key] = (
+                    self._object(member, depth + 1)
+                    if isinstance(member, dict)
+                    else self._array(member, depth + 1)
+                )
+            else:
+                result[key] = member
         digests = node.get("_sd")
         if digests is None:
             return result
@@ -148,10 +164,18 @@ class _Processor:
             if name in result:
                 raise ClaimCollision(f"claim {name!r} already exists at that level")
             value = disclosure.value
-            result[name] = self.value(value, depth + 1) if isinstance(value, dict | list) else value
+            if isinstance(value, _CONTAINERS):
+                value = (
+                    self._object(value, depth + 1)
+                    if isinstance(value, dict)
+                    else self._array(value, depth + 1)
+                )
+            result[name] = value
         return result
 
     def _array(self, node: list[Any], depth: int) -> list[Any]:
+        if depth > MAX_PROCESSING_DEPTH:
+            raise InvalidSdStructure("Disclosures nested too deeply")
         result = []
         for element in node:
             if isinstance(element, dict) and "..." in element:
@@ -191,8 +215,7 @@ def process_disclosures(
             raise DuplicateDigest("the same Disclosure is presented twice")
         by_digest[key] = parse_disclosure(encoded)
     processor = _Processor(by_digest)
-    top = {k: v for k, v in payload.items() if k != "_sd_alg"}
-    claims = processor.value(top, 0)
+    claims = processor.value({k: v for k, v in payload.items() if k != "_sd_alg"}, 0)
     if len(processor.used) != len(by_digest):
         raise UnreferencedDisclosure("a Disclosure is not referenced by any digest")
     return claims, tuple(processor.used)
@@ -203,7 +226,7 @@ def _holder_key(claims: dict[str, Any]) -> PublicKey:
     if not isinstance(cnf, dict) or "jwk" not in cnf:
         raise KeyBindingInvalid("the SD-JWT has no cnf.jwk holder key")
     try:
-        return public_key_from_jwk(cnf["jwk"])
+        return public_key_from_jwk(cnf["jwk"], remember=False)
     except JoseError as exc:
         raise KeyBindingInvalid(f"cnf.jwk is not a usable public key: {exc}") from exc
 

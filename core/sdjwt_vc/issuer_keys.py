@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -68,14 +68,21 @@ def jwt_vc_issuer_metadata_url(iss: str) -> str:
 
 
 def check_certificate_names_issuer(certificate: x509.Certificate, iss: object) -> None:
+    if iss is not None:
+        check_names_issuer(iss, san_uris(certificate), san_dns_names(certificate))
+
+
+def check_names_issuer(iss: object, uris: Collection[str], dns_names: Collection[str]) -> None:
+    """``iss`` is one of a certificate's subjectAltName URIs, or an ``https`` URL whose
+    host is one of its DNS names."""
     if iss is None:
         return
     if not isinstance(iss, str):
         raise IssuerKeyError("iss must be a string")
-    if iss in san_uris(certificate):
+    if iss in uris:
         return
     parts = urlsplit(iss)
-    if parts.scheme == "https" and parts.hostname and parts.hostname in san_dns_names(certificate):
+    if parts.scheme == "https" and parts.hostname and parts.hostname in dns_names:
         return
     raise IssuerKeyError("the x5c certificate does not name the iss of the credential")
 
@@ -96,7 +103,7 @@ class X5cIssuerKeys:
         clock: Clock = SYSTEM_CLOCK,
         cache_size: int = 256,
     ) -> None:
-        self._anchors = list(anchors)
+        self._anchors = frozenset(anchors)
         self._clock = clock
         self._chains = ValidatedChains(max_entries=cache_size)
 
@@ -105,21 +112,17 @@ class X5cIssuerKeys:
     ) -> ResolvedIssuerKey:
         return self.resolve_now(header, payload)
 
-    def _validate(self, x5c: object) -> tuple[x509.Certificate, PublicKey]:
-        try:
-            validated = self._chains.validate(x5c, self._anchors, now=self._clock.now())
-        except CertificateError as exc:
-            raise IssuerKeyError(str(exc)) from exc
-        return validated.leaf, validated.key
-
     def resolve_now(
         self, header: Mapping[str, Any], payload: Mapping[str, Any]
     ) -> ResolvedIssuerKey:
         if "x5c" not in header:
             raise IssuerKeyError("the Issuer-signed JWT has no x5c header")
-        leaf, key = self._validate(header["x5c"])
-        check_certificate_names_issuer(leaf, payload.get("iss"))
-        return ResolvedIssuerKey(key, "x5c", leaf)
+        try:
+            chain = self._chains.validate(header["x5c"], self._anchors, now=self._clock.now())
+        except CertificateError as exc:
+            raise IssuerKeyError(str(exc)) from exc
+        check_names_issuer(payload.get("iss"), chain.san_uris, chain.san_dns_names)
+        return ResolvedIssuerKey(chain.key, "x5c", chain.leaf)
 
 
 FetchJson = Callable[[str], Awaitable[Any]]

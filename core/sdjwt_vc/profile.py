@@ -103,8 +103,8 @@ def check_profile(
 ) -> tuple[str, StatusReference | None]:
     """§2.2: ``vct`` present; never-disclosable claims exactly as signed; ``status`` well formed."""
     claims, signed = verified.claims, verified.issuer_payload
-    for name in NEVER_DISCLOSED:
-        if name in claims and (name not in signed or claims[name] != signed[name]):
+    for name in NEVER_DISCLOSED.intersection(claims):
+        if name not in signed or claims[name] != signed[name]:
             raise SdJwtVcError(f"claim {name!r} must not be selectively disclosed")
     vct = claims.get("vct")
     if not isinstance(vct, str) or not vct:

@@ -1,7 +1,8 @@
+import base64
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.encoding import (
@@ -95,3 +96,37 @@ def test_json_dumps_refuses_absurd_nesting() -> None:
         deep = [deep]
     with pytest.raises(ValueError):
         json_dumps(deep)
+
+
+_URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _canonical_unpadded_base64url(text: str) -> bytes | None:
+    """The rule stated plainly: URL alphabet only, and the text is exactly the unpadded
+    encoding of what it decodes to."""
+    if any(c not in _URL_ALPHABET for c in text) or len(text) % 4 == 1:
+        return None
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return data if b64url_encode(data) == text else None
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=_URL_ALPHABET + "+/= \n.é", max_size=12))
+def test_base64url_decodes_exactly_the_canonical_unpadded_texts(text: str) -> None:
+    expected = _canonical_unpadded_base64url(text)
+    for given_as in (text, text.encode("utf-8")):
+        if expected is None:
+            with pytest.raises(EncodingError):
+                b64url_decode(given_as)
+        else:
+            assert b64url_decode(given_as) == expected
+
+
+@pytest.mark.parametrize(
+    "bad", ["AB==", "ABC=", "====", "ab+/", "ab/c", "abc\n", "ab\ncd", "QUJD\x00"]
+)
+def test_base64url_refuses_padding_and_foreign_characters_at_any_length(bad: str) -> None:
+    with pytest.raises(EncodingError):
+        b64url_decode(bad)
+    with pytest.raises(EncodingError):
+        b64url_decode(bad.encode("ascii"))

@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.encoding import b64url_decode, b64url_encode
+from core.jose.jwk import _key_from_members
 from core.keys.signer import SoftwareSigner
 from core.sdjwt.errors import (
     ClaimCollision,
@@ -382,3 +383,12 @@ def test_transaction_data_hashes_are_bound_by_key_binding() -> None:
     without = with_key_binding(base)
     with pytest.raises(KeyBindingInvalid, match="transaction_data"):
         verify_sd_jwt(without, issuer_key=issuer_public_key(), typ="dc+sd-jwt", key_binding=policy)
+
+
+def test_the_holder_key_is_checked_afresh_for_every_presentation() -> None:
+    # A verifier sees each credential once: its holder key is parsed (and the point
+    # checked) every time, and never kept among the keys that recur.
+    _key_from_members.cache_clear()
+    verify(good())
+    verify(good())
+    assert _key_from_members.cache_info().currsize == 0

@@ -378,3 +378,17 @@ async def test_a_remembered_chain_stops_counting_when_it_expires(deployment: Dep
     clock.advance(2 * 86400)
     with pytest.raises(IssuerKeyError):
         await verify_sd_jwt_vc(issued, issuer_keys=keys, key_binding=None, clock=clock)
+
+
+async def test_a_remembered_chain_still_binds_iss_every_time(deployment: Deployment) -> None:
+    # The chain and its names are remembered; whether they name this credential's iss is
+    # checked for every credential.
+    signer = deployment.issuer(uris=(ISS,), dns=("id.example.gov",))
+    keys = X5cIssuerKeys([deployment.anchor])
+    await verify_sd_jwt_vc(_issue(signer), issuer_keys=keys, key_binding=None)
+    by_host = _issue(signer, issuer="https://id.example.gov/issuers/another-path")
+    credential = await verify_sd_jwt_vc(by_host, issuer_keys=keys, key_binding=None)
+    assert credential.issuer == "https://id.example.gov/issuers/another-path"
+    for other in ("https://other.example.gov/issuers/civil-registry", "http://id.example.gov/x"):
+        with pytest.raises(IssuerKeyError, match="iss"):
+            await verify_sd_jwt_vc(_issue(signer, issuer=other), issuer_keys=keys, key_binding=None)
