@@ -361,7 +361,10 @@ def write(costs: list[PathCost]) -> None:
 
 
 if __name__ == "__main__":
-    for cost in run():
+    # alone: the section written into docs/benchmarks.md, and where the statements go
+    costs = run()
+    write(costs)
+    for cost in costs:
         print(cost)
         for query, calls in sorted(BREAKDOWN[cost.path].items(), key=lambda item: -item[1]):
             print(f"  {calls:5.2f}  {' '.join(query.split())[:160]}")
