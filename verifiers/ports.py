@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from core.audit.trail import AuditEntry
 from core.http.client import FetchedDocument
 from core.keys.signer import Signer
 from verifiers.domain import Transaction, TransactionState
 
 
 class TransactionStore(Protocol):
-    async def add(self, transaction: Transaction) -> None: ...
+    async def add(self, transaction: Transaction, audit: AuditEntry | None = None) -> None:
+        """The new request, with its trail entry (``audit``) in the same transaction."""
 
     async def count_open(self, verifier_id: str, now: float, limit: int) -> int:
         """The counter's unanswered, unexpired requests, counting no further than ``limit``."""
@@ -36,10 +38,12 @@ class TransactionStore(Protocol):
         result: dict[str, Any],
         now: float,
         response_code_hash: str | None,
+        audit: AuditEntry | None = None,
     ) -> bool:
         """``request_fetched`` → ``status`` (``verified`` or ``failed``, a move the caller
         checked against ``TRANSACTION_MOVES``), exactly once (the ``state`` is consumed
-        here): False when another answer got there first or it expired."""
+        here): False when another answer got there first or it expired. The trail entry
+        (``audit``) is written with the move, in the same transaction, or not at all."""
 
     async def release_result(
         self, verifier_id: str, transaction_id: str, response_code_hash: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import Float, Integer, String, Text, insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.audit.chain import canonical_facts
@@ -48,6 +48,38 @@ PG_APPEND = (
 )
 
 
+def append_values(entry: AuditEntry, at: float) -> tuple[object, ...]:
+    """The values of an append of ``entry`` at ``at``, in the order of ``PG_APPEND``."""
+    return (
+        at,
+        entry.actor_kind,
+        entry.actor,
+        entry.action,
+        entry.outcome,
+        canonical_facts(entry.facts),
+        entry.subject_key,
+    )
+
+
+def pg_append_after(change: str, first: int) -> str:
+    """An append whose row goes in only where the statement's common table expression
+    ``change`` returned a row (the change it records was made), its values from the
+    parameter ``$first`` on: a store writes a change and its trail entry in one statement,
+    so that neither is ever without the other."""
+    places = ", ".join(f"${place}" for place in range(first, first + len(_COLUMNS)))
+    return (
+        f"INSERT INTO audit_entries ({', '.join(_COLUMNS)})"  # noqa: S608 - our names
+        f" SELECT {places} FROM {change}"
+    )
+
+
+async def append_in(connection: AsyncConnection, entry: AuditEntry, at: float) -> None:
+    """The append within the caller's transaction (SQLite, or any SQLAlchemy connection)."""
+    await connection.execute(
+        insert(AuditEntryRow), dict(zip(_COLUMNS, append_values(entry, at), strict=True))
+    )
+
+
 class SqlAuditTrail:
     """An append is one statement: on PostgreSQL sent on a pooled connection as it is
     (the statement commits by itself), elsewhere a Core insert in a transaction."""
@@ -64,15 +96,7 @@ class SqlAuditTrail:
         self._insert = insert(AuditEntryRow)
 
     async def append(self, entry: AuditEntry) -> None:
-        values = (
-            self._clock(),
-            entry.actor_kind,
-            entry.actor,
-            entry.action,
-            entry.outcome,
-            canonical_facts(entry.facts),
-            entry.subject_key,
-        )
+        values = append_values(entry, self._clock())
         if self._on_postgres:
             async with postgres_connection(self._engine) as connection:
                 await connection.execute(PG_APPEND, *values)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from tests.verifiers.presenter import (
     create_request,
@@ -37,6 +38,24 @@ def _run(client: TestClient[Any], send: Any) -> list[httpx.Response]:
     return responses
 
 
+def _trail(client: TestClient[Any]) -> dict[str, int]:
+    """The counter's entries in the deployment's audit trail, by action."""
+
+    async def count() -> dict[str, int]:
+        async with client.app.state.deployment.sessions() as session:
+            rows = await session.execute(
+                text(
+                    "SELECT action, count(*) FROM audit_entries"
+                    " WHERE actor = 'bar-age-check' AND action LIKE 'presentation.%'"
+                    " GROUP BY action"
+                )
+            )
+            return {str(action): int(n) for action, n in rows}
+
+    counted: dict[str, int] = client.blocking_portal.call(count)
+    return counted
+
+
 def test_request_object_fetched_at_once_is_one_request(client: TestClient[Any]) -> None:
     created = create_request(client, "bar-age-check", template="age_over_18")
     path = urlsplit(created["request_uri"]).path
@@ -59,6 +78,8 @@ def test_one_answer_accepted(client: TestClient[Any]) -> None:
     assert sorted(r.status_code for r in responses) == [200] + [400] * (CONCURRENT - 1)
     status = transaction_status(client, "bar-age-check", created["transaction_id"]).json()
     assert status["status"] == "verified"
+    # the trail entry is written with the move it records: one answer, one entry
+    assert _trail(client) == {"presentation.requested": 1, "presentation.answered": 1}
 
 
 def test_response_code_released_once(client: TestClient[Any]) -> None:

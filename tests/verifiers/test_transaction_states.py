@@ -203,6 +203,7 @@ def test_a_move_the_table_does_not_list_fails_before_anything_is_written(
         TransactionState.WAITING,
         result={"checks": []},
         response_code_hash=None,
+        audited="ok",
     )
     with pytest.raises(IllegalMove, match="from request_fetched to waiting"):
         client.blocking_portal.call(back_to_waiting)

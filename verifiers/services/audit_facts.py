@@ -167,15 +167,29 @@ async def audit_presentation(
     await context.audit_trail.append(AuditEntry("counter", verifier_id, action, outcome, facts))
 
 
-async def audit_answer(context: VerifierContext, transaction: Transaction, outcome: str) -> None:
-    await audit_presentation(
-        context,
+def requested_entry(
+    context: VerifierContext, verifier_id: str, dcql: Mapping[str, Any], template: str | None
+) -> AuditEntry:
+    """``presentation.requested``, stored with the request it records."""
+    return AuditEntry(
+        "counter",
+        verifier_id,
+        "presentation.requested",
+        "ok",
+        presentation_facts(context, verifier_id, dcql, template),
+    )
+
+
+def answered_entry(context: VerifierContext, transaction: Transaction, outcome: str) -> AuditEntry:
+    """``presentation.answered``, stored with the answer it records."""
+    return AuditEntry(
+        "counter",
         transaction.verifier_id,
         "presentation.answered",
+        outcome,
         presentation_facts(
             context, transaction.verifier_id, transaction.dcql_query, transaction.purpose
         ),
-        outcome,
     )
 
 

@@ -38,7 +38,11 @@ from verifiers.domain import (
     Transaction,
     TransactionState,
 )
-from verifiers.services.audit_facts import audit_presentation, presentation_facts
+from verifiers.services.audit_facts import (
+    audit_presentation,
+    presentation_facts,
+    requested_entry,
+)
 from verifiers.services.context import VerifierContext
 
 WALLET_SCHEME = "openid4vp://"
@@ -275,13 +279,8 @@ async def create_presentation_request(
             f"this counter has {context.open_requests.cap} open requests; they are"
             " answered or expire within minutes",
         )
-    await store.add(transaction)
-    await audit_presentation(
-        context,
-        verifier_id,
-        "presentation.requested",
-        presentation_facts(context, verifier_id, dcql, options.template),
-    )
+    # the request and its trail entry are stored together
+    await store.add(transaction, requested_entry(context, verifier_id, dcql, options.template))
     return CreatedRequest(
         transaction,
         wallet_uri(context, transaction),

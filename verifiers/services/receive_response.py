@@ -32,7 +32,7 @@ from core.jose.jwe import decrypt_compact, read_header
 from core.messages import to_plain
 from core.oid4vp import AuthorizationResponse, ResponseUriAnswer
 from verifiers.domain import TRANSACTION_MOVES, Transaction, TransactionState
-from verifiers.services.audit_facts import audit_answer, wallet_outcome
+from verifiers.services.audit_facts import answered_entry, wallet_outcome
 from verifiers.services.context import VerifierContext
 from verifiers.services.response_keys import response_key_id, response_private_key
 from verifiers.services.validate_presentation import (
@@ -95,8 +95,10 @@ async def record_answer(
     *,
     result: dict[str, Any],
     response_code_hash: str | None,
+    audited: str,
 ) -> bool:
-    """Move the transaction from ``current`` to ``outcome`` with its result, once:
+    """Move the transaction from ``current`` to ``outcome`` with its result, once, and
+    its ``presentation.answered`` trail entry (outcome ``audited``) with it:
     ``IllegalMove`` (nothing written) when ``TRANSACTION_MOVES`` does not list the move,
     False when another answer got there first or the request expired meanwhile."""
     TRANSACTION_MOVES.check(current, outcome)
@@ -106,6 +108,7 @@ async def record_answer(
         result=result,
         now=context.clock.now(),
         response_code_hash=response_code_hash,
+        audit=answered_entry(context, transaction, audited),
     )
 
 
@@ -142,9 +145,9 @@ async def receive_response(
             TransactionState.FAILED,
             result=result,
             response_code_hash=None,
+            audited=wallet_outcome(error),
         ):
             raise InvalidRequest("this presentation request is not waiting for an answer")
-        await audit_answer(context, transaction, wallet_outcome(error))
         return ResponseUriAnswer()
     vp_token = parameters.get("vp_token")
     if isinstance(vp_token, dict):
@@ -163,10 +166,10 @@ async def receive_response(
         TransactionState.VERIFIED if outcome.verified else TransactionState.FAILED,
         result=outcome.to_result(),
         response_code_hash=code_hash,
+        audited="ok" if outcome.verified else "invalid_request",
     )
     if not recorded:
         raise InvalidRequest("this presentation request was answered already")
-    await audit_answer(context, transaction, "ok" if outcome.verified else "invalid_request")
     if not outcome.verified:
         raise PresentationRejected(outcome.error or "the presentation is not valid")
     if response_code is None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from core.audit.trail import AuditEntry
 from core.encoding import json_dumps
+from core.storage.audit_trail import append_values, pg_append_after
 from core.storage.driver import postgres_connection
 from verifiers.domain import SERVED_STATES, Transaction, TransactionState
 from verifiers.storage.sql import SqlTransactionStore, transaction_from_row
@@ -33,16 +35,25 @@ COMPLETE = (
     " response_code_hash = $5 WHERE request_id = $1 AND status = $6 AND expires_at > $2"
 )
 
+# The same, with the trail entry of the change written by the same statement
+# (``core.storage.audit_trail.pg_append_after``): only where the change was made.
+INSERT_WITH_TRAIL = f"WITH added AS ({INSERT} RETURNING 1) {pg_append_after('added', 15)}"
+COMPLETE_WITH_TRAIL = (
+    f"WITH done AS ({COMPLETE} RETURNING 1)"
+    f" {pg_append_after('done', 7)} RETURNING 1"
+)
+
 
 def _transaction(record: Any) -> Transaction:
     return transaction_from_row(SimpleNamespace(**dict(record)))
 
 
 class PostgresTransactionStore(SqlTransactionStore):
-    async def add(self, transaction: Transaction) -> None:
+    async def add(self, transaction: Transaction, audit: AuditEntry | None = None) -> None:
         async with postgres_connection(self._engine) as connection:
+            trail = () if audit is None else append_values(audit, transaction.created_at)
             await connection.execute(
-                INSERT,
+                INSERT_WITH_TRAIL if trail else INSERT,
                 transaction.transaction_id,
                 transaction.verifier_id,
                 transaction.request_id,
@@ -57,6 +68,7 @@ class PostgresTransactionStore(SqlTransactionStore):
                 transaction.created_at,
                 transaction.expires_at,
                 json_dumps(transaction.extra),
+                *trail,
             )
 
     async def get(self, verifier_id: str, transaction_id: str) -> Transaction | None:
@@ -92,16 +104,22 @@ class PostgresTransactionStore(SqlTransactionStore):
         result: dict[str, Any],
         now: float,
         response_code_hash: str | None,
+        audit: AuditEntry | None = None,
     ) -> bool:
+        values = (
+            request_id,
+            now,
+            status.value,
+            json_dumps(result),
+            response_code_hash,
+            TransactionState.REQUEST_FETCHED.value,
+        )
         async with postgres_connection(self._engine) as connection:
-            tag = await connection.execute(
-                COMPLETE,
-                request_id,
-                now,
-                status.value,
-                json_dumps(result),
-                response_code_hash,
-                TransactionState.REQUEST_FETCHED.value,
-            )
+            if audit is not None:
+                done = await connection.fetchval(
+                    COMPLETE_WITH_TRAIL, *values, *append_values(audit, now)
+                )
+                return done is not None
+            tag = await connection.execute(COMPLETE, *values)
         changed: bool = tag == "UPDATE 1"
         return changed

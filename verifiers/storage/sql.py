@@ -13,7 +13,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.audit.trail import AuditEntry
 from core.encoding import json_dumps, strict_json_object
+from core.storage.audit_trail import append_in
 from verifiers.domain import SERVED_STATES, Transaction, TransactionState
 from verifiers.storage.tables import TransactionRow
 
@@ -121,9 +123,11 @@ class SqlTransactionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, transaction: Transaction) -> None:
+    async def add(self, transaction: Transaction, audit: AuditEntry | None = None) -> None:
         async with self._engine.begin() as connection:
             await connection.execute(_INSERT, _row(transaction))
+            if audit is not None:
+                await append_in(connection, audit, transaction.created_at)
 
     async def count_open(self, verifier_id: str, now: float, limit: int) -> int:
         open_requests = (
@@ -171,6 +175,7 @@ class SqlTransactionStore:
         result: dict[str, Any],
         now: float,
         response_code_hash: str | None,
+        audit: AuditEntry | None = None,
     ) -> bool:
         parameters = {
             "request": request_id,
@@ -181,7 +186,9 @@ class SqlTransactionStore:
         }
         async with self._engine.begin() as connection:
             outcome = await connection.execute(_COMPLETE, parameters)
-        done: bool = outcome.rowcount == 1
+            done: bool = outcome.rowcount == 1
+            if done and audit is not None:
+                await append_in(connection, audit, now)
         return done
 
     async def release_result(
