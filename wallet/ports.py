@@ -187,6 +187,9 @@ class Flows(Protocol):
 class Activity(Protocol):
     async def add(self, entry: ActivityEntry) -> None: ...
 
+    async def add_once(self, entry: ActivityEntry) -> bool:
+        """Store ``entry`` unless one of its id is stored already; whether it was."""
+
     async def list(self, account_id: str, limit: int) -> list[ActivityEntry]: ...
 
 

@@ -246,7 +246,8 @@ async function listActivity() {
     const when = new Date(entry.at * 1000).toLocaleString(document.documentElement.lang);
     const whom = entry.verifier || entry.issuer_name || entry.mediator || "";
     const helped = entry.assisted_by ? ` — ${t("activity.assisted", entry.assisted_by)}` : "";
-    li.textContent = `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${helped}`;
+    const kind = entry.kind === "mediator_acted" ? `mediator_acted_${entry.what}` : entry.kind;
+    li.textContent = `${when}: ${t(`activity.${kind}`)}${whom ? ` — ${whom}` : ""}${helped}`;
     return li;
   }));
 }

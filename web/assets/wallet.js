@@ -436,7 +436,9 @@ async function activity() {
     const helped = entry.assisted_by ? ` — ${t("activity.assisted", entry.assisted_by)}` : "";
     item.textContent = entry.kind === "register_read"
       ? `${when}: ${t(REGISTER_READ_TEXT[entry.purpose] || "activity.register_read_text", { issuer: entry.issuer_name, register: localized(entry.register, "name") || t("activity.own_register"), credential: entry.credential })}${helped}`
-      : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}${helped}`;
+      : entry.kind === "mediator_acted"
+        ? `${when}: ${t(`activity.mediator_acted_${entry.what}`)}${helped}`
+        : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}${helped}`;
     list.append(item);
   }
   show("activity");
