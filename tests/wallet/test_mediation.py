@@ -445,3 +445,36 @@ def test_the_account_deleted_takes_its_mediations_and_old_ones_are_forgotten(
     assert client.get("/wallet/credentials", headers=_as(second)).status_code == 401
     status = client.get(f"/mediator/api/help-requests/{second['request_id']}", headers=mediator)
     assert status.status_code == 404
+
+
+def test_the_mediator_withdraws_a_help_request(client: TestClient[Any]) -> None:
+    """Cancel on the mediator's screen: the code stops working at once; only the mediator's
+    own request, and a request the citizen was quicker to consent to ends its mediation."""
+    phone = Phone(client)
+    phone.register()
+    mediator = _mediator(client)
+    other = _mediator(client, "rui-costa")
+    request = _help_request(client, mediator)
+    path = f"/mediator/api/help-requests/{request['request_id']}"
+    assert client.delete(path, headers=other).status_code == 404  # not theirs
+    unknown = client.delete("/mediator/api/help-requests/no-such-request", headers=mediator)
+    assert unknown.status_code == 404, unknown.text
+    assert client.delete(path).status_code == 401  # no mediator key
+    assert client.delete(path, headers=mediator).status_code == 204
+    assert client.get(path, headers=mediator).json()["status"] == "expired"
+    assert phone.post("/wallet/help-requests/lookup", {"code": request["code"]}).status_code == 404
+    assert phone.post("/wallet/mediations", {"code": request["code"]}).status_code == 404
+    assert client.delete(path, headers=mediator).status_code == 204  # withdrawn already
+    assert ("mediation.withdrawn", "ok") in [(e.action, e.outcome) for e in _audit(client)]
+
+    # the citizen consented just before the cancel: the mediation ends with it
+    quicker = _help_request(client, mediator)
+    assert phone.post("/wallet/mediations", {"code": quicker["code"]}).status_code == 201
+    assert client.get("/wallet/credentials", headers=_as(quicker)).status_code == 200
+    withdrawn = client.delete(
+        f"/mediator/api/help-requests/{quicker['request_id']}", headers=mediator
+    )
+    assert withdrawn.status_code == 204, withdrawn.text
+    assert client.get("/wallet/credentials", headers=_as(quicker)).status_code == 401
+    ended = phone.get("/wallet/activity").json()["activity"][0]
+    assert ended["kind"] == "mediation_ended" and ended["ended_by"] == "mediator"

@@ -252,6 +252,19 @@ async function listActivity() {
   }));
 }
 
+// the code and QR code stop working at once, not only on this screen (a consent that
+// came just before the cancel: the mediation ends too)
+async function cancel() {
+  if (helpRequest) {
+    try {
+      await mediatorApi.call("DELETE", `/help-requests/${encodeURIComponent(helpRequest.request_id)}`);
+    } catch {
+      // expired or withdrawn already: the same for this screen
+    }
+  }
+  end("cancelled");
+}
+
 async function stop() {
   if (mediation) {
     try {
@@ -287,7 +300,7 @@ applyLanguage(() => {
 $("sign-in-form").addEventListener("submit", signIn);
 $("start-help").onclick = () => startHelp("wallet");
 $("start-by-id").onclick = () => startHelp("national_id");
-$("cancel").onclick = () => end("cancelled");
+$("cancel").onclick = () => cancel();
 $("again").onclick = () => { endedReason = null; show("start"); };
 $("stop").onclick = () => stop();
 $("receive-form").addEventListener("submit", scanOffer);
