@@ -306,7 +306,11 @@ def test_the_mediator_screen_works_with_the_keyboard_alone_in_german(
     expect(page.get_by_role("button", name="Ihre Aktivitäten")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Ihre Aktivitäten", exact=True)).to_be_focused()
+    # newest first: the mediator's reading of the log itself, then the start
     expect(page.locator("#activity-list li").first).to_contain_text(
+        "Ihr Aktivitätsprotokoll wurde angesehen — mit Hilfe von Ana Sousa"
+    )
+    expect(page.locator("#activity-list li").nth(1)).to_contain_text(
         "Hilfe durch eine Vermittlerin oder einen Vermittler begonnen — Ana Sousa"
     )
     no_serious_accessibility_violations(page)
