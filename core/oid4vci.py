@@ -189,11 +189,25 @@ class RegisterRead(Message):
         str,
         msgspec.Meta(
             max_length=64,
-            description="Why it was read: issue_credential or refresh_credential.",
+            description="Why it was read: issue_credential, refresh_credential (a "
+            "fresh batch of a credential) or identify_citizen (who showed the identity "
+            "claims of a presentation during issuance).",
             examples=["issue_credential"],
         ),
     ]
     read_at: Annotated[int, msgspec.Meta(ge=0, description="When, in seconds since the epoch.")]
+    id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=64,
+                description="The read's identifier: the same read named in the response "
+                "for each format of an offer of several carries the same one.",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class CredentialResponse(Message):

@@ -345,6 +345,14 @@ class Offer:
     #: once-only principle; the wallet is told, ``register_reads``); None: a clerk typed
     #: them in.
     register_read_at: float | None = None
+    #: Why the register was read for the offer (a ``RegisterPurpose`` value:
+    #: ``issue_credential``, or ``refresh_credential`` for a wallet's fresh batch); None:
+    #: ``issue_credential``, or no read.
+    register_read_purpose: str | None = None
+    #: When the register was asked who the citizen is (``identify_citizen``: the claims
+    #: of a presentation during issuance matched against it) before the offer was made;
+    #: None: the citizen was identified otherwise.
+    identified_at: float | None = None
     #: The grant the offer carries: the pre-authorized code (the QR code is enough), or
     #: the authorization code with ``issuer_state`` (the citizen authenticates online).
     grant_type: str = PRE_AUTHORIZED_GRANT

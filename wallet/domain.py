@@ -110,6 +110,7 @@ class ActivityKind(StrEnum):
     CREDENTIAL_EXPIRED = "credential_expired"
     MEDIATION_STARTED = "mediation_started"
     MEDIATION_ENDED = "mediation_ended"
+    MEDIATOR_ACTED = "mediator_acted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,6 +187,9 @@ class Flows(Protocol):
 class Activity(Protocol):
     async def add(self, entry: ActivityEntry) -> None: ...
 
+    async def add_once(self, entry: ActivityEntry) -> bool:
+        """Store ``entry`` unless one of its id is stored already; whether it was."""
+
     async def list(self, account_id: str, limit: int) -> list[ActivityEntry]: ...
 
 
@@ -449,6 +452,11 @@ class Mediations(Protocol):
 
     async def help_request(self, mediator_id: str, request_id: str) -> HelpRequest | None:
         """The mediator's own request, expired or not."""
+
+    async def withdraw_help_request(self, mediator_id: str, request_id: str, now: float) -> bool:
+        """The mediator's request, unexpired and not consented to, expires now (one
+        conditional update: a consent racing it wins or loses as a whole); whether it
+        did."""
 
     async def help_request_by_code(self, code_hash: str, now: float) -> HelpRequest | None:
         """An unexpired request no citizen consented to yet."""

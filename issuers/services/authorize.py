@@ -96,7 +96,11 @@ async def start_authorization(
 
 
 async def _issue_code(
-    context: IssuerContext, authorization: Authorization, code: CodeIssue, actor: str
+    context: IssuerContext,
+    authorization: Authorization,
+    code: CodeIssue,
+    actor: str,
+    identified_at: float | None,
 ) -> bool:
     """The move to ``code_issued`` with the offer whose claims the credential will carry:
     the clerk's (for the same citizen), or a new one from the agency's register, stored in
@@ -111,7 +115,13 @@ async def _issue_code(
     [configuration_id] = authorization.configuration_ids  # one, as the pushed request was
     try:
         made = await register_offer(
-            context, issuer_id, configuration_id, subject_id, actor=actor, outcome="authorized"
+            context,
+            issuer_id,
+            configuration_id,
+            subject_id,
+            actor=actor,
+            outcome="authorized",
+            identified_at=identified_at,
         )
     except RegisterUnavailable as failed:
         raise RegisterNotRead(failed) from failed
@@ -152,11 +162,18 @@ async def authorize_citizen(
 
 
 async def grant_authorization(
-    context: IssuerContext, authorization: Authorization, subject_id: str, *, actor: str
+    context: IssuerContext,
+    authorization: Authorization,
+    subject_id: str,
+    *,
+    actor: str,
+    identified_at: float | None = None,
 ) -> AuthorizationRedirect:
     """The code for an authenticated citizen, with the claims from the clerk's offer or
     the register (the offer, its audit entry and the code stored in one step);
-    ``access_denied`` when the agency holds no such credential for them."""
+    ``access_denied`` when the agency holds no such credential for them.
+    ``identified_at``: when the register was asked who the citizen is (a presentation
+    during issuance), told to the wallet with the credential."""
     agency = context.agency(authorization.issuer_id)
     issuer = agency.identifier(context.public_base_url)
     wallet_state = UNSET if authorization.wallet_state is None else authorization.wallet_state
@@ -172,7 +189,7 @@ async def grant_authorization(
         code_hash=sha256_hex(code),
     )
     try:
-        issued = await _issue_code(context, authorization, issue, actor)
+        issued = await _issue_code(context, authorization, issue, actor, identified_at)
     except AccessDenied:
         await refuse_authorization(context, authorization)
         raise

@@ -302,7 +302,7 @@ async def finish_presentation_login(
             context, authorization, AccessDenied("this identity check has ended already")
         )
     try:
-        subject_id = await _identified(
+        identified = await _identified(
             context,
             agency,
             policy,
@@ -317,14 +317,16 @@ async def finish_presentation_login(
     except RegisterNotRead as not_read:
         await _refused(context, authorization, "register_unavailable", not_read.detail[:200])
         return denied_redirect(context, authorization, not_read)
-    if subject_id is None:
+    if identified is None:
         return None
+    subject_id, identified_at = identified
     try:
         return await grant_authorization(
             context,
             authorization,
             subject_id,
             actor=f"wallet {authorization.client_id} (presentation of {policy.template})",
+            identified_at=identified_at,
         )
     except RegisterNotRead as not_read:
         await _audit(context, authorization, "register_unavailable", not_read.detail[:200])
@@ -352,7 +354,8 @@ async def _identified(
     *,
     browser_binding: str | None,
     response_code: str | None,
-) -> str | None:
+) -> tuple[str, float] | None:
+    """The citizen's identifier in the register and when the register was asked."""
     if not _same_browser(context, authorization, browser_binding):
         raise PresentationLoginRefused("session_mismatch", "completed without the page's cookie")
     kept = _kept(authorization)
@@ -393,7 +396,7 @@ async def _matching_subject(
     policy: PresentationLoginPolicy,
     authorization: Authorization,
     answer: PresentationAnswer,
-) -> str:
+) -> tuple[str, float]:
     """The one citizen of the register whose record of the configuration being issued
     holds every mapped claim as the presentation proved it (the register is asked,
     ``identify_citizen``)."""
@@ -411,6 +414,7 @@ async def _matching_subject(
     query = RegisterQuery(
         agency.issuer_id, record_id, RegisterPurpose.IDENTIFY_CITIZEN, identity=tuple(identity)
     )
+    asked_at = context.clock.now()
     try:
         found = await context.register.read(query)
     except SeveralInRegister as exc:
@@ -419,7 +423,7 @@ async def _matching_subject(
         raise RegisterNotRead(failed) from failed
     if found is None:
         raise PresentationLoginRefused("not_in_register", "no register entry matches")
-    return found.subject_id
+    return found.subject_id, asked_at
 
 
 async def _refused(

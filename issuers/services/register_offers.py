@@ -68,15 +68,24 @@ async def register_offer(
     actor: str,
     outcome: str,
     purpose: RegisterPurpose = RegisterPurpose.ISSUE_CREDENTIAL,
+    identified_at: float | None = None,
 ) -> tuple[Offer, AuditEvent] | None:
     """A new offer of what the register holds now, and the audit entry of its making, to be
     stored together; None when the register holds no such credential for the citizen.
+    ``identified_at``: when the register was asked who the citizen is, for this offer.
     Raises ``RegisterUnavailable`` when the register could not be read."""
     record = await read_record(context, issuer_id, configuration_id, subject_id, purpose)
     if record is None:
         return None
     return offer_of_record(
-        context, issuer_id, configuration_id, record, actor=actor, outcome=outcome
+        context,
+        issuer_id,
+        configuration_id,
+        record,
+        actor=actor,
+        outcome=outcome,
+        purpose=purpose,
+        identified_at=identified_at,
     )
 
 
@@ -88,8 +97,11 @@ def offer_of_record(
     *,
     actor: str,
     outcome: str,
+    purpose: RegisterPurpose = RegisterPurpose.ISSUE_CREDENTIAL,
+    identified_at: float | None = None,
 ) -> tuple[Offer, AuditEvent]:
-    """The offer of a record just read, redeemed at once by the grant that asked."""
+    """The offer of a record just read (for ``purpose``), redeemed at once by the grant
+    that asked."""
     now = context.clock.now()
     offer_id = str(uuid.uuid4())
     return (
@@ -107,6 +119,8 @@ def offer_of_record(
             created_at=now,
             expires_at=now + context.policy.offer_lifetime,
             register_read_at=now,
+            register_read_purpose=purpose.value,
+            identified_at=identified_at,
         ),
         AuditEvent(
             issuer_id=issuer_id,

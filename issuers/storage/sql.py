@@ -75,6 +75,8 @@ def offer_from_row(row: Any, claims: SealedClaims) -> Offer:
         grant_type=row.grant_type,
         other_configurations=tuple(row.other_configurations.split()),
         register_read_at=row.register_read_at,
+        register_read_purpose=row.register_read_purpose,
+        identified_at=row.identified_at,
     )
 
 
@@ -141,6 +143,8 @@ class SqlOfferStore:
             "grant_type": offer.grant_type,
             "other_configurations": " ".join(offer.other_configurations),
             "register_read_at": offer.register_read_at,
+            "register_read_purpose": offer.register_read_purpose,
+            "identified_at": offer.identified_at,
         }
 
     async def count_pending(self, issuer_id: str, now: float, limit: int) -> int:

@@ -55,6 +55,10 @@ class OfferRow(Base):
     #: Other configurations offered with it (space-separated ids; empty: none).
     other_configurations: Mapped[str] = mapped_column(Text, default="", server_default="")
     register_read_at: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+    register_read_purpose: Mapped[str | None] = mapped_column(
+        String(32), nullable=True, default=None
+    )
+    identified_at: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
 
 class GrantRow(Base):

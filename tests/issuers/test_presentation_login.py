@@ -31,6 +31,7 @@ from tests.issuers.conftest import PUBLIC_BASE_URL
 from tests.issuers.test_authorization_endpoints import DPOP_KEY, REDIRECT, TRUSTED, VERIFIER
 from tests.issuers.test_catalog import CITIZEN, DRIVER
 from tests.issuers.test_issuance import create_offer, operator_key
+from tests.issuers.test_register_service import _audit_entries
 from tests.issuers.wallet import Wallet, proof
 from tests.support.wallet_provider import CLIENT_ID, attestation_headers, new_instance
 from tests.verifiers.presenter import fetch_request
@@ -401,3 +402,36 @@ def test_cancel_on_the_page_ends_the_authorization_at_the_wallet(client: TestCli
     assert _present(phone, uri)["outcome"] == "accepted"
     _denied(_complete(client, page), "ended already")
     assert _issued(client) == []
+
+
+def test_the_citizens_wallet_says_the_register_was_asked_who_they_are(
+    settings: Settings,
+) -> None:
+    """The citizen's own wallet gets the licence by showing its national ID: its activity
+    log names both reads of the register, the one that found out who the citizen is and
+    the one of the licence's data; the audit trail holds both."""
+    with TestClient(app=create_app(settings), base_url=PUBLIC_BASE_URL) as client:
+        phone = _holding_national_id(client)
+        started = phone.post(
+            "/wallet/issuances",
+            {"credential_issuer": ISSUER, "credential_configuration_id": "driving_licence"},
+        )
+        assert started.status_code == 201, started.text
+        sent = client.get(started.json()["authorization_url"], follow_redirects=False)
+        assert sent.status_code == 303, sent.text
+        page = urlsplit(sent.headers["location"]).path
+        consent = phone.scan(_status(client, page)["uri"]).json()["presentation"]
+        assert phone.approve(consent["presentation_id"])["outcome"] == "accepted"
+        back = client.get(f"{page}/complete", follow_redirects=False)
+        assert back.status_code == 303, back.text
+        received = phone.post(
+            "/wallet/issuances/authorized", {"redirect_url": back.headers["location"]}
+        )
+        assert received.status_code == 200, received.text
+        [licence] = received.json()["credentials"]
+        activity = phone.get("/wallet/activity").json()["activity"]
+        reads = [e for e in activity if e["kind"] == "register_read" and e["issuer"] == ISSUER]
+        assert sorted(r["purpose"] for r in reads) == ["identify_citizen", "issue_credential"]
+        assert all(r["credential_id"] == licence["credential_id"] for r in reads)
+    purposes = [json.loads(e["facts"])["purpose"] for e in _audit_entries(settings)]
+    assert "identify_citizen" in purposes and "issue_credential" in purposes

@@ -100,3 +100,25 @@ def test_one_offer_fills_the_wallet_with_both_formats(client: TestClient[Any]) -
     # the bar takes either: the first option the wallet can answer, the SD-JWT VC
     result = _shown(client, phone, "bar-age-check", "age_over_18", "direct_post")
     assert list(result["credentials"]) == ["national_id"]
+
+
+def test_one_register_read_for_both_formats_is_listed_once(client: TestClient[Any]) -> None:
+    """The registry reads its register once for an offer of both formats; both credential
+    responses name that read, and the citizen's activity log lists it once."""
+    created = client.post(
+        "/issuers/civil-registry/offers",
+        json={
+            "subject_id": "demo-citizen",
+            "credential_configuration_id": "national_id",
+            "other_formats": ["national_id_mdoc"],
+        },  # no claims: read from the register
+        headers={"Authorization": f"Bearer {operator_key(client, 'civil-registry')}"},
+    )
+    assert created.status_code == 201, created.text
+    phone = Phone(client)
+    phone.register()
+    received = phone.receive(created.json()["offer_uri"])
+    assert len(received["credentials"]) == 2
+    activity = phone.get("/wallet/activity").json()["activity"]
+    [read] = [entry for entry in activity if entry["kind"] == "register_read"]
+    assert read["purpose"] == "issue_credential"

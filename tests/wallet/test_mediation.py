@@ -125,18 +125,27 @@ def test_a_mediator_receives_and_presents_for_the_citizen(client: TestClient[Any
     # the mediator reads the list and the log; the citizen's own log says who helped
     assert client.get("/wallet/credentials", headers=_as(request)).status_code == 200
     activity = phone.get("/wallet/activity").json()["activity"]
-    assert [a["kind"] for a in activity] == [
-        "presentation_sent",
-        "credential_received",
-        "mediation_started",
-        "device_registered",
+    assert [(a["kind"], a.get("what")) for a in activity] == [
+        ("mediator_acted", "credentials"),
+        ("presentation_sent", None),
+        ("mediator_acted", "scan"),
+        ("credential_received", None),
+        ("mediator_acted", "scan"),
+        ("mediation_started", None),
+        ("device_registered", None),
     ]
     helped = {"mediation_id": mediation["mediation_id"], "mediator": "Ana Sousa"}
-    for entry in activity[:2]:
+    for entry in activity[:5]:
         assert entry["assisted_by"] == {**helped, "space": "Espaço Cidadão Lisboa"}
-    assert "assisted_by" not in activity[2] and "assisted_by" not in activity[3]
-    assert activity[2]["mediator"] == "Ana Sousa"
-    assert client.get("/wallet/activity", headers=_as(request)).json()["activity"] == activity
+    assert "assisted_by" not in activity[5] and "assisted_by" not in activity[6]
+    assert activity[5]["mediator"] == "Ana Sousa"
+    # the mediator reading the log is in it, once however often they read it in a minute
+    read = client.get("/wallet/activity", headers=_as(request)).json()["activity"]
+    assert (read[0]["kind"], read[0]["what"]) == ("mediator_acted", "activity")
+    assert read[0]["assisted_by"] == activity[0]["assisted_by"]
+    assert read[1:] == activity
+    assert client.get("/wallet/activity", headers=_as(request)).json()["activity"] == read
+    assert phone.get("/wallet/activity").json()["activity"] == read
 
     # the audit trail: who helped, where, doing what; the citizen only as a keyed hash
     entries = _audit(client)
@@ -228,6 +237,29 @@ def test_the_mediator_ends_it(client: TestClient[Any]) -> None:
     assert ended.status_code == 204
     assert client.get("/wallet/activity", headers=_as(request)).status_code == 401
     assert phone.get("/wallet/activity").json()["activity"][0]["ended_by"] == "mediator"
+
+
+def test_reading_the_log_again_a_minute_later_is_one_more_entry(
+    client: TestClient[Any],
+) -> None:
+    phone, _, request = _mediated(client)
+    context: WalletContext = client.app.state.wallet
+    for _ in range(3):
+        assert client.get("/wallet/activity", headers=_as(request)).status_code == 200
+    clock = context.clock
+    later = type("Later", (), {"now": staticmethod(lambda: clock.now() + 60)})()
+    context.clock = later  # type: ignore[assignment]
+    try:
+        for _ in range(3):
+            assert client.get("/wallet/activity", headers=_as(request)).status_code == 200
+    finally:
+        context.clock = clock
+    looks = [
+        entry
+        for entry in phone.get("/wallet/activity").json()["activity"]
+        if entry["kind"] == "mediator_acted"
+    ]
+    assert [entry["what"] for entry in looks] == ["activity", "activity"]
 
 
 def test_a_mediation_expires(client: TestClient[Any]) -> None:
@@ -346,7 +378,8 @@ def test_a_citizen_consents_by_presenting_the_national_id(client: TestClient[Any
     assert bystander.get("/wallet/mediations").json()["mediations"] == []
     listed = client.get("/wallet/credentials", headers=_as(request))
     assert listed.status_code == 200 and len(listed.json()["credentials"]) == 1
-    started = phone.get("/wallet/activity").json()["activity"][0]
+    looked, started = phone.get("/wallet/activity").json()["activity"][:2]
+    assert (looked["kind"], looked["what"]) == ("mediator_acted", "credentials")
     assert started["kind"] == "mediation_started" and started["mediator"] == "Ana Sousa"
     assert any(
         e.action == "mediation.started" and '"consent":"national_id"' in e.facts
@@ -412,3 +445,36 @@ def test_the_account_deleted_takes_its_mediations_and_old_ones_are_forgotten(
     assert client.get("/wallet/credentials", headers=_as(second)).status_code == 401
     status = client.get(f"/mediator/api/help-requests/{second['request_id']}", headers=mediator)
     assert status.status_code == 404
+
+
+def test_the_mediator_withdraws_a_help_request(client: TestClient[Any]) -> None:
+    """Cancel on the mediator's screen: the code stops working at once; only the mediator's
+    own request, and a request the citizen was quicker to consent to ends its mediation."""
+    phone = Phone(client)
+    phone.register()
+    mediator = _mediator(client)
+    other = _mediator(client, "rui-costa")
+    request = _help_request(client, mediator)
+    path = f"/mediator/api/help-requests/{request['request_id']}"
+    assert client.delete(path, headers=other).status_code == 404  # not theirs
+    unknown = client.delete("/mediator/api/help-requests/no-such-request", headers=mediator)
+    assert unknown.status_code == 404, unknown.text
+    assert client.delete(path).status_code == 401  # no mediator key
+    assert client.delete(path, headers=mediator).status_code == 204
+    assert client.get(path, headers=mediator).json()["status"] == "expired"
+    assert phone.post("/wallet/help-requests/lookup", {"code": request["code"]}).status_code == 404
+    assert phone.post("/wallet/mediations", {"code": request["code"]}).status_code == 404
+    assert client.delete(path, headers=mediator).status_code == 204  # withdrawn already
+    assert ("mediation.withdrawn", "ok") in [(e.action, e.outcome) for e in _audit(client)]
+
+    # the citizen consented just before the cancel: the mediation ends with it
+    quicker = _help_request(client, mediator)
+    assert phone.post("/wallet/mediations", {"code": quicker["code"]}).status_code == 201
+    assert client.get("/wallet/credentials", headers=_as(quicker)).status_code == 200
+    withdrawn = client.delete(
+        f"/mediator/api/help-requests/{quicker['request_id']}", headers=mediator
+    )
+    assert withdrawn.status_code == 204, withdrawn.text
+    assert client.get("/wallet/credentials", headers=_as(quicker)).status_code == 401
+    ended = phone.get("/wallet/activity").json()["activity"][0]
+    assert ended["kind"] == "mediation_ended" and ended["ended_by"] == "mediator"

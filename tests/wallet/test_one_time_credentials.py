@@ -127,3 +127,21 @@ def test_the_citizen_is_told_when_only_a_copy_shown_before_is_left(
     ]
     # the last copy again: the log says so, and names the copy both verifiers saw
     assert last["linkable"] and last["instance"] == before["instance"]
+
+
+def test_the_activity_log_says_a_fresh_batch_read_the_register_again(
+    client: TestClient[Any],
+) -> None:
+    """The issuer reads the register again for each fresh batch: the citizen's activity
+    log says so, as a renewal, not as another issuance."""
+    phone, credential_id = _national_id(client)
+    _present(client, phone)
+    _present(client, phone)
+    assert _renew(client) == 1
+    reads = [
+        entry
+        for entry in phone.get("/wallet/activity").json()["activity"]
+        if entry["kind"] == "register_read"
+    ]
+    assert sorted(r["purpose"] for r in reads) == ["issue_credential", "refresh_credential"]
+    assert all(r["credential_id"] == credential_id for r in reads)

@@ -185,26 +185,37 @@ def test_a_mediator_helps_a_citizen_who_ends_it(
     screen.get_by_role("button", name="The citizen agrees: share").click()
     expect(screen.locator("#outcome")).to_have_text("Done: the data was shared.")
     screen.get_by_role("button", name="Their activity").click()
+    # the mediator's reading of the log is the newest entry of the log they read
     expect(screen.locator("#activity-list li").first).to_contain_text(
+        "Your activity log was looked at — with the help of Ana Sousa at Espaço Cidadão Lisboa"
+    )
+    expect(screen.locator("#activity-list li").nth(1)).to_contain_text(
         "Data shared — Corner Bar — with the help of Ana Sousa at Espaço Cidadão Lisboa"
     )
     no_serious_accessibility_violations(screen)
 
-    # the citizen's own log says who helped, in either language
+    # the citizen's own log says who helped, and with what, in either language
     page.get_by_role("button", name="Activity").click()
     entries = page.locator("#activity-list li")
     expect(entries.first).to_contain_text(
+        "Your activity log was looked at — with the help of Ana Sousa at Espaço Cidadão Lisboa"
+    )
+    expect(entries.nth(1)).to_contain_text(
         "Data shared — Corner Bar (Aged 18 or over)"
         " — with the help of Ana Sousa at Espaço Cidadão Lisboa"
     )
-    expect(entries.nth(1)).to_contain_text(
+    expect(entries.nth(2)).to_contain_text("A QR code was scanned for you — with the help of")
+    expect(entries.nth(3)).to_contain_text(
         "Credential added — Civil Registry — with the help of Ana Sousa"
     )
-    expect(entries.nth(2)).to_contain_text("Help from a mediator started — Ana Sousa")
+    expect(entries.nth(4)).to_contain_text("A QR code was scanned for you — with the help of")
+    expect(entries.nth(5)).to_contain_text("Help from a mediator started — Ana Sousa")
     screenshot(page, "wallet-mediation-3-activity")
     page.get_by_label("Language").select_option("de")
     page.get_by_role("button", name="Verlauf").click()
-    expect(entries.first).to_contain_text("mit Hilfe von Ana Sousa bei Espaço Cidadão Lisboa")
+    expect(entries.first).to_contain_text(
+        "Ihr Aktivitätsprotokoll wurde angesehen — mit Hilfe von Ana Sousa bei Espaço Cidadão"
+    )
     no_serious_accessibility_violations(page)
     page.get_by_label("Sprache").select_option("en")
 
@@ -221,6 +232,30 @@ def test_a_mediator_helps_a_citizen_who_ends_it(
     no_serious_accessibility_violations(screen)
     page.get_by_role("button", name="Activity").click()
     expect(entries.first).to_contain_text("Help from a mediator ended — Ana Sousa")
+
+
+def test_cancel_on_the_mediator_screen_withdraws_the_code(
+    page: Page, browser: Browser, server: RunningServer
+) -> None:
+    """The mediator cancels a help request: the code stops working for the citizen at
+    once, not only on the mediator's screen."""
+    screen = _open_mediator(browser, server, _mediator_key(server))
+    screen.get_by_role("button", name="Start helping a citizen").click()
+    expect(screen.get_by_role("heading", name="Ask the citizen to agree")).to_be_visible()
+    code = screen.locator("#help-code").inner_text()
+    with screen.expect_response(lambda r: r.request.method == "DELETE") as withdrawn:
+        screen.get_by_role("button", name="Cancel").click()
+    assert withdrawn.value.status == 204
+    expect(screen.locator("#ended-text")).to_have_text("You cancelled the request.")
+
+    page.goto(f"{server.base_url}/wallet-app")
+    page.get_by_role("button", name="Set up my wallet").click()
+    expect(page.get_by_text("No credentials yet")).to_be_visible()
+    page.get_by_role("button", name="Help", exact=True).click()
+    expect(page.get_by_role("heading", name="Help from a mediator")).to_be_visible()
+    page.get_by_label("Code from the mediator").fill(code)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("This code does not work")
 
 
 def test_the_mediator_screen_works_with_the_keyboard_alone_in_german(
@@ -271,7 +306,11 @@ def test_the_mediator_screen_works_with_the_keyboard_alone_in_german(
     expect(page.get_by_role("button", name="Ihre Aktivitäten")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Ihre Aktivitäten", exact=True)).to_be_focused()
+    # newest first: the mediator's reading of the log itself, then the start
     expect(page.locator("#activity-list li").first).to_contain_text(
+        "Ihr Aktivitätsprotokoll wurde angesehen — mit Hilfe von Ana Sousa"
+    )
+    expect(page.locator("#activity-list li").nth(1)).to_contain_text(
         "Hilfe durch eine Vermittlerin oder einen Vermittler begonnen — Ana Sousa"
     )
     no_serious_accessibility_violations(page)

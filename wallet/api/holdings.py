@@ -65,7 +65,7 @@ class WalletCredentialController(Controller):
             )
         },
         summary="The citizen's credentials, with display data and live status",
-        opt={"mediation": "read"},
+        opt={"mediation": "read", "mediation_seen": "credentials"},
     )
     async def list(
         self,
@@ -175,7 +175,7 @@ class WalletActivityController(Controller):
             )
         },
         summary="Who received and used the citizen's data, newest first",
-        opt={"mediation": "read"},
+        opt={"mediation": "read", "mediation_seen": "activity"},
     )
     async def list(
         self, context: NamedDependency[WalletContext], session: NamedDependency[Session]

@@ -85,6 +85,7 @@ class WalletScanController(Controller):
         },
         opt={
             "mediation": "scan",
+            "mediation_seen": "scan",
             "mediation_refusal": PRESENTATION_IN_MEDIATION,
             "errors": (409, 410, 422, 502),
         },
@@ -128,7 +129,7 @@ class WalletOfferController(Controller):
                 examples=[Example(value=to_builtins(OFFER_VIEW_EXAMPLE))],
             )
         },
-        opt={"mediation": "receive", "errors": (409, 410, 422, 502)},
+        opt={"mediation": "receive", "mediation_seen": "offer", "errors": (409, 410, 422, 502)},
         summary="Open a credential offer: who offers what",
         status_code=HTTP_201_CREATED,
     )
@@ -228,6 +229,7 @@ class WalletPresentationController(Controller):
         },
         opt={
             "mediation": "present",
+            "mediation_seen": "presentation_request",
             "mediation_refusal": PRESENTATION_IN_MEDIATION,
             "errors": (409, 410, 422, 502),
         },

@@ -50,6 +50,7 @@ from wallet.services.mediation_messages import (
 from wallet.services.mediation_sessions import end_by_citizen, end_by_mediator, live_mediations
 from wallet.services.mediators import authenticate_mediator
 from wallet.services.sessions import Session
+from wallet.services.withdraw_help_request import withdraw_help_request
 
 
 async def require_mediator(request: Request[Any, Any, Any]) -> None:
@@ -155,6 +156,22 @@ class MediatorController(Controller):
         help_request_id: FromPath[str],
     ) -> Response[HelpRequestStatus]:
         return private(await help_request_status(context, mediator, help_request_id))
+
+    @delete(
+        "/help-requests/{help_request_id:str}",
+        summary="Cancel a help request: its code and QR code stop working at once (a "
+        "mediation the citizen started with it just before ends too)",
+        operation_id="withdrawHelpRequest",
+        opt={"errors": (404,)},
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def withdraw(
+        self,
+        context: NamedDependency[WalletContext],
+        mediator: NamedDependency[Mediator],
+        help_request_id: FromPath[str],
+    ) -> None:
+        await withdraw_help_request(context, mediator, help_request_id)
 
     @delete(
         "/mediations/{mediation_id:str}",

@@ -35,6 +35,7 @@ async def _checked_session(request: Request[Any, Any, Any]) -> Session:
             str(authorization),
             action=handler.opt.get("mediation"),
             operation=operation or handler.handler_name,
+            seen=handler.opt.get("mediation_seen"),
         )
     return await authenticate(context, authorization)
 

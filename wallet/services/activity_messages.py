@@ -199,6 +199,20 @@ class MediationEndedEntry(_Entry, tag="mediation_ended", kw_only=True):
     ended_by: Literal["citizen", "mediator", "removed"]
 
 
+#: What a mediator did for the citizen that no other entry records: looked at their
+#: credentials or activity log, scanned a QR code, opened an offer or a presentation
+#: request (receiving and presenting record entries of their own).
+MediatorSaw = Literal["credentials", "activity", "scan", "offer", "presentation_request"]
+
+
+class MediatorActedEntry(_Entry, tag="mediator_acted", kw_only=True):
+    """A mediator acted for the citizen (``assisted_by`` says who, where). Looking at the
+    credentials or the activity log is recorded at most once per mediation and minute
+    (each look would otherwise add to the log it shows)."""
+
+    what: MediatorSaw
+
+
 ActivityLogEntry = (
     CredentialReceivedEntry
     | CredentialDeletedEntry
@@ -215,6 +229,7 @@ ActivityLogEntry = (
     | CredentialExpiredEntry
     | MediationStartedEntry
     | MediationEndedEntry
+    | MediatorActedEntry
 )
 
 

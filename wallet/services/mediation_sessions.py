@@ -7,17 +7,28 @@ action (``opt={"mediation": "receive" | "present" | "read"}``); everything else 
 the account or a credential, devices, keys, the mediations themselves) is refused with a
 403 problem. Each use reads the mediation's row, so one the citizen ended is refused by
 every worker at once. Every use is audited (``mediation.acted`` or ``mediation.refused``)
-and marks the activity-log entries its request records (``ASSISTING``).
+and marks the activity-log entries its request records (``ASSISTING``). A use whose
+request records no entry of its own (looking at the credentials or the activity log,
+scanning, opening an offer or a presentation request: the route's ``mediation_seen``)
+records one, ``mediator_acted``; a look is recorded at most once per mediation, what was
+looked at and minute (an entry whose id is derived from the three, stored once by
+whichever worker comes first), so reading the log does not grow it with every read.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from core.errors import InvalidToken, Problem
 from wallet.domain import Mediation, Mediator, NotFound
-from wallet.services.activity import record, stamp
-from wallet.services.activity_messages import AssistedBy, MediationEndedEntry
+from wallet.services.activity import record, sealed_entry, stamp
+from wallet.services.activity_messages import (
+    AssistedBy,
+    MediationEndedEntry,
+    MediatorActedEntry,
+    MediatorSaw,
+)
 from wallet.services.assistance import ASSISTING
 from wallet.services.context import WalletContext
 from wallet.services.help_requests import MEDIATION_TOKEN_PREFIX, mediation_view
@@ -28,6 +39,7 @@ from wallet.services.mediation_messages import (
     MediationList,
 )
 from wallet.services.mediators import audit, secret_hash
+from wallet.services.sealing import AccountBox
 from wallet.services.sessions import Session
 
 
@@ -44,11 +56,17 @@ def is_mediation_token(authorization: str | None) -> bool:
 
 
 async def mediated_session(
-    context: WalletContext, authorization: str, *, action: str | None, operation: str
+    context: WalletContext,
+    authorization: str,
+    *,
+    action: str | None,
+    operation: str,
+    seen: MediatorSaw | None = None,
 ) -> Session:
     """The session of a live mediation allowed ``action``; ``invalid_token`` when the
     mediation is unknown, ended or expired; 403 when the operation is not one a mediation
-    may do."""
+    may do. ``seen``: what the operation shows the mediator, recorded in the citizen's
+    activity log (an operation that records an entry of its own names none)."""
     token = authorization.partition(" ")[2].strip()
     mediation = (
         await context.mediations.mediation_by_token(secret_hash(token))
@@ -84,7 +102,29 @@ async def mediated_session(
             space=mediation.mediator.space.name,
         )
     )
+    if seen is not None:
+        await _record_seen(context, box, mediation, seen)
     return Session(mediation.account_id, "", mediation)
+
+
+#: Looks at the citizen's data within one such window make one entry.
+LOOK_WINDOW_SECONDS = 60
+#: Keeps the ids of looks apart from any other name-based id.
+_LOOKS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:idwallet:mediator-look")
+
+
+async def _record_seen(
+    context: WalletContext, box: AccountBox, mediation: Mediation, seen: MediatorSaw
+) -> None:
+    """The ``mediator_acted`` entry of a use (``ASSISTING`` set: it carries
+    ``assisted_by``)."""
+    entry = MediatorActedEntry(**stamp(context), what=seen)
+    if seen not in ("credentials", "activity"):
+        await record(context, box, entry)
+        return
+    window = int(context.clock.now()) // LOOK_WINDOW_SECONDS
+    entry.entry_id = str(uuid.uuid5(_LOOKS, f"{mediation.mediation_id}/{seen}/{window}"))
+    await context.store.activity.add_once(sealed_entry(context, box, entry))
 
 
 async def keep_keys_on_the_server(context: WalletContext, session: Session, custody: str) -> None:

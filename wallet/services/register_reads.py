@@ -1,12 +1,17 @@
 """The register reads an issuer names in its credential response (the ``register_reads``
 extension, ``core.oid4vci.RegisterRead``), kept in the citizen's activity log beside the
 credential received: which agency read their data from which register to issue which
-credential (the once-only principle made visible). An issuer that names none adds
-nothing; what an issuer names is its own statement, shown as it said it."""
+credential, or to renew it or to find out who the citizen is (the once-only principle made
+visible). An issuer that names none adds nothing; what an issuer names is its own
+statement, shown as it said it.
+
+One read is listed once per issuance: an offer of several formats (the national ID as
+SD-JWT VC and as mdoc) names the same read in each format's response, by the same ``id``
+(``unseen``; a read without an ``id`` is the same read when all it says is the same)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from core.oid4vci import RegisterRead
 from wallet.domain import CredentialRecord
@@ -16,6 +21,25 @@ from wallet.services.context import WalletContext
 from wallet.services.display import pick
 from wallet.services.offer_flow import OfferFlow
 from wallet.services.sealing import AccountBox
+
+
+def unseen(reads: Sequence[RegisterRead], seen: set[Hashable]) -> list[RegisterRead]:
+    """The reads not named before in this issuance (``seen``, updated)."""
+    fresh = []
+    for read in reads:
+        key: Hashable = (
+            read.id
+            if isinstance(read.id, str)
+            else (
+                read.purpose,
+                read.read_at,
+                tuple((name.locale, name.name) for name in read.register),
+            )
+        )
+        if key not in seen:
+            seen.add(key)
+            fresh.append(read)
+    return fresh
 
 
 async def record_register_reads(

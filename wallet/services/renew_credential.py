@@ -27,7 +27,7 @@ from msgspec import UnsetType
 
 from core.encoding import b64url_encode
 from core.errors import ProtocolError
-from core.oid4vci import CredentialResponse, NonceResponse
+from core.oid4vci import CredentialResponse, NonceResponse, RegisterRead
 from wallet.domain import CredentialRecord, Custody, HolderKey, Refused
 from wallet.services.context import WalletContext
 from wallet.services.credentials import open_record
@@ -35,6 +35,7 @@ from wallet.services.issuer_client import IssuerClient, read_answer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
 from wallet.services.one_time_use import keep_refresh_token, merge_fresh_batch
 from wallet.services.prepare_credential_requests import proof_signing_input
+from wallet.services.register_reads import record_register_reads, unseen
 from wallet.services.request_credentials import (
     credential_request,
     credential_response,
@@ -58,11 +59,13 @@ async def renew_credential(context: WalletContext, account_id: str, credential_i
     if record.renewal is None or record.renewed_by_phone:
         return False
     flow = OfferFlow.opened(record.renewal)
-    used_keys, fresh, notification_id = await _fresh_batch(
+    used_keys, fresh, notification_id, reads = await _fresh_batch(
         context, box, flow, credential_id, record.configuration_id
     )
     await context.store.holder_keys.add(used_keys)
     merged = await merge_fresh_batch(context, box, credential_id, flow, fresh)
+    if merged is not None:  # the issuer read the register again for the fresh batch
+        await record_register_reads(context, box, credential_id, merged, reads)
     # the answer's notification_id, not the record's: a record keeps one only for a bearer
     # token (to tell of a deletion later), and a DPoP-bound token's fresh batch is
     # acknowledged too (§11)
@@ -77,7 +80,7 @@ async def _fresh_batch(
     flow: OfferFlow,
     credential_id: str,
     configuration_id: str,
-) -> tuple[list[HolderKey], CredentialRecord, str | None]:
+) -> tuple[list[HolderKey], CredentialRecord, str | None, list[RegisterRead]]:
     await renew_access_token(context, box, flow)
     await keep_refresh_token(context, box, credential_id, flow)
     now = context.clock.now()
@@ -136,7 +139,8 @@ async def _fresh_batch(
         credentials=answer.credentials,
         notification_id=notification_id,
     )
-    return used, new_record, notification_id
+    reads = [] if isinstance(answer.register_reads, UnsetType) else answer.register_reads
+    return used, new_record, notification_id, unseen(reads, set())
 
 
 async def renew_due_credentials(context: WalletContext) -> int:

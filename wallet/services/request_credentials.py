@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,7 @@ from wallet.services.refused_issuance import fail_issuance
 from wallet.services.register_reads import (
     record_deferred_register_reads,
     record_register_reads,
+    unseen,
 )
 from wallet.services.response_encryption import seal_request
 from wallet.services.sealing import AccountBox
@@ -94,6 +96,7 @@ async def request_credentials(
         raise RuntimeError("credential requests prepared without an access token")
     received: list[Received] = []
     register_reads: list[list[RegisterRead]] = []  # what the issuer read, per received
+    seen_reads: set[Hashable] = set()  # each read once, though several formats name it
     notifications: list[str] = []
     offset = 0
     try:
@@ -125,7 +128,11 @@ async def request_credentials(
                 flow.deferred.append(deferred(context, flow, request, answer))
                 if not isinstance(answer.register_reads, UnsetType):
                     await record_deferred_register_reads(
-                        context, claimed.box, flow, request.configuration_id, answer.register_reads
+                        context,
+                        claimed.box,
+                        flow,
+                        request.configuration_id,
+                        unseen(answer.register_reads, seen_reads),
                     )
                 continue
             notification_id = (
@@ -145,7 +152,9 @@ async def request_credentials(
                 )
             )
             register_reads.append(
-                [] if isinstance(answer.register_reads, UnsetType) else answer.register_reads
+                []
+                if isinstance(answer.register_reads, UnsetType)
+                else unseen(answer.register_reads, seen_reads)
             )
         # the mediation may have ended while the issuer answered: nothing is stored then
         await mediation_still_live(context)
@@ -183,8 +192,9 @@ async def keep_received(
             raise
     else:
         result = [await _keep(context, claimed, item) for item in received]
-        for kept, item, reads in zip(result, received, register_reads or [], strict=False):
-            await record_register_reads(context, claimed.box, kept.credential_id, item[2], reads)
+    # a fresh batch's reads too: the issuer read the register again for it
+    for kept, item, reads in zip(result, received, register_reads or [], strict=False):
+        await record_register_reads(context, claimed.box, kept.credential_id, item[2], reads)
     flow.round = None
     if flow.deferred:
         if flow.assisted_by is None:  # the credentials still to come keep the mark

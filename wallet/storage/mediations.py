@@ -244,6 +244,21 @@ class SqlMediations:
             )
             return None if row is None else await self._help_request(session, row)
 
+    async def withdraw_help_request(self, mediator_id: str, request_id: str, now: float) -> bool:
+        async with self._sessions.begin() as session:
+            withdrawn = await session.execute(
+                update(HelpRequestRow)
+                .where(
+                    HelpRequestRow.request_id == request_id,
+                    HelpRequestRow.mediator_id == mediator_id,
+                    HelpRequestRow.account_id.is_(None),
+                    HelpRequestRow.expires_at > now,
+                )
+                .values(expires_at=now)
+                .returning(HelpRequestRow.request_id)
+            )
+            return withdrawn.first() is not None
+
     async def help_request_by_code(self, code_hash: str, now: float) -> HelpRequest | None:
         async with self._sessions() as session:
             row = await session.scalar(

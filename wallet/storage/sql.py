@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.storage.capped import capped_insert
@@ -905,6 +906,35 @@ class SqlActivity(_HotPath):
                     sealed=entry.sealed,
                 )
             )
+
+    async def add_once(self, entry: ActivityEntry) -> bool:
+        """Whether ``entry`` was stored: an entry of the same id stored already (by any
+        worker) leaves it out."""
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                status = await driver.execute(
+                    "INSERT INTO wallet_activity (entry_id, account_id, at, kind, sealed)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (entry_id) DO NOTHING",
+                    entry.entry_id,
+                    entry.account_id,
+                    entry.at,
+                    entry.kind.value,
+                    entry.sealed,
+                )
+            return changed_rows(status) == 1
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                sqlite_insert(_ACTIVITY)
+                .values(
+                    entry_id=entry.entry_id,
+                    account_id=entry.account_id,
+                    at=entry.at,
+                    kind=entry.kind.value,
+                    sealed=entry.sealed,
+                )
+                .on_conflict_do_nothing(index_elements=["entry_id"])
+            )
+            return result.rowcount == 1
 
     async def list(self, account_id: str, limit: int) -> list[ActivityEntry]:
         async with self._sessions() as session:

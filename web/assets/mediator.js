@@ -246,9 +246,23 @@ async function listActivity() {
     const when = new Date(entry.at * 1000).toLocaleString(document.documentElement.lang);
     const whom = entry.verifier || entry.issuer_name || entry.mediator || "";
     const helped = entry.assisted_by ? ` — ${t("activity.assisted", entry.assisted_by)}` : "";
-    li.textContent = `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${helped}`;
+    const kind = entry.kind === "mediator_acted" ? `mediator_acted_${entry.what}` : entry.kind;
+    li.textContent = `${when}: ${t(`activity.${kind}`)}${whom ? ` — ${whom}` : ""}${helped}`;
     return li;
   }));
+}
+
+// the code and QR code stop working at once, not only on this screen (a consent that
+// came just before the cancel: the mediation ends too)
+async function cancel() {
+  if (helpRequest) {
+    try {
+      await mediatorApi.call("DELETE", `/help-requests/${encodeURIComponent(helpRequest.request_id)}`);
+    } catch {
+      // expired or withdrawn already: the same for this screen
+    }
+  }
+  end("cancelled");
 }
 
 async function stop() {
@@ -286,7 +300,7 @@ applyLanguage(() => {
 $("sign-in-form").addEventListener("submit", signIn);
 $("start-help").onclick = () => startHelp("wallet");
 $("start-by-id").onclick = () => startHelp("national_id");
-$("cancel").onclick = () => end("cancelled");
+$("cancel").onclick = () => cancel();
 $("again").onclick = () => { endedReason = null; show("start"); };
 $("stop").onclick = () => stop();
 $("receive-form").addEventListener("submit", scanOffer);

@@ -417,6 +417,12 @@ function done(title, text) {
   show("done");
 }
 
+// why the issuer read the register (RegisterRead.purpose): an issuance unless it says
+const REGISTER_READ_TEXT = {
+  refresh_credential: "activity.register_read_refresh_text",
+  identify_citizen: "activity.register_read_identify_text",
+};
+
 async function activity() {
   const { activity: entries } = await call("GET", "/wallet/activity");
   const list = $("activity-list");
@@ -429,8 +435,10 @@ async function activity() {
     // done through a mediation: said with the entry (docs/mediators.md)
     const helped = entry.assisted_by ? ` — ${t("activity.assisted", entry.assisted_by)}` : "";
     item.textContent = entry.kind === "register_read"
-      ? `${when}: ${t("activity.register_read_text", { issuer: entry.issuer_name, register: localized(entry.register, "name") || t("activity.own_register"), credential: entry.credential })}${helped}`
-      : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}${helped}`;
+      ? `${when}: ${t(REGISTER_READ_TEXT[entry.purpose] || "activity.register_read_text", { issuer: entry.issuer_name, register: localized(entry.register, "name") || t("activity.own_register"), credential: entry.credential })}${helped}`
+      : entry.kind === "mediator_acted"
+        ? `${when}: ${t(`activity.mediator_acted_${entry.what}`)}${helped}`
+        : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}${helped}`;
     list.append(item);
   }
   show("activity");
