@@ -37,6 +37,7 @@ from bench.national_id import SUBJECT
 from tests.support.postgres import start_throwaway
 
 DATABASE = "idwallet_cost"
+_IDLE_FLUSH = 11.0  # seconds
 # statements that only delimit a transaction: counted as transactions, not as statements
 _DELIMITERS = ("BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION", "SAVEPOINT", "RELEASE")
 
@@ -95,15 +96,16 @@ async def _database_counters(server_dsn: str) -> tuple[int, int, int, int, int]:
 
 
 def _counters(server_dsn: str, pid: int) -> _Counters:
-    # The database publishes a backend's counts when it goes idle, within a second or so
-    # of its last transaction; wait until two readings a second apart agree.
+    # A backend publishes its counts at the latest ten seconds after it went idle
+    # (PostgreSQL's idle flush); wait past that, then until two readings agree.
+    time.sleep(_IDLE_FLUSH)
     previous = None
     while True:
         reading = asyncio.run(_database_counters(server_dsn))
         if reading == previous:
             break
         previous = reading
-        time.sleep(1.2)
+        time.sleep(_IDLE_FLUSH)
     transactions, statements, inserts, updates, deletes = reading
     return _Counters(cpu_seconds(pid), transactions, statements, inserts, updates, deletes)
 
