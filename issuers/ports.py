@@ -58,6 +58,12 @@ class OfferStore(Protocol):
         transaction (both are kept, or neither)."""
         ...
 
+    async def note_identified(self, issuer_id: str, offer_id: str, at: float) -> None:
+        """The register was asked who the citizen is, at ``at``, before this offer (made
+        earlier, by a clerk) is redeemed: the credential's answer names that read too. A
+        time already noted stays."""
+        ...
+
     async def add_with_code(self, offer: Offer, audit: AuditEvent, code: CodeIssue) -> bool:
         """The offer a citizen's authorization will redeem, its audit entry, and the
         authorization's move to ``code_issued`` for it (``offer_id`` the offer's), in one

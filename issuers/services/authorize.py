@@ -111,6 +111,8 @@ async def _issue_code(
         offer = await context.offers.get(issuer_id, authorization.offer_id)
         if offer is None or offer.subject_id != subject_id:
             raise AccessDenied("this offer was made for another citizen")
+        if identified_at is not None:  # the citizen is told the register was asked
+            await context.offers.note_identified(issuer_id, offer.offer_id, identified_at)
         return await _move(context, code, offer.offer_id)
     [configuration_id] = authorization.configuration_ids  # one, as the pushed request was
     try:

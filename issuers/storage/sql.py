@@ -163,6 +163,18 @@ class SqlOfferStore:
             counted = await connection.scalar(select(func.count()).select_from(pending))
         return int(counted or 0)
 
+    async def note_identified(self, issuer_id: str, offer_id: str, at: float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OfferRow)
+                .where(
+                    OfferRow.offer_id == offer_id,
+                    OfferRow.issuer_id == issuer_id,
+                    OfferRow.identified_at.is_(None),
+                )
+                .values(identified_at=at)
+            )
+
     async def get(self, issuer_id: str, offer_id: str) -> Offer | None:
         async with self._sessions() as session:
             row = await session.get(OfferRow, offer_id)

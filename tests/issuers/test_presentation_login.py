@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from app import create_app
 from app.settings import Settings
@@ -435,3 +436,46 @@ def test_the_citizens_wallet_says_the_register_was_asked_who_they_are(
         assert all(r["credential_id"] == licence["credential_id"] for r in reads)
     purposes = [json.loads(e["facts"])["purpose"] for e in _audit_entries(settings)]
     assert "identify_citizen" in purposes and "issue_credential" in purposes
+
+
+def test_a_clerks_offer_opened_by_the_national_id_names_the_identifying_read(
+    client: TestClient[Any],
+) -> None:
+    """The desk offered the licence by online sign-in; the citizen's national ID opens it,
+    and the register was asked who the citizen is: the offer notes when, so that the
+    credential's answer names that read to the citizen's wallet too."""
+    made = client.post(
+        f"/issuers/{AGENCY}/offers",
+        json={
+            "subject_id": "demo-citizen",
+            "credential_configuration_id": "driving_licence",
+            "claims": DRIVER,
+            "grant": "authorization_code",
+        },
+        headers={"Authorization": f"Bearer {operator_key(client, AGENCY)}"},
+    )
+    assert made.status_code == 201, made.text
+    issuer_state = made.json()["credential_offer"]["grants"]["authorization_code"]["issuer_state"]
+    assert _identified_at(client, made.json()["offer_id"]) is None
+    phone = _holding_national_id(client)
+    instance = new_instance()
+    page = _to_the_page(client, instance, issuer_state=issuer_state)
+    assert _present(phone, _status(client, page)["uri"])["outcome"] == "accepted"
+    answer = _complete(client, page)
+    assert answer.get("code"), answer
+    assert _identified_at(client, made.json()["offer_id"]) is not None
+    licence = _licence(client, instance, answer["code"])
+    assert licence["given_name"] == DRIVER["given_name"]
+
+
+def _identified_at(client: TestClient[Any], offer_id: str) -> float | None:
+    async def read() -> float | None:
+        async with client.app.state.deployment.sessions() as session:
+            found = await session.scalar(
+                text("SELECT identified_at FROM issuer_offers WHERE offer_id = :offer"),
+                {"offer": offer_id},
+            )
+            return None if found is None else float(found)
+
+    noted: float | None = client.blocking_portal.call(read)
+    return noted
