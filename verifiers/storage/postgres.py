@@ -39,8 +39,7 @@ COMPLETE = (
 # (``core.storage.audit_trail.pg_append_after``): only where the change was made.
 INSERT_WITH_TRAIL = f"WITH added AS ({INSERT} RETURNING 1) {pg_append_after('added', 15)}"
 COMPLETE_WITH_TRAIL = (
-    f"WITH done AS ({COMPLETE} RETURNING 1)"
-    f" {pg_append_after('done', 7)} RETURNING 1"
+    f"WITH done AS ({COMPLETE} RETURNING 1) {pg_append_after('done', 7)} RETURNING 1"
 )
 
 
