@@ -18,9 +18,9 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Select, Table, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -122,6 +122,24 @@ class _HotPath:
         self._engine: AsyncEngine = sessions.kw["bind"]
         self._postgres = is_postgresql(self._engine)
 
+    async def _rows(
+        self, native: str, arguments: Sequence[object], portable: Select[Any]
+    ) -> Sequence[Sequence[Any]]:
+        """One read: ``native`` through the driver on PostgreSQL, ``portable`` elsewhere."""
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                found: Sequence[Sequence[Any]] = await driver.fetch(native, *arguments)
+                return found
+        async with self._engine.connect() as connection:
+            rows: Sequence[Sequence[Any]] = (await connection.execute(portable)).all()
+            return rows
+
+    async def _row(
+        self, native: str, arguments: Sequence[object], portable: Select[Any]
+    ) -> Sequence[Any] | None:
+        rows = await self._rows(native, arguments, portable)
+        return rows[0] if rows else None
+
 
 _ACCOUNTS = cast(Table, AccountRow.__table__)
 _DEVICES = cast(Table, DeviceRow.__table__)
@@ -144,23 +162,15 @@ class SqlAccounts(_HotPath):
             session.add(_device_row(device))
 
     async def get(self, account_id: str) -> Account | None:
-        if self._postgres:
-            async with postgres_connection(self._engine) as driver:
-                row = await driver.fetchrow(
-                    "SELECT account_id, wrapped_data_key, created_at FROM wallet_accounts"
-                    " WHERE account_id = $1",
-                    account_id,
-                )
-        else:
-            columns = _ACCOUNTS.c
-            async with self._engine.connect() as connection:
-                row = (
-                    await connection.execute(
-                        select(
-                            columns.account_id, columns.wrapped_data_key, columns.created_at
-                        ).where(columns.account_id == account_id)
-                    )
-                ).first()
+        columns = _ACCOUNTS.c
+        row = await self._row(
+            "SELECT account_id, wrapped_data_key, created_at FROM wallet_accounts"
+            " WHERE account_id = $1",
+            (account_id,),
+            select(columns.account_id, columns.wrapped_data_key, columns.created_at).where(
+                columns.account_id == account_id
+            ),
+        )
         return None if row is None else Account(row[0], bytes(row[1]), row[2])
 
     async def delete(self, account_id: str) -> bool:
@@ -187,29 +197,20 @@ def _device_row(device: Device) -> DeviceRow:
 
 class SqlDevices(_HotPath):
     async def session_account(self, account_id: str, device_id: str) -> Account | None:
-        if self._postgres:
-            async with postgres_connection(self._engine) as driver:
-                row = await driver.fetchrow(
-                    "SELECT a.account_id, a.wrapped_data_key, a.created_at"
-                    " FROM wallet_devices d JOIN wallet_accounts a ON a.account_id = d.account_id"
-                    " WHERE d.device_id = $1 AND d.account_id = $2 AND d.revoked_at IS NULL",
-                    device_id,
-                    account_id,
-                )
-        else:
-            accounts, devices = _ACCOUNTS.c, _DEVICES.c
-            async with self._engine.connect() as connection:
-                row = (
-                    await connection.execute(
-                        select(accounts.account_id, accounts.wrapped_data_key, accounts.created_at)
-                        .join_from(_DEVICES, _ACCOUNTS, accounts.account_id == devices.account_id)
-                        .where(
-                            devices.device_id == device_id,
-                            devices.account_id == account_id,
-                            devices.revoked_at.is_(None),
-                        )
-                    )
-                ).first()
+        accounts, devices = _ACCOUNTS.c, _DEVICES.c
+        row = await self._row(
+            "SELECT a.account_id, a.wrapped_data_key, a.created_at"
+            " FROM wallet_devices d JOIN wallet_accounts a ON a.account_id = d.account_id"
+            " WHERE d.device_id = $1 AND d.account_id = $2 AND d.revoked_at IS NULL",
+            (device_id, account_id),
+            select(accounts.account_id, accounts.wrapped_data_key, accounts.created_at)
+            .join_from(_DEVICES, _ACCOUNTS, accounts.account_id == devices.account_id)
+            .where(
+                devices.device_id == device_id,
+                devices.account_id == account_id,
+                devices.revoked_at.is_(None),
+            ),
+        )
         return None if row is None else Account(row[0], bytes(row[1]), row[2])
 
     async def add(self, device: Device) -> None:
@@ -420,34 +421,24 @@ class SqlHolderKeys(_HotPath):
                 )
 
     async def get(self, account_id: str, holder_key_ids: Sequence[str]) -> list[HolderKey]:
-        rows: Sequence[Sequence[object]]
-        if self._postgres:
-            async with postgres_connection(self._engine) as driver:
-                rows = await driver.fetch(
-                    "SELECT holder_key_id, account_id, custody, public_jwk, sealed_private_key,"
-                    " created_at FROM wallet_holder_keys"
-                    " WHERE account_id = $1 AND holder_key_id = ANY($2::varchar[])",
-                    account_id,
-                    list(holder_key_ids),
-                )
-        else:
-            columns = _HOLDER_KEYS.c
-            async with self._engine.connect() as connection:
-                rows = (
-                    await connection.execute(
-                        select(
-                            columns.holder_key_id,
-                            columns.account_id,
-                            columns.custody,
-                            columns.public_jwk,
-                            columns.sealed_private_key,
-                            columns.created_at,
-                        ).where(
-                            columns.account_id == account_id,
-                            columns.holder_key_id.in_(list(holder_key_ids)),
-                        )
-                    )
-                ).all()
+        columns = _HOLDER_KEYS.c
+        rows = await self._rows(
+            "SELECT holder_key_id, account_id, custody, public_jwk, sealed_private_key,"
+            " created_at FROM wallet_holder_keys"
+            " WHERE account_id = $1 AND holder_key_id = ANY($2::varchar[])",
+            (account_id, list(holder_key_ids)),
+            select(
+                columns.holder_key_id,
+                columns.account_id,
+                columns.custody,
+                columns.public_jwk,
+                columns.sealed_private_key,
+                columns.created_at,
+            ).where(
+                columns.account_id == account_id,
+                columns.holder_key_id.in_(list(holder_key_ids)),
+            ),
+        )
         return [
             HolderKey(
                 str(r[0]),
@@ -527,32 +518,22 @@ class SqlCredentials(_HotPath):
             )
 
     async def list(self, account_id: str) -> list[StoredCredential]:
-        rows: Sequence[Sequence[object]]
-        if self._postgres:
-            async with postgres_connection(self._engine) as driver:
-                rows = await driver.fetch(
-                    "SELECT credential_id, account_id, sealed, presentations, created_at,"
-                    " renew_from FROM wallet_credentials WHERE account_id = $1"
-                    " ORDER BY created_at, credential_id",
-                    account_id,
-                )
-        else:
-            columns = _CREDENTIALS.c
-            async with self._engine.connect() as connection:
-                rows = (
-                    await connection.execute(
-                        select(
-                            columns.credential_id,
-                            columns.account_id,
-                            columns.sealed,
-                            columns.presentations,
-                            columns.created_at,
-                            columns.renew_from,
-                        )
-                        .where(columns.account_id == account_id)
-                        .order_by(columns.created_at, columns.credential_id)
-                    )
-                ).all()
+        columns = _CREDENTIALS.c
+        rows = await self._rows(
+            "SELECT credential_id, account_id, sealed, presentations, created_at, renew_from"
+            " FROM wallet_credentials WHERE account_id = $1 ORDER BY created_at, credential_id",
+            (account_id,),
+            select(
+                columns.credential_id,
+                columns.account_id,
+                columns.sealed,
+                columns.presentations,
+                columns.created_at,
+                columns.renew_from,
+            )
+            .where(columns.account_id == account_id)
+            .order_by(columns.created_at, columns.credential_id),
+        )
         return [
             StoredCredential(
                 str(r[0]),
