@@ -22,8 +22,7 @@ from wallet.services.mediation_messages import (
     ISSUANCE_LOGIN_IN_MEDIATION,
     UNREGISTERED_VERIFIER_IN_MEDIATION,
 )
-from wallet.services.mediation_sessions import NotInMediation
-from wallet.services.mediators import audit
+from wallet.services.mediation_sessions import NotInMediation, refused_in_mediation
 from wallet.services.registration import serves_issuance
 from wallet.services.request_object import CheckedRequest
 
@@ -55,15 +54,11 @@ async def refuse_issuance_login(context: WalletContext, request: CheckedRequest)
         return
     mediation = await context.mediations.mediation(helping.mediation_id)
     if mediation is not None:
-        box = await context.box(mediation.account_id)
-        await audit(
+        await refused_in_mediation(
             context,
-            mediation.mediator,
-            "refused",
-            subject_key=box.subject_key,
-            outcome="forbidden",
-            action="present",
-            operation="issuance_login" if registration is not None else "unregistered_verifier",
+            mediation,
+            "present",
+            "issuance_login" if registration is not None else "unregistered_verifier",
         )
     raise NotInMediation(
         ISSUANCE_LOGIN_IN_MEDIATION

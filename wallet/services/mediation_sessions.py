@@ -77,15 +77,7 @@ async def mediated_session(
         raise InvalidToken("the mediation has ended or expired, or never started")
     box = await context.box(mediation.account_id)
     if action not in (*MEDIATION_ACTIONS, "scan"):
-        await audit(
-            context,
-            mediation.mediator,
-            "refused",
-            subject_key=box.subject_key,
-            outcome="forbidden",
-            action="other",
-            operation=operation[:64],
-        )
+        await refused_in_mediation(context, mediation, "other", operation[:64])
         raise NotInMediation(NOT_IN_MEDIATION)
     await audit(
         context,
@@ -132,17 +124,25 @@ async def keep_keys_on_the_server(context: WalletContext, session: Session, cust
     keeps for the citizen, never to keys the mediator's device would hold."""
     mediation = session.mediation
     if mediation is not None and custody != "server":
-        box = await context.box(mediation.account_id)
-        await audit(
-            context,
-            mediation.mediator,
-            "refused",
-            subject_key=box.subject_key,
-            outcome="forbidden",
-            action="receive",
-            operation="device_custody",
-        )
+        await refused_in_mediation(context, mediation, "receive", "device_custody")
         raise NotInMediation(DEVICE_CUSTODY_IN_MEDIATION)
+
+
+async def refused_in_mediation(
+    context: WalletContext, mediation: Mediation, action: str, operation: str
+) -> None:
+    """The trail's ``mediation.refused`` (outcome ``forbidden``): what the mediator tried
+    (``action``, ``operation``), for the citizen's keyed hash."""
+    box = await context.box(mediation.account_id)
+    await audit(
+        context,
+        mediation.mediator,
+        "refused",
+        subject_key=box.subject_key,
+        outcome="forbidden",
+        action=action,
+        operation=operation,
+    )
 
 
 async def live_mediations(context: WalletContext, session: Session) -> MediationList:
