@@ -203,11 +203,14 @@ def test_the_poller_fetches_at_the_issuers_interval(client: TestClient[Any]) -> 
     [credential] = phone.get("/wallet/credentials").json()["credentials"]
     assert credential["name"] == "Professional driving licence"
     assert phone.get("/wallet/issuances").json() == {"issuances": []}
-    [told] = [
-        e
-        for e in phone.get("/wallet/activity").json()["activity"]
-        if e["kind"] == "credential_received"
-    ]
+
+    def received() -> list[dict[str, Any]]:
+        entries = phone.get("/wallet/activity").json()["activity"]
+        return [e for e in entries if e["kind"] == "credential_received"]
+
+    # the poller stores the credential, then logs it: the entry follows within its pass
+    _wait_until(lambda: bool(received()))
+    [told] = received()
     assert told["credential_id"] == credential["credential_id"]
 
 

@@ -418,10 +418,17 @@ function done(title, text) {
 }
 
 // why the issuer read the register (RegisterRead.purpose): an issuance unless it says
-const REGISTER_READ_TEXT = {
-  refresh_credential: "activity.register_read_refresh_text",
-  identify_citizen: "activity.register_read_identify_text",
-};
+// what a register read was for, in the citizen's words
+function registerReadText(entry) {
+  const values = {
+    issuer: entry.issuer_name,
+    register: localized(entry.register, "name") || t("activity.own_register"),
+    credential: entry.credential,
+  };
+  if (entry.purpose === "refresh_credential") return t("activity.register_read_refresh_text", values);
+  if (entry.purpose === "identify_citizen") return t("activity.register_read_identify_text", values);
+  return t("activity.register_read_text", values);
+}
 
 async function activity() {
   const { activity: entries } = await call("GET", "/wallet/activity");
@@ -434,11 +441,12 @@ async function activity() {
     const what = (entry.shared || []).flatMap((s) => s.claims).concat(entry.credentials || []).join(", ");
     // done through a mediation: said with the entry (docs/mediators.md)
     const helped = entry.assisted_by ? ` — ${t("activity.assisted", entry.assisted_by)}` : "";
+    const kind = entry.kind === "mediator_acted" ? `mediator_acted_${entry.what}` : entry.kind;
     item.textContent = entry.kind === "register_read"
-      ? `${when}: ${t(REGISTER_READ_TEXT[entry.purpose] || "activity.register_read_text", { issuer: entry.issuer_name, register: localized(entry.register, "name") || t("activity.own_register"), credential: entry.credential })}${helped}`
+      ? `${when}: ${registerReadText(entry)}${helped}`
       : entry.kind === "mediator_acted"
-        ? `${when}: ${t(`activity.mediator_acted_${entry.what}`)}${helped}`
-        : `${when}: ${t(`activity.${entry.kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}${helped}`;
+        ? `${when}: ${t(`activity.${kind}`)}${helped}`
+        : `${when}: ${t(`activity.${kind}`)}${whom ? ` — ${whom}` : ""}${what ? ` (${what})` : ""}${helped}`;
     list.append(item);
   }
   show("activity");
