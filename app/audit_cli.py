@@ -46,9 +46,9 @@ import math
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -223,26 +223,34 @@ async def _with_deployment(args: argparse.Namespace, settings: Settings) -> int:
         await deployment.close()
 
 
-async def _entries(snapshot: ChainSnapshot) -> AsyncIterator[ChainedEntry]:
+class _HasPosition(Protocol):
+    @property
+    def position(self) -> int: ...
+
+
+Positioned = TypeVar("Positioned", bound=_HasPosition)
+
+
+async def _paged(
+    read: Callable[[int, int], Awaitable[Sequence[Positioned]]],
+) -> AsyncIterator[Positioned]:
+    """Everything ``read`` pages through, in position order, ``PAGE`` at a time."""
     after = 0
     while True:
-        page = await snapshot.read_entries(after, PAGE)
-        for entry in page:
-            yield entry
+        page = await read(after, PAGE)
+        for item in page:
+            yield item
         if len(page) < PAGE:
             return
         after = page[-1].position
 
 
-async def _heads(snapshot: ChainSnapshot) -> AsyncIterator[SignedHead]:
-    after = 0
-    while True:
-        page = await snapshot.read_heads(after, PAGE)
-        for head in page:
-            yield head
-        if len(page) < PAGE:
-            return
-        after = page[-1].position
+def _entries(snapshot: ChainSnapshot) -> AsyncIterator[ChainedEntry]:
+    return _paged(snapshot.read_entries)
+
+
+def _heads(snapshot: ChainSnapshot) -> AsyncIterator[SignedHead]:
+    return _paged(snapshot.read_heads)
 
 
 async def _feed(
