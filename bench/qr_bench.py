@@ -1,7 +1,7 @@
 """QR codes: the ``qrcode`` package's default path (search for a shorter mix of segments,
-all eight masks tried and scored, its own SVG image class) beside ours (the same encoder
-at fixed parameters: one segment, one fixed mask; lean SVG and PNG writers) for an offer,
-and the counter's SVG for a presentation request."""
+all eight masks tried and scored, its own SVG image class) beside ours (zxing-cpp's
+encoder; lean SVG and PNG writers) for an offer, and the counter's SVG for a presentation
+request."""
 
 from __future__ import annotations
 

@@ -1,12 +1,10 @@
 """QR codes for offers and presentation requests (ISO/IEC 18004).
 
-The ``qrcode`` package encodes with fixed parameters, so a code costs one pass: error
-correction M, the version as small as fits (counted from the text's length, not found
-by trial encodings), the whole text in one segment of the most
-compact mode that holds it (no search for a shorter mix of segments) and one fixed mask
-pattern (no trying all eight to score them). Lean writers render the module matrix, with
-our own quiet zone, as SVG (one path of horizontal runs) and as PNG (1-bit grayscale,
-RFC 2083), with no imaging library."""
+zxing-cpp encodes (in C++): error correction M, the smallest version that holds the text,
+its own choice of segments and of the mask the standard's penalty score ranks best, so
+that one text always gives one code. Lean writers render the module matrix, with our own
+quiet zone, as SVG (one path of horizontal runs) and as PNG (1-bit grayscale, RFC 2083),
+with no imaging library."""
 
 from __future__ import annotations
 
@@ -15,23 +13,14 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import qrcode
-from qrcode.util import (
-    BIT_LIMIT_TABLE,
-    MODE_ALPHA_NUM,
-    MODE_NUMBER,
-    QRData,
-    length_in_bits,
-)
+import zxingcpp
 
 QUIET_ZONE = 4  # modules of white border, as ISO/IEC 18004 asks
 MAX_PAYLOAD = 2048
-# Any of the eight masks makes a valid code (ISO/IEC 18004, data masking); the standard's
-# penalty score only ranks them. Over 50 offer and presentation-request URIs, pattern 2
-# (j mod 3 = 0) scored on average 5% above the best mask for each text (16% at worst),
-# and it was the best of all on long repetitive text.
-MASK_PATTERN = 2
 _TOO_MUCH = "too much text for a QR code a phone can read"
+_DARK, _LIGHT = 1, 0
+#: A module matrix: one ``bytes`` per row, 1 for a dark module and 0 for a light one.
+Matrix = list[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,66 +30,41 @@ class QrImages:
     modules: int
 
 
-def qr_matrix(text: str) -> list[list[bool]]:
-    """The module matrix (True = dark) with its quiet zone."""
+def qr_matrix(text: str) -> Matrix:
+    """The module matrix with its quiet zone."""
     if len(text) > MAX_PAYLOAD:
         raise ValueError(_TOO_MUCH)
-    data = QRData(text)
-    version = smallest_version(data)
-    code = qrcode.QRCode(
-        version=version,
-        error_correction=qrcode.ERROR_CORRECT_M,
-        border=0,
-        mask_pattern=MASK_PATTERN,
-    )
-    code.add_data(data)
-    code.make(fit=False)
-    # Without a border the encoder hands back its own rows of the symbol alone; we copy
-    # them into fresh rows with our quiet zone (its bordered matrix shares the border rows).
-    symbol: list[list[bool]] = code.get_matrix()
-    width = len(symbol) + 2 * QUIET_ZONE
-    border = [False] * QUIET_ZONE
-    rows = [[False] * width for _ in range(QUIET_ZONE)]
-    rows.extend([*border, *line, *border] for line in symbol)
-    rows.extend([False] * width for _ in range(QUIET_ZONE))
+    try:
+        code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    except ValueError as exc:  # the encoder's "input too long"
+        raise ValueError(_TOO_MUCH) from exc
+    image = memoryview(code.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]
+    size = image.shape[0] if image.shape else 0
+    # the image is grayscale, 0 where a module is dark: as modules, 1 where dark
+    symbol = image.tobytes().translate(_MODULES)
+    border = bytes(QUIET_ZONE)
+    light_row = bytes(size + 2 * QUIET_ZONE)
+    rows = [light_row] * QUIET_ZONE
+    rows.extend(border + symbol[y * size : (y + 1) * size] + border for y in range(size))
+    rows.extend([light_row] * QUIET_ZONE)
     return rows
 
 
-def _data_bits(data: QRData) -> int:
-    """Bits of the segment's data (ISO/IEC 18004, the encodation of each mode)."""
-    count = len(data)
-    if data.mode == MODE_NUMBER:
-        return 10 * (count // 3) + (0, 4, 7)[count % 3]
-    if data.mode == MODE_ALPHA_NUM:
-        return 11 * (count // 2) + 6 * (count % 2)
-    return 8 * count  # byte mode: the encoder picks nothing else for one segment
+#: grayscale to modules: 0 (black) is dark, anything else light
+_MODULES = bytes([_DARK] + [_LIGHT] * 255)
 
 
-def smallest_version(data: QRData) -> int:
-    """The smallest version that holds ``data`` as one segment at error correction M,
-    counted rather than found by writing the data out once per guess: the mode indicator,
-    the character count (whose width depends on the version) and the data."""
-    capacities = BIT_LIMIT_TABLE[qrcode.ERROR_CORRECT_M]
-    payload = _data_bits(data)
-    for version in range(1, 41):
-        if 4 + length_in_bits(data.mode, version) + payload <= capacities[version]:
-            return version
-    raise ValueError(_TOO_MUCH)
-
-
-def render_svg(matrix: list[list[bool]], *, title: str = "QR code") -> str:
+def render_svg(matrix: Matrix, *, title: str = "QR code") -> str:
     size = len(matrix)
     parts: list[str] = []
     for y, row in enumerate(matrix):
-        x = 0
-        while x < size:
-            if row[x]:
-                start = x
-                while x < size and row[x]:
-                    x += 1
-                parts.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
-            else:
-                x += 1
+        start = row.find(_DARK)
+        while start != -1:
+            end = row.find(_LIGHT, start)
+            if end == -1:
+                end = size
+            parts.append(f"M{start} {y}h{end - start}v1h-{end - start}z")
+            start = row.find(_DARK, end)
     escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
@@ -110,15 +74,17 @@ def render_svg(matrix: list[list[bool]], *, title: str = "QR code") -> str:
     )
 
 
-def render_png(matrix: list[list[bool]], *, scale: int = 8) -> bytes:
+def render_png(matrix: Matrix, *, scale: int = 8) -> bytes:
     """1-bit grayscale PNG; with ``scale`` 8 every module is exactly one byte of a row."""
     if scale % 8:
         raise ValueError("the PNG scale must be a multiple of 8")
     per_module = scale // 8
-    black, white = b"\x00" * per_module, b"\xff" * per_module
+    # one byte (eight pixels) per module and eight bytes per row: 0 black, 255 white
+    to_pixels = bytes([255] + [0] * 255)
     rows = bytearray()
     for row in matrix:
-        line = b"\x00" + b"".join(black if module else white for module in row)
+        pixels = row.translate(to_pixels)
+        line = b"\x00" + (pixels if per_module == 1 else bytes(_widened(pixels, per_module)))
         rows += line * scale
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -135,6 +101,13 @@ def render_png(matrix: list[list[bool]], *, scale: int = 8) -> bytes:
     )
 
 
+def _widened(pixels: bytes, times: int) -> bytearray:
+    wide = bytearray()
+    for value in pixels:
+        wide += bytes((value,)) * times
+    return wide
+
+
 def render_qr(text: str, *, title: str = "QR code", scale: int = 8) -> QrImages:
     matrix = qr_matrix(text)
     return QrImages(render_svg(matrix, title=title), render_png(matrix, scale=scale), len(matrix))
@@ -144,7 +117,7 @@ def render_qr(text: str, *, title: str = "QR code", scale: int = 8) -> QrImages:
 class DrawnQr:
     """One text's QR code: encoded once, each image drawn when first asked for."""
 
-    matrix: list[list[bool]]
+    matrix: Matrix
     title: str
     _svg: str | None = None
     _png: bytes | None = None
