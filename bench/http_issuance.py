@@ -28,7 +28,13 @@ from bench.national_id import SUBJECT
 from core.jose.jws import sign_compact
 from core.keys.signer import SoftwareSigner
 from tests.support.key_attestations import deployment_provider, seed_wallet_provider
-from tests.support.server import ROOT, RunningServer, idwallet_env, running_server
+from tests.support.server import (
+    ROOT,
+    RunningServer,
+    idwallet_env,
+    running_checkout,
+    running_server,
+)
 
 GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 ISSUANCE = "complete issuance (token + nonce + credential)"
@@ -262,22 +268,24 @@ def fresh_server(
     *,
     database_name: str = "idwallet_bench",
     env: Mapping[str, str] | None = None,
+    root: Path = ROOT,
 ) -> Iterator[RunningServer]:
     """A freshly migrated database (SQLite in ``var_dir``, or ``database_name`` made afresh
     on the PostgreSQL server ``server_url``) and ``idwallet serve`` on it with one worker,
-    pinned to the first CPU where there are two, with ``env`` besides."""
+    pinned to the first CPU where there are two, with ``env`` besides; the code of the
+    checkout ``root``."""
     seed_wallet_provider(var_dir)  # before migrate: it makes the KEK too
     url = fresh_postgres_database(server_url, database_name) if server_url else None
     server_env = {**_database_env(url), **(env or {})}
     subprocess.run(
         [sys.executable, "-m", "app.cli", "migrate"],
-        cwd=ROOT,
+        cwd=root,
         check=True,
         capture_output=True,
         env=idwallet_env(var_dir, **server_env),
     )
     prefix = ["taskset", "-c", "0"] if (os.cpu_count() or 1) > 1 else []
-    with running_server(var_dir, command_prefix=prefix, **server_env) as running:
+    with running_checkout(root, var_dir, command_prefix=prefix, env=server_env) as running:
         yield running
 
 

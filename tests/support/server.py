@@ -55,12 +55,23 @@ def running_server(
 ) -> Iterator[RunningServer]:
     """``command_prefix`` runs the server under another command (``taskset -c 0``); the
     port is ``IDWALLET_PORT`` when ``extra`` names one, a free one otherwise."""
+    with running_checkout(ROOT, var_dir, command_prefix=command_prefix, env=extra) as server:
+        yield server
+
+
+@contextmanager
+def running_checkout(
+    root: Path, var_dir: Path, *, command_prefix: Sequence[str] = (), env: dict[str, str]
+) -> Iterator[RunningServer]:
+    """``running_server`` with the code of the checkout ``root`` (another revision's, for
+    a benchmark's "before") and ``env`` besides."""
+    extra = env
     port = int(extra.get("IDWALLET_PORT") or free_port())
     env = idwallet_env(var_dir, **extra)
     seed_wallet_provider(var_dir)  # its wallet provider attests as the tests' wallets do
     process = subprocess.Popen(
         [*command_prefix, sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
