@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -123,19 +123,21 @@ class _HotPath:
         self._postgres = is_postgresql(self._engine)
 
     async def _rows(
-        self, native: str, arguments: Sequence[object], portable: Select[Any]
+        self, native: str, arguments: Sequence[object], portable: Callable[[], Select[Any]]
     ) -> Sequence[Sequence[Any]]:
-        """One read: ``native`` through the driver on PostgreSQL, ``portable`` elsewhere."""
+        """One read: ``native`` through the driver on PostgreSQL, the statement
+        ``portable`` builds elsewhere (only there: building it costs about as much as the
+        database round trip)."""
         if self._postgres:
             async with postgres_connection(self._engine) as driver:
                 found: Sequence[Sequence[Any]] = await driver.fetch(native, *arguments)
                 return found
         async with self._engine.connect() as connection:
-            rows: Sequence[Sequence[Any]] = (await connection.execute(portable)).all()
+            rows: Sequence[Sequence[Any]] = (await connection.execute(portable())).all()
             return rows
 
     async def _row(
-        self, native: str, arguments: Sequence[object], portable: Select[Any]
+        self, native: str, arguments: Sequence[object], portable: Callable[[], Select[Any]]
     ) -> Sequence[Any] | None:
         rows = await self._rows(native, arguments, portable)
         return rows[0] if rows else None
@@ -167,7 +169,7 @@ class SqlAccounts(_HotPath):
             "SELECT account_id, wrapped_data_key, created_at FROM wallet_accounts"
             " WHERE account_id = $1",
             (account_id,),
-            select(columns.account_id, columns.wrapped_data_key, columns.created_at).where(
+            lambda: select(columns.account_id, columns.wrapped_data_key, columns.created_at).where(
                 columns.account_id == account_id
             ),
         )
@@ -203,12 +205,14 @@ class SqlDevices(_HotPath):
             " FROM wallet_devices d JOIN wallet_accounts a ON a.account_id = d.account_id"
             " WHERE d.device_id = $1 AND d.account_id = $2 AND d.revoked_at IS NULL",
             (device_id, account_id),
-            select(accounts.account_id, accounts.wrapped_data_key, accounts.created_at)
-            .join_from(_DEVICES, _ACCOUNTS, accounts.account_id == devices.account_id)
-            .where(
-                devices.device_id == device_id,
-                devices.account_id == account_id,
-                devices.revoked_at.is_(None),
+            lambda: (
+                select(accounts.account_id, accounts.wrapped_data_key, accounts.created_at)
+                .join_from(_DEVICES, _ACCOUNTS, accounts.account_id == devices.account_id)
+                .where(
+                    devices.device_id == device_id,
+                    devices.account_id == account_id,
+                    devices.revoked_at.is_(None),
+                )
             ),
         )
         return None if row is None else Account(row[0], bytes(row[1]), row[2])
@@ -427,7 +431,7 @@ class SqlHolderKeys(_HotPath):
             " created_at FROM wallet_holder_keys"
             " WHERE account_id = $1 AND holder_key_id = ANY($2::varchar[])",
             (account_id, list(holder_key_ids)),
-            select(
+            lambda: select(
                 columns.holder_key_id,
                 columns.account_id,
                 columns.custody,
@@ -523,16 +527,18 @@ class SqlCredentials(_HotPath):
             "SELECT credential_id, account_id, sealed, presentations, created_at, renew_from"
             " FROM wallet_credentials WHERE account_id = $1 ORDER BY created_at, credential_id",
             (account_id,),
-            select(
-                columns.credential_id,
-                columns.account_id,
-                columns.sealed,
-                columns.presentations,
-                columns.created_at,
-                columns.renew_from,
-            )
-            .where(columns.account_id == account_id)
-            .order_by(columns.created_at, columns.credential_id),
+            lambda: (
+                select(
+                    columns.credential_id,
+                    columns.account_id,
+                    columns.sealed,
+                    columns.presentations,
+                    columns.created_at,
+                    columns.renew_from,
+                )
+                .where(columns.account_id == account_id)
+                .order_by(columns.created_at, columns.credential_id)
+            ),
         )
         return [
             StoredCredential(
@@ -614,12 +620,6 @@ class SqlFlows(_HotPath):
             "sealed": flow.sealed,
             "expires_at": flow.expires_at,
         }
-        columns = FLOWS.c
-        unfinished = (
-            (columns.account_id == flow.account_id)
-            & (columns.expires_at > now)
-            & columns.state.in_(UNFINISHED)
-        )
         if self._postgres:
             async with postgres_connection(self._engine) as driver:
                 status = await driver.execute(
@@ -639,6 +639,12 @@ class SqlFlows(_HotPath):
                     cap,
                 )
             return changed_rows(status) == 1
+        columns = FLOWS.c
+        unfinished = (
+            (columns.account_id == flow.account_id)
+            & (columns.expires_at > now)
+            & columns.state.in_(UNFINISHED)
+        )
         async with self._engine.begin() as connection:
             result = await connection.execute(
                 capped_insert(FLOWS, values, counted=unfinished, cap=cap)
