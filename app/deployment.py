@@ -3,7 +3,10 @@ from settings and shared by the HTTP app and the command line."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
@@ -27,6 +30,8 @@ from core.keys.software_vault import SoftwareVault
 from core.keys.unavailable import KeyStoreUnavailable
 from core.keys.wrapping import KeyWrapper
 from core.storage.audit_trail import SqlAuditTrail
+from core.storage.change_feed import ChangeFeed
+from core.storage.driver import is_postgresql
 from core.storage.engine import create_engine, session_factory
 from core.storage.key_records import SqlKeyRecords
 
@@ -67,6 +72,9 @@ class Deployment:
     wallet_provider_ca: TrustAnchor | None = None
     #: The PKCS#11 token of the deployment, where some class of keys is kept in one.
     token: Pkcs11Token | None = None
+    #: Changes other processes commit to the keys, heard while ``hearing_changes`` runs
+    #: (PostgreSQL; None on SQLite, where every read goes to the database).
+    changes: ChangeFeed | None = None
 
     def derived_secret(self, purpose: str) -> bytes:
         """A 256-bit secret for one purpose, derived from the KEK (HKDF, RFC 5869)."""
@@ -80,7 +88,8 @@ class Deployment:
         wrapper = KeyWrapper(kek)
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         sessions = session_factory(engine)
-        records = SqlKeyRecords(sessions)
+        changes = ChangeFeed(settings.database_url) if is_postgresql(engine) else None
+        records = SqlKeyRecords(sessions, feed=changes)
         audit_trail = SqlAuditTrail(sessions, time.time)
         token = open_token(settings, records, audit_trail)
         vaults: dict[str, KeyVault] = {"software": SoftwareVault(wrapper)}
@@ -108,7 +117,23 @@ class Deployment:
             key_encryption_key=kek,
             wallet_provider_ca=load_wallet_provider_ca(settings, wrapper, authorities),
             token=token,
+            changes=changes,
         )
+
+    @contextlib.asynccontextmanager
+    async def hearing_changes(self) -> AsyncIterator[None]:
+        """While the app serves: this worker listens for changes to the keys, and keeps
+        what it read of them until it hears of one."""
+        if self.changes is None:
+            yield
+            return
+        listening = asyncio.create_task(self.changes.run())
+        try:
+            yield
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
 
     def token_reachable(self) -> bool:
         """False while the deployment's token does not answer (no token: True)."""

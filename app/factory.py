@@ -214,6 +214,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         try:
             async with (
+                deployment.hearing_changes(),
                 every_minute(destroy_retired_keys, log, "retired keys", deployment.engine),
                 audit_sealing(deployment),
                 issuer_role(app, settings, deployment, agencies),

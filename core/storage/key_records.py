@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, select, text, update
+from sqlalchemy import (
+    DDL,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    event,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.encoding import json_dumps, strict_json_loads
 from core.keys.records import KeyRecord, UnknownKey
 from core.storage.base import Base
+from core.storage.change_feed import CHANNEL, ChangeFeed
 from core.storage.driver import is_postgresql, postgres_connection
 
 
@@ -45,6 +58,24 @@ class SigningKeyRow(Base):
     location: Mapped[str] = mapped_column(String(16), default="software", server_default="software")
     key_reference: Mapped[str] = mapped_column(String(64), default="", server_default="")
     destroyed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+#: On PostgreSQL, every change to the keys, whoever makes it (a worker, ``idwallet keys``,
+#: an administrator's SQL), is told to every worker's change feed as it commits.
+KEYS_CHANGED_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION idwallet_keys_changed() RETURNS trigger LANGUAGE plpgsql AS"
+    f" $$ BEGIN PERFORM pg_notify('{CHANNEL}', 'keys'); RETURN NULL; END $$"
+)
+KEYS_CHANGED_TRIGGER = (
+    "CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON signing_keys FOR EACH STATEMENT EXECUTE FUNCTION idwallet_keys_changed()"
+)
+for _statement in (KEYS_CHANGED_FUNCTION, KEYS_CHANGED_TRIGGER):
+    event.listen(
+        SigningKeyRow.__table__,
+        "after_create",
+        DDL(_statement).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+    )
 
 
 class KeyEventRow(Base):
@@ -128,18 +159,36 @@ _PARSED_KEPT = 256
 
 
 class SqlKeyRecords:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """With a ``feed`` (PostgreSQL), the active key of an owner is kept from one call to
+    the next until any process changes a key (``core.storage.change_feed``); without one,
+    it is read on every call."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], feed: ChangeFeed | None = None
+    ) -> None:
         self._sessions = sessions
         self._engine: AsyncEngine = sessions.kw["bind"]
         self._postgres = is_postgresql(self._engine)
         self._parsed: dict[str, tuple[str, KeyRecord]] = {}
+        self._feed = feed if self._postgres else None
+        self._kept: dict[str, tuple[int, KeyRecord | None]] = {}
+        #: Reads of an active key that went to the database (the rest were kept ones).
+        self.reads = 0
+
+    def _changed(self) -> None:
+        """This process's own change: kept keys are stale at once, without waiting for the
+        notification to come back."""
+        if self._feed is not None:
+            self._feed.changed()
+        self._kept.clear()
 
     async def add_active(self, record: KeyRecord) -> bool:
         async with self._sessions.begin() as session:
             if not await _insert_active(session, record):
                 return False
             session.add(_event(record.created_at, record, "created", record.location))
-            return True
+        self._changed()
+        return True
 
     async def replace_active(
         self, record: KeyRecord, at: float, *, replacing: str, why: str = "rotated"
@@ -162,11 +211,30 @@ class SqlKeyRecords:
                 session.add(_event(at, record, why, f"replaces {replacing} ({record.location})"))
         except _RotationLost:
             return False
+        self._changed()
         return True
 
     async def active(self, owner: str) -> KeyRecord | None:
-        """Read on every call (one statement): once a rotation is stored, no worker goes on
-        with the retired key. The row's parse is kept while its chain is unchanged."""
+        """Once a rotation is stored, no worker goes on with the retired key: read on every
+        call, or kept while the change feed is live and has heard of no change since (it
+        hears a rotation as it commits). The row's parse is kept while its chain is
+        unchanged."""
+        feed = self._feed
+        generation = -1
+        if feed is not None and feed.live:
+            generation = feed.generation
+            kept = self._kept.get(owner)
+            if kept is not None and kept[0] == generation:
+                return kept[1]
+        record = await self._read_active(owner)
+        if feed is not None and feed.live and feed.generation == generation:
+            if len(self._kept) >= _PARSED_KEPT:
+                self._kept.clear()
+            self._kept[owner] = (generation, record)
+        return record
+
+    async def _read_active(self, owner: str) -> KeyRecord | None:
+        self.reads += 1
         if self._postgres:
             async with postgres_connection(self._engine) as driver:
                 row = await driver.fetchrow(_ACTIVE, owner)
@@ -226,7 +294,8 @@ class SqlKeyRecords:
             session.add(
                 KeyEventRow(at=at, owner=marked[0], kid=kid, action="destroyed", detail=marked[1])
             )
-            return True
+        self._changed()
+        return True
 
     async def add_event(self, at: float, owner: str, kid: str, action: str, detail: str) -> None:
         async with self._sessions.begin() as session:
@@ -274,3 +343,4 @@ class SqlKeyRecords:
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise UnknownKey(kid)
+        self._changed()

@@ -1,0 +1,91 @@
+"""Changes any process of the deployment commits to rarely changing rows, heard by every
+worker as they commit (PostgreSQL ``LISTEN``/``NOTIFY``), so that a worker may keep what
+it read of them until they change instead of reading them again on every request.
+
+A trigger on the table sends ``NOTIFY`` in the transaction of every change, whoever makes
+it: PostgreSQL delivers it when, and only if, the transaction commits, to every connection
+listening.
+Each worker holds one such connection (``ChangeFeed.run``) and counts what it hears in
+``generation``; a reader keeps a value together with the generation it read it under
+and uses it only while the feed is ``live`` and the generation unchanged. The
+generation also moves whenever the listening connection is lost or made again, since
+changes may have gone unheard meanwhile, and while it is down every read goes to the
+database, as it does on SQLite, where there is no feed and nothing is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger("idwallet.changes")
+
+CHANNEL = "idwallet_changes"
+#: Seconds between two checks that the listening connection still answers, and the
+#: longest each may take: a connection silently gone (a network cut) stops the keeping.
+CHECK_EVERY = 15.0
+CHECK_TIMEOUT = 5.0
+#: Seconds before the connection is tried again after it was lost or refused.
+RETRY_AFTER = 1.0
+
+
+class ChangeFeed:
+    """This worker's ear on ``CHANNEL``: ``live`` while it listens, ``generation`` moved
+    by every change heard (and by this process's own, at once: ``changed``)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+        self.generation = 0
+        self.live = False
+        #: The database's process serving the listening connection, while there is one.
+        self.server_pid: int | None = None
+        self._lost = asyncio.Event()
+
+    def changed(self) -> None:
+        """A change this process committed: what was kept is stale now, whether or not
+        the notification has come back yet."""
+        self.generation += 1
+
+    def _heard(self, *_: Any) -> None:
+        self.generation += 1
+
+    def _connection_lost(self, *_: Any) -> None:
+        self.live = False
+        self.server_pid = None
+        self.generation += 1
+        self._lost.set()
+
+    async def run(self) -> None:
+        """Listen until cancelled, connecting again whenever the connection is lost."""
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(self._dsn, timeout=CHECK_TIMEOUT)
+                self._lost.clear()
+                connection.add_termination_listener(self._connection_lost)
+                await connection.add_listener(CHANNEL, self._heard)
+                self.server_pid = connection.get_server_pid()
+                # anything read before now may have changed unheard
+                self.generation += 1
+                self.live = True
+                await self._watch(connection)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away: read on every call meanwhile
+                log.warning("not hearing changes (%s); reading on every call", type(exc).__name__)
+            finally:
+                self._connection_lost()
+                if connection is not None and not connection.is_closed():
+                    connection.terminate()
+            await asyncio.sleep(RETRY_AFTER)
+
+    async def _watch(self, connection: asyncpg.Connection) -> None:
+        while not self._lost.is_set():
+            try:
+                await asyncio.wait_for(self._lost.wait(), timeout=CHECK_EVERY)
+            except TimeoutError:
+                await connection.fetchval("SELECT 1", timeout=CHECK_TIMEOUT)
