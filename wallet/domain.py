@@ -136,6 +136,16 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
+class SpentChallenge:
+    """A sign-in challenge being used: remembered as spent (by its hash) until it expires,
+    so that it signs in once; ``now`` decides whether a remembered one has expired."""
+
+    challenge_hash: str
+    expires_at: float
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class HolderKey:
     holder_key_id: str
     account_id: str

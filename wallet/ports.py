@@ -27,6 +27,7 @@ from wallet.domain import (
     Mediator,
     Notice,
     PendingWatch,
+    SpentChallenge,
     StoredCredential,
     StoredNotification,
     StoredPushSubscription,
@@ -64,16 +65,14 @@ class Devices(Protocol):
 
 
 class Challenges(Protocol):
-    async def issue(self, challenge_hash: str, expires_at: float) -> None: ...
+    """Sign-in challenges are handed out without storing anything; a used one is kept here
+    until it expires."""
 
-    async def count_live(self, now: float, limit: int) -> int:
-        """How many challenges are live, counting no further than ``limit``."""
+    async def spend(self, challenge: SpentChallenge) -> bool:
+        """One atomic statement: True for exactly one caller per unexpired challenge."""
 
     async def purge(self, now: float) -> int:
-        """Forget expired challenges."""
-
-    async def consume(self, challenge_hash: str, now: float) -> bool:
-        """One atomic statement: True for exactly one caller of an unexpired challenge."""
+        """Forget spent challenges that have expired."""
 
 
 class RefreshTokens(Protocol):
@@ -85,7 +84,10 @@ class RefreshTokens(Protocol):
         account_id: str,
         device_id: str,
         expires_at: float,
-    ) -> None: ...
+        spending: SpentChallenge | None = None,
+    ) -> bool:
+        """Store a new refresh token; with ``spending``, only if that challenge is spent by
+        this call, in the same statement (False: it was spent before, nothing stored)."""
 
     async def rotate(self, token_hash: str, now: float) -> tuple[str, str, str] | None:
         """Mark the token used; its (family, account, device) for exactly one caller of a

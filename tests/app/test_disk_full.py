@@ -24,6 +24,7 @@ from tests.issuers.wallet import Wallet, proof, read_offer
 from tests.support.invariants import assert_invariants
 from tests.support.server import free_port, running_server
 from tests.support.write_load import offer_national_id, operator_headers
+from tests.wallet.phone import Phone
 
 DISK_SIZE = "24m"
 
@@ -128,7 +129,11 @@ def test_a_full_database_disk_is_named_and_makes_the_node_not_ready(
                     headers=operator_headers(var_dir, "civil-registry"),
                 )
             )
-            _disk_full(http.post("/wallet/challenges"))
+            # a challenge is handed out without a write; the sign-in that spends it writes
+            phone = Phone(http)
+            _disk_full(
+                http.post("/wallet/accounts", json={"device_proof": phone.proof(by_kid=False)})
+            )
             not_ready = http.get("/ready")
             assert not_ready.status_code == 503, not_ready.text
             assert not_ready.json() == {"status": "unavailable", "reason": "database disk full"}

@@ -5,6 +5,7 @@ phone revoked at once, and an account deleted with everything in it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -78,6 +79,72 @@ def test_a_challenge_is_used_once_under_concurrency(client: TestClient[Any]) -> 
 
     statuses = client.blocking_portal.call(register_all, client.app)
     assert sorted(statuses) == [201] + [400] * (CONCURRENT - 1)
+
+
+def test_a_login_spends_its_challenge_once_under_concurrency(client: TestClient[Any]) -> None:
+    """A login spends its challenge in the statement that stores its session: of the same
+    proof sent at once, one opens a session and the others open none."""
+    phone = Phone(client)
+    phone.register()
+    proof = phone.proof(by_kid=True)
+
+    async def login_all(app: Any) -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as http:
+            responses = await asyncio.gather(
+                *(
+                    http.post("/wallet/sessions", json={"device_proof": proof})
+                    for _ in range(CONCURRENT)
+                )
+            )
+        return [r.status_code for r in responses]
+
+    statuses = client.blocking_portal.call(login_all, client.app)
+    assert sorted(statuses) == [200] + [400] * (CONCURRENT - 1)
+
+
+def test_only_the_wallets_own_unexpired_challenges_sign_in(client: TestClient[Any]) -> None:
+    phone = Phone(client)
+    real = phone.challenge()
+    body, _, mac = real.rpartition(".")
+    random_part, _, expiry = body.partition(".")
+    made_up = [
+        f"{random_part}.{int(expiry) + 3600}.{mac}",  # a longer life under the old MAC
+        f"{random_part}x.{expiry}.{mac}",  # another value under the old MAC
+        f"{body}.{'A' * len(mac)}",  # a MAC of its own
+        f"{random_part}.{int(time.time()) - 1}.{mac}",  # already expired
+        "0" * 43,  # the shape of challenges that were once stored
+    ]
+    for challenge in made_up:
+        proof = phone.proof(by_kid=False, nonce=challenge)
+        response = client.post("/wallet/accounts", json={"device_proof": proof})
+        assert response.status_code == 400, challenge
+        assert response.json()["error"] == "invalid_grant"
+    expired = Phone(client)
+    expired_challenge = expired.challenge()
+    context = client.app.state.wallet
+    lifetime = context.policy.challenge_lifetime
+    later = time.time() + lifetime + 1
+
+    class _Later:
+        def now(self) -> float:
+            return later
+
+    client.app.state.wallet = dataclasses.replace(context, clock=_Later())
+    try:
+        proof = expired.proof(by_kid=False, nonce=expired_challenge, iat=int(later))
+        response = client.post("/wallet/accounts", json={"device_proof": proof})
+        assert response.status_code == 400, response.text
+        assert "expired" in response.json()["error_description"]
+    finally:
+        client.app.state.wallet = context
+    # the real one still signs in, once
+    assert (
+        client.post(
+            "/wallet/accounts", json={"device_proof": phone.proof(by_kid=False, nonce=real)}
+        ).status_code
+        == 201
+    )
 
 
 def test_a_lost_phone_is_revoked_at_once(client: TestClient[Any]) -> None:

@@ -12,7 +12,6 @@ from cryptography import x509
 from core.audit.trail import AuditTrail
 from core.clock import SYSTEM_CLOCK, Clock
 from core.http.published_documents import PublishedDocuments
-from core.pending_cap import PendingCap
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.web_push import VapidKey
 from wallet.domain import Account, Flow, TooManyUnfinished
@@ -106,8 +105,6 @@ class WalletContext:
     #: Custom URI schemes (apps on the phone) a verifier may send the citizen back to,
     #: besides https and this deployment's own origin (``IDWALLET_WALLET_REDIRECT_SCHEMES``).
     redirect_schemes: frozenset[str] = frozenset()
-    #: Live sign-in challenges at most, whoever asked (a crowd cannot fill the table).
-    live_challenges: PendingCap = field(default_factory=lambda: PendingCap(100_000))
     #: Status list tokens already verified, by URI and the token's hash.
     verified_status_lists: dict[tuple[str, str], Any] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK

@@ -1,6 +1,10 @@
 """Accounts, devices and sessions: a citizen's phone proves possession of its device key.
 
-- ``POST /wallet/challenges`` hands out a single-use challenge (128 bits, short-lived).
+- ``POST /wallet/challenges`` hands out a single-use challenge (128 random bits and its
+  expiry, authenticated by a MAC under a secret of this deployment, short-lived). Nothing
+  is stored when it is handed out, so a crowd asking for challenges fills no table; the
+  proof that uses it spends it (kept as spent until it expires), in the same statement as
+  the session it opens when it logs in.
 - Registering signs it with the new device key (a JWS with the public JWK in its header);
   logging in signs a fresh one with a registered device key (``kid`` = device id).
 - A session is a short-lived access token (HS256 JWT under a secret of this deployment,
@@ -12,21 +16,22 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import jwt
 from msgspec import UnsetType
 
 from core.audit.trail import AuditEntry
-from core.errors import InvalidGrant, InvalidRequest, InvalidToken, ServiceBusy
+from core.encoding import b64url_encode
+from core.errors import InvalidGrant, InvalidRequest, InvalidToken
 from core.jose.claims import InvalidClaims, check_time_claims
 from core.jose.errors import JoseError
 from core.jose.jwk import jwk_thumbprint, public_key_from_jwk
 from core.jose.jws import decode_unverified, verify_decoded
-from wallet.domain import Account, Device, Mediation, NotFound, NotificationKind
+from wallet.domain import Account, Device, Mediation, NotFound, NotificationKind, SpentChallenge
 from wallet.services.account_messages import (
     MAX_PROOF_BYTES,
     AddedDevice,
@@ -78,22 +83,36 @@ def _hash(value: str) -> str:
 
 
 async def issue_challenge(context: WalletContext) -> Challenge:
-    challenge = secrets.token_urlsafe(32)
     lifetime = context.policy.challenge_lifetime
+    body = f"{secrets.token_urlsafe(16)}.{int(context.clock.now()) + lifetime}"
+    return Challenge(challenge=f"{body}.{_challenge_mac(context, body)}", expires_in=lifetime)
+
+
+def _challenge_mac(context: WalletContext, body: str) -> str:
+    mac = hmac.new(context.token_secret, b"wallet-challenge:" + body.encode(), hashlib.sha256)
+    return b64url_encode(mac.digest()[:16])
+
+
+def _spendable(context: WalletContext, challenge: object) -> SpentChallenge:
+    """A challenge this wallet handed out and that has not expired, ready to be spent."""
+    refused = InvalidGrant("the challenge is unknown, used or expired")
+    if not isinstance(challenge, str) or len(challenge) > 128:
+        raise InvalidGrant("device_proof has no challenge")
+    body, _, mac = challenge.rpartition(".")
+    expiry = body.rpartition(".")[2]
+    if not expiry.isdigit() or not hmac.compare_digest(mac, _challenge_mac(context, body)):
+        raise refused
     now = context.clock.now()
-    challenges = context.store.challenges
-    if not await context.live_challenges.admit(
-        "challenges", now, lambda limit: challenges.count_live(now, limit)
-    ):
-        raise ServiceBusy("too many sign-ins are under way; retry in a few seconds")
-    await challenges.issue(_hash(challenge), now + lifetime)
-    return Challenge(challenge=challenge, expires_in=lifetime)
+    if int(expiry) <= now:
+        raise refused
+    return SpentChallenge(_hash(challenge), float(expiry), now)
 
 
 async def _verified_proof(
     context: WalletContext, proof: str, *, key_from: str
-) -> tuple[dict[str, Any], dict[str, str] | Device]:
-    """Check a device proof; returns its payload and the new JWK or the known device."""
+) -> tuple[SpentChallenge, dict[str, str] | Device]:
+    """Check a device proof; returns its challenge, still to be spent, and the new JWK or
+    the known device."""
     try:
         parsed = decode_unverified(proof, max_bytes=MAX_PROOF_BYTES)
     except JoseError as exc:
@@ -132,17 +151,23 @@ async def _verified_proof(
         raise InvalidGrant("device_proof is not fresh")
     if payload.get("aud") != context.audience:
         raise InvalidGrant("device_proof is for another audience")
-    challenge = payload.get("nonce")
-    if not isinstance(challenge, str) or len(challenge) > 128:
-        raise InvalidGrant("device_proof has no challenge")
-    if not await context.store.challenges.consume(_hash(challenge), context.clock.now()):
+    return _spendable(context, payload.get("nonce")), subject
+
+
+async def _spend(context: WalletContext, challenge: SpentChallenge) -> None:
+    if not await context.store.challenges.spend(challenge):
         raise InvalidGrant("the challenge is unknown, used or expired")
-    return payload, subject
 
 
 async def _session_tokens(
-    context: WalletContext, account_id: str, device_id: str, family_id: str | None = None
+    context: WalletContext,
+    account_id: str,
+    device_id: str,
+    family_id: str | None = None,
+    *,
+    spending: SpentChallenge | None = None,
 ) -> Tokens:
+    """A new session; with ``spending``, only if that challenge is spent with it."""
     now = context.clock.now()
     lifetime = context.policy.access_token_lifetime
     access = jwt.encode(
@@ -160,22 +185,25 @@ async def _session_tokens(
         headers={"typ": "at+jwt"},
     )
     refresh = secrets.token_urlsafe(32)
-    await context.store.refresh_tokens.issue(
+    if not await context.store.refresh_tokens.issue(
         _hash(refresh),
         family_id=family_id or str(uuid.uuid4()),
         account_id=account_id,
         device_id=device_id,
         expires_at=now + context.policy.refresh_token_lifetime,
-    )
+        spending=spending,
+    ):
+        raise InvalidGrant("the challenge is unknown, used or expired")
     return Tokens(access, refresh, lifetime)
 
 
 async def register(context: WalletContext, body: DeviceRegistration) -> SessionGranted:
     """A new account with its first device; answers with a session."""
     name = "device" if isinstance(body.device_name, UnsetType) else body.device_name
-    _, jwk = await _verified_proof(context, body.device_proof, key_from="jwk")
+    challenge, jwk = await _verified_proof(context, body.device_proof, key_from="jwk")
     if not isinstance(jwk, dict):
         raise InvalidRequest("device_proof must carry the public device key as jwk")
+    await _spend(context, challenge)
     thumbprint = jwk_thumbprint(jwk)
     if await context.store.devices.by_thumbprint(thumbprint) is not None:
         raise InvalidRequest("this device key is already registered")
@@ -192,10 +220,11 @@ async def register(context: WalletContext, body: DeviceRegistration) -> SessionG
 
 
 async def login(context: WalletContext, body: DeviceLogin) -> SessionGranted:
-    _, device = await _verified_proof(context, body.device_proof, key_from="kid")
+    challenge, device = await _verified_proof(context, body.device_proof, key_from="kid")
     if not isinstance(device, Device):
         raise InvalidGrant("the device is unknown or revoked")
-    tokens = await _session_tokens(context, device.account_id, device.device_id)
+    # the challenge is spent by the statement that stores the session's refresh token
+    tokens = await _session_tokens(context, device.account_id, device.device_id, spending=challenge)
     return tokens.granted(device.account_id, device.device_id)
 
 
@@ -263,9 +292,10 @@ async def add_device(
 ) -> AddedDevice:
     """Another phone of the same citizen, proven like a registration."""
     name = "device" if isinstance(body.device_name, UnsetType) else body.device_name
-    _, jwk = await _verified_proof(context, body.device_proof, key_from="jwk")
+    challenge, jwk = await _verified_proof(context, body.device_proof, key_from="jwk")
     if not isinstance(jwk, dict):
         raise InvalidRequest("device_proof must carry the public device key as jwk")
+    await _spend(context, challenge)
     thumbprint = jwk_thumbprint(jwk)
     if await context.store.devices.by_thumbprint(thumbprint) is not None:
         raise InvalidRequest("this device key is already registered")

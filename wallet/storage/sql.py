@@ -36,6 +36,7 @@ from wallet.domain import (
     FlowKind,
     FlowState,
     HolderKey,
+    SpentChallenge,
     StoredCredential,
 )
 from wallet.storage.mediation_tables import HelpRequestRow, MediationRow
@@ -283,45 +284,53 @@ class SqlDevices(_HotPath):
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+_SESSION_ROW = (
+    "INSERT INTO wallet_refresh_tokens (token_hash, family_id, account_id, device_id,"
+    " expires_at) VALUES ($1, $2, $3, $4, $5)"
+)
+#: A sign-in's refresh token, stored only where the same statement spends its challenge.
+_SESSION_SPENDING_CHALLENGE = (
+    "WITH spent AS (INSERT INTO wallet_challenges (challenge_hash, expires_at)"
+    " VALUES ($6, $7) ON CONFLICT (challenge_hash) DO UPDATE SET expires_at ="
+    " EXCLUDED.expires_at WHERE wallet_challenges.expires_at <= $8 RETURNING 1)"
+    " INSERT INTO wallet_refresh_tokens (token_hash, family_id, account_id, device_id,"
+    " expires_at) SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::float"
+    " WHERE EXISTS (SELECT 1 FROM spent)"
+)
+#: A challenge is spent by the first statement that stores it; one remembered past its
+#: expiry may be taken over (it is refused before, as expired, by its own expiry time).
+_SPEND_CHALLENGE = (
+    "INSERT INTO wallet_challenges (challenge_hash, expires_at) VALUES ($1, $2)"
+    " ON CONFLICT (challenge_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at"
+    " WHERE wallet_challenges.expires_at <= $3"
+)
+
+
+def _spend_portable(challenge: SpentChallenge) -> Any:
+    statement = sqlite_insert(ChallengeRow).values(
+        challenge_hash=challenge.challenge_hash, expires_at=challenge.expires_at
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[ChallengeRow.challenge_hash],
+        set_={"expires_at": statement.excluded.expires_at},
+        where=ChallengeRow.expires_at <= challenge.now,
+    )
+
+
 class SqlChallenges(_HotPath):
-    async def issue(self, challenge_hash: str, expires_at: float) -> None:
-        if self._postgres:
-            async with postgres_connection(self._engine) as driver:
-                await driver.execute(
-                    "INSERT INTO wallet_challenges (challenge_hash, expires_at) VALUES ($1, $2)",
-                    challenge_hash,
-                    expires_at,
-                )
-            return
-        async with self._sessions.begin() as session:
-            await session.execute(
-                insert(ChallengeRow).values(challenge_hash=challenge_hash, expires_at=expires_at)
-            )
-
-    async def count_live(self, now: float, limit: int) -> int:
-        live = select(ChallengeRow.challenge_hash).where(ChallengeRow.expires_at > now)
-        async with self._sessions() as session:
-            counted = await session.scalar(
-                select(func.count()).select_from(live.limit(limit).subquery())
-            )
-        return int(counted or 0)
-
-    async def consume(self, challenge_hash: str, now: float) -> bool:
+    async def spend(self, challenge: SpentChallenge) -> bool:
         if self._postgres:
             async with postgres_connection(self._engine) as driver:
                 status = await driver.execute(
-                    "DELETE FROM wallet_challenges WHERE challenge_hash = $1 AND expires_at > $2",
-                    challenge_hash,
-                    now,
+                    _SPEND_CHALLENGE,
+                    challenge.challenge_hash,
+                    challenge.expires_at,
+                    challenge.now,
                 )
             return changed_rows(status) == 1
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(ChallengeRow).where(
-                    ChallengeRow.challenge_hash == challenge_hash, ChallengeRow.expires_at > now
-                )
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        async with self._engine.begin() as connection:
+            result = await connection.execute(_spend_portable(challenge))
+            return bool(result.rowcount)
 
     async def purge(self, now: float) -> int:
         async with self._sessions.begin() as session:
@@ -340,21 +349,28 @@ class SqlRefreshTokens(_HotPath):
         account_id: str,
         device_id: str,
         expires_at: float,
-    ) -> None:
+        spending: SpentChallenge | None = None,
+    ) -> bool:
+        token = (token_hash, family_id, account_id, device_id, expires_at)
         if self._postgres:
             async with postgres_connection(self._engine) as driver:
-                await driver.execute(
-                    "INSERT INTO wallet_refresh_tokens (token_hash, family_id, account_id,"
-                    " device_id, expires_at) VALUES ($1, $2, $3, $4, $5)",
-                    token_hash,
-                    family_id,
-                    account_id,
-                    device_id,
-                    expires_at,
+                if spending is None:
+                    await driver.execute(_SESSION_ROW, *token)
+                    return True
+                status = await driver.execute(
+                    _SESSION_SPENDING_CHALLENGE,
+                    *token,
+                    spending.challenge_hash,
+                    spending.expires_at,
+                    spending.now,
                 )
-            return
-        async with self._sessions.begin() as session:
-            await session.execute(
+            return changed_rows(status) == 1
+        async with self._engine.begin() as connection:
+            if spending is not None:
+                spent = await connection.execute(_spend_portable(spending))
+                if spent.rowcount != 1:
+                    return False
+            await connection.execute(
                 insert(RefreshTokenRow).values(
                     token_hash=token_hash,
                     family_id=family_id,
@@ -363,6 +379,7 @@ class SqlRefreshTokens(_HotPath):
                     expires_at=expires_at,
                 )
             )
+            return True
 
     async def rotate(self, token_hash: str, now: float) -> tuple[str, str, str] | None:
         async with self._sessions.begin() as session:
