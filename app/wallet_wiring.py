@@ -112,7 +112,7 @@ async def wallet_role(
     )
     anchors = wallet_anchors(settings, deployment)
     context = WalletContext(
-        store=SqlWalletStore(deployment.sessions),
+        store=SqlWalletStore(deployment.sessions, deployment.changes),
         outbound=outbound,
         documents=PublishedDocuments(outbound, revalidate=settings.status_list_revalidate),
         vault=AccountVault(deployment.derived_secret("wallet data keys")),

@@ -8,17 +8,16 @@ new active key is ``ON CONFLICT DO NOTHING`` and its row count decides.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
-    DDL,
     Float,
     Index,
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
-    event,
     select,
     text,
     update,
@@ -31,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.encoding import json_dumps, strict_json_loads
 from core.keys.records import KeyRecord, UnknownKey
 from core.storage.base import Base
-from core.storage.change_feed import CHANNEL, ChangeFeed
+from core.storage.change_feed import KEYS, ChangeFeed, announce_changes
 from core.storage.driver import is_postgresql, postgres_connection
 
 
@@ -62,20 +61,9 @@ class SigningKeyRow(Base):
 
 #: On PostgreSQL, every change to the keys, whoever makes it (a worker, ``idwallet keys``,
 #: an administrator's SQL), is told to every worker's change feed as it commits.
-KEYS_CHANGED_FUNCTION = (
-    "CREATE OR REPLACE FUNCTION idwallet_keys_changed() RETURNS trigger LANGUAGE plpgsql AS"
-    f" $$ BEGIN PERFORM pg_notify('{CHANNEL}', 'keys'); RETURN NULL; END $$"
+KEYS_CHANGED = announce_changes(
+    cast(Table, SigningKeyRow.__table__), KEYS, "INSERT OR UPDATE OR DELETE OR TRUNCATE"
 )
-KEYS_CHANGED_TRIGGER = (
-    "CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
-    " ON signing_keys FOR EACH STATEMENT EXECUTE FUNCTION idwallet_keys_changed()"
-)
-for _statement in (KEYS_CHANGED_FUNCTION, KEYS_CHANGED_TRIGGER):
-    event.listen(
-        SigningKeyRow.__table__,
-        "after_create",
-        DDL(_statement).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
-    )
 
 
 class KeyEventRow(Base):
@@ -171,7 +159,7 @@ class SqlKeyRecords:
         self._postgres = is_postgresql(self._engine)
         self._parsed: dict[str, tuple[str, KeyRecord]] = {}
         self._feed = feed if self._postgres else None
-        self._kept: dict[str, tuple[int, KeyRecord | None]] = {}
+        self._kept: dict[str, tuple[tuple[int, int], KeyRecord | None]] = {}
         #: Reads of an active key that went to the database (the rest were kept ones).
         self.reads = 0
 
@@ -179,7 +167,7 @@ class SqlKeyRecords:
         """This process's own change: kept keys are stale at once, without waiting for the
         notification to come back."""
         if self._feed is not None:
-            self._feed.changed()
+            self._feed.changed(KEYS)
         self._kept.clear()
 
     async def add_active(self, record: KeyRecord) -> bool:
@@ -220,17 +208,17 @@ class SqlKeyRecords:
         hears a rotation as it commits). The row's parse is kept while its chain is
         unchanged."""
         feed = self._feed
-        generation = -1
+        stamp = (-1, -1)
         if feed is not None and feed.live:
-            generation = feed.generation
+            stamp = feed.stamp(KEYS)
             kept = self._kept.get(owner)
-            if kept is not None and kept[0] == generation:
+            if kept is not None and kept[0] == stamp:
                 return kept[1]
         record = await self._read_active(owner)
-        if feed is not None and feed.live and feed.generation == generation:
+        if feed is not None and feed.live and feed.stamp(KEYS) == stamp:
             if len(self._kept) >= _PARSED_KEPT:
                 self._kept.clear()
-            self._kept[owner] = (generation, record)
+            self._kept[owner] = (stamp, record)
         return record
 
     async def _read_active(self, owner: str) -> KeyRecord | None:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.storage.capped import capped_insert
+from core.storage.change_feed import SESSIONS, ChangeFeed
 from core.storage.driver import changed_rows, is_postgresql, postgres_connection
 from wallet.domain import (
     Account,
@@ -144,6 +145,8 @@ class _HotPath:
         return rows[0] if rows else None
 
 
+#: Session checks a worker keeps at most (the least needed are read again).
+_SESSIONS_KEPT = 10_000
 _ACCOUNTS = cast(Table, AccountRow.__table__)
 _DEVICES = cast(Table, DeviceRow.__table__)
 _CREDENTIALS = cast(Table, CredentialRow.__table__)
@@ -152,6 +155,10 @@ _ACTIVITY = cast(Table, ActivityRow.__table__)
 
 
 class SqlAccounts(_HotPath):
+    def __init__(self, sessions: Sessions, devices: SqlDevices) -> None:
+        super().__init__(sessions)
+        self._devices = devices  # whose kept session checks a deleted account ends
+
     async def create(self, account: Account, device: Device) -> None:
         async with self._sessions.begin() as session:
             session.add(
@@ -183,7 +190,9 @@ class SqlAccounts(_HotPath):
             result = await session.execute(
                 delete(AccountRow).where(AccountRow.account_id == account_id)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            deleted = bool(result.rowcount)  # type: ignore[attr-defined]
+        self._devices.changed()
+        return deleted
 
 
 def _device_row(device: Device) -> DeviceRow:
@@ -199,7 +208,35 @@ def _device_row(device: Device) -> DeviceRow:
 
 
 class SqlDevices(_HotPath):
+    """With a ``feed`` (PostgreSQL), a session's check (the device active, its account)
+    is kept from one request to the next until any process revokes a device or deletes
+    an account (``core.storage.change_feed``); without one, it is read every time."""
+
+    def __init__(self, sessions: Sessions, feed: ChangeFeed | None = None) -> None:
+        super().__init__(sessions)
+        self._feed = feed if self._postgres else None
+        self._checked: dict[tuple[str, str], tuple[tuple[int, int], Account]] = {}
+        #: Session checks that went to the database (the rest were kept ones).
+        self.reads = 0
+
     async def session_account(self, account_id: str, device_id: str) -> Account | None:
+        feed = self._feed
+        stamp = (-1, -1)
+        if feed is not None and feed.live:
+            stamp = feed.stamp(SESSIONS)
+            kept = self._checked.get((account_id, device_id))
+            if kept is not None and kept[0] == stamp:
+                return kept[1]
+        account = await self._read_session_account(account_id, device_id)
+        # only a live session is kept: a refused one is asked about again
+        if account is not None and feed is not None and feed.live and feed.stamp(SESSIONS) == stamp:
+            if len(self._checked) >= _SESSIONS_KEPT:
+                self._checked.clear()
+            self._checked[(account_id, device_id)] = (stamp, account)
+        return account
+
+    async def _read_session_account(self, account_id: str, device_id: str) -> Account | None:
+        self.reads += 1
         accounts, devices = _ACCOUNTS.c, _DEVICES.c
         row = await self._row(
             "SELECT a.account_id, a.wrapped_data_key, a.created_at"
@@ -217,6 +254,12 @@ class SqlDevices(_HotPath):
             ),
         )
         return None if row is None else Account(row[0], bytes(row[1]), row[2])
+
+    def changed(self) -> None:
+        """This process revoked a device or deleted an account: no kept check holds."""
+        if self._feed is not None:
+            self._feed.changed(SESSIONS)
+        self._checked.clear()
 
     async def add(self, device: Device) -> None:
         async with self._sessions.begin() as session:
@@ -281,7 +324,9 @@ class SqlDevices(_HotPath):
                 .where(RefreshTokenRow.device_id == device_id, RefreshTokenRow.revoked_at.is_(None))
                 .values(revoked_at=at)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            revoked = bool(result.rowcount)  # type: ignore[attr-defined]
+        self.changed()
+        return revoked
 
 
 _SESSION_ROW = (
@@ -955,9 +1000,11 @@ class SqlActivity(_HotPath):
 
 
 class SqlWalletStore:
-    def __init__(self, sessions: Sessions) -> None:
-        self.accounts = SqlAccounts(sessions)
-        self.devices = SqlDevices(sessions)
+    """``feed``: the worker's change feed, where session checks may be kept (PostgreSQL)."""
+
+    def __init__(self, sessions: Sessions, feed: ChangeFeed | None = None) -> None:
+        self.devices = SqlDevices(sessions, feed)
+        self.accounts = SqlAccounts(sessions, self.devices)
         self.challenges = SqlChallenges(sessions)
         self.refresh_tokens = SqlRefreshTokens(sessions)
         self.holder_keys = SqlHolderKeys(sessions)

@@ -9,10 +9,13 @@ its rows, so a copy of the database taken before cannot be opened either.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text
+from typing import cast
+
+from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.base import Base
+from core.storage.change_feed import SESSIONS, announce_changes
 
 
 def _account() -> ForeignKey:
@@ -37,6 +40,14 @@ class DeviceRow(Base):
     sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+#: On PostgreSQL, a device revoked or an account deleted, by whoever, is told to every
+#: worker's change feed as it commits: a worker keeps a session's check until then.
+SESSIONS_CHANGED = (
+    announce_changes(cast(Table, AccountRow.__table__), SESSIONS, "UPDATE OR DELETE OR TRUNCATE"),
+    announce_changes(cast(Table, DeviceRow.__table__), SESSIONS, "UPDATE OR DELETE OR TRUNCATE"),
+)
 
 
 class ChallengeRow(Base):
