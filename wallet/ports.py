@@ -152,6 +152,10 @@ class Flows(Protocol):
     async def add(self, flow: Flow, now: float, cap: int) -> bool:
         """Store the flow unless its account has ``cap`` unfinished ones (False then)."""
 
+    async def add_listing(self, flow: Flow, now: float, cap: int) -> list[StoredCredential] | None:
+        """``add``, and the account's credentials as ``Credentials.list`` gives them, in
+        one round trip; None when the flow was not stored."""
+
     async def get(self, account_id: str, flow_id: str, now: float) -> Flow | None:
         """An unexpired flow of this account."""
 

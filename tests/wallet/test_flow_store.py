@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.storage.engine import session_factory
-from wallet.domain import Account, Device, Flow, FlowKind, FlowState
+from wallet.domain import Account, Device, Flow, FlowKind, FlowState, StoredCredential
 from wallet.storage.sql import SqlWalletStore
 
 NOW = 1_800_000_000.0
@@ -84,3 +84,30 @@ async def test_a_flow_being_fetched_or_expired_is_not_next(store: SqlWalletStore
         account_id, busy, expected=FlowState.BUSY, state=FlowState.PENDING, due_at=NOW + 10
     )
     assert await store.flows.next_due(NOW) == NOW + 10
+
+
+async def test_a_flow_kept_with_the_credentials_listed(store: SqlWalletStore) -> None:
+    """A scan keeps its flow and lists the citizen's credentials in one round trip: the
+    list is ``credentials.list``'s; over the cap nothing is kept and nothing listed."""
+    account_id = await _account(store)
+    other = await _account(store)
+
+    def new_flow(owner: str) -> Flow:
+        return Flow(
+            str(uuid.uuid4()), owner, FlowKind.PRESENTATION, FlowState.CONSENT_NEEDED, b"", NOW + 60
+        )
+
+    assert await store.flows.add_listing(new_flow(account_id), NOW, cap=2) == []
+    for index, created in enumerate((NOW + 2, NOW + 1)):
+        await store.credentials.add(
+            StoredCredential(f"c{index}", account_id, b"sealed", index, created, None)
+        )
+    await store.credentials.add(StoredCredential("theirs", other, b"sealed", 0, NOW, None))
+    kept = new_flow(account_id)
+    listed = await store.flows.add_listing(kept, NOW, cap=2)
+    assert listed == await store.credentials.list(account_id)
+    assert [c.credential_id for c in listed or []] == ["c1", "c0"]
+    assert await store.flows.get(account_id, kept.flow_id, NOW) is not None
+    refused = new_flow(account_id)
+    assert await store.flows.add_listing(refused, NOW, cap=2) is None  # two unfinished already
+    assert await store.flows.get(account_id, refused.flow_id, NOW) is None

@@ -14,7 +14,7 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.http.published_documents import PublishedDocuments
 from core.sdjwt_vc.issuer_keys import X5cIssuerKeys
 from core.web_push import VapidKey
-from wallet.domain import Account, Flow, TooManyUnfinished
+from wallet.domain import Account, Flow, StoredCredential, TooManyUnfinished
 from wallet.ports import IdentityCheck, Mediations, Outbound, WalletStore
 from wallet.services.notification_hub import NotificationHub
 from wallet.services.sealing import AccountBox, AccountVault
@@ -144,10 +144,22 @@ class WalletContext:
         """Store an offer or presentation flow until its next step, within the citizen's
         limit of unfinished ones."""
         if not await self.store.flows.add(flow, self.clock.now(), self.policy.max_unfinished_flows):
-            raise TooManyUnfinished(
-                f"you have {self.policy.max_unfinished_flows} unfinished offers and presentations"
-                "; finish or decline some, or wait until they expire"
-            )
+            raise self._too_many()
+
+    async def keep_flow_listing(self, flow: Flow) -> list[StoredCredential]:
+        """``keep_flow``, and the citizen's credentials read in the same round trip."""
+        listed = await self.store.flows.add_listing(
+            flow, self.clock.now(), self.policy.max_unfinished_flows
+        )
+        if listed is None:
+            raise self._too_many()
+        return listed
+
+    def _too_many(self) -> TooManyUnfinished:
+        return TooManyUnfinished(
+            f"you have {self.policy.max_unfinished_flows} unfinished offers and presentations"
+            "; finish or decline some, or wait until they expire"
+        )
 
     async def box(self, account_id: str) -> AccountBox:
         account = _SIGNED_IN.get()

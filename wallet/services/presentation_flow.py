@@ -9,11 +9,12 @@ version of the wallet) is no presentation request a step can take on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from wallet.domain import SD_JWT_VC, Custody, FlowKind, FlowState, NotFound
+from wallet.domain import SD_JWT_VC, Custody, FlowKind, FlowState, NotFound, StoredCredential
 from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
 from wallet.services.consent import Holding
 from wallet.services.context import WalletContext
@@ -80,11 +81,15 @@ async def claim_presentation(
     return claimed, content
 
 
-async def holdings(context: WalletContext, box: AccountBox) -> list[Holding]:
-    """The citizen's credentials, each with its live status."""
+async def holdings(
+    context: WalletContext, box: AccountBox, listed: Sequence[StoredCredential] | None = None
+) -> list[Holding]:
+    """The citizen's credentials (``listed``, or read now), each with its live status."""
     reader = StatusReader(context)
     held = []
-    for stored in await context.store.credentials.list(box.account_id):
+    if listed is None:
+        listed = await context.store.credentials.list(box.account_id)
+    for stored in listed:
         credential = open_record(box, stored)
         held.append(Holding(stored, credential, await reader.status(credential)))
     return held

@@ -32,7 +32,7 @@ async def scan_request(
     expires = context.clock.now() + context.policy.flow_lifetime
     if not isinstance(request.request.exp, UnsetType):  # never kept beyond the request's own
         expires = min(expires, float(request.request.exp))
-    await context.keep_flow(
+    listed = await context.keep_flow_listing(
         Flow(
             flow_id,
             account_id,
@@ -52,7 +52,7 @@ async def scan_request(
         flow_id,
         expires,
         request,
-        await holdings(context, box),
+        await holdings(context, box, listed),
         preferred=preferred,
         waiting=waiting,
     )

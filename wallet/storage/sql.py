@@ -518,6 +518,21 @@ class SqlHolderKeys(_HotPath):
         ]
 
 
+def _stored_credential(r: Sequence[Any]) -> StoredCredential:
+    """A credential from the columns of ``_CREDENTIAL_COLUMNS``, in that order."""
+    return StoredCredential(
+        str(r[0]),
+        str(r[1]),
+        bytes(cast(bytes, r[2])),
+        cast(int, r[3]),
+        cast(float, r[4]),
+        cast("int | None", r[5]),
+    )
+
+
+_CREDENTIAL_COLUMNS = "credential_id, account_id, sealed, presentations, created_at, renew_from"
+
+
 def _credential(r: CredentialRow) -> StoredCredential:
     return StoredCredential(
         r.credential_id, r.account_id, r.sealed, r.presentations, r.created_at, r.renew_from
@@ -602,17 +617,7 @@ class SqlCredentials(_HotPath):
                 .order_by(columns.created_at, columns.credential_id)
             ),
         )
-        return [
-            StoredCredential(
-                str(r[0]),
-                str(r[1]),
-                bytes(cast(bytes, r[2])),
-                cast(int, r[3]),
-                cast(float, r[4]),
-                cast("int | None", r[5]),
-            )
-            for r in rows
-        ]
+        return [_stored_credential(r) for r in rows]
 
     async def get(self, account_id: str, credential_id: str) -> StoredCredential | None:
         async with self._sessions() as session:
@@ -665,6 +670,57 @@ _SUBMIT = (
     " SELECT (SELECT count(*) FROM moved) + 0 * (SELECT count(*) FROM counted)"
     " + 0 * (SELECT count(*) FROM logged)"
 )
+_ADD_FLOW = (
+    "INSERT INTO wallet_flows (flow_id, account_id, kind, state, sealed,"
+    " expires_at) SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar,"
+    " $5::bytea, $6::float WHERE (SELECT count(*) FROM (SELECT 1 FROM wallet_flows"
+    " WHERE account_id = $2 AND expires_at > $7 AND state = ANY($8::varchar[])"
+    " LIMIT $9) AS unfinished) < $9"
+)
+#: The flow kept as ``_ADD_FLOW`` keeps it, and the account's credentials beside whether
+#: it was (one row with no credential when there is none).
+_ADD_FLOW_LISTING = (
+    f"WITH added AS ({_ADD_FLOW} RETURNING 1) SELECT (SELECT count(*) FROM added) AS added,"  # noqa: S608 - constants only
+    " c.credential_id, c.account_id, c.sealed, c.presentations, c.created_at, c.renew_from"
+    " FROM (SELECT 1) AS one LEFT JOIN wallet_credentials c ON c.account_id = $2"
+    " ORDER BY c.created_at, c.credential_id"
+)
+
+
+def _flow_arguments(flow: Flow, now: float, cap: int) -> tuple[object, ...]:
+    return (
+        flow.flow_id,
+        flow.account_id,
+        flow.kind.value,
+        flow.state.value,
+        flow.sealed,
+        flow.expires_at,
+        now,
+        UNFINISHED,
+        cap,
+    )
+
+
+async def _add_capped(connection: Any, flow: Flow, now: float, cap: int) -> bool:
+    """The portable ``_ADD_FLOW``, in the connection's transaction."""
+    columns = FLOWS.c
+    unfinished = (
+        (columns.account_id == flow.account_id)
+        & (columns.expires_at > now)
+        & columns.state.in_(UNFINISHED)
+    )
+    values = {
+        "flow_id": flow.flow_id,
+        "account_id": flow.account_id,
+        "kind": flow.kind.value,
+        "state": flow.state.value,
+        "sealed": flow.sealed,
+        "expires_at": flow.expires_at,
+    }
+    result = await connection.execute(capped_insert(FLOWS, values, counted=unfinished, cap=cap))
+    return bool(result.rowcount)
+
+
 _CLAIM = (
     "UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2 AND account_id = $3"
     " AND kind = $4 AND state = $5 AND expires_at > $6"
@@ -674,44 +730,30 @@ _CLAIM = (
 
 class SqlFlows(_HotPath):
     async def add(self, flow: Flow, now: float, cap: int) -> bool:
-        values = {
-            "flow_id": flow.flow_id,
-            "account_id": flow.account_id,
-            "kind": flow.kind.value,
-            "state": flow.state.value,
-            "sealed": flow.sealed,
-            "expires_at": flow.expires_at,
-        }
         if self._postgres:
             async with postgres_connection(self._engine) as driver:
-                status = await driver.execute(
-                    "INSERT INTO wallet_flows (flow_id, account_id, kind, state, sealed,"
-                    " expires_at) SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar,"
-                    " $5::bytea, $6::float WHERE (SELECT count(*) FROM (SELECT 1 FROM wallet_flows"
-                    " WHERE account_id = $2 AND expires_at > $7 AND state = ANY($8::varchar[])"
-                    " LIMIT $9) AS unfinished) < $9",
-                    flow.flow_id,
-                    flow.account_id,
-                    flow.kind.value,
-                    flow.state.value,
-                    flow.sealed,
-                    flow.expires_at,
-                    now,
-                    UNFINISHED,
-                    cap,
-                )
+                status = await driver.execute(_ADD_FLOW, *_flow_arguments(flow, now, cap))
             return changed_rows(status) == 1
-        columns = FLOWS.c
-        unfinished = (
-            (columns.account_id == flow.account_id)
-            & (columns.expires_at > now)
-            & columns.state.in_(UNFINISHED)
-        )
         async with self._engine.begin() as connection:
-            result = await connection.execute(
-                capped_insert(FLOWS, values, counted=unfinished, cap=cap)
+            return await _add_capped(connection, flow, now, cap)
+
+    async def add_listing(self, flow: Flow, now: float, cap: int) -> list[StoredCredential] | None:
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                rows = await driver.fetch(_ADD_FLOW_LISTING, *_flow_arguments(flow, now, cap))
+            if not rows or not rows[0][0]:
+                return None
+            return [_stored_credential(r[1:]) for r in rows if r[1] is not None]
+        credentials = _CREDENTIALS.c
+        async with self._engine.begin() as connection:
+            if not await _add_capped(connection, flow, now, cap):
+                return None
+            listed = await connection.execute(
+                select(*(credentials[name] for name in _CREDENTIAL_COLUMNS.split(", ")))
+                .where(credentials.account_id == flow.account_id)
+                .order_by(credentials.created_at, credentials.credential_id)
             )
-            return bool(result.rowcount)
+            return [_stored_credential(r) for r in listed.all()]
 
     async def submit(
         self, account_id: str, flow_id: str, shown: Sequence[str], entry: ActivityEntry
