@@ -141,6 +141,12 @@ class Flows(Protocol):
         from ``expected`` to ``busy``, and returned as the step found it (in ``expected``;
         ``due_at`` cleared); None when it is not there in that state (``get`` tells why)."""
 
+    async def claim_listing(
+        self, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState, now: float
+    ) -> tuple[Flow, list[StoredCredential]] | None:
+        """``claim``, and the account's credentials as ``Credentials.list`` gives them, in
+        one round trip."""
+
     async def submit(
         self, account_id: str, flow_id: str, shown: Sequence[str], entry: ActivityEntry
     ) -> bool:

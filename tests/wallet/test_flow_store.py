@@ -111,3 +111,37 @@ async def test_a_flow_kept_with_the_credentials_listed(store: SqlWalletStore) ->
     refused = new_flow(account_id)
     assert await store.flows.add_listing(refused, NOW, cap=2) is None  # two unfinished already
     assert await store.flows.get(account_id, refused.flow_id, NOW) is None
+
+
+async def test_a_flow_claimed_with_the_credentials_listed(store: SqlWalletStore) -> None:
+    """An approval claims its flow and lists the citizen's credentials in one round trip:
+    the flow as ``claim`` returns it, the list as ``credentials.list`` gives it."""
+    account_id = await _account(store)
+    sealed = b"sealed flow content"
+    flow = Flow(
+        str(uuid.uuid4()),
+        account_id,
+        FlowKind.PRESENTATION,
+        FlowState.CONSENT_NEEDED,
+        sealed,
+        NOW + 60,
+    )
+    assert await store.flows.add(flow, NOW, cap=5)
+    args = (account_id, flow.flow_id, FlowKind.PRESENTATION, FlowState.CONSENT_NEEDED, NOW)
+    claimed = await store.flows.claim_listing(*args)
+    assert claimed == (flow, [])  # no credentials yet: the flow all the same
+    assert await store.flows.claim_listing(*args) is None  # busy now: claimed once
+    assert await store.flows.move(
+        account_id, flow.flow_id, expected=FlowState.BUSY, state=FlowState.CONSENT_NEEDED
+    )
+    for index, created in enumerate((NOW + 2, NOW + 1, NOW + 3)):
+        await store.credentials.add(
+            StoredCredential(f"c{index}", account_id, b"sealed", index, created, None)
+        )
+    claimed = await store.flows.claim_listing(*args)
+    assert claimed is not None
+    assert claimed[0] == flow  # its sealed content whole, though listed beside three
+    assert claimed[1] == await store.credentials.list(account_id)
+    assert [c.credential_id for c in claimed[1]] == ["c1", "c0", "c2"]
+    other = await _account(store)
+    assert await store.flows.claim_listing(other, *args[1:]) is None  # not theirs

@@ -18,7 +18,7 @@ from core.encoding import b64url_encode
 from core.errors import InvalidRequest
 from core.sdjwt.key_binding import KeyBindingRequest, prepare_key_binding
 from core.sdjwt.present import present
-from wallet.domain import MSO_MDOC, Custody, FlowState, HolderKey
+from wallet.domain import MSO_MDOC, Custody, FlowState, HolderKey, StoredCredential
 from wallet.services.answer_verifier import send_presentation
 from wallet.services.claim_flow import end_claim
 from wallet.services.consent import candidate, claim_choice, path_name, required_queries
@@ -54,7 +54,7 @@ async def approve(
     preferred: Sequence[str],
 ) -> PresentationOutcome:
     claimed, content = await claim_presentation(
-        context, account_id, presentation_id, FlowState.CONSENT_NEEDED
+        context, account_id, presentation_id, FlowState.CONSENT_NEEDED, listing=True
     )
     request = content.request
     try:
@@ -66,6 +66,7 @@ async def approve(
             chosen=body.credentials,
             omitted=body.omit,
             preferred=preferred,
+            listed=claimed.listed,
         )
     except BaseException:
         await end_claim(context, claimed, FlowState.CONSENT_NEEDED)
@@ -94,11 +95,13 @@ async def _prepare(
     chosen: dict[str, str],
     omitted: list[str],
     preferred: Sequence[str],
+    listed: Sequence[StoredCredential] | None,
 ) -> list[PreparedCredential]:
     """Per answered credential query: the SD-JWT cut down and its KB-JWT, signed (server
     keys) or to be signed (device keys)."""
     query = parse_dcql_query(request.dcql_query)
-    usable = [h for h in await holdings(context, box) if h.status not in ("revoked", "expired")]
+    held = await holdings(context, box, listed)
+    usable = [h for h in held if h.status not in ("revoked", "expired")]
     match = match_query(query, [candidate(h) for h in usable])
     if not match.satisfied:
         raise InvalidRequest("your credentials cannot answer this request")

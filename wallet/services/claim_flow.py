@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidRequest
-from wallet.domain import FLOW_MOVES, Flow, FlowKind, FlowState, NotFound
+from wallet.domain import FLOW_MOVES, Flow, FlowKind, FlowState, NotFound, StoredCredential
 from wallet.services.context import WalletContext
 from wallet.services.sealing import AccountBox
 
@@ -29,6 +29,8 @@ class ClaimedFlow:
     flow: Flow
     box: AccountBox
     content: dict[str, Any]
+    #: The citizen's credentials, read with the claim when the step asked for them.
+    listed: list[StoredCredential] | None = None
 
     @property
     def flow_id(self) -> str:
@@ -36,13 +38,26 @@ class ClaimedFlow:
 
 
 async def claim_flow(
-    context: WalletContext, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState
+    context: WalletContext,
+    account_id: str,
+    flow_id: str,
+    kind: FlowKind,
+    expected: FlowState,
+    *,
+    listing: bool = False,
 ) -> ClaimedFlow:
     """The flow, moved from ``expected`` to ``busy``; ``NotFound`` for an unknown flow, one
-    of another kind or another citizen's, ``InvalidRequest`` when it is elsewhere."""
+    of another kind or another citizen's, ``InvalidRequest`` when it is elsewhere. With
+    ``listing``, the citizen's credentials are read in the same round trip."""
     FLOW_MOVES[kind].check(expected, FlowState.BUSY)
     now = context.clock.now()
-    flow = await context.store.flows.claim(account_id, flow_id, kind, expected, now)
+    flows = context.store.flows
+    listed = None
+    if listing:
+        claimed = await flows.claim_listing(account_id, flow_id, kind, expected, now)
+        flow, listed = (None, None) if claimed is None else claimed
+    else:
+        flow = await flows.claim(account_id, flow_id, kind, expected, now)
     if flow is None:
         name = _NAMES[kind]
         kept = await context.store.flows.get(account_id, flow_id, now)
@@ -52,7 +67,7 @@ async def claim_flow(
             raise InvalidRequest(f"the {name} is being handled by another request")
         raise InvalidRequest(f"the {name} is {kept.state.value}, not {expected.value}")
     box = await context.box(account_id)
-    return ClaimedFlow(flow, box, box.open("flow", flow_id, flow.sealed))
+    return ClaimedFlow(flow, box, box.open("flow", flow_id, flow.sealed), listed)
 
 
 async def end_claim(

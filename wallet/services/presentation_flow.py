@@ -66,12 +66,18 @@ class PresentationFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 async def claim_presentation(
-    context: WalletContext, account_id: str, presentation_id: str, expected: FlowState
+    context: WalletContext,
+    account_id: str,
+    presentation_id: str,
+    expected: FlowState,
+    *,
+    listing: bool = False,
 ) -> tuple[ClaimedFlow, PresentationFlow]:
-    """The presentation flow, claimed from ``expected``, with its content. A flow whose
-    content is not in this shape is failed and answered as unknown (``NotFound``)."""
+    """The presentation flow, claimed from ``expected``, with its content (and with
+    ``listing``, the citizen's credentials). A flow whose content is not in this shape is
+    failed and answered as unknown (``NotFound``)."""
     claimed = await claim_flow(
-        context, account_id, presentation_id, FlowKind.PRESENTATION, expected
+        context, account_id, presentation_id, FlowKind.PRESENTATION, expected, listing=listing
     )
     try:
         content = msgspec.convert(claimed.content, PresentationFlow)

@@ -533,6 +533,16 @@ def _stored_credential(r: Sequence[Any]) -> StoredCredential:
 _CREDENTIAL_COLUMNS = "credential_id, account_id, sealed, presentations, created_at, renew_from"
 
 
+def _listing(account_id: str) -> Select[Any]:
+    """The portable read of an account's credentials, as ``Credentials.list`` orders them."""
+    columns = _CREDENTIALS.c
+    return (
+        select(*(columns[name] for name in _CREDENTIAL_COLUMNS.split(", ")))
+        .where(columns.account_id == account_id)
+        .order_by(columns.created_at, columns.credential_id)
+    )
+
+
 def _credential(r: CredentialRow) -> StoredCredential:
     return StoredCredential(
         r.credential_id, r.account_id, r.sealed, r.presentations, r.created_at, r.renew_from
@@ -599,23 +609,11 @@ class SqlCredentials(_HotPath):
             )
 
     async def list(self, account_id: str) -> list[StoredCredential]:
-        columns = _CREDENTIALS.c
         rows = await self._rows(
             "SELECT credential_id, account_id, sealed, presentations, created_at, renew_from"
             " FROM wallet_credentials WHERE account_id = $1 ORDER BY created_at, credential_id",
             (account_id,),
-            lambda: (
-                select(
-                    columns.credential_id,
-                    columns.account_id,
-                    columns.sealed,
-                    columns.presentations,
-                    columns.created_at,
-                    columns.renew_from,
-                )
-                .where(columns.account_id == account_id)
-                .order_by(columns.created_at, columns.credential_id)
-            ),
+            lambda: _listing(account_id),
         )
         return [_stored_credential(r) for r in rows]
 
@@ -659,6 +657,18 @@ class SqlCredentials(_HotPath):
 
 
 _FLOW_COLUMNS = "flow_id, account_id, kind, state, sealed, expires_at, due_at"
+#: ``_CLAIM``, and the account's credentials beside the claimed flow (one row with no
+#: credential when there is none; the flow's sealed content on the first row only).
+_CLAIM_LISTING = (
+    "WITH claimed AS (UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2"
+    " AND account_id = $3 AND kind = $4 AND state = $5 AND expires_at > $6"
+    " RETURNING flow_id, account_id, kind, state, sealed, expires_at, due_at)"
+    " SELECT f.flow_id, f.account_id, f.kind, f.state, CASE WHEN row_number() OVER"
+    " (ORDER BY c.created_at, c.credential_id) = 1 THEN f.sealed END, f.expires_at,"
+    " f.due_at, c.credential_id, c.account_id, c.sealed, c.presentations, c.created_at,"
+    " c.renew_from FROM claimed f LEFT JOIN wallet_credentials c ON c.account_id ="
+    " f.account_id ORDER BY c.created_at, c.credential_id"
+)
 _SUBMIT = (
     "WITH moved AS (UPDATE wallet_flows SET state = $3, due_at = NULL"
     " WHERE flow_id = $1 AND account_id = $2 AND state = $4 RETURNING 1),"
@@ -744,15 +754,10 @@ class SqlFlows(_HotPath):
             if not rows or not rows[0][0]:
                 return None
             return [_stored_credential(r[1:]) for r in rows if r[1] is not None]
-        credentials = _CREDENTIALS.c
         async with self._engine.begin() as connection:
             if not await _add_capped(connection, flow, now, cap):
                 return None
-            listed = await connection.execute(
-                select(*(credentials[name] for name in _CREDENTIAL_COLUMNS.split(", ")))
-                .where(credentials.account_id == flow.account_id)
-                .order_by(credentials.created_at, credentials.credential_id)
-            )
+            listed = await connection.execute(_listing(flow.account_id))
             return [_stored_credential(r) for r in listed.all()]
 
     async def submit(
@@ -837,6 +842,40 @@ class SqlFlows(_HotPath):
                 ).first()
         # as the step found it: in the state it was claimed from
         return None if row is None else replace(_flow_of(row), state=expected)
+
+    async def claim_listing(
+        self, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState, now: float
+    ) -> tuple[Flow, list[StoredCredential]] | None:
+        arguments = (FlowState.BUSY.value, flow_id, account_id, kind.value, expected.value, now)
+        if self._postgres:
+            async with postgres_connection(self._engine) as driver:
+                rows = await driver.fetch(_CLAIM_LISTING, *arguments)
+            if not rows:
+                return None
+            listed = [_stored_credential(r[7:]) for r in rows if r[7] is not None]
+            return replace(_flow_of(rows[0][:7]), state=expected), listed
+        columns = FLOWS.c
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    update(FLOWS)
+                    .where(
+                        columns.flow_id == flow_id,
+                        columns.account_id == account_id,
+                        columns.kind == kind.value,
+                        columns.state == expected.value,
+                        columns.expires_at > now,
+                    )
+                    .values(state=FlowState.BUSY.value, due_at=None)
+                    .returning(*(columns[name] for name in _FLOW_COLUMNS.split(", ")))
+                )
+            ).first()
+            if row is None:
+                return None
+            rows = await connection.execute(_listing(account_id))
+            return replace(_flow_of(row), state=expected), [
+                _stored_credential(r) for r in rows.all()
+            ]
 
     async def get(self, account_id: str, flow_id: str, now: float) -> Flow | None:
         async with self._sessions() as session:
