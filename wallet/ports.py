@@ -142,10 +142,18 @@ class Flows(Protocol):
         ``due_at`` cleared); None when it is not there in that state (``get`` tells why)."""
 
     async def claim_listing(
-        self, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState, now: float
+        self,
+        account_id: str,
+        flow_id: str,
+        kind: FlowKind,
+        expected: FlowState,
+        now: float,
+        *,
+        contents: bool = True,
     ) -> tuple[Flow, list[StoredCredential]] | None:
         """``claim``, and the account's credentials as ``Credentials.list`` gives them, in
-        one round trip."""
+        one round trip; without ``contents``, their sealed records are left out (empty),
+        which is enough to know which are still held."""
 
     async def submit(
         self, account_id: str, flow_id: str, shown: Sequence[str], entry: ActivityEntry

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import text
 
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
@@ -106,23 +105,18 @@ def test_a_signing_flow_of_the_earlier_shape_is_unknown(client: TestClient[Any])
     assert _flow_state(client, phone, presentation_id) is FlowState.FAILED
 
 
-def test_a_holder_key_gone_before_the_signatures_came_is_not_found(
+def test_a_credential_deleted_before_the_signatures_came_is_not_found(
     client: TestClient[Any],
 ) -> None:
-    """The keys a presentation was prepared for are looked up again when the phone's
-    signatures come; one that is no longer kept ends the request with not_found, never a
-    server error."""
+    """Which credentials the citizen still holds is read again with the claim when the
+    phone's signatures come; one deleted since the approval (its holder keys went with
+    it) ends the request with not_found and is not shown, never a server error."""
     phone, presentation_id = _scanned(client, "device")
     approved = phone.post(f"/wallet/presentations/{presentation_id}/approve")
     assert approved.json()["status"] == "signatures_needed", approved.text
     signatures = phone.sign_requests(approved.json()["signing_requests"])
-    engine = client.app.state.deployment.engine
-
-    async def forget_holder_keys() -> None:
-        async with engine.begin() as connection:
-            await connection.execute(text("DELETE FROM wallet_holder_keys"))
-
-    client.blocking_portal.call(forget_holder_keys)
+    [held] = phone.get("/wallet/credentials").json()["credentials"]
+    assert phone.delete(f"/wallet/credentials/{held['credential_id']}").status_code == 200
     answered = phone.post(
         f"/wallet/presentations/{presentation_id}/complete", {"signatures": signatures}
     )

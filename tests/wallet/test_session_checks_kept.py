@@ -112,3 +112,22 @@ async def test_a_refused_check_is_never_kept(engine: AsyncEngine) -> None:
         assert await worker.devices.session_account(account_id, "no-such-device") is None
         assert worker.devices.reads == 2
         assert await worker.devices.session_account(account_id, device_id) is not None
+
+
+async def test_a_sign_ins_device_read_is_kept_until_a_revocation(engine: AsyncEngine) -> None:
+    elsewhere = SqlWalletStore(session_factory(engine))
+    account_id, device_id = await _citizen(elsewhere)
+    async with _workers(engine, 1) as (worker,):
+        for _ in range(3):
+            device = await worker.devices.by_device_id(device_id)
+            assert device is not None and device.active
+        assert worker.devices.reads == 1
+        assert await worker.devices.by_device_id("unknown") is None
+        assert await worker.devices.by_device_id("unknown") is None
+        assert worker.devices.reads == 3  # an unknown device is never kept
+        assert await elsewhere.devices.revoke(account_id, device_id, 2.0)
+        deadline = asyncio.get_running_loop().time() + 10
+        while (device := await worker.devices.by_device_id(device_id)) and device.active:
+            assert asyncio.get_running_loop().time() < deadline, "still active"
+            await asyncio.sleep(0.01)
+        assert device is not None and device.revoked_at == 2.0

@@ -45,16 +45,20 @@ async def claim_flow(
     expected: FlowState,
     *,
     listing: bool = False,
+    contents: bool = True,
 ) -> ClaimedFlow:
     """The flow, moved from ``expected`` to ``busy``; ``NotFound`` for an unknown flow, one
     of another kind or another citizen's, ``InvalidRequest`` when it is elsewhere. With
-    ``listing``, the citizen's credentials are read in the same round trip."""
+    ``listing``, the citizen's credentials are read in the same round trip (without
+    ``contents``, only which they are)."""
     FLOW_MOVES[kind].check(expected, FlowState.BUSY)
     now = context.clock.now()
     flows = context.store.flows
     listed = None
     if listing:
-        claimed = await flows.claim_listing(account_id, flow_id, kind, expected, now)
+        claimed = await flows.claim_listing(
+            account_id, flow_id, kind, expected, now, contents=contents
+        )
         flow, listed = (None, None) if claimed is None else claimed
     else:
         flow = await flows.claim(account_id, flow_id, kind, expected, now)

@@ -1,6 +1,7 @@
 """The phone's signatures for a presentation whose holder keys it keeps: each signature (a
 KB-JWT's, or an mdoc's DeviceAuth over its ``Sig_structure``) is checked against its
-device-bound key (``holder_keys``), the presentations are assembled (RFC 9901 §4.3; an
+device-bound key (``holder_keys``; the key the approval asked it to sign with, sealed in
+the flow), the presentations are assembled (RFC 9901 §4.3; an
 mdoc's ``DeviceResponse``, OpenID4VP 1.0 Appendix B.2.5) and sent (``answer_verifier``)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from core.encoding import b64url_decode, b64url_encode
-from wallet.domain import MSO_MDOC, Custody, FlowState, NotFound
+from wallet.domain import MSO_MDOC, Custody, FlowState, HolderKey, NotFound
 from wallet.services.answer_verifier import send_presentation
 from wallet.services.claim_flow import end_claim
 from wallet.services.context import WalletContext
@@ -32,21 +33,37 @@ def _assembled(part: PreparedCredential, request: CheckedRequest, signature: byt
     return part.sd_jwt + part.signing_input + "." + b64url_encode(signature)
 
 
+def _signing_key(account_id: str, part: PreparedCredential) -> HolderKey:
+    """The device-held key the phone was asked to sign with, as the approval sealed it in
+    the flow with its signing request."""
+    if part.signing_request is None:
+        raise ValueError(f"the presentation for {part.query_id!r} asked for no signature")
+    return HolderKey(
+        part.holder_key_id, account_id, Custody.DEVICE, part.signing_request.holder_key, None, 0.0
+    )
+
+
 async def complete(
     context: WalletContext, account_id: str, presentation_id: str, body: DeviceSignatures
 ) -> PresentationOutcome:
+    # which credentials the citizen still holds, read with the claim: one deleted since
+    # the approval is not shown (its holder key went with it)
     claimed, content = await claim_presentation(
-        context, account_id, presentation_id, FlowState.SIGNATURES_NEEDED
+        context,
+        account_id,
+        presentation_id,
+        FlowState.SIGNATURES_NEEDED,
+        listing=True,
+        contents=False,
     )
+    held = {stored.credential_id for stored in claimed.listed or ()}
     pending = [p for p in content.prepared if p.custody is Custody.DEVICE]
     try:
-        keys = await context.store.holder_keys.get(account_id, [p.holder_key_id for p in pending])
-        by_id = {k.holder_key_id: k for k in keys}
-        if any(p.holder_key_id not in by_id for p in pending):
+        if any(p.credential_id not in held for p in content.prepared):
             await end_claim(context, claimed, FlowState.FAILED)
             raise NotFound("a key this presentation was to be signed with is gone; scan again")
         signatures = device_signatures(
-            [by_id[p.holder_key_id] for p in pending],
+            [_signing_key(account_id, p) for p in pending],
             [_signed(p) for p in pending],
             body.signatures,
         )

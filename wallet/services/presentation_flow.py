@@ -72,12 +72,19 @@ async def claim_presentation(
     expected: FlowState,
     *,
     listing: bool = False,
+    contents: bool = True,
 ) -> tuple[ClaimedFlow, PresentationFlow]:
     """The presentation flow, claimed from ``expected``, with its content (and with
     ``listing``, the citizen's credentials). A flow whose content is not in this shape is
     failed and answered as unknown (``NotFound``)."""
     claimed = await claim_flow(
-        context, account_id, presentation_id, FlowKind.PRESENTATION, expected, listing=listing
+        context,
+        account_id,
+        presentation_id,
+        FlowKind.PRESENTATION,
+        expected,
+        listing=listing,
+        contents=contents,
     )
     try:
         content = msgspec.convert(claimed.content, PresentationFlow)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, delete, func, insert, select, update
+from sqlalchemy import LargeBinary, Select, Table, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -209,14 +209,16 @@ def _device_row(device: Device) -> DeviceRow:
 
 class SqlDevices(_HotPath):
     """With a ``feed`` (PostgreSQL), a session's check (the device active, its account)
-    is kept from one request to the next until any process revokes a device or deletes
-    an account (``core.storage.change_feed``); without one, it is read every time."""
+    and an active device read by its id are kept from one request to the next until any
+    process revokes a device or deletes an account (``core.storage.change_feed``);
+    without one, they are read every time."""
 
     def __init__(self, sessions: Sessions, feed: ChangeFeed | None = None) -> None:
         super().__init__(sessions)
         self._feed = feed if self._postgres else None
         self._checked: dict[tuple[str, str], tuple[tuple[int, int], Account]] = {}
-        #: Session checks that went to the database (the rest were kept ones).
+        self._devices: dict[str, tuple[tuple[int, int], Device]] = {}
+        #: Session checks and device reads that went to the database (the rest were kept).
         self.reads = 0
 
     async def session_account(self, account_id: str, device_id: str) -> Account | None:
@@ -260,6 +262,7 @@ class SqlDevices(_HotPath):
         if self._feed is not None:
             self._feed.changed(SESSIONS)
         self._checked.clear()
+        self._devices.clear()
 
     async def add(self, device: Device) -> None:
         async with self._sessions.begin() as session:
@@ -273,6 +276,30 @@ class SqlDevices(_HotPath):
             return None if row is None else _device(row)
 
     async def by_device_id(self, device_id: str) -> Device | None:
+        """An active device is kept as the session checks are (a sign-in reads its public
+        key); a revoked or unknown one is read again every time."""
+        feed = self._feed
+        stamp = (-1, -1)
+        if feed is not None and feed.live:
+            stamp = feed.stamp(SESSIONS)
+            kept = self._devices.get(device_id)
+            if kept is not None and kept[0] == stamp:
+                return kept[1]
+        device = await self._read_device(device_id)
+        if (
+            device is not None
+            and device.active
+            and feed is not None
+            and feed.live
+            and feed.stamp(SESSIONS) == stamp
+        ):
+            if len(self._devices) >= _SESSIONS_KEPT:
+                self._devices.clear()
+            self._devices[device_id] = (stamp, device)
+        return device
+
+    async def _read_device(self, device_id: str) -> Device | None:
+        self.reads += 1
         if not self._postgres:
             async with self._sessions() as session:
                 row = await session.get(DeviceRow, device_id)
@@ -533,11 +560,15 @@ def _stored_credential(r: Sequence[Any]) -> StoredCredential:
 _CREDENTIAL_COLUMNS = "credential_id, account_id, sealed, presentations, created_at, renew_from"
 
 
-def _listing(account_id: str) -> Select[Any]:
-    """The portable read of an account's credentials, as ``Credentials.list`` orders them."""
+def _listing(account_id: str, *, contents: bool = True) -> Select[Any]:
+    """The portable read of an account's credentials, as ``Credentials.list`` orders them
+    (without ``contents``, an empty sealed record each)."""
     columns = _CREDENTIALS.c
+    selected: list[Any] = [columns[name] for name in _CREDENTIAL_COLUMNS.split(", ")]
+    if not contents:
+        selected[2] = literal(b"", LargeBinary)
     return (
-        select(*(columns[name] for name in _CREDENTIAL_COLUMNS.split(", ")))
+        select(*selected)
         .where(columns.account_id == account_id)
         .order_by(columns.created_at, columns.credential_id)
     )
@@ -657,6 +688,17 @@ class SqlCredentials(_HotPath):
 
 
 _FLOW_COLUMNS = "flow_id, account_id, kind, state, sealed, expires_at, due_at"
+#: ``_CLAIM_LISTING`` without the credentials' sealed records (empty): which are held.
+_CLAIM_NAMING = (
+    "WITH claimed AS (UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2"
+    " AND account_id = $3 AND kind = $4 AND state = $5 AND expires_at > $6"
+    " RETURNING flow_id, account_id, kind, state, sealed, expires_at, due_at)"
+    " SELECT f.flow_id, f.account_id, f.kind, f.state, CASE WHEN row_number() OVER"
+    " (ORDER BY c.created_at, c.credential_id) = 1 THEN f.sealed END, f.expires_at,"
+    " f.due_at, c.credential_id, c.account_id, ''::bytea, c.presentations, c.created_at,"
+    " c.renew_from FROM claimed f LEFT JOIN wallet_credentials c ON c.account_id ="
+    " f.account_id ORDER BY c.created_at, c.credential_id"
+)
 #: ``_CLAIM``, and the account's credentials beside the claimed flow (one row with no
 #: credential when there is none; the flow's sealed content on the first row only).
 _CLAIM_LISTING = (
@@ -844,12 +886,20 @@ class SqlFlows(_HotPath):
         return None if row is None else replace(_flow_of(row), state=expected)
 
     async def claim_listing(
-        self, account_id: str, flow_id: str, kind: FlowKind, expected: FlowState, now: float
+        self,
+        account_id: str,
+        flow_id: str,
+        kind: FlowKind,
+        expected: FlowState,
+        now: float,
+        *,
+        contents: bool = True,
     ) -> tuple[Flow, list[StoredCredential]] | None:
         arguments = (FlowState.BUSY.value, flow_id, account_id, kind.value, expected.value, now)
         if self._postgres:
+            statement = _CLAIM_LISTING if contents else _CLAIM_NAMING
             async with postgres_connection(self._engine) as driver:
-                rows = await driver.fetch(_CLAIM_LISTING, *arguments)
+                rows = await driver.fetch(statement, *arguments)
             if not rows:
                 return None
             listed = [_stored_credential(r[7:]) for r in rows if r[7] is not None]
@@ -872,7 +922,7 @@ class SqlFlows(_HotPath):
             ).first()
             if row is None:
                 return None
-            rows = await connection.execute(_listing(account_id))
+            rows = await connection.execute(_listing(account_id, contents=contents))
             return replace(_flow_of(row), state=expected), [
                 _stored_credential(r) for r in rows.all()
             ]
