@@ -35,6 +35,7 @@ from app.wallet_cli import WalletClient
 from bench.cpu_time import cpu_seconds
 from bench.http_issuance import fresh_server
 from bench.national_id import SUBJECT
+from bench.presentation_profile import profile, table
 from tests.support.postgres import start_throwaway
 from tests.support.server import ROOT
 
@@ -322,6 +323,10 @@ class Costs:
 
     now: list[PathCost]
     before: list[PathCost] | None
+    #: per path, each part's share of the worker's CPU (``bench.presentation_profile``),
+    #: where py-spy could sample the worker
+    profiles_now: dict[str, dict[str, float]]
+    profiles_before: dict[str, dict[str, float]] | None
 
 
 def run(*, count: int = 100) -> Costs:
@@ -332,20 +337,24 @@ def run(*, count: int = 100) -> Costs:
         raise RuntimeError(f"no PostgreSQL cluster for the cost count: {cluster.origin}")
     try:
         with tempfile.TemporaryDirectory(prefix="idwallet-cost-") as directory:
-            before = None
+            before, profiles_before = None, None
             checkout = _checkout(BEFORE_REVISION, Path(directory) / "before")
             if checkout is not None:
                 try:
-                    before = _measure_revision(cluster.url, checkout, count)
+                    before, profiles_before = _measure_revision(cluster.url, checkout, count)
                 finally:
                     _remove_checkout(checkout)
-            return Costs(_measure_revision(cluster.url, ROOT, count), before)
+            now, profiles_now = _measure_revision(cluster.url, ROOT, count)
+            return Costs(now, before, profiles_now, profiles_before)
     finally:
         cluster.stop()
 
 
-def _measure_revision(cluster_url: str, root: Path, count: int) -> list[PathCost]:
-    """The three paths against a fresh database and a server running ``root``'s code."""
+def _measure_revision(
+    cluster_url: str, root: Path, count: int
+) -> tuple[list[PathCost], dict[str, dict[str, float]]]:
+    """The three paths against a fresh database and a server running ``root``'s code, and
+    where the worker's CPU goes on the two presentation paths."""
     server_dsn = make_url(cluster_url).set(drivername="postgresql").render_as_string(False)
     with tempfile.TemporaryDirectory(prefix="idwallet-cost-var-") as directory:
         var_dir = Path(directory)
@@ -359,11 +368,17 @@ def _measure_revision(cluster_url: str, root: Path, count: int) -> list[PathCost
                 # a whole minute, so that the minute's purge is in the rate
                 housekeeping = _Housekeeping.measure(server_dsn, pid, _HOUSEKEEPING_WINDOW)
                 HOUSEKEEPING.append(housekeeping.per_second[2])
-                return [
+                costs = [
                     _measure("mobile API", count, server_dsn, pid, housekeeping, mobile),
                     _measure("phone", count, server_dsn, pid, housekeeping, phone),
                     _trivial(http, server_dsn, pid, housekeeping, count * 10),
                 ]
+                profiles = {}
+                for path, once in (("mobile API", mobile), ("phone", phone)):
+                    shares = profile(pid, once, count * 2)
+                    if shares is not None:
+                        profiles[path] = shares
+                return costs, profiles
 
 
 def _checkout(revision: str, where: Path) -> Path | None:
@@ -466,7 +481,21 @@ def section(costs: Costs) -> list[str]:
             f" {was.transactions:.1f} / {c.transactions:.1f} / {transactions_required} |"
             f" {'yes' if met else 'no'} |"
         )
+    for path, shares in costs.profiles_now.items():
+        earlier_shares = (costs.profiles_before or {}).get(path)
+        lines += [
+            "",
+            f"Where the worker's CPU goes, *{path}* (py-spy sampling the worker over"
+            f" {2 * before[path].count} presentations; C code counted with the Python code"
+            " that called it):",
+            "",
+            *table(shares, earlier_shares, (before[path].worker_cpu_ms, _cost(now, path))),
+        ]
     return lines
+
+
+def _cost(costs: list[PathCost], path: str) -> float:
+    return next(c.worker_cpu_ms for c in costs if c.path == path)
 
 
 def write(costs: Costs) -> None:
