@@ -120,7 +120,10 @@ async def _database_counters(server_dsn: str) -> tuple[int, int, int, int, int, 
     )
 
 
-def _counters(server_dsn: str, pid: int) -> _Counters:
+def _counters(server_dsn: str | None, pid: int) -> _Counters:
+    """The worker's CPU, and the database's counts on PostgreSQL (none on SQLite)."""
+    if server_dsn is None:
+        return _Counters(time.monotonic(), cpu_seconds(pid), 0, 0, 0, 0, 0, {})
     # A backend publishes its counts at the latest ten seconds after it went idle
     # (PostgreSQL's idle flush): read once that has passed.
     time.sleep(_IDLE_FLUSH)
@@ -149,7 +152,7 @@ class _Housekeeping:
     by_statement: dict[str, float]
 
     @classmethod
-    def measure(cls, server_dsn: str, pid: int, seconds: float) -> _Housekeeping:
+    def measure(cls, server_dsn: str | None, pid: int, seconds: float) -> _Housekeeping:
         start = _counters(server_dsn, pid)
         time.sleep(seconds)
         end = _counters(server_dsn, pid)
@@ -181,7 +184,7 @@ BREAKDOWN: dict[str, dict[str, float]] = {}
 def _measure(
     path: str,
     count: int,
-    server_dsn: str,
+    server_dsn: str | None,
     pid: int,
     housekeeping: _Housekeeping,
     once: Callable[[], None],
@@ -308,7 +311,7 @@ def _phone_path(
 
 
 def _trivial(
-    http: httpx.Client, server_dsn: str, pid: int, housekeeping: _Housekeeping, count: int
+    http: httpx.Client, server_dsn: str | None, pid: int, housekeeping: _Housekeeping, count: int
 ) -> PathCost:
     def once() -> None:
         http.get("/health").raise_for_status()
@@ -327,6 +330,9 @@ class Costs:
     #: where py-spy could sample the worker
     profiles_now: dict[str, dict[str, float]]
     profiles_before: dict[str, dict[str, float]] | None
+    #: the same paths on SQLite (worker CPU only: the embedded database has no counters)
+    sqlite_now: list[PathCost]
+    sqlite_before: list[PathCost] | None
 
 
 def run(*, count: int = 100) -> Costs:
@@ -337,29 +343,37 @@ def run(*, count: int = 100) -> Costs:
         raise RuntimeError(f"no PostgreSQL cluster for the cost count: {cluster.origin}")
     try:
         with tempfile.TemporaryDirectory(prefix="idwallet-cost-") as directory:
-            before, profiles_before = None, None
+            before, profiles_before, sqlite_before = None, None, None
             checkout = _checkout(BEFORE_REVISION, Path(directory) / "before")
             if checkout is not None:
                 try:
                     before, profiles_before = _measure_revision(cluster.url, checkout, count)
+                    sqlite_before, _ = _measure_revision(None, checkout, count)
                 finally:
                     _remove_checkout(checkout)
             now, profiles_now = _measure_revision(cluster.url, ROOT, count)
-            return Costs(now, before, profiles_now, profiles_before)
+            sqlite_now, _ = _measure_revision(None, ROOT, count)
+            return Costs(now, before, profiles_now, profiles_before, sqlite_now, sqlite_before)
     finally:
         cluster.stop()
 
 
 def _measure_revision(
-    cluster_url: str, root: Path, count: int
+    cluster_url: str | None, root: Path, count: int
 ) -> tuple[list[PathCost], dict[str, dict[str, float]]]:
-    """The three paths against a fresh database and a server running ``root``'s code, and
-    where the worker's CPU goes on the two presentation paths."""
-    server_dsn = make_url(cluster_url).set(drivername="postgresql").render_as_string(False)
+    """The three paths against a fresh database (SQLite where ``cluster_url`` is None)
+    and a server running ``root``'s code, and on PostgreSQL where the worker's CPU goes
+    on the two presentation paths."""
+    server_dsn = (
+        None
+        if cluster_url is None
+        else make_url(cluster_url).set(drivername="postgresql").render_as_string(False)
+    )
     with tempfile.TemporaryDirectory(prefix="idwallet-cost-var-") as directory:
         var_dir = Path(directory)
         with fresh_server(cluster_url, var_dir, database_name=DATABASE, root=root) as running:
-            asyncio.run(_create_extension(server_dsn))
+            if server_dsn is not None:
+                asyncio.run(_create_extension(server_dsn))
             keys = json.loads((var_dir / "operator-keys.json").read_text())
             pid = running.process.pid
             with _Counted(base_url=running.base_url, timeout=60) as http:
@@ -367,14 +381,17 @@ def _measure_revision(
                 phone = _phone_path(http, running.base_url, keys, var_dir / "phone.json")
                 # a whole minute, so that the minute's purge is in the rate
                 housekeeping = _Housekeeping.measure(server_dsn, pid, _HOUSEKEEPING_WINDOW)
-                HOUSEKEEPING.append(housekeeping.per_second[2])
+                if server_dsn is not None:
+                    HOUSEKEEPING.append(housekeeping.per_second[2])
                 costs = [
                     _measure("mobile API", count, server_dsn, pid, housekeeping, mobile),
                     _measure("phone", count, server_dsn, pid, housekeeping, phone),
                     _trivial(http, server_dsn, pid, housekeeping, count * 10),
                 ]
-                profiles = {}
+                profiles: dict[str, dict[str, float]] = {}
                 for path, once in (("mobile API", mobile), ("phone", phone)):
+                    if server_dsn is None:
+                        break
                     shares = profile(pid, once, count * 2)
                     if shares is not None:
                         profiles[path] = shares
@@ -480,6 +497,23 @@ def section(costs: Costs) -> list[str]:
             f"| {c.path} | {was.worker_cpu_ms:.1f} / {c.worker_cpu_ms:.1f} / {cpu_allowed:.1f} |"
             f" {was.transactions:.1f} / {c.transactions:.1f} / {transactions_required} |"
             f" {'yes' if met else 'no'} |"
+        )
+    lines += [
+        "",
+        "On SQLite, the embedded default (worker CPU only: it keeps no counters):",
+        "",
+        "| path | worker CPU ms: before / now | now ÷ before |",
+        "| --- | ---: | ---: |",
+    ]
+    sqlite_before = {c.path: c for c in costs.sqlite_before or []}
+    for c in costs.sqlite_now:
+        measured_before = sqlite_before.get(c.path)
+        if measured_before is None:
+            continue
+        cpu_before = measured_before.worker_cpu_ms
+        lines.append(
+            f"| {c.path} | {cpu_before:.2f} / {c.worker_cpu_ms:.2f} |"
+            f" {c.worker_cpu_ms / cpu_before if cpu_before else 0:.2f} |"
         )
     for path, shares in costs.profiles_now.items():
         earlier_shares = (costs.profiles_before or {}).get(path)
