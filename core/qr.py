@@ -138,12 +138,14 @@ class DrawnQr:
 class RecentQrCodes:
     """The QR codes of the most recent offers or requests, by their id: a screen that
     asks again (the SVG, then the PNG, then a refresh) costs a lookup, and the number
-    kept is bounded (the least recently used go first)."""
+    kept is bounded (the least recently used go first). The text of a code about to be
+    asked for can be remembered beforehand (``expect``), to be drawn when it is."""
 
     def __init__(self, title: str, size: int = 512) -> None:
         self._title = title
         self._size = size
         self._codes: OrderedDict[str, DrawnQr] = OrderedDict()
+        self._texts: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def get(self, key: str, text: str) -> DrawnQr:
         code = self._codes.get(key)
@@ -155,3 +157,17 @@ class RecentQrCodes:
         else:
             self._codes.move_to_end(key)
         return code
+
+    def expect(self, key: str, text: str, until: float) -> None:
+        """``key`` will carry ``text`` when asked for before ``until``."""
+        self._texts[key] = (text, until)
+        if len(self._texts) > self._size:
+            self._texts.popitem(last=False)
+
+    def expected(self, key: str, now: float) -> DrawnQr | None:
+        """The code of a text remembered by ``expect`` and not past its time; None when
+        there is none (the caller looks the text up)."""
+        remembered = self._texts.get(key)
+        if remembered is None or remembered[1] <= now:
+            return None
+        return self.get(key, remembered[0])

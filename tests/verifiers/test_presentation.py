@@ -253,3 +253,25 @@ def test_request_qr_codes_read_back_to_the_uri(client: TestClient[Any]) -> None:
     assert base64.b64decode(created["qr"]["png_base64"]) == png.content
     assert decode_png_qr(png.content) == created["uri"]
     assert client.get(urlsplit(created["qr"]["svg_url"]).path).status_code == 401
+
+
+def test_a_request_s_qr_code_is_its_own_counter_s_alone(client: TestClient[Any]) -> None:
+    """The worker that created a request draws its QR code without reading it again;
+    another counter's key asking for it under its own name finds nothing, as from the
+    database, and so does a request that was never made."""
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    transaction_id = created["transaction_id"]
+    own = {"Authorization": f"Bearer {counter_key(client, 'bar-age-check')}"}
+    svg = client.get(urlsplit(created["qr"]["svg_url"]).path, headers=own)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    png = client.get(urlsplit(created["qr"]["png_url"]).path, headers=own)
+    assert decode_png_qr(png.content) == created["uri"]
+    other = {"Authorization": f"Bearer {counter_key(client, 'city-hall-counter')}"}
+    stolen = client.get(
+        f"/verifiers/city-hall-counter/presentations/{transaction_id}/qr.svg", headers=other
+    )
+    assert stolen.status_code == 404
+    unknown = client.get(
+        "/verifiers/bar-age-check/presentations/no-such-request/qr.svg", headers=own
+    )
+    assert unknown.status_code == 404

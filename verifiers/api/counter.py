@@ -85,8 +85,12 @@ async def require_counter_key(request: Request[Any, Any, Any]) -> None:
 COUNTER_DEPENDENCIES = {"context": Provide(verifier_context, sync_to_thread=False)}
 
 
-def _qr(transaction_id: str, uri: str) -> DrawnQr:
-    return _QR_CODES.get(transaction_id, uri)
+def _qr_key(verifier_id: str, transaction_id: str) -> str:
+    return f"{verifier_id}/{transaction_id}"
+
+
+def _qr(verifier_id: str, transaction_id: str, uri: str) -> DrawnQr:
+    return _QR_CODES.get(_qr_key(verifier_id, transaction_id), uri)
 
 
 def _options(asked: PresentationRequestCreation) -> PresentationRequestOptions:
@@ -128,8 +132,13 @@ class CounterPresentationController(Controller):
         transaction = created.transaction
         base = f"{context.base(verifier_id)}/presentations/{transaction.transaction_id}"
         qr = RequestQr(svg_url=f"{base}/qr.svg", png_url=f"{base}/qr.png")
+        # the counter's screen asks for the QR code next: while the request is open this
+        # worker draws it without looking the request up again
+        _QR_CODES.expect(
+            _qr_key(verifier_id, transaction.transaction_id), created.uri, transaction.expires_at
+        )
         if data.qr_inline:  # the images themselves, for a screen that shows them at once
-            code = _qr(transaction.transaction_id, created.uri)
+            code = _qr(verifier_id, transaction.transaction_id, created.uri)
             qr.svg = code.svg
             qr.png_base64 = base64.b64encode(code.png).decode("ascii")
         body = PresentationRequestCreated(
@@ -252,8 +261,11 @@ class CounterPresentationController(Controller):
     async def _images(
         self, context: VerifierContext, verifier_id: str, transaction_id: str
     ) -> DrawnQr:
+        code = _QR_CODES.expected(_qr_key(verifier_id, transaction_id), context.clock.now())
+        if code is not None:
+            return code
         transaction = await find_transaction(context, verifier_id, transaction_id)
-        return _qr(transaction_id, wallet_uri(context, transaction))
+        return _qr(verifier_id, transaction_id, wallet_uri(context, transaction))
 
 
 class SameDeviceController(Controller):
