@@ -288,6 +288,10 @@ class CredentialInstance:
     credential: str
     holder_key_id: str
     status: dict[str, Any] | None = None  # the Token Status List reference of this instance
+    #: The public JWK of a holder key the phone keeps (custody ``device``): what the phone
+    #: is asked to sign with, known without reading the key. None for a key the service
+    #: holds, whose private part is read to sign, and in records sealed before.
+    device_key: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -353,7 +357,12 @@ class CredentialRecord:
             "issuer": self.issuer,
             "configuration_id": self.configuration_id,
             "instances": [
-                {"credential": i.credential, "holder_key_id": i.holder_key_id, "status": i.status}
+                {
+                    "credential": i.credential,
+                    "holder_key_id": i.holder_key_id,
+                    "status": i.status,
+                    **({} if i.device_key is None else {"device_key": i.device_key}),
+                }
                 for i in self.instances
             ],
             "claims": self.claims,
@@ -379,7 +388,10 @@ class CredentialRecord:
             instances=[
                 # records sealed before mdocs name the SD-JWT ``sd_jwt``
                 CredentialInstance(
-                    i.get("credential", i.get("sd_jwt")), i["holder_key_id"], i.get("status")
+                    i.get("credential", i.get("sd_jwt")),
+                    i["holder_key_id"],
+                    i.get("status"),
+                    i.get("device_key"),
                 )
                 for i in value["instances"]
             ],

@@ -123,3 +123,41 @@ def test_a_credential_deleted_before_the_signatures_came_is_not_found(
     assert answered.status_code == 404, answered.text
     assert answered.json()["error"] == "not_found"
     assert _flow_state(client, phone, presentation_id) is FlowState.FAILED
+
+
+def test_a_phone_credential_sealed_before_device_keys_were_kept_is_shown(
+    client: TestClient[Any],
+) -> None:
+    """A credential whose record was sealed before instances kept the phone's public key
+    is shown all the same: the key is read, as it was then."""
+    phone = Phone(client)
+    phone.register()
+    phone.receive(
+        create_offer(client, "civil-registry", "national_id", CITIZEN)["offer_uri"],
+        custody="device",
+    )
+    context: WalletContext = client.app.state.wallet
+    account_id = phone.account_id
+    assert account_id is not None
+
+    async def reseal_without_device_keys() -> None:
+        [stored] = await context.store.credentials.list(account_id)
+        box = await context.box(account_id)
+        record = box.open("credential", stored.credential_id, stored.sealed)
+        assert all("device_key" in instance for instance in record["instances"])
+        for instance in record["instances"]:
+            del instance["device_key"]
+        assert await context.store.credentials.replace(
+            account_id,
+            stored.credential_id,
+            box.seal("credential", stored.credential_id, record),
+            expected_presentations=stored.presentations,
+            renew_from=stored.renew_from,
+        )
+
+    client.blocking_portal.call(reseal_without_device_keys)
+    created = create_request(client, "bar-age-check", template="age_over_18")
+    scanned = phone.scan(created["uri"])
+    assert scanned.status_code == 201, scanned.text
+    result = phone.approve(scanned.json()["presentation"]["presentation_id"])
+    assert result["outcome"] == "accepted", result

@@ -18,7 +18,14 @@ from core.encoding import b64url_encode
 from core.errors import InvalidRequest
 from core.sdjwt.key_binding import KeyBindingRequest, prepare_key_binding
 from core.sdjwt.present import present
-from wallet.domain import MSO_MDOC, Custody, FlowState, HolderKey, StoredCredential
+from wallet.domain import (
+    MSO_MDOC,
+    CredentialInstance,
+    Custody,
+    FlowState,
+    HolderKey,
+    StoredCredential,
+)
 from wallet.services.answer_verifier import send_presentation
 from wallet.services.claim_flow import end_claim
 from wallet.services.consent import candidate, claim_choice, path_name, required_queries
@@ -122,10 +129,7 @@ async def _prepare(
         paths = claim_choice(queries[query_id], holding.record.claims, omitted)
         index, linkable = holding.record.instance_to_show(holding.stored.presentations)
         instance = holding.record.instances[index]
-        keys = await context.store.holder_keys.get(box.account_id, [instance.holder_key_id])
-        if len(keys) != 1:
-            raise InvalidRequest("the credential's holder key is missing")
-        key = keys[0]
+        key = await _holder_key(context, box.account_id, instance)
         if holding.record.format == MSO_MDOC:
             signed = _mdoc_part(
                 context,
@@ -173,6 +177,21 @@ async def _prepare(
     if not prepared:
         raise InvalidRequest("nothing would be presented")
     return prepared
+
+
+async def _holder_key(
+    context: WalletContext, account_id: str, instance: CredentialInstance
+) -> HolderKey:
+    """The key an instance is shown with: for the phone's own key, its public JWK as the
+    sealed record keeps it; a key the service holds is read, to sign with."""
+    if instance.device_key is not None:
+        return HolderKey(
+            instance.holder_key_id, account_id, Custody.DEVICE, instance.device_key, None, 0.0
+        )
+    keys = await context.store.holder_keys.get(account_id, [instance.holder_key_id])
+    if len(keys) != 1:
+        raise InvalidRequest("the credential's holder key is missing")
+    return keys[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from wallet.domain import (
     CounterpartyFailed,
     CredentialInstance,
     CredentialRecord,
+    Custody,
     FlowState,
     HolderKey,
     NotFound,
@@ -448,6 +449,7 @@ async def _sd_jwt_content(
                 value,
                 key.holder_key_id,
                 None if status is None else {"uri": status.uri, "idx": status.index},
+                device_key(key),
             )
         )
         used.append(key)
@@ -459,6 +461,11 @@ async def _sd_jwt_content(
         expires_at=expires_at if isinstance(expires_at, int) else None,
         vct=verified.vct,
     )
+
+
+def device_key(key: HolderKey) -> dict[str, str] | None:
+    """The public JWK an instance keeps of its holder key when the phone holds it."""
+    return dict(key.public_jwk) if key.custody is Custody.DEVICE else None
 
 
 def _mdoc_content(
@@ -487,7 +494,12 @@ def _mdoc_content(
     last = received[-1]
     return _Content(
         instances=[
-            CredentialInstance(str(item.credential), mdoc.holder_key.holder_key_id, mdoc.status)
+            CredentialInstance(
+                str(item.credential),
+                mdoc.holder_key.holder_key_id,
+                mdoc.status,
+                device_key(mdoc.holder_key),
+            )
             for item, mdoc in zip(credentials, received, strict=True)
         ],
         used=[mdoc.holder_key for mdoc in received],
