@@ -42,3 +42,14 @@ def run() -> dict[str, Measurement]:
         seconds=0.05,
         rounds=8,
     )
+
+
+if __name__ == "__main__":
+    # alone: the QR codes' section of docs/benchmarks.md rewritten in place
+    from bench.__main__ import OUTPUT
+    from bench.report import qr_section
+    from bench.sections import splice_section
+
+    section = qr_section(run())
+    OUTPUT.write_text(splice_section(OUTPUT.read_text(encoding="utf-8"), section), encoding="utf-8")
+    print("\n".join(section))

@@ -67,6 +67,31 @@ def _row(m: Measurement) -> str:
     return f"| {m.name} | {m.microseconds:,.1f} | {m.ops_per_second:,.0f} | {kib:,.1f} |"
 
 
+def qr_section(qr: dict[str, Measurement]) -> list[str]:
+    """The QR codes' section: the reference package's default path beside ours."""
+    lines = [
+        "## QR codes",
+        "",
+        "| renderer | µs per QR code | peak KiB |",
+        "| --- | ---: | ---: |",
+    ]
+    for m in qr.values():
+        lines.append(f"| {m.name} | {m.microseconds:,.1f} | {m.peak_bytes / 1024:,.1f} |")
+    reference, ours, request = list(qr.values())
+    lines.append("")
+    lines.append(
+        f"For an offer, ours is {reference.seconds_per_op / ours.seconds_per_op:.1f}× faster "
+        "than the package's default path while rendering PNG as well: zxing-cpp encodes in "
+        "C++ at level M (the smallest version, its choice of segments and the mask the "
+        "standard's penalty score ranks best, as the package's default path does), and lean "
+        "writers draw the SVG and the PNG instead of the package's SVG image class. An offer's "
+        "QR code is rendered once and kept, so a clerk's screen asking again costs a lookup. "
+        "A counter's QR code for a presentation request (SVG) is encoded afresh for "
+        f"every request: {1 / request.seconds_per_op:,.0f} per second on one core (target 300)."
+    )
+    return lines
+
+
 def render(
     results: SdJwtResults,
     *,
@@ -143,27 +168,7 @@ def render(
     )
     if mdoc is not None:
         lines += ["", *mdoc_section(mdoc)]
-    lines += [
-        "",
-        "## QR codes",
-        "",
-        "| renderer | µs per QR code | peak KiB |",
-        "| --- | ---: | ---: |",
-    ]
-    for m in qr.values():
-        lines.append(f"| {m.name} | {m.microseconds:,.1f} | {m.peak_bytes / 1024:,.1f} |")
-    reference, ours, request = list(qr.values())
-    lines.append("")
-    lines.append(
-        f"For an offer, ours is {reference.seconds_per_op / ours.seconds_per_op:.1f}× faster "
-        "than the package's default path while rendering PNG as well: zxing-cpp encodes in "
-        "C++ at level M (the smallest version, its choice of segments and the mask the "
-        "standard's penalty score ranks best, as the package's default path does), and lean "
-        "writers draw the SVG and the PNG instead of the package's SVG image class. An offer's "
-        "QR code is rendered once and kept, so a clerk's screen asking again costs a lookup. "
-        "A counter's QR code for a presentation request (SVG) is encoded afresh for "
-        f"every request: {1 / request.seconds_per_op:,.0f} per second on one core (target 300)."
-    )
+    lines += ["", *qr_section(qr)]
     lines += [
         "",
         "## Issuance over HTTP",
