@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,18 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.storage.change_feed import ChangeFeed
 from core.storage.engine import session_factory
 from tests.conftest import backend_url, fresh_engine
+from tests.support.eventually import until
 from wallet.domain import Account, Device
 from wallet.storage.sql import SqlWalletStore
 
 pytestmark = pytest.mark.postgres
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -43,7 +36,7 @@ async def _workers(engine: AsyncEngine, count: int) -> AsyncIterator[list[SqlWal
     feeds = [ChangeFeed(url) for _ in range(count)]
     tasks = [asyncio.create_task(feed.run()) for feed in feeds]
     try:
-        await _until(lambda: all(feed.live for feed in feeds))
+        await until(lambda: all(feed.live for feed in feeds))
         yield [SqlWalletStore(session_factory(engine), feed) for feed in feeds]
     finally:
         for task in tasks:

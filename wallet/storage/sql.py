@@ -753,6 +753,34 @@ def _flow_arguments(flow: Flow, now: float, cap: int) -> tuple[object, ...]:
     )
 
 
+async def _claim_portable(
+    connection: Any,
+    account_id: str,
+    *,
+    flow_id: str,
+    kind: FlowKind,
+    expected: FlowState,
+    now: float,
+) -> Sequence[Any] | None:
+    """The portable ``_CLAIM``, in the connection's transaction: the claimed row or None."""
+    columns = FLOWS.c
+    row: Sequence[Any] | None = (
+        await connection.execute(
+            update(FLOWS)
+            .where(
+                columns.flow_id == flow_id,
+                columns.account_id == account_id,
+                columns.kind == kind.value,
+                columns.state == expected.value,
+                columns.expires_at > now,
+            )
+            .values(state=FlowState.BUSY.value, due_at=None)
+            .returning(*(columns[name] for name in _FLOW_COLUMNS.split(", ")))
+        )
+    ).first()
+    return row
+
+
 async def _add_capped(connection: Any, flow: Flow, now: float, cap: int) -> bool:
     """The portable ``_ADD_FLOW``, in the connection's transaction."""
     columns = FLOWS.c
@@ -866,22 +894,10 @@ class SqlFlows(_HotPath):
                     now,
                 )
         else:
-            columns = FLOWS.c
             async with self._engine.begin() as connection:
-                row = (
-                    await connection.execute(
-                        update(FLOWS)
-                        .where(
-                            columns.flow_id == flow_id,
-                            columns.account_id == account_id,
-                            columns.kind == kind.value,
-                            columns.state == expected.value,
-                            columns.expires_at > now,
-                        )
-                        .values(state=FlowState.BUSY.value, due_at=None)
-                        .returning(*(columns[name] for name in _FLOW_COLUMNS.split(", ")))
-                    )
-                ).first()
+                row = await _claim_portable(
+                    connection, account_id, flow_id=flow_id, kind=kind, expected=expected, now=now
+                )
         # as the step found it: in the state it was claimed from
         return None if row is None else replace(_flow_of(row), state=expected)
 
@@ -904,22 +920,10 @@ class SqlFlows(_HotPath):
                 return None
             listed = [_stored_credential(r[7:]) for r in rows if r[7] is not None]
             return replace(_flow_of(rows[0][:7]), state=expected), listed
-        columns = FLOWS.c
         async with self._engine.begin() as connection:
-            row = (
-                await connection.execute(
-                    update(FLOWS)
-                    .where(
-                        columns.flow_id == flow_id,
-                        columns.account_id == account_id,
-                        columns.kind == kind.value,
-                        columns.state == expected.value,
-                        columns.expires_at > now,
-                    )
-                    .values(state=FlowState.BUSY.value, due_at=None)
-                    .returning(*(columns[name] for name in _FLOW_COLUMNS.split(", ")))
-                )
-            ).first()
+            row = await _claim_portable(
+                connection, account_id, flow_id=flow_id, kind=kind, expected=expected, now=now
+            )
             if row is None:
                 return None
             rows = await connection.execute(_listing(account_id, contents=contents))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,16 +22,9 @@ from core.storage.change_feed import ChangeFeed
 from core.storage.engine import session_factory
 from core.storage.key_records import SqlKeyRecords
 from tests.conftest import backend_url, fresh_engine
+from tests.support.eventually import until
 
 OWNER = "verifier:bar-age-check"
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
@@ -39,7 +32,7 @@ async def _listening(url: str, count: int) -> AsyncIterator[list[ChangeFeed]]:
     feeds = [ChangeFeed(url) for _ in range(count)]
     tasks = [asyncio.create_task(feed.run()) for feed in feeds]
     try:
-        await _until(lambda: all(feed.live for feed in feeds))
+        await until(lambda: all(feed.live for feed in feeds))
         yield feeds
     finally:
         for task in tasks:
@@ -75,7 +68,7 @@ async def test_a_rotation_reaches_every_worker_as_it_commits(engine: AsyncEngine
         rotated = await command_line.rotate(OWNER)  # another process: no feed of its own
         assert rotated.kid != first.kid
         for feed, worker, before in zip(feeds, workers, heard, strict=True):
-            await _until(lambda f=feed, b=before: f.generation > b)  # type: ignore[misc]
+            await until(lambda f=feed, b=before: f.generation > b)  # type: ignore[misc]
             record = await worker.active(OWNER)
             assert record is not None and record.kid == rotated.kid
             assert worker.reads == 2
@@ -95,7 +88,7 @@ async def test_an_administrators_sql_is_heard_too(engine: AsyncEngine) -> None:
             await connection.execute(
                 text("UPDATE signing_keys SET retired_at = 1 WHERE kid = :kid"), {"kid": key.kid}
             )
-        await _until(lambda: feed.generation > heard)
+        await until(lambda: feed.generation > heard)
         assert await worker.active(OWNER) is None  # retired by hand: no active key
         assert worker.reads == 2
 
@@ -116,7 +109,7 @@ async def test_a_rolled_back_change_tells_nobody(engine: AsyncEngine) -> None:
             await transaction.rollback()
         async with engine.begin() as connection:  # a later commit elsewhere is heard
             await connection.execute(text("UPDATE signing_keys SET certificate_chain = '[]'"))
-        await _until(lambda: feed.generation > heard)
+        await until(lambda: feed.generation > heard)
         assert feed.generation == heard + 1
 
 
@@ -138,7 +131,7 @@ async def test_a_lost_feed_reads_on_every_call_until_it_listens_again(
         assert pid is not None
         async with engine.begin() as connection:  # an administrator ends its session
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        await _until(lambda: not feed.live)
+        await until(lambda: not feed.live)
         before = feed.generation
         while not feed.live:
             reads = worker.reads
