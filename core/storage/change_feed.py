@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 import asyncpg
@@ -30,8 +31,11 @@ CHANNEL = "idwallet_changes"
 #: What a notification's payload names (anything else moves every stamp).
 KEYS = "keys"
 SESSIONS = "sessions"
-#: Seconds between two checks that the listening connection still answers, and the
-#: longest each may take: a connection silently gone (a network cut) stops the keeping.
+#: A feed's check that it hears: its own payload starts so.
+PROBE = "probe:"
+#: Seconds between two checks that the listening connection still hears what is sent on
+#: the channel (a probe of its own), and the longest each may take: a connection silently
+#: gone (a network cut), or one that cannot hear, stops the keeping.
 CHECK_EVERY = 15.0
 CHECK_TIMEOUT = 5.0
 #: Seconds before the connection is tried again after it was lost or refused.
@@ -52,6 +56,9 @@ class ChangeFeed:
         #: The database's process serving the listening connection, while there is one.
         self.server_pid: int | None = None
         self._lost = asyncio.Event()
+        self._probe = ""
+        self._probe_heard = asyncio.Event()
+        self._deaf = False
 
     @property
     def generation(self) -> int:
@@ -70,8 +77,20 @@ class ChangeFeed:
     def _heard(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload in (KEYS, SESSIONS):
             self.changed(payload)
+        elif payload.startswith(PROBE):
+            if payload == self._probe:
+                self._probe_heard.set()  # any feed's probe is heard by all: only its own
         else:
             self.epoch += 1
+
+    async def _hears_itself(self, connection: asyncpg.Connection) -> None:
+        """Send a probe of its own on the channel and hear it come back, or fail: a
+        connection that listens but hears nothing (through a pooler in transaction mode,
+        say) must never let a worker keep what may have changed."""
+        self._probe = f"{PROBE}{secrets.token_hex(8)}"
+        self._probe_heard.clear()
+        await connection.execute(f"SELECT pg_notify('{CHANNEL}', $1)", self._probe)
+        await asyncio.wait_for(self._probe_heard.wait(), timeout=CHECK_TIMEOUT)
 
     def _connection_lost(self, *_: Any) -> None:
         self.live = False
@@ -88,15 +107,23 @@ class ChangeFeed:
                 self._lost.clear()
                 connection.add_termination_listener(self._connection_lost)
                 await connection.add_listener(CHANNEL, self._heard)
+                await self._hears_itself(connection)
                 self.server_pid = connection.get_server_pid()
                 # anything read before now may have changed unheard
                 self.epoch += 1
                 self.live = True
+                if self._deaf:
+                    log.info("hearing changes again")
+                    self._deaf = False
                 await self._watch(connection)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: read on every call meanwhile
-                log.warning("not hearing changes (%s); reading on every call", type(exc).__name__)
+                if not self._deaf:  # once per outage, not once per attempt
+                    log.warning(
+                        "not hearing changes (%s); reading on every call", type(exc).__name__
+                    )
+                self._deaf = True
             finally:
                 self._connection_lost()
                 if connection is not None and not connection.is_closed():
@@ -108,7 +135,7 @@ class ChangeFeed:
             try:
                 await asyncio.wait_for(self._lost.wait(), timeout=CHECK_EVERY)
             except TimeoutError:
-                await connection.fetchval("SELECT 1", timeout=CHECK_TIMEOUT)
+                await self._hears_itself(connection)
 
 
 def notice_trigger(table: str, topic: str, events: str) -> tuple[str, str]:

@@ -157,3 +157,48 @@ async def test_sqlite_keeps_nothing(tmp_path: Path) -> None:
         await records.active(OWNER)
         await records.active(OWNER)
         assert records.reads == reads + 2
+
+
+class _Deaf(ChangeFeed):
+    """A feed whose connection listens but hears nothing, as through a pooler in
+    transaction mode, which does not carry notifications to the client."""
+
+    def _heard(self, *_: object) -> None:
+        return
+
+
+@pytest.mark.postgres
+async def test_a_feed_that_cannot_hear_its_own_probe_keeps_nothing(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(change_feed, "CHECK_TIMEOUT", 0.3)
+    monkeypatch.setattr(change_feed, "RETRY_AFTER", 0.1)
+    deaf = _Deaf(_url(engine))
+    task = asyncio.create_task(deaf.run())
+    try:
+        await asyncio.sleep(1.5)  # several attempts, each refused by its unheard probe
+        assert not deaf.live
+        worker = SqlKeyRecords(session_factory(engine), feed=deaf)
+        provider = SoftwareKeyProvider(worker, KeyWrapper(os.urandom(32)))
+        await provider.signer(OWNER)
+        reads = worker.reads
+        await worker.active(OWNER)
+        await worker.active(OWNER)
+        assert worker.reads == reads + 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.postgres
+async def test_other_feeds_probes_change_nothing(engine: AsyncEngine) -> None:
+    """Every feed hears every other's probe: none of them makes anything stale."""
+    async with _listening(_url(engine), 1) as (feed,):
+        before = feed.generation
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("SELECT pg_notify('idwallet_changes', 'probe:another-worker')")
+            )
+            await connection.execute(text("UPDATE signing_keys SET certificate_chain = '[]'"))
+        await until(lambda: feed.generation > before)
+        assert feed.generation == before + 1  # the change, not the probe
