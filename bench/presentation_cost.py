@@ -214,6 +214,8 @@ def _measure(
         max(0.0, value - rate * window) / count
         for value, rate, window in zip(delta[1:7], housekeeping.per_second, windows, strict=True)
     ]
+    if server_dsn is None:  # SQLite: no statements counted
+        return PathCost(path, count, requests / count, own[0] * 1000, *own[1:])
     BREAKDOWN[path] = {
         query: per_presentation
         for query, calls in after.by_statement.items()
