@@ -15,6 +15,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from app.status_watching import lease_seconds
 from core.http.published_documents import PublishedDocuments
 from tests.wallet.phone import Phone
 from tests.wallet.status_list_server import StatusLists
@@ -27,7 +28,7 @@ from tests.wallet.test_status_watch_foreign import (  # noqa: F401 - fixtures
 from wallet.domain import CredentialInstance, CredentialRecord, StoredCredential
 from wallet.services.context import WalletContext
 from wallet.services.status_watch_index import NO_EXPIRY_HORIZON, watch_credential
-from wallet.services.watch_statuses import WatchReport, watch_pass
+from wallet.services.watch_statuses import WATCH_TASK, WatchReport, watch_pass
 from wallet.storage.notification_tables import CredentialWatchRow, StatusListRow
 
 DAY = 86400.0
@@ -48,6 +49,21 @@ class Watching:
         )
         self.phone = Phone(client)
         self.phone.register()
+        self._take_the_lease()
+
+    def _take_the_lease(self) -> None:
+        """The passes are the test's alone: it holds the watching's lease for longer than
+        its clock ever moves, so the app's own pass (at start, then hourly) cannot run one
+        between the test's steps. Where the app's start-up pass holds it, the test's clock
+        moves past that lease, which also stops a pass still under way at its next check."""
+        store = self.context.store.status_watching
+
+        async def take() -> bool:
+            return await store.lease(WATCH_TASK, "the test", self.clock.now(), 3650 * DAY)
+
+        if not self.client.blocking_portal.call(take):
+            self.clock.offset += lease_seconds(3600) + 1
+            assert self.client.blocking_portal.call(take)
 
     def record(
         self, references: list[tuple[str, int]], expires_in: float | None = 365 * DAY
