@@ -72,8 +72,9 @@ class Deployment:
     wallet_provider_ca: TrustAnchor | None = None
     #: The PKCS#11 token of the deployment, where some class of keys is kept in one.
     token: Pkcs11Token | None = None
-    #: Changes other processes commit to the keys, heard while ``hearing_changes`` runs
-    #: (PostgreSQL; None on SQLite, where every read goes to the database).
+    #: Changes any process commits to the keys, devices and accounts, heard while
+    #: ``hearing_changes`` runs (PostgreSQL; None on SQLite, where every read goes to the
+    #: database).
     changes: ChangeFeed | None = None
 
     def derived_secret(self, purpose: str) -> bytes:
@@ -122,8 +123,8 @@ class Deployment:
 
     @contextlib.asynccontextmanager
     async def hearing_changes(self) -> AsyncIterator[None]:
-        """While the app serves: this worker listens for changes to the keys, and keeps
-        what it read of them until it hears of one."""
+        """While the app serves: this worker listens for changes to the keys, devices and
+        accounts, and keeps what it read of them until it hears of one."""
         if self.changes is None:
             yield
             return

@@ -360,21 +360,27 @@ _SESSION_ROW = (
     "INSERT INTO wallet_refresh_tokens (token_hash, family_id, account_id, device_id,"
     " expires_at) VALUES ($1, $2, $3, $4, $5)"
 )
+
+
+def _spending(first: int) -> str:
+    """A challenge spent by the first statement that stores it, its hash, expiry and the
+    time as parameters ``$first`` to ``$first + 2``; one remembered past its expiry may be
+    taken over (it is refused before, as expired, by its own expiry time)."""
+    return (
+        "INSERT INTO wallet_challenges (challenge_hash, expires_at)"  # noqa: S608 - placeholders only
+        f" VALUES (${first}, ${first + 1}) ON CONFLICT (challenge_hash) DO UPDATE SET"
+        " expires_at = EXCLUDED.expires_at"
+        f" WHERE wallet_challenges.expires_at <= ${first + 2}"
+    )
+
+
+_SPEND_CHALLENGE = _spending(1)
 #: A sign-in's refresh token, stored only where the same statement spends its challenge.
 _SESSION_SPENDING_CHALLENGE = (
-    "WITH spent AS (INSERT INTO wallet_challenges (challenge_hash, expires_at)"
-    " VALUES ($6, $7) ON CONFLICT (challenge_hash) DO UPDATE SET expires_at ="
-    " EXCLUDED.expires_at WHERE wallet_challenges.expires_at <= $8 RETURNING 1)"
+    f"WITH spent AS ({_spending(6)} RETURNING 1)"  # noqa: S608 - constants only
     " INSERT INTO wallet_refresh_tokens (token_hash, family_id, account_id, device_id,"
     " expires_at) SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::float"
     " WHERE EXISTS (SELECT 1 FROM spent)"
-)
-#: A challenge is spent by the first statement that stores it; one remembered past its
-#: expiry may be taken over (it is refused before, as expired, by its own expiry time).
-_SPEND_CHALLENGE = (
-    "INSERT INTO wallet_challenges (challenge_hash, expires_at) VALUES ($1, $2)"
-    " ON CONFLICT (challenge_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at"
-    " WHERE wallet_challenges.expires_at <= $3"
 )
 
 
@@ -688,29 +694,23 @@ class SqlCredentials(_HotPath):
 
 
 _FLOW_COLUMNS = "flow_id, account_id, kind, state, sealed, expires_at, due_at"
-#: ``_CLAIM_LISTING`` without the credentials' sealed records (empty): which are held.
-_CLAIM_NAMING = (
-    "WITH claimed AS (UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2"
-    " AND account_id = $3 AND kind = $4 AND state = $5 AND expires_at > $6"
-    " RETURNING flow_id, account_id, kind, state, sealed, expires_at, due_at)"
-    " SELECT f.flow_id, f.account_id, f.kind, f.state, CASE WHEN row_number() OVER"
-    " (ORDER BY c.created_at, c.credential_id) = 1 THEN f.sealed END, f.expires_at,"
-    " f.due_at, c.credential_id, c.account_id, ''::bytea, c.presentations, c.created_at,"
-    " c.renew_from FROM claimed f LEFT JOIN wallet_credentials c ON c.account_id ="
-    " f.account_id ORDER BY c.created_at, c.credential_id"
+_CLAIM = (
+    "UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2 AND account_id = $3"
+    " AND kind = $4 AND state = $5 AND expires_at > $6"
+    " RETURNING flow_id, account_id, kind, state, sealed, expires_at, due_at"
 )
 #: ``_CLAIM``, and the account's credentials beside the claimed flow (one row with no
 #: credential when there is none; the flow's sealed content on the first row only).
 _CLAIM_LISTING = (
-    "WITH claimed AS (UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2"
-    " AND account_id = $3 AND kind = $4 AND state = $5 AND expires_at > $6"
-    " RETURNING flow_id, account_id, kind, state, sealed, expires_at, due_at)"
+    f"WITH claimed AS ({_CLAIM})"  # noqa: S608 - constants only
     " SELECT f.flow_id, f.account_id, f.kind, f.state, CASE WHEN row_number() OVER"
     " (ORDER BY c.created_at, c.credential_id) = 1 THEN f.sealed END, f.expires_at,"
     " f.due_at, c.credential_id, c.account_id, c.sealed, c.presentations, c.created_at,"
     " c.renew_from FROM claimed f LEFT JOIN wallet_credentials c ON c.account_id ="
     " f.account_id ORDER BY c.created_at, c.credential_id"
 )
+#: ``_CLAIM_LISTING`` without the credentials' sealed records (empty): which are held.
+_CLAIM_NAMING = _CLAIM_LISTING.replace(" c.sealed,", " ''::bytea,")
 _SUBMIT = (
     "WITH moved AS (UPDATE wallet_flows SET state = $3, due_at = NULL"
     " WHERE flow_id = $1 AND account_id = $2 AND state = $4 RETURNING 1),"
@@ -799,13 +799,6 @@ async def _add_capped(connection: Any, flow: Flow, now: float, cap: int) -> bool
     }
     result = await connection.execute(capped_insert(FLOWS, values, counted=unfinished, cap=cap))
     return bool(result.rowcount)
-
-
-_CLAIM = (
-    "UPDATE wallet_flows SET state = $1, due_at = NULL WHERE flow_id = $2 AND account_id = $3"
-    " AND kind = $4 AND state = $5 AND expires_at > $6"
-    " RETURNING flow_id, account_id, kind, state, sealed, expires_at, due_at"
-)
 
 
 class SqlFlows(_HotPath):
