@@ -286,8 +286,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose values are key ids: a JWK thumbprint is base64url and may begin with "-",
+# which argparse would otherwise take for an option of its own.
+_KEY_ID_OPTIONS = frozenset({"--replacing"})
+
+
+def _key_ids_joined(argv: Sequence[str]) -> list[str]:
+    """``--replacing -Xy…`` as ``--replacing=-Xy…``, so a script may pass any key id."""
+    joined: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _KEY_ID_OPTIONS:
+            value = next(tokens, None)
+            joined.append(token if value is None else f"{token}={value}")
+        else:
+            joined.append(token)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_key_ids_joined(sys.argv[1:] if argv is None else argv))
     if args.command == "wallet":  # a client of some server: no settings of its own
         return run_wallet(args)
     try:

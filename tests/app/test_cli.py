@@ -61,6 +61,17 @@ def test_keys_rotate_show_and_trust_anchor(var_dir: Path) -> None:
     )
     assert stale.returncode == 0 and "is no longer the active key" in stale.stdout
     assert shown[1]["kid"] in stale.stdout
+    # a key id is a JWK thumbprint, which may begin with "-": still a value, not an option
+    dashed = _idwallet(
+        var_dir,
+        "keys",
+        "rotate",
+        "--owner",
+        "issuer:civil-registry",
+        "--replacing",
+        "-" + shown[0]["kid"][1:],
+    )
+    assert dashed.returncode == 0 and "is no longer the active key" in dashed.stdout
     once = _idwallet(
         var_dir,
         "keys",

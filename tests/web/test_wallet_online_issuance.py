@@ -70,7 +70,9 @@ def test_a_driving_licence_at_home_after_showing_the_national_id(
     page.get_by_role("button", name="Back").click()
     expect(page.locator("#cards li")).to_have_count(2)
     page.get_by_role("button", name="Activity").click()
-    expect(page.get_by_text("Driving licence", exact=False).first).to_be_visible()
+    activity = page.get_by_role("region", name="Activity")
+    expect(activity.get_by_text("Credential added — Transport Agency")).to_be_visible()
+    expect(activity.get_by_text("Driving licence", exact=False).first).to_be_visible()
 
     # the licence is one-time: each copy is shown once, and this device, which keeps its
     # keys, asks the agency for fresh copies before they run out
