@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 from core.errors import ProtocolError
 from core.flow_states import Moves
 
@@ -167,6 +169,9 @@ class StoredCredential:
     created_at: float
     #: A one-time credential: the presentation count from which it needs a fresh batch.
     renew_from: int | None = None
+    #: The sealed ``CredentialListing``; None for records stored before listings were
+    #: sealed beside them (the first listing then derives and keeps it).
+    sealed_listing: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,12 +331,34 @@ class CredentialRecord:
 
     def fresh_instances(self, presentations: int) -> int:
         """Instances not shown yet (one-time credentials)."""
-        return max(0, len(self.instances) - (presentations - self.shown_before))
+        return _unshown(len(self.instances), self.shown_before, presentations)
 
     def renewal_due_from(self, renew_below: int) -> int:
         """The presentation count from which a one-time credential needs a fresh batch:
         when fewer than ``renew_below`` instances are still unshown."""
-        return self.shown_before + max(0, len(self.instances) - renew_below)
+        return _renewal_due_from(len(self.instances), self.shown_before, renew_below)
+
+    def listing(self) -> CredentialListing:
+        """What a listing shows of this credential (sealed beside the record)."""
+        return CredentialListing(
+            format=self.format,
+            vct=self.vct,
+            issuer=self.issuer,
+            configuration_id=self.configuration_id,
+            instances=len(self.instances),
+            statuses=[i.status for i in self.instances if i.status is not None],
+            expires_at=self.expires_at,
+            issuer_display=self.issuer_display,
+            credential_display=self.credential_display,
+            received_at=self.received_at,
+            use_policy=self.use_policy,
+            renewed_by_phone=self.renewed_by_phone,
+            renewal_instances=None
+            if self.renewal is None
+            else int(self.renewal.get("instances", 1)),
+            shown_before=self.shown_before,
+            doctype=self.doctype,
+        )
 
     @property
     def renewed_by_phone(self) -> bool:
@@ -407,6 +434,47 @@ class CredentialRecord:
             shown_before=value.get("shown_before", 0),
             doctype=value.get("doctype"),
         )
+
+
+def _unshown(instances: int, shown_before: int, presentations: int) -> int:
+    return max(0, instances - (presentations - shown_before))
+
+
+def _renewal_due_from(instances: int, shown_before: int, renew_below: int) -> int:
+    return shown_before + max(0, instances - renew_below)
+
+
+class CredentialListing(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What the citizen's list of credentials shows of one credential, sealed beside its
+    record (a small fraction of its size: no credentials, claims or renewal state), so a
+    listing opens these and never the records. Written whenever the record is."""
+
+    format: str
+    vct: str
+    issuer: str
+    configuration_id: str
+    #: How many credentials the batch holds.
+    instances: int
+    #: The Token Status List references of the batch's credentials that have one.
+    statuses: list[dict[str, Any]] = []
+    expires_at: int | None = None
+    issuer_display: list[dict[str, Any]] = []
+    credential_display: list[dict[str, Any]] = []
+    received_at: float = 0.0
+    use_policy: str = "rotating"
+    renewed_by_phone: bool = False
+    #: The batch size a renewal asks for; None where the issuer gives no renewal.
+    renewal_instances: int | None = None
+    shown_before: int = 0
+    doctype: str | None = None
+
+    def fresh_instances(self, presentations: int) -> int:
+        """Credentials of the batch not shown yet (one-time credentials)."""
+        return _unshown(self.instances, self.shown_before, presentations)
+
+    def renewal_due_from(self, renew_below: int) -> int:
+        """As ``CredentialRecord.renewal_due_from``."""
+        return _renewal_due_from(self.instances, self.shown_before, renew_below)
 
 
 class NotFound(ProtocolError):

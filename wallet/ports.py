@@ -106,7 +106,16 @@ class HolderKeys(Protocol):
 class Credentials(Protocol):
     async def add(self, credential: StoredCredential) -> None: ...
 
+    async def listings(self, account_id: str) -> list[StoredCredential]:
+        """The account's credentials as ``list`` orders them, for showing a list: each
+        with its sealed listing and an empty ``sealed`` record, or, where no listing was
+        kept yet, with its record to derive one from."""
+
     async def list(self, account_id: str) -> list[StoredCredential]: ...
+
+    async def keep_listing(self, account_id: str, credential_id: str, sealed: bytes) -> None:
+        """The sealed listing of a record stored without one, unless one was kept since
+        (a new record always comes with its own)."""
 
     async def get(self, account_id: str, credential_id: str) -> StoredCredential | None: ...
 
@@ -118,11 +127,12 @@ class Credentials(Protocol):
         credential_id: str,
         sealed: bytes,
         *,
+        sealed_listing: bytes,
         expected_presentations: int,
         renew_from: int | None,
     ) -> bool:
-        """New sealed content (a fresh batch), unless the credential was shown since it was
-        read (``expected_presentations``): one compare-and-set."""
+        """New sealed content (a fresh batch) and its listing, unless the credential was
+        shown since it was read (``expected_presentations``): one compare-and-set."""
 
     async def renewal_due(self, now: float, limit: int) -> Sequence[tuple[str, str]]:
         """(account id, credential id) of one-time credentials due for a fresh batch."""

@@ -69,7 +69,7 @@ from tests.support.server import free_port
 from tests.wallet.phone import Phone
 from wallet.domain import CounterpartyError
 from wallet.services.context import WalletContext
-from wallet.services.credentials import open_record
+from wallet.services.credential_records import open_record
 from wallet.services.one_time_use import change_credential
 from wallet.services.renew_credential import renew_credential, renew_due_credentials
 

@@ -14,8 +14,9 @@ from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
 from tests.verifiers.presenter import create_request
 from tests.wallet.phone import Phone
-from wallet.domain import FlowState
+from wallet.domain import CredentialRecord, FlowState
 from wallet.services.context import WalletContext
+from wallet.services.credential_records import seal_listing
 
 
 def _earlier_shape(content: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +152,9 @@ def test_a_phone_credential_sealed_before_device_keys_were_kept_is_shown(
             account_id,
             stored.credential_id,
             box.seal("credential", stored.credential_id, record),
+            sealed_listing=seal_listing(
+                box, stored.credential_id, CredentialRecord.from_json(record).listing()
+            ),
             expected_presentations=stored.presentations,
             renew_from=stored.renew_from,
         )

@@ -19,10 +19,17 @@ from core.jose.algorithms import PublicKey
 from core.sdjwt_vc.issuer_keys import IssuerKeyError
 from core.status_list.bits import StatusListError
 from core.status_list.token import StatusReference, verify_status_list_token
-from wallet.domain import MSO_MDOC, CredentialRecord, NotFound, StoredCredential
+from wallet.domain import (
+    MSO_MDOC,
+    CredentialListing,
+    CredentialRecord,
+    NotFound,
+    StoredCredential,
+)
 from wallet.services.activity import record, stamp
 from wallet.services.activity_messages import CredentialDeletedEntry
 from wallet.services.context import WalletContext
+from wallet.services.credential_records import open_listing, open_record, seal_listing
 from wallet.services.display import label_for, pick
 from wallet.services.holding_messages import (
     ClaimRow,
@@ -39,10 +46,6 @@ from wallet.services.status_watch_index import unwatch_credential
 log = logging.getLogger("idwallet.wallet")
 STATUS_NAMES = {0: "valid", 1: "revoked", 2: "suspended"}
 MAX_CACHED_LISTS = 256
-
-
-def open_record(box: AccountBox, stored: StoredCredential) -> CredentialRecord:
-    return CredentialRecord.from_json(box.open("credential", stored.credential_id, stored.sealed))
 
 
 class StatusReader:
@@ -81,14 +84,12 @@ class StatusReader:
         self._lists[uri] = verified
         return verified
 
-    async def status(self, credential: CredentialRecord) -> str:
+    async def status(self, credential: CredentialListing) -> str:
         if credential.expires_at is not None and credential.expires_at < self._context.clock.now():
             return "expired"
         worst = "valid"
-        for instance in credential.instances:
-            if instance.status is None:
-                continue
-            reference = StatusReference(int(instance.status["idx"]), str(instance.status["uri"]))
+        for status in credential.statuses:
+            reference = StatusReference(int(status["idx"]), str(status["uri"]))
             status_list = await self._list(reference.uri, credential.issuer)
             if status_list is None:
                 return "unknown"
@@ -105,7 +106,7 @@ class StatusReader:
 def _summary_fields(
     context: WalletContext,
     stored: StoredCredential,
-    credential: CredentialRecord,
+    credential: CredentialListing,
     preferred: Sequence[str],
     status: str,
 ) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def _summary_fields(
         "vct": credential.vct or None,
         "doctype": UNSET if credential.doctype is None else credential.doctype,
         "status": status,
-        "instances": len(credential.instances),
+        "instances": credential.instances,
         "received_at": int(credential.received_at),
         "expires_at": credential.expires_at,
         "use_policy": credential.use_policy,
@@ -133,7 +134,7 @@ def _summary_fields(
         "renewed_by": ("phone" if credential.renewed_by_phone else "wallet_service")
         if one_time
         else UNSET,
-        "holder_keys_needed": int((credential.renewal or {}).get("instances", 1))
+        "holder_keys_needed": credential.renewal_instances or 1
         if one_time and credential.renewed_by_phone
         else UNSET,
         "renewal_due": stored.presentations
@@ -149,13 +150,27 @@ async def list_credentials(
     box = await context.box(account_id)
     reader = StatusReader(context)
     result = []
-    for stored in await context.store.credentials.list(account_id):
-        credential = open_record(box, stored)
-        status = await reader.status(credential)
+    for stored in await context.store.credentials.listings(account_id):
+        listing = await _listing(context, box, stored)
+        status = await reader.status(listing)
         result.append(
-            CredentialSummary(**_summary_fields(context, stored, credential, preferred, status))
+            CredentialSummary(**_summary_fields(context, stored, listing, preferred, status))
         )
     return CredentialList(credentials=result)
+
+
+async def _listing(
+    context: WalletContext, box: AccountBox, stored: StoredCredential
+) -> CredentialListing:
+    """The credential's sealed listing; for a record stored before listings were kept,
+    the listing derived from the record, and kept for the next time."""
+    if stored.sealed_listing is not None:
+        return open_listing(box, stored.credential_id, stored.sealed_listing)
+    listing = open_record(box, stored).listing()
+    await context.store.credentials.keep_listing(
+        box.account_id, stored.credential_id, seal_listing(box, stored.credential_id, listing)
+    )
+    return listing
 
 
 def _claim_rows(credential: CredentialRecord, preferred: Sequence[str]) -> list[ClaimRow]:
@@ -187,9 +202,10 @@ async def show_credential(
         raise NotFound("no such credential")
     box = await context.box(account_id)
     credential = open_record(box, stored)
-    status = await StatusReader(context).status(credential)
+    listing = credential.listing()
+    status = await StatusReader(context).status(listing)
     return CredentialDetails(
-        **_summary_fields(context, stored, credential, preferred, status),
+        **_summary_fields(context, stored, listing, preferred, status),
         claims=credential.claims,
         claim_labels=_claim_rows(credential, preferred),
         presentations=stored.presentations,

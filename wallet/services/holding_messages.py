@@ -51,7 +51,7 @@ class CredentialSummary(Message, kw_only=True):
             "issuer, so two verifiers cannot link presentations; rotating: the copies are "
             "shown in turn (an issuer that gives no fresh copies)."
         ),
-    ] = "rotating"
+    ]
     fresh_instances: Annotated[
         int | UnsetType,
         msgspec.Meta(

@@ -22,7 +22,7 @@ import msgspec
 
 from wallet.domain import CredentialRecord, StoredCredential
 from wallet.services.context import WalletContext
-from wallet.services.credentials import open_record
+from wallet.services.credential_records import open_record, seal_listing, seal_record
 from wallet.services.offer_flow import OfferFlow
 from wallet.services.sealing import AccountBox
 from wallet.services.status_watch_index import watch_stored_credential
@@ -86,7 +86,8 @@ async def change_credential(
         if await context.store.credentials.replace(
             box.account_id,
             credential_id,
-            box.seal("credential", credential_id, changed.to_json()),
+            seal_record(box, credential_id, changed),
+            sealed_listing=seal_listing(box, credential_id, changed.listing()),
             expected_presentations=stored.presentations,
             renew_from=renew_from(context, changed),
         ):

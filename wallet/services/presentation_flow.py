@@ -18,7 +18,8 @@ from wallet.domain import SD_JWT_VC, Custody, FlowKind, FlowState, NotFound, Sto
 from wallet.services.claim_flow import ClaimedFlow, claim_flow, end_claim
 from wallet.services.consent import Holding
 from wallet.services.context import WalletContext
-from wallet.services.credentials import StatusReader, open_record
+from wallet.services.credential_records import open_record
+from wallet.services.credentials import StatusReader
 from wallet.services.interaction_messages import SigningRequest
 from wallet.services.request_object import CheckedRequest
 from wallet.services.sealing import AccountBox
@@ -104,7 +105,7 @@ async def holdings(
         listed = await context.store.credentials.list(box.account_id)
     for stored in listed:
         credential = open_record(box, stored)
-        held.append(Holding(stored, credential, await reader.status(credential)))
+        held.append(Holding(stored, credential, await reader.status(credential.listing())))
     return held
 
 

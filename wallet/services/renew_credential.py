@@ -30,7 +30,7 @@ from core.errors import ProtocolError
 from core.oid4vci import CredentialResponse, NonceResponse, RegisterRead
 from wallet.domain import CredentialRecord, Custody, HolderKey, Refused
 from wallet.services.context import WalletContext
-from wallet.services.credentials import open_record
+from wallet.services.credential_records import open_record
 from wallet.services.issuer_client import IssuerClient, read_answer
 from wallet.services.offer_flow import OfferFlow, PreparedCredentialRequest
 from wallet.services.one_time_use import keep_refresh_token, merge_fresh_batch

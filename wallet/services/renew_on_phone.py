@@ -21,7 +21,7 @@ from core.errors import InvalidRequest
 from wallet.domain import Custody, Flow, FlowKind, FlowState, NotFound
 from wallet.services.claim_flow import ClaimedFlow
 from wallet.services.context import WalletContext
-from wallet.services.credentials import open_record
+from wallet.services.credential_records import open_record
 from wallet.services.device_rounds import await_round
 from wallet.services.holder_keys import KeptHolderKey, device_keys
 from wallet.services.interaction_messages import CredentialRenewal, OfferOutcome

@@ -40,6 +40,7 @@ from wallet.services.activity_messages import CredentialReceivedEntry
 from wallet.services.assistance import ASSISTING
 from wallet.services.claim_flow import ClaimedFlow, end_claim
 from wallet.services.context import WalletContext
+from wallet.services.credential_records import seal_listing, seal_record
 from wallet.services.device_rounds import await_round, phone_signs
 from wallet.services.display import pick
 from wallet.services.holder_keys import keys_of
@@ -401,10 +402,11 @@ async def verified(
     stored = StoredCredential(
         credential_id,
         box.account_id,
-        box.seal("credential", credential_id, record_.to_json()),
+        seal_record(box, credential_id, record_),
         0,
         context.clock.now(),
         renew_from=renew_from(context, record_),
+        sealed_listing=seal_listing(box, credential_id, record_.listing()),
     )
     return stored, content.used, record_
 

@@ -20,7 +20,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import LargeBinary, Select, Table, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    LargeBinary,
+    Select,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -582,7 +593,40 @@ def _listing(account_id: str, *, contents: bool = True) -> Select[Any]:
 
 def _credential(r: CredentialRow) -> StoredCredential:
     return StoredCredential(
-        r.credential_id, r.account_id, r.sealed, r.presentations, r.created_at, r.renew_from
+        r.credential_id,
+        r.account_id,
+        r.sealed,
+        r.presentations,
+        r.created_at,
+        r.renew_from,
+        r.sealed_listing,
+    )
+
+
+#: An account's credentials for showing a list: the sealed listing, and the record only
+#: where no listing was kept yet.
+_LISTINGS = (
+    "SELECT credential_id, account_id, CASE WHEN sealed_listing IS NULL THEN sealed"
+    " ELSE ''::bytea END, presentations, created_at, renew_from, sealed_listing"
+    " FROM wallet_credentials WHERE account_id = $1 ORDER BY created_at, credential_id"
+)
+
+
+def _listings(account_id: str) -> Select[Any]:
+    """``_LISTINGS``, portable."""
+    columns = _CREDENTIALS.c
+    return (
+        select(
+            columns.credential_id,
+            columns.account_id,
+            case((columns.sealed_listing.is_(None), columns.sealed), else_=literal(b"")),
+            columns.presentations,
+            columns.created_at,
+            columns.renew_from,
+            columns.sealed_listing,
+        )
+        .where(columns.account_id == account_id)
+        .order_by(columns.created_at, columns.credential_id)
     )
 
 
@@ -597,6 +641,7 @@ class SqlCredentials(_HotPath):
                     presentations=credential.presentations,
                     created_at=credential.created_at,
                     renew_from=credential.renew_from,
+                    sealed_listing=credential.sealed_listing,
                 )
             )
 
@@ -606,6 +651,7 @@ class SqlCredentials(_HotPath):
         credential_id: str,
         sealed: bytes,
         *,
+        sealed_listing: bytes,
         expected_presentations: int,
         renew_from: int | None,
     ) -> bool:
@@ -617,7 +663,12 @@ class SqlCredentials(_HotPath):
                     CredentialRow.account_id == account_id,
                     CredentialRow.presentations == expected_presentations,
                 )
-                .values(sealed=sealed, renew_from=renew_from, renew_after=None)
+                .values(
+                    sealed=sealed,
+                    sealed_listing=sealed_listing,
+                    renew_from=renew_from,
+                    renew_after=None,
+                )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -645,6 +696,13 @@ class SqlCredentials(_HotPath):
                 .values(renew_after=until)
             )
 
+    async def listings(self, account_id: str) -> list[StoredCredential]:
+        rows = await self._rows(_LISTINGS, (account_id,), lambda: _listings(account_id))
+        return [
+            replace(_stored_credential(r), sealed_listing=None if r[6] is None else bytes(r[6]))
+            for r in rows
+        ]
+
     async def list(self, account_id: str) -> list[StoredCredential]:
         rows = await self._rows(
             "SELECT credential_id, account_id, sealed, presentations, created_at, renew_from"
@@ -653,6 +711,19 @@ class SqlCredentials(_HotPath):
             lambda: _listing(account_id),
         )
         return [_stored_credential(r) for r in rows]
+
+    async def keep_listing(self, account_id: str, credential_id: str, sealed: bytes) -> None:
+        columns = _CREDENTIALS.c
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(_CREDENTIALS)
+                .where(
+                    columns.credential_id == credential_id,
+                    columns.account_id == account_id,
+                    columns.sealed_listing.is_(None),
+                )
+                .values(sealed_listing=sealed)
+            )
 
     async def get(self, account_id: str, credential_id: str) -> StoredCredential | None:
         async with self._sessions() as session:

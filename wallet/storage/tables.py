@@ -92,6 +92,9 @@ class CredentialRow(Base):
     renew_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: Not before then (a renewal that failed is tried again later).
     renew_after: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: What a listing shows of the credential (``CredentialListing``), sealed apart from
+    #: the record so a listing need not open records; NULL in rows stored before.
+    sealed_listing: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class FlowRow(Base):
