@@ -13,6 +13,10 @@ Two paths, each repeated ``count`` times one after the other:
   device proof (challenge, then login), posts the scanned URI, approves, and, its keys
   being device-bound, signs the KB-JWT and completes in a second round trip; the counter
   reads the verified result.
+
+Beside them, **list 50 credentials**: a citizen holding 50 national IDs lists them with
+their live status (``GET /wallet/credentials``); a worker's capacity for it is one
+second over its CPU time per listing.
 """
 
 from __future__ import annotations
@@ -324,6 +328,28 @@ def _phone_path(
     return once
 
 
+#: How many credentials the listing's citizen holds.
+LISTED = 50
+LISTING = f"list {LISTED} credentials"
+
+
+def _listing_path(http: httpx.Client, keys: dict[str, str]) -> Callable[[], None]:
+    from bench.http_wallet import _citizen  # the citizen the load benchmark lists for
+
+    async def holder() -> str:
+        async with httpx.AsyncClient(base_url=str(http.base_url), timeout=60) as client:
+            return await _citizen(client, keys["civil-registry"], LISTED)
+
+    headers = {"Authorization": f"Bearer {asyncio.run(holder())}"}
+
+    def once() -> None:
+        listed = http.get("/wallet/credentials", headers=headers)
+        if listed.status_code != 200 or len(listed.json()["credentials"]) != LISTED:
+            raise RuntimeError(f"listing failed: {listed.text[:300]}")
+
+    return once
+
+
 def _trivial(
     http: httpx.Client, server_dsn: str | None, pid: int, housekeeping: _Housekeeping, count: int
 ) -> PathCost:
@@ -393,6 +419,7 @@ def _measure_revision(
             with _Counted(base_url=running.base_url, timeout=60) as http:
                 mobile = _mobile_api_path(http, keys)
                 phone = _phone_path(http, running.base_url, keys, var_dir / "phone.json")
+                listing = _listing_path(http, keys)
                 # a whole minute, so that the minute's purge is in the rate
                 housekeeping = _Housekeeping.measure(server_dsn, pid, _HOUSEKEEPING_WINDOW)
                 if server_dsn is not None:
@@ -400,6 +427,7 @@ def _measure_revision(
                 costs = [
                     _measure("mobile API", count, server_dsn, pid, housekeeping, mobile),
                     _measure("phone", count, server_dsn, pid, housekeeping, phone),
+                    _measure(LISTING, count, server_dsn, pid, housekeeping, listing),
                     _trivial(http, server_dsn, pid, housekeeping, count * 10),
                 ]
                 profiles: dict[str, dict[str, float]] = {}
@@ -449,6 +477,9 @@ TARGETS = {"mobile API": (6.0, 8), "phone": (12.0, 12)}
 #: Worker CPU ms per presentation where the work started, on that machine: a required
 #: CPU time is that share of the "before" measured in the same run.
 STARTED_AT = {"mobile API": 12.5, "phone": 40.0}
+#: Listings per second per worker required, and measured where the work started: the
+#: required capacity is that multiple of the "before" measured in the same run.
+LISTING_TARGET, LISTING_STARTED_AT = 300.0, 108.0
 
 
 def section(costs: Costs) -> list[str]:
@@ -517,6 +548,20 @@ def section(costs: Costs) -> list[str]:
             f" {was.transactions:.1f} / {c.transactions:.1f} / {transactions_required} |"
             f" {'yes' if met else 'no'} |"
         )
+    listed, listed_before = _cost(now, LISTING), before[LISTING].worker_cpu_ms
+    capacity, capacity_before = 1000 / listed, 1000 / listed_before
+    required = capacity_before * LISTING_TARGET / LISTING_STARTED_AT
+    lines += [
+        "",
+        f"A worker's capacity to {LISTING} (one second over the CPU time of one listing);"
+        f" required: {LISTING_TARGET:.0f} where {LISTING_STARTED_AT:.0f} were measured when",
+        "the work started, so that multiple of the same run's *before*:",
+        "",
+        "| path | listings per second per worker: before / now / required | met |",
+        "| --- | ---: | --- |",
+        f"| {LISTING} | {capacity_before:.0f} / {capacity:.0f} / {required:.0f} |"
+        f" {'yes' if round(capacity) >= round(required) else 'no'} |",
+    ]
     lines += [
         "",
         "On SQLite, the embedded default (worker CPU only: it keeps no counters):",

@@ -233,7 +233,8 @@ def render(
         "cuts the credential down, signs the KB-JWT with the server-held holder key and posts",
         "it; the verifier in the same worker validates it fully and answers 200). The wallet's",
         "calls to the verifier stay in process. The listing row is one citizen holding 50",
-        "credentials (batches of 3) asking for the list, each with its live status.",
+        "credentials (batches of 3) asking for the list, each with its live status, from four",
+        "phones at once, so that the worker sets the rate.",
         "",
         *latency_table(wallet),
     ]
