@@ -8,6 +8,7 @@ with no imaging library."""
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections import OrderedDict
@@ -54,17 +55,27 @@ def qr_matrix(text: str) -> Matrix:
 _MODULES = bytes([_DARK] + [_LIGHT] * 255)
 
 
+#: A run of dark modules in a row of the matrix.
+_DARK_RUN = re.compile(bytes([_DARK]) + b"+")
+#: The largest symbol (version 40) with its quiet zone, in modules.
+_LARGEST = 177 + 2 * QUIET_ZONE
+#: Path pieces made once: a run's move to its column, and the rectangle of its width.
+_MOVES = [f"M{x} " for x in range(_LARGEST + 1)]
+_RECTANGLES = [f"h{w}v1h-{w}z" for w in range(_LARGEST + 1)]
+
+
 def render_svg(matrix: Matrix, *, title: str = "QR code") -> str:
+    """One path of one-module-high rectangles, one per run of dark modules in a row."""
     size = len(matrix)
     parts: list[str] = []
+    add = parts.append
     for y, row in enumerate(matrix):
-        start = row.find(_DARK)
-        while start != -1:
-            end = row.find(_LIGHT, start)
-            if end == -1:
-                end = size
-            parts.append(f"M{start} {y}h{end - start}v1h-{end - start}z")
-            start = row.find(_DARK, end)
+        line = str(y)
+        for run in _DARK_RUN.finditer(row):
+            start, end = run.span()
+            add(_MOVES[start])
+            add(line)
+            add(_RECTANGLES[end - start])
     escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
