@@ -50,37 +50,19 @@ def test_keys_rotate_show_and_trust_anchor(var_dir: Path) -> None:
     assert [k["location"] for k in shown] == ["software"] * 2
     # a rotation of a key that is no longer active (asked for again by another node's
     # script) rotates nothing
-    stale = _idwallet(
-        var_dir,
-        "keys",
-        "rotate",
-        "--owner",
-        "issuer:civil-registry",
-        "--replacing",
-        shown[0]["kid"],
-    )
+
+    def rotate_replacing(kid: str) -> subprocess.CompletedProcess[str]:
+        return _idwallet(
+            var_dir, "keys", "rotate", "--owner", "issuer:civil-registry", "--replacing", kid
+        )
+
+    stale = rotate_replacing(shown[0]["kid"])
     assert stale.returncode == 0 and "is no longer the active key" in stale.stdout
     assert shown[1]["kid"] in stale.stdout
     # a key id is a JWK thumbprint, which may begin with "-": still a value, not an option
-    dashed = _idwallet(
-        var_dir,
-        "keys",
-        "rotate",
-        "--owner",
-        "issuer:civil-registry",
-        "--replacing",
-        "-" + shown[0]["kid"][1:],
-    )
+    dashed = rotate_replacing("-" + shown[0]["kid"][1:])
     assert dashed.returncode == 0 and "is no longer the active key" in dashed.stdout
-    once = _idwallet(
-        var_dir,
-        "keys",
-        "rotate",
-        "--owner",
-        "issuer:civil-registry",
-        "--replacing",
-        shown[1]["kid"],
-    )
+    once = rotate_replacing(shown[1]["kid"])
     assert once.returncode == 0 and "new active key" in once.stdout
     assert len(json.loads(_idwallet(var_dir, "keys", "show").stdout)) == 3
     events = json.loads(_idwallet(var_dir, "keys", "events").stdout)

@@ -5,43 +5,28 @@ and its listing is kept by that first listing, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from litestar.testing import TestClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
-from core.storage.engine import create_engine, session_factory
+from core.storage.engine import create_engine
 from tests.issuers.test_catalog import CITIZEN
 from tests.issuers.test_issuance import create_offer
 from tests.wallet.phone import Phone
-from wallet.domain import Account, Device, StoredCredential
+from tests.wallet.test_flow_store import NOW, _account, store
+from wallet.domain import StoredCredential
 from wallet.services.context import WalletContext
 from wallet.storage.sql import SqlWalletStore
 
-NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store(engine: AsyncEngine) -> AsyncIterator[SqlWalletStore]:
-    yield SqlWalletStore(session_factory(engine))
-
-
-async def _holder(store: SqlWalletStore) -> str:
-    account_id = str(uuid.uuid4())
-    device = Device(str(uuid.uuid4()), account_id, uuid.uuid4().hex, {}, b"", NOW, None)
-    await store.accounts.create(Account(account_id, b"key", NOW), device)
-    return account_id
+__all__ = ["store"]  # the stores' fixture, shared with the flows' tests
 
 
 async def test_a_listing_read_carries_no_record_where_a_listing_is_kept(
     store: SqlWalletStore,
 ) -> None:
-    account_id = await _holder(store)
+    account_id = await _account(store)
     await store.credentials.add(
         StoredCredential("new", account_id, b"record", 0, NOW, None, b"listing")
     )
@@ -53,7 +38,7 @@ async def test_a_listing_read_carries_no_record_where_a_listing_is_kept(
 
 
 async def test_a_listing_is_kept_once_and_never_over_a_newer_one(store: SqlWalletStore) -> None:
-    account_id = await _holder(store)
+    account_id = await _account(store)
     await store.credentials.add(StoredCredential("old", account_id, b"old record", 0, NOW))
     # a fresh batch sealed its own listing between the listing's read and its keeping
     assert await store.credentials.replace(
@@ -68,7 +53,7 @@ async def test_a_listing_is_kept_once_and_never_over_a_newer_one(store: SqlWalle
     [kept] = await store.credentials.listings(account_id)
     assert (kept.sealed, kept.sealed_listing) == (b"", b"fresh listing")
     # another account's credential is not touched
-    other = await _holder(store)
+    other = await _account(store)
     await store.credentials.keep_listing(other, "old", b"foreign listing")
     [kept] = await store.credentials.listings(account_id)
     assert kept.sealed_listing == b"fresh listing"
