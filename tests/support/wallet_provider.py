@@ -6,6 +6,7 @@ the Client Attestation and its PoP."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -37,6 +38,9 @@ class WalletProvider:
         self, organization: str = "Example Wallet Provider", *, now: dt.datetime | None = None
     ) -> None:
         self.now = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
+        #: attestations dated ``now`` when given, else when made: a provider made at
+        #: import time must not hand out expired attestations an hour into a long run
+        self._dated = now is not None
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         self.root = create_trust_anchor(
             SoftwareSigner(self.root_key), common_name=f"{organization} Root", now=self.now
@@ -62,7 +66,7 @@ class WalletProvider:
         **claims: Any,
     ) -> str:
         """A Client Attestation for ``instance`` (claims set to None are left out)."""
-        now = int(self.now.timestamp())
+        now = int(self.now.timestamp() if self._dated else time.time())
         payload: dict[str, Any] = {
             "iss": PROVIDER,
             "sub": CLIENT_ID,
