@@ -1,8 +1,8 @@
 """A stored credential's two sealed parts: the whole record (its credentials, claims and
 renewal state) and the listing that shows it in the citizen's list (``CredentialListing``).
 Both are sealed under the account's data key whenever the record changes; a list of
-credentials opens only the listings, a few hundred bytes each where a record holds every
-credential of its batch."""
+credentials opens only the listings (names and displays, about 2 KB with every language's)
+where a record holds every credential of its batch."""
 
 from __future__ import annotations
 

@@ -134,7 +134,9 @@ def _summary_fields(
         "renewed_by": ("phone" if credential.renewed_by_phone else "wallet_service")
         if one_time
         else UNSET,
-        "holder_keys_needed": credential.renewal_instances or 1
+        "holder_keys_needed": (
+            1 if credential.renewal_instances is None else credential.renewal_instances
+        )
         if one_time and credential.renewed_by_phone
         else UNSET,
         "renewal_due": stored.presentations

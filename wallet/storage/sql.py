@@ -563,7 +563,9 @@ class SqlHolderKeys(_HotPath):
 
 
 def _stored_credential(r: Sequence[Any]) -> StoredCredential:
-    """A credential from the columns of ``_CREDENTIAL_COLUMNS``, in that order."""
+    """A credential from the columns of ``_CREDENTIAL_COLUMNS``, in that order, and the
+    sealed listing where a seventh column carries it (``_LISTINGS``)."""
+    listing = cast("bytes | None", r[6]) if len(r) > 6 else None
     return StoredCredential(
         str(r[0]),
         str(r[1]),
@@ -571,6 +573,7 @@ def _stored_credential(r: Sequence[Any]) -> StoredCredential:
         cast(int, r[3]),
         cast(float, r[4]),
         cast("int | None", r[5]),
+        None if listing is None else bytes(listing),
     )
 
 
@@ -698,10 +701,7 @@ class SqlCredentials(_HotPath):
 
     async def listings(self, account_id: str) -> list[StoredCredential]:
         rows = await self._rows(_LISTINGS, (account_id,), lambda: _listings(account_id))
-        return [
-            replace(_stored_credential(r), sealed_listing=None if r[6] is None else bytes(r[6]))
-            for r in rows
-        ]
+        return [_stored_credential(r) for r in rows]
 
     async def list(self, account_id: str) -> list[StoredCredential]:
         rows = await self._rows(
